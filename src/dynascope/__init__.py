@@ -1,0 +1,20 @@
+"""dynascope: open the black box of recurrent neural networks with dynamical-systems theory."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import exceptions as exceptions
+from .io import load as load
+from .io import save as save
+from .models import GRU as GRU
+from .models import LSTM as LSTM
+from .models import LowRankRNN as LowRankRNN
+from .models import RateRNN as RateRNN
+from .models import RNNModel as RNNModel
+from .models import VanillaRNN as VanillaRNN
+from .models import analysis_copy as analysis_copy
+from .models import wrap as wrap
+
+try:
+    __version__ = version("dynascope")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"

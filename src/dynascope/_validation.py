@@ -1,0 +1,111 @@
+"""Parameter and shape validation with one message template.
+
+Messages follow the template "The 'tol' parameter of FixedPointFinder must be a float in
+(0, inf). Got -1.0 instead." so that every bad input reads the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from .exceptions import InvalidParameterError, ShapeError
+
+
+def _fail(name: str, owner: str, requirement: str, value: Any) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"The {name!r} parameter of {owner} must be {requirement}. Got {value!r} instead."
+    )
+
+
+def check_int(
+    value: Any, name: str, owner: str, *, min_value: int | None = None, max_value: int | None = None
+) -> int:
+    """Return ``value`` as an ``int`` if it is an integer within ``[min_value, max_value]``."""
+    lo = "-inf" if min_value is None else str(min_value)
+    hi = "inf" if max_value is None else str(max_value)
+    requirement = f"an int in [{lo}, {hi}]"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise _fail(name, owner, requirement, value)
+    value = int(value)
+    if (min_value is not None and value < min_value) or (
+        max_value is not None and value > max_value
+    ):
+        raise _fail(name, owner, requirement, value)
+    return value
+
+
+def check_float(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` within the given interval."""
+    left = ("[" if min_inclusive else "(") + ("-inf" if min_value is None else f"{min_value:g}")
+    right = ("inf" if max_value is None else f"{max_value:g}") + ("]" if max_inclusive else ")")
+    requirement = f"a float in {left}, {right}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _fail(name, owner, requirement, value)
+    value = float(value)
+    if math.isnan(value) or math.isinf(value):
+        raise _fail(name, owner, requirement, value)
+    if min_value is not None and (value < min_value or (not min_inclusive and value == min_value)):
+        raise _fail(name, owner, requirement, value)
+    if max_value is not None and (value > max_value or (not max_inclusive and value == max_value)):
+        raise _fail(name, owner, requirement, value)
+    return value
+
+
+def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``options``."""
+    options = tuple(options)
+    if not isinstance(value, str) or value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise _fail(name, owner, f"one of {{{choices}}}", value)
+    return value
+
+
+def check_bool(value: Any, name: str, owner: str) -> bool:
+    """Return ``value`` if it is a ``bool``."""
+    if not isinstance(value, bool):
+        raise _fail(name, owner, "a bool", value)
+    return value
+
+
+def check_tensor(
+    value: Any,
+    name: str,
+    shape: Sequence[int | str | None],
+    *,
+    dims: str,
+    finite: bool = True,
+) -> torch.Tensor:
+    """Check that ``value`` is a tensor of the given shape.
+
+    ``shape`` holds an int for a fixed size and ``None`` (or a name) for a free size; ``dims``
+    spells the expected shape for the message, e.g. ``"(batch, n_in=3)"``.
+    """
+    if not isinstance(value, torch.Tensor):
+        raise InvalidParameterError(
+            f"{name} must be a torch.Tensor of shape {dims}; got {type(value).__name__}. "
+            "Convert it with torch.as_tensor(...)."
+        )
+    ok = value.ndim == len(shape) and all(
+        not isinstance(s, int) or value.shape[i] == s for i, s in enumerate(shape)
+    )
+    if not ok:
+        raise ShapeError(f"{name} must have shape {dims}; got {tuple(value.shape)}.")
+    if finite and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise InvalidParameterError(
+            f"{name} contains NaN or Inf values; remove them before calling this function."
+        )
+    return value

@@ -1,0 +1,71 @@
+"""The ``dynascope`` command line: thin commands over the public API."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dynascope")
+def main() -> None:
+    """dynascope: open the black box of recurrent neural networks with dynamical systems.
+
+    Train or load an RNN, find its fixed points and slow points, linearise around them, and see
+    how it computes.
+    """
+
+
+@main.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+def info(model_file: str) -> None:
+    """Print the class, sizes and parameter count of a saved MODEL_FILE."""
+    from .io import load
+
+    try:
+        model = load(model_file)
+    except Exception as exc:  # every load error is a ModelFileError with a clear message
+        raise click.ClickException(str(exc)) from exc
+    n_params = sum(p.numel() for p in model.parameters())
+    click.echo(f"{model.model_type}({model.extra_repr()})")
+    click.echo(f"state size: {model.state_size}")
+    click.echo(f"parameters: {n_params}")
+    click.echo(f"dtype: {str(model.dtype).removeprefix('torch.')}")
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_type",
+    type=click.Choice(["gru", "lowrank", "rate"]),
+    default="lowrank",
+    show_default=True,
+    help="Model to simulate.",
+)
+@click.option(
+    "--hidden", type=click.IntRange(min=1), default=512, show_default=True, help="Number of units."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Time steps to simulate.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
+    """Simulate a random network on random inputs and summarise its trajectory."""
+    import torch
+
+    from .models import GRU, LowRankRNN, RateRNN
+
+    cls = {"gru": GRU, "lowrank": LowRankRNN, "rate": RateRNN}[model_type]
+    model = cls(2, hidden, 1, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.randn(4, steps, 2, generator=gen)
+    with torch.no_grad():
+        states, outputs = model.eval()(u)
+    click.echo(f"model: {type(model).__name__}({model.extra_repr()})")
+    click.echo(f"states: {tuple(states.shape)}  outputs: {tuple(outputs.shape)}")
+    click.echo(f"final state norm (mean over batch): {states[:, -1].norm(dim=-1).mean():.4f}")

@@ -1,0 +1,171 @@
+"""The model contract shared by every dynascope RNN."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .._validation import check_tensor
+from ..exceptions import InvalidParameterError
+
+NONLINEARITIES: dict[str, Any] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "softplus": nn.functional.softplus,
+    "identity": lambda x: x,
+}
+
+
+def get_nonlinearity(name: str, owner: str) -> Any:
+    """Return the elementwise function called ``name`` or raise a clear error."""
+    if name not in NONLINEARITIES:
+        choices = ", ".join(repr(k) for k in NONLINEARITIES)
+        raise InvalidParameterError(
+            f"The 'nonlinearity' parameter of {owner} must be one of {{{choices}}}. "
+            f"Got {name!r} instead."
+        )
+    return NONLINEARITIES[name]
+
+
+class RNNModel(nn.Module):
+    r"""Base class of every dynascope RNN: the contract all analyses rely on.
+
+    A model is a discrete-time map on a state vector :math:`x` that fully determines the future
+    (an LSTM's state is ``concat(h, c)``), driven by an input :math:`u`, with a readout.
+    Batch-first everywhere.
+
+    A subclass must implement
+
+    - ``step(x, u) -> x_next``: the map :math:`F(x, u)`, shapes ``(B, state_size)``,
+      ``(B, n_in)`` → ``(B, state_size)``;
+    - ``readout(x) -> z``: ``(B, state_size)`` → ``(B, n_out)``;
+    - ``config() -> dict``: the constructor arguments that rebuild the model (used by
+      :func:`dynascope.save`);
+
+    and set the attributes ``n_in``, ``n_hidden`` (number of units), ``state_size`` (dimension of
+    :math:`x`; equal to ``n_hidden`` except for the LSTM, where it is ``2 * n_hidden``), ``n_out``,
+    ``continuous_time`` (bool), ``dt`` and ``tau`` (``None`` for discrete-time models).
+
+    It then inherits ``forward`` (repeated ``step``, with recurrent noise when the model defines
+    it and is in training mode), ``initial_state`` and ``vector_field``.
+
+    For continuous-time models, ``step`` is the Euler map
+    :math:`F(x,u) = x + \alpha f(x,u)\,\tau` with :math:`\alpha = dt/\tau`, where :math:`f` is the
+    vector field :math:`dx/dt`; ``vector_field`` returns :math:`(F(x,u) - x)/dt`.
+    """
+
+    #: Registry name written into model files; set by each subclass.
+    model_type: ClassVar[str] = ""
+
+    n_in: int
+    n_hidden: int
+    state_size: int
+    n_out: int
+    continuous_time: bool = False
+    dt: float | None = None
+    tau: float | None = None
+
+    # ------------------------------------------------------------------ contract
+    def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Next state :math:`F(x, u)`: ``(B, state_size), (B, n_in) -> (B, state_size)``."""
+        raise NotImplementedError
+
+    def readout(self, x: torch.Tensor) -> torch.Tensor:
+        """Output for states ``x``: ``(B, state_size) -> (B, n_out)``."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this model (JSON-serialisable)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ inherited
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating-point dtype of the model's parameters."""
+        for p in self.parameters():
+            return p.dtype
+        return torch.get_default_dtype()
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's parameters."""
+        for p in self.parameters():
+            return p.device
+        return torch.device("cpu")
+
+    def initial_state(self, batch_size: int) -> torch.Tensor:
+        """The default initial state, ``(batch_size, state_size)`` (zeros unless learned)."""
+        return torch.zeros(batch_size, self.state_size, dtype=self.dtype, device=self.device)
+
+    def noise_step(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Recurrent noise added after a step in training mode; none by default."""
+        return x
+
+    def forward(
+        self,
+        u: torch.Tensor,
+        x0: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the network on an input sequence.
+
+        Parameters
+        ----------
+        u : Tensor, shape (B, T, n_in)
+            Inputs; ``u[:, t]`` drives the step from ``x_{t-1}`` to ``x_t``.
+        x0 : Tensor, shape (B, state_size), optional
+            Initial state; defaults to :meth:`initial_state`.
+        generator : torch.Generator, optional
+            Source of the recurrent noise (only used by models with noise, in training mode).
+
+        Returns
+        -------
+        states : Tensor, shape (B, T, state_size)
+            ``x_1 ... x_T`` (the state after each input).
+        outputs : Tensor, shape (B, T, n_out)
+            ``readout(x_t)``.
+        """
+        check_tensor(u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})")
+        batch, n_steps, _ = u.shape
+        if x0 is None:
+            x = self.initial_state(batch)
+        else:
+            x = check_tensor(
+                x0, "x0", (batch, self.state_size), dims=f"(batch={batch}, state={self.state_size})"
+            )
+        states = []
+        for t in range(n_steps):
+            x = self.step(x, u[:, t])
+            if self.training:
+                x = self.noise_step(x, generator)
+            states.append(x)
+        if n_steps:
+            states_t = torch.stack(states, dim=1)
+        else:
+            states_t = u.new_zeros(batch, 0, self.state_size)
+        outputs = self.readout(states_t.reshape(batch * n_steps, self.state_size))
+        return states_t, outputs.reshape(batch, n_steps, self.n_out)
+
+    def vector_field(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """:math:`dx/dt = (F(x,u) - x) / dt` for continuous-time models.
+
+        Raises
+        ------
+        InvalidParameterError
+            For discrete-time models, which have no vector field; use ``step(x, u) - x``.
+        """
+        if not self.continuous_time or self.dt is None:
+            raise InvalidParameterError(
+                f"{type(self).__name__} is a discrete-time model and has no vector field; "
+                "use step(x, u) - x for the one-step displacement."
+            )
+        return (self.step(x, u) - x) / self.dt
+
+    def extra_repr(self) -> str:
+        parts = [f"n_in={self.n_in}", f"n_hidden={self.n_hidden}", f"n_out={self.n_out}"]
+        if self.continuous_time:
+            parts += [f"dt={self.dt}", f"tau={self.tau}"]
+        return ", ".join(parts)

@@ -1,0 +1,295 @@
+"""GRU and LSTM with torch.nn's exact equations, and :func:`wrap` for users' torch.nn modules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import check_int
+from ..exceptions import InvalidParameterError
+from ._base import RNNModel
+from ._cells import gru_cell, lstm_cell, rnn_cell
+from ._init import make_generator, uniform
+
+_GATES = {"GRU": 3, "LSTM": 4}
+
+
+class _GatedRNN(RNNModel):
+    """Shared parameters: weight_ih, weight_hh, bias_ih, bias_hh (torch.nn layout) + linear readout."""
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.n_in = check_int(n_in, "n_in", owner, min_value=0)
+        self.n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
+        self.n_out = check_int(n_out, "n_out", owner, min_value=0)
+        gates = _GATES[owner] * self.n_hidden
+        gen = make_generator(seed, owner)
+        bound = 1.0 / math.sqrt(self.n_hidden)  # torch.nn's default initialisation
+        self.weight_ih = uniform((gates, self.n_in), bound, gen)
+        self.weight_hh = uniform((gates, self.n_hidden), bound, gen)
+        self.bias_ih = uniform((gates,), bound, gen)
+        self.bias_hh = uniform((gates,), bound, gen)
+        self.weight_out = uniform((self.n_out, self.n_hidden), bound, gen)
+        self.bias_out = uniform((self.n_out,), bound, gen)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden activations h (the part of the state the readout sees)."""
+        return x[..., : self.n_hidden]
+
+    def readout(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(self.hidden(x), self.weight_out, self.bias_out)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_in": self.n_in, "n_hidden": self.n_hidden, "n_out": self.n_out}
+
+    @classmethod
+    def from_torch(cls, module: nn.Module, readout: nn.Linear | None = None) -> _GatedRNN:
+        """A copy of a single-layer ``torch.nn.GRU``/``LSTM`` (+ optional ``nn.Linear`` readout).
+
+        The weights are copied unchanged (same gate order and biases); the module is not modified.
+        """
+        expected = getattr(nn, cls.__name__)
+        if not isinstance(module, expected):
+            raise InvalidParameterError(
+                f"{cls.__name__}.from_torch needs a torch.nn.{cls.__name__}; "
+                f"got {type(module).__name__}."
+            )
+        _check_single_layer(module)
+        n_out = 0 if readout is None else readout.out_features
+        ref = module.weight_ih_l0
+        model = cls(module.input_size, module.hidden_size, n_out, seed=0).to(
+            dtype=ref.dtype, device=ref.device
+        )
+        with torch.no_grad():
+            model.weight_ih.copy_(module.weight_ih_l0)
+            model.weight_hh.copy_(module.weight_hh_l0)
+            if module.bias:
+                model.bias_ih.copy_(module.bias_ih_l0)
+                model.bias_hh.copy_(module.bias_hh_l0)
+            else:
+                model.bias_ih.zero_()
+                model.bias_hh.zero_()
+            if readout is not None:
+                model.weight_out.copy_(readout.weight)
+                if readout.bias is not None:
+                    model.bias_out.copy_(readout.bias)
+                else:
+                    model.bias_out.zero_()
+        return model
+
+
+class GRU(_GatedRNN):
+    r"""Gated recurrent unit with exactly ``torch.nn.GRU``'s equations (gate order r, z, n).
+
+    The state is :math:`x = h`; the readout is linear, :math:`z = W_{out} h + b_{out}`.
+    Parameters ``weight_ih (3H, n_in)``, ``weight_hh (3H, H)``, ``bias_ih``, ``bias_hh`` have
+    torch.nn's layout; :meth:`from_torch` copies a trained ``nn.GRU``.
+    """
+
+    model_type = "GRU"
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None = None) -> None:
+        super().__init__(n_in, n_hidden, n_out, seed=seed)
+        self.state_size = self.n_hidden
+
+    def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return gru_cell(u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+
+
+class LSTM(_GatedRNN):
+    r"""Long short-term memory with exactly ``torch.nn.LSTM``'s equations (gate order i, f, g, o).
+
+    The state seen by analyses is :math:`x = \mathrm{concat}(h, c)` of size ``2 * n_hidden``;
+    the readout sees ``h`` only, :math:`z = W_{out} h + b_{out}`.
+    """
+
+    model_type = "LSTM"
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None = None) -> None:
+        super().__init__(n_in, n_hidden, n_out, seed=seed)
+        self.state_size = 2 * self.n_hidden
+
+    def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]
+        h, c = lstm_cell(u, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return torch.cat([h, c], dim=-1)
+
+
+def _check_single_layer(module: nn.Module) -> None:
+    if module.num_layers != 1:
+        raise InvalidParameterError(
+            f"Only single-layer recurrent modules are supported; got num_layers="
+            f"{module.num_layers}. Wrap each layer separately or train a single-layer network."
+        )
+    if module.bidirectional:
+        raise InvalidParameterError(
+            "Bidirectional recurrent modules have no forward-in-time dynamics to analyse; "
+            "use a unidirectional module."
+        )
+    if getattr(module, "proj_size", 0):
+        raise InvalidParameterError("LSTMs with proj_size > 0 are not supported; use proj_size=0.")
+
+
+class WrappedRNN(RNNModel):
+    """A user's ``torch.nn.RNN``/``GRU``/``LSTM`` (+ optional readout) seen through the contract.
+
+    Created by :func:`wrap`. The wrapped module and readout are referenced, not copied and not
+    registered as submodules, so nothing done to the wrapper (``.train()``, ``.double()``,
+    ``requires_grad_``) reaches them. ``forward`` is batch-first whatever the module's
+    ``batch_first`` setting. For an ``nn.LSTM`` the state is ``concat(h, c)``.
+    """
+
+    model_type = "Wrapped"
+
+    def __init__(self, module: nn.Module, readout: nn.Module | None = None) -> None:
+        super().__init__()
+        if isinstance(module, nn.LSTM):
+            kind = "LSTM"
+        elif isinstance(module, nn.GRU):
+            kind = "GRU"
+        elif isinstance(module, nn.RNN):
+            kind = "RNN"
+        else:
+            raise InvalidParameterError(
+                "wrap() needs a torch.nn.RNN, torch.nn.GRU or torch.nn.LSTM; got "
+                f"{type(module).__name__}. For other modules, subclass dynascope.RNNModel."
+            )
+        _check_single_layer(module)
+        if readout is not None and not isinstance(readout, nn.Module):
+            raise InvalidParameterError(
+                f"readout must be a torch.nn.Module or None; got {type(readout).__name__}."
+            )
+        # object.__setattr__ keeps them out of nn.Module's registry: no mode/dtype propagation.
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_readout", readout)
+        self.kind = kind
+        self.n_in = module.input_size
+        self.n_hidden = module.hidden_size
+        self.state_size = 2 * self.n_hidden if kind == "LSTM" else self.n_hidden
+        if readout is None:
+            self.n_out = 0
+        elif isinstance(readout, nn.Linear):
+            self.n_out = readout.out_features
+        else:
+            ref = module.weight_hh_l0
+            with torch.no_grad():
+                probe = readout(torch.zeros(1, self.n_hidden, dtype=ref.dtype, device=ref.device))
+            self.n_out = int(probe.shape[-1])
+
+    @property
+    def module(self) -> nn.Module:
+        """The wrapped torch.nn module (the user's object itself)."""
+        return self._module  # type: ignore[no-any-return]
+
+    @property
+    def readout_module(self) -> nn.Module | None:
+        """The wrapped readout module, if any."""
+        return self._readout  # type: ignore[no-any-return]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._module.weight_hh_l0.dtype  # type: ignore[no-any-return]
+
+    @property
+    def device(self) -> torch.device:
+        return self._module.weight_hh_l0.device  # type: ignore[no-any-return]
+
+    def _weights(self) -> tuple[Any, Any, Any, Any]:
+        m = self._module
+        if m.bias:
+            return m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0
+        return m.weight_ih_l0, m.weight_hh_l0, None, None
+
+    def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        w_ih, w_hh, b_ih, b_hh = self._weights()
+        if self.kind == "GRU":
+            return gru_cell(u, x, w_ih, w_hh, b_ih, b_hh)
+        if self.kind == "RNN":
+            return rnn_cell(u, x, w_ih, w_hh, b_ih, b_hh, self._module.nonlinearity)
+        h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]
+        h, c = lstm_cell(u, h, c, w_ih, w_hh, b_ih, b_hh)
+        return torch.cat([h, c], dim=-1)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden activations h (the part of the state the readout sees)."""
+        return x[..., : self.n_hidden]
+
+    def readout(self, x: torch.Tensor) -> torch.Tensor:
+        if self._readout is None:
+            return x.new_zeros(*x.shape[:-1], 0)
+        return self._readout(self.hidden(x))  # type: ignore[no-any-return]
+
+    def config(self) -> dict[str, Any]:
+        raise InvalidParameterError(
+            "A wrapped torch module has no dynascope constructor; save it with dynascope.save(), "
+            "which converts it to the equivalent native model, or with to_native()."
+        )
+
+    def to_native(self) -> RNNModel:
+        """An equivalent native dynascope model holding a copy of the weights.
+
+        ``nn.GRU``/``nn.LSTM`` become :class:`GRU`/:class:`LSTM`; ``nn.RNN`` becomes an h-form
+        :class:`VanillaRNN` with bias ``b_ih + b_hh``. The readout must be ``nn.Linear`` or None.
+        """
+        from ._dense import VanillaRNN
+
+        readout = self._readout
+        if readout is not None and not isinstance(readout, nn.Linear):
+            raise InvalidParameterError(
+                f"Only an nn.Linear readout can be converted; got {type(readout).__name__}."
+            )
+        if self.kind in ("GRU", "LSTM"):
+            cls = GRU if self.kind == "GRU" else LSTM
+            return cls.from_torch(self._module, readout)
+        w_ih, w_hh, b_ih, b_hh = self._weights()
+        model = VanillaRNN(
+            self.n_in,
+            self.n_hidden,
+            0 if readout is None else readout.out_features,
+            form="h",
+            nonlinearity=self._module.nonlinearity,
+            bias=True,
+            seed=0,
+        ).to(dtype=w_hh.dtype, device=w_hh.device)
+        with torch.no_grad():
+            model.weight_in.copy_(w_ih)
+            model.weight_rec.copy_(w_hh)
+            assert model.bias is not None  # constructed with bias=True just above
+            model.bias.copy_(b_ih + b_hh if b_ih is not None else torch.zeros_like(model.bias))
+            if readout is not None:
+                model.weight_out.copy_(readout.weight)
+                model.bias_out.copy_(
+                    readout.bias if readout.bias is not None else torch.zeros_like(model.bias_out)
+                )
+        return model
+
+    def _cast_wrapped(self, dtype: torch.dtype | None, device: torch.device | str | None) -> None:
+        """Cast the referenced modules in place; only called on a private copy."""
+        self._module.to(device=device, dtype=dtype)
+        if self._readout is not None:
+            self._readout.to(device=device, dtype=dtype)
+
+
+def wrap(module: nn.Module, readout: nn.Module | None = None) -> WrappedRNN:
+    """Adapt a trained ``torch.nn.RNN``, ``nn.GRU`` or ``nn.LSTM`` to the dynascope contract.
+
+    The module (single layer, unidirectional, ``batch_first`` or not) and the optional readout
+    (any module mapping ``(B, hidden) -> (B, n_out)``, typically ``nn.Linear``) are used as they
+    are, without copying or mutating them: no change to their ``requires_grad``, dtype, device or
+    training mode. Analyses work on a float64 copy (:func:`analysis_copy`).
+
+    Examples
+    --------
+    >>> import torch, dynascope
+    >>> gru = torch.nn.GRU(3, 16, batch_first=True)
+    >>> model = dynascope.wrap(gru, torch.nn.Linear(16, 3))
+    >>> states, outputs = model(torch.zeros(2, 5, 3))
+    >>> tuple(states.shape), tuple(outputs.shape)
+    ((2, 5, 16), (2, 5, 3))
+    """
+    return WrappedRNN(module, readout)
