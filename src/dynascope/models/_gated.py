@@ -19,7 +19,7 @@ _GATES = {"GRU": 3, "LSTM": 4}
 
 
 class _GatedRNN(RNNModel):
-    """Shared parameters: weight_ih, weight_hh, bias_ih, bias_hh (torch.nn layout) + linear readout."""
+    """Shared parameters: weight_ih/hh, bias_ih/hh (torch.nn layout) and a linear readout."""
 
     def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None) -> None:
         super().__init__()

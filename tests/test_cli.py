@@ -1,0 +1,42 @@
+"""Smoke tests for every CLI subcommand of the foundation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import dynascope
+from dynascope.cli import main
+from dynascope.io import save
+from dynascope.models import LSTM
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["--version"])
+    assert result.exit_code == 0 and dynascope.__version__ in result.output
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0 and "fixed points" in result.output
+
+
+def test_demo_runs_and_reports_shapes() -> None:
+    result = CliRunner().invoke(main, ["demo", "--model", "gru", "--hidden", "8", "--steps", "5"])
+    assert result.exit_code == 0, result.output
+    assert "states: (4, 5, 8)" in result.output and "outputs: (4, 5, 1)" in result.output
+
+
+def test_info_prints_model_summary(tmp_path: Path) -> None:
+    path = save(LSTM(2, 6, 1, seed=0), tmp_path / "m.safetensors")
+    result = CliRunner().invoke(main, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "LSTM(n_in=2, n_hidden=6, n_out=1)" in result.output
+    assert "state size: 12" in result.output
+
+
+def test_info_reports_bad_file_on_stderr_with_nonzero_exit(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"xx")
+    result = CliRunner().invoke(main, ["info", str(bad)])
+    assert result.exit_code == 1
+    assert "not a readable safetensors file" in result.output

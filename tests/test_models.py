@@ -1,0 +1,323 @@
+"""Model contract and numerical truth for every model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import scipy.linalg
+import torch
+from torch import nn
+
+import dynascope
+from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.models import (
+    GRU,
+    LSTM,
+    LowRankRNN,
+    RateRNN,
+    VanillaRNN,
+    analysis_copy,
+    wrap,
+)
+from dynascope.testing import check_rnn_model
+
+MODEL_FACTORIES = {
+    "vanilla-x": lambda: VanillaRNN(3, 12, 2, form="x", seed=0),
+    "vanilla-h": lambda: VanillaRNN(3, 12, 2, form="h", nonlinearity="relu", seed=0),
+    "vanilla-softplus": lambda: VanillaRNN(3, 12, 2, nonlinearity="softplus", seed=0),
+    "rate": lambda: RateRNN(3, 12, 2, seed=0),
+    "rate-noise-x0": lambda: RateRNN(3, 12, 2, noise_std=0.1, train_x0=True, seed=0),
+    "rate-identity": lambda: RateRNN(3, 12, 2, nonlinearity="identity", seed=0),
+    "lowrank": lambda: LowRankRNN(3, 40, 2, rank=2, seed=0),
+    "lowrank-bias-x0": lambda: LowRankRNN(3, 40, 2, rank=1, bias=True, train_x0=True, seed=0),
+    "gru": lambda: GRU(3, 12, 2, seed=0),
+    "lstm": lambda: LSTM(3, 12, 2, seed=0),
+    "wrap-rnn": lambda: wrap(nn.RNN(3, 12), nn.Linear(12, 2)),
+    "wrap-gru": lambda: wrap(nn.GRU(3, 12, batch_first=True), nn.Linear(12, 2)),
+    "wrap-lstm": lambda: wrap(nn.LSTM(3, 12), nn.Sequential(nn.Linear(12, 2), nn.Tanh())),
+    "wrap-no-readout": lambda: wrap(nn.GRU(3, 12)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_FACTORIES))
+def test_contract(name: str) -> None:
+    torch.manual_seed(0)  # wrapped torch modules initialise from the global generator
+    check_rnn_model(MODEL_FACTORIES[name]())
+
+
+@pytest.mark.parametrize("name", ["vanilla-x", "rate", "lowrank", "gru", "lstm"])
+def test_seeded_initialisation_is_deterministic(name: str) -> None:
+    a, b = MODEL_FACTORIES[name](), MODEL_FACTORIES[name]()
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert ka == kb and torch.equal(va, vb)
+    c = type(a)(**a.config(), seed=1)
+    assert not torch.equal(next(iter(a.parameters())), next(iter(c.parameters())))
+
+
+def test_check_rnn_model_catches_a_broken_forward() -> None:
+    class Broken(VanillaRNN):
+        def forward(self, u, x0=None, *, generator=None):  # type: ignore[override]
+            states, outputs = super().forward(u, x0, generator=generator)
+            return states + 1e-6, outputs
+
+    with pytest.raises(AssertionError, match="forward differs from repeated step"):
+        check_rnn_model(Broken(3, 5, 2, seed=0))
+
+
+def test_x_form_and_h_form_are_the_same_dynamics(gen: torch.Generator) -> None:
+    xm = analysis_copy(VanillaRNN(3, 10, 2, form="x", seed=4))
+    hm = analysis_copy(VanillaRNN(3, 10, 2, form="h", seed=4))
+    u = torch.randn(5, 20, 3, generator=gen, dtype=torch.float64)
+    h0 = 0.5 * torch.tanh(torch.randn(5, 10, generator=gen, dtype=torch.float64))
+    x0 = torch.atanh(h0)  # h_0 = Φ(x_0)
+    xs, xz = xm(u, x0)
+    hs, hz = hm(u, h0)
+    # change of coordinates x_{t+1} = W h_t + W_in u_{t+1} + b, i.e. h_t = Φ(x_t)
+    h_prev = torch.cat([h0[:, None], hs[:, :-1]], dim=1)
+    x_from_h = h_prev @ hm.weight_rec.T + u @ hm.weight_in.T + hm.bias
+    torch.testing.assert_close(xs, x_from_h, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.tanh(xs), hs, rtol=0, atol=1e-12)
+    torch.testing.assert_close(xz, hz, rtol=0, atol=1e-12)
+
+
+def test_rate_rnn_identity_converges_to_exact_linear_solution_first_order() -> None:
+    errors = []
+    t_end, tau = 200.0, 50.0
+    for dt in (4.0, 2.0, 1.0, 0.5):
+        model = analysis_copy(
+            RateRNN(2, 6, 1, tau=tau, dt=dt, nonlinearity="identity", gain=0.8, seed=3)
+        )
+        with torch.no_grad():
+            model.bias.copy_(torch.linspace(-0.3, 0.3, 6, dtype=torch.float64))
+        n_steps = int(round(t_end / dt))
+        u_const = torch.tensor([0.5, -1.0], dtype=torch.float64)
+        u = u_const.expand(1, n_steps, 2)
+        x0 = torch.linspace(-1, 1, 6, dtype=torch.float64)[None]
+        states, _ = model(u, x0)
+        w = model.weight_rec.numpy()
+        a = (w - torch.eye(6, dtype=torch.float64).numpy()) / tau
+        c = (model.weight_in @ u_const + model.bias).numpy() / tau
+        x_star = -torch.linalg.solve(torch.as_tensor(a), torch.as_tensor(c)).numpy()
+        exact = x_star + scipy.linalg.expm(a * t_end) @ (x0[0].numpy() - x_star)
+        errors.append(float(abs(states[0, -1].numpy() - exact).max()))
+    orders = [math.log2(errors[i] / errors[i + 1]) for i in range(len(errors) - 1)]
+    assert errors[-1] < 1e-3
+    for order in orders:
+        assert 0.9 < order < 1.1, (errors, orders)
+
+
+def test_lowrank_step_equals_dense_computation(gen: torch.Generator) -> None:
+    model = analysis_copy(LowRankRNN(3, 200, 2, rank=3, bias=True, seed=1))
+    with torch.no_grad():
+        model.bias.normal_(generator=gen)
+    x = torch.randn(4, 200, generator=gen, dtype=torch.float64)
+    u = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    w = model.m @ model.n.T / 200
+    dense = x + model.alpha * (-x + torch.tanh(x) @ w.T + u @ model.weight_in.T + model.bias)
+    torch.testing.assert_close(model.step(x, u), dense, rtol=0, atol=1e-12)
+    torch.testing.assert_close(model.to_full(), w, rtol=0, atol=0)
+    torch.testing.assert_close(
+        model.readout(x), torch.tanh(x) @ model.weight_out.T / 200, rtol=0, atol=1e-12
+    )
+
+
+def test_lowrank_from_full_is_truncated_svd(gen: torch.Generator) -> None:
+    n = 60
+    m_true = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    n_true = torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    w_rank2 = m_true @ n_true.T / n
+    exact = LowRankRNN.from_full(w_rank2, 2)
+    torch.testing.assert_close(exact.to_full(), w_rank2, rtol=0, atol=1e-12)
+    w = torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+    approx = LowRankRNN.from_full(w, 5)
+    s = torch.linalg.svdvals(w)
+    err = torch.linalg.matrix_norm(w - approx.to_full())
+    # Eckart–Young: the Frobenius error of the best rank-5 approximation is ‖s[5:]‖.
+    torch.testing.assert_close(err, torch.linalg.vector_norm(s[5:]), rtol=1e-10, atol=0)
+
+
+def test_lowrank_from_rate_rnn_copies_the_network(gen: torch.Generator) -> None:
+    rate = analysis_copy(RateRNN(2, 30, 1, seed=2))
+    with torch.no_grad():
+        rate.bias_out.zero_()
+    low = LowRankRNN.from_full(rate, 30)  # full rank: exact copy
+    u = torch.randn(2, 15, 2, generator=gen, dtype=torch.float64)
+    s_rate, z_rate = rate(u)
+    s_low, z_low = low(u)
+    torch.testing.assert_close(s_low, s_rate, rtol=0, atol=1e-10)
+    torch.testing.assert_close(z_low, z_rate, rtol=0, atol=1e-10)
+    with torch.no_grad():
+        rate.bias_out.fill_(1.0)
+    with pytest.raises(InvalidParameterError, match="non-zero readout bias"):
+        LowRankRNN.from_full(rate, 2)
+    with pytest.raises(InvalidParameterError, match="takes its sizes"):
+        LowRankRNN.from_full(rate, 2, n_in=3)
+
+
+def test_lowrank_never_forms_dense_matrix_for_large_n() -> None:
+    model = LowRankRNN(1, 20000, 1, rank=2, seed=0)
+    with pytest.raises(InvalidParameterError, match="n_hidden <= 16384"):
+        model.to_full()
+    x = torch.zeros(2, 20000)
+    assert model.step(x, torch.ones(2, 1)).shape == (2, 20000)
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gated_models_reproduce_torch_nn(kind: str, bias: bool, gen: torch.Generator) -> None:
+    torch.manual_seed(7)
+    cls_torch = nn.GRU if kind == "gru" else nn.LSTM
+    ref = cls_torch(4, 9, batch_first=True, bias=bias).double()
+    head = nn.Linear(9, 2).double()
+    ours = (GRU if kind == "gru" else LSTM).from_torch(ref, head)
+    u = torch.randn(3, 25, 4, generator=gen, dtype=torch.float64)
+    h0 = torch.randn(3, 9, generator=gen, dtype=torch.float64)
+    if kind == "gru":
+        out_ref, _ = ref(u, h0[None])
+        x0 = h0
+    else:
+        c0 = torch.randn(3, 9, generator=gen, dtype=torch.float64)
+        out_ref, _ = ref(u, (h0[None], c0[None]))
+        x0 = torch.cat([h0, c0], dim=1)
+    with torch.no_grad():
+        states, outputs = ours(u, x0)
+    torch.testing.assert_close(states[..., :9], out_ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(outputs, head(out_ref), rtol=0, atol=1e-12)
+    wrapped = wrap(ref, head)
+    with torch.no_grad():
+        w_states, w_outputs = wrapped(u, x0)
+    torch.testing.assert_close(w_states, states, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_wrapped_rnn_reproduces_torch_and_converts(nonlinearity: str, gen: torch.Generator) -> None:
+    torch.manual_seed(1)
+    ref = nn.RNN(3, 8, nonlinearity=nonlinearity).double()  # time-first module
+    head = nn.Linear(8, 2).double()
+    wrapped = wrap(ref, head)
+    u = torch.randn(2, 10, 3, generator=gen, dtype=torch.float64)
+    out_ref, _ = ref(u.transpose(0, 1))
+    with torch.no_grad():
+        states, outputs = wrapped(u)
+        native_states, native_outputs = wrapped.to_native()(u)
+    torch.testing.assert_close(states, out_ref.transpose(0, 1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(outputs, head(states), rtol=0, atol=1e-12)
+    torch.testing.assert_close(native_states, states, rtol=0, atol=1e-12)
+    torch.testing.assert_close(native_outputs, outputs, rtol=0, atol=1e-12)
+
+
+def test_wrap_and_analysis_copy_leave_the_module_bit_for_bit_unchanged() -> None:
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 8, batch_first=True)
+    head = nn.Linear(8, 2)
+    gru.weight_hh_l0.requires_grad_(False)  # a user's deliberate freeze must survive
+    gru.eval()
+    before = {k: v.clone() for k, v in gru.state_dict().items()}
+    flags = {k: p.requires_grad for k, p in gru.named_parameters()}
+    model = wrap(gru, head)
+    model.train()
+    model.double()
+    copy64 = analysis_copy(model)
+    copy64.step(torch.zeros(1, 8, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64))
+    model(torch.zeros(1, 4, 3))
+    assert gru.training is False
+    assert {k: p.requires_grad for k, p in gru.named_parameters()} == flags
+    for k, v in gru.state_dict().items():
+        assert v.dtype == torch.float32
+        assert torch.equal(v, before[k])
+    assert copy64.module is not gru and copy64.module.weight_hh_l0.dtype == torch.float64
+    assert head.weight.dtype == torch.float32
+
+
+def test_analysis_copy_does_not_mutate_native_model() -> None:
+    model = GRU(2, 5, 1, seed=0)
+    model.train()
+    copy64 = analysis_copy(model)
+    assert copy64.dtype == torch.float64 and not copy64.training
+    assert model.dtype == torch.float32 and model.training
+    assert all(p.requires_grad for p in model.parameters())
+    with pytest.raises(InvalidParameterError, match="floating-point dtype"):
+        analysis_copy(model, dtype=torch.int64)
+    with pytest.raises(InvalidParameterError, match="Adapt torch.nn.RNN/GRU/LSTM"):
+        analysis_copy(nn.GRU(2, 3))  # type: ignore[arg-type]
+
+
+def test_rate_noise_only_in_training_mode_and_seeded() -> None:
+    model = RateRNN(1, 10, 1, noise_std=0.5, seed=0)
+    u = torch.zeros(400, 30, 1)
+    model.eval()
+    quiet, _ = model(u)
+    assert torch.equal(quiet, torch.zeros_like(quiet))  # zero input, zero state, no noise
+    model.train()
+    a, _ = model(u, generator=torch.Generator().manual_seed(1))
+    b, _ = model(u, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.abs().max() > 0
+    # From x_0 = 0 with zero input the first step is pure noise: x_1 = sqrt(2 alpha) sigma xi.
+    torch.testing.assert_close(
+        a[:, 0].std(), torch.tensor(math.sqrt(2 * model.alpha) * 0.5), rtol=0.05, atol=0
+    )
+
+
+def test_parameter_errors_follow_the_template() -> None:
+    with pytest.raises(InvalidParameterError, match=r"'n_hidden' parameter of GRU must be an int"):
+        GRU(3, 0, 1)
+    with pytest.raises(InvalidParameterError, match=r"'tau' parameter of RateRNN must be a float"):
+        RateRNN(1, 4, 1, tau=-1.0)
+    with pytest.raises(InvalidParameterError, match=r"'nonlinearity' parameter of VanillaRNN"):
+        VanillaRNN(1, 4, 1, nonlinearity="sigmoidish")
+    with pytest.raises(InvalidParameterError, match=r"'form' parameter of VanillaRNN"):
+        VanillaRNN(1, 4, 1, form="y")
+    with pytest.raises(InvalidParameterError, match=r"'rank' parameter of LowRankRNN"):
+        LowRankRNN(1, 4, 1, rank=5)
+    with pytest.raises(InvalidParameterError, match=r"'seed' parameter of GRU"):
+        GRU(1, 4, 1, seed=-3)
+    with pytest.raises(InvalidParameterError, match=r"'noise_std' parameter of RateRNN"):
+        RateRNN(1, 4, 1, noise_std=float("nan"))
+
+
+def test_forward_shape_errors_name_the_dimensions() -> None:
+    model = GRU(3, 5, 1, seed=0)
+    with pytest.raises(
+        ShapeError, match=r"u must have shape \(batch, time, n_in=3\); got \(2, 4\)"
+    ):
+        model(torch.zeros(2, 4))
+    with pytest.raises(ShapeError, match=r"x0 must have shape \(batch=2, state=5\); got \(2, 6\)"):
+        model(torch.zeros(2, 4, 3), torch.zeros(2, 6))
+    with pytest.raises(InvalidParameterError, match="NaN or Inf"):
+        model(torch.full((2, 4, 3), float("nan")))
+    with pytest.raises(InvalidParameterError, match="must be a torch.Tensor"):
+        model([[0.0, 0.0, 0.0]])  # type: ignore[arg-type]
+
+
+def test_wrap_rejects_unsupported_modules() -> None:
+    with pytest.raises(InvalidParameterError, match="num_layers=2"):
+        wrap(nn.GRU(2, 3, num_layers=2))
+    with pytest.raises(InvalidParameterError, match="Bidirectional"):
+        wrap(nn.LSTM(2, 3, bidirectional=True))
+    with pytest.raises(InvalidParameterError, match="proj_size"):
+        wrap(nn.LSTM(2, 4, proj_size=2))
+    with pytest.raises(InvalidParameterError, match="needs a torch.nn.RNN"):
+        wrap(nn.Linear(2, 3))
+    with pytest.raises(InvalidParameterError, match="readout must be a torch.nn.Module"):
+        wrap(nn.GRU(2, 3), readout="linear")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="Only an nn.Linear readout"):
+        wrap(nn.GRU(2, 3), nn.Sequential(nn.Linear(3, 1))).to_native()
+    with pytest.raises(InvalidParameterError, match="needs a torch.nn.GRU"):
+        GRU.from_torch(nn.LSTM(2, 3))
+
+
+def test_vector_field_only_for_continuous_time(gen: torch.Generator) -> None:
+    rate = analysis_copy(RateRNN(2, 5, 1, seed=0))
+    x = torch.randn(3, 5, generator=gen, dtype=torch.float64)
+    u = torch.randn(3, 2, generator=gen, dtype=torch.float64)
+    expected = (-x + torch.tanh(x) @ rate.weight_rec.T + u @ rate.weight_in.T + rate.bias) / 100.0
+    torch.testing.assert_close(rate.vector_field(x, u), expected, rtol=0, atol=1e-14)
+    with pytest.raises(InvalidParameterError, match="discrete-time model"):
+        GRU(2, 5, 1).vector_field(torch.zeros(1, 5), torch.zeros(1, 2))
+
+
+def test_top_level_api_exports() -> None:
+    assert dynascope.__version__ != "0+unknown"
+    for name in ("GRU", "LSTM", "LowRankRNN", "RateRNN", "VanillaRNN", "wrap", "save", "load"):
+        assert hasattr(dynascope, name)
