@@ -1,0 +1,460 @@
+"""The trainer: masked losses, Adam, clipping, schedules, evaluation, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..exceptions import InvalidParameterError, ModelFileError, TrainingDivergedError
+from ..io import atomic_write
+from ..io import save as save_model
+from ..models import RNNModel
+from ..tasks import Task, TaskBatch
+from ._checkpoint import read_checkpoint, write_checkpoint
+from ._config import TrainConfig
+from ._losses import masked_cross_entropy, masked_mse, rate_penalty
+
+__all__ = ["CHECKPOINT_NAME", "TrainResult", "train"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+WEIGHTS_NAME = "weights.safetensors"
+METRICS_NAME = "metrics.jsonl"
+CONFIG_NAME = "config.json"
+
+# Options that may differ between a run and its resumption (they change nothing computed).
+_RESUMABLE_DIFFERENCES = {"progress"}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : RNNModel
+        The trained model (the same object that was passed in), in eval mode; with
+        ``keep_best`` it holds the weights of the best evaluation.
+    history : list of dict
+        The records of ``metrics.jsonl``: ``{"step", "loss", "lr"}`` every ``log_every`` steps
+        and ``{"step", "eval_loss", "performance"}`` at each evaluation.
+    steps : int
+        Optimisation steps done in total (including those before a resume).
+    stop_reason : str
+        ``"completed"``, ``"early_stop_loss"`` or ``"early_stop_performance"``.
+    best_step : int
+        Step of the evaluation with the lowest held-out loss.
+    best_eval_loss : float
+        That loss.
+    final_eval_loss, final_performance : float
+        Held-out loss and task performance of the returned weights.
+    wall_time : float
+        Seconds spent in this call.
+    out_dir : Path or None
+        The run directory.
+    """
+
+    model: RNNModel
+    history: list[dict[str, Any]] = field(repr=False)
+    steps: int
+    stop_reason: str
+    best_step: int
+    best_eval_loss: float
+    final_eval_loss: float
+    final_performance: float
+    wall_time: float
+    out_dir: Path | None
+
+
+def _loss_fn(config: TrainConfig, task: Task, batch: TaskBatch) -> Callable[..., torch.Tensor]:
+    name = task.loss if config.loss == "auto" else config.loss
+    index_targets = batch.targets.dtype.kind in "iu"
+    if name == "mse":
+        if index_targets:
+            raise InvalidParameterError(
+                "loss='mse' cannot use class-index targets; use loss='cross_entropy' (or "
+                "'auto'), or build the task with one-hot targets."
+            )
+        return masked_mse
+    return masked_cross_entropy
+
+
+def _make_scheduler(
+    config: TrainConfig, optimizer: torch.optim.Optimizer
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    sched = torch.optim.lr_scheduler
+    if config.lr_schedule == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=config.n_steps, eta_min=config.lr_min)
+    if config.lr_schedule == "exponential":
+        gamma = config.lr_gamma ** (1.0 / config.n_steps)
+        return sched.ExponentialLR(optimizer, gamma=gamma)
+    if config.lr_schedule == "step":
+        return sched.StepLR(optimizer, step_size=config.lr_step_size, gamma=config.lr_gamma)
+    return None
+
+
+def _seeds(seed: int) -> tuple[np.random.Generator, torch.Generator, int]:
+    """Independent streams for batches, recurrent noise and the held-out batch."""
+    batches, noise, held_out = np.random.SeedSequence(seed).spawn(3)
+    np_rng = np.random.default_rng(batches)
+    torch_rng = torch.Generator().manual_seed(int(noise.generate_state(1, np.uint64)[0] >> 1))
+    return np_rng, torch_rng, int(held_out.generate_state(1)[0])
+
+
+def _show_progress(config: TrainConfig) -> bool:
+    if config.progress is not None:
+        return config.progress
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _append_metrics(path: Path | None, records: list[dict[str, Any]]) -> None:
+    if path is None or not records:
+        return
+    with open(path, "a") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec) + "\n")
+        fh.flush()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Keep only the records written up to ``step`` (a killed run may have written more)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a line cut by the kill
+            continue
+        if rec.get("step", 0) <= step:
+            kept.append(line)
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))
+
+
+def _write_run_config(out_dir: Path, model: RNNModel, task: Task, config: TrainConfig) -> None:
+    from .. import __version__
+
+    model_config = model.config() if hasattr(model, "config") else {}
+    payload = {
+        "dynascope_version": __version__,
+        "task": {"name": task.name, "class": type(task).__name__, "config": task.config()},
+        "model": {"type": getattr(model, "model_type", type(model).__name__), **model_config},
+        "train": config.to_dict(),
+    }
+    with atomic_write(out_dir / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _diverged(
+    step: int, what: str, value: float, config: TrainConfig, ckpt: Path | None, ckpt_step: int
+) -> TrainingDivergedError:
+    fixes = [f"lower the learning rate (lr={config.lr:g})"]
+    if config.grad_clip is None:
+        fixes.append("enable gradient clipping (grad_clip=1.0)")
+    else:
+        fixes.append(f"clip gradients harder (grad_clip={config.grad_clip:g})")
+    fixes.append("check the task's inputs and targets for NaN or huge values")
+    if ckpt is not None and ckpt.exists():
+        kept = (
+            f"The last good checkpoint (step {ckpt_step}) is kept at {str(ckpt)!r}; start a new "
+            "run directory with the changed options."
+        )
+    else:
+        kept = "No checkpoint was written (set checkpoint_every and pass out_dir to keep one)."
+    err = TrainingDivergedError(
+        f"Training diverged at step {step}: the {what} is {value} (not finite). "
+        f"Likely fixes: {'; '.join(fixes)}. {kept}"
+    )
+    err.step = step  # type: ignore[attr-defined]
+    return err
+
+
+def _evaluate(
+    model: RNNModel, task: Task, batch: TaskBatch, loss_fn: Callable[..., torch.Tensor]
+) -> tuple[float, float]:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        u, y, m = batch.to_torch(model.dtype, model.device)
+        _, out = model(u)
+        loss = float(loss_fn(out, y, m))
+        perf = float(task.performance(out, batch))
+    model.train(was_training)
+    return loss, perf
+
+
+def train(
+    model: RNNModel,
+    task: Task,
+    config: TrainConfig | None = None,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    callback: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``task``.
+
+    Each step draws a fresh batch, runs the model in training mode (recurrent noise on), takes
+    the masked loss (plus ``rate_reg`` times the mean squared rate), and makes one Adam step
+    with optional gradient clipping and learning-rate schedule. Every ``eval_every`` steps the
+    model is evaluated (noise off) on a fixed held-out batch.
+
+    Parameters
+    ----------
+    model : RNNModel
+        The model; trained in place.
+    task : Task
+        The task; its ``n_in``/``n_out`` must match the model's.
+    config : TrainConfig, optional
+        Options (defaults: ``TrainConfig()``).
+    out_dir : path, optional
+        Run directory: ``config.json`` (written first), ``metrics.jsonl`` (appended as training
+        goes), ``checkpoint.safetensors`` (every ``checkpoint_every`` steps and at the end) and
+        ``weights.safetensors`` (the final model).
+    resume : bool, default False
+        Continue from ``out_dir``'s checkpoint. The run then ends with exactly the weights of an
+        uninterrupted run. Without a checkpoint, training starts from the beginning.
+    callback : callable, optional
+        Called as ``callback(step, loss)`` after every step.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingDivergedError
+        When the loss (or the gradient norm) becomes NaN or Inf; names the step and likely
+        fixes. The last checkpoint written before is kept.
+    InvalidParameterError
+        For a task/model size mismatch, a checkpoint without ``out_dir``, a run directory that
+        already holds a run (without ``resume``), or a resume with a different config.
+    """
+    start_time = time.perf_counter()
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise InvalidParameterError(
+            f"The 'config' parameter of train must be a TrainConfig. Got {config!r} instead."
+        )
+    if not isinstance(task, Task):
+        raise InvalidParameterError(
+            f"The 'task' parameter of train must be a dynascope Task. Got {task!r} instead."
+        )
+    if (model.n_in, model.n_out) != (task.n_in, task.n_out):
+        raise InvalidParameterError(
+            f"The model has n_in={model.n_in}, n_out={model.n_out} but the task needs "
+            f"n_in={task.n_in}, n_out={task.n_out}; build the model with these sizes."
+        )
+    if config.checkpoint_every is not None and out_dir is None:
+        raise InvalidParameterError(
+            "checkpoint_every needs a run directory to write to; pass out_dir=... to train."
+        )
+    if resume and out_dir is None:
+        raise InvalidParameterError("resume=True needs the run directory: pass out_dir=....")
+
+    run_dir = None if out_dir is None else Path(out_dir)
+    ckpt_path = None if run_dir is None else run_dir / CHECKPOINT_NAME
+    metrics_path = None if run_dir is None else run_dir / METRICS_NAME
+
+    np_rng, torch_rng, held_out_seed = _seeds(config.seed)
+    eval_batch = task.sample(config.eval_batch_size, held_out_seed)
+    loss_fn = _loss_fn(config, task, eval_batch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(
+        params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    scheduler = _make_scheduler(config, optimizer)
+
+    # bookkeeping that a checkpoint must restore for an exact resume
+    state: dict[str, Any] = {
+        "best_eval_loss": math.inf,
+        "best_step": 0,
+        "loss_sum": 0.0,
+        "loss_count": 0,
+        "stop_reason": None,
+        "last_eval": None,
+    }
+    best_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, Any]] = []
+    start_step = 0
+
+    if run_dir is not None:
+        has_run = ckpt_path.exists() or (metrics_path.exists() and metrics_path.stat().st_size)
+        if has_run and not resume:
+            raise InvalidParameterError(
+                f"Run directory {str(run_dir)!r} already holds a run; pass resume=True "
+                "(dynascope train --resume) to continue it, or choose another directory."
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and ckpt_path.exists():
+            ckpt = read_checkpoint(ckpt_path)
+            differ = sorted(
+                k
+                for k in set(ckpt.config) | set(config.to_dict())
+                if ckpt.config.get(k) != config.to_dict().get(k) and k not in _RESUMABLE_DIFFERENCES
+            )
+            if differ:
+                raise InvalidParameterError(
+                    f"Cannot resume {str(run_dir)!r} with a different config: {differ} differ "
+                    "from the checkpoint's. Resume with the original options, or start a new run "
+                    "directory."
+                )
+            try:
+                model.load_state_dict(ckpt.model_state)
+            except RuntimeError as err:
+                raise ModelFileError(
+                    f"Checkpoint {str(ckpt_path)!r} was written for a different model: {err}"
+                ) from err
+            optimizer.load_state_dict(ckpt.optimizer_state)
+            if scheduler is not None and ckpt.scheduler_state is not None:
+                scheduler.load_state_dict(ckpt.scheduler_state)
+            np_rng.bit_generator.state = ckpt.numpy_rng_state
+            torch_rng.set_state(ckpt.torch_rng_state)
+            state.update(ckpt.trainer_state)
+            best_state = ckpt.best_state
+            start_step = ckpt.step
+            _truncate_metrics(metrics_path, start_step)
+            history = [json.loads(line) for line in metrics_path.read_text().splitlines()]
+            logger.info("Resuming %s from step %d", run_dir, start_step)
+        else:
+            if metrics_path.exists():
+                metrics_path.unlink()
+        _write_run_config(run_dir, model, task, config)
+
+    last_ckpt_step = start_step
+
+    def checkpoint(step: int) -> None:
+        nonlocal last_ckpt_step
+        if ckpt_path is None:
+            return
+        for p in model.parameters():
+            if not bool(torch.isfinite(p).all()):
+                raise _diverged(
+                    step, "model weight", float("nan"), config, ckpt_path, last_ckpt_step
+                )
+        write_checkpoint(
+            ckpt_path,
+            step=step,
+            model=model,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            numpy_rng=np_rng,
+            torch_rng=torch_rng,
+            trainer_state=state,
+            config=config.to_dict(),
+            best_state=best_state,
+        )
+        last_ckpt_step = step
+
+    bar = tqdm(
+        total=config.n_steps,
+        initial=start_step,
+        disable=not _show_progress(config),
+        file=sys.stderr,
+        unit="step",
+        dynamic_ncols=True,
+    )
+    model.train()
+    step = start_step
+    try:
+        while step < config.n_steps and state["stop_reason"] is None:
+            batch = task.sample(config.batch_size, np_rng)
+            u, y, m = batch.to_torch(model.dtype, model.device)
+            optimizer.zero_grad(set_to_none=True)
+            states, out = model(u, generator=torch_rng)
+            loss = loss_fn(out, y, m)
+            if config.rate_reg > 0:
+                loss = loss + config.rate_reg * rate_penalty(model, states)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise _diverged(step + 1, "loss", loss_value, config, ckpt_path, last_ckpt_step)
+            loss.backward()
+            if config.grad_clip is not None:
+                norm = float(torch.nn.utils.clip_grad_norm_(params, config.grad_clip))
+                if not math.isfinite(norm):
+                    raise _diverged(
+                        step + 1, "gradient norm", norm, config, ckpt_path, last_ckpt_step
+                    )
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            step += 1
+            bar.update(1)
+            state["loss_sum"] += loss_value
+            state["loss_count"] += 1
+            records = []
+            if step % config.log_every == 0 or step == config.n_steps:
+                mean_loss = state["loss_sum"] / state["loss_count"]
+                records.append(
+                    {"step": step, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"]}
+                )
+                state["loss_sum"], state["loss_count"] = 0.0, 0
+                bar.set_postfix(loss=f"{mean_loss:.3g}", refresh=False)
+            if step % config.eval_every == 0 or step == config.n_steps:
+                eval_loss, perf = _evaluate(model, task, eval_batch, loss_fn)
+                records.append({"step": step, "eval_loss": eval_loss, "performance": perf})
+                state["last_eval"] = [eval_loss, perf]
+                bar.set_postfix(loss=f"{eval_loss:.3g}", perf=f"{perf:.3f}", refresh=False)
+                if eval_loss < state["best_eval_loss"]:
+                    state["best_eval_loss"], state["best_step"] = eval_loss, step
+                    if config.keep_best:
+                        best_state = _clone_state(model)
+                if config.early_stop_loss is not None and eval_loss <= config.early_stop_loss:
+                    state["stop_reason"] = "early_stop_loss"
+                elif (
+                    config.early_stop_performance is not None
+                    and perf >= config.early_stop_performance
+                ):
+                    state["stop_reason"] = "early_stop_performance"
+            history.extend(records)
+            _append_metrics(metrics_path, records)
+            if callback is not None:
+                callback(step, loss_value)
+            finished = step == config.n_steps or state["stop_reason"] is not None
+            if config.checkpoint_every is not None and (
+                step % config.checkpoint_every == 0 or finished
+            ):
+                checkpoint(step)
+    finally:
+        bar.close()
+
+    if step > last_ckpt_step and ckpt_path is not None and config.checkpoint_every is None:
+        checkpoint(step)  # always leave a final checkpoint so that resume=True is a no-op
+    if config.keep_best and best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    if state["stop_reason"] is None:
+        state["stop_reason"] = "completed"
+    final_loss, final_perf = _evaluate(model, task, eval_batch, loss_fn)
+    if run_dir is not None:
+        save_model(model, run_dir / WEIGHTS_NAME)
+    return TrainResult(
+        model=model,
+        history=history,
+        steps=step,
+        stop_reason=state["stop_reason"],
+        best_step=int(state["best_step"]),
+        best_eval_loss=float(state["best_eval_loss"]),
+        final_eval_loss=final_loss,
+        final_performance=final_perf,
+        wall_time=time.perf_counter() - start_time,
+        out_dir=run_dir,
+    )
