@@ -1,0 +1,116 @@
+"""A self-contained ``report.html`` built from a run directory's ``report.json``.
+
+``report.json`` holds::
+
+    {"format_version": 1, "title": str, "experiment": str, "summary": str,
+     "sections": [{"title": str, "text": str, "figures": [NAME, ...],
+                   "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
+
+Figures are read from ``figures/NAME.png`` and embedded as data URIs, so the HTML file can be
+mailed or archived on its own. No JavaScript is written by hand.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import ModelFileError
+from ..io import atomic_write
+from ._rundir import RunDirectory
+
+__all__ = ["REPORT_FORMAT_VERSION", "build_report"]
+
+REPORT_FORMAT_VERSION = 1
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 980px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
+h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
+.summary { background: #f3f6fa; border-left: 4px solid #3b6ea5; padding: 0.8em 1em; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #eef1f5; } td:first-child, th:first-child { text-align: left; }
+footer { color: #888; font-size: 0.85em; margin-top: 3em; }
+"""
+
+
+def _paragraphs(text: str) -> str:
+    parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+    return "\n".join(f"<p>{html.escape(p)}</p>" for p in parts)
+
+
+def _figure(run: RunDirectory, name: str) -> str:
+    path = run.figures_dir / f"{name}.png"
+    if not path.exists():
+        raise ModelFileError(
+            f"The report of {run.path} refers to figure {name!r}, but {path} is missing; "
+            "re-run the analysis (dynascope analyze RUN_DIR)."
+        )
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    caption = html.escape(name.replace("_", " "))
+    return (
+        f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _table(table: dict[str, Any]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.get("columns", []))
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in table.get("rows", [])
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """(Re)build ``RUN_DIR/report.html`` from ``RUN_DIR/report.json`` and the figures.
+
+    Returns the path of the HTML file.
+
+    Raises
+    ------
+    ModelFileError
+        If ``report.json`` or a figure it names is missing, or the format is newer than
+        this dynascope reads.
+    """
+    from .. import __version__
+
+    run = RunDirectory(run_dir, mode="resume")
+    content = run.read_json("report.json")
+    version = content.get("format_version", 0)
+    if version > REPORT_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{run.path / 'report.json'} has format version {version}, newer than this "
+            f"dynascope reads ({REPORT_FORMAT_VERSION}); upgrade dynascope."
+        )
+    title = html.escape(content.get("title", "dynascope report"))
+    body = [f"<h1>{title}</h1>"]
+    if content.get("experiment"):
+        body.append(f'<p class="sub">experiment: {html.escape(content["experiment"])}</p>')
+    if content.get("summary"):
+        body.append(f'<div class="summary">{_paragraphs(content["summary"])}</div>')
+    for section in content.get("sections", []):
+        body.append(f"<h2>{html.escape(section.get('title', ''))}</h2>")
+        if section.get("text"):
+            body.append(_paragraphs(section["text"]))
+        if section.get("table"):
+            body.append(_table(section["table"]))
+        for name in section.get("figures", []):
+            body.append(_figure(run, name))
+    body.append(f"<footer>Made by dynascope {html.escape(__version__)}.</footer>")
+    doc = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )
+    target = run.path / "report.html"
+    with atomic_write(target) as tmp:
+        tmp.write_text(doc, encoding="utf-8")
+    return target
