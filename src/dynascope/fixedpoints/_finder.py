@@ -1,0 +1,590 @@
+"""Two-stage fixed-point search: batched Adam on q, then Levenberg–Marquardt polish in float64."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._validation import check_bool, check_float, check_int
+from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
+from ..models import RNNModel, analysis_copy, wrap
+from ._jacobian import jacobians, newton_distance, residual_and_jacobian, step
+from ._result import FixedPoints, Status, linearise
+
+__all__ = ["Adam", "LevenbergMarquardt", "find_fixed_points", "prepare_model"]
+
+logger = logging.getLogger(__name__)
+_OWNER = "find_fixed_points"
+
+
+@dataclass(frozen=True)
+class Adam:
+    r"""Stage 1: batched Adam on :math:`q(x) = \tfrac12\|F(x,u^*) - x\|^2`, one rate per point.
+
+    Each point has its own learning rate, divided by ``lr_factor`` whenever its ``q`` has not
+    improved (by a relative 1e-3) for ``lr_patience`` iterations ("decay on plateau"). A point
+    leaves stage 1 when ``q <= q_tol`` (it is close enough for Newton's method), when its
+    learning rate falls below ``min_lr`` (step-size collapse), or after ``max_iter`` iterations.
+    The best iterate of each point is kept.
+
+    Parameters
+    ----------
+    lr : float
+        Initial learning rate, in state units (Adam's steps are about ``lr`` per coordinate).
+    max_iter : int
+        Most iterations.
+    q_tol : float
+        Hand a point to stage 2 once its ``q`` is this small.
+    lr_factor : float
+        Learning-rate divisor on a plateau, in (0, 1): ``lr <- lr * lr_factor``.
+    lr_patience : int
+        Iterations without improvement before the learning rate is reduced.
+    min_lr : float
+        Stop a point when its learning rate falls below this.
+    """
+
+    lr: float = 0.01
+    max_iter: int = 200
+    q_tol: float = 1e-8
+    lr_factor: float = 0.5
+    lr_patience: int = 10
+    min_lr: float = 1e-6
+
+    def __post_init__(self) -> None:
+        owner = "Adam"
+        check_float(self.lr, "lr", owner, min_value=0.0, min_inclusive=False)
+        check_int(self.max_iter, "max_iter", owner, min_value=0)
+        check_float(self.q_tol, "q_tol", owner, min_value=0.0)
+        check_float(
+            self.lr_factor,
+            "lr_factor",
+            owner,
+            min_value=0.0,
+            max_value=1.0,
+            min_inclusive=False,
+            max_inclusive=False,
+        )
+        check_int(self.lr_patience, "lr_patience", owner, min_value=1)
+        check_float(self.min_lr, "min_lr", owner, min_value=0.0)
+
+
+@dataclass(frozen=True)
+class LevenbergMarquardt:
+    r"""Stage 2: batched Levenberg–Marquardt (damped Newton) on :math:`F(x,u^*) - x = 0`.
+
+    Each step solves :math:`(A^\top A + \mu_i D)\,\delta = -A^\top r` per point, with
+    :math:`A = \partial F/\partial x - I` from ``torch.func``, :math:`r = F(x) - x` and
+    :math:`D = \mathrm{mean\,diag}(A^\top A)\,I`. A step that lowers ``‖r‖`` is accepted and
+    :math:`\mu_i` divided by 10 (so the method becomes Newton's, with quadratic convergence);
+    otherwise :math:`\mu_i` is multiplied by 10. A point stops when ``‖r‖ <= tol`` of
+    :func:`find_fixed_points`, when :math:`\mu_i` exceeds ``max_damping`` (no descent left: a
+    slow point or a failure), or after ``max_iter`` iterations.
+
+    Parameters
+    ----------
+    max_iter : int
+        Most iterations.
+    damping : float
+        Initial relative damping :math:`\mu`.
+    max_damping : float
+        Give up on a point when its damping grows beyond this.
+    """
+
+    max_iter: int = 50
+    damping: float = 1e-3
+    max_damping: float = 1e8
+
+    def __post_init__(self) -> None:
+        owner = "LevenbergMarquardt"
+        check_int(self.max_iter, "max_iter", owner, min_value=0)
+        check_float(self.damping, "damping", owner, min_value=0.0, min_inclusive=False)
+        check_float(self.max_damping, "max_damping", owner, min_value=0.0, min_inclusive=False)
+
+
+# ---------------------------------------------------------------------------- inputs
+def prepare_model(model: Any) -> RNNModel:
+    """A float64 analysis copy of ``model`` (torch.nn RNN/GRU/LSTM modules are wrapped first)."""
+    if isinstance(model, (nn.RNN, nn.GRU, nn.LSTM)):
+        model = wrap(model)
+    if not isinstance(model, RNNModel):
+        raise InvalidParameterError(
+            f"The 'model' parameter of {_OWNER} must be a dynascope RNNModel or a torch.nn "
+            f"RNN/GRU/LSTM. Got {type(model).__name__} instead."
+        )
+    return analysis_copy(model, torch.float64)
+
+
+def _as_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        out = value.detach().to(torch.float64, copy=True)
+    elif isinstance(value, (np.ndarray, list, tuple)):
+        out = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    else:
+        raise InvalidParameterError(
+            f"{name} must be a torch.Tensor or numpy array; got {type(value).__name__}."
+        )
+    if not bool(torch.isfinite(out).all()):
+        raise InvalidParameterError(
+            f"{name} contains NaN or Inf values; remove them before calling {_OWNER}."
+        )
+    return out.cpu()
+
+
+def _reference_states(initial_states: Any, s: int) -> torch.Tensor | None:
+    """The trajectory states as ``(M, S)``: accepts ``(M, S)`` or ``(batch, time, S)``."""
+    if initial_states is None:
+        return None
+    x = _as_tensor(initial_states, "initial_states")
+    if x.ndim == 3 and x.shape[-1] == s:
+        x = x.reshape(-1, s)
+    if x.ndim != 2 or x.shape[1] != s:
+        raise ShapeError(
+            f"initial_states must have shape (n_points, state_size={s}) or "
+            f"(batch, time, state_size={s}); got {tuple(x.shape)}."
+        )
+    if x.shape[0] == 0:
+        raise ShapeError(f"initial_states must hold at least one state; got {tuple(x.shape)}.")
+    return x
+
+
+def sample_candidates(
+    initial_states: Any,
+    state_size: int,
+    *,
+    n_init: int | None,
+    noise: float,
+    extra_states: Any,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Candidates ``(B, S)``: sampled trajectory states plus noise, then ``extra_states``.
+
+    Returns the candidates and the reference states they were sampled from (or None).
+    """
+    ref = _reference_states(initial_states, state_size)
+    parts: list[torch.Tensor] = []
+    if ref is not None:
+        if n_init is None:
+            x = ref.clone()
+        else:
+            idx = torch.randint(0, ref.shape[0], (n_init,), generator=generator)
+            x = ref[idx]
+        if noise > 0:
+            x = x + noise * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+        parts.append(x)
+    elif n_init is not None:
+        raise InvalidParameterError(
+            f"n_init={n_init} samples from trajectories, but initial_states is None; pass "
+            "initial_states (e.g. the states of model(inputs)) or give points in extra_states."
+        )
+    if extra_states is not None:
+        extra = _as_tensor(extra_states, "extra_states")
+        if extra.ndim != 2 or extra.shape[1] != state_size:
+            raise ShapeError(
+                f"extra_states must have shape (n_points, state_size={state_size}); "
+                f"got {tuple(extra.shape)}."
+            )
+        parts.append(extra)
+    if not parts:
+        raise InvalidParameterError(
+            f"{_OWNER} needs starting points: pass initial_states (states visited by the "
+            "network, e.g. model(inputs)[0]) and/or extra_states."
+        )
+    return torch.cat(parts), ref
+
+
+def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None) -> None:
+    """Warn when candidates start far outside the box spanned by the trajectories."""
+    if ref is None or x.shape[0] == 0:
+        return
+    lo, hi = ref.min(dim=0).values, ref.max(dim=0).values
+    spread = float(torch.linalg.vector_norm(hi - lo))
+    outside = torch.linalg.vector_norm(
+        torch.clamp(lo - x, min=0) + torch.clamp(x - hi, min=0), dim=1
+    )
+    far = outside > 0.25 * max(spread, 1e-12)
+    if bool(far.any()):
+        warnings.warn(
+            f"{int(far.sum())} of {x.shape[0]} initial states start far outside the range of the "
+            f"trajectories (more than 0.25 x the trajectories' extent {spread:.3g} beyond their "
+            "bounding box). Fixed points found from there may be unreachable by the network; "
+            "lower `noise` or start from visited states.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _inputs(inputs: Any, n_in: int, n_points: int) -> torch.Tensor:
+    if inputs is None:
+        return torch.zeros(n_points, n_in, dtype=torch.float64)
+    u = _as_tensor(inputs, "inputs")
+    if u.ndim == 1 and u.shape[0] == n_in:
+        return u.expand(n_points, n_in).clone()
+    if u.ndim == 2 and u.shape == (n_points, n_in):
+        return u
+    raise ShapeError(
+        f"inputs must have shape (n_in={n_in},) or (n_candidates={n_points}, n_in={n_in}); "
+        f"got {tuple(u.shape)}."
+    )
+
+
+# ---------------------------------------------------------------------------- stage 1
+def _adam_stage(
+    model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: Adam
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-point Adam with plateau decay. Returns the best iterates and iteration counts."""
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    n = x0.shape[0]
+    best_x = x0.clone()
+    best_q = torch.full((n,), math.inf, dtype=x0.dtype)
+    n_iter = torch.zeros(n, dtype=torch.long)
+    active = torch.arange(n)
+    x = x0.clone()
+    m = torch.zeros_like(x)
+    v = torch.zeros_like(x)
+    lr = torch.full((n,), opt.lr, dtype=x0.dtype)
+    wait = torch.zeros(n, dtype=torch.long)
+    t = torch.zeros(n, dtype=x0.dtype)
+    for _ in range(opt.max_iter):
+        if active.numel() == 0:
+            break
+        xa = x[active].requires_grad_(True)
+        with torch.enable_grad():
+            r = model.step(xa, u[active]) - xa
+            q = 0.5 * (r * r).sum(dim=1)
+            (grad,) = torch.autograd.grad(q.sum(), xa)
+        q = q.detach()
+        xa = xa.detach()
+        ok = torch.isfinite(q)
+        improved = ok & (q < best_q[active] * (1 - 1e-3))
+        better = ok & (q < best_q[active])
+        best_idx = active[better]
+        best_q[best_idx] = q[better]
+        best_x[best_idx] = xa[better]
+        wait[active] = torch.where(improved, 0, wait[active] + 1)
+        plateau = wait[active] >= opt.lr_patience
+        lr[active[plateau]] *= opt.lr_factor
+        wait[active[plateau]] = 0
+        done = (~ok) | (best_q[active] <= opt.q_tol) | (lr[active] < opt.min_lr)
+        keep = ~done
+        active, xa, grad = active[keep], xa[keep], grad[keep]
+        if active.numel() == 0:
+            break
+        n_iter[active] += 1
+        t[active] += 1
+        m[active] = b1 * m[active] + (1 - b1) * grad
+        v[active] = b2 * v[active] + (1 - b2) * grad * grad
+        ta = t[active].unsqueeze(1)
+        mhat = m[active] / (1 - b1**ta)
+        vhat = v[active] / (1 - b2**ta)
+        x[active] = xa - lr[active].unsqueeze(1) * mhat / (vhat.sqrt() + eps)
+    return best_x, n_iter
+
+
+# ---------------------------------------------------------------------------- stage 2
+def _lm_stage(
+    model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: LevenbergMarquardt, tol: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batched Levenberg–Marquardt on F(x) − x = 0. Returns iterates and iteration counts."""
+    x = x0.clone()
+    n, s = x.shape
+    n_iter = torch.zeros(n, dtype=torch.long)
+    mu = torch.full((n,), opt.damping, dtype=x.dtype)
+    active = torch.arange(n)
+    eye = torch.eye(s, dtype=x.dtype)
+    rejected = torch.zeros(n, dtype=torch.bool)
+    for _ in range(opt.max_iter):
+        if active.numel() == 0:
+            break
+        xa, ua = x[active], u[active]
+        r, a = residual_and_jacobian(model, xa, ua)
+        rn = torch.linalg.vector_norm(r, dim=1)
+        # Points already below tol take Newton steps down to tol * 1e-3 (usually ~1e-15 after
+        # one more quadratic step) unless their last step failed (rounding floor reached).
+        polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
+        keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
+        active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+        if active.numel() == 0:
+            break
+        at = a.transpose(1, 2)
+        ata = at @ a
+        scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
+        lhs = ata + (mu[active] * scale)[:, None, None] * eye
+        delta, info = torch.linalg.solve_ex(lhs, -(at @ r.unsqueeze(2)))
+        delta = delta.squeeze(2)
+        trial = xa + delta
+        rt = torch.linalg.vector_norm(step(model, trial, ua) - trial, dim=1)
+        accept = (info == 0) & torch.isfinite(rt) & (rt < rn)
+        x[active[accept]] = trial[accept]
+        rejected[active] = ~accept
+        mu[active] = torch.where(accept, (mu[active] / 10).clamp_min(1e-15), mu[active] * 10)
+        n_iter[active] += 1
+    return x, n_iter
+
+
+# ---------------------------------------------------------------------------- selection
+def _state_scale(x: torch.Tensor) -> float:
+    """RMS norm of the states, the length scale of de-duplication (1.0 if all are zero)."""
+    if x.numel() == 0:
+        return 1.0
+    rms = float(torch.sqrt((x * x).sum(dim=1).mean()))
+    return rms if rms > 0 else 1.0
+
+
+def deduplicate(points: torch.Tensor, order_key: torch.Tensor, radius: float) -> torch.Tensor:
+    """Indices of the points kept: greedy in ``order_key`` order, dropping points within ``radius``.
+
+    The point with the smallest key (the lowest residual) of each cluster is kept.
+    """
+    order = torch.argsort(order_key, stable=True)
+    kept: list[int] = []
+    if points.shape[0] == 0:
+        return torch.zeros(0, dtype=torch.long)
+    dist = torch.cdist(points[order], points[order])
+    removed = torch.zeros(points.shape[0], dtype=torch.bool)
+    for i in range(points.shape[0]):
+        if removed[i]:
+            continue
+        kept.append(int(order[i]))
+        removed |= dist[i] <= radius
+    return torch.tensor(kept, dtype=torch.long)
+
+
+def find_fixed_points(
+    model: Any,
+    inputs: Any = None,
+    initial_states: Any = None,
+    *,
+    n_init: int | None = None,
+    noise: float = 0.0,
+    extra_states: Any = None,
+    seed: int | None = None,
+    tol: float = 1e-10,
+    slow_tol: float | None = None,
+    xtol: float = 1e-8,
+    dedup_tol: float = 1e-6,
+    stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
+    stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
+    compute_jacobians: bool = True,
+) -> FixedPoints:
+    r"""Find the fixed points (and optionally slow points) of an RNN at constant input.
+
+    A fixed point :math:`x^*` of the map :math:`F` satisfies :math:`F(x^*, u^*) = x^*`. Starting
+    from states the network visits, candidates are moved downhill on
+    :math:`q(x) = \tfrac12\|F(x,u^*) - x\|^2` by a batched Adam (stage 1), then polished by a
+    batched Levenberg–Marquardt (Newton) iteration on :math:`F(x) - x = 0` in float64 with
+    Jacobians from ``torch.func`` (stage 2). Every candidate is then classified:
+
+    - ``"fixed"`` if :math:`\|F(x,u^*) - x\| \le` ``tol`` and the Newton step to the exact
+      root is below ``xtol`` (see below);
+    - ``"slow"`` if not, but :math:`q \le` ``slow_tol`` (only when ``slow_tol`` is given);
+    - discarded otherwise (counted in ``n_discarded``, never reported).
+
+    Fixed points are de-duplicated within ``dedup_tol`` times the RMS norm of the candidates
+    (the state scale), keeping the lowest residual; slow points within that radius of a fixed
+    point or of a better slow point are dropped as well. The search runs on a float64 copy of
+    the model (:func:`dynascope.analysis_copy`), so the user's model is never modified.
+
+    Parameters
+    ----------
+    model : RNNModel or torch.nn.RNN/GRU/LSTM
+        The network. torch.nn modules are wrapped with :func:`dynascope.wrap`.
+    inputs : array-like, shape (n_in,) or (n_candidates, n_in), optional
+        The constant input :math:`u^*` (default zeros: the autonomous system), one for all
+        candidates or one per candidate.
+    initial_states : array-like, shape (n_states, state_size) or (batch, time, state_size)
+        States visited by the network (e.g. ``model(u)[0]`` on task trials). Candidates are
+        sampled from them.
+    n_init : int, optional
+        Number of candidates to sample (with replacement) from ``initial_states``; by default
+        every state is used once.
+    noise : float
+        Standard deviation of Gaussian noise added to the sampled candidates (state units).
+    extra_states : array-like, shape (n_points, state_size), optional
+        User-given starting points, used as they are after the sampled ones.
+    seed : int, optional
+        Seed of the sampling and the noise (results are deterministic for a fixed seed).
+    tol : float
+        Residual :math:`\|F(x) - x\|` below which a point is a fixed point.
+    slow_tol : float, optional
+        Keep non-fixed points with :math:`q \le` ``slow_tol`` as slow points. ``None`` (the
+        default) keeps none.
+    xtol : float
+        A fixed point must also have a Newton step :math:`\|(J - I)^{+} r\|` (the estimated
+        distance to the exact root) below ``xtol`` times the state scale. This rejects points
+        where the map is merely close to the identity (e.g. saturated GRU gates far outside
+        the visited states), whose residual can be tiny with no root nearby.
+    dedup_tol : float
+        Duplicate radius relative to the state scale.
+    stage1 : Adam or None
+        Options of stage 1; ``None`` skips it.
+    stage2 : LevenbergMarquardt or None
+        Options of stage 2; ``None`` skips it (then few points reach ``tol``).
+    compute_jacobians : bool
+        Compute ∂F/∂x, ∂F/∂u and the eigendecomposition of ∂F/∂x at every point.
+
+    Returns
+    -------
+    FixedPoints
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad option, a model that is not an RNN, or missing starting points.
+    ShapeError
+        If ``initial_states``, ``extra_states`` or ``inputs`` have the wrong shape.
+
+    Warns
+    -----
+    UserWarning
+        If candidates start far outside the range of ``initial_states``.
+    ConvergenceWarning
+        If no candidate converged.
+
+    See Also
+    --------
+    unstable_manifolds : which attractors each saddle connects to.
+    continue_fixed_points : follow a fixed point as an input varies.
+
+    Examples
+    --------
+    >>> import torch, dynascope
+    >>> from dynascope.fixedpoints import find_fixed_points
+    >>> model = dynascope.VanillaRNN(1, 8, 1, form="h", bias=False, seed=0)
+    >>> states, _ = model(torch.randn(4, 20, 1))
+    >>> fps = find_fixed_points(model, initial_states=states, seed=0)
+    >>> bool(fps.residual.max() <= 1e-10)
+    True
+    """
+    tol = check_float(tol, "tol", _OWNER, min_value=0.0, min_inclusive=False)
+    if slow_tol is not None:
+        slow_tol = check_float(slow_tol, "slow_tol", _OWNER, min_value=0.0, min_inclusive=False)
+    xtol = check_float(xtol, "xtol", _OWNER, min_value=0.0, min_inclusive=False)
+    dedup_tol = check_float(dedup_tol, "dedup_tol", _OWNER, min_value=0.0)
+    noise = check_float(noise, "noise", _OWNER, min_value=0.0)
+    if n_init is not None:
+        n_init = check_int(n_init, "n_init", _OWNER, min_value=1)
+    if seed is not None:
+        seed = check_int(seed, "seed", _OWNER, min_value=0)
+    compute_jacobians = check_bool(compute_jacobians, "compute_jacobians", _OWNER)
+    if stage1 is not None and not isinstance(stage1, Adam):
+        raise InvalidParameterError(
+            f"The 'stage1' parameter of {_OWNER} must be an Adam instance or None. "
+            f"Got {stage1!r} instead."
+        )
+    if stage2 is not None and not isinstance(stage2, LevenbergMarquardt):
+        raise InvalidParameterError(
+            f"The 'stage2' parameter of {_OWNER} must be a LevenbergMarquardt instance or None. "
+            f"Got {stage2!r} instead."
+        )
+    net = prepare_model(model)
+    s, n_in = net.state_size, net.n_in
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    x0, ref = sample_candidates(
+        initial_states, s, n_init=n_init, noise=noise, extra_states=extra_states, generator=gen
+    )
+    _warn_far_outside(x0, ref)
+    n = x0.shape[0]
+    u = _inputs(inputs, n_in, n)
+
+    x, n_iter = x0, torch.zeros(n, dtype=torch.long)
+    if stage1 is not None:
+        x, it1 = _adam_stage(net, x, u, stage1)
+        n_iter += it1
+    if stage2 is not None:
+        x, it2 = _lm_stage(net, x, u, stage2, tol)
+        n_iter += it2
+    r = step(net, x, u) - x
+    residual = torch.linalg.vector_norm(r, dim=1)
+    q = 0.5 * residual**2
+    finite = torch.isfinite(residual)
+    scale = _state_scale(x0)
+    x_error = torch.full((n,), math.inf, dtype=torch.float64)
+    small = torch.where(finite & (residual <= tol))[0]
+    x_error[small] = newton_distance(net, x[small], u[small])
+    # A fixed point needs a small residual AND a short Newton step to the exact root.
+    is_fixed = finite & (residual <= tol) & (x_error <= xtol * scale)
+    is_slow = finite & ~is_fixed & (q <= slow_tol if slow_tol is not None else False)
+    n_discarded = int(n - is_fixed.sum() - is_slow.sum())
+
+    radius = dedup_tol * scale
+    slow_idx0 = torch.where(is_slow)[0]
+    x_error[slow_idx0] = newton_distance(net, x[slow_idx0], u[slow_idx0])
+    fixed_idx = torch.where(is_fixed)[0]
+    joint = torch.cat([x, u], dim=1)
+    keep_fixed = fixed_idx[deduplicate(joint[fixed_idx], residual[fixed_idx], radius)]
+    slow_idx = torch.where(is_slow)[0]
+    keep_slow = torch.zeros(0, dtype=torch.long)
+    if slow_idx.numel():
+        # fixed points come first in the order, so slow points next to them are dropped
+        cand = torch.cat([keep_fixed, slow_idx])
+        key = torch.cat([torch.full((keep_fixed.numel(),), -1.0, dtype=q.dtype), q[slow_idx]])
+        kept = cand[deduplicate(joint[cand], key, radius)]
+        keep_slow = kept[~torch.isin(kept, keep_fixed)]
+    keep = torch.cat([keep_fixed, keep_slow])
+    n_duplicates = int(is_fixed.sum() + is_slow.sum()) - keep.numel()
+    logger.info(
+        "find_fixed_points: %d candidates, %d fixed, %d slow, %d discarded, %d duplicates",
+        n,
+        keep_fixed.numel(),
+        keep_slow.numel(),
+        n_discarded,
+        n_duplicates,
+    )
+
+    xk, uk = x[keep], u[keep]
+    jac = jac_u = vals = right = left = None
+    dt = float(net.dt) if (net.continuous_time and net.dt is not None) else 1.0
+    if compute_jacobians:
+        jx, ju = jacobians(net, xk, uk, wrt_input=True)
+        jac = jx.numpy()
+        jac_u = ju.numpy() if ju is not None else None
+        vals, right, left = linearise(jac, continuous_time=net.continuous_time, dt=dt)
+    if keep.numel() == 0:
+        status = Status.NONE_FOUND
+        warnings.warn(
+            f"No fixed point found: none of the {n} candidates reached the residual tol={tol:g}"
+            + ("" if slow_tol is None else f" or q <= slow_tol={slow_tol:g}")
+            + ". Likely causes: too few stage-2 iterations (LevenbergMarquardt(max_iter=...)), "
+            "candidates far from any fixed point (start from visited states), or a network "
+            "without fixed points at this input (pass slow_tol to keep slow points).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    elif n_discarded:
+        status = Status.SOME_DISCARDED
+    else:
+        status = Status.ALL_CONVERGED
+    kind = np.array(["fixed"] * keep_fixed.numel() + ["slow"] * keep_slow.numel(), dtype="U5")
+    return FixedPoints(
+        x_star=xk.numpy(),
+        u_star=uk.numpy(),
+        q=q[keep].numpy(),
+        residual=residual[keep].numpy(),
+        x_error=x_error[keep].numpy(),
+        n_iter=n_iter[keep].numpy(),
+        kind=kind,
+        jacobian=jac,
+        jacobian_input=jac_u,
+        eigvals=vals,
+        eigvecs_right=right,
+        eigvecs_left=left,
+        continuous_time=bool(net.continuous_time),
+        dt=dt,
+        tol=tol,
+        slow_tol=slow_tol,
+        n_candidates=n,
+        n_discarded=n_discarded,
+        n_duplicates=n_duplicates,
+        status=status,
+    )

@@ -1,0 +1,100 @@
+"""Batched evaluation of the map F(x, u) and its Jacobians with ``torch.func``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch.func import jacrev, vmap
+
+from ..models import RNNModel
+
+#: Largest number of float64 Jacobian entries built at once (256 MiB); larger batches are chunked.
+MAX_JACOBIAN_ENTRIES = 2**25
+
+
+def _single_step(model: RNNModel) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def f(x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        return model.step(x.unsqueeze(0), u.unsqueeze(0)).squeeze(0)
+
+    return f
+
+
+def step(model: RNNModel, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """F(x, u) without building a graph; shapes ``(B, S), (B, n_in) -> (B, S)``."""
+    with torch.no_grad():
+        return model.step(x, u)
+
+
+def _chunks(n_rows: int, per_row: int) -> list[slice]:
+    size = max(1, MAX_JACOBIAN_ENTRIES // max(per_row, 1))
+    return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
+
+
+def jacobians(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor, *, wrt_input: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-point Jacobians ∂F/∂x ``(B, S, S)`` and, if asked, ∂F/∂u ``(B, S, n_in)``.
+
+    Computed with ``vmap(jacrev(F))`` over the batch, in chunks so that large networks do not
+    build more than :data:`MAX_JACOBIAN_ENTRIES` entries at once.
+    """
+    f = _single_step(model)
+    n, s = x.shape
+    n_in = u.shape[1]
+    argnums = (0, 1) if wrt_input and n_in > 0 else 0
+    jac = vmap(jacrev(f, argnums=argnums))
+    jx_parts: list[torch.Tensor] = []
+    ju_parts: list[torch.Tensor] = []
+    for sl in _chunks(n, s * (s + n_in)):
+        out = jac(x[sl], u[sl])
+        if isinstance(out, tuple):
+            jx_parts.append(out[0])
+            ju_parts.append(out[1])
+        else:
+            jx_parts.append(out)
+    jx = torch.cat(jx_parts) if jx_parts else x.new_zeros(0, s, s)
+    if not wrt_input:
+        return jx, None
+    if n_in == 0:
+        return jx, x.new_zeros(n, s, 0)
+    return jx, torch.cat(ju_parts) if ju_parts else x.new_zeros(0, s, n_in)
+
+
+def residual_and_jacobian(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``r = F(x,u) − x`` ``(B, S)`` and its Jacobian ``∂F/∂x − I`` ``(B, S, S)``."""
+    r = step(model, x, u) - x
+    jx, _ = jacobians(model, x, u)
+    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    return r, jx - eye
+
+
+def newton_distance(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor, *, rcond: float = 1e-10
+) -> torch.Tensor:
+    r"""Estimated distance :math:`\|(J - I)^{+} r\|` from each point to an exact fixed point.
+
+    This is the length of the Newton step. Near a simple root it bounds the distance to the
+    root to first order (Kantorovich), which is what makes a small residual trustworthy: where
+    the map is nearly the identity (saturated gates), ``‖r‖`` can be tiny although no root is
+    near, and then the Newton step is long. Singular directions of :math:`J - I` (a continuum of
+    fixed points, e.g. a line attractor) are left out of the pseudo-inverse: singular values
+    below ``rcond * max(1, σ_max)`` count as zero. Shape ``(B,)``.
+    """
+    if x.shape[0] == 0:
+        return x.new_zeros(0)
+    r, a = residual_and_jacobian(model, x, u)
+    delta, info = torch.linalg.solve_ex(a, -r.unsqueeze(2))
+    dist = torch.linalg.vector_norm(delta.squeeze(2), dim=1)
+    # LU is enough for well-conditioned points; recheck the others with a truncated SVD
+    hard = (info != 0) | ~torch.isfinite(dist) | (dist > 1e-6)
+    if bool(hard.any()):
+        uu, sv, vh = torch.linalg.svd(a[hard])
+        cut = rcond * sv[:, :1].clamp_min(1.0)
+        inv = torch.where(sv > cut, 1.0 / sv, torch.zeros_like(sv))
+        coef = inv * (uu.transpose(1, 2) @ r[hard].unsqueeze(2)).squeeze(2)
+        d_hard = (vh.transpose(1, 2) @ coef.unsqueeze(2)).squeeze(2)
+        dist[hard] = torch.linalg.vector_norm(d_hard, dim=1)
+    return dist

@@ -1,0 +1,401 @@
+"""The :class:`FixedPoints` result: points, diagnostics, linearisation, summary and files."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, fields, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import ModelFileError, NotFittedError, ShapeError
+
+__all__ = ["FixedPoints", "Status", "linearise"]
+
+#: Version of the result-file format written by :meth:`FixedPoints.save`.
+RESULT_FORMAT_VERSION = 1
+_FORMAT_NAME = "dynascope-fixed-points"
+
+
+class Status(str, Enum):
+    """Outcome of a fixed-point search; each value is a readable message."""
+
+    ALL_CONVERGED = "every candidate converged to a fixed or slow point"
+    SOME_DISCARDED = "some candidates did not converge and were discarded"
+    NONE_FOUND = "no candidate converged to a fixed or slow point"
+
+
+def linearise(
+    jacobian: np.ndarray, *, continuous_time: bool, dt: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigendecomposition of a batch of map Jacobians, sorted from least to most stable.
+
+    Parameters
+    ----------
+    jacobian : ndarray, shape (n_points, n, n)
+        Jacobians :math:`\\partial F/\\partial x` of the one-step map.
+    continuous_time : bool
+        Sort by the real part of the vector-field eigenvalues :math:`(\\lambda - 1)/dt` (the same
+        order as :math:`\\mathrm{Re}\\,\\lambda`) instead of by :math:`|\\lambda|`.
+    dt : float
+        Time step (only the order depends on it, through its sign, which is positive).
+
+    Returns
+    -------
+    eigvals : ndarray, shape (n_points, n), complex
+        Eigenvalues of ∂F/∂x, most unstable first.
+    right : ndarray, shape (n_points, n, n), complex
+        Right eigenvectors as columns, unit norm, with their largest entry real and positive
+        (a fixed phase, so that results are deterministic).
+    left : ndarray, shape (n_points, n, n), complex
+        Left eigenvectors as columns, scaled so that ``left[..., i].conj() @ right[..., i] = 1``
+        (the rows of the inverse of ``right``).
+    """
+    del dt  # the order only depends on the sign of dt, which is positive
+    k, n, _ = jacobian.shape
+    if k == 0 or n == 0:
+        empty = np.zeros((k, n), dtype=complex)
+        return empty, np.zeros((k, n, n), dtype=complex), np.zeros((k, n, n), dtype=complex)
+    vals, right = np.linalg.eig(jacobian)
+    key = vals.real if continuous_time else np.abs(vals)
+    # stable tie-break on the imaginary part so that conjugate pairs come out in a fixed order
+    order = np.lexsort((-vals.imag, -np.round(key, 12)), axis=-1)
+    vals = np.take_along_axis(vals, order, axis=-1)
+    right = np.take_along_axis(right, order[:, None, :], axis=-1).astype(complex)
+    right /= np.linalg.norm(right, axis=1, keepdims=True)
+    big = np.take_along_axis(right, np.abs(right).argmax(axis=1)[:, None, :], axis=1)
+    right *= np.conj(big) / np.abs(big)
+    try:
+        left = np.conj(np.linalg.inv(right)).transpose(0, 2, 1)
+    except np.linalg.LinAlgError:  # defective Jacobian: no basis of eigenvectors
+        left = np.conj(np.linalg.pinv(right)).transpose(0, 2, 1)
+    return vals, right, left
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class FixedPoints:
+    r"""Fixed points and slow points of an RNN, with per-point diagnostics and linearisation.
+
+    Returned by :func:`find_fixed_points`. Index it like an array (``fps[0]``, ``fps[mask]``,
+    ``fps[[0, 3]]``) to get a smaller :class:`FixedPoints`; ``fps.fixed``, ``fps.slow``,
+    ``fps.stable`` and ``fps.saddles`` are common subsets.
+
+    Every point satisfies, by construction, ``residual <= tol`` (``kind == "fixed"``) or
+    ``q <= slow_tol`` (``kind == "slow"``); candidates that met neither were discarded and only
+    counted in ``n_discarded``.
+
+    Stability convention. Discrete-time models are judged on the eigenvalues :math:`\lambda` of
+    the map Jacobian :math:`J = \partial F/\partial x`: stable iff every :math:`|\lambda| < 1`.
+    Continuous-time models (``continuous_time=True``) are judged on the eigenvalues
+    :math:`\mu = (\lambda - 1)/dt` of the vector-field Jacobian :math:`(J - I)/dt`: stable iff
+    every :math:`\mathrm{Re}\,\mu < 0`. The saddle index is the number of unstable eigenvalues
+    under the same convention; eigenvalues exactly on the boundary count as neither.
+
+    Attributes
+    ----------
+    x_star : ndarray, shape (n_points, state_size)
+    u_star : ndarray, shape (n_points, n_in)
+        The constant input each point was found for.
+    q : ndarray, shape (n_points,)
+        :math:`q = \tfrac12 \|F(x^*, u^*) - x^*\|^2`.
+    residual : ndarray, shape (n_points,)
+        :math:`\|F(x^*, u^*) - x^*\|_2`, evaluated in float64.
+    x_error : ndarray, shape (n_points,)
+        Length of the Newton step :math:`\|(J - I)^{+} (F(x^*) - x^*)\|`: the estimated
+        distance to the exact fixed point.
+    n_iter : ndarray of int, shape (n_points,)
+        Optimisation iterations (stage 1 + stage 2) the point took.
+    kind : ndarray of str, shape (n_points,)
+        ``"fixed"`` or ``"slow"``.
+    jacobian : ndarray, shape (n_points, state_size, state_size), or None
+        :math:`\partial F/\partial x` at each point (``None`` if ``compute_jacobians=False``).
+    jacobian_input : ndarray, shape (n_points, state_size, n_in), or None
+        :math:`\partial F/\partial u`.
+    eigvals : ndarray, complex, shape (n_points, state_size), or None
+        Eigenvalues of :math:`\partial F/\partial x`, most unstable first.
+    eigvecs_right, eigvecs_left : ndarray, complex, shape (n_points, state_size, state_size)
+        Right and left eigenvectors as columns (see :func:`linearise`).
+    continuous_time : bool
+        Whether the model is continuous-time (see the stability convention above).
+    dt : float
+        Time step of the map (the model's ``dt``; 1.0 for discrete-time models, in steps).
+    tol, slow_tol : float, float or None
+        The tolerances the points were classified with.
+    n_candidates, n_discarded, n_duplicates : int
+        Initial states tried, candidates discarded as not converged, duplicates removed.
+    status : Status
+        Whether every candidate converged.
+    """
+
+    x_star: np.ndarray
+    u_star: np.ndarray
+    q: np.ndarray
+    residual: np.ndarray
+    x_error: np.ndarray
+    n_iter: np.ndarray
+    kind: np.ndarray
+    jacobian: np.ndarray | None
+    jacobian_input: np.ndarray | None
+    eigvals: np.ndarray | None
+    eigvecs_right: np.ndarray | None
+    eigvecs_left: np.ndarray | None
+    continuous_time: bool
+    dt: float
+    tol: float
+    slow_tol: float | None
+    n_candidates: int
+    n_discarded: int
+    n_duplicates: int
+    status: Status
+
+    _PER_POINT = (
+        "x_star",
+        "u_star",
+        "q",
+        "residual",
+        "x_error",
+        "n_iter",
+        "kind",
+        "jacobian",
+        "jacobian_input",
+        "eigvals",
+        "eigvecs_right",
+        "eigvecs_left",
+    )
+
+    # ------------------------------------------------------------------ container protocol
+    def __len__(self) -> int:
+        return int(self.x_star.shape[0])
+
+    def __getitem__(self, index: Any) -> FixedPoints:
+        """A :class:`FixedPoints` holding the selected points (int, slice, mask or indices)."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != (len(self),):
+            raise ShapeError(
+                f"A boolean index must have shape (n_points={len(self)},); got {index.shape}."
+            )
+        changes = {
+            name: (getattr(self, name)[index] if getattr(self, name) is not None else None)
+            for name in self._PER_POINT
+        }
+        return replace(self, **changes)
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.counts().items())
+        worst = f"{self.residual.max():.1e}" if len(self) else "n/a"
+        return (
+            f"FixedPoints(status={self.status.name!r} ({self.status.value}), n_points={len(self)}, "
+            f"{counts}, worst_residual={worst})"
+        )
+
+    # ------------------------------------------------------------------ linearisation
+    def _need_eigvals(self) -> np.ndarray:
+        if self.eigvals is None:
+            raise NotFittedError(
+                "Jacobians and eigenvalues were not computed; pass `compute_jacobians=True` "
+                "to find_fixed_points."
+            )
+        return self.eigvals
+
+    @property
+    def stability_eigvals(self) -> np.ndarray:
+        """Eigenvalues stability is judged on: λ(∂F/∂x) (discrete) or (λ − 1)/dt (continuous)."""
+        vals = self._need_eigvals()
+        return (vals - 1.0) / self.dt if self.continuous_time else vals
+
+    @property
+    def unstable_modes(self) -> np.ndarray:
+        """Boolean ``(n_points, state_size)``: which eigenvalues are unstable."""
+        vals = self.stability_eigvals
+        return vals.real > 0 if self.continuous_time else np.abs(vals) > 1
+
+    @property
+    def saddle_index(self) -> np.ndarray:
+        """Number of unstable eigenvalues of each point, ``(n_points,)``."""
+        return self.unstable_modes.sum(axis=1)
+
+    @property
+    def is_stable(self) -> np.ndarray:
+        """Whether every eigenvalue is strictly stable, ``(n_points,)``."""
+        vals = self.stability_eigvals
+        if self.continuous_time:
+            return np.all(vals.real < 0, axis=1)
+        return np.all(np.abs(vals) < 1, axis=1)
+
+    @property
+    def time_constants(self) -> np.ndarray:
+        r"""Time constant of each mode, in units of ``dt``, ``(n_points, state_size)``.
+
+        Discrete: :math:`\tau_i = -dt / \log|\lambda_i|`; continuous:
+        :math:`\tau_i = -1/\mathrm{Re}\,\mu_i`. Positive for decaying modes, negative for growing
+        ones (the e-folding time of the growth), ``inf`` for marginal modes.
+        """
+        vals = self.stability_eigvals
+        with np.errstate(divide="ignore"):
+            if self.continuous_time:
+                return -1.0 / vals.real
+            return -self.dt / np.log(np.abs(vals))
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        r"""Oscillation frequency of each mode in cycles per unit of ``dt``.
+
+        Discrete: :math:`|\arg\lambda_i| / (2\pi\,dt)`;
+        continuous: :math:`|\mathrm{Im}\,\mu_i|/2\pi`.
+        Zero for real eigenvalues.
+        """
+        vals = self.stability_eigvals
+        if self.continuous_time:
+            return np.abs(vals.imag) / (2 * np.pi)
+        return np.abs(np.angle(vals)) / (2 * np.pi * self.dt)
+
+    # ------------------------------------------------------------------ subsets
+    @property
+    def is_fixed(self) -> np.ndarray:
+        """Boolean ``(n_points,)``: true fixed points (residual below ``tol``)."""
+        return self.kind == "fixed"
+
+    @property
+    def fixed(self) -> FixedPoints:
+        """The true fixed points only."""
+        return self[self.is_fixed]
+
+    @property
+    def slow(self) -> FixedPoints:
+        """The slow points only."""
+        return self[~self.is_fixed]
+
+    @property
+    def stable(self) -> FixedPoints:
+        """The stable fixed points (not slow points)."""
+        return self[self.is_fixed & self.is_stable]
+
+    @property
+    def saddles(self) -> FixedPoints:
+        """The fixed points with at least one unstable mode."""
+        return self[self.is_fixed & (self.saddle_index > 0)]
+
+    # ------------------------------------------------------------------ reporting
+    def counts(self) -> dict[str, int]:
+        """Number of points by type: ``stable``, ``saddle-k`` (index k), ``marginal``, ``slow``.
+
+        Without eigenvalues, only ``fixed`` and ``slow`` are counted.
+        """
+        out: Counter[str] = Counter()
+        fixed = self.is_fixed
+        if self.eigvals is None:
+            out["fixed"] = int(fixed.sum())
+        else:
+            index, stable = self.saddle_index, self.is_stable
+            for i in np.flatnonzero(fixed):
+                if stable[i]:
+                    out["stable"] += 1
+                elif index[i] > 0:
+                    out[f"saddle-{index[i]}"] += 1
+                else:
+                    out["marginal"] += 1
+        out["slow"] = int((~fixed).sum())
+        return dict(sorted(out.items(), key=lambda kv: (kv[0] != "stable", kv[0])))
+
+    def summary(self) -> str:
+        """A short multi-line text summary: counts by type and saddle index, worst residual."""
+        lines = [
+            f"status: {self.status.value}",
+            f"candidates: {self.n_candidates}  discarded (not converged): {self.n_discarded}  "
+            f"duplicates removed: {self.n_duplicates}",
+            f"{'type':<12}{'count':>6}",
+        ]
+        lines += [f"{k:<12}{v:>6}" for k, v in self.counts().items()]
+        fixed = self.is_fixed
+        if fixed.any():
+            lines.append(
+                f"worst residual of fixed points: {self.residual[fixed].max():.2e} "
+                f"(tol {self.tol:.0e})"
+            )
+        if (~fixed).any():
+            lines.append(
+                f"largest q of slow points: {self.q[~fixed].max():.2e} "
+                f"(slow_tol {self.slow_tol:.0e})"
+            )
+        convention = (
+            "Re eig((J - I)/dt) < 0 (continuous time)"
+            if self.continuous_time
+            else "|eig(J)| < 1 (discrete time)"
+        )
+        lines.append(f"stability: {convention}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the result to an ``.npz`` file (arrays + a JSON header; no pickle), atomically."""
+        from ..io import atomic_write
+
+        meta = {
+            "format": _FORMAT_NAME,
+            "format_version": RESULT_FORMAT_VERSION,
+            "continuous_time": self.continuous_time,
+            "dt": self.dt,
+            "tol": self.tol,
+            "slow_tol": self.slow_tol,
+            "n_candidates": self.n_candidates,
+            "n_discarded": self.n_discarded,
+            "n_duplicates": self.n_duplicates,
+            "status": self.status.name,
+        }
+        arrays = {
+            name: getattr(self, name) for name in self._PER_POINT if getattr(self, name) is not None
+        }
+        arrays["kind"] = np.asarray(self.kind, dtype="U5")
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FixedPoints:
+        """Read a result written by :meth:`save`.
+
+        Raises
+        ------
+        ModelFileError
+            If the file is missing, corrupt, not a fixed-point result, or of a newer format.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise ModelFileError(f"Result file {path} does not exist.")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ModelFileError(
+                f"Result file {path} is not a readable .npz file (truncated or corrupt?): {exc}"
+            ) from exc
+        try:
+            meta = json.loads(str(arrays.pop("__meta__")))
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"Result file {path} has no valid dynascope header.") from exc
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
+            raise ModelFileError(f"Result file {path} is not a dynascope fixed-point result.")
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > RESULT_FORMAT_VERSION:
+            raise ModelFileError(
+                f"Result file {path} has format version {version!r}, newer than this dynascope "
+                f"supports ({RESULT_FORMAT_VERSION}). Upgrade dynascope to read it."
+            )
+        names = {f.name for f in fields(cls)}
+        required = ("x_star", "u_star", "q", "residual", "x_error", "n_iter", "kind")
+        missing = [n for n in required if n not in arrays]
+        if missing:
+            raise ModelFileError(f"Result file {path} lacks the arrays {missing}.")
+        values: dict[str, Any] = {n: arrays.get(n) for n in cls._PER_POINT}
+        values.update({k: v for k, v in meta.items() if k in names and k != "status"})
+        values["status"] = Status[meta["status"]]
+        return cls(**values)
