@@ -69,3 +69,54 @@ def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     click.echo(f"model: {type(model).__name__}({model.extra_repr()})")
     click.echo(f"states: {tuple(states.shape)}  outputs: {tuple(outputs.shape)}")
     click.echo(f"final state norm (mean over batch): {states[:, -1].norm(dim=-1).mean():.4f}")
+
+
+@main.command("train")
+@click.option("--task", default=None, help="Task name: flipflop, sinewave, decision, context, ...")
+@click.option(
+    "--model", "model_type", default=None, help="Model: gru, lstm, vanilla, rate, lowrank."
+)
+@click.option("--hidden", type=click.IntRange(min=1), default=None, help="Number of units [64].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of model and data.")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file with [train], [task] and [model] tables (unknown keys are errors).",
+)
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+def train_command(
+    task: str | None,
+    model_type: str | None,
+    hidden: int | None,
+    steps: int | None,
+    seed: int | None,
+    out: str,
+    config_file: str | None,
+    resume: bool,
+) -> None:
+    """Train a model on a task; write config.json, metrics.jsonl and weights.safetensors."""
+    from .exceptions import DynascopeError
+    from .training import train_run
+
+    try:
+        result = train_run(
+            out_dir=out,
+            task=task,
+            model=model_type,
+            hidden=hidden,
+            n_steps=steps,
+            seed=seed,
+            config_file=config_file,
+            resume=resume,
+        )
+    except (DynascopeError, ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"steps: {result.steps} ({result.stop_reason})  held-out loss: "
+        f"{result.final_eval_loss:.3g}  performance: {result.final_performance:.4f}"
+    )
+    click.echo(f"run directory: {out}")

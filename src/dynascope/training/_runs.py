@@ -1,0 +1,116 @@
+"""Build a training run from names and options (what ``dynascope train`` calls)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..exceptions import InvalidParameterError
+from ..models import GRU, LSTM, LowRankRNN, RateRNN, RNNModel, VanillaRNN
+from ..tasks import TASKS, Task, make_task
+from ._config import TrainConfig, read_config_file
+from ._trainer import TrainResult, train
+
+__all__ = ["MODELS", "build_model", "build_task", "train_run"]
+
+#: Model classes by the names the CLI and config files use.
+MODELS: dict[str, type[RNNModel]] = {
+    "gru": GRU,
+    "lstm": LSTM,
+    "vanilla": VanillaRNN,
+    "rate": RateRNN,
+    "lowrank": LowRankRNN,
+}
+
+
+def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
+    """Build a task by name; ``options`` may hold ``preset`` plus the task's keyword arguments."""
+    opts = dict(options or {})
+    preset = opts.pop("preset", None)
+    if preset is None:
+        return make_task(name, **opts)
+    if name not in TASKS:
+        return make_task(name)  # raises the unknown-task error
+    try:
+        return TASKS[name].preset(preset, **opts)
+    except TypeError as err:
+        if isinstance(err, InvalidParameterError):
+            raise
+        raise InvalidParameterError(f"Task {name!r} does not accept these options: {err}.") from err
+
+
+def build_model(
+    name: str,
+    n_in: int,
+    n_out: int,
+    hidden: int,
+    *,
+    seed: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> RNNModel:
+    """Build a model by name (``gru``, ``lstm``, ``vanilla``, ``rate``, ``lowrank``).
+
+    Raises
+    ------
+    InvalidParameterError
+        For an unknown name or an option the model does not take.
+    """
+    if name not in MODELS:
+        choices = ", ".join(repr(k) for k in MODELS)
+        raise InvalidParameterError(
+            f"The 'model' parameter of build_model must be one of {{{choices}}}. "
+            f"Got {name!r} instead."
+        )
+    try:
+        return MODELS[name](n_in, hidden, n_out, seed=seed, **dict(options or {}))
+    except TypeError as err:
+        if isinstance(err, InvalidParameterError):
+            raise
+        raise InvalidParameterError(
+            f"Model {name!r} ({MODELS[name].__name__}) does not accept these options: {err}."
+        ) from err
+
+
+def train_run(
+    *,
+    out_dir: str | os.PathLike[str],
+    task: str | None = None,
+    model: str | None = None,
+    hidden: int | None = None,
+    n_steps: int | None = None,
+    seed: int | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train a model named by strings; arguments given here override the config file.
+
+    The config file (TOML, see :func:`read_config_file`) may hold ``[train]`` options, a
+    ``[task]`` table (``name``, optional ``preset``, task options) and a ``[model]`` table
+    (``type``, ``hidden``, model options). Defaults: task ``flipflop``, model ``gru``, 64 units.
+    """
+    file_cfg = read_config_file(config_file) if config_file is not None else {}
+    train_opts = dict(file_cfg.get("train", {}))
+    task_opts = dict(file_cfg.get("task", {}))
+    model_opts = dict(file_cfg.get("model", {}))
+    task_name = task or task_opts.pop("name", "flipflop")
+    task_opts.pop("name", None)
+    model_name = model or model_opts.pop("type", "gru")
+    model_opts.pop("type", None)
+    n_hidden = hidden if hidden is not None else model_opts.pop("hidden", 64)
+    model_opts.pop("hidden", None)
+    if n_steps is not None:
+        train_opts["n_steps"] = n_steps
+    if seed is not None:
+        train_opts["seed"] = seed
+    config = TrainConfig.from_dict(train_opts)
+    the_task = build_task(task_name, task_opts)
+    the_model = build_model(
+        model_name,
+        the_task.n_in,
+        the_task.n_out,
+        n_hidden,
+        seed=config.seed,
+        options=model_opts,
+    )
+    return train(the_model, the_task, config, out_dir=out_dir, resume=resume)
