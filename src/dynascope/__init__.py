@@ -3,6 +3,8 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import exceptions as exceptions
+from . import tasks as tasks
+from . import training as training
 from .io import load as load
 from .io import save as save
 from .models import GRU as GRU
@@ -13,6 +15,8 @@ from .models import RNNModel as RNNModel
 from .models import VanillaRNN as VanillaRNN
 from .models import analysis_copy as analysis_copy
 from .models import wrap as wrap
+from .training import TrainConfig as TrainConfig
+from .training import train as train
 
 try:
     __version__ = version("dynascope")
