@@ -71,6 +71,113 @@ def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     click.echo(f"final state norm (mean over batch): {states[:, -1].norm(dim=-1).mean():.4f}")
 
 
+def _fail(exc: BaseException) -> click.ClickException:
+    """A one-line error for stderr (click prints 'Error: ...' and exits 1)."""
+    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .experiments import EXPERIMENTS, get_experiment
+
+    get_experiment("flipflop")  # loads the registry
+    for name in sorted(EXPERIMENTS):
+        click.echo(f"{name:16s} {EXPERIMENTS[name].description}")
+    ctx.exit(0)
+
+
+@main.command()
+@click.argument("experiment")
+@click.option(
+    "--list",
+    "list_",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_experiments,
+    help="List the experiments and exit.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Run directory [default: runs/EXPERIMENT].",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--quick", is_flag=True, help="Small settings (seconds to a minute), for CI.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file of experiment options (unknown keys are errors).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--overwrite", is_flag=True, help="Recompute into an existing --out.")
+def run(
+    experiment: str,
+    out: str | None,
+    seed: int,
+    quick: bool,
+    config_file: str | None,
+    resume: bool,
+    overwrite: bool,
+) -> None:
+    """Train (or build) a network for EXPERIMENT, analyse it and write a report.
+
+    The run directory receives config.json, weights.safetensors, metrics.jsonl, results/,
+    figures/ and report.html. An existing run directory is never overwritten silently: pass
+    --resume or --overwrite.
+    """
+    from .experiments import read_options_file, run_experiment
+
+    try:
+        options = read_options_file(config_file) if config_file else {}
+        report = run_experiment(
+            experiment,
+            out,
+            seed=seed,
+            quick=quick,
+            options=options,
+            resume=resume,
+            overwrite=overwrite,
+        )
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(exc) from exc
+    summary = report.parent / "report.json"
+    import json
+
+    click.echo(json.loads(summary.read_text())["summary"])
+    click.echo(f"report: {report}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def analyze(run_dir: str) -> None:
+    """Re-run the analyses of RUN_DIR on its saved weights and rebuild its report."""
+    from .experiments import analyze_run
+
+    try:
+        report = analyze_run(run_dir)
+    except (ValueError, TypeError, OSError, KeyError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"report: {report}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def report(run_dir: str) -> None:
+    """Rebuild RUN_DIR/report.html from its report.json and figures."""
+    from .report import build_report
+
+    try:
+        path = build_report(run_dir)
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(exc) from exc
+    click.echo(f"report: {path}")
+
+
 @main.command("train")
 @click.option("--task", default=None, help="Task name: flipflop, sinewave, decision, context, ...")
 @click.option(

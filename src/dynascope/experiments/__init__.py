@@ -1,0 +1,35 @@
+"""Experiments for ``dynascope run``: build a network, analyse it, write a report."""
+
+from __future__ import annotations
+
+import importlib
+
+from ._base import EXPERIMENTS as EXPERIMENTS
+from ._base import Experiment as Experiment
+from ._base import Report as Report
+from ._base import RunContext as RunContext
+from ._base import analyze_run as analyze_run
+from ._base import get_experiment as get_experiment
+from ._base import read_options_file as read_options_file
+from ._base import run_experiment as run_experiment
+
+#: Modules that register the built-in experiments (imported on first use, so that importing
+#: dynascope stays light).
+_BUILTIN = ("flipflop",)
+
+
+def _load_all() -> None:
+    for name in _BUILTIN:
+        importlib.import_module(f"{__name__}.{name}")
+
+
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "Report",
+    "RunContext",
+    "analyze_run",
+    "get_experiment",
+    "read_options_file",
+    "run_experiment",
+]

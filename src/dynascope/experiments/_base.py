@@ -1,0 +1,228 @@
+"""Experiments: one command from question to answer (DESIGN §1, §8).
+
+An experiment builds (trains or constructs) a network, runs the analyses that fit it, and
+writes a run directory with figures and a report. Each experiment has a frozen options
+dataclass whose defaults are the real settings; ``quick`` overrides make it small enough for CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from ..exceptions import InvalidParameterError
+from ..models import RNNModel
+from ..report import REPORT_FORMAT_VERSION, RunDirectory, build_report
+
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "RunContext",
+    "analyze_run",
+    "read_options_file",
+    "register",
+    "run_experiment",
+]
+
+EXPERIMENT_FILE = "experiment.json"
+
+
+@dataclass
+class RunContext:
+    """What an experiment's stages see: the run directory, the options, the seed."""
+
+    run: RunDirectory
+    options: Any
+    seed: int
+    quick: bool
+    progress: bool | None = None
+    resume: bool = False
+
+    @property
+    def path(self) -> Path:
+        """The run directory's path."""
+        return self.run.path
+
+
+@dataclass(frozen=True)
+class Report:
+    """Report content an experiment's analysis returns (written to ``report.json``)."""
+
+    title: str
+    summary: str
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``dynascope run NAME``).
+    description : str
+        One line for ``dynascope run --list``.
+    options : type
+        Frozen dataclass of options; its defaults are the real settings.
+    quick : dict
+        Option overrides for ``--quick``.
+    build : callable
+        ``build(ctx) -> RNNModel``: train or construct the network (saving
+        ``weights.safetensors``).
+    analyze : callable
+        ``analyze(ctx, model) -> Report``: run the analyses, save results and figures.
+    """
+
+    name: str
+    description: str
+    options: type
+    quick: Mapping[str, Any]
+    build: Callable[[RunContext], RNNModel]
+    analyze: Callable[[RunContext, RNNModel], Report]
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(experiment: Experiment) -> Experiment:
+    """Add ``experiment`` to the registry (names are unique)."""
+    if experiment.name in EXPERIMENTS:
+        raise InvalidParameterError(f"An experiment named {experiment.name!r} already exists.")
+    EXPERIMENTS[experiment.name] = experiment
+    return experiment
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``, or a clear error listing the known ones."""
+    from . import _load_all  # registers the built-in experiments
+
+    _load_all()
+    if name not in EXPERIMENTS:
+        raise InvalidParameterError(
+            f"Unknown experiment {name!r}; known experiments: {', '.join(sorted(EXPERIMENTS))}. "
+            "See `dynascope run --list`."
+        )
+    return EXPERIMENTS[name]
+
+
+def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read experiment options from a TOML file (a flat table of option = value)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"Config file {str(p)!r} does not exist.")
+    try:
+        return tomllib.loads(p.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidParameterError(f"Config file {str(p)!r} is not valid TOML: {exc}") from exc
+
+
+def make_options(experiment: Experiment, quick: bool, overrides: Mapping[str, Any]) -> Any:
+    """Build the options dataclass: defaults, then ``quick`` overrides, then the user's."""
+    names = {f.name for f in dataclasses.fields(experiment.options)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InvalidParameterError(
+            f"Unknown option(s) {unknown} for experiment {experiment.name!r}; valid options: "
+            f"{sorted(names)}."
+        )
+    values = {**(experiment.quick if quick else {}), **overrides}
+    try:
+        return experiment.options(**values)
+    except TypeError as exc:
+        raise InvalidParameterError(f"Invalid options for {experiment.name!r}: {exc}") from exc
+
+
+def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
+    report = experiment.analyze(ctx, model)
+    ctx.run.write_json(
+        "report.json",
+        {
+            "format_version": REPORT_FORMAT_VERSION,
+            "title": report.title,
+            "experiment": experiment.name,
+            "summary": report.summary,
+            "sections": report.sections,
+            "metrics": report.metrics,
+        },
+    )
+    return build_report(ctx.path)
+
+
+def run_experiment(
+    name: str,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    seed: int = 0,
+    quick: bool = False,
+    options: Mapping[str, Any] | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> Path:
+    """Run experiment ``name`` end to end and return the path of its ``report.html``.
+
+    Parameters
+    ----------
+    name : str
+        A registered experiment (see :data:`EXPERIMENTS`, ``dynascope run --list``).
+    out : path, optional
+        Run directory (default ``runs/NAME``).
+    seed : int
+        Seed of everything random in the run.
+    quick : bool
+        Small settings for CI (seconds to a minute).
+    options : mapping, optional
+        Overrides of the experiment's options (unknown keys raise).
+    resume, overwrite : bool
+        What to do when ``out`` already holds a run: by default refuse; ``resume`` continues
+        it (training resumes from its checkpoint; finished results are kept); ``overwrite``
+        recomputes everything into it.
+    progress : bool, optional
+        Progress bars (default: only on a terminal).
+    """
+    if resume and overwrite:
+        raise InvalidParameterError("Pass at most one of resume and overwrite.")
+    experiment = get_experiment(name)
+    opts = make_options(experiment, quick, options or {})
+    mode = "resume" if resume else "overwrite" if overwrite else "new"
+    run = RunDirectory(Path("runs") / name if out is None else out, mode=mode)
+    record = {
+        "experiment": name,
+        "seed": seed,
+        "quick": quick,
+        "options": dataclasses.asdict(opts),
+    }
+    record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
+    if resume and (run.path / EXPERIMENT_FILE).exists():
+        previous = run.read_json(EXPERIMENT_FILE)
+        if previous != record:
+            raise InvalidParameterError(
+                f"Cannot resume {run.path}: it was started with {previous}, not {record}. "
+                "Resume with the same experiment, seed and options, or choose another --out."
+            )
+    run.write_json(EXPERIMENT_FILE, record)
+    ctx = RunContext(run, opts, seed, quick, progress=progress, resume=resume)
+    model = experiment.build(ctx)
+    return _finish(ctx, experiment, model)
+
+
+def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:
+    """Re-run the analyses of a finished run on its saved weights; rebuild its report."""
+    from ..io import load
+
+    run = RunDirectory(run_dir, mode="overwrite")
+    record = run.read_json(EXPERIMENT_FILE)
+    experiment = get_experiment(record["experiment"])
+    opts = make_options(experiment, False, record["options"])
+    ctx = RunContext(run, opts, int(record["seed"]), bool(record["quick"]), progress=progress)
+    model = load(run.path / "weights.safetensors")
+    return _finish(ctx, experiment, model)

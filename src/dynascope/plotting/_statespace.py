@@ -1,0 +1,110 @@
+"""State-space figures: trajectories with fixed points, eigenvalue spectra, training curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._mpl import new_axes
+
+__all__ = ["plot_eigenvalues", "plot_state_space", "plot_training_curve"]
+
+#: Colours of fixed-point types, shared by every figure.
+POINT_STYLE = {
+    "stable": {"color": "#1f5fa8", "marker": "o", "label": "stable"},
+    "saddle": {"color": "#c0392b", "marker": "X", "label": "saddle"},
+    "slow": {"color": "#7f8c8d", "marker": "d", "label": "slow point"},
+}
+
+
+def plot_state_space(
+    trajectories: np.ndarray,
+    points: Mapping[str, np.ndarray] | None = None,
+    connections: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+    *,
+    ax: Any = None,
+    axis_labels: Sequence[str] = ("PC1", "PC2", "PC3"),
+    max_trajectories: int = 20,
+) -> Any:
+    """Trajectories and fixed points in a 2-D or 3-D projection (paper Fig. 3b).
+
+    Parameters
+    ----------
+    trajectories : ndarray, shape (n_trials, n_steps, 2 or 3)
+        Projected trajectories (e.g. :meth:`StateSpace.transform` of ``forward`` states).
+    points : mapping of str to ndarray (n, 2 or 3), optional
+        Projected fixed points by type: keys ``"stable"``, ``"saddle"``, ``"slow"``.
+    connections : sequence of (ndarray, ndarray)
+        Pairs of projected points joined by a line (saddle → attractor connections).
+    ax : matplotlib Axes, optional
+        Axes to draw in (3-D axes for 3-D data); a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    dim = trajectories.shape[-1]
+    fig, ax = new_axes(ax, projection="3d" if dim == 3 else None, figsize=(6, 5))
+    for traj in trajectories[:max_trajectories]:
+        ax.plot(*traj.T, color="0.6", lw=0.6, alpha=0.7)
+    for start, end in connections:
+        seg = np.stack([start, end])
+        ax.plot(*seg.T, color=POINT_STYLE["saddle"]["color"], lw=1.2, alpha=0.8)
+    for kind, xy in (points or {}).items():
+        if len(xy) == 0:
+            continue
+        style = POINT_STYLE.get(kind, {"color": "k", "marker": "o", "label": kind})
+        ax.scatter(*np.asarray(xy).T, s=40, zorder=3, edgecolor="k", linewidth=0.5, **style)
+    for setter, label in zip(("set_xlabel", "set_ylabel", "set_zlabel"), axis_labels, strict=False):
+        if hasattr(ax, setter) and (setter != "set_zlabel" or dim == 3):
+            getattr(ax, setter)(label)
+    if points:
+        ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_eigenvalues(
+    eigvals: Mapping[str, np.ndarray], *, continuous_time: bool = False, ax: Any = None
+) -> Any:
+    """Eigenvalue spectra of the linearisation at fixed points, by point type.
+
+    For discrete-time maps the unit circle (|λ| = 1) is drawn; for continuous-time models the
+    eigenvalues of the vector-field Jacobian are shown with the imaginary axis (Re μ = 0).
+    """
+    fig, ax = new_axes(ax, figsize=(5, 4.5))
+    if continuous_time:
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.set_xlabel("Re μ (1/time)")
+        ax.set_ylabel("Im μ")
+    else:
+        theta = np.linspace(0, 2 * np.pi, 400)
+        ax.plot(np.cos(theta), np.sin(theta), color="k", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_xlabel("Re λ")
+        ax.set_ylabel("Im λ")
+    for kind, values in eigvals.items():
+        values = np.asarray(values).ravel()
+        if values.size == 0:
+            continue
+        style = POINT_STYLE.get(kind, {"color": "k", "marker": "o", "label": kind})
+        ax.scatter(values.real, values.imag, s=12, alpha=0.6, **style)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_training_curve(history: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
+    """Training loss (and held-out loss) against step, log scale."""
+    fig, ax = new_axes(ax, figsize=(5.5, 3.5))
+    train = [(r["step"], r["loss"]) for r in history if "loss" in r]
+    held = [(r["step"], r["eval_loss"]) for r in history if "eval_loss" in r]
+    if train:
+        ax.plot(*np.array(train).T, lw=1, label="training loss")
+    if held:
+        ax.plot(*np.array(held).T, "o-", ms=3, lw=1, label="held-out loss")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("masked loss")
+    ax.legend(loc="best", fontsize=8)
+    return fig

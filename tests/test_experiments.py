@@ -1,0 +1,105 @@
+"""`dynascope run/analyze/report`: end-to-end quick runs and every CLI error path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dynascope.cli import main
+from dynascope.exceptions import InvalidParameterError
+from dynascope.experiments import EXPERIMENTS, get_experiment, run_experiment
+
+
+@pytest.fixture(scope="module")
+def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "ff"
+    result = CliRunner().invoke(main, ["run", "flipflop", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "report:" in result.output
+    return out
+
+
+def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) -> None:
+    for name in (
+        "config.json",
+        "experiment.json",
+        "weights.safetensors",
+        "metrics.jsonl",
+        "report.json",
+        "report.html",
+        "results/fixed_points.npz",
+        "figures/state_space.png",
+        "figures/state_space.svg",
+        "figures/eigenvalues.png",
+        "figures/training_curve.png",
+    ):
+        assert (flipflop_run / name).exists(), name
+    metrics = json.loads((flipflop_run / "metrics_summary.json").read_text())
+    # Even the quick run learns the task well enough for the 8 memory states to exist.
+    assert metrics["n_stable"] == 8
+    assert metrics["worst_residual"] <= 1e-10
+    html = (flipflop_run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+
+
+def test_analyze_and_report_rebuild(flipflop_run: Path) -> None:
+    before = json.loads((flipflop_run / "metrics_summary.json").read_text())
+    result = CliRunner().invoke(main, ["analyze", str(flipflop_run)])
+    assert result.exit_code == 0, result.output
+    after = json.loads((flipflop_run / "metrics_summary.json").read_text())
+    assert after == before  # same weights, same seed: the same analysis
+    (flipflop_run / "report.html").unlink()
+    result = CliRunner().invoke(main, ["report", str(flipflop_run)])
+    assert result.exit_code == 0 and (flipflop_run / "report.html").exists()
+
+
+def test_list_describes_each_experiment() -> None:
+    result = CliRunner().invoke(main, ["run", "--list"])
+    assert result.exit_code == 0
+    get_experiment("flipflop")
+    for name, exp in EXPERIMENTS.items():
+        assert f"{name}" in result.output and exp.description in result.output
+
+
+def _one_line_error(result, pattern: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert pattern in lines[0], lines[0]
+
+
+def test_cli_error_paths(flipflop_run: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    _one_line_error(runner.invoke(main, ["run", "nosuch"]), "Unknown experiment 'nosuch'")
+    _one_line_error(
+        runner.invoke(main, ["run", "flipflop", "--out", str(flipflop_run)]),
+        "already holds a run",
+    )
+    _one_line_error(
+        runner.invoke(main, ["run", "flipflop", "--config", str(tmp_path / "none.toml")]),
+        "does not exist",
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text("hiden = 3\n")
+    _one_line_error(
+        runner.invoke(
+            main, ["run", "flipflop", "--config", str(bad), "--out", str(tmp_path / "x")]
+        ),
+        "Unknown option(s) ['hiden']",
+    )
+    _one_line_error(runner.invoke(main, ["analyze", str(tmp_path / "empty")]), "does not exist")
+    _one_line_error(runner.invoke(main, ["report", str(tmp_path / "empty2")]), "does not exist")
+    _one_line_error(
+        runner.invoke(
+            main, ["run", "flipflop", "--resume", "--overwrite", "--out", str(tmp_path / "y")]
+        ),
+        "at most one of resume and overwrite",
+    )
+
+
+def test_resume_with_other_options_is_refused(flipflop_run: Path) -> None:
+    with pytest.raises(InvalidParameterError, match="Cannot resume"):
+        run_experiment("flipflop", flipflop_run, seed=5, quick=True, resume=True)
