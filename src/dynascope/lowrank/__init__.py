@@ -1,0 +1,60 @@
+"""Low-rank networks reduced to latent dynamics (sections 3.3, 4.2; eqs. 8–11).
+
+- :func:`latent_trajectories`, :func:`project_latents`: the latents κ and filtered inputs v.
+- :func:`fit_populations`, :class:`Populations`: Gaussian-mixture population structure.
+- :class:`MeanFieldReduction`, :func:`simulate_reduced`, :func:`effective_couplings`: the
+  reduced D-dimensional system.
+- :func:`reduced_fixed_points`, :func:`flow_field`, :func:`find_limit_cycles`: its landscape.
+- :func:`resample`: draw a new network of any size from the mixture.
+- :func:`minimal_rank`: the smallest rank that solves a task.
+"""
+
+from ._gauss import gauss_hermite as gauss_hermite
+from ._gauss import gaussian_averages as gaussian_averages
+from ._landscape import FlowField as FlowField
+from ._landscape import ReducedFixedPoints as ReducedFixedPoints
+from ._landscape import find_limit_cycles as find_limit_cycles
+from ._landscape import flow_field as flow_field
+from ._landscape import reduced_fixed_points as reduced_fixed_points
+from ._latents import LatentTrajectories as LatentTrajectories
+from ._latents import filtered_inputs as filtered_inputs
+from ._latents import latent_r2 as latent_r2
+from ._latents import latent_trajectories as latent_trajectories
+from ._latents import project_latents as project_latents
+from ._meanfield import EffectiveCouplings as EffectiveCouplings
+from ._meanfield import MeanFieldReduction as MeanFieldReduction
+from ._meanfield import ReducedTrajectories as ReducedTrajectories
+from ._meanfield import effective_couplings as effective_couplings
+from ._meanfield import reduced_drift as reduced_drift
+from ._meanfield import reduced_readout as reduced_readout
+from ._meanfield import simulate_reduced as simulate_reduced
+from ._populations import Populations as Populations
+from ._populations import fit_populations as fit_populations
+from ._populations import loadings as loadings
+from ._resample import resample as resample
+
+__all__ = [
+    "EffectiveCouplings",
+    "FlowField",
+    "LatentTrajectories",
+    "MeanFieldReduction",
+    "Populations",
+    "ReducedFixedPoints",
+    "ReducedTrajectories",
+    "effective_couplings",
+    "filtered_inputs",
+    "find_limit_cycles",
+    "fit_populations",
+    "flow_field",
+    "gauss_hermite",
+    "gaussian_averages",
+    "latent_r2",
+    "latent_trajectories",
+    "loadings",
+    "project_latents",
+    "reduced_drift",
+    "reduced_fixed_points",
+    "reduced_readout",
+    "resample",
+    "simulate_reduced",
+]
