@@ -1,17 +1,27 @@
 """Fixed points, slow points, linearisation, unstable manifolds and continuation (DESIGN §4)."""
 
+from ._continuation import Bifurcation as Bifurcation
+from ._continuation import BifurcationDiagram as BifurcationDiagram
+from ._continuation import continue_fixed_points as continue_fixed_points
 from ._finder import Adam as Adam
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
+from ._manifolds import SaddleConnections as SaddleConnections
+from ._manifolds import unstable_manifolds as unstable_manifolds
 from ._result import FixedPoints as FixedPoints
 from ._result import Status as Status
 from ._result import linearise as linearise
 
 __all__ = [
     "Adam",
+    "Bifurcation",
+    "BifurcationDiagram",
     "FixedPoints",
     "LevenbergMarquardt",
+    "SaddleConnections",
     "Status",
+    "continue_fixed_points",
     "find_fixed_points",
     "linearise",
+    "unstable_manifolds",
 ]

@@ -14,7 +14,7 @@ from torch import nn
 
 from .._validation import check_bool, check_float, check_int
 from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
-from ..models import RNNModel, analysis_copy, wrap
+from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._jacobian import jacobians, newton_distance, residual_and_jacobian, step
 from ._result import FixedPoints, Status, linearise
 
@@ -59,9 +59,9 @@ class Adam:
 
     def __post_init__(self) -> None:
         owner = "Adam"
-        check_float(self.lr, "lr", owner, min_value=0.0, min_inclusive=False)
+        check_float(self.lr, "lr", owner, min_value=0.0, min_inclusive=False, max_inclusive=False)
         check_int(self.max_iter, "max_iter", owner, min_value=0)
-        check_float(self.q_tol, "q_tol", owner, min_value=0.0)
+        check_float(self.q_tol, "q_tol", owner, min_value=0.0, max_inclusive=False)
         check_float(
             self.lr_factor,
             "lr_factor",
@@ -72,7 +72,7 @@ class Adam:
             max_inclusive=False,
         )
         check_int(self.lr_patience, "lr_patience", owner, min_value=1)
-        check_float(self.min_lr, "min_lr", owner, min_value=0.0)
+        check_float(self.min_lr, "min_lr", owner, min_value=0.0, max_inclusive=False)
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,17 @@ class LevenbergMarquardt:
     def __post_init__(self) -> None:
         owner = "LevenbergMarquardt"
         check_int(self.max_iter, "max_iter", owner, min_value=0)
-        check_float(self.damping, "damping", owner, min_value=0.0, min_inclusive=False)
-        check_float(self.max_damping, "max_damping", owner, min_value=0.0, min_inclusive=False)
+        check_float(
+            self.damping, "damping", owner, min_value=0.0, min_inclusive=False, max_inclusive=False
+        )
+        check_float(
+            self.max_damping,
+            "max_damping",
+            owner,
+            min_value=0.0,
+            min_inclusive=False,
+            max_inclusive=False,
+        )
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -118,7 +127,12 @@ def prepare_model(model: Any) -> RNNModel:
             f"The 'model' parameter of {_OWNER} must be a dynascope RNNModel or a torch.nn "
             f"RNN/GRU/LSTM. Got {type(model).__name__} instead."
         )
-    return analysis_copy(model, torch.float64)
+    net = analysis_copy(model, torch.float64)
+    if isinstance(net, WrappedRNN):
+        # The copy's wrapped module is private to us; analyses differentiate w.r.t. the state only.
+        for p in net.module.parameters():
+            p.requires_grad_(False)
+    return net
 
 
 def _as_tensor(value: Any, name: str) -> torch.Tensor:
@@ -367,7 +381,7 @@ def find_fixed_points(
     seed: int | None = None,
     tol: float = 1e-10,
     slow_tol: float | None = None,
-    xtol: float = 1e-8,
+    xtol: float = 1e-6,
     dedup_tol: float = 1e-6,
     stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
     stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
@@ -419,7 +433,8 @@ def find_fixed_points(
         A fixed point must also have a Newton step :math:`\|(J - I)^{+} r\|` (the estimated
         distance to the exact root) below ``xtol`` times the state scale. This rejects points
         where the map is merely close to the identity (e.g. saturated GRU gates far outside
-        the visited states), whose residual can be tiny with no root nearby.
+        the visited states), whose residual can be tiny with no root nearby. When you loosen
+        ``tol``, loosen ``xtol`` with it.
     dedup_tol : float
         Duplicate radius relative to the state scale.
     stage1 : Adam or None
@@ -462,12 +477,16 @@ def find_fixed_points(
     >>> bool(fps.residual.max() <= 1e-10)
     True
     """
-    tol = check_float(tol, "tol", _OWNER, min_value=0.0, min_inclusive=False)
+    tol = check_float(tol, "tol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False)
     if slow_tol is not None:
-        slow_tol = check_float(slow_tol, "slow_tol", _OWNER, min_value=0.0, min_inclusive=False)
-    xtol = check_float(xtol, "xtol", _OWNER, min_value=0.0, min_inclusive=False)
-    dedup_tol = check_float(dedup_tol, "dedup_tol", _OWNER, min_value=0.0)
-    noise = check_float(noise, "noise", _OWNER, min_value=0.0)
+        slow_tol = check_float(
+            slow_tol, "slow_tol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+        )
+    xtol = check_float(
+        xtol, "xtol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+    )
+    dedup_tol = check_float(dedup_tol, "dedup_tol", _OWNER, min_value=0.0, max_inclusive=False)
+    noise = check_float(noise, "noise", _OWNER, min_value=0.0, max_inclusive=False)
     if n_init is not None:
         n_init = check_int(n_init, "n_init", _OWNER, min_value=1)
     if seed is not None:

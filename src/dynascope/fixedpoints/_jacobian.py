@@ -49,10 +49,10 @@ def jacobians(
     for sl in _chunks(n, s * (s + n_in)):
         out = jac(x[sl], u[sl])
         if isinstance(out, tuple):
-            jx_parts.append(out[0])
-            ju_parts.append(out[1])
+            jx_parts.append(out[0].detach())
+            ju_parts.append(out[1].detach())
         else:
-            jx_parts.append(out)
+            jx_parts.append(out.detach())
     jx = torch.cat(jx_parts) if jx_parts else x.new_zeros(0, s, s)
     if not wrt_input:
         return jx, None

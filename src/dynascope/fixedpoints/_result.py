@@ -22,7 +22,7 @@ RESULT_FORMAT_VERSION = 1
 _FORMAT_NAME = "dynascope-fixed-points"
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; we support 3.10)
     """Outcome of a fixed-point search; each value is a readable message."""
 
     ALL_CONVERGED = "every candidate converged to a fixed or slow point"

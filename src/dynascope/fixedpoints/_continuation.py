@@ -1,0 +1,355 @@
+"""Pseudo-arclength continuation of a fixed point along one input direction."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._validation import check_bool, check_float, check_int
+from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
+from ._finder import _as_tensor, prepare_model
+from ._jacobian import jacobians, step
+
+__all__ = ["Bifurcation", "BifurcationDiagram", "continue_fixed_points"]
+
+_OWNER = "continue_fixed_points"
+
+
+@dataclass(frozen=True)
+class Bifurcation:
+    """A change of stability detected between two consecutive points of a branch.
+
+    Attributes
+    ----------
+    kind : str
+        ``"fold"`` (a real eigenvalue crosses the stability boundary where the branch turns
+        back in ``s``), ``"hopf"`` (a complex pair crosses it; for maps this is the
+        Neimark–Sacker bifurcation), ``"flip"`` (a real eigenvalue crosses -1; maps only),
+        ``"branch"`` (a real eigenvalue crosses without a turn: a branch point) or ``"other"``.
+    s : float
+        Estimated parameter value (linear interpolation of the test function).
+    x : ndarray, shape (state_size,)
+        Estimated state there.
+    index : int
+        The crossing lies between branch points ``index`` and ``index + 1``.
+    """
+
+    kind: str
+    s: float
+    x: np.ndarray
+    index: int
+
+
+@dataclass(frozen=True, eq=False)
+class BifurcationDiagram:
+    r"""A branch of fixed points :math:`x^*(s)` of :math:`F(x, u_0 + s\,d)`, with stability.
+
+    Attributes
+    ----------
+    s : ndarray, shape (n_points,)
+        The parameter along the branch (in branch order, not sorted: folds turn back).
+    u : ndarray, shape (n_points, n_in)
+        The inputs :math:`u_0 + s\,d`.
+    x : ndarray, shape (n_points, state_size)
+    residual : ndarray, shape (n_points,)
+        :math:`\|F(x, u) - x\|`.
+    eigvals : ndarray, complex, shape (n_points, state_size)
+        Eigenvalues of ∂F/∂x, most unstable first.
+    saddle_index, is_stable : ndarray, shape (n_points,)
+        Under the convention of :class:`FixedPoints` (discrete |λ|<1, continuous Re μ<0).
+    bifurcations : list of Bifurcation
+    continuous_time : bool
+    dt : float
+    """
+
+    s: np.ndarray
+    u: np.ndarray
+    x: np.ndarray
+    residual: np.ndarray
+    eigvals: np.ndarray
+    saddle_index: np.ndarray
+    is_stable: np.ndarray
+    bifurcations: list[Bifurcation]
+    continuous_time: bool
+    dt: float
+
+    def __len__(self) -> int:
+        return int(self.s.shape[0])
+
+    def summary(self) -> str:
+        """One line per bifurcation, after the branch's extent."""
+        lines = [
+            f"branch of {len(self)} points, s in [{self.s.min():.4g}, {self.s.max():.4g}], "
+            f"worst residual {self.residual.max():.1e}"
+        ]
+        lines += [f"{b.kind:<7} at s = {b.s:.6g}" for b in self.bifurcations]
+        return "\n".join(lines)
+
+
+def _stability_classes(vals: np.ndarray, continuous: bool, dt: float) -> dict[str, int]:
+    """Number of unstable eigenvalues that are complex, real-positive-side, real-negative-side."""
+    if continuous:
+        mu = (vals - 1.0) / dt
+        unstable = mu.real > 0
+    else:
+        unstable = np.abs(vals) > 1
+    cplx = np.abs(vals.imag) > 1e-9 * np.maximum(np.abs(vals), 1.0)
+    neg = (vals.real < 0) & ~continuous
+    return {
+        "hopf": int((unstable & cplx).sum()),
+        "flip": int((unstable & ~cplx & neg).sum()),
+        "real": int((unstable & ~cplx & ~neg).sum()),
+    }
+
+
+def continue_fixed_points(
+    model: Any,
+    x0: Any,
+    u0: Any,
+    direction: Any,
+    *,
+    s_min: float = -1.0,
+    s_max: float = 1.0,
+    step_size: float = 0.01,
+    max_step_size: float = 0.05,
+    min_step_size: float = 1e-6,
+    max_points: int = 2000,
+    tol: float = 1e-10,
+    max_newton: int = 20,
+    both_directions: bool = True,
+) -> BifurcationDiagram:
+    r"""Continue a fixed point as the input moves along a line, and find its bifurcations.
+
+    Solves :math:`G(x, s) = F(x, u_0 + s\,d) - x = 0` for the curve :math:`(x(\ell), s(\ell))`
+    parametrised by arclength :math:`\ell` (pseudo-arclength continuation): a tangent predictor
+    :math:`y_p = y + h\,t` with :math:`t` the unit null vector of
+    :math:`[\partial_x G,\ \partial_s G]`, then Newton's method on
+    :math:`\{G(y) = 0,\ t^\top (y - y_p) = 0\}`, with step-size adaptation. Because the
+    arclength, not :math:`s`, is the parameter, the branch passes around folds where the fixed
+    point disappears as :math:`s` increases. Along the branch, wherever the number of unstable
+    eigenvalues changes, a :class:`Bifurcation` is recorded and classified (fold, Hopf /
+    Neimark–Sacker, flip, branch point).
+
+    Parameters
+    ----------
+    model : RNNModel or torch.nn.RNN/GRU/LSTM
+        The network (not modified; a float64 copy is used).
+    x0 : array-like, shape (state_size,)
+        A fixed point (or a close guess) at input ``u0``.
+    u0 : array-like, shape (n_in,)
+        Input at ``s = 0``.
+    direction : array-like, shape (n_in,)
+        Direction :math:`d` in input space (e.g. a unit vector for one input channel).
+    s_min, s_max : float
+        Stop when the branch leaves ``[s_min, s_max]`` (``s_min <= 0 <= s_max``).
+    step_size, max_step_size, min_step_size : float
+        Initial, largest and smallest arclength step.
+    max_points : int
+        Most points per direction.
+    tol : float
+        Residual tolerance of the corrector.
+    max_newton : int
+        Most corrector iterations per step.
+    both_directions : bool
+        Also continue towards decreasing ``s`` from ``s = 0``.
+
+    Returns
+    -------
+    BifurcationDiagram
+
+    Raises
+    ------
+    InvalidParameterError
+        For bad options, or if ``x0`` does not converge to a fixed point at ``u0``.
+    ShapeError
+        If ``x0``, ``u0`` or ``direction`` have the wrong shape.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the step size collapses below ``min_step_size`` before the branch leaves
+        ``[s_min, s_max]``.
+    """
+    s_min = check_float(s_min, "s_min", _OWNER, max_value=0.0)
+    s_max = check_float(s_max, "s_max", _OWNER, min_value=0.0, max_inclusive=False)
+    step_size = check_float(
+        step_size, "step_size", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+    )
+    max_step_size = check_float(
+        max_step_size,
+        "max_step_size",
+        _OWNER,
+        min_value=step_size,
+        min_inclusive=True,
+        max_inclusive=False,
+    )
+    min_step_size = check_float(
+        min_step_size, "min_step_size", _OWNER, min_value=0.0, max_value=step_size,
+        min_inclusive=False,
+    )  # fmt: skip
+    max_points = check_int(max_points, "max_points", _OWNER, min_value=1)
+    tol = check_float(tol, "tol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False)
+    max_newton = check_int(max_newton, "max_newton", _OWNER, min_value=1)
+    both_directions = check_bool(both_directions, "both_directions", _OWNER)
+    net = prepare_model(model)
+    n_s, n_in = net.state_size, net.n_in
+    x0_t = _as_tensor(x0, "x0")
+    u0_t = _as_tensor(u0, "u0")
+    d_t = _as_tensor(direction, "direction")
+    if x0_t.shape != (n_s,):
+        raise ShapeError(f"x0 must have shape (state_size={n_s},); got {tuple(x0_t.shape)}.")
+    for name, val in (("u0", u0_t), ("direction", d_t)):
+        if val.shape != (n_in,):
+            raise ShapeError(f"{name} must have shape (n_in={n_in},); got {tuple(val.shape)}.")
+    if n_in == 0 or float(torch.linalg.vector_norm(d_t)) == 0:
+        raise InvalidParameterError(
+            f"The 'direction' parameter of {_OWNER} must be a non-zero vector in input space. "
+            f"Got {direction!r} instead."
+        )
+
+    def g_and_jac(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G(y) (n_s,) and its Jacobian [∂xG, ∂sG] (n_s, n_s + 1)."""
+        x, s = y[:n_s].unsqueeze(0), y[n_s]
+        u = (u0_t + s * d_t).unsqueeze(0)
+        g = step(net, x, u)[0] - x[0]
+        jx, ju = jacobians(net, x, u, wrt_input=True)
+        assert ju is not None  # asked for with wrt_input=True
+        jac = torch.cat([jx[0] - torch.eye(n_s, dtype=x.dtype), (ju[0] @ d_t).unsqueeze(1)], 1)
+        return g, jac
+
+    # Correct the starting point at fixed s = 0.
+    y = torch.cat([x0_t, torch.zeros(1, dtype=torch.float64)])
+    for _ in range(max_newton):
+        g, jac = g_and_jac(y)
+        if float(torch.linalg.vector_norm(g)) <= tol:
+            break
+        dx = torch.linalg.lstsq(jac[:, :n_s], -g.unsqueeze(1)).solution[:, 0]
+        y = y.clone()
+        y[:n_s] += dx
+    g, jac = g_and_jac(y)
+    if float(torch.linalg.vector_norm(g)) > tol:
+        raise InvalidParameterError(
+            f"x0 is not (close to) a fixed point at u0: Newton's method left a residual "
+            f"{float(torch.linalg.vector_norm(g)):.2e} > tol={tol:g}. Start from a point found "
+            "by find_fixed_points at this input."
+        )
+    tangent = torch.linalg.svd(jac).Vh[-1]
+    if tangent[n_s] < 0:
+        tangent = -tangent
+
+    def trace(sign: float) -> list[torch.Tensor]:
+        pts = [y]
+        yc, t, h = y, sign * tangent, step_size
+        while len(pts) < max_points:
+            yp = yc + h * t
+            yn, ok, n_it = yp, False, 0
+            for n_it in range(1, max_newton + 1):  # noqa: B007 (used after the loop)
+                g, jac = g_and_jac(yn)
+                if float(torch.linalg.vector_norm(g)) <= tol:
+                    ok = True
+                    break
+                big = torch.cat([jac, t.unsqueeze(0)])
+                rhs = torch.cat([g, (t @ (yn - yp)).unsqueeze(0)])
+                delta, info = torch.linalg.solve_ex(big, -rhs)
+                if int(info) != 0 or not bool(torch.isfinite(delta).all()):
+                    break
+                yn = yn + delta
+            if not ok or float(torch.linalg.vector_norm(yn - yp)) > 2 * h:
+                h /= 2
+                if h < min_step_size:
+                    warnings.warn(
+                        f"Continuation stopped at s = {float(yc[n_s]):.6g}: the step size fell "
+                        f"below min_step_size={min_step_size:g}. Likely causes: a branch point "
+                        "or a singular Jacobian there, or a too-strict tol.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+                    break
+                continue
+            _, jac = g_and_jac(yn)
+            t_new, info = torch.linalg.solve_ex(
+                torch.cat([jac, t.unsqueeze(0)]),
+                torch.cat([torch.zeros(n_s, dtype=yn.dtype), torch.ones(1, dtype=yn.dtype)]),
+            )
+            if int(info) != 0:
+                t_new = torch.linalg.svd(jac).Vh[-1]
+            t_new = t_new / torch.linalg.vector_norm(t_new)
+            if float(t_new @ t) < 0:  # keep the direction of travel
+                t_new = -t_new
+            pts.append(yn)
+            yc, t = yn, t_new
+            if n_it <= 3:
+                h = min(h * 1.5, max_step_size)
+            if not s_min <= float(yc[n_s]) <= s_max:
+                break
+        return pts
+
+    forward = trace(1.0)
+    backward = trace(-1.0)[1:] if both_directions else []
+    ys = torch.stack(list(reversed(backward)) + forward).numpy()
+    return _diagram(net, ys, u0_t.numpy(), d_t.numpy(), n_s)
+
+
+def _diagram(
+    net: Any, ys: np.ndarray, u0: np.ndarray, d: np.ndarray, n_s: int
+) -> BifurcationDiagram:
+    x, s = ys[:, :n_s], ys[:, n_s]
+    u = u0[None] + s[:, None] * d[None]
+    xt, ut = torch.tensor(x), torch.tensor(u)
+    residual = torch.linalg.vector_norm(step(net, xt, ut) - xt, dim=1).numpy()
+    jx, _ = jacobians(net, xt, ut)
+    vals = np.linalg.eigvals(jx.numpy())
+    continuous = bool(net.continuous_time)
+    dt = float(net.dt) if continuous and net.dt is not None else 1.0
+    key = vals.real if continuous else np.abs(vals)
+    vals = np.take_along_axis(vals, np.argsort(-key, axis=1, kind="stable"), axis=1)
+    if continuous:
+        unstable = ((vals - 1.0) / dt).real > 0
+        stable = np.all(((vals - 1.0) / dt).real < 0, axis=1)
+    else:
+        unstable = np.abs(vals) > 1
+        stable = np.all(np.abs(vals) < 1, axis=1)
+    index = unstable.sum(axis=1)
+    margin = ((vals - 1.0) / dt).real if continuous else np.abs(vals) - 1.0
+    ds = np.diff(s)
+    bifs: list[Bifurcation] = []
+    for i in range(len(s) - 1):
+        if index[i] == index[i + 1]:
+            continue
+        a = _stability_classes(vals[i], continuous, dt)
+        b = _stability_classes(vals[i + 1], continuous, dt)
+        changed = [k for k in a if a[k] != b[k]]
+        if changed == ["hopf"]:
+            kind = "hopf"
+        elif changed == ["flip"]:
+            kind = "flip"
+        elif changed == ["real"]:
+            turn = (i > 0 and ds[i - 1] * ds[i] < 0) or (i + 1 < len(ds) and ds[i] * ds[i + 1] < 0)
+            kind = "fold" if turn else "branch"
+        else:
+            kind = "other"
+        # The eigenvalue that crosses sits at position min(index) in the sorted spectrum:
+        # interpolate its signed distance to the stability boundary linearly.
+        k = int(min(index[i], index[i + 1]))
+        fa, fb = float(margin[i, k]), float(margin[i + 1, k])
+        w = fa / (fa - fb) if fa != fb else 0.5
+        w = min(max(w, 0.0), 1.0)
+        s_b = float(s[i] + w * (s[i + 1] - s[i]))
+        x_b = x[i] + w * (x[i + 1] - x[i])
+        bifs.append(Bifurcation(kind=kind, s=s_b, x=x_b, index=i))
+    return BifurcationDiagram(
+        s=s,
+        u=u,
+        x=x,
+        residual=residual,
+        eigvals=vals,
+        saddle_index=index,
+        is_stable=stable,
+        bifurcations=bifs,
+        continuous_time=continuous,
+        dt=dt,
+    )
