@@ -229,7 +229,12 @@ def _roots_1d(g: _Field, lim: float, n_grid: int) -> np.ndarray:
 
     roots = list(grid[vals == 0.0])
     for i in np.flatnonzero(vals[:-1] * vals[1:] < 0):
-        roots.append(brentq(scalar, grid[i], grid[i + 1], xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        a, b = grid[i], grid[i + 1]
+        if scalar(a) * scalar(b) < 0:
+            roots.append(brentq(scalar, a, b, xtol=1e-15, rtol=4 * np.finfo(float).eps))
+        else:
+            # The batched and scalar evaluations round differently: a root of size ~1e-16.
+            roots.append(a if abs(vals[i]) <= abs(vals[i + 1]) else b)
     return np.sort(np.asarray(roots, dtype=np.float64)).reshape(-1, 1)
 
 
