@@ -390,3 +390,15 @@ def test_to_torch():
     u, y, m = batch.to_torch(torch.float64)
     assert u.dtype == y.dtype == m.dtype == torch.float64
     assert u.shape == (2, 64, 3)
+
+
+@pytest.mark.parametrize("initial_pulse", [True, False])
+def test_flipflop_vectorised_path_equals_time_loop(initial_pulse):
+    """Width-1 pulses take a loop-free path; it must agree with the general time loop."""
+    task = FlipFlop(n_bits=3, n_steps=80, p_up=0.1, p_down=0.2, initial_pulse=initial_pulse)
+    rng = np.random.default_rng(0)
+    candidates = np.where(rng.random((16, 80, 3)) < 0.3, rng.choice([-1, 1], (16, 80, 3)), 0)
+    fast = task._vectorised(candidates.astype(np.int8))
+    slow = task._sequential(candidates.astype(np.int8))
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -24,6 +24,16 @@ from dynascope.training import (
     train,
 )
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models train faster on one thread, and do not stall when other jobs share the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 TASK = FlipFlop(n_bits=2, n_steps=20)
 BASE = TrainConfig(n_steps=12, batch_size=8, lr=1e-2, eval_every=4, eval_batch_size=16, log_every=2)
 

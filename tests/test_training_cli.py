@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from dynascope.cli import main
@@ -13,6 +14,15 @@ from dynascope.io import load
 from dynascope.models import LowRankRNN
 from dynascope.tasks import FlipFlop
 from dynascope.training import build_model, build_task, read_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models train faster on one thread, and do not stall when other jobs share the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _invoke(*args):

@@ -135,35 +135,19 @@ class FlipFlop(Task):
         draw = rng.random(shape)
         # candidate onsets: +1 with probability p_up, -1 with probability p_down
         candidates = np.where(draw < self.p_up, 1, np.where(draw > 1.0 - self.p_down, -1, 0))
+        candidates = candidates.astype(np.int8)
         if self.initial_pulse:
             candidates[:, 0] = rng.choice(np.array([-1, 1]), size=(batch_size, self.n_bits))
-        onsets = np.zeros(shape, dtype=np.int8)
-        inputs = np.zeros(shape, dtype=np.float32)
-        state = np.full((batch_size, self.n_bits), -1, dtype=np.int8)
-        targets = np.empty(shape, dtype=np.float32)
+        if self.pulse_width == 1:
+            inputs, onsets, state, flip = self._vectorised(candidates)
+        else:
+            inputs, onsets, state, flip = self._sequential(candidates)
+        targets = np.where(state > 0, 1.0, self._low).astype(np.float32)
         mask = np.ones(shape, dtype=np.float32)
-        busy = np.zeros((batch_size, self.n_bits), dtype=np.int64)  # steps left in a pulse
-        current = np.zeros((batch_size, self.n_bits), dtype=np.int8)  # sign of the pulse on
-        blind = np.zeros((batch_size, self.n_bits), dtype=np.int64)
-        n_flips = np.zeros((batch_size, self.n_bits), dtype=np.int64)
-        # The loop runs over time only (vectorised over trials and bits): a pulse forbids new
-        # onsets while it lasts, which is a sequential constraint.
-        for t in range(self.n_steps):
-            start = (candidates[:, t] != 0) & (busy == 0)
-            current = np.where(start, candidates[:, t], current).astype(np.int8)
-            busy = np.where(start, self.pulse_width, busy)
-            onsets[:, t] = np.where(start, candidates[:, t], 0)
-            flip = start & (candidates[:, t] != state)
-            if t == 0 and self.initial_pulse:
-                flip = np.zeros_like(flip)  # the initial pulse sets the state; not a flip
-            n_flips += flip
-            state = np.where(start, candidates[:, t], state).astype(np.int8)
-            blind = np.where(flip, self.blind_steps, blind)
-            inputs[:, t] = np.where(busy > 0, current, 0)
-            targets[:, t] = np.where(state > 0, 1.0, self._low)
-            mask[:, t] = np.where(blind > 0, 0.0, 1.0)
-            busy = np.maximum(busy - 1, 0)
-            blind = np.maximum(blind - 1, 0)
+        if self.blind_steps > 0:
+            t = np.arange(self.n_steps)[None, :, None]
+            last_flip = np.maximum.accumulate(np.where(flip, t, -self.blind_steps - 1), axis=1)
+            mask[t - last_flip < self.blind_steps] = 0.0
         if self.input_noise > 0:
             inputs += (self.input_noise * rng.standard_normal(shape)).astype(np.float32)
         periods = {"trial": np.tile(np.array([0, self.n_steps]), (batch_size, 1))}
@@ -171,10 +155,49 @@ class FlipFlop(Task):
             inputs=inputs,
             targets=targets,
             mask=mask,
-            conditions={"pulses": onsets, "n_flips": n_flips},
+            conditions={"pulses": onsets, "n_flips": flip.sum(axis=1)},
             periods=periods,
             dt=self.dt,
         )
+
+    def _flips(self, onsets: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """Onsets that change the bit (the initial pulse sets the state and is no flip)."""
+        prev = np.concatenate([np.full_like(state[:, :1], -1), state[:, :-1]], axis=1)
+        flip = (onsets != 0) & (onsets != prev)
+        if self.initial_pulse:
+            flip[:, 0] = False
+        return flip
+
+    def _vectorised(self, candidates: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Pulses of width 1 never overlap, so every candidate is an onset (no time loop)."""
+        onsets = candidates
+        t = np.arange(self.n_steps)[None, :, None]
+        last = np.maximum.accumulate(np.where(onsets != 0, t, -1), axis=1)
+        state = np.where(
+            last >= 0, np.take_along_axis(onsets, np.maximum(last, 0), axis=1), -1
+        ).astype(np.int8)
+        return onsets.astype(np.float32), onsets, state, self._flips(onsets, state)
+
+    def _sequential(self, candidates: np.ndarray) -> tuple[np.ndarray, ...]:
+        """General pulse width: a pulse forbids new onsets while it lasts, so loop over time
+        (vectorised over trials and bits)."""
+        batch_size = candidates.shape[0]
+        onsets = np.zeros_like(candidates)
+        inputs = np.zeros(candidates.shape, dtype=np.float32)
+        state = np.empty_like(candidates)
+        current = np.full((batch_size, self.n_bits), -1, dtype=np.int8)
+        busy = np.zeros((batch_size, self.n_bits), dtype=np.int64)  # steps left in a pulse
+        sign = np.zeros((batch_size, self.n_bits), dtype=np.int8)  # sign of the pulse on
+        for t in range(self.n_steps):
+            start = (candidates[:, t] != 0) & (busy == 0)
+            sign = np.where(start, candidates[:, t], sign).astype(np.int8)
+            busy = np.where(start, self.pulse_width, busy)
+            onsets[:, t] = np.where(start, candidates[:, t], 0)
+            current = np.where(start, candidates[:, t], current).astype(np.int8)
+            state[:, t] = current
+            inputs[:, t] = np.where(busy > 0, sign, 0)
+            busy = np.maximum(busy - 1, 0)
+        return inputs, onsets, state, self._flips(onsets, state)
 
     def performance(self, outputs: Any, batch: TaskBatch) -> float:
         """Bit accuracy on the unmasked entries (see class notes)."""

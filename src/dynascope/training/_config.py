@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .._validation import check_bool, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError

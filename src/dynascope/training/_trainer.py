@@ -443,7 +443,11 @@ def train(
     model.eval()
     if state["stop_reason"] is None:
         state["stop_reason"] = "completed"
-    final_loss, final_perf = _evaluate(model, task, eval_batch, loss_fn)
+    same_as_last_eval = not config.keep_best or state["best_step"] == step
+    if state["last_eval"] is not None and same_as_last_eval:
+        final_loss, final_perf = state["last_eval"]  # the loop evaluated these weights last
+    else:
+        final_loss, final_perf = _evaluate(model, task, eval_batch, loss_fn)
     if run_dir is not None:
         save_model(model, run_dir / WEIGHTS_NAME)
     return TrainResult(
