@@ -179,3 +179,20 @@ def test_manifold_errors(model: dynascope.RNNModel, fps: FixedPoints) -> None:
 def test_no_saddles_gives_no_branches(model: dynascope.RNNModel, fps: FixedPoints) -> None:
     links = unstable_manifolds(model, fps.stable)
     assert len(links) == 0 and links.edges == set() and links.graph() == {}
+
+
+def test_cli_fixed_points_smoke(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dynascope.cli import main
+
+    out = tmp_path / "fps.npz"
+    args = ["fixed-points", str(MODEL_FILE), "--n-init", "256", "--trials", "16", "--manifolds"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out), "--input", "0,0,0"])
+    assert result.exit_code == 0, result.output
+    assert "stable           8" in result.output and "saddle -> attractor" in result.output
+    assert len(FixedPoints.load(out).stable) == 8
+    missing = CliRunner().invoke(main, ["fixed-points", str(tmp_path / "none.safetensors")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    bad = CliRunner().invoke(main, ["fixed-points", str(MODEL_FILE), "--input", "1,2"])
+    assert bad.exit_code == 1 and "inputs must have shape (n_in=3,)" in bad.output

@@ -227,3 +227,84 @@ def train_command(
         f"{result.final_eval_loss:.3g}  performance: {result.final_performance:.4f}"
     )
     click.echo(f"run directory: {out}")
+
+
+@main.command("fixed-points")
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--input",
+    "input_values",
+    default=None,
+    help="Constant input u*, comma-separated (default: zeros, the autonomous network).",
+)
+@click.option("--n-init", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option(
+    "--noise",
+    type=click.FloatRange(min=0.0),
+    default=0.4,
+    show_default=True,
+    help="Std of the noise added to the sampled states (state units).",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=128,
+    show_default=True,
+    help="Trials of random ±1 input pulses that produce the visited states.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--tol", type=click.FloatRange(min=0.0, min_open=True), default=1e-10)
+@click.option("--slow-tol", type=click.FloatRange(min=0.0, min_open=True), default=None)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--manifolds", is_flag=True, help="Also trace the saddles' unstable manifolds.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the .npz here.")
+def fixed_points_command(
+    model_file: str,
+    input_values: str | None,
+    n_init: int,
+    noise: float,
+    trials: int,
+    steps: int,
+    tol: float,
+    slow_tol: float | None,
+    seed: int,
+    manifolds: bool,
+    out: str | None,
+) -> None:
+    """Find the fixed points of the saved model MODEL_FILE and print a summary table."""
+    import warnings
+
+    from .exceptions import DynascopeError
+    from .fixedpoints import find_fixed_points, unstable_manifolds, visited_states
+    from .io import load
+
+    try:
+        model = load(model_file)
+        inputs = None
+        if input_values is not None:
+            inputs = [float(v) for v in input_values.split(",")]
+        states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fps = find_fixed_points(
+                model,
+                inputs=inputs,
+                initial_states=states,
+                n_init=n_init,
+                noise=noise,
+                seed=seed,
+                tol=tol,
+                slow_tol=slow_tol,
+            )
+        for w in caught:
+            click.echo(f"warning: {w.message}", err=True)
+        click.echo(fps.summary())
+        if manifolds and len(fps):
+            links = unstable_manifolds(model, fps)
+            click.echo(f"saddle -> attractor connections: {len(links.edges)}")
+            for saddle, targets in links.graph().items():
+                click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
+        if out is not None:
+            click.echo(f"written: {fps.save(out)}")
+    except (DynascopeError, ValueError, TypeError, OSError) as exc:
+        raise _fail(exc) from exc

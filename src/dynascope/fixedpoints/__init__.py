@@ -6,6 +6,7 @@ from ._continuation import continue_fixed_points as continue_fixed_points
 from ._finder import Adam as Adam
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
+from ._finder import visited_states as visited_states
 from ._manifolds import SaddleConnections as SaddleConnections
 from ._manifolds import unstable_manifolds as unstable_manifolds
 from ._result import FixedPoints as FixedPoints
@@ -24,4 +25,5 @@ __all__ = [
     "find_fixed_points",
     "linearise",
     "unstable_manifolds",
+    "visited_states",
 ]

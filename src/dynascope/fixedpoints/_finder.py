@@ -18,7 +18,7 @@ from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._jacobian import jacobians, newton_distance, residual_and_jacobian, step
 from ._result import FixedPoints, Status, linearise
 
-__all__ = ["Adam", "LevenbergMarquardt", "find_fixed_points", "prepare_model"]
+__all__ = ["Adam", "LevenbergMarquardt", "find_fixed_points", "prepare_model", "visited_states"]
 
 logger = logging.getLogger(__name__)
 _OWNER = "find_fixed_points"
@@ -246,6 +246,49 @@ def _inputs(inputs: Any, n_in: int, n_points: int) -> torch.Tensor:
         f"inputs must have shape (n_in={n_in},) or (n_candidates={n_points}, n_in={n_in}); "
         f"got {tuple(u.shape)}."
     )
+
+
+def visited_states(
+    model: Any,
+    *,
+    n_trials: int = 128,
+    n_steps: int = 64,
+    pulse_prob: float = 0.2,
+    seed: int | None = None,
+) -> torch.Tensor:
+    """States a network visits under random input pulses, ``(n_trials, n_steps, state_size)``.
+
+    A task-free source of initial states: on each step and input channel a ±1 pulse arrives
+    with probability ``pulse_prob`` (and every channel gets one at the first step), as in the
+    flip-flop task. Run on a float64 copy from the model's initial state. Prefer states from the
+    task the network was trained on when you have them.
+
+    Parameters
+    ----------
+    model : RNNModel or torch.nn.RNN/GRU/LSTM
+    n_trials, n_steps : int
+    pulse_prob : float
+        Probability of a pulse per step and channel, in [0, 1].
+    seed : int, optional
+        Seed of the pulses.
+    """
+    owner = "visited_states"
+    n_trials = check_int(n_trials, "n_trials", owner, min_value=1)
+    n_steps = check_int(n_steps, "n_steps", owner, min_value=1)
+    pulse_prob = check_float(pulse_prob, "pulse_prob", owner, min_value=0.0, max_value=1.0)
+    net = prepare_model(model)
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(check_int(seed, "seed", owner, min_value=0))
+    shape = (n_trials, n_steps, net.n_in)
+    pulse = torch.rand(shape, generator=gen) < pulse_prob
+    pulse[:, 0] = True
+    sign = torch.randint(0, 2, shape, generator=gen, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        states, _ = net(pulse * sign)
+    return states
 
 
 # ---------------------------------------------------------------------------- stage 1
