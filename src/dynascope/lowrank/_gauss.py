@@ -17,6 +17,7 @@ for relu), since quadrature converges slowly across a kink.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -65,6 +66,12 @@ def phi_pair(name: str, owner: str) -> tuple[_Fn, _Fn]:
     return NONLINEARITY_PAIRS[name]
 
 
+@functools.lru_cache(maxsize=16)
+def _rule(n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)
+    return nodes, weights / weights.sum()
+
+
 def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights of the ``n_points``-point rule for the standard Gaussian measure.
 
@@ -75,8 +82,8 @@ def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
         :math:`z \\sim N(0, 1)`.
     """
     n_points = check_int(n_points, "n_quadrature", "gauss_hermite", min_value=1, max_value=500)
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n_points)
-    return nodes, weights / weights.sum()
+    nodes, weights = _rule(n_points)  # cached: the eigen-solve costs more than the average itself
+    return nodes.copy(), weights.copy()
 
 
 def gaussian_averages(
