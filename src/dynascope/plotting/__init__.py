@@ -4,13 +4,25 @@ Functions take ``ax=None`` (a new figure is made when omitted) and return the fi
 they only draw arrays that the analysis modules computed.
 """
 
+from ._lowrank import plot_effective_couplings as plot_effective_couplings
+from ._lowrank import plot_flow_field as plot_flow_field
+from ._lowrank import plot_latents as plot_latents
 from ._mpl import MissingDependencyError as MissingDependencyError
+from ._networks import plot_capacity_curve as plot_capacity_curve
+from ._networks import plot_memory_times as plot_memory_times
+from ._networks import plot_overlaps as plot_overlaps
 from ._statespace import plot_eigenvalues as plot_eigenvalues
 from ._statespace import plot_state_space as plot_state_space
 from ._statespace import plot_training_curve as plot_training_curve
 
 __all__ = [
     "MissingDependencyError",
+    "plot_capacity_curve",
+    "plot_effective_couplings",
+    "plot_flow_field",
+    "plot_latents",
+    "plot_memory_times",
+    "plot_overlaps",
     "plot_eigenvalues",
     "plot_state_space",
     "plot_training_curve",

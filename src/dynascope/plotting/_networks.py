@@ -1,0 +1,66 @@
+"""Figures of constructed networks: Hopfield capacity and overlaps, line-attractor memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._mpl import new_axes
+
+__all__ = ["plot_capacity_curve", "plot_memory_times", "plot_overlaps"]
+
+
+def plot_capacity_curve(curve: Any, *, ax: Any = None) -> Any:
+    """Final overlap against load P/N (a :class:`~dynascope.networks.CapacityCurve`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, figsize=(5, 4))
+    ax.errorbar(curve.loads, curve.overlap_mean, yerr=curve.overlap_std, marker="o", capsize=3)
+    ax.axvline(0.138, color="0.5", ls=":", label="theory 0.138")
+    if np.isfinite(curve.breakdown_load):
+        ax.axvline(curve.breakdown_load, color="C3", ls="--", label="measured breakdown")
+    ax.set_xlabel("load P/N")
+    ax.set_ylabel("final overlap")
+    ax.set_title(f"N = {curve.n_hidden}, {curve.flip_fraction:.0%} of the cue flipped")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_overlaps(
+    times: np.ndarray, full: np.ndarray, reduced: np.ndarray | None = None, *, ax: Any = None
+) -> Any:
+    """Overlap trajectories κ_μ(t) of a Hopfield network, with the reduced eq. 6 (dashed).
+
+    Parameters
+    ----------
+    times : ndarray, shape (T,)
+    full : ndarray, shape (T, P)
+    reduced : ndarray, shape (T,), optional
+        Reduced overlap of the cued pattern.
+    """
+    fig, ax = new_axes(ax, figsize=(6, 4))
+    ax.plot(times, full, lw=1.0)
+    if reduced is not None:
+        ax.plot(times, reduced, color="k", ls="--", lw=1.5, label="reduced (eq. 6)")
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("overlap κ_μ")
+    return fig
+
+
+def plot_memory_times(
+    overlaps: np.ndarray, measured: np.ndarray, *, tau: float, ax: Any = None
+) -> Any:
+    """Measured memory time against λ with the theory τ / (1 − λ)."""
+    fig, ax = new_axes(ax, figsize=(5, 4))
+    grid = np.linspace(0.0, min(0.97, float(np.max(overlaps)) + 0.02), 200)
+    ax.plot(grid, tau / (1 - grid), color="0.4", label="τ / (1 − λ)")
+    ax.scatter(overlaps, measured, color="C3", zorder=3, label="measured")
+    ax.set_xlabel("overlap λ = nᵀm / N")
+    ax.set_ylabel("memory time (ms)")
+    ax.legend(loc="best", fontsize=8)
+    return fig
