@@ -5,6 +5,7 @@
 - :class:`MeanFieldReduction`, :func:`simulate_reduced`, :func:`effective_couplings`: the
   reduced D-dimensional system.
 - :func:`reduced_fixed_points`, :func:`flow_field`, :func:`find_limit_cycles`: its landscape.
+- :func:`refine_populations`: train a mixture through the mean-field model on a task.
 - :func:`resample`: draw a new network of any size from the mixture.
 - :func:`minimal_rank`: the smallest rank that solves a task.
 """
@@ -31,6 +32,10 @@ from ._meanfield import simulate_reduced as simulate_reduced
 from ._populations import Populations as Populations
 from ._populations import fit_populations as fit_populations
 from ._populations import loadings as loadings
+from ._rank import MinimalRankResult as MinimalRankResult
+from ._rank import minimal_rank as minimal_rank
+from ._refine import RefineResult as RefineResult
+from ._refine import refine_populations as refine_populations
 from ._resample import resample as resample
 
 __all__ = [
@@ -38,9 +43,11 @@ __all__ = [
     "FlowField",
     "LatentTrajectories",
     "MeanFieldReduction",
+    "MinimalRankResult",
     "Populations",
     "ReducedFixedPoints",
     "ReducedTrajectories",
+    "RefineResult",
     "effective_couplings",
     "filtered_inputs",
     "find_limit_cycles",
@@ -51,10 +58,12 @@ __all__ = [
     "latent_r2",
     "latent_trajectories",
     "loadings",
+    "minimal_rank",
     "project_latents",
     "reduced_drift",
     "reduced_fixed_points",
     "reduced_readout",
+    "refine_populations",
     "resample",
     "simulate_reduced",
 ]

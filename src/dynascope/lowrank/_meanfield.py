@@ -108,11 +108,19 @@ class ReducedTrajectories:
 class _Tensors:
     """The mixture's statistics as float64 tensors, sliced once."""
 
-    def __init__(self, pops: Populations) -> None:
+    def __init__(
+        self,
+        pops: Populations,
+        *,
+        weights: torch.Tensor | None = None,
+        means: torch.Tensor | None = None,
+        covariances: torch.Tensor | None = None,
+    ) -> None:
+        # The optional tensors replace the stored statistics (differentiable refinement).
         xc = torch.as_tensor(pops.x_cols)
-        mu = torch.as_tensor(pops.means, dtype=_DT)
-        cov = torch.as_tensor(pops.covariances, dtype=_DT)
-        self.alpha = torch.as_tensor(pops.weights, dtype=_DT)
+        mu = torch.as_tensor(pops.means, dtype=_DT) if means is None else means
+        cov = torch.as_tensor(pops.covariances, dtype=_DT) if covariances is None else covariances
+        self.alpha = torch.as_tensor(pops.weights, dtype=_DT) if weights is None else weights
         self.mu_x = mu[:, xc]  # (P, D+S)
         self.mu_n = mu[:, pops.n_cols]  # (P, D)
         self.mu_w = mu[:, pops.out_cols]  # (P, O)
@@ -284,7 +292,6 @@ def simulate_reduced(
             f"u must have shape (batch, time, n_in={populations.n_in}); got {tuple(ut.shape)}."
         )
     b, n_steps, _ = ut.shape
-    ut = _inputs_with_bias(populations, ut)
     d, s = populations.rank, populations.n_inputs_total
     kappa = (
         torch.zeros(b, d, dtype=_DT)
@@ -292,18 +299,31 @@ def simulate_reduced(
         else _as_t(kappa0, "kappa0").expand(b, d).clone()
     )
     v = torch.zeros(b, s, dtype=_DT) if v0 is None else _as_t(v0, "v0").expand(b, s).clone()
+    kappas, vs, outputs = _simulate(_Tensors(populations), populations, ut, kappa, v, n_quadrature)
+    return ReducedTrajectories(kappa=kappas.numpy(), v=vs.numpy(), outputs=outputs.numpy())
+
+
+def _simulate(
+    t: _Tensors,
+    populations: Populations,
+    u: torch.Tensor,
+    kappa: torch.Tensor,
+    v: torch.Tensor,
+    n_quadrature: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Euler simulation on tensors (differentiable with respect to ``t``'s statistics)."""
+    u = _inputs_with_bias(populations, u)
     alpha = populations.dt / populations.tau
-    t = _Tensors(populations)
-    kappas = torch.empty(b, n_steps, d, dtype=_DT)
-    vs = torch.empty(b, n_steps, s, dtype=_DT)
-    for step in range(n_steps):
+    kappas, vs = [], []
+    for step in range(u.shape[1]):
         y = torch.cat([kappa, v], dim=-1)
         kappa = kappa + alpha * (-kappa + _drift(t, y, n_quadrature))
-        v = v + alpha * (ut[:, step] - v)
-        kappas[:, step] = kappa
-        vs[:, step] = v
-    outputs = _readout(t, torch.cat([kappas, vs], dim=-1), n_quadrature)
-    return ReducedTrajectories(kappa=kappas.numpy(), v=vs.numpy(), outputs=outputs.numpy())
+        v = v + alpha * (u[:, step] - v)
+        kappas.append(kappa)
+        vs.append(v)
+    kappa_t = torch.stack(kappas, dim=1)
+    v_t = torch.stack(vs, dim=1)
+    return kappa_t, v_t, _readout(t, torch.cat([kappa_t, v_t], dim=-1), n_quadrature)
 
 
 class MeanFieldReduction:
