@@ -4,12 +4,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import exceptions as exceptions
 from . import fixedpoints as fixedpoints
+from . import lowrank as lowrank
+from . import networks as networks
 from . import tasks as tasks
 from . import training as training
 from .fixedpoints import FixedPoints as FixedPoints
 from .fixedpoints import find_fixed_points as find_fixed_points
 from .io import load as load
 from .io import save as save
+from .lowrank import MeanFieldReduction as MeanFieldReduction
 from .models import GRU as GRU
 from .models import LSTM as LSTM
 from .models import LowRankRNN as LowRankRNN
