@@ -195,3 +195,37 @@ def test_effective_input_couplings_switch_with_context() -> None:
     with torch.no_grad():
         _, out = net(torch.as_tensor(u))
     np.testing.assert_array_equal(np.sign(out[:, -1, 0].numpy()), [1, 1, -1, -1])
+
+
+def test_fixed_point_search_options_reach_the_search() -> None:
+    one = Populations(
+        np.array([1.0]),
+        np.zeros((1, 2)),
+        np.array([[[1.0, 2.0], [2.0, 9.0]]]),
+        rank=1,
+        n_in=0,
+        n_out=0,
+    )
+    # A 3-point grid (−L, 0, L) sees no sign change, only the exact zero at the origin.
+    assert len(reduced_fixed_points(one, n_grid=3)) == 1
+    assert len(reduced_fixed_points(one)) == 3
+    # The box matters: with |κ| ≤ 0.5 only the origin is inside.
+    assert len(reduced_fixed_points(one, limit=0.5)) == 1
+    two = rank_two(np.diag([2.0, 0.5]))
+    assert len(reduced_fixed_points(two, max_iter=1, seed=0)) < 3
+    assert len(reduced_fixed_points(two, tol=1e-300, seed=0)) <= 3
+    with pytest.raises(InvalidParameterError, match="'n_grid' parameter of reduced_fixed_points"):
+        reduced_fixed_points(two, n_grid=2)
+    with pytest.raises(InvalidParameterError, match="'max_iter' parameter of reduced_fixed_points"):
+        reduced_fixed_points(two, max_iter=0)
+
+
+def test_limit_cycle_options() -> None:
+    pops = rank_two(np.array([[1.5, -1.5], [1.5, 1.5]]))
+    found = find_limit_cycles(pops, starts=[[1e-2, 0.0]], duration=6000.0, step=10.0)
+    assert len(found) == 1
+    assert find_limit_cycles(pops, starts=[[1e-2, 0.0]], speed_tol=1e3) == []
+    # Too short to reach the cycle from near the origin and close a period: nothing reported.
+    assert find_limit_cycles(pops, starts=[[1e-3, 0.0]], duration=100.0) == []
+    with pytest.raises(InvalidParameterError, match="'step' parameter of find_limit_cycles"):
+        find_limit_cycles(pops, step=0.0)

@@ -358,6 +358,7 @@ class MeanFieldReduction:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from dynascope.models import LowRankRNN
     >>> red = MeanFieldReduction(n_populations=1, seed=0).fit(LowRankRNN(1, 200, 1, seed=0))
     >>> red.simulate(np.zeros((2, 5, 1))).kappa.shape
