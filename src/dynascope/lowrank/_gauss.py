@@ -111,9 +111,9 @@ def gaussian_averages(
     Examples
     --------
     >>> import torch
-    >>> a, b = gaussian_averages(torch.tensor([0.0]), torch.tensor([0.0]), "tanh")
-    >>> float(a[0]), float(b[0])
-    (0.0, 1.0)
+    >>> a, b = gaussian_averages(torch.tensor([0.0]), torch.tensor([1.0]), "relu")
+    >>> round(float(a[0]), 6), float(b[0])  # E[max(z, 0)] = 1/sqrt(2 pi), P(z > 0) = 1/2
+    (0.398942, 0.5)
     """
     phi, dphi = phi_pair(nonlinearity, "gaussian_averages")
     # sqrt has an infinite derivative at 0; the clamp keeps autograd finite at Δ = 0.

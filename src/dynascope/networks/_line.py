@@ -68,7 +68,7 @@ def line_attractor(
     Examples
     --------
     >>> net = line_attractor(500, overlap=0.5, seed=0)
-    >>> round(float(net.n[:, 0] @ net.m[:, 0]) / 500, 12)
+    >>> round(float(net.n.detach()[:, 0] @ net.m.detach()[:, 0]) / 500, 10)
     0.5
     """
     owner = "line_attractor"
