@@ -1,0 +1,71 @@
+"""Language: sentiment RNNs on real reviews and their reverse engineering (DESIGN §7).
+
+Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`), tokens
+(:func:`tokenize`, :class:`Vocabulary`, :func:`encode`), classifiers (:class:`TextClassifier`,
+:func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`), the
+analyses (:func:`find_line_attractor`, :func:`word_valence`, :func:`modifier_effects`,
+:func:`rank_modifiers`, :func:`attractor_dimension`) and a synthetic C-class task
+(:class:`EvidenceTask`).
+"""
+
+from ._bow import AugmentedBagOfWords as AugmentedBagOfWords
+from ._bow import BagOfWords as BagOfWords
+from ._bow import FittedAugmentedBagOfWords as FittedAugmentedBagOfWords
+from ._bow import FittedBagOfWords as FittedBagOfWords
+from ._bow import bag_of_words_matrix as bag_of_words_matrix
+from ._classifier import ClassifierConfig as ClassifierConfig
+from ._classifier import TextClassifier as TextClassifier
+from ._classifier import TrainHistory as TrainHistory
+from ._classifier import classifier_accuracy as classifier_accuracy
+from ._classifier import predict_logits as predict_logits
+from ._classifier import train_classifier as train_classifier
+from ._data import Corpus as Corpus
+from ._data import Split as Split
+from ._data import load_movie_reviews as load_movie_reviews
+from ._data import load_texts as load_texts
+from ._data import split_corpus as split_corpus
+from ._dynamics import LineAttractor as LineAttractor
+from ._dynamics import ModifierEffect as ModifierEffect
+from ._dynamics import WordValence as WordValence
+from ._dynamics import attractor_dimension as attractor_dimension
+from ._dynamics import find_line_attractor as find_line_attractor
+from ._dynamics import linearization_error as linearization_error
+from ._dynamics import modifier_effects as modifier_effects
+from ._dynamics import rank_modifiers as rank_modifiers
+from ._dynamics import word_valence as word_valence
+from ._synthetic import EvidenceTask as EvidenceTask
+from ._text import Vocabulary as Vocabulary
+from ._text import encode as encode
+from ._text import tokenize as tokenize
+
+__all__ = [
+    "AugmentedBagOfWords",
+    "BagOfWords",
+    "ClassifierConfig",
+    "Corpus",
+    "EvidenceTask",
+    "FittedAugmentedBagOfWords",
+    "FittedBagOfWords",
+    "LineAttractor",
+    "ModifierEffect",
+    "Split",
+    "TextClassifier",
+    "TrainHistory",
+    "Vocabulary",
+    "WordValence",
+    "attractor_dimension",
+    "bag_of_words_matrix",
+    "classifier_accuracy",
+    "encode",
+    "find_line_attractor",
+    "linearization_error",
+    "load_movie_reviews",
+    "load_texts",
+    "modifier_effects",
+    "predict_logits",
+    "rank_modifiers",
+    "split_corpus",
+    "tokenize",
+    "train_classifier",
+    "word_valence",
+]

@@ -1,0 +1,290 @@
+"""Bag-of-words baselines: logistic regression on word counts, and the modifier-augmented model.
+
+The augmented model is the one of Maheswaranathan & Sussillo (2020): each word has a valence
+:math:`w_v`; a modifier word :math:`m` (e.g. "not", "very") multiplies the valence of every word
+within the ``window`` tokens after it by a learned factor :math:`f_m` (negative to flip it,
+above 1 to amplify it). The logit of a document is
+
+.. math:: z = b + \\sum_t w_{x_t} \\prod_{m \\in M_t} f_m,
+
+where :math:`M_t` is the set of modifiers among the ``window`` tokens before position ``t``.
+With every :math:`f_m = 1` it is the plain counts model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from .._validation import check_bool, check_float, check_int
+from ..exceptions import InvalidParameterError
+from ._text import Vocabulary
+
+__all__ = ["AugmentedBagOfWords", "BagOfWords", "bag_of_words_matrix"]
+
+
+def bag_of_words_matrix(
+    documents: Sequence[np.ndarray], n_words: int, *, binary: bool = False
+) -> sp.csr_matrix:
+    """Sparse document × word count matrix of id arrays (ids ``0`` and ``1`` are left out).
+
+    Parameters
+    ----------
+    documents : sequence of int arrays
+        Token ids of each document (:meth:`Vocabulary.ids`).
+    n_words : int
+        Vocabulary size (number of columns).
+    binary : bool
+        Presence (1) instead of counts.
+    """
+    indptr = np.zeros(len(documents) + 1, dtype=np.int64)
+    cols = []
+    for i, ids in enumerate(documents):
+        ids = np.asarray(ids, dtype=np.int64)
+        ids = ids[ids >= 2]
+        cols.append(ids)
+        indptr[i + 1] = indptr[i] + ids.size
+    indices = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    data = np.ones(indices.size, dtype=np.float64)
+    mat = sp.csr_matrix((data, indices, indptr), shape=(len(documents), n_words))
+    mat.sum_duplicates()
+    if binary:
+        mat.data[:] = 1.0
+    return mat
+
+
+@dataclass(frozen=True)
+class BagOfWords:
+    """L2-regularised logistic regression on word counts (scikit-learn), with word weights.
+
+    Parameters
+    ----------
+    C : float
+        Inverse regularisation strength of :class:`sklearn.linear_model.LogisticRegression`.
+    binary : bool
+        Word presence instead of counts. Counts (the default) make each weight the effect of
+        one occurrence, comparable with an RNN's per-token displacement.
+    max_iter : int
+        Solver iterations.
+    """
+
+    C: float = 0.1
+    binary: bool = False
+    max_iter: int = 2000
+
+    def __post_init__(self) -> None:
+        check_float(self.C, "C", "BagOfWords", min_value=0.0, min_inclusive=False)
+        check_bool(self.binary, "binary", "BagOfWords")
+        check_int(self.max_iter, "max_iter", "BagOfWords", min_value=1)
+
+    def fit(
+        self, documents: Sequence[np.ndarray], labels: np.ndarray, vocab: Vocabulary
+    ) -> FittedBagOfWords:
+        """Fit on token-id documents; returns the fitted model (this object is not changed)."""
+        x = bag_of_words_matrix(documents, len(vocab), binary=self.binary)
+        y = np.asarray(labels)
+        if np.unique(y).size < 2:
+            raise InvalidParameterError("BagOfWords.fit needs documents of at least two classes.")
+        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="lbfgs")
+        clf.fit(x, y)
+        return FittedBagOfWords(self, clf, len(vocab))
+
+
+@dataclass(frozen=True, eq=False)
+class FittedBagOfWords:
+    """A fitted :class:`BagOfWords`: ``predict``, ``accuracy`` and per-word ``weights``."""
+
+    options: BagOfWords
+    classifier: LogisticRegression
+    n_words: int
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Word weights, shape ``(n_words,)`` for two classes (positive = evidence for class 1),
+        else ``(n_classes, n_words)``. Ids 0 and 1 (padding, unknown) have weight 0."""
+        coef = self.classifier.coef_
+        return coef[0].copy() if coef.shape[0] == 1 else coef.copy()
+
+    def predict(self, documents: Sequence[np.ndarray]) -> np.ndarray:
+        """Predicted class of each document."""
+        x = bag_of_words_matrix(documents, self.n_words, binary=self.options.binary)
+        return self.classifier.predict(x)
+
+    def accuracy(self, documents: Sequence[np.ndarray], labels: np.ndarray) -> float:
+        """Fraction of documents classified correctly."""
+        return float(np.mean(self.predict(documents) == np.asarray(labels)))
+
+
+def _modifier_scales_index(
+    documents: Sequence[np.ndarray], modifier_ids: np.ndarray, window: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat token ids, document offsets, affected positions and their modifier indicators."""
+    flat = np.concatenate([np.asarray(d, dtype=np.int64) for d in documents])
+    lengths = np.asarray([len(d) for d in documents], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]]
+    doc_of = np.repeat(np.arange(len(documents)), lengths)
+    rows, mods = [], []
+    for j, m in enumerate(modifier_ids):
+        pos = np.flatnonzero(flat == m)
+        for k in range(1, window + 1):
+            tgt = pos + k
+            ok = tgt < flat.size
+            tgt, src = tgt[ok], pos[ok]
+            ok = doc_of[tgt] == doc_of[src]
+            rows.append(tgt[ok])
+            mods.append(np.full(int(ok.sum()), j, dtype=np.int64))
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(mods) if mods else np.zeros(0, dtype=np.int64)
+    # rows: the affected token positions; ind[i, m] = 1 if modifier m is in range of rows[i]
+    # (a modifier seen twice in the window counts once: an indicator, not a count)
+    rows_u, inverse = np.unique(r, return_inverse=True)
+    ind = np.zeros((rows_u.size, len(modifier_ids)))
+    ind[inverse, c] = 1.0
+    return flat, offsets, rows_u, ind
+
+
+@dataclass(frozen=True)
+class AugmentedBagOfWords:
+    """Counts model whose word weights are multiplied by learned modifier factors.
+
+    Parameters
+    ----------
+    modifiers : sequence of str
+        Modifier words (each must be in the vocabulary).
+    window : int
+        A modifier acts on the ``window`` tokens after it.
+    l2 : float
+        L2 penalty on the word weights (mean loss + ``l2/2 * ||w||^2``); factors are not
+        penalised.
+    n_iter : int
+        L-BFGS iterations.
+    init : FittedBagOfWords, optional
+        Start from these word weights (a counts :class:`BagOfWords`); zeros otherwise.
+    """
+
+    modifiers: tuple[str, ...] = ("not", "no", "never", "very", "extremely", "really", "too")
+    window: int = 3
+    l2: float = 1e-4
+    n_iter: int = 200
+
+    def __post_init__(self) -> None:
+        owner = "AugmentedBagOfWords"
+        if isinstance(self.modifiers, str) or len(self.modifiers) == 0:
+            raise InvalidParameterError(
+                f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
+                f"Got {self.modifiers!r} instead."
+            )
+        check_int(self.window, "window", owner, min_value=1)
+        check_float(self.l2, "l2", owner, min_value=0.0)
+        check_int(self.n_iter, "n_iter", owner, min_value=1)
+
+    def fit(
+        self,
+        documents: Sequence[np.ndarray],
+        labels: np.ndarray,
+        vocab: Vocabulary,
+        *,
+        init: FittedBagOfWords | None = None,
+    ) -> FittedAugmentedBagOfWords:
+        """Fit word weights, bias and modifier factors jointly (binary labels only)."""
+        y = np.asarray(labels, dtype=np.float64)
+        if not set(np.unique(y)) <= {0.0, 1.0}:
+            raise InvalidParameterError(
+                "AugmentedBagOfWords needs binary labels 0/1; got classes "
+                f"{sorted(set(np.unique(y)))}."
+            )
+        mod_ids = np.asarray(vocab.require(self.modifiers), dtype=np.int64)
+        flat, offsets, rows, mods = _modifier_scales_index(documents, mod_ids, self.window)
+        n_words = len(vocab)
+        w0 = np.zeros(n_words) if init is None else np.asarray(init.weights, dtype=np.float64)
+        b0 = 0.0 if init is None else float(init.classifier.intercept_[0])
+        w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
+        b = torch.tensor(b0, dtype=torch.float64, requires_grad=True)
+        f = torch.ones(len(mod_ids), dtype=torch.float64, requires_grad=True)
+        ids_t = torch.as_tensor(flat)
+        offs_t = torch.as_tensor(offsets)
+        rows_t, mods_t = torch.as_tensor(rows), torch.as_tensor(mods)
+        y_t = torch.as_tensor(y)
+        valid = (ids_t >= 2).double()  # padding and unknown tokens carry no weight
+        opt = torch.optim.LBFGS(
+            [w, b, f], lr=1.0, max_iter=self.n_iter, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            z = _augmented_logits(w, b, f, ids_t, offs_t, rows_t, mods_t, valid)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y_t)
+            loss = loss + 0.5 * self.l2 * (w * w).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        return FittedAugmentedBagOfWords(
+            self,
+            w.detach().numpy().copy(),
+            float(b.detach()),
+            dict(zip(self.modifiers, f.detach().numpy().tolist(), strict=True)),
+            mod_ids,
+        )
+
+
+def _augmented_logits(
+    w: torch.Tensor,
+    b: torch.Tensor,
+    f: torch.Tensor,
+    ids: torch.Tensor,
+    offsets: torch.Tensor,
+    rows: torch.Tensor,
+    mods: torch.Tensor,
+    valid: torch.Tensor,
+) -> torch.Tensor:
+    # scale_t = product of f_m over the modifiers m in range of token t (1 for other tokens)
+    affected = torch.prod(1.0 + mods * (f - 1.0), dim=1)
+    scale = torch.ones(ids.shape[0], dtype=w.dtype).index_copy(0, rows, affected) * valid
+    return b + torch.nn.functional.embedding_bag(
+        ids, w.unsqueeze(1), offsets, mode="sum", per_sample_weights=scale
+    ).squeeze(1)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedAugmentedBagOfWords:
+    """A fitted :class:`AugmentedBagOfWords`: word ``weights``, ``bias``, modifier ``factors``."""
+
+    options: AugmentedBagOfWords
+    weights: np.ndarray
+    bias: float
+    factors: dict[str, float]
+    modifier_ids: np.ndarray
+
+    def decision_function(self, documents: Sequence[np.ndarray]) -> np.ndarray:
+        """Logit of each document."""
+        flat, offsets, rows, mods = _modifier_scales_index(
+            documents, self.modifier_ids, self.options.window
+        )
+        f = torch.tensor([self.factors[m] for m in self.options.modifiers], dtype=torch.float64)
+        ids = torch.as_tensor(flat)
+        with torch.no_grad():
+            z = _augmented_logits(
+                torch.as_tensor(self.weights),
+                torch.tensor(self.bias, dtype=torch.float64),
+                f,
+                ids,
+                torch.as_tensor(offsets),
+                torch.as_tensor(rows),
+                torch.as_tensor(mods),
+                (ids >= 2).double(),
+            )
+        return z.numpy()
+
+    def predict(self, documents: Sequence[np.ndarray]) -> np.ndarray:
+        """Predicted class (0 or 1) of each document."""
+        return (self.decision_function(documents) > 0).astype(np.int64)
+
+    def accuracy(self, documents: Sequence[np.ndarray], labels: np.ndarray) -> float:
+        """Fraction of documents classified correctly."""
+        return float(np.mean(self.predict(documents) == np.asarray(labels)))

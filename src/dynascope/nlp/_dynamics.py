@@ -1,0 +1,596 @@
+"""Reverse-engineering a sentiment RNN: line attractor, word valence, modifier words.
+
+Maheswaranathan et al. (2019) found that RNNs trained on sentiment classification integrate
+evidence along an approximate line attractor: the fixed points at zero input lie on a line, each
+with one eigenvalue :math:`|\\lambda| \\approx 1` along the line and fast decay off it, and the
+line is aligned with the readout. Each word moves the state along the line by an amount that
+plays the role of its bag-of-words weight (its *valence*). Maheswaranathan & Sussillo (2020)
+showed that modifier words ("not", "very") push the state off the line into a transient region
+where the next words' valences are flipped or amplified.
+
+Every function takes the dynascope model of the RNN (:meth:`TextClassifier.rnn_model`, inputs =
+word embeddings) and works on a float64 copy of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_float, check_int
+from ..exceptions import InvalidParameterError, ShapeError
+from ..fixedpoints import FixedPoints, find_fixed_points
+from ..models import RNNModel, analysis_copy
+
+__all__ = [
+    "LineAttractor",
+    "ModifierEffect",
+    "WordValence",
+    "find_line_attractor",
+    "modifier_effects",
+    "rank_modifiers",
+    "word_valence",
+]
+
+
+def _readout_vector(model: RNNModel) -> np.ndarray:
+    """The readout's weight vector in state coordinates (one-logit models only)."""
+    if model.n_out != 1:
+        raise InvalidParameterError(
+            f"Line-attractor analyses need a model with one logit (two classes); this model has "
+            f"n_out={model.n_out}. For more classes, use the PCA of the states "
+            "(attractor_dimension)."
+        )
+    s = model.state_size
+    eye = torch.eye(s, dtype=torch.float64)
+    with torch.no_grad():
+        z = model.readout(eye)[:, 0] - model.readout(torch.zeros(1, s, dtype=torch.float64))[0, 0]
+    return z.numpy()
+
+
+@dataclass(frozen=True, eq=False)
+class LineAttractor:
+    """Fixed and slow points at zero input, the line through them, and its linearisation.
+
+    Attributes
+    ----------
+    points : FixedPoints
+        The points, sorted by position along the line.
+    position : ndarray, shape (n_points,)
+        Coordinate of each point along ``direction`` (relative to ``center``).
+    center, direction : ndarray, shape (state_size,)
+        Mean of the points and their first principal axis (unit norm, oriented so that the
+        readout increases along it).
+    line_variance : float
+        Fraction of the points' variance along ``direction`` (1 for a perfect line).
+    readout_weights : ndarray, shape (state_size,)
+        Gradient of the logit with respect to the state.
+    logits : ndarray, shape (n_points,)
+        Readout of each point.
+    cos_line_readout : float
+        ``|cos|`` of the angle between the line and the readout weights.
+    cos_mode_readout : ndarray, shape (n_points,)
+        ``|cos|`` between each point's slowest right eigenvector and the readout weights.
+    top_abs_eigval : ndarray, shape (n_points,)
+        Largest ``|λ|`` at each point.
+    time_constants : ndarray, shape (n_points, 2)
+        Time constants (in tokens) of the slowest and second-slowest modes.
+    """
+
+    points: FixedPoints
+    position: np.ndarray
+    center: np.ndarray
+    direction: np.ndarray
+    line_variance: float
+    readout_weights: np.ndarray
+    logits: np.ndarray
+    cos_line_readout: float
+    cos_mode_readout: np.ndarray
+    top_abs_eigval: np.ndarray
+    time_constants: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def slow_mode(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Right eigenvector ``r``, left eigenvector ``l`` (``l·r = 1``) and eigenvalue of the
+        slowest mode at each point, real parts: ``(n_points, S), (n_points, S), (n_points,)``."""
+        if self.points.eigvecs_right is None or self.points.eigvecs_left is None:
+            raise InvalidParameterError(
+                "The line's points have no eigenvectors; find them with compute_jacobians=True."
+            )
+        r = self.points.eigvecs_right[:, :, 0].real.copy()
+        l = self.points.eigvecs_left[:, :, 0].real.copy()
+        lam = self.points.eigvals[:, 0].real.copy()  # type: ignore[index]
+        # orient r along the line (then l follows) so that valences have a fixed sign
+        flip = np.sign(r @ self.direction)
+        flip[flip == 0] = 1
+        r *= flip[:, None]
+        l *= flip[:, None]
+        l /= np.sum(l * r, axis=1, keepdims=True)
+        return r, l, lam
+
+
+def find_line_attractor(
+    model: RNNModel,
+    states: np.ndarray | torch.Tensor,
+    *,
+    n_init: int = 512,
+    noise: float = 0.0,
+    tol: float = 1e-8,
+    slow_tol: float | None = 1e-6,
+    seed: int | None = 0,
+) -> LineAttractor:
+    """Find the fixed (and slow) points at zero input and describe the line they form.
+
+    Parameters
+    ----------
+    model : RNNModel
+        The classifier's RNN (one logit), inputs = embeddings. Zero input is the padding token.
+    states : array, shape (n_docs, n_steps, state_size) or (n_states, state_size)
+        States the network visits on real documents; candidates are sampled from them.
+    n_init : int
+        Number of candidates.
+    noise : float
+        Noise added to candidates.
+    tol, slow_tol : float
+        Residual tolerances of :func:`find_fixed_points` (a line attractor is made of nearly
+        fixed points: keep slow ones with ``q <= slow_tol``; ``None`` keeps only fixed points).
+    seed : int, optional
+
+    Returns
+    -------
+    LineAttractor
+
+    Raises
+    ------
+    InvalidParameterError
+        If the model has more than one logit or fewer than two points are found.
+    """
+    w = _readout_vector(model)
+    fps = find_fixed_points(
+        model,
+        initial_states=states,
+        n_init=check_int(n_init, "n_init", "find_line_attractor", min_value=2),
+        noise=noise,
+        tol=tol,
+        slow_tol=slow_tol,
+        seed=seed,
+    )
+    if len(fps) < 2:
+        raise InvalidParameterError(
+            f"Only {len(fps)} fixed/slow point(s) found; a line needs at least two. Raise "
+            "slow_tol or n_init, or check that the network was trained."
+        )
+    x = fps.x_star
+    center = x.mean(axis=0)
+    _, sing, vt = np.linalg.svd(x - center, full_matrices=False)
+    direction = vt[0] / np.linalg.norm(vt[0])
+    if direction @ w < 0:
+        direction = -direction  # readout increases along the line
+    line_variance = float(sing[0] ** 2 / max(np.sum(sing**2), 1e-300))
+    position = (x - center) @ direction
+    order = np.argsort(position, kind="stable")
+    fps = fps[order]
+    position = position[order]
+    m64 = analysis_copy(model)
+    with torch.no_grad():
+        logits = m64.readout(torch.as_tensor(fps.x_star))[:, 0].numpy()
+    wn = w / max(np.linalg.norm(w), 1e-300)
+    r = fps.eigvecs_right[:, :, 0].real  # type: ignore[index]
+    r = r / np.linalg.norm(r, axis=1, keepdims=True)
+    tc = np.full((len(fps), 2), np.nan)
+    k = min(2, fps.time_constants.shape[1])
+    tc[:, :k] = fps.time_constants[:, :k]
+    return LineAttractor(
+        points=fps,
+        position=position,
+        center=center,
+        direction=direction,
+        line_variance=line_variance,
+        readout_weights=w,
+        logits=logits,
+        cos_line_readout=float(abs(direction @ wn)),
+        cos_mode_readout=np.abs(r @ wn),
+        top_abs_eigval=np.abs(fps.eigvals[:, 0]),  # type: ignore[index]
+        time_constants=tc,
+    )
+
+
+def linearization_error(
+    model: RNNModel,
+    line: LineAttractor,
+    states: np.ndarray | torch.Tensor,
+    inputs: np.ndarray | torch.Tensor,
+) -> np.ndarray:
+    r"""Relative one-step error of the linearisation about the nearest point of the line.
+
+    For each visited state :math:`x_t` and the next input :math:`u_{t+1}`, with :math:`x^*` the
+    nearest point, :math:`J = \partial F/\partial x` and :math:`B = \partial F/\partial u` there,
+
+    .. math:: e_t = \frac{\|x^* + J(x_t - x^*) + B u_{t+1} - F(x_t, u_{t+1})\|}
+                         {\|F(x_t, u_{t+1}) - x_t\|}.
+
+    Parameters
+    ----------
+    model : RNNModel
+    line : LineAttractor
+    states : array, shape (n, state_size)
+        States :math:`x_t`.
+    inputs : array, shape (n, n_in)
+        The inputs :math:`u_{t+1}` that follow them.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    x = np.asarray(torch.as_tensor(states).double().numpy())
+    u = np.asarray(torch.as_tensor(inputs).double().numpy())
+    if x.ndim != 2 or u.ndim != 2 or x.shape[0] != u.shape[0]:
+        raise ShapeError(
+            f"states must have shape (n, state_size) and inputs (n, n_in) with the same n; got "
+            f"{x.shape} and {u.shape}."
+        )
+    fps = line.points
+    if fps.jacobian is None or fps.jacobian_input is None:
+        raise InvalidParameterError(
+            "The line's points have no Jacobians; find them with compute_jacobians=True."
+        )
+    d2 = ((x[:, None, :] - fps.x_star[None]) ** 2).sum(-1)
+    near = d2.argmin(axis=1)
+    m64 = analysis_copy(model)
+    with torch.no_grad():
+        true = m64.step(torch.as_tensor(x), torch.as_tensor(u)).numpy()
+    xs = fps.x_star[near]
+    pred = xs + np.einsum("nij,nj->ni", fps.jacobian[near], x - xs)
+    pred += np.einsum("nij,nj->ni", fps.jacobian_input[near], u)
+    denom = np.linalg.norm(true - x, axis=1)
+    return np.linalg.norm(pred - true, axis=1) / np.maximum(denom, 1e-12)
+
+
+@dataclass(frozen=True, eq=False)
+class WordValence:
+    """How far each word moves the state along the line attractor, in logit units.
+
+    Attributes
+    ----------
+    valence : ndarray, shape (n_words,)
+        :math:`(w_{out}\\cdot r)\\,l^\\top (F(x^*, e_w) - x^*)`, averaged over the points used:
+        the change of the logit the word causes, once the fast modes have decayed.
+    valence_linear : ndarray, shape (n_words,)
+        The same with the input Jacobian, :math:`(w_{out}\\cdot r)\\,l^\\top B e_w`.
+    off_line : ndarray, shape (n_words,)
+        Norm of the displacement off the line (the part the slow mode does not carry).
+    point_index : ndarray of int
+        Indices (into the line's points) of the points averaged over.
+    """
+
+    valence: np.ndarray
+    valence_linear: np.ndarray
+    off_line: np.ndarray
+    point_index: np.ndarray
+
+    def ranked(self, tokens: tuple[str, ...], n: int = 20) -> dict[str, list[tuple[str, float]]]:
+        """The ``n`` most positive, most negative and most neutral words (ids ≥ 2)."""
+        ids = np.arange(2, self.valence.size)
+        v = self.valence[ids]
+        pos = ids[np.argsort(-v, kind="stable")[:n]]
+        neg = ids[np.argsort(v, kind="stable")[:n]]
+        neu = ids[np.argsort(np.abs(v), kind="stable")[:n]]
+        return {
+            name: [(tokens[i], float(self.valence[i])) for i in sel]
+            for name, sel in (("positive", pos), ("negative", neg), ("neutral", neu))
+        }
+
+
+def _central_points(line: LineAttractor, n_points: int) -> np.ndarray:
+    """Indices of up to ``n_points`` points spread evenly over the middle 80% of the line."""
+    k = len(line)
+    lo, hi = int(np.floor(0.1 * (k - 1))), int(np.ceil(0.9 * (k - 1)))
+    return np.unique(np.round(np.linspace(lo, hi, min(n_points, k))).astype(np.int64))
+
+
+def word_valence(
+    model: RNNModel,
+    line: LineAttractor,
+    embeddings: np.ndarray,
+    *,
+    n_points: int = 9,
+    batch_size: int = 4096,
+) -> WordValence:
+    """Valence of every word: its displacement along the line attractor (in logit units).
+
+    Parameters
+    ----------
+    model : RNNModel
+        The classifier's RNN (inputs = embeddings).
+    line : LineAttractor
+    embeddings : ndarray, shape (n_words, n_in)
+        The embedding matrix (:meth:`TextClassifier.embeddings`).
+    n_points : int
+        Number of points of the line (spread over its middle 80%) to average over.
+    batch_size : int
+        Words per batch.
+
+    Returns
+    -------
+    WordValence
+    """
+    n_points = check_int(n_points, "n_points", "word_valence", min_value=1)
+    batch_size = check_int(batch_size, "batch_size", "word_valence", min_value=1)
+    emb = np.asarray(embeddings, dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[1] != model.n_in:
+        raise ShapeError(
+            f"embeddings must have shape (n_words, n_in={model.n_in}); got {emb.shape}."
+        )
+    m64 = analysis_copy(model)
+    idx = _central_points(line, n_points)
+    r, l, _ = line.slow_mode()
+    w = line.readout_weights
+    fps = line.points
+    n_words = emb.shape[0]
+    val = np.zeros(n_words)
+    lin = np.zeros(n_words)
+    off = np.zeros(n_words)
+    e_t = torch.as_tensor(emb)
+    for i in idx:
+        xs = torch.as_tensor(fps.x_star[i])
+        gain = float(w @ r[i])  # logit change per unit along the slow mode
+        b = fps.jacobian_input[i]  # type: ignore[index]
+        lin += gain * (emb @ (b.T @ l[i]))
+        for start in range(0, n_words, batch_size):
+            e = e_t[start : start + batch_size]
+            with torch.no_grad():
+                d = (m64.step(xs.expand(e.shape[0], -1), e) - xs).numpy()
+            along = d @ l[i]
+            val[start : start + batch_size] += gain * along
+            off[start : start + batch_size] += np.linalg.norm(d - along[:, None] * r[i], axis=1)
+    k = len(idx)
+    return WordValence(val / k, lin / k, off / k, idx)
+
+
+@dataclass(frozen=True, eq=False)
+class ModifierEffect:
+    """What a modifier word does to the state and to the words that follow it.
+
+    Attributes
+    ----------
+    word : str
+    valence : float
+        Its own valence (logit units).
+    off_line : ndarray, shape (n_lags + 1,)
+        Mean distance from the line after the modifier, then after each further step at zero
+        input (lag 0 = right after the word).
+    decay_time : float
+        Time constant (tokens) of the decay of ``off_line``, from a log-linear fit.
+    factors : ndarray, shape (n_lags,)
+        Slope of the probe words' valence after the modifier (with ``lag - 1`` zero-input steps
+        between) against their plain valence: −1 reverses, 2 doubles, 1 is no effect.
+    probe_words : tuple of str
+    probe_plain, probe_modified : ndarray, shape (n_probes,)
+        Plain valence of each probe word, and its valence right after the modifier.
+    """
+
+    word: str
+    valence: float
+    off_line: np.ndarray
+    decay_time: float
+    factors: np.ndarray
+    probe_words: tuple[str, ...]
+    probe_plain: np.ndarray
+    probe_modified: np.ndarray
+
+
+def _run_logit(
+    m64: RNNModel, x: torch.Tensor, seq: list[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        for u in seq:
+            x = m64.step(x, u)
+        return x, m64.readout(x)[:, 0]
+
+
+def _response(
+    m64: RNNModel, x0: torch.Tensor, prefix: list[torch.Tensor], probes: torch.Tensor
+) -> np.ndarray:
+    """Logit change each probe word causes after ``prefix``, averaged over the start states,
+    ``(n_probes,)``."""
+    k, p = x0.shape[0], probes.shape[0]
+    x, z0 = _run_logit(m64, x0, prefix)
+    xr = x.repeat_interleave(p, dim=0)
+    _, z1 = _run_logit(m64, xr, [probes.repeat(k, 1)])
+    return (z1.reshape(k, p) - z0[:, None]).mean(dim=0).numpy()
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``y`` on ``x`` through the origin."""
+    return float(x @ y / max(x @ x, 1e-300))
+
+
+def modifier_effects(
+    model: RNNModel,
+    line: LineAttractor,
+    embeddings: np.ndarray,
+    tokens: tuple[str, ...],
+    modifiers: tuple[str, ...],
+    probe_words: tuple[str, ...],
+    *,
+    n_points: int = 9,
+    n_lags: int = 5,
+) -> list[ModifierEffect]:
+    """Displacement off the line, its decay, and the change of the next words' valence.
+
+    Starting from points of the line, the network reads the modifier, then ``lag − 1`` steps of
+    zero input (padding), then a probe word; the probe's logit change is compared with the one
+    it causes from the line directly.
+
+    Parameters
+    ----------
+    model : RNNModel
+    line : LineAttractor
+    embeddings : ndarray, shape (n_words, n_in)
+    tokens : tuple of str
+        Token of each embedding row (:attr:`Vocabulary.tokens`).
+    modifiers, probe_words : tuple of str
+        Words to test, and the words whose response they change (e.g. "good", "bad").
+    n_points : int
+        Start points spread over the middle of the line.
+    n_lags : int
+        Lags 1..n_lags at which the factor is measured.
+
+    Returns
+    -------
+    list of ModifierEffect
+    """
+    n_lags = check_int(n_lags, "n_lags", "modifier_effects", min_value=1)
+    lookup = {t: i for i, t in enumerate(tokens)}
+    missing = [w for w in (*modifiers, *probe_words) if w not in lookup]
+    if missing:
+        raise InvalidParameterError(
+            f"Word(s) {missing} are not in the vocabulary; pass words seen in training."
+        )
+    if len(probe_words) == 0:
+        raise InvalidParameterError("modifier_effects needs at least one probe word.")
+    emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float64))
+    m64 = analysis_copy(model)
+    idx = _central_points(line, n_points)
+    x0 = torch.as_tensor(line.points.x_star[idx])
+    zero = torch.zeros(len(idx), m64.n_in, dtype=torch.float64)
+    probes = emb[[lookup[w] for w in probe_words]]
+    plain = _response(m64, x0, [], probes)
+    out = []
+    for word in modifiers:
+        u = emb[lookup[word]].expand(len(idx), -1)
+        _, z_start = _run_logit(m64, x0, [])
+        _, z_mod = _run_logit(m64, x0, [u])
+        factors = np.array(
+            [
+                _slope(plain, _response(m64, x0, [u] + [zero] * (lag - 1), probes))
+                for lag in range(1, n_lags + 1)
+            ]
+        )
+        modified = _response(m64, x0, [u], probes)
+        dist = []
+        x = x0
+        with torch.no_grad():
+            x = m64.step(x, u)
+            for _ in range(n_lags + 1):
+                dist.append(float(np.mean(_distance_to_line(line, x.numpy()))))
+                x = m64.step(x, zero)
+        d = np.asarray(dist)
+        ok = d > 1e-12
+        if ok.sum() >= 2:
+            slope = np.polyfit(np.flatnonzero(ok), np.log(d[ok]), 1)[0]
+            decay = float(-1.0 / slope) if slope < 0 else float("inf")
+        else:
+            decay = 0.0
+        out.append(
+            ModifierEffect(
+                word=word,
+                valence=float((z_mod - z_start).mean()),
+                off_line=d,
+                decay_time=decay,
+                factors=factors,
+                probe_words=tuple(probe_words),
+                probe_plain=plain,
+                probe_modified=modified,
+            )
+        )
+    return out
+
+
+def _distance_to_line(line: LineAttractor, x: np.ndarray) -> np.ndarray:
+    """Distance of states to the polyline through the line's points, ``(n,)``."""
+    pts = line.points.x_star
+    a, b = pts[:-1], pts[1:]
+    ab = b - a
+    t = np.einsum("nsd,sd->ns", x[:, None, :] - a[None], ab) / np.maximum((ab * ab).sum(1), 1e-300)
+    t = np.clip(t, 0.0, 1.0)
+    proj = a[None] + t[..., None] * ab[None]
+    return np.sqrt(((x[:, None, :] - proj) ** 2).sum(-1)).min(axis=1)
+
+
+def rank_modifiers(
+    model: RNNModel,
+    line: LineAttractor,
+    embeddings: np.ndarray,
+    candidates: np.ndarray,
+    probes: np.ndarray,
+    *,
+    n_points: int = 5,
+) -> np.ndarray:
+    """How much each candidate word changes the response to the word after it.
+
+    For every candidate word ``c`` (ids), the slope of the probes' valence right after ``c``
+    against their plain valence is measured (see :func:`modifier_effects`); the score is
+    ``|slope − 1|`` (0: no effect; 2: full reversal).
+
+    Parameters
+    ----------
+    model : RNNModel
+    line : LineAttractor
+    embeddings : ndarray, shape (n_words, n_in)
+    candidates : ndarray of int, shape (n_candidates,)
+        Word ids to score (e.g. the most frequent words).
+    probes : ndarray of int, shape (n_probes,)
+        Word ids whose response is measured (e.g. the most polar words).
+    n_points : int
+        Start points on the line.
+
+    Returns
+    -------
+    slopes : ndarray, shape (n_candidates,)
+        The factor of each candidate (sort ``abs(slopes - 1)`` to rank).
+    """
+    emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float64))
+    candidates = np.asarray(candidates, dtype=np.int64)
+    probes = np.asarray(probes, dtype=np.int64)
+    if candidates.ndim != 1 or probes.ndim != 1 or probes.size == 0:
+        raise ShapeError(
+            f"candidates and probes must be non-empty 1-d id arrays; got shapes "
+            f"{candidates.shape} and {probes.shape}."
+        )
+    m64 = analysis_copy(model)
+    x0 = torch.as_tensor(line.points.x_star[_central_points(line, n_points)])
+    pe = emb[probes]
+    plain = _response(m64, x0, [], pe)
+    slopes = np.zeros(candidates.size)
+    k = x0.shape[0]
+    for j, c in enumerate(candidates):
+        slopes[j] = _slope(plain, _response(m64, x0, [emb[c].expand(k, -1)], pe))
+    return slopes
+
+
+def attractor_dimension(
+    states: np.ndarray | torch.Tensor, *, threshold: float = 0.9
+) -> tuple[int, np.ndarray]:
+    """Number of principal components that explain ``threshold`` of the states' variance.
+
+    Parameters
+    ----------
+    states : array, shape (..., state_size)
+        E.g. the final states of many documents.
+    threshold : float
+        In (0, 1].
+
+    Returns
+    -------
+    dimension : int
+    explained_variance_ratio : ndarray, shape (state_size,)
+    """
+    threshold = check_float(
+        threshold,
+        "threshold",
+        "attractor_dimension",
+        min_value=0.0,
+        max_value=1.0,
+        min_inclusive=False,
+    )
+    x = np.asarray(torch.as_tensor(states).double().numpy())
+    x = x.reshape(-1, x.shape[-1])
+    x = x - x.mean(axis=0)
+    sing = np.linalg.svd(x, compute_uv=False)
+    ratio = sing**2 / max(np.sum(sing**2), 1e-300)
+    return int(np.searchsorted(np.cumsum(ratio), threshold - 1e-12) + 1), ratio

