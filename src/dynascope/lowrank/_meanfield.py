@@ -23,16 +23,20 @@ gives the reduced system (eq. 10), exact as :math:`N\to\infty`:
     \tau\dot\kappa_j = -\kappa_j + \sum_k \tilde\sigma^{rec}_{jk}\kappa_k
     + \sum_s \tilde\sigma^{in}_{js} v_s + c_j,
 
-with effective couplings and mean term
+with effective couplings (uncentred overlaps :math:`\langle ab\rangle_p = \sigma^p_{ab} +
+\mu^p_a\mu^p_b` weighted by the population gains) and a remainder
 
 .. math::
-    \tilde\sigma^{rec}_{jk} = \sum_p \alpha_p\, \sigma^p_{n_j m_k} \langle\Phi'\rangle_p,\quad
-    \tilde\sigma^{in}_{js} = \sum_p \alpha_p\, \sigma^p_{n_j I_s} \langle\Phi'\rangle_p,\quad
-    c_j = \sum_p \alpha_p\, \mu^p_{n_j} \langle\Phi\rangle_p,
+    \tilde\sigma^{rec}_{jk} = \sum_p \alpha_p\, \langle n_j m_k\rangle_p \langle\Phi'\rangle_p,\quad
+    \tilde\sigma^{in}_{js} = \sum_p \alpha_p\, \langle n_j I_s\rangle_p \langle\Phi'\rangle_p,\quad
+    c_j = \sum_p \alpha_p\, \mu^p_{n_j}\big(\langle\Phi\rangle_p - \mu_p\langle\Phi'\rangle_p\big),
 
 :math:`\langle\Phi'\rangle_p = \int Dz\,\Phi'(\mu_p + \sqrt{\Delta_p} z)` (Gauss–Hermite
-quadrature). The gains depend on :math:`\kappa` and :math:`v`, so inputs can change the
-couplings (eq. 11). The readout :math:`z_o = \frac1N\sum_i w_{oi}\Phi(x_i)` reduces the same way.
+quadrature). With zero means this is the covariance form
+:math:`\tilde\sigma_{ab} = \sum_p\alpha_p\sigma^p_{ab}\langle\Phi'\rangle_p` and :math:`c = 0`;
+the remainder :math:`c` also vanishes for linear Φ. The gains depend on :math:`\kappa` and
+:math:`v`, so inputs can change the couplings (eq. 11). The readout
+:math:`z_o = \frac1N\sum_i w_{oi}\Phi(x_i)` reduces the same way.
 The reduced system is Euler-stepped with the network's :math:`\alpha = dt/\tau`, so that it is
 compared with the network step by step.
 """
@@ -75,7 +79,8 @@ class EffectiveCouplings:
     sigma_in : ndarray, shape (..., D, S)
         :math:`\tilde\sigma^{in}_{js}` (the bias, if any, is the last input column).
     offset : ndarray, shape (..., D)
-        Mean term :math:`c_j` (zero for zero-mean ``n``).
+        Remainder :math:`c_j = \sum_p\alpha_p\mu^p_{n_j}(\langle\Phi\rangle_p -
+        \mu_p\langle\Phi'\rangle_p)` (zero for zero means or linear Φ).
     gains : ndarray, shape (..., P)
         :math:`\langle\Phi'\rangle_p` per population.
     """
@@ -216,7 +221,7 @@ def reduced_readout(
 def effective_couplings(
     populations: Populations, kappa: Any, v: Any, *, n_quadrature: int = 64
 ) -> EffectiveCouplings:
-    r"""Effective couplings :math:`\tilde\sigma^{rec}, \tilde\sigma^{in}` and mean term :math:`c`.
+    r"""Effective couplings :math:`\tilde\sigma^{rec}, \tilde\sigma^{in}` and remainder :math:`c`.
 
     Evaluated at each ``(kappa, v)``; pass a trajectory ``(B, T, D)``, ``(B, T, S)`` to get
     their time course (eq. 11: how a context input changes the coupling of each sensory input).
@@ -237,8 +242,12 @@ def effective_couplings(
     y = _stack(populations, _as_t(kappa, "kappa"), _as_t(v, "v"))
     avg_phi, avg_dphi = _gains(t, y, n_quadrature)
     weighted = t.alpha * avg_dphi  # (..., P)
-    coupling = torch.einsum("...p,pja->...ja", weighted, t.cov_nx)  # (..., D, D+S)
-    offset = torch.einsum("...p,pj->...j", t.alpha * avg_phi, t.mu_n)
+    # Uncentred second moments E_p[n_j a] = σ^p_{n_j a} + μ^p_{n_j} μ^p_a.
+    second = t.cov_nx + t.mu_n.unsqueeze(-1) * t.mu_x.unsqueeze(-2)  # (P, D, D+S)
+    coupling = torch.einsum("...p,pja->...ja", weighted, second)  # (..., D, D+S)
+    mean_current = y @ t.mu_x.T  # (..., P)
+    remainder = t.alpha * (avg_phi - mean_current * avg_dphi)
+    offset = torch.einsum("...p,pj->...j", remainder, t.mu_n)
     d = populations.rank
     return EffectiveCouplings(
         sigma_rec=coupling[..., :d].numpy(),
