@@ -10,12 +10,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from ..exceptions import InvalidParameterError
 from ..models import RNNModel

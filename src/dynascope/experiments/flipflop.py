@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..analysis import fit_state_space
-from ..fixedpoints import FixedPoints, find_fixed_points
+from ..fixedpoints import FixedPoints, find_fixed_points, unstable_manifolds
 from ..io import save
 from ..models import GRU, RNNModel, analysis_copy
 from ..tasks import FlipFlop
@@ -103,9 +103,22 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         },
         {"n_trials": opts.analysis_trials},
     )
+    links = unstable_manifolds(m64, fps)
+    ctx.run.save_result(
+        "saddle_connections",
+        {"saddle": links.saddle, "mode": links.mode, "sign": links.sign, "target": links.target},
+        {"description": "branch of each saddle's unstable manifold -> index of stable point"},
+    )
+    # Index-1 saddles whose two branches reach two different attractors: "edges" of the cube.
+    graph = links.graph()
+    index1 = np.flatnonzero(fps.saddle_index == 1)
+    bridges = [s for s in index1 if len({t for t in graph.get(int(s), []) if t >= 0}) == 2]
+
     traj = view.transform(states.numpy())
-    points = {"stable": view.transform(stable.x_star), "saddle": view.transform(saddles.x_star)}
-    ctx.run.save_figure(plot_state_space(traj, points), "state_space")
+    proj = view.transform(fps.x_star)
+    points = {"stable": proj[fps.is_stable], "saddle": proj[fps.saddle_index > 0]}
+    connections = [(proj[s], proj[t]) for s, t in sorted(links.edges)]
+    ctx.run.save_figure(plot_state_space(traj, points, connections), "state_space")
     eig = {"stable": stable.eigvals, "saddle": saddles.eigvals}
     ctx.run.save_figure(plot_eigenvalues(eig), "eigenvalues")
     history = _history(ctx)
@@ -123,8 +136,10 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"{accuracy:.1%} bit accuracy on held-out trials. It has {len(stable)} stable fixed "
         f"points ({n_corners} memory states are needed: one per bit pattern) and "
         f"{len(saddles)} saddles ({index_text or 'none'}). Each stable point stores one bit "
-        "pattern; an input pulse moves the state across a saddle between two patterns that "
-        f"differ in one bit. Every reported point has residual ‖F(x)−x‖ ≤ {fps.tol:g} "
+        f"pattern. {len(bridges)} of the {len(index1)} saddles with one unstable mode "
+        "connect two memory states through their unstable manifold: an input pulse moves the "
+        "state across such a saddle to the neighbouring pattern. "
+        f"Every reported point has residual ‖F(x)−x‖ ≤ {fps.tol:g} "
         f"(worst {fps.residual.max() if len(fps) else float('nan'):.1e})."
     )
     labels = _corner_labels(stable, m64)
@@ -145,9 +160,10 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         {
             "title": "Fixed points in state space",
             "text": (
-                f"Trajectories of {min(20, opts.analysis_trials)} trials (grey) projected on "
+                f"Trajectories of {min(8, opts.analysis_trials)} trials (grey) projected on "
                 f"the top three principal components ({view.explained_variance_ratio.sum():.1%} "
-                "of the variance), with stable fixed points (blue) and saddles (red). "
+                "of the variance), with stable fixed points (blue), saddles (red crosses) and "
+                "red lines from each saddle to the attractors its unstable manifold reaches. "
                 f"Fixed points were found from {opts.n_init} visited states by minimising "
                 "q(x) = ½‖F(x)−x‖² and polishing with Levenberg–Marquardt in float64."
             ),
@@ -172,6 +188,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "n_stable": len(stable),
         "n_saddles": len(saddles),
         "saddle_index_counts": index_counts,
+        "n_index1_bridges": len(bridges),
         "worst_residual": float(fps.residual.max()) if len(fps) else None,
     }
     ctx.run.write_json("metrics_summary.json", metrics)

@@ -26,7 +26,7 @@ def plot_state_space(
     *,
     ax: Any = None,
     axis_labels: Sequence[str] = ("PC1", "PC2", "PC3"),
-    max_trajectories: int = 20,
+    max_trajectories: int = 8,
 ) -> Any:
     """Trajectories and fixed points in a 2-D or 3-D projection (paper Fig. 3b).
 
