@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from dynascope.exceptions import InvalidParameterError
 from dynascope.lowrank import (
@@ -11,6 +12,7 @@ from dynascope.lowrank import (
     Populations,
     minimal_rank,
     refine_populations,
+    resample,
     simulate_reduced,
 )
 from dynascope.models import LowRankRNN
@@ -118,6 +120,23 @@ def test_refine_populations_lowers_the_loss() -> None:
     assert res.performance == pytest.approx(task.performance(sim.outputs, batch))
 
 
+def test_refine_populations_through_finite_networks() -> None:
+    """n_hidden: the literature's route, a network redrawn from the mixture at every step."""
+    task = short_decision()
+    net = LowRankRNN(1, 200, 1, seed=0)
+    start = MeanFieldReduction(n_populations=1, seed=0).fit(net).populations_
+    res = refine_populations(
+        start, task, n_steps=40, batch_size=16, lr=0.05, eval_batch_size=50, n_hidden=100
+    )
+    assert res.losses[-5:].mean() < 0.5 * res.losses[:5].mean()
+    # The reported performance is that of a fresh N = 100 network, not of the reduced system.
+    batch = task.sample(50, 1)
+    fresh = resample(res.populations, 100, seed=1).double()
+    with torch.no_grad():
+        _, out = fresh(torch.as_tensor(batch.inputs, dtype=torch.float64))
+    assert res.performance == pytest.approx(task.performance(out, batch))
+
+
 def test_refine_populations_errors() -> None:
     pops = (
         MeanFieldReduction(n_populations=1, seed=0).fit(LowRankRNN(1, 50, 1, seed=0)).populations_
@@ -130,3 +149,5 @@ def test_refine_populations_errors() -> None:
         refine_populations(pops, short_decision(), lr=0.0)
     with pytest.raises(InvalidParameterError, match="'n_steps' parameter of refine_populations"):
         refine_populations(pops, short_decision(), n_steps=0)
+    with pytest.raises(InvalidParameterError, match="'n_hidden' parameter of refine_populations"):
+        refine_populations(pops, short_decision(), n_hidden=0)

@@ -21,6 +21,7 @@ import torch
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError
 from ..tasks import Task
+from ._gauss import NONLINEARITY_PAIRS
 from ._meanfield import _DT, _simulate, _Tensors
 from ._populations import Populations
 
@@ -55,6 +56,7 @@ def refine_populations(
     lr: float = 1e-2,
     n_quadrature: int = 32,
     eval_batch_size: int = 500,
+    n_hidden: int | None = None,
     seed: int = 0,
 ) -> RefineResult:
     r"""Train a mixture's means and covariances through the mean-field model on a task.
@@ -72,8 +74,14 @@ def refine_populations(
     n_quadrature : int, default 32
         Gauss–Hermite nodes during training (the returned mixture is exact; evaluation uses 64).
     eval_batch_size : int, default 500
+    n_hidden : int, optional
+        ``None`` trains through the :math:`N\to\infty` mean-field model. An int trains, as in
+        the low-rank literature, through a finite network of ``n_hidden`` neurons redrawn from
+        the mixture at every step (reparameterised: loadings :math:`\mu_p + L_p z`, so gradients
+        reach the means and Cholesky factors); the reported performance is then that of a
+        freshly drawn network of that size.
     seed : int, default 0
-        Seed of the training batches (the held-out batch uses ``seed + 1``).
+        Seed of the training batches and network draws (the held-out batch uses ``seed + 1``).
 
     Returns
     -------
@@ -98,6 +106,8 @@ def refine_populations(
     n_quadrature = check_int(n_quadrature, "n_quadrature", owner, min_value=1, max_value=500)
     eval_batch_size = check_int(eval_batch_size, "eval_batch_size", owner, min_value=1)
     seed = check_int(seed, "seed", owner, min_value=0)
+    if n_hidden is not None:
+        n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
     f = populations.n_features
     means = torch.tensor(populations.means, dtype=_DT, requires_grad=True)
     # Cholesky factors of (covariance + jitter); the strict lower triangle and the log-diagonal
@@ -122,10 +132,14 @@ def refine_populations(
         u = torch.as_tensor(batch.inputs, dtype=_DT)
         target = torch.as_tensor(batch.targets, dtype=_DT)
         weight = torch.as_tensor(batch.mask, dtype=_DT)
-        t = _Tensors(populations, means=means, covariances=covariances())
-        zeros_k = torch.zeros(u.shape[0], d, dtype=_DT)
-        zeros_v = torch.zeros(u.shape[0], populations.n_inputs_total, dtype=_DT)
-        _, _, out = _simulate(t, populations, u, zeros_k, zeros_v, n_quadrature)
+        if n_hidden is None:
+            t = _Tensors(populations, means=means, covariances=covariances())
+            zeros_k = torch.zeros(u.shape[0], d, dtype=_DT)
+            zeros_v = torch.zeros(u.shape[0], populations.n_inputs_total, dtype=_DT)
+            _, _, out = _simulate(t, populations, u, zeros_k, zeros_v, n_quadrature)
+        else:
+            factor = lower * mask_lower + torch.diag_embed(torch.exp(log_diag))
+            out = _finite_network_outputs(populations, means, factor, u, n_hidden, rng)
         loss = (weight * (out - target) ** 2).sum() / weight.sum().clamp(min=1.0)
         optimiser.zero_grad()
         loss.backward()
@@ -148,9 +162,42 @@ def refine_populations(
     from ._meanfield import simulate_reduced
 
     held_out = task.sample(eval_batch_size, seed + 1)
-    sim = simulate_reduced(refined, held_out.inputs)
+    if n_hidden is None:
+        outputs = simulate_reduced(refined, held_out.inputs).outputs
+    else:
+        from ._resample import resample
+
+        net = resample(refined, n_hidden, seed=seed + 1).double().eval()
+        with torch.no_grad():
+            outputs = net(torch.as_tensor(held_out.inputs, dtype=_DT))[1].numpy()
     return RefineResult(
-        populations=refined,
-        losses=losses,
-        performance=float(task.performance(sim.outputs, held_out)),
+        populations=refined, losses=losses, performance=float(task.performance(outputs, held_out))
     )
+
+
+def _finite_network_outputs(
+    pops: Populations,
+    means: torch.Tensor,
+    factor: torch.Tensor,
+    u: torch.Tensor,
+    n_hidden: int,
+    rng: np.random.Generator,
+) -> torch.Tensor:
+    """Readout of a network redrawn from the mixture (differentiable in ``means``, ``factor``)."""
+    _, labels = pops.sample_loadings(n_hidden, rng)
+    z = torch.as_tensor(rng.standard_normal((n_hidden, pops.n_features)))
+    lab = torch.as_tensor(labels)
+    load = means[lab] + torch.einsum("nij,nj->ni", factor[lab], z)
+    m, n_vec = load[:, pops.m_cols], load[:, pops.n_cols]
+    inputs = load[:, pops.in_cols]
+    w = load[:, pops.out_cols]
+    if pops.has_bias:
+        u = torch.cat([u, torch.ones(*u.shape[:-1], 1, dtype=_DT)], dim=-1)
+    phi = NONLINEARITY_PAIRS[pops.nonlinearity][0]
+    alpha = pops.dt / pops.tau
+    x = torch.zeros(u.shape[0], n_hidden, dtype=_DT)
+    outs = []
+    for step in range(u.shape[1]):
+        x = x + alpha * (-x + (phi(x) @ n_vec / n_hidden) @ m.T + u[:, step] @ inputs.T)
+        outs.append(phi(x) @ w / n_hidden)
+    return torch.stack(outs, dim=1)
