@@ -413,6 +413,40 @@ def test_stage_options_reach_the_optimisers() -> None:
         )
 
 
+def test_chord_steps_save_jacobian_evaluations() -> None:
+    model = planted(dynascope.VanillaRNN, WEIGHTS, BIASES, form="x")
+    start = grid_states(-3, 3, 3, 5)
+    plain = find_fixed_points(
+        model,
+        initial_states=start,
+        stage1=None,
+        stage2=LevenbergMarquardt(damping=1e-7, chord_steps=0),
+    )
+    chord = find_fixed_points(
+        model,
+        initial_states=start,
+        stage1=None,
+        stage2=LevenbergMarquardt(damping=1e-7, chord_steps=3),
+    )
+    assert len(plain) == len(chord) == 27
+    assert chord.n_iter.sum() < plain.n_iter.sum()
+    with pytest.raises(InvalidParameterError, match=r"'chord_steps' parameter of Levenberg"):
+        LevenbergMarquardt(chord_steps=-1)
+
+
+def test_region_margin_option() -> None:
+    model = linear_rnn()
+    start = torch.randn(8, 6, generator=torch.Generator().manual_seed(0))
+    found = find_fixed_points(model, initial_states=start, seed=0)
+    assert len(found) == 1 and found.n_escaped == 0
+    # a box of tiny extent around the origin, with a tiny margin: the fixed point escapes it
+    with pytest.warns(ConvergenceWarning):
+        tiny = find_fixed_points(model, initial_states=1e-3 * start, region_margin=1e-3)
+    assert len(tiny) == 0 and tiny.n_escaped == 8 and tiny.n_discarded == 8
+    with pytest.raises(InvalidParameterError, match=r"'region_margin' parameter"):
+        find_fixed_points(model, initial_states=start, region_margin=-1.0)
+
+
 def test_compute_jacobians_false_skips_linearisation() -> None:
     fps = find_fixed_points(linear_rnn(), initial_states=torch.zeros(2, 6), compute_jacobians=False)
     assert fps.jacobian is None and fps.eigvals is None

@@ -196,3 +196,18 @@ def test_cli_fixed_points_smoke(tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "does not exist" in missing.output
     bad = CliRunner().invoke(main, ["fixed-points", str(MODEL_FILE), "--input", "1,2"])
     assert bad.exit_code == 1 and "inputs must have shape (n_in=3,)" in bad.output
+
+
+def test_points_that_escape_the_visited_region_are_discarded(
+    model: dynascope.RNNModel, states: torch.Tensor
+) -> None:
+    # Noise 0.5 (the existing tool's example setting) sends some candidates into saturated
+    # regions where the map is the identity to float64 precision along some units.
+    kw = {"initial_states": states, "n_init": 1024, "noise": 0.5, "seed": 1}
+    with pytest.warns(UserWarning, match="far outside the range"):
+        fps = find_fixed_points(model, **kw)
+    with pytest.warns(UserWarning, match="far outside the range"):
+        loose = find_fixed_points(model, region_margin=None, **kw)
+    assert len(fps) == 27 and fps.n_escaped > 0 and np.abs(fps.x_star).max() < 1
+    assert len(loose) > 27 and loose.n_escaped == 0 and np.abs(loose.x_star).max() > 5
+    assert "escaped the visited region" in fps.summary()

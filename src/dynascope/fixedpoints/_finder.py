@@ -77,29 +77,45 @@ class Adam:
 
 @dataclass(frozen=True)
 class LevenbergMarquardt:
-    r"""Stage 2: batched Levenberg–Marquardt (damped Newton) on :math:`F(x,u^*) - x = 0`.
+    r"""Stage 2: batched Newton / Levenberg–Marquardt on :math:`F(x,u^*) - x = 0`, in float64.
 
-    Each step solves :math:`(A^\top A + \mu_i D)\,\delta = -A^\top r` per point, with
-    :math:`A = \partial F/\partial x - I` from ``torch.func``, :math:`r = F(x) - x` and
-    :math:`D = \mathrm{mean\,diag}(A^\top A)\,I`. A step that lowers ``‖r‖`` is accepted and
-    :math:`\mu_i` divided by 10 (so the method becomes Newton's, with quadratic convergence);
-    otherwise :math:`\mu_i` is multiplied by 10. A point stops when ``‖r‖ <= tol`` of
-    :func:`find_fixed_points`, when :math:`\mu_i` exceeds ``max_damping`` (no descent left: a
-    slow point or a failure), or after ``max_iter`` iterations.
+    Per point and iteration, with :math:`A = \partial F/\partial x - I` from ``torch.func`` and
+    :math:`r = F(x) - x`:
+
+    1. once the point's damping :math:`\mu_i` has fallen to 1e-6 (after a few successful
+       Levenberg–Marquardt steps, step 3: the point is in Newton's region), Newton's step
+       :math:`\delta = -A^{-1} r` (one LU factorisation), with backtracking (step lengths 1,
+       1/2, 1/4, 1/8) until ``‖r‖`` decreases;
+    2. then up to ``chord_steps`` extra steps that reuse the same factorisation
+       (Shamanskii's method: nearly the convergence of Newton's method for a fraction of the
+       cost, since the Jacobian, :math:`O(n^3)` per point, is not rebuilt), kept while each
+       at least halves ``‖r‖``;
+    3. otherwise, or where Newton's step fails (singular :math:`A`, no decrease), a
+       Levenberg–Marquardt step :math:`(A^\top A + \mu_i D)\,\delta = -A^\top r` with
+       :math:`D = \mathrm{mean\,diag}(A^\top A)\,I`; :math:`\mu_i` is divided by 10 after a
+       successful step and multiplied by 10 after a failed one.
+
+    A point stops when ``‖r‖ <= tol`` of :func:`find_fixed_points` (after polishing further,
+    down to ``1e-3 * tol`` or until no step improves it), when :math:`\mu_i` exceeds
+    ``max_damping`` (no descent left: a slow point or a failure), or after ``max_iter``
+    iterations.
 
     Parameters
     ----------
     max_iter : int
-        Most iterations.
+        Most iterations (Jacobian evaluations) per point.
     damping : float
-        Initial relative damping :math:`\mu`.
+        Initial relative damping :math:`\mu` of the Levenberg–Marquardt fallback.
     max_damping : float
         Give up on a point when its damping grows beyond this.
+    chord_steps : int
+        Extra steps per iteration that reuse the factorised Jacobian (0: plain Newton).
     """
 
     max_iter: int = 50
     damping: float = 1e-3
     max_damping: float = 1e8
+    chord_steps: int = 3
 
     def __post_init__(self) -> None:
         owner = "LevenbergMarquardt"
@@ -115,6 +131,7 @@ class LevenbergMarquardt:
             min_inclusive=False,
             max_inclusive=False,
         )
+        check_int(self.chord_steps, "chord_steps", owner, min_value=0)
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -213,15 +230,21 @@ def sample_candidates(
     return torch.cat(parts), ref
 
 
-def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None) -> None:
-    """Warn when candidates start far outside the box spanned by the trajectories."""
-    if ref is None or x.shape[0] == 0:
-        return
+def _outside(x: torch.Tensor, ref: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Distance of each point to the bounding box of ``ref``, and the box's diagonal."""
     lo, hi = ref.min(dim=0).values, ref.max(dim=0).values
     spread = float(torch.linalg.vector_norm(hi - lo))
     outside = torch.linalg.vector_norm(
         torch.clamp(lo - x, min=0) + torch.clamp(x - hi, min=0), dim=1
     )
+    return outside, spread
+
+
+def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None) -> None:
+    """Warn when candidates start far outside the box spanned by the trajectories."""
+    if ref is None or x.shape[0] == 0:
+        return
+    outside, spread = _outside(x, ref)
     far = outside > 0.25 * max(spread, 1e-12)
     if bool(far.any()):
         warnings.warn(
@@ -345,10 +368,14 @@ def _adam_stage(
 
 
 # ---------------------------------------------------------------------------- stage 2
+#: Damping below which stage 2 switches from Levenberg–Marquardt to Newton + chord steps.
+NEWTON_DAMPING = 1e-6
+
+
 def _lm_stage(
     model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: LevenbergMarquardt, tol: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched Levenberg–Marquardt on F(x) − x = 0. Returns iterates and iteration counts."""
+    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt."""
     x = x0.clone()
     n, s = x.shape
     n_iter = torch.zeros(n, dtype=torch.long)
@@ -356,32 +383,79 @@ def _lm_stage(
     active = torch.arange(n)
     eye = torch.eye(s, dtype=x.dtype)
     rejected = torch.zeros(n, dtype=torch.bool)
+    alphas = torch.tensor([1.0, 0.5, 0.25, 0.125], dtype=x.dtype)
+
+    def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
+
     for _ in range(opt.max_iter):
         if active.numel() == 0:
             break
         xa, ua = x[active], u[active]
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
-        # Points already below tol take Newton steps down to tol * 1e-3 (usually ~1e-15 after
-        # one more quadratic step) unless their last step failed (rounding floor reached).
+        # Points already below tol keep stepping down to tol * 1e-3 (usually one more quadratic
+        # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
         keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
         active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
-        if active.numel() == 0:
+        m = active.numel()
+        if m == 0:
             break
-        at = a.transpose(1, 2)
-        ata = at @ a
-        scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
-        lhs = ata + (mu[active] * scale)[:, None, None] * eye
-        delta, info = torch.linalg.solve_ex(lhs, -(at @ r.unsqueeze(2)))
-        delta = delta.squeeze(2)
-        trial = xa + delta
-        rt = torch.linalg.vector_norm(step(model, trial, ua) - trial, dim=1)
-        accept = (info == 0) & torch.isfinite(rt) & (rt < rn)
-        x[active[accept]] = trial[accept]
-        rejected[active] = ~accept
-        mu[active] = torch.where(accept, (mu[active] / 10).clamp_min(1e-15), mu[active] * 10)
         n_iter[active] += 1
+        # 1. Newton's step with backtracking: all step lengths evaluated in one batch.
+        # Only points whose damping has fallen to NEWTON_DAMPING (a few successful LM steps:
+        # they are in Newton's region) take Newton steps; undamped steps elsewhere can leap to
+        # saturated regions far from the visited states.
+        lu, piv, info = torch.linalg.lu_factor_ex(a)
+        lu_ok = (info == 0) & (mu[active] <= NEWTON_DAMPING)
+        delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
+        lu_ok &= torch.isfinite(delta).all(dim=1)
+        delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
+        trials = xa[None] + alphas[:, None, None] * delta[None]
+        rt = norms(trials.reshape(-1, s), ua.repeat(len(alphas), 1)).reshape(len(alphas), m)
+        good = lu_ok[None] & torch.isfinite(rt) & (rt < (1 - 1e-4 * alphas[:, None]) * rn[None])
+        first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
+        newton_ok = first >= 0
+        idx = first.clamp_min(0)
+        x_new = torch.where(newton_ok[:, None], trials[idx, torch.arange(m)], xa)
+        r_new = torch.where(newton_ok, rt[idx, torch.arange(m)], rn)
+        # 2. Chord steps with the same factorisation, kept while they halve the residual.
+        for _ in range(opt.chord_steps):
+            if not bool(newton_ok.any()):
+                break
+            res = step(model, x_new, ua) - x_new
+            d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
+            trial = x_new + torch.where(newton_ok[:, None], d2, torch.zeros_like(d2))
+            r2 = norms(trial, ua)
+            better = newton_ok & torch.isfinite(r2) & (r2 <= 0.5 * r_new) & (r_new > 1e-3 * tol)
+            if not bool(better.any()):
+                break
+            x_new = torch.where(better[:, None], trial, x_new)
+            r_new = torch.where(better, r2, r_new)
+        # 3. Levenberg–Marquardt where Newton's step failed.
+        lm = ~newton_ok
+        accept_lm = torch.zeros(m, dtype=torch.bool)
+        if bool(lm.any()):
+            al, rl = a[lm], r[lm]
+            at = al.transpose(1, 2)
+            ata = at @ al
+            scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
+            lhs = ata + (mu[active[lm]] * scale)[:, None, None] * eye
+            d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
+            trial = xa[lm] + d3.squeeze(2)
+            r3 = norms(trial, ua[lm])
+            ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
+            x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+            accept_lm[lm] = ok3
+        accepted = newton_ok | accept_lm
+        x[active] = x_new
+        rejected[active] = ~accepted
+        mu[active] = torch.where(
+            accepted,
+            (mu[active] / 10).clamp_min(1e-15),
+            torch.where(lm, mu[active] * 10, mu[active]),
+        )
     return x, n_iter
 
 
@@ -425,6 +499,7 @@ def find_fixed_points(
     tol: float = 1e-10,
     slow_tol: float | None = None,
     xtol: float = 1e-6,
+    region_margin: float | None = 1.0,
     dedup_tol: float = 1e-6,
     stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
     stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
@@ -478,6 +553,12 @@ def find_fixed_points(
         where the map is merely close to the identity (e.g. saturated GRU gates far outside
         the visited states), whose residual can be tiny with no root nearby. When you loosen
         ``tol``, loosen ``xtol`` with it.
+    region_margin : float or None
+        Discard candidates that end farther outside the bounding box of ``initial_states`` (of
+        the candidates, if only ``extra_states`` are given) than ``region_margin`` times the
+        box's diagonal (counted in ``n_discarded`` and ``n_escaped``). Saturating units have
+        fixed points "at infinity" where the map equals the identity to float64 precision;
+        ``None`` keeps everything, and so does a single starting point (no region).
     dedup_tol : float
         Duplicate radius relative to the state scale.
     stage1 : Adam or None
@@ -528,6 +609,10 @@ def find_fixed_points(
     xtol = check_float(
         xtol, "xtol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
     )
+    if region_margin is not None:
+        region_margin = check_float(
+            region_margin, "region_margin", _OWNER, min_value=0.0, max_inclusive=False
+        )
     dedup_tol = check_float(dedup_tol, "dedup_tol", _OWNER, min_value=0.0, max_inclusive=False)
     noise = check_float(noise, "noise", _OWNER, min_value=0.0, max_inclusive=False)
     if n_init is not None:
@@ -575,8 +660,17 @@ def find_fixed_points(
     small = torch.where(finite & (residual <= tol))[0]
     x_error[small] = newton_distance(net, x[small], u[small])
     # A fixed point needs a small residual AND a short Newton step to the exact root.
-    is_fixed = finite & (residual <= tol) & (x_error <= xtol * scale)
-    is_slow = finite & ~is_fixed & (q <= slow_tol if slow_tol is not None else False)
+    # Saturating units have "fixed points at infinity": far outside the visited region the map
+    # equals the identity to float64 precision in some directions, which no residual or
+    # Newton-step test can tell from a continuum of fixed points. Those escapes are discarded.
+    escaped = torch.zeros(n, dtype=torch.bool)
+    if region_margin is not None:
+        outside, spread = _outside(x, ref if ref is not None else x0)
+        if spread > 0:  # a single starting point defines no region
+            escaped = ~(outside <= region_margin * spread)
+    is_fixed = finite & ~escaped & (residual <= tol) & (x_error <= xtol * scale)
+    is_slow = finite & ~escaped & ~is_fixed & (q <= slow_tol if slow_tol is not None else False)
+    n_escaped = int((finite & escaped).sum())
     n_discarded = int(n - is_fixed.sum() - is_slow.sum())
 
     radius = dedup_tol * scale
@@ -647,6 +741,7 @@ def find_fixed_points(
         slow_tol=slow_tol,
         n_candidates=n,
         n_discarded=n_discarded,
+        n_escaped=n_escaped,
         n_duplicates=n_duplicates,
         status=status,
     )

@@ -128,6 +128,9 @@ class FixedPoints:
         The tolerances the points were classified with.
     n_candidates, n_discarded, n_duplicates : int
         Initial states tried, candidates discarded as not converged, duplicates removed.
+    n_escaped : int
+        Of the discarded candidates, those that ended far outside the visited region (see
+        ``region_margin`` of :func:`find_fixed_points`).
     status : Status
         Whether every candidate converged.
     """
@@ -151,6 +154,7 @@ class FixedPoints:
     n_candidates: int
     n_discarded: int
     n_duplicates: int
+    n_escaped: int
     status: Status
 
     _PER_POINT = (
@@ -310,7 +314,8 @@ class FixedPoints:
         """A short multi-line text summary: counts by type and saddle index, worst residual."""
         lines = [
             f"status: {self.status.value}",
-            f"candidates: {self.n_candidates}  discarded (not converged): {self.n_discarded}  "
+            f"candidates: {self.n_candidates}  discarded (not converged): {self.n_discarded} "
+            f"(escaped the visited region: {self.n_escaped})  "
             f"duplicates removed: {self.n_duplicates}",
             f"{'type':<12}{'count':>6}",
         ]
@@ -349,6 +354,7 @@ class FixedPoints:
             "n_candidates": self.n_candidates,
             "n_discarded": self.n_discarded,
             "n_duplicates": self.n_duplicates,
+            "n_escaped": self.n_escaped,
             "status": self.status.name,
         }
         arrays = {
