@@ -148,7 +148,19 @@ def test_capacity_threshold_option_moves_breakdown() -> None:
         (lambda: hopfield(np.array([[1.0, 0.5]])), InvalidParameterError, "only -1 and \\+1"),
         (lambda: hopfield(np.ones(3)), ShapeError, "patterns must have shape"),
         (lambda: hopfield(np.ones((1, 3)), kind="ising"), InvalidParameterError, "'kind'"),
-        (lambda: hopfield(np.ones((1, 3)), update="random"), InvalidParameterError, "'update'"),
+        (
+            lambda: hopfield(np.ones((1, 3)), kind="sign", update="random"),
+            InvalidParameterError,
+            "'update'",
+        ),
+        (lambda: hopfield(np.ones((1, 3)), update="sync"), InvalidParameterError, "does not apply"),
+        (lambda: hopfield(np.ones((1, 3)), seed=1), InvalidParameterError, "does not apply"),
+        (
+            lambda: hopfield(np.ones((1, 3)), kind="sign", gain=2.0),
+            InvalidParameterError,
+            "'gain' parameter of hopfield does not apply to kind='sign'",
+        ),
+        (lambda: hopfield(np.ones((1, 3)), tau=-1.0), InvalidParameterError, "'tau'"),
         (lambda: hopfield(np.ones((1, 3)), gain=-1.0), InvalidParameterError, "'gain'"),
         (lambda: corrupt(np.ones((1, 3)), 1.5), InvalidParameterError, "'flip_fraction'"),
         (lambda: overlaps(np.ones((2, 4)), np.ones((1, 3))), ShapeError, "N=3"),
@@ -159,6 +171,15 @@ def test_capacity_threshold_option_moves_breakdown() -> None:
 def test_hopfield_errors(call, exc, match) -> None:  # noqa: ANN001
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_hopfield_rate_options_reach_the_network() -> None:
+    net = hopfield(random_patterns(2, 30, seed=0), gain=1.5, tau=20.0, dt=2.0)
+    assert (net.tau, net.dt) == (20.0, 2.0)
+    w = net.weight_rec.detach().numpy()
+    np.testing.assert_allclose(w, hopfield_matrix(random_patterns(2, 30, seed=0), gain=1.5))
+    sync = hopfield(random_patterns(2, 30, seed=0), kind="sign", update="sync")
+    assert sync.update == "sync"
 
 
 def test_hopfield_zero_diagonal_option_reaches_matrix() -> None:

@@ -185,11 +185,11 @@ def hopfield(
     patterns: np.ndarray,
     *,
     kind: str = "rate",
-    gain: float = 3.0,
-    tau: float = 10.0,
-    dt: float = 1.0,
+    gain: float | None = None,
+    tau: float | None = None,
+    dt: float | None = None,
     zero_diagonal: bool = True,
-    update: str = "async",
+    update: str | None = None,
     seed: int | None = None,
 ) -> RNNModel:
     r"""Build a Hopfield network storing ``patterns`` (eq. 5).
@@ -204,17 +204,22 @@ def hopfield(
         ``weight_out = ξ / N`` so that its outputs are the overlaps
         :math:`\kappa_\mu = \frac1N\langle\tanh(x), \xi^\mu\rangle`. ``"sign"``: a
         :class:`SignHopfield`.
-    gain : float, default 3.0
-        :math:`g` of the rate network (retrieval needs :math:`g > 1`: the one-pattern overlap
-        obeys :math:`\tau\dot h = -h + g\tanh(h)`); only for ``kind="rate"``.
-    tau, dt : float, default 10.0, 1.0
-        Rate network time constant and step (ms); only for ``kind="rate"``.
+    gain : float, optional
+        :math:`g` of the rate network, 3.0 when omitted (retrieval needs :math:`g > 1`: the
+        one-pattern overlap obeys :math:`\tau\dot h = -h + g\tanh(h)`). Rate network only.
+    tau, dt : float, optional
+        Rate network time constant and step in ms, 10.0 and 1.0 when omitted. Rate network only.
     zero_diagonal : bool, default True
         Remove self-couplings.
-    update : {"async", "sync"}, default "async"
-        Sign network update; only for ``kind="sign"``.
+    update : {"async", "sync"}, optional
+        Sign network update, ``"async"`` when omitted. Sign network only.
     seed : int, optional
-        Seed of the sign network's asynchronous order.
+        Seed of the sign network's asynchronous order. Sign network only.
+
+    Raises
+    ------
+    InvalidParameterError
+        For an option of the other kind of network (e.g. ``gain`` with ``kind="sign"``).
 
     Returns
     -------
@@ -229,13 +234,35 @@ def hopfield(
     owner = "hopfield"
     kind = check_option(kind, "kind", owner, ("rate", "sign"))
     pat = _check_patterns(patterns, owner)
+    other = (
+        {"gain": gain, "tau": tau, "dt": dt} if kind == "sign" else {"update": update, "seed": seed}
+    )
+    for name, value in other.items():
+        if value is not None:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of hopfield does not apply to kind={kind!r} networks; "
+                "leave it out (or choose the other kind)."
+            )
     if kind == "sign":
-        return SignHopfield(pat, update=update, zero_diagonal=zero_diagonal, seed=seed)
-    check_option(update, "update", owner, ("async", "sync"))
-    gain = check_float(gain, "gain", owner, min_value=0.0)
+        return SignHopfield(
+            pat,
+            update="async" if update is None else update,
+            zero_diagonal=zero_diagonal,
+            seed=seed,
+        )
+    gain = check_float(3.0 if gain is None else gain, "gain", owner, min_value=0.0)
     check_bool(zero_diagonal, "zero_diagonal", owner)
     n_patterns, n = pat.shape
-    net = RateRNN(0, n, n_patterns, tau=tau, dt=dt, nonlinearity="tanh", bias=False, seed=0)
+    net = RateRNN(
+        0,
+        n,
+        n_patterns,
+        tau=10.0 if tau is None else tau,
+        dt=1.0 if dt is None else dt,
+        nonlinearity="tanh",
+        bias=False,
+        seed=0,
+    )
     net = net.double()
     with torch.no_grad():
         net.weight_rec.copy_(
