@@ -135,6 +135,16 @@ def test_capacity_curve_acceptance_full() -> None:
     assert 0.12 <= curve.breakdown_load <= 0.16
 
 
+def test_capacity_options_reach_the_simulation() -> None:
+    kwargs = dict(loads=(0.15,), n_seeds=1, n_cued=5, seed=0)
+    one_sweep = capacity_curve(400, max_sweeps=1, **kwargs).overlap_mean[0]
+    many = capacity_curve(400, **kwargs).overlap_mean[0]
+    sync = capacity_curve(400, update="sync", **kwargs).overlap_mean[0]
+    assert one_sweep != many and sync != many
+    two = capacity_curve(400, **{**kwargs, "n_seeds": 2})
+    assert two.overlap_mean[0] != many  # a second seed's trials enter the average
+
+
 def test_capacity_threshold_option_moves_breakdown() -> None:
     kwargs = dict(loads=(0.05, 0.15, 0.3), n_seeds=1, n_cued=5, seed=0)
     high = capacity_curve(300, threshold=0.95, **kwargs).breakdown_load
@@ -166,6 +176,8 @@ def test_capacity_threshold_option_moves_breakdown() -> None:
         (lambda: overlaps(np.ones((2, 4)), np.ones((1, 3))), ShapeError, "N=3"),
         (lambda: capacity_curve(100, loads=(0.2, 0.1)), InvalidParameterError, "increasing"),
         (lambda: random_patterns(0, 3), InvalidParameterError, "'n_patterns'"),
+        (lambda: capacity_curve(100, update="random"), InvalidParameterError, "'update'"),
+        (lambda: capacity_curve(100, max_sweeps=0), InvalidParameterError, "'max_sweeps'"),
     ],
 )
 def test_hopfield_errors(call, exc, match) -> None:  # noqa: ANN001

@@ -123,18 +123,22 @@ class Populations:
 
     @property
     def m_cols(self) -> slice:
+        """Columns of m_1..m_D."""
         return slice(0, self.rank)
 
     @property
     def n_cols(self) -> slice:
+        """Columns of n_1..n_D."""
         return slice(self.rank, 2 * self.rank)
 
     @property
     def in_cols(self) -> slice:
+        """Columns of the inputs (bias last)."""
         return slice(2 * self.rank, 2 * self.rank + self.n_inputs_total)
 
     @property
     def out_cols(self) -> slice:
+        """Columns of the readout vectors."""
         return slice(2 * self.rank + self.n_inputs_total, self.n_features)
 
     @property

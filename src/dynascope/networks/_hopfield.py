@@ -428,6 +428,7 @@ def capacity_curve(
     n_seeds = check_int(n_seeds, "n_seeds", owner, min_value=1)
     n_cued = check_int(n_cued, "n_cued", owner, min_value=1)
     max_sweeps = check_int(max_sweeps, "max_sweeps", owner, min_value=1)
+    update = check_option(update, "update", owner, ("async", "sync"))
     threshold = check_float(threshold, "threshold", owner, min_value=-1.0, max_value=1.0)
     seed = check_int(seed, "seed", owner, min_value=0)
     means, stds = [], []
