@@ -203,7 +203,7 @@ def test_bag_of_words_options_raise():
 def test_augmented_bag_of_words_learns_negation(rng):
     docs, labels, vocab = _toy_docs(rng, n=800, flip=True)
     plain = BagOfWords(C=1.0).fit(docs, labels, vocab)
-    aug = AugmentedBagOfWords(modifiers=("not",), window=1, l2=1e-4).fit(
+    aug = AugmentedBagOfWords(modifiers=("not",), window=1, l2=1e-4, factor_l2=0.0).fit(
         docs, labels, vocab, init=plain
     )
     assert aug.factors["not"] < -0.5  # learned reversal
@@ -231,6 +231,8 @@ def test_augmented_bag_of_words_errors(rng):
         AugmentedBagOfWords(window=0)
     with pytest.raises(InvalidParameterError, match="'l2' parameter of AugmentedBagOfWords"):
         AugmentedBagOfWords(l2=-1.0)
+    with pytest.raises(InvalidParameterError, match="'factor_l2' parameter of AugmentedBagOfWords"):
+        AugmentedBagOfWords(factor_l2=-1.0)
     with pytest.raises(InvalidParameterError, match="'n_iter' parameter of AugmentedBagOfWords"):
         AugmentedBagOfWords(n_iter=0)
     with pytest.raises(InvalidParameterError, match=r"\['never'\] are not in the vocabulary"):
@@ -368,3 +370,14 @@ def test_evidence_task_without_neutral_words_and_errors():
             EvidenceTask(**{name: bad})
     with pytest.raises(InvalidParameterError, match="'n_docs' parameter of EvidenceTask.sample"):
         EvidenceTask().sample(0, seed=0)
+
+
+def test_augmented_bag_of_words_penalties_reach_the_fit(rng):
+    docs, labels, vocab = _toy_docs(rng, n=400, flip=True)
+    plain = BagOfWords(C=1.0).fit(docs, labels, vocab)
+    opts = {"modifiers": ("not",), "window": 1}
+    stiff = AugmentedBagOfWords(**opts, factor_l2=1e3).fit(docs, labels, vocab, init=plain)
+    free = AugmentedBagOfWords(**opts, factor_l2=0.0).fit(docs, labels, vocab, init=plain)
+    assert abs(stiff.factors["not"] - 1) < 0.05 < abs(free.factors["not"] - 1)
+    small = AugmentedBagOfWords(**opts, l2=10.0).fit(docs, labels, vocab, init=plain)
+    assert np.abs(small.weights).max() < 0.5 * np.abs(free.weights).max()

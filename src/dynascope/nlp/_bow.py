@@ -90,7 +90,10 @@ class BagOfWords:
         y = np.asarray(labels)
         if np.unique(y).size < 2:
             raise InvalidParameterError("BagOfWords.fit needs documents of at least two classes.")
-        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="lbfgs")
+        # liblinear is several times faster than lbfgs on sparse counts; it only does binary
+        # problems natively (one-vs-rest otherwise), so lbfgs handles more classes.
+        solver = "liblinear" if np.unique(y).size == 2 else "lbfgs"
+        clf = LogisticRegression(C=self.C, max_iter=self.max_iter, solver=solver, random_state=0)
         clf.fit(x, y)
         return FittedBagOfWords(self, clf, len(vocab))
 
@@ -159,17 +162,19 @@ class AugmentedBagOfWords:
     window : int
         A modifier acts on the ``window`` tokens after it.
     l2 : float
-        L2 penalty on the word weights (mean loss + ``l2/2 * ||w||^2``); factors are not
-        penalised.
+        L2 penalty on the word weights: the loss is the mean log-loss plus
+        ``l2/2 * ||w||^2`` (``1/(C * n_docs)`` matches a :class:`BagOfWords` with that ``C``).
+    factor_l2 : float
+        L2 penalty ``factor_l2/2 * ||f - 1||^2`` on the factors; without it, rare modified
+        words let the factors grow without bound while the word weights shrink.
     n_iter : int
         L-BFGS iterations.
-    init : FittedBagOfWords, optional
-        Start from these word weights (a counts :class:`BagOfWords`); zeros otherwise.
     """
 
     modifiers: tuple[str, ...] = ("not", "no", "never", "very", "extremely", "really", "too")
     window: int = 3
-    l2: float = 1e-4
+    l2: float = 1e-3
+    factor_l2: float = 1e-2
     n_iter: int = 200
 
     def __post_init__(self) -> None:
@@ -181,6 +186,7 @@ class AugmentedBagOfWords:
             )
         check_int(self.window, "window", owner, min_value=1)
         check_float(self.l2, "l2", owner, min_value=0.0)
+        check_float(self.factor_l2, "factor_l2", owner, min_value=0.0)
         check_int(self.n_iter, "n_iter", owner, min_value=1)
 
     def fit(
@@ -191,7 +197,11 @@ class AugmentedBagOfWords:
         *,
         init: FittedBagOfWords | None = None,
     ) -> FittedAugmentedBagOfWords:
-        """Fit word weights, bias and modifier factors jointly (binary labels only)."""
+        """Fit word weights, bias and modifier factors jointly (binary labels only).
+
+        ``init`` (a fitted counts :class:`BagOfWords`) gives the starting word weights and
+        bias; zeros otherwise. The fitted model is returned; this object is not changed.
+        """
         y = np.asarray(labels, dtype=np.float64)
         if not set(np.unique(y)) <= {0.0, 1.0}:
             raise InvalidParameterError(
@@ -220,6 +230,7 @@ class AugmentedBagOfWords:
             z = _augmented_logits(w, b, f, ids_t, offs_t, rows_t, mods_t, valid)
             loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y_t)
             loss = loss + 0.5 * self.l2 * (w * w).sum()
+            loss = loss + 0.5 * self.factor_l2 * ((f - 1.0) ** 2).sum()
             loss.backward()
             return loss
 

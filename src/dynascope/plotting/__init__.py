@@ -27,3 +27,18 @@ __all__ = [
     "plot_state_space",
     "plot_training_curve",
 ]
+from ._nlp import plot_class_states as plot_class_states  # noqa: E402
+from ._nlp import plot_line_attractor as plot_line_attractor  # noqa: E402
+from ._nlp import plot_line_spectra as plot_line_spectra  # noqa: E402
+from ._nlp import plot_modifier_decay as plot_modifier_decay  # noqa: E402
+from ._nlp import plot_modifier_factors as plot_modifier_factors  # noqa: E402
+from ._nlp import plot_valence as plot_valence  # noqa: E402
+
+__all__ += [
+    "plot_class_states",
+    "plot_line_attractor",
+    "plot_line_spectra",
+    "plot_modifier_decay",
+    "plot_modifier_factors",
+    "plot_valence",
+]
