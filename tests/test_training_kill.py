@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent(
     torch.set_num_threads(1)
     out_dir, resume, delay = sys.argv[1], sys.argv[2] == "1", float(sys.argv[3])
     config = TrainConfig(
-        n_steps=60, batch_size=8, lr=1e-2, eval_every=7, eval_batch_size=16, log_every=3,
+        n_steps=40, batch_size=8, lr=1e-2, eval_every=7, eval_batch_size=16, log_every=3,
         checkpoint_every=5, lr_schedule="cosine", seed=3,
     )
     model = RateRNN(1, 16, 1, noise_std=0.1, seed=0)
@@ -65,7 +65,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     while time.monotonic() < deadline and proc.poll() is None:
         if ckpt.exists():
             step = read_checkpoint(ckpt).step
-            if step >= 15:
+            if step >= 10:
                 break
         time.sleep(0.05)
     assert proc.poll() is None, logs[0].read_text()
@@ -73,7 +73,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     killed_at = read_checkpoint(ckpt).step
-    assert 15 <= killed_at < 60
+    assert 10 <= killed_at < 40
     assert not (killed_dir / "weights.safetensors").exists()
 
     full = _run(script, full_dir, resume=False, delay=0.0, log=logs[1])
