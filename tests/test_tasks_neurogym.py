@@ -112,3 +112,13 @@ def test_missing_neurogym_message():
             from_neurogym("PerceptualDecisionMaking-v0")
     else:
         pytest.skip("neurogym is installed")
+
+
+def test_env_without_seed_method_is_seeded_through_its_rng():
+    class NoSeedEnv(FakeEnv):
+        seed = None  # newer releases seed through reset(seed=...) only
+
+    task = from_neurogym(NoSeedEnv())
+    a, b = task.sample(6, seed=4), task.sample(6, seed=4)
+    np.testing.assert_array_equal(a.targets, b.targets)
+    assert not np.array_equal(a.inputs, task.sample(6, seed=5).inputs)

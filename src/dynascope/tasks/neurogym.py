@@ -105,7 +105,11 @@ class NeuroGymTask(Task):
         return ob, gt, periods
 
     def _sample(self, batch_size: int, rng: np.random.Generator) -> TaskBatch:
-        self._base.seed(int(rng.integers(0, 2**31 - 1)))
+        env_seed = int(rng.integers(0, 2**31 - 1))
+        if callable(getattr(self._base, "seed", None)):
+            self._base.seed(env_seed)
+        else:  # releases without TrialEnv.seed draw from env.rng
+            self._base.rng = np.random.RandomState(env_seed)
         trials = [self._new_trial() for _ in range(batch_size)]
         n_steps = max(len(ob) for ob, _, _ in trials)
         names = list(trials[0][2])
