@@ -72,6 +72,16 @@ class TrainConfig:
         initial weights are seeded by the model's constructor).
     progress : bool or None, default None
         Show a progress bar; ``None`` shows it only when stderr is a terminal.
+
+    Examples
+    --------
+    >>> config = TrainConfig(n_steps=2000, lr=5e-3, lr_schedule="cosine", early_stop_loss=1e-4)
+    >>> config.replace(seed=1).seed
+    1
+    >>> TrainConfig(lr_schedule="linear")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dynascope.exceptions.InvalidParameterError: The 'lr_schedule' parameter of TrainConfig ...
     """
 
     n_steps: int = 1000

@@ -247,6 +247,15 @@ def train(
     InvalidParameterError
         For a task/model size mismatch, a checkpoint without ``out_dir``, a run directory that
         already holds a run (without ``resume``), or a resume with a different config.
+
+    Examples
+    --------
+    >>> from dynascope.models import GRU
+    >>> from dynascope.tasks import FlipFlop
+    >>> config = TrainConfig(n_steps=5, batch_size=8, eval_batch_size=16, progress=False)
+    >>> result = train(GRU(3, 16, 3, seed=0), FlipFlop(), config)
+    >>> result.steps, result.stop_reason
+    (5, 'completed')
     """
     start_time = time.perf_counter()
     config = TrainConfig() if config is None else config
