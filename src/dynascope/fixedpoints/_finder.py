@@ -97,8 +97,8 @@ class LevenbergMarquardt:
 
     A point stops when ``‖r‖ <= tol`` of :func:`find_fixed_points` (after polishing further,
     down to ``1e-3 * tol`` or until no step improves it), when :math:`\mu_i` exceeds
-    ``max_damping`` (no descent left: a slow point or a failure), or after ``max_iter``
-    iterations.
+    ``max_damping`` (no descent left: a slow point or a failure), when ``‖r‖`` has not halved
+    in 10 iterations (stalled), or after ``max_iter`` iterations.
 
     Parameters
     ----------
@@ -370,6 +370,8 @@ def _adam_stage(
 # ---------------------------------------------------------------------------- stage 2
 #: Damping below which stage 2 switches from Levenberg–Marquardt to Newton + chord steps.
 NEWTON_DAMPING = 1e-6
+#: Stage 2 stops a point whose residual has not halved in this many iterations.
+STALL_ITER = 10
 
 
 def _lm_stage(
@@ -383,6 +385,7 @@ def _lm_stage(
     active = torch.arange(n)
     eye = torch.eye(s, dtype=x.dtype)
     rejected = torch.zeros(n, dtype=torch.bool)
+    checkpoint = torch.full((n,), math.inf, dtype=x.dtype)
     alphas = torch.tensor([1.0, 0.5, 0.25, 0.125], dtype=x.dtype)
 
     def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
@@ -398,6 +401,11 @@ def _lm_stage(
         # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
         keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
+        # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
+        # points or failures, and each further iteration costs a Jacobian.
+        at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
+        keep &= ~(at_check & (rn > 0.5 * checkpoint[active]))
+        checkpoint[active] = torch.where(at_check | (n_iter[active] == 0), rn, checkpoint[active])
         active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
         m = active.numel()
         if m == 0:

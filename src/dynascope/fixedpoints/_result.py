@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..exceptions import ModelFileError, NotFittedError, ShapeError
 
@@ -61,7 +62,9 @@ def linearise(
     if k == 0 or n == 0:
         empty = np.zeros((k, n), dtype=complex)
         return empty, np.zeros((k, n, n), dtype=complex), np.zeros((k, n, n), dtype=complex)
-    vals, right = np.linalg.eig(jacobian)
+    # torch's eig follows torch.set_num_threads; numpy's OpenBLAS threads oversubscribe.
+    vals_t, right_t = torch.linalg.eig(torch.as_tensor(jacobian, dtype=torch.float64))
+    vals, right = vals_t.numpy(), right_t.numpy()
     key = vals.real if continuous_time else np.abs(vals)
     # stable tie-break on the imaginary part so that conjugate pairs come out in a fixed order
     order = np.lexsort((-vals.imag, -np.round(key, 12)), axis=-1)
@@ -70,10 +73,10 @@ def linearise(
     right /= np.linalg.norm(right, axis=1, keepdims=True)
     big = np.take_along_axis(right, np.abs(right).argmax(axis=1)[:, None, :], axis=1)
     right *= np.conj(big) / np.abs(big)
-    try:
-        left = np.conj(np.linalg.inv(right)).transpose(0, 2, 1)
-    except np.linalg.LinAlgError:  # defective Jacobian: no basis of eigenvectors
-        left = np.conj(np.linalg.pinv(right)).transpose(0, 2, 1)
+    inv, info = torch.linalg.inv_ex(torch.as_tensor(right))
+    if bool((info != 0).any()):  # defective Jacobian: no basis of eigenvectors
+        inv = torch.linalg.pinv(torch.as_tensor(right))
+    left = np.conj(inv.numpy()).transpose(0, 2, 1)
     return vals, right, left
 
 
