@@ -642,3 +642,13 @@ def test_no_warning_for_states_inside_their_range() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         find_fixed_points(model, initial_states=start, n_init=50, noise=0.01, seed=0)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    from dynascope.fixedpoints import _continuation, _finder, _manifolds
+
+    for module in (_finder, _manifolds, _continuation):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

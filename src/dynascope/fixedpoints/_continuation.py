@@ -173,6 +173,20 @@ def continue_fixed_points(
     ConvergenceWarning
         If the step size collapses below ``min_step_size`` before the branch leaves
         ``[s_min, s_max]``.
+
+    Examples
+    --------
+    The bistable unit :math:`x' = \tanh(2x + u)` has a hysteresis loop with two folds:
+
+    >>> import torch, dynascope
+    >>> from dynascope.fixedpoints import continue_fixed_points
+    >>> model = dynascope.VanillaRNN(1, 1, 0, form="h", bias=False, seed=0)
+    >>> with torch.no_grad():
+    ...     _ = model.weight_rec.fill_(2.0)
+    ...     _ = model.weight_in.fill_(1.0)
+    >>> diagram = continue_fixed_points(model, [-0.99], [-1.0], [1.0], s_min=-0.5, s_max=2.5)
+    >>> [(b.kind, round(b.s - 1.0, 2)) for b in diagram.bifurcations]
+    [('fold', 0.53), ('fold', -0.53)]
     """
     s_min = check_float(s_min, "s_min", _OWNER, max_value=0.0)
     s_max = check_float(s_max, "s_max", _OWNER, min_value=0.0, max_inclusive=False)

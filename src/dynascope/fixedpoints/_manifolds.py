@@ -123,6 +123,24 @@ def unstable_manifolds(
     ------
     InvalidParameterError
         For bad options, or fixed points without eigenvectors.
+
+    Examples
+    --------
+    Two decoupled bistable units :math:`x_i' = 2\tanh(x_i)`: four stable corners, and four
+    index-1 saddles that each connect two neighbouring corners.
+
+    >>> import numpy as np, torch, dynascope
+    >>> from dynascope.fixedpoints import find_fixed_points, unstable_manifolds
+    >>> model = dynascope.VanillaRNN(1, 2, 1, form="x", bias=False, seed=0)
+    >>> with torch.no_grad():
+    ...     _ = model.weight_rec.copy_(2 * torch.eye(2))
+    >>> grid = torch.cartesian_prod(torch.linspace(-3, 3, 7), torch.linspace(-3, 3, 7))
+    >>> fps = find_fixed_points(model, extra_states=grid)
+    >>> fps.counts()
+    {'stable': 4, 'saddle-1': 4, 'saddle-2': 1, 'slow': 0}
+    >>> links = unstable_manifolds(model, fps)
+    >>> [len(links.graph()[s]) for s in np.flatnonzero(fps.saddle_index == 1)]
+    [2, 2, 2, 2]
     """
     eps = check_float(eps, "eps", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False)
     max_steps = check_int(max_steps, "max_steps", _OWNER, min_value=1)
