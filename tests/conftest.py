@@ -7,6 +7,9 @@ import pytest
 import torch
 
 torch.use_deterministic_algorithms(True)
+# The test networks are small: one thread is faster than two contending ones, and results do
+# not depend on the thread count.
+torch.set_num_threads(1)
 
 
 @pytest.fixture

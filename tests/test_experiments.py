@@ -12,6 +12,8 @@ from dynascope.cli import main
 from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import EXPERIMENTS, get_experiment, run_experiment
 
+from .helpers import check_report_in_browser
+
 
 @pytest.fixture(scope="module")
 def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -43,6 +45,10 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
     assert metrics["worst_residual"] <= 1e-10
     html = (flipflop_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
+
+
+def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:
+    check_report_in_browser(flipflop_run / "report.html", tmp_path / "shot.png")
 
 
 def test_analyze_and_report_rebuild(flipflop_run: Path) -> None:
