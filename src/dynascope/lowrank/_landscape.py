@@ -284,7 +284,7 @@ def _characterise(
         residual=res,
         jacobian=jac,
         eigvals=eig,
-        is_stable=(eig.real < 0).all(axis=1),
+        is_stable=np.asarray((eig.real < 0).all(axis=1)),
     )
 
 

@@ -79,7 +79,7 @@ def _check_model(model: Any, owner: str) -> LowRankRNN:
 
 
 def _basis(model: LowRankRNN) -> torch.Tensor:
-    cols = [model.m, model.weight_in]
+    cols: list[torch.Tensor] = [model.m, model.weight_in]
     if model.bias is not None:
         cols.append(model.bias.unsqueeze(1))
     return torch.cat([c.detach().to("cpu", _DT) for c in cols], dim=1)

@@ -201,7 +201,7 @@ def loadings(model: LowRankRNN) -> np.ndarray:
             "RateRNN with LowRankRNN.from_full(model, rank) first."
         )
     with torch.no_grad():
-        cols = [model.m, model.n, model.weight_in]
+        cols: list[torch.Tensor] = [model.m, model.n, model.weight_in]
         if model.bias is not None:
             cols.append(model.bias.unsqueeze(1))
         cols.append(model.weight_out.T)

@@ -166,11 +166,12 @@ class SignHopfield(RNNModel):
         return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, old)).to(old.dtype)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        w = self.couplings.to(x.dtype)
+        w = torch.as_tensor(self.couplings).to(x.dtype)
+        order = torch.as_tensor(self.order)
         if self.update == "sync":
             return self._sign(x @ w.T, x)
         s = x.clone()
-        for i in self.order.tolist():
+        for i in order.tolist():
             s[:, i] = self._sign(s @ w[i], s[:, i])
         return s
 
@@ -292,7 +293,7 @@ def overlaps(states: Any, patterns: np.ndarray, *, nonlinearity: str = "tanh") -
     )
     if x.shape[-1] != pat.shape[1]:
         raise ShapeError(f"states must have shape (..., N={pat.shape[1]}); got {x.shape}.")
-    r = {"tanh": np.tanh, "sign": np.sign, "identity": lambda a: a}[nonlinearity](x)
+    r = np.tanh(x) if nonlinearity == "tanh" else (np.sign(x) if nonlinearity == "sign" else x)
     return r @ pat.T / pat.shape[1]
 
 
