@@ -4,3 +4,9 @@ from ._pca import StateSpace as StateSpace
 from ._pca import fit_state_space as fit_state_space
 
 __all__ = ["StateSpace", "fit_state_space"]
+from ._automaton import Automaton as Automaton  # noqa: E402
+from ._automaton import extract_automaton as extract_automaton  # noqa: E402
+from ._automaton import flipflop_symbols as flipflop_symbols  # noqa: E402
+from ._automaton import flipflop_truth as flipflop_truth  # noqa: E402
+
+__all__ += ["Automaton", "extract_automaton", "flipflop_symbols", "flipflop_truth"]

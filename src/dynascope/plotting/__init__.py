@@ -42,3 +42,6 @@ __all__ += [
     "plot_modifier_factors",
     "plot_valence",
 ]
+from ._analysis import plot_automaton as plot_automaton  # noqa: E402
+
+__all__ += ["plot_automaton"]

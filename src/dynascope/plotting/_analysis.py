@@ -1,0 +1,85 @@
+"""Figures of the reverse-engineering toolbox: automata, oscillation modes, ablation curves,
+distilled flow fields, selection vectors and regression subspaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._mpl import new_axes
+from ._statespace import POINT_STYLE
+
+__all__ = ["plot_automaton"]
+
+
+def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: Any = None) -> Any:
+    """Draw an :class:`~dynascope.analysis.Automaton` as a state diagram.
+
+    States are circles labelled by their readout label; each ordered pair of states joined by
+    transitions gets one arrow labelled with its symbols. Self-loops (symbols that leave a
+    state unchanged) are listed under the state's label.
+
+    Parameters
+    ----------
+    automaton : Automaton
+    positions : ndarray, shape (n_states, 2), optional
+        Where to draw the states (e.g. the attractors projected on two PCs); by default on a
+        circle.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes hold one scatter (``collections[0]``, one marker per state) and one arrow
+        (``patches``) per ordered pair of distinct states joined by a transition.
+    """
+    n = automaton.n_states
+    if positions is None:
+        angle = 2 * np.pi * np.arange(n) / max(n, 1)
+        pos = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    else:
+        pos = np.asarray(positions, dtype=float)
+        if pos.shape != (n, 2):
+            raise ValueError(f"positions must have shape (n_states={n}, 2); got {pos.shape}.")
+    fig, ax = new_axes(ax, figsize=(6, 6))
+    ax.scatter(*pos.T, s=900, color="white", edgecolor=POINT_STYLE["stable"]["color"], zorder=3)
+    merged: dict[tuple[int, int], list[str]] = {}
+    loops: dict[int, list[str]] = {}
+    for src, dst, sym in automaton.edges():
+        if src == dst:
+            loops.setdefault(src, []).append(sym)
+        else:
+            merged.setdefault((src, dst), []).append(sym)
+    from matplotlib.patches import FancyArrowPatch
+
+    for (src, dst), syms in merged.items():
+        arrow = FancyArrowPatch(
+            pos[src],
+            pos[dst],
+            arrowstyle="-|>",
+            mutation_scale=12,
+            connectionstyle="arc3,rad=0.15",
+            shrinkA=16,
+            shrinkB=16,
+            color="0.35",
+            lw=0.8,
+        )
+        ax.add_patch(arrow)
+        mid = 0.5 * (pos[src] + pos[dst])
+        normal = np.array([pos[dst][1] - pos[src][1], pos[src][0] - pos[dst][0]])
+        mid = mid - 0.08 * normal
+        ax.text(*mid, ",".join(syms), fontsize=6, ha="center", va="center", color="0.25")
+    for s in range(n):
+        text = automaton.labels[s]
+        if s in loops:
+            text += "\n(" + ",".join(loops[s]) + ")"
+        ax.text(*pos[s], text, ha="center", va="center", fontsize=7, zorder=4)
+    span = np.ptp(pos, axis=0).max() if n > 1 else 1.0
+    lo, hi = pos.min(0) - 0.2 * span, pos.max(0) + 0.2 * span
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(f"{n} states, {automaton.n_transitions} transitions")
+    return fig
