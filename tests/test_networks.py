@@ -259,3 +259,23 @@ def test_tanh_line_is_a_line_of_slow_points() -> None:
 def test_line_attractor_errors(call, match) -> None:  # noqa: ANN001
     with pytest.raises(InvalidParameterError, match=match):
         call()
+
+
+def test_tanh_line_is_found_as_slow_points_by_the_fixed_point_finder() -> None:
+    """Issue 4's finder, started along the line, keeps it as a continuum of slow points."""
+    from dynascope.fixedpoints import find_fixed_points
+
+    net = line_attractor(200, overlap=1.0, nonlinearity="tanh", m_std=0.1, seed=0)
+    m = net.m.detach()[:, 0]
+    x0 = torch.linspace(-1, 1, 11, dtype=torch.float64)[:, None] * m
+    # Newton polishing (stage 2) would slide every point to the only exact fixed point, the
+    # origin; the slow points are what the line is made of.
+    fps = find_fixed_points(net, torch.zeros(2), x0, slow_tol=1e-6, seed=0, stage2=None)
+    assert len(fps) == 11
+    assert sorted(fps.kind.tolist()) == ["fixed"] + ["slow"] * 10
+    kappa = np.sort(fps.x_star @ m.numpy() / float(m @ m))
+    assert kappa[0] < -0.9 and kappa[-1] > 0.9 and np.diff(kappa).min() > 0.1
+    top = np.abs(fps.eigvals[:, 0])
+    # Along the line |λ| ≥ 0.9997: time constants ≥ 30 τ; off the line 1 − α (decay with τ).
+    assert top.min() > 0.9995
+    np.testing.assert_allclose(np.abs(fps.eigvals[:, 1]), 1 - net.alpha, atol=1e-4)
