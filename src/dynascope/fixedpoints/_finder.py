@@ -401,6 +401,7 @@ def _lm_stage(
         # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
         keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
+        keep &= torch.isfinite(a).flatten(1).all(dim=1)
         # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
         # points or failures, and each further iteration costs a Jacobian.
         at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
@@ -415,8 +416,11 @@ def _lm_stage(
         # Only points whose damping has fallen to NEWTON_DAMPING (a few successful LM steps:
         # they are in Newton's region) take Newton steps; undamped steps elsewhere can leap to
         # saturated regions far from the visited states.
-        lu, piv, info = torch.linalg.lu_factor_ex(a)
-        lu_ok = (info == 0) & (mu[active] <= NEWTON_DAMPING)
+        finite_a = torch.isfinite(a).all(dim=2).all(dim=1)
+        # non-finite Jacobians would hand LAPACK invalid input: factor the identity instead
+        a_safe = torch.where(finite_a[:, None, None], a, eye.expand_as(a))
+        lu, piv, info = torch.linalg.lu_factor_ex(a_safe)
+        lu_ok = (info == 0) & finite_a & (mu[active] <= NEWTON_DAMPING)
         delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
         lu_ok &= torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
