@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -109,3 +110,23 @@ def test_cli_error_paths(flipflop_run: Path, tmp_path: Path) -> None:
 def test_resume_with_other_options_is_refused(flipflop_run: Path) -> None:
     with pytest.raises(InvalidParameterError, match="Cannot resume"):
         run_experiment("flipflop", flipflop_run, seed=5, quick=True, resume=True)
+
+
+@pytest.mark.parametrize("name", ["hopfield", "line-attractor"])
+def test_constructed_experiments_quick(name: str, tmp_path: Path) -> None:
+    out = tmp_path / name
+    result = CliRunner().invoke(main, ["run", name, "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    if name == "hopfield":
+        assert metrics["final_overlap"] > 0.98  # 5 patterns in 300 units, 20% of the cue flipped
+        assert metrics["reduced_rmse"] < 0.05  # eq. 6 follows the full network
+        assert metrics["n_memories_found"] == 10  # each pattern and its mirror image
+    else:
+        errors = np.abs(
+            np.array(metrics["memory_time_measured"]) / np.array(metrics["memory_time_theory"]) - 1
+        )
+        assert errors.max() < 0.05  # tau / (1 - lambda)
+        low, high = metrics["kappa_range_fixed_points"]
+        assert low < -0.1 and high > 0.1  # a line of slow points, not only the origin
+    check_report_in_browser(out / "report.html", tmp_path / "shot.png")
