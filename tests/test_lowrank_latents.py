@@ -262,3 +262,49 @@ def test_reduction_agrees_better_with_larger_networks() -> None:
         scores.append(np.mean(r2))
     assert scores[0] < scores[1] < scores[2]
     assert scores[2] > 0.98
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_populations_file_roundtrip(tmp_path) -> None:  # noqa: ANN001
+    from dynascope.lowrank import load_populations, save_populations
+
+    pops = two_population_mixture()
+    path = save_populations(pops, tmp_path / "pops.npz")
+    back = load_populations(path)
+    np.testing.assert_array_equal(back.covariances, pops.covariances)
+    assert (back.rank, back.n_in, back.n_out, back.tau, back.nonlinearity) == (
+        1,
+        2,
+        1,
+        100.0,
+        "tanh",
+    )
+
+
+def test_populations_file_errors(tmp_path) -> None:  # noqa: ANN001
+    from dynascope.exceptions import ModelFileError
+    from dynascope.lowrank import load_populations, save_populations
+
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_populations(tmp_path / "missing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ModelFileError, match="corrupt or incomplete"):
+        load_populations(bad)
+    path = save_populations(two_population_mixture(), tmp_path / "p.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = str(arrays["header"]).replace('"format_version": 1', '"format_version": 99')
+    np.savez(tmp_path / "new.npz", **{**arrays, "header": np.array(header)})
+    with pytest.raises(ModelFileError, match="format version 99"):
+        load_populations(tmp_path / "new.npz")
+    np.savez(tmp_path / "neg.npz", **{**arrays, "weights": np.array([0.5, 0.7])})
+    with pytest.raises(ModelFileError, match="holds invalid populations"):
+        load_populations(tmp_path / "neg.npz")
+    np.savez(tmp_path / "other.npz", **{**arrays, "header": np.array('{"format": "x"}')})
+    with pytest.raises(ModelFileError, match="not a dynascope populations file"):
+        load_populations(tmp_path / "other.npz")
+    with pytest.raises(InvalidParameterError, match="needs a Populations object"):
+        save_populations({}, tmp_path / "x.npz")  # type: ignore[arg-type]

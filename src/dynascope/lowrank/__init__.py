@@ -31,7 +31,9 @@ from ._meanfield import reduced_readout as reduced_readout
 from ._meanfield import simulate_reduced as simulate_reduced
 from ._populations import Populations as Populations
 from ._populations import fit_populations as fit_populations
+from ._populations import load_populations as load_populations
 from ._populations import loadings as loadings
+from ._populations import save_populations as save_populations
 from ._rank import MinimalRankResult as MinimalRankResult
 from ._rank import minimal_rank as minimal_rank
 from ._refine import RefineResult as RefineResult
@@ -57,6 +59,7 @@ __all__ = [
     "gaussian_averages",
     "latent_r2",
     "latent_trajectories",
+    "load_populations",
     "loadings",
     "minimal_rank",
     "project_latents",
@@ -65,5 +68,6 @@ __all__ = [
     "reduced_readout",
     "refine_populations",
     "resample",
+    "save_populations",
     "simulate_reduced",
 ]

@@ -17,18 +17,22 @@ the dynamics of the latent variables depend on the network only through these st
 
 from __future__ import annotations
 
+import json
+import os
 import warnings
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._validation import check_float, check_int, check_option
-from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
+from ..exceptions import ConvergenceWarning, InvalidParameterError, ModelFileError, ShapeError
 from ..models import LowRankRNN
 
-__all__ = ["Populations", "fit_populations", "loadings"]
+__all__ = ["Populations", "fit_populations", "load_populations", "loadings", "save_populations"]
 
 CRITERIA = ("bic", "aic")
 
@@ -296,3 +300,73 @@ def fit_populations(
         nonlinearity=model.nonlinearity,
     )
     return pops, gmm.predict(data), scores
+
+
+#: Version of the populations file format written by :func:`save_populations`.
+POPULATIONS_FORMAT_VERSION = 1
+_SETTINGS = ("rank", "n_in", "n_out", "has_bias", "tau", "dt", "nonlinearity")
+
+
+def save_populations(populations: Populations, path: str | os.PathLike[str]) -> Path:
+    """Write a mixture as ``.npz`` arrays plus a JSON header (format version, settings), atomically.
+
+    Nothing is pickled: the file holds three float64 arrays and one JSON string.
+
+    Returns
+    -------
+    Path
+        The path written.
+    """
+    from ..io import atomic_write
+
+    if not isinstance(populations, Populations):
+        raise InvalidParameterError(
+            f"save_populations needs a Populations object; got {type(populations).__name__}."
+        )
+    header = {
+        "format": "dynascope-populations",
+        "format_version": POPULATIONS_FORMAT_VERSION,
+        **{k: getattr(populations, k) for k in _SETTINGS},
+    }
+    target = Path(path)
+    with atomic_write(target) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            weights=populations.weights,
+            means=populations.means,
+            covariances=populations.covariances,
+            header=np.array(json.dumps(header)),
+        )
+    return target
+
+
+def load_populations(path: str | os.PathLike[str]) -> Populations:
+    """Read a mixture written by :func:`save_populations`.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not a populations file, of a newer format, or corrupt (bad
+        arrays fail the :class:`Populations` checks).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"Populations file {p} does not exist.")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            arrays = {k: np.array(data[k]) for k in ("weights", "means", "covariances")}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"Populations file {p} is corrupt or incomplete: {exc}.") from exc
+    if not isinstance(header, dict) or header.get("format") != "dynascope-populations":
+        raise ModelFileError(f"{p} is not a dynascope populations file.")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > POPULATIONS_FORMAT_VERSION:
+        raise ModelFileError(
+            f"Populations file {p} has format version {version!r}; this dynascope reads up to "
+            f"{POPULATIONS_FORMAT_VERSION}. Upgrade dynascope."
+        )
+    try:
+        return Populations(**arrays, **{k: header[k] for k in _SETTINGS})
+    except (KeyError, InvalidParameterError, ShapeError) as exc:
+        raise ModelFileError(f"Populations file {p} holds invalid populations: {exc}") from exc
