@@ -367,6 +367,11 @@ def load_populations(path: str | os.PathLike[str]) -> Populations:
             f"{POPULATIONS_FORMAT_VERSION}. Upgrade dynascope."
         )
     try:
-        return Populations(**arrays, **{k: header[k] for k in _SETTINGS})
+        return Populations(
+            weights=arrays["weights"],
+            means=arrays["means"],
+            covariances=arrays["covariances"],
+            **{k: header[k] for k in _SETTINGS},
+        )
     except (KeyError, InvalidParameterError, ShapeError) as exc:
         raise ModelFileError(f"Populations file {p} holds invalid populations: {exc}") from exc
