@@ -17,6 +17,7 @@ from dynascope.plotting import (  # noqa: E402
     plot_effective_couplings,
     plot_flow_field,
     plot_latents,
+    plot_loadings,
     plot_memory_times,
     plot_overlaps,
 )
@@ -69,3 +70,13 @@ def test_plot_latents_couplings_and_networks() -> None:
     for f in (fig, fig2, fig3, fig4, fig5):
         assert f.axes
         plt.close(f)
+
+
+def test_plot_loadings_one_colour_per_population() -> None:
+    rng = np.random.default_rng(0)
+    load = rng.normal(size=(50, 4))
+    fig = plot_loadings(load, np.repeat([0, 1], 25), columns=(1, 3), names=["m", "n", "I", "w"])
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2 and ax.get_xlabel() == "n" and ax.get_ylabel() == "w"
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], load[:25, 1])
+    plt.close(fig)

@@ -7,6 +7,7 @@ they only draw arrays that the analysis modules computed.
 from ._lowrank import plot_effective_couplings as plot_effective_couplings
 from ._lowrank import plot_flow_field as plot_flow_field
 from ._lowrank import plot_latents as plot_latents
+from ._lowrank import plot_loadings as plot_loadings
 from ._mpl import MissingDependencyError as MissingDependencyError
 from ._networks import plot_capacity_curve as plot_capacity_curve
 from ._networks import plot_memory_times as plot_memory_times
@@ -21,6 +22,7 @@ __all__ = [
     "plot_effective_couplings",
     "plot_flow_field",
     "plot_latents",
+    "plot_loadings",
     "plot_memory_times",
     "plot_overlaps",
     "plot_eigenvalues",

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._mpl import new_axes
 
-__all__ = ["plot_effective_couplings", "plot_flow_field", "plot_latents"]
+__all__ = ["plot_effective_couplings", "plot_flow_field", "plot_latents", "plot_loadings"]
 
 
 def _draw_points(ax: Any, kappa: np.ndarray, stable: np.ndarray, *, y: np.ndarray | None) -> None:
@@ -163,4 +163,42 @@ def plot_effective_couplings(
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("effective coupling σ̃")
     ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_loadings(
+    loadings: np.ndarray,
+    labels: np.ndarray | None = None,
+    *,
+    columns: tuple[int, int] = (0, 1),
+    names: Sequence[str] | None = None,
+    ax: Any = None,
+) -> Any:
+    """Scatter of two loading columns, one colour per population (Fig. 3c).
+
+    Parameters
+    ----------
+    loadings : ndarray, shape (N, n_features)
+        From :func:`~dynascope.lowrank.loadings` (columns m | n | inputs | readouts).
+    labels : ndarray of int, shape (N,), optional
+        Population of each neuron (e.g. ``MeanFieldReduction.labels_``).
+    columns : (int, int), default (0, 1)
+        Which two columns to plot.
+    names : sequence of str, optional
+        Column names for the axis labels.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, figsize=(4.5, 4.5))
+    labels = np.zeros(loadings.shape[0], dtype=int) if labels is None else np.asarray(labels)
+    i, j = columns
+    for p in np.unique(labels):
+        sel = labels == p
+        ax.scatter(loadings[sel, i], loadings[sel, j], s=6, alpha=0.6, label=f"population {p}")
+    ax.set_xlabel(names[i] if names is not None else f"loading {i}")
+    ax.set_ylabel(names[j] if names is not None else f"loading {j}")
+    ax.legend(loc="best", fontsize=8, markerscale=2)
     return fig
