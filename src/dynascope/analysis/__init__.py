@@ -10,3 +10,7 @@ from ._automaton import flipflop_symbols as flipflop_symbols  # noqa: E402
 from ._automaton import flipflop_truth as flipflop_truth  # noqa: E402
 
 __all__ += ["Automaton", "extract_automaton", "flipflop_symbols", "flipflop_truth"]
+from ._oscillation import OscillationModes as OscillationModes  # noqa: E402
+from ._oscillation import oscillation_modes as oscillation_modes  # noqa: E402
+
+__all__ += ["OscillationModes", "oscillation_modes"]

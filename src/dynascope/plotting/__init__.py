@@ -45,5 +45,6 @@ __all__ += [
     "plot_valence",
 ]
 from ._analysis import plot_automaton as plot_automaton  # noqa: E402
+from ._analysis import plot_oscillation_modes as plot_oscillation_modes  # noqa: E402
 
-__all__ += ["plot_automaton"]
+__all__ += ["plot_automaton", "plot_oscillation_modes"]

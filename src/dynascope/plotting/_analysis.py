@@ -10,7 +10,7 @@ import numpy as np
 from ._mpl import new_axes
 from ._statespace import POINT_STYLE
 
-__all__ = ["plot_automaton"]
+__all__ = ["plot_automaton", "plot_oscillation_modes"]
 
 
 def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: Any = None) -> Any:
@@ -82,4 +82,41 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title(f"{n} states, {automaton.n_transitions} transitions")
+    return fig
+
+
+def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) -> Any:
+    """Linearised vs target frequency of each input level (paper §5.1, sine-wave generator).
+
+    Parameters
+    ----------
+    modes : OscillationModes
+        From :func:`~dynascope.analysis.oscillation_modes` with ``target_frequency`` given.
+    rel_tol : float, default 0.1
+        Half-width of the shaded band around the identity line (relative).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes hold the identity line (``lines[0]``), one scatter of the levels with a complex
+        mode (``collections[1]``, after the band) and the title with the fraction within
+        ``rel_tol``.
+    """
+    if modes.target_frequency is None:
+        raise ValueError("plot_oscillation_modes needs modes computed with target_frequency.")
+    fig, ax = new_axes(ax, figsize=(4.5, 4.5))
+    target = modes.target_frequency
+    ok = np.isfinite(modes.frequency)
+    lo, hi = float(np.min(target)), float(np.max(target))
+    line = np.linspace(lo, hi, 50)
+    ax.plot(line, line, color="k", lw=0.8, label="identity")
+    ax.fill_between(
+        line, line * (1 - rel_tol), line * (1 + rel_tol), color="0.85", label=f"±{rel_tol:.0%}"
+    )
+    ax.scatter(target[ok], modes.frequency[ok], s=18, color="C0", zorder=3, label="linearised")
+    ax.set_xlabel(f"target frequency (rad / {modes.time_unit:g} time units)")
+    ax.set_ylabel("linearised frequency")
+    ax.set_title(f"{modes.fraction_within(rel_tol):.0%} of levels within {rel_tol:.0%}")
+    ax.legend(loc="best", fontsize=8)
     return fig
