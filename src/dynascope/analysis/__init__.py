@@ -14,3 +14,9 @@ from ._oscillation import OscillationModes as OscillationModes  # noqa: E402
 from ._oscillation import oscillation_modes as oscillation_modes  # noqa: E402
 
 __all__ += ["OscillationModes", "oscillation_modes"]
+from ._ablation import AblatedModel as AblatedModel  # noqa: E402
+from ._ablation import AblationCurve as AblationCurve  # noqa: E402
+from ._ablation import ablation_curve as ablation_curve  # noqa: E402
+from ._ablation import unit_scores as unit_scores  # noqa: E402
+
+__all__ += ["AblatedModel", "AblationCurve", "ablation_curve", "unit_scores"]

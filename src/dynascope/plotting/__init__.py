@@ -44,7 +44,8 @@ __all__ += [
     "plot_modifier_factors",
     "plot_valence",
 ]
+from ._analysis import plot_ablation_curves as plot_ablation_curves  # noqa: E402
 from ._analysis import plot_automaton as plot_automaton  # noqa: E402
 from ._analysis import plot_oscillation_modes as plot_oscillation_modes  # noqa: E402
 
-__all__ += ["plot_automaton", "plot_oscillation_modes"]
+__all__ += ["plot_ablation_curves", "plot_automaton", "plot_oscillation_modes"]

@@ -3,6 +3,7 @@ distilled flow fields, selection vectors and regression subspaces."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from ._mpl import new_axes
 from ._statespace import POINT_STYLE
 
-__all__ = ["plot_automaton", "plot_oscillation_modes"]
+__all__ = ["plot_ablation_curves", "plot_automaton", "plot_oscillation_modes"]
 
 
 def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: Any = None) -> Any:
@@ -118,5 +119,46 @@ def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) 
     ax.set_xlabel(f"target frequency (rad / {modes.time_unit:g} time units)")
     ax.set_ylabel("linearised frequency")
     ax.set_title(f"{modes.fraction_within(rel_tol):.0%} of levels within {rel_tol:.0%}")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_ablation_curves(
+    curves: Sequence[Any], *, level: float = 0.95, chance: float | None = None, ax: Any = None
+) -> Any:
+    """Task performance vs fraction of silenced units, one line and confidence band per curve.
+
+    Parameters
+    ----------
+    curves : sequence of AblationCurve
+        E.g. random and targeted ablation of the same network.
+    level : float, default 0.95
+        Confidence level of the bands (Student t over seeds).
+    chance : float, optional
+        Draw a dashed line at chance performance.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One line (``lines``, plus the chance line last) and one band (``collections``) per curve.
+    """
+    fig, ax = new_axes(ax, figsize=(5, 4))
+    for i, curve in enumerate(curves):
+        low, high = curve.confidence_band(level)
+        colour = f"C{i}"
+        ax.plot(
+            curve.fractions,
+            curve.mean,
+            marker="o",
+            ms=3,
+            color=colour,
+            label=f"{curve.strategy} ({curve.performance.shape[0]} seeds)",
+        )
+        ax.fill_between(curve.fractions, low, high, color=colour, alpha=0.25, lw=0)
+    if chance is not None:
+        ax.axhline(chance, color="0.5", ls="--", lw=0.8, label="chance")
+    ax.set_xlabel("fraction of units silenced")
+    ax.set_ylabel(curves[0].performance_name if len(curves) else "performance")
     ax.legend(loc="best", fontsize=8)
     return fig
