@@ -130,3 +130,13 @@ def test_constructed_experiments_quick(name: str, tmp_path: Path) -> None:
         low, high = metrics["kappa_range_fixed_points"]
         assert low < -0.1 and high > 0.1  # a line of slow points, not only the origin
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+
+
+def test_working_memory_quick(tmp_path: Path) -> None:
+    out = tmp_path / "wm"
+    result = CliRunner().invoke(main, ["run", "working-memory", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["accuracy"] >= 0.9
+    assert metrics["f1_decoding_r2"] > 0.8  # held-out decoding of f1 from the delay state
+    check_report_in_browser(out / "report.html", tmp_path / "shot.png")
