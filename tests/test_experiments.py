@@ -140,3 +140,33 @@ def test_working_memory_quick(tmp_path: Path) -> None:
     assert metrics["accuracy"] >= 0.9
     assert metrics["f1_decoding_r2"] > 0.8  # held-out decoding of f1 from the delay state
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+
+
+def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
+    out = tmp_path / "sine"
+    result = CliRunner().invoke(main, ["run", "sine", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = np.load(out / "results" / "oscillation_modes.npz")
+    assert data["frequency"].shape == (11,) and data["target_frequency"].shape == (11,)
+    np.testing.assert_allclose(data["target_frequency"][[0, -1]], [0.1, 0.6])
+    assert np.isfinite(data["frequency"]).mean() > 0.5  # complex pairs exist at most levels
+    check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+
+
+@pytest.mark.slow
+def test_sine_full_run_matches_target_frequencies(tmp_path: Path) -> None:
+    out = tmp_path / "sine"
+    result = CliRunner().invoke(main, ["run", "sine", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["heldout_correlation"] >= 0.95
+    assert metrics["fraction_within_10pct"] >= 0.9
+
+
+@pytest.mark.slow
+def test_flipflop_default_run_finds_the_eight_memories(tmp_path: Path) -> None:
+    out = tmp_path / "ff"
+    result = CliRunner().invoke(main, ["run", "flipflop", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["n_stable"] == 8 and metrics["accuracy"] >= 0.99

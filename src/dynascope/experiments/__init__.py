@@ -15,7 +15,7 @@ from ._base import run_experiment as run_experiment
 
 #: Modules that register the built-in experiments (imported on first use, so that importing
 #: dynascope stays light).
-_BUILTIN = ("flipflop", "constructed", "working_memory", "sentiment")
+_BUILTIN = ("flipflop", "constructed", "working_memory", "sine", "sentiment", "decision", "context")
 
 
 def _load_all() -> None:

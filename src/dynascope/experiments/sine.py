@@ -1,0 +1,151 @@
+"""``dynascope run sine``: a rate network generates sines whose frequency a static input sets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..analysis import oscillation_modes
+from ..io import save
+from ..models import RateRNN, RNNModel, analysis_copy
+from ..tasks import SineWave
+from ..training import TrainConfig, train
+from ._base import Experiment, Report, RunContext, register
+
+
+@dataclass(frozen=True)
+class SineOptions:
+    """Options of the sine-wave experiment (defaults are the real settings)."""
+
+    hidden: int = 200
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 3e-3
+    n_levels: int = 51
+    n_init: int = 32
+
+
+def build(ctx: RunContext) -> RNNModel:
+    """Train a rate network (τ = 20 ms, dt = 10 ms) on the even input levels (resumable)."""
+    opts: SineOptions = ctx.options
+    task = SineWave(opts.n_levels, levels=range(0, opts.n_levels, 2))
+    model = RateRNN(task.n_in, opts.hidden, task.n_out, tau=20.0, dt=task.dt, seed=ctx.seed)
+    config = TrainConfig(
+        n_steps=opts.steps,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        lr_schedule="cosine",
+        lr_min=1e-4,
+        eval_every=max(opts.steps // 20, 1),
+        eval_batch_size=128,
+        checkpoint_every=max(opts.steps // 10, 1),
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
+    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
+    save(result.model, ctx.path / "weights.safetensors")
+    return result.model
+
+
+def analyze(ctx: RunContext, model: RNNModel) -> Report:
+    """Output quality on unseen levels, and the linearised frequency at every level."""
+    from ..plotting import plot_oscillation_modes, plot_training_curve
+
+    opts: SineOptions = ctx.options
+    held_out = SineWave(opts.n_levels, levels=range(1, opts.n_levels, 2))
+    net = analysis_copy(model)
+    batch = held_out.sample(4 * len(range(1, opts.n_levels, 2)), ctx.seed + 1)
+    with torch.no_grad():
+        _, outputs = net(torch.as_tensor(batch.inputs, dtype=torch.float64))
+    correlation = float(held_out.performance(outputs, batch))
+
+    levels = np.arange(opts.n_levels)
+    task = SineWave(opts.n_levels)
+    modes = oscillation_modes(
+        net,
+        task.input_value(levels).reshape(-1, 1),
+        target_frequency=task.omega(levels),
+        time_unit=task.time_unit,
+        n_init=opts.n_init,
+        seed=ctx.seed,
+    )
+    within = modes.fraction_within(0.1)
+    ctx.run.save_result(
+        "oscillation_modes",
+        {
+            "inputs": modes.inputs,
+            "frequency": modes.frequency,
+            "target_frequency": task.omega(levels),
+            "growth_rate": modes.growth_rate,
+            "n_fixed_points": modes.n_fixed_points,
+        },
+        {"time_unit_ms": task.time_unit, "fraction_within_10pct": within},
+    )
+    ctx.run.save_figure(plot_oscillation_modes(modes), "oscillation_modes")
+    history_path = ctx.path / "metrics.jsonl"
+    figures_training: list[str] = []
+    if history_path.exists():
+        history = [json.loads(x) for x in history_path.read_text().splitlines() if x.strip()]
+        ctx.run.save_figure(plot_training_curve(history), "training_curve")
+        figures_training = ["training_curve"]
+    median_err = float(np.nanmedian(modes.relative_error))
+    summary = (
+        f"A {opts.hidden}-unit rate network turns a static input into a sine whose frequency "
+        f"the input sets. On the {len(range(1, opts.n_levels, 2))} input levels it never saw "
+        f"in training its output correlates with the target at {correlation:.3f}. Linearised "
+        "around the fixed point at each input, the network's dominant complex eigenvalue pair "
+        f"rotates at the target frequency within 10% for {within:.0%} of the {opts.n_levels} "
+        f"levels (median relative error {median_err:.1%})"
+    )
+    if within >= 0.9:
+        summary += (
+            ": the input moves the fixed point, and with it the rotation speed of the "
+            "oscillation around it."
+        )
+    else:
+        summary += (
+            ". The linearisation does not explain the oscillation at most levels: the network "
+            "is not trained well enough (train longer), or it oscillates on a limit cycle far "
+            "from its fixed point."
+        )
+    metrics = {
+        "heldout_correlation": correlation,
+        "fraction_within_10pct": within,
+        "median_relative_error": median_err,
+    }
+    ctx.run.write_json("metrics_summary.json", metrics)
+    sections = [
+        {
+            "title": "Task and training",
+            "text": (
+                "Sine-wave generator (the review's §5.1): input level j sets the frequency; "
+                "trained on even levels only."
+            ),
+            "figures": figures_training,
+        },
+        {
+            "title": "Oscillation modes",
+            "text": (
+                "Linearised frequency |arg λ|/dt of the dominant complex eigenvalue at each "
+                "input-conditioned fixed point against the target frequency; the band marks "
+                "±10%."
+            ),
+            "figures": ["oscillation_modes"],
+        },
+    ]
+    return Report("Sine-wave generator", summary, sections, metrics)
+
+
+register(
+    Experiment(
+        name="sine",
+        description="Sine generator: fixed points per input rotate at the target frequency.",
+        options=SineOptions,
+        quick={"hidden": 64, "steps": 200, "n_levels": 11, "n_init": 8},
+        build=build,
+        analyze=analyze,
+    )
+)
