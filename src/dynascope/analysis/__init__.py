@@ -20,3 +20,9 @@ from ._ablation import ablation_curve as ablation_curve  # noqa: E402
 from ._ablation import unit_scores as unit_scores  # noqa: E402
 
 __all__ += ["AblatedModel", "AblationCurve", "ablation_curve", "unit_scores"]
+from ._distill import Distillation as Distillation  # noqa: E402
+from ._distill import StateFlowField as StateFlowField  # noqa: E402
+from ._distill import distill as distill  # noqa: E402
+from ._distill import state_flow_field as state_flow_field  # noqa: E402
+
+__all__ += ["Distillation", "StateFlowField", "distill", "state_flow_field"]

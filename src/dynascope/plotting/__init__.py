@@ -46,6 +46,12 @@ __all__ += [
 ]
 from ._analysis import plot_ablation_curves as plot_ablation_curves  # noqa: E402
 from ._analysis import plot_automaton as plot_automaton  # noqa: E402
+from ._analysis import plot_distilled_flow as plot_distilled_flow  # noqa: E402
 from ._analysis import plot_oscillation_modes as plot_oscillation_modes  # noqa: E402
 
-__all__ += ["plot_ablation_curves", "plot_automaton", "plot_oscillation_modes"]
+__all__ += [
+    "plot_ablation_curves",
+    "plot_automaton",
+    "plot_distilled_flow",
+    "plot_oscillation_modes",
+]

@@ -11,7 +11,12 @@ import numpy as np
 from ._mpl import new_axes
 from ._statespace import POINT_STYLE
 
-__all__ = ["plot_ablation_curves", "plot_automaton", "plot_oscillation_modes"]
+__all__ = [
+    "plot_ablation_curves",
+    "plot_automaton",
+    "plot_distilled_flow",
+    "plot_oscillation_modes",
+]
 
 
 def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: Any = None) -> Any:
@@ -161,4 +166,63 @@ def plot_ablation_curves(
     ax.set_xlabel("fraction of units silenced")
     ax.set_ylabel(curves[0].performance_name if len(curves) else "performance")
     ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def plot_distilled_flow(
+    field: Any,
+    trajectories: np.ndarray | None = None,
+    *,
+    ax: Any = None,
+    cmap: str = "viridis",
+    max_trajectories: int = 8,
+    axis_labels: Sequence[str] = ("unit 1", "unit 2"),
+) -> Any:
+    """Flow field of a two-unit network with its fixed points (and optional trajectories).
+
+    Parameters
+    ----------
+    field : StateFlowField
+        From :func:`~dynascope.analysis.state_flow_field` (e.g. of a distilled student).
+    trajectories : ndarray, shape (n_trials, n_steps, 2), optional
+        States of the network on task trials, drawn as white lines.
+    ax : matplotlib Axes, optional
+    cmap : str, default "viridis"
+        Colour map of the speed.
+    max_trajectories : int, default 8
+    axis_labels : sequence of str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes hold the speed mesh, the streamlines, one line per drawn trajectory and one
+        scatter per kind of fixed point present (stable, saddle, unstable).
+    """
+    fig, ax = new_axes(ax, figsize=(5, 4.5))
+    gx, gy = field.axes
+    mesh = ax.pcolormesh(gx, gy, field.speed, cmap=cmap, shading="auto")
+    fig.colorbar(mesh, ax=ax, label="speed")
+    vx, vy = field.velocity[..., 0], field.velocity[..., 1]
+    ax.streamplot(gx, gy, vx, vy, color="white", linewidth=0.6, density=0.9, arrowsize=0.7)
+    if trajectories is not None:
+        for traj in np.asarray(trajectories)[:max_trajectories]:
+            ax.plot(traj[:, 0], traj[:, 1], color="white", lw=1.0, alpha=0.8)
+    fps = field.fixed_points
+    if len(fps):
+        index = fps.saddle_index
+        kinds = {
+            "stable": index == 0,
+            "saddle": (index > 0) & (index < fps.x_star.shape[1]),
+            "unstable": index == fps.x_star.shape[1],
+        }
+        for kind, sel in kinds.items():
+            if not sel.any():
+                continue
+            style = POINT_STYLE.get(kind, {"color": "white", "marker": "o", "label": kind})
+            ax.scatter(*fps.x_star[sel].T, s=50, zorder=3, edgecolor="k", linewidth=0.6, **style)
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
     return fig
