@@ -26,3 +26,18 @@ from ._distill import distill as distill  # noqa: E402
 from ._distill import state_flow_field as state_flow_field  # noqa: E402
 
 __all__ += ["Distillation", "StateFlowField", "distill", "state_flow_field"]
+from ._compare import FixedPointComparison as FixedPointComparison  # noqa: E402
+from ._compare import ModelComparison as ModelComparison  # noqa: E402
+from ._compare import StateComparison as StateComparison  # noqa: E402
+from ._compare import compare_fixed_points as compare_fixed_points  # noqa: E402
+from ._compare import compare_models as compare_models  # noqa: E402
+from ._compare import compare_states as compare_states  # noqa: E402
+
+__all__ += [
+    "FixedPointComparison",
+    "ModelComparison",
+    "StateComparison",
+    "compare_fixed_points",
+    "compare_models",
+    "compare_states",
+]
