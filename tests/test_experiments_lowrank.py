@@ -1,0 +1,152 @@
+"""`dynascope run decision` and `dynascope run context`: quick end-to-end runs of the low-rank
+experiments (training, mean-field reduction, populations, couplings, resampling, report)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dynascope.cli import main
+from dynascope.exceptions import InvalidParameterError
+from dynascope.experiments import RunContext
+from dynascope.experiments.context import ContextOptions
+from dynascope.experiments.context import analyze as analyze_context
+from dynascope.experiments.decision import DecisionOptions
+from dynascope.experiments.decision import analyze as analyze_decision
+from dynascope.models import GRU
+from dynascope.report import RunDirectory
+
+from .helpers import check_report_in_browser
+
+COMMON_FILES = (
+    "experiment.json",
+    "weights.safetensors",
+    "metrics.jsonl",
+    "metrics_summary.json",
+    "report.json",
+    "report.html",
+    "results/latents.npz",
+    "results/flow_field.npz",
+    "figures/training_curve.png",
+    "figures/latents.png",
+    "figures/latents.svg",
+    "figures/flow_field.png",
+    "figures/loadings.png",
+    "figures/resampled.png",
+)
+
+
+def _quick_run(out: Path, name: str) -> dict[str, Any]:
+    result = CliRunner().invoke(main, ["run", name, "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for file in COMMON_FILES:
+        assert (out / file).exists(), file
+    return json.loads((out / "metrics_summary.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def decision_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("runs") / "decision"
+    return out, _quick_run(out, "decision")
+
+
+@pytest.fixture(scope="module")
+def context_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("runs") / "context"
+    return out, _quick_run(out, "context")
+
+
+def test_decision_quick_reduces_to_one_latent(decision_run: tuple[Path, dict[str, Any]]) -> None:
+    out, metrics = decision_run
+    # Seeded quick run (N = 256): network 0.995, reduced 0.995, R² 0.96, draws >= 0.97.
+    assert metrics["accuracy"] >= 0.9
+    assert metrics["reduced_accuracy"] >= 0.9  # one population suffices for this task
+    assert metrics["latent_r2"] >= 0.8  # the reduced κ follows the network's
+    assert metrics["n_populations"] == DecisionOptions.n_populations
+    assert set(metrics["resampled_accuracy"]) == {"256", "1024"}  # the quick sizes
+    assert all(len(v) == 2 for v in metrics["resampled_accuracy"].values())
+    assert metrics["resampled_accuracy_min"] >= 0.85  # engineering without learning
+    # A trained integrator: the recurrent overlap is close to 1 (at or past a line attractor).
+    assert 0.7 < metrics["overlap_mn"] < 2.0
+    assert any(metrics["fixed_points_zero_input_stable"])
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"].startswith("The network integrates evidence along one latent")
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 5
+
+
+def test_decision_report_opens_in_headless_chromium(
+    decision_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    check_report_in_browser(decision_run[0] / "report.html", tmp_path / "shot.png")
+
+
+def test_context_quick_populations_and_couplings(
+    context_run: tuple[Path, dict[str, Any]],
+) -> None:
+    out, metrics = context_run
+    # Seeded quick run (N = 128, 400 steps): network 0.99 in both contexts.
+    assert metrics["accuracy"] >= 0.9
+    assert min(metrics["accuracy_by_context"].values()) >= 0.85
+    # Same sensory streams in both contexts: κ follows the relevant one (quick run: 0.875).
+    assert metrics["context_switch_sign_agreement"] >= 0.6
+    assert metrics["n_populations"] == ContextOptions.n_populations
+    assert metrics["bic_populations"] >= 1
+    # The reduced models are above chance (quick run ≈ 0.74; the gating needs the longer
+    # refinement of the real settings, see notes/issue8_lowrank.md).
+    for key in ("reduced_accuracy_fitted", "reduced_accuracy_refined"):
+        assert 0.6 <= metrics[key] <= 1.0, key
+    assert metrics["latent_r2_fitted"] > 0.3
+    for table in (metrics["couplings_refined"], metrics["couplings_fitted"]):
+        assert set(table) == {"A", "B"}
+        for row in table.values():
+            assert set(row) == {"sigma_in_A", "sigma_in_B", "sigma_rec"}
+            assert 0.0 < row["sigma_rec"] < 2.0
+    gains = metrics["population_gains_refined"]
+    assert all(len(g) == 2 and all(0.0 < x <= 1.0 for x in g) for g in gains.values())  # tanh'
+    assert metrics["resampled_accuracy_min"] >= 0.6
+    for file in (
+        "results/couplings.npz",
+        "results/populations_fitted.npz",
+        "results/populations_refined.npz",
+        "figures/couplings.png",
+        "figures/context_switch.png",
+    ):
+        assert (out / file).exists(), file
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 7
+
+
+def test_context_populations_files_load(context_run: tuple[Path, dict[str, Any]]) -> None:
+    from dynascope.lowrank import load_populations
+
+    out, _ = context_run
+    pops = load_populations(out / "results" / "populations_refined.npz")
+    assert pops.n_populations == ContextOptions.n_populations and pops.rank == 1
+
+
+def test_context_report_opens_in_headless_chromium(
+    context_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    check_report_in_browser(context_run[0] / "report.html", tmp_path / "shot.png")
+
+
+@pytest.mark.parametrize(
+    ("analyze", "options", "name"),
+    [
+        (analyze_decision, DecisionOptions(), "decision"),
+        (analyze_context, ContextOptions(), "context"),
+    ],
+)
+def test_lowrank_experiments_refuse_other_models(
+    analyze: Any, options: Any, name: str, tmp_path: Path
+) -> None:
+    ctx = RunContext(RunDirectory(tmp_path / "run", mode="new"), options, seed=0, quick=True)
+    with pytest.raises(
+        InvalidParameterError, match=f"The '{name}' experiment analyses a LowRankRNN"
+    ):
+        analyze(ctx, GRU(1, 8, 1, seed=0))
