@@ -41,3 +41,14 @@ __all__ += [
     "compare_models",
     "compare_states",
 ]
+from ._selection import RegressionSubspaces as RegressionSubspaces  # noqa: E402
+from ._selection import SelectionVectors as SelectionVectors  # noqa: E402
+from ._selection import regression_subspaces as regression_subspaces  # noqa: E402
+from ._selection import selection_vectors as selection_vectors  # noqa: E402
+
+__all__ += [
+    "RegressionSubspaces",
+    "SelectionVectors",
+    "regression_subspaces",
+    "selection_vectors",
+]

@@ -48,10 +48,14 @@ from ._analysis import plot_ablation_curves as plot_ablation_curves  # noqa: E40
 from ._analysis import plot_automaton as plot_automaton  # noqa: E402
 from ._analysis import plot_distilled_flow as plot_distilled_flow  # noqa: E402
 from ._analysis import plot_oscillation_modes as plot_oscillation_modes  # noqa: E402
+from ._analysis import plot_selection_vectors as plot_selection_vectors  # noqa: E402
+from ._analysis import plot_subspace_angles as plot_subspace_angles  # noqa: E402
 
 __all__ += [
     "plot_ablation_curves",
     "plot_automaton",
     "plot_distilled_flow",
     "plot_oscillation_modes",
+    "plot_selection_vectors",
+    "plot_subspace_angles",
 ]

@@ -16,6 +16,8 @@ __all__ = [
     "plot_automaton",
     "plot_distilled_flow",
     "plot_oscillation_modes",
+    "plot_selection_vectors",
+    "plot_subspace_angles",
 ]
 
 
@@ -225,4 +227,72 @@ def plot_distilled_flow(
     ax.set_ylim(gy[0], gy[-1])
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
+    return fig
+
+
+def plot_selection_vectors(
+    selection: Any, *, input_names: Sequence[str] | None = None, ax: Any = None
+) -> Any:
+    """Effective projection of each input on the selection vector, per context (bars).
+
+    Parameters
+    ----------
+    selection : SelectionVectors
+        From :func:`~dynascope.analysis.selection_vectors`.
+    input_names : sequence of str, optional
+        Names of the input channels to show (default all, named ``u0, u1, ...``); give as many
+        names as the model has inputs, or fewer to show only the first ones.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per (context, input) in ``patches``; bar heights are ``|projection|``.
+    """
+    proj = np.abs(selection.projection)
+    n_in = proj.shape[1]
+    names = [f"u{k}" for k in range(n_in)] if input_names is None else list(input_names)
+    if len(names) > n_in:
+        raise ValueError(f"input_names has {len(names)} entries; the model has {n_in} inputs.")
+    fig, ax = new_axes(ax, figsize=(5, 3.5))
+    n_ctx = len(selection.contexts)
+    width = 0.8 / max(n_ctx, 1)
+    x = np.arange(len(names))
+    for c, ctx in enumerate(selection.contexts):
+        ax.bar(x + (c - (n_ctx - 1) / 2) * width, proj[c, : len(names)], width, label=ctx)
+    ax.set_xticks(x)
+    ax.set_xticklabels(names)
+    ax.set_ylabel("|selection vector · ∂F/∂u|")
+    ax.legend(title="context", fontsize=8)
+    return fig
+
+
+def plot_subspace_angles(subspaces: Any, *, ax: Any = None, cmap: str = "magma") -> Any:
+    """Angles between the task-variable axes of a regression-subspace analysis (heat map).
+
+    Parameters
+    ----------
+    subspaces : RegressionSubspaces
+        From :func:`~dynascope.analysis.regression_subspaces`.
+    ax : matplotlib Axes, optional
+    cmap : str, default "magma"
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes hold one image (``images[0]``, the angle matrix) and one text per cell.
+    """
+    fig, ax = new_axes(ax, figsize=(4.5, 4))
+    angles = subspaces.angles
+    image = ax.imshow(angles, vmin=0, vmax=180, cmap=cmap)
+    fig.colorbar(image, ax=ax, label="angle (degrees)")
+    n = len(subspaces.variables)
+    for i in range(n):
+        for j in range(n):
+            colour = "white" if angles[i, j] < 90 else "black"
+            ax.text(j, i, f"{angles[i, j]:.0f}", ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xticklabels(subspaces.variables, rotation=45, ha="right")
+    ax.set_yticklabels(subspaces.variables)
     return fig
