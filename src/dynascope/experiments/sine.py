@@ -100,10 +100,19 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"rotates at the target frequency within 10% for {within:.0%} of the {opts.n_levels} "
         f"levels (median relative error {median_err:.1%})"
     )
+    missed = task.omega(levels)[~(modes.relative_error <= 0.1)]
     if within >= 0.9:
         summary += (
             ": the input moves the fixed point, and with it the rotation speed of the "
             "oscillation around it."
+        )
+    elif within >= 0.5:
+        summary += (
+            ": at most levels the input moves the fixed point and with it the rotation speed "
+            f"of the oscillation around it. At the {len(missed)} others (targets "
+            f"{missed.min():.2f}–{missed.max():.2f}) the linearisation misses: there the "
+            "network oscillates on a limit cycle far from its fixed point, or it is not "
+            "trained well enough."
         )
     else:
         summary += (
