@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -45,8 +46,8 @@ from .decision import (
     resampled_accuracies,
     resampling_figure,
     train_lowrank,
+    training_figure,
 )
-from .decision import training_figure as _training_figure
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ GATING_RATIO = 2.0
 
 
 def _task() -> ContextDependentIntegration:
-    return ContextDependentIntegration.preset("lowrank")
+    # preset() is typed as returning a Task; this one is a ContextDependentIntegration.
+    return cast(ContextDependentIntegration, ContextDependentIntegration.preset("lowrank"))
 
 
 def build(ctx: RunContext) -> RNNModel:
@@ -341,7 +343,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         fitted, task, batch, opts.resample_sizes[:1], opts.resample_seeds, ctx.seed
     )
     resampling_figure(ctx, accs, acc, refined_acc, 0.5)
-    training = _training_figure(ctx)
+    training = training_figure(ctx)
 
     a, b = table_ref["A"], table_ref["B"]
     gate_a = a["sigma_in_A"] / max(abs(a["sigma_in_B"]), 1e-12)
@@ -428,7 +430,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         for mixture, table in (("refined", table_ref), ("fitted", table_fit))
         for name, t in table.items()
     ]
-    sections = [
+    sections: list[dict[str, Any]] = [
         {
             "title": "Task and training",
             "text": (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -77,7 +77,8 @@ class DecisionOptions:
 
 
 def _task() -> PerceptualDecision:
-    return PerceptualDecision.preset("lowrank")
+    # preset() is typed as returning a Task; this one is a PerceptualDecision.
+    return cast(PerceptualDecision, PerceptualDecision.preset("lowrank"))
 
 
 def train_lowrank(ctx: RunContext, task: Task, *, steps: int, early_stop: float) -> RNNModel:
@@ -320,7 +321,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     }
     ctx.run.write_json("metrics_summary.json", metrics)
     table_rows = [[f"N = {n}", fmt_accs(v)] for n, v in accs.items()]
-    sections = [
+    sections: list[dict[str, Any]] = [
         {
             "title": "Task and training",
             "text": (
