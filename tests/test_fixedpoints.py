@@ -652,3 +652,18 @@ def test_docstring_examples_run() -> None:
     for module in (_finder, _manifolds, _continuation):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_batched_linear_algebra_works_with_two_threads() -> None:
+    # torch 2.13 CPU returns invalid batched LU pivots for 256x256 matrices on >1 thread;
+    # the finder runs its LAPACK calls on one thread and restores the setting.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = dynascope.VanillaRNN(1, 256, 1, form="h", gain=0.5, seed=0).double()
+        start = 0.1 * torch.randn(4, 256, generator=torch.Generator().manual_seed(0))
+        fps = find_fixed_points(model, initial_states=start, stage1=Adam(max_iter=5))
+        assert len(fps) == 1 and fps.residual[0] <= 1e-10
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -15,7 +15,13 @@ from torch import nn
 from .._validation import check_bool, check_float, check_int
 from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
-from ._jacobian import jacobians, newton_distance, residual_and_jacobian, step
+from ._jacobian import (
+    jacobians,
+    newton_distance,
+    residual_and_jacobian,
+    single_threaded_lapack,
+    step,
+)
 from ._result import FixedPoints, Status, linearise
 
 __all__ = ["Adam", "LevenbergMarquardt", "find_fixed_points", "prepare_model", "visited_states"]
@@ -419,9 +425,10 @@ def _lm_stage(
         finite_a = torch.isfinite(a).all(dim=2).all(dim=1)
         # non-finite Jacobians would hand LAPACK invalid input: factor the identity instead
         a_safe = torch.where(finite_a[:, None, None], a, eye.expand_as(a))
-        lu, piv, info = torch.linalg.lu_factor_ex(a_safe)
+        with single_threaded_lapack():
+            lu, piv, info = torch.linalg.lu_factor_ex(a_safe)
+            delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
         lu_ok = (info == 0) & finite_a & (mu[active] <= NEWTON_DAMPING)
-        delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
         lu_ok &= torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
         trials = xa[None] + alphas[:, None, None] * delta[None]
@@ -437,7 +444,8 @@ def _lm_stage(
             if not bool(newton_ok.any()):
                 break
             res = step(model, x_new, ua) - x_new
-            d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
+            with single_threaded_lapack():
+                d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
             trial = x_new + torch.where(newton_ok[:, None], d2, torch.zeros_like(d2))
             r2 = norms(trial, ua)
             better = newton_ok & torch.isfinite(r2) & (r2 <= 0.5 * r_new) & (r_new > 1e-3 * tol)
@@ -454,7 +462,8 @@ def _lm_stage(
             ata = at @ al
             scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
             lhs = ata + (mu[active[lm]] * scale)[:, None, None] * eye
-            d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
+            with single_threaded_lapack():
+                d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
             trial = xa[lm] + d3.squeeze(2)
             r3 = norms(trial, ua[lm])
             ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.func import jacrev, vmap
@@ -11,6 +12,25 @@ from ..models import RNNModel
 
 #: Largest number of float64 Jacobian entries built at once (256 MiB); larger batches are chunked.
 MAX_JACOBIAN_ENTRIES = 2**25
+
+
+@contextlib.contextmanager
+def single_threaded_lapack() -> Iterator[None]:
+    """Run batched LAPACK calls (LU, solve, inverse, eig, SVD) on one thread.
+
+    With more than one thread, torch 2.13's CPU build (MKL) returns invalid pivots from batched
+    LU factorisations of larger matrices (seen from 256×256), so batched ``solve``, ``inv`` and
+    ``lu_solve`` fail ("Pivots given to lu_solve must all be greater or equal to 1"). The thread
+    count is restored on exit.
+    """
+    n_threads = torch.get_num_threads()
+    if n_threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if n_threads > 1:
+            torch.set_num_threads(n_threads)
 
 
 def _single_step(model: RNNModel) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -86,12 +106,14 @@ def newton_distance(
     if x.shape[0] == 0:
         return x.new_zeros(0)
     r, a = residual_and_jacobian(model, x, u)
-    delta, info = torch.linalg.solve_ex(a, -r.unsqueeze(2))
+    with single_threaded_lapack():
+        delta, info = torch.linalg.solve_ex(a, -r.unsqueeze(2))
     dist = torch.linalg.vector_norm(delta.squeeze(2), dim=1)
     # LU is enough for well-conditioned points; recheck the others with a truncated SVD
     hard = (info != 0) | ~torch.isfinite(dist) | (dist > 1e-6)
     if bool(hard.any()):
-        uu, sv, vh = torch.linalg.svd(a[hard])
+        with single_threaded_lapack():
+            uu, sv, vh = torch.linalg.svd(a[hard])
         cut = rcond * sv[:, :1].clamp_min(1.0)
         inv = torch.where(sv > cut, 1.0 / sv, torch.zeros_like(sv))
         coef = inv * (uu.transpose(1, 2) @ r[hard].unsqueeze(2)).squeeze(2)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..exceptions import ModelFileError, NotFittedError, ShapeError
+from ._jacobian import single_threaded_lapack
 
 __all__ = ["FixedPoints", "Status", "linearise"]
 
@@ -63,7 +64,8 @@ def linearise(
         empty = np.zeros((k, n), dtype=complex)
         return empty, np.zeros((k, n, n), dtype=complex), np.zeros((k, n, n), dtype=complex)
     # torch's eig follows torch.set_num_threads; numpy's OpenBLAS threads oversubscribe.
-    vals_t, right_t = torch.linalg.eig(torch.as_tensor(jacobian, dtype=torch.float64))
+    with single_threaded_lapack():
+        vals_t, right_t = torch.linalg.eig(torch.as_tensor(jacobian, dtype=torch.float64))
     vals, right = vals_t.numpy(), right_t.numpy()
     key = vals.real if continuous_time else np.abs(vals)
     # stable tie-break on the imaginary part so that conjugate pairs come out in a fixed order
@@ -73,9 +75,10 @@ def linearise(
     right /= np.linalg.norm(right, axis=1, keepdims=True)
     big = np.take_along_axis(right, np.abs(right).argmax(axis=1)[:, None, :], axis=1)
     right *= np.conj(big) / np.abs(big)
-    inv, info = torch.linalg.inv_ex(torch.as_tensor(right))
-    if bool((info != 0).any()):  # defective Jacobian: no basis of eigenvectors
-        inv = torch.linalg.pinv(torch.as_tensor(right))
+    with single_threaded_lapack():
+        inv, info = torch.linalg.inv_ex(torch.as_tensor(right))
+        if bool((info != 0).any()):  # defective Jacobian: no basis of eigenvectors
+            inv = torch.linalg.pinv(torch.as_tensor(right))
     left = np.conj(inv.numpy()).transpose(0, 2, 1)
     return vals, right, left
 
