@@ -40,3 +40,18 @@ def test_info_reports_bad_file_on_stderr_with_nonzero_exit(tmp_path: Path) -> No
     result = CliRunner().invoke(main, ["info", str(bad)])
     assert result.exit_code == 1
     assert "not a readable safetensors file" in result.output
+
+
+def test_threads_option_reaches_torch() -> None:
+    import torch
+
+    try:
+        result = CliRunner().invoke(
+            main, ["--threads", "2", "demo", "--hidden", "4", "--steps", "2"]
+        )
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 2
+        result = CliRunner().invoke(main, ["--threads", "0", "demo"])
+        assert result.exit_code == 2 and "--threads" in result.output
+    finally:
+        torch.set_num_threads(1)
