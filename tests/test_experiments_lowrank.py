@@ -150,3 +150,13 @@ def test_lowrank_experiments_refuse_other_models(
         InvalidParameterError, match=f"The '{name}' experiment analyses a LowRankRNN"
     ):
         analyze(ctx, GRU(1, 8, 1, seed=0))
+
+
+def test_decision_analyze_reproduces_the_run(decision_run: tuple[Path, dict[str, Any]]) -> None:
+    # Options come back from experiment.json (tuples as lists); same weights and seed give the
+    # same numbers.
+    out, before = decision_run
+    result = CliRunner().invoke(main, ["analyze", str(out)])
+    assert result.exit_code == 0, result.output
+    after = json.loads((out / "metrics_summary.json").read_text())
+    assert after == before
