@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 import dynascope
+from dynascope.fixedpoints import find_fixed_points
 from dynascope.models import RateRNN
 from dynascope.tasks import ContextDependentIntegration, FlipFlop, SineWave
 from dynascope.training import TrainConfig, train
@@ -31,8 +32,11 @@ FLIPFLOP = ROOT / "tests" / "data" / "flipflop_gru16.safetensors"
 TEST_SEED = 987_654
 
 
-def train_sinewave() -> dict:
-    """The recipe of benchmarks/train_acceptance.py, trained on all 51 levels."""
+def train_sinewave(rate_reg: float = 0.0) -> dict:
+    """The recipe of benchmarks/train_acceptance.py, trained on all 51 levels.
+
+    ``rate_reg`` > 0 penalises firing rates, which keeps the oscillation small, i.e. closer to
+    the linear regime around the fixed point."""
     task = SineWave()
     model = RateRNN(1, 200, 1, tau=20.0, dt=10.0, seed=0)
     config = TrainConfig(
@@ -44,17 +48,18 @@ def train_sinewave() -> dict:
         lr_min=1e-4,
         eval_every=100,
         eval_batch_size=128,
+        rate_reg=rate_reg,
         seed=0,
     )
     t0 = time.perf_counter()
     result = train(model, task, config)
     RUNS.mkdir(parents=True, exist_ok=True)
-    dynascope.save(result.model, RUNS / "sinewave_rate200.safetensors")
+    dynascope.save(result.model, RUNS / _sine_file(rate_reg))
     batch = task.sample(500, TEST_SEED)
     with torch.no_grad():
         out = result.model.eval()(torch.as_tensor(batch.inputs))[1]
     return {
-        "experiment": "train RateRNN N=200 on SineWave (51 levels)",
+        "experiment": f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}",
         "steps": result.steps,
         "wall_s": round(time.perf_counter() - t0, 1),
         "heldout_correlation": task.performance(out, batch),
@@ -66,13 +71,14 @@ def train_context() -> dict:
     task = ContextDependentIntegration.preset("lowrank")
     model = RateRNN(4, 128, 1, tau=100.0, dt=20.0, noise_std=0.05, seed=0)
     config = TrainConfig(
-        n_steps=2000,
+        n_steps=1500,
         batch_size=32,
         lr=3e-3,
         grad_clip=1.0,
+        lr_schedule="cosine",
+        lr_min=1e-4,
         eval_every=50,
         eval_batch_size=512,
-        early_stop_performance=0.97,
         seed=0,
     )
     t0 = time.perf_counter()
@@ -90,16 +96,292 @@ def train_context() -> dict:
     }
 
 
-EXPERIMENTS = {"train-sinewave": train_sinewave, "train-context": train_context}
+def _sine_file(rate_reg: float) -> str:
+    return (
+        "sinewave_rate200.safetensors"
+        if rate_reg == 0
+        else f"sinewave_rate200_reg{rate_reg:g}.safetensors"
+    )
+
+
+def sinewave(rate_reg: float = 0.0) -> dict:
+    """Linearised frequency at the fixed point of each of the 51 input levels."""
+    from dynascope.analysis import oscillation_modes
+
+    task = SineWave()
+    model = dynascope.load(RUNS / _sine_file(rate_reg))
+    levels = np.arange(task.n_levels)
+    t0 = time.perf_counter()
+    modes = oscillation_modes(
+        model,
+        task.input_value(levels),
+        target_frequency=task.omega(levels),
+        time_unit=task.time_unit,
+        n_steps=100,
+        n_init=32,
+    )
+    err = modes.relative_error
+    _figure(f"sinewave_frequencies_reg{rate_reg:g}", "plot_oscillation_modes", modes)
+    return {
+        "experiment": f"SineWave RateRNN-200 (rate_reg={rate_reg}): linearised vs target frequency",
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "fraction_within_10pct": modes.fraction_within(0.1),
+        "fraction_within_5pct": modes.fraction_within(0.05),
+        "median_rel_error": float(np.nanmedian(err)),
+        "max_rel_error": float(np.nanmax(err)),
+        "levels_without_complex_mode": int(np.isnan(modes.frequency).sum()),
+        "fixed_points_per_level": np.bincount(modes.n_fixed_points).tolist(),
+        "growth_rate_range": [
+            float(np.nanmin(modes.growth_rate)),
+            float(np.nanmax(modes.growth_rate)),
+        ],
+        "rel_error_by_level": np.round(err, 4).tolist(),
+    }
+
+
+def _flipflop_setup():
+    model = dynascope.load(FLIPFLOP)
+    task = FlipFlop.preset("fpf64")
+    batch = task.sample(128, TEST_SEED)
+    with torch.no_grad():
+        states = model(torch.as_tensor(batch.inputs))[0]
+    fps = find_fixed_points(model, initial_states=states, n_init=1024, noise=0.4, seed=0)
+    return model, task, batch, states, fps
+
+
+def flipflop() -> dict:
+    """PCA variance, the automaton against the task's truth table, and the Fig. 3b view."""
+    from dynascope.analysis import (
+        extract_automaton,
+        fit_state_space,
+        flipflop_symbols,
+        flipflop_truth,
+    )
+    from dynascope.fixedpoints import unstable_manifolds
+
+    t0 = time.perf_counter()
+    model, task, batch, states, fps = _flipflop_setup()
+    view = fit_state_space(states, 3)
+    auto = extract_automaton(model, fps, flipflop_symbols(3))
+    wrong = auto.check(flipflop_truth)
+    # run the automaton on the task's own pulse sequences and compare with the task targets
+    pulses = batch.conditions["pulses"]
+    agree = total = 0
+    for trial in range(batch.batch_size):
+        state = "---"
+        for t in range(batch.n_steps):
+            syms = [f"{'+' if p > 0 else '-'}{k}" for k, p in enumerate(pulses[trial, t]) if p]
+            if syms:
+                state = auto.run(syms, state)[-1]
+            target = "".join("+" if v > 0 else "-" for v in batch.targets[trial, t])
+            agree += state == target
+            total += 1
+    fixed = fps.fixed
+    proj = view.transform(fixed.x_star)
+    links = unstable_manifolds(model, fixed)
+    connections = [(proj[s], proj[t]) for s, t in sorted(links.edges)]
+    points = {"stable": proj[fixed.is_stable], "saddle": proj[fixed.saddle_index > 0]}
+    _figure("flipflop_state_space", "plot_state_space", view.transform(states), points, connections)
+    _figure("flipflop_automaton", "plot_automaton", auto, positions=proj[fixed.is_stable][:, :2])
+    RUNS.mkdir(parents=True, exist_ok=True)
+    (RUNS / "flipflop_automaton.dot").write_text(auto.to_dot("flipflop"))
+    return {
+        "experiment": "flip-flop GRU-16 (tests/data): PCA, automaton, Fig. 3b",
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "pc_variance": view.explained_variance_ratio.round(4).tolist(),
+        "top3_variance": float(view.explained_variance_ratio.sum()),
+        "fixed_points": fps.counts(),
+        "automaton_states": auto.n_states,
+        "automaton_symbols": auto.n_symbols,
+        "automaton_transitions": auto.n_transitions,
+        "transitions_wrong_vs_truth_table": len(wrong),
+        "task_targets_reproduced": f"{agree}/{total}",
+        "saddle_connections": len(links.edges),
+    }
+
+
+def ablation() -> dict:
+    """Random vs targeted ablation of the flip-flop GRU-16 and the SineWave RateRNN-200."""
+    from dynascope.analysis import ablation_curve
+
+    t0 = time.perf_counter()
+    out: dict = {"experiment": "ablation curves (5 seeds, 256 trials each)"}
+    nets = {
+        "flipflop_gru16": (dynascope.load(FLIPFLOP), FlipFlop.preset("fpf64")),
+        "sinewave_rate200": (dynascope.load(RUNS / _sine_file(0.0)), SineWave()),
+    }
+    fractions = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
+    for name, (model, task) in nets.items():
+        curves = [
+            ablation_curve(model, task, fractions, strategy=s, n_seeds=5, n_trials=256)
+            for s in ("random", "readout", "pca")
+        ]
+        _figure(f"ablation_{name}", "plot_ablation_curves", curves)
+        for c in curves:
+            low, high = c.confidence_band()
+            out[f"{name}_{c.strategy}"] = {
+                "n_removed": c.n_removed.tolist(),
+                "mean": c.mean.round(4).tolist(),
+                "ci95": [low.round(4).tolist(), high.round(4).tolist()],
+            }
+        intact = curves[0].performance[:, 0]
+        out[f"{name}_intact_equal_across_strategies"] = bool(
+            all(np.array_equal(c.performance[:, 0], intact) for c in curves)
+        )
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def distill_flipflop() -> dict:
+    """Flip-flop GRU-16 into 3 GRU units (3 PCs), and into 2 units (2 PCs) with its flow field."""
+    from dynascope.analysis import distill, state_flow_field
+
+    t0 = time.perf_counter()
+    model, task = dynascope.load(FLIPFLOP), FlipFlop.preset("fpf64")
+    out: dict = {"experiment": "distillation of the flip-flop GRU-16"}
+    for k in (3, 2):
+        d = distill(model, task, n_components=k, n_steps=1000, batch_size=64, seed=0)
+        out[f"{k}_units"] = {
+            "r2": d.r2,
+            "r2_per_pc": d.r2_per_component.round(4).tolist(),
+            "pc_variance": d.view.explained_variance_ratio.round(4).tolist(),
+            "performance_teacher": d.performance_teacher,
+            "performance_student": d.performance_student,
+            "performance_teacher_pcs": d.performance_pcs,
+        }
+        if k == 2:
+            batch = task.sample(8, TEST_SEED)
+            with torch.no_grad():
+                traj = d.student.double()(torch.as_tensor(batch.inputs, dtype=torch.float64))[0]
+            lo, hi = traj.min(0).values.min(0).values, traj.max(0).values.max(0).values
+            pad = 0.2 * (hi - lo)
+            bounds = torch.stack([lo - pad, hi + pad], 1).numpy()
+            field = state_flow_field(d.student, bounds, n_grid=40)
+            out["2_units"]["flow_field_fixed_points"] = field.fixed_points.counts()
+            _figure("distilled_flow_2units", "plot_distilled_flow", field, traj.numpy())
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def compare() -> dict:
+    """Flip-flop GRU-16 (seed 0, tests/data) vs a second GRU-16 trained with seed 1."""
+    from dynascope.analysis import compare_models
+
+    t0 = time.perf_counter()
+    a = dynascope.load(FLIPFLOP)
+    b = dynascope.load(RUNS / "flipflop_gru16_seed1.safetensors")
+    res = compare_models(a, b, FlipFlop.preset("fpf64"), n_trials=128, n_init=1024, noise=0.4)
+    fp = res.fixed_points
+    return {
+        "experiment": "compare flip-flop GRU-16 seed 0 vs seed 1",
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "r2_a_to_b": res.states.r2_a_to_b,
+        "r2_b_to_a": res.states.r2_b_to_a,
+        "counts_a": fp.counts_a,
+        "counts_b": fp.counts_b,
+        "n_matched": len(fp.matches),
+        "matched_same_type": int(fp.same_type.sum()),
+        "match_distance_median": float(np.median(fp.distance)) if len(fp.distance) else None,
+        "match_distance_max": float(fp.distance.max()) if len(fp.distance) else None,
+        "unmatched": [len(fp.unmatched_a), len(fp.unmatched_b)],
+        "performance": [res.performance_a, res.performance_b],
+    }
+
+
+def context() -> dict:
+    """Selection vectors per context and regression subspaces of the full-rank RateRNN."""
+    from dynascope.analysis import regression_subspaces, selection_vectors
+
+    t0 = time.perf_counter()
+    task = ContextDependentIntegration.preset("lowrank")
+    model = dynascope.load(RUNS / "context_rate128.safetensors").eval()
+    batch = task.sample(1024, TEST_SEED)
+    with torch.no_grad():
+        states, outputs = model(torch.as_tensor(batch.inputs))
+    ctx = batch.conditions["context"]
+    cue = task.context_cue
+    inputs = {"A": [0.0, 0.0, cue, 0.0], "B": [0.0, 0.0, 0.0, cue]}
+    visited = {"A": states[ctx == 0], "B": states[ctx == 1]}
+    sel = selection_vectors(model, inputs, visited, n_init=512, noise=0.0, slow_tol=1e-6)
+    rel = sel.relevance([0, 1])
+    _figure("context_selection", "plot_selection_vectors", sel, input_names=["sens A", "sens B"])
+    stim = np.flatnonzero(batch.period_mask("stimulus").any(0))
+    with torch.no_grad():
+        rates = model.rates(states).numpy()
+    variables = {
+        "choice": batch.conditions["choice"],
+        "coh_a": batch.conditions["coherence_a"],
+        "coh_b": batch.conditions["coherence_b"],
+        "context": ctx.astype(float),
+    }
+    sub = regression_subspaces(rates, variables, n_pca=12, steps=stim)
+    _figure("context_subspace_angles", "plot_subspace_angles", sub)
+    return {
+        "experiment": "context-dependent integration, full-rank RateRNN-128",
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "accuracy": task.performance(outputs, batch),
+        "points_per_context": sel.n_points.tolist(),
+        "slow_mode_eigval": [complex(v).real for v in sel.eigval],
+        "slow_mode_time_constant_ms": sel.time_constant.round(1).tolist(),
+        "projection_A_context_[sensA, sensB]": rel[0].round(5).tolist(),
+        "projection_B_context_[sensA, sensB]": rel[1].round(5).tolist(),
+        "ratio_relevant_over_irrelevant": [
+            float(rel[0, 0] / rel[0, 1]),
+            float(rel[1, 1] / rel[1, 0]),
+        ],
+        "angle_selection_A_vs_B_deg": float(
+            np.degrees(
+                np.arccos(
+                    abs(sel.selection[0] @ sel.selection[1])
+                    / np.linalg.norm(sel.selection[0])
+                    / np.linalg.norm(sel.selection[1])
+                )
+            )
+        ),
+        "angle_line_A_vs_B_deg": float(
+            np.degrees(np.arccos(min(1.0, abs(sel.line_direction[0] @ sel.line_direction[1]))))
+        ),
+        "subspace_variables": sub.variables,
+        "subspace_angles_deg": sub.angles.round(1).tolist(),
+    }
+
+
+def _figure(name: str, function: str, *args: object, **kwargs: object) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dynascope import plotting
+
+    fig = getattr(plotting, function)(*args, **kwargs)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    fig.savefig(RUNS / f"{name}.png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+EXPERIMENTS = {
+    "train-sinewave": train_sinewave,
+    "train-context": train_context,
+    "sinewave": sinewave,
+    "flipflop": flipflop,
+    "ablation": ablation,
+    "distill": distill_flipflop,
+    "compare": compare,
+    "context": context,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("experiment", choices=list(EXPERIMENTS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rate-reg", type=float, default=0.0, help="SineWave runs only")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    record = EXPERIMENTS[args.experiment]()
+    fn = EXPERIMENTS[args.experiment]
+    kwargs = {"rate_reg": args.rate_reg} if "sinewave" in args.experiment else {}
+    record = fn(**kwargs)
     print(json.dumps(record, default=float), flush=True)
 
 
