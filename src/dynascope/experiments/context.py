@@ -32,6 +32,7 @@ from ..lowrank import (
     latent_trajectories,
     loadings,
     refine_populations,
+    resample,
     save_populations,
     simulate_reduced,
 )
@@ -292,13 +293,33 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     ctx.run.save_result("flow_field", flows, {"held_coherence": coh, "context_cue": cue})
     ctx.run.save_figure(fig, "flow_field")
 
-    # Latents: network vs reduced (raw fit), and the same stimuli in both contexts (Fig. 4c).
+    # Latents: the trained network vs the reduced model of the raw fit (left), and a network
+    # drawn from the refined mixture vs the refined reduced model (right), on the same trials.
+    # The drawn network is simulated on a subset of trials only: its full states are (B, T, N).
+    n_sub = min(100, opts.n_test)
+    drawn = resample(refined, opts.hidden, seed=ctx.seed + 1000)
+    lat_drawn = latent_trajectories(drawn, batch.inputs[:n_sub])
+    r2_refined = float(latent_r2(lat_drawn.kappa, sim_ref.kappa[:n_sub])[0])
     ctx.run.save_result(
         "latents",
-        {"times": times, "kappa_network": lat.kappa, "kappa_reduced": sim.kappa},
-        {"latent_r2": r2, "mixture": "fitted"},
+        {
+            "times": times,
+            "kappa_network": lat.kappa,
+            "kappa_reduced": sim.kappa,
+            "kappa_drawn_network": lat_drawn.kappa,
+            "kappa_reduced_refined": sim_ref.kappa[:n_sub],
+        },
+        {"latent_r2": r2, "latent_r2_refined": r2_refined, "n_trials_drawn": n_sub},
     )
-    ctx.run.save_figure(plot_latents(times, lat.kappa, sim.kappa, max_trials=6), "latents")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    plot_latents(times, lat.kappa, sim.kappa, max_trials=6, ax=axes[0])
+    axes[0].set_title(f"trained network vs reduced (fitted mixture), R² = {r2:.2f}", fontsize=10)
+    plot_latents(times, lat_drawn.kappa, sim_ref.kappa, max_trials=6, ax=axes[1])
+    axes[1].set_title(
+        f"network drawn from the refined mixture vs its reduced model, R² = {r2_refined:.2f}",
+        fontsize=10,
+    )
+    ctx.run.save_figure(fig, "latents")
     u_a, u_b, probe_coh = _context_probe(batch, 4)
     k_a = latent_trajectories(net, u_a).kappa[..., 0]
     k_b = latent_trajectories(net, u_b).kappa[..., 0]
@@ -404,6 +425,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "reduced_accuracy_one_population": one_acc,
         "reduced_accuracy_fitted": reduced_acc,
         "latent_r2_fitted": r2,
+        "latent_r2_refined": r2_refined,
         "reduced_accuracy_refined": refined_acc,
         "reduced_accuracy_refined_by_context": refined_by_ctx,
         "refine_wall_s": round(refine_wall, 1),
@@ -465,11 +487,14 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         {
             "title": "Latent trajectories: network vs reduced model",
             "text": (
-                "κ(t) of the network (solid) and of the reduced model of the fitted mixture "
-                f"(dashed): R² = {r2:.2f}, reduced-model accuracy {reduced_acc:.1%} (one "
-                f"population: {one_acc:.1%}). Refining the mixture through the mean-field "
-                f"model ({opts.refine_steps} steps) and through finite N = {opts.hidden} networks "
-                f"drawn from it ({opts.finite_refine_steps} steps) gives a reduced model with "
+                "Left: κ(t) of the trained network (solid) and of the reduced model of the fitted "
+                f"mixture (dashed): R² = {r2:.2f}, reduced-model accuracy {reduced_acc:.1%} (one "
+                f"population: {one_acc:.1%}). Right: a network of {opts.hidden} neurons drawn "
+                "from the refined mixture (solid) and the refined reduced model (dashed), "
+                f"R² = {r2_refined:.2f} on {n_sub} trials. Refining the mixture through the "
+                f"mean-field model ({opts.refine_steps} steps) and through finite N = "
+                f"{opts.hidden} networks drawn from it ({opts.finite_refine_steps} steps) gives a "
+                "reduced model with "
                 f"{refined_acc:.1%} (context A {refined_by_ctx['A']:.1%}, B "
                 f"{refined_by_ctx['B']:.1%})."
             ),
@@ -481,8 +506,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 "σ̃_in of the two sensory inputs and σ̃_rec along one trial of each context "
                 "(refined mixture; Fig. 4d). The table gives stimulus-period means over all "
                 "held-out trials of each context, for the refined and for the fitted mixture. "
-                "In context A κ couples strongly to input A and weakly to B, and the other way "
-                "round in context B."
+                + (
+                    "In context A κ couples strongly to input A and weakly to B, and the other "
+                    f"way round in context B (ratios {gate_a:.1f} and {gate_b:.1f})."
+                    if gated
+                    else "The couplings of the refined mixture do not yet switch with context "
+                    f"(relevant/irrelevant ratios {gate_a:.1f} and {gate_b:.1f})."
+                )
             ),
             "figures": ["couplings"],
             "table": {
@@ -494,8 +524,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "title": "Reduced flow per context",
             "text": (
                 "τ dκ/dt against κ (refined mixture) with the context cue on, without evidence "
-                f"and with a constant input of +{coh:g} on A or on B. The relevant input tilts "
-                "the curve and moves the fixed point; the irrelevant one barely does."
+                f"and with a constant input of +{coh:g} on A or on B. "
+                + (
+                    "The relevant input tilts the curve and moves the fixed point; the "
+                    "irrelevant one barely does."
+                    if gated
+                    else "Compare the shift each input causes in each context."
+                )
             ),
             "figures": ["flow_field"],
         },
