@@ -132,6 +132,18 @@ def test_line_attractor_errors():
         find_line_attractor(multi, states)
     with pytest.raises(InvalidParameterError, match="'n_init' parameter of find_line_attractor"):
         find_line_attractor(model, states, n_init=1)
+    with pytest.raises(InvalidParameterError, match="'polish' parameter of find_line_attractor"):
+        find_line_attractor(model, states, polish=1)
+
+
+def test_line_attractor_without_polish_keeps_slow_points():
+    model, states = planted_line()
+    noisy = states + 0.3 * Q[:, 1]  # start off the line: Adam alone stops short of it
+    polished = find_line_attractor(model, noisy, n_init=32, seed=0)
+    rough = find_line_attractor(model, noisy, n_init=32, seed=0, slow_tol=1e-2, polish=False)
+    assert (polished.points.kind == "fixed").all()
+    assert (rough.points.kind == "slow").any()
+    assert abs(abs(rough.direction @ Q[:, 0]) - 1) < 1e-3
 
 
 def test_attractor_dimension_of_planted_plane(rng):

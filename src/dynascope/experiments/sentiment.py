@@ -303,6 +303,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     except InvalidParameterError as exc:
         line = None
         sections.append({"title": "Line attractor", "text": f"No line attractor: {exc}"})
+    try:
+        # unpolished slow points spread along the line: for the picture only
+        rough = find_line_attractor(
+            m64, visited, n_init=opts.n_init, seed=ctx.seed, slow_tol=1e-5, polish=False
+        )
+    except InvalidParameterError:
+        rough = line
     if line is not None:
         err = linearization_error(m64, line, visited[:2000], inputs[:2000])
         fps = line.points
@@ -320,10 +327,11 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         pos = int(np.argmax(final_logit))
         neg = int(np.argmin(final_logit))
         trajs = [view.transform(states[i, : lengths[pick][i]]) for i in (pos, neg)]
+        shown = rough if rough is not None else line
         ctx.run.save_figure(
             plot_line_attractor(
-                view.transform(fps.x_star),
-                line.logits,
+                view.transform(shown.points.x_star),
+                shown.logits,
                 trajs,
                 ("positive review", "negative review"),
             ),
@@ -341,6 +349,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 "cos_line_readout": line.cos_line_readout,
                 "cos_mode_readout_median": float(np.median(line.cos_mode_readout)),
                 "line_logit_range": [float(line.logits.min()), float(line.logits.max())],
+                "n_slow_points_unpolished": len(shown),
+                "slow_points_logit_range": [float(shown.logits.min()), float(shown.logits.max())],
                 "doc_logit_range": [float(final_logit.min()), float(final_logit.max())],
                 "linearization_error_median": float(np.median(err)),
             }
@@ -355,7 +365,9 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                     f"were found; {line.line_variance:.1%} of their variance lies along one "
                     f"line, |cos(line, readout)| = {line.cos_line_readout:.3f}, and the line "
                     f"spans logits {line.logits.min():.2f} to {line.logits.max():.2f} (reviews "
-                    f"end between {final_logit.min():.2f} and {final_logit.max():.2f}). Each "
+                    f"end between {final_logit.min():.2f} and {final_logit.max():.2f}; the "
+                    f"{len(shown)} unpolished slow points drawn span {shown.logits.min():.2f} to "
+                    f"{shown.logits.max():.2f}). Each "
                     f"point has one slow mode: max |λ| = {line.top_abs_eigval.max():.4f} "
                     f"(median time constant {np.median(line.time_constants[:, 0]):.0f} tokens), "
                     f"the next mode decays in {np.median(line.time_constants[:, 1]):.1f} tokens. "

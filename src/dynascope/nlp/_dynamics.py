@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_bool, check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
-from ..fixedpoints import FixedPoints, find_fixed_points
+from ..fixedpoints import FixedPoints, LevenbergMarquardt, find_fixed_points
 from ..models import RNNModel, analysis_copy
 
 __all__ = [
@@ -121,6 +121,7 @@ def find_line_attractor(
     noise: float = 0.0,
     tol: float = 1e-8,
     slow_tol: float | None = 1e-6,
+    polish: bool = True,
     seed: int | None = 0,
 ) -> LineAttractor:
     """Find the fixed (and slow) points at zero input and describe the line they form.
@@ -138,6 +139,11 @@ def find_line_attractor(
     tol, slow_tol : float
         Residual tolerances of :func:`find_fixed_points` (a line attractor is made of nearly
         fixed points: keep slow ones with ``q <= slow_tol``; ``None`` keeps only fixed points).
+    polish : bool
+        Polish candidates with Newton's method (stage 2 of :func:`find_fixed_points`). Polished
+        candidates collapse onto the few exact fixed points of the line; without polishing,
+        the Adam stage leaves many slow points spread along it (better for pictures; their
+        eigenvalues are those of slow points, slightly off the fixed points').
     seed : int, optional
 
     Returns
@@ -158,6 +164,9 @@ def find_line_attractor(
         tol=tol,
         slow_tol=slow_tol,
         seed=seed,
+        stage2=LevenbergMarquardt()
+        if check_bool(polish, "polish", "find_line_attractor")
+        else None,
     )
     if len(fps) < 2:
         raise InvalidParameterError(
@@ -238,7 +247,9 @@ def linearization_error(
         raise InvalidParameterError(
             "The line's points have no Jacobians; find them with compute_jacobians=True."
         )
-    d2 = ((x[:, None, :] - fps.x_star[None]) ** 2).sum(-1)
+    # squared distances by expansion: (n, K) memory instead of (n, K, S)
+    p = fps.x_star
+    d2 = (x * x).sum(1)[:, None] - 2.0 * x @ p.T + (p * p).sum(1)[None]
     near = d2.argmin(axis=1)
     m64 = analysis_copy(model)
     with torch.no_grad():
@@ -367,7 +378,9 @@ class ModifierEffect:
         Time constant (tokens) of the decay of ``off_line``, from a log-linear fit.
     factors : ndarray, shape (n_lags,)
         Slope of the probe words' valence after the modifier (with ``lag - 1`` zero-input steps
-        between) against their plain valence: −1 reverses, 2 doubles, 1 is no effect.
+        between) against their valence from the same state projected onto the line's slow mode
+        (so that only the off-line displacement counts): −1 reverses, 2 doubles, 1 is no
+        effect.
     probe_words : tuple of str
     probe_plain, probe_modified : ndarray, shape (n_probes,)
         Plain valence of each probe word, and its valence right after the modifier.
@@ -402,6 +415,27 @@ def _response(
     xr = x.repeat_interleave(p, dim=0)
     _, z1 = _run_logit(m64, xr, [probes.repeat(k, 1)])
     return (z1.reshape(k, p) - z0[:, None]).mean(dim=0).numpy()
+
+
+def _modulation(
+    m64: RNNModel,
+    x0: torch.Tensor,
+    prefix: list[torch.Tensor],
+    probes: torch.Tensor,
+    r: torch.Tensor,
+    l: torch.Tensor,
+) -> float:
+    """Slope of the probes' response after ``prefix`` against their response from the same
+    state projected onto the line's slow mode (its off-line part removed).
+
+    Comparing with the projection rather than with the start point separates the effect of the
+    off-line displacement (modulation) from that of moving along the line, where the
+    response changes too (it saturates near the ends of the line).
+    """
+    x, _ = _run_logit(m64, x0, prefix)
+    along = ((x - x0) * l).sum(dim=1, keepdim=True)
+    projected = x0 + along * r
+    return _slope(_response(m64, projected, [], probes), _response(m64, x, [], probes))
 
 
 def _slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -460,6 +494,8 @@ def modifier_effects(
     zero = torch.zeros(len(idx), m64.n_in, dtype=torch.float64)
     probes = emb[[lookup[w] for w in probe_words]]
     plain = _response(m64, x0, [], probes)
+    r, l, _ = line.slow_mode()
+    r_t, l_t = torch.as_tensor(r[idx]), torch.as_tensor(l[idx])
     out = []
     for word in modifiers:
         u = emb[lookup[word]].expand(len(idx), -1)
@@ -467,7 +503,7 @@ def modifier_effects(
         _, z_mod = _run_logit(m64, x0, [u])
         factors = np.array(
             [
-                _slope(plain, _response(m64, x0, [u] + [zero] * (lag - 1), probes))
+                _modulation(m64, x0, [u] + [zero] * (lag - 1), probes, r_t, l_t)
                 for lag in range(1, n_lags + 1)
             ]
         )
@@ -524,8 +560,8 @@ def rank_modifiers(
     """How much each candidate word changes the response to the word after it.
 
     For every candidate word ``c`` (ids), the slope of the probes' valence right after ``c``
-    against their plain valence is measured (see :func:`modifier_effects`); the score is
-    ``|slope − 1|`` (0: no effect; 2: full reversal).
+    against their valence from the projection of that state onto the line is measured (see
+    :func:`modifier_effects`); the score is ``|slope − 1|`` (0: no effect; 2: full reversal).
 
     Parameters
     ----------
@@ -553,13 +589,15 @@ def rank_modifiers(
             f"{candidates.shape} and {probes.shape}."
         )
     m64 = analysis_copy(model)
-    x0 = torch.as_tensor(line.points.x_star[_central_points(line, n_points)])
+    idx = _central_points(line, n_points)
+    x0 = torch.as_tensor(line.points.x_star[idx])
+    r, l, _ = line.slow_mode()
+    r_t, l_t = torch.as_tensor(r[idx]), torch.as_tensor(l[idx])
     pe = emb[probes]
-    plain = _response(m64, x0, [], pe)
     slopes = np.zeros(candidates.size)
     k = x0.shape[0]
     for j, c in enumerate(candidates):
-        slopes[j] = _slope(plain, _response(m64, x0, [emb[c].expand(k, -1)], pe))
+        slopes[j] = _modulation(m64, x0, [emb[c].expand(k, -1)], pe, r_t, l_t)
     return slopes
 
 
