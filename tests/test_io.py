@@ -231,3 +231,12 @@ def test_import_errors(tmp_path: Path) -> None:
         import_torch_state_dict(sd, "gru")
     with pytest.raises(ModelFileError, match="fc.weight"):
         import_torch_state_dict(nn.GRU(2, 3).state_dict(), "gru", readout_prefix="fc.")
+
+
+def test_atomic_write_gives_normal_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        path = save(GRU(1, 2, 1, seed=0), tmp_path / "m.safetensors")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644
