@@ -388,8 +388,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             mechanism += (
                 f" Population {pa} carries input A and population {pb} input B; the context cue "
                 f"sets their gains ⟨Φ'⟩ (context A: {gains['A'][pa]:.2f} vs {gains['A'][pb]:.2f}; "
-                f"context B: {gains['B'][pa]:.2f} vs {gains['B'][pb]:.2f}), silencing the "
-                "population that carries the irrelevant input."
+                f"context B: {gains['B'][pa]:.2f} vs {gains['B'][pb]:.2f}): each context lowers "
+                "the gain of the population that carries the irrelevant input."
             )
     else:
         mechanism = (
