@@ -265,12 +265,16 @@ def distill_flipflop() -> dict:
 
 def compare() -> dict:
     """Flip-flop GRU-16 (seed 0, tests/data) vs a second GRU-16 trained with seed 1."""
-    from dynascope.analysis import compare_models
+    from dynascope.analysis import compare_fixed_points, compare_models
 
     t0 = time.perf_counter()
     a = dynascope.load(FLIPFLOP)
     b = dynascope.load(RUNS / "flipflop_gru16_seed1.safetensors")
-    res = compare_models(a, b, FlipFlop.preset("fpf64"), n_trials=128, n_init=1024, noise=0.4)
+    task = FlipFlop.preset("fpf64")
+    res = compare_models(a, b, task, n_trials=128, n_init=1024, noise=0.4)
+    u = torch.as_tensor(task.sample(128, 0).inputs, dtype=torch.float64)
+    with torch.no_grad():  # the trials compare_models used (seed 0)
+        sa, sb = a.double()(u)[0], b.double()(u)[0]
     fp = res.fixed_points
     return {
         "experiment": "compare flip-flop GRU-16 seed 0 vs seed 1",
@@ -285,16 +289,40 @@ def compare() -> dict:
         "match_distance_max": float(fp.distance.max()) if len(fp.distance) else None,
         "unmatched": [len(fp.unmatched_a), len(fp.unmatched_b)],
         "performance": [res.performance_a, res.performance_b],
+        "matches_by_max_distance": {
+            str(d): [len(m.matches), int(m.same_type.sum())]
+            for d in (0.1, 0.2, 0.3, 0.5)
+            for m in [
+                compare_fixed_points(res.fixed_points_a, res.fixed_points_b, sa, sb, max_distance=d)
+            ]
+        },
     }
 
 
-def context() -> dict:
+def _selection_record(sel) -> dict:
+    rel = sel.relevance([0, 1])
+    cos = abs(sel.selection[0] @ sel.selection[1]) / np.prod(np.linalg.norm(sel.selection, axis=1))
+    return {
+        "points_per_context": sel.n_points.tolist(),
+        "slow_mode_eigval": [round(complex(v).real, 5) for v in sel.eigval],
+        "slow_mode_time_constant_ms": sel.time_constant.round(1).tolist(),
+        "context_A_|proj|_[sensA, sensB]": rel[0].round(5).tolist(),
+        "context_B_|proj|_[sensA, sensB]": rel[1].round(5).tolist(),
+        "relevant_over_irrelevant_[A, B]": [
+            float(rel[0, 0] / rel[0, 1]),
+            float(rel[1, 1] / rel[1, 0]),
+        ],
+        "angle_selection_A_vs_B_deg": float(np.degrees(np.arccos(min(1.0, cos)))),
+    }
+
+
+def context(model_file: str = "context_rate128.safetensors") -> dict:
     """Selection vectors per context and regression subspaces of the full-rank RateRNN."""
     from dynascope.analysis import regression_subspaces, selection_vectors
 
     t0 = time.perf_counter()
     task = ContextDependentIntegration.preset("lowrank")
-    model = dynascope.load(RUNS / "context_rate128.safetensors").eval()
+    model = dynascope.load(RUNS / model_file).eval()
     batch = task.sample(1024, TEST_SEED)
     with torch.no_grad():
         states, outputs = model(torch.as_tensor(batch.inputs))
@@ -302,9 +330,21 @@ def context() -> dict:
     cue = task.context_cue
     inputs = {"A": [0.0, 0.0, cue, 0.0], "B": [0.0, 0.0, 0.0, cue]}
     visited = {"A": states[ctx == 0], "B": states[ctx == 1]}
-    sel = selection_vectors(model, inputs, visited, n_init=512, noise=0.0, slow_tol=1e-6)
-    rel = sel.relevance([0, 1])
-    _figure("context_selection", "plot_selection_vectors", sel, input_names=["sens A", "sens B"])
+    record: dict = {
+        "experiment": f"context-dependent integration, full-rank RateRNN-128 ({model_file})",
+        "accuracy": task.performance(outputs, batch),
+    }
+    for point in ("nearest", "slowest"):
+        sel = selection_vectors(
+            model, inputs, visited, n_init=512, slow_tol=1e-4, point=point, seed=0
+        )
+        record[f"selection_{point}"] = _selection_record(sel)
+        _figure(
+            f"context_selection_{point}_{Path(model_file).stem}",
+            "plot_selection_vectors",
+            sel,
+            input_names=["sens A", "sens B"],
+        )
     stim = np.flatnonzero(batch.period_mask("stimulus").any(0))
     with torch.no_grad():
         rates = model.rates(states).numpy()
@@ -315,35 +355,11 @@ def context() -> dict:
         "context": ctx.astype(float),
     }
     sub = regression_subspaces(rates, variables, n_pca=12, steps=stim)
-    _figure("context_subspace_angles", "plot_subspace_angles", sub)
-    return {
-        "experiment": "context-dependent integration, full-rank RateRNN-128",
-        "wall_s": round(time.perf_counter() - t0, 1),
-        "accuracy": task.performance(outputs, batch),
-        "points_per_context": sel.n_points.tolist(),
-        "slow_mode_eigval": [complex(v).real for v in sel.eigval],
-        "slow_mode_time_constant_ms": sel.time_constant.round(1).tolist(),
-        "projection_A_context_[sensA, sensB]": rel[0].round(5).tolist(),
-        "projection_B_context_[sensA, sensB]": rel[1].round(5).tolist(),
-        "ratio_relevant_over_irrelevant": [
-            float(rel[0, 0] / rel[0, 1]),
-            float(rel[1, 1] / rel[1, 0]),
-        ],
-        "angle_selection_A_vs_B_deg": float(
-            np.degrees(
-                np.arccos(
-                    abs(sel.selection[0] @ sel.selection[1])
-                    / np.linalg.norm(sel.selection[0])
-                    / np.linalg.norm(sel.selection[1])
-                )
-            )
-        ),
-        "angle_line_A_vs_B_deg": float(
-            np.degrees(np.arccos(min(1.0, abs(sel.line_direction[0] @ sel.line_direction[1]))))
-        ),
-        "subspace_variables": sub.variables,
-        "subspace_angles_deg": sub.angles.round(1).tolist(),
-    }
+    _figure(f"context_subspace_angles_{Path(model_file).stem}", "plot_subspace_angles", sub)
+    record["subspace_variables"] = sub.variables
+    record["subspace_angles_deg"] = sub.angles.round(1).tolist()
+    record["wall_s"] = round(time.perf_counter() - t0, 1)
+    return record
 
 
 def _figure(name: str, function: str, *args: object, **kwargs: object) -> None:
@@ -377,10 +393,13 @@ def main() -> None:
     parser.add_argument("experiment", choices=list(EXPERIMENTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rate-reg", type=float, default=0.0, help="SineWave runs only")
+    parser.add_argument("--model-file", default=None, help="context only: file under runs/issue6")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fn = EXPERIMENTS[args.experiment]
-    kwargs = {"rate_reg": args.rate_reg} if "sinewave" in args.experiment else {}
+    kwargs: dict = {"rate_reg": args.rate_reg} if "sinewave" in args.experiment else {}
+    if args.experiment == "context" and args.model_file:
+        kwargs["model_file"] = args.model_file
     record = fn(**kwargs)
     print(json.dumps(record, default=float), flush=True)
 

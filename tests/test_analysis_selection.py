@@ -195,3 +195,28 @@ def test_selection_and_angle_plots() -> None:
     ax = fig.axes[0]
     assert ax.images[0].get_array().shape == (3, 3) and len(ax.texts) == 9
     plt.close("all")
+
+
+def test_point_option_nearest_or_slowest() -> None:
+    """x' = 2 tanh(x) + 0.5 + u: two attractors with map slopes 2 sech²(x*) ≈ 0.07 and 0.7."""
+    net = dynascope.VanillaRNN(1, 1, 1, seed=0).double()
+    with torch.no_grad():
+        net.weight_rec.fill_(2.0)
+        net.weight_in.fill_(1.0)
+        net.bias.fill_(0.5)
+    states = np.r_[np.linspace(-3, 3, 13), np.full(40, 2.4)][:, None]
+    roots = []
+    for x in (3.0, -3.0):  # fixed-point iteration converges to the two attractors
+        for _ in range(500):
+            x = 2 * np.tanh(x) + 0.5
+        roots.append(x)
+    slopes = [2 / np.cosh(r) ** 2 for r in roots]
+    ctx = {"c": np.zeros(1)}
+    near = selection_vectors(net, ctx, {"c": states}, n_init=53)
+    slow = selection_vectors(net, ctx, {"c": states}, n_init=53, point="slowest")
+    assert near.n_points[0] == 3
+    np.testing.assert_allclose(near.x_star[0, 0], roots[0], atol=1e-9)
+    np.testing.assert_allclose(slow.x_star[0, 0], roots[1], atol=1e-9)
+    np.testing.assert_allclose([near.eigval[0].real, slow.eigval[0].real], slopes, atol=1e-9)
+    with pytest.raises(InvalidParameterError, match="'point' parameter"):
+        selection_vectors(net, ctx, {"c": states}, point="middle")

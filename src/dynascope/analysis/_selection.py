@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import FixedPoints, find_fixed_points
 from ..models import RNNModel, analysis_copy, wrap
@@ -105,14 +105,15 @@ def selection_vectors(
     n_init: int = 256,
     noise: float = 0.0,
     slow_tol: float | None = None,
+    point: str = "nearest",
     seed: int = 0,
 ) -> SelectionVectors:
     """Selection vectors and effective input projections of the line attractor per context.
 
     In each context the input is held at that context's value (context cue on, sensory inputs
     zero), fixed points (and slow points if ``slow_tol`` is given) are searched from the states
-    the network visits in that context, and the one nearest to the mean visited state (the
-    middle of the approximate line attractor) is linearised.
+    the network visits in that context, and one of them is linearised: by default the one
+    nearest to the mean visited state (the middle of the approximate line attractor).
 
     Parameters
     ----------
@@ -130,6 +131,10 @@ def selection_vectors(
     slow_tol : float, optional
         Also keep slow points with :math:`q \\le` ``slow_tol`` (approximate line attractors are
         often made of slow points).
+    point : {"nearest", "slowest"}, default "nearest"
+        Which point to linearise in each context: the one nearest to the mean visited state,
+        or the one whose slowest real mode is closest to :math:`\\lambda = 1` (the most
+        line-attractor-like point, for trained networks whose points are scattered).
     seed : int, default 0
 
     Returns
@@ -155,6 +160,7 @@ def selection_vectors(
         )
     n_init = check_int(n_init, "n_init", "selection_vectors", min_value=1)
     noise = check_float(noise, "noise", "selection_vectors", min_value=0.0)
+    point = check_option(point, "point", "selection_vectors", ("nearest", "slowest"))
     names = list(context_inputs)
     rows: dict[str, list[Any]] = {k: [] for k in ("x", "val", "r", "l", "proj", "n")}
     for i, name in enumerate(names):
@@ -185,7 +191,10 @@ def selection_vectors(
                 "only slow points there (pass slow_tol=, e.g. 1e-6), or the visited states are "
                 "far from them (pass more trials or noise=)."
             )
-        k = int(np.linalg.norm(fps.x_star - visited.mean(0), axis=1).argmin())
+        if point == "nearest":
+            k = int(np.linalg.norm(fps.x_star - visited.mean(0), axis=1).argmin())
+        else:
+            k = int(np.argmin([abs(_slow_mode(fps, j)[0] - 1.0) for j in range(len(fps))]))
         val, r, left = _slow_mode(fps, k)
         proj = left @ fps.jacobian_input[k]
         sign = -1.0 if proj.size and proj[0] < 0 else 1.0
