@@ -160,3 +160,21 @@ def test_decision_analyze_reproduces_the_run(decision_run: tuple[Path, dict[str,
     assert result.exit_code == 0, result.output
     after = json.loads((out / "metrics_summary.json").read_text())
     assert after == before
+
+
+@pytest.mark.slow
+def test_real_settings_reproduce_the_mechanisms(tmp_path: Path) -> None:
+    # The real settings (≈ 25 s + ≈ 2 min on 2 cores); numbers in notes/issue8_lowrank.md.
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "decision", "--out", str(tmp_path / "d")]).exit_code == 0
+    decision = json.loads((tmp_path / "d" / "metrics_summary.json").read_text())
+    assert decision["accuracy"] >= 0.97 and decision["reduced_accuracy"] >= 0.97  # 0.988, 0.990
+    assert decision["resampled_accuracy_min"] >= 0.95  # 0.988
+    assert runner.invoke(main, ["run", "context", "--out", str(tmp_path / "c")]).exit_code == 0
+    context = json.loads((tmp_path / "c" / "metrics_summary.json").read_text())
+    assert context["accuracy"] >= 0.97  # 0.992
+    assert context["reduced_accuracy_one_population"] < 0.85  # one population cannot gate
+    assert context["reduced_accuracy_refined"] >= 0.95  # 1.000
+    assert context["gated"] and min(context["gating_ratio"].values()) >= 2.0  # 3.8, 4.5
+    assert context["input_carrier_population"]["A"] != context["input_carrier_population"]["B"]
+    assert context["resampled_accuracy_min"] >= 0.9  # 0.956
