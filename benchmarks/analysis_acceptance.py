@@ -32,15 +32,15 @@ FLIPFLOP = ROOT / "tests" / "data" / "flipflop_gru16.safetensors"
 TEST_SEED = 987_654
 
 
-def train_sinewave(rate_reg: float = 0.0) -> dict:
+def train_sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000) -> dict:
     """The recipe of benchmarks/train_acceptance.py, trained on all 51 levels.
 
     ``rate_reg`` > 0 penalises firing rates, which keeps the oscillation small, i.e. closer to
     the linear regime around the fixed point."""
-    task = SineWave()
-    model = RateRNN(1, 200, 1, tau=20.0, dt=10.0, seed=0)
+    task = SineWave(dt=dt)
+    model = RateRNN(1, 200, 1, tau=20.0, dt=dt, seed=0)
     config = TrainConfig(
-        n_steps=3000,
+        n_steps=n_steps,
         batch_size=32,
         lr=3e-3,
         grad_clip=1.0,
@@ -54,12 +54,12 @@ def train_sinewave(rate_reg: float = 0.0) -> dict:
     t0 = time.perf_counter()
     result = train(model, task, config)
     RUNS.mkdir(parents=True, exist_ok=True)
-    dynascope.save(result.model, RUNS / _sine_file(rate_reg))
+    dynascope.save(result.model, RUNS / _sine_file(rate_reg, dt))
     batch = task.sample(500, TEST_SEED)
     with torch.no_grad():
         out = result.model.eval()(torch.as_tensor(batch.inputs))[1]
     return {
-        "experiment": f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}",
+        "experiment": f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}, dt={dt}",
         "steps": result.steps,
         "wall_s": round(time.perf_counter() - t0, 1),
         "heldout_correlation": task.performance(out, batch),
@@ -96,20 +96,18 @@ def train_context() -> dict:
     }
 
 
-def _sine_file(rate_reg: float) -> str:
-    return (
-        "sinewave_rate200.safetensors"
-        if rate_reg == 0
-        else f"sinewave_rate200_reg{rate_reg:g}.safetensors"
-    )
+def _sine_file(rate_reg: float, dt: float = 10.0) -> str:
+    name = "sinewave_rate200" + (f"_reg{rate_reg:g}" if rate_reg else "")
+    return name + (f"_dt{dt:g}" if dt != 10.0 else "") + ".safetensors"
 
 
-def sinewave(rate_reg: float = 0.0) -> dict:
+def sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000) -> dict:
     """Linearised frequency at the fixed point of each of the 51 input levels."""
     from dynascope.analysis import oscillation_modes
 
-    task = SineWave()
-    model = dynascope.load(RUNS / _sine_file(rate_reg))
+    del n_steps  # a training option only
+    task = SineWave(dt=dt)
+    model = dynascope.load(RUNS / _sine_file(rate_reg, dt))
     levels = np.arange(task.n_levels)
     t0 = time.perf_counter()
     modes = oscillation_modes(
@@ -117,13 +115,13 @@ def sinewave(rate_reg: float = 0.0) -> dict:
         task.input_value(levels),
         target_frequency=task.omega(levels),
         time_unit=task.time_unit,
-        n_steps=100,
+        n_steps=int(1000 / dt),
         n_init=32,
     )
     err = modes.relative_error
-    _figure(f"sinewave_frequencies_reg{rate_reg:g}", "plot_oscillation_modes", modes)
+    _figure(f"sinewave_frequencies_reg{rate_reg:g}_dt{dt:g}", "plot_oscillation_modes", modes)
     return {
-        "experiment": f"SineWave RateRNN-200 (rate_reg={rate_reg}): linearised vs target frequency",
+        "experiment": f"SineWave RateRNN-200 (rate_reg={rate_reg}, dt={dt}): linearised vs target",
         "wall_s": round(time.perf_counter() - t0, 1),
         "fraction_within_10pct": modes.fraction_within(0.1),
         "fraction_within_5pct": modes.fraction_within(0.05),
@@ -182,7 +180,7 @@ def flipflop() -> dict:
     connections = [(proj[s], proj[t]) for s, t in sorted(links.edges)]
     points = {"stable": proj[fixed.is_stable], "saddle": proj[fixed.saddle_index > 0]}
     _figure("flipflop_state_space", "plot_state_space", view.transform(states), points, connections)
-    _figure("flipflop_automaton", "plot_automaton", auto, positions=proj[fixed.is_stable][:, :2])
+    _figure("flipflop_automaton", "plot_automaton", auto)
     RUNS.mkdir(parents=True, exist_ok=True)
     (RUNS / "flipflop_automaton.dot").write_text(auto.to_dot("flipflop"))
     return {
@@ -258,7 +256,7 @@ def distill_flipflop() -> dict:
             bounds = torch.stack([lo - pad, hi + pad], 1).numpy()
             field = state_flow_field(d.student, bounds, n_grid=40)
             out["2_units"]["flow_field_fixed_points"] = field.fixed_points.counts()
-            _figure("distilled_flow_2units", "plot_distilled_flow", field, traj.numpy())
+            _figure("distilled_flow_2units", "plot_distilled_flow", field, traj.numpy()[:2])
     out["wall_s"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -393,11 +391,15 @@ def main() -> None:
     parser.add_argument("experiment", choices=list(EXPERIMENTS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rate-reg", type=float, default=0.0, help="SineWave runs only")
+    parser.add_argument("--dt", type=float, default=10.0, help="SineWave runs only")
+    parser.add_argument("--steps", type=int, default=3000, help="SineWave training only")
     parser.add_argument("--model-file", default=None, help="context only: file under runs/issue6")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fn = EXPERIMENTS[args.experiment]
-    kwargs: dict = {"rate_reg": args.rate_reg} if "sinewave" in args.experiment else {}
+    kwargs: dict = {}
+    if "sinewave" in args.experiment:
+        kwargs = {"rate_reg": args.rate_reg, "dt": args.dt, "n_steps": args.steps}
     if args.experiment == "context" and args.model_file:
         kwargs["model_file"] = args.model_file
     record = fn(**kwargs)

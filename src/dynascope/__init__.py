@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import analysis as analysis
 from . import exceptions as exceptions
 from . import fixedpoints as fixedpoints
 from . import lowrank as lowrank
