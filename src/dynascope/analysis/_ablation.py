@@ -12,25 +12,15 @@ from scipy import stats
 
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
-from ..models import RNNModel, analysis_copy, wrap
+from ..models import RNNModel
 from ..tasks import Task
+from ._common import as_model
 from ._pca import fit_state_space
 
 __all__ = ["AblatedModel", "AblationCurve", "ablation_curve", "unit_scores"]
 
 _OWNER = "ablation_curve"
 _STRATEGIES = ("random", "readout", "pca")
-
-
-def _as_model(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return model
 
 
 def unit_state_indices(model: RNNModel, units: np.ndarray) -> np.ndarray:
@@ -65,7 +55,7 @@ class AblatedModel(RNNModel):
 
     def __init__(self, model: RNNModel, units: Sequence[int]) -> None:
         super().__init__()
-        self.base = _as_model(model)
+        self.base = as_model(model, copy=False)
         idx = np.asarray(list(units), dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= self.base.n_hidden):
             raise InvalidParameterError(
@@ -192,7 +182,7 @@ def unit_scores(
     ndarray, shape (n_hidden,)
     """
     max_states = check_int(max_states, "max_states", "unit_scores", min_value=1)
-    net = analysis_copy(_as_model(model))
+    net = as_model(model)
     if strategy not in ("readout", "pca"):
         raise InvalidParameterError(
             f"The 'strategy' parameter of unit_scores must be one of {{'readout', 'pca'}}. "
@@ -275,7 +265,7 @@ def ablation_curve(
     >>> curve.performance.shape, curve.n_removed.tolist()
     ((2, 2), [0, 4])
     """
-    net = analysis_copy(_as_model(model))
+    net = as_model(model)
     if not isinstance(task, Task):
         raise InvalidParameterError(
             f"The 'task' parameter of ablation_curve must be a dynascope Task. "

@@ -13,22 +13,11 @@ import torch
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import FixedPoints
-from ..models import RNNModel, analysis_copy, wrap
+from ._common import as_model
 
 __all__ = ["Automaton", "extract_automaton", "flipflop_symbols", "flipflop_truth"]
 
 _OWNER = "extract_automaton"
-
-
-def _prepare(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return analysis_copy(model)
 
 
 def _sign_label(z: np.ndarray) -> str:
@@ -261,7 +250,7 @@ def extract_automaton(
     >>> sorted(auto.table().items())
     [(('+', 'down'), '-'), (('+', 'up'), '+'), (('-', 'down'), '-'), (('-', 'up'), '+')]
     """
-    net = _prepare(model)
+    net = as_model(model)
     relax_steps = check_int(relax_steps, "relax_steps", _OWNER, min_value=0)
     match_tol = check_float(match_tol, "match_tol", _OWNER, min_value=0.0, min_inclusive=False)
     if isinstance(attractors, FixedPoints):

@@ -14,8 +14,8 @@ from scipy.optimize import linear_sum_assignment
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import FixedPoints, find_fixed_points
-from ..models import RNNModel, analysis_copy, wrap
 from ..tasks import Task
+from ._common import as_model
 
 __all__ = [
     "FixedPointComparison",
@@ -289,17 +289,6 @@ class ModelComparison:
     performance_b: float
 
 
-def _as_model(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return analysis_copy(model)
-
-
 def compare_models(
     model_a: Any,
     model_b: Any,
@@ -335,7 +324,7 @@ def compare_models(
     -------
     ModelComparison
     """
-    a, b = _as_model(model_a), _as_model(model_b)
+    a, b = as_model(model_a), as_model(model_b)
     if not isinstance(task, Task):
         raise InvalidParameterError(
             f"The 'task' parameter of compare_models must be a dynascope Task. "

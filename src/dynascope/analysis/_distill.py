@@ -12,25 +12,15 @@ import torch
 from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import FixedPoints, find_fixed_points
-from ..models import GRU, LSTM, RateRNN, RNNModel, VanillaRNN, analysis_copy, wrap
+from ..models import GRU, LSTM, RateRNN, RNNModel, VanillaRNN
 from ..tasks import Task
+from ._common import as_model
 from ._pca import StateSpace, fit_state_space
 
 __all__ = ["Distillation", "StateFlowField", "distill", "state_flow_field"]
 
 _OWNER = "distill"
 _CELLS = ("gru", "vanilla", "rate", "lstm")
-
-
-def _as_model(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return model
 
 
 def _r2(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
@@ -172,7 +162,7 @@ def distill(
     >>> d.student.n_hidden, d.losses.shape
     (1, (5,))
     """
-    teacher = analysis_copy(_as_model(model), dtype=torch.float32)
+    teacher = as_model(model, dtype=torch.float32)
     if not isinstance(task, Task):
         raise InvalidParameterError(
             f"The 'task' parameter of distill must be a dynascope Task. "
@@ -307,7 +297,7 @@ def state_flow_field(
     ShapeError
         If the state is not two-dimensional or ``bounds`` is not ``(2, 2)``.
     """
-    net = analysis_copy(_as_model(model))
+    net = as_model(model)
     if net.state_size != 2:
         raise ShapeError(
             f"state_flow_field draws two-dimensional states; this model has state_size="

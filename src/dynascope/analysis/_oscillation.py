@@ -12,7 +12,7 @@ import torch
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import find_fixed_points
-from ..models import RNNModel, analysis_copy, wrap
+from ._common import as_model
 
 __all__ = ["OscillationModes", "oscillation_modes"]
 
@@ -76,17 +76,6 @@ class OscillationModes:
         rel_tol = check_float(rel_tol, "rel_tol", "OscillationModes.fraction_within", min_value=0)
         err = self.relative_error
         return float(np.mean(np.where(np.isfinite(err), err <= rel_tol, False)))
-
-
-def _prepare(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return analysis_copy(model)
 
 
 def oscillation_modes(
@@ -156,7 +145,7 @@ def oscillation_modes(
     >>> modes.frequency.round(6).tolist(), modes.fraction_within(0.01)
     ([0.3, 0.3], 1.0)
     """
-    net = _prepare(model)
+    net = as_model(model)
     time_unit = check_float(time_unit, "time_unit", _OWNER, min_value=0.0, min_inclusive=False)
     n_steps = check_int(n_steps, "n_steps", _OWNER, min_value=1)
     n_init = check_int(n_init, "n_init", _OWNER, min_value=1)

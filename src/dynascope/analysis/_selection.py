@@ -13,7 +13,7 @@ import torch
 from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..fixedpoints import FixedPoints, find_fixed_points
-from ..models import RNNModel, analysis_copy, wrap
+from ._common import as_model
 from ._pca import fit_state_space
 
 __all__ = [
@@ -22,17 +22,6 @@ __all__ = [
     "regression_subspaces",
     "selection_vectors",
 ]
-
-
-def _as_model(model: Any) -> RNNModel:
-    if isinstance(model, torch.nn.Module) and not isinstance(model, RNNModel):
-        model = wrap(model)
-    if not isinstance(model, RNNModel):
-        raise InvalidParameterError(
-            f"model must be a dynascope RNNModel or a torch.nn.RNN/GRU/LSTM; "
-            f"got {type(model).__name__}."
-        )
-    return analysis_copy(model)
 
 
 def _array(x: Any) -> np.ndarray:
@@ -148,7 +137,7 @@ def selection_vectors(
     ShapeError
         For inputs or states of the wrong shape.
     """
-    net = _as_model(model)
+    net = as_model(model)
     if not isinstance(context_inputs, Mapping) or len(context_inputs) == 0:
         raise InvalidParameterError(
             "context_inputs must be a non-empty mapping from context name to input (n_in,)."
