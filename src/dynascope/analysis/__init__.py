@@ -52,3 +52,7 @@ __all__ += [
     "regression_subspaces",
     "selection_vectors",
 ]
+from ._views import condition_averages as condition_averages  # noqa: E402
+from ._views import project_fixed_points as project_fixed_points  # noqa: E402
+
+__all__ += ["condition_averages", "project_fixed_points"]

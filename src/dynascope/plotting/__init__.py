@@ -50,6 +50,7 @@ from ._analysis import plot_distilled_flow as plot_distilled_flow  # noqa: E402
 from ._analysis import plot_oscillation_modes as plot_oscillation_modes  # noqa: E402
 from ._analysis import plot_selection_vectors as plot_selection_vectors  # noqa: E402
 from ._analysis import plot_subspace_angles as plot_subspace_angles  # noqa: E402
+from ._analysis import plot_variance_explained as plot_variance_explained  # noqa: E402
 
 __all__ += [
     "plot_ablation_curves",
@@ -58,4 +59,5 @@ __all__ += [
     "plot_oscillation_modes",
     "plot_selection_vectors",
     "plot_subspace_angles",
+    "plot_variance_explained",
 ]

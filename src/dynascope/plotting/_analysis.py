@@ -18,6 +18,7 @@ __all__ = [
     "plot_oscillation_modes",
     "plot_selection_vectors",
     "plot_subspace_angles",
+    "plot_variance_explained",
 ]
 
 
@@ -295,4 +296,40 @@ def plot_subspace_angles(subspaces: Any, *, ax: Any = None, cmap: str = "magma")
     ax.set_yticks(range(n))
     ax.set_xticklabels(subspaces.variables, rotation=45, ha="right")
     ax.set_yticklabels(subspaces.variables)
+    return fig
+
+
+def plot_variance_explained(
+    explained_variance_ratio: Any, *, threshold: float | None = 0.9, ax: Any = None
+) -> Any:
+    """Variance explained by each principal component (bars) and cumulatively (line).
+
+    Parameters
+    ----------
+    explained_variance_ratio : ndarray, shape (n_components,), or StateSpace
+        E.g. ``fit_state_space(states, n).explained_variance_ratio``.
+    threshold : float or None, default 0.9
+        Draw a dashed line at this cumulative fraction.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One bar per component (``patches``); the cumulative curve is ``lines[0]``.
+    """
+    ratios = np.asarray(
+        getattr(explained_variance_ratio, "explained_variance_ratio", explained_variance_ratio),
+        float,
+    )
+    fig, ax = new_axes(ax, figsize=(4.5, 3.5))
+    k = np.arange(1, len(ratios) + 1)
+    ax.bar(k, ratios, color="C0", alpha=0.7, label="per component")
+    ax.plot(k, np.cumsum(ratios), color="k", marker="o", ms=3, label="cumulative")
+    if threshold is not None:
+        ax.axhline(threshold, color="0.5", ls="--", lw=0.8)
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("fraction of variance")
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(k)
+    ax.legend(loc="center right", fontsize=8)
     return fig
