@@ -53,7 +53,7 @@ class AblatedModel(RNNModel):
         If a unit index is out of range or repeated.
     """
 
-    def __init__(self, model: RNNModel, units: Sequence[int]) -> None:
+    def __init__(self, model: RNNModel, units: Sequence[int] | np.ndarray) -> None:
         super().__init__()
         self.base = as_model(model, copy=False)
         idx = np.asarray(list(units), dtype=np.int64).reshape(-1)
@@ -65,18 +65,14 @@ class AblatedModel(RNNModel):
         if len(np.unique(idx)) != idx.size:
             raise InvalidParameterError(f"units of AblatedModel repeat an index: {idx.tolist()}.")
         self.units = idx
-        self.register_buffer(
-            "_state_index",
-            torch.as_tensor(unit_state_indices(self.base, idx), device=self.base.device),
-            persistent=False,
-        )
+        self._state_index = torch.as_tensor(unit_state_indices(self.base, idx))
         for name in ("n_in", "n_hidden", "state_size", "n_out", "continuous_time", "dt", "tau"):
             setattr(self, name, getattr(self.base, name))
 
     def _silence(self, x: torch.Tensor) -> torch.Tensor:
         if self.units.size == 0:
             return x
-        return x.index_fill(-1, self._state_index, 0.0)
+        return x.index_fill(-1, self._state_index.to(x.device), 0.0)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return self._silence(self.base.step(x, u))

@@ -85,7 +85,7 @@ def _student(cell: str, n_in: int, hidden: int, n_out: int, teacher: RNNModel, s
         return LSTM(n_in, hidden, n_out, seed=seed)
     if cell == "vanilla":
         return VanillaRNN(n_in, hidden, n_out, seed=seed)
-    if not teacher.continuous_time:
+    if not teacher.continuous_time or teacher.tau is None or teacher.dt is None:
         raise InvalidParameterError(
             "cell='rate' makes a continuous-time student with the teacher's dt and tau, but the "
             "teacher is discrete-time; use cell='gru', 'lstm' or 'vanilla'."
@@ -312,7 +312,8 @@ def state_flow_field(
     u = np.zeros(net.n_in) if inputs is None else np.asarray(inputs, dtype=float)
     if u.shape != (net.n_in,):
         raise ShapeError(f"inputs must have shape (n_in={net.n_in},); got {u.shape}.")
-    gx, gy = np.linspace(*box[0], n_grid), np.linspace(*box[1], n_grid)
+    gx = np.linspace(box[0, 0], box[0, 1], n_grid)
+    gy = np.linspace(box[1, 0], box[1, 1], n_grid)
     xx, yy = np.meshgrid(gx, gy)
     grid = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1))
     u_t = torch.as_tensor(u).expand(grid.shape[0], -1)

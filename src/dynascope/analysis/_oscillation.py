@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -193,7 +193,7 @@ def oscillation_modes(
         centre = visited[j, n_steps // 2 :].mean(0).numpy()
         k = int(np.linalg.norm(fps.x_star - centre, axis=1).argmin())
         x_star[j] = fps.x_star[k]
-        vals = fps.eigvals[k]
+        vals = cast(np.ndarray, fps.eigvals)[k]  # computed by default
         complex_vals = vals[np.abs(vals.imag) > 1e-12]
         if len(complex_vals):
             eigval[j] = complex_vals[np.abs(complex_vals).argmax()]

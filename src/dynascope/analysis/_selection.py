@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -76,12 +76,15 @@ class SelectionVectors:
 
 
 def _slow_mode(fps: FixedPoints, k: int) -> tuple[complex, np.ndarray, np.ndarray]:
-    vals = fps.eigvals[k]
+    # find_fixed_points computes the linearisation by default (compute_jacobians=True)
+    eigvals = cast(np.ndarray, fps.eigvals)
+    right, lefts = cast(np.ndarray, fps.eigvecs_right), cast(np.ndarray, fps.eigvecs_left)
+    vals = eigvals[k]
     real = np.abs(vals.imag) < 1e-9
     cand = np.flatnonzero(real) if real.any() else np.arange(len(vals))
     i = int(cand[np.abs(vals[cand] - 1.0).argmin()])
-    r = fps.eigvecs_right[k][:, i]
-    left = fps.eigvecs_left[k][:, i]
+    r = right[k][:, i]
+    left = lefts[k][:, i]
     # eigvecs_left are scaled with left^H right = 1 and right has unit norm, as required
     return complex(vals[i]), r.real, left.real
 
@@ -185,11 +188,11 @@ def selection_vectors(
         else:
             k = int(np.argmin([abs(_slow_mode(fps, j)[0] - 1.0) for j in range(len(fps))]))
         val, r, left = _slow_mode(fps, k)
-        proj = left @ fps.jacobian_input[k]
+        proj = left @ cast(np.ndarray, fps.jacobian_input)[k]
         sign = -1.0 if proj.size and proj[0] < 0 else 1.0
         rows["x"].append(fps.x_star[k])
         rows["val"].append(val)
-        rows["r"].append(sign * r / max(np.linalg.norm(r), 1e-300))
+        rows["r"].append(sign * r / np.maximum(np.linalg.norm(r), 1e-300))
         rows["l"].append(sign * left)
         rows["proj"].append(sign * proj)
         rows["n"].append(len(fps))
