@@ -225,3 +225,39 @@ def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None
     ctx = RunContext(run, opts, int(record["seed"]), bool(record["quick"]), progress=progress)
     model = load(run.path / "weights.safetensors")
     return _finish(ctx, experiment, model)
+
+
+# --------------------------------------------------------------------------- helpers for stages
+
+
+def train_and_save(ctx: RunContext, model: RNNModel, task: Any, config: Any) -> RNNModel:
+    """Train ``model`` on ``task`` into the run directory (resumable); save its weights.
+
+    Writes ``config.json``, ``metrics.jsonl``, checkpoints and ``weights.safetensors``; with
+    ``ctx.resume`` the training continues from the last checkpoint.
+    """
+    from ..io import save
+    from ..training import train
+
+    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
+    save(result.model, ctx.path / "weights.safetensors")
+    return result.model
+
+
+def history(ctx: RunContext) -> list[dict[str, Any]]:
+    """The training records of ``metrics.jsonl`` (empty for a run without one)."""
+    path = ctx.path / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def training_figure(ctx: RunContext) -> list[str]:
+    """Save the training curve when the run has one; return the list of figure names."""
+    from ..plotting import plot_training_curve
+
+    records = history(ctx)
+    if not records:
+        return []
+    ctx.run.save_figure(plot_training_curve(records), "training_curve")
+    return ["training_curve"]

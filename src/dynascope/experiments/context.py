@@ -38,7 +38,7 @@ from ..lowrank import (
 )
 from ..models import RNNModel, analysis_copy
 from ..tasks import ContextDependentIntegration, TaskBatch
-from ._base import Experiment, Report, RunContext, register
+from ._base import Experiment, Report, RunContext, register, training_figure
 from .decision import (
     HELD_OUT_SEED_OFFSET,
     accuracy,
@@ -47,7 +47,6 @@ from .decision import (
     resampled_accuracies,
     resampling_figure,
     train_lowrank,
-    training_figure,
 )
 
 

@@ -9,7 +9,6 @@ and without evidence, and redraws networks of several sizes from the fitted popu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,7 +17,6 @@ import numpy as np
 import torch
 
 from ..exceptions import InvalidParameterError
-from ..io import save
 from ..lowrank import (
     MeanFieldReduction,
     Populations,
@@ -31,8 +29,8 @@ from ..lowrank import (
 )
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..tasks import PerceptualDecision, Task, TaskBatch
-from ..training import TrainConfig, train
-from ._base import Experiment, Report, RunContext, register
+from ..training import TrainConfig
+from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
 
 #: Offset of the held-out batch's seed from the run seed (training streams never reach it).
 HELD_OUT_SEED_OFFSET = 987_654
@@ -110,9 +108,7 @@ def train_lowrank(ctx: RunContext, task: Task, *, steps: int, early_stop: float)
         seed=ctx.seed,
         progress=ctx.progress,
     )
-    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
-    return result.model
+    return train_and_save(ctx, model, task, config)
 
 
 def build(ctx: RunContext) -> RNNModel:
@@ -152,25 +148,6 @@ def resampled_accuracies(
         ]
         for n in sizes
     }
-
-
-def history(ctx: RunContext) -> list[dict[str, Any]]:
-    """The training records of ``metrics.jsonl`` (empty for a run without one)."""
-    path = ctx.path / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def training_figure(ctx: RunContext) -> list[str]:
-    """Save the training curve when the run has one; the list of figure names."""
-    from ..plotting import plot_training_curve
-
-    records = history(ctx)
-    if not records:
-        return []
-    ctx.run.save_figure(plot_training_curve(records), "training_curve")
-    return ["training_curve"]
 
 
 def resampling_figure(

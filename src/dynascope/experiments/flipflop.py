@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,11 +9,10 @@ import torch
 
 from ..analysis import fit_state_space
 from ..fixedpoints import FixedPoints, find_fixed_points, unstable_manifolds
-from ..io import save
 from ..models import GRU, RNNModel, analysis_copy
 from ..tasks import FlipFlop
-from ..training import TrainConfig, train
-from ._base import Experiment, Report, RunContext, register
+from ..training import TrainConfig
+from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,7 @@ def build(ctx: RunContext) -> RNNModel:
         seed=ctx.seed,
         progress=ctx.progress,
     )
-    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
-    return result.model
-
-
-def _history(ctx: RunContext) -> list[dict]:
-    path = ctx.path / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return train_and_save(ctx, model, task, config)
 
 
 def _corner_labels(fps: FixedPoints, model: RNNModel) -> list[str]:
@@ -71,7 +60,7 @@ def _corner_labels(fps: FixedPoints, model: RNNModel) -> list[str]:
 
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Fixed points from visited states, their linearisation, PCA views and the report."""
-    from ..plotting import plot_eigenvalues, plot_state_space, plot_training_curve
+    from ..plotting import plot_eigenvalues, plot_state_space
 
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
@@ -121,11 +110,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     ctx.run.save_figure(plot_state_space(traj, points, connections), "state_space")
     eig = {"stable": stable.eigvals, "saddle": saddles.eigvals}
     ctx.run.save_figure(plot_eigenvalues(eig), "eigenvalues")
-    history = _history(ctx)
-    figures_training = []
-    if history:
-        ctx.run.save_figure(plot_training_curve(history), "training_curve")
-        figures_training = ["training_curve"]
+    figures_training = training_figure(ctx)
 
     n_corners = 2**opts.n_bits
     index_text = ", ".join(

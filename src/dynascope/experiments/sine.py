@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..analysis import oscillation_modes
-from ..io import save
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..tasks import SineWave
-from ..training import TrainConfig, train
-from ._base import Experiment, Report, RunContext, register
+from ..training import TrainConfig
+from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,12 @@ def build(ctx: RunContext) -> RNNModel:
         seed=ctx.seed,
         progress=ctx.progress,
     )
-    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
-    return result.model
+    return train_and_save(ctx, model, task, config)
 
 
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Output quality on unseen levels, and the linearised frequency at every level."""
-    from ..plotting import plot_oscillation_modes, plot_training_curve
+    from ..plotting import plot_oscillation_modes
 
     opts: SineOptions = ctx.options
     held_out = SineWave(opts.n_levels, levels=range(1, opts.n_levels, 2))
@@ -85,12 +81,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         {"time_unit_ms": task.time_unit, "fraction_within_10pct": within},
     )
     ctx.run.save_figure(plot_oscillation_modes(modes), "oscillation_modes")
-    history_path = ctx.path / "metrics.jsonl"
-    figures_training: list[str] = []
-    if history_path.exists():
-        history = [json.loads(x) for x in history_path.read_text().splitlines() if x.strip()]
-        ctx.run.save_figure(plot_training_curve(history), "training_curve")
-        figures_training = ["training_curve"]
+    figures_training = training_figure(ctx)
     median_err = float(np.nanmedian(modes.relative_error))
     summary = (
         f"A {opts.hidden}-unit rate network turns a static input into a sine whose frequency "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,11 +9,10 @@ import torch
 
 from ..analysis import fit_state_space
 from ..fixedpoints import find_fixed_points
-from ..io import save
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..tasks import ParametricWorkingMemory
-from ..training import TrainConfig, train
-from ._base import Experiment, Report, RunContext, register
+from ..training import TrainConfig
+from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,12 @@ def build(ctx: RunContext) -> RNNModel:
         seed=ctx.seed,
         progress=ctx.progress,
     )
-    result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
-    return result.model
+    return train_and_save(ctx, model, task, config)
 
 
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Delay-period memory of f1: decoding, PCA, and the slow points that hold it."""
-    from ..plotting import plot_eigenvalues, plot_state_space, plot_training_curve
+    from ..plotting import plot_eigenvalues, plot_state_space
 
     opts: WorkingMemoryOptions = ctx.options
     task = _task()
@@ -122,12 +118,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     )
     mu = fps.stability_eigvals
     ctx.run.save_figure(plot_eigenvalues({"slow": mu}, continuous_time=True), "eigenvalues")
-    history_path = ctx.path / "metrics.jsonl"
-    figures_training: list[str] = []
-    if history_path.exists():
-        history = [json.loads(x) for x in history_path.read_text().splitlines() if x.strip()]
-        ctx.run.save_figure(plot_training_curve(history), "training_curve")
-        figures_training = ["training_curve"]
+    figures_training = training_figure(ctx)
     # The integrating mode: the eigenvalue closest to Re μ = 0 over all points.
     slowest = float(mu.real.flat[np.abs(mu.real).argmin()]) if len(fps) else float("nan")
     counts = fps.counts()
