@@ -11,6 +11,7 @@ from torch import nn
 
 from .._validation import check_bool, check_float, check_int, check_option
 from ._base import RNNModel, get_nonlinearity
+from ._continuous import ContinuousTimeMixin
 from ._init import make_generator, normal
 
 
@@ -125,7 +126,7 @@ class VanillaRNN(_DenseRNN):
         return {**self._base_config(), "form": self.form}
 
 
-class RateRNN(_DenseRNN):
+class RateRNN(ContinuousTimeMixin, _DenseRNN):
     r"""Continuous-time rate network (eqs. 3–4), Euler-discretised.
 
     .. math::
@@ -152,7 +153,6 @@ class RateRNN(_DenseRNN):
     """
 
     model_type = "RateRNN"
-    continuous_time = True
 
     def __init__(
         self,
@@ -178,28 +178,8 @@ class RateRNN(_DenseRNN):
         self.train_x0 = check_bool(train_x0, "train_x0", "RateRNN")
         self.x0 = nn.Parameter(torch.zeros(self.n_hidden)) if train_x0 else None
 
-    @property
-    def alpha(self) -> float:
-        """Euler factor dt / tau."""
-        return self.dt / self.tau  # type: ignore[operator]
-
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return x + self.alpha * (self._drive(self.phi(x), u) - x)
-
-    def noise_step(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        if self.noise_std == 0.0:
-            return x
-        xi = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return x + math.sqrt(2.0 * self.alpha) * self.noise_std * xi
-
-    def initial_state(self, batch_size: int) -> torch.Tensor:
-        if self.x0 is None:
-            return super().initial_state(batch_size)
-        return self.x0.unsqueeze(0).expand(batch_size, -1)
-
-    def rates(self, x: torch.Tensor) -> torch.Tensor:
-        """Firing rates Φ(x)."""
-        return self.phi(x)
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(self.phi(x), self.weight_out, self.bias_out)

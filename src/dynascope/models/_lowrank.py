@@ -12,6 +12,7 @@ from torch import nn
 from .._validation import check_bool, check_float, check_int, check_tensor
 from ..exceptions import InvalidParameterError
 from ._base import RNNModel, get_nonlinearity
+from ._continuous import ContinuousTimeMixin
 from ._dense import RateRNN
 from ._init import make_generator, normal
 
@@ -19,7 +20,7 @@ from ._init import make_generator, normal
 MAX_FULL_N = 16384
 
 
-class LowRankRNN(RNNModel):
+class LowRankRNN(ContinuousTimeMixin, RNNModel):
     r"""Low-rank rate network (eq. 8).
 
     .. math::
@@ -46,7 +47,6 @@ class LowRankRNN(RNNModel):
     """
 
     model_type = "LowRankRNN"
-    continuous_time = True
 
     def __init__(
         self,
@@ -86,11 +86,6 @@ class LowRankRNN(RNNModel):
         self.bias = nn.Parameter(torch.zeros(n)) if bias else None
         self.x0 = nn.Parameter(torch.zeros(n)) if train_x0 else None
 
-    @property
-    def alpha(self) -> float:
-        """Euler factor dt / tau."""
-        return self.dt / self.tau  # type: ignore[operator]
-
     def recurrent_input(self, r: torch.Tensor) -> torch.Tensor:
         """(1/N) Σ_k m_k (n_kᵀ r) for rates ``r`` of shape (B, N), in O(N·D)."""
         kappa_drive = (r @ self.n) / self.n_hidden  # (B, D)
@@ -99,21 +94,6 @@ class LowRankRNN(RNNModel):
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         drive = self.recurrent_input(self.phi(x)) + F.linear(u, self.weight_in, self.bias)
         return x + self.alpha * (drive - x)
-
-    def noise_step(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        if self.noise_std == 0.0:
-            return x
-        xi = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return x + math.sqrt(2.0 * self.alpha) * self.noise_std * xi
-
-    def initial_state(self, batch_size: int) -> torch.Tensor:
-        if self.x0 is None:
-            return super().initial_state(batch_size)
-        return self.x0.unsqueeze(0).expand(batch_size, -1)
-
-    def rates(self, x: torch.Tensor) -> torch.Tensor:
-        """Firing rates Φ(x)."""
-        return self.phi(x)
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(self.phi(x), self.weight_out) / self.n_hidden
