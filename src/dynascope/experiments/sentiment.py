@@ -301,15 +301,29 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     try:
         line = find_line_attractor(m64, visited, n_init=opts.n_init, seed=ctx.seed)
     except InvalidParameterError as exc:
-        line = None
-        sections.append({"title": "Line attractor", "text": f"No line attractor: {exc}"})
+        line, failure = None, str(exc)
     try:
-        # unpolished slow points spread along the line: for the picture only
+        # unpolished slow points spread along the line: for the picture (and as a fallback)
         rough = find_line_attractor(
             m64, visited, n_init=opts.n_init, seed=ctx.seed, slow_tol=1e-5, polish=False
         )
     except InvalidParameterError:
         rough = line
+    if line is None and rough is not None:
+        metrics["line_from_slow_points"] = True
+        sections.append(
+            {
+                "title": "Line attractor: fallback",
+                "text": (
+                    f"Newton-polished candidates gave no line ({failure}); the analyses below "
+                    "use the unpolished slow points instead (their eigenvalues are those of "
+                    "slow points, not of exact fixed points)."
+                ),
+            }
+        )
+        line = rough
+    elif line is None:
+        sections.append({"title": "Line attractor", "text": f"No line attractor: {failure}"})
     if line is not None:
         err = linearization_error(m64, line, visited[:2000], inputs[:2000])
         fps = line.points
@@ -397,7 +411,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 val.valence[top],
                 w[top],
                 words=[tokens[i] for i in top],
-                annotate=list(range(min(15, top.size))),
+                annotate=list(np.argsort(-np.abs(w[top]), kind="stable")[:12]),
             ),
             "valence",
         )
