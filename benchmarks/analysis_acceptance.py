@@ -32,12 +32,16 @@ FLIPFLOP = ROOT / "tests" / "data" / "flipflop_gru16.safetensors"
 TEST_SEED = 987_654
 
 
-def train_sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000) -> dict:
+def train_sinewave(
+    rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000, mask_start: float = 0.0
+) -> dict:
     """The recipe of benchmarks/train_acceptance.py, trained on all 51 levels.
 
     ``rate_reg`` > 0 penalises firing rates, which keeps the oscillation small, i.e. closer to
     the linear regime around the fixed point."""
-    task = SineWave(dt=dt)
+    # mask_start > 0 (with twice the duration) lets the oscillation grow slowly from x0 = 0
+    duration = 1000.0 if mask_start == 0 else 2000.0
+    task = SineWave(dt=dt, mask_start=mask_start, duration=duration)
     model = RateRNN(1, 200, 1, tau=20.0, dt=dt, seed=0)
     config = TrainConfig(
         n_steps=n_steps,
@@ -54,12 +58,15 @@ def train_sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000)
     t0 = time.perf_counter()
     result = train(model, task, config)
     RUNS.mkdir(parents=True, exist_ok=True)
-    dynascope.save(result.model, RUNS / _sine_file(rate_reg, dt))
+    dynascope.save(result.model, RUNS / _sine_file(rate_reg, dt, mask_start))
     batch = task.sample(500, TEST_SEED)
     with torch.no_grad():
         out = result.model.eval()(torch.as_tensor(batch.inputs))[1]
     return {
-        "experiment": f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}, dt={dt}",
+        "experiment": (
+            f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}, dt={dt}, "
+            f"mask_start={mask_start}"
+        ),
         "steps": result.steps,
         "wall_s": round(time.perf_counter() - t0, 1),
         "heldout_correlation": task.performance(out, batch),
@@ -96,18 +103,21 @@ def train_context() -> dict:
     }
 
 
-def _sine_file(rate_reg: float, dt: float = 10.0) -> str:
+def _sine_file(rate_reg: float, dt: float = 10.0, mask_start: float = 0.0) -> str:
     name = "sinewave_rate200" + (f"_reg{rate_reg:g}" if rate_reg else "")
+    name += f"_mask{mask_start:g}" if mask_start else ""
     return name + (f"_dt{dt:g}" if dt != 10.0 else "") + ".safetensors"
 
 
-def sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000) -> dict:
+def sinewave(
+    rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000, mask_start: float = 0.0
+) -> dict:
     """Linearised frequency at the fixed point of each of the 51 input levels."""
     from dynascope.analysis import oscillation_modes
 
     del n_steps  # a training option only
     task = SineWave(dt=dt)
-    model = dynascope.load(RUNS / _sine_file(rate_reg, dt))
+    model = dynascope.load(RUNS / _sine_file(rate_reg, dt, mask_start))
     levels = np.arange(task.n_levels)
     t0 = time.perf_counter()
     modes = oscillation_modes(
@@ -119,9 +129,16 @@ def sinewave(rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000) -> di
         n_init=32,
     )
     err = modes.relative_error
-    _figure(f"sinewave_frequencies_reg{rate_reg:g}_dt{dt:g}", "plot_oscillation_modes", modes)
+    _figure(
+        f"sinewave_frequencies_reg{rate_reg:g}_dt{dt:g}_mask{mask_start:g}",
+        "plot_oscillation_modes",
+        modes,
+    )
     return {
-        "experiment": f"SineWave RateRNN-200 (rate_reg={rate_reg}, dt={dt}): linearised vs target",
+        "experiment": (
+            f"SineWave RateRNN-200 (rate_reg={rate_reg}, dt={dt}, mask_start={mask_start}): "
+            "linearised vs target"
+        ),
         "wall_s": round(time.perf_counter() - t0, 1),
         "fraction_within_10pct": modes.fraction_within(0.1),
         "fraction_within_5pct": modes.fraction_within(0.05),
@@ -393,13 +410,19 @@ def main() -> None:
     parser.add_argument("--rate-reg", type=float, default=0.0, help="SineWave runs only")
     parser.add_argument("--dt", type=float, default=10.0, help="SineWave runs only")
     parser.add_argument("--steps", type=int, default=3000, help="SineWave training only")
+    parser.add_argument("--mask-start", type=float, default=0.0, help="SineWave runs only")
     parser.add_argument("--model-file", default=None, help="context only: file under runs/issue6")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     fn = EXPERIMENTS[args.experiment]
     kwargs: dict = {}
     if "sinewave" in args.experiment:
-        kwargs = {"rate_reg": args.rate_reg, "dt": args.dt, "n_steps": args.steps}
+        kwargs = {
+            "rate_reg": args.rate_reg,
+            "dt": args.dt,
+            "n_steps": args.steps,
+            "mask_start": args.mask_start,
+        }
     if args.experiment == "context" and args.model_file:
         kwargs["model_file"] = args.model_file
     record = fn(**kwargs)
