@@ -124,7 +124,7 @@ def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) 
         line, line * (1 - rel_tol), line * (1 + rel_tol), color="0.85", label=f"±{rel_tol:.0%}"
     )
     ax.scatter(target[ok], modes.frequency[ok], s=18, color="C0", zorder=3, label="linearised")
-    ax.set_xlabel(f"target frequency (rad / {modes.time_unit:g} time units)")
+    ax.set_xlabel(f"target frequency (rad per time unit; time unit = {modes.time_unit:g})")
     ax.set_ylabel("linearised frequency")
     ax.set_title(f"{modes.fraction_within(rel_tol):.0%} of levels within {rel_tol:.0%}")
     ax.legend(loc="best", fontsize=8)
