@@ -623,6 +623,11 @@ def test_result_load_errors(planted_result: FixedPoints, tmp_path: object) -> No
     np.savez(wrong, **(arrays | {"__meta__": np.array(json.dumps(meta | {"format": "x"}))}))
     with pytest.raises(dynascope.exceptions.ModelFileError, match=r"not a dynascope fixed-point"):
         FixedPoints.load(wrong)
+    headless = tmp_path / "headless.npz"  # type: ignore[operator]
+    short_meta = {k: v for k, v in meta.items() if k != "tol"}
+    np.savez(headless, **(arrays | {"__meta__": np.array(json.dumps(short_meta))}))
+    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"incomplete or invalid header"):
+        FixedPoints.load(headless)
     partial = tmp_path / "partial.npz"  # type: ignore[operator]
     np.savez(partial, **{k: v for k, v in arrays.items() if k != "x_error"})
     with pytest.raises(

@@ -695,8 +695,6 @@ def find_fixed_points(
     n_discarded = int(n - is_fixed.sum() - is_slow.sum())
 
     radius = dedup_tol * scale
-    slow_idx0 = torch.where(is_slow)[0]
-    x_error[slow_idx0] = newton_distance(net, x[slow_idx0], u[slow_idx0])
     fixed_idx = torch.where(is_fixed)[0]
     joint = torch.cat([x, u], dim=1)
     keep_fixed = fixed_idx[deduplicate(joint[fixed_idx], residual[fixed_idx], radius)]
@@ -708,6 +706,8 @@ def find_fixed_points(
         key = torch.cat([torch.full((keep_fixed.numel(),), -1.0, dtype=q.dtype), q[slow_idx]])
         kept = cand[deduplicate(joint[cand], key, radius)]
         keep_slow = kept[~torch.isin(kept, keep_fixed)]
+        # only a diagnostic for slow points: computed for the ones reported
+        x_error[keep_slow] = newton_distance(net, x[keep_slow], u[keep_slow])
     keep = torch.cat([keep_fixed, keep_slow])
     n_duplicates = int(is_fixed.sum() + is_slow.sum()) - keep.numel()
     logger.info(

@@ -409,5 +409,11 @@ class FixedPoints:
             raise ModelFileError(f"Result file {path} lacks the arrays {missing}.")
         values: dict[str, Any] = {n: arrays.get(n) for n in cls._PER_POINT}
         values.update({k: v for k, v in meta.items() if k in names and k != "status"})
-        values["status"] = Status[meta["status"]]
-        return cls(**values)
+        try:
+            values["status"] = Status[meta["status"]]
+            return cls(**values)
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(
+                f"Result file {path} has an incomplete or invalid header ({exc}); re-save it "
+                "with FixedPoints.save()."
+            ) from exc
