@@ -672,3 +672,28 @@ def test_batched_linear_algebra_works_with_two_threads() -> None:
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_estimator_form_matches_the_function_and_its_defaults() -> None:
+    import inspect
+
+    from dynascope.fixedpoints import FixedPointFinder
+
+    function_defaults = {
+        name: p.default
+        for name, p in inspect.signature(find_fixed_points).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "extra_states"
+    }
+    assert FixedPointFinder().get_params() == function_defaults
+    finder = FixedPointFinder(seed=0)
+    with pytest.raises(NotFittedError, match=r"not fitted yet; call fit\(model, initial_states\)"):
+        finder.fixed_points_  # noqa: B018
+    model = linear_rnn()
+    start = torch.randn(6, 6, generator=torch.Generator().manual_seed(0))
+    assert finder.fit(model, start) is finder
+    direct = find_fixed_points(model, initial_states=start, seed=0)
+    np.testing.assert_array_equal(finder.fixed_points_.x_star, direct.x_star)
+    np.testing.assert_array_equal(finder.jacobians_, direct.jacobian)
+    np.testing.assert_array_equal(finder.eigvals_, direct.eigvals)
+    with pytest.raises(InvalidParameterError, match=r"'tol' parameter of find_fixed_points"):
+        FixedPointFinder(tol=-1.0).fit(model, start)

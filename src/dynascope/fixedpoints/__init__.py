@@ -4,6 +4,7 @@ from ._continuation import Bifurcation as Bifurcation
 from ._continuation import BifurcationDiagram as BifurcationDiagram
 from ._continuation import continue_fixed_points as continue_fixed_points
 from ._finder import Adam as Adam
+from ._finder import FixedPointFinder as FixedPointFinder
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
 from ._finder import visited_states as visited_states
@@ -17,6 +18,7 @@ __all__ = [
     "Adam",
     "Bifurcation",
     "BifurcationDiagram",
+    "FixedPointFinder",
     "FixedPoints",
     "LevenbergMarquardt",
     "SaddleConnections",

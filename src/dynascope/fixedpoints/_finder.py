@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .._validation import check_bool, check_float, check_int
-from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
+from ..exceptions import ConvergenceWarning, InvalidParameterError, NotFittedError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._jacobian import (
     jacobians,
@@ -24,7 +24,14 @@ from ._jacobian import (
 )
 from ._result import FixedPoints, Status, linearise
 
-__all__ = ["Adam", "LevenbergMarquardt", "find_fixed_points", "prepare_model", "visited_states"]
+__all__ = [
+    "Adam",
+    "FixedPointFinder",
+    "LevenbergMarquardt",
+    "find_fixed_points",
+    "prepare_model",
+    "visited_states",
+]
 
 logger = logging.getLogger(__name__)
 _OWNER = "find_fixed_points"
@@ -766,3 +773,94 @@ def find_fixed_points(
         n_duplicates=n_duplicates,
         status=status,
     )
+
+
+class FixedPointFinder:
+    """Estimator form of :func:`find_fixed_points`: options in ``__init__``, work in :meth:`fit`.
+
+    ``__init__`` only stores the options (the same keywords, with the same defaults, as
+    :func:`find_fixed_points`); :meth:`fit` validates them, runs the search and returns ``self``
+    with the learned attributes ``fixed_points_`` (a :class:`FixedPoints`), ``jacobians_`` and
+    ``eigvals_``. Reading them before :meth:`fit` raises :class:`NotFittedError`.
+
+    Examples
+    --------
+    >>> import torch, dynascope
+    >>> from dynascope.fixedpoints import FixedPointFinder
+    >>> model = dynascope.VanillaRNN(1, 8, 1, form="h", bias=False, seed=0)
+    >>> finder = FixedPointFinder(tol=1e-12, seed=0).fit(model, torch.zeros(4, 8))
+    >>> len(finder.fixed_points_), finder.eigvals_.shape
+    (1, (1, 8))
+    """
+
+    def __init__(
+        self,
+        tol: float = 1e-10,
+        slow_tol: float | None = None,
+        *,
+        n_init: int | None = None,
+        noise: float = 0.0,
+        seed: int | None = None,
+        xtol: float = 1e-6,
+        region_margin: float | None = 1.0,
+        dedup_tol: float = 1e-6,
+        stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
+        stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
+        compute_jacobians: bool = True,
+    ) -> None:
+        self.tol = tol
+        self.slow_tol = slow_tol
+        self.n_init = n_init
+        self.noise = noise
+        self.seed = seed
+        self.xtol = xtol
+        self.region_margin = region_margin
+        self.dedup_tol = dedup_tol
+        self.stage1 = stage1
+        self.stage2 = stage2
+        self.compute_jacobians = compute_jacobians
+
+    def get_params(self) -> dict[str, Any]:
+        """The options, as passed to :func:`find_fixed_points`."""
+        names = (
+            "tol", "slow_tol", "n_init", "noise", "seed", "xtol", "region_margin", "dedup_tol",
+            "stage1", "stage2", "compute_jacobians",
+        )  # fmt: skip
+        return {name: getattr(self, name) for name in names}
+
+    def fit(
+        self,
+        model: Any,
+        initial_states: Any = None,
+        inputs: Any = None,
+        *,
+        extra_states: Any = None,
+    ) -> FixedPointFinder:
+        """Find the fixed points of ``model``; see :func:`find_fixed_points`. Returns ``self``."""
+        self._result = find_fixed_points(
+            model, inputs, initial_states, extra_states=extra_states, **self.get_params()
+        )
+        return self
+
+    def _fitted(self) -> FixedPoints:
+        result: FixedPoints | None = getattr(self, "_result", None)
+        if result is None:
+            raise NotFittedError(
+                "This FixedPointFinder is not fitted yet; call fit(model, initial_states) first."
+            )
+        return result
+
+    @property
+    def fixed_points_(self) -> FixedPoints:
+        """The :class:`FixedPoints` found by :meth:`fit`."""
+        return self._fitted()
+
+    @property
+    def jacobians_(self) -> np.ndarray | None:
+        """∂F/∂x at each point, ``(n_points, state_size, state_size)``."""
+        return self._fitted().jacobian
+
+    @property
+    def eigvals_(self) -> np.ndarray | None:
+        """Eigenvalues of ∂F/∂x at each point, ``(n_points, state_size)``."""
+        return self._fitted().eigvals
