@@ -349,17 +349,18 @@ def context(model_file: str = "context_rate128.safetensors") -> dict:
         "experiment": f"context-dependent integration, full-rank RateRNN-128 ({model_file})",
         "accuracy": task.performance(outputs, batch),
     }
-    for point in ("nearest", "slowest"):
-        sel = selection_vectors(
-            model, inputs, visited, n_init=512, slow_tol=1e-4, point=point, seed=0
-        )
-        record[f"selection_{point}"] = _selection_record(sel)
-        _figure(
-            f"context_selection_{point}_{Path(model_file).stem}",
-            "plot_selection_vectors",
-            sel,
-            input_names=["sens A", "sens B"],
-        )
+    for slow_tol in (None, 1e-4):
+        for point in ("slowest", "nearest"):
+            sel = selection_vectors(
+                model, inputs, visited, n_init=512, slow_tol=slow_tol, point=point, seed=0
+            )
+            record[f"selection_{point}_slow_tol={slow_tol}"] = _selection_record(sel)
+            _figure(
+                f"context_selection_{point}_{slow_tol}_{Path(model_file).stem}",
+                "plot_selection_vectors",
+                sel,
+                input_names=["sens A", "sens B"],
+            )
     stim = np.flatnonzero(batch.period_mask("stimulus").any(0))
     with torch.no_grad():
         rates = model.rates(states).numpy()

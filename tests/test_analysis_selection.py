@@ -212,8 +212,8 @@ def test_point_option_nearest_or_slowest() -> None:
         roots.append(x)
     slopes = [2 / np.cosh(r) ** 2 for r in roots]
     ctx = {"c": np.zeros(1)}
-    near = selection_vectors(net, ctx, {"c": states}, n_init=53)
-    slow = selection_vectors(net, ctx, {"c": states}, n_init=53, point="slowest")
+    near = selection_vectors(net, ctx, {"c": states}, n_init=53, point="nearest")
+    slow = selection_vectors(net, ctx, {"c": states}, n_init=53)  # "slowest" by default
     assert near.n_points[0] == 3
     np.testing.assert_allclose(near.x_star[0, 0], roots[0], atol=1e-9)
     np.testing.assert_allclose(slow.x_star[0, 0], roots[1], atol=1e-9)

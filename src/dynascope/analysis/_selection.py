@@ -97,7 +97,7 @@ def selection_vectors(
     n_init: int = 256,
     noise: float = 0.0,
     slow_tol: float | None = None,
-    point: str = "nearest",
+    point: str = "slowest",
     seed: int = 0,
 ) -> SelectionVectors:
     """Selection vectors and effective input projections of the line attractor per context.
@@ -105,7 +105,8 @@ def selection_vectors(
     In each context the input is held at that context's value (context cue on, sensory inputs
     zero), fixed points (and slow points if ``slow_tol`` is given) are searched from the states
     the network visits in that context, and one of them is linearised: by default the one
-    nearest to the mean visited state (the middle of the approximate line attractor).
+    whose slowest real mode is closest to :math:`\\lambda = 1` (the most line-attractor-like
+    point).
 
     Parameters
     ----------
@@ -123,10 +124,11 @@ def selection_vectors(
     slow_tol : float, optional
         Also keep slow points with :math:`q \\le` ``slow_tol`` (approximate line attractors are
         often made of slow points).
-    point : {"nearest", "slowest"}, default "nearest"
-        Which point to linearise in each context: the one nearest to the mean visited state,
-        or the one whose slowest real mode is closest to :math:`\\lambda = 1` (the most
-        line-attractor-like point, for trained networks whose points are scattered).
+    point : {"slowest", "nearest"}, default "slowest"
+        Which point to linearise in each context: the one whose slowest real mode is closest
+        to :math:`\\lambda = 1`, or the one nearest to the mean visited state (the middle of a
+        clean line attractor). On trained networks, whose few points are scattered, "slowest"
+        with true fixed points only (``slow_tol=None``) was the robust choice (notes/issue6.md).
     seed : int, default 0
 
     Returns
@@ -152,7 +154,7 @@ def selection_vectors(
         )
     n_init = check_int(n_init, "n_init", "selection_vectors", min_value=1)
     noise = check_float(noise, "noise", "selection_vectors", min_value=0.0)
-    point = check_option(point, "point", "selection_vectors", ("nearest", "slowest"))
+    point = check_option(point, "point", "selection_vectors", ("slowest", "nearest"))
     names = list(context_inputs)
     rows: dict[str, list[Any]] = {k: [] for k in ("x", "val", "r", "l", "proj", "n")}
     for i, name in enumerate(names):
