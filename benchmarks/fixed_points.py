@@ -143,11 +143,22 @@ def timed(fn, repeats: int):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="One repeat, 1 thread only.")
+    parser.add_argument("--part", choices=["all", "gru", "vanilla"], default="all")
+    parser.add_argument(
+        "--vanilla-threads", type=int, default=1, help="Threads for the N = 256/1024 timings."
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 5
     threads = [1] if args.quick else [1, 2]
     warnings.simplefilter("ignore")  # the noisy starts warn by design; counted below instead
 
+    if args.part in ("all", "gru"):
+        compare_on_gru(repeats, threads)
+    if args.part in ("all", "vanilla"):
+        time_vanilla(args.vanilla_threads)
+
+
+def compare_on_gru(repeats: int, threads: list[int]) -> None:
     model = dynascope.load(MODEL_FILE)
     x0 = initial_states(model, 1024, noise=0.5, seed=0)
     truth = truth_by_grid(model)
@@ -180,7 +191,11 @@ def main() -> None:
         print(f"{'speed ratio (a)/(b)':<28}{n_threads:>8}{t_a / t_b:>9.1f}x")
         print(f"    dynascope: {fps.counts()}  discarded {fps.n_discarded}")
 
-    torch.set_num_threads(threads[-1])
+
+def time_vanilla(n_threads: int) -> None:
+    torch.set_num_threads(n_threads)
+    warnings.simplefilter("ignore")
+    find_fixed_points(dynascope.VanillaRNN(1, 4, 1, seed=0), extra_states=torch.zeros(1, 4))
     print("\nvanilla tanh networks, gain 1.5, 32 candidates from visited states (dynascope only)")
     print(f"{'N':>6}{'threads':>8}{'time s':>9}{'points':>8}{'worst resid':>13}")
     for n in (256, 1024):
@@ -194,7 +209,7 @@ def main() -> None:
             1,
         )
         worst = fps.residual.max() if len(fps) else float("nan")
-        print(f"{n:>6}{threads[-1]:>8}{t:>9.2f}{len(fps):>8}{worst:>13.1e}   {fps.counts()}")
+        print(f"{n:>6}{n_threads:>8}{t:>9.2f}{len(fps):>8}{worst:>13.1e}   {fps.counts()}")
 
 
 if __name__ == "__main__":
