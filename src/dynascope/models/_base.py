@@ -145,14 +145,18 @@ class RNNModel(nn.Module):
                 x = states[-1]
             states_t = torch.stack(states, dim=1) if n_steps else x.new_zeros(batch, 0, x.shape[1])
         else:
-            # Without autograd, write into one preallocated buffer: half the peak memory of
-            # stacking a list, which matters for N = 10^6 low-rank networks.
+            # Without autograd, write into one preallocated buffer (half the peak memory of
+            # stacking a list) and take the readout step by step, so that no second
+            # (batch, time, N) temporary is made: this matters for N = 10^6 low-rank networks.
             states_t = x.new_empty(batch, n_steps, self.state_size)
+            outputs_t = x.new_empty(batch, n_steps, self.n_out)
             for t in range(n_steps):
                 x = self.step(x, u[:, t])
                 if noisy:
                     x = self.noise_step(x, generator)
                 states_t[:, t] = x
+                outputs_t[:, t] = self.readout(x)
+            return states_t, outputs_t
         outputs = self.readout(states_t.reshape(batch * n_steps, self.state_size))
         return states_t, outputs.reshape(batch, n_steps, self.n_out)
 
