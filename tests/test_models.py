@@ -227,6 +227,8 @@ def test_wrap_and_analysis_copy_leave_the_module_bit_for_bit_unchanged() -> None
         assert v.dtype == torch.float32
         assert torch.equal(v, before[k])
     assert copy64.module is not gru and copy64.module.weight_hh_l0.dtype == torch.float64
+    assert not any(p.requires_grad for p in copy64.module.parameters())
+    assert not any(p.requires_grad for p in copy64.readout_module.parameters())
     assert head.weight.dtype == torch.float32
 
 

@@ -43,9 +43,14 @@ def analysis_copy(
         )
     new = copy.deepcopy(model)
     new = new.to(dtype=dtype, device=device)
+    params = list(new.parameters())
     if isinstance(new, WrappedRNN):
+        # The copy owns its own copies of the wrapped modules: cast them and freeze them too.
         new._cast_wrapped(dtype, device)
+        params += list(new.module.parameters())
+        if new.readout_module is not None:
+            params += list(new.readout_module.parameters())
     new.eval()
-    for p in new.parameters():
+    for p in params:
         p.requires_grad_(False)
     return new
