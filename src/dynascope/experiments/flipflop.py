@@ -25,7 +25,7 @@ class FlipFlopOptions:
     batch_size: int = 128
     lr: float = 1e-2
     n_init: int = 1024
-    init_noise: float = 0.02
+    init_noise: float = 0.4
     analysis_trials: int = 128
 
 
