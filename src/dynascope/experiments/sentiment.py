@@ -541,13 +541,25 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"{aug_acc:.1%})."
     )
     if line is not None:
-        summary += (
-            f" Its states are low-dimensional ({ratio[:2].sum():.0%} of the variance in two PCs) "
-            f"and it integrates word valences along an approximate line attractor (max |λ| = "
-            f"{line.top_abs_eigval.max():.3f}, |cos(line, readout)| = "
-            f"{line.cos_line_readout:.2f}); valence vs bag-of-words weights: r = "
-            f"{metrics['valence_r_frequent']:.2f}."
+        top = float(line.top_abs_eigval.max())
+        numbers = (
+            f"{ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top:.3f}, "
+            f"|cos(line, readout)| = {line.cos_line_readout:.2f}, valence vs bag-of-words "
+            f"weights r = {metrics['valence_r_frequent']:.2f}"
         )
+        # Claim the mechanism only when the numbers support it: a classifier well above
+        # chance, a slow mode near |λ| = 1 and a line aligned with the readout.
+        if rnn_acc >= 0.7 and abs(top - 1.0) <= 0.05 and line.cos_line_readout >= 0.7:
+            summary += (
+                " Its states are low-dimensional and it integrates word valences along an "
+                f"approximate line attractor ({numbers})."
+            )
+        else:
+            summary += (
+                " The analysis does not show a clean line attractor for this network "
+                f"({numbers}); a network trained longer (the default, non-quick settings) "
+                "is needed before its dynamics can be read this way."
+            )
     return Report(
         title=f"Sentiment {opts.cell.upper()} on {data_name}",
         summary=summary,
