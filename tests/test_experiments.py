@@ -172,3 +172,21 @@ def test_flipflop_default_run_finds_the_eight_memories(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["n_stable"] == 8 and metrics["accuracy"] >= 0.99
+
+
+def test_set_options_reach_the_experiment(tmp_path: Path) -> None:
+    out = tmp_path / "la"
+    result = CliRunner().invoke(
+        main,
+        ["run", "line-attractor", "--quick", "--out", str(out), "--set", "n_hidden=150",
+         "--set", "overlaps=[0.0, 0.5]"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    options = json.loads((out / "experiment.json").read_text())["options"]
+    assert options["n_hidden"] == 150 and options["overlaps"] == [0.0, 0.5]
+    _one_line_error(
+        CliRunner().invoke(main, ["run", "line-attractor", "--set", "n_hiden=3"]),
+        "Unknown option(s) ['n_hiden']",
+    )
+    bad = CliRunner().invoke(main, ["run", "line-attractor", "--set", "novalue"])
+    assert bad.exit_code == 2 and "is not KEY=VALUE" in bad.output

@@ -89,6 +89,23 @@ def _fail(exc: BaseException) -> click.ClickException:
     return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
+def _parse_settings(settings: tuple[str, ...]) -> dict[str, object]:
+    """``("a=1", "b=rt")`` → ``{"a": 1, "b": "rt"}`` (TOML values, else plain strings)."""
+    import tomllib
+
+    out: dict[str, object] = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE.", param_hint="--set")
+        try:
+            value: object = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
 def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
@@ -128,6 +145,14 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Recompute into an existing --out.")
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set one experiment option (repeatable; VALUE is read as TOML, else as a string), "
+    "e.g. --set dataset=rt --set cell=lstm. Overrides --config.",
+)
 def run(
     experiment: str,
     out: str | None,
@@ -136,6 +161,7 @@ def run(
     config_file: str | None,
     resume: bool,
     overwrite: bool,
+    settings: tuple[str, ...],
 ) -> None:
     """Train (or build) a network for EXPERIMENT, analyse it and write a report.
 
@@ -147,6 +173,7 @@ def run(
 
     try:
         options = read_options_file(config_file) if config_file else {}
+        options.update(_parse_settings(settings))
         report = run_experiment(
             experiment,
             out,
