@@ -44,8 +44,12 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
     # Even the quick run learns the task well enough for the 8 memory states to exist.
     assert metrics["n_stable"] == 8
     assert metrics["worst_residual"] <= 1e-10
+    # The automaton: 8 states x 6 symbols, every transition as the truth table says.
+    assert metrics["automaton_states"] == 8 and metrics["automaton_transitions"] == 48
+    assert metrics["automaton_wrong_transitions"] == 0
+    assert (flipflop_run / "results" / "automaton.dot").read_text().startswith("digraph")
     html = (flipflop_run / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3
+    assert html.count("data:image/png;base64,") == 4
 
 
 def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..analysis import fit_state_space
+from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, flipflop_truth
 from ..fixedpoints import FixedPoints, find_fixed_points, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
 from ..tasks import FlipFlop
@@ -60,7 +60,7 @@ def _corner_labels(fps: FixedPoints, model: RNNModel) -> list[str]:
 
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Fixed points from visited states, their linearisation, PCA views and the report."""
-    from ..plotting import plot_eigenvalues, plot_state_space
+    from ..plotting import plot_automaton, plot_eigenvalues, plot_state_space
 
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
@@ -112,6 +112,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     ctx.run.save_figure(plot_eigenvalues(eig), "eigenvalues")
     figures_training = training_figure(ctx)
 
+    # The finite-state automaton the network implements (the review's Discussion): states are
+    # the attractors, symbols the input pulses, checked against the flip-flop's truth table.
+    automaton = extract_automaton(m64, fps, flipflop_symbols(opts.n_bits))
+    wrong = automaton.check(flipflop_truth)
+    (ctx.run.results_dir / "automaton.dot").write_text(automaton.to_dot("flipflop"))
+    ctx.run.save_figure(plot_automaton(automaton), "automaton")
+
     n_corners = 2**opts.n_bits
     index_text = ", ".join(
         f"{v} with {k} unstable mode{'s' * (k > 1)}" for k, v in index_counts.items()
@@ -124,6 +131,9 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"pattern. {len(bridges)} of the {len(index1)} saddles with one unstable mode "
         "connect two memory states through their unstable manifold: an input pulse moves the "
         "state across such a saddle to the neighbouring pattern. "
+        f"Read as a finite-state automaton it has {automaton.n_states} states, "
+        f"{len(automaton.symbols)} input symbols and {automaton.n_transitions} transitions, "
+        f"{len(wrong)} of which disagree with the flip-flop's truth table. "
         f"Every reported point has residual ‖F(x)−x‖ ≤ {fps.tol:g} "
         f"(worst {fps.residual.max() if len(fps) else float('nan'):.1e})."
     )
@@ -168,8 +178,22 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             },
         },
     ]
+    sections.append(
+        {
+            "title": "The automaton",
+            "text": (
+                "States are the stable fixed points (labelled by the signs of their readout), "
+                "symbols the ± pulses on each input; each arrow is the attractor the network "
+                "settles on after that pulse (results/automaton.dot holds it in Graphviz DOT)."
+            ),
+            "figures": ["automaton"],
+        }
+    )
     metrics = {
         "accuracy": accuracy,
+        "automaton_states": automaton.n_states,
+        "automaton_transitions": automaton.n_transitions,
+        "automaton_wrong_transitions": len(wrong),
         "n_stable": len(stable),
         "n_saddles": len(saddles),
         "saddle_index_counts": index_counts,
