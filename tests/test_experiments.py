@@ -194,3 +194,40 @@ def test_set_options_reach_the_experiment(tmp_path: Path) -> None:
     )
     bad = CliRunner().invoke(main, ["run", "line-attractor", "--set", "novalue"])
     assert bad.exit_code == 2 and "is not KEY=VALUE" in bad.output
+
+
+def test_run_analyses_a_users_torch_state_dict(tmp_path: Path) -> None:
+    """`dynascope run flipflop --model net.pt`: the user's own trained nn.GRU, no training."""
+    import torch
+
+    import dynascope
+
+    trained = dynascope.load(Path(__file__).parent / "data" / "flipflop_gru16.safetensors")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = torch.nn.GRU(3, 16, batch_first=True)
+            self.head = torch.nn.Linear(16, 3)
+
+    net = Net()
+    with torch.no_grad():
+        net.rnn.weight_ih_l0.copy_(trained.weight_ih)
+        net.rnn.weight_hh_l0.copy_(trained.weight_hh)
+        net.rnn.bias_ih_l0.copy_(trained.bias_ih)
+        net.rnn.bias_hh_l0.copy_(trained.bias_hh)
+        net.head.weight.copy_(trained.weight_out)
+        net.head.bias.copy_(trained.bias_out)
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    out = tmp_path / "user"
+    result = CliRunner().invoke(
+        main, ["run", "flipflop", "--quick", "--model", str(tmp_path / "net.pt"), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["n_stable"] == 8 and metrics["automaton_wrong_transitions"] == 0
+    assert not (out / "metrics.jsonl").exists()  # nothing was trained
+    _one_line_error(
+        CliRunner().invoke(main, ["run", "flipflop", "--model", str(tmp_path / "none.pt")]),
+        "does not exist",
+    )

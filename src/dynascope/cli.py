@@ -153,6 +153,15 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     help="Set one experiment option (repeatable; VALUE is read as TOML, else as a string), "
     "e.g. --set dataset=rt --set cell=lstm. Overrides --config.",
 )
+@click.option(
+    "--model",
+    "model_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Analyse your own model instead of training one: a dynascope .safetensors file or a "
+    "torch state dict (.pt/.pth, read with weights_only=True) of a single-layer "
+    "nn.RNN/GRU/LSTM with an optional nn.Linear readout.",
+)
 def run(
     experiment: str,
     out: str | None,
@@ -162,6 +171,7 @@ def run(
     resume: bool,
     overwrite: bool,
     settings: tuple[str, ...],
+    model_file: str | None,
 ) -> None:
     """Train (or build) a network for EXPERIMENT, analyse it and write a report.
 
@@ -169,11 +179,12 @@ def run(
     figures/ and report.html. An existing run directory is never overwritten silently: pass
     --resume or --overwrite.
     """
-    from .experiments import read_options_file, run_experiment
+    from .experiments import load_user_model, read_options_file, run_experiment
 
     try:
         options = read_options_file(config_file) if config_file else {}
         options.update(_parse_settings(settings))
+        model = load_user_model(model_file) if model_file else None
         report = run_experiment(
             experiment,
             out,
@@ -182,6 +193,7 @@ def run(
             options=options,
             resume=resume,
             overwrite=overwrite,
+            model=model,
         )
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(exc) from exc

@@ -25,6 +25,7 @@ __all__ = [
     "Experiment",
     "RunContext",
     "analyze_run",
+    "load_user_model",
     "read_options_file",
     "register",
     "run_experiment",
@@ -166,6 +167,7 @@ def run_experiment(
     resume: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
+    model: RNNModel | None = None,
 ) -> Path:
     """Run experiment ``name`` end to end and return the path of its ``report.html``.
 
@@ -187,6 +189,9 @@ def run_experiment(
         recomputes everything into it.
     progress : bool, optional
         Progress bars (default: only on a terminal).
+    model : RNNModel, optional
+        Analyse this (e.g. the user's own, see :func:`load_user_model`) instead of training
+        one; its sizes must fit the experiment's task. It is saved as the run's weights.
     """
     if resume and overwrite:
         raise InvalidParameterError("Pass at most one of resume and overwrite.")
@@ -210,8 +215,62 @@ def run_experiment(
             )
     run.write_json(EXPERIMENT_FILE, record)
     ctx = RunContext(run, opts, seed, quick, progress=progress, resume=resume)
-    model = experiment.build(ctx)
+    if model is None:
+        model = experiment.build(ctx)
+    else:
+        from ..io import save
+
+        save(model, run.path / "weights.safetensors")
     return _finish(ctx, experiment, model)
+
+
+def load_user_model(path: str | os.PathLike[str]) -> RNNModel:
+    """A user's model file: a dynascope ``.safetensors`` file, or a torch state dict.
+
+    A ``.pt``/``.pth`` file is read with ``torch.load(weights_only=True)``; the recurrent module
+    (the keys ending in ``weight_hh_l0``) and its kind (RNN, GRU or LSTM, from the number of
+    gate rows) are found automatically, and a linear readout is taken from the one other
+    ``*weight`` tensor of shape ``(n_out, hidden)`` when there is exactly one.
+    """
+    import torch
+
+    from ..exceptions import ModelFileError
+    from ..io import import_torch_state_dict, load
+
+    p = Path(path)
+    if p.suffix not in (".pt", ".pth"):
+        return load(p)
+    if not p.exists():
+        raise ModelFileError(f"Checkpoint {p} does not exist.")
+    try:
+        state = torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or unsafe files
+        raise ModelFileError(
+            f"Checkpoint {p} could not be read with torch.load(weights_only=True): {exc}"
+        ) from exc
+    if not isinstance(state, Mapping):
+        raise ModelFileError(f"Checkpoint {p} does not hold a state dict.")
+    recurrent = [k for k in state if k.endswith("weight_hh_l0")]
+    if len(recurrent) != 1:
+        raise ModelFileError(
+            f"Checkpoint {p} must hold exactly one single-layer recurrent module (a key ending "
+            f"in 'weight_hh_l0'); found {recurrent}. Use dynascope.io.import_torch_state_dict."
+        )
+    prefix = recurrent[0][: -len("weight_hh_l0")]
+    rows, hidden = state[recurrent[0]].shape
+    kinds = {hidden: "rnn", 3 * hidden: "gru", 4 * hidden: "lstm"}
+    if rows not in kinds:
+        raise ModelFileError(f"Checkpoint {p}: {recurrent[0]} has an unexpected shape.")
+    heads = [
+        k[: -len("weight")]
+        for k, v in state.items()
+        if k.endswith("weight")
+        and not k.startswith(prefix)
+        and v.ndim == 2
+        and v.shape[1] == hidden
+    ]
+    readout = heads[0] if len(heads) == 1 else None
+    return import_torch_state_dict(state, kinds[rows], prefix=prefix, readout_prefix=readout)
 
 
 def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:
