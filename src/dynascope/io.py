@@ -27,7 +27,14 @@ from safetensors.torch import save_file
 from .exceptions import InvalidParameterError, ModelFileError
 from .models import MODEL_TYPES, RNNModel, WrappedRNN
 
-__all__ = ["FORMAT_VERSION", "atomic_write", "import_torch_state_dict", "load", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "atomic_write",
+    "import_torch_state_dict",
+    "load",
+    "read_torch_state_dict",
+    "save",
+]
 
 #: Version of the model-file format written by :func:`save`; :func:`load` reads this or older.
 FORMAT_VERSION = 1
@@ -189,6 +196,28 @@ def _check_tensors(path: Path, model: RNNModel, tensors: Mapping[str, torch.Tens
             )
 
 
+def read_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a ``.pt``/``.pth`` state dict with ``torch.load(weights_only=True)`` (no unpickling).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, unreadable, refused by the safe loader, or not a state dict.
+    """
+    where = str(path)
+    try:
+        state = torch.load(where, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"Checkpoint {where} does not exist.") from exc
+    except Exception as exc:  # torch raises several types for corrupt or unsafe files
+        raise ModelFileError(
+            f"Checkpoint {where} could not be read with torch.load(weights_only=True): {exc}"
+        ) from exc
+    if not isinstance(state, Mapping):
+        raise ModelFileError(f"Checkpoint {where} does not hold a state dict.")
+    return dict(state)
+
+
 def import_torch_state_dict(
     source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
     kind: str,
@@ -220,16 +249,7 @@ def import_torch_state_dict(
         where = "the given state dict"
     else:
         where = str(source)
-        try:
-            state = torch.load(where, map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise ModelFileError(f"Checkpoint {where} does not exist.") from exc
-        except Exception as exc:  # torch raises several types for corrupt or unsafe files
-            raise ModelFileError(
-                f"Checkpoint {where} could not be read with torch.load(weights_only=True): {exc}"
-            ) from exc
-        if not isinstance(state, Mapping):
-            raise ModelFileError(f"Checkpoint {where} does not hold a state dict.")
+        state = read_torch_state_dict(source)
     keys = [f"{prefix}weight_ih_l0", f"{prefix}weight_hh_l0"]
     for key in keys:
         if key not in state:

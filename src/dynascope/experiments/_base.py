@@ -232,24 +232,13 @@ def load_user_model(path: str | os.PathLike[str]) -> RNNModel:
     gate rows) are found automatically, and a linear readout is taken from the one other
     ``*weight`` tensor of shape ``(n_out, hidden)`` when there is exactly one.
     """
-    import torch
-
     from ..exceptions import ModelFileError
-    from ..io import import_torch_state_dict, load
+    from ..io import import_torch_state_dict, load, read_torch_state_dict
 
     p = Path(path)
     if p.suffix not in (".pt", ".pth"):
         return load(p)
-    if not p.exists():
-        raise ModelFileError(f"Checkpoint {p} does not exist.")
-    try:
-        state = torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises several types for corrupt or unsafe files
-        raise ModelFileError(
-            f"Checkpoint {p} could not be read with torch.load(weights_only=True): {exc}"
-        ) from exc
-    if not isinstance(state, Mapping):
-        raise ModelFileError(f"Checkpoint {p} does not hold a state dict.")
+    state = read_torch_state_dict(p)
     recurrent = [k for k in state if k.endswith("weight_hh_l0")]
     if len(recurrent) != 1:
         raise ModelFileError(
