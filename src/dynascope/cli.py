@@ -205,6 +205,107 @@ def run(
 
 
 @main.command()
+@click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Sweep directory [default: runs/sweep_EXPERIMENT]. Re-running into it resumes the sweep.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Points run at once (local: processes [CPU count]; --ray: CPUs of a new local Ray "
+    "instance).",
+)
+@click.option(
+    "--ray", "use_ray", is_flag=True, help="Run the points as Ray tasks (local instance)."
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Run on this Ray cluster (e.g. auto, ray://head:10001); implies --ray. The output "
+    "directory must be on a file system every node shares.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Times a point whose worker died is run again.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(["csv", "parquet"]),
+    multiple=True,
+    help="Summary table format (repeatable) [default: csv, plus parquet when pyarrow is "
+    "installed].",
+)
+def sweep(
+    config_file: str,
+    out: str | None,
+    workers: int | None,
+    use_ray: bool,
+    ray_address: str | None,
+    max_retries: int,
+    formats: tuple[str, ...],
+) -> None:
+    """Run a grid of experiment runs from CONFIG (TOML) and summarise them.
+
+    CONFIG names the experiment, a [grid] of option values and seeds, fixed [options] and the
+    [summary] metric and target, e.g.:
+
+    \b
+        experiment = "decision"
+        quick = true
+        [grid]
+        rank = [1, 2, 3]
+        seed = [0, 1, 2, 3]
+        [summary]
+        metric = "accuracy"
+        target = 0.95
+
+    Every point is a normal run directory under OUT/points/; OUT gets summary.csv (and
+    .parquet), summary.json with the minimal rank (when rank is swept) and report.html.
+    Running the same CONFIG into the same OUT again resumes: finished points are skipped.
+    Each worker uses --threads torch threads.
+    """
+    from .sweeps import sweep as run_sweep
+
+    threads = click.get_current_context().find_root().params.get("threads") or 1
+    try:
+        result = run_sweep(
+            config_file,
+            out,
+            executor="ray" if use_ray else "local",
+            workers=workers,
+            ray_address=ray_address,
+            max_retries=max_retries,
+            threads=threads,
+            formats=list(formats) or None,
+        )
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        raise _fail(exc) from exc
+    click.echo(
+        f"{len(result.rows)} points: {result.n_skipped} already finished, {result.n_run} run, "
+        f"{result.n_failed} failed."
+    )
+    for group, m in result.minimal_rank.items():
+        found = m["minimal_rank"] if m["minimal_rank"] is not None else "none of the ranks tried"
+        click.echo(f"minimal rank ({group}): {found}")
+    click.echo(f"summary: {result.path / 'summary.csv'}")
+    click.echo(f"report: {result.report}")
+    if result.n_failed:
+        raise click.ClickException(
+            f"{result.n_failed} point(s) failed; see the 'error' column of the summary. Run the "
+            "same command again to retry them."
+        )
+
+
+@main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def analyze(run_dir: str) -> None:
     """Re-run the analyses of RUN_DIR on its saved weights and rebuild its report."""

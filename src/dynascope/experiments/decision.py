@@ -1,9 +1,10 @@
 """``dynascope run decision``: a rank-one network integrates evidence along one latent κ.
 
-A rank-one :class:`~dynascope.models.LowRankRNN` is trained on the perceptual-decision task; the
-analysis reduces it to the one-dimensional mean-field system of eq. 10 (section 3.3), compares
-the reduced latent with the network's, draws the reduced flow :math:`\\dot\\kappa(\\kappa)` with
-and without evidence, and redraws networks of several sizes from the fitted population mixture
+A rank-one (option ``rank``: rank D) :class:`~dynascope.models.LowRankRNN` is trained on the
+perceptual-decision task; the analysis reduces it to the D-dimensional mean-field system of
+eq. 10 (section 3.3), compares the reduced latents with the network's, draws the reduced flow
+:math:`\\dot\\kappa(\\kappa)` with and without evidence (D = 1; for D ≥ 2 it lists the reduced
+fixed points), and redraws networks of several sizes from the fitted population mixture
 ("engineering without learning", section 4.2).
 """
 
@@ -21,9 +22,9 @@ from ..lowrank import (
     MeanFieldReduction,
     Populations,
     flow_field,
-    latent_r2,
     latent_trajectories,
     loadings,
+    reduced_fixed_points,
     resample,
     save_populations,
 )
@@ -43,7 +44,10 @@ class DecisionOptions:
     Attributes
     ----------
     hidden : int
-        N, neurons of the rank-one network.
+        N, neurons of the network.
+    rank : int
+        D, rank of the connectivity (one suffices for this task; sweeps try more to find the
+        minimal rank).
     steps : int
         Most training steps (training stops early at ``early_stop`` held-out accuracy).
     batch_size, lr : int, float
@@ -63,6 +67,7 @@ class DecisionOptions:
     """
 
     hidden: int = 512
+    rank: int = 1
     steps: int = 1500
     batch_size: int = 32
     lr: float = 1e-2
@@ -79,8 +84,10 @@ def _task() -> PerceptualDecision:
     return cast(PerceptualDecision, PerceptualDecision.preset("lowrank"))
 
 
-def train_lowrank(ctx: RunContext, task: Task, *, steps: int, early_stop: float) -> RNNModel:
-    """Train a rank-one ``LowRankRNN`` (τ = 100 ms, dt = 20 ms) on ``task`` (resumable).
+def train_lowrank(
+    ctx: RunContext, task: Task, *, steps: int, early_stop: float, rank: int = 1
+) -> RNNModel:
+    """Train a rank-``rank`` ``LowRankRNN`` (τ = 100 ms, dt = 20 ms) on ``task`` (resumable).
 
     Shared by the ``decision`` and ``context`` experiments: the recipe of the low-rank
     literature (Dubreuil et al. 2022), as in ``benchmarks/train_acceptance.py``.
@@ -90,7 +97,7 @@ def train_lowrank(ctx: RunContext, task: Task, *, steps: int, early_stop: float)
         task.n_in,
         opts.hidden,
         task.n_out,
-        rank=1,
+        rank=rank,
         tau=100.0,
         dt=task.dt,
         noise_std=opts.noise_std,
@@ -112,9 +119,11 @@ def train_lowrank(ctx: RunContext, task: Task, *, steps: int, early_stop: float)
 
 
 def build(ctx: RunContext) -> RNNModel:
-    """Train a rank-one network on the perceptual decision (resumable)."""
+    """Train a rank-D network (D = ``rank``, default one) on the perceptual decision (resumable)."""
     opts: DecisionOptions = ctx.options
-    return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop)
+    if isinstance(opts.rank, bool) or not isinstance(opts.rank, int) or opts.rank < 1:
+        raise InvalidParameterError(f"rank must be a positive integer; got {opts.rank!r}.")
+    return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop, rank=opts.rank)
 
 
 # ---------------------------------------------------------------------- shared analysis helpers
@@ -173,6 +182,14 @@ def resampling_figure(
     ctx.run.save_figure(fig, "resampled")
 
 
+def pooled_r2(reference: np.ndarray, prediction: np.ndarray) -> float:
+    """R² of ``prediction`` over all latents at once (for D = 1, :func:`latent_r2`)."""
+    ref = reference.reshape(-1, reference.shape[-1])
+    res = float(((ref - prediction.reshape(ref.shape)) ** 2).sum())
+    tot = float(((ref - ref.mean(axis=0)) ** 2).sum())
+    return 1.0 - res / tot if tot > 0 else float("nan")
+
+
 def fmt_accs(values: Sequence[float]) -> str:
     """``0.990, 0.986`` — a list of accuracies for the report text."""
     return ", ".join(f"{v:.3f}" for v in values)
@@ -195,7 +212,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     pops = red.populations_
     sim = red.simulate(batch.inputs)
     reduced_acc = float(task.performance(sim.outputs, batch))
-    r2 = float(latent_r2(lat.kappa, sim.kappa)[0])
+    rank = net.rank
+    r2 = pooled_r2(lat.kappa, sim.kappa)
     save_populations(pops, ctx.run.results_dir / "populations.npz")
     times = (np.arange(batch.inputs.shape[1]) + 1) * task.dt
     ctx.run.save_result(
@@ -206,33 +224,45 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "kappa_reduced": sim.kappa,
             "coherence": batch.conditions["coherence"],
         },
-        {"latent_r2": r2, "n_populations": opts.n_populations},
+        {"latent_r2": r2, "n_populations": opts.n_populations, "rank": rank},
     )
 
     # Reduced flow at zero input and with a constant evidence input of ± a middle coherence.
     coh = float(sorted(task.coherences)[len(task.coherences) // 2])
     held = {"−": -coh, "0": 0.0, "+": coh}
-    fields = {k: flow_field(red, np.array([u])) for k, u in held.items()}
-    fps0 = fields["0"].fixed_points
-    ctx.run.save_result(
-        "flow_field",
-        {
-            "kappa": fields["0"].axes[0],
-            **{
-                f"velocity_{name}": fields[k].velocity[:, 0]
-                for k, name in zip(held, ("neg", "zero", "pos"), strict=True)
-            },
-            "fixed_points_zero_input": fps0.kappa[:, 0],
-            "fixed_points_zero_input_stable": fps0.is_stable,
-        },
-        {"held_inputs": list(held.values()), "tau": fields["0"].tau},
-    )
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-    for ax, (k, u) in zip(axes, held.items(), strict=True):
-        plot_flow_field(fields[k], ax=ax, axis_labels=("κ",))
-        ax.set_title(f"evidence u = {u:+.3f}" if u else "no evidence (u = 0)")
-    ctx.run.save_figure(fig, "flow_field")
+    if rank == 1:
+        fields = {k: flow_field(red, np.array([u])) for k, u in held.items()}
+        fps0 = fields["0"].fixed_points
+        ctx.run.save_result(
+            "flow_field",
+            {
+                "kappa": fields["0"].axes[0],
+                **{
+                    f"velocity_{name}": fields[k].velocity[:, 0]
+                    for k, name in zip(held, ("neg", "zero", "pos"), strict=True)
+                },
+                "fixed_points_zero_input": fps0.kappa[:, 0],
+                "fixed_points_zero_input_stable": fps0.is_stable,
+            },
+            {"held_inputs": list(held.values()), "tau": fields["0"].tau},
+        )
+        fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+        for ax, (k, u) in zip(axes, held.items(), strict=True):
+            plot_flow_field(fields[k], ax=ax, axis_labels=("κ",))
+            ax.set_title(f"evidence u = {u:+.3f}" if u else "no evidence (u = 0)")
+        ctx.run.save_figure(fig, "flow_field")
+    else:
+        # D ≥ 2: the fixed points of the D-dimensional reduced system (no 1-D curve to draw).
+        fps0 = reduced_fixed_points(red, np.zeros(task.n_in), seed=ctx.seed)
+        ctx.run.save_result(
+            "flow_field",
+            {
+                "fixed_points_zero_input": fps0.kappa,
+                "fixed_points_zero_input_stable": fps0.is_stable,
+            },
+            {"rank": rank},
+        )
 
     # Network (solid) vs reduced (dashed) latents, one trial per coherence and sign.
     coherence = batch.conditions["coherence"]
@@ -242,13 +272,17 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     )
 
     load = loadings(net)
-    names = ["m", "n", "input weight", "readout"]
+    # Column layout of the loadings: m_1..m_D, n_1..n_D, input weight(s), ..., readout.
+    col_m, col_n, col_in = 0, rank, 2 * rank
+    sub = "₁" if rank > 1 else ""
+    names = [f"loading {i}" for i in range(load.shape[1])]
+    names[col_m], names[col_n], names[col_in] = f"m{sub}", f"n{sub}", "input weight"
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-    plot_loadings(load, red.labels_, columns=(0, 1), names=names, ax=axes[0])
-    plot_loadings(load, red.labels_, columns=(2, 1), names=names, ax=axes[1])
+    plot_loadings(load, red.labels_, columns=(col_m, col_n), names=names, ax=axes[0])
+    plot_loadings(load, red.labels_, columns=(col_in, col_n), names=names, ax=axes[1])
     ctx.run.save_figure(fig, "loadings")
-    overlap_mn = float(np.mean(load[:, 0] * load[:, 1]))
-    overlap_in = float(np.mean(load[:, 2] * load[:, 1]))
+    overlap_mn = float(np.mean(load[:, col_m] * load[:, col_n]))
+    overlap_in = float(np.mean(load[:, col_in] * load[:, col_n]))
 
     accs = resampled_accuracies(
         pops, task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
@@ -258,7 +292,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
 
     n_stable = int(fps0.is_stable.sum())
     stable_k = np.sort(fps0.kappa[fps0.is_stable, 0])
-    if n_stable >= 2:
+    if rank > 1:
+        landscape = (
+            f"Without evidence the {rank}-dimensional reduced system has {len(fps0)} fixed "
+            f"point(s), {n_stable} of them stable (found by Newton's method from a grid; the "
+            "flow is drawn for rank one only)."
+        )
+    elif n_stable >= 2:
         landscape = (
             f"Without evidence the reduced flow has {n_stable} stable fixed points "
             f"(κ = {', '.join(f'{k:+.2f}' for k in stable_k)}) separated by an unstable one: "
@@ -272,11 +312,12 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "through the delay."
         )
     worst = min(min(v) for v in accs.values())
+    latent_text = "one latent variable κ" if rank == 1 else f"{rank} latent variables κ"
     summary = (
-        f"The network integrates evidence along one latent variable κ. A rank-one network of "
+        f"The network integrates evidence along {latent_text}. A rank-{rank} network of "
         f"{opts.hidden} neurons reports the sign of noisy evidence with {acc:.1%} accuracy on "
         f"held-out trials. Its activity is x(t) = κ(t) m + v(t) I, and the one-dimensional "
-        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v, built from "
+        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v ({rank}-dimensional), built from "
         f"{opts.n_populations} Gaussian population(s) of its connectivity loadings, alone "
         f"reaches {reduced_acc:.1%} (its κ follows the network's with R² = {r2:.3f}). "
         f"{landscape} Networks drawn afresh from the fitted statistics, without any training, "
@@ -286,6 +327,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     )
     metrics = {
         "accuracy": acc,
+        "rank": rank,
         "reduced_accuracy": reduced_acc,
         "latent_r2": r2,
         "n_populations": opts.n_populations,
@@ -293,6 +335,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "overlap_n_in": overlap_in,
         "fixed_points_zero_input": fps0.kappa[:, 0].tolist(),
         "fixed_points_zero_input_stable": fps0.is_stable.tolist(),
+        "n_fixed_points": len(fps0),
+        "n_stable_fixed_points": n_stable,
         "resampled_accuracy": {str(k): v for k, v in accs.items()},
         "resampled_accuracy_min": worst,
     }
@@ -304,8 +348,9 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "text": (
                 "Perceptual decision (random dots): one input carries a coherence ±c "
                 f"(c from {', '.join(f'{c:g}' for c in task.coherences)}) plus white noise for "
-                "800 ms; after a 100 ms delay the output must report sign(c). A rank-one "
-                f"network W = m nᵀ / N of {opts.hidden} tanh units (τ = 100 ms, dt = 20 ms) was "
+                "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
+                f"{rank} network W = m nᵀ / N of {opts.hidden} tanh units (τ = 100 ms, "
+                "dt = 20 ms) was "
                 f"trained with Adam (at most {opts.steps} steps, stopped at {opts.early_stop:.0%} "
                 f"held-out accuracy). Held-out accuracy: {acc:.1%}."
             ),
@@ -327,14 +372,17 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 "τ dκ/dt against κ for the reduced system with the evidence input held at "
                 f"−{coh:g}, 0 and +{coh:g} (filled: stable fixed points; open: unstable). "
                 f"{landscape} Evidence tilts the curve, moving the state towards the matching side."
+                if rank == 1
+                else landscape
             ),
-            "figures": ["flow_field"],
+            "figures": ["flow_field"] if rank == 1 else [],
         },
         {
             "title": "Connectivity loadings",
             "text": (
-                "Each dot is a neuron: its entries on m and n (left) and on the input weight and "
-                f"n (right), coloured by population ({opts.n_populations} fitted). The "
+                f"Each dot is a neuron: its entries on m{sub} and n{sub} (left) and on the input "
+                f"weight and n{sub} (right), coloured by population ({opts.n_populations} "
+                "fitted). The "
                 f"overlap ⟨mn⟩ = {overlap_mn:.2f} sets the recurrent feedback and ⟨nI⟩ = "
                 f"{overlap_in:.2f} how strongly the evidence drives κ."
             ),

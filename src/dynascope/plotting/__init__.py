@@ -61,3 +61,8 @@ __all__ += [
     "plot_subspace_angles",
     "plot_variance_explained",
 ]
+from ._sweeps import plot_sweep_counts as plot_sweep_counts  # noqa: E402
+from ._sweeps import plot_sweep_metric as plot_sweep_metric  # noqa: E402
+from ._sweeps import plot_sweep_successes as plot_sweep_successes  # noqa: E402
+
+__all__ += ["plot_sweep_counts", "plot_sweep_metric", "plot_sweep_successes"]

@@ -1,0 +1,398 @@
+"""Running a sweep: one normal run directory per point, on local processes or on Ray.
+
+Each point is run by :func:`run_point` in a worker process. The worker writes everything —
+the run directory and a small status file ``sweep_point.json`` — itself, so the driver holds
+no state that a crash could lose: a point is finished exactly when its status file says
+``"done"``. A killed sweep is resumed by running it again (finished points are skipped, an
+interrupted point continues from its training checkpoint), and a worker that dies mid-point is
+retried up to ``max_retries`` times, by the driver (local processes) or by Ray itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from .._validation import check_int
+from ..exceptions import InvalidParameterError
+from ..plotting._mpl import MissingDependencyError
+from ..report._rundir import write_json
+from ._spec import Sweep, SweepPoint, read_sweep
+
+__all__ = ["EXECUTORS", "POINT_FILE", "SweepResult", "point_status", "run_point", "sweep"]
+
+#: Status file each point's worker writes into its run directory.
+POINT_FILE = "sweep_point.json"
+#: The sweep's specification, written when it starts and compared when it is resumed.
+SWEEP_FILE = "sweep.json"
+#: Sub-folder of the sweep directory that holds one run directory per point.
+POINTS_DIR = "points"
+#: Executors: ``local`` (processes on this machine) and ``ray`` (a Ray instance or cluster).
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What :func:`sweep` did.
+
+    Attributes
+    ----------
+    path : Path
+        The sweep directory.
+    report : Path
+        Its ``report.html``.
+    rows : list of dict
+        The summary table, one row per point (as in ``summary.csv``).
+    minimal_rank : dict
+        Minimal rank per group of the non-rank, non-seed grid values (empty without a ``rank``
+        grid key); see :func:`dynascope.sweeps.summarize`.
+    n_run, n_skipped, n_failed : int
+        Points run in this call, skipped because they had finished before, and failed.
+    """
+
+    path: Path
+    report: Path
+    rows: list[dict[str, Any]]
+    minimal_rank: dict[str, Any]
+    n_run: int
+    n_skipped: int
+    n_failed: int
+
+
+def point_status(point_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The status record of a point's run directory (``{"status": "missing"}`` if none)."""
+    path = Path(point_dir) / POINT_FILE
+    if not path.exists():
+        return {"status": "missing", "attempt": 0}
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return {"status": "corrupt", "attempt": 0}
+
+
+def run_point(
+    experiment: str,
+    out: str,
+    seed: int,
+    quick: bool,
+    options: dict[str, Any],
+    params: dict[str, Any],
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Run one sweep point in this process and record its status (the workers' task).
+
+    The run directory is always opened with ``resume=True``: a fresh folder starts a new run,
+    and a folder left by a killed attempt continues from its checkpoint. An exception raised by
+    the experiment is recorded as ``"failed"`` (with its message) and not raised, so that one
+    bad point does not stop the others. Returns the final status record.
+    """
+    import torch
+
+    from ..experiments import run_experiment
+
+    torch.set_num_threads(threads)
+    point_dir = Path(out)
+    point_dir.mkdir(parents=True, exist_ok=True)
+    previous = point_status(point_dir)
+    record: dict[str, Any] = {
+        "status": "running",
+        "params": params,
+        "seed": seed,
+        "attempt": int(previous.get("attempt", 0)) + 1,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.time(),
+    }
+    write_json(point_dir / POINT_FILE, record)
+    start = time.perf_counter()
+    try:
+        run_experiment(
+            experiment,
+            point_dir,
+            seed=seed,
+            quick=quick,
+            options=options,
+            resume=True,
+            progress=False,
+        )
+    except Exception as exc:  # recorded for the summary; the sweep goes on
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(limit=8),
+            wall_s=time.perf_counter() - start,
+        )
+    else:
+        report = json.loads((point_dir / "report.json").read_text())
+        record.update(
+            status="done", wall_s=time.perf_counter() - start, metrics=report.get("metrics", {})
+        )
+    record["finished"] = time.time()
+    write_json(point_dir / POINT_FILE, record)
+    return record
+
+
+def _point_args(spec: Sweep, point: SweepPoint, root: Path, threads: int) -> tuple[Any, ...]:
+    return (
+        spec.experiment,
+        str(root / POINTS_DIR / point.name),
+        point.seed,
+        spec.quick,
+        point.options,
+        point.params,
+        threads,
+    )
+
+
+def _check_points(spec: Sweep) -> list[SweepPoint]:
+    """Every point's options, validated before anything runs (unknown keys, bad values)."""
+    from ..experiments._base import get_experiment, make_options
+
+    experiment = get_experiment(spec.experiment)
+    points = spec.points()
+    for point in points:
+        try:
+            make_options(experiment, spec.quick, point.options)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"Sweep point {point.name}: {exc}") from exc
+    return points
+
+
+def _open_directory(spec: Sweep, root: Path) -> None:
+    record = json.loads(json.dumps(spec.to_dict()))
+    path = root / SWEEP_FILE
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != record:
+            raise InvalidParameterError(
+                f"{root} holds a different sweep ({path}): {previous} — not {record}. Re-run "
+                "with the same config to resume it, or choose another output directory."
+            )
+    elif root.exists() and any(root.iterdir()):
+        raise InvalidParameterError(
+            f"{root} exists and is not a sweep directory (no {SWEEP_FILE}); choose another "
+            "output directory."
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    write_json(path, record)
+
+
+def _show(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _run_local(
+    jobs: list[tuple[SweepPoint, tuple[Any, ...]]],
+    workers: int,
+    max_retries: int,
+    on_done: Callable[[SweepPoint, dict[str, Any]], None],
+    root: Path,
+) -> None:
+    """Run ``jobs`` on a pool of fresh (spawned) processes; restart the pool if a worker dies."""
+    pending = list(jobs)
+    for _attempt in range(max_retries + 1):
+        if not pending:
+            return
+        broken = False
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx) as pool:
+            futures = {pool.submit(run_point, *args): point for point, args in pending}
+            for future in as_completed(futures):
+                point = futures[future]
+                try:
+                    on_done(point, future.result())
+                except BrokenProcessPool:
+                    broken = True
+        if not broken:
+            return
+        # A worker died (killed, out of memory): retry the points that did not finish.
+        pending = [
+            (p, a)
+            for p, a in pending
+            if point_status(root / POINTS_DIR / p.name)["status"] not in ("done", "failed")
+        ]
+    for point, _args in pending:
+        on_done(point, {"status": "failed", "error": f"worker died {max_retries + 1} times"})
+
+
+def _run_ray(
+    jobs: list[tuple[SweepPoint, tuple[Any, ...]]],
+    workers: int | None,
+    max_retries: int,
+    address: str | None,
+    on_done: Callable[[SweepPoint, dict[str, Any]], None],
+) -> None:
+    """Run ``jobs`` as Ray tasks (Ray retries a task whose worker died ``max_retries`` times)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "The Ray executor needs Ray: pip install 'dynascope[distributed]'."
+        ) from exc
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(run_point)
+        refs = {task.remote(*args): point for point, args in jobs}
+        remaining = list(refs)
+        while remaining:
+            ready, remaining = ray.wait(remaining, num_returns=1)
+            point = refs[ready[0]]
+            try:
+                record = ray.get(ready[0])
+            except ray.exceptions.RayError as exc:  # retries exhausted, or a system failure
+                record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            on_done(point, record)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def sweep(
+    spec: Sweep | str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    max_retries: int = 2,
+    threads: int = 1,
+    formats: Sequence[str] | None = None,
+    progress: bool | None = None,
+) -> SweepResult:
+    """Run every point of a sweep, each as a normal run directory, and summarise them.
+
+    Layout of the sweep directory::
+
+        OUT/
+          sweep.json              the specification (a resumed sweep must match it)
+          points/p000_rank-1_seed-0/   one run directory per point (report.html, ...),
+              sweep_point.json         with its status: done / failed, metrics, wall time
+          summary.csv, summary.parquet, summary.json
+          figures/, report.json, report.html
+
+    Running the same sweep again into the same directory resumes it: finished points are
+    skipped, failed or interrupted ones are run again (interrupted training continues from its
+    checkpoint).
+
+    Parameters
+    ----------
+    spec : Sweep or path
+        The sweep, or a TOML file of it (see :func:`read_sweep`).
+    out : path, optional
+        Sweep directory (default ``runs/sweep_EXPERIMENT``).
+    executor : {"local", "ray"}, default "local"
+        ``local``: a pool of processes on this machine (no server). ``ray``: Ray tasks on the
+        instance at ``ray_address``, or on a new local instance (with ``workers`` CPUs) when
+        none is given and none is running. On a cluster, ``out`` must be on a file system every
+        node shares, and dynascope must be installed on every node.
+    workers : int, optional
+        Parallel points for ``local`` (default: the CPU count, at most the number of points)
+        and CPUs of a new local Ray instance (default: Ray's own choice).
+    ray_address : str, optional
+        Address of a running Ray cluster (e.g. ``"ray://head:10001"`` or ``"auto"``); implies
+        ``executor="ray"``.
+    max_retries : int, default 2
+        Times a point whose worker process died is run again.
+    threads : int, default 1
+        torch threads per worker.
+    formats : sequence of {"csv", "parquet"}, optional
+        Summary table formats (default: CSV, and Parquet when ``pyarrow`` is installed).
+    progress : bool, optional
+        A progress bar over points (default: only on a terminal).
+
+    Returns
+    -------
+    SweepResult
+    """
+    from ._summary import summarize
+
+    if not isinstance(spec, Sweep):
+        spec = read_sweep(spec)
+    if ray_address is not None:
+        if not isinstance(ray_address, str) or not ray_address:
+            raise InvalidParameterError(f"ray_address must be an address; got {ray_address!r}.")
+        executor = "ray"
+    if executor not in EXECUTORS:
+        raise InvalidParameterError(
+            f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}."
+        )
+    if workers is not None:
+        check_int(workers, "workers", "sweep", min_value=1)
+    check_int(max_retries, "max_retries", "sweep", min_value=0)
+    check_int(threads, "threads", "sweep", min_value=1)
+    from ._summary import check_formats
+
+    formats = check_formats(formats)
+    root = Path(out) if out is not None else Path("runs") / f"sweep_{spec.experiment}"
+    points = _check_points(spec)
+    _open_directory(spec, root)
+
+    finished = {
+        p.name for p in points if point_status(root / POINTS_DIR / p.name)["status"] == "done"
+    }
+    todo = [p for p in points if p.name not in finished]
+    jobs = [(p, _point_args(spec, p, root, threads)) for p in todo]
+    n_failed = 0
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(points),
+        initial=len(finished),
+        desc=f"sweep {spec.experiment}",
+        unit="point",
+        disable=not _show(progress),
+    )
+
+    def on_done(point: SweepPoint, record: dict[str, Any]) -> None:
+        nonlocal n_failed
+        if record.get("status") != "done":
+            n_failed += 1
+            if point_status(root / POINTS_DIR / point.name)["status"] != "failed":
+                write_json(
+                    root / POINTS_DIR / point.name / POINT_FILE,
+                    {
+                        **point_status(root / POINTS_DIR / point.name),
+                        **record,
+                        "params": point.params,
+                        "seed": point.seed,
+                    },
+                )
+        bar.update(1)
+
+    try:
+        if jobs and executor == "local":
+            n_workers = workers if workers is not None else max(1, os.cpu_count() or 1)
+            _run_local(jobs, n_workers, max_retries, on_done, root)
+        elif jobs:
+            _run_ray(jobs, workers, max_retries, ray_address, on_done)
+    finally:
+        bar.close()
+    rows, minimal, report = summarize(root, spec, points, formats=formats)
+    return SweepResult(
+        path=root,
+        report=report,
+        rows=rows,
+        minimal_rank=minimal,
+        n_run=len(todo),
+        n_skipped=len(finished),
+        n_failed=n_failed,
+    )
