@@ -109,3 +109,37 @@ def check_tensor(
             f"{name} contains NaN or Inf values; remove them before calling this function."
         )
     return value
+
+
+def check_device(device: Any, name: str, owner: str) -> torch.device | None:
+    """A torch device from ``device`` (``None`` stays ``None``; ``"auto"``: CUDA when available).
+
+    Raises a clear error for an unknown device string and for a CUDA device that this machine
+    (or this torch build) does not have.
+    """
+    if device is None:
+        return None
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str | torch.device):
+        raise _fail(name, owner, "a device such as 'cpu', 'cuda', 'cuda:1' or 'auto'", device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise _fail(
+            name, owner, "a device such as 'cpu', 'cuda', 'cuda:1' or 'auto'", device
+        ) from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} asks for {str(dev)!r}, but CUDA is not "
+                f"available here (torch {torch.__version__}, "
+                f"{'no CUDA build' if torch.version.cuda is None else 'no GPU visible'}). "
+                "Use device='cpu', or device='auto' to take a GPU only when there is one."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} asks for {str(dev)!r}, but only "
+                f"{torch.cuda.device_count()} CUDA device(s) are visible."
+            )
+    return dev

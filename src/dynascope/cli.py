@@ -348,6 +348,12 @@ def report(run_dir: str) -> None:
     help="TOML file with [train], [task] and [model] tables (unknown keys are errors).",
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
+@click.option(
+    "--device",
+    default=None,
+    help="Train on this device: cpu, cuda, cuda:1, or auto (CUDA when available) [where the "
+    "model is built: cpu].",
+)
 def train_command(
     task: str | None,
     model_type: str | None,
@@ -357,6 +363,7 @@ def train_command(
     out: str,
     config_file: str | None,
     resume: bool,
+    device: str | None,
 ) -> None:
     """Train a model on a task; write config.json, metrics.jsonl and weights.safetensors."""
     from .exceptions import DynascopeError
@@ -372,6 +379,7 @@ def train_command(
             seed=seed,
             config_file=config_file,
             resume=resume,
+            device=device,
         )
     except (DynascopeError, ValueError, TypeError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -132,8 +132,11 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     return header, tensors
 
 
-def load(path: str | os.PathLike[str]) -> RNNModel:
+def load(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> RNNModel:
     """Rebuild a model written by :func:`save`.
+
+    ``device`` (e.g. ``"cuda"``; ``"auto"``: CUDA when available) places the model there;
+    default CPU. A file saved on one device loads on any other.
 
     Raises
     ------
@@ -170,6 +173,7 @@ def load(path: str | os.PathLike[str]) -> RNNModel:
     if len(dtypes) == 1:
         model = model.to(dtypes.pop())
     model.load_state_dict(tensors, strict=True)
+    model._place(device)
     return model
 
 

@@ -95,6 +95,14 @@ class RNNModel(nn.Module):
             return p.device
         return torch.device("cpu")
 
+    def _place(self, device: Any) -> None:
+        """Move a freshly built model to ``device`` (validated; ``None`` leaves it on the CPU)."""
+        from .._validation import check_device
+
+        dev = check_device(device, "device", type(self).__name__)
+        if dev is not None:
+            self.to(dev)
+
     def initial_state(self, batch_size: int) -> torch.Tensor:
         """The default initial state, ``(batch_size, state_size)`` (zeros unless learned)."""
         return torch.zeros(batch_size, self.state_size, dtype=self.dtype, device=self.device)

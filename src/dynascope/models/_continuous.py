@@ -31,7 +31,14 @@ class ContinuousTimeMixin:
         r"""Add recurrent noise :math:`\sqrt{2\alpha}\,\sigma\,\xi` (training mode only)."""
         if self.noise_std == 0.0:
             return x
-        xi = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        if generator is not None and generator.device != x.device:
+            # e.g. the trainer's CPU generator with a model on CUDA: draw the same stream on the
+            # generator's device and move it, so one seed gives one noise sequence everywhere.
+            xi = torch.randn(
+                x.shape, generator=generator, dtype=x.dtype, device=generator.device
+            ).to(x.device)
+        else:
+            xi = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         return x + math.sqrt(2.0 * self.alpha) * self.noise_std * xi
 
     def initial_state(self, batch_size: int) -> torch.Tensor:

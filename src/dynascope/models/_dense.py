@@ -89,6 +89,10 @@ class VanillaRNN(_DenseRNN):
         Whether the recurrent update has a bias ``b``.
     seed : int, optional
         Seed of the weight initialisation.
+    device : str or torch.device, optional
+        Where the parameters live (e.g. ``"cuda"``; ``"auto"``: CUDA when available; default
+        CPU). Weights are drawn on the CPU from ``seed`` and then moved, so a seed gives the
+        same weights on every device.
     """
 
     model_type = "VanillaRNN"
@@ -104,11 +108,13 @@ class VanillaRNN(_DenseRNN):
         gain: float = 1.0,
         bias: bool = True,
         seed: int | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__(
             n_in, n_hidden, n_out, nonlinearity=nonlinearity, gain=gain, bias=bias, seed=seed
         )
         self.form = check_option(form, "form", "VanillaRNN", ("x", "h"))
+        self._place(device)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         if self.form == "x":
@@ -148,7 +154,7 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         σ of the recurrent noise (training mode only).
     train_x0 : bool
         Learn the initial state (otherwise it is zero).
-    gain, bias, seed
+    gain, bias, seed, device
         As in :class:`VanillaRNN`.
     """
 
@@ -168,6 +174,7 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         gain: float = 1.0,
         bias: bool = True,
         seed: int | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__(
             n_in, n_hidden, n_out, nonlinearity=nonlinearity, gain=gain, bias=bias, seed=seed
@@ -177,6 +184,7 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         self.noise_std = check_float(noise_std, "noise_std", "RateRNN", min_value=0.0)
         self.train_x0 = check_bool(train_x0, "train_x0", "RateRNN")
         self.x0 = nn.Parameter(torch.zeros(self.n_hidden)) if train_x0 else None
+        self._place(device)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return x + self.alpha * (self._drive(self.phi(x), u) - x)

@@ -88,14 +88,24 @@ class GRU(_GatedRNN):
 
     The state is :math:`x = h`; the readout is linear, :math:`z = W_{out} h + b_{out}`.
     Parameters ``weight_ih (3H, n_in)``, ``weight_hh (3H, H)``, ``bias_ih``, ``bias_hh`` have
-    torch.nn's layout; :meth:`from_torch` copies a trained ``nn.GRU``.
+    torch.nn's layout; :meth:`from_torch` copies a trained ``nn.GRU``. ``seed`` seeds the
+    initialisation (torch.nn's uniform ±1/√H); ``device`` is as in :class:`VanillaRNN`.
     """
 
     model_type = "GRU"
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        *,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
         super().__init__(n_in, n_hidden, n_out, seed=seed)
         self.state_size = self.n_hidden
+        self._place(device)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return gru_cell(u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -105,14 +115,24 @@ class LSTM(_GatedRNN):
     r"""Long short-term memory with exactly ``torch.nn.LSTM``'s equations (gate order i, f, g, o).
 
     The state seen by analyses is :math:`x = \mathrm{concat}(h, c)` of size ``2 * n_hidden``;
-    the readout sees ``h`` only, :math:`z = W_{out} h + b_{out}`.
+    the readout sees ``h`` only, :math:`z = W_{out} h + b_{out}`. ``seed`` and ``device`` as in
+    :class:`GRU`.
     """
 
     model_type = "LSTM"
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        *,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
         super().__init__(n_in, n_hidden, n_out, seed=seed)
         self.state_size = 2 * self.n_hidden
+        self._place(device)
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]

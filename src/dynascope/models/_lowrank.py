@@ -44,6 +44,8 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         Whether the update has a bias ``b`` (default off, as in the low-rank literature).
     seed : int, optional
         Seed of the initialisation: m, n, W_in and W_out entries are drawn from N(0, 1).
+    device : str or torch.device, optional
+        As in :class:`VanillaRNN` (e.g. ``"cuda"``, ``"auto"``; weights drawn on the CPU).
     """
 
     model_type = "LowRankRNN"
@@ -62,6 +64,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         train_x0: bool = False,
         bias: bool = False,
         seed: int | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         super().__init__()
         owner = "LowRankRNN"
@@ -85,6 +88,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         self.weight_out = normal((self.n_out, n), 1.0, gen)
         self.bias = nn.Parameter(torch.zeros(n)) if bias else None
         self.x0 = nn.Parameter(torch.zeros(n)) if train_x0 else None
+        self._place(device)
 
     def recurrent_input(self, r: torch.Tensor) -> torch.Tensor:
         """(1/N) Σ_k m_k (n_kᵀ r) for rates ``r`` of shape (B, N), in O(N·D)."""

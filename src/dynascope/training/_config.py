@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .._validation import check_bool, check_float, check_int, check_option
+from .._validation import check_bool, check_device, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError
 
 __all__ = ["LR_SCHEDULES", "LOSSES", "TrainConfig", "read_config_file"]
@@ -72,6 +72,10 @@ class TrainConfig:
         initial weights are seeded by the model's constructor).
     progress : bool or None, default None
         Show a progress bar; ``None`` shows it only when stderr is a terminal.
+    device : str or None, default None
+        Train on this device (``"cpu"``, ``"cuda"``, ``"cuda:1"``; ``"auto"``: CUDA when
+        available): the model is moved there before training. ``None`` trains where the model
+        is. A run may be resumed on another device.
 
     Examples
     --------
@@ -105,6 +109,7 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     progress: bool | None = None
+    device: str | None = None
 
     def __post_init__(self) -> None:
         check_int(self.n_steps, "n_steps", _OWNER, min_value=1)
@@ -146,6 +151,10 @@ class TrainConfig:
         check_int(self.seed, "seed", _OWNER, min_value=0)
         if self.progress is not None:
             check_bool(self.progress, "progress", _OWNER)
+        if self.device is not None:
+            if not isinstance(self.device, str):
+                object.__setattr__(self, "device", str(self.device))
+            check_device(self.device, "device", _OWNER)
 
     # ------------------------------------------------------------------ conversions
     def to_dict(self) -> dict[str, Any]:

@@ -82,12 +82,14 @@ def train_run(
     seed: int | None = None,
     config_file: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    device: str | None = None,
 ) -> TrainResult:
     """Train a model named by strings; arguments given here override the config file.
 
     The config file (TOML, see :func:`read_config_file`) may hold ``[train]`` options, a
     ``[task]`` table (``name``, optional ``preset``, task options) and a ``[model]`` table
     (``type``, ``hidden``, model options). Defaults: task ``flipflop``, model ``gru``, 64 units.
+    ``device`` (e.g. ``"cuda"``, ``"auto"``) sets :attr:`TrainConfig.device`.
     """
     file_cfg = read_config_file(config_file) if config_file is not None else {}
     train_opts = dict(file_cfg.get("train", {}))
@@ -103,6 +105,8 @@ def train_run(
         train_opts["n_steps"] = n_steps
     if seed is not None:
         train_opts["seed"] = seed
+    if device is not None:
+        train_opts["device"] = device
     config = TrainConfig.from_dict(train_opts)
     the_task = build_task(task_name, task_opts)
     the_model = build_model(

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._validation import check_device
 from ..exceptions import InvalidParameterError, ModelFileError, TrainingDivergedError
 from ..io import atomic_write
 from ..io import save as save_model
@@ -36,7 +37,7 @@ METRICS_NAME = "metrics.jsonl"
 CONFIG_NAME = "config.json"
 
 # Options that may differ between a run and its resumption (they change nothing computed).
-_RESUMABLE_DIFFERENCES = {"progress"}
+_RESUMABLE_DIFFERENCES = {"progress", "device"}
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,9 @@ def train(
         )
     if resume and out_dir is None:
         raise InvalidParameterError("resume=True needs the run directory: pass out_dir=....")
+    device = check_device(config.device, "device", "TrainConfig")
+    if device is not None:
+        model.to(device)
 
     run_dir = None if out_dir is None else Path(out_dir)
     ckpt_path = None if run_dir is None else run_dir / CHECKPOINT_NAME
