@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import check_bool, check_float, check_int, check_option
 from ..exceptions import ConvergenceWarning, InvalidParameterError, NotFittedError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._jacobian import (
@@ -22,6 +22,7 @@ from ._jacobian import (
     single_threaded_lapack,
     step,
 )
+from ._matrix_free import jvp_input, leading_eigs, lm_stage_matrix_free, newton_distance_mf
 from ._result import FixedPoints, Status, linearise
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _OWNER = "find_fixed_points"
+#: ``jacobian="auto"`` uses the matrix-free path for state sizes above this.
+MATRIX_FREE_MIN_SIZE = 512
+JACOBIAN_OPTIONS = ("auto", "dense", "matrix_free")
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,14 @@ class LevenbergMarquardt:
     ``max_damping`` (no descent left: a slow point or a failure), when ``‖r‖`` has not halved
     in 10 iterations (stalled), or after ``max_iter`` iterations.
 
+    With ``jacobian="matrix_free"`` (see :func:`find_fixed_points`) no Jacobian matrix is
+    formed: Newton's step is solved by GMRES on Jacobian-vector products (forcing term
+    :math:`\eta = \min(0.1, \|r\|)`, at most ``krylov_dim`` Krylov vectors, no restarts),
+    there are no chord steps, a point whose Newton step failed returns to the initial damping
+    (each attempt costs a GMRES solve), and the Levenberg–Marquardt step is solved by at most
+    ``cg_iter`` conjugate-gradient iterations on the normal equations (one JVP and one VJP
+    each), with :math:`D = (\|A r\|^2 / \|r\|^2)\, I`.
+
     Parameters
     ----------
     max_iter : int
@@ -122,13 +134,26 @@ class LevenbergMarquardt:
     max_damping : float
         Give up on a point when its damping grows beyond this.
     chord_steps : int
-        Extra steps per iteration that reuse the factorised Jacobian (0: plain Newton).
+        Extra steps per iteration that reuse the factorised Jacobian (0: plain Newton; dense
+        Jacobians only).
+    krylov_dim : int or None
+        Matrix-free only: most GMRES vectors per Newton step, and per Newton-distance estimate
+        (``x_error``). ``None`` (default): the state size, so that GMRES is exact in exact
+        arithmetic. At saddles of chaotic networks the spectrum of :math:`J - I` surrounds the
+        origin and GMRES needs close to ``state_size`` vectors; on well-conditioned points a few
+        tens suffice (and GMRES stops there by itself). Memory: ``krylov_dim × state_size``
+        float64 numbers per point, in chunks of at most 512 MiB.
+    cg_iter : int
+        Matrix-free only: most conjugate-gradient iterations per Levenberg–Marquardt step (the
+        step is only a descent step; it need not be exact).
     """
 
     max_iter: int = 50
     damping: float = 1e-3
     max_damping: float = 1e8
     chord_steps: int = 3
+    krylov_dim: int | None = None
+    cg_iter: int = 50
 
     def __post_init__(self) -> None:
         owner = "LevenbergMarquardt"
@@ -145,11 +170,17 @@ class LevenbergMarquardt:
             max_inclusive=False,
         )
         check_int(self.chord_steps, "chord_steps", owner, min_value=0)
+        if self.krylov_dim is not None:
+            check_int(self.krylov_dim, "krylov_dim", owner, min_value=1)
+        check_int(self.cg_iter, "cg_iter", owner, min_value=1)
 
 
 # ---------------------------------------------------------------------------- inputs
-def prepare_model(model: Any) -> RNNModel:
-    """A float64 analysis copy of ``model`` (torch.nn RNN/GRU/LSTM modules are wrapped first)."""
+def prepare_model(model: Any, device: torch.device | None = None) -> RNNModel:
+    """A float64 analysis copy of ``model`` (torch.nn RNN/GRU/LSTM modules are wrapped first).
+
+    The copy lives on ``device`` (default: the model's device).
+    """
     if isinstance(model, (nn.RNN, nn.GRU, nn.LSTM)):
         model = wrap(model)
     if not isinstance(model, RNNModel):
@@ -157,12 +188,30 @@ def prepare_model(model: Any) -> RNNModel:
             f"The 'model' parameter of {_OWNER} must be a dynascope RNNModel or a torch.nn "
             f"RNN/GRU/LSTM. Got {type(model).__name__} instead."
         )
-    net = analysis_copy(model, torch.float64)
+    net = analysis_copy(model, torch.float64, device)
     if isinstance(net, WrappedRNN):
         # The copy's wrapped module is private to us; analyses differentiate w.r.t. the state only.
         for p in net.module.parameters():
             p.requires_grad_(False)
     return net
+
+
+def check_device(device: Any, owner: str) -> torch.device | None:
+    """``None`` or a :class:`torch.device` (from a string such as ``"cpu"`` or ``"cuda:0"``)."""
+    if device is None or isinstance(device, torch.device):
+        return device
+    if isinstance(device, str):
+        try:
+            return torch.device(device)
+        except (RuntimeError, ValueError) as exc:
+            raise InvalidParameterError(
+                f"The 'device' parameter of {owner} must be a torch device or a device string "
+                f"such as 'cpu' or 'cuda'. Got {device!r} instead ({exc})."
+            ) from exc
+    raise InvalidParameterError(
+        f"The 'device' parameter of {owner} must be None, a torch.device or a string such as "
+        f"'cpu' or 'cuda'. Got {type(device).__name__} instead."
+    )
 
 
 def _as_tensor(value: Any, name: str) -> torch.Tensor:
@@ -335,15 +384,15 @@ def _adam_stage(
     b1, b2, eps = 0.9, 0.999, 1e-8
     n = x0.shape[0]
     best_x = x0.clone()
-    best_q = torch.full((n,), math.inf, dtype=x0.dtype)
-    n_iter = torch.zeros(n, dtype=torch.long)
-    active = torch.arange(n)
+    best_q = torch.full((n,), math.inf, dtype=x0.dtype, device=x0.device)
+    n_iter = torch.zeros(n, dtype=torch.long, device=x0.device)
+    active = torch.arange(n, device=x0.device)
     x = x0.clone()
     m = torch.zeros_like(x)
     v = torch.zeros_like(x)
-    lr = torch.full((n,), opt.lr, dtype=x0.dtype)
-    wait = torch.zeros(n, dtype=torch.long)
-    t = torch.zeros(n, dtype=x0.dtype)
+    lr = torch.full((n,), opt.lr, dtype=x0.dtype, device=x0.device)
+    wait = torch.zeros(n, dtype=torch.long, device=x0.device)
+    t = torch.zeros(n, dtype=x0.dtype, device=x0.device)
     for _ in range(opt.max_iter):
         if active.numel() == 0:
             break
@@ -393,13 +442,13 @@ def _lm_stage(
     """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt."""
     x = x0.clone()
     n, s = x.shape
-    n_iter = torch.zeros(n, dtype=torch.long)
-    mu = torch.full((n,), opt.damping, dtype=x.dtype)
-    active = torch.arange(n)
-    eye = torch.eye(s, dtype=x.dtype)
-    rejected = torch.zeros(n, dtype=torch.bool)
-    checkpoint = torch.full((n,), math.inf, dtype=x.dtype)
-    alphas = torch.tensor([1.0, 0.5, 0.25, 0.125], dtype=x.dtype)
+    n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
+    mu = torch.full((n,), opt.damping, dtype=x.dtype, device=x.device)
+    active = torch.arange(n, device=x.device)
+    eye = torch.eye(s, dtype=x.dtype, device=x.device)
+    rejected = torch.zeros(n, dtype=torch.bool, device=x.device)
+    checkpoint = torch.full((n,), math.inf, dtype=x.dtype, device=x.device)
+    alphas = torch.tensor([1.0, 0.5, 0.25, 0.125], dtype=x.dtype, device=x.device)
 
     def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
@@ -444,8 +493,8 @@ def _lm_stage(
         first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
         newton_ok = first >= 0
         idx = first.clamp_min(0)
-        x_new = torch.where(newton_ok[:, None], trials[idx, torch.arange(m)], xa)
-        r_new = torch.where(newton_ok, rt[idx, torch.arange(m)], rn)
+        x_new = torch.where(newton_ok[:, None], trials[idx, torch.arange(m, device=x.device)], xa)
+        r_new = torch.where(newton_ok, rt[idx, torch.arange(m, device=x.device)], rn)
         # 2. Chord steps with the same factorisation, kept while they halve the residual.
         for _ in range(opt.chord_steps):
             if not bool(newton_ok.any()):
@@ -462,7 +511,7 @@ def _lm_stage(
             r_new = torch.where(better, r2, r_new)
         # 3. Levenberg–Marquardt where Newton's step failed.
         lm = ~newton_ok
-        accept_lm = torch.zeros(m, dtype=torch.bool)
+        accept_lm = torch.zeros(m, dtype=torch.bool, device=x.device)
         if bool(lm.any()):
             al, rl = a[lm], r[lm]
             at = al.transpose(1, 2)
@@ -504,15 +553,15 @@ def deduplicate(points: torch.Tensor, order_key: torch.Tensor, radius: float) ->
     order = torch.argsort(order_key, stable=True)
     kept: list[int] = []
     if points.shape[0] == 0:
-        return torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, dtype=torch.long, device=points.device)
     dist = torch.cdist(points[order], points[order])
-    removed = torch.zeros(points.shape[0], dtype=torch.bool)
+    removed = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
     for i in range(points.shape[0]):
         if removed[i]:
             continue
         kept.append(int(order[i]))
         removed |= dist[i] <= radius
-    return torch.tensor(kept, dtype=torch.long)
+    return torch.tensor(kept, dtype=torch.long, device=points.device)
 
 
 def find_fixed_points(
@@ -532,6 +581,9 @@ def find_fixed_points(
     stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
     stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
     compute_jacobians: bool = True,
+    jacobian: str = "auto",
+    n_eigvals: int | None = None,
+    device: torch.device | str | None = None,
 ) -> FixedPoints:
     r"""Find the fixed points (and optionally slow points) of an RNN at constant input.
 
@@ -580,7 +632,8 @@ def find_fixed_points(
         distance to the exact root) below ``xtol`` times the state scale. This rejects points
         where the map is merely close to the identity (e.g. saturated GRU gates far outside
         the visited states), whose residual can be tiny with no root nearby. When you loosen
-        ``tol``, loosen ``xtol`` with it.
+        ``tol``, loosen ``xtol`` with it. With ``jacobian="matrix_free"`` the Newton step is
+        estimated by GMRES (relative tolerance 1e-6) instead of a truncated SVD.
     region_margin : float or None
         Discard candidates that end farther outside the bounding box of ``initial_states`` (of
         the candidates, if only ``extra_states`` are given) than ``region_margin`` times the
@@ -595,6 +648,32 @@ def find_fixed_points(
         Options of stage 2; ``None`` skips it (then few points reach ``tol``).
     compute_jacobians : bool
         Compute ∂F/∂x, ∂F/∂u and the eigendecomposition of ∂F/∂x at every point.
+    jacobian : {"auto", "dense", "matrix_free"}
+        How stage 2 and the Newton-distance check (``x_error``) use ∂F/∂x. ``"dense"``: per-point
+        Jacobian matrices from ``vmap(jacrev)``, LU factorisations and chord steps
+        (:math:`O(S^2)` memory and :math:`O(S^3)` time per point and iteration).
+        ``"matrix_free"``: never forms an :math:`S \times S` matrix; Newton–GMRES and
+        Levenberg–Marquardt–CG on Jacobian-vector products (``torch.func.jvp``/``vjp``), see
+        :class:`LevenbergMarquardt` (``krylov_dim``, ``cg_iter``). ``"auto"`` (default):
+        ``"matrix_free"`` when the state size exceeds 512, else ``"dense"``. Both find the same
+        points to rounding; the matrix-free path pays off on large networks and on
+        well-conditioned points, where GMRES needs few vectors.
+    n_eigvals : int or None
+        ``None`` (default): the full eigendecomposition of ∂F/∂x at every reported point (from
+        dense Jacobians, whatever ``jacobian`` is; stored in ``jacobian``). An int ``k``: only
+        the ``k`` leading eigenvalues and their right and left eigenvectors, by Arnoldi
+        (``scipy.sparse.linalg.eigs`` on JVPs, and on VJPs for the left ones); "leading" is the
+        stability order of :class:`FixedPoints` (largest :math:`|\lambda|` for discrete-time
+        models, largest real part for continuous-time ones). No Jacobian matrix is formed
+        (``jacobian`` is ``None``; ``jacobian_input`` is computed with JVPs). Stability stays
+        exact (stable iff the leading eigenvalue is); the saddle index is a lower bound where
+        all ``k`` computed eigenvalues are unstable (see
+        :attr:`FixedPoints.saddle_index_is_lower_bound`). With ``k >= state_size - 1`` the full
+        decomposition is computed and truncated. Ignored when ``compute_jacobians=False``.
+    device : torch.device or str, optional
+        Where the search runs (e.g. ``"cuda"``): the float64 analysis copy of the model and
+        every tensor of the search are placed there. Default: the model's device. Results are
+        NumPy arrays in any case.
 
     Returns
     -------
@@ -648,6 +727,10 @@ def find_fixed_points(
     if seed is not None:
         seed = check_int(seed, "seed", _OWNER, min_value=0)
     compute_jacobians = check_bool(compute_jacobians, "compute_jacobians", _OWNER)
+    jacobian = check_option(jacobian, "jacobian", _OWNER, JACOBIAN_OPTIONS)
+    if n_eigvals is not None:
+        n_eigvals = check_int(n_eigvals, "n_eigvals", _OWNER, min_value=1)
+    device = check_device(device, _OWNER)
     if stage1 is not None and not isinstance(stage1, Adam):
         raise InvalidParameterError(
             f"The 'stage1' parameter of {_OWNER} must be an Adam instance or None. "
@@ -658,8 +741,16 @@ def find_fixed_points(
             f"The 'stage2' parameter of {_OWNER} must be a LevenbergMarquardt instance or None. "
             f"Got {stage2!r} instead."
         )
-    net = prepare_model(model)
+    net = prepare_model(model, device)
+    dev = net.device
     s, n_in = net.state_size, net.n_in
+    if n_eigvals is not None and n_eigvals > s:
+        raise InvalidParameterError(
+            f"n_eigvals={n_eigvals} exceeds the state size {s}; pass at most {s}, or None for "
+            "the full eigendecomposition."
+        )
+    matrix_free = jacobian == "matrix_free" or (jacobian == "auto" and s > MATRIX_FREE_MIN_SIZE)
+    krylov_dim = s if stage2 is None or stage2.krylov_dim is None else min(stage2.krylov_dim, s)
     gen = torch.Generator()
     if seed is None:
         gen.seed()
@@ -670,28 +761,40 @@ def find_fixed_points(
     )
     _warn_far_outside(x0, ref)
     n = x0.shape[0]
-    u = _inputs(inputs, n_in, n)
+    u = _inputs(inputs, n_in, n).to(dev)
+    x0 = x0.to(dev)
+    ref = ref.to(dev) if ref is not None else None
 
-    x, n_iter = x0, torch.zeros(n, dtype=torch.long)
+    def distance(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
+        if matrix_free:
+            return newton_distance_mf(net, xs, us, max_dim=krylov_dim)
+        return newton_distance(net, xs, us)
+
+    x, n_iter = x0, torch.zeros(n, dtype=torch.long, device=dev)
     if stage1 is not None:
         x, it1 = _adam_stage(net, x, u, stage1)
         n_iter += it1
     if stage2 is not None:
-        x, it2 = _lm_stage(net, x, u, stage2, tol)
+        if matrix_free:
+            x, it2 = lm_stage_matrix_free(
+                net, x, u, stage2, tol, newton_damping=NEWTON_DAMPING, stall_iter=STALL_ITER
+            )
+        else:
+            x, it2 = _lm_stage(net, x, u, stage2, tol)
         n_iter += it2
     r = step(net, x, u) - x
     residual = torch.linalg.vector_norm(r, dim=1)
     q = 0.5 * residual**2
     finite = torch.isfinite(residual)
     scale = _state_scale(x0)
-    x_error = torch.full((n,), math.inf, dtype=torch.float64)
+    x_error = torch.full((n,), math.inf, dtype=torch.float64, device=dev)
     small = torch.where(finite & (residual <= tol))[0]
-    x_error[small] = newton_distance(net, x[small], u[small])
+    x_error[small] = distance(x[small], u[small])
     # A fixed point needs a small residual AND a short Newton step to the exact root.
     # Saturating units have "fixed points at infinity": far outside the visited region the map
     # equals the identity to float64 precision in some directions, which no residual or
     # Newton-step test can tell from a continuum of fixed points. Those escapes are discarded.
-    escaped = torch.zeros(n, dtype=torch.bool)
+    escaped = torch.zeros(n, dtype=torch.bool, device=dev)
     if region_margin is not None:
         outside, spread = _outside(x, ref if ref is not None else x0)
         if spread > 0:  # a single starting point defines no region
@@ -706,15 +809,16 @@ def find_fixed_points(
     joint = torch.cat([x, u], dim=1)
     keep_fixed = fixed_idx[deduplicate(joint[fixed_idx], residual[fixed_idx], radius)]
     slow_idx = torch.where(is_slow)[0]
-    keep_slow = torch.zeros(0, dtype=torch.long)
+    keep_slow = torch.zeros(0, dtype=torch.long, device=dev)
     if slow_idx.numel():
         # fixed points come first in the order, so slow points next to them are dropped
         cand = torch.cat([keep_fixed, slow_idx])
-        key = torch.cat([torch.full((keep_fixed.numel(),), -1.0, dtype=q.dtype), q[slow_idx]])
+        key = torch.full((keep_fixed.numel(),), -1.0, dtype=q.dtype, device=dev)
+        key = torch.cat([key, q[slow_idx]])
         kept = cand[deduplicate(joint[cand], key, radius)]
         keep_slow = kept[~torch.isin(kept, keep_fixed)]
         # only a diagnostic for slow points: computed for the ones reported
-        x_error[keep_slow] = newton_distance(net, x[keep_slow], u[keep_slow])
+        x_error[keep_slow] = distance(x[keep_slow], u[keep_slow])
     keep = torch.cat([keep_fixed, keep_slow])
     n_duplicates = int(is_fixed.sum() + is_slow.sum()) - keep.numel()
     logger.info(
@@ -729,11 +833,20 @@ def find_fixed_points(
     xk, uk = x[keep], u[keep]
     jac = jac_u = vals = right = left = None
     dt = float(net.dt) if (net.continuous_time and net.dt is not None) else 1.0
-    if compute_jacobians:
+    partial = compute_jacobians and n_eigvals is not None and n_eigvals < s - 1
+    if partial:
+        assert n_eigvals is not None
+        jac_u = jvp_input(net, xk, uk).cpu().numpy()
+        vals, right, left = leading_eigs(
+            net, xk, uk, n_eigvals, continuous_time=bool(net.continuous_time)
+        )
+    elif compute_jacobians:
         jx, ju = jacobians(net, xk, uk, wrt_input=True)
-        jac = jx.numpy()
-        jac_u = ju.numpy() if ju is not None else None
+        jac = jx.cpu().numpy()
+        jac_u = ju.cpu().numpy() if ju is not None else None
         vals, right, left = linearise(jac, continuous_time=net.continuous_time, dt=dt)
+        if n_eigvals is not None:  # k >= S - 1: Arnoldi cannot, the full decomposition can
+            vals, right, left = vals[:, :n_eigvals], right[..., :n_eigvals], left[..., :n_eigvals]
     if keep.numel() == 0:
         status = Status.NONE_FOUND
         warnings.warn(
@@ -751,12 +864,12 @@ def find_fixed_points(
         status = Status.ALL_CONVERGED
     kind = np.array(["fixed"] * keep_fixed.numel() + ["slow"] * keep_slow.numel(), dtype="U5")
     return FixedPoints(
-        x_star=xk.numpy(),
-        u_star=uk.numpy(),
-        q=q[keep].numpy(),
-        residual=residual[keep].numpy(),
-        x_error=x_error[keep].numpy(),
-        n_iter=n_iter[keep].numpy(),
+        x_star=xk.cpu().numpy(),
+        u_star=uk.cpu().numpy(),
+        q=q[keep].cpu().numpy(),
+        residual=residual[keep].cpu().numpy(),
+        x_error=x_error[keep].cpu().numpy(),
+        n_iter=n_iter[keep].cpu().numpy(),
         kind=kind,
         jacobian=jac,
         jacobian_input=jac_u,
@@ -772,6 +885,7 @@ def find_fixed_points(
         n_escaped=n_escaped,
         n_duplicates=n_duplicates,
         status=status,
+        n_eigvals=n_eigvals if (compute_jacobians and n_eigvals is not None) else None,
     )
 
 
@@ -807,6 +921,9 @@ class FixedPointFinder:
         stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
         stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
         compute_jacobians: bool = True,
+        jacobian: str = "auto",
+        n_eigvals: int | None = None,
+        device: torch.device | str | None = None,
     ) -> None:
         self.tol = tol
         self.slow_tol = slow_tol
@@ -819,12 +936,15 @@ class FixedPointFinder:
         self.stage1 = stage1
         self.stage2 = stage2
         self.compute_jacobians = compute_jacobians
+        self.jacobian = jacobian
+        self.n_eigvals = n_eigvals
+        self.device = device
 
     def get_params(self) -> dict[str, Any]:
         """The options, as passed to :func:`find_fixed_points`."""
         names = (
             "tol", "slow_tol", "n_init", "noise", "seed", "xtol", "region_margin", "dedup_tol",
-            "stage1", "stage2", "compute_jacobians",
+            "stage1", "stage2", "compute_jacobians", "jacobian", "n_eigvals", "device",
         )  # fmt: skip
         return {name: getattr(self, name) for name in names}
 
@@ -857,10 +977,12 @@ class FixedPointFinder:
 
     @property
     def jacobians_(self) -> np.ndarray | None:
-        """∂F/∂x at each point, ``(n_points, state_size, state_size)``."""
+        """∂F/∂x at each point, ``(n_points, state_size, state_size)`` (``None`` with
+        ``n_eigvals``: the Jacobian is never formed)."""
         return self._fitted().jacobian
 
     @property
     def eigvals_(self) -> np.ndarray | None:
-        """Eigenvalues of ∂F/∂x at each point, ``(n_points, state_size)``."""
+        """Eigenvalues of ∂F/∂x at each point, ``(n_points, state_size)`` (``(n_points, k)``, the
+        ``k`` leading ones, with ``n_eigvals=k``)."""
         return self._fitted().eigvals

@@ -102,6 +102,14 @@ class FixedPoints:
     every :math:`\mathrm{Re}\,\mu < 0`. The saddle index is the number of unstable eigenvalues
     under the same convention; eigenvalues exactly on the boundary count as neither.
 
+    Leading eigenvalues only. With ``find_fixed_points(..., n_eigvals=k)`` the arrays
+    ``eigvals``, ``eigvecs_right`` and ``eigvecs_left`` hold only the ``k`` leading eigenvalues
+    (most unstable first, by Arnoldi) and ``jacobian`` is ``None``. Stability is still exact
+    (a point is stable iff its leading eigenvalue is), and so are time constants and frequencies
+    of the modes computed; but when all ``k`` computed eigenvalues are unstable the saddle index
+    counts only those, a lower bound: see :attr:`saddle_index_is_lower_bound` (``counts`` and
+    ``summary`` write such points as ``saddle-k+``).
+
     Attributes
     ----------
     x_star : ndarray, shape (n_points, state_size)
@@ -113,19 +121,21 @@ class FixedPoints:
         :math:`\|F(x^*, u^*) - x^*\|_2`, evaluated in float64.
     x_error : ndarray, shape (n_points,)
         Length of the Newton step :math:`\|(J - I)^{+} (F(x^*) - x^*)\|`: the estimated
-        distance to the exact fixed point.
+        distance to the exact fixed point (by GMRES with ``jacobian="matrix_free"``).
     n_iter : ndarray of int, shape (n_points,)
         Optimisation iterations (stage 1 + stage 2) the point took.
     kind : ndarray of str, shape (n_points,)
         ``"fixed"`` or ``"slow"``.
     jacobian : ndarray, shape (n_points, state_size, state_size), or None
-        :math:`\partial F/\partial x` at each point (``None`` if ``compute_jacobians=False``).
+        :math:`\partial F/\partial x` at each point (``None`` if ``compute_jacobians=False`` or
+        with ``n_eigvals``, where it is never formed).
     jacobian_input : ndarray, shape (n_points, state_size, n_in), or None
         :math:`\partial F/\partial u`.
-    eigvals : ndarray, complex, shape (n_points, state_size), or None
+    eigvals : ndarray, complex, shape (n_points, state_size) or (n_points, n_eigvals), or None
         Eigenvalues of :math:`\partial F/\partial x`, most unstable first.
     eigvecs_right, eigvecs_left : ndarray, complex, shape (n_points, state_size, state_size)
-        Right and left eigenvectors as columns (see :func:`linearise`).
+        Right and left eigenvectors as columns (see :func:`linearise`); ``(n_points,
+        state_size, n_eigvals)`` with ``n_eigvals``.
     continuous_time : bool
         Whether the model is continuous-time (see the stability convention above).
     dt : float
@@ -139,6 +149,9 @@ class FixedPoints:
         ``region_margin`` of :func:`find_fixed_points`).
     status : Status
         Whether every candidate converged.
+    n_eigvals : int or None
+        ``None``: ``eigvals`` holds every eigenvalue. An int ``k``: only the ``k`` leading ones
+        (see "Leading eigenvalues only" above).
     """
 
     x_star: np.ndarray
@@ -162,6 +175,7 @@ class FixedPoints:
     n_duplicates: int
     n_escaped: int
     status: Status
+    n_eigvals: int | None = None
 
     _PER_POINT = (
         "x_star",
@@ -232,6 +246,18 @@ class FixedPoints:
     def saddle_index(self) -> np.ndarray:
         """Number of unstable eigenvalues of each point, ``(n_points,)``."""
         return self.unstable_modes.sum(axis=1)
+
+    @property
+    def saddle_index_is_lower_bound(self) -> np.ndarray:
+        """Boolean ``(n_points,)``: the saddle index counts only the leading eigenvalues computed.
+
+        True where only ``n_eigvals`` leading eigenvalues were computed and all of them are
+        unstable, so that more unstable modes may exist. Always False for full spectra.
+        """
+        unstable = self.unstable_modes
+        if self.n_eigvals is None or unstable.shape[1] >= self.x_star.shape[1]:
+            return np.zeros(len(self), dtype=bool)
+        return unstable.all(axis=1)
 
     @property
     def is_stable(self) -> np.ndarray:
@@ -306,11 +332,12 @@ class FixedPoints:
             out["fixed"] = int(fixed.sum())
         else:
             index, stable = self.saddle_index, self.is_stable
+            bound = self.saddle_index_is_lower_bound
             for i in np.flatnonzero(fixed):
                 if stable[i]:
                     out["stable"] += 1
                 elif index[i] > 0:
-                    out[f"saddle-{index[i]}"] += 1
+                    out[f"saddle-{index[i]}" + ("+" if bound[i] else "")] += 1
                 else:
                     out["marginal"] += 1
         out["slow"] = int((~fixed).sum())
@@ -343,6 +370,11 @@ class FixedPoints:
             else "|eig(J)| < 1 (discrete time)"
         )
         lines.append(f"stability: {convention}")
+        if self.n_eigvals is not None:
+            lines.append(
+                f"eigenvalues: the {self.n_eigvals} leading per point (Arnoldi); "
+                "'saddle-k+' marks saddle indices that are lower bounds"
+            )
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ files
@@ -362,6 +394,7 @@ class FixedPoints:
             "n_duplicates": self.n_duplicates,
             "n_escaped": self.n_escaped,
             "status": self.status.name,
+            "n_eigvals": self.n_eigvals,
         }
         arrays = {
             name: getattr(self, name) for name in self._PER_POINT if getattr(self, name) is not None

@@ -1,0 +1,524 @@
+"""Matrix-free linear algebra on ∂F/∂x: products with ``torch.func``, batched Krylov solvers,
+a Newton–Krylov stage 2, and Arnoldi for the leading eigenvalues.
+
+Nothing here forms an ``S × S`` Jacobian: every product ``J v`` is a Jacobian-vector product
+(``torch.func.jvp``) and every ``Jᵀ w`` a vector-Jacobian product (``torch.func.vjp``), each
+costing about one step of the network. Memory is ``O(B · m · S)`` for ``B`` points and ``m``
+Krylov vectors instead of ``O(B · S²)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
+
+from ..exceptions import ConvergenceWarning
+from ..models import RNNModel
+from ._jacobian import step
+
+logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from ._finder import LevenbergMarquardt
+
+#: Largest number of Krylov-basis entries held at once (512 MiB in float64); points whose bases
+#: would not fit are solved later.
+MAX_KRYLOV_ENTRIES = 2**26
+#: Initial room in the Krylov basis (doubled when full).
+KRYLOV_START = 32
+#: Relative tolerance of the Arnoldi iteration (ARPACK's ``tol``).
+EIGS_TOL = 1e-13
+#: Extra Arnoldi vectors beyond ``k`` (ARPACK's ``ncv = k + EIGS_EXTRA``, at least ``2k + 1``):
+#: the leading eigenvalues of random-like Jacobians sit in a dense ring, where the default
+#: ``2k + 1`` converges slowly and can miss the largest one.
+EIGS_EXTRA = 48
+
+#: State size from which JVPs go through ``torch.func.linearize`` (tracing costs ~0.3 s, saved
+#: after a few hundred products at 512 units, after a few tens at 1024).
+LINEARIZE_MIN_SIZE = 512
+
+ApplyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+# ---------------------------------------------------------------------------- products
+@contextlib.contextmanager
+def _quiet_torch() -> Iterator[None]:
+    """Silence torch's own chatter on the first forward-mode call (it loads JIT-scripted
+    decompositions, which warns that ``torch.jit.script`` is deprecated) and from torch.fx."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+        warnings.filterwarnings("ignore", module="torch.fx.*")
+        yield
+
+
+def jvp(model: RNNModel, x: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """``J_i v_i`` for every row: ``(B, S)`` points, ``(B, n_in)`` inputs, ``(B, S)`` tangents."""
+    with torch.no_grad(), _quiet_torch():
+        return torch.func.jvp(lambda z: model.step(z, u), (x,), (v,))[1]
+
+
+def jvp_input(model: RNNModel, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """∂F/∂u at every point, ``(B, S, n_in)``, with one JVP per input channel."""
+    b, s = x.shape
+    n_in = u.shape[1]
+    out = x.new_zeros(b, s, n_in)
+    with torch.no_grad(), _quiet_torch():
+        for j in range(n_in):
+            e = torch.zeros_like(u)
+            e[:, j] = 1.0
+            out[:, :, j] = torch.func.jvp(lambda w: model.step(x, w), (u,), (e,))[1]
+    return out
+
+
+def linear_map(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``v -> J v`` row by row at the points ``x`` (``(B, S) -> (B, S)``).
+
+    From :data:`LINEARIZE_MIN_SIZE` units on, uses ``torch.func.linearize`` (the step is traced
+    once, about 0.3 s, then each product costs only its tangent part: about 10x faster than
+    ``torch.func.jvp`` for a vanilla network of 1024 units), and falls back to
+    ``torch.func.jvp`` for steps that cannot be traced.
+    """
+    x = x.detach()
+    if x.shape[1] < LINEARIZE_MIN_SIZE:
+        return lambda v: jvp(model, x, u, v)
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        return model.step(z, u)
+
+    try:
+        with _quiet_torch(), torch.no_grad():
+            _, lin = torch.func.linearize(f, x)
+            lin(torch.zeros_like(x))  # fail here, not in the middle of a solve
+    except Exception:  # noqa: BLE001 (any tracing failure: use the always-valid path)
+        return lambda v: jvp(model, x, u, v)
+
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return lin(v)
+
+    return apply
+
+
+def residual_operator(model: RNNModel, x: torch.Tensor, u: torch.Tensor) -> ApplyFn:
+    """``apply(idx, v) = (J − I) v`` at the points ``x[idx]``.
+
+    The linearisation is cached for the last set of rows asked for (GMRES asks for the same
+    rows until some of them converge).
+    """
+    cache: dict[str, object] = {}
+
+    def apply(idx: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        rows = cache.get("rows")
+        if not isinstance(rows, torch.Tensor) or not torch.equal(rows, idx):
+            cache["rows"] = idx.clone()
+            cache["map"] = linear_map(model, x[idx], u[idx])
+        mv = cache["map"]
+        return mv(v) - v  # type: ignore[operator]
+
+    return apply
+
+
+# ---------------------------------------------------------------------------- GMRES
+def gmres(
+    apply: ApplyFn, b: torch.Tensor, rtol: torch.Tensor, max_dim: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batched GMRES without restarts: solve ``A_i x_i = b_i`` for every row.
+
+    ``apply(idx, v)`` returns ``A_i v_i`` for the rows ``idx``. Each row stops when its residual
+    is below ``rtol_i ‖b_i‖`` (estimated at every step from the Hessenberg matrix, then
+    computed by least squares), or at ``max_dim`` vectors. Orthogonalisation is classical
+    Gram–Schmidt, repeated once when it cancels more than 30 % of the norm (DGKS). No restarts:
+    restarted GMRES stagnates when the spectrum of ``A`` surrounds the origin, as ``J − I``
+    does at the saddles of chaotic networks.
+
+    Returns the solutions ``(B, S)``, the relative residuals ``(B,)`` and the Krylov dimensions
+    used ``(B,)``.
+    """
+    n, s = b.shape
+    m_max = max(1, min(max_dim, s))
+    x = torch.zeros_like(b)
+    relres = torch.zeros(n, dtype=b.dtype, device=b.device)
+    dims = torch.zeros(n, dtype=torch.long, device=b.device)
+    beta_all = torch.linalg.vector_norm(b, dim=1)
+    todo = torch.where((beta_all > 0) & torch.isfinite(beta_all))[0]
+    relres[~torch.isfinite(beta_all)] = math.inf
+    queue = [todo] if todo.numel() else []
+    while queue:
+        rows = queue.pop(0)
+        deferred = _gmres_rows(apply, b, rtol, m_max, rows, beta_all[rows], x, relres, dims)
+        if deferred.numel():
+            queue.append(deferred)
+    return x, relres, dims
+
+
+def _gmres_rows(
+    apply: ApplyFn,
+    b: torch.Tensor,
+    rtol: torch.Tensor,
+    m_max: int,
+    rows: torch.Tensor,
+    beta: torch.Tensor,
+    x: torch.Tensor,
+    relres: torch.Tensor,
+    dims: torch.Tensor,
+) -> torch.Tensor:
+    """GMRES on ``rows``, writing into ``x``, ``relres``, ``dims``; returns the rows deferred.
+
+    The Krylov basis starts with room for :data:`KRYLOV_START` vectors and doubles when full.
+    When doubling would exceed :data:`MAX_KRYLOV_ENTRIES`, the rows beyond those that fit are
+    deferred (restarted from scratch later), so that memory stays bounded while easy solves
+    (a few tens of vectors) still run all points in one batch.
+    """
+    s = b.shape[1]
+    p = rows.numel()
+    cap = min(m_max, KRYLOV_START)
+    basis = b.new_zeros(p, cap + 1, s)
+    hess = b.new_zeros(p, cap + 1, cap)
+    basis[:, 0] = b[rows] / beta[:, None]
+    # z with zᵀ H_j = 0 (z_0 = 1), built column by column: the least-squares residual of step j
+    # is β / ‖z‖, so convergence is checked at every step for O(j) work.
+    z = b.new_zeros(p, cap + 1)
+    z[:, 0] = 1.0
+    z_sq = b.new_ones(p)
+    deferred: list[torch.Tensor] = []
+
+    def finish() -> torch.Tensor:
+        return torch.cat(deferred) if deferred else rows.new_zeros(0)
+
+    for j in range(m_max):
+        if j == cap:  # grow the basis (and defer rows that no longer fit)
+            new_cap = min(2 * cap, m_max)
+            fit = max(1, MAX_KRYLOV_ENTRIES // ((new_cap + 1) * s))
+            if p > fit:
+                deferred.append(rows[fit:])
+                rows, beta = rows[:fit], beta[:fit]
+                basis, hess, z, z_sq = basis[:fit], hess[:fit], z[:fit], z_sq[:fit]
+                p = fit
+            basis = torch.cat([basis, basis.new_zeros(p, new_cap - cap, s)], dim=1)
+            grown = hess.new_zeros(p, new_cap + 1, new_cap)
+            grown[:, : cap + 1, :cap] = hess
+            hess = grown
+            z = torch.cat([z, z.new_zeros(p, new_cap - cap)], dim=1)
+            cap = new_cap
+        w = apply(rows, basis[:, j])
+        v = basis[:, : j + 1]
+        w_norm = torch.linalg.vector_norm(w, dim=1)
+        h = torch.bmm(v, w.unsqueeze(2)).squeeze(2)
+        w = w - torch.bmm(v.transpose(1, 2), h.unsqueeze(2)).squeeze(2)
+        hn = torch.linalg.vector_norm(w, dim=1)
+        # second Gram–Schmidt pass where cancellation was large (Daniel–Gragg–Kaufman–Stewart)
+        if bool((hn < 0.7 * w_norm).any()):
+            h2 = torch.bmm(v, w.unsqueeze(2)).squeeze(2)
+            w = w - torch.bmm(v.transpose(1, 2), h2.unsqueeze(2)).squeeze(2)
+            h = h + h2
+            hn = torch.linalg.vector_norm(w, dim=1)
+        hess[:, : j + 1, j] = h
+        hess[:, j + 1, j] = hn
+        # happy breakdown: the Krylov space is invariant and holds the exact solution
+        breakdown = ~(hn > 1e-14 * torch.linalg.vector_norm(h, dim=1).clamp_min(1e-300))
+        basis[:, j + 1] = torch.where(breakdown[:, None], 0.0, w / hn.clamp_min(1e-300)[:, None])
+        z[:, j + 1] = -(z[:, : j + 1] * h).sum(dim=1) / hn.clamp_min(1e-300)
+        z_sq = z_sq + z[:, j + 1] ** 2
+        estimate = 1.0 / z_sq.sqrt()
+        last = j + 1 == m_max
+        ready = breakdown | ~torch.isfinite(estimate) | (estimate <= rtol[rows])
+        if not (last or bool(ready.any())):
+            continue
+        hj = hess[:, : j + 2, : j + 1]
+        rhs = b.new_zeros(p, j + 2, 1)
+        rhs[:, 0, 0] = beta
+        y = torch.linalg.lstsq(hj, rhs).solution
+        res = torch.linalg.vector_norm((hj @ y - rhs).squeeze(2), dim=1) / beta
+        done = last | ready | ~torch.isfinite(res) | (res <= rtol[rows])
+        if not bool(done.any()):
+            continue
+        sol = torch.bmm(basis[done, : j + 1].transpose(1, 2), y[done]).squeeze(2)
+        x[rows[done]] = sol
+        relres[rows[done]] = res[done]
+        dims[rows[done]] = j + 1
+        keep = ~done
+        if not bool(keep.any()):
+            return finish()
+        rows, beta = rows[keep], beta[keep]
+        basis, hess, z, z_sq = basis[keep], hess[keep], z[keep], z_sq[keep]
+        p = rows.numel()
+    return finish()
+
+
+# ---------------------------------------------------------------------------- CG
+def cg(
+    apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, rtol: float, max_iter: int
+) -> torch.Tensor:
+    """Batched conjugate gradients for symmetric positive definite ``A_i x_i = b_i``.
+
+    ``apply(v)`` returns ``A_i v_i`` for all rows (rows that have converged are fed zeros).
+    """
+    x = torch.zeros_like(b)
+    r = b.clone()
+    p = r.clone()
+    rs = (r * r).sum(dim=1)
+    target = (rtol * torch.linalg.vector_norm(b, dim=1)) ** 2
+    for _ in range(max_iter):
+        active = (rs > target) & torch.isfinite(rs)
+        if not bool(active.any()):
+            break
+        pa = torch.where(active[:, None], p, torch.zeros_like(p))
+        ap = apply(pa)
+        curv = (pa * ap).sum(dim=1)
+        ok = active & (curv > 0)
+        alpha = torch.where(ok, rs / torch.where(ok, curv, 1.0), 0.0)
+        x = x + alpha[:, None] * pa
+        r = r - alpha[:, None] * ap
+        rs_new = (r * r).sum(dim=1)
+        beta = torch.where(ok, rs_new / torch.where(ok, rs, 1.0), 0.0)
+        p = torch.where(ok[:, None], r + beta[:, None] * p, p)
+        rs = torch.where(ok, rs_new, torch.zeros_like(rs))
+    return x
+
+
+# ---------------------------------------------------------------------------- Newton distance
+def newton_distance_mf(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor, *, max_dim: int, rtol: float = 1e-6
+) -> torch.Tensor:
+    r"""Matrix-free :math:`\|(J - I)^{-1} r\|` by GMRES (to ``rtol`` or ``max_dim`` vectors).
+
+    Unlike the dense :func:`newton_distance` there is no pseudo-inverse: on a continuum of fixed
+    points GMRES returns its minimal-residual solution in the Krylov space.
+    """
+    if x.shape[0] == 0:
+        return x.new_zeros(0)
+    r = step(model, x, u) - x
+    rt = torch.full((x.shape[0],), rtol, dtype=x.dtype, device=x.device)
+    delta, relres, _ = gmres(residual_operator(model, x, u), -r, rt, max_dim)
+    dist = torch.linalg.vector_norm(delta, dim=1)
+    return torch.where(torch.isfinite(relres), dist, torch.full_like(dist, math.inf))
+
+
+# ---------------------------------------------------------------------------- stage 2
+def lm_stage_matrix_free(
+    model: RNNModel,
+    x0: torch.Tensor,
+    u: torch.Tensor,
+    opt: LevenbergMarquardt,
+    tol: float,
+    *,
+    newton_damping: float,
+    stall_iter: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stage 2 without Jacobian matrices: Newton–GMRES + Levenberg–Marquardt–CG.
+
+    The same schedule as the dense stage (see :class:`LevenbergMarquardt`), with
+
+    - Newton's step solved by GMRES on ``(J − I) δ = −r`` with the forcing term
+      ``η = min(0.1, ‖r‖)`` (inexact Newton: quadratic convergence near a root) and at most
+      ``opt.krylov_dim`` vectors, then the same backtracking;
+    - no chord steps (there is no factorisation to reuse), and a point whose Newton step failed
+      returns to the initial damping ``opt.damping`` (each attempt costs a GMRES solve);
+    - the Levenberg–Marquardt step ``(AᵀA + μ s I) δ = −Aᵀ r`` solved by at most ``opt.cg_iter``
+      CG iterations (JVP + VJP per iteration), with the scale ``s = ‖A r‖² / ‖r‖²``.
+    """
+    dev, dt = x0.device, x0.dtype
+    x = x0.clone()
+    n, s = x.shape
+    krylov_dim = s if opt.krylov_dim is None else min(opt.krylov_dim, s)
+    n_iter = torch.zeros(n, dtype=torch.long, device=dev)
+    mu = torch.full((n,), opt.damping, dtype=dt, device=dev)
+    active = torch.arange(n, device=dev)
+    rejected = torch.zeros(n, dtype=torch.bool, device=dev)
+    checkpoint = torch.full((n,), math.inf, dtype=dt, device=dev)
+    alphas = torch.tensor([1.0, 0.5, 0.25, 0.125], dtype=dt, device=dev)
+
+    def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
+
+    for _ in range(opt.max_iter):
+        if active.numel() == 0:
+            break
+        xa, ua = x[active], u[active]
+        r = step(model, xa, ua) - xa
+        rn = torch.linalg.vector_norm(r, dim=1)
+        polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
+        keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
+        at_check = (n_iter[active] > 0) & (n_iter[active] % stall_iter == 0)
+        keep &= ~(at_check & (rn > 0.5 * checkpoint[active]))
+        checkpoint[active] = torch.where(at_check | (n_iter[active] == 0), rn, checkpoint[active])
+        active, xa, ua, r, rn = active[keep], xa[keep], ua[keep], r[keep], rn[keep]
+        m = active.numel()
+        if m == 0:
+            break
+        n_iter[active] += 1
+        # 1. inexact Newton (GMRES) with backtracking, where the damping has fallen
+        try_newton = mu[active] <= newton_damping
+        delta = torch.zeros_like(xa)
+        if bool(try_newton.any()):
+            idx = torch.where(try_newton)[0]
+            eta = rn[idx].clamp(max=0.1)
+            d, relres, dims = gmres(residual_operator(model, xa, ua), -r[idx], eta, krylov_dim)
+            logger.debug(
+                "matrix-free stage 2: %d Newton–GMRES steps, Krylov dimensions %s",
+                idx.numel(),
+                dims.tolist(),
+            )
+            usable = torch.isfinite(d).all(dim=1) & (relres < 1.0)
+            delta[idx] = torch.where(usable[:, None], d, torch.zeros_like(d))
+            try_newton[idx] = usable
+        trials = xa[None] + alphas[:, None, None] * delta[None]
+        rt = norms(trials.reshape(-1, s), ua.repeat(len(alphas), 1)).reshape(len(alphas), m)
+        good = try_newton[None] & torch.isfinite(rt)
+        good &= rt < (1 - 1e-4 * alphas[:, None]) * rn[None]
+        first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
+        newton_ok = first >= 0
+        pick = first.clamp_min(0)
+        ar = torch.arange(m, device=dev)
+        x_new = torch.where(newton_ok[:, None], trials[pick, ar], xa)
+        # 2. Levenberg–Marquardt by CG on the normal equations where Newton failed
+        lm = ~newton_ok
+        accept_lm = torch.zeros(m, dtype=torch.bool, device=dev)
+        if bool(lm.any()):
+            xl, ul, rl = xa[lm], ua[lm], r[lm]
+            with torch.enable_grad():
+                _, vjp_fn = torch.func.vjp(lambda z, ul=ul: model.step(z, ul), xl)
+
+            j_mv = linear_map(model, xl, ul)
+
+            def a_mv(v: torch.Tensor, j_mv: Callable = j_mv) -> torch.Tensor:  # type: ignore[type-arg]
+                return j_mv(v) - v
+
+            def at_mv(w: torch.Tensor, vjp_fn: Callable = vjp_fn) -> torch.Tensor:  # type: ignore[type-arg]
+                with torch.no_grad():
+                    return vjp_fn(w)[0] - w
+
+            ar_ = a_mv(rl)
+            scale = ((ar_ * ar_).sum(dim=1) / (rl * rl).sum(dim=1).clamp_min(1e-300)).clamp_min(
+                1e-300
+            )
+            lam = mu[active[lm]] * scale
+
+            def normal(v: torch.Tensor, lam: torch.Tensor = lam) -> torch.Tensor:
+                return at_mv(a_mv(v)) + lam[:, None] * v
+
+            d3 = cg(normal, -at_mv(rl), 1e-3, opt.cg_iter)
+            trial = xl + d3
+            r3 = norms(trial, ul)
+            ok3 = torch.isfinite(r3) & (r3 < rn[lm])
+            x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+            accept_lm[lm] = ok3
+        accepted = newton_ok | accept_lm
+        x[active] = x_new
+        rejected[active] = ~accepted
+        mu_new = torch.where(
+            accepted,
+            (mu[active] / 10).clamp_min(1e-15),
+            torch.where(lm, mu[active] * 10, mu[active]),
+        )
+        # A failed Newton step costs a whole GMRES solve (up to S products at the saddles of
+        # chaotic networks): such a point goes back to the initial damping and earns its next
+        # Newton attempt with three successful Levenberg–Marquardt steps.
+        failed_newton = try_newton & ~newton_ok
+        mu[active] = torch.where(failed_newton, mu_new.clamp_min(opt.damping), mu_new)
+    return x, n_iter
+
+
+# ---------------------------------------------------------------------------- Arnoldi
+def _order(vals: np.ndarray, continuous_time: bool) -> np.ndarray:
+    key = vals.real if continuous_time else np.abs(vals)
+    return np.lexsort((-vals.imag, -np.round(key, 12)))
+
+
+def _arnoldi(
+    matvec: Callable[[np.ndarray], np.ndarray], s: int, k: int, which: str
+) -> tuple[np.ndarray, np.ndarray]:
+    op = LinearOperator((s, s), matvec=matvec, dtype=np.float64)
+    ncv = min(s, max(2 * k + 1, k + EIGS_EXTRA))
+    v0 = np.random.default_rng(0).standard_normal(s)  # deterministic results
+    try:
+        vals, vecs = eigs(
+            op, k=k, which=which, ncv=ncv, v0=v0, tol=EIGS_TOL, maxiter=max(1000, 10 * s)
+        )
+    except ArpackNoConvergence as exc:  # keep what converged, warn below
+        vals, vecs = exc.eigenvalues, exc.eigenvectors
+        warnings.warn(
+            f"Arnoldi (scipy.sparse.linalg.eigs) converged for {len(vals)} of {k} leading "
+            "eigenvalues; the others are NaN. Raise n_eigvals or use the full "
+            "eigendecomposition (n_eigvals=None).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+        pad = k - len(vals)
+        vals = np.concatenate([vals, np.full(pad, np.nan + 0j)])
+        vecs = np.concatenate([vecs, np.full((s, pad), np.nan + 0j)], axis=1)
+    return np.asarray(vals, dtype=complex), np.asarray(vecs, dtype=complex)
+
+
+def leading_eigs(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor, k: int, *, continuous_time: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` leading eigenvalues of ∂F/∂x at each point by Arnoldi on JVPs (and VJPs).
+
+    Leading means largest :math:`|\\lambda|` for discrete-time models and largest real part for
+    continuous-time ones (the stability conventions of :class:`FixedPoints`). Returns
+    ``eigvals (P, k)``, right eigenvectors ``(P, S, k)`` with the conventions of
+    :func:`linearise` (unit norm, largest entry real positive), and left eigenvectors
+    ``(P, S, k)`` (Arnoldi on ``Jᵀ`` through VJPs, matched to the right ones and scaled so that
+    ``left[:, i].conj() @ right[:, i] = 1``; NaN where no match was found).
+    """
+    p, s = x.shape
+    which = "LR" if continuous_time else "LM"
+    vals_out = np.zeros((p, k), dtype=complex)
+    right_out = np.zeros((p, s, k), dtype=complex)
+    left_out = np.zeros((p, s, k), dtype=complex)
+    dev, dt = x.device, x.dtype
+    # One more than asked for: ARPACK may return one member of a complex pair at the boundary;
+    # after sorting (the +Im member first) the k-th is then the same as in linearise.
+    k_run = min(k + 1, s - 2)
+    for i in range(p):
+        xi, ui = x[i : i + 1], u[i : i + 1]
+        with torch.enable_grad():
+            _, vjp_fn = torch.func.vjp(lambda z, ui=ui: model.step(z, ui), xi)
+
+        j_mv = linear_map(model, xi, ui)
+
+        def mv(v: np.ndarray, j_mv: Callable = j_mv) -> np.ndarray:  # type: ignore[type-arg]
+            vt = torch.as_tensor(np.ascontiguousarray(v, dtype=np.float64).reshape(1, s))
+            return np.array(j_mv(vt.to(device=dev, dtype=dt))[0].cpu().numpy())
+
+        def rmv(w: np.ndarray, vjp_fn: Callable = vjp_fn) -> np.ndarray:  # type: ignore[type-arg]
+            wt = torch.as_tensor(np.ascontiguousarray(w, dtype=np.float64).reshape(1, s))
+            with torch.no_grad():
+                return np.array(vjp_fn(wt.to(device=dev, dtype=dt))[0][0].cpu().numpy())
+
+        vals, right = _arnoldi(mv, s, k_run, which)
+        order = _order(vals, continuous_time)[:k]
+        vals, right = vals[order], right[:, order]
+        right = right / np.linalg.norm(right, axis=0, keepdims=True)
+        big = right[np.abs(np.nan_to_num(right)).argmax(axis=0), np.arange(k)]
+        right = right * (np.conj(big) / np.abs(big))
+        mu, w = _arnoldi(rmv, s, k_run, which)
+        left = np.full((s, k), np.nan + 0j)
+        for j, lam in enumerate(vals):
+            if not np.isfinite(lam):
+                continue
+            gap_same, gap_conj = np.abs(mu - lam), np.abs(np.conj(mu) - lam)
+            a, c = int(np.nanargmin(gap_same)), int(np.nanargmin(gap_conj))
+            tol = 1e-6 * max(1.0, abs(lam))
+            if gap_same[a] <= min(gap_conj[c], tol):
+                vec = np.conj(w[:, a])
+            elif gap_conj[c] <= tol:
+                vec = w[:, c]
+            else:
+                continue
+            c_lr = np.vdot(vec, right[:, j])
+            if abs(c_lr) > 1e-300:
+                left[:, j] = vec / np.conj(c_lr)
+        vals_out[i], right_out[i], left_out[i] = vals, right, left
+    return vals_out, right_out, left_out
