@@ -79,7 +79,16 @@ def cmd_train(a: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     d = data(a.dataset, a.vocab, a.max_len)
     model = TextClassifier(
-        len(d["vocab"]), 2, cell=a.cell, embed_dim=a.embed, hidden=a.hidden, seed=a.seed
+        len(d["vocab"]),
+        2,
+        cell=a.cell,
+        embed_dim=a.embed,
+        hidden=a.hidden,
+        embed_init=a.embed_init,
+        word_dropout=a.word_dropout,
+        embed_dropout=a.embed_dropout,
+        state_dropout=a.state_dropout,
+        seed=a.seed,
     )
     cfg = ClassifierConfig(
         epochs=a.epochs,
@@ -162,9 +171,26 @@ def cmd_analyze(a: argparse.Namespace) -> None:
     mask = np.arange(width)[None] < lens[pick][:, None]
     visited = states.numpy()[mask]
     dim, ratio = attractor_dimension(visited)
+    final = states.numpy()[np.arange(len(pick)), lens[pick] - 1]
+    with torch.no_grad():
+        final_logit = rnn.readout(torch.as_tensor(final))[:, 0].numpy()
     t = time.perf_counter()
     line = find_line_attractor(rnn, visited, n_init=a.n_init, seed=0)
     err = linearization_error(rnn, line, visited[:2000], u.numpy()[mask][:2000])
+    # the experiment's picture: unpolished slow points (Adam stage only), spread along the line
+    rough = find_line_attractor(rnn, visited, n_init=a.n_init, seed=0, slow_tol=1e-5, polish=False)
+    labels_pick = labels[pick]
+
+    def coverage(lo: float, hi: float) -> dict:
+        """Where the points' logit range [lo, hi] sits relative to the reviews' end logits."""
+        inside = (final_logit >= lo) & (final_logit <= hi)
+        med = [float(np.median(final_logit[labels_pick == c])) for c in (0, 1)]
+        return {
+            "both_sides_of_0": bool(lo < 0 < hi),
+            "covers_class_medians": bool(lo <= med[0] and hi >= med[1]),
+            "frac_review_ends_inside": float(inside.mean()),
+        }
+
     emit(
         out,
         {
@@ -180,6 +206,17 @@ def cmd_analyze(a: argparse.Namespace) -> None:
             "cos_line_readout": line.cos_line_readout,
             "cos_mode_readout_median": float(np.median(line.cos_mode_readout)),
             "logit_range_points": [float(line.logits.min()), float(line.logits.max())],
+            "span_points": coverage(float(line.logits.min()), float(line.logits.max())),
+            "n_slow_unpolished": len(rough),
+            "logit_range_unpolished": [float(rough.logits.min()), float(rough.logits.max())],
+            "span_unpolished": coverage(float(rough.logits.min()), float(rough.logits.max())),
+            "cos_line_readout_unpolished": rough.cos_line_readout,
+            "line_variance_unpolished": rough.line_variance,
+            "max_abs_eig_unpolished": float(rough.top_abs_eigval.max()),
+            "review_end_logit_range": [float(final_logit.min()), float(final_logit.max())],
+            "review_end_logit_class_medians": [
+                float(np.median(final_logit[labels_pick == c])) for c in (0, 1)
+            ],
             "linearization_error_median": float(np.median(err)),
             "fixed_point_seconds": time.perf_counter() - t,
         },
@@ -198,6 +235,8 @@ def cmd_analyze(a: argparse.Namespace) -> None:
             "ranked_words": val.ranked(vocab.tokens, 10),
         },
     )
+    if a.skip_modifiers:
+        return
     mods = ("not", "never", "no", "very", "extremely", "really", "too", "so")
     probes = ("good", "bad", "great", "awful", "best", "worst", "boring", "fun")
     effects = modifier_effects(rnn, line, emb, vocab.tokens, mods, probes)
@@ -244,6 +283,9 @@ def cmd_report(a: argparse.Namespace) -> None:
     opts = SentimentOptions(
         dataset=args["dataset"], cell=args["cell"], vocab_size=args["vocab"],
         max_len=args["max_len"], embed_dim=args["embed"], hidden=args["hidden"],
+        embed_init=args.get("embed_init", 0.01), word_dropout=args.get("word_dropout", 0.0),
+        embed_dropout=args.get("embed_dropout", 0.0),
+        state_dropout=args.get("state_dropout", 0.0),
         epochs=args["epochs"], batch_size=args["batch_size"], lr=args["lr"],
         weight_decay=args["weight_decay"], time_limit=args["time_limit"],
         threads=args["threads"], bow_C=args["C"], window=args["window"],
@@ -305,18 +347,25 @@ def main() -> None:
     p.add_argument("--max-len", type=int, default=400)
     p.add_argument("--embed", type=int, default=64)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--weight-decay", type=float, default=1e-2)
+    p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--time-limit", type=float, default=600.0)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--C", type=float, default=0.05)
     p.add_argument("--window", type=int, default=3)
     p.add_argument("--factor-l2", type=float, default=1e-2)
     p.add_argument("--n-docs", type=int, default=300)
     p.add_argument("--n-init", type=int, default=512)
+    p.add_argument("--embed-init", type=float, default=0.01)
+    p.add_argument("--word-dropout", type=float, default=0.0)
+    p.add_argument("--embed-dropout", type=float, default=0.0)
+    p.add_argument("--state-dropout", type=float, default=0.0)
+    p.add_argument(
+        "--skip-modifiers", action="store_true", help="analyze: stop after the word valence"
+    )
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(a.threads)

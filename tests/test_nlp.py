@@ -281,6 +281,50 @@ def test_classifier_shapes_seed_and_errors():
         a(torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long))
 
 
+@pytest.mark.parametrize("kind", ["word_dropout", "embed_dropout", "state_dropout"])
+def test_classifier_dropout_trains_only(kind):
+    ids = torch.randint(2, 30, (4, 12), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([12, 9, 5, 1])
+    plain = TextClassifier(30, 2, embed_dim=6, hidden=8, embed_init=0.5, seed=0)
+    model = TextClassifier(30, 2, embed_dim=6, hidden=8, embed_init=0.5, seed=0, **{kind: 0.5})
+    model.load_state_dict(plain.state_dict())  # dropout adds no parameters
+    assert getattr(model, kind) == 0.5
+    # eval mode: deterministic and equal to the same network without dropout (and its native model)
+    model.eval()
+    ref = plain.eval()(ids, lengths)
+    assert torch.equal(model(ids, lengths), ref) and torch.equal(model(ids, lengths), ref)
+    _, out = model.rnn_model().double()(torch.as_tensor(model.embeddings())[ids[:1]])
+    assert torch.allclose(out[0, -1], ref[0].double(), atol=1e-5)
+    # training mode: the dropout takes effect (random, different from eval)
+    model.train()
+    torch.manual_seed(0)
+    a, b = model(ids, lengths), model(ids, lengths)
+    assert not torch.allclose(a, ref) and not torch.allclose(a, b)
+    if kind == "word_dropout":  # whole tokens become the zero (padding) input, the rest x2
+        torch.manual_seed(1)
+        e = model._embed(ids)
+        dropped = e.abs().sum(-1) == 0
+        assert 0 < int(dropped.sum()) < ids.numel()
+        kept = ~dropped
+        assert torch.allclose(e[kept], 2 * model.embedding(ids)[kept])
+    with pytest.raises(InvalidParameterError, match=f"'{kind}' parameter of TextClassifier"):
+        TextClassifier(30, **{kind: 1.0})
+
+
+def test_training_with_dropout_is_seeded():
+    task, ids, lengths, labels = _evidence_data(n=200)
+    cfg = ClassifierConfig(epochs=2, batch_size=32, lr=1e-2, seed=3, threads=1)
+    logits = []
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    for _ in range(2):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0, word_dropout=0.3)
+        train_classifier(m, ids, lengths, labels, cfg)
+        logits.append(predict_logits(m, ids, lengths))
+    assert np.array_equal(logits[0], logits[1])
+    assert torch.equal(torch.random.get_rng_state(), before)  # the global generator is restored
+
+
 def test_config_options_raise():
     for name, bad in [
         ("epochs", 0),

@@ -55,6 +55,13 @@ class SentimentOptions:
     classes) replaces it. ``max_train_docs``/``max_test_docs`` (0 = all) take evenly spaced
     subsets of the split. ``class_counts`` lists the C of the synthetic C-class task (empty:
     skip it).
+
+    The training defaults (4 epochs, AdamW weight decay 0.05, no dropout, embeddings
+    N(0, 0.01²), 1 thread, cosine schedule cut at ``time_limit`` = 600 s) are the IMDB setting
+    that meets issue 7's targets at once: 87.3–87.7 % test accuracy (3 seeds) in 145–156 CPU-s,
+    a line of slow points aligned with the readout (|cos| 0.85–0.93) and word valence r ≈ 0.72
+    (benchmarks/RESULTS.md). Weight decay 1e-2 overfits (85.7 % after 3 epochs); 0.1 tilts the
+    slow points away from the readout (|cos| 0.48).
     """
 
     dataset: str = "imdb"
@@ -65,12 +72,15 @@ class SentimentOptions:
     embed_dim: int = 64
     hidden: int = 128
     embed_init: float = 0.01
-    epochs: int = 2
+    word_dropout: float = 0.0
+    embed_dropout: float = 0.0
+    state_dropout: float = 0.0
+    epochs: int = 4
     batch_size: int = 128
     lr: float = 3e-3
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.05
     time_limit: float = 600.0
-    threads: int = 2
+    threads: int = 1
     max_train_docs: int = 0
     max_test_docs: int = 0
     bow_C: float = 0.05
@@ -135,6 +145,9 @@ def build(ctx: RunContext) -> RNNModel:
         embed_dim=opts.embed_dim,
         hidden=opts.hidden,
         embed_init=opts.embed_init,
+        word_dropout=opts.word_dropout,
+        embed_dropout=opts.embed_dropout,
+        state_dropout=opts.state_dropout,
         seed=ctx.seed,
     )
     config = ClassifierConfig(
@@ -582,6 +595,7 @@ EXPERIMENT = register(
             "epochs": 2,
             "batch_size": 32,
             "lr": 1e-2,
+            "weight_decay": 1e-2,
             "time_limit": 60.0,
             "max_train_docs": 600,
             "max_test_docs": 200,

@@ -49,6 +49,14 @@ class TextClassifier(nn.Module):
         of torch's 1.0) give a low-dimensional, analysable network: with N(0, 1) embeddings it
         reaches the same accuracy but its states spread over tens of dimensions and its line
         attractor leaks.
+    word_dropout : float
+        Training only: probability of replacing a whole token's embedding by the zero vector
+        (the padding input, i.e. the "zero input" at which fixed points are analysed); the
+        kept tokens are scaled by ``1 / (1 - p)``. Default 0 (off).
+    embed_dropout : float
+        Training only: ordinary (element-wise) dropout on the embeddings. Default 0 (off).
+    state_dropout : float
+        Training only: dropout on the final state before the readout. Default 0 (off).
     seed : int, optional
         Seed of the initial weights.
     """
@@ -62,6 +70,9 @@ class TextClassifier(nn.Module):
         embed_dim: int = 64,
         hidden: int = 128,
         embed_init: float = 0.01,
+        word_dropout: float = 0.0,
+        embed_dropout: float = 0.0,
+        state_dropout: float = 0.0,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -72,6 +83,15 @@ class TextClassifier(nn.Module):
         self.embed_dim = check_int(embed_dim, "embed_dim", owner, min_value=1)
         self.hidden = check_int(hidden, "hidden", owner, min_value=1)
         embed_init = check_float(embed_init, "embed_init", owner, min_value=0.0)
+        for name, p in (
+            ("word_dropout", word_dropout),
+            ("embed_dropout", embed_dropout),
+            ("state_dropout", state_dropout),
+        ):
+            check_float(p, name, owner, min_value=0.0, max_value=1.0, max_inclusive=False)
+        self.word_dropout = float(word_dropout)
+        self.embed_dropout = float(embed_dropout)
+        self.state_dropout = float(state_dropout)
         gen = torch.Generator()
         if seed is None:
             gen.seed()
@@ -92,9 +112,23 @@ class TextClassifier(nn.Module):
         """Readout size: 1 for two classes, else ``n_classes``."""
         return self.out.out_features
 
+    def _embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Embeddings of ``ids``; in training mode with the word and element-wise dropouts."""
+        e = self.embedding(ids)
+        if self.training and self.word_dropout > 0:
+            keep = torch.rand(ids.shape, device=e.device) >= self.word_dropout
+            e = e * (keep.to(e.dtype) / (1.0 - self.word_dropout)).unsqueeze(-1)
+        if self.embed_dropout > 0:
+            e = F.dropout(e, self.embed_dropout, training=self.training)
+        return e
+
     def states(self, ids: torch.Tensor) -> torch.Tensor:
-        """Hidden states after every token, ``(B, T, hidden)`` (for an LSTM: ``h`` only)."""
-        out, _ = self.rnn(self.embedding(ids))
+        """Hidden states after every token, ``(B, T, hidden)`` (for an LSTM: ``h`` only).
+
+        In training mode the dropouts (if any) apply; call ``eval()`` for the deterministic
+        network that :meth:`rnn_model` converts.
+        """
+        out, _ = self.rnn(self._embed(ids))
         return out
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -110,6 +144,8 @@ class TextClassifier(nn.Module):
             )
         out = self.states(ids)
         last = out[torch.arange(ids.shape[0]), lengths.long() - 1]
+        if self.state_dropout > 0:
+            last = F.dropout(last, self.state_dropout, training=self.training)
         return self.out(last)
 
     def rnn_model(self) -> RNNModel:
@@ -154,7 +190,8 @@ class ClassifierConfig:
     threads : int, optional
         ``torch.set_num_threads`` during training (restored afterwards).
     seed : int
-        Seed of the batch order.
+        Seed of the batch order and of the dropout masks (the global torch generator is
+        restored afterwards).
     verbose : bool
         Log each epoch's loss and accuracy at INFO level.
     """
@@ -282,6 +319,9 @@ def train_classifier(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     model.train()
+    # dropout masks come from torch's generator: seed a private copy of it (config.seed)
+    rng_state = torch.random.get_rng_state()
+    torch.manual_seed(config.seed)
     try:
         for epoch in range(config.epochs):
             loss_sum, correct, seen = 0.0, 0, 0
@@ -324,6 +364,7 @@ def train_classifier(
     finally:
         model.eval()
         torch.set_num_threads(threads)
+        torch.random.set_rng_state(rng_state)
     history.seconds = time.perf_counter() - start
     return history
 
