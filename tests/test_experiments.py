@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import dynascope
 from dynascope.cli import main
 from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import EXPERIMENTS, get_experiment, run_experiment
@@ -154,6 +155,13 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     assert data["frequency"].shape == (11,) and data["target_frequency"].shape == (11,)
     np.testing.assert_allclose(data["target_frequency"][[0, -1]], [0.1, 0.6])
     assert np.isfinite(data["frequency"]).mean() > 0.5  # complex pairs exist at most levels
+    # the recipe's readout is fixed (30x its seeded initial value), not trained
+    trained = dynascope.load(out / "weights.safetensors")
+    initial = dynascope.RateRNN(1, 64, 1, tau=20.0, dt=10.0, gain=0.8, seed=0)
+    np.testing.assert_allclose(
+        trained.weight_out.detach().numpy(), 30 * initial.weight_out.detach().numpy(), rtol=1e-6
+    )
+    assert not np.allclose(trained.weight_rec.detach().numpy(), initial.weight_rec.detach().numpy())
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
 
 
@@ -164,9 +172,11 @@ def test_sine_full_run_matches_target_frequencies(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["heldout_correlation"] >= 0.95
-    # Measured 0.86 with the default recipe (the lowest seven frequencies miss: there the
-    # oscillation is a limit cycle far from the fixed point); issue 6 asks for 0.9.
-    assert metrics["fraction_within_10pct"] >= 0.8
+    # Issue 6: linearised frequency within 10% of the target at >= 90% of the levels. The
+    # default recipe (fixed 30x readout, gain 0.8, inputs x0.3, rate_reg 1) keeps the oscillation
+    # near its Hopf regime; measured 1.0 (max error 8.8%). The first recipe (trained readout,
+    # gain 1, no rate penalty) measured 0.86: a large limit cycle far from saturated fixed points.
+    assert metrics["fraction_within_10pct"] >= 0.9
 
 
 @pytest.mark.slow
