@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "dynascope.plotting",
     "dynascope.report",
     "dynascope.experiments",
+    "dynascope.sweeps",
     "dynascope.testing",
     "dynascope.exceptions",
 ]

@@ -3,12 +3,17 @@
 Every sweep here is the same 4-point grid (rank 1, 2 × seed 0, 1) of a tiny decision network,
 so that each executor and each interruption can be checked against one reference: an
 uninterrupted local sweep. Training is deterministic on one thread, and a killed point resumes
-from its checkpoint, so every point's metrics must agree exactly.
+from its checkpoint, so every point's weights file must be bitwise identical. The analyses
+agree to rounding: the Newton solutions of the reduced system (rank ≥ 2) can differ in the
+last bit between processes (memory-layout-dependent BLAS kernels), so metrics are compared to
+a relative 1e-12.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -82,6 +87,38 @@ def _metrics(root: Path) -> dict[str, dict[str, Any]]:
         assert status["status"] == "done", (d, status)
         out[d.name] = status["metrics"]
     return out
+
+
+def _leaves(obj: Any) -> list[Any]:
+    if isinstance(obj, dict):
+        return [(k, *x) for k in sorted(obj) for x in _leaves(obj[k])] if obj else [()]
+    if isinstance(obj, list):
+        return [(i, *x) for i, v in enumerate(obj) for x in _leaves(v)] if obj else [()]
+    return [(obj,)]
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """Bitwise-identical weights and metrics equal to a relative 1e-12 at every point."""
+    names = sorted(d.name for d in (a / "points").iterdir())
+    assert names == sorted(d.name for d in (b / "points").iterdir())
+    ma, mb = _metrics(a), _metrics(b)
+    for name in names:
+        wa = hashlib.sha256((a / "points" / name / "weights.safetensors").read_bytes()).digest()
+        wb = hashlib.sha256((b / "points" / name / "weights.safetensors").read_bytes()).digest()
+        assert wa == wb, f"{name}: weights differ"
+        assert_metrics_close(ma[name], mb[name], name)
+
+
+def assert_metrics_close(a: dict[str, Any], b: dict[str, Any], name: str) -> None:
+    """Same keys, list lengths and non-float values; floats equal to a relative 1e-12."""
+    la, lb = _leaves(a), _leaves(b)
+    assert [x[:-1] for x in la] == [x[:-1] for x in lb], name
+    for x, y in zip(la, lb, strict=True):
+        u, v = x[-1] if x else None, y[-1] if y else None
+        if isinstance(u, float) and isinstance(v, float) and math.isfinite(u):
+            assert u == pytest.approx(v, rel=1e-12, abs=1e-300), (name, x[:-1])
+        else:
+            assert u == v, (name, x[:-1])
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +343,8 @@ def test_a_point_equals_the_same_run_outside_the_sweep(reference: Any, tmp_path:
         progress=False,
     )
     solo = json.loads((tmp_path / "solo" / "report.json").read_text())["metrics"]
-    assert solo == point_status(reference.path / "points" / "p003_rank-2_seed-1")["metrics"]
+    point = point_status(reference.path / "points" / "p003_rank-2_seed-1")["metrics"]
+    assert_metrics_close(solo, point, "p003")
 
 
 def test_rerunning_a_finished_sweep_skips_every_point(reference: Any, config_file: Path) -> None:
@@ -396,7 +434,7 @@ def test_killed_sweep_resumes_only_the_missing_points(
         assert (out / "points" / name / POINT_FILE).stat().st_mtime_ns == mtime
     attempts = {r["point"]: r["attempts"] for r in resumed.rows}
     assert max(attempts.values()) == 2  # the point killed mid-training ran a second time
-    assert _metrics(out) == _metrics(reference.path)
+    assert_same_results(out, reference.path)
 
 
 @needs_sigkill
@@ -415,7 +453,7 @@ def test_a_local_worker_killed_mid_point_is_retried(reference: Any, tmp_path: Pa
     done = result["r"]
     assert done.n_failed == 0
     assert max(r["attempts"] for r in done.rows) == 2
-    assert _metrics(out) == _metrics(reference.path)
+    assert_same_results(out, reference.path)
 
 
 # --------------------------------------------------------------------------- Ray executor
@@ -434,7 +472,7 @@ def test_ray_sweep_gives_the_same_results_as_local(
 ) -> None:
     done = sweep(config_file, tmp_path / "ray", executor="ray", progress=False)
     assert (done.n_run, done.n_failed) == (4, 0)
-    assert _metrics(tmp_path / "ray") == _metrics(reference.path)
+    assert_same_results(tmp_path / "ray", reference.path)
     assert done.minimal_rank == reference.minimal_rank
     assert done.rows[0]["point"] == reference.rows[0]["point"]
 
@@ -459,7 +497,7 @@ def test_a_ray_worker_killed_mid_point_is_retried_by_ray(
     done = result["r"]
     assert done.n_failed == 0
     assert max(r["attempts"] for r in done.rows) == 2
-    assert _metrics(out) == _metrics(reference.path)
+    assert_same_results(out, reference.path)
 
 
 # --------------------------------------------------------------------------- command line

@@ -10,13 +10,14 @@ retried up to ``max_retries`` times, by the driver (local processes) or by Ray i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -70,6 +71,37 @@ class SweepResult:
     n_failed: int
 
 
+#: Environment variables that size the BLAS/OpenMP thread pools of a worker process. They must
+#: be set before a library loads (scipy and scikit-learn load their own BLAS lazily), so the
+#: workers get them at start-up; ``threadpool_limits`` in :func:`run_point` is a second guard.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def _thread_env(threads: int) -> dict[str, str]:
+    return {name: str(threads) for name in THREAD_VARIABLES}
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the processes started inside the block; restore after."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def point_status(point_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The status record of a point's run directory (``{"status": "missing"}`` if none)."""
     path = Path(point_dir) / POINT_FILE
@@ -95,9 +127,13 @@ def run_point(
     The run directory is always opened with ``resume=True``: a fresh folder starts a new run,
     and a folder left by a killed attempt continues from its checkpoint. An exception raised by
     the experiment is recorded as ``"failed"`` (with its message) and not raised, so that one
-    bad point does not stop the others. Returns the final status record.
+    bad point does not stop the others. ``threads`` bounds torch's threads and those of the
+    BLAS/OpenMP pools NumPy, SciPy and scikit-learn use (threadpoolctl): with one thread a
+    point's results are bitwise reproducible, whichever worker or machine runs it. Returns the
+    final status record.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     from ..experiments import run_experiment
 
@@ -117,15 +153,16 @@ def run_point(
     write_json(point_dir / POINT_FILE, record)
     start = time.perf_counter()
     try:
-        run_experiment(
-            experiment,
-            point_dir,
-            seed=seed,
-            quick=quick,
-            options=options,
-            resume=True,
-            progress=False,
-        )
+        with threadpool_limits(limits=threads):
+            run_experiment(
+                experiment,
+                point_dir,
+                seed=seed,
+                quick=quick,
+                options=options,
+                resume=True,
+                progress=False,
+            )
     except Exception as exc:  # recorded for the summary; the sweep goes on
         record.update(
             status="failed",
@@ -200,8 +237,20 @@ def _run_local(
     max_retries: int,
     on_done: Callable[[SweepPoint, dict[str, Any]], None],
     root: Path,
+    threads: int,
 ) -> None:
     """Run ``jobs`` on a pool of fresh (spawned) processes; restart the pool if a worker dies."""
+    with _environ(_thread_env(threads)):  # inherited by the workers at start-up
+        _run_pool(jobs, workers, max_retries, on_done, root)
+
+
+def _run_pool(
+    jobs: list[tuple[SweepPoint, tuple[Any, ...]]],
+    workers: int,
+    max_retries: int,
+    on_done: Callable[[SweepPoint, dict[str, Any]], None],
+    root: Path,
+) -> None:
     pending = list(jobs)
     for _attempt in range(max_retries + 1):
         if not pending:
@@ -234,6 +283,7 @@ def _run_ray(
     max_retries: int,
     address: str | None,
     on_done: Callable[[SweepPoint, dict[str, Any]], None],
+    threads: int,
 ) -> None:
     """Run ``jobs`` as Ray tasks (Ray retries a task whose worker died ``max_retries`` times)."""
     try:
@@ -249,7 +299,9 @@ def _run_ray(
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(run_point)
+        task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(
+            run_point
+        ).options(runtime_env={"env_vars": _thread_env(threads)})
         refs = {task.remote(*args): point for point, args in jobs}
         remaining = list(refs)
         while remaining:
@@ -381,9 +433,9 @@ def sweep(
     try:
         if jobs and executor == "local":
             n_workers = workers if workers is not None else max(1, os.cpu_count() or 1)
-            _run_local(jobs, n_workers, max_retries, on_done, root)
+            _run_local(jobs, n_workers, max_retries, on_done, root, threads)
         elif jobs:
-            _run_ray(jobs, workers, max_retries, ray_address, on_done)
+            _run_ray(jobs, workers, max_retries, ray_address, on_done, threads)
     finally:
         bar.close()
     rows, minimal, report = summarize(root, spec, points, formats=formats)
