@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/analysis_acceptance.py train-sinewave|train-context [--threads N]
+    python benchmarks/analysis_acceptance.py train-sinewave|sinewave [SineWave recipe options]
     python benchmarks/analysis_acceptance.py flipflop|sinewave|ablation|distill|compare|context
 
 ``train-*`` train a network and write it under ``runs/issue6/`` (weights only); the analysis
@@ -16,6 +17,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,17 +34,59 @@ FLIPFLOP = ROOT / "tests" / "data" / "flipflop_gru16.safetensors"
 TEST_SEED = 987_654
 
 
-def train_sinewave(
-    rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000, mask_start: float = 0.0
-) -> dict:
-    """The recipe of benchmarks/train_acceptance.py, trained on all 51 levels.
+# The SineWave recipes. The default (issue 6's acceptance recipe, also the default of
+# ``dynascope run sine``) keeps the oscillation near its Hopf regime: the network starts quiet
+# (recurrent gain 0.8, input weights x0.3), its readout is fixed at 30x the usual size and a mild
+# rate penalty keeps the rates small, so a small limit cycle around a weakly unstable spiral
+# gives the amplitude-1 output and the linearisation predicts its frequency. The first recipe
+# (trained readout, gain 1, unscaled inputs, all levels) is
+# ``--readout-scale 0 --gain 1 --input-scale 1 --rate-reg 0 --levels all``.
+SINE_DEFAULTS = {
+    "rate_reg": 1.0,
+    "dt": 10.0,
+    "n_steps": 3000,
+    "mask_start": 0.0,
+    "readout_scale": 30.0,
+    "gain": 0.8,
+    "input_scale": 0.3,
+    "levels": "even",
+    "seed": 0,
+}
+# the first recipe's file name stays "sinewave_rate200.safetensors" (the ablation uses it)
+SINE_FIRST = {
+    **SINE_DEFAULTS,
+    "rate_reg": 0.0,
+    "readout_scale": 0.0,
+    "gain": 1.0,
+    "input_scale": 1.0,
+    "levels": "all",
+}
 
-    ``rate_reg`` > 0 penalises firing rates, which keeps the oscillation small, i.e. closer to
-    the linear regime around the fixed point."""
+
+def _sine_task(dt: float, mask_start: float, levels: str) -> SineWave:
     # mask_start > 0 (with twice the duration) lets the oscillation grow slowly from x0 = 0
     duration = 1000.0 if mask_start == 0 else 2000.0
-    task = SineWave(dt=dt, mask_start=mask_start, duration=duration)
-    model = RateRNN(1, 200, 1, tau=20.0, dt=dt, seed=0)
+    chosen = range(0, 51, 2) if levels == "even" else range(51)
+    return SineWave(dt=dt, mask_start=mask_start, duration=duration, levels=chosen)
+
+
+def train_sinewave(**recipe: Any) -> dict:
+    """Train a RateRNN N=200 (tau = 20 ms) on SineWave with one recipe (see SINE_DEFAULTS).
+
+    ``levels="even"`` trains on the even levels only (the odd ones are held out);
+    ``readout_scale`` > 0 fixes the readout at that multiple of its initial size (not
+    trained); ``rate_reg`` penalises the mean squared rate."""
+    r = {**SINE_DEFAULTS, **recipe}
+    dt, n_steps = float(r["dt"]), int(r["n_steps"])
+    task = _sine_task(dt, float(r["mask_start"]), str(r["levels"]))
+    model = RateRNN(1, 200, 1, tau=20.0, dt=dt, gain=float(r["gain"]), seed=int(r["seed"]))
+    readout_scale = float(r["readout_scale"])
+    with torch.no_grad():
+        model.weight_in.mul_(float(r["input_scale"]))
+        if readout_scale > 0:
+            model.weight_out.mul_(readout_scale)
+    if readout_scale > 0:
+        model.weight_out.requires_grad_(False)
     config = TrainConfig(
         n_steps=n_steps,
         batch_size=32,
@@ -52,25 +96,34 @@ def train_sinewave(
         lr_min=1e-4,
         eval_every=100,
         eval_batch_size=128,
-        rate_reg=rate_reg,
-        seed=0,
+        rate_reg=float(r["rate_reg"]),
+        seed=int(r["seed"]),
     )
     t0 = time.perf_counter()
     result = train(model, task, config)
     RUNS.mkdir(parents=True, exist_ok=True)
-    dynascope.save(result.model, RUNS / _sine_file(rate_reg, dt, mask_start))
-    batch = task.sample(500, TEST_SEED)
-    with torch.no_grad():
-        out = result.model.eval()(torch.as_tensor(batch.inputs))[1]
+    dynascope.save(result.model, RUNS / _sine_file(**r))
     return {
-        "experiment": (
-            f"train RateRNN N=200 on SineWave (51 levels), rate_reg={rate_reg}, dt={dt}, "
-            f"mask_start={mask_start}"
-        ),
+        "experiment": f"train RateRNN N=200 on SineWave, {_sine_recipe_text(r)}",
         "steps": result.steps,
         "wall_s": round(time.perf_counter() - t0, 1),
-        "heldout_correlation": task.performance(out, batch),
+        "heldout_correlation": _sine_correlation(result.model, r),
     }
+
+
+def _sine_recipe_text(r: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in r.items())
+
+
+def _sine_correlation(model: torch.nn.Module, r: dict) -> float:
+    """Correlation with the target on 500 fresh trials: of the odd (never trained) levels
+    when the recipe trains on the even ones, else of all levels."""
+    levels = range(1, 51, 2) if r["levels"] == "even" else range(51)
+    task = SineWave(dt=float(r["dt"]), levels=levels)
+    batch = task.sample(500, TEST_SEED)
+    with torch.no_grad():
+        out = model.eval()(torch.as_tensor(batch.inputs, dtype=model.dtype))[1]
+    return float(task.performance(out, batch))
 
 
 def train_context() -> dict:
@@ -103,21 +156,59 @@ def train_context() -> dict:
     }
 
 
-def _sine_file(rate_reg: float, dt: float = 10.0, mask_start: float = 0.0) -> str:
-    name = "sinewave_rate200" + (f"_reg{rate_reg:g}" if rate_reg else "")
-    name += f"_mask{mask_start:g}" if mask_start else ""
-    return name + (f"_dt{dt:g}" if dt != 10.0 else "") + ".safetensors"
+def _sine_file(**recipe: Any) -> str:
+    r = {**SINE_DEFAULTS, **recipe}
+    if r == SINE_FIRST:
+        return "sinewave_rate200.safetensors"
+    # earlier variants of the first recipe keep their names
+    variant = {k: v for k, v in r.items() if SINE_FIRST[k] != v}
+    if set(variant) <= {"rate_reg", "dt", "mask_start", "n_steps"}:
+        name = "sinewave_rate200" + (f"_reg{r['rate_reg']:g}" if r["rate_reg"] else "")
+        name += f"_mask{r['mask_start']:g}" if r["mask_start"] else ""
+        return name + (f"_dt{r['dt']:g}" if r["dt"] != 10.0 else "") + ".safetensors"
+    keys = {
+        "rate_reg": "reg",
+        "dt": "dt",
+        "n_steps": "steps",
+        "mask_start": "mask",
+        "readout_scale": "ro",
+        "gain": "g",
+        "input_scale": "in",
+        "levels": "",
+        "seed": "s",
+    }
+    parts = [
+        f"{keys[k]}{v:g}" if isinstance(v, float) else f"{keys[k]}{v}"
+        for k, v in r.items()
+        if SINE_DEFAULTS[k] != v
+    ]
+    return "_".join(["sinewave_hopf200", *parts]) + ".safetensors"
 
 
-def sinewave(
-    rate_reg: float = 0.0, dt: float = 10.0, n_steps: int = 3000, mask_start: float = 0.0
-) -> dict:
-    """Linearised frequency at the fixed point of each of the 51 input levels."""
+def _output_frequency(model: torch.nn.Module, task: SineWave, levels: np.ndarray) -> np.ndarray:
+    """Angular frequency (rad per time unit) of the output's FFT peak over the second half of
+    a 2000-step free run at each level (Hann window, 16x zero padding)."""
+    n = 2000
+    u = torch.as_tensor(task.input_value(levels), dtype=model.dtype)
+    with torch.no_grad():
+        z = model.eval()(u[:, None, None].expand(len(levels), n, 1).contiguous())[1][..., 0]
+    late = z[:, n // 2 :].double().numpy()
+    late = late - late.mean(1, keepdims=True)
+    spec = np.abs(np.fft.rfft(late * np.hanning(late.shape[1]), n=16 * late.shape[1], axis=1))
+    freqs = np.fft.rfftfreq(16 * late.shape[1], d=task.dt) * 2 * np.pi * task.time_unit
+    return freqs[spec.argmax(1)]
+
+
+def sinewave(**recipe: Any) -> dict:
+    """Linearised frequency at the fixed point of each of the 51 input levels
+    (``dynascope.analysis.oscillation_modes``), the output's own frequency, the growth rates
+    and the held-out correlation of one recipe's network."""
     from dynascope.analysis import oscillation_modes
 
-    del n_steps  # a training option only
+    r = {**SINE_DEFAULTS, **recipe}
+    dt = float(r["dt"])
     task = SineWave(dt=dt)
-    model = dynascope.load(RUNS / _sine_file(rate_reg, dt, mask_start))
+    model = dynascope.load(RUNS / _sine_file(**r))
     levels = np.arange(task.n_levels)
     t0 = time.perf_counter()
     modes = oscillation_modes(
@@ -128,28 +219,28 @@ def sinewave(
         n_steps=int(1000 / dt),
         n_init=32,
     )
+    wall = time.perf_counter() - t0
     err = modes.relative_error
-    _figure(
-        f"sinewave_frequencies_reg{rate_reg:g}_dt{dt:g}_mask{mask_start:g}",
-        "plot_oscillation_modes",
-        modes,
-    )
+    fft_err = np.abs(_output_frequency(model, task, levels) - task.omega(levels))
+    fft_err /= task.omega(levels)
+    _figure(f"sinewave_frequencies_{_sine_file(**r)[:-12]}", "plot_oscillation_modes", modes)
     return {
-        "experiment": (
-            f"SineWave RateRNN-200 (rate_reg={rate_reg}, dt={dt}, mask_start={mask_start}): "
-            "linearised vs target"
-        ),
-        "wall_s": round(time.perf_counter() - t0, 1),
+        "experiment": f"SineWave RateRNN-200 ({_sine_recipe_text(r)}): linearised vs target",
+        "wall_s": round(wall, 1),
+        "heldout_correlation": _sine_correlation(model, r),
         "fraction_within_10pct": modes.fraction_within(0.1),
         "fraction_within_5pct": modes.fraction_within(0.05),
         "median_rel_error": float(np.nanmedian(err)),
         "max_rel_error": float(np.nanmax(err)),
         "levels_without_complex_mode": int(np.isnan(modes.frequency).sum()),
         "fixed_points_per_level": np.bincount(modes.n_fixed_points).tolist(),
-        "growth_rate_range": [
+        "growth_rate_min_median_max": [
             float(np.nanmin(modes.growth_rate)),
+            float(np.nanmedian(modes.growth_rate)),
             float(np.nanmax(modes.growth_rate)),
         ],
+        "growth_over_target_median": float(np.nanmedian(modes.growth_rate / task.omega(levels))),
+        "output_frequency_rel_error_median_max": [float(np.median(fft_err)), float(fft_err.max())],
         "rel_error_by_level": np.round(err, 4).tolist(),
     }
 
@@ -223,7 +314,7 @@ def ablation() -> dict:
     out: dict = {"experiment": "ablation curves (5 seeds, 256 trials each)"}
     nets = {
         "flipflop_gru16": (dynascope.load(FLIPFLOP), FlipFlop.preset("fpf64")),
-        "sinewave_rate200": (dynascope.load(RUNS / _sine_file(0.0)), SineWave()),
+        "sinewave_rate200": (dynascope.load(RUNS / _sine_file(**SINE_FIRST)), SineWave()),
     }
     fractions = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5]
     for name, (model, task) in nets.items():
@@ -408,10 +499,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("experiment", choices=list(EXPERIMENTS))
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rate-reg", type=float, default=0.0, help="SineWave runs only")
-    parser.add_argument("--dt", type=float, default=10.0, help="SineWave runs only")
-    parser.add_argument("--steps", type=int, default=3000, help="SineWave training only")
-    parser.add_argument("--mask-start", type=float, default=0.0, help="SineWave runs only")
+    sine = parser.add_argument_group("SineWave runs (defaults: the acceptance recipe)")
+    sine.add_argument("--rate-reg", type=float, default=SINE_DEFAULTS["rate_reg"])
+    sine.add_argument("--dt", type=float, default=SINE_DEFAULTS["dt"])
+    sine.add_argument("--steps", type=int, default=SINE_DEFAULTS["n_steps"])
+    sine.add_argument("--mask-start", type=float, default=SINE_DEFAULTS["mask_start"])
+    sine.add_argument(
+        "--readout-scale",
+        type=float,
+        default=SINE_DEFAULTS["readout_scale"],
+        help="> 0: readout fixed at this multiple of its initial size; 0: trained",
+    )
+    sine.add_argument("--gain", type=float, default=SINE_DEFAULTS["gain"])
+    sine.add_argument("--input-scale", type=float, default=SINE_DEFAULTS["input_scale"])
+    sine.add_argument("--levels", choices=["even", "all"], default=SINE_DEFAULTS["levels"])
+    sine.add_argument("--seed", type=int, default=SINE_DEFAULTS["seed"])
     parser.add_argument("--model-file", default=None, help="context only: file under runs/issue6")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -423,6 +525,11 @@ def main() -> None:
             "dt": args.dt,
             "n_steps": args.steps,
             "mask_start": args.mask_start,
+            "readout_scale": args.readout_scale,
+            "gain": args.gain,
+            "input_scale": args.input_scale,
+            "levels": args.levels,
+            "seed": args.seed,
         }
     if args.experiment == "context" and args.model_file:
         kwargs["model_file"] = args.model_file
