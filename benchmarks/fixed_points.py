@@ -147,6 +147,13 @@ def main() -> None:
     parser.add_argument(
         "--vanilla-threads", type=int, default=1, help="Threads for the N = 256/1024 timings."
     )
+    parser.add_argument(
+        "--jacobian",
+        choices=["auto", "dense", "matrix_free"],
+        default="dense",
+        help="Stage-2 Jacobians of the vanilla timings (see find_fixed_points; "
+        "benchmarks/scale.py compares them).",
+    )
     args = parser.parse_args()
     repeats = 1 if args.quick else 5
     threads = [1] if args.quick else [1, 2]
@@ -155,7 +162,7 @@ def main() -> None:
     if args.part in ("all", "gru"):
         compare_on_gru(repeats, threads)
     if args.part in ("all", "vanilla"):
-        time_vanilla(args.vanilla_threads)
+        time_vanilla(args.vanilla_threads, args.jacobian)
 
 
 def compare_on_gru(repeats: int, threads: list[int]) -> None:
@@ -192,11 +199,14 @@ def compare_on_gru(repeats: int, threads: list[int]) -> None:
         print(f"    dynascope: {fps.counts()}  discarded {fps.n_discarded}")
 
 
-def time_vanilla(n_threads: int) -> None:
+def time_vanilla(n_threads: int, jacobian: str = "dense") -> None:
     torch.set_num_threads(n_threads)
     warnings.simplefilter("ignore")
     find_fixed_points(dynascope.VanillaRNN(1, 4, 1, seed=0), extra_states=torch.zeros(1, 4))
-    print("\nvanilla tanh networks, gain 1.5, 32 candidates from visited states (dynascope only)")
+    print(
+        "\nvanilla tanh networks, gain 1.5, 32 candidates from visited states (dynascope only, "
+        f"jacobian={jacobian!r})"
+    )
     print(f"{'N':>6}{'threads':>8}{'time s':>9}{'points':>8}{'worst resid':>13}")
     for n in (256, 1024):
         net = dynascope.VanillaRNN(1, n, 1, gain=1.5, form="h", seed=0)
@@ -204,7 +214,7 @@ def time_vanilla(n_threads: int) -> None:
             states, _ = net(torch.randn(8, 50, 1, generator=torch.Generator().manual_seed(0)))
         t, fps = timed(
             lambda net=net, states=states: find_fixed_points(
-                net, initial_states=states, n_init=32, seed=0
+                net, initial_states=states, n_init=32, seed=0, jacobian=jacobian
             ),
             1,
         )

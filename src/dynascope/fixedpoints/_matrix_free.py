@@ -10,6 +10,7 @@ Krylov vectors instead of ``O(B · S²)``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import warnings
@@ -36,14 +37,19 @@ MAX_KRYLOV_ENTRIES = 2**26
 KRYLOV_START = 32
 #: Relative tolerance of the Arnoldi iteration (ARPACK's ``tol``).
 EIGS_TOL = 1e-13
-#: Extra Arnoldi vectors beyond ``k`` (ARPACK's ``ncv = k + EIGS_EXTRA``, at least ``2k + 1``):
-#: the leading eigenvalues of random-like Jacobians sit in a dense ring, where the default
-#: ``2k + 1`` converges slowly and can miss the largest one.
-EIGS_EXTRA = 48
+#: Extra Arnoldi vectors beyond ``k`` (ARPACK's ``ncv = k + EIGS_EXTRA``, at least ``2k + 1``,
+#: at most the state size): the leading eigenvalues of random-like Jacobians sit in a dense
+#: ring, where the default ``2k + 1`` converges slowly and can skip eigenvalues (at N = 4096,
+#: ``ncv = 21`` missed the largest |λ| of a random matrix and ``ncv = 58`` one pair of the ten
+#: leading ones of a structured network; ``ncv = 100`` found them all, and faster).
+EIGS_EXTRA = 90
 
 #: State size from which JVPs go through ``torch.func.linearize`` (tracing costs ~0.3 s, saved
 #: after a few hundred products at 512 units, after a few tens at 1024).
 LINEARIZE_MIN_SIZE = 512
+
+#: Number of ``linearize`` traces made since the last :func:`_release_traces`.
+_TRACES = [0]
 
 ApplyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -95,7 +101,9 @@ def linear_map(
     def f(z: torch.Tensor) -> torch.Tensor:
         return model.step(z, u)
 
+    _release_traces()
     try:
+        _TRACES[0] += 1
         with _quiet_torch(), torch.no_grad():
             _, lin = torch.func.linearize(f, x)
             lin(torch.zeros_like(x))  # fail here, not in the middle of a solve
@@ -107,6 +115,19 @@ def linear_map(
             return lin(v)
 
     return apply
+
+
+def _release_traces() -> None:
+    """Free the traces of earlier ``linearize`` calls now.
+
+    A trace holds constant-folded copies of the weights (a whole ``W`` for a vanilla network)
+    inside reference cycles, which only the cyclic garbage collector frees; without this,
+    every Newton step of a 4096-unit network would leave 128 MiB behind until Python's
+    allocation-count heuristics trigger a collection.
+    """
+    if _TRACES[0]:
+        _TRACES[0] = 0
+        gc.collect()
 
 
 def residual_operator(model: RNNModel, x: torch.Tensor, u: torch.Tensor) -> ApplyFn:
@@ -300,6 +321,7 @@ def newton_distance_mf(
     r = step(model, x, u) - x
     rt = torch.full((x.shape[0],), rtol, dtype=x.dtype, device=x.device)
     delta, relres, _ = gmres(residual_operator(model, x, u), -r, rt, max_dim)
+    _release_traces()
     dist = torch.linalg.vector_norm(delta, dim=1)
     return torch.where(torch.isfinite(relres), dist, torch.full_like(dist, math.inf))
 
@@ -387,7 +409,7 @@ def lm_stage_matrix_free(
         if bool(lm.any()):
             xl, ul, rl = xa[lm], ua[lm], r[lm]
             with torch.enable_grad():
-                _, vjp_fn = torch.func.vjp(lambda z, ul=ul: model.step(z, ul), xl)
+                vjp_fn = torch.func.vjp(lambda z, ul=ul: model.step(z, ul), xl)[1]
 
             j_mv = linear_map(model, xl, ul)
 
@@ -426,6 +448,7 @@ def lm_stage_matrix_free(
         # Newton attempt with three successful Levenberg–Marquardt steps.
         failed_newton = try_newton & ~newton_ok
         mu[active] = torch.where(failed_newton, mu_new.clamp_min(opt.damping), mu_new)
+    _release_traces()
     return x, n_iter
 
 
@@ -484,7 +507,7 @@ def leading_eigs(
     for i in range(p):
         xi, ui = x[i : i + 1], u[i : i + 1]
         with torch.enable_grad():
-            _, vjp_fn = torch.func.vjp(lambda z, ui=ui: model.step(z, ui), xi)
+            vjp_fn = torch.func.vjp(lambda z, ui=ui: model.step(z, ui), xi)[1]
 
         j_mv = linear_map(model, xi, ui)
 
@@ -521,4 +544,5 @@ def leading_eigs(
             if abs(c_lr) > 1e-300:
                 left[:, j] = vec / np.conj(c_lr)
         vals_out[i], right_out[i], left_out[i] = vals, right, left
+    _release_traces()
     return vals_out, right_out, left_out

@@ -257,7 +257,7 @@ class FixedPoints:
         unstable = self.unstable_modes
         if self.n_eigvals is None or unstable.shape[1] >= self.x_star.shape[1]:
             return np.zeros(len(self), dtype=bool)
-        return unstable.all(axis=1)
+        return np.asarray(unstable.all(axis=1))
 
     @property
     def is_stable(self) -> np.ndarray:
