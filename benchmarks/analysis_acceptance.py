@@ -185,9 +185,12 @@ def _sine_file(**recipe: Any) -> str:
     return "_".join(["sinewave_hopf200", *parts]) + ".safetensors"
 
 
-def _output_frequency(model: torch.nn.Module, task: SineWave, levels: np.ndarray) -> np.ndarray:
+def _output_frequency(
+    model: torch.nn.Module, task: SineWave, levels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Angular frequency (rad per time unit) of the output's FFT peak over the second half of
-    a 2000-step free run at each level (Hann window, 16x zero padding)."""
+    a 2000-step free run at each level (Hann window, 16x zero padding), and the output's
+    amplitude there (√2 × its standard deviation: about 1 when the oscillation is sustained)."""
     n = 2000
     u = torch.as_tensor(task.input_value(levels), dtype=model.dtype)
     with torch.no_grad():
@@ -196,7 +199,7 @@ def _output_frequency(model: torch.nn.Module, task: SineWave, levels: np.ndarray
     late = late - late.mean(1, keepdims=True)
     spec = np.abs(np.fft.rfft(late * np.hanning(late.shape[1]), n=16 * late.shape[1], axis=1))
     freqs = np.fft.rfftfreq(16 * late.shape[1], d=task.dt) * 2 * np.pi * task.time_unit
-    return freqs[spec.argmax(1)]
+    return freqs[spec.argmax(1)], np.sqrt(2) * late.std(1)
 
 
 def sinewave(**recipe: Any) -> dict:
@@ -221,8 +224,9 @@ def sinewave(**recipe: Any) -> dict:
     )
     wall = time.perf_counter() - t0
     err = modes.relative_error
-    fft_err = np.abs(_output_frequency(model, task, levels) - task.omega(levels))
-    fft_err /= task.omega(levels)
+    out_freq, out_amp = _output_frequency(model, task, levels)
+    fft_err = np.abs(out_freq - task.omega(levels)) / task.omega(levels)
+    lin_vs_out = np.abs(modes.frequency - out_freq) / out_freq
     _figure(f"sinewave_frequencies_{_sine_file(**r)[:-12]}", "plot_oscillation_modes", modes)
     return {
         "experiment": f"SineWave RateRNN-200 ({_sine_recipe_text(r)}): linearised vs target",
@@ -240,7 +244,11 @@ def sinewave(**recipe: Any) -> dict:
             float(np.nanmax(modes.growth_rate)),
         ],
         "growth_over_target_median": float(np.nanmedian(modes.growth_rate / task.omega(levels))),
+        "levels_not_growing": int((modes.growth_rate <= 0).sum()),
         "output_frequency_rel_error_median_max": [float(np.median(fft_err)), float(fft_err.max())],
+        "output_amplitude_min_max": [float(out_amp.min()), float(out_amp.max())],
+        # the linearisation against the network's own frequency rather than the target
+        "linearised_vs_output_within_10pct": float(np.mean(lin_vs_out <= 0.1)),
         "rel_error_by_level": np.round(err, 4).tolist(),
     }
 
