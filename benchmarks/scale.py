@@ -23,12 +23,13 @@ printed first (subtract it to get what the computation itself added).
    Peak RSS is printed after the search, after Arnoldi, and after the full decomposition
    (cumulative: each includes the previous phases).
 4. The worst case of Krylov methods: the chaotic random network (gain 1.5, no structure) at
-   ``--chaotic-size`` (default 512), dense vs matrix-free search. At its saddles the spectrum
-   of J − I surrounds the origin and GMRES needs about 0.7 N vectors per Newton step.
+   ``--chaotic-size`` (default 1024), dense vs matrix-free search. At its saddles the spectrum
+   of J − I surrounds the origin and GMRES needs about 0.7 N vectors per Newton step; and
+   ``jacobian="auto"``, which leaves the matrix-free path for dense Jacobians there.
 5. For each, the growth exponent ``p`` of time ∝ N^p (least squares on log time vs log N).
 
 Usage: python benchmarks/scale.py [--threads 1] [--sizes 10000,100000,1000000]
-       [--fp-sizes 1024,4096] [--candidates 16] [--k 10] [--chaotic-size 512] [--quick]
+       [--fp-sizes 1024,4096] [--candidates 16] [--k 10] [--chaotic-size 1024] [--quick]
        [--parts lowrank,meanfield,fixedpoints,chaotic]
 """
 
@@ -218,7 +219,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="N for parts 1 and 2.")
     parser.add_argument("--fp-sizes", default="1024,4096", help="N for part 3.")
     parser.add_argument("--candidates", type=int, default=16, help="Fixed-point candidates.")
-    parser.add_argument("--chaotic-size", type=int, default=512, help="N for part 4.")
+    parser.add_argument("--chaotic-size", type=int, default=1024, help="N for part 4.")
     parser.add_argument(
         "--full-eig-points", type=int, default=1, help="Points timed for the full eig (part 3)."
     )
@@ -336,7 +337,7 @@ def main() -> None:
         )
         print(f"{'N':>6} {'jacobian':>12} {'search s':>9} {'points':>7} {'RSS MiB':>8}")
         times = {}
-        for mode in ("dense", "matrix_free"):
+        for mode in ("dense", "matrix_free", "auto"):
             r = run("fixedpoints", n, args, mode=mode, chaotic=True)
             if "error" in r:
                 print(f"{n:>6} {mode:>12} failed: {r['error']}")

@@ -250,3 +250,27 @@ def test_batched_gmres_with_bounded_memory(monkeypatch) -> None:
     # a capped Krylov dimension returns the best solution in the space, with its residual
     _, relres_cap, dims_cap = _matrix_free.gmres(apply, rhs, tol, 5)
     assert (dims_cap[[0, 1, 3, 4]] == 5).all() and (relres_cap[[0, 1, 3, 4]] > 1e-6).all()
+
+
+def test_auto_falls_back_to_dense_where_gmres_needs_most_of_the_space(monkeypatch) -> None:
+    n = 96
+    model = dynascope.VanillaRNN(1, n, 1, gain=1.5, form="h", seed=0)  # chaotic saddles
+    with torch.no_grad():
+        states, _ = model(torch.randn(4, 30, 1, generator=torch.Generator().manual_seed(0)))
+    dense = find_fixed_points(model, initial_states=states, n_init=4, seed=0, jacobian="dense")
+    calls = []
+    original = _finder._lm_stage
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(args[1].shape)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_finder, "_lm_stage", spy)
+    monkeypatch.setattr(_finder, "MATRIX_FREE_MIN_SIZE", 8)
+    auto = find_fixed_points(model, initial_states=states, n_init=4, seed=0)
+    assert len(calls) == 1  # matrix-free first, then dense for the rest of stage 2
+    order = np.linalg.norm(dense.x_star[:, None] - auto.x_star[None], axis=-1).argmin(axis=1)
+    assert len(auto) == len(dense)
+    np.testing.assert_allclose(auto.x_star[order], dense.x_star, atol=1e-8)
+    find_fixed_points(model, initial_states=states, n_init=4, seed=0, jacobian="matrix_free")
+    assert len(calls) == 1  # an explicit choice is kept

@@ -39,6 +39,11 @@ _OWNER = "find_fixed_points"
 #: ``jacobian="auto"`` uses the matrix-free path for state sizes above this.
 MATRIX_FREE_MIN_SIZE = 512
 JACOBIAN_OPTIONS = ("auto", "dense", "matrix_free")
+#: ``jacobian="auto"`` leaves the matrix-free path for dense Jacobians when a batch of
+#: Newton–GMRES solves needs more than this fraction of the state size in Krylov vectors...
+DENSE_FALLBACK_FRACTION = 0.25
+#: ... provided that dense Jacobians stay small (512 MiB each in float64 at 8192 units).
+DENSE_FALLBACK_MAX_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -655,9 +660,14 @@ def find_fixed_points(
         ``"matrix_free"``: never forms an :math:`S \times S` matrix; Newton–GMRES and
         Levenberg–Marquardt–CG on Jacobian-vector products (``torch.func.jvp``/``vjp``), see
         :class:`LevenbergMarquardt` (``krylov_dim``, ``cg_iter``). ``"auto"`` (default):
-        ``"matrix_free"`` when the state size exceeds 512, else ``"dense"``. Both find the same
-        points to rounding; the matrix-free path pays off on large networks and on
-        well-conditioned points, where GMRES needs few vectors.
+        ``"matrix_free"`` when the state size exceeds 512, else ``"dense"``; and if GMRES then
+        needs more than a quarter of the state size in Krylov vectors per Newton step (the
+        saddles of chaotic random networks, where the spectrum of :math:`J - I` surrounds the
+        origin), stage 2 continues with dense Jacobians (up to 8192 units), which are faster
+        there. Both paths find the same points to rounding; the matrix-free path pays off on
+        large networks with well-conditioned fixed points (e.g. trained networks, whose
+        Jacobians are a contracting bulk plus a few outliers), where GMRES needs a few tens of
+        vectors.
     n_eigvals : int or None
         ``None`` (default): the full eigendecomposition of ∂F/∂x at every reported point (from
         dense Jacobians, whatever ``jacobian`` is; stored in ``jacobian``). An int ``k``: only
@@ -781,12 +791,30 @@ def find_fixed_points(
         n_iter += it1
     if stage2 is not None:
         if matrix_free:
-            x, it2 = lm_stage_matrix_free(
-                net, x, u, stage2, tol, newton_damping=NEWTON_DAMPING, stall_iter=STALL_ITER
+            fallback = jacobian == "auto" and s <= DENSE_FALLBACK_MAX_SIZE
+            x, it2, gave_up = lm_stage_matrix_free(
+                net,
+                x,
+                u,
+                stage2,
+                tol,
+                newton_damping=NEWTON_DAMPING,
+                stall_iter=STALL_ITER,
+                give_up_fraction=DENSE_FALLBACK_FRACTION if fallback else None,
             )
+            n_iter += it2
+            if gave_up:
+                logger.info(
+                    "find_fixed_points: GMRES needed more than %.0f%% of the state size per "
+                    "Newton step; jacobian='auto' continues stage 2 with dense Jacobians",
+                    100 * DENSE_FALLBACK_FRACTION,
+                )
+                matrix_free = False
+                x, it2 = _lm_stage(net, x, u, stage2, tol)
+                n_iter += it2
         else:
             x, it2 = _lm_stage(net, x, u, stage2, tol)
-        n_iter += it2
+            n_iter += it2
     r = step(net, x, u) - x
     residual = torch.linalg.vector_norm(r, dim=1)
     q = 0.5 * residual**2

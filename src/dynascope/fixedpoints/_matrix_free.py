@@ -336,7 +336,8 @@ def lm_stage_matrix_free(
     *,
     newton_damping: float,
     stall_iter: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    give_up_fraction: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Stage 2 without Jacobian matrices: Newton–GMRES + Levenberg–Marquardt–CG.
 
     The same schedule as the dense stage (see :class:`LevenbergMarquardt`), with
@@ -348,6 +349,13 @@ def lm_stage_matrix_free(
       returns to the initial damping ``opt.damping`` (each attempt costs a GMRES solve);
     - the Levenberg–Marquardt step ``(AᵀA + μ s I) δ = −Aᵀ r`` solved by at most ``opt.cg_iter``
       CG iterations (JVP + VJP per iteration), with the scale ``s = ‖A r‖² / ‖r‖²``.
+
+    With ``give_up_fraction``, give up when GMRES needs more than that fraction of the state
+    size in Krylov vectors (median over the points): first a probe at the starting points (a
+    tenfold residual reduction within that budget), then at every batch of Newton steps.
+    Krylov methods are then slower than dense factorisations (the saddles of chaotic
+    networks). Returns the iterates, the iteration counts and whether it gave up (before
+    taking that step; after the probe, no step has been taken).
     """
     dev, dt = x0.device, x0.dtype
     x = x0.clone()
@@ -362,6 +370,16 @@ def lm_stage_matrix_free(
 
     def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
+
+    if give_up_fraction is not None and n > 0 and opt.max_iter > 0:
+        # Probe before any step: can GMRES reduce the residual tenfold within the budget?
+        budget = max(1, math.ceil(give_up_fraction * s))
+        r0 = step(model, x, u) - x
+        probe = torch.full((n,), 0.1, dtype=dt, device=dev)
+        _, relres0, _ = gmres(residual_operator(model, x, u), -r0, probe, budget)
+        _release_traces()
+        if float(relres0.median()) > 0.1:
+            return x, n_iter, True
 
     for _ in range(opt.max_iter):
         if active.numel() == 0:
@@ -391,6 +409,10 @@ def lm_stage_matrix_free(
                 idx.numel(),
                 dims.tolist(),
             )
+            if give_up_fraction is not None:
+                if float(dims.double().median()) > give_up_fraction * s:
+                    _release_traces()
+                    return x, n_iter, True
             usable = torch.isfinite(d).all(dim=1) & (relres < 1.0)
             delta[idx] = torch.where(usable[:, None], d, torch.zeros_like(d))
             try_newton[idx] = usable
@@ -449,7 +471,7 @@ def lm_stage_matrix_free(
         failed_newton = try_newton & ~newton_ok
         mu[active] = torch.where(failed_newton, mu_new.clamp_min(opt.damping), mu_new)
     _release_traces()
-    return x, n_iter
+    return x, n_iter, False
 
 
 # ---------------------------------------------------------------------------- Arnoldi
