@@ -42,7 +42,7 @@ TEST_SEED = 987_654
 # (trained readout, gain 1, unscaled inputs, all levels) is
 # ``--readout-scale 0 --gain 1 --input-scale 1 --rate-reg 0 --levels all``.
 SINE_DEFAULTS = {
-    "rate_reg": 1.0,
+    "rate_reg": 2.0,
     "dt": 10.0,
     "n_steps": 3000,
     "mask_start": 0.0,

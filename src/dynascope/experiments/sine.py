@@ -27,7 +27,7 @@ class SineOptions:
     gain: float = 0.8
     input_scale: float = 0.3
     readout_scale: float = 30.0
-    rate_reg: float = 1.0
+    rate_reg: float = 2.0
 
 
 def build(ctx: RunContext) -> RNNModel:
