@@ -168,6 +168,9 @@ def test_device_argument_and_finder_options() -> None:
     for device in ("cpu", torch.device("cpu")):
         fps = find_fixed_points(model, extra_states=start, stage1=None, device=device)
         np.testing.assert_array_equal(fps.x_star, ref.x_star)
+    # "auto": CUDA when there is a GPU (same point to rounding), else the CPU
+    fps = find_fixed_points(model, extra_states=start, stage1=None, device="auto")
+    np.testing.assert_allclose(fps.x_star, ref.x_star, atol=1e-10)
     finder = FixedPointFinder(device="cpu", jacobian="matrix_free", n_eigvals=3, seed=0)
     finder.fit(model, extra_states=start)
     params = finder.get_params()

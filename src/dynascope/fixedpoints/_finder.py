@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_bool, check_float, check_int, check_option
+from .._validation import check_bool, check_device, check_float, check_int, check_option
 from ..exceptions import ConvergenceWarning, InvalidParameterError, NotFittedError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._jacobian import (
@@ -199,24 +199,6 @@ def prepare_model(model: Any, device: torch.device | None = None) -> RNNModel:
         for p in net.module.parameters():
             p.requires_grad_(False)
     return net
-
-
-def check_device(device: Any, owner: str) -> torch.device | None:
-    """``None`` or a :class:`torch.device` (from a string such as ``"cpu"`` or ``"cuda:0"``)."""
-    if device is None or isinstance(device, torch.device):
-        return device
-    if isinstance(device, str):
-        try:
-            return torch.device(device)
-        except (RuntimeError, ValueError) as exc:
-            raise InvalidParameterError(
-                f"The 'device' parameter of {owner} must be a torch device or a device string "
-                f"such as 'cpu' or 'cuda'. Got {device!r} instead ({exc})."
-            ) from exc
-    raise InvalidParameterError(
-        f"The 'device' parameter of {owner} must be None, a torch.device or a string such as "
-        f"'cpu' or 'cuda'. Got {type(device).__name__} instead."
-    )
 
 
 def _as_tensor(value: Any, name: str) -> torch.Tensor:
@@ -686,9 +668,9 @@ def find_fixed_points(
         none at N = 4096 in the benchmarks). Cost: about 2 × (k + 90) to a few thousand JVPs
         per point, against :math:`O(S^3)` for the full decomposition.
     device : torch.device or str, optional
-        Where the search runs (e.g. ``"cuda"``): the float64 analysis copy of the model and
-        every tensor of the search are placed there. Default: the model's device. Results are
-        NumPy arrays in any case.
+        Where the search runs (e.g. ``"cuda"``; ``"auto"``: CUDA when available): the float64
+        analysis copy of the model and every tensor of the search are placed there. Default:
+        the model's device. Results are NumPy arrays in any case.
 
     Returns
     -------
@@ -745,7 +727,7 @@ def find_fixed_points(
     jacobian = check_option(jacobian, "jacobian", _OWNER, JACOBIAN_OPTIONS)
     if n_eigvals is not None:
         n_eigvals = check_int(n_eigvals, "n_eigvals", _OWNER, min_value=1)
-    device = check_device(device, _OWNER)
+    device = check_device(device, "device", _OWNER)
     if stage1 is not None and not isinstance(stage1, Adam):
         raise InvalidParameterError(
             f"The 'stage1' parameter of {_OWNER} must be an Adam instance or None. "
