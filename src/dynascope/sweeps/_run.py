@@ -252,6 +252,7 @@ def _run_pool(
     root: Path,
 ) -> None:
     pending = list(jobs)
+    reported: set[str] = set()  # points already passed to on_done
     for _attempt in range(max_retries + 1):
         if not pending:
             return
@@ -262,17 +263,25 @@ def _run_pool(
             for future in as_completed(futures):
                 point = futures[future]
                 try:
-                    on_done(point, future.result())
+                    record = future.result()
                 except BrokenProcessPool:
                     broken = True
+                    continue
+                on_done(point, record)
+                reported.add(point.name)
         if not broken:
             return
-        # A worker died (killed, out of memory): retry the points that did not finish.
-        pending = [
-            (p, a)
-            for p, a in pending
-            if point_status(root / POINTS_DIR / p.name)["status"] not in ("done", "failed")
-        ]
+        # A worker died (killed, out of memory) and took the pool with it. The status files say
+        # which points still finished; the others run again on a fresh pool.
+        still = []
+        for p, a in pending:
+            record = point_status(root / POINTS_DIR / p.name)
+            if record["status"] not in ("done", "failed"):
+                still.append((p, a))
+            elif p.name not in reported:
+                on_done(p, record)
+                reported.add(p.name)
+        pending = still
     for point, _args in pending:
         on_done(point, {"status": "failed", "error": f"worker died {max_retries + 1} times"})
 
