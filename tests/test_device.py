@@ -40,6 +40,12 @@ def test_unknown_devices_are_refused(bad: object) -> None:
         check_device(bad, "device", "X")
 
 
+@pytest.mark.parametrize("other", ["meta", "mps"])
+def test_devices_other_than_cpu_and_cuda_are_refused(other: str) -> None:
+    with pytest.raises(InvalidParameterError, match="runs on 'cpu' or 'cuda'"):
+        check_device(other, "device", "X")
+
+
 @no_cuda
 @pytest.mark.parametrize("name", ["cuda", "cuda:0"])
 def test_cuda_without_a_gpu_names_the_fix(name: str) -> None:
@@ -99,10 +105,30 @@ def test_training_on_an_explicit_cpu_device_is_the_default_training() -> None:
     assert TrainConfig.from_dict({"device": "auto"}).device == "auto"
 
 
-def test_a_run_resumes_on_another_device_spelling(tmp_path) -> None:
-    first = _fit(None, tmp_path)
+def test_an_interrupted_run_resumes_with_another_device_setting(tmp_path) -> None:
+    full = _fit(None)
+
+    def stop(step: int, loss: float) -> None:
+        if step == 4:  # after the checkpoint of step 3
+            raise KeyboardInterrupt
+
+    model = RateRNN(1, 16, 1, noise_std=0.1, seed=0)
+    config = TrainConfig(
+        n_steps=6,
+        batch_size=8,
+        eval_every=3,
+        eval_batch_size=16,
+        checkpoint_every=3,
+        progress=False,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(model, PerceptualDecision(), config, out_dir=tmp_path, callback=stop)
     resumed = _fit("cpu", tmp_path, resume=True)  # the device may differ between sessions
-    assert resumed.steps == first.steps == 6
+    assert resumed.steps == 6
+    for (k, x), (_, y) in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), k
     with pytest.raises(InvalidParameterError, match="n_steps"):  # other options may not
         _fit("cpu", tmp_path, resume=True, n_steps=7)
 

@@ -178,3 +178,32 @@ def test_real_settings_reproduce_the_mechanisms(tmp_path: Path) -> None:
     assert context["gated"] and min(context["gating_ratio"].values()) >= 2.0  # 3.8, 4.5
     assert context["input_carrier_population"]["A"] != context["input_carrier_population"]["B"]
     assert context["resampled_accuracy_min"] >= 0.9  # 0.956
+
+
+def test_a_decision_run_recorded_before_the_rank_option_resumes(tmp_path) -> None:
+    """Options added later take their default when an older run directory is resumed."""
+    import json
+
+    from dynascope.exceptions import InvalidParameterError
+    from dynascope.experiments import run_experiment
+
+    opts = {"hidden": 64, "steps": 20, "n_test": 50, "resample_sizes": (64,), "resample_seeds": 1}
+    out = tmp_path / "old"
+    run_experiment("decision", out, quick=True, options=opts, progress=False)
+    record = json.loads((out / "experiment.json").read_text())
+    del record["options"]["rank"]  # as written before `rank` existed
+    (out / "experiment.json").write_text(json.dumps(record))
+    run_experiment("decision", out, quick=True, options=opts, resume=True, progress=False)
+    with pytest.raises(InvalidParameterError, match="Cannot resume"):
+        run_experiment(
+            "decision", out, quick=True, options={**opts, "rank": 2}, resume=True, progress=False
+        )
+
+
+@pytest.mark.parametrize(("option", "value"), [("rank", 0), ("rank", 2.5), ("hidden", "x")])
+def test_decision_options_are_validated(option: str, value: object) -> None:
+    from dynascope.exceptions import InvalidParameterError
+    from dynascope.experiments._base import get_experiment, make_options
+
+    with pytest.raises(InvalidParameterError, match=option):
+        make_options(get_experiment("decision"), True, {option: value})

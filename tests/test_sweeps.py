@@ -356,6 +356,56 @@ def test_rerunning_a_finished_sweep_skips_every_point(reference: Any, config_fil
     assert again.rows == reference.rows
 
 
+def test_failed_points_run_again_on_resume(reference: Any, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(reference.path, out)
+    (out / ".sweep.lock").unlink(missing_ok=True)
+    status_file = out / "points" / "p001_rank-1_seed-1" / POINT_FILE
+    stale = {**json.loads(status_file.read_text()), "status": "failed", "error": "old failure"}
+    status_file.write_text(json.dumps(stale))
+    again = sweep(_spec(), out, workers=1, progress=False)
+    assert (again.n_run, again.n_skipped, again.n_failed) == (1, 3, 0)
+    row = next(r for r in again.rows if r["point"] == "p001_rank-1_seed-1")
+    assert (row["status"], row["attempts"]) == ("done", 2)
+    assert_same_results(out, reference.path)
+
+
+def test_a_sweep_directory_has_one_writer(reference: Any) -> None:
+    from dynascope.sweeps._run import _lock
+
+    with _lock(reference.path / ".sweep.lock", wait=False) as taken:
+        assert taken
+        with pytest.raises(InvalidParameterError, match="Another dynascope sweep is writing"):
+            sweep(_spec(), reference.path, progress=False)
+    # released: the same call now finds every point finished
+    assert sweep(_spec(), reference.path, progress=False).n_skipped == 4
+
+
+def test_grid_ranks_and_min_successes_are_checked() -> None:
+    with pytest.raises(InvalidParameterError, match="ranks must be positive integers"):
+        Sweep("decision", {"rank": [1, 2.5]})
+    with pytest.raises(InvalidParameterError, match="ranks must be positive integers"):
+        Sweep("decision", {"rank": [True, 2]})
+    with pytest.raises(InvalidParameterError, match="exceeds the 2 seed"):
+        Sweep("decision", {"rank": [1], "seed": [0, 1]}, min_successes=3)
+
+
+def test_changing_only_the_summary_settings_resummarises(reference: Any, tmp_path) -> None:
+    import shutil
+
+    out = tmp_path / "resummary"
+    shutil.copytree(reference.path, out)
+    strict = Sweep(
+        "decision", {"rank": [1, 2], "seed": [0, 1]}, options=OPTIONS, quick=True, target=1.01
+    )
+    again = sweep(strict, out, progress=False)
+    assert again.n_run == 0
+    assert again.minimal_rank["all"]["minimal_rank"] is None  # nobody reaches 1.01
+    assert json.loads((out / "sweep.json").read_text())["summary"]["target"] == 1.01
+
+
 def test_a_different_sweep_is_refused_in_the_same_directory(reference: Any) -> None:
     other = Sweep("decision", {"rank": [1, 2, 3], "seed": [0, 1]}, options=OPTIONS, quick=True)
     with pytest.raises(InvalidParameterError, match="holds a different sweep"):
@@ -510,6 +560,7 @@ def test_cli_sweep_reports_and_resumes(reference: Any, config_file: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "4 points: 4 already finished, 0 run, 0 failed." in result.output
     assert "minimal rank (all):" in result.output
+    assert "summary.csv" in result.output and "summary.parquet" not in result.output
     assert "report:" in result.output
 
 

@@ -129,6 +129,11 @@ def check_device(device: Any, name: str, owner: str) -> torch.device | None:
         raise _fail(
             name, owner, "a device such as 'cpu', 'cuda', 'cuda:1' or 'auto'", device
         ) from exc
+    if dev.type not in ("cpu", "cuda"):
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} asks for {str(dev)!r}; dynascope runs on 'cpu' "
+            "or 'cuda' (or 'auto': CUDA when available)."
+        )
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InvalidParameterError(

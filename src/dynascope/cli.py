@@ -296,7 +296,10 @@ def sweep(
     for group, m in result.minimal_rank.items():
         found = m["minimal_rank"] if m["minimal_rank"] is not None else "none of the ranks tried"
         click.echo(f"minimal rank ({group}): {found}")
-    click.echo(f"summary: {result.path / 'summary.csv'}")
+    for table in ("summary.csv", "summary.parquet"):
+        if table.split(".")[1] in (formats or ("csv", "parquet")):
+            if (result.path / table).exists():
+                click.echo(f"summary: {result.path / table}")
     click.echo(f"report: {result.report}")
     if result.n_failed:
         raise click.ClickException(

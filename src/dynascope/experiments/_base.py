@@ -208,6 +208,10 @@ def run_experiment(
     record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
     if resume and (run.path / EXPERIMENT_FILE).exists():
         previous = run.read_json(EXPERIMENT_FILE)
+        # A run recorded before an option was added had that option's default.
+        if isinstance(previous.get("options"), dict):
+            defaults = json.loads(json.dumps(dataclasses.asdict(experiment.options())))
+            previous["options"] = {**defaults, **previous["options"]}
         if previous != record:
             raise InvalidParameterError(
                 f"Cannot resume {run.path}: it was started with {previous}, not {record}. "

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from .._validation import check_int
 from ..exceptions import InvalidParameterError
 from ..lowrank import (
     MeanFieldReduction,
@@ -78,6 +79,12 @@ class DecisionOptions:
     resample_sizes: tuple[int, ...] = (512, 4096)
     resample_seeds: int = 3
 
+    def __post_init__(self) -> None:
+        owner = "DecisionOptions"
+        for name in ("hidden", "rank", "steps", "batch_size", "n_test", "n_populations"):
+            check_int(getattr(self, name), name, owner, min_value=1)
+        check_int(self.rank, "rank", owner, min_value=1, max_value=self.hidden)
+
 
 def _task() -> PerceptualDecision:
     # preset() is typed as returning a Task; this one is a PerceptualDecision.
@@ -121,8 +128,6 @@ def train_lowrank(
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-D network (D = ``rank``, default one) on the perceptual decision (resumable)."""
     opts: DecisionOptions = ctx.options
-    if isinstance(opts.rank, bool) or not isinstance(opts.rank, int) or opts.rank < 1:
-        raise InvalidParameterError(f"rank must be a positive integer; got {opts.rank!r}.")
     return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop, rank=opts.rank)
 
 
@@ -313,11 +318,13 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
     worst = min(min(v) for v in accs.values())
     latent_text = "one latent variable κ" if rank == 1 else f"{rank} latent variables κ"
+    activity = "κ(t) m" if rank == 1 else f"Σₖ κₖ(t) mₖ (k = 1…{rank})"
+    dims = "one-dimensional" if rank == 1 else f"{rank}-dimensional"
     summary = (
         f"The network integrates evidence along {latent_text}. A rank-{rank} network of "
         f"{opts.hidden} neurons reports the sign of noisy evidence with {acc:.1%} accuracy on "
-        f"held-out trials. Its activity is x(t) = κ(t) m + v(t) I, and the one-dimensional "
-        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v ({rank}-dimensional), built from "
+        f"held-out trials. Its activity is x(t) = {activity} + v(t) I, and the {dims} "
+        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v, built from "
         f"{opts.n_populations} Gaussian population(s) of its connectivity loadings, alone "
         f"reaches {reduced_acc:.1%} (its κ follows the network's with R² = {r2:.3f}). "
         f"{landscape} Networks drawn afresh from the fitted statistics, without any training, "
@@ -349,7 +356,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 "Perceptual decision (random dots): one input carries a coherence ±c "
                 f"(c from {', '.join(f'{c:g}' for c in task.coherences)}) plus white noise for "
                 "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
-                f"{rank} network W = m nᵀ / N of {opts.hidden} tanh units (τ = 100 ms, "
+                f"{rank} network W = {'m nᵀ' if rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
+                f"{opts.hidden} tanh units (τ = 100 ms, "
                 "dt = 20 ms) was "
                 f"trained with Adam (at most {opts.steps} steps, stopped at {opts.early_stop:.0%} "
                 f"held-out accuracy). Held-out accuracy: {acc:.1%}."
@@ -359,8 +367,9 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         {
             "title": "Latent trajectories: network vs reduced model",
             "text": (
-                "κ(t) of the trained network (solid) and of the reduced one-dimensional system "
-                "(dashed) on the same held-out inputs, one trial per signed coherence. κ ramps "
+                f"κ(t) of the trained network (solid) and of the reduced {dims} system "
+                "(dashed; first latent) on the same held-out inputs, one trial per signed "
+                "coherence. κ ramps "
                 "at a rate set by the evidence and its sign is the choice. "
                 f"R² = {r2:.3f}; reduced-model accuracy {reduced_acc:.1%}."
             ),

@@ -102,6 +102,28 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _lock(path: Path, *, wait: bool) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path``; yields whether it was taken (always, with ``wait``)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()} {socket.gethostname()}\n")
+            fh.flush()
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def point_status(point_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The status record of a point's run directory (``{"status": "missing"}`` if none)."""
     path = Path(point_dir) / POINT_FILE
@@ -128,19 +150,42 @@ def run_point(
     and a folder left by a killed attempt continues from its checkpoint. An exception raised by
     the experiment is recorded as ``"failed"`` (with its message) and not raised, so that one
     bad point does not stop the others. ``threads`` bounds torch's threads and those of the
-    BLAS/OpenMP pools NumPy, SciPy and scikit-learn use (threadpoolctl): with one thread a
-    point's results are bitwise reproducible, whichever worker or machine runs it. Returns the
-    final status record.
+    BLAS/OpenMP pools NumPy, SciPy and scikit-learn use (threadpoolctl), so that workers do not
+    oversubscribe the cores; with one thread a point's trained weights are bitwise the same
+    whichever worker runs it on a given machine (analyses agree to rounding). A point is
+    written by one process at a time (a lock file in its folder). Returns the final status
+    record.
     """
     import torch
-    from threadpoolctl import threadpool_limits
-
-    from ..experiments import run_experiment
 
     torch.set_num_threads(threads)
     point_dir = Path(out)
     point_dir.mkdir(parents=True, exist_ok=True)
-    previous = point_status(point_dir)
+    # One writer per point: a worker orphaned by a killed driver may still be running it; wait
+    # for it, then take its result if it finished.
+    with _lock(point_dir / ".lock", wait=True):
+        previous = point_status(point_dir)
+        if previous.get("status") == "done":
+            return previous
+        return _run_point_locked(
+            experiment, point_dir, seed, quick, options, params, threads, previous
+        )
+
+
+def _run_point_locked(
+    experiment: str,
+    point_dir: Path,
+    seed: int,
+    quick: bool,
+    options: dict[str, Any],
+    params: dict[str, Any],
+    threads: int,
+    previous: dict[str, Any],
+) -> dict[str, Any]:
+    from threadpoolctl import threadpool_limits
+
+    from ..experiments import run_experiment
+
     record: dict[str, Any] = {
         "status": "running",
         "params": params,
@@ -171,10 +216,13 @@ def run_point(
             wall_s=time.perf_counter() - start,
         )
     else:
-        report = json.loads((point_dir / "report.json").read_text())
-        record.update(
-            status="done", wall_s=time.perf_counter() - start, metrics=report.get("metrics", {})
-        )
+        try:
+            metrics = json.loads((point_dir / "report.json").read_text()).get("metrics", {})
+        except (OSError, ValueError) as exc:
+            record.update(status="failed", error=f"unreadable report.json: {exc}")
+        else:
+            record.update(status="done", metrics=metrics)
+        record["wall_s"] = time.perf_counter() - start
     record["finished"] = time.time()
     write_json(point_dir / POINT_FILE, record)
     return record
@@ -211,16 +259,13 @@ def _open_directory(spec: Sweep, root: Path) -> None:
     path = root / SWEEP_FILE
     if path.exists():
         previous = json.loads(path.read_text())
-        if previous != record:
+        # The [summary] settings only shape the summary: changing them re-summarises.
+        previous.pop("summary", None)
+        if previous != {k: v for k, v in record.items() if k != "summary"}:
             raise InvalidParameterError(
                 f"{root} holds a different sweep ({path}): {previous} — not {record}. Re-run "
                 "with the same config to resume it, or choose another output directory."
             )
-    elif root.exists() and any(root.iterdir()):
-        raise InvalidParameterError(
-            f"{root} exists and is not a sweep directory (no {SWEEP_FILE}); choose another "
-            "output directory."
-        )
     root.mkdir(parents=True, exist_ok=True)
     write_json(path, record)
 
@@ -252,11 +297,13 @@ def _run_pool(
     root: Path,
 ) -> None:
     pending = list(jobs)
+    deaths: dict[str, int] = {}  # per point: pools broken while it was running
     reported: set[str] = set()  # points already passed to on_done
-    for _attempt in range(max_retries + 1):
+    for _round in range((max_retries + 1) * len(jobs)):  # bounded even if no point ever starts
         if not pending:
             return
         broken = False
+        started = time.time()
         ctx = get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=ctx) as pool:
             futures = {pool.submit(run_point, *args): point for point, args in pending}
@@ -267,23 +314,35 @@ def _run_pool(
                 except BrokenProcessPool:
                     broken = True
                     continue
+                except Exception as exc:  # e.g. a full disk: this point fails, others go on
+                    record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
                 on_done(point, record)
                 reported.add(point.name)
         if not broken:
             return
-        # A worker died (killed, out of memory) and took the pool with it. The status files say
-        # which points still finished; the others run again on a fresh pool.
+        # A worker died (killed, out of memory) and the pool stopped every worker with it. A
+        # point counts a death only if it was running in this pool (its status file was written
+        # after the pool started); the others run again on a fresh pool, resuming from their
+        # checkpoints. A point past its own max_retries fails.
         still = []
         for p, a in pending:
             record = point_status(root / POINTS_DIR / p.name)
-            if record["status"] not in ("done", "failed"):
-                still.append((p, a))
-            elif p.name not in reported:
+            fresh = float(record.get("started", 0.0)) >= started
+            if p.name in reported:
+                continue
+            if fresh and record["status"] in ("done", "failed"):  # finished as the pool broke
                 on_done(p, record)
                 reported.add(p.name)
+                continue
+            if fresh and record["status"] == "running":
+                deaths[p.name] = deaths.get(p.name, 0) + 1
+            if deaths.get(p.name, 0) > max_retries:
+                on_done(p, {"status": "failed", "error": f"worker died {deaths[p.name]} times"})
+            else:
+                still.append((p, a))
         pending = still
     for point, _args in pending:
-        on_done(point, {"status": "failed", "error": f"worker died {max_retries + 1} times"})
+        on_done(point, {"status": "failed", "error": "the process pool kept breaking"})
 
 
 def _run_ray(
@@ -308,7 +367,7 @@ def _run_ray(
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1, max_retries=max_retries, retry_exceptions=False)(
+        task = ray.remote(num_cpus=threads, max_retries=max_retries, retry_exceptions=False)(
             run_point
         ).options(runtime_env={"env_vars": _thread_env(threads)})
         refs = {task.remote(*args): point for point, args in jobs}
@@ -383,8 +442,6 @@ def sweep(
     -------
     SweepResult
     """
-    from ._summary import summarize
-
     if not isinstance(spec, Sweep):
         spec = read_sweep(spec)
     if ray_address is not None:
@@ -402,8 +459,48 @@ def sweep(
     from ._summary import check_formats
 
     formats = check_formats(formats)
-    root = Path(out) if out is not None else Path("runs") / f"sweep_{spec.experiment}"
+    # Absolute, so that workers on other nodes (or with another working directory) agree.
+    root = (Path(out) if out is not None else Path("runs") / f"sweep_{spec.experiment}").resolve()
     points = _check_points(spec)
+    if root.exists() and not (root / SWEEP_FILE).exists() and any(root.iterdir()):
+        raise InvalidParameterError(
+            f"{root} exists and is not a sweep directory (no {SWEEP_FILE}); choose another "
+            "output directory."
+        )
+    with _lock(root / ".sweep.lock", wait=False) as locked:
+        if not locked:
+            raise InvalidParameterError(
+                f"Another dynascope sweep is writing {root} (see {root / '.sweep.lock'}); wait "
+                "for it to finish, or choose another output directory."
+            )
+        return _sweep_locked(
+            spec,
+            root,
+            points,
+            executor,
+            workers,
+            ray_address,
+            max_retries,
+            threads,
+            formats,
+            progress,
+        )
+
+
+def _sweep_locked(
+    spec: Sweep,
+    root: Path,
+    points: list[SweepPoint],
+    executor: str,
+    workers: int | None,
+    ray_address: str | None,
+    max_retries: int,
+    threads: int,
+    formats: tuple[str, ...],
+    progress: bool | None,
+) -> SweepResult:
+    from ._summary import summarize
+
     _open_directory(spec, root)
 
     finished = {
@@ -441,7 +538,7 @@ def sweep(
 
     try:
         if jobs and executor == "local":
-            n_workers = workers if workers is not None else max(1, os.cpu_count() or 1)
+            n_workers = workers if workers is not None else max(1, (os.cpu_count() or 1) // threads)
             _run_local(jobs, n_workers, max_retries, on_done, root, threads)
         elif jobs:
             _run_ray(jobs, workers, max_retries, ray_address, on_done, threads)

@@ -106,6 +106,12 @@ class Sweep:
             if len({repr(v) for v in values}) != len(values):
                 raise InvalidParameterError(f"Sweep grid key {key!r} repeats a value: {values}.")
             grid[str(key)] = list(values)
+        if "rank" in grid:
+            for r in grid["rank"]:
+                if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+                    raise InvalidParameterError(
+                        f"Sweep grid ranks must be positive integers; got {r!r}."
+                    )
         if SEED_KEY in grid:
             for s in grid[SEED_KEY]:
                 if isinstance(s, bool) or not isinstance(s, int) or s < 0:
@@ -142,6 +148,12 @@ class Sweep:
         ):
             raise InvalidParameterError(
                 f"Sweep.min_successes must be a positive integer; got {self.min_successes!r}."
+            )
+        n_seeds = len(grid.get(SEED_KEY, [0]))
+        if self.min_successes is not None and self.min_successes > n_seeds:
+            raise InvalidParameterError(
+                f"Sweep.min_successes = {self.min_successes} exceeds the {n_seeds} seed(s) of "
+                "the grid; no rank could ever qualify."
             )
         object.__setattr__(self, "grid", grid)
         object.__setattr__(self, "options", dict(self.options))

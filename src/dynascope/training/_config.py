@@ -75,7 +75,8 @@ class TrainConfig:
     device : str or None, default None
         Train on this device (``"cpu"``, ``"cuda"``, ``"cuda:1"``; ``"auto"``: CUDA when
         available): the model is moved there before training. ``None`` trains where the model
-        is. A run may be resumed on another device.
+        is. A run may be resumed on another device (bitwise equality with an uninterrupted run
+        holds on one device only).
 
     Examples
     --------
