@@ -340,7 +340,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "n_populations": opts.n_populations,
         "overlap_mn": overlap_mn,
         "overlap_n_in": overlap_in,
-        "fixed_points_zero_input": fps0.kappa[:, 0].tolist(),
+        # κ of each reduced fixed point (a number for rank one, a D-vector otherwise)
+        "fixed_points_zero_input": (fps0.kappa[:, 0] if rank == 1 else fps0.kappa).tolist(),
         "fixed_points_zero_input_stable": fps0.is_stable.tolist(),
         "n_fixed_points": len(fps0),
         "n_stable_fixed_points": n_stable,
