@@ -527,6 +527,14 @@ def test_ray_sweep_gives_the_same_results_as_local(
     assert done.rows[0]["point"] == reference.rows[0]["point"]
 
 
+def test_an_initialised_ray_wins_over_an_address_with_a_warning(
+    reference: Any, ray_instance: Any
+) -> None:
+    with pytest.warns(UserWarning, match="already initialised"):
+        done = sweep(_spec(), reference.path, ray_address="ray://elsewhere:10001", progress=False)
+    assert done.n_skipped == 4  # nothing to run; the instance in use is the local one
+
+
 @needs_sigkill
 def test_a_ray_worker_killed_mid_point_is_retried_by_ray(
     reference: Any, ray_instance: Any, tmp_path: Path

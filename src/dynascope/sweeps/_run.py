@@ -17,6 +17,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -448,6 +449,14 @@ def sweep(
         if not isinstance(ray_address, str) or not ray_address:
             raise InvalidParameterError(f"ray_address must be an address; got {ray_address!r}.")
         executor = "ray"
+    ray_module = sys.modules.get("ray")
+    if ray_address and ray_module is not None and ray_module.is_initialized():
+        warnings.warn(
+            f"Ray is already initialised in this process; the sweep runs on that instance, not "
+            f"on ray_address={ray_address!r}. Call ray.shutdown() first to use the address.",
+            UserWarning,
+            stacklevel=2,
+        )
     if executor not in EXECUTORS:
         raise InvalidParameterError(
             f"Unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}."
