@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -213,6 +214,22 @@ def fmt(value: object, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def size_table(
+    part: str, sizes: list[int], args: argparse.Namespace, line: Callable[[int, dict], str]
+) -> list[float | None]:
+    """Run ``part`` at every size (one subprocess each), print a row each; return the times."""
+    times: list[float | None] = []
+    for n in sizes:
+        r = run(part, n, args)
+        if "error" in r:
+            print(f"{n:>9} failed: {r['error']}")
+            times.append(None)
+            continue
+        times.append(r["time_s"])
+        print(line(n, r))
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -258,32 +275,28 @@ def main() -> None:
     if "lowrank" in parts:
         print(f"\n1. LowRankRNN simulation, rank 2, batch {BATCH}, {STEPS} steps, no autograd")
         print(f"{'N':>9} {'time s':>8} {'ms/step':>8} {'peak RSS MiB':>13} {'states MiB':>11}")
-        times = []
-        for n in sizes:
-            r = run("lowrank", n, args)
-            if "error" in r:
-                print(f"{n:>9} failed: {r['error']}")
-                times.append(None)
-                continue
-            times.append(r["time_s"])
-            print(
+        times = size_table(
+            "lowrank",
+            sizes,
+            args,
+            lambda n, r: (
                 f"{n:>9} {r['time_s']:>8.3f} {r['time_s'] / STEPS * 1e3:>8.2f} "
                 f"{r['peak_rss_mib']:>13.0f} {r['states_mib']:>11.0f}"
-            )
+            ),
+        )
         print(f"growth exponent (time ~ N^p): p = {exponent(sizes, times)}")
 
     if "meanfield" in parts:
         print(f"\n2. Mean-field reduction: fit (2 populations) + simulate (batch {BATCH}, {STEPS})")
         print(f"{'N':>9} {'fit s':>8} {'total s':>8} {'peak RSS MiB':>13}")
-        times = []
-        for n in sizes:
-            r = run("meanfield", n, args)
-            if "error" in r:
-                print(f"{n:>9} failed: {r['error']}")
-                times.append(None)
-                continue
-            times.append(r["time_s"])
-            print(f"{n:>9} {r['fit_s']:>8.3f} {r['time_s']:>8.3f} {r['peak_rss_mib']:>13.0f}")
+        times = size_table(
+            "meanfield",
+            sizes,
+            args,
+            lambda n, r: (
+                f"{n:>9} {r['fit_s']:>8.3f} {r['time_s']:>8.3f} {r['peak_rss_mib']:>13.0f}"
+            ),
+        )
         print(f"growth exponent (total time ~ N^p): p = {exponent(sizes, times)}")
 
     if "fixedpoints" in parts:

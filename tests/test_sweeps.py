@@ -487,12 +487,11 @@ def test_killed_sweep_resumes_only_the_missing_points(
     assert_same_results(out, reference.path)
 
 
-@needs_sigkill
-def test_a_local_worker_killed_mid_point_is_retried(reference: Any, tmp_path: Path) -> None:
-    out = tmp_path / "worker"
+def _sweep_killing_one_worker(out: Path, **kwargs: Any) -> Any:
+    """Run the test sweep in a thread; SIGKILL the first worker seen mid-training."""
     result: dict[str, Any] = {}
     thread = threading.Thread(
-        target=lambda: result.update(r=sweep(_spec(), out, workers=1, progress=False))
+        target=lambda: result.update(r=sweep(_spec(), out, progress=False, **kwargs))
     )
     thread.start()
     try:
@@ -500,7 +499,13 @@ def test_a_local_worker_killed_mid_point_is_retried(reference: Any, tmp_path: Pa
         os.kill(pid, signal.SIGKILL)
     finally:
         thread.join(timeout=300)
-    done = result["r"]
+    return result["r"]
+
+
+@needs_sigkill
+def test_a_local_worker_killed_mid_point_is_retried(reference: Any, tmp_path: Path) -> None:
+    out = tmp_path / "worker"
+    done = _sweep_killing_one_worker(out, workers=1)
     assert done.n_failed == 0
     assert max(r["attempts"] for r in done.rows) == 2
     assert_same_results(out, reference.path)
@@ -540,19 +545,7 @@ def test_a_ray_worker_killed_mid_point_is_retried_by_ray(
     reference: Any, ray_instance: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "ray_kill"
-    result: dict[str, Any] = {}
-    thread = threading.Thread(
-        target=lambda: result.update(
-            r=sweep(_spec(), out, executor="ray", max_retries=2, progress=False)
-        )
-    )
-    thread.start()
-    try:
-        pid = _wait_for(lambda: _running_pid(out))
-        os.kill(pid, signal.SIGKILL)
-    finally:
-        thread.join(timeout=300)
-    done = result["r"]
+    done = _sweep_killing_one_worker(out, executor="ray", max_retries=2)
     assert done.n_failed == 0
     assert max(r["attempts"] for r in done.rows) == 2
     assert_same_results(out, reference.path)

@@ -148,3 +148,8 @@ def check_device(device: Any, name: str, owner: str) -> torch.device | None:
                 f"{torch.cuda.device_count()} CUDA device(s) are visible."
             )
     return dev
+
+
+def is_finite_number(value: Any) -> bool:
+    """``value`` is a real, finite int or float (not a bool, not None, not NaN/inf)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -121,7 +121,7 @@ def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileNotFoundError(f"Config file {str(p)!r} does not exist.")
     try:
         return tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidParameterError(f"Config file {str(p)!r} is not valid TOML: {exc}") from exc
 
 

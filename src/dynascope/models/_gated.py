@@ -21,12 +21,24 @@ _GATES = {"GRU": 3, "LSTM": 4}
 class _GatedRNN(RNNModel):
     """Shared parameters: weight_ih/hh, bias_ih/hh (torch.nn layout) and a linear readout."""
 
-    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, seed: int | None) -> None:
+    #: State size in units of ``n_hidden`` (GRU: h; LSTM: concat(h, c)).
+    state_factor: int = 1
+
+    def __init__(
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_out: int,
+        *,
+        seed: int | None = None,
+        device: str | torch.device | None = None,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         self.n_in = check_int(n_in, "n_in", owner, min_value=0)
         self.n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
         self.n_out = check_int(n_out, "n_out", owner, min_value=0)
+        self.state_size = self.state_factor * self.n_hidden
         gates = _GATES[owner] * self.n_hidden
         gen = make_generator(seed, owner)
         bound = 1.0 / math.sqrt(self.n_hidden)  # torch.nn's default initialisation
@@ -36,6 +48,7 @@ class _GatedRNN(RNNModel):
         self.bias_hh = uniform((gates,), bound, gen)
         self.weight_out = uniform((self.n_out, self.n_hidden), bound, gen)
         self.bias_out = uniform((self.n_out,), bound, gen)
+        self._place(device)
 
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden activations h (the part of the state the readout sees)."""
@@ -94,19 +107,6 @@ class GRU(_GatedRNN):
 
     model_type = "GRU"
 
-    def __init__(
-        self,
-        n_in: int,
-        n_hidden: int,
-        n_out: int,
-        *,
-        seed: int | None = None,
-        device: str | torch.device | None = None,
-    ) -> None:
-        super().__init__(n_in, n_hidden, n_out, seed=seed)
-        self.state_size = self.n_hidden
-        self._place(device)
-
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return gru_cell(u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
@@ -120,19 +120,7 @@ class LSTM(_GatedRNN):
     """
 
     model_type = "LSTM"
-
-    def __init__(
-        self,
-        n_in: int,
-        n_hidden: int,
-        n_out: int,
-        *,
-        seed: int | None = None,
-        device: str | torch.device | None = None,
-    ) -> None:
-        super().__init__(n_in, n_hidden, n_out, seed=seed)
-        self.state_size = 2 * self.n_hidden
-        self._place(device)
+    state_factor = 2
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]

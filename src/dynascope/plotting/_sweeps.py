@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .._validation import is_finite_number
 from ._mpl import new_axes
 
 __all__ = ["plot_sweep_counts", "plot_sweep_metric", "plot_sweep_successes"]
@@ -22,16 +22,14 @@ def _groups(rows: Sequence[Mapping[str, Any]], by: Sequence[str]) -> dict[str, l
     return out
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _strip(ax: Any, groups: dict[str, list[Any]], column: str, offset: float, color: str) -> int:
     """Dots (one per row) and a median bar per group; returns the number of dots drawn."""
     n = 0
     for i, members in enumerate(groups.values()):
         values = [
-            r[column] for r in members if r.get("status") == "done" and _finite(r.get(column))
+            r[column]
+            for r in members
+            if r.get("status") == "done" and is_finite_number(r.get(column))
         ]
         if not values:
             continue

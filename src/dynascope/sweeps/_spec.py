@@ -6,10 +6,8 @@ import itertools
 import math
 import os
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..exceptions import InvalidParameterError
@@ -196,11 +194,7 @@ class Sweep:
         """Build a sweep from a parsed TOML/JSON table (unknown keys are errors)."""
         if not isinstance(data, Mapping):
             raise InvalidParameterError(f"{source} must be a table; got {type(data).__name__}.")
-        unknown = sorted(set(data) - _TOP_KEYS)
-        if unknown:
-            raise InvalidParameterError(
-                f"{source}: unknown key(s) {unknown}; valid keys: {sorted(_TOP_KEYS)}."
-            )
+        _check_keys(data, _TOP_KEYS, f"{source}: unknown key(s)")
         if "experiment" not in data:
             raise InvalidParameterError(f"{source}: missing key 'experiment' (e.g. 'decision').")
         if "grid" not in data:
@@ -210,11 +204,7 @@ class Sweep:
         summary = data.get("summary", {})
         if not isinstance(summary, Mapping):
             raise InvalidParameterError(f"{source}: [summary] must be a table.")
-        bad = sorted(set(summary) - _SUMMARY_KEYS)
-        if bad:
-            raise InvalidParameterError(
-                f"{source}: unknown [summary] key(s) {bad}; valid keys: {sorted(_SUMMARY_KEYS)}."
-            )
+        _check_keys(summary, _SUMMARY_KEYS, f"{source}: unknown [summary] key(s)")
         kwargs = {k: v for k, v in summary.items() if v is not None}
         return cls(
             experiment=data["experiment"],
@@ -223,6 +213,12 @@ class Sweep:
             quick=data.get("quick", False),
             **kwargs,
         )
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], what: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise InvalidParameterError(f"{what} {unknown}; valid keys: {sorted(allowed)}.")
 
 
 def _text(value: Any) -> str:
@@ -252,11 +248,7 @@ def read_sweep(path: str | os.PathLike[str]) -> Sweep:
         metric = "accuracy"
         target = 0.95
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"Sweep config {str(p)!r} does not exist.")
-    try:
-        data = tomllib.loads(p.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidParameterError(f"Sweep config {str(p)!r} is not valid TOML: {exc}") from exc
-    return Sweep.from_dict(data, source=f"Sweep config {str(p)!r}")
+    from ..experiments._base import read_options_file
+
+    data = read_options_file(path)
+    return Sweep.from_dict(data, source=f"Sweep config {str(path)!r}")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._validation import is_finite_number
 from ..exceptions import InvalidParameterError
 from ..plotting._mpl import MissingDependencyError
 from ._spec import SEED_KEY, Sweep, SweepPoint
@@ -163,9 +163,10 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
     for name, by_rank in groups.items():
         ranks = sorted(by_rank)
         successes = {
-            r: sum(1 for v in by_rank[r] if _number(v) and float(v) >= spec.target) for r in ranks
+            r: sum(1 for v in by_rank[r] if is_finite_number(v) and float(v) >= spec.target)
+            for r in ranks
         }
-        reported = {r: sum(1 for v in by_rank[r] if _number(v)) for r in ranks}
+        reported = {r: sum(1 for v in by_rank[r] if is_finite_number(v)) for r in ranks}
         minimal = next((r for r in ranks if successes[r] >= need), None)
         out[name] = {
             "minimal_rank": minimal,
@@ -178,10 +179,6 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
             "target": spec.target,
         }
     return out
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def summarize(
@@ -207,7 +204,7 @@ def summarize(
     n_done = sum(r["status"] == "done" for r in rows)
     n_failed = sum(r["status"] == "failed" for r in rows)
     values = [r.get(spec.metric) for r in rows if r["status"] == "done"]
-    has_metric = any(_number(v) for v in values)
+    has_metric = any(is_finite_number(v) for v in values)
 
     run = RunDirectory(root, mode="resume")
     problems = []
@@ -316,7 +313,7 @@ def _sections(
             }
         )
     counts = [c for c in _columns(rows) if "fixed_point" in c and c.startswith("n_")]
-    if counts and any(_number(r.get(c)) for r in rows for c in counts):
+    if counts and any(is_finite_number(r.get(c)) for r in rows for c in counts):
         run.save_figure(plot_sweep_counts(rows, counts, by), "fixed_points")
         sections.append(
             {
