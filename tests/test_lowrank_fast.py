@@ -76,6 +76,22 @@ def test_simulate_engines_match_the_torch_reference(
 
 
 @pytest.mark.parametrize("engine", FAST)
+@pytest.mark.parametrize("centred", [True, False])
+@pytest.mark.parametrize("n_quadrature", [33, 64])
+def test_tanh_paths_with_odd_rules_and_huge_currents(
+    engine: str, centred: bool, n_quadrature: int
+) -> None:
+    """Odd rules (a node at 0), and currents beyond the table and the exp-pair bounds."""
+    pops = mixture("tanh", bias=True, centred=centred)
+    rng = np.random.default_rng(5)
+    k0 = rng.normal(size=(40, 2)) * np.logspace(-3, 3.5, 40)[:, None]
+    u = rng.normal(size=(40, 5, 2))
+    ref = simulate_reduced(pops, u, k0, n_quadrature=n_quadrature, engine="torch")
+    fast = simulate_reduced(pops, u, k0, n_quadrature=n_quadrature, engine=engine)
+    assert max_diff(fast, ref) < TOL
+
+
+@pytest.mark.parametrize("engine", FAST)
 def test_centred_table_over_its_range_and_beyond(engine: str) -> None:
     """Zero-mean tanh: the tabulated ⟨tanh'⟩(s) for s ≤ 16, the quadrature above."""
     cov = np.eye(5)

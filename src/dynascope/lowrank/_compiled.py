@@ -49,7 +49,7 @@ def centred_table(n_quadrature: int) -> tuple[np.ndarray, np.ndarray]:
     """g(s) and g'(s) on the grid s = i h, i = 0 … 16/h (for cubic Hermite interpolation)."""
     from ._fast import _pruned_rule
 
-    _, _, z, w = _pruned_rule(n_quadrature)
+    _, _, z, w, _ = _pruned_rule(n_quadrature)
     s = np.arange(int(_S_MAX * _INV_H) + 2) / _INV_H
     val = np.empty_like(s)
     der = np.empty_like(s)
@@ -84,6 +84,7 @@ def _kernel() -> Any:
         cov_wx: np.ndarray,  # (P, O, K)
         nodes: np.ndarray,
         weights: np.ndarray,
+        zero_weight: float,  # tanh mode: weight of the node at 0 (odd rules)
         table_val: np.ndarray,
         table_der: np.ndarray,
         need_phi: bool,
@@ -96,6 +97,7 @@ def _kernel() -> Any:
         n_o = mu_w.shape[1]
         n_k = n_d + n_s
         n_q = nodes.shape[0]
+        z_max = nodes.max() if n_q else 0.0
         h = 1.0 / _INV_H
         mean = np.empty(n_b)
         var = np.empty(n_b)
@@ -142,17 +144,34 @@ def _kernel() -> Any:
                                 sq += weights[q] * (th * th)
                             adphi[p, b] = 1.0 - sq
                 elif mode == _TANH:
-                    aphi[p, :] = 0.0
-                    acc[:] = 0.0
-                    for q in range(n_q):
-                        zq = nodes[q]
-                        wq = weights[q]
-                        for b in range(n_b):
-                            th = math.tanh(mean[b] + var[b] * zq)
-                            aphi[p, b] += wq * th
-                            acc[b] += wq * (th * th)
+                    # Nodes come in pairs ±z_q: with E = exp(2μ) and e_q = exp(2 s z_q),
+                    # tanh(μ ± s z_q) = 1 - 2 / (1 + E e_q^{±1}): one exp per pair instead of
+                    # two tanh (bounded exponents keep E e_q^{±1} free of inf/inf).
                     for b in range(n_b):
-                        adphi[p, b] = 1.0 - acc[b]
+                        mu = mean[b]
+                        sd = var[b]
+                        ap = 0.0
+                        ac = 0.0
+                        if zero_weight > 0.0:
+                            th = math.tanh(mu)
+                            ap = zero_weight * th
+                            ac = zero_weight * (th * th)
+                        if abs(mu) < 300.0 and sd * z_max < 300.0:
+                            big = math.exp(2.0 * mu)
+                            for q in range(n_q):
+                                e = math.exp(2.0 * sd * nodes[q])
+                                tp = 1.0 - 2.0 / (1.0 + big * e)
+                                tm = 1.0 - 2.0 / (1.0 + big / e)
+                                ap += weights[q] * (tp + tm)
+                                ac += weights[q] * (tp * tp + tm * tm)
+                        else:
+                            for q in range(n_q):
+                                tp = math.tanh(mu + sd * nodes[q])
+                                tm = math.tanh(mu - sd * nodes[q])
+                                ap += weights[q] * (tp + tm)
+                                ac += weights[q] * (tp * tp + tm * tm)
+                        aphi[p, b] = ap
+                        adphi[p, b] = 1.0 - ac
                 elif mode == _SOFTPLUS:
                     aphi[p, :] = 0.0
                     adphi[p, :] = 0.0
@@ -231,6 +250,9 @@ def compiled_simulate(
         ]
         table_val = table_der = _NO_TABLE
         nodes, weights = ft.nodes, ft.weights
+    zero_weight = 0.0
+    if mode == _TANH:  # the positive nodes, each standing for the pair ±z_q
+        nodes, weights, zero_weight = ft.half_nodes, 0.5 * ft.half_weights, ft.zero_weight
     kappas = np.empty((n_steps, ft.d, b))
     vs = np.empty((n_steps, s, b))
     outputs = np.empty((n_steps, ft.mu_w.shape[1], b))
@@ -249,6 +271,7 @@ def compiled_simulate(
         ft.cov_wx,
         nodes,
         weights,
+        zero_weight,
         table_val,
         table_der,
         ft.need_phi,

@@ -51,14 +51,17 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _pruned_rule(n_quadrature: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(nodes, weights) without negligible nodes, and the positive half with doubled weights."""
+def _pruned_rule(
+    n_quadrature: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """(nodes, weights) without negligible nodes; the positive half with doubled weights; and
+    the weight of the node at 0 (odd rules; 0.0 otherwise)."""
     nodes, weights = _rule(n_quadrature)
     keep = weights >= _PRUNE
     pos = keep & (nodes > 0)
-    # An odd rule has a node at 0, where tanh' = 1: it contributes its weight exactly.
-    half_w = 2.0 * weights[pos]
-    return nodes[keep], weights[keep], nodes[pos], half_w
+    # An odd rule has a node at 0, where tanh = 0 and tanh' = 1: 1 - Σ 2 w tanh² covers it.
+    zero = float(weights[nodes == 0].sum())
+    return nodes[keep], weights[keep], nodes[pos], 2.0 * weights[pos], zero
 
 
 class FastTensors:
@@ -80,7 +83,8 @@ class FastTensors:
         self.cov_wx = c(cov[:, pops.out_cols][:, :, xc])  # (P, O, K)
         self.nonlinearity = pops.nonlinearity
         self.n_quadrature = n_quadrature
-        self.nodes, self.weights, self.half_nodes, self.half_weights = _pruned_rule(n_quadrature)
+        rule = _pruned_rule(n_quadrature)
+        self.nodes, self.weights, self.half_nodes, self.half_weights, self.zero_weight = rule
         # Zero-mean tanh currents: Φ' even, ⟨Φ⟩ = 0 (see the module docstring).
         self.centred = self.nonlinearity == "tanh" and not self.mu_x.any()
         self.need_phi = bool(self.mu_n.any() or self.mu_w.any()) and not self.centred

@@ -152,15 +152,15 @@ def finite_size_fluctuations(
             populations.means[p], populations.covariances[p], size=n_samples, method="eigh"
         )
         basis = np.concatenate([load[:, populations.m_cols], load[:, populations.in_cols]], 1)
-        n_vec = load[:, populations.n_cols]  # (M, D)
-        chi = np.zeros((b, n_samples, d))
+        n_vec = load[:, populations.n_cols].T  # (D, M): neurons last, for the reductions
+        chi = np.zeros((b, d, n_samples))
         for t in range(n_steps):
             x = y_prev[:, t] @ basis.T  # (B, M): the currents of the sampled neurons
             rate = phi(torch.from_numpy(x)).numpy()
-            psi = rate[:, :, None] * n_vec  # (B, M, D)
-            psi -= psi.mean(axis=1, keepdims=True)
-            chi = np.einsum("bjk,bmk->bmj", prop[:, t], chi) + alpha * psi
-            var[:, t] += populations.weights[p] * chi.var(axis=1, ddof=1)
+            psi = rate[:, None, :] * n_vec  # (B, D, M)
+            psi -= psi.mean(axis=-1, keepdims=True)
+            chi = prop[:, t] @ chi + alpha * psi
+            var[:, t] += populations.weights[p] * chi.var(axis=-1, ddof=1)
     return FiniteSizeFluctuations(np.sqrt(var / n_hidden), n_hidden)
 
 
