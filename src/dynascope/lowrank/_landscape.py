@@ -287,7 +287,8 @@ def _newton(
             unique.append(p)
     if not unique:
         return np.zeros((0, d))
-    return np.asarray(sorted(unique, key=lambda p: tuple(p)))
+    # Rounded keys: a coordinate that is 0 up to rounding (±1e-17) must not reorder points.
+    return np.asarray(sorted(unique, key=lambda p: tuple(np.round(p, 9))))
 
 
 def _characterise(
