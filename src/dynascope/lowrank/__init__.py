@@ -4,12 +4,18 @@
 - :func:`fit_populations`, :class:`Populations`: Gaussian-mixture population structure.
 - :class:`MeanFieldReduction`, :func:`simulate_reduced`, :func:`effective_couplings`: the
   reduced D-dimensional system.
+- :func:`finite_size_fluctuations`, :func:`latent_r2_report`: the expected O(1/√N) deviation of a
+  drawn network's latents from the reduced ones, and R² stated against it.
 - :func:`reduced_fixed_points`, :func:`flow_field`, :func:`find_limit_cycles`: its landscape.
 - :func:`refine_populations`: train a mixture through the mean-field model on a task.
 - :func:`resample`: draw a new network of any size from the mixture.
 - :func:`minimal_rank`: the smallest rank that solves a task.
 """
 
+from ._fluctuations import FiniteSizeFluctuations as FiniteSizeFluctuations
+from ._fluctuations import LatentR2 as LatentR2
+from ._fluctuations import finite_size_fluctuations as finite_size_fluctuations
+from ._fluctuations import latent_r2_report as latent_r2_report
 from ._gauss import gauss_hermite as gauss_hermite
 from ._gauss import gaussian_averages as gaussian_averages
 from ._landscape import FlowField as FlowField
@@ -42,7 +48,9 @@ from ._resample import resample as resample
 
 __all__ = [
     "EffectiveCouplings",
+    "FiniteSizeFluctuations",
     "FlowField",
+    "LatentR2",
     "LatentTrajectories",
     "MeanFieldReduction",
     "MinimalRankResult",
@@ -53,11 +61,13 @@ __all__ = [
     "effective_couplings",
     "filtered_inputs",
     "find_limit_cycles",
+    "finite_size_fluctuations",
     "fit_populations",
     "flow_field",
     "gauss_hermite",
     "gaussian_averages",
     "latent_r2",
+    "latent_r2_report",
     "latent_trajectories",
     "load_populations",
     "loadings",

@@ -20,8 +20,9 @@ import numpy as np
 import torch
 from scipy.optimize import brentq
 
-from .._validation import check_float, check_int
+from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
+from ._fast import FastTensors, fast_drift, fast_drift_jacobian
 from ._meanfield import MeanFieldReduction, _as_t, _drift, _Tensors
 from ._populations import Populations
 
@@ -135,20 +136,40 @@ def _default_limit(pops: Populations) -> float:
     return float(1.05 * np.max(pops.weights @ np.sqrt(second)) + 1e-3)
 
 
+#: Implementations of the reduced vector field: NumPy with an analytic Jacobian, or the
+#: differentiable torch reference (autograd Jacobian).
+FIELD_ENGINES = ("numpy", "torch")
+
+
 class _Field:
     """g(κ) = -κ + F(κ, v*) and its Jacobian for one held input."""
 
-    def __init__(self, pops: Populations, v: torch.Tensor, n_quadrature: int) -> None:
+    def __init__(
+        self, pops: Populations, v: torch.Tensor, n_quadrature: int, engine: str = "numpy"
+    ) -> None:
+        self.engine = engine
         self.t = _Tensors(pops)
+        self.fast = FastTensors(pops, n_quadrature)
         self.v = v
         self.nq = n_quadrature
 
+    def _y(self, kappa: np.ndarray) -> np.ndarray:
+        v = np.broadcast_to(self.v.numpy(), (*kappa.shape[:-1], self.v.shape[0]))
+        return np.concatenate([kappa, v], axis=-1)
+
     def __call__(self, kappa: torch.Tensor) -> torch.Tensor:
+        if self.engine == "numpy" and not kappa.requires_grad:
+            k = kappa.detach().numpy()
+            return torch.from_numpy(-k + fast_drift(self.fast, self._y(k)))
         y = torch.cat([kappa, self.v.expand(*kappa.shape[:-1], -1)], dim=-1)
         return -kappa + _drift(self.t, y, self.nq)
 
     def jacobian(self, kappa: torch.Tensor) -> torch.Tensor:
-        """(B, D, D): rows are independent, so D backward passes of the summed outputs suffice."""
+        """(B, D, D): analytic (NumPy) or by autograd, D backward passes of the summed rows."""
+        if self.engine == "numpy":
+            k = kappa.detach().numpy().reshape(-1, kappa.shape[-1])
+            _, jac = fast_drift_jacobian(self.fast, self._y(k))
+            return torch.from_numpy(jac - np.eye(k.shape[1]))
         with torch.enable_grad():
             k = kappa.detach().requires_grad_(True)
             out = self(k)
@@ -168,6 +189,7 @@ def reduced_fixed_points(
     tol: float = 1e-10,
     max_iter: int = 100,
     seed: int | None = None,
+    engine: str = "numpy",
 ) -> ReducedFixedPoints:
     r"""Fixed points of the reduced system at a constant input, with their stability.
 
@@ -192,6 +214,9 @@ def reduced_fixed_points(
         Newton iterations (D ≥ 2).
     seed : int, optional
         Seed of the extra random starts (D ≥ 2).
+    engine : {"numpy", "torch"}, default "numpy"
+        ``"numpy"`` evaluates the vector field and its analytic Jacobian with NumPy;
+        ``"torch"`` is the reference (autograd Jacobian). Same points to rounding.
 
     Returns
     -------
@@ -209,8 +234,9 @@ def reduced_fixed_points(
     d = pops.rank
     default_grid = 4001 if d == 1 else (21 if d == 2 else 7)
     n_grid = default_grid if n_grid is None else check_int(n_grid, "n_grid", owner, min_value=3)
+    check_option(engine, "engine", owner, FIELD_ENGINES)
     v = _held_inputs(pops, u)
-    g = _Field(pops, v, nq)
+    g = _Field(pops, v, nq, engine)
     if d == 1:
         points = _roots_1d(g, lim, n_grid)
     else:
@@ -261,7 +287,8 @@ def _newton(
             unique.append(p)
     if not unique:
         return np.zeros((0, d))
-    return np.asarray(sorted(unique, key=lambda p: tuple(p)))
+    # Rounded keys: a coordinate that is 0 up to rounding (±1e-17) must not reorder points.
+    return np.asarray(sorted(unique, key=lambda p: tuple(np.round(p, 9))))
 
 
 def _characterise(
@@ -296,6 +323,7 @@ def find_limit_cycles(
     duration: float | None = None,
     step: float | None = None,
     speed_tol: float = 1e-6,
+    engine: str = "numpy",
 ) -> list[np.ndarray]:
     r"""Limit cycles of the reduced system at a constant input, by long simulation.
 
@@ -316,6 +344,8 @@ def find_limit_cycles(
     step : float, optional
         Runge–Kutta step in ms (default τ / 10).
     speed_tol : float, default 1e-6
+    engine : {"numpy", "torch"}, default "numpy"
+        See :func:`reduced_fixed_points`.
 
     Returns
     -------
@@ -346,7 +376,8 @@ def find_limit_cycles(
         starts_np = np.concatenate([ring, np.full((1, d), 1e-3)])
     else:
         starts_np = np.asarray(starts, dtype=np.float64).reshape(-1, d)
-    g = _Field(pops, _held_inputs(pops, u), nq)
+    check_option(engine, "engine", owner, FIELD_ENGINES)
+    g = _Field(pops, _held_inputs(pops, u), nq, engine)
     n_steps = max(int(round(duration / h)), 2)
     k = torch.as_tensor(starts_np)
     tail = min(n_steps, max(int(round(30 * tau / h)), 50))
@@ -387,6 +418,7 @@ def flow_field(
     limit: float | None = None,
     resolution: int = 41,
     cycles: bool = False,
+    engine: str = "numpy",
 ) -> FlowField:
     r"""Flow field of the reduced system at a constant input (Fig. 2c).
 
@@ -405,6 +437,8 @@ def flow_field(
         Grid points per axis.
     cycles : bool, default False
         Also search limit cycles (:func:`find_limit_cycles`; costs a long simulation).
+    engine : {"numpy", "torch"}, default "numpy"
+        See :func:`reduced_fixed_points`.
 
     Returns
     -------
@@ -429,11 +463,12 @@ def flow_field(
         else check_float(limit, "limit", owner, min_value=0.0, min_inclusive=False)
     )
     resolution = check_int(resolution, "resolution", owner, min_value=2)
+    check_option(engine, "engine", owner, FIELD_ENGINES)
     v = _held_inputs(pops, u)
-    g = _Field(pops, v, nq)
+    g = _Field(pops, v, nq, engine)
     axis = np.linspace(-lim, lim, resolution)
-    fps = reduced_fixed_points(reduction, u, limit=lim)
-    found_cycles = find_limit_cycles(reduction, u) if cycles else []
+    fps = reduced_fixed_points(reduction, u, limit=lim, engine=engine)
+    found_cycles = find_limit_cycles(reduction, u, engine=engine) if cycles else []
     with torch.no_grad():
         if d == 1:
             k = torch.as_tensor(axis[:, None])

@@ -216,6 +216,12 @@ def latent_r2(reference: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     Returns
     -------
     ndarray, shape (D,)
+
+    See Also
+    --------
+    latent_r2_report : the same R² stated against the expected O(1/√N) finite-size
+        fluctuation of each latent (:func:`finite_size_fluctuations`), which explains a low
+        R² (e.g. a latent that the trials barely drive).
     """
     ref = np.asarray(reference, dtype=np.float64)
     pred = np.asarray(prediction, dtype=np.float64)
