@@ -337,3 +337,23 @@ def test_search_reports_regions_and_is_seeded() -> None:
     np.testing.assert_array_equal(a.x_star, b.x_star)
     assert np.all(a.certificate_method == "interval") and np.all(a.certified)
     assert "exhaustive=False" in repr(a) and "regions visited" in a.summary()
+
+
+def test_rank_one_sweep_matches_cell_enumeration() -> None:
+    # the O(N log N) sweep vs solving every cell of the arrangement separately
+    from dynascope.fixedpoints import _exact
+
+    for seed in range(4):
+        lr = LowRankRNN(1, 60, 1, rank=1, nonlinearity="relu", bias=True, seed=seed).double()
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            lr.n.copy_(2.0 * lr.m + torch.randn(60, 1, generator=g, dtype=torch.float64))
+            lr.bias.normal_(generator=g)
+        f = _pwl.pwl_map(lr, None, "test")
+        z1, _, n1, _ = _exact._rank_one(f)
+        d = np.concatenate(list(_exact._lowrank_cells(f)))
+        z, ok = _exact._solve_regions(f, d)
+        good = ok.copy()
+        good[ok] = _exact._consistent(f, z[ok], d[ok])
+        assert n1 == len(d) == 61
+        assert len(z1) == good.sum() and contains(z1, z[good], 1e-9)

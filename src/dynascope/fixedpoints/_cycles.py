@@ -208,7 +208,7 @@ def _lyndon(codes: np.ndarray, n_reg: int, k: int) -> tuple[np.ndarray, np.ndarr
 
 def _regions_all(f: PWLMap) -> np.ndarray:
     if f.lowrank:
-        return np.unique(_lowrank_cells(f), axis=0)
+        return np.unique(np.concatenate(list(_lowrank_cells(f))), axis=0)
     n = f.n_units
     idx = np.arange(1 << n)
     return (idx[:, None] & (1 << np.arange(n))) > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,13 +179,14 @@ def _search_full(
 
 
 # ---------------------------------------------------------------------------- low rank
-def _lowrank_cells(f: PWLMap) -> np.ndarray:
-    """One interior point of every cell of the arrangement {a_i + Q_i z = 0} (R-dim).
+def _lowrank_cells(f: PWLMap) -> Iterator[np.ndarray]:
+    """Sign patterns of every cell of the arrangement {a_i + Q_i z = 0} (R-dim), in chunks.
 
-    R = 1: the midpoints between sorted breakpoints (plus the two unbounded rays). R >= 2:
-    every vertex (intersection of R hyperplanes in general position), displaced slightly into
-    each of the 2^R cells around it (Pals et al.'s C(N,R)·2^R candidates). Returns the sign
-    patterns (n_cells, N) of the cells (with multiplicity for R >= 2).
+    R = 1: the cells between sorted breakpoints (plus the two unbounded rays). R >= 2: every
+    vertex (intersection of R hyperplanes in general position) with each of the 2^R sign
+    choices of its R hyperplanes (Pals et al.'s C(N,R)·2^R candidates; a cell with several
+    vertices comes once per vertex). Chunks of patterns, shape (n_cells, N), keep memory at
+    O(chunk·N).
     """
     assert f.Q is not None
     Q, a, R = f.Q, f.a, f.dim
@@ -194,48 +196,83 @@ def _lowrank_cells(f: PWLMap) -> np.ndarray:
         if len(t) == 0:
             pts = np.zeros((1, 1))
         else:
-            gaps = np.diff(t)
-            mids = t[:-1] + gaps / 2
+            mids = t[:-1] + np.diff(t) / 2
             span = 1.0 + float(np.max(np.abs(t)))
             pts = np.concatenate([[t[0] - span], mids, [t[-1] + span]])[:, None]
-        return np.asarray(f.region(pts))
+        yield np.asarray(f.region(pts))
+        return
     if len(live) < R:
         raise InvalidParameterError(
             f"{_OWNER}: the low-rank arrangement has fewer than R={R} hyperplanes with nonzero "
             "normals (degenerate connectivity m); use method='enumerate' or 'search'."
         )
-    out = []
     signs = np.array(list(itertools.product((0, 1), repeat=R)), dtype=bool)  # (2^R, R)
     combos = itertools.combinations(live.tolist(), R)
+    size = max(1, _CHUNK // (1 << R))
     while True:
-        chunk = np.array(list(itertools.islice(combos, 4096)), dtype=int)
+        chunk = np.array(list(itertools.islice(combos, size)), dtype=int)
         if len(chunk) == 0:
-            break
+            return
         A = Q[chunk]  # (c, R, R)
-        b = -a[chunk]
         with np.errstate(all="ignore"):
-            good = np.abs(np.linalg.det(A)) > 1e-300
+            good = np.abs(np.linalg.det(A)) > 0
         if not good.any():
             continue
-        chunk, A, b = chunk[good], A[good], b[good]
-        v = np.linalg.solve(A, b[..., None])[..., 0]  # vertices (c, R)
-        pre = f.pre(v)  # (c, N)
-        base = pre > 0
-        base[np.arange(len(chunk))[:, None], chunk] = False
-        for s in signs:
-            d = base.copy()
-            d[np.arange(len(chunk))[:, None], chunk] = s[None, :]
-            out.append(d)
-    if not out:
-        return np.zeros((0, f.n_units), dtype=bool)
-    return np.concatenate(out)
+        chunk, A = chunk[good], A[good]
+        v = np.linalg.solve(A, -a[chunk][..., None])[..., 0]  # vertices (c, R)
+        base = f.pre(v) > 0
+        rows = np.arange(len(chunk))[:, None]
+        out = np.repeat(base[:, None, :], len(signs), axis=1)  # (c, 2^R, N)
+        out[rows, :, chunk] = signs.T[None]  # advanced indices first: (c, R, 2^R)
+        yield out.reshape(-1, f.n_units)
+
+
+def _rank_one(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Rank 1 in O(N log N): sweep the sorted breakpoints, updating the cell's affine map.
+
+    Crossing the breakpoint t_i = -a_i/Q_i upwards switches unit i on (Q_i > 0) or off
+    (Q_i < 0), which adds ±P_i Q_i to the slope K and ±P_i a_i to the offset g; the cell's
+    candidate fixed point z = (g + e)/(1 - K) is a fixed point iff it lies in the cell's
+    interval. Only the cells that pass get their full sign pattern.
+    """
+    assert f.Q is not None
+    P, Q, a, e = f.P[0], f.Q[:, 0], f.a, float(f.e[0])
+    live = Q != 0
+    base = np.where(live, Q < 0, a > 0)
+    K0 = float(np.sum(P[base] * Q[base]))
+    g0 = float(np.sum(P[base] * a[base]))
+    idx = np.flatnonzero(live)
+    t = -a[idx] / Q[idx]
+    order = np.argsort(t, kind="stable")
+    idx, t = idx[order], t[order]
+    sgn = np.where(Q[idx] > 0, 1.0, -1.0)
+    cK = K0 + np.cumsum(sgn * P[idx] * Q[idx])
+    cg = g0 + np.cumsum(sgn * P[idx] * a[idx])
+    tu = np.unique(t)
+    last = np.searchsorted(t, tu, side="right") - 1  # state after crossing each unique t
+    K = np.concatenate([[K0], cK[last]])
+    g = np.concatenate([[g0], cg[last]])
+    lo = np.concatenate([[-np.inf], tu])
+    hi = np.concatenate([tu, [np.inf]])
+    with np.errstate(all="ignore"):
+        z = (g + e) / (1.0 - K)
+    ok = np.isfinite(z)
+    tol = 1e-9 * (1.0 + np.abs(z))
+    good = ok & (z >= lo - tol) & (z <= hi + tol)
+    # a representative point inside each passing cell gives its sign pattern
+    span = 1.0 + (float(np.max(np.abs(tu))) if len(tu) else 0.0)
+    mid = np.where(np.isinf(lo), hi - span, np.where(np.isinf(hi), lo + span, (lo + hi) / 2))
+    zs = z[good][:, None]
+    ds = f.region(mid[good][:, None])
+    return zs, ds, len(K), int((~ok).sum())
 
 
 def _lowrank(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
-    d_all = _lowrank_cells(f)
-    zs, ds, n_sing = [], [], 0
-    for start in range(0, len(d_all), _CHUNK):
-        d = d_all[start : start + _CHUNK]
+    if f.dim == 1:
+        return _rank_one(f)
+    zs, ds, n_sing, n_cells = [], [], 0, 0
+    for d in _lowrank_cells(f):
+        n_cells += len(d)
         z, ok = _solve_regions(f, d)
         n_sing += int((~ok).sum())
         good = ok.copy()
@@ -244,7 +281,7 @@ def _lowrank(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
         ds.append(d[good])
     z = np.concatenate(zs) if zs else np.zeros((0, f.dim))
     d = np.concatenate(ds) if ds else np.zeros((0, f.n_units), dtype=bool)
-    return z, d, len(d_all), n_sing
+    return z, d, n_cells, n_sing
 
 
 # ---------------------------------------------------------------------------- result
