@@ -357,3 +357,24 @@ def test_rank_one_sweep_matches_cell_enumeration() -> None:
         good[ok] = _exact._consistent(f, z[ok], d[ok])
         assert n1 == len(d) == 61
         assert len(z1) == good.sum() and contains(z1, z[good], 1e-9)
+
+
+def test_cli_exact_flag(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    import dynascope
+    from dynascope.cli import main
+
+    m = vanilla([[0, 1.5], [1.5, 0]], [-1.0, -1.0])
+    path = tmp_path / "relu.safetensors"
+    dynascope.save(m, path)
+    out = tmp_path / "fps.npz"
+    args = ["fixed-points", str(path), "--exact", "--trials", "4", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "exhaustive=True" in result.output and "certified: 2/2" in result.output
+    assert len(FixedPoints.load(out)) == 2
+    tanh = tmp_path / "tanh.safetensors"
+    dynascope.save(VanillaRNN(1, 3, 1, seed=0), tanh)
+    bad = CliRunner().invoke(main, ["fixed-points", str(tanh), "--exact"])
+    assert bad.exit_code != 0 and "uses tanh" in bad.output
