@@ -378,3 +378,22 @@ def test_cli_exact_flag(tmp_path) -> None:
     dynascope.save(VanillaRNN(1, 3, 1, seed=0), tanh)
     bad = CliRunner().invoke(main, ["fixed-points", str(tanh), "--exact"])
     assert bad.exit_code != 0 and "uses tanh" in bad.output
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_vertex_sweep_matches_full_cell_solves(rank: int) -> None:
+    from dynascope.fixedpoints import _exact
+
+    for seed in range(3):
+        lr = LowRankRNN(1, 24, 1, rank=rank, nonlinearity="relu", bias=True, seed=seed).double()
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            lr.n.copy_(2.0 * lr.m + torch.randn(24, rank, generator=g, dtype=torch.float64))
+            lr.bias.normal_(generator=g)
+        f = _pwl.pwl_map(lr, None, "test")
+        z1, _, n1, _ = _exact._vertex_sweep(f)
+        z2, _, n2, _ = _exact._lowrank_by_cells(f)
+        assert (
+            n1 == n2 == 2**rank * len(list(__import__("itertools").combinations(range(24), rank)))
+        )
+        assert len(z1) == len(z2) and contains(z1, z2, 1e-9) and contains(z2, z1, 1e-9)

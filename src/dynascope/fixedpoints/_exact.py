@@ -267,9 +267,86 @@ def _rank_one(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
     return zs, ds, len(K), int((~ok).sum())
 
 
+def _vertex_sweep(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Rank R >= 2: the fixed points of every cell around every vertex, without O(N) per cell.
+
+    For a chunk of vertices v (R hyperplanes S meeting), the active set off S is read once,
+    and the cell's affine map is assembled by two matrix products (sum of P_i Q_iᵀ and of
+    P_i a_i over active units) plus the R tied units' contributions for each of the 2^R sign
+    choices. A candidate must first lie on the chosen sides of the R hyperplanes of S (an O(R²)
+    test that discards most of them); only the survivors get the full O(N) region test.
+    """
+    assert f.Q is not None
+    Q, a, P, R, n = f.Q, f.a, f.P, f.dim, f.n_units
+    live = np.flatnonzero(np.any(Q != 0, axis=1))
+    if len(live) < R:
+        raise InvalidParameterError(
+            f"{_OWNER}: the low-rank arrangement has fewer than R={R} hyperplanes with nonzero "
+            "normals (degenerate connectivity m); use method='enumerate' or 'search'."
+        )
+    PQ = (P.T[:, :, None] * Q[:, None, :]).reshape(n, R * R)  # unit i: P_i Q_iᵀ, flattened
+    Pa = P.T * a[:, None]  # (N, R)
+    signs = np.array(list(itertools.product((0, 1), repeat=R)), dtype=bool)  # (2^R, R)
+    combos = itertools.combinations(live.tolist(), R)
+    size = max(1, _CHUNK // (1 << R))
+    eye = np.eye(R)
+    zs, ds, n_cells, n_sing = [], [], 0, 0
+    while True:
+        S = np.array(list(itertools.islice(combos, size)), dtype=int)
+        if len(S) == 0:
+            break
+        A = Q[S]
+        with np.errstate(all="ignore"):
+            good = np.abs(np.linalg.det(A)) > 0
+        S, A = S[good], A[good]
+        c = len(S)
+        if c == 0:
+            continue
+        v = np.linalg.solve(A, -a[S][..., None])[..., 0]
+        base = (a + v @ Q.T) > 0  # (c, N)
+        base[np.arange(c)[:, None], S] = False
+        bf = base.astype(float)
+        K0 = (bf @ PQ).reshape(c, R, R)
+        g0 = bf @ Pa + f.e
+        PQ_S, Pa_S = PQ[S].reshape(c, R, R, R), Pa[S]  # tied units' contributions
+        for sg in signs:
+            w = sg.astype(float)
+            K = K0 + np.einsum("j,cjab->cab", w, PQ_S)
+            g = g0 + np.einsum("j,cja->ca", w, Pa_S)
+            n_cells += c
+            M = eye - K
+            with np.errstate(all="ignore"):
+                ok = np.abs(np.linalg.det(M)) > 0
+            n_sing += int((~ok).sum())
+            if not ok.any():
+                continue
+            idx = np.flatnonzero(ok)
+            z = np.linalg.solve(M[idx], g[idx][..., None])[..., 0]
+            # local test on the R hyperplanes through the vertex
+            pre_S = a[S[idx]] + np.einsum("cjr,cr->cj", Q[S[idx]], z)
+            tol = 1e-9 * (1.0 + np.abs(pre_S))
+            local = np.all(np.where(sg[None, :], pre_S >= -tol, pre_S <= tol), axis=1)
+            idx, z = idx[local], z[local]
+            if len(idx) == 0:
+                continue
+            d = base[idx].copy()
+            d[np.arange(len(idx))[:, None], S[idx]] = sg[None, :]
+            full = _consistent(f, z, d)
+            zs.append(z[full])
+            ds.append(d[full])
+    z = np.concatenate(zs) if zs else np.zeros((0, R))
+    d = np.concatenate(ds) if ds else np.zeros((0, n), dtype=bool)
+    return z, d, n_cells, n_sing
+
+
 def _lowrank(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
     if f.dim == 1:
         return _rank_one(f)
+    return _vertex_sweep(f)
+
+
+def _lowrank_by_cells(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Reference path (tests): solve every cell pattern of :func:`_lowrank_cells` in full."""
     zs, ds, n_sing, n_cells = [], [], 0, 0
     for d in _lowrank_cells(f):
         n_cells += len(d)
