@@ -41,10 +41,16 @@ def lowrank_net(n: int, rank: int, seed: int) -> LowRankRNN:
     return m
 
 
-def full_net(n: int, seed: int) -> VanillaRNN:
-    m = VanillaRNN(1, n, 1, nonlinearity="relu", gain=1.5, seed=seed).double()
+def full_net(n: int, seed: int, n_switch: int = 6) -> VanillaRNN:
+    """Weak random coupling (gain 0.5) plus ``n_switch`` self-exciting units (w_ii = 2, b = -1):
+    each such unit has an 'off' and an 'on' state, so up to 2^n_switch fixed points."""
+    m = VanillaRNN(1, n, 1, nonlinearity="relu", gain=0.5, seed=seed).double()
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        m.bias.copy_(torch.randn(n, generator=torch.Generator().manual_seed(seed)).double())
+        m.bias.copy_(0.5 * torch.randn(n, generator=g, dtype=torch.float64))
+        idx = torch.arange(n_switch)
+        m.weight_rec[idx, idx] = 2.0
+        m.bias[idx] = -1.0
     return m
 
 
@@ -153,19 +159,40 @@ def part_b(sizes: list[int]) -> None:
         )
 
 
+def inhibitory_net(n: int, seed: int) -> VanillaRNN:
+    """W = -2·sqrt(3/N)·|N(0,1)|, b = |N(0,1)| + 0.5: bounded, oscillating (2-cycles)."""
+    rng = np.random.default_rng(seed)
+    m = VanillaRNN(1, n, 1, nonlinearity="relu", seed=0).double()
+    with torch.no_grad():
+        w = -2.0 * np.sqrt(3.0 / n) * np.abs(rng.normal(size=(n, n)))
+        m.weight_rec.copy_(torch.tensor(w))
+        m.bias.copy_(torch.tensor(np.abs(rng.normal(size=n)) + 0.5))
+    return m
+
+
 def part_c(sizes: list[int]) -> None:
-    print("\n## C. find_cycles up to period 10 (search; full-rank VanillaRNN as in B)")
-    print(f"{'N':>4} {'time s':>7} {'seqs':>8} {'cycles':>6} {'certified':>9}  counts")
+    print("\n## C. find_cycles, periods 2..10, inhibitory ReLU VanillaRNN")
+    print(
+        f"{'N':>4} {'method':>9} {'time s':>7} {'seqs':>8} {'cycles':>6} {'certified':>9}  counts"
+    )
     for n in sizes:
-        model = full_net(n, seed=n)
-        t0 = time.perf_counter()
-        cy = find_cycles(model, max_period=10, method="search", n_init=64, seed=0)
-        t = time.perf_counter() - t0
-        print(
-            f"{n:>4} {t:>7.2f} {cy.regions_visited:>8} {len(cy):>6} "
-            f"{int(cy.certified.sum()):>9}  {cy.counts()}",
-            flush=True,
-        )
+        model = inhibitory_net(n, seed=n)
+        runs = [("auto", {})] if n <= 4 else []
+        runs.append(("search", {"method": "search", "n_init": 64, "seed": 0}))
+        for name, kw in runs:
+            t0 = time.perf_counter()
+            cy = find_cycles(model, max_period=10, **kw)
+            t = time.perf_counter() - t0
+            label = f"{name}" + (
+                f" (complete {min(cy.exhaustive_periods)}-{max(cy.exhaustive_periods)})"
+                if cy.exhaustive_periods
+                else ""
+            )
+            print(
+                f"{n:>4} {label:>9} {t:>7.2f} {cy.regions_visited:>8} {len(cy):>6} "
+                f"{int(cy.certified.sum()):>9}  {cy.counts()}",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -179,11 +206,11 @@ def main() -> None:
     if args.quick:
         part_a([100, 300], [1, 2], args.budget, args.grad_max_n)
         part_b([16, 32])
-        part_c([16])
+        part_c([3, 16])
         return
     part_a([100, 300, 1000, 3000, 10000], [1, 2, 3], args.budget, args.grad_max_n)
     part_b([16, 20, 32, 64, 128])
-    part_c([16, 32, 64])
+    part_c([3, 16, 32, 64])
 
 
 if __name__ == "__main__":
