@@ -200,6 +200,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
     parser.add_argument("--budget", type=float, default=300.0, help="seconds per exact run")
     parser.add_argument("--grad-max-n", type=int, default=3000)
+    parser.add_argument("--parts", default="abc", help="which parts to run, e.g. 'bc'")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"load: {os.getloadavg()}  torch threads: {torch.get_num_threads()}")
@@ -208,9 +209,12 @@ def main() -> None:
         part_b([16, 32])
         part_c([3, 16])
         return
-    part_a([100, 300, 1000, 3000, 10000], [1, 2, 3], args.budget, args.grad_max_n)
-    part_b([16, 20, 32, 64, 128])
-    part_c([3, 16, 32, 64])
+    if "a" in args.parts:
+        part_a([100, 300, 1000, 3000, 10000], [1, 2, 3], args.budget, args.grad_max_n)
+    if "b" in args.parts:
+        part_b([16, 20, 32, 64, 128])
+    if "c" in args.parts:
+        part_c([3, 16, 32, 64])
 
 
 if __name__ == "__main__":

@@ -301,7 +301,7 @@ def test_certificate_fails_on_a_wrong_region() -> None:
     # the solution of region (1, 0) is not in region (1, 0)
     ok, boundary, _ = _pwl.certify_exact(ex, [np.array([True, False])], np.array([[-1.0, -2.5]]))
     assert not ok and not boundary
-    ok, _, _ = _pwl.certify_bound(f, ex, [np.array([True, False])], np.array([[-1.0, -2.5]]))
+    ok, _, _ = _pwl.certify_bound(f, [np.array([True, False])], np.array([[-1.0, -2.5]]))
     assert not ok
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
+from . import _pwl
 from ._exact import MAX_ENUMERATE_N, _lowrank_cells
 from ._pwl import ExactMap, PWLMap, certify, model_step, pwl_map
 
@@ -391,7 +392,7 @@ def _build(
     exhaustive: tuple[int, ...],
     visited: int,
 ) -> Cycles:
-    ex = ExactMap.of(f) if store.cycles else None
+    ex = ExactMap.of(f) if store.cycles and f.dim <= _pwl.EXACT_RATIONAL_MAX else None
     pts_l, mult_l, stable, cert, cmeth, resid, xerr = [], [], [], [], [], [], []
     eye = np.eye(f.dim)
     for pts, regs in sorted(store.cycles, key=lambda c: len(c[0])):

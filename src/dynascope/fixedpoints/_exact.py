@@ -11,6 +11,7 @@ import numpy as np
 
 from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
+from . import _pwl
 from ._pwl import ExactMap, PWLMap, certify, model_residual, pwl_map
 from ._result import FixedPoints, Status, linearise
 
@@ -434,7 +435,8 @@ def exact_fixed_points(
     inputs : array-like, shape (n_in,), optional
         The constant input (default zeros).
     method : {"auto", "enumerate", "lowrank", "search"}
-        ``"enumerate"``: all :math:`2^N` regions (exhaustive; N <= 20 by default budget).
+        ``"enumerate"``: all :math:`2^N` regions (exhaustive; N <= 20); for a ``LowRankRNN``
+        it enumerates the arrangement cells instead (the same as ``"lowrank"``).
         ``"lowrank"``: every cell of the hyperplane arrangement of a rank-R ``LowRankRNN``
         (exhaustive; :math:`O(N)` cells for R = 1 after an :math:`O(N \log N)` sort,
         :math:`C(N,R)\,2^R` candidate cells for R >= 2). ``"search"``: SCYFI-style region search
@@ -501,7 +503,7 @@ def exact_fixed_points(
         z, d, visited, n_sing = _search_full(f, np.concatenate(starts), max_iter)
         exhaustive = False
     z, d = _dedup(z, d)
-    ex = ExactMap.of(f) if len(z) else None
+    ex = ExactMap.of(f) if len(z) and f.dim <= _pwl.EXACT_RATIONAL_MAX else None
     certs, cmeth, xerr = [], [], []
     for zi, di in zip(z, d, strict=True):
         ok, boundary, err, how = certify(f, ex, [di], zi[None])
