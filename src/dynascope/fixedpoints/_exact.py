@@ -86,23 +86,18 @@ class ExactFixedPoints(FixedPoints):
 
 # ---------------------------------------------------------------------------- solving regions
 def _solve_regions(f: PWLMap, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed point of each region's affine map: (I − K_d) z = g_d + e. Returns z, ok."""
+    """Fixed point of each region's affine map: (I − K_d) z = g_d + e. Returns z, ok.
+
+    Batched LU through torch (it follows torch.set_num_threads; numpy's batched solve was
+    several times slower on the shared machine); ``ok`` is False for singular systems.
+    """
+    import torch
+
     K, rhs = f.affine(d)
-    R = f.dim
-    A = np.eye(R) - K
-    with np.errstate(all="ignore"):
-        cond_ok = np.abs(np.linalg.det(A)) > 0
-        z = np.full(rhs.shape, np.nan)
-        if cond_ok.any():
-            try:
-                z[cond_ok] = np.linalg.solve(A[cond_ok], rhs[cond_ok][..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                for i in np.flatnonzero(cond_ok):
-                    try:
-                        z[i] = np.linalg.solve(A[i], rhs[i])
-                    except np.linalg.LinAlgError:
-                        cond_ok[i] = False
-    ok = cond_ok & np.all(np.isfinite(z), axis=-1)
+    A = torch.as_tensor(np.eye(f.dim) - K)
+    sol, info = torch.linalg.solve_ex(A, torch.as_tensor(rhs)[..., None])
+    z = sol[..., 0].numpy()
+    ok = (info == 0).numpy() & np.all(np.isfinite(z), axis=-1)
     return z, ok
 
 
@@ -159,7 +154,11 @@ def _search_full(
         cur = d[active]
         for row in cur:
             visited.add(np.packbits(row).tobytes())
-        z, ok = _solve_regions(f, cur)
+        # many chains share a region (trajectories that settled together): solve each once
+        uniq, inv = np.unique(cur, axis=0, return_inverse=True)
+        zu, oku = _solve_regions(f, uniq)
+        inv = inv.reshape(-1)
+        z, ok = zu[inv], oku[inv]
         for row in cur[~ok]:
             singular.add(np.packbits(row).tobytes())
         found = np.zeros(len(cur), dtype=bool)
