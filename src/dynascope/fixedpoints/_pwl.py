@@ -117,9 +117,7 @@ class PWLMap:
             assert self.m is not None
             n = self.n_units
             d = self.region(z).astype(float)
-            return (1 - self.alpha) * np.eye(n) + self.alpha * (self.m * 1.0) @ (
-                self.P * d[None, :]
-            )
+            return (1 - self.alpha) * np.eye(n) + self.alpha * self.m @ (self.P * d[None, :])
         assert self.W is not None
         d = (z > 0).astype(float)
         return (1 - self.alpha) * np.eye(self.n_units) + self.alpha * self.W * d[None, :]
