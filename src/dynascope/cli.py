@@ -421,6 +421,12 @@ def train_command(
 @click.option("--slow-tol", type=click.FloatRange(min=0.0, min_open=True), default=None)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--manifolds", is_flag=True, help="Also trace the saddles' unstable manifolds.")
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="ReLU networks only: exact, certified fixed points (exact_fixed_points: all 2^N "
+    "regions for N <= 20, the arrangement cells for a LowRankRNN, else a region search).",
+)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the .npz here.")
 def fixed_points_command(
     model_file: str,
@@ -433,13 +439,19 @@ def fixed_points_command(
     slow_tol: float | None,
     seed: int,
     manifolds: bool,
+    exact: bool,
     out: str | None,
 ) -> None:
     """Find the fixed points of the saved model MODEL_FILE and print a summary table."""
     import warnings
 
     from .exceptions import DynascopeError
-    from .fixedpoints import find_fixed_points, unstable_manifolds, visited_states
+    from .fixedpoints import (
+        exact_fixed_points,
+        find_fixed_points,
+        unstable_manifolds,
+        visited_states,
+    )
     from .io import load
 
     try:
@@ -450,15 +462,15 @@ def fixed_points_command(
         states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fps = find_fixed_points(
+            search = exact_fixed_points if exact else find_fixed_points
+            kwargs = {} if exact else {"noise": noise, "tol": tol, "slow_tol": slow_tol}
+            fps = search(
                 model,
                 inputs=inputs,
                 initial_states=states,
                 n_init=n_init,
-                noise=noise,
                 seed=seed,
-                tol=tol,
-                slow_tol=slow_tol,
+                **kwargs,
             )
         for w in caught:
             click.echo(f"warning: {w.message}", err=True)

@@ -3,6 +3,10 @@
 from ._continuation import Bifurcation as Bifurcation
 from ._continuation import BifurcationDiagram as BifurcationDiagram
 from ._continuation import continue_fixed_points as continue_fixed_points
+from ._cycles import Cycles as Cycles
+from ._cycles import find_cycles as find_cycles
+from ._exact import ExactFixedPoints as ExactFixedPoints
+from ._exact import exact_fixed_points as exact_fixed_points
 from ._finder import Adam as Adam
 from ._finder import FixedPointFinder as FixedPointFinder
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
@@ -17,6 +21,8 @@ from ._result import linearise as linearise
 __all__ = [
     "Adam",
     "Bifurcation",
+    "Cycles",
+    "ExactFixedPoints",
     "BifurcationDiagram",
     "FixedPointFinder",
     "FixedPoints",
@@ -24,6 +30,8 @@ __all__ = [
     "SaddleConnections",
     "Status",
     "continue_fixed_points",
+    "exact_fixed_points",
+    "find_cycles",
     "find_fixed_points",
     "linearise",
     "unstable_manifolds",
