@@ -71,3 +71,8 @@ __all__ += [
     "eigenvalue_wasserstein",
     "procrustes_vector_field",
 ]
+from ._mechanism import MechanismGraph as MechanismGraph  # noqa: E402
+from ._mechanism import mechanism_distance as mechanism_distance  # noqa: E402
+from ._mechanism import mechanism_graph as mechanism_graph  # noqa: E402
+
+__all__ += ["MechanismGraph", "mechanism_distance", "mechanism_graph"]

@@ -66,3 +66,6 @@ from ._sweeps import plot_sweep_metric as plot_sweep_metric  # noqa: E402
 from ._sweeps import plot_sweep_successes as plot_sweep_successes  # noqa: E402
 
 __all__ += ["plot_sweep_counts", "plot_sweep_metric", "plot_sweep_successes"]
+from ._compare import plot_distance_matrices as plot_distance_matrices  # noqa: E402
+
+__all__ += ["plot_distance_matrices"]
