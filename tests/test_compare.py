@@ -66,6 +66,10 @@ def test_mechanism_distance_label_bound() -> None:
     assert mechanism_distance(a, b) == mechanism_distance(b, a)
     c = MechanismGraph(g.fixed_points, [(0, False, 0), (1, False, 0)], {(1, 0)})
     assert mechanism_distance(a, c) == pytest.approx(2 / 5)
+    seven = MechanismGraph(g.fixed_points, [(0, False, 0)] * 7, set())
+    eight = MechanismGraph(g.fixed_points, [(0, False, 0)] * 8, set())
+    assert mechanism_distance(seven, eight) == 0.0  # "several" either way
+    assert mechanism_distance(seven, eight, max_count=None) == pytest.approx(1 / 8)
     pytest.importorskip("networkx")
     assert mechanism_distance(a, c, exact=True) == pytest.approx(2 / 5)
     with pytest.raises(InvalidParameterError, match="MechanismGraph"):
@@ -88,6 +92,46 @@ def test_compare_quick_clusters_by_mechanism(tmp_path) -> None:
     summary = json.loads((out / "compare.json").read_text())
     assert summary["silhouettes"]["mechanism"]["mechanism"] == pytest.approx(sil["mechanism"])
     assert (out / "report.md").read_text().startswith("# quick")
-    assert set(np.load(out / "distances.npz")) >= {"dsa", "mechanism", "combined", "names"}
+    with np.load(out / "distances.npz") as z:
+        assert set(z.files) >= {"dsa", "mechanism", "combined", "names"}
     with pytest.raises(InvalidParameterError, match="at least two"):
         compare_networks(names[:1], models[:1], trajs[:1])
+
+
+def test_recovery_metrics_self_and_mismatch() -> None:
+    from dynascope.analysis import recovery_metrics
+
+    true = planted_network("decision", "vanilla", n_hidden=16, noise_gain=0.05, seed=2)
+    x = true.trajectories(n_trials=12, n_steps=30, seed=3)
+    same = recovery_metrics(true.model, x, true.model, x)
+    assert same.r2_true_to_fit > 0.999 and same.r2_fit_to_true > 0.999
+    assert same.cycle_r2 > 0.999
+    assert same.fp_recovered == 1.0 and same.fp_eig_error < 1e-9
+    assert same.mechanism_distance == 0.0
+    other = planted_network("limit_cycle", "vanilla", n_hidden=16, noise_gain=0.05, seed=2)
+    y = other.trajectories(n_trials=12, n_steps=30, seed=3)
+    bad = recovery_metrics(true.model, x, other.model, y)
+    assert bad.mechanism_distance == 1.0  # no label in common
+    assert bad.fp_recovered < 1.0
+    assert bad.r2_fit_to_true < 0.9
+
+
+def test_cli_compare_model_files(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from dynascope.cli import main
+    from dynascope.io import save
+
+    paths = []
+    for i, mech in enumerate(["decision", "decision", "limit_cycle"]):
+        net = planted_network(mech, "vanilla", n_hidden=12, seed=i)
+        paths.append(str(save(net.model, tmp_path / f"m{i}.safetensors")))
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(main, ["compare", *paths, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with np.load(out / "distances.npz") as d:
+        mech = d["mechanism"]
+    assert mech[0, 1] < mech[0, 2] and mech[0, 1] < mech[1, 2]
+    assert (out / "report.md").is_file()
+    bad = CliRunner().invoke(main, ["compare", "--out", str(out)])
+    assert bad.exit_code != 0 and "--planted" in bad.output

@@ -76,3 +76,7 @@ from ._mechanism import mechanism_distance as mechanism_distance  # noqa: E402
 from ._mechanism import mechanism_graph as mechanism_graph  # noqa: E402
 
 __all__ += ["MechanismGraph", "mechanism_distance", "mechanism_graph"]
+from ._recovery import RecoveryMetrics as RecoveryMetrics  # noqa: E402
+from ._recovery import recovery_metrics as recovery_metrics  # noqa: E402
+
+__all__ += ["RecoveryMetrics", "recovery_metrics"]

@@ -8,7 +8,8 @@ by their linearisation: the saddle index (unstable modes), whether an unstable m
 manifold reaches (:func:`dynascope.fixedpoints.unstable_manifolds`).
 
 Two graphs are compared by graph edit distance with unit costs (node or edge insertion,
-deletion or relabelling). Exact GED is exponential; :func:`mechanism_distance` returns the
+deletion or relabelling), by default after capping the number of nodes per label (and edges
+per label pair) at ``max_count``. Exact GED is exponential; :func:`mechanism_distance` returns the
 label-multiset lower bound
 
 .. math:: \mathrm{GED} \ge \max(|V_1|,|V_2|) - \sum_\ell \min(n_1(\ell), n_2(\ell))
@@ -41,7 +42,7 @@ class MechanismGraph:
     Attributes
     ----------
     fixed_points : FixedPoints
-        The true fixed points (with Jacobians).
+        The fixed points (and slow points, see ``slow_q``), with Jacobians.
     labels : list of tuple (saddle_index, rotating, n_slow)
         One per fixed point.
     edges : set of (int, int)
@@ -84,6 +85,7 @@ def mechanism_graph(
     slow_tol: float = 0.05,
     max_slow: int = 2,
     rotation_tol: float = 0.05,
+    slow_q: float | None = 1e-7,
     seed: int | None = 0,
     tol: float = 1e-10,
     max_steps: int = 2000,
@@ -102,6 +104,10 @@ def mechanism_graph(
     rotation_tol : float
         An unstable mode rotates when ``|arg λ| > rotation_tol`` (radians per step); smaller
         angles are what a weakly perturbed double real eigenvalue gives.
+    slow_q : float, optional
+        Also keep slow points, ``q = ½‖F(x) - x‖² ≤ slow_q`` (a continuous attractor of a
+        finite network has few exact fixed points, but slow points all along it); ``None``:
+        exact fixed points only.
     seed : int, optional
         Seed of the choice of starting states.
     tol : float
@@ -121,8 +127,9 @@ def mechanism_graph(
     centre = states_np.mean(0)
     fps = find_fixed_points(
         model, None, states_np, n_init=min(n_init, len(states_np)), seed=seed, tol=tol,
+        slow_tol=slow_q,
         extra_states=centre + 0.1 * (states_np[:: max(1, len(states_np) // 16)] - centre),
-    ).fixed
+    )
     if len(fps) == 0:
         return MechanismGraph(fps, [], set())
     lam = np.abs(fps.eigvals)
@@ -141,7 +148,9 @@ def mechanism_graph(
     return MechanismGraph(fps, labels, edges)
 
 
-def mechanism_distance(a: MechanismGraph, b: MechanismGraph, *, exact: bool = False) -> float:
+def mechanism_distance(
+    a: MechanismGraph, b: MechanismGraph, *, exact: bool = False, max_count: int | None = 2
+) -> float:
     """Normalised graph edit distance between two mechanism graphs, in [0, 1].
 
     Parameters
@@ -150,6 +159,11 @@ def mechanism_distance(a: MechanismGraph, b: MechanismGraph, *, exact: bool = Fa
     exact : bool
         Exact GED with networkx (exponential: only for graphs of a few nodes); default the
         label-multiset lower bound (see the module docstring).
+    max_count : int, optional
+        For the bound, count at most ``max_count`` nodes per label and edges per label pair,
+        so that a ring found as 3 or as 7 points (or 7 of a flip-flop's 8 attractors) counts
+        the same: the comparison is then of which kinds of points and connections exist, up
+        to "one" or "several". ``None``: full counts (the plain bound). Ignored with ``exact``.
     """
     for g, name in ((a, "a"), (b, "b")):
         if not isinstance(g, MechanismGraph):
@@ -167,8 +181,17 @@ def mechanism_distance(a: MechanismGraph, b: MechanismGraph, *, exact: bool = Fa
             node_match=lambda x, y: x["label"] == y["label"],
         )
         return float(ged) / size
-    na, nb = Counter(a.labels), Counter(b.labels)
-    ea, eb = a.edge_labels(), b.edge_labels()
-    node_cost = max(len(a.labels), len(b.labels)) - sum((na & nb).values())
-    edge_cost = max(len(a.edges), len(b.edges)) - sum((ea & eb).values())
+    cap = None if max_count is None else check_int(max_count, "max_count", "mechanism_distance",
+                                                    min_value=1)
+
+    def capped(c: Counter) -> Counter:
+        return c if cap is None else Counter({k: min(v, cap) for k, v in c.items()})
+
+    na, nb = capped(Counter(a.labels)), capped(Counter(b.labels))
+    ea, eb = capped(a.edge_labels()), capped(b.edge_labels())
+    size = max(na.total() + ea.total(), nb.total() + eb.total())
+    if size == 0:
+        return 0.0
+    node_cost = max(na.total(), nb.total()) - sum((na & nb).values())
+    edge_cost = max(ea.total(), eb.total()) - sum((ea & eb).values())
     return float(node_cost + edge_cost) / size
