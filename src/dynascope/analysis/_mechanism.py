@@ -85,7 +85,7 @@ def mechanism_graph(
     slow_tol: float = 0.05,
     max_slow: int = 2,
     rotation_tol: float = 0.05,
-    slow_q: float | None = 1e-7,
+    slow_q: float | None = 1e-6,
     seed: int | None = 0,
     tol: float = 1e-10,
     max_steps: int = 2000,
@@ -105,9 +105,9 @@ def mechanism_graph(
         An unstable mode rotates when ``|arg λ| > rotation_tol`` (radians per step); smaller
         angles are what a weakly perturbed double real eigenvalue gives.
     slow_q : float, optional
-        Also keep slow points, ``q = ½‖F(x) - x‖² ≤ slow_q`` (a continuous attractor of a
-        finite network has few exact fixed points, but slow points all along it); ``None``:
-        exact fixed points only.
+        Also keep slow points, ``q = ½‖F(x) - x‖² ≤ slow_q · mean ‖x‖²`` over the visited
+        states (a continuous attractor of a finite network has few exact fixed points, but
+        slow points all along it); ``None``: exact fixed points only.
     seed : int, optional
         Seed of the choice of starting states.
     tol : float
@@ -127,7 +127,7 @@ def mechanism_graph(
     centre = states_np.mean(0)
     fps = find_fixed_points(
         model, None, states_np, n_init=min(n_init, len(states_np)), seed=seed, tol=tol,
-        slow_tol=slow_q,
+        slow_tol=None if slow_q is None else slow_q * float((states_np**2).sum(1).mean()),
         extra_states=centre + 0.1 * (states_np[:: max(1, len(states_np) // 16)] - centre),
     )
     if len(fps) == 0:
