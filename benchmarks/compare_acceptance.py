@@ -30,11 +30,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, small networks")
     parser.add_argument("--out", default="/tmp/dynascope_compare_acceptance")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+n-1")
     args = parser.parse_args()
     torch.set_num_threads(1)
     opts = CompareOptions()
     if args.quick:
         opts = dataclasses.replace(opts, **QUICK)
+    opts = dataclasses.replace(opts, first_seed=args.first_seed)
     t0 = time.perf_counter()
     names, models, trajs, labels = planted_systems(opts)
     t_build = time.perf_counter() - t0

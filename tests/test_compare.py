@@ -135,3 +135,15 @@ def test_cli_compare_model_files(tmp_path) -> None:
     assert (out / "report.md").is_file()
     bad = CliRunner().invoke(main, ["compare", "--out", str(out)])
     assert bad.exit_code != 0 and "--planted" in bad.output
+
+
+def test_planted_systems_options_reach_the_code() -> None:
+    opts = dataclasses.replace(
+        CompareOptions(),
+        **{**QUICK, "n_seeds": 1, "first_seed": 5, "mechanisms": ("ring",), "cells": ("gru",)},
+    )
+    names, models, trajs, labels = planted_systems(opts)
+    assert names == ["ring/gru/seed5"] and labels == {"mechanism": ["ring"], "cell": ["gru"]}
+    assert trajs[0].shape == (QUICK["n_trials"], QUICK["n_steps"], QUICK["n_hidden"])
+    with pytest.raises(InvalidParameterError, match="cell"):
+        planted_systems(dataclasses.replace(opts, cells=("lstm",)))

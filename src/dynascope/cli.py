@@ -489,7 +489,7 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
     a clustering figure and report.md in OUT.
 
     MODELS are model files or run directories (their weights.safetensors), e.g. a sweep's
-    runs; or pass --planted for the planted-mechanism benchmark.
+    runs; or pass --planted for the planted-mechanism benchmark (--seed: its first seed).
     """
     import dataclasses
     from pathlib import Path
@@ -513,7 +513,9 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
         opts = CompareOptions()
         if planted:
             opts = dataclasses.replace(opts, **QUICK) if quick else opts
-            names, nets, trajs, labels = planted_systems(opts)
+            names, nets, trajs, labels = planted_systems(
+                dataclasses.replace(opts, first_seed=seed)
+            )
         else:
             names, nets, trajs = [], [], []
             for i, m in enumerate(models):

@@ -49,6 +49,7 @@ class CompareOptions:
     mechanisms: tuple[str, ...] = MECHANISMS
     cells: tuple[str, ...] = ("rate", "gru")
     n_seeds: int = 10
+    first_seed: int = 0
     n_hidden: int = 32
     noise_gain: float = 0.03
     n_trials: int = 16
@@ -128,7 +129,7 @@ def planted_systems(
     labels: dict[str, list[str]] = {"mechanism": [], "cell": []}
     for mech in options.mechanisms:
         for cell in options.cells:
-            for s in range(options.n_seeds):
+            for s in range(options.first_seed, options.first_seed + options.n_seeds):
                 net = planted_network(
                     mech, cell, n_hidden=options.n_hidden, noise_gain=options.noise_gain, seed=s
                 )
