@@ -484,3 +484,66 @@ def fixed_points_command(
             click.echo(f"written: {fps.save(out)}")
     except (DynascopeError, ValueError, TypeError, OSError) as exc:
         raise _fail(exc) from exc
+
+
+@main.command()
+@click.argument("models", nargs=-1, type=click.Path(exists=True))
+@click.option(
+    "--planted",
+    is_flag=True,
+    help="Compare the built-in planted mechanisms (5 mechanisms x 10 seeds x 2 cell types).",
+)
+@click.option("--quick", is_flag=True, help="With --planted: 2 seeds, small networks (CI).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int) -> None:
+    """Compare networks' dynamics: DSA and mechanism-graph distance matrices, silhouettes,
+    a clustering figure and report.md in OUT.
+
+    MODELS are model files or run directories (their weights.safetensors), e.g. a sweep's
+    runs; or pass --planted for the planted-mechanism benchmark (--seed: its first seed).
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from .exceptions import DynascopeError
+    from .experiments import load_user_model
+    from .experiments.compare import (
+        QUICK,
+        CompareOptions,
+        autonomous_trajectories,
+        compare_networks,
+        planted_systems,
+        write_compare_run,
+    )
+
+    try:
+        if planted == bool(models):
+            raise click.UsageError("Give either model files / run directories or --planted.")
+        if quick and not planted:
+            raise click.UsageError("--quick applies to --planted only.")
+        opts = CompareOptions()
+        if planted:
+            opts = dataclasses.replace(opts, **QUICK) if quick else opts
+            names, nets, trajs, labels = planted_systems(
+                dataclasses.replace(opts, first_seed=seed)
+            )
+        else:
+            names, nets, trajs = [], [], []
+            for i, m in enumerate(models):
+                p = Path(m)
+                model = load_user_model(p / "weights.safetensors" if p.is_dir() else p)
+                names.append(str(p))
+                nets.append(model)
+                trajs.append(autonomous_trajectories(
+                    model, n_trials=opts.n_trials, n_steps=opts.n_steps, noise=opts.noise,
+                    seed=seed + i,
+                ))
+            labels = {"model_type": [type(n).__name__ for n in nets]}
+        result = compare_networks(names, nets, trajs, labels, opts)
+        path = write_compare_run(result, out, title="dynascope compare", options=opts)
+    except (DynascopeError, ValueError, TypeError, OSError) as exc:
+        raise _fail(exc) from exc
+    for key, sil in result.silhouettes.items():
+        click.echo(f"{key}: " + ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items()))
+    click.echo(f"written: {path}")

@@ -56,3 +56,27 @@ from ._views import condition_averages as condition_averages  # noqa: E402
 from ._views import project_fixed_points as project_fixed_points  # noqa: E402
 
 __all__ += ["condition_averages", "project_fixed_points"]
+from ._dsa import DMDResult as DMDResult  # noqa: E402
+from ._dsa import DynamicalSimilarity as DynamicalSimilarity  # noqa: E402
+from ._dsa import delay_embed as delay_embed  # noqa: E402
+from ._dsa import dmd as dmd  # noqa: E402
+from ._dsa import eigenvalue_wasserstein as eigenvalue_wasserstein  # noqa: E402
+from ._dsa import procrustes_vector_field as procrustes_vector_field  # noqa: E402
+
+__all__ += [
+    "DMDResult",
+    "DynamicalSimilarity",
+    "delay_embed",
+    "dmd",
+    "eigenvalue_wasserstein",
+    "procrustes_vector_field",
+]
+from ._mechanism import MechanismGraph as MechanismGraph  # noqa: E402
+from ._mechanism import mechanism_distance as mechanism_distance  # noqa: E402
+from ._mechanism import mechanism_graph as mechanism_graph  # noqa: E402
+
+__all__ += ["MechanismGraph", "mechanism_distance", "mechanism_graph"]
+from ._recovery import RecoveryMetrics as RecoveryMetrics  # noqa: E402
+from ._recovery import recovery_metrics as recovery_metrics  # noqa: E402
+
+__all__ += ["RecoveryMetrics", "recovery_metrics"]

@@ -29,3 +29,16 @@ __all__ = [
     "random_patterns",
     "sign_sweep",
 ]
+from ._planted import CELL_TYPES as CELL_TYPES  # noqa: E402
+from ._planted import MECHANISMS as MECHANISMS  # noqa: E402
+from ._planted import PlantedNetwork as PlantedNetwork  # noqa: E402
+from ._planted import planted_network as planted_network  # noqa: E402
+from ._planted import planted_weights as planted_weights  # noqa: E402
+
+__all__ += [
+    "CELL_TYPES",
+    "MECHANISMS",
+    "planted_network",
+    "PlantedNetwork",
+    "planted_weights",
+]

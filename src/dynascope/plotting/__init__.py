@@ -69,3 +69,6 @@ __all__ += ["plot_sweep_counts", "plot_sweep_metric", "plot_sweep_successes"]
 from ._cycles import plot_cycles as plot_cycles  # noqa: E402
 
 __all__ += ["plot_cycles"]
+from ._compare import plot_distance_matrices as plot_distance_matrices  # noqa: E402
+
+__all__ += ["plot_distance_matrices"]

@@ -1,0 +1,237 @@
+"""``dynascope compare``: N networks → distance matrices, a clustering figure and a report.
+
+Two distances are computed between every pair of networks:
+
+- ``dsa``: dynamical similarity analysis of their autonomous trajectories
+  (:class:`dynascope.analysis.DynamicalSimilarity`);
+- ``mechanism``: the normalised graph edit distance between their saddle→attractor graphs
+  (:func:`dynascope.analysis.mechanism_distance`).
+
+With group labels (e.g. the planted mechanism and the cell type), the report gives the
+silhouette of each grouping under each distance: does a distance group networks by mechanism
+or by architecture? :func:`planted_systems` builds the acceptance benchmark's networks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import silhouette_score
+
+from ..analysis._dsa import DynamicalSimilarity
+from ..analysis._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
+from ..exceptions import InvalidParameterError
+from ..models import RNNModel
+from ..networks._planted import CELL_TYPES, MECHANISMS, planted_network
+
+__all__ = [
+    "CompareOptions",
+    "CompareResult",
+    "autonomous_trajectories",
+    "compare_networks",
+    "planted_systems",
+    "write_compare_run",
+]
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """Options of :func:`compare_networks` and :func:`planted_systems` (defaults: the real
+    acceptance settings; :attr:`QUICK` shrinks them for CI)."""
+
+    mechanisms: tuple[str, ...] = MECHANISMS
+    cells: tuple[str, ...] = ("rate", "gru")
+    n_seeds: int = 10
+    first_seed: int = 0
+    n_hidden: int = 32
+    noise_gain: float = 0.03
+    n_trials: int = 16
+    n_steps: int = 60
+    noise: float = 0.02
+    dsa_rank: int = 6
+    dsa_score_method: str = "wasserstein"
+    dsa_n_iter: int = 300
+    dsa_n_starts: int = 2
+    n_init: int = 128
+    slow_tol: float = 0.1
+
+
+QUICK = {"n_seeds": 2, "n_hidden": 24, "n_trials": 12, "n_steps": 40, "n_init": 64}
+
+
+@dataclass
+class CompareResult:
+    """Pairwise distances between networks and, with labels, silhouettes per grouping.
+
+    Attributes
+    ----------
+    names : list of str
+    distances : dict of str → ndarray (n, n)
+        ``"dsa"`` and ``"mechanism"``.
+    labels : dict of str → list of str
+        Groupings (e.g. ``"mechanism"``, ``"cell"``), one label per network.
+    silhouettes : dict of str → dict of str → float
+        ``silhouettes[distance][grouping]``.
+    graphs : list of MechanismGraph
+    seconds : dict of str → float
+        Wall time of each stage.
+    """
+
+    names: list[str]
+    distances: dict[str, np.ndarray]
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    silhouettes: dict[str, dict[str, float]] = field(default_factory=dict)
+    graphs: list[MechanismGraph] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def autonomous_trajectories(
+    model: RNNModel, *, n_trials: int, n_steps: int, noise: float, seed: int
+) -> np.ndarray:
+    """Trajectories of a network at zero input from random initial states (for user models).
+
+    Initial states are ``N(0, 1)`` per unit, passed once through the network so they lie in
+    its range; every step adds Gaussian noise ``noise``.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    p = next(model.parameters())
+    n = model.state_size
+    u = torch.zeros(n_trials, model.n_in, dtype=p.dtype)
+    x = torch.randn(n_trials, n, generator=gen).to(p.dtype)
+    out = torch.empty(n_trials, n_steps, n, dtype=p.dtype)
+    with torch.no_grad():
+        x = model.step(x, u)
+        for t in range(n_steps):
+            out[:, t] = x
+            x = model.step(x, u) + noise * torch.randn(n_trials, n, generator=gen).to(p.dtype)
+    return out.double().numpy()
+
+
+def planted_systems(
+    options: CompareOptions = CompareOptions(),  # noqa: B008 (frozen)
+) -> tuple[list[str], list[RNNModel], list[np.ndarray], dict[str, list[str]]]:
+    """The planted-mechanism networks (mechanisms × cells × seeds) and their trajectories.
+
+    Returns names, models, trajectories ``(n_trials, n_steps, n_hidden)`` and the labels
+    ``{"mechanism": [...], "cell": [...]}``.
+    """
+    for cell in options.cells:
+        if cell not in CELL_TYPES:
+            raise InvalidParameterError(f"Unknown cell {cell!r}; choose from {CELL_TYPES}.")
+    names, models, trajs = [], [], []
+    labels: dict[str, list[str]] = {"mechanism": [], "cell": []}
+    for mech in options.mechanisms:
+        for cell in options.cells:
+            for s in range(options.first_seed, options.first_seed + options.n_seeds):
+                net = planted_network(
+                    mech, cell, n_hidden=options.n_hidden, noise_gain=options.noise_gain, seed=s
+                )
+                names.append(f"{mech}/{cell}/seed{s}")
+                models.append(net.model)
+                trajs.append(net.trajectories(
+                    n_trials=options.n_trials, n_steps=options.n_steps, noise=options.noise,
+                    seed=10_000 + s,
+                ))
+                labels["mechanism"].append(mech)
+                labels["cell"].append(cell)
+    return names, models, trajs, labels
+
+
+def compare_networks(
+    names: Sequence[str],
+    models: Sequence[RNNModel],
+    trajectories: Sequence[np.ndarray],
+    labels: dict[str, list[str]] | None = None,
+    options: CompareOptions = CompareOptions(),  # noqa: B008 (frozen)
+) -> CompareResult:
+    """DSA and mechanism-graph distances between networks, and silhouettes per grouping."""
+    if not (len(names) == len(models) == len(trajectories)) or len(names) < 2:
+        raise InvalidParameterError(
+            "compare_networks needs at least two networks, with one name and one trajectory "
+            f"array each; got {len(names)} names, {len(models)} models, {len(trajectories)} "
+            "trajectory arrays."
+        )
+    seconds = {}
+    t0 = time.perf_counter()
+    dsa = DynamicalSimilarity(
+        rank=options.dsa_rank, score_method=options.dsa_score_method,
+        n_iter=options.dsa_n_iter, n_starts=options.dsa_n_starts, seed=0,
+    ).fit(list(trajectories))
+    seconds["dsa"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    graphs = [
+        mechanism_graph(m, x, n_init=options.n_init, slow_tol=options.slow_tol, seed=0)
+        for m, x in zip(models, trajectories, strict=True)
+    ]
+    n = len(graphs)
+    mech = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            mech[i, j] = mech[j, i] = mechanism_distance(graphs[i], graphs[j])
+    seconds["mechanism"] = time.perf_counter() - t0
+    distances = {"dsa": dsa.distances_, "mechanism": mech}
+    # Each distance scaled by its median off-diagonal value, then averaged.
+    off = ~np.eye(n, dtype=bool)
+    distances["combined"] = sum(
+        d / max(float(np.median(d[off])), 1e-12) for d in (dsa.distances_, mech)
+    ) / 2
+    sil: dict[str, dict[str, float]] = {}
+    for key, d in distances.items():
+        sil[key] = {}
+        for group, lab in (labels or {}).items():
+            if 1 < len(set(lab)) < n:
+                sil[key][group] = float(silhouette_score(d, lab, metric="precomputed"))
+    return CompareResult(list(names), distances, dict(labels or {}), sil, graphs, seconds)
+
+
+def write_compare_run(
+    result: CompareResult, out: str | Path, *, title: str, options: CompareOptions | None = None
+) -> Path:
+    """Write ``distances.npz``, ``compare.json``, ``report.md`` and (with matplotlib)
+    ``clustering.png`` into the directory ``out``."""
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    np.savez(path / "distances.npz", names=np.array(result.names), **result.distances)
+    summary = {
+        "options": None if options is None else options_dict(options),
+        "names": result.names,
+        "labels": result.labels,
+        "silhouettes": result.silhouettes,
+        "seconds": result.seconds,
+        "fixed_point_counts": [
+            {str(k): v for k, v in g.counts.items()} for g in result.graphs
+        ],
+    }
+    (path / "compare.json").write_text(json.dumps(summary, indent=2))
+    lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
+    if result.silhouettes:
+        groups = sorted({g for s in result.silhouettes.values() for g in s})
+        lines += ["| distance | " + " | ".join(f"silhouette by {g}" for g in groups) + " |",
+                  "|---" * (len(groups) + 1) + "|"]
+        for key, s in result.silhouettes.items():
+            lines.append(f"| {key} | " + " | ".join(f"{s.get(g, float('nan')):.3f}"
+                                                    for g in groups) + " |")
+        lines.append("")
+    lines += ["Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()), ""]
+    (path / "report.md").write_text("\n".join(lines))
+    from ..plotting import MissingDependencyError, plot_distance_matrices  # noqa: PLC0415
+
+    try:
+        fig = plot_distance_matrices(result.distances, result.labels.get("mechanism"))
+    except MissingDependencyError:  # matplotlib missing: the figure is optional
+        return path
+    fig.savefig(path / "clustering.png", dpi=100)
+    fig.clf()
+    return path
+
+
+def options_dict(options: CompareOptions) -> dict[str, Any]:
+    """The options as a JSON-ready dict."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}

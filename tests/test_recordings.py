@@ -1,0 +1,48 @@
+"""Recorded-activity format and fitting an RNN to recordings of a hidden network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dynascope.analysis import recovery_metrics
+from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.networks import planted_network
+from dynascope.recordings import Recordings, fit_to_recordings, load_recordings, save_recordings
+
+
+def test_recordings_roundtrip_and_errors(tmp_path) -> None:
+    rec = Recordings(np.ones((3, 5, 2)), np.array([0, 1, 0]), 0.01)
+    back = load_recordings(save_recordings(rec, tmp_path / "r.npz"))
+    np.testing.assert_array_equal(back.activity, rec.activity)
+    np.testing.assert_array_equal(back.conditions, rec.conditions)
+    assert back.dt == 0.01
+    with pytest.raises(ShapeError, match="trials, time, units"):
+        Recordings(np.ones((5, 2)))
+    with pytest.raises(ShapeError, match="conditions"):
+        Recordings(np.ones((3, 5, 2)), np.array([0.5, 1, 0]))
+    with pytest.raises(InvalidParameterError, match="NaN"):
+        Recordings(np.full((3, 5, 2), np.nan))
+    np.savez(tmp_path / "obj.npz", activity=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(InvalidParameterError, match="plain-array"):
+        load_recordings(tmp_path / "obj.npz")
+    np.savez(tmp_path / "none.npz", rates=np.ones((3, 5, 2)))
+    with pytest.raises(InvalidParameterError, match="'activity'"):
+        load_recordings(tmp_path / "none.npz")
+
+
+def test_fit_recovers_hidden_decision_mechanism() -> None:
+    # "Recordings": 12 of the 16 units of a hidden 2-attractor network, with noise.
+    hidden = planted_network("decision", "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=24, n_steps=25, noise=0.0, seed=1)
+    rng = np.random.default_rng(0)
+    y = x[:, :, rng.choice(16, 12, replace=False)] + 0.01 * rng.standard_normal((24, 25, 12))
+    fit = fit_to_recordings(Recordings(y), 16, n_steps=250, seed=0)
+    assert fit.losses[-1] < 0.05 * fit.losses[0]
+    assert fit.r2(y) > 0.98
+    m = recovery_metrics(hidden.model, x, fit.model, fit.states(y))
+    assert m.r2_true_to_fit > 0.95 and m.r2_fit_to_true > 0.95
+    assert m.true_graph.counts == {(0, False, 0): 2, (1, False, 0): 1}
+    assert m.mechanism_distance == 0.0 and m.fp_recovered == 1.0
+    with pytest.raises(InvalidParameterError, match="Recordings"):
+        fit_to_recordings(y)  # type: ignore[arg-type]
