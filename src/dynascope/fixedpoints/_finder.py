@@ -367,7 +367,7 @@ def visited_states(
 
 # ---------------------------------------------------------------------------- stage 1
 #: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
-MERGE_EVERY = 25
+MERGE_EVERY = 10
 
 
 def _adam_stage(
@@ -472,9 +472,18 @@ STALL_ITER = 10
 
 
 def _lm_stage(
-    model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: LevenbergMarquardt, tol: float
+    model: RNNModel,
+    x0: torch.Tensor,
+    u: torch.Tensor,
+    opt: LevenbergMarquardt,
+    tol: float,
+    region: tuple[torch.Tensor, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt."""
+    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt.
+
+    ``region = (ref, margin)``: points farther than ``margin`` times the diagonal of the
+    bounding box of ``ref`` outside it stop (they would be discarded as escaped anyway).
+    """
     x = x0.clone()
     n, s = x.shape
     n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -499,6 +508,9 @@ def _lm_stage(
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
         keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
         keep &= torch.isfinite(a).flatten(1).all(dim=1)
+        if region is not None:
+            outside, spread = _outside(xa, region[0])
+            keep &= ~(outside > region[1] * spread) | (spread <= 0)
         # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
         # points or failures, and each further iteration costs a Jacobian.
         at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
@@ -713,8 +725,9 @@ def find_fixed_points(
         Merge radius relative to the state scale: after stage 1, candidates within this
         distance of each other (or of a fixed point already certified) are merged and only the
         one with the lowest residual goes through stage 2; the others are counted as converging
-        to the same point (duplicates). Where the representative moves farther than this in
-        stage 2, its cluster's members are polished on their own. Two distinct fixed points
+        to the same point (duplicates). Stage 1 merges its active points in the same way every
+        10 iterations. "Within" means: in the same cell of a grid of this side. Two distinct
+        fixed points
         closer than ``merge_tol`` times the state scale may be reported as one; ``0`` merges
         nothing (every candidate is polished).
     max_rounds : int
@@ -864,6 +877,8 @@ def find_fixed_points(
     radius = dedup_tol * scale
     merge_radius = merge_tol * scale
     state = {"matrix_free": matrix_free}
+    box = ref if ref is not None else x0
+    region = None if region_margin is None or box.shape[0] < 2 else (box, region_margin)
 
     def distance(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
         if state["matrix_free"]:
@@ -874,7 +889,7 @@ def find_fixed_points(
         """Stage 2 on ``xs``; returns the points and their iteration counts."""
         assert stage2 is not None
         if not state["matrix_free"]:
-            return _lm_stage(net, xs, us, stage2, tol)
+            return _lm_stage(net, xs, us, stage2, tol, region)
         fallback = jacobian == "auto" and s <= DENSE_FALLBACK_MAX_SIZE
         xs, it2, gave_up = lm_stage_matrix_free(
             net,
@@ -926,17 +941,6 @@ def find_fixed_points(
             x_rep, it2 = polish(xs[reps], us[reps])
             it[reps] += it2
             x_end[reps] = x_rep
-            # A representative that moved beyond the merge radius may have left its cluster's
-            # basin: its members are then polished on their own.
-            moved = torch.linalg.vector_norm(x_rep - xs[reps], dim=1) > merge_radius
-            is_moved = torch.zeros(m, dtype=torch.bool, device=dev)
-            is_moved[reps[moved]] = True
-            alone = torch.where((leader >= 0) & (leader != idx) & is_moved[leader.clamp_min(0)])[0]
-            if alone.numel():
-                x_alone, it3 = polish(xs[alone], us[alone])
-                it[alone] += it3
-                x_end[alone] = x_alone
-                leader[alone] = alone
         members = torch.where((leader >= 0) & (leader != idx))[0]
         x_end[members] = x_end[leader[members]]
         it[members] += it[leader[members]]
