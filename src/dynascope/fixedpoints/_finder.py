@@ -366,6 +366,14 @@ def visited_states(
 
 
 # ---------------------------------------------------------------------------- stage 1
+#: A seeding round makes at most this many / state_size² seeds (at least 64), so that its
+#: stage-2 Jacobians stay within 256 MiB; the closest pairs go first.
+MAX_SEED_ENTRIES = 2**25
+#: All seeding rounds together make at most max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR x the
+#: number of candidates) seeds; a search that stops there while still finding points reports
+#: Status.LIKELY_INCOMPLETE.
+SEED_BUDGET_MIN = 1024
+SEED_BUDGET_FACTOR = 4
 #: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
 MERGE_EVERY = 10
 
@@ -737,7 +745,8 @@ def find_fixed_points(
         the points their manifolds connect), and steps along each point's unstable and two
         slowest stable eigendirections, by half the distance to the nearest other point (dense
         Jacobians only). Seeds within the merge radius of a certified point stop there. Rounds
-        continue from the new points until a round finds none. ``0``: the candidates only.
+        continue from the new points until a round finds none, within a budget of
+        max(1024, 4 × n_candidates) seeds. ``0``: the candidates only.
     stage1 : Adam or None
         Options of stage 1; ``None`` skips it.
     stage2 : LevenbergMarquardt or None
@@ -989,8 +998,9 @@ def find_fixed_points(
     known_caps = torch.zeros(first.numel(), dtype=torch.long, device=dev)
     seed_parts: list[_Solved] = []
     seed_u: list[torch.Tensor] = []
+    seed_budget = max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR * n)
     for _ in range(max_rounds):
-        if not bool(is_new.any()):
+        if not bool(is_new.any()) or n_seeds >= seed_budget:
             break
         pts, pts_u = known.joint[:, :s], known.joint[:, s:]
         vals_t = vecs_t = None
@@ -1005,7 +1015,13 @@ def find_fixed_points(
             vals_t[is_new] = torch.gather(v_new, 1, order)
             vecs_t[is_new] = torch.gather(w_new, 2, order[:, None, :].expand_as(w_new))
         sx, su = seeds_from_points(
-            pts, pts_u, is_new, vals_t, vecs_t, continuous_time=bool(net.continuous_time)
+            pts,
+            pts_u,
+            is_new,
+            vals_t,
+            vecs_t,
+            continuous_time=bool(net.continuous_time),
+            max_seeds=min(max(64, MAX_SEED_ENTRIES // (s * s)), seed_budget - n_seeds),
         )
         if sx.shape[0] == 0:
             break

@@ -69,6 +69,7 @@ def seeds_from_points(
     eigvecs: torch.Tensor | None,
     *,
     continuous_time: bool,
+    max_seeds: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Seeds ``(x, u)`` from certified fixed points ``points`` (k, S) at ``inputs`` (k, n_in).
 
@@ -76,7 +77,8 @@ def seeds_from_points(
     :data:`MAX_PAIRS` (then only each new point's nearest neighbours); and, for each new point
     with eigenvectors given, steps ``x* ± h v`` along its unstable and its
     :data:`N_STABLE_DIRECTIONS` slowest stable eigendirections (real parts), where ``h`` is half
-    the distance to its nearest other point (or its norm when alone).
+    the distance to its nearest other point (or its norm when alone). At most ``max_seeds``:
+    the eigendirection seeds first, then the midpoints of the closest pairs.
     """
     k, s = points.shape
     xs: list[torch.Tensor] = []
@@ -96,8 +98,9 @@ def seeds_from_points(
             near[new[:, None].expand_as(idx), idx] = True
             pair = (near | near.T) & torch.triu(torch.ones_like(pair), diagonal=1)
         i, j = torch.where(pair)
-        xs.append(0.5 * (points[i] + points[j]))
-        us.append(inputs[i])
+        close_first = torch.argsort(dist[i, j], stable=True)
+        i, j = i[close_first], j[close_first]
+        mid_x, mid_u = 0.5 * (points[i] + points[j]), inputs[i]
     if eigvals is not None and eigvecs is not None and new.numel():
         dist = torch.cdist(points, points)
         dist.fill_diagonal_(float("inf"))
@@ -116,9 +119,13 @@ def seeds_from_points(
             v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-300)
             xs.append(torch.cat([points[p] + h * v, points[p] - h * v]))
             us.append(inputs[p].expand(2 * cols.numel(), -1))
+    if k >= 2 and new.numel():
+        xs.append(mid_x)
+        us.append(mid_u)
     if not xs:
         return points.new_zeros(0, s), inputs.new_zeros(0, inputs.shape[1])
-    return torch.cat(xs), torch.cat(us)
+    # eigendirection seeds first, then midpoints of the closest pairs first
+    return torch.cat(xs)[:max_seeds], torch.cat(us)[:max_seeds]
 
 
 def unseen_estimate(captures: torch.Tensor) -> float:
