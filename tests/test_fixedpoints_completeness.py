@@ -75,12 +75,13 @@ def test_status_says_likely_incomplete_when_the_estimate_says_points_are_missing
     missing = len(truth) - found
     assert fps.n_unseen >= 1
     assert missing / 10 <= fps.n_unseen <= 10 * missing
-    # the default search (with seeding) from the same starts finds all of them
+    # the default search (with seeding) from the same starts finds more, but its seed budget
+    # (max(256, 4 x 60) seeds) runs out while it still finds new points: it says so
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         full = find_fixed_points(model, extra_states=starts, seed=0)
-    assert matched(full, truth) == len(truth) == len(full)
-    assert full.status is not Status.LIKELY_INCOMPLETE
+    assert found < matched(full, truth) == len(full) < len(truth)
+    assert full.n_seeds == 256 and full.status is Status.LIKELY_INCOMPLETE
 
 
 def test_merging_does_not_change_the_points_found() -> None:

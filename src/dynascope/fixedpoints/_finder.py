@@ -366,13 +366,13 @@ def visited_states(
 
 
 # ---------------------------------------------------------------------------- stage 1
-#: A seeding round makes at most this many / state_size² seeds (at least 64), so that its
-#: stage-2 Jacobians stay within 256 MiB; the closest pairs go first.
+#: Seeding makes at most this many / state_size² seeds (at least 64), so that their stage-2
+#: Jacobians stay within 256 MiB; the closest pairs go first.
 MAX_SEED_ENTRIES = 2**25
 #: All seeding rounds together make at most max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR x the
-#: number of candidates) seeds; a search that stops there while still finding points reports
-#: Status.LIKELY_INCOMPLETE.
-SEED_BUDGET_MIN = 1024
+#: number of candidates) seeds, and at most max(64, MAX_SEED_ENTRIES / state_size^2); a search
+#: that stops there while still finding points reports Status.LIKELY_INCOMPLETE.
+SEED_BUDGET_MIN = 256
 SEED_BUDGET_FACTOR = 4
 #: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
 MERGE_EVERY = 10
@@ -746,7 +746,10 @@ def find_fixed_points(
         slowest stable eigendirections, by half the distance to the nearest other point (dense
         Jacobians only). Seeds within the merge radius of a certified point stop there. Rounds
         continue from the new points until a round finds none, within a budget of
-        max(1024, 4 × n_candidates) seeds. ``0``: the candidates only.
+        max(256, 4 × n_candidates) seeds and at most max(64, 2^25 / state_size²) (stage-2
+        Jacobians within 256 MiB). ``0``: the candidates only. Seeding runs only on the
+        dense-Jacobian path (``jacobian="dense"``, or ``"auto"`` up to 512 units); the
+        matrix-free path of large networks skips it (the completeness estimate still applies).
     stage1 : Adam or None
         Options of stage 1; ``None`` skips it.
     stage2 : LevenbergMarquardt or None
@@ -998,8 +1001,11 @@ def find_fixed_points(
     known_caps = torch.zeros(first.numel(), dtype=torch.long, device=dev)
     seed_parts: list[_Solved] = []
     seed_u: list[torch.Tensor] = []
-    seed_budget = max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR * n)
-    for _ in range(max_rounds):
+    per_round = max(64, MAX_SEED_ENTRIES // (s * s))
+    seed_budget = min(max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR * n), per_round)
+    # Seeding rounds need dense Jacobians (eigendirections, and stage-2 cost at saddles): with
+    # the matrix-free path (large networks) they are skipped.
+    for _ in range(max_rounds if not state["matrix_free"] else 0):
         if not bool(is_new.any()) or n_seeds >= seed_budget:
             break
         pts, pts_u = known.joint[:, :s], known.joint[:, s:]
@@ -1021,7 +1027,7 @@ def find_fixed_points(
             vals_t,
             vecs_t,
             continuous_time=bool(net.continuous_time),
-            max_seeds=min(max(64, MAX_SEED_ENTRIES // (s * s)), seed_budget - n_seeds),
+            max_seeds=seed_budget - n_seeds,
         )
         if sx.shape[0] == 0:
             break
