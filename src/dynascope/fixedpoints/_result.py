@@ -152,7 +152,9 @@ class FixedPoints:
         Of the discarded candidates, those that ended far outside the visited region (see
         ``region_margin`` of :func:`find_fixed_points`).
     status : Status
-        Whether every candidate converged.
+        Whether every candidate converged, and ``LIKELY_INCOMPLETE`` where the completeness
+        estimate (``n_unseen >= 1``) or a seeding search that ran out while still finding
+        points says that fixed points were probably missed.
     n_eigvals : int or None
         ``None``: ``eigvals`` holds every eigenvalue. An int ``k``: only the ``k`` leading ones
         (see "Leading eigenvalues only" above).
