@@ -1,5 +1,7 @@
 """Train the 16-unit 3-bit flip-flop GRU stored in ``tests/data/flipflop_gru16.safetensors``.
 
+(``--cell lstm --hidden 32`` trains the LSTM(3, 32) of ``tests/data/flipflop_lstm32.safetensors``.)
+
 Self-contained (it does not depend on ``dynascope.tasks``/``dynascope.training``, which were
 written at the same time): the task is the classic flip-flop of Sussillo & Barak (2013) in the
 style of the fixed-point-finder example: 64 steps, on each step and bit a ±1 pulse with
@@ -47,12 +49,15 @@ def main() -> None:
     parser.add_argument("--out", default="tests/data/flipflop_gru16.safetensors")
     parser.add_argument("--iters", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cell", choices=("gru", "lstm"), default="gru")
+    parser.add_argument("--hidden", type=int, default=N_HIDDEN)
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    gru = torch.nn.GRU(N_BITS, N_HIDDEN, batch_first=True)
-    readout = torch.nn.Linear(N_HIDDEN, N_BITS)
+    module = torch.nn.GRU if args.cell == "gru" else torch.nn.LSTM
+    gru = module(N_BITS, args.hidden, batch_first=True)
+    readout = torch.nn.Linear(args.hidden, N_BITS)
     params = list(gru.parameters()) + list(readout.parameters())
     opt = torch.optim.Adam(params, lr=1e-2)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.iters, eta_min=1e-4)
@@ -68,7 +73,8 @@ def main() -> None:
         sched.step()
         if it % 250 == 0 or it == args.iters - 1:
             print(f"iter {it:5d}  loss {loss.item():.2e}  ({time.perf_counter() - start:.0f} s)")
-    model = dynascope.GRU.from_torch(gru, readout)
+    cls = dynascope.GRU if args.cell == "gru" else dynascope.LSTM
+    model = cls.from_torch(gru, readout)
     with torch.no_grad():
         inputs, targets = flipflop_batch(512, torch.Generator().manual_seed(12345))
         _, outputs = model(inputs)

@@ -89,7 +89,8 @@ def test_options_reach_the_simulation() -> None:
 def test_fixed_points_input_uses_their_stable_points() -> None:
     net = latch(2)
     fps = find_fixed_points(net, extra_states=torch.tensor(np.r_[corners(2), [[0.1, -0.2]]]))
-    assert len(fps) == 5 and int(fps.is_stable.sum()) == 4  # 4 corners + the origin
+    # the complete set of the 2-bit latch: 4 corners, 4 edge saddles (found by seeding), origin
+    assert len(fps) == 9 and int(fps.is_stable.sum()) == 4
     auto = extract_automaton(net, fps, flipflop_symbols(2))
     assert auto.n_states == 4 and auto.check(flipflop_truth) == []
 

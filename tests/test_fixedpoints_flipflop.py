@@ -3,6 +3,7 @@ benchmarks/train_flipflop_gru.py): 27 fixed points, 8 stable corners and 19 sadd
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from dynascope.exceptions import InvalidParameterError
 from dynascope.fixedpoints import (
     FixedPoints,
     LevenbergMarquardt,
+    Status,
     find_fixed_points,
     unstable_manifolds,
 )
@@ -211,3 +213,25 @@ def test_points_that_escape_the_visited_region_are_discarded(
     assert len(fps) == 27 and fps.n_escaped > 0 and np.abs(fps.x_star).max() < 1
     assert len(loose) > 27 and loose.n_escaped == 0 and np.abs(loose.x_star).max() > 5
     assert "escaped the visited region" in fps.summary()
+
+
+@pytest.mark.parametrize(
+    ("u", "expected"),
+    [
+        (None, {"stable": 8, "saddle-1": 12, "saddle-2": 6, "saddle-3": 1, "slow": 0}),
+        ([0.5, 0.0, 0.0], {"stable": 4, "saddle-1": 4, "saddle-2": 1, "slow": 0}),
+    ],
+)
+def test_default_call_from_visited_states_alone_is_complete(
+    model: dynascope.RNNModel, states: torch.Tensor, u: list[float] | None, expected: dict
+) -> None:
+    # The truth (27 and 9 points) is in benchmarks/RESULTS.md (independent Newton search) and in
+    # the grid cross-check above; trajectories alone miss the high-index saddles.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = find_fixed_points(model, u, initial_states=states, seed=0, max_rounds=0)
+        fps = find_fixed_points(model, u, initial_states=states, seed=0)
+    assert fps.counts() == expected
+    assert len(alone) < len(fps) and fps.n_found_by_candidates == len(alone)
+    assert fps.status is not Status.LIKELY_INCOMPLETE and fps.n_unseen < 1
+    assert "no sign of missed points" in fps.summary()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from ._jacobian import (
 )
 from ._matrix_free import jvp_input, leading_eigs, lm_stage_matrix_free, newton_distance_mf
 from ._result import FixedPoints, Status, linearise
+from ._seeding import merge_basins, seeds_from_points, unseen_estimate
 
 __all__ = [
     "Adam",
@@ -364,10 +366,34 @@ def visited_states(
 
 
 # ---------------------------------------------------------------------------- stage 1
+#: Seeding makes at most this many / state_size² seeds (at least 64), so that their stage-2
+#: Jacobians stay within 256 MiB; the closest pairs go first.
+MAX_SEED_ENTRIES = 2**25
+#: All seeding rounds together make at most max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR x the
+#: number of candidates) seeds, and at most max(64, MAX_SEED_ENTRIES / state_size^2); a search
+#: that stops there while still finding points reports Status.LIKELY_INCOMPLETE.
+SEED_BUDGET_MIN = 256
+SEED_BUDGET_FACTOR = 4
+#: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
+MERGE_EVERY = 10
+
+
 def _adam_stage(
-    model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: Adam
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-point Adam with plateau decay. Returns the best iterates and iteration counts."""
+    model: RNNModel,
+    x0: torch.Tensor,
+    u: torch.Tensor,
+    opt: Adam,
+    merge_radius: float = 0.0,
+    known: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-point Adam with plateau decay. Returns the best iterates, iteration counts, leaders.
+
+    Every :data:`MERGE_EVERY` iterations (from the first), active points within
+    ``merge_radius`` of each other (in ``[x, u]``) are merged into the one of lowest ``q``, and
+    points within it of a ``known`` ``[x, u]`` row stop there: ``leader[i]`` is ``i`` for points
+    that ran to the end, the index of the point that absorbed it, or ``n + k`` for known row
+    ``k`` (chains are resolved by :func:`_resolve_leaders`).
+    """
     b1, b2, eps = 0.9, 0.999, 1e-8
     n = x0.shape[0]
     best_x = x0.clone()
@@ -380,9 +406,28 @@ def _adam_stage(
     lr = torch.full((n,), opt.lr, dtype=x0.dtype, device=x0.device)
     wait = torch.zeros(n, dtype=torch.long, device=x0.device)
     t = torch.zeros(n, dtype=x0.dtype, device=x0.device)
-    for _ in range(opt.max_iter):
+    leader = torch.arange(n, device=x0.device)
+    for it in range(opt.max_iter):
         if active.numel() == 0:
             break
+        if merge_radius > 0 and it % MERGE_EVERY == 0:
+            xa = x[active]
+            with torch.no_grad():
+                ra = model.step(xa, u[active]) - xa
+            lead, hit = merge_basins(
+                torch.cat([xa, u[active]], dim=1),
+                torch.linalg.vector_norm(ra, dim=1),
+                merge_radius,
+                known,
+            )
+            merged = lead != torch.arange(active.numel(), device=x0.device)
+            leader[active[hit >= 0]] = n + hit[hit >= 0]
+            inner = merged & (hit < 0)
+            leader[active[inner]] = active[lead[inner]]
+            best_x[active[merged]] = xa[merged]
+            active = active[~merged]
+            if active.numel() == 0:
+                break
         xa = x[active].requires_grad_(True)
         with torch.enable_grad():
             r = model.step(xa, u[active]) - xa
@@ -413,7 +458,18 @@ def _adam_stage(
         mhat = m[active] / (1 - b1**ta)
         vhat = v[active] / (1 - b2**ta)
         x[active] = xa - lr[active].unsqueeze(1) * mhat / (vhat.sqrt() + eps)
-    return best_x, n_iter
+    return best_x, n_iter, leader
+
+
+def _resolve_leaders(leader: torch.Tensor, n_known: int) -> torch.Tensor:
+    """Follow chains of leaders to their ends; indices ``>= len(leader)`` are known rows."""
+    n = leader.shape[0]
+    ext = torch.cat([leader, torch.arange(n, n + n_known, device=leader.device)])
+    while True:
+        nxt = ext[ext]
+        if bool((nxt == ext).all()):
+            return ext[:n]
+        ext = nxt
 
 
 # ---------------------------------------------------------------------------- stage 2
@@ -424,9 +480,18 @@ STALL_ITER = 10
 
 
 def _lm_stage(
-    model: RNNModel, x0: torch.Tensor, u: torch.Tensor, opt: LevenbergMarquardt, tol: float
+    model: RNNModel,
+    x0: torch.Tensor,
+    u: torch.Tensor,
+    opt: LevenbergMarquardt,
+    tol: float,
+    region: tuple[torch.Tensor, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt."""
+    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt.
+
+    ``region = (ref, margin)``: points farther than ``margin`` times the diagonal of the
+    bounding box of ``ref`` outside it stop (they would be discarded as escaped anyway).
+    """
     x = x0.clone()
     n, s = x.shape
     n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
@@ -451,6 +516,9 @@ def _lm_stage(
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected[active])
         keep = torch.isfinite(rn) & ~polished & (mu[active] <= opt.max_damping)
         keep &= torch.isfinite(a).flatten(1).all(dim=1)
+        if region is not None:
+            outside, spread = _outside(xa, region[0])
+            keep &= ~(outside > region[1] * spread) | (spread <= 0)
         # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
         # points or failures, and each further iteration costs a Jacobian.
         at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
@@ -524,6 +592,22 @@ def _lm_stage(
 
 
 # ---------------------------------------------------------------------------- selection
+class _Solved(NamedTuple):
+    """Per-candidate outcome of one batch: final points, residuals, Newton distances, iterations."""
+
+    x: torch.Tensor
+    residual: torch.Tensor
+    x_error: torch.Tensor
+    n_iter: torch.Tensor
+
+
+class _Known(NamedTuple):
+    """Certified fixed points so far: ``[x, u]`` rows and their Newton distances."""
+
+    joint: torch.Tensor
+    x_error: torch.Tensor
+
+
 def _state_scale(x: torch.Tensor) -> float:
     """RMS norm of the states, the length scale of de-duplication (1.0 if all are zero)."""
     if x.numel() == 0:
@@ -537,13 +621,19 @@ def deduplicate(points: torch.Tensor, order_key: torch.Tensor, radius: float) ->
 
     The point with the smallest key (the lowest residual) of each cluster is kept.
     """
-    order = torch.argsort(order_key, stable=True)
-    kept: list[int] = []
-    if points.shape[0] == 0:
+    n = points.shape[0]
+    if n == 0:
         return torch.zeros(0, dtype=torch.long, device=points.device)
+    order = torch.argsort(order_key, stable=True)
+    # exact copies (merged candidates) first: keep the lowest key of each distinct row
+    _, inv = torch.unique(points[order], dim=0, return_inverse=True)
+    first = torch.full((int(inv.max()) + 1,), n, dtype=torch.long, device=points.device)
+    first = first.scatter_reduce(0, inv, torch.arange(n, device=points.device), "amin")
+    order = order[torch.sort(first).values]
+    kept: list[int] = []
     dist = torch.cdist(points[order], points[order])
-    removed = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
-    for i in range(points.shape[0]):
+    removed = torch.zeros(order.numel(), dtype=torch.bool, device=points.device)
+    for i in range(order.numel()):
         if removed[i]:
             continue
         kept.append(int(order[i]))
@@ -565,6 +655,8 @@ def find_fixed_points(
     xtol: float = 1e-6,
     region_margin: float | None = 1.0,
     dedup_tol: float = 1e-6,
+    merge_tol: float = 1e-2,
+    max_rounds: int = 8,
     stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
     stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
     compute_jacobians: bool = True,
@@ -589,6 +681,14 @@ def find_fixed_points(
     (the state scale), keeping the lowest residual; slow points within that radius of a fixed
     point or of a better slow point are dropped as well. The search runs on a float64 copy of
     the model (:func:`dynascope.analysis_copy`), so the user's model is never modified.
+
+    Completeness. Candidates that end within ``merge_tol`` of each other after stage 1 share
+    one stage-2 run. Then seeding rounds (``max_rounds``) start from midpoints of pairs of found
+    points and along their eigendirections, until a round finds nothing new. Finally the result
+    estimates how many fixed points no start reached (``n_unseen``, the Chao1 capture–recapture
+    estimate from the points reached by exactly one and two starts, ``n_captures``); where it
+    is 1 or more, or the last seeding round still found new points, the status is
+    :attr:`Status.LIKELY_INCOMPLETE`.
 
     Parameters
     ----------
@@ -629,6 +729,27 @@ def find_fixed_points(
         ``None`` keeps everything, and so does a single starting point (no region).
     dedup_tol : float
         Duplicate radius relative to the state scale.
+    merge_tol : float
+        Merge radius relative to the state scale: after stage 1, candidates within this
+        distance of each other (or of a fixed point already certified) are merged and only the
+        one with the lowest residual goes through stage 2; the others are counted as converging
+        to the same point (duplicates). Stage 1 merges its active points in the same way every
+        10 iterations. "Within" means: in the same cell of a grid of this side. Two distinct
+        fixed points
+        closer than ``merge_tol`` times the state scale may be reported as one; ``0`` merges
+        nothing (every candidate is polished).
+    max_rounds : int
+        Most seeding rounds. Trajectories rarely visit saddles of index >= 2, so after the
+        candidates converge, new starts are made from the fixed points found: midpoints of
+        pairs of points at the same input (the saddles of a multistable network lie between
+        the points their manifolds connect), and steps along each point's unstable and two
+        slowest stable eigendirections, by half the distance to the nearest other point (dense
+        Jacobians only). Seeds within the merge radius of a certified point stop there. Rounds
+        continue from the new points until a round finds none, within a budget of
+        max(256, 4 × n_candidates) seeds and at most max(64, 2^25 / state_size²) (stage-2
+        Jacobians within 256 MiB). ``0``: the candidates only. Seeding runs only on the
+        dense-Jacobian path (``jacobian="dense"``, or ``"auto"`` up to 512 units); the
+        matrix-free path of large networks skips it (the completeness estimate still applies).
     stage1 : Adam or None
         Options of stage 1; ``None`` skips it.
     stage2 : LevenbergMarquardt or None
@@ -718,6 +839,8 @@ def find_fixed_points(
             region_margin, "region_margin", _OWNER, min_value=0.0, max_inclusive=False
         )
     dedup_tol = check_float(dedup_tol, "dedup_tol", _OWNER, min_value=0.0, max_inclusive=False)
+    merge_tol = check_float(merge_tol, "merge_tol", _OWNER, min_value=0.0, max_inclusive=False)
+    max_rounds = check_int(max_rounds, "max_rounds", _OWNER, min_value=0)
     noise = check_float(noise, "noise", _OWNER, min_value=0.0, max_inclusive=False)
     if n_init is not None:
         n_init = check_int(n_init, "n_init", _OWNER, min_value=1)
@@ -762,64 +885,201 @@ def find_fixed_points(
     x0 = x0.to(dev)
     ref = ref.to(dev) if ref is not None else None
 
+    scale = _state_scale(x0)
+    radius = dedup_tol * scale
+    merge_radius = merge_tol * scale
+    state = {"matrix_free": matrix_free}
+    box = ref if ref is not None else x0
+    region = None if region_margin is None or box.shape[0] < 2 else (box, region_margin)
+
     def distance(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
-        if matrix_free:
+        if state["matrix_free"]:
             return newton_distance_mf(net, xs, us, max_dim=krylov_dim)
         return newton_distance(net, xs, us)
 
-    x, n_iter = x0, torch.zeros(n, dtype=torch.long, device=dev)
-    if stage1 is not None:
-        x, it1 = _adam_stage(net, x, u, stage1)
-        n_iter += it1
-    if stage2 is not None:
-        if matrix_free:
-            fallback = jacobian == "auto" and s <= DENSE_FALLBACK_MAX_SIZE
-            x, it2, gave_up = lm_stage_matrix_free(
-                net,
-                x,
-                u,
-                stage2,
-                tol,
-                newton_damping=NEWTON_DAMPING,
-                stall_iter=STALL_ITER,
-                give_up_fraction=DENSE_FALLBACK_FRACTION if fallback else None,
+    def polish(xs: torch.Tensor, us: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2 on ``xs``; returns the points and their iteration counts."""
+        assert stage2 is not None
+        if not state["matrix_free"]:
+            return _lm_stage(net, xs, us, stage2, tol, region)
+        fallback = jacobian == "auto" and s <= DENSE_FALLBACK_MAX_SIZE
+        xs, it2, gave_up = lm_stage_matrix_free(
+            net,
+            xs,
+            us,
+            stage2,
+            tol,
+            newton_damping=NEWTON_DAMPING,
+            stall_iter=STALL_ITER,
+            give_up_fraction=DENSE_FALLBACK_FRACTION if fallback else None,
+        )
+        if gave_up:
+            logger.info(
+                "find_fixed_points: GMRES needed more than %.0f%% of the state size per "
+                "Newton step; jacobian='auto' continues stage 2 with dense Jacobians",
+                100 * DENSE_FALLBACK_FRACTION,
             )
-            n_iter += it2
-            if gave_up:
-                logger.info(
-                    "find_fixed_points: GMRES needed more than %.0f%% of the state size per "
-                    "Newton step; jacobian='auto' continues stage 2 with dense Jacobians",
-                    100 * DENSE_FALLBACK_FRACTION,
-                )
-                matrix_free = False
-                x, it2 = _lm_stage(net, x, u, stage2, tol)
-                n_iter += it2
-        else:
-            x, it2 = _lm_stage(net, x, u, stage2, tol)
-            n_iter += it2
-    r = step(net, x, u) - x
-    residual = torch.linalg.vector_norm(r, dim=1)
+            state["matrix_free"] = False
+            xs, it3 = _lm_stage(net, xs, us, stage2, tol)
+            it2 = it2 + it3
+        return xs, it2
+
+    def solve(xs: torch.Tensor, us: torch.Tensor, known: _Known | None) -> _Solved:
+        """Stage 1, merging of basins, stage 2 on representatives, certification."""
+        m = xs.shape[0]
+        it = torch.zeros(m, dtype=torch.long, device=dev)
+        idx = torch.arange(m, device=dev)
+        n_known = 0 if known is None else known.joint.shape[0]
+        lead1 = idx
+        if stage1 is not None:
+            xs, it1, lead1 = _adam_stage(
+                net, xs, us, stage1, merge_radius, None if known is None else known.joint
+            )
+            it += it1
+            lead1 = _resolve_leaders(lead1, n_known)
+        alive = torch.where(lead1 == idx)[0]
+        joint = torch.cat([xs[alive], us[alive]], dim=1)
+        key = torch.linalg.vector_norm(step(net, xs[alive], us[alive]) - xs[alive], dim=1)
+        lead2, hit2 = merge_basins(joint, key, merge_radius, None if known is None else known.joint)
+        # one leader array over the candidates: -1 marks a known point (index in of_known)
+        ext = torch.cat([lead1, torch.arange(m, m + n_known, device=dev)])
+        ext[alive] = torch.where(hit2 >= 0, m + hit2, alive[lead2.clamp_min(0)])
+        ext = _resolve_leaders(ext[:m], n_known)
+        of_known = torch.where(ext >= m, ext - m, torch.full_like(ext, -1))
+        leader = torch.where(ext >= m, torch.full_like(ext, -1), ext)
+        reps = torch.where(leader == idx)[0]
+        x_end = xs.clone()
+        if stage2 is not None and reps.numel():
+            x_rep, it2 = polish(xs[reps], us[reps])
+            it[reps] += it2
+            x_end[reps] = x_rep
+        members = torch.where((leader >= 0) & (leader != idx))[0]
+        x_end[members] = x_end[leader[members]]
+        it[members] += it[leader[members]]
+        hits = torch.where(of_known >= 0)[0]
+        if known is not None and hits.numel():
+            x_end[hits] = known.joint[of_known[hits], :s]
+        res = torch.linalg.vector_norm(step(net, x_end, us) - x_end, dim=1)
+        x_err = torch.full((m,), math.inf, dtype=torch.float64, device=dev)
+        own = torch.where((leader == idx) & torch.isfinite(res) & (res <= tol))[0]
+        x_err[own] = distance(x_end[own], us[own])
+        x_err[members] = x_err[leader[members]]
+        if known is not None and hits.numel():
+            x_err[hits] = known.x_error[of_known[hits]]
+        return _Solved(x_end, res, x_err, it)
+
+    def certify(sol: _Solved, origin: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(finite, escaped)`` masks of a solved batch."""
+        finite = torch.isfinite(sol.residual)
+        escaped = torch.zeros_like(finite)
+        # A fixed point needs a small residual AND a short Newton step to the exact root.
+        # Saturating units have "fixed points at infinity": far outside the visited region the
+        # map equals the identity to float64 precision in some directions, which no residual or
+        # Newton-step test can tell from a continuum of fixed points. Those escapes are discarded.
+        if region_margin is not None:
+            outside, spread = _outside(sol.x, ref if ref is not None else origin)
+            if spread > 0:  # a single starting point defines no region
+                escaped = ~(outside <= region_margin * spread)
+        return finite, escaped
+
+    sol = solve(x0, u, None)
+    x, residual, x_error, n_iter = sol.x, sol.residual, sol.x_error, sol.n_iter
     q = 0.5 * residual**2
-    finite = torch.isfinite(residual)
-    scale = _state_scale(x0)
-    x_error = torch.full((n,), math.inf, dtype=torch.float64, device=dev)
-    small = torch.where(finite & (residual <= tol))[0]
-    x_error[small] = distance(x[small], u[small])
-    # A fixed point needs a small residual AND a short Newton step to the exact root.
-    # Saturating units have "fixed points at infinity": far outside the visited region the map
-    # equals the identity to float64 precision in some directions, which no residual or
-    # Newton-step test can tell from a continuum of fixed points. Those escapes are discarded.
-    escaped = torch.zeros(n, dtype=torch.bool, device=dev)
-    if region_margin is not None:
-        outside, spread = _outside(x, ref if ref is not None else x0)
-        if spread > 0:  # a single starting point defines no region
-            escaped = ~(outside <= region_margin * spread)
+    finite, escaped = certify(sol, x0)
     is_fixed = finite & ~escaped & (residual <= tol) & (x_error <= xtol * scale)
     is_slow = finite & ~escaped & ~is_fixed & (q <= slow_tol if slow_tol is not None else False)
     n_escaped = int((finite & escaped).sum())
     n_discarded = int(n - is_fixed.sum() - is_slow.sum())
 
-    radius = dedup_tol * scale
+    # Seeding rounds: new starts from the fixed points found so far, until a round finds none.
+    joint = torch.cat([x, u], dim=1)
+    fixed_idx = torch.where(is_fixed)[0]
+    first = fixed_idx[deduplicate(joint[fixed_idx], residual[fixed_idx], radius)]
+    known = _Known(joint[first], x_error[first])
+    is_new = torch.ones(first.numel(), dtype=torch.bool, device=dev)
+    n_seeds, rounds_used, still_finding = 0, 0, False
+    known_caps = torch.zeros(first.numel(), dtype=torch.long, device=dev)
+    seed_parts: list[_Solved] = []
+    seed_u: list[torch.Tensor] = []
+    per_round = max(64, MAX_SEED_ENTRIES // (s * s))
+    seed_budget = min(max(SEED_BUDGET_MIN, SEED_BUDGET_FACTOR * n), per_round)
+    # Seeding rounds need dense Jacobians (eigendirections, and stage-2 cost at saddles): with
+    # the matrix-free path (large networks) they are skipped.
+    for _ in range(max_rounds if not state["matrix_free"] else 0):
+        if not bool(is_new.any()) or n_seeds >= seed_budget:
+            break
+        pts, pts_u = known.joint[:, :s], known.joint[:, s:]
+        vals_t = vecs_t = None
+        if not state["matrix_free"] and s <= MATRIX_FREE_MIN_SIZE:
+            jx_new, _ = jacobians(net, pts[is_new], pts_u[is_new])
+            with single_threaded_lapack():
+                v_new, w_new = torch.linalg.eig(jx_new)
+            vals_t = torch.zeros(pts.shape[0], s, dtype=v_new.dtype, device=dev)
+            vecs_t = torch.zeros(pts.shape[0], s, s, dtype=w_new.dtype, device=dev)
+            key_new = v_new.real if net.continuous_time else v_new.abs()
+            order = torch.argsort(key_new, dim=1, descending=True)
+            vals_t[is_new] = torch.gather(v_new, 1, order)
+            vecs_t[is_new] = torch.gather(w_new, 2, order[:, None, :].expand_as(w_new))
+        sx, su = seeds_from_points(
+            pts,
+            pts_u,
+            is_new,
+            vals_t,
+            vecs_t,
+            continuous_time=bool(net.continuous_time),
+            max_seeds=seed_budget - n_seeds,
+        )
+        if sx.shape[0] == 0:
+            break
+        rounds_used += 1
+        n_seeds += sx.shape[0]
+        s_sol = solve(sx, su, known)
+        s_fin, s_esc = certify(s_sol, x0)
+        ok = torch.where(
+            s_fin & ~s_esc & (s_sol.residual <= tol) & (s_sol.x_error <= xtol * scale)
+        )[0]
+        cand = torch.cat([s_sol.x[ok], su[ok]], dim=1)
+        if cand.shape[0] and known.joint.shape[0]:
+            far = torch.cdist(cand, known.joint).min(dim=1).values > radius
+        else:
+            far = torch.ones(cand.shape[0], dtype=torch.bool, device=dev)
+        new_idx = torch.where(far)[0]
+        new_idx = new_idx[deduplicate(cand[new_idx], s_sol.residual[ok][new_idx], radius)]
+        pick = ok[new_idx]
+        seed_parts.append(
+            _Solved(s_sol.x[pick], s_sol.residual[pick], s_sol.x_error[pick], s_sol.n_iter[pick])
+        )
+        seed_u.append(su[pick])
+        is_new = torch.cat(
+            [torch.zeros_like(is_new), torch.ones(new_idx.numel(), dtype=torch.bool, device=dev)]
+        )
+        known = _Known(
+            torch.cat([known.joint, cand[new_idx]]),
+            torch.cat([known.x_error, s_sol.x_error[pick]]),
+        )
+        # captures of the known points by this round's converged seeds
+        known_caps = torch.cat(
+            [known_caps, torch.zeros(new_idx.numel(), dtype=torch.long, device=dev)]
+        )
+        if cand.shape[0]:
+            dmin, owner = torch.cdist(cand, known.joint).min(dim=1)
+            known_caps += torch.bincount(owner[dmin <= radius], minlength=known_caps.numel())
+        still_finding = bool(new_idx.numel())
+    n_found_first = first.numel()
+
+    # Selection over the trajectory candidates and the converged seeds together.
+    n0 = n
+    if seed_parts:
+        x = torch.cat([x] + [p.x for p in seed_parts])
+        u = torch.cat([u] + seed_u)
+        residual = torch.cat([residual] + [p.residual for p in seed_parts])
+        x_error = torch.cat([x_error] + [p.x_error for p in seed_parts])
+        n_iter = torch.cat([n_iter] + [p.n_iter for p in seed_parts])
+        extra = sum(p.x.shape[0] for p in seed_parts)
+        ones = torch.ones(extra, dtype=torch.bool, device=dev)
+        is_fixed = torch.cat([is_fixed, ones])
+        is_slow = torch.cat([is_slow, ~ones])
+        q = 0.5 * residual**2
     fixed_idx = torch.where(is_fixed)[0]
     joint = torch.cat([x, u], dim=1)
     keep_fixed = fixed_idx[deduplicate(joint[fixed_idx], residual[fixed_idx], radius)]
@@ -835,16 +1095,36 @@ def find_fixed_points(
         # only a diagnostic for slow points: computed for the ones reported
         x_error[keep_slow] = distance(x[keep_slow], u[keep_slow])
     keep = torch.cat([keep_fixed, keep_slow])
-    n_duplicates = int(is_fixed.sum() + is_slow.sum()) - keep.numel()
+    # Captures: how many starts (trajectory candidates and seeds) converged to each point.
+    captures = torch.zeros(keep.numel(), dtype=torch.long, device=dev)
+    from_first = torch.zeros(keep.numel(), dtype=torch.bool, device=dev)
+    conv = torch.where(is_fixed | is_slow)[0]
+    if keep.numel() and conv.numel():
+        d = torch.cdist(joint[conv], joint[keep])
+        dmin, owner = d.min(dim=1)
+        owner = owner[dmin <= radius]
+        captures = torch.bincount(owner, minlength=keep.numel())
+        first_owner = owner[conv[dmin <= radius] < n0]
+        from_first[first_owner] = True
+        # candidates of the first batch only, plus the seeds' captures of the known points
+        captures = torch.bincount(first_owner, minlength=keep.numel())
+        dk, ko = torch.cdist(known.joint, joint[keep]).min(dim=1)
+        captures = captures.index_add(0, ko[dk <= radius], known_caps[dk <= radius])
+    n_duplicates = int(is_fixed[:n0].sum() + is_slow[:n0].sum()) - int(from_first.sum())
+    n_unseen = unseen_estimate(captures[: keep_fixed.numel()])
     logger.info(
-        "find_fixed_points: %d candidates, %d fixed, %d slow, %d discarded, %d duplicates",
+        "find_fixed_points: %d candidates, %d seeds in %d rounds, %d fixed (%d from the "
+        "candidates), %d slow, %d discarded, %d duplicates, %.1f unseen (Chao1)",
         n,
+        n_seeds,
+        rounds_used,
         keep_fixed.numel(),
+        n_found_first,
         keep_slow.numel(),
         n_discarded,
         n_duplicates,
+        n_unseen,
     )
-
     xk, uk = x[keep], u[keep]
     jac = jac_u = vals = right = left = None
     dt = float(net.dt) if (net.continuous_time and net.dt is not None) else 1.0
@@ -873,6 +1153,8 @@ def find_fixed_points(
             ConvergenceWarning,
             stacklevel=2,
         )
+    elif n_unseen >= 1.0 or still_finding:
+        status = Status.LIKELY_INCOMPLETE
     elif n_discarded:
         status = Status.SOME_DISCARDED
     else:
@@ -901,6 +1183,22 @@ def find_fixed_points(
         n_duplicates=n_duplicates,
         status=status,
         n_eigvals=n_eigvals if (compute_jacobians and n_eigvals is not None) else None,
+        n_captures=captures.cpu().numpy(),
+        n_seeds=n_seeds,
+        n_rounds=rounds_used,
+        n_unseen=float(n_unseen),
+        n_found_by_candidates=int(from_first[: keep_fixed.numel()].sum()),
+    )
+
+
+def _param_names() -> tuple[str, ...]:
+    """The keyword-only options of :func:`find_fixed_points` (its signature is the one source)."""
+    sig = inspect.signature(find_fixed_points)
+    skip = {"extra_states"}
+    return tuple(
+        name
+        for name, p in sig.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in skip
     )
 
 
@@ -933,6 +1231,8 @@ class FixedPointFinder:
         xtol: float = 1e-6,
         region_margin: float | None = 1.0,
         dedup_tol: float = 1e-6,
+        merge_tol: float = 1e-2,
+        max_rounds: int = 8,
         stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
         stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
         compute_jacobians: bool = True,
@@ -948,6 +1248,8 @@ class FixedPointFinder:
         self.xtol = xtol
         self.region_margin = region_margin
         self.dedup_tol = dedup_tol
+        self.merge_tol = merge_tol
+        self.max_rounds = max_rounds
         self.stage1 = stage1
         self.stage2 = stage2
         self.compute_jacobians = compute_jacobians
@@ -957,11 +1259,7 @@ class FixedPointFinder:
 
     def get_params(self) -> dict[str, Any]:
         """The options, as passed to :func:`find_fixed_points`."""
-        names = (
-            "tol", "slow_tol", "n_init", "noise", "seed", "xtol", "region_margin", "dedup_tol",
-            "stage1", "stage2", "compute_jacobians", "jacobian", "n_eigvals", "device",
-        )  # fmt: skip
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in _param_names()}
 
     def fit(
         self,

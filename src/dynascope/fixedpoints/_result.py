@@ -30,6 +30,10 @@ class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; we support 3
     ALL_CONVERGED = "every candidate converged to a fixed or slow point"
     SOME_DISCARDED = "some candidates did not converge and were discarded"
     NONE_FOUND = "no candidate converged to a fixed or slow point"
+    LIKELY_INCOMPLETE = (
+        "fixed points were probably missed: too many were reached by a single start, or the "
+        "last seeding round still found new ones"
+    )
 
 
 def linearise(
@@ -148,10 +152,24 @@ class FixedPoints:
         Of the discarded candidates, those that ended far outside the visited region (see
         ``region_margin`` of :func:`find_fixed_points`).
     status : Status
-        Whether every candidate converged.
+        Whether every candidate converged, and ``LIKELY_INCOMPLETE`` where the completeness
+        estimate (``n_unseen >= 1``) or a seeding search that ran out while still finding
+        points says that fixed points were probably missed.
     n_eigvals : int or None
         ``None``: ``eigvals`` holds every eigenvalue. An int ``k``: only the ``k`` leading ones
         (see "Leading eigenvalues only" above).
+    n_captures : ndarray of int, shape (n_points,), or None
+        How many starts (candidates and seeds) converged to each point.
+    n_seeds : int
+        Starts made by the seeding rounds (see ``max_rounds`` of :func:`find_fixed_points`).
+    n_rounds : int
+        Seeding rounds run.
+    n_unseen : float
+        Estimated number of fixed points that no start reached (Chao1:
+        :math:`f_1 (f_1 - 1) / (2 (f_2 + 1))` with :math:`f_k` the fixed points reached by
+        exactly ``k`` starts).
+    n_found_by_candidates : int
+        Fixed points reached by at least one of the candidates (the others: by seeds only).
     """
 
     x_star: np.ndarray
@@ -176,6 +194,11 @@ class FixedPoints:
     n_escaped: int
     status: Status
     n_eigvals: int | None = None
+    n_captures: np.ndarray | None = None
+    n_seeds: int = 0
+    n_rounds: int = 0
+    n_unseen: float = 0.0
+    n_found_by_candidates: int | None = None
 
     _PER_POINT = (
         "x_star",
@@ -190,6 +213,7 @@ class FixedPoints:
         "eigvals",
         "eigvecs_right",
         "eigvecs_left",
+        "n_captures",
     )
 
     # ------------------------------------------------------------------ container protocol
@@ -343,6 +367,30 @@ class FixedPoints:
         out["slow"] = int((~fixed).sum())
         return dict(sorted(out.items(), key=lambda kv: (kv[0] != "stable", kv[0])))
 
+    def completeness(self) -> str:
+        """One plain sentence on how complete the search believes itself to be."""
+        n_fixed = int(self.is_fixed.sum())
+        seeded = ""
+        if self.n_found_by_candidates is not None:
+            seeded = (
+                f"{n_fixed - self.n_found_by_candidates} of the {n_fixed} fixed points were "
+                f"found only by seeding ({self.n_seeds} seeds in {self.n_rounds} rounds); "
+            )
+        single = 0
+        if self.n_captures is not None:
+            single = int((self.n_captures[self.is_fixed] == 1).sum())
+        estimate = (
+            f"{single} were reached by a single start; estimated unseen fixed points: "
+            f"{self.n_unseen:.1f}"
+        )
+        verdict = (
+            " -- the search is probably INCOMPLETE (more starts, noise or seeding rounds may "
+            "find more)."
+            if self.status is Status.LIKELY_INCOMPLETE
+            else " -- no sign of missed points."
+        )
+        return "completeness: " + seeded + estimate + verdict
+
     def summary(self) -> str:
         """A short multi-line text summary: counts by type and saddle index, worst residual."""
         lines = [
@@ -353,6 +401,7 @@ class FixedPoints:
             f"{'type':<12}{'count':>6}",
         ]
         lines += [f"{k:<12}{v:>6}" for k, v in self.counts().items()]
+        lines.append(self.completeness())
         fixed = self.is_fixed
         if fixed.any():
             lines.append(
@@ -395,6 +444,10 @@ class FixedPoints:
             "n_escaped": self.n_escaped,
             "status": self.status.name,
             "n_eigvals": self.n_eigvals,
+            "n_seeds": self.n_seeds,
+            "n_rounds": self.n_rounds,
+            "n_unseen": self.n_unseen,
+            "n_found_by_candidates": self.n_found_by_candidates,
         }
         arrays = {
             name: getattr(self, name) for name in self._PER_POINT if getattr(self, name) is not None

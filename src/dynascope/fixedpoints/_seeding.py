@@ -1,0 +1,141 @@
+"""Stages that make the fixed-point search complete and say how complete it is.
+
+- :func:`merge_basins`: before the expensive Newton/Levenberg–Marquardt stage, candidates whose
+  stage-1 endpoints lie within a merge radius of each other (or of a point already certified)
+  are merged; only one representative per cluster is polished.
+- :func:`seeds_from_points`: new starting points from the fixed points found so far: midpoints
+  of pairs (index-k saddles of multistable networks sit between pairs of lower-index points,
+  e.g. the edge, face and body centres of the flip-flop's cube of attractors) and steps along
+  the unstable and slowest stable eigendirections of each point (towards the points its
+  manifolds connect to).
+- :func:`unseen_estimate`: a capture–recapture (Chao1) estimate of how many fixed points no
+  start converged to, from how many points were reached by exactly one and exactly two starts.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["merge_basins", "seeds_from_points", "unseen_estimate"]
+
+#: Most pairs whose midpoints seed one round (beyond it: pairs of nearest neighbours only).
+MAX_PAIRS = 4096
+#: Slowest stable eigendirections per point that seed steps (besides every unstable one).
+N_STABLE_DIRECTIONS = 2
+
+
+def merge_basins(
+    x: torch.Tensor, key: torch.Tensor, radius: float, known: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge points that share a cell of a grid of side ``radius`` (the lowest ``key`` leads).
+
+    Returns ``(leader, of_known)``: ``leader[i]`` is the index of the representative of point
+    ``i`` (itself for representatives), or ``-1`` when point ``i`` lies within ``radius`` of a
+    ``known`` point, whose index is then ``of_known[i]`` (``-1`` otherwise). ``radius <= 0``
+    merges nothing.
+    """
+    n = x.shape[0]
+    leader = torch.arange(n, device=x.device)
+    of_known = torch.full((n,), -1, dtype=torch.long, device=x.device)
+    if n == 0 or radius <= 0:
+        return leader, of_known
+    if known is not None and known.shape[0]:
+        d = torch.cdist(x, known)
+        dmin, arg = d.min(dim=1)
+        hit = dmin <= radius
+        of_known[hit] = arg[hit]
+        leader[hit] = -1
+    finite = torch.isfinite(x).all(dim=1) & torch.isfinite(key)
+    rest = torch.where((leader >= 0) & finite)[0]
+    if rest.numel() < 2:
+        return leader, of_known
+    # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
+    cells = torch.floor(x[rest] / radius).to(torch.long)
+    _, cell = torch.unique(cells, dim=0, return_inverse=True)
+    order = torch.argsort(key[rest], stable=True)
+    first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
+    # scatter in reverse order so that the lowest key is written last and wins
+    rev = order.flip(0)
+    first[cell[rev]] = rest[rev]
+    leader[rest] = first[cell]
+    return leader, of_known
+
+
+def seeds_from_points(
+    points: torch.Tensor,
+    inputs: torch.Tensor,
+    is_new: torch.Tensor,
+    eigvals: torch.Tensor | None,
+    eigvecs: torch.Tensor | None,
+    *,
+    continuous_time: bool,
+    max_seeds: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeds ``(x, u)`` from certified fixed points ``points`` (k, S) at ``inputs`` (k, n_in).
+
+    Midpoints of every pair with the same input that involves a new point (``is_new``), at most
+    :data:`MAX_PAIRS` (then only each new point's nearest neighbours); and, for each new point
+    with eigenvectors given, steps ``x* ± h v`` along its unstable and its
+    :data:`N_STABLE_DIRECTIONS` slowest stable eigendirections (real parts), where ``h`` is half
+    the distance to its nearest other point (or its norm when alone). At most ``max_seeds``:
+    the eigendirection seeds first, then the midpoints of the closest pairs.
+    """
+    k, s = points.shape
+    xs: list[torch.Tensor] = []
+    us: list[torch.Tensor] = []
+    new = torch.where(is_new)[0]
+    if k >= 2 and new.numel():
+        same_u = (inputs[:, None, :] == inputs[None, :, :]).all(dim=2)
+        dist = torch.cdist(points, points)
+        pair = same_u & (is_new[:, None] | is_new[None, :])
+        pair &= torch.triu(torch.ones(k, k, dtype=torch.bool, device=points.device), diagonal=1)
+        if int(pair.sum()) > MAX_PAIRS:
+            n_near = max(1, MAX_PAIRS // max(new.numel(), 1))
+            masked = torch.where(same_u, dist, torch.full_like(dist, float("inf")))
+            masked.fill_diagonal_(float("inf"))
+            near = torch.zeros_like(pair)
+            idx = masked[new].topk(min(n_near, k - 1), largest=False).indices
+            near[new[:, None].expand_as(idx), idx] = True
+            pair = (near | near.T) & torch.triu(torch.ones_like(pair), diagonal=1)
+        i, j = torch.where(pair)
+        close_first = torch.argsort(dist[i, j], stable=True)
+        i, j = i[close_first], j[close_first]
+        mid_x, mid_u = 0.5 * (points[i] + points[j]), inputs[i]
+    if eigvals is not None and eigvecs is not None and new.numel():
+        dist = torch.cdist(points, points)
+        dist.fill_diagonal_(float("inf"))
+        for p in new.tolist():
+            h = float(dist[p].min()) if k > 1 else float(points[p].norm())
+            h = 0.5 * (h if h > 0 and h < float("inf") else 1.0)
+            lam = eigvals[p]
+            growth = lam.real if continuous_time else lam.abs()
+            edge = 0.0 if continuous_time else 1.0
+            unstable = torch.where(growth > edge)[0]
+            stable = torch.where(growth <= edge)[0][:N_STABLE_DIRECTIONS]
+            cols = torch.cat([unstable, stable])
+            if cols.numel() == 0:
+                continue
+            v = eigvecs[p][:, cols].real.T
+            v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-300)
+            xs.append(torch.cat([points[p] + h * v, points[p] - h * v]))
+            us.append(inputs[p].expand(2 * cols.numel(), -1))
+    if k >= 2 and new.numel():
+        xs.append(mid_x)
+        us.append(mid_u)
+    if not xs:
+        return points.new_zeros(0, s), inputs.new_zeros(0, inputs.shape[1])
+    # eigendirection seeds first, then midpoints of the closest pairs first
+    return torch.cat(xs)[:max_seeds], torch.cat(us)[:max_seeds]
+
+
+def unseen_estimate(captures: torch.Tensor) -> float:
+    r"""Chao1 (bias-corrected) estimate of the number of points that no start reached.
+
+    ``captures[i]`` is how many starts converged to point ``i``. With :math:`f_1` points reached
+    by exactly one start and :math:`f_2` by exactly two,
+    :math:`\hat f_0 = f_1 (f_1 - 1) / (2 (f_2 + 1))` (Chao 1984; Chiu et al. 2014): when most
+    points were found only once, more are likely unseen.
+    """
+    f1 = int((captures == 1).sum())
+    f2 = int((captures == 2).sum())
+    return f1 * (f1 - 1) / (2.0 * (f2 + 1))
