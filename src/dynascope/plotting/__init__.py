@@ -66,3 +66,10 @@ from ._sweeps import plot_sweep_metric as plot_sweep_metric  # noqa: E402
 from ._sweeps import plot_sweep_successes as plot_sweep_successes  # noqa: E402
 
 __all__ += ["plot_sweep_counts", "plot_sweep_metric", "plot_sweep_successes"]
+from ._points import POINT_STYLE as POINT_STYLE  # noqa: E402
+from ._points import describe_points as describe_points  # noqa: E402
+from ._points import group_by_kind as group_by_kind  # noqa: E402
+from ._points import legend_labels as legend_labels  # noqa: E402
+from ._points import legend_outside as legend_outside  # noqa: E402
+
+__all__ += ["POINT_STYLE", "describe_points", "group_by_kind", "legend_labels", "legend_outside"]

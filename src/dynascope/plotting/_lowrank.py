@@ -13,7 +13,12 @@ __all__ = ["plot_effective_couplings", "plot_flow_field", "plot_latents", "plot_
 
 
 def _draw_points(ax: Any, kappa: np.ndarray, stable: np.ndarray, *, y: np.ndarray | None) -> None:
-    """Stable fixed points filled, unstable ones open (the convention of Fig. 2c)."""
+    """Stable fixed points filled, unstable ones open (the convention of Fig. 2c).
+
+    On the white 1-D plot the markers are black (filled: stable); on the dark 2-D speed map they
+    are white. Each scatter's ``gid`` is ``"stable"`` or ``"unstable"``; stable ones on top.
+    """
+    ink = "black" if y is None else "white"
     for is_stable in (True, False):
         sel = stable == is_stable
         if not sel.any():
@@ -24,11 +29,12 @@ def _draw_points(ax: Any, kappa: np.ndarray, stable: np.ndarray, *, y: np.ndarra
             xs,
             ys,
             s=60,
-            zorder=4,
-            facecolor="white" if is_stable else "none",
-            edgecolor="black" if y is None else "white",
-            linewidth=1.5,
-            label="stable" if is_stable else "unstable",
+            zorder=5 if is_stable else 4,
+            facecolors=ink if is_stable else "none",
+            edgecolors=ink,
+            linewidths=1.5,
+            label="stable fixed point" if is_stable else "unstable fixed point",
+            gid="stable" if is_stable else "unstable",
         )
 
 
