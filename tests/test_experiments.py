@@ -207,6 +207,30 @@ def test_working_memory_quick(tmp_path: Path) -> None:
     assert metrics["accuracy"] >= 0.9
     assert metrics["f1_decoding_r2"] > 0.8  # held-out decoding of f1 from the delay state
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+    import matplotlib.pyplot as plt
+
+    from dynascope.experiments.working_memory import WorkingMemoryResults, figures
+    from dynascope.fixedpoints import FixedPoints, point_kinds
+    from dynascope.plotting import legend_labels
+
+    results = WorkingMemoryResults.load(out)
+    fps = FixedPoints.load(out / "results" / "fixed_points.npz")
+    assert results.point_kinds == tuple(point_kinds(fps)) and results.n_hidden == 32
+    assert metrics["fixed_point_counts"] == results.counts()
+    shown = report_figures_in_browser(out / "report.html")
+    check_captions(shown)
+    figs = figures(results)
+    try:
+        for name in ("delay_state_space", "eigenvalues"):
+            # #14: every eigenvalue used to be labelled "slow point", saddles included.
+            labels = check_point_markers(figs[name])
+            (entry,) = [f for f in shown if f["name"] == name]
+            assert labels == entry["legend"] == list(legend_labels(results.counts()))
+            assert labels  # the quick network has one saddle: labelled "saddle"
+            check_legends_outside(figs[name])
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
 
 
 def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
