@@ -126,8 +126,8 @@ def check_legends_outside(fig) -> None:
     """No legend overlaps the data area of any axes of ``fig``."""
     renderer = fig.canvas.get_renderer()
     boxes = [ax.get_window_extent(renderer) for ax in fig.axes]
-    for ax in fig.axes:
-        legend = ax.get_legend()
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    for legend in legends:
         if legend is None:
             continue
         lb = legend.get_window_extent(renderer)

@@ -23,11 +23,14 @@ import numpy as np
 import torch
 
 from ..lowrank import (
+    ContextGating,
     EffectiveCouplings,
     MeanFieldReduction,
     Populations,
+    context_gating,
     effective_couplings,
     flow_field,
+    input_carriers,
     latent_r2,
     latent_trajectories,
     loadings,
@@ -37,15 +40,16 @@ from ..lowrank import (
     simulate_reduced,
 )
 from ..models import RNNModel, analysis_copy
+from ..plotting import merge_legends
+from ..report import FigureSpec, Section, Table
 from ..tasks import ContextDependentIntegration, TaskBatch
 from ._base import Experiment, Report, RunContext, register, training_figure
-from .decision import (
+from ._lowrank_common import (
     HELD_OUT_SEED_OFFSET,
     accuracy,
     check_lowrank,
     fmt_accs,
     resampled_accuracies,
-    resampling_figure,
     train_lowrank,
 )
 
@@ -129,46 +133,25 @@ def _correct(outputs: np.ndarray, batch: TaskBatch) -> np.ndarray:
     return np.sign(mean) == batch.conditions["choice"]
 
 
-def _couplings(pops: Populations, batch: TaskBatch) -> tuple[EffectiveCouplings, dict]:
+def _couplings(pops: Populations, batch: TaskBatch) -> tuple[EffectiveCouplings, ContextGating]:
     """Eq. 11 along the reduced trajectories; stimulus-period means per context."""
     sim = simulate_reduced(pops, batch.inputs)
     c = effective_couplings(pops, sim.kappa, sim.v)
-    stim = batch.period_mask("stimulus")
-    context = batch.conditions["context"]
-    table: dict[str, dict[str, float]] = {}
-    for i, name in enumerate(CONTEXTS):
-        sel = (context == i)[:, None] & stim
-        s_in = c.sigma_in[sel][:, 0, :2].mean(axis=0)
-        table[name] = {
-            "sigma_in_A": float(s_in[0]),
-            "sigma_in_B": float(s_in[1]),
-            "sigma_rec": float(c.sigma_rec[sel][:, 0, 0].mean()),
+    gating = context_gating(
+        c, batch.conditions["context"], batch.period_mask("stimulus"), relevant=(0, 1)
+    )
+    return c, gating
+
+
+def _table(gating: ContextGating) -> dict[str, dict[str, float]]:
+    return {
+        name: {
+            "sigma_in_A": float(gating.sigma_in[i, 0]),
+            "sigma_in_B": float(gating.sigma_in[i, 1]),
+            "sigma_rec": float(gating.sigma_rec[i]),
         }
-    return c, table
-
-
-def _carriers_and_gains(
-    pops: Populations, c: EffectiveCouplings, batch: TaskBatch
-) -> tuple[tuple[int, int], dict[str, list[float]]]:
-    """Population carrying each sensory input, and each population's gain per context.
-
-    The carrier of input s is the population with the largest contribution
-    :math:`\\alpha_p|\\langle n I_s\\rangle_p|` (uncentred overlap); gains are ⟨Φ'⟩_p averaged over
-    the stimulus period of every held-out trial of the context.
-    """
-    n_col = pops.n_cols.start
-    overlaps = []
-    for s in range(2):
-        i_col = pops.in_cols.start + s
-        second = pops.covariances[:, n_col, i_col] + pops.means[:, n_col] * pops.means[:, i_col]
-        overlaps.append(int(np.argmax(pops.weights * np.abs(second))))
-    stim = batch.period_mask("stimulus")
-    context = batch.conditions["context"]
-    gains = {
-        name: c.gains[(context == i)[:, None] & stim].mean(axis=0).tolist()
         for i, name in enumerate(CONTEXTS)
     }
-    return (overlaps[0], overlaps[1]), gains
 
 
 def _context_probe(batch: TaskBatch, n_trials: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,7 +172,13 @@ def _context_probe(batch: TaskBatch, n_trials: int) -> tuple[np.ndarray, np.ndar
 
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Populations, reduction, refinement, effective couplings per context and resampling."""
-    from ..plotting import plot_effective_couplings, plot_flow_field, plot_latents, plot_loadings
+    from ..plotting import (
+        plot_effective_couplings,
+        plot_flow_panels,
+        plot_latents,
+        plot_loadings,
+        plot_resampled_accuracy,
+    )
     from ..plotting._mpl import pyplot
 
     opts: ContextOptions = ctx.options
@@ -199,6 +188,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     acc = accuracy(net, task, batch)
     times = (np.arange(batch.inputs.shape[1]) + 1) * task.dt
     plt = pyplot()
+    legends: dict[str, tuple[str, ...]] = {}
 
     # Populations: the fixed count used for the reduction, and what BIC would choose.
     load = loadings(net)
@@ -229,7 +219,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             n_steps=opts.finite_refine_steps,
             batch_size=32,
             lr=5e-3,
-            n_hidden=opts.hidden,
+            n_hidden=int(net.n_hidden),
             seed=ctx.seed,
         ).populations
     refine_wall = time.perf_counter() - t0
@@ -242,8 +232,9 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     net_by_ctx = _per_context(_correct(out.numpy(), batch), batch)
 
     # Effective couplings (eq. 11), per context, for the refined and the fitted mixtures.
-    c_ref, table_ref = _couplings(refined, batch)
-    _, table_fit = _couplings(fitted, batch)
+    c_ref, gating_ref = _couplings(refined, batch)
+    _, gating_fit = _couplings(fitted, batch)
+    table_ref, table_fit = _table(gating_ref), _table(gating_fit)
     ctx.run.save_result(
         "couplings",
         {
@@ -264,31 +255,34 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
         plot_effective_couplings(times, curves, ["σ̃_in A", "σ̃_in B", "σ̃_rec"], ax=ax)
         ax.set_title(f"context {name}")
+    legends["couplings"] = tuple(merge_legends(fig))
     ctx.run.save_figure(fig, "couplings")
 
     # Per-context reduced flow (refined mixture), with no evidence and with evidence on A or B.
     coh = float(sorted(task.coherences)[len(task.coherences) // 2])
     cue = task.context_cue
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5), sharex=True, sharey=True)
     flows: dict[str, np.ndarray] = {}
     stable_counts = {}
+    panels: list[list[Any]] = []
+    titles: list[list[str]] = []
+    inputs = (("no evidence", (0.0, 0.0)), (f"A = +{coh:g}", (coh, 0.0)),
+              (f"B = +{coh:g}", (0.0, coh)))  # fmt: skip
     for i, name in enumerate(CONTEXTS):
-        for j, (label, sensory) in enumerate(
-            (
-                ("no evidence", (0.0, 0.0)),
-                (f"A = +{coh:g}", (coh, 0.0)),
-                (f"B = +{coh:g}", (0.0, coh)),
-            )
-        ):
+        panels.append([])
+        titles.append([])
+        for j, (label, sensory) in enumerate(inputs):
             u = np.array([*sensory, cue * (i == 0), cue * (i == 1)])
             field = flow_field(refined, u)
             flows[f"velocity_ctx{name}_{j}"] = field.velocity[:, 0]
             flows["kappa"] = field.axes[0]
             if j == 0:
                 stable_counts[name] = int(field.fixed_points.is_stable.sum())
-            ax = axes[i, j]
-            plot_flow_field(field, ax=ax, axis_labels=("κ",))
-            ax.set_title(f"context {name}, {label}", fontsize=10)
+            panels[-1].append(field)
+            titles[-1].append(f"context {name}, {label}")
+    fig = plot_flow_panels(panels, titles)
+    legends["flow_field"] = tuple(t.get_text() for t in fig.legends[0].get_texts())
+    n_stable = sum(int(f.fixed_points.is_stable.sum()) for row in panels for f in row)
+    n_unstable = sum(int((~f.fixed_points.is_stable).sum()) for row in panels for f in row)
     ctx.run.save_result("flow_field", flows, {"held_coherence": coh, "context_cue": cue})
     ctx.run.save_figure(fig, "flow_field")
 
@@ -296,7 +290,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     # drawn from the refined mixture vs the refined reduced model (right), on the same trials.
     # The drawn network is simulated on a subset of trials only: its full states are (B, T, N).
     n_sub = min(100, opts.n_test)
-    drawn = resample(refined, opts.hidden, seed=ctx.seed + 1000)
+    n_hidden = int(net.n_hidden)
+    drawn = resample(refined, n_hidden, seed=ctx.seed + 1000)
     lat_drawn = latent_trajectories(drawn, batch.inputs[:n_sub])
     r2_refined = float(latent_r2(lat_drawn.kappa, sim_ref.kappa[:n_sub])[0])
     ctx.run.save_result(
@@ -318,6 +313,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"network drawn from the refined mixture vs its reduced model, R² = {r2_refined:.2f}",
         fontsize=10,
     )
+    legends["latents"] = tuple(merge_legends(fig))
     ctx.run.save_figure(fig, "latents")
     u_a, u_b, probe_coh = _context_probe(batch, 4)
     k_a = latent_trajectories(net, u_a).kappa[..., 0]
@@ -331,6 +327,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         ax.set_xlabel("time (ms)")
     axes[0].set_ylabel("κ (trained network)")
     axes[0].legend(fontsize=8, loc="best")
+    legends["context_switch"] = tuple(merge_legends(fig))
     ctx.run.save_figure(fig, "context_switch")
     sign_follows = (
         float(
@@ -354,6 +351,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     for ax, cols in zip(axes, ((0, 1), (2, 3), (4, 5)), strict=True):
         plot_loadings(load, red.labels_, columns=cols, names=names, ax=ax)
+    legends["loadings"] = tuple(merge_legends(fig))
     ctx.run.save_figure(fig, "loadings")
 
     accs = resampled_accuracies(
@@ -362,14 +360,15 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     raw_accs = resampled_accuracies(
         fitted, task, batch, opts.resample_sizes[:1], opts.resample_seeds, ctx.seed
     )
-    resampling_figure(ctx, accs, acc, refined_acc, 0.5)
-    training = training_figure(ctx)
+    ctx.run.save_figure(plot_resampled_accuracy(accs, acc, refined_acc, 0.5), "resampled")
+    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
+                     training_figure(ctx))  # fmt: skip
 
     a, b = table_ref["A"], table_ref["B"]
-    gate_a = a["sigma_in_A"] / max(abs(a["sigma_in_B"]), 1e-12)
-    gate_b = b["sigma_in_B"] / max(abs(b["sigma_in_A"]), 1e-12)
-    gated = min(gate_a, gate_b) >= GATING_RATIO
-    carriers, gains = _carriers_and_gains(refined, c_ref, batch)
+    gate_a, gate_b = (float(v) for v in gating_ref.ratio)
+    gated = gating_ref.is_gated(GATING_RATIO)
+    carriers = input_carriers(refined, (0, 1))
+    gains = {name: gating_ref.gains[i].tolist() for i, name in enumerate(CONTEXTS)}
     worst = min(min(v) for v in accs.values())
     n_draws = sum(len(v) for v in accs.values())
     couplings_text = (
@@ -406,7 +405,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     )
     summary = (
         f"Context selects which input the network integrates. A rank-one network of "
-        f"{opts.hidden} neurons solves context-dependent integration with {acc:.1%} accuracy "
+        f"{n_hidden} neurons solves context-dependent integration with {acc:.1%} accuracy "
         f"(context A {net_by_ctx['A']:.1%}, B {net_by_ctx['B']:.1%}); its activity is described "
         "by one latent κ. Given the same sensory inputs, κ ends with the sign of the relevant "
         f"input in {sign_follows:.0%} of probe trials run in both contexts. The neurons' loadings "
@@ -451,101 +450,125 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         for mixture, table in (("refined", table_ref), ("fitted", table_fit))
         for name, t in table.items()
     ]
-    sections: list[dict[str, Any]] = [
-        {
-            "title": "Task and training",
-            "text": (
-                "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
-                "inputs A and B, two context inputs; the output must report the sign of the mean "
-                "of the input the context selects. A rank-one network W = m nᵀ / N of "
-                f"{opts.hidden} tanh units was trained with Adam (at most {opts.steps} steps, "
-                f"stopped at {opts.early_stop:.0%}). Held-out accuracy: {acc:.1%}."
+    gating_words = (
+        f"In context A κ couples strongly to input A and weakly to B, and the other way round "
+        f"in context B (ratios {gate_a:.1f} and {gate_b:.1f})."
+        if gated
+        else "The couplings of the refined mixture do not yet switch with context "
+        f"(relevant/irrelevant ratios {gate_a:.1f} and {gate_b:.1f})."
+    )
+    sections = [
+        Section(
+            "Task and training",
+            "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
+            "inputs A and B, two context inputs; the output must report the sign of the mean "
+            "of the input the context selects. A rank-one network W = m nᵀ / N of "
+            f"{n_hidden} tanh units was trained with Adam (at most {opts.steps} steps, "
+            f"stopped at {opts.early_stop:.0%}). Held-out accuracy: {acc:.1%}.",
+            training,
+        ),
+        Section(
+            "One latent, two contexts",
+            "κ ramps with the relevant input and ignores the other (Fig. 4c): its final sign "
+            f"follows the relevant input in {sign_follows:.0%} of these probes.",
+            (
+                FigureSpec(
+                    "context_switch",
+                    f"κ(t) of the trained network for the same {len(probe_coh)} sensory streams "
+                    "(coherences of opposite sign on A and B) in context A (left) and context B "
+                    "(right)",
+                    "One colour per stream, labelled by its coherences; grey line κ = 0",
+                    legends["context_switch"],
+                ),
             ),
-            "figures": training,
-        },
-        {
-            "title": "One latent, two contexts",
-            "text": (
-                "The trained network's κ for the same sensory streams (coherences of opposite "
-                "sign on A and B) presented in context A (left) and context B (right): κ ramps "
-                "with the relevant input and ignores the other (Fig. 4c)."
+        ),
+        Section(
+            "Populations",
+            "The context inputs act through their variance within each population: they change "
+            f"the population's gain ⟨Φ'⟩, not κ. BIC alone would pick {bic.n_populations_} "
+            "populations.",
+            (
+                FigureSpec(
+                    "loadings",
+                    f"Each dot is one of the {n_hidden} neurons: its entries on m and n (left), "
+                    "on the sensory input weights (middle) and on the context input weights "
+                    "(right)",
+                    f"Colour: population of the {opts.n_populations}-component Gaussian mixture",
+                    legends["loadings"],
+                ),
             ),
-            "figures": ["context_switch"],
-        },
-        {
-            "title": "Populations",
-            "text": (
-                "Each dot is a neuron's entries on the connectivity vectors m, n, the sensory "
-                "input weights and the context input weights, coloured by the population of a "
-                f"{opts.n_populations}-component Gaussian mixture (BIC alone would pick "
-                f"{bic.n_populations_}). The context inputs act through their variance within "
-                "each population: they change the population's gain ⟨Φ'⟩, not κ."
+        ),
+        Section(
+            "Latent trajectories: network vs reduced model",
+            f"Fitted mixture: R² = {r2:.2f}, reduced-model accuracy {reduced_acc:.1%} (one "
+            f"population: {one_acc:.1%}). Refining the mixture through the mean-field model "
+            f"({opts.refine_steps} steps) and through finite N = {n_hidden} networks drawn "
+            f"from it ({opts.finite_refine_steps} steps) gives a reduced model with "
+            f"{refined_acc:.1%} (context A {refined_by_ctx['A']:.1%}, B "
+            f"{refined_by_ctx['B']:.1%}).",
+            (
+                FigureSpec(
+                    "latents",
+                    "Left: κ(t) of the trained network and of the reduced model of the fitted "
+                    f"mixture (R² = {r2:.2f}). Right: a network of {n_hidden} neurons drawn from "
+                    "the refined mixture and the refined reduced model "
+                    f"(R² = {r2_refined:.2f} on {n_sub} trials); 6 trials each",
+                    "Solid lines: network; dashed lines: reduced model; one colour per trial",
+                    legends["latents"],
+                ),
             ),
-            "figures": ["loadings"],
-        },
-        {
-            "title": "Latent trajectories: network vs reduced model",
-            "text": (
-                "Left: κ(t) of the trained network (solid) and of the reduced model of the fitted "
-                f"mixture (dashed): R² = {r2:.2f}, reduced-model accuracy {reduced_acc:.1%} (one "
-                f"population: {one_acc:.1%}). Right: a network of {opts.hidden} neurons drawn "
-                "from the refined mixture (solid) and the refined reduced model (dashed), "
-                f"R² = {r2_refined:.2f} on {n_sub} trials. Refining the mixture through the "
-                f"mean-field model ({opts.refine_steps} steps) and through finite N = "
-                f"{opts.hidden} networks drawn from it ({opts.finite_refine_steps} steps) gives a "
-                "reduced model with "
-                f"{refined_acc:.1%} (context A {refined_by_ctx['A']:.1%}, B "
-                f"{refined_by_ctx['B']:.1%})."
+        ),
+        Section(
+            "Effective couplings per context (eq. 11)",
+            "The table gives stimulus-period means over all held-out trials of each context, "
+            f"for the refined and for the fitted mixture. {gating_words}",
+            (
+                FigureSpec(
+                    "couplings",
+                    "σ̃_in of the two sensory inputs and σ̃_rec along one trial of context A "
+                    "(left) and of context B (right), refined mixture (Fig. 4d)",
+                    "One colour per coupling",
+                    legends["couplings"],
+                ),
             ),
-            "figures": ["latents"],
-        },
-        {
-            "title": "Effective couplings per context (eq. 11)",
-            "text": (
-                "σ̃_in of the two sensory inputs and σ̃_rec along one trial of each context "
-                "(refined mixture; Fig. 4d). The table gives stimulus-period means over all "
-                "held-out trials of each context, for the refined and for the fitted mixture. "
-                + (
-                    "In context A κ couples strongly to input A and weakly to B, and the other "
-                    f"way round in context B (ratios {gate_a:.1f} and {gate_b:.1f})."
-                    if gated
-                    else "The couplings of the refined mixture do not yet switch with context "
-                    f"(relevant/irrelevant ratios {gate_a:.1f} and {gate_b:.1f})."
-                )
+            Table(("mixture, context", "σ̃_in A", "σ̃_in B", "σ̃_rec"),
+                  tuple(tuple(r) for r in coupling_rows)),  # fmt: skip
+        ),
+        Section(
+            "Reduced flow per context",
+            "The relevant input tilts the curve and moves the fixed point; the irrelevant one "
+            "barely does."
+            if gated
+            else "Compare the shift each input causes in each context.",
+            (
+                FigureSpec(
+                    "flow_field",
+                    "τ dκ/dt against κ (refined mixture) with the context cue of context A (top "
+                    "row) or B (bottom row) on, without evidence and with a constant input of "
+                    f"+{coh:g} on A or on B (columns); blue curve: the flow, grey line: "
+                    "dκ/dt = 0",
+                    f"Filled black circles: stable fixed points ({n_stable} in the six panels); "
+                    f"open black circles: unstable fixed points ({n_unstable})",
+                    legends["flow_field"],
+                ),
             ),
-            "figures": ["couplings"],
-            "table": {
-                "columns": ["mixture, context", "σ̃_in A", "σ̃_in B", "σ̃_rec"],
-                "rows": coupling_rows,
-            },
-        },
-        {
-            "title": "Reduced flow per context",
-            "text": (
-                "τ dκ/dt against κ (refined mixture) with the context cue on, without evidence "
-                f"and with a constant input of +{coh:g} on A or on B. "
-                + (
-                    "The relevant input tilts the curve and moves the fixed point; the "
-                    "irrelevant one barely does."
-                    if gated
-                    else "Compare the shift each input causes in each context."
-                )
+        ),
+        Section(
+            "Engineering without learning",
+            "Networks drawn from the raw fit: N = "
+            f"{opts.resample_sizes[0]}: {fmt_accs(next(iter(raw_accs.values())))}.",
+            (
+                FigureSpec(
+                    "resampled",
+                    "Accuracy of each network drawn from the refined mixture, never trained "
+                    f"(blue dots, {n_draws} draws), against its size, on the held-out trials",
+                    f"Black line: the trained network ({acc:.1%}); dashed orange: the refined "
+                    f"reduced model ({refined_acc:.1%}); dotted grey: chance",
+                ),
             ),
-            "figures": ["flow_field"],
-        },
-        {
-            "title": "Engineering without learning",
-            "text": (
-                "Networks drawn from the refined mixture, never trained, on the same held-out "
-                f"trials. Networks drawn from the raw fit: N = {opts.resample_sizes[0]}: "
-                f"{fmt_accs(next(iter(raw_accs.values())))}."
-            ),
-            "figures": ["resampled"],
-            "table": {
-                "columns": ["size", "accuracy of each draw"],
-                "rows": [[f"N = {n}", fmt_accs(v)] for n, v in accs.items()],
-            },
-        },
+            Table(("size", "accuracy of each draw"),
+                  tuple((f"N = {n}", fmt_accs(v)) for n, v in accs.items())),  # fmt: skip
+        ),
     ]
     return Report(
         title="Context-dependent integration in a rank-one network",

@@ -10,6 +10,9 @@
 - :func:`minimal_rank`: the smallest rank that solves a task.
 """
 
+from ._gating import ContextGating as ContextGating
+from ._gating import context_gating as context_gating
+from ._gating import input_carriers as input_carriers
 from ._gauss import gauss_hermite as gauss_hermite
 from ._gauss import gaussian_averages as gaussian_averages
 from ._landscape import FlowField as FlowField
@@ -41,6 +44,9 @@ from ._refine import refine_populations as refine_populations
 from ._resample import resample as resample
 
 __all__ = [
+    "ContextGating",
+    "context_gating",
+    "input_carriers",
     "EffectiveCouplings",
     "FlowField",
     "LatentTrajectories",

@@ -19,6 +19,7 @@ __all__ = [
     "group_by_kind",
     "legend_labels",
     "legend_outside",
+    "merge_legends",
     "scatter_points",
 ]
 
@@ -105,3 +106,21 @@ def legend_labels(counts: Mapping[str, int]) -> tuple[str, ...]:
 def legend_outside(ax: Any) -> Any:
     """A legend to the right of the axes, so it never covers data."""
     return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+
+
+def merge_legends(fig: Any) -> list[str]:
+    """Replace the legends of ``fig``'s panels by one legend right of them; return its labels.
+
+    Entries are deduplicated by label, in the order the panels first show them, so a kind of
+    point present in any panel appears once and a kind present in none does not appear.
+    """
+    handles: dict[str, Any] = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="upper left",
+                   bbox_to_anchor=(1.0, 0.95), fontsize=8)  # fmt: skip
+    return list(handles)

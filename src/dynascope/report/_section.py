@@ -69,8 +69,8 @@ def _sentence(text: str) -> str:
 def sections_to_json(sections: Iterable[Section | Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The ``report.json`` form of ``sections``, figures numbered from 1 in reading order.
 
-    A plain mapping (the older, untyped form) is accepted: its figure names get a caption that
-    only names them.
+    A plain mapping (the older, untyped form) is accepted; its figures may be
+    :class:`FigureSpec` or bare names (which get a caption that only names them).
     """
     out: list[dict[str, Any]] = []
     number = 0
@@ -99,7 +99,11 @@ def sections_to_json(sections: Iterable[Section | Mapping[str, Any]]) -> list[di
 
 def _section_from_mapping(sec: Mapping[str, Any]) -> Section:
     figures = tuple(
-        FigureSpec(f, f.replace("_", " ")) if isinstance(f, str) else _figure_from_mapping(f)
+        f
+        if isinstance(f, FigureSpec)
+        else FigureSpec(f, f.replace("_", " "))
+        if isinstance(f, str)
+        else _figure_from_mapping(f)
         for f in sec.get("figures", [])
     )
     table = sec.get("table")
