@@ -227,6 +227,14 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
     pops = red.populations_
     sim = red.simulate(batch.inputs)
     save_populations(pops, ctx.run.results_dir / "populations.npz")
+    times = (np.arange(batch.inputs.shape[1]) + 1) * task.dt
+    r2 = pooled_r2(lat.kappa, sim.kappa)
+    ctx.run.save_result(  # every held-out trial (the results keep one per coherence)
+        "latents",
+        {"times": times, "kappa_network": lat.kappa, "kappa_reduced": sim.kappa,
+         "coherence": batch.conditions["coherence"]},
+        {"latent_r2": r2, "n_populations": opts.n_populations, "rank": net.rank},
+    )  # fmt: skip
     # Reduced flow at zero input and with a constant evidence input of ± a middle coherence.
     coh = float(sorted(task.coherences)[len(task.coherences) // 2])
     flow = _flow(red, np.array([-coh, 0.0, coh]), ctx.seed)
@@ -250,8 +258,8 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
         coherences=tuple(float(c) for c in task.coherences),
         accuracy=accuracy(net, task, batch),
         reduced_accuracy=float(task.performance(sim.outputs, batch)),
-        latent_r2=pooled_r2(lat.kappa, sim.kappa),
-        times=(np.arange(batch.inputs.shape[1]) + 1) * task.dt,
+        latent_r2=r2,
+        times=times,
         kappa_network=lat.kappa[picks],
         kappa_reduced=sim.kappa[picks],
         loadings=load,
@@ -438,11 +446,6 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
 
 def _save_arrays(ctx: RunContext, r: DecisionResults) -> None:
     """The older per-analysis result files (kept: scripts and tests read them)."""
-    ctx.run.save_result(
-        "latents",
-        {"times": r.times, "kappa_network": r.kappa_network, "kappa_reduced": r.kappa_reduced},
-        {"latent_r2": r.latent_r2, "n_populations": r.n_populations, "rank": r.rank},
-    )
     zero = r.zero_input
     arrays = {
         "fixed_points_zero_input": r.fixed_kappa[zero, 0] if r.rank == 1 else r.fixed_kappa[zero],
