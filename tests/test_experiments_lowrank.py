@@ -199,6 +199,43 @@ def test_context_report_opens_in_headless_chromium(
     assert f"network of {model.n_hidden} neurons" in summary
 
 
+def test_context_results_round_trip_and_drive_the_figures(
+    context_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from dynascope.experiments.context import ContextResults, figures
+    from dynascope.report import save_results
+
+    out, metrics = context_run
+    r = ContextResults.load(out)
+    assert r.n_hidden == metrics["n_hidden"] == 128
+    assert metrics["gating_ratio"] == {"A": r.gating_ratio[0], "B": r.gating_ratio[1]}
+    assert metrics["input_carrier_population"] == {"A": r.carriers[0], "B": r.carriers[1]}
+    save_results(RunDirectory(tmp_path / "copy"), r, "context")
+    again = ContextResults.load(tmp_path / "copy")
+    for name in r.__dataclass_fields__:
+        a, b = getattr(r, name), getattr(again, name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, name
+    figs = figures(r)
+    try:
+        flow = figs["flow_field"]
+        assert len(flow.axes) == 6
+        for p, ax in enumerate(flow.axes):
+            drawn = {c.get_gid(): c for c in ax.collections if c.get_gid()}
+            for gid, want in (("stable", True), ("unstable", False)):
+                n = int(((r.fixed_panel == p) & (r.fixed_stable == want)).sum())
+                assert (len(drawn[gid].get_offsets()) if gid in drawn else 0) == n
+                if n:
+                    assert is_filled(drawn[gid]) == want
+        for f in figs.values():
+            check_legends_outside(f)
+    finally:
+        for f in figs.values():
+            plt.close(f)
+
+
 @pytest.mark.parametrize(
     ("analyze", "options", "name"),
     [

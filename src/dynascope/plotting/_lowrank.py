@@ -305,6 +305,7 @@ def plot_flow_curves(
     titles: Sequence[str],
     *,
     tau: float = 1.0,
+    n_cols: int | None = None,
 ) -> Any:
     """1-D reduced flows side by side, from arrays (e.g. stored results), one shared legend.
 
@@ -320,6 +321,8 @@ def plot_flow_curves(
         One per panel.
     tau : float
         Time constant.
+    n_cols : int, optional
+        Panels per row (default: all in one row).
 
     Returns
     -------
@@ -330,8 +333,11 @@ def plot_flow_curves(
     from ._points import merge_legends
 
     n = len(velocity)
-    fig, axes = pyplot().subplots(1, n, figsize=(4.3 * n, 3.8), sharey=True, squeeze=False)
-    for p, ax in enumerate(axes[0]):
+    cols = n if n_cols is None else n_cols
+    rows = -(-n // cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(4.3 * cols, 3.8 * rows), sharex=True,
+                                  sharey=True, squeeze=False)  # fmt: skip
+    for p, ax in enumerate(axes.ravel()[:n]):
         sel = np.asarray(fixed_panel) == p
         _draw_flow_1d(ax, kappa, velocity[p] * tau, np.asarray(fixed_kappa)[sel],
                       np.asarray(fixed_stable)[sel], "κ")  # fmt: skip
