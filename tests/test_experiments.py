@@ -14,7 +14,14 @@ from dynascope.cli import main
 from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import EXPERIMENTS, get_experiment, run_experiment
 
-from .helpers import check_report_in_browser
+from .helpers import (
+    check_captions,
+    check_labels_fit_nodes,
+    check_legends_outside,
+    check_point_markers,
+    check_report_in_browser,
+    report_figures_in_browser,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +62,61 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
 
 def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:
     check_report_in_browser(flipflop_run / "report.html", tmp_path / "shot.png")
+    from dynascope.experiments.flipflop import FlipFlopResults
+
+    shown = report_figures_in_browser(flipflop_run / "report.html")
+    check_captions(shown)
+    assert all(f["loaded"] for f in shown)
+    by_name = {f["name"]: f for f in shown}
+    results = FlipFlopResults.load(flipflop_run)
+    counts = results.counts()
+    # The legend the page announces is the kinds present, and the caption counts them.
+    assert by_name["state_space"]["legend"] == ["stable fixed point", "saddle"]
+    assert f"{counts['stable']} stable fixed points" in by_name["state_space"]["caption"]
+    assert f"{counts['saddle']} saddles" in by_name["state_space"]["caption"]
+    assert "slow point" not in by_name["eigenvalues"]["caption"]
+
+
+def test_flipflop_results_round_trip_and_drive_the_figures(
+    flipflop_run: Path, tmp_path: Path
+) -> None:
+    import matplotlib.pyplot as plt
+
+    from dynascope.experiments.flipflop import FlipFlopResults, figures
+    from dynascope.fixedpoints import FixedPoints, point_kinds
+    from dynascope.report import RunDirectory, save_results
+
+    results = FlipFlopResults.load(flipflop_run)
+    fps = FixedPoints.load(flipflop_run / "results" / "fixed_points.npz")
+    assert results.point_kinds == tuple(point_kinds(fps))
+    assert results.n_hidden == 16 and results.model_kind == "GRU"
+    metrics = json.loads((flipflop_run / "metrics_summary.json").read_text())
+    assert metrics["n_stable"] == results.counts()["stable"]
+    summary = json.loads((flipflop_run / "report.json").read_text())["summary"]
+    assert summary.startswith(f"The {results.n_hidden}-unit GRU ")
+    # Round trip through a second run directory: every field equal.
+    save_results(RunDirectory(tmp_path / "copy"), results, "flipflop")
+    again = FlipFlopResults.load(tmp_path / "copy")
+    for name in results.__dataclass_fields__:
+        a, b = getattr(results, name), getattr(again, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
+        else:
+            assert a == b, name
+    figs = figures(results)
+    try:
+        labels = check_point_markers(figs["state_space"])
+        assert labels == ["stable fixed point", "saddle"]
+        assert check_point_markers(figs["eigenvalues"]) == labels
+        for fig in figs.values():
+            check_legends_outside(fig)
+        check_labels_fit_nodes(figs["automaton"])
+        # Every stable fixed point is a filled marker at its projected position.
+        (stable,) = [c for c in figs["state_space"].axes[0].collections if c.get_gid() == "stable"]
+        assert len(stable.get_offsets()) == results.counts()["stable"]
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
 
 
 def test_analyze_and_report_rebuild(flipflop_run: Path) -> None:
@@ -145,6 +207,30 @@ def test_working_memory_quick(tmp_path: Path) -> None:
     assert metrics["accuracy"] >= 0.9
     assert metrics["f1_decoding_r2"] > 0.8  # held-out decoding of f1 from the delay state
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+    import matplotlib.pyplot as plt
+
+    from dynascope.experiments.working_memory import WorkingMemoryResults, figures
+    from dynascope.fixedpoints import FixedPoints, point_kinds
+    from dynascope.plotting import legend_labels
+
+    results = WorkingMemoryResults.load(out)
+    fps = FixedPoints.load(out / "results" / "fixed_points.npz")
+    assert results.point_kinds == tuple(point_kinds(fps)) and results.n_hidden == 32
+    assert metrics["fixed_point_counts"] == results.counts()
+    shown = report_figures_in_browser(out / "report.html")
+    check_captions(shown)
+    figs = figures(results)
+    try:
+        for name in ("delay_state_space", "eigenvalues"):
+            # #14: every eigenvalue used to be labelled "slow point", saddles included.
+            labels = check_point_markers(figs[name])
+            (entry,) = [f for f in shown if f["name"] == name]
+            assert labels == entry["legend"] == list(legend_labels(results.counts()))
+            assert labels  # the quick network has one saddle: labelled "saddle"
+            check_legends_outside(figs[name])
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
 
 
 def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
@@ -238,7 +324,29 @@ def test_run_analyses_a_users_torch_state_dict(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["n_stable"] == 8 and metrics["automaton_wrong_transitions"] == 0
     assert not (out / "metrics.jsonl").exists()  # nothing was trained
+    sections = json.loads((out / "report.json").read_text())["sections"]
+    check_captions([f for section in sections for f in section["figures"]])
     _one_line_error(
         CliRunner().invoke(main, ["run", "flipflop", "--model", str(tmp_path / "none.pt")]),
         "does not exist",
     )
+
+
+def test_summary_sizes_come_from_the_analysed_model(tmp_path: Path) -> None:
+    """#14: `run flipflop --model` on a 64-unit GRU said "The 16-unit GRU" (the option)."""
+    import subprocess
+    import sys
+
+    from dynascope.models import GRU
+
+    dynascope.save(GRU(3, 64, 3, seed=0), tmp_path / "ff64.safetensors")
+    out = tmp_path / "run64"
+    cmd = [sys.executable, "-m", "dynascope", "run", "flipflop", "--quick", "--model",
+           str(tmp_path / "ff64.safetensors"), "--out", str(out), "--set", "n_init=32",
+           "--set", "analysis_trials=4"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"].startswith("The 64-unit GRU ")
+    assert "16-unit" not in json.dumps(report)
+    assert json.loads((out / "metrics_summary.json").read_text())["n_hidden"] == 64

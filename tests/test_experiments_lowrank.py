@@ -20,7 +20,13 @@ from dynascope.experiments.decision import analyze as analyze_decision
 from dynascope.models import GRU
 from dynascope.report import RunDirectory
 
-from .helpers import check_report_in_browser
+from .helpers import (
+    check_captions,
+    check_legends_outside,
+    check_report_in_browser,
+    is_filled,
+    report_figures_in_browser,
+)
 
 COMMON_FILES = (
     "experiment.json",
@@ -83,6 +89,56 @@ def test_decision_report_opens_in_headless_chromium(
     decision_run: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     check_report_in_browser(decision_run[0] / "report.html", tmp_path / "shot.png")
+    shown = report_figures_in_browser(decision_run[0] / "report.html")
+    check_captions(shown)
+    (flow,) = [f for f in shown if f["name"] == "flow_field"]
+    assert "Filled black circles: stable fixed points" in flow["caption"]
+    assert "stable fixed point" in flow["legend"]
+
+
+def test_decision_figures_and_summary_follow_the_result(
+    decision_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """#14: the flow field said "filled: stable, open: unstable" but drew all points open."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    import dynascope
+    from dynascope.experiments.decision import DecisionResults, figures
+    from dynascope.report import save_results
+
+    out, metrics = decision_run
+    model = dynascope.load(out / "weights.safetensors")
+    r = DecisionResults.load(out)
+    assert r.n_hidden == model.n_hidden == 256 and r.rank == 1
+    report = json.loads((out / "report.json").read_text())
+    assert f"network of {model.n_hidden} neurons" in report["summary"]
+    assert metrics["n_stable_fixed_points"] == int((r.zero_input & r.fixed_stable).sum())
+    save_results(RunDirectory(tmp_path / "copy"), r, "decision")
+    again = DecisionResults.load(tmp_path / "copy")
+    for name in r.__dataclass_fields__:
+        a, b = getattr(r, name), getattr(again, name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, name
+    figs = figures(r)
+    try:
+        fig = figs["flow_field"]
+        for p, ax in enumerate(fig.axes):
+            drawn = {c.get_gid(): c for c in ax.collections if c.get_gid()}
+            for gid, want in (("stable", True), ("unstable", False)):
+                n = int(((r.fixed_panel == p) & (r.fixed_stable == want)).sum())
+                if n:
+                    assert len(drawn[gid].get_offsets()) == n and is_filled(drawn[gid]) == want
+                else:
+                    assert gid not in drawn
+        labels = [t.get_text() for t in fig.legends[0].get_texts()]
+        (spec,) = [f for s in report["sections"] for f in s["figures"] if f["name"] == "flow_field"]
+        assert labels == spec["legend"]
+        assert ("unstable fixed point" in labels) == bool((~r.fixed_stable).any())
+        for f in figs.values():
+            check_legends_outside(f)
+    finally:
+        for f in figs.values():
+            plt.close(f)
 
 
 def test_context_quick_populations_and_couplings(
@@ -133,6 +189,51 @@ def test_context_report_opens_in_headless_chromium(
     context_run: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     check_report_in_browser(context_run[0] / "report.html", tmp_path / "shot.png")
+    shown = report_figures_in_browser(context_run[0] / "report.html")
+    check_captions(shown)
+    assert [f["name"] for f in shown][-1] == "resampled"
+    import dynascope
+
+    model = dynascope.load(context_run[0] / "weights.safetensors")
+    summary = json.loads((context_run[0] / "report.json").read_text())["summary"]
+    assert f"network of {model.n_hidden} neurons" in summary
+
+
+def test_context_results_round_trip_and_drive_the_figures(
+    context_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from dynascope.experiments.context import ContextResults, figures
+    from dynascope.report import save_results
+
+    out, metrics = context_run
+    r = ContextResults.load(out)
+    assert r.n_hidden == metrics["n_hidden"] == 128
+    assert metrics["gating_ratio"] == {"A": r.gating_ratio[0], "B": r.gating_ratio[1]}
+    assert metrics["input_carrier_population"] == {"A": r.carriers[0], "B": r.carriers[1]}
+    save_results(RunDirectory(tmp_path / "copy"), r, "context")
+    again = ContextResults.load(tmp_path / "copy")
+    for name in r.__dataclass_fields__:
+        a, b = getattr(r, name), getattr(again, name)
+        assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, name
+    figs = figures(r)
+    try:
+        flow = figs["flow_field"]
+        assert len(flow.axes) == 6
+        for p, ax in enumerate(flow.axes):
+            drawn = {c.get_gid(): c for c in ax.collections if c.get_gid()}
+            for gid, want in (("stable", True), ("unstable", False)):
+                n = int(((r.fixed_panel == p) & (r.fixed_stable == want)).sum())
+                assert (len(drawn[gid].get_offsets()) if gid in drawn else 0) == n
+                if n:
+                    assert is_filled(drawn[gid]) == want
+        for f in figs.values():
+            check_legends_outside(f)
+    finally:
+        for f in figs.values():
+            plt.close(f)
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,15 @@ def test_plot_flow_field_1d_uses_given_axes() -> None:
     fig, ax = plt.subplots()
     out = plot_flow_field(flow_field(MeanFieldReduction.from_populations(pops)), ax=ax)
     assert out is fig
-    labels = [c.get_label() for c in ax.collections]
-    assert "stable" in labels and "unstable" in labels
+    by_gid = {c.get_gid(): c for c in ax.collections if c.get_gid()}
+    assert by_gid["stable"].get_label() == "stable fixed point"
+    assert by_gid["unstable"].get_label() == "unstable fixed point"
+    # Filled means stable (#14: every point used to be drawn as the same open circle).
+    assert by_gid["stable"].get_facecolors()[:, 3].min() == 1.0
+    assert by_gid["unstable"].get_facecolors().size == 0 or (
+        by_gid["unstable"].get_facecolors()[:, 3].max() == 0.0
+    )
+    assert by_gid["stable"].get_zorder() > by_gid["unstable"].get_zorder()
     plt.close(fig)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..exceptions import InvalidParameterError
 from ..models import RNNModel
-from ..report import REPORT_FORMAT_VERSION, RunDirectory, build_report
+from ..report import REPORT_FORMAT_VERSION, RunDirectory, Section, build_report, sections_to_json
 
 __all__ = [
     "EXPERIMENTS",
@@ -57,7 +57,7 @@ class Report:
 
     title: str
     summary: str
-    sections: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[Section] | list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,7 +150,7 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "title": report.title,
             "experiment": experiment.name,
             "summary": report.summary,
-            "sections": report.sections,
+            "sections": sections_to_json(report.sections),
             "metrics": report.metrics,
         },
     )

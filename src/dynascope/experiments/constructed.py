@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..exceptions import InvalidParameterError
-from ..fixedpoints import find_fixed_points
+from ..fixedpoints import find_fixed_points, point_kinds
 from ..io import save
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..networks import (
@@ -21,6 +21,8 @@ from ..networks import (
     overlaps,
     random_patterns,
 )
+from ..plotting import describe_points, legend_labels
+from ..report import FigureSpec
 from ._base import Experiment, Report, RunContext, register
 
 # --------------------------------------------------------------------------- hopfield
@@ -105,7 +107,7 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
     final = float(full[-1, 0])
     rmse = float(np.sqrt(np.mean((full[:, 0] - reduced) ** 2)))
     summary = (
-        f"A rate Hopfield network of {opts.n_hidden} units stores {opts.n_patterns} random "
+        f"A rate Hopfield network of {net.n_hidden} units stores {opts.n_patterns} random "
         f"patterns as point attractors: cued with pattern 1 with {opts.flip_fraction:.0%} of "
         f"its bits flipped, its overlap with the pattern rises to {final:.3f}. The reduced "
         f"one-dimensional overlap dynamics (eq. 6) follow the full network within RMS "
@@ -130,7 +132,16 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
                 "stored pattern (solid) and the reduced overlap dynamics of eq. 6 for the cued "
                 "pattern (dashed)."
             ),
-            "figures": ["overlaps"],
+            "figures": [
+                FigureSpec(
+                    "overlaps",
+                    f"Overlaps of the {net.n_hidden}-unit network's state with each of the "
+                    f"{opts.n_patterns} stored patterns over {opts.duration_ms:g} ms after a cue "
+                    f"with {opts.flip_fraction:.0%} of pattern 1's bits flipped",
+                    "Solid lines: the network, one per pattern; dashed: the reduced overlap "
+                    "dynamics (eq. 6) of the cued pattern",
+                )
+            ],
         },
         {
             "title": "Capacity",
@@ -139,7 +150,14 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
                 f"load P/N, mean ± s.d. over {opts.capacity_seeds} seeds; retrieval collapses "
                 "near the theoretical capacity 0.138."
             ),
-            "figures": ["capacity"],
+            "figures": [
+                FigureSpec(
+                    "capacity",
+                    f"Final overlap with the cued pattern against the load P/N for the sign "
+                    f"network of N = {curve.n_hidden} units",
+                    f"Mean ± s.d. over {opts.capacity_seeds} seed(s) at each load",
+                )
+            ],
         },
     ]
     return Report("Hopfield network", summary, sections, metrics)
@@ -193,7 +211,7 @@ def build_line(ctx: RunContext) -> RNNModel:
 def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     """Memory time against λ (linear networks) and the line of slow points of the tanh net."""
     from ..analysis import StateSpace
-    from ..plotting import plot_eigenvalues, plot_memory_times, plot_state_space
+    from ..plotting import group_by_kind, plot_eigenvalues, plot_memory_times, plot_state_space
 
     opts: LineAttractorOptions = ctx.options
     measured = []
@@ -242,10 +260,9 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     ctx.run.save_result("held_values", {"amplitude": amplitudes.numpy(), "kappa": kappa_held})
     basis = torch.stack([m, net.n[:, 0]]).numpy()
     view = StateSpace.from_basis(basis)
-    points = {
-        "stable": view.transform(fps.x_star[fps.kind == "fixed"]),
-        "slow": view.transform(fps.x_star[fps.kind == "slow"]),
-    }
+    kinds = point_kinds(fps)
+    counts = {str(k): int(np.sum(kinds == k)) for k in np.unique(kinds)}
+    points = group_by_kind(view.transform(fps.x_star), kinds)
     ctx.run.save_figure(
         plot_state_space(
             view.transform(states.numpy()),
@@ -256,7 +273,7 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
         "line_of_fixed_points",
     )
     top = np.abs(fps.eigvals[:, 0]) if fps.eigvals is not None else np.array([])
-    ctx.run.save_figure(plot_eigenvalues({"slow": fps.eigvals}), "eigenvalues")
+    ctx.run.save_figure(plot_eigenvalues(group_by_kind(fps.eigvals, kinds)), "eigenvalues")
     summary = (
         f"A rank-one network W = m nᵀ/N with overlap λ = nᵀm/N holds inputs along n with "
         f"memory time τ/(1 − λ): measured {', '.join(f'{v:.1f}' for v in measured_arr)} ms "
@@ -283,7 +300,14 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
         {
             "title": "Memory time against the overlap λ",
             "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
-            "figures": ["memory_time"],
+            "figures": [
+                FigureSpec(
+                    "memory_time",
+                    "Memory time of κ against the overlap λ for linear rank-one networks of "
+                    f"{opts.n_hidden} units",
+                    "Dots: measured decay time; line: the theory τ/(1 − λ)",
+                )
+            ],
         },
         {
             "title": "A line of slow points",
@@ -293,7 +317,23 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
                 "slow points found from the held states: they lie on a line along m. Their "
                 "Jacobians have one eigenvalue ≈ 1 (the direction along the line)."
             ),
-            "figures": ["line_of_fixed_points", "eigenvalues"],
+            "figures": [
+                FigureSpec(
+                    "line_of_fixed_points",
+                    f"Trajectories of the {net.n_hidden}-unit tanh network after "
+                    f"{len(amplitudes)} pulses of different sizes (grey) on the orthonormalised "
+                    "m and n directions, with the fixed and slow points found from the held "
+                    "states",
+                    describe_points(counts),
+                    legend_labels(counts),
+                ),
+                FigureSpec(
+                    "eigenvalues",
+                    "Eigenvalues λ of the Jacobian at each of those points, with the unit circle",
+                    describe_points(counts, "eigenvalues at the "),
+                    legend_labels(counts),
+                ),
+            ],
         },
     ]
     return Report("Line attractor", summary, sections, metrics)

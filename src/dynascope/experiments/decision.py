@@ -12,30 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-import torch
 
 from .._validation import check_int
-from ..exceptions import InvalidParameterError
 from ..lowrank import (
     MeanFieldReduction,
-    Populations,
     flow_field,
     latent_trajectories,
     loadings,
     reduced_fixed_points,
-    resample,
     save_populations,
 )
-from ..models import LowRankRNN, RNNModel, analysis_copy
-from ..tasks import PerceptualDecision, Task, TaskBatch
-from ..training import TrainConfig
-from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
-
-#: Offset of the held-out batch's seed from the run seed (training streams never reach it).
-HELD_OUT_SEED_OFFSET = 987_654
+from ..models import RNNModel
+from ..plotting import merge_legends
+from ..report import FigureSpec, Section, Table, load_results, save_results
+from ..tasks import PerceptualDecision
+from ._base import Experiment, Report, RunContext, register, training_figure
+from ._lowrank_common import (
+    HELD_OUT_SEED_OFFSET,
+    accuracy,
+    check_lowrank,
+    fmt_accs,
+    resampled_accuracies,
+    train_lowrank,
+)
 
 
 @dataclass(frozen=True)
@@ -91,100 +94,10 @@ def _task() -> PerceptualDecision:
     return cast(PerceptualDecision, PerceptualDecision.preset("lowrank"))
 
 
-def train_lowrank(
-    ctx: RunContext, task: Task, *, steps: int, early_stop: float, rank: int = 1
-) -> RNNModel:
-    """Train a rank-``rank`` ``LowRankRNN`` (τ = 100 ms, dt = 20 ms) on ``task`` (resumable).
-
-    Shared by the ``decision`` and ``context`` experiments: the recipe of the low-rank
-    literature (Dubreuil et al. 2022), as in ``benchmarks/train_acceptance.py``.
-    """
-    opts = ctx.options
-    model = LowRankRNN(
-        task.n_in,
-        opts.hidden,
-        task.n_out,
-        rank=rank,
-        tau=100.0,
-        dt=task.dt,
-        noise_std=opts.noise_std,
-        seed=ctx.seed,
-    )
-    config = TrainConfig(
-        n_steps=steps,
-        batch_size=opts.batch_size,
-        lr=opts.lr,
-        grad_clip=1.0,
-        eval_every=max(min(50, steps // 10), 1),
-        eval_batch_size=512,
-        early_stop_performance=early_stop,
-        checkpoint_every=max(steps // 10, 1),
-        seed=ctx.seed,
-        progress=ctx.progress,
-    )
-    return train_and_save(ctx, model, task, config)
-
-
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-D network (D = ``rank``, default one) on the perceptual decision (resumable)."""
     opts: DecisionOptions = ctx.options
     return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop, rank=opts.rank)
-
-
-# ---------------------------------------------------------------------- shared analysis helpers
-def check_lowrank(model: RNNModel, experiment: str) -> LowRankRNN:
-    """``model`` if it is a rank-one-or-more ``LowRankRNN``, else a clear error."""
-    if not isinstance(model, LowRankRNN):
-        raise InvalidParameterError(
-            f"The {experiment!r} experiment analyses a LowRankRNN; got {type(model).__name__}. "
-            "Train one with `dynascope run "
-            f"{experiment}` or approximate a dense network with LowRankRNN.from_full(model, rank)."
-        )
-    return model
-
-
-def accuracy(model: RNNModel, task: Task, batch: TaskBatch) -> float:
-    """Task performance of a float64, noise-free copy of ``model`` on ``batch``."""
-    net = analysis_copy(model)
-    with torch.no_grad():
-        _, out = net(torch.as_tensor(batch.inputs, dtype=torch.float64))
-    return float(task.performance(out, batch))
-
-
-def resampled_accuracies(
-    pops: Populations, task: Task, batch: TaskBatch, sizes: Sequence[int], n_seeds: int, seed: int
-) -> dict[int, list[float]]:
-    """Accuracy of ``n_seeds`` networks of each size redrawn from ``pops`` (seeds ≠ training's)."""
-    return {
-        int(n): [
-            accuracy(resample(pops, int(n), seed=seed + 1000 + s), task, batch)
-            for s in range(n_seeds)
-        ]
-        for n in sizes
-    }
-
-
-def resampling_figure(
-    ctx: RunContext, accs: dict[int, list[float]], network: float, reduced: float, chance: float
-) -> None:
-    """Accuracy of redrawn networks against their size, with the trained and reduced levels."""
-    from ..plotting._mpl import new_axes
-
-    fig, ax = new_axes(figsize=(5, 3.5))
-    sizes = sorted(accs)
-    for i, n in enumerate(sizes):
-        ax.scatter(
-            [i] * len(accs[n]), accs[n], color="C0", zorder=3, label="redrawn" if i == 0 else None
-        )
-    ax.axhline(network, color="black", lw=1, label=f"trained network ({network:.1%})")
-    ax.axhline(reduced, color="C1", ls="--", lw=1, label=f"reduced model ({reduced:.1%})")
-    ax.axhline(chance, color="0.6", ls=":", lw=1, label="chance")
-    ax.set_xticks(range(len(sizes)), [f"N = {n}" for n in sizes])
-    ax.set_xlim(-0.5, len(sizes) - 0.5)
-    ax.set_ylim(min(chance - 0.05, ax.get_ylim()[0]), 1.02)
-    ax.set_ylabel("accuracy")
-    ax.legend(loc="lower right", fontsize=8)
-    ctx.run.save_figure(fig, "resampled")
 
 
 def pooled_r2(reference: np.ndarray, prediction: np.ndarray) -> float:
@@ -195,223 +108,394 @@ def pooled_r2(reference: np.ndarray, prediction: np.ndarray) -> float:
     return 1.0 - res / tot if tot > 0 else float("nan")
 
 
-def fmt_accs(values: Sequence[float]) -> str:
-    """``0.990, 0.986`` — a list of accuracies for the report text."""
-    return ", ".join(f"{v:.3f}" for v in values)
-
-
 # ---------------------------------------------------------------------- the analysis
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Mean-field reduction, latent comparison, reduced flow and resampled networks."""
-    from ..plotting import plot_flow_field, plot_latents, plot_loadings
-    from ..plotting._mpl import pyplot
+@dataclass(frozen=True)
+class DecisionResults:
+    """Everything the decision report says and draws, computed from the analysed model.
 
+    Attributes
+    ----------
+    n_hidden, rank : int
+        Neurons and connectivity rank of the analysed network (not of the options).
+    steps, n_populations : int
+        Training steps (at most) and mixture components (from the options).
+    early_stop : float
+        Held-out accuracy at which training stopped.
+    coherences : tuple of float
+        The task's coherence magnitudes.
+    accuracy, reduced_accuracy, latent_r2 : float
+        Held-out accuracy of the network and of its reduced model; R² of the reduced κ.
+    times : ndarray (T,)
+        Time of each step (ms).
+    kappa_network, kappa_reduced : ndarray (n_picks, T, D)
+        Latents of one held-out trial per signed coherence.
+    held_inputs : ndarray (3,)
+        Evidence inputs of the three flow panels (rank one; empty otherwise).
+    flow_kappa : ndarray (K,)
+        κ grid of the reduced flow (rank one; empty otherwise).
+    flow_velocity : ndarray (3, K)
+        dκ/dt on that grid, one row per held input.
+    tau : float
+        Time constant of the reduced flow (ms).
+    fixed_kappa : ndarray (M, D)
+        Reduced fixed points (of every panel for rank one; at zero input otherwise).
+    fixed_stable : ndarray (M,) of bool
+        Their stability.
+    fixed_panel : ndarray (M,) of int
+        Panel (index into ``held_inputs``) of each; 1 (zero input) for rank above one.
+    loadings, labels : ndarray (N, F), (N,)
+        Connectivity loadings of each neuron and its population.
+    loading_names : tuple of str
+        Name of each loading column.
+    overlap_mn, overlap_in : float
+        ⟨m n⟩ and ⟨n I⟩.
+    resample_sizes : tuple of int
+        Sizes of the redrawn networks.
+    resampled : tuple of tuple of float
+        Accuracy of each draw, per size.
+    """
+
+    n_hidden: int
+    rank: int
+    steps: int
+    n_populations: int
+    early_stop: float
+    coherences: tuple[float, ...]
+    accuracy: float
+    reduced_accuracy: float
+    latent_r2: float
+    times: np.ndarray
+    kappa_network: np.ndarray
+    kappa_reduced: np.ndarray
+    held_inputs: np.ndarray
+    flow_kappa: np.ndarray
+    flow_velocity: np.ndarray
+    tau: float
+    fixed_kappa: np.ndarray
+    fixed_stable: np.ndarray
+    fixed_panel: np.ndarray
+    loadings: np.ndarray
+    labels: np.ndarray
+    loading_names: tuple[str, ...]
+    overlap_mn: float
+    overlap_in: float
+    resample_sizes: tuple[int, ...]
+    resampled: tuple[tuple[float, ...], ...]
+
+    @property
+    def zero_input(self) -> np.ndarray:
+        """Boolean (M,): the fixed points without evidence."""
+        return self.fixed_panel == 1
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> DecisionResults:
+        """The results a decision run saved in ``RUN_DIR/results/decision.*``."""
+        return load_results(run_dir, cls, "decision")
+
+
+def _flow(red: MeanFieldReduction, held: np.ndarray, seed: int) -> dict[str, Any]:
+    """Reduced flow per held evidence input (rank one), or the zero-input fixed points."""
+    if red.populations_.rank > 1:
+        # D ≥ 2: the fixed points of the D-dimensional reduced system (no 1-D curve to draw).
+        fps0 = reduced_fixed_points(red, np.zeros(red.populations_.n_in), seed=seed)
+        return dict(held_inputs=np.zeros(0), flow_kappa=np.zeros(0), tau=1.0,
+                    flow_velocity=np.zeros((0, 0)), fixed_kappa=fps0.kappa,
+                    fixed_stable=fps0.is_stable,
+                    fixed_panel=np.ones(len(fps0), dtype=np.int64))  # fmt: skip
+    fields = [flow_field(red, np.array([u])) for u in held]
+    fps = [f.fixed_points for f in fields]
+    return dict(
+        held_inputs=held,
+        flow_kappa=fields[0].axes[0],
+        flow_velocity=np.stack([f.velocity[:, 0] for f in fields]),
+        tau=float(fields[0].tau),
+        fixed_kappa=np.concatenate([p.kappa for p in fps]),
+        fixed_stable=np.concatenate([p.is_stable for p in fps]),
+        fixed_panel=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in
+                                    enumerate(fps)]),  # fmt: skip
+    )
+
+
+def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
+    """Mean-field reduction, latent comparison, reduced flow and resampled networks."""
     opts: DecisionOptions = ctx.options
     net = check_lowrank(model, "decision")
     task = _task()
     batch = task.sample(opts.n_test, ctx.seed + HELD_OUT_SEED_OFFSET)
-    acc = accuracy(net, task, batch)
-
     lat = latent_trajectories(net, batch.inputs)
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     pops = red.populations_
     sim = red.simulate(batch.inputs)
-    reduced_acc = float(task.performance(sim.outputs, batch))
-    rank = net.rank
-    r2 = pooled_r2(lat.kappa, sim.kappa)
     save_populations(pops, ctx.run.results_dir / "populations.npz")
     times = (np.arange(batch.inputs.shape[1]) + 1) * task.dt
-    ctx.run.save_result(
+    r2 = pooled_r2(lat.kappa, sim.kappa)
+    ctx.run.save_result(  # every held-out trial (the results keep one per coherence)
         "latents",
-        {
-            "times": times,
-            "kappa_network": lat.kappa,
-            "kappa_reduced": sim.kappa,
-            "coherence": batch.conditions["coherence"],
-        },
-        {"latent_r2": r2, "n_populations": opts.n_populations, "rank": rank},
-    )
-
+        {"times": times, "kappa_network": lat.kappa, "kappa_reduced": sim.kappa,
+         "coherence": batch.conditions["coherence"]},
+        {"latent_r2": r2, "n_populations": opts.n_populations, "rank": net.rank},
+    )  # fmt: skip
     # Reduced flow at zero input and with a constant evidence input of ± a middle coherence.
     coh = float(sorted(task.coherences)[len(task.coherences) // 2])
-    held = {"−": -coh, "0": 0.0, "+": coh}
-    plt = pyplot()
-    if rank == 1:
-        fields = {k: flow_field(red, np.array([u])) for k, u in held.items()}
-        fps0 = fields["0"].fixed_points
-        ctx.run.save_result(
-            "flow_field",
-            {
-                "kappa": fields["0"].axes[0],
-                **{
-                    f"velocity_{name}": fields[k].velocity[:, 0]
-                    for k, name in zip(held, ("neg", "zero", "pos"), strict=True)
-                },
-                "fixed_points_zero_input": fps0.kappa[:, 0],
-                "fixed_points_zero_input_stable": fps0.is_stable,
-            },
-            {"held_inputs": list(held.values()), "tau": fields["0"].tau},
-        )
-        fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
-        for ax, (k, u) in zip(axes, held.items(), strict=True):
-            plot_flow_field(fields[k], ax=ax, axis_labels=("κ",))
-            ax.set_title(f"evidence u = {u:+.3f}" if u else "no evidence (u = 0)")
-        ctx.run.save_figure(fig, "flow_field")
-    else:
-        # D ≥ 2: the fixed points of the D-dimensional reduced system (no 1-D curve to draw).
-        fps0 = reduced_fixed_points(red, np.zeros(task.n_in), seed=ctx.seed)
-        ctx.run.save_result(
-            "flow_field",
-            {
-                "fixed_points_zero_input": fps0.kappa,
-                "fixed_points_zero_input_stable": fps0.is_stable,
-            },
-            {"rank": rank},
-        )
-
-    # Network (solid) vs reduced (dashed) latents, one trial per coherence and sign.
+    flow = _flow(red, np.array([-coh, 0.0, coh]), ctx.seed)
     coherence = batch.conditions["coherence"]
     picks = [int(np.flatnonzero(coherence == c)[0]) for c in np.unique(coherence)]
-    ctx.run.save_figure(
-        plot_latents(times, lat.kappa[picks], sim.kappa[picks], max_trials=len(picks)), "latents"
-    )
-
     load = loadings(net)
     # Column layout of the loadings: m_1..m_D, n_1..n_D, input weight(s), ..., readout.
-    col_m, col_n, col_in = 0, rank, 2 * rank
+    rank = net.rank
     sub = "₁" if rank > 1 else ""
     names = [f"loading {i}" for i in range(load.shape[1])]
-    names[col_m], names[col_n], names[col_in] = f"m{sub}", f"n{sub}", "input weight"
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
-    plot_loadings(load, red.labels_, columns=(col_m, col_n), names=names, ax=axes[0])
-    plot_loadings(load, red.labels_, columns=(col_in, col_n), names=names, ax=axes[1])
-    ctx.run.save_figure(fig, "loadings")
-    overlap_mn = float(np.mean(load[:, col_m] * load[:, col_n]))
-    overlap_in = float(np.mean(load[:, col_in] * load[:, col_n]))
-
+    names[0], names[rank], names[2 * rank] = f"m{sub}", f"n{sub}", "input weight"
     accs = resampled_accuracies(
         pops, task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
     )
-    resampling_figure(ctx, accs, acc, reduced_acc, 0.5)
-    training = training_figure(ctx)
+    return DecisionResults(
+        n_hidden=int(net.n_hidden),
+        rank=rank,
+        steps=opts.steps,
+        n_populations=opts.n_populations,
+        early_stop=opts.early_stop,
+        coherences=tuple(float(c) for c in task.coherences),
+        accuracy=accuracy(net, task, batch),
+        reduced_accuracy=float(task.performance(sim.outputs, batch)),
+        latent_r2=r2,
+        times=times,
+        kappa_network=lat.kappa[picks],
+        kappa_reduced=sim.kappa[picks],
+        loadings=load,
+        labels=np.asarray(red.labels_),
+        loading_names=tuple(names),
+        overlap_mn=float(np.mean(load[:, 0] * load[:, rank])),
+        overlap_in=float(np.mean(load[:, 2 * rank] * load[:, rank])),
+        resample_sizes=tuple(int(n) for n in accs),
+        resampled=tuple(tuple(float(a) for a in v) for v in accs.values()),
+        **flow,
+    )
 
-    n_stable = int(fps0.is_stable.sum())
-    stable_k = np.sort(fps0.kappa[fps0.is_stable, 0])
-    if rank > 1:
-        landscape = (
-            f"Without evidence the {rank}-dimensional reduced system has {len(fps0)} fixed "
+
+def figures(r: DecisionResults) -> dict[str, Any]:
+    """The decision figures, drawn from ``r`` only."""
+    from ..plotting import plot_flow_curves, plot_latents, plot_loadings, plot_resampled_accuracy
+    from ..plotting._mpl import pyplot
+
+    n_picks = len(r.kappa_network)
+    out = {"latents": plot_latents(r.times, r.kappa_network, r.kappa_reduced, max_trials=n_picks)}
+    if r.rank == 1:
+        out["flow_field"] = plot_flow_curves(
+            r.flow_kappa, r.flow_velocity, r.fixed_kappa[:, 0], r.fixed_stable, r.fixed_panel,
+            [f"evidence u = {u:+.3f}" if u else "no evidence (u = 0)" for u in r.held_inputs],
+            tau=r.tau,
+        )  # fmt: skip
+    fig, axes = pyplot().subplots(1, 2, figsize=(9, 4.2))
+    m, n, i = 0, r.rank, 2 * r.rank
+    for ax, cols in zip(axes, ((m, n), (i, n)), strict=True):
+        plot_loadings(r.loadings, r.labels, columns=cols, names=r.loading_names, ax=ax)
+    merge_legends(fig)
+    out["loadings"] = fig
+    accs = dict(zip(r.resample_sizes, (list(v) for v in r.resampled), strict=True))
+    out["resampled"] = plot_resampled_accuracy(accs, r.accuracy, r.reduced_accuracy, 0.5)
+    return out
+
+
+def _landscape(r: DecisionResults) -> str:
+    zero = r.zero_input
+    n_fixed, n_stable = int(zero.sum()), int((zero & r.fixed_stable).sum())
+    if r.rank > 1:
+        return (
+            f"Without evidence the {r.rank}-dimensional reduced system has {n_fixed} fixed "
             f"point(s), {n_stable} of them stable (found by Newton's method from a grid; the "
             "flow is drawn for rank one only)."
         )
-    elif n_stable >= 2:
-        landscape = (
+    if n_stable >= 2:
+        stable_k = np.sort(r.fixed_kappa[zero & r.fixed_stable, 0])
+        return (
             f"Without evidence the reduced flow has {n_stable} stable fixed points "
             f"(κ = {', '.join(f'{k:+.2f}' for k in stable_k)}) separated by an unstable one: "
             "evidence pushes κ towards one of two attractors, one per choice, and the state stays "
             "there through the delay."
         )
-    else:
-        landscape = (
-            f"Without evidence the reduced flow has {len(fps0)} fixed point(s) ({n_stable} "
-            "stable); near κ = 0 the flow is slow, so κ accumulates the evidence and holds it "
-            "through the delay."
-        )
-    worst = min(min(v) for v in accs.values())
-    latent_text = "one latent variable κ" if rank == 1 else f"{rank} latent variables κ"
-    activity = "κ(t) m" if rank == 1 else f"Σₖ κₖ(t) mₖ (k = 1…{rank})"
-    dims = "one-dimensional" if rank == 1 else f"{rank}-dimensional"
-    summary = (
-        f"The network integrates evidence along {latent_text}. A rank-{rank} network of "
-        f"{opts.hidden} neurons reports the sign of noisy evidence with {acc:.1%} accuracy on "
-        f"held-out trials. Its activity is x(t) = {activity} + v(t) I, and the {dims} "
-        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v, built from "
-        f"{opts.n_populations} Gaussian population(s) of its connectivity loadings, alone "
-        f"reaches {reduced_acc:.1%} (its κ follows the network's with R² = {r2:.3f}). "
-        f"{landscape} Networks drawn afresh from the fitted statistics, without any training, "
-        f"still solve the task (lowest of {sum(len(v) for v in accs.values())} draws: "
-        f"{worst:.1%}): the overlaps ⟨mn⟩ = {overlap_mn:.2f} and ⟨nI⟩ = {overlap_in:.2f} and the "
-        "population gains are all the network needs."
+    return (
+        f"Without evidence the reduced flow has {n_fixed} fixed point(s) ({n_stable} "
+        "stable); near κ = 0 the flow is slow, so κ accumulates the evidence and holds it "
+        "through the delay."
     )
+
+
+def summarize(r: DecisionResults) -> str:
+    """The report's summary, every number from ``r``."""
+    worst = min(min(v) for v in r.resampled)
+    latent_text = "one latent variable κ" if r.rank == 1 else f"{r.rank} latent variables κ"
+    activity = "κ(t) m" if r.rank == 1 else f"Σₖ κₖ(t) mₖ (k = 1…{r.rank})"
+    dims = "one-dimensional" if r.rank == 1 else f"{r.rank}-dimensional"
+    return (
+        f"The network integrates evidence along {latent_text}. A rank-{r.rank} network of "
+        f"{r.n_hidden} neurons reports the sign of noisy evidence with {r.accuracy:.1%} accuracy "
+        f"on held-out trials. Its activity is x(t) = {activity} + v(t) I, and the {dims} "
+        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v, built from "
+        f"{r.n_populations} Gaussian population(s) of its connectivity loadings, alone "
+        f"reaches {r.reduced_accuracy:.1%} (its κ follows the network's with R² = "
+        f"{r.latent_r2:.3f}). {_landscape(r)} Networks drawn afresh from the fitted statistics, "
+        f"without any training, still solve the task (lowest of "
+        f"{sum(len(v) for v in r.resampled)} draws: {worst:.1%}): the overlaps ⟨mn⟩ = "
+        f"{r.overlap_mn:.2f} and ⟨nI⟩ = {r.overlap_in:.2f} and the population gains are all the "
+        "network needs."
+    )
+
+
+def _flow_figure(r: DecisionResults) -> tuple[FigureSpec, ...]:
+    if r.rank != 1:
+        return ()
+
+    def count(stable: bool) -> str:
+        sel = r.fixed_stable == stable
+        return ", ".join(
+            f"{int((sel & (r.fixed_panel == p)).sum())} at u = {u:+g}"
+            for p, u in enumerate(r.held_inputs)
+        )
+
+    legend = ["τ dκ/dt = −κ + F(κ)"]
+    legend += ["stable fixed point"] * bool(r.fixed_stable.any())
+    legend += ["unstable fixed point"] * bool((~r.fixed_stable).any())
+    coh = abs(float(r.held_inputs[0]))
+    return (
+        FigureSpec(
+            "flow_field",
+            f"τ dκ/dt against κ for the reduced system with the evidence input held at −{coh:g}, "
+            f"0 and +{coh:g} (one panel each); blue curve: the flow, grey line: dκ/dt = 0",
+            f"Filled black circles: stable fixed points ({count(True)}); open black circles: "
+            f"unstable fixed points ({count(False)})",
+            tuple(legend),
+        ),
+    )
+
+
+def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
+    """The report's sections, every number and every legend from ``r``."""
+    dims = "one-dimensional" if r.rank == 1 else f"{r.rank}-dimensional"
+    sub = "₁" if r.rank > 1 else ""
+    landscape = _landscape(r)
+    return [
+        Section(
+            "Task and training",
+            "Perceptual decision (random dots): one input carries a coherence ±c "
+            f"(c from {', '.join(f'{c:g}' for c in r.coherences)}) plus white noise for "
+            "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
+            f"{r.rank} network W = {'m nᵀ' if r.rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
+            f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) was trained with Adam (at most "
+            f"{r.steps} steps, stopped at {r.early_stop:.0%} held-out accuracy). "
+            f"Held-out accuracy: {r.accuracy:.1%}.",
+            tuple(training),
+        ),
+        Section(
+            "Latent trajectories: network vs reduced model",
+            "κ ramps at a rate set by the evidence and its sign is the choice. "
+            f"R² = {r.latent_r2:.3f}; reduced-model accuracy {r.reduced_accuracy:.1%}.",
+            (
+                FigureSpec(
+                    "latents",
+                    f"κ(t) of the trained network and of the reduced {dims} system (first "
+                    "latent) on the same held-out inputs, one trial per signed coherence "
+                    f"({len(r.kappa_network)} trials)",
+                    "Solid lines: network; dashed lines: reduced model; one colour per trial",
+                    ("network", "reduced"),
+                ),
+            ),
+        ),
+        Section(
+            "Reduced flow",
+            f"{landscape} Evidence tilts the curve, moving the state towards the matching side."
+            if r.rank == 1
+            else landscape,
+            _flow_figure(r),
+        ),
+        Section(
+            "Connectivity loadings",
+            f"The overlap ⟨mn⟩ = {r.overlap_mn:.2f} sets the recurrent feedback and ⟨nI⟩ = "
+            f"{r.overlap_in:.2f} how strongly the evidence drives κ.",
+            (
+                FigureSpec(
+                    "loadings",
+                    f"Each dot is one of the {r.n_hidden} neurons: its entries on m{sub} and "
+                    f"n{sub} (left) and on the input weight and n{sub} (right)",
+                    f"Colour: population of the {r.n_populations}-component Gaussian mixture",
+                    tuple(f"population {p}" for p in np.unique(r.labels)),
+                ),
+            ),
+        ),
+        Section(
+            "Engineering without learning",
+            "Networks of several sizes drawn from the fitted Gaussian mixture, never trained, "
+            "tested on the same held-out trials.",
+            (
+                FigureSpec(
+                    "resampled",
+                    "Accuracy of each redrawn network (blue dots, "
+                    f"{sum(len(v) for v in r.resampled)} draws) against its size",
+                    f"Black line: the trained network ({r.accuracy:.1%}); dashed orange: the "
+                    f"reduced model ({r.reduced_accuracy:.1%}); dotted grey: chance",
+                ),
+            ),
+            Table(
+                ("size", "accuracy of each draw"),
+                tuple((f"N = {n}", fmt_accs(v)) for n, v in zip(r.resample_sizes, r.resampled,
+                                                                strict=True)),
+            ),  # fmt: skip
+        ),
+    ]
+
+
+def _save_arrays(ctx: RunContext, r: DecisionResults) -> None:
+    """The older per-analysis result files (kept: scripts and tests read them)."""
+    zero = r.zero_input
+    arrays = {
+        "fixed_points_zero_input": r.fixed_kappa[zero, 0] if r.rank == 1 else r.fixed_kappa[zero],
+        "fixed_points_zero_input_stable": r.fixed_stable[zero],
+    }
+    if r.rank == 1:
+        arrays["kappa"] = r.flow_kappa
+        for row, name in zip(r.flow_velocity, ("neg", "zero", "pos"), strict=True):
+            arrays[f"velocity_{name}"] = row
+    ctx.run.save_result("flow_field", arrays, {"held_inputs": r.held_inputs.tolist(),
+                                               "tau": r.tau, "rank": r.rank})  # fmt: skip
+
+
+def analyze(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them, draw the figures and write the narrative."""
+    r = compute(ctx, model)
+    save_results(ctx.run, r, "decision")
+    _save_arrays(ctx, r)
+    for name, fig in figures(r).items():
+        ctx.run.save_figure(fig, name)
+    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
+                     training_figure(ctx))  # fmt: skip
+    zero = r.zero_input
+    accs = {str(n): list(v) for n, v in zip(r.resample_sizes, r.resampled, strict=True)}
     metrics = {
-        "accuracy": acc,
-        "rank": rank,
-        "reduced_accuracy": reduced_acc,
-        "latent_r2": r2,
-        "n_populations": opts.n_populations,
-        "overlap_mn": overlap_mn,
-        "overlap_n_in": overlap_in,
+        "accuracy": r.accuracy,
+        "n_hidden": r.n_hidden,
+        "rank": r.rank,
+        "reduced_accuracy": r.reduced_accuracy,
+        "latent_r2": r.latent_r2,
+        "n_populations": r.n_populations,
+        "overlap_mn": r.overlap_mn,
+        "overlap_n_in": r.overlap_in,
         # κ of each reduced fixed point (a number for rank one, a D-vector otherwise)
-        "fixed_points_zero_input": (fps0.kappa[:, 0] if rank == 1 else fps0.kappa).tolist(),
-        "fixed_points_zero_input_stable": fps0.is_stable.tolist(),
-        "n_fixed_points": len(fps0),
-        "n_stable_fixed_points": n_stable,
-        "resampled_accuracy": {str(k): v for k, v in accs.items()},
-        "resampled_accuracy_min": worst,
+        "fixed_points_zero_input": (
+            r.fixed_kappa[zero, 0] if r.rank == 1 else r.fixed_kappa[zero]
+        ).tolist(),
+        "fixed_points_zero_input_stable": r.fixed_stable[zero].tolist(),
+        "n_fixed_points": int(zero.sum()),
+        "n_stable_fixed_points": int((zero & r.fixed_stable).sum()),
+        "resampled_accuracy": accs,
+        "resampled_accuracy_min": min(min(v) for v in r.resampled),
     }
     ctx.run.write_json("metrics_summary.json", metrics)
-    table_rows = [[f"N = {n}", fmt_accs(v)] for n, v in accs.items()]
-    sections: list[dict[str, Any]] = [
-        {
-            "title": "Task and training",
-            "text": (
-                "Perceptual decision (random dots): one input carries a coherence ±c "
-                f"(c from {', '.join(f'{c:g}' for c in task.coherences)}) plus white noise for "
-                "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
-                f"{rank} network W = {'m nᵀ' if rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
-                f"{opts.hidden} tanh units (τ = 100 ms, "
-                "dt = 20 ms) was "
-                f"trained with Adam (at most {opts.steps} steps, stopped at {opts.early_stop:.0%} "
-                f"held-out accuracy). Held-out accuracy: {acc:.1%}."
-            ),
-            "figures": training,
-        },
-        {
-            "title": "Latent trajectories: network vs reduced model",
-            "text": (
-                f"κ(t) of the trained network (solid) and of the reduced {dims} system "
-                "(dashed; first latent) on the same held-out inputs, one trial per signed "
-                "coherence. κ ramps "
-                "at a rate set by the evidence and its sign is the choice. "
-                f"R² = {r2:.3f}; reduced-model accuracy {reduced_acc:.1%}."
-            ),
-            "figures": ["latents"],
-        },
-        {
-            "title": "Reduced flow",
-            "text": (
-                "τ dκ/dt against κ for the reduced system with the evidence input held at "
-                f"−{coh:g}, 0 and +{coh:g} (filled: stable fixed points; open: unstable). "
-                f"{landscape} Evidence tilts the curve, moving the state towards the matching side."
-                if rank == 1
-                else landscape
-            ),
-            "figures": ["flow_field"] if rank == 1 else [],
-        },
-        {
-            "title": "Connectivity loadings",
-            "text": (
-                f"Each dot is a neuron: its entries on m{sub} and n{sub} (left) and on the input "
-                f"weight and n{sub} (right), coloured by population ({opts.n_populations} "
-                "fitted). The "
-                f"overlap ⟨mn⟩ = {overlap_mn:.2f} sets the recurrent feedback and ⟨nI⟩ = "
-                f"{overlap_in:.2f} how strongly the evidence drives κ."
-            ),
-            "figures": ["loadings"],
-        },
-        {
-            "title": "Engineering without learning",
-            "text": (
-                "Networks of several sizes drawn from the fitted Gaussian mixture, never trained, "
-                "tested on the same held-out trials."
-            ),
-            "figures": ["resampled"],
-            "table": {"columns": ["size", "accuracy of each draw"], "rows": table_rows},
-        },
-    ]
     return Report(
-        title="Perceptual decision in a rank-one network",
-        summary=summary,
-        sections=sections,
+        title="Perceptual decision in a rank-"
+        + ("one" if r.rank == 1 else str(r.rank))
+        + " network",
+        summary=summarize(r),
+        sections=narrate(r, training),
         metrics=metrics,
     )
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, flipflop_truth
-from ..fixedpoints import FixedPoints, find_fixed_points, unstable_manifolds
+from ..fixedpoints import find_fixed_points, point_kinds, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
+from ..plotting import describe_points, legend_labels
+from ..report import FigureSpec, Section, Table, load_results, save_results
 from ..tasks import FlipFlop
 from ..training import TrainConfig
 from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._results import model_words
 
 
 @dataclass(frozen=True)
@@ -52,159 +58,279 @@ def build(ctx: RunContext) -> RNNModel:
     return train_and_save(ctx, model, task, config)
 
 
-def _corner_labels(fps: FixedPoints, model: RNNModel) -> list[str]:
+@dataclass(frozen=True)
+class FlipFlopResults:
+    """Everything the flip-flop report says and draws, computed from the analysed model.
+
+    Attributes
+    ----------
+    model_kind : str
+        What the analysed model is ("GRU", "LSTM", ...), read from the model.
+    n_hidden : int
+        Units of the analysed model (not the option: ``run --model`` analyses any size).
+    n_bits, steps, batch_size, n_init, n_trials : int
+        Task size, training settings and analysis sizes (from the options).
+    accuracy : float
+        Bit accuracy on held-out trials.
+    tol, worst_residual : float
+        Residual bound of a fixed point and the largest residual found.
+    point_kinds : tuple of str
+        Kind of each fixed point (:func:`~dynascope.fixedpoints.point_kinds`).
+    saddle_index : ndarray (n_points,)
+        Unstable modes of each point.
+    points_pcs : ndarray (n_points, 3)
+        Fixed points on the top three principal components of the visited states.
+    eigvals : ndarray (n_points, state_size), complex
+        Eigenvalues of ∂F/∂x at each point.
+    residual : ndarray (n_points,)
+        ‖F(x*) − x*‖ of each point.
+    readout_signs : tuple of str
+        Signs of the readout at each point ("+-+"), the bit pattern a stable point stores.
+    trajectories_pcs : ndarray (n_drawn, n_steps, 3)
+        Held-out trajectories on the same components.
+    explained_variance : float
+        Fraction of variance on those components.
+    connections : ndarray (n_links, 2) of int
+        (saddle, stable point) pairs joined by a branch of the saddle's unstable manifold.
+    n_index1, n_bridges : int
+        Saddles with one unstable mode, and those whose two branches reach two attractors.
+    automaton_labels : tuple of str
+        States of the extracted automaton.
+    automaton_edges : tuple of (int, int, str)
+        Its transitions (source, target, symbol).
+    n_symbols, n_wrong : int
+        Input symbols, and transitions that disagree with the truth table.
+    """
+
+    model_kind: str
+    n_hidden: int
+    n_bits: int
+    steps: int
+    batch_size: int
+    n_init: int
+    n_trials: int
+    accuracy: float
+    tol: float
+    worst_residual: float
+    point_kinds: tuple[str, ...]
+    saddle_index: np.ndarray
+    points_pcs: np.ndarray
+    eigvals: np.ndarray
+    residual: np.ndarray
+    readout_signs: tuple[str, ...]
+    trajectories_pcs: np.ndarray
+    explained_variance: float
+    connections: np.ndarray
+    n_index1: int
+    n_bridges: int
+    automaton_labels: tuple[str, ...]
+    automaton_edges: tuple[tuple[int, int, str], ...]
+    n_symbols: int
+    n_wrong: int
+
+    def counts(self) -> dict[str, int]:
+        """Number of points of each kind present."""
+        kinds, n = np.unique(np.asarray(self.point_kinds, dtype=str), return_counts=True)
+        return {str(k): int(v) for k, v in zip(kinds, n, strict=True)}
+
+    def saddle_index_counts(self) -> dict[int, int]:
+        """Number of saddles by number of unstable modes."""
+        sel = np.asarray(self.point_kinds) == "saddle"
+        idx, n = np.unique(self.saddle_index[sel], return_counts=True)
+        return {int(k): int(v) for k, v in zip(idx, n, strict=True)}
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> FlipFlopResults:
+        """The results a flip-flop run saved in ``RUN_DIR/results/flipflop.*``."""
+        return load_results(run_dir, cls, "flipflop")
+
+
+def _readout_signs(x: np.ndarray, model: RNNModel) -> tuple[str, ...]:
     with torch.no_grad():
-        z = model.readout(torch.as_tensor(fps.x_star, dtype=model.dtype)).numpy()
-    return ["".join("+" if v > 0 else "-" for v in row) for row in z]
+        z = model.readout(torch.as_tensor(x, dtype=model.dtype)).numpy()
+    return tuple("".join("+" if v > 0 else "-" for v in row) for row in z)
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Fixed points from visited states, their linearisation, PCA views and the report."""
-    from ..plotting import plot_automaton, plot_eigenvalues, plot_state_space
-
+def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
+    """Fixed points from visited states, their linearisation, PCA, manifolds and automaton."""
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     m64 = analysis_copy(model)
     batch = task.sample(opts.analysis_trials, ctx.seed + 1)
     with torch.no_grad():
         states, outputs = m64(torch.as_tensor(batch.inputs, dtype=torch.float64))
-    accuracy = float(task.performance(outputs, batch))
-
     fps = find_fixed_points(
-        m64,
-        initial_states=states,
-        n_init=opts.n_init,
-        noise=opts.init_noise,
-        seed=ctx.seed,
+        m64, initial_states=states, n_init=opts.n_init, noise=opts.init_noise, seed=ctx.seed
     ).fixed
     fps.save(ctx.run.results_dir / "fixed_points.npz")
-    stable, saddles = fps.stable, fps.saddles
-    indices, counts = np.unique(saddles.saddle_index, return_counts=True)
-    index_counts = {int(k): int(v) for k, v in zip(indices, counts, strict=True)}
-
     view = fit_state_space(states, 3, seed=ctx.seed)
-    ctx.run.save_result(
-        "pca",
-        {
-            "components": view.components,
-            "mean": view.mean,
-            "explained_variance_ratio": view.explained_variance_ratio,
-        },
-        {"n_trials": opts.analysis_trials},
-    )
     links = unstable_manifolds(m64, fps)
-    ctx.run.save_result(
-        "saddle_connections",
-        {"saddle": links.saddle, "mode": links.mode, "sign": links.sign, "target": links.target},
-        {"description": "branch of each saddle's unstable manifold -> index of stable point"},
-    )
     # Index-1 saddles whose two branches reach two different attractors: "edges" of the cube.
     graph = links.graph()
     index1 = np.flatnonzero(fps.saddle_index == 1)
     bridges = [s for s in index1 if len({t for t in graph.get(int(s), []) if t >= 0}) == 2]
-
-    traj = view.transform(states.numpy())
-    proj = view.transform(fps.x_star)
-    points = {"stable": proj[fps.is_stable], "saddle": proj[fps.saddle_index > 0]}
-    connections = [(proj[s], proj[t]) for s, t in sorted(links.edges)]
-    ctx.run.save_figure(plot_state_space(traj, points, connections), "state_space")
-    eig = {"stable": stable.eigvals, "saddle": saddles.eigvals}
-    ctx.run.save_figure(plot_eigenvalues(eig), "eigenvalues")
-    figures_training = training_figure(ctx)
-
     # The finite-state automaton the network implements (the review's Discussion): states are
     # the attractors, symbols the input pulses, checked against the flip-flop's truth table.
     automaton = extract_automaton(m64, fps, flipflop_symbols(opts.n_bits))
-    wrong = automaton.check(flipflop_truth)
     (ctx.run.results_dir / "automaton.dot").write_text(automaton.to_dot("flipflop"))
-    ctx.run.save_figure(plot_automaton(automaton), "automaton")
-
-    n_corners = 2**opts.n_bits
-    index_text = ", ".join(
-        f"{v} with {k} unstable mode{'s' * (k > 1)}" for k, v in index_counts.items()
+    return FlipFlopResults(
+        model_kind=model_words(model),
+        n_hidden=int(model.n_hidden),
+        n_bits=opts.n_bits,
+        steps=opts.steps,
+        batch_size=opts.batch_size,
+        n_init=opts.n_init,
+        n_trials=opts.analysis_trials,
+        accuracy=float(task.performance(outputs, batch)),
+        tol=float(fps.tol),
+        worst_residual=float(fps.residual.max()) if len(fps) else float("nan"),
+        point_kinds=tuple(point_kinds(fps)),
+        saddle_index=fps.saddle_index,
+        points_pcs=view.transform(fps.x_star).reshape(len(fps), 3),
+        eigvals=fps.eigvals,
+        residual=fps.residual,
+        readout_signs=_readout_signs(fps.x_star, m64) if len(fps) else (),
+        trajectories_pcs=view.transform(states.numpy())[: min(8, opts.analysis_trials)],
+        explained_variance=float(view.explained_variance_ratio.sum()),
+        connections=np.array(sorted(links.edges), dtype=np.int64).reshape(-1, 2),
+        n_index1=len(index1),
+        n_bridges=len(bridges),
+        automaton_labels=tuple(automaton.labels),
+        automaton_edges=tuple((int(a), int(b), str(c)) for a, b, c in automaton.edges()),
+        n_symbols=len(automaton.symbols),
+        n_wrong=len(automaton.check(flipflop_truth)),
     )
-    summary = (
-        f"The {opts.hidden}-unit GRU solves the {opts.n_bits}-bit flip-flop with "
-        f"{accuracy:.1%} bit accuracy on held-out trials. It has {len(stable)} stable fixed "
-        f"points ({n_corners} memory states are needed: one per bit pattern) and "
-        f"{len(saddles)} saddles ({index_text or 'none'}). Each stable point stores one bit "
-        f"pattern. {len(bridges)} of the {len(index1)} saddles with one unstable mode "
+
+
+def summarize(r: FlipFlopResults) -> str:
+    """The report's summary, every number from ``r``."""
+    counts = r.counts()
+    index_text = ", ".join(
+        f"{v} with {k} unstable mode{'s' * (k > 1)}" for k, v in r.saddle_index_counts().items()
+    )
+    return (
+        f"The {r.n_hidden}-unit {r.model_kind} solves the {r.n_bits}-bit flip-flop with "
+        f"{r.accuracy:.1%} bit accuracy on held-out trials. It has {counts.get('stable', 0)} "
+        f"stable fixed points ({2**r.n_bits} memory states are needed: one per bit pattern) and "
+        f"{counts.get('saddle', 0)} saddles ({index_text or 'none'}). Each stable point stores "
+        f"one bit pattern. {r.n_bridges} of the {r.n_index1} saddles with one unstable mode "
         "connect two memory states through their unstable manifold: an input pulse moves the "
         "state across such a saddle to the neighbouring pattern. "
-        f"Read as a finite-state automaton it has {automaton.n_states} states, "
-        f"{len(automaton.symbols)} input symbols and {automaton.n_transitions} transitions, "
-        f"{len(wrong)} of which disagree with the flip-flop's truth table. "
-        f"Every reported point has residual ‖F(x)−x‖ ≤ {fps.tol:g} "
-        f"(worst {fps.residual.max() if len(fps) else float('nan'):.1e})."
+        f"Read as a finite-state automaton it has {len(r.automaton_labels)} states, "
+        f"{r.n_symbols} input symbols and {len(r.automaton_edges)} transitions, "
+        f"{r.n_wrong} of which disagree with the flip-flop's truth table. "
+        f"Every reported point has residual ‖F(x)−x‖ ≤ {r.tol:g} "
+        f"(worst {r.worst_residual:.1e})."
     )
-    labels = _corner_labels(stable, m64)
-    table_rows = [
-        [label, f"{np.abs(ev).max():.3f}", f"{res:.1e}"]
-        for label, ev, res in zip(labels, stable.eigvals, stable.residual, strict=True)
-    ]
-    sections = [
-        {
-            "title": "Task and training",
-            "text": (
-                f"{opts.n_bits}-bit flip-flop: each input channel receives occasional ±1 pulses "
-                "and the matching output must hold the sign of the last pulse. Trained with "
-                f"Adam for {opts.steps} steps of {opts.batch_size} trials."
-            ),
-            "figures": figures_training,
-        },
-        {
-            "title": "Fixed points in state space",
-            "text": (
-                f"Trajectories of {min(8, opts.analysis_trials)} trials (grey) projected on "
-                f"the top three principal components ({view.explained_variance_ratio.sum():.1%} "
-                "of the variance), with stable fixed points (blue), saddles (red crosses) and "
-                "red lines from each saddle to the attractors its unstable manifold reaches. "
-                f"Fixed points were found from {opts.n_init} visited states by minimising "
-                "q(x) = ½‖F(x)−x‖² and polishing with Levenberg–Marquardt in float64."
-            ),
-            "figures": ["state_space"],
-        },
-        {
-            "title": "Linearisation",
-            "text": (
-                "Eigenvalues of the Jacobian ∂F/∂x at each fixed point. Stable points have every "
-                "eigenvalue inside the unit circle; a saddle has one or more outside, and its "
-                "unstable directions lead to neighbouring memory states."
-            ),
-            "figures": ["eigenvalues"],
-            "table": {
-                "columns": ["stable point (readout signs)", "max |λ|", "residual"],
-                "rows": table_rows,
-            },
-        },
-    ]
-    sections.append(
-        {
-            "title": "The automaton",
-            "text": (
-                "States are the stable fixed points (labelled by the signs of their readout), "
-                "symbols the ± pulses on each input; each arrow is the attractor the network "
-                "settles on after that pulse (results/automaton.dot holds it in Graphviz DOT)."
-            ),
-            "figures": ["automaton"],
-        }
+
+
+def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
+    """The report's sections, every number and every legend from ``r``."""
+    counts = r.counts()
+    stable = np.asarray(r.point_kinds) == "stable"
+    rows = tuple(
+        (r.readout_signs[i], f"{np.abs(r.eigvals[i]).max():.3f}", f"{r.residual[i]:.1e}")
+        for i in np.flatnonzero(stable)
     )
+    return [
+        Section(
+            "Task and training",
+            f"{r.n_bits}-bit flip-flop: each input channel receives occasional ±1 pulses and the "
+            "matching output must hold the sign of the last pulse. Trained with Adam for "
+            f"{r.steps} steps of {r.batch_size} trials.",
+            tuple(training),
+        ),
+        Section(
+            "Fixed points in state space",
+            f"Fixed points were found from {r.n_init} visited states by minimising "
+            "q(x) = ½‖F(x)−x‖² and polishing with Levenberg–Marquardt in float64.",
+            (
+                FigureSpec(
+                    "state_space",
+                    f"Trajectories of {len(r.trajectories_pcs)} held-out trials (grey) and the "
+                    f"fixed points of the {r.n_hidden}-unit {r.model_kind} on the top three "
+                    f"principal components ({r.explained_variance:.1%} of the variance); "
+                    f"{len(r.connections)} red lines join a saddle to an attractor its unstable "
+                    "manifold reaches",
+                    describe_points(counts),
+                    legend_labels(counts),
+                ),
+            ),
+        ),
+        Section(
+            "Linearisation",
+            "Stable points have every eigenvalue inside the unit circle; a saddle has one or "
+            "more outside, and its unstable directions lead to neighbouring memory states.",
+            (
+                FigureSpec(
+                    "eigenvalues",
+                    "Eigenvalues λ of the Jacobian ∂F/∂x at each fixed point, with the unit "
+                    "circle |λ| = 1",
+                    describe_points(counts, "eigenvalues at the "),
+                    legend_labels(counts),
+                ),
+            ),
+            Table(("stable point (readout signs)", "max |λ|", "residual"), rows),
+        ),
+        Section(
+            "The automaton",
+            "results/automaton.dot holds the automaton in Graphviz DOT.",
+            (
+                FigureSpec(
+                    "automaton",
+                    f"The finite-state automaton: {len(r.automaton_labels)} states (circles, "
+                    "one per stable fixed point, labelled by the signs of its readout) and "
+                    f"{len(r.automaton_edges)} transitions",
+                    "Each arrow is the attractor the network settles on after the pulses "
+                    "written beside it; pulses that leave a state unchanged are listed in "
+                    "brackets under it",
+                ),
+            ),
+        ),
+    ]
+
+
+def figures(r: FlipFlopResults) -> dict[str, Any]:
+    """The flip-flop figures, drawn from ``r`` only."""
+    from ..plotting import plot_automaton, plot_eigenvalues, plot_state_space
+    from ..plotting._analysis import AutomatonGraph
+    from ..plotting._points import group_by_kind
+
+    points = group_by_kind(r.points_pcs, r.point_kinds)
+    connections = [(r.points_pcs[s], r.points_pcs[t]) for s, t in r.connections]
+    return {
+        "state_space": plot_state_space(r.trajectories_pcs, points, connections),
+        "eigenvalues": plot_eigenvalues(group_by_kind(r.eigvals, r.point_kinds)),
+        "automaton": plot_automaton(AutomatonGraph(r.automaton_labels, r.automaton_edges)),
+    }
+
+
+def analyze(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them, draw the figures and write the narrative."""
+    results = compute(ctx, model)
+    save_results(ctx.run, results, "flipflop")
+    for name, fig in figures(results).items():
+        ctx.run.save_figure(fig, name)
+    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
+                     training_figure(ctx))  # fmt: skip
+    counts = results.counts()
     metrics = {
-        "accuracy": accuracy,
-        "automaton_states": automaton.n_states,
-        "automaton_transitions": automaton.n_transitions,
-        "automaton_wrong_transitions": len(wrong),
-        "n_stable": len(stable),
-        "n_saddles": len(saddles),
-        "saddle_index_counts": index_counts,
-        "n_index1_bridges": len(bridges),
-        "worst_residual": float(fps.residual.max()) if len(fps) else None,
+        "accuracy": results.accuracy,
+        "n_hidden": results.n_hidden,
+        "automaton_states": len(results.automaton_labels),
+        "automaton_transitions": len(results.automaton_edges),
+        "automaton_wrong_transitions": results.n_wrong,
+        "n_stable": counts.get("stable", 0),
+        "n_saddles": counts.get("saddle", 0),
+        "saddle_index_counts": results.saddle_index_counts(),
+        "n_index1_bridges": results.n_bridges,
+        "worst_residual": results.worst_residual if len(results.point_kinds) else None,
     }
     ctx.run.write_json("metrics_summary.json", metrics)
     return Report(
-        title=f"{opts.n_bits}-bit flip-flop GRU",
-        summary=summary,
-        sections=sections,
+        title=f"{results.n_bits}-bit flip-flop {results.model_kind}",
+        summary=summarize(results),
+        sections=narrate(results, training),
         metrics=metrics,
     )
 

@@ -549,7 +549,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
     ctx.run.write_json("metrics_summary.json", metrics)
     summary = (
-        f"A {opts.hidden}-unit {opts.cell.upper()} classifies {data_name} test documents with "
+        f"A {model.n_hidden}-unit {opts.cell.upper()} classifies {data_name} test documents with "
         f"{rnn_acc:.1%} accuracy (bag of words {bow_acc:.1%}, augmented bag of words "
         f"{aug_acc:.1%})."
     )

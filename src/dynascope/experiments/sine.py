@@ -9,9 +9,11 @@ import torch
 
 from ..analysis import oscillation_modes
 from ..models import RateRNN, RNNModel, analysis_copy
+from ..report import FigureSpec
 from ..tasks import SineWave
 from ..training import TrainConfig
 from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._results import model_words
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,17 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         {"time_unit_ms": task.time_unit, "fraction_within_10pct": within},
     )
     ctx.run.save_figure(plot_oscillation_modes(modes), "oscillation_modes")
-    figures_training = training_figure(ctx)
+    figures_training = [FigureSpec(n, "Training loss (log scale) against step") for n in
+                        training_figure(ctx)]  # fmt: skip
     median_err = float(np.nanmedian(modes.relative_error))
     summary = (
-        f"A {opts.hidden}-unit rate network turns a static input into a sine whose frequency "
-        f"the input sets. On the {len(range(1, opts.n_levels, 2))} input levels it never saw "
-        f"in training its output correlates with the target at {correlation:.3f}. Linearised "
-        "around the fixed point at each input, the network's dominant complex eigenvalue pair "
-        f"rotates at the target frequency within 10% for {within:.0%} of the {opts.n_levels} "
-        f"levels (median relative error {median_err:.1%})"
+        f"A {model.n_hidden}-unit {model_words(model)} turns a static input into a sine "
+        "whose frequency the input sets. On the "
+        f"{len(range(1, opts.n_levels, 2))} input levels it never saw in training its output "
+        f"correlates with the target at {correlation:.3f}. Linearised around the fixed point "
+        "at each input, the network's dominant complex eigenvalue pair rotates at the target "
+        f"frequency within 10% for {within:.0%} of the {opts.n_levels} levels (median "
+        f"relative error {median_err:.1%})"
     )
     missed = task.omega(levels)[~(modes.relative_error <= 0.1)]
     if within >= 0.9:
@@ -162,7 +166,16 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 "±10%. Growth rate log|λ|/dt per 10 ms: median "
                 f"{metrics['growth_rate_median']:.3f}, max {metrics['growth_rate_max']:.3f}."
             ),
-            "figures": ["oscillation_modes"],
+            "figures": [
+                FigureSpec(
+                    "oscillation_modes",
+                    "Linearised frequency of the dominant complex eigenvalue at each of the "
+                    f"{int(np.isfinite(modes.frequency).sum())} input levels with a complex mode "
+                    "against the target frequency",
+                    "Blue dots: levels; black line: identity; grey band: ±10%",
+                    ("identity", "±10%", "linearised"),
+                )
+            ],
         },
     ]
     return Report("Sine-wave generator", summary, sections, metrics)

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..analysis import fit_state_space
-from ..fixedpoints import find_fixed_points
+from ..fixedpoints import find_fixed_points, point_kinds
 from ..models import RateRNN, RNNModel, analysis_copy
+from ..plotting import describe_points, legend_labels
+from ..report import FigureSpec, Section, load_results, save_results
 from ..tasks import ParametricWorkingMemory
 from ..training import TrainConfig
 from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._results import model_words
 
 
 @dataclass(frozen=True)
@@ -59,113 +65,208 @@ def build(ctx: RunContext) -> RNNModel:
     return train_and_save(ctx, model, task, config)
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Delay-period memory of f1: decoding, PCA, and the slow points that hold it."""
-    from ..plotting import plot_eigenvalues, plot_state_space
+@dataclass(frozen=True)
+class WorkingMemoryResults:
+    """Everything the working-memory report says and draws, computed from the analysed model.
 
+    Attributes
+    ----------
+    model_kind : str
+        What the analysed model is, read from the model.
+    n_hidden : int
+        Units of the analysed model.
+    tau : float
+        Its time constant in ms (NaN for a discrete-time model).
+    accuracy, r2 : float
+        Held-out accuracy and cross-validated R² of decoding f1 from the delay-end state.
+    f1 : ndarray (n_trials,)
+        First frequency of each analysed trial.
+    delay_end_pcs : ndarray (n_trials, 2)
+        Delay-end states on the top two delay principal components.
+    decoder : ndarray (state_size,)
+        Ridge decoder of f1 fitted on all trials.
+    point_kinds : tuple of str
+        Kind of each fixed or slow point (:func:`~dynascope.fixedpoints.point_kinds`).
+    points_pcs : ndarray (n_points, 2)
+        The points on the delay principal components.
+    stability_eigvals : ndarray (n_points, state_size), complex
+        Eigenvalues μ of the vector-field Jacobian at each point (per ms).
+    trajectories_pcs : ndarray (n_f1, n_steps, 2)
+        One delay-period trajectory per f1 value.
+    slowest_re_mu : float
+        The real part closest to zero over all points' eigenvalues.
+    """
+
+    model_kind: str
+    n_hidden: int
+    tau: float
+    accuracy: float
+    r2: float
+    f1: np.ndarray
+    delay_end_pcs: np.ndarray
+    decoder: np.ndarray
+    point_kinds: tuple[str, ...]
+    points_pcs: np.ndarray
+    stability_eigvals: np.ndarray
+    trajectories_pcs: np.ndarray
+    slowest_re_mu: float
+
+    def counts(self) -> dict[str, int]:
+        """Number of points of each kind present."""
+        kinds, n = np.unique(np.asarray(self.point_kinds, dtype=str), return_counts=True)
+        return {str(k): int(v) for k, v in zip(kinds, n, strict=True)}
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> WorkingMemoryResults:
+        """The results a working-memory run saved in ``RUN_DIR/results/working_memory.*``."""
+        return load_results(run_dir, cls, "working_memory")
+
+
+def _decode_f1(delay_end: np.ndarray, f1: np.ndarray, seed: int) -> tuple[float, np.ndarray]:
+    # Cross-validated ridge decoding (held-out R², so a state with more dimensions than trials
+    # cannot score by overfitting).
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    decoder = RidgeCV(alphas=np.logspace(-4, 2, 13))
+    folds = KFold(5, shuffle=True, random_state=seed)
+    predicted = cross_val_predict(decoder, delay_end, f1, cv=folds)
+    r2 = 1.0 - np.sum((predicted - f1) ** 2) / np.sum((f1 - f1.mean()) ** 2)
+    return float(r2), decoder.fit(delay_end, f1).coef_
+
+
+def compute(ctx: RunContext, model: RNNModel) -> WorkingMemoryResults:
+    """Delay-period memory of f1: decoding, PCA, and the slow points that hold it."""
     opts: WorkingMemoryOptions = ctx.options
     task = _task()
     net = analysis_copy(model)
     batch = task.sample(opts.analysis_trials, ctx.seed + 1)
     with torch.no_grad():
         states, outputs = net(torch.as_tensor(batch.inputs, dtype=torch.float64))
-    accuracy = float(task.performance(outputs, batch))
     f1 = batch.conditions["f1"].astype(np.float64)
     delay = batch.periods["delay"]
     end = delay[:, 1] - 1
     delay_end = states[np.arange(len(end)), end].numpy()
-
-    # How well the delay state encodes f1: cross-validated ridge decoding (held-out R², so a
-    # state with more dimensions than trials cannot score by overfitting).
-    from sklearn.linear_model import RidgeCV
-    from sklearn.model_selection import KFold, cross_val_predict
-
-    decoder = RidgeCV(alphas=np.logspace(-4, 2, 13))
-    folds = KFold(5, shuffle=True, random_state=ctx.seed)
-    predicted = cross_val_predict(decoder, delay_end, f1, cv=folds)
-    r2 = 1.0 - np.sum((predicted - f1) ** 2) / np.sum((f1 - f1.mean()) ** 2)
-    coef = decoder.fit(delay_end, f1).coef_
-
-    delay_mask = batch.period_mask("delay")
-    delay_states = states.numpy()[delay_mask]
+    r2, coef = _decode_f1(delay_end, f1, ctx.seed)
+    delay_states = states.numpy()[batch.period_mask("delay")]
     fps = find_fixed_points(
         net, initial_states=delay_states, n_init=opts.n_init, seed=ctx.seed, slow_tol=1e-6
     )
     fps.save(ctx.run.results_dir / "fixed_points.npz")
     view = fit_state_space(delay_states, 2, seed=ctx.seed)
-    proj_fp = view.transform(fps.x_star)
-    f1_axis = view.transform(delay_end)
-    ctx.run.save_result(
-        "delay_memory",
-        {"f1": f1, "delay_end_pcs": f1_axis, "decoder": coef},
-        {"r2": float(r2), "accuracy": accuracy},
-    )
     # Trajectories of the delay period only, one per f1 value, in the delay PCs.
     first = {v: int(np.flatnonzero(f1 == v)[0]) for v in np.unique(f1)}
     traj = [view.transform(states[i, delay[i, 0] : delay[i, 1]].numpy()) for i in first.values()]
     n_common = min(len(t) for t in traj)
-    traj_arr = np.stack([t[:n_common] for t in traj])
-    points = {
-        "stable": proj_fp[fps.is_stable & (fps.kind == "fixed")],
-        "saddle": proj_fp[(fps.saddle_index > 0) & (fps.kind == "fixed")],
-        "slow": proj_fp[fps.kind == "slow"],
-    }
-    ctx.run.save_figure(
-        plot_state_space(
-            traj_arr, points, axis_labels=("delay PC1", "delay PC2"), max_trajectories=len(traj)
-        ),
-        "delay_state_space",
-    )
     mu = fps.stability_eigvals
-    ctx.run.save_figure(plot_eigenvalues({"slow": mu}, continuous_time=True), "eigenvalues")
-    figures_training = training_figure(ctx)
-    # The integrating mode: the eigenvalue closest to Re μ = 0 over all points.
-    slowest = float(mu.real.flat[np.abs(mu.real).argmin()]) if len(fps) else float("nan")
-    counts = fps.counts()
-    summary = (
-        f"A {opts.hidden}-unit rate network compares two vibrotactile frequencies across a "
-        f"1-s delay with {accuracy:.1%} accuracy. At the end of the delay, a linear decoder "
-        f"reads f1 from the state with cross-validated R² = {r2:.3f}. "
-        f"At zero input the delay-period dynamics have {counts.get('stable', 0)} stable "
-        f"fixed point(s), {sum(v for k, v in counts.items() if k.startswith('saddle'))} "
-        f"saddle(s) and {counts.get('slow', 0)} slow point(s); the slowest mode has "
-        f"Re μ = {slowest:.2e} per ms, i.e. a time scale of {1 / abs(slowest):.0f} ms against "
-        "the neurons' 100 ms."
+    return WorkingMemoryResults(
+        model_kind=model_words(model),
+        n_hidden=int(model.n_hidden),
+        tau=float(getattr(model, "tau", float("nan"))),
+        accuracy=float(task.performance(outputs, batch)),
+        r2=r2,
+        f1=f1,
+        delay_end_pcs=view.transform(delay_end),
+        decoder=np.asarray(coef),
+        point_kinds=tuple(point_kinds(fps)),
+        points_pcs=view.transform(fps.x_star).reshape(len(fps), 2),
+        stability_eigvals=mu,
+        trajectories_pcs=np.stack([t[:n_common] for t in traj]),
+        slowest_re_mu=float(mu.real.flat[np.abs(mu.real).argmin()]) if len(fps) else float("nan"),
     )
+
+
+def summarize(r: WorkingMemoryResults) -> str:
+    """The report's summary, every number from ``r``."""
+    counts = r.counts()
+    slow = counts.get("slow-stable", 0) + counts.get("slow-unstable", 0)
+    return (
+        f"A {r.n_hidden}-unit {r.model_kind} compares two vibrotactile frequencies across a "
+        f"1-s delay with {r.accuracy:.1%} accuracy. At the end of the delay, a linear decoder "
+        f"reads f1 from the state with cross-validated R² = {r.r2:.3f}. "
+        f"At zero input the delay-period dynamics have {counts.get('stable', 0)} stable "
+        f"fixed point(s), {counts.get('saddle', 0)} saddle(s) and {slow} slow point(s); the "
+        f"slowest mode has Re μ = {r.slowest_re_mu:.2e} per ms, i.e. a time scale of "
+        f"{1 / abs(r.slowest_re_mu):.0f} ms against the neurons' {r.tau:g} ms."
+    )
+
+
+def narrate(r: WorkingMemoryResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
+    """The report's sections, every number and every legend from ``r``."""
+    counts = r.counts()
+    return [
+        Section(
+            "Task and training",
+            "Parametric working memory (Romo et al. 1999): the first frequency f1 must be held "
+            "through the delay and compared with f2; the output is sign(f1 − f2).",
+            tuple(training),
+        ),
+        Section(
+            "Delay-period state space",
+            "Fixed points have ‖F(x) − x‖ below the finder's tolerance; slow points are "
+            "minima of q(x) = ½‖F(x) − x‖² above it but below 1e-6.",
+            (
+                FigureSpec(
+                    "delay_state_space",
+                    f"One delay-period trajectory per f1 value ({len(r.trajectories_pcs)}, grey) "
+                    "on the top two principal components of the delay states, with the fixed "
+                    f"and slow points of the {r.n_hidden}-unit {r.model_kind} found from them",
+                    describe_points(counts),
+                    legend_labels(counts),
+                ),
+            ),
+        ),
+        Section(
+            "Linearisation",
+            "A mode near Re μ = 0 integrates and holds f1.",
+            (
+                FigureSpec(
+                    "eigenvalues",
+                    "Eigenvalues μ of the vector-field Jacobian at each point (continuous "
+                    "time: stable iff Re μ < 0; black line Re μ = 0)",
+                    describe_points(counts, "eigenvalues at the "),
+                    legend_labels(counts),
+                ),
+            ),
+        ),
+    ]
+
+
+def figures(r: WorkingMemoryResults) -> dict[str, Any]:
+    """The working-memory figures, drawn from ``r`` only."""
+    from ..plotting import group_by_kind, plot_eigenvalues, plot_state_space
+
+    return {
+        "delay_state_space": plot_state_space(
+            r.trajectories_pcs,
+            group_by_kind(r.points_pcs, r.point_kinds),
+            axis_labels=("delay PC1", "delay PC2"),
+            max_trajectories=len(r.trajectories_pcs),
+        ),
+        "eigenvalues": plot_eigenvalues(
+            group_by_kind(r.stability_eigvals, r.point_kinds), continuous_time=True
+        ),
+    }
+
+
+def analyze(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them, draw the figures and write the narrative."""
+    results = compute(ctx, model)
+    save_results(ctx.run, results, "working_memory")
+    for name, fig in figures(results).items():
+        ctx.run.save_figure(fig, name)
+    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
+                     training_figure(ctx))  # fmt: skip
     metrics = {
-        "accuracy": accuracy,
-        "f1_decoding_r2": float(r2),
-        "fixed_point_counts": counts,
-        "slowest_re_mu": slowest,
+        "accuracy": results.accuracy,
+        "n_hidden": results.n_hidden,
+        "f1_decoding_r2": results.r2,
+        "fixed_point_counts": results.counts(),
+        "slowest_re_mu": results.slowest_re_mu,
     }
     ctx.run.write_json("metrics_summary.json", metrics)
-    sections = [
-        {
-            "title": "Task and training",
-            "text": (
-                "Parametric working memory (Romo et al. 1999): the first frequency f1 must be "
-                "held through the delay and compared with f2; the output is sign(f1 − f2)."
-            ),
-            "figures": figures_training,
-        },
-        {
-            "title": "Delay-period state space",
-            "text": (
-                "One delay-period trajectory per f1 value in the top two principal components "
-                "of the delay states, with the fixed and slow points found from them."
-            ),
-            "figures": ["delay_state_space"],
-        },
-        {
-            "title": "Linearisation",
-            "text": (
-                "Eigenvalues μ of the vector-field Jacobian at each point (continuous time: "
-                "stable iff Re μ < 0). A mode near Re μ = 0 integrates and holds f1."
-            ),
-            "figures": ["eigenvalues"],
-        },
-    ]
-    return Report("Parametric working memory", summary, sections, metrics)
+    return Report("Parametric working memory", summarize(results), narrate(results, training),
+                  metrics)  # fmt: skip
 
 
 register(

@@ -12,6 +12,8 @@ from ._finder import FixedPointFinder as FixedPointFinder
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
 from ._finder import visited_states as visited_states
+from ._kinds import POINT_KINDS as POINT_KINDS
+from ._kinds import point_kinds as point_kinds
 from ._manifolds import SaddleConnections as SaddleConnections
 from ._manifolds import unstable_manifolds as unstable_manifolds
 from ._result import FixedPoints as FixedPoints
@@ -19,6 +21,7 @@ from ._result import Status as Status
 from ._result import linearise as linearise
 
 __all__ = [
+    "POINT_KINDS",
     "Adam",
     "Bifurcation",
     "Cycles",
@@ -34,6 +37,7 @@ __all__ = [
     "find_cycles",
     "find_fixed_points",
     "linearise",
+    "point_kinds",
     "unstable_manifolds",
     "visited_states",
 ]

@@ -16,6 +16,9 @@ from ._fluctuations import FiniteSizeFluctuations as FiniteSizeFluctuations
 from ._fluctuations import LatentR2 as LatentR2
 from ._fluctuations import finite_size_fluctuations as finite_size_fluctuations
 from ._fluctuations import latent_r2_report as latent_r2_report
+from ._gating import ContextGating as ContextGating
+from ._gating import context_gating as context_gating
+from ._gating import input_carriers as input_carriers
 from ._gauss import gauss_hermite as gauss_hermite
 from ._gauss import gaussian_averages as gaussian_averages
 from ._landscape import FlowField as FlowField
@@ -47,6 +50,9 @@ from ._refine import refine_populations as refine_populations
 from ._resample import resample as resample
 
 __all__ = [
+    "ContextGating",
+    "context_gating",
+    "input_carriers",
     "EffectiveCouplings",
     "FiniteSizeFluctuations",
     "FlowField",

@@ -5,9 +5,12 @@ they only draw arrays that the analysis modules computed.
 """
 
 from ._lowrank import plot_effective_couplings as plot_effective_couplings
+from ._lowrank import plot_flow_curves as plot_flow_curves
 from ._lowrank import plot_flow_field as plot_flow_field
+from ._lowrank import plot_flow_panels as plot_flow_panels
 from ._lowrank import plot_latents as plot_latents
 from ._lowrank import plot_loadings as plot_loadings
+from ._lowrank import plot_resampled_accuracy as plot_resampled_accuracy
 from ._mpl import MissingDependencyError as MissingDependencyError
 from ._networks import plot_capacity_curve as plot_capacity_curve
 from ._networks import plot_memory_times as plot_memory_times
@@ -20,9 +23,12 @@ __all__ = [
     "MissingDependencyError",
     "plot_capacity_curve",
     "plot_effective_couplings",
+    "plot_flow_curves",
     "plot_flow_field",
     "plot_latents",
+    "plot_flow_panels",
     "plot_loadings",
+    "plot_resampled_accuracy",
     "plot_memory_times",
     "plot_overlaps",
     "plot_eigenvalues",
@@ -72,3 +78,12 @@ __all__ += ["plot_cycles"]
 from ._compare import plot_distance_matrices as plot_distance_matrices  # noqa: E402
 
 __all__ += ["plot_distance_matrices"]
+from ._points import POINT_STYLE as POINT_STYLE  # noqa: E402
+from ._points import describe_points as describe_points  # noqa: E402
+from ._points import group_by_kind as group_by_kind  # noqa: E402
+from ._points import legend_labels as legend_labels  # noqa: E402
+from ._points import legend_outside as legend_outside  # noqa: E402
+from ._points import merge_legends as merge_legends  # noqa: E402
+
+__all__ += ["POINT_STYLE", "describe_points", "group_by_kind", "legend_labels", "legend_outside",
+            "merge_legends"]

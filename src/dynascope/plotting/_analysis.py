@@ -4,12 +4,13 @@ distilled flow fields, selection vectors and regression subspaces."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ._mpl import new_axes
-from ._statespace import POINT_STYLE
+from ._points import POINT_STYLE, legend_outside, scatter_points
 
 __all__ = [
     "plot_ablation_curves",
@@ -25,9 +26,10 @@ __all__ = [
 def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: Any = None) -> Any:
     """Draw an :class:`~dynascope.analysis.Automaton` as a state diagram.
 
-    States are circles labelled by their readout label; each ordered pair of states joined by
-    transitions gets one arrow labelled with its symbols. Self-loops (symbols that leave a
-    state unchanged) are listed under the state's label.
+    States are circles labelled by their readout label, every circle sized so that the longest
+    label fits inside it; each ordered pair of states joined by transitions gets one arrow
+    labelled with its symbols. Self-loops (symbols that leave a state unchanged) are listed in
+    brackets just below the state's circle.
 
     Parameters
     ----------
@@ -40,7 +42,8 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
     Returns
     -------
     matplotlib.figure.Figure
-        Its axes hold one scatter (``collections[0]``, one marker per state) and one arrow
+        Its axes hold one scatter (``collections[0]``, gid ``"automaton-states"``, one marker
+        per state), one text per state label (gid ``"automaton-label"``) and one arrow
         (``patches``) per ordered pair of distinct states joined by a transition.
     """
     n = automaton.n_states
@@ -52,7 +55,60 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
         if pos.shape != (n, 2):
             raise ValueError(f"positions must have shape (n_states={n}, 2); got {pos.shape}.")
     fig, ax = new_axes(ax, figsize=(6, 6))
-    ax.scatter(*pos.T, s=900, color="white", edgecolor=POINT_STYLE["stable"]["color"], zorder=3)
+    span = np.ptp(pos, axis=0).max() if n > 1 else 1.0
+    lo, hi = pos.min(0) - 0.25 * span, pos.max(0) + 0.25 * span
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    texts = [
+        ax.text(*pos[s], automaton.labels[s], ha="center", va="center", fontsize=7, zorder=4,
+                gid="automaton-label")
+        for s in range(n)
+    ]  # fmt: skip
+    radius = _label_radius_points(fig, texts)
+    ax.scatter(*pos.T, s=(2 * radius) ** 2, color="white", zorder=3, gid="automaton-states",
+               edgecolor=POINT_STYLE["stable"]["color"])  # fmt: skip
+    _automaton_edges(ax, automaton, pos, radius)
+    ax.set_title(f"{n} states, {automaton.n_transitions} transitions")
+    return fig
+
+
+@dataclass(frozen=True)
+class AutomatonGraph:
+    """What :func:`plot_automaton` draws, as stored in an experiment's results."""
+
+    labels: tuple[str, ...]
+    edge_list: tuple[tuple[int, int, str], ...]
+
+    @property
+    def n_states(self) -> int:
+        """Number of states."""
+        return len(self.labels)
+
+    @property
+    def n_transitions(self) -> int:
+        """Number of defined transitions."""
+        return len(self.edge_list)
+
+    def edges(self) -> list[tuple[int, int, str]]:
+        """``(source, target, symbol)`` of each transition."""
+        return list(self.edge_list)
+
+
+def _label_radius_points(fig: Any, texts: Sequence[Any], pad: float = 3.0) -> float:
+    """Radius (points) of a circle that holds the largest of ``texts`` with ``pad`` to spare."""
+    renderer = fig.canvas.get_renderer()
+    half_diagonals = [0.0]
+    for text in texts:
+        box = text.get_window_extent(renderer)
+        half_diagonals.append(0.5 * float(np.hypot(box.width, box.height)))
+    return max(half_diagonals) * 72.0 / fig.dpi + pad
+
+
+def _automaton_edges(ax: Any, automaton: Any, pos: np.ndarray, radius: float) -> None:
+    from matplotlib.patches import FancyArrowPatch
+
     merged: dict[tuple[int, int], list[str]] = {}
     loops: dict[int, list[str]] = {}
     for src, dst, sym in automaton.edges():
@@ -60,8 +116,6 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
             loops.setdefault(src, []).append(sym)
         else:
             merged.setdefault((src, dst), []).append(sym)
-    from matplotlib.patches import FancyArrowPatch
-
     for (src, dst), syms in merged.items():
         arrow = FancyArrowPatch(
             pos[src],
@@ -69,8 +123,8 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
             arrowstyle="-|>",
             mutation_scale=12,
             connectionstyle="arc3,rad=0.15",
-            shrinkA=16,
-            shrinkB=16,
+            shrinkA=radius + 1,
+            shrinkB=radius + 1,
             color="0.35",
             lw=0.8,
         )
@@ -79,19 +133,10 @@ def plot_automaton(automaton: Any, *, positions: np.ndarray | None = None, ax: A
         normal = np.array([pos[dst][1] - pos[src][1], pos[src][0] - pos[dst][0]])
         mid = mid - 0.08 * normal
         ax.text(*mid, ",".join(syms), fontsize=6, ha="center", va="center", color="0.25")
-    for s in range(n):
-        text = automaton.labels[s]
-        if s in loops:
-            text += "\n(" + ",".join(loops[s]) + ")"
-        ax.text(*pos[s], text, ha="center", va="center", fontsize=7, zorder=4)
-    span = np.ptp(pos, axis=0).max() if n > 1 else 1.0
-    lo, hi = pos.min(0) - 0.2 * span, pos.max(0) + 0.2 * span
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(f"{n} states, {automaton.n_transitions} transitions")
-    return fig
+    for s, syms in loops.items():
+        ax.annotate("(" + ",".join(syms) + ")", xy=pos[s], xytext=(0, -(radius + 2)),
+                    textcoords="offset points", ha="center", va="top", fontsize=6,
+                    color="0.25")  # fmt: skip
 
 
 def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) -> Any:
@@ -218,12 +263,8 @@ def plot_distilled_flow(
             "saddle": (index > 0) & (index < fps.x_star.shape[1]),
             "unstable": index == fps.x_star.shape[1],
         }
-        for kind, sel in kinds.items():
-            if not sel.any():
-                continue
-            style = POINT_STYLE.get(kind, {"color": "white", "marker": "o", "label": kind})
-            ax.scatter(*fps.x_star[sel].T, s=50, zorder=3, edgecolor="k", linewidth=0.6, **style)
-        ax.legend(loc="best", fontsize=8)
+        scatter_points(ax, {k: fps.x_star[sel] for k, sel in kinds.items()}, size=50)
+        legend_outside(ax)
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
     ax.set_xlabel(axis_labels[0])

@@ -8,12 +8,25 @@ from typing import Any
 import numpy as np
 
 from ._mpl import new_axes
+from ._points import legend_outside
 
-__all__ = ["plot_effective_couplings", "plot_flow_field", "plot_latents", "plot_loadings"]
+__all__ = [
+    "plot_effective_couplings",
+    "plot_flow_curves",
+    "plot_flow_field",
+    "plot_latents",
+    "plot_loadings",
+    "plot_resampled_accuracy",
+]
 
 
 def _draw_points(ax: Any, kappa: np.ndarray, stable: np.ndarray, *, y: np.ndarray | None) -> None:
-    """Stable fixed points filled, unstable ones open (the convention of Fig. 2c)."""
+    """Stable fixed points filled, unstable ones open (the convention of Fig. 2c).
+
+    On the white 1-D plot the markers are black (filled: stable); on the dark 2-D speed map they
+    are white. Each scatter's ``gid`` is ``"stable"`` or ``"unstable"``; stable ones on top.
+    """
+    ink = "black" if y is None else "white"
     for is_stable in (True, False):
         sel = stable == is_stable
         if not sel.any():
@@ -24,12 +37,24 @@ def _draw_points(ax: Any, kappa: np.ndarray, stable: np.ndarray, *, y: np.ndarra
             xs,
             ys,
             s=60,
-            zorder=4,
-            facecolor="white" if is_stable else "none",
-            edgecolor="black" if y is None else "white",
-            linewidth=1.5,
-            label="stable" if is_stable else "unstable",
+            zorder=5 if is_stable else 4,
+            facecolors=ink if is_stable else "none",
+            edgecolors=ink,
+            linewidths=1.5,
+            label="stable fixed point" if is_stable else "unstable fixed point",
+            gid="stable" if is_stable else "unstable",
         )
+
+
+def _draw_flow_1d(
+    ax: Any, k: np.ndarray, tau_velocity: np.ndarray, kappa: np.ndarray, stable: np.ndarray,
+    label: str,
+) -> None:  # fmt: skip
+    ax.axhline(0.0, color="0.5", lw=0.8)
+    ax.plot(k, tau_velocity, color="C0", label="τ dκ/dt = −κ + F(κ)")
+    _draw_points(ax, np.asarray(kappa).reshape(-1, 1), np.asarray(stable, bool), y=None)
+    ax.set_xlabel(label)
+    ax.set_ylabel("τ dκ/dt")
 
 
 def plot_flow_field(
@@ -62,13 +87,9 @@ def plot_flow_field(
     fig, ax = new_axes(ax, figsize=(5, 4.5))
     fps = field.fixed_points
     if len(field.axes) == 1:
-        (k,) = field.axes
-        ax.axhline(0.0, color="0.5", lw=0.8)
-        ax.plot(k, field.velocity[:, 0] * field.tau, color="C0", label="τ dκ/dt = −κ + F(κ)")
-        _draw_points(ax, fps.kappa, fps.is_stable, y=None)
-        ax.set_xlabel(axis_labels[0])
-        ax.set_ylabel("τ dκ/dt")
-        ax.legend(loc="best", fontsize=8)
+        _draw_flow_1d(ax, field.axes[0], field.velocity[:, 0] * field.tau, fps.kappa[:, 0],
+                      fps.is_stable, axis_labels[0])  # fmt: skip
+        legend_outside(ax)
         return fig
     kx, ky = field.axes
     mesh = ax.pcolormesh(kx, ky, field.speed * field.tau, cmap=cmap, shading="auto")
@@ -132,7 +153,7 @@ def plot_latents(
             )
     ax.set_xlabel("time (ms)")
     ax.set_ylabel(f"κ{latent + 1}")
-    ax.legend(loc="best", fontsize=8)
+    legend_outside(ax)
     return fig
 
 
@@ -162,7 +183,7 @@ def plot_effective_couplings(
         ax.plot(times, couplings[:, k], label=label)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("effective coupling σ̃")
-    ax.legend(loc="best", fontsize=8)
+    legend_outside(ax)
     return fig
 
 
@@ -200,5 +221,126 @@ def plot_loadings(
         ax.scatter(loadings[sel, i], loadings[sel, j], s=6, alpha=0.6, label=f"population {p}")
     ax.set_xlabel(names[i] if names is not None else f"loading {i}")
     ax.set_ylabel(names[j] if names is not None else f"loading {j}")
-    ax.legend(loc="best", fontsize=8, markerscale=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8,
+              markerscale=2)  # fmt: skip
+    return fig
+
+
+def plot_resampled_accuracy(
+    accuracies: dict[int, list[float]],
+    network: float,
+    reduced: float,
+    chance: float,
+    *,
+    ax: Any = None,
+) -> Any:
+    """Accuracy of networks redrawn from a mixture against their size (section 4.2).
+
+    Parameters
+    ----------
+    accuracies : dict of int to list of float
+        Network size -> accuracy of each draw.
+    network, reduced, chance : float
+        Levels drawn as horizontal lines: the trained network, the reduced model, chance.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One scatter per size (``collections``) and three lines; the legend sits outside.
+    """
+    fig, ax = new_axes(ax, figsize=(5, 3.5))
+    sizes = sorted(accuracies)
+    for i, n in enumerate(sizes):
+        ax.scatter([i] * len(accuracies[n]), accuracies[n], color="C0", zorder=3,
+                   label="redrawn, untrained" if i == 0 else None)  # fmt: skip
+    ax.axhline(network, color="black", lw=1, label=f"trained network ({network:.1%})")
+    ax.axhline(reduced, color="C1", ls="--", lw=1, label=f"reduced model ({reduced:.1%})")
+    ax.axhline(chance, color="0.6", ls=":", lw=1, label="chance")
+    ax.set_xticks(range(len(sizes)), [f"N = {n}" for n in sizes])
+    ax.set_xlim(-0.5, len(sizes) - 0.5)
+    ax.set_ylim(min(chance - 0.05, ax.get_ylim()[0]), 1.02)
+    ax.set_ylabel("accuracy")
+    legend_outside(ax)
+    return fig
+
+
+def plot_flow_panels(fields: Sequence[Sequence[Any]], titles: Sequence[Sequence[str]]) -> Any:
+    """A grid of 1-D reduced flows (one :class:`FlowField` per panel) with one shared legend.
+
+    Parameters
+    ----------
+    fields : rows of FlowField
+        Each of rank one.
+    titles : rows of str
+        A title per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Panels share their axes; each panel's fixed points are one scatter per stability
+        (``gid`` "stable"/"unstable": filled/open); the legend (``fig.legends[0]``) lists the
+        kinds present in any panel, right of the panels.
+    """
+    from ._mpl import pyplot
+    from ._points import merge_legends
+
+    n_rows, n_cols = len(fields), max(len(row) for row in fields)
+    fig, axes = pyplot().subplots(n_rows, n_cols, figsize=(4.3 * n_cols, 3.8 * n_rows),
+                                  sharex=True, sharey=True, squeeze=False)  # fmt: skip
+    for i, row in enumerate(fields):
+        for j, field in enumerate(row):
+            plot_flow_field(field, ax=axes[i, j], axis_labels=("κ",))
+            axes[i, j].set_title(titles[i][j], fontsize=10)
+    merge_legends(fig)
+    return fig
+
+
+def plot_flow_curves(
+    kappa: np.ndarray,
+    velocity: np.ndarray,
+    fixed_kappa: np.ndarray,
+    fixed_stable: np.ndarray,
+    fixed_panel: np.ndarray,
+    titles: Sequence[str],
+    *,
+    tau: float = 1.0,
+    n_cols: int | None = None,
+) -> Any:
+    """1-D reduced flows side by side, from arrays (e.g. stored results), one shared legend.
+
+    Parameters
+    ----------
+    kappa : ndarray (K,)
+        The κ grid.
+    velocity : ndarray (n_panels, K)
+        dκ/dt of each panel (drawn as τ dκ/dt).
+    fixed_kappa, fixed_stable, fixed_panel : ndarray (M,)
+        Fixed points: position, stability (filled when stable) and panel.
+    titles : sequence of str
+        One per panel.
+    tau : float
+        Time constant.
+    n_cols : int, optional
+        Panels per row (default: all in one row).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        As :func:`plot_flow_panels`.
+    """
+    from ._mpl import pyplot
+    from ._points import merge_legends
+
+    n = len(velocity)
+    cols = n if n_cols is None else n_cols
+    rows = -(-n // cols)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(4.3 * cols, 3.8 * rows), sharex=True,
+                                  sharey=True, squeeze=False)  # fmt: skip
+    for p, ax in enumerate(axes.ravel()[:n]):
+        sel = np.asarray(fixed_panel) == p
+        _draw_flow_1d(ax, kappa, velocity[p] * tau, np.asarray(fixed_kappa)[sel],
+                      np.asarray(fixed_stable)[sel], "κ")  # fmt: skip
+        ax.set_title(titles[p], fontsize=10)
+    merge_legends(fig)
     return fig

@@ -8,16 +8,9 @@ from typing import Any
 import numpy as np
 
 from ._mpl import new_axes
+from ._points import POINT_STYLE, legend_outside, scatter_points
 
-__all__ = ["plot_eigenvalues", "plot_state_space", "plot_training_curve"]
-
-#: Colours of fixed-point types, shared by every figure.
-POINT_STYLE = {
-    "stable": {"color": "#1f5fa8", "marker": "o", "label": "stable"},
-    "saddle": {"color": "#c0392b", "marker": "X", "label": "saddle"},
-    "slow": {"color": "#7f8c8d", "marker": "d", "label": "slow point"},
-}
-
+__all__ = ["POINT_STYLE", "plot_eigenvalues", "plot_state_space", "plot_training_curve"]
 
 def plot_state_space(
     trajectories: np.ndarray,
@@ -35,7 +28,8 @@ def plot_state_space(
     trajectories : ndarray, shape (n_trials, n_steps, 2 or 3)
         Projected trajectories (e.g. :meth:`StateSpace.transform` of ``forward`` states).
     points : mapping of str to ndarray (n, 2 or 3), optional
-        Projected fixed points by type: keys ``"stable"``, ``"saddle"``, ``"slow"``.
+        Projected points by kind (keys of :data:`POINT_STYLE`, e.g. from
+        ``group_by_kind(proj, point_kinds(fps))``): filled markers stable, open unstable.
     connections : sequence of (ndarray, ndarray)
         Pairs of projected points joined by a line (saddle → attractor connections).
     ax : matplotlib Axes, optional
@@ -44,6 +38,8 @@ def plot_state_space(
     Returns
     -------
     matplotlib.figure.Figure
+        One scatter per kind present (its ``gid`` is the kind); the legend sits outside the
+        axes.
     """
     dim = trajectories.shape[-1]
     fig, ax = new_axes(ax, projection="3d" if dim == 3 else None, figsize=(6, 5))
@@ -51,17 +47,13 @@ def plot_state_space(
         ax.plot(*traj.T, color="0.6", lw=0.6, alpha=0.7)
     for start, end in connections:
         seg = np.stack([start, end])
-        ax.plot(*seg.T, color=POINT_STYLE["saddle"]["color"], lw=1.2, alpha=0.8)
-    for kind, xy in (points or {}).items():
-        if len(xy) == 0:
-            continue
-        style = POINT_STYLE.get(kind, {"color": "k", "marker": "o", "label": kind})
-        ax.scatter(*np.asarray(xy).T, s=40, zorder=3, edgecolor="k", linewidth=0.5, **style)
+        ax.plot(*seg.T, color=POINT_STYLE["saddle"]["color"], lw=1.0, alpha=0.6, zorder=2)
+    labels = scatter_points(ax, points or {})
     for setter, label in zip(("set_xlabel", "set_ylabel", "set_zlabel"), axis_labels, strict=False):
         if hasattr(ax, setter) and (setter != "set_zlabel" or dim == 3):
             getattr(ax, setter)(label)
-    if points:
-        ax.legend(loc="best", fontsize=8)
+    if labels:
+        legend_outside(ax)
     return fig
 
 
@@ -72,6 +64,9 @@ def plot_eigenvalues(
 
     For discrete-time maps the unit circle (|λ| = 1) is drawn; for continuous-time models the
     eigenvalues of the vector-field Jacobian are shown with the imaginary axis (Re μ = 0).
+    ``eigvals`` maps the kind of the point each spectrum belongs to (keys of
+    :data:`POINT_STYLE`) to its eigenvalues; markers follow the point's kind (filled: stable
+    point, open: unstable), the legend sits outside the axes.
     """
     fig, ax = new_axes(ax, figsize=(5, 4.5))
     if continuous_time:
@@ -84,13 +79,12 @@ def plot_eigenvalues(
         ax.set_aspect("equal")
         ax.set_xlabel("Re λ")
         ax.set_ylabel("Im λ")
+    planes = {}
     for kind, values in eigvals.items():
         values = np.asarray(values).ravel()
-        if values.size == 0:
-            continue
-        style = POINT_STYLE.get(kind, {"color": "k", "marker": "o", "label": kind})
-        ax.scatter(values.real, values.imag, s=12, alpha=0.6, **style)
-    ax.legend(loc="best", fontsize=8)
+        planes[kind] = np.stack([values.real, values.imag], axis=1)
+    if scatter_points(ax, planes, size=14):
+        legend_outside(ax)
     return fig
 
 

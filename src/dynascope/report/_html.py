@@ -2,9 +2,15 @@
 
 ``report.json`` holds::
 
-    {"format_version": 1, "title": str, "experiment": str, "summary": str,
-     "sections": [{"title": str, "text": str, "figures": [NAME, ...],
+    {"format_version": 2, "title": str, "experiment": str, "summary": str,
+     "sections": [{"title": str, "text": str,
+                   "figures": [{"name": NAME, "number": k, "caption": "Figure k. ...",
+                                "legend": [str, ...]}, ...],
                    "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
+
+Version 1 files (figures as bare names) still build; their figures are numbered here.
+Each ``<figure>`` carries ``id="figure-k"`` and its legend entries as JSON in ``data-legend``,
+so a browser test can check what the figure shows against the result.
 
 Figures are read from ``figures/NAME.png`` and embedded as data URIs, so the HTML file can be
 mailed or archived on its own. No JavaScript is written by hand.
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +30,7 @@ from ._rundir import RunDirectory
 
 __all__ = ["REPORT_FORMAT_VERSION", "build_report"]
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 980px;
@@ -44,7 +51,10 @@ def _paragraphs(text: str) -> str:
     return "\n".join(f"<p>{html.escape(p)}</p>" for p in parts)
 
 
-def _figure(run: RunDirectory, name: str) -> str:
+def _figure(run: RunDirectory, entry: str | dict[str, Any], number: int) -> str:
+    if isinstance(entry, str):  # format version 1: a bare name
+        entry = {"name": entry, "caption": f"Figure {number}. {entry.replace('_', ' ')}."}
+    name = entry["name"]
     path = run.figures_dir / f"{name}.png"
     if not path.exists():
         raise ModelFileError(
@@ -52,9 +62,11 @@ def _figure(run: RunDirectory, name: str) -> str:
             "re-run the analysis (dynascope analyze RUN_DIR)."
         )
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = html.escape(name.replace("_", " "))
+    caption = html.escape(entry.get("caption") or f"Figure {number}.")
+    legend = html.escape(json.dumps(list(entry.get("legend", [])), ensure_ascii=False))
     return (
-        f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
+        f'<figure id="figure-{number}" data-name="{html.escape(name)}" data-legend="{legend}">'
+        f'<img alt="{caption}" src="data:image/png;base64,{data}">'
         f"<figcaption>{caption}</figcaption></figure>"
     )
 
@@ -95,14 +107,16 @@ def build_report(run_dir: str | Path) -> Path:
         body.append(f'<p class="sub">experiment: {html.escape(content["experiment"])}</p>')
     if content.get("summary"):
         body.append(f'<div class="summary">{_paragraphs(content["summary"])}</div>')
+    number = 0
     for section in content.get("sections", []):
         body.append(f"<h2>{html.escape(section.get('title', ''))}</h2>")
         if section.get("text"):
             body.append(_paragraphs(section["text"]))
         if section.get("table"):
             body.append(_table(section["table"]))
-        for name in section.get("figures", []):
-            body.append(_figure(run, name))
+        for entry in section.get("figures", []):
+            number += 1
+            body.append(_figure(run, entry, number))
     body.append(f"<footer>Made by dynascope {html.escape(__version__)}.</footer>")
     doc = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -1,0 +1,97 @@
+"""Pieces the ``decision`` and ``context`` experiments share (rank-one networks on tasks)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..exceptions import InvalidParameterError
+from ..lowrank import Populations, resample
+from ..models import LowRankRNN, RNNModel, analysis_copy
+from ..tasks import Task, TaskBatch
+from ..training import TrainConfig
+from ._base import RunContext, train_and_save
+
+__all__ = [
+    "HELD_OUT_SEED_OFFSET",
+    "accuracy",
+    "check_lowrank",
+    "fmt_accs",
+    "resampled_accuracies",
+    "train_lowrank",
+]
+
+#: Offset of the held-out batch's seed from the run seed (training streams never reach it).
+HELD_OUT_SEED_OFFSET = 987_654
+
+
+def train_lowrank(
+    ctx: RunContext, task: Task, *, steps: int, early_stop: float, rank: int = 1
+) -> RNNModel:
+    """Train a rank-``rank`` ``LowRankRNN`` (τ = 100 ms, dt = 20 ms) on ``task`` (resumable).
+
+    Shared by the ``decision`` and ``context`` experiments: the recipe of the low-rank
+    literature (Dubreuil et al. 2022), as in ``benchmarks/train_acceptance.py``.
+    """
+    opts = ctx.options
+    model = LowRankRNN(
+        task.n_in,
+        opts.hidden,
+        task.n_out,
+        rank=rank,
+        tau=100.0,
+        dt=task.dt,
+        noise_std=opts.noise_std,
+        seed=ctx.seed,
+    )
+    config = TrainConfig(
+        n_steps=steps,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        grad_clip=1.0,
+        eval_every=max(min(50, steps // 10), 1),
+        eval_batch_size=512,
+        early_stop_performance=early_stop,
+        checkpoint_every=max(steps // 10, 1),
+        seed=ctx.seed,
+        progress=ctx.progress,
+    )
+    return train_and_save(ctx, model, task, config)
+
+
+def check_lowrank(model: RNNModel, experiment: str) -> LowRankRNN:
+    """``model`` if it is a rank-one-or-more ``LowRankRNN``, else a clear error."""
+    if not isinstance(model, LowRankRNN):
+        raise InvalidParameterError(
+            f"The {experiment!r} experiment analyses a LowRankRNN; got {type(model).__name__}. "
+            "Train one with `dynascope run "
+            f"{experiment}` or approximate a dense network with LowRankRNN.from_full(model, rank)."
+        )
+    return model
+
+
+def accuracy(model: RNNModel, task: Task, batch: TaskBatch) -> float:
+    """Task performance of a float64, noise-free copy of ``model`` on ``batch``."""
+    net = analysis_copy(model)
+    with torch.no_grad():
+        _, out = net(torch.as_tensor(batch.inputs, dtype=torch.float64))
+    return float(task.performance(out, batch))
+
+
+def resampled_accuracies(
+    pops: Populations, task: Task, batch: TaskBatch, sizes: Sequence[int], n_seeds: int, seed: int
+) -> dict[int, list[float]]:
+    """Accuracy of ``n_seeds`` networks of each size redrawn from ``pops`` (seeds ≠ training's)."""
+    return {
+        int(n): [
+            accuracy(resample(pops, int(n), seed=seed + 1000 + s), task, batch)
+            for s in range(n_seeds)
+        ]
+        for n in sizes
+    }
+
+
+def fmt_accs(values: Sequence[float]) -> str:
+    """``0.990, 0.986`` — a list of accuracies for the report text."""
+    return ", ".join(f"{v:.3f}" for v in values)
