@@ -79,7 +79,7 @@ def test_list_describes_each_experiment() -> None:
 def _one_line_error(result, pattern: str) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert pattern in lines[0], lines[0]
 
 
