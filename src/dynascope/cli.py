@@ -12,9 +12,6 @@ import click
 
 from . import __version__
 
-#: A fast check of what the quick settings are; printed by `run --quick` and shown in reports.
-QUICK_NOTE = "quick run: a smoke test with reduced sizes and steps; its numbers are not results"
-
 # Errors a user can cause (bad options, files, data, a missing extra): one `error:` line, no
 # traceback. Anything else is a bug and keeps its traceback. DYNASCOPE_TRACEBACK=1 shows the
 # traceback of user errors too.
@@ -282,13 +279,12 @@ def run(
     --resume or --overwrite.
     """
     from .experiments import read_options_file, run_experiment
+    from .experiments._base import QUICK_NOTE
     from .io import load_user_model
 
     options = read_options_file(config_file) if config_file else {}
     options.update(_parse_settings(settings))
     model = load_user_model(model_file) if model_file else None
-    if quick:
-        click.echo(QUICK_NOTE, err=True)
     try:
         report = run_experiment(
             experiment,

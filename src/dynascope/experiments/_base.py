@@ -22,6 +22,7 @@ from ..report import REPORT_FORMAT_VERSION, RunDirectory, build_report
 
 __all__ = [
     "EXPERIMENTS",
+    "QUICK_NOTE",
     "Experiment",
     "RunContext",
     "analyze_run",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 EXPERIMENT_FILE = "experiment.json"
+
+#: What a ``quick`` run is; shown in the CLI's output and at the top of the report.
+QUICK_NOTE = "quick run: a smoke test with reduced sizes and steps; its numbers are not results"
 
 
 @dataclass
@@ -152,6 +156,7 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "summary": report.summary,
             "sections": report.sections,
             "metrics": report.metrics,
+            **({"notice": QUICK_NOTE} if ctx.quick else {}),
         },
     )
     return build_report(ctx.path)
