@@ -39,7 +39,7 @@ def test_info_reports_bad_file_on_stderr_with_nonzero_exit(tmp_path: Path) -> No
     bad.write_bytes(b"xx")
     result = CliRunner().invoke(main, ["info", str(bad)])
     assert result.exit_code == 1
-    assert "not a readable safetensors file" in result.output
+    assert "neither a safetensors file nor a torch checkpoint" in result.output
 
 
 def test_threads_option_reaches_torch() -> None:

@@ -30,6 +30,7 @@ def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(main, ["run", "flipflop", "--quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "report:" in result.output
+    assert "quick run: a smoke test" in result.output  # the output says what --quick is
     return out
 
 
@@ -58,6 +59,7 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
     assert (flipflop_run / "results" / "automaton.dot").read_text().startswith("digraph")
     html = (flipflop_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
+    assert '<p class="notice" id="notice">quick run: a smoke test' in html  # and the report
 
 
 def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:
@@ -141,7 +143,7 @@ def test_list_describes_each_experiment() -> None:
 def _one_line_error(result, pattern: str) -> None:  # type: ignore[no-untyped-def]
     assert result.exit_code != 0
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
     assert pattern in lines[0], lines[0]
 
 
@@ -175,8 +177,23 @@ def test_cli_error_paths(flipflop_run: Path, tmp_path: Path) -> None:
 
 
 def test_resume_with_other_options_is_refused(flipflop_run: Path) -> None:
-    with pytest.raises(InvalidParameterError, match="Cannot resume"):
+    with pytest.raises(InvalidParameterError, match="'seed' is 0 in the run directory but 5 now"):
         run_experiment("flipflop", flipflop_run, seed=5, quick=True, resume=True)
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "flipflop",
+            "--quick",
+            "--resume",
+            "--out",
+            str(flipflop_run),
+            "--set",
+            "hidden=99",
+        ],
+    )
+    _one_line_error(result, "option 'hidden' is 16 in the run directory but 99 now")
+    assert "--overwrite" in result.output
 
 
 @pytest.mark.parametrize("name", ["hopfield", "line-attractor"])

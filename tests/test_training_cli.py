@@ -78,7 +78,7 @@ def test_train_resume_flag(tmp_path):
         ("[train]\nnsteps = 1\n", [], "Unknown TrainConfig option(s) ['nsteps']"),
         ("[task]\nn_bitz = 1\n", [], "does not accept these options"),
         ("[model]\nrankk = 1\n", [], "does not accept these options"),
-        ("", ["--task", "nope"], "'task' parameter of make_task must be one of"),
+        ("", ["--task", "nope"], "Unknown task 'nope'; known tasks:"),
         ("", ["--model", "nope"], "'model' parameter of build_model must be one of"),
     ],
 )

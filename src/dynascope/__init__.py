@@ -12,6 +12,7 @@ from . import training as training
 from .fixedpoints import FixedPoints as FixedPoints
 from .fixedpoints import find_fixed_points as find_fixed_points
 from .io import load as load
+from .io import load_user_model as load_user_model
 from .io import save as save
 from .lowrank import MeanFieldReduction as MeanFieldReduction
 from .models import GRU as GRU

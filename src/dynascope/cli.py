@@ -2,12 +2,90 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+import warnings
+from typing import Any
+
 import click
 
 from . import __version__
 
+# Errors a user can cause (bad options, files, data, a missing extra): one `error:` line, no
+# traceback. Anything else is a bug and keeps its traceback. DYNASCOPE_TRACEBACK=1 shows the
+# traceback of user errors too.
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _say(kind: str, message: object) -> None:
+    """Print one ``error: ...`` / ``warning: ...`` line to stderr."""
+    text = " ".join(str(message).split()) or "(no message)"
+    click.echo(f"{kind}: {text}", err=True)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """``warnings.showwarning`` during CLI commands: a ``warning:`` line, no source line."""
+    _say("warning", message)
+
+
+class _Interrupted(click.ClickException):
+    """Ctrl-C during a resumable command: say how to resume; exit 130."""
+
+    exit_code = 130
+
+
+def _resume_hint() -> str:
+    """The command line that resumes the interrupted run (this one, plus --resume)."""
+    argv = [a for a in sys.argv[1:] if a != "--overwrite"]
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return "dynascope " + shlex.join(argv)
+
+
+class _Main(click.Group):
+    """The command group, with one error style: ``error: ...`` lines on stderr, no tracebacks
+    for user errors, ``warning: ...`` lines for the library's warnings, exit 130 on Ctrl-C."""
+
+    def main(self, args: Any = None, *posargs: Any, **kwargs: Any) -> Any:  # noqa: D102
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(args, *posargs, **kwargs)
+        kwargs["standalone_mode"] = False
+        previous = warnings.showwarning
+        warnings.showwarning = _show_warning
+        code = 0
+        try:
+            rv = super().main(args, *posargs, **kwargs)
+            code = rv if isinstance(rv, int) else 0  # click returns the code of an early exit
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "dynascope"
+            _say("error", f"{exc.format_message()} (see: {where} --help)")
+            code = exc.exit_code
+        except click.ClickException as exc:
+            _say("error", exc.format_message())
+            code = exc.exit_code
+        except click.Abort:  # Ctrl-C (or EOF) outside a resumable command
+            _say("error", "interrupted")
+            code = 130
+        except _USER_ERRORS as exc:
+            if os.environ.get("DYNASCOPE_TRACEBACK"):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            _say("error", first)
+            code = 1
+        finally:
+            warnings.showwarning = previous
+        sys.exit(code)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="dynascope")
 @click.option(
     "--threads",
@@ -33,18 +111,22 @@ def main(threads: int) -> None:
 @main.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
 def info(model_file: str) -> None:
-    """Print the class, sizes and parameter count of a saved MODEL_FILE."""
-    from .io import load
+    """Print the class, sizes and parameter count of MODEL_FILE.
 
-    try:
-        model = load(model_file)
-    except Exception as exc:  # every load error is a ModelFileError with a clear message
-        raise click.ClickException(str(exc)) from exc
+    MODEL_FILE is a dynascope .safetensors file or a torch state dict of a single-layer
+    nn.RNN/GRU/LSTM (with or without a readout), recognised by content; see
+    docs/tutorials/own-model.md.
+    """
+    from .io import load_user_model
+
+    model = load_user_model(model_file)
     n_params = sum(p.numel() for p in model.parameters())
     click.echo(f"{model.model_type}({model.extra_repr()})")
     click.echo(f"state size: {model.state_size}")
     click.echo(f"parameters: {n_params}")
     click.echo(f"dtype: {str(model.dtype).removeprefix('torch.')}")
+    if model.n_out == 0:
+        click.echo("readout: none (fixed points work; analyses that score outputs need one)")
 
 
 @main.command()
@@ -66,7 +148,13 @@ def info(model_file: str) -> None:
     show_default=True,
     help="Time steps to simulate.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the random weights and inputs.",
+)
 def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     """Simulate a random network on random inputs and summarise its trajectory."""
     import torch
@@ -134,8 +222,19 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     default=None,
     help="Run directory [default: runs/EXPERIMENT].",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--quick", is_flag=True, help="Small settings (seconds to a minute), for CI.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of everything random in the run (weights, data, analyses).",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A smoke test: reduced sizes and steps (seconds to a minute); its numbers are not "
+    "results.",
+)
 @click.option(
     "--config",
     "config_file",
@@ -159,8 +258,8 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     type=click.Path(dir_okay=False),
     default=None,
     help="Analyse your own model instead of training one: a dynascope .safetensors file or a "
-    "torch state dict (.pt/.pth, read with weights_only=True) of a single-layer "
-    "nn.RNN/GRU/LSTM with an optional nn.Linear readout.",
+    "torch state dict (read with weights_only=True, recognised by content) of a single-layer "
+    "nn.RNN/GRU/LSTM with an nn.Linear readout (see docs/tutorials/own-model.md).",
 )
 def run(
     experiment: str,
@@ -179,12 +278,14 @@ def run(
     figures/ and report.html. An existing run directory is never overwritten silently: pass
     --resume or --overwrite.
     """
-    from .experiments import load_user_model, read_options_file, run_experiment
+    from .experiments import read_options_file, run_experiment
+    from .experiments._base import QUICK_NOTE
+    from .io import load_user_model
 
+    options = read_options_file(config_file) if config_file else {}
+    options.update(_parse_settings(settings))
+    model = load_user_model(model_file) if model_file else None
     try:
-        options = read_options_file(config_file) if config_file else {}
-        options.update(_parse_settings(settings))
-        model = load_user_model(model_file) if model_file else None
         report = run_experiment(
             experiment,
             out,
@@ -195,12 +296,14 @@ def run(
             overwrite=overwrite,
             model=model,
         )
-    except (ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
     summary = report.parent / "report.json"
     import json
 
     click.echo(json.loads(summary.read_text())["summary"])
+    if quick:
+        click.echo(QUICK_NOTE)
     click.echo(f"report: {report}")
 
 
@@ -335,12 +438,19 @@ def report(run_dir: str) -> None:
 
 
 @main.command("train")
-@click.option("--task", default=None, help="Task name: flipflop, sinewave, decision, context, ...")
 @click.option(
-    "--model", "model_type", default=None, help="Model: gru, lstm, vanilla, rate, lowrank."
+    "--task",
+    default=None,
+    help="Task: flipflop, sine (or sinewave), decision, context, working_memory (or romo), dms "
+    "[flipflop].",
+)
+@click.option(
+    "--model", "model_type", default=None, help="Model: gru, lstm, vanilla, rate, lowrank [gru]."
 )
 @click.option("--hidden", type=click.IntRange(min=1), default=None, help="Number of units [64].")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.")
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=None, help="Training steps [the task's preset]."
+)
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of model and data.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
 @click.option(
@@ -384,8 +494,10 @@ def train_command(
             resume=resume,
             device=device,
         )
-    except (DynascopeError, ValueError, TypeError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except DynascopeError as exc:
+        raise _fail(exc) from exc
+    except KeyboardInterrupt:
+        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
     click.echo(
         f"steps: {result.steps} ({result.stop_reason})  held-out loss: "
         f"{result.final_eval_loss:.3g}  performance: {result.final_performance:.4f}"
@@ -401,7 +513,13 @@ def train_command(
     default=None,
     help="Constant input u*, comma-separated (default: zeros, the autonomous network).",
 )
-@click.option("--n-init", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option(
+    "--n-init",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="Initial states for the search (sampled from the visited states).",
+)
 @click.option(
     "--noise",
     type=click.FloatRange(min=0.0),
@@ -416,10 +534,33 @@ def train_command(
     show_default=True,
     help="Trials of random ±1 input pulses that produce the visited states.",
 )
-@click.option("--steps", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--tol", type=click.FloatRange(min=0.0, min_open=True), default=1e-10)
-@click.option("--slow-tol", type=click.FloatRange(min=0.0, min_open=True), default=None)
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Time steps of each trial.",
+)
+@click.option(
+    "--tol",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1e-10,
+    show_default=True,
+    help="Speed q = |F(x) - x|^2 / 2 below which a point is a fixed point.",
+)
+@click.option(
+    "--slow-tol",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Also keep slow points with q below this (default: fixed points only).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the trials and of the initial-state noise.",
+)
 @click.option("--manifolds", is_flag=True, help="Also trace the saddles' unstable manifolds.")
 @click.option(
     "--exact",
@@ -452,10 +593,10 @@ def fixed_points_command(
         unstable_manifolds,
         visited_states,
     )
-    from .io import load
+    from .io import load_user_model
 
     try:
-        model = load(model_file)
+        model = load_user_model(model_file)
         inputs = None
         if input_values is not None:
             inputs = [float(v) for v in input_values.split(",")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,9 +30,11 @@ from .models import MODEL_TYPES, RNNModel, WrappedRNN
 
 __all__ = [
     "FORMAT_VERSION",
+    "STATE_DICT_LAYOUTS",
     "atomic_write",
     "import_torch_state_dict",
     "load",
+    "load_user_model",
     "read_torch_state_dict",
     "save",
 ]
@@ -107,6 +110,11 @@ def save(model: RNNModel, path: str | os.PathLike[str]) -> Path:
 def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if not path.exists():
         raise ModelFileError(f"Model file {path} does not exist.")
+    if path.is_file() and _sniff(path) == "torch":
+        raise ModelFileError(
+            f"Model file {path} is a torch checkpoint, not a dynascope model file; read it with "
+            "dynascope.load_user_model()."
+        )
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
@@ -120,8 +128,7 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if raw is None:
         raise ModelFileError(
             f"Model file {path} has no dynascope header; it is a plain safetensors file. "
-            "Build the model yourself and call model.load_state_dict(), or use "
-            "dynascope.io.import_torch_state_dict()."
+            "Read a torch RNN's state dict from it with dynascope.load_user_model()."
         )
     try:
         header = json.loads(raw)
@@ -200,26 +207,234 @@ def _check_tensors(path: Path, model: RNNModel, tensors: Mapping[str, torch.Tens
             )
 
 
+# --------------------------------------------------------------------------- foreign model files
+
+#: One line on the state-dict layouts :func:`load_user_model` accepts (used in its errors).
+STATE_DICT_LAYOUTS = (
+    "the state dict of one single-layer, unidirectional torch.nn.RNN/GRU/LSTM (keys "
+    "weight_ih_l0, weight_hh_l0[, bias_ih_l0, bias_hh_l0]), or of a GRUCell/RNNCell/LSTMCell "
+    "(weight_ih, weight_hh, ...), bare or under one prefix (rnn., gru., model.rnn., ...), "
+    "optionally with one nn.Linear readout (<prefix>weight [+ <prefix>bias] of shape "
+    "(n_out, hidden)), optionally inside a checkpoint dict under 'state_dict', "
+    "'model_state_dict' or 'model'"
+)
+
+#: Key prefixes recognised as the readout when several (n_out, hidden) matrices are present.
+_READOUT_NAMES = ("readout", "fc", "linear", "decoder", "out", "output", "head", "classifier")
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
+_RECURRENT = re.compile(
+    r"^(?P<prefix>.*?)(?P<name>weight|bias)_(?P<mat>ih|hh)(?P<layer>_l\d+)?"
+    r"(?P<rev>_reverse)?$"
+)
+
+
+def _sniff(path: Path) -> str:
+    """``"safetensors"``, ``"torch"`` (zip or legacy pickle) or ``"unknown"``, by content."""
+    with open(path, "rb") as fh:
+        head = fh.read(9)
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
+    if len(head) == 9 and head[8:9] == b"{":
+        n = int.from_bytes(head[:8], "little")
+        if 0 < n <= path.stat().st_size - 8:
+            return "safetensors"
+    return "unknown"
+
+
 def read_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a ``.pt``/``.pth`` state dict with ``torch.load(weights_only=True)`` (no unpickling).
+    """Read a torch checkpoint (``.pt``/``.pth``) with ``torch.load(weights_only=True)``.
+
+    Nothing but tensors and plain containers is ever unpickled: a file that holds other
+    objects (a pickled module, or a pickle crafted to run code) is refused, and its code never
+    runs. A checkpoint dict holding the state dict under ``state_dict``, ``model_state_dict``
+    or ``model`` is unwrapped.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, unreadable, refused by the safe loader, or not a state dict.
+        If the file is missing, not a torch checkpoint, holds objects other than tensors, or
+        holds no state dict.
     """
+    import pickle
+    import warnings
+
     where = str(path)
-    try:
-        state = torch.load(where, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"Checkpoint {where} does not exist.") from exc
-    except Exception as exc:  # torch raises several types for corrupt or unsafe files
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"Checkpoint {where} does not exist.")
+    if _sniff(p) != "torch":
         raise ModelFileError(
-            f"Checkpoint {where} could not be read with torch.load(weights_only=True): {exc}"
+            f"{where} is not a torch checkpoint (neither a zip archive written by torch.save nor "
+            "a pickle); save your model with torch.save(model.state_dict(), path)."
+        )
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it was not written with; the outcome (a state
+            # dict or a refusal) is what matters here
+            warnings.simplefilter("ignore")
+            state = torch.load(where, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)|Unsupported operand \d+", str(exc))
+        detail = ""
+        if found:
+            detail = f" (refused: {found.group(1) or found.group(0)})"
+        raise ModelFileError(
+            f"{where} holds Python objects other than tensors{detail}; dynascope reads "
+            "checkpoints with torch.load(weights_only=True) and never unpickles objects. "
+            "Save model.state_dict() instead."
         ) from exc
-    if not isinstance(state, Mapping):
-        raise ModelFileError(f"Checkpoint {where} does not hold a state dict.")
-    return dict(state)
+    except Exception as exc:  # torch raises several types for corrupt files
+        raise ModelFileError(
+            f"{where} is a corrupt or truncated torch checkpoint "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})."
+        ) from exc
+    if isinstance(state, Mapping):
+        for key in _CHECKPOINT_KEYS:
+            inner = state.get(key)
+            if isinstance(inner, Mapping) and any(
+                isinstance(v, torch.Tensor) for v in inner.values()
+            ):
+                state = inner
+                break
+    if not isinstance(state, Mapping) or not any(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise ModelFileError(
+            f"{where} does not hold a state dict (a mapping of names to tensors); got "
+            f"{type(state).__name__}. Expected {STATE_DICT_LAYOUTS}."
+        )
+    return {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def _read_plain_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(path), framework="pt") as fh:
+        return {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open API)
+
+
+def load_user_model(
+    path: str | os.PathLike[str], *, device: str | torch.device | None = None
+) -> RNNModel:
+    """Load a model file of any kind a user has, recognised by its content (not its name).
+
+    - a dynascope model file (:func:`save`: safetensors with a dynascope header);
+    - a torch checkpoint (``torch.save``; read with ``torch.load(weights_only=True)``, never a
+      full unpickle) or a plain safetensors file, holding the state dict of a single-layer
+      ``torch.nn.RNN``/``GRU``/``LSTM`` (or ``RNNCell``/``GRUCell``/``LSTMCell``), see
+      :data:`STATE_DICT_LAYOUTS` and :func:`import_torch_state_dict`.
+
+    In a state dict, the recurrent module is the one key ending in ``weight_hh_l0`` (or
+    ``weight_hh``); its kind comes from its number of gate rows (``hidden``: RNN, ``3 hidden``:
+    GRU, ``4 hidden``: LSTM). The readout is the one other ``(n_out, hidden)`` matrix; when
+    there are several, the one under ``readout.``, ``fc.``, ``linear.``, ``decoder.``,
+    ``out.``, ``output.``, ``head.`` or ``classifier.``. Other tensors (e.g. an embedding) are
+    ignored with a warning: the model's inputs are then what that layer fed the RNN. An
+    ``nn.RNN`` is taken to use ``tanh`` (its default); for a ``relu`` RNN build the module and
+    use :func:`dynascope.wrap`.
+
+    A model without a readout has ``n_out = 0``: fixed points, linearisation, PCA and the
+    automaton work on it; analyses that score outputs say that they need one.
+
+    Raises
+    ------
+    ModelFileError
+        With one line naming what was found and what was expected.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"Model file {p} does not exist.")
+    kind = _sniff(p)
+    if kind == "unknown":
+        raise ModelFileError(
+            f"{p} is neither a safetensors file nor a torch checkpoint (by its content, whatever "
+            "its name); expected a dynascope .safetensors file (dynascope.save) or "
+            "torch.save(model.state_dict(), path)."
+        )
+    if kind == "safetensors":
+        try:
+            with safe_open(str(p), framework="pt") as fh:
+                has_header = _HEADER_KEY in (fh.metadata() or {})
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ModelFileError(
+                f"{p} is a truncated or corrupt safetensors file ({exc})."
+            ) from exc
+        if has_header:
+            return load(p, device=device)
+        state = _read_plain_safetensors(p)
+    else:
+        state = read_torch_state_dict(p)
+    model = _from_state_dict(state, str(p))
+    model._place(device)
+    return model
+
+
+def _from_state_dict(state: Mapping[str, torch.Tensor], where: str) -> RNNModel:
+    """Detect the layout of a foreign state dict and import it (see :func:`load_user_model`)."""
+    import warnings
+
+    seen = sorted(state)
+    shown = seen if len(seen) <= 12 else [*seen[:12], f"... ({len(seen)} keys)"]
+    recurrent = {}
+    for key in state:
+        m = _RECURRENT.match(key)
+        if m and m["name"] == "weight" and m["mat"] == "hh":
+            recurrent[key] = m
+    if not recurrent:
+        raise ModelFileError(
+            f"{where} holds no recurrent layer; keys seen: {shown}. Expected {STATE_DICT_LAYOUTS}."
+        )
+    deep = [k for k, m in recurrent.items() if m["rev"] or (m["layer"] not in (None, "_l0"))]
+    if deep:
+        raise ModelFileError(
+            f"{where} holds a multi-layer or bidirectional RNN ({deep[0]}); dynascope analyses "
+            "one single-layer, unidirectional layer. Save that layer on its own."
+        )
+    if len(recurrent) != 1:
+        raise ModelFileError(
+            f"{where} holds {len(recurrent)} recurrent layers ({sorted(recurrent)}); expected "
+            "one. Save the layer to analyse on its own, or call "
+            "dynascope.io.import_torch_state_dict(state, kind, prefix=...)."
+        )
+    ((key, m),) = recurrent.items()
+    prefix, cell = m["prefix"], m["layer"] is None
+    rows, hidden = state[key].shape
+    kinds = {hidden: "rnn", 3 * hidden: "gru", 4 * hidden: "lstm"}
+    if state[key].ndim != 2 or rows not in kinds:
+        raise ModelFileError(
+            f"{where}: {key} has shape {tuple(state[key].shape)}; a recurrent weight has "
+            "(k * hidden, hidden) with k = 1 (RNN), 3 (GRU) or 4 (LSTM)."
+        )
+    own = {k for k in state if (mk := _RECURRENT.match(k)) and mk["prefix"] == prefix}
+    rest = {k: v for k, v in state.items() if k not in own}
+    heads = [
+        k[: -len("weight")]
+        for k, v in rest.items()
+        if k.endswith("weight") and v.ndim == 2 and v.shape[1] == hidden
+    ]
+    if len(heads) > 1:
+        named = [h for h in heads if h.rstrip(".").rsplit(".", 1)[-1] in _READOUT_NAMES]
+        if len(named) != 1:
+            raise ModelFileError(
+                f"{where} has several (n_out, hidden={hidden}) matrices that could be the "
+                f"readout: {sorted(h + 'weight' for h in heads)}; keep one, or name it one of "
+                f"{', '.join(n + '.' for n in _READOUT_NAMES)}."
+            )
+        heads = named
+    readout = heads[0] if heads else None
+    used = own | ({f"{readout}weight", f"{readout}bias"} if readout is not None else set())
+    ignored = sorted(set(state) - used)
+    if ignored:
+        warnings.warn(
+            f"{where}: ignored tensors {ignored[:6]}{' ...' if len(ignored) > 6 else ''}; "
+            "only the recurrent layer and its readout are analysed.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if cell:
+        # an nn.*Cell has the layout of a one-layer nn.* without the "_l0" suffix
+        state = {**rest, **{f"{k}_l0": state[k] for k in own}}
+    return import_torch_state_dict(
+        state, kinds[rows], prefix=prefix, readout_prefix=readout, where=where
+    )
 
 
 def import_torch_state_dict(
@@ -228,8 +443,11 @@ def import_torch_state_dict(
     *,
     prefix: str = "",
     readout_prefix: str | None = None,
+    where: str | None = None,
 ) -> RNNModel:
     """Build a native model from a ``torch.nn.RNN/GRU/LSTM`` state dict.
+
+    For automatic detection of the kind and the prefixes use :func:`load_user_model`.
 
     Parameters
     ----------
@@ -242,6 +460,8 @@ def import_torch_state_dict(
         ``self.rnn``); keys ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``.
     readout_prefix : str, optional
         Key prefix of an ``nn.Linear`` readout (e.g. ``"fc."``).
+    where : str, optional
+        How to name the source in errors (default: its path, or "the given state dict").
     """
     if kind not in ("rnn", "gru", "lstm"):
         raise InvalidParameterError(
@@ -250,9 +470,9 @@ def import_torch_state_dict(
         )
     if isinstance(source, Mapping):
         state = dict(source)
-        where = "the given state dict"
+        where = where or "the given state dict"
     else:
-        where = str(source)
+        where = where or str(source)
         state = read_torch_state_dict(source)
     keys = [f"{prefix}weight_ih_l0", f"{prefix}weight_hh_l0"]
     for key in keys:
@@ -271,20 +491,37 @@ def import_torch_state_dict(
         module = torch.nn.GRU(n_in, hidden, bias=has_bias)
     else:
         module = torch.nn.LSTM(n_in, hidden, bias=has_bias)
-    sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix) and "_l0" in k}
+    sub = {
+        k[len(prefix) :]: v
+        for k, v in state.items()
+        if (mk := _RECURRENT.match(k)) and mk["prefix"] == prefix
+    }
     readout = None
     if readout_prefix is not None:
         weight = state.get(f"{readout_prefix}weight")
         if weight is None:
             raise ModelFileError(f"{where} has no tensor {readout_prefix + 'weight'!r}.")
         bias = state.get(f"{readout_prefix}bias")
+        if (
+            weight.ndim != 2
+            or weight.shape[1] != hidden
+            or (bias is not None and tuple(bias.shape) != (weight.shape[0],))
+        ):
+            raise ModelFileError(
+                f"{where}: readout {readout_prefix}weight/bias have shapes "
+                f"{tuple(weight.shape)}/{None if bias is None else tuple(bias.shape)}; expected "
+                f"(n_out, hidden={hidden})/(n_out,)."
+            )
         readout = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
         readout.load_state_dict({"weight": weight, **({"bias": bias} if bias is not None else {})})
     module = module.to(w_hh.dtype)
     try:
         module.load_state_dict(sub)
     except RuntimeError as exc:
-        raise ModelFileError(f"{where} does not hold a {kind.upper()} state dict: {exc}") from exc
+        first = str(exc).splitlines()[0]
+        raise ModelFileError(
+            f"{where} does not hold a {kind.upper()} state dict: {first} (keys {sorted(sub)})"
+        ) from exc
     if readout is not None:
         readout = readout.to(w_hh.dtype)
     for name, tensor in {**sub, **({} if readout is None else readout.state_dict())}.items():

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, ShapeError
 from ..models import RNNModel
 from ..report import REPORT_FORMAT_VERSION, RunDirectory, Section, build_report, sections_to_json
 
 __all__ = [
     "EXPERIMENTS",
+    "QUICK_NOTE",
     "Experiment",
     "RunContext",
     "analyze_run",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 EXPERIMENT_FILE = "experiment.json"
+
+#: What a ``quick`` run is; shown in the CLI's output and at the top of the report.
+QUICK_NOTE = "quick run: a smoke test with reduced sizes and steps; its numbers are not results"
 
 
 @dataclass
@@ -152,6 +156,7 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "summary": report.summary,
             "sections": sections_to_json(report.sections),
             "metrics": report.metrics,
+            **({"notice": QUICK_NOTE} if ctx.quick else {}),
         },
     )
     return build_report(ctx.path)
@@ -199,12 +204,16 @@ def run_experiment(
     opts = make_options(experiment, quick, options or {})
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     run = RunDirectory(Path("runs") / name if out is None else out, mode=mode)
-    record = {
+    record: dict[str, Any] = {
         "experiment": name,
         "seed": seed,
         "quick": quick,
         "options": dataclasses.asdict(opts),
     }
+    if model is not None:
+        model = _check_user_model(model, name)
+        # the sizes of the network analysed, which the options (for a trained one) do not give
+        record["model"] = {"model_type": model.model_type, **model.config()}
     record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
     if resume and (run.path / EXPERIMENT_FILE).exists():
         previous = run.read_json(EXPERIMENT_FILE)
@@ -214,8 +223,9 @@ def run_experiment(
             previous["options"] = {**defaults, **previous["options"]}
         if previous != record:
             raise InvalidParameterError(
-                f"Cannot resume {run.path}: it was started with {previous}, not {record}. "
-                "Resume with the same experiment, seed and options, or choose another --out."
+                f"Cannot resume {run.path}: {_first_difference(previous, record)}. Resume with "
+                "the same experiment, seed and options, or pass --overwrite (recompute) or "
+                "another --out."
             )
     run.write_json(EXPERIMENT_FILE, record)
     ctx = RunContext(run, opts, seed, quick, progress=progress, resume=resume)
@@ -225,45 +235,55 @@ def run_experiment(
         from ..io import save
 
         save(model, run.path / "weights.safetensors")
+        try:
+            return _finish(ctx, experiment, model)
+        except ShapeError as exc:
+            raise ShapeError(
+                f"The model given does not fit the {name} experiment's task: {exc}"
+            ) from exc
     return _finish(ctx, experiment, model)
 
 
-def load_user_model(path: str | os.PathLike[str]) -> RNNModel:
-    """A user's model file: a dynascope ``.safetensors`` file, or a torch state dict.
+def _check_user_model(model: RNNModel, name: str) -> RNNModel:
+    """A user's model as a native one with a readout (every experiment scores the outputs)."""
+    from ..models import WrappedRNN
 
-    A ``.pt``/``.pth`` file is read with ``torch.load(weights_only=True)``; the recurrent module
-    (the keys ending in ``weight_hh_l0``) and its kind (RNN, GRU or LSTM, from the number of
-    gate rows) are found automatically, and a linear readout is taken from the one other
-    ``*weight`` tensor of shape ``(n_out, hidden)`` when there is exactly one.
-    """
-    from ..exceptions import ModelFileError
-    from ..io import import_torch_state_dict, load, read_torch_state_dict
-
-    p = Path(path)
-    if p.suffix not in (".pt", ".pth"):
-        return load(p)
-    state = read_torch_state_dict(p)
-    recurrent = [k for k in state if k.endswith("weight_hh_l0")]
-    if len(recurrent) != 1:
-        raise ModelFileError(
-            f"Checkpoint {p} must hold exactly one single-layer recurrent module (a key ending "
-            f"in 'weight_hh_l0'); found {recurrent}. Use dynascope.io.import_torch_state_dict."
+    if isinstance(model, WrappedRNN):
+        model = model.to_native()
+    if model.n_out == 0:
+        raise InvalidParameterError(
+            f"The model has no readout (n_out = 0), but the {name} experiment scores the "
+            "network's outputs; save the readout with the state dict (e.g. keys readout.weight "
+            "and readout.bias), or find its fixed points alone with `dynascope fixed-points`."
         )
-    prefix = recurrent[0][: -len("weight_hh_l0")]
-    rows, hidden = state[recurrent[0]].shape
-    kinds = {hidden: "rnn", 3 * hidden: "gru", 4 * hidden: "lstm"}
-    if rows not in kinds:
-        raise ModelFileError(f"Checkpoint {p}: {recurrent[0]} has an unexpected shape.")
-    heads = [
-        k[: -len("weight")]
-        for k, v in state.items()
-        if k.endswith("weight")
-        and not k.startswith(prefix)
-        and v.ndim == 2
-        and v.shape[1] == hidden
-    ]
-    readout = heads[0] if len(heads) == 1 else None
-    return import_torch_state_dict(state, kinds[rows], prefix=prefix, readout_prefix=readout)
+    return model
+
+
+def _first_difference(previous: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """'option 'hidden' is 64 in the run directory but 16 now' (the differing keys, named)."""
+    diffs = []
+    for key in sorted(set(previous) | set(now)):
+        old, new = previous.get(key), now.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            what = "option" if key == "options" else f"{key} field"
+            for sub in sorted(set(old) | set(new)):
+                if old.get(sub) != new.get(sub):
+                    diffs.append(
+                        f"{what} {sub!r} is {old.get(sub)!r} in the run directory but "
+                        f"{new.get(sub)!r} now"
+                    )
+        else:
+            diffs.append(f"{key!r} is {old!r} in the run directory but {new!r} now")
+    return "; ".join(diffs)
+
+
+def load_user_model(path: str | os.PathLike[str]) -> RNNModel:
+    """A user's model file, recognised by its content; see :func:`dynascope.io.load_user_model`."""
+    from ..io import load_user_model as _load
+
+    return _load(path)
 
 
 def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:

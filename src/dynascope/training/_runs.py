@@ -12,7 +12,7 @@ from ..tasks import TASKS, Task, make_task
 from ._config import TrainConfig, read_config_file
 from ._trainer import TrainResult, train
 
-__all__ = ["MODELS", "build_model", "build_task", "train_run"]
+__all__ = ["MODELS", "TASK_ALIASES", "build_model", "build_task", "train_run"]
 
 #: Model classes by the names the CLI and config files use.
 MODELS: dict[str, type[RNNModel]] = {
@@ -24,14 +24,37 @@ MODELS: dict[str, type[RNNModel]] = {
 }
 
 
+#: Experiment names (``dynascope run NAME``) accepted as task names where they differ.
+TASK_ALIASES: dict[str, str] = {
+    "sine": "sinewave",
+    "working_memory": "romo",
+    "working-memory": "romo",
+}
+#: Experiments whose network is not trained on a task of :data:`TASKS`.
+_NOT_TASKS = {
+    "sentiment": "the sentiment experiment trains a text classifier; run it with "
+    "`dynascope run sentiment`",
+    "constructed": "the constructed experiment builds its networks by hand; run it with "
+    "`dynascope run constructed`",
+}
+
+
 def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
-    """Build a task by name; ``options`` may hold ``preset`` plus the task's keyword arguments."""
+    """Build a task by name; ``options`` may hold ``preset`` plus the task's keyword arguments.
+
+    ``name`` is a task name (:data:`TASKS`) or the name of the experiment that trains on it
+    (:data:`TASK_ALIASES`: ``sine``, ``working_memory``).
+    """
+    if name in _NOT_TASKS:
+        raise InvalidParameterError(f"{_NOT_TASKS[name]}.")
+    name = TASK_ALIASES.get(name, name)
+    if name not in TASKS:
+        known = sorted({*TASKS, *TASK_ALIASES})
+        raise InvalidParameterError(f"Unknown task {name!r}; known tasks: {', '.join(known)}.")
     opts = dict(options or {})
     preset = opts.pop("preset", None)
     if preset is None:
         return make_task(name, **opts)
-    if name not in TASKS:
-        return make_task(name)  # raises the unknown-task error
     try:
         return TASKS[name].preset(preset, **opts)
     except TypeError as err:

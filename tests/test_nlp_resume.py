@@ -1,0 +1,118 @@
+"""Sentiment training: checkpoints, exact resume after an interruption, progress (issue 14)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dynascope.exceptions import InvalidParameterError
+from dynascope.experiments import run_experiment
+from dynascope.nlp import (
+    ClassifierConfig,
+    EvidenceTask,
+    TextClassifier,
+    _classifier,
+    train_classifier,
+)
+
+from .test_nlp_experiment import TINY, _write_reviews
+
+
+def _data():
+    task = EvidenceTask(n_classes=2, length=20, words_per_class=3, n_neutral=5, p_evidence=0.4)
+    return task, *task.sample(200, seed=1)
+
+
+def _model(task):
+    # word dropout: the resumed run must also continue the dropout masks' generator
+    return TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0, word_dropout=0.2)
+
+
+class _Interrupt:
+    """Patch for ``_loss`` that raises KeyboardInterrupt on its ``at``-th call."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls, self.real = at, 0, _classifier._loss
+
+    def __call__(self, logits, y):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return self.real(logits, y)
+
+
+@pytest.mark.parametrize("stop_at", [6, 8, 12])  # mid-epoch, at an epoch's end, in epoch 2
+def test_resume_after_interruption_is_bitwise_exact(tmp_path: Path, monkeypatch, stop_at: int):
+    task, ids, lengths, labels = _data()
+    cfg = ClassifierConfig(epochs=3, batch_size=25, lr=1e-2, seed=3, threads=1, checkpoint_every=2)
+    ref = _model(task)
+    ref_hist = train_classifier(ref, ids, lengths, labels, cfg)  # 8 steps per epoch
+
+    ckpt = tmp_path / "checkpoint.safetensors"
+    model = _model(task)
+    with monkeypatch.context() as m:
+        m.setattr(_classifier, "_loss", _Interrupt(stop_at))
+        with pytest.raises(KeyboardInterrupt):
+            train_classifier(model, ids, lengths, labels, cfg, checkpoint=ckpt)
+    assert ckpt.exists()
+    resumed = _model(task)  # a fresh process would start from a fresh model
+    hist = train_classifier(resumed, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True)
+    for (name, a), b in zip(ref.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert hist.loss == ref_hist.loss and hist.train_accuracy == ref_hist.train_accuracy
+    assert hist.steps == ref_hist.steps == 24
+
+    # resuming a finished training trains nothing and returns the same model
+    again = _model(task)
+    hist2 = train_classifier(again, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True)
+    assert hist2.steps == 24 and torch.equal(again.rnn.weight_hh_l0, ref.rnn.weight_hh_l0)
+
+
+def test_resume_refuses_another_config(tmp_path: Path):
+    task, ids, lengths, labels = _data()
+    ckpt = tmp_path / "c.safetensors"
+    cfg = ClassifierConfig(epochs=1, batch_size=50, seed=0, checkpoint_every=1)
+    train_classifier(_model(task), ids, lengths, labels, cfg, checkpoint=ckpt)
+    other = ClassifierConfig(epochs=1, batch_size=50, seed=1, checkpoint_every=1)
+    with pytest.raises(InvalidParameterError, match="Cannot resume"):
+        train_classifier(_model(task), ids, lengths, labels, other, checkpoint=ckpt, resume=True)
+
+
+def test_progress_bar_goes_to_stderr(capsys):
+    task, ids, lengths, labels = _data()
+    cfg = ClassifierConfig(epochs=1, batch_size=50, seed=0, progress=True)
+    train_classifier(_model(task), ids, lengths, labels, cfg)
+    captured = capsys.readouterr()
+    assert "training" in captured.err and "4/4" in captured.err and captured.out == ""
+
+
+def test_sentiment_experiment_resumes_bitwise(tmp_path: Path, rng, monkeypatch):
+    """`run sentiment` interrupted during training, then --resume: the same weights as an
+    uninterrupted run, and the checkpoint is in the run directory."""
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    options = {**TINY, "data_path": str(data), "epochs": 2}
+    ref = tmp_path / "ref"
+    run_experiment("sentiment", ref, quick=True, options=options)
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        m.setattr(_classifier, "_loss", _Interrupt(11))  # epoch 2
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment("sentiment", out, quick=True, options=options)
+    assert (out / "checkpoint.safetensors").exists()
+    assert not (out / "weights.safetensors").exists()
+    run_experiment("sentiment", out, quick=True, options=options, resume=True)
+    from safetensors.torch import load_file
+
+    a = load_file(ref / "weights.safetensors")
+    b = load_file(out / "weights.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    emb_a = np.load(ref / "results" / "embedding.npz")["embeddings"]
+    emb_b = np.load(out / "results" / "embedding.npz")["embeddings"]
+    assert np.array_equal(emb_a, emb_b)
+    metrics = [json.loads((p / "metrics_summary.json").read_text()) for p in (ref, out)]
+    assert metrics[0]["rnn_test_accuracy"] == metrics[1]["rnn_test_accuracy"]
