@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._mpl import new_axes
-from ._statespace import POINT_STYLE
+from ._points import scatter_points
 
 __all__ = ["plot_cycles"]
 
@@ -32,8 +32,8 @@ def plot_cycles(
     is_stable : sequence of bool
         Stability of each cycle (solid line and filled markers if stable, dashed otherwise).
     fixed_points : mapping of str to ndarray (n, 2), optional
-        Projected fixed points by type (``"stable"``, ``"saddle"``), drawn as in
-        :func:`plot_state_space`.
+        Projected fixed points by kind (``"stable"``, ``"saddle"``, ... as in
+        :func:`dynascope.fixedpoints.point_kinds`), drawn with the package's marker convention.
     trajectories : ndarray, shape (n_trials, n_steps, 2), optional
         Projected trajectories drawn in grey underneath.
     ax : matplotlib Axes, optional
@@ -66,11 +66,9 @@ def plot_cycles(
             edgecolor=colour,
             linewidth=1.2,
         )
-    for kind, xy in (fixed_points or {}).items():
-        if len(xy) == 0:
-            continue
-        style = POINT_STYLE.get(kind, {"color": "k", "marker": "o", "label": kind})
-        ax.scatter(*np.asarray(xy).T, s=45, zorder=4, edgecolor="k", linewidth=0.5, **style)
+    points = {k: np.asarray(xy) for k, xy in (fixed_points or {}).items() if len(xy)}
+    if points:
+        scatter_points(ax, points, size=45)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
     if ax.get_legend_handles_labels()[0]:
