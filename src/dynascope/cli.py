@@ -636,7 +636,13 @@ def fixed_points_command(
 )
 @click.option("--quick", is_flag=True, help="With --planted: 2 seeds, small networks (CI).")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="First seed of the planted networks (--planted), else of the trajectories' noise.",
+)
 def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int) -> None:
     """Compare networks' dynamics: DSA and mechanism-graph distance matrices, silhouettes,
     a clustering figure and report.md in OUT.
