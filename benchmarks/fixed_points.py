@@ -54,10 +54,15 @@ def initial_states(model: dynascope.RNNModel, n: int, noise: float, seed: int) -
     return flat[idx] + noise * torch.randn(n, flat.shape[1], generator=gen)
 
 
-def truth_by_grid(model: dynascope.RNNModel, k: int = 21) -> np.ndarray:
+def visited_flipflop(model: dynascope.RNNModel) -> torch.Tensor:
+    """The states of 128 flip-flop trials (seed 1), flattened, float64."""
     with torch.no_grad():
         states, _ = model(flipflop_inputs(128, seed=1))
-    x = states.reshape(-1, states.shape[-1]).double()
+    return states.reshape(-1, states.shape[-1]).double()
+
+
+def pca_grid(x: torch.Tensor, k: int) -> torch.Tensor:
+    """A k^3 grid over the top-3 PCs of the states ``x`` (10% margin), in state space."""
     mean = x.mean(0)
     pcs = torch.linalg.svd(x - mean, full_matrices=False).Vh[:3]
     proj = (x - mean) @ pcs.T
@@ -67,8 +72,15 @@ def truth_by_grid(model: dynascope.RNNModel, k: int = 21) -> np.ndarray:
         torch.linspace(lo[i] - pad[i], hi[i] + pad[i], k, dtype=torch.float64) for i in range(3)
     ]
     grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    return mean + grid @ pcs
+
+
+def truth_by_grid(model: dynascope.RNNModel, k: int = 21) -> np.ndarray:
     fps = find_fixed_points(
-        model, extra_states=mean + grid @ pcs, stage1=None, stage2=LevenbergMarquardt(max_iter=200)
+        model,
+        extra_states=pca_grid(visited_flipflop(model), k),
+        stage1=None,
+        stage2=LevenbergMarquardt(max_iter=200),
     )
     return fps.x_star
 

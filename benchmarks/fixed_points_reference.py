@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fixed_points import pca_grid
+from fixed_points import visited_flipflop as visited
 
 import dynascope
 from dynascope.fixedpoints import LevenbergMarquardt, find_fixed_points
@@ -58,31 +60,8 @@ DEFAULT_MIRROR = "/work/.mirror/mattgolub+fixed-point-finder/repo"
 REFERENCE_HPS = {"max_iters": 10000, "lr_init": 1.0, "outlier_distance_scale": 10.0}
 
 
-def flipflop_inputs(batch: int, seed: int, n_steps: int = 64, p: float = 0.2) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    pulse = torch.rand(batch, n_steps, 3, generator=gen) < p
-    pulse[:, 0] = True
-    sign = torch.randint(0, 2, (batch, n_steps, 3), generator=gen) * 2.0 - 1.0
-    return pulse * sign
-
-
-def visited(model: dynascope.RNNModel) -> torch.Tensor:
-    with torch.no_grad():
-        states, _ = model(flipflop_inputs(128, seed=1))
-    return states.reshape(-1, states.shape[-1]).double()
-
-
 def truth(model: dynascope.RNNModel, u: np.ndarray | None, k: int = 15) -> np.ndarray:
     x = visited(model)
-    mean = x.mean(0)
-    pcs = torch.linalg.svd(x - mean, full_matrices=False).Vh[:3]
-    proj = (x - mean) @ pcs.T
-    lo, hi = proj.min(0).values, proj.max(0).values
-    pad = 0.1 * (hi - lo)
-    axes = [
-        torch.linspace(lo[i] - pad[i], hi[i] + pad[i], k, dtype=torch.float64) for i in range(3)
-    ]
-    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     gen = torch.Generator().manual_seed(0)
     noisy = x[torch.randint(0, len(x), (3000,), generator=gen)]
     noisy = noisy + 2 * float(x.std(0).mean()) * torch.randn(
@@ -95,7 +74,7 @@ def truth(model: dynascope.RNNModel, u: np.ndarray | None, k: int = 15) -> np.nd
             u,
             initial_states=x,
             n_init=1,
-            extra_states=torch.cat([mean + grid @ pcs, noisy]),
+            extra_states=torch.cat([pca_grid(x, k), noisy]),
             stage1=None,
             stage2=LevenbergMarquardt(max_iter=200),
             merge_tol=0.0,

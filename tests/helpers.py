@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 CHROMIUM_ARGS = [
@@ -150,3 +151,24 @@ def check_labels_fit_nodes(fig) -> None:
         box = text.get_window_extent(renderer)
         corners = np.array([[box.x0, box.y0], [box.x0, box.y1], [box.x1, box.y0], [box.x1, box.y1]])
         assert np.all(np.hypot(*(corners - centre).T) <= r), (text.get_text(), r)
+
+
+def rank2_covariances(var_n: float, cov_nm: tuple[float, float]) -> np.ndarray:
+    """Covariances (2, 7, 7) of a rank-two, two-input, one-output, two-population mixture.
+
+    Loadings [m1, m2, n1, n2, I1, I2, w]: unit m variances, ``var(n_k) = var_n``,
+    ``cov(n_k, m_k) = cov_nm[k]``; population p carries input p (``cov(n_p, I_p) = 1``).
+    """
+    f = 2 + 2 + 2 + 1
+    covs = []
+    for own in (0, 1):
+        cov = 0.05 * np.eye(f)
+        cov[0, 0] = cov[1, 1] = 1.0
+        cov[2, 2] = cov[3, 3] = var_n
+        cov[2, 0] = cov[0, 2] = cov_nm[0]
+        cov[3, 1] = cov[1, 3] = cov_nm[1]
+        cov[4 + own, 4 + own] = 1.0
+        cov[2 + own, 4 + own] = cov[4 + own, 2 + own] = 1.0
+        cov[6, 6] = 1.0
+        covs.append(cov)
+    return np.stack(covs)

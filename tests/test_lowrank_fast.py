@@ -18,6 +18,8 @@ from dynascope.lowrank import (
 from dynascope.lowrank._compiled import HAVE_NUMBA
 from dynascope.lowrank._landscape import _Field
 
+from .helpers import rank2_covariances
+
 TOL = 1e-12
 FAST = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(not HAVE_NUMBA, reason="numba"))]
 
@@ -141,20 +143,9 @@ def test_analytic_jacobian_matches_autograd(nonlinearity: str, centred: bool) ->
 
 def test_flow_field_and_fixed_points_engines_agree_on_dense_grids() -> None:
     """A bistable rank-two mixture with inputs and means; 201 × 201 grid, Newton from 31²."""
-    f = 2 + 2 + 2 + 1
-    covs = []
-    for own in (0, 1):
-        cov = 0.05 * np.eye(f)
-        cov[0, 0] = cov[1, 1] = 1.0
-        cov[2, 2] = cov[3, 3] = 6.0
-        cov[2, 0] = cov[0, 2] = 1.6
-        cov[3, 1] = cov[1, 3] = 1.4
-        cov[4 + own, 4 + own] = 1.0
-        cov[2 + own, 4 + own] = cov[4 + own, 2 + own] = 1.0
-        cov[6, 6] = 1.0
-        covs.append(cov)
-    means = 0.05 * np.random.default_rng(4).normal(size=(2, f))
-    pops = Populations(np.array([0.4, 0.6]), means, np.stack(covs), rank=2, n_in=2, n_out=1)
+    covs = rank2_covariances(6.0, (1.6, 1.4))
+    means = 0.05 * np.random.default_rng(4).normal(size=(2, covs.shape[1]))
+    pops = Populations(np.array([0.4, 0.6]), means, covs, rank=2, n_in=2, n_out=1)
     for u in (np.zeros(2), np.array([0.2, -0.1])):
         fast = flow_field(pops, u, resolution=201)
         ref = flow_field(pops, u, resolution=201, engine="torch")

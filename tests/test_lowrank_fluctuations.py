@@ -16,26 +16,17 @@ from dynascope.lowrank import (
     simulate_reduced,
 )
 
+from .helpers import rank2_covariances
+
 SIZES = (512, 1024, 2048, 4096, 8192)
 N_SEEDS = 16
 
 
 def monostable() -> Populations:
     """Rank two, two inputs; σ_nm < 1 so both latents relax to a single input-driven state."""
-    f = 2 + 2 + 2 + 1
-    covs = []
-    for own in (0, 1):
-        cov = 0.05 * np.eye(f)
-        cov[0, 0] = cov[1, 1] = 1.0
-        cov[2, 2] = cov[3, 3] = 4.0
-        cov[2, 0] = cov[0, 2] = 0.6
-        cov[3, 1] = cov[1, 3] = 0.5
-        cov[4 + own, 4 + own] = 1.0
-        cov[2 + own, 4 + own] = cov[4 + own, 2 + own] = 1.0
-        cov[6, 6] = 1.0
-        covs.append(cov)
+    covs = rank2_covariances(4.0, (0.6, 0.5))
     return Populations(
-        np.array([0.5, 0.5]), np.zeros((2, f)), np.stack(covs), rank=2, n_in=2, n_out=1
+        np.array([0.5, 0.5]), np.zeros((2, covs.shape[1])), covs, rank=2, n_in=2, n_out=1
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dynascope.exceptions import ModelFileError
-from dynascope.fixedpoints import FixedPoints, Status, linearise, point_kinds
+from dynascope.fixedpoints import FixedPoints, Status, kind_counts, linearise, point_kinds
 from dynascope.report import (
     FigureSpec,
     RunDirectory,
@@ -130,6 +130,13 @@ def test_point_kinds_from_planted_spectra(continuous: bool) -> None:
     assert list(got) == [
         "stable", "saddle", "unstable", "marginal", "slow-stable", "slow-unstable"
     ]  # fmt: skip
+
+
+def test_kind_counts_counts_only_the_kinds_present() -> None:
+    assert kind_counts(["saddle", "stable", "stable", "slow-stable"]) == {
+        "saddle": 1, "slow-stable": 1, "stable": 2
+    }  # fmt: skip
+    assert kind_counts([]) == {}
 
 
 def test_point_markers_describe_and_draw_only_the_kinds_present() -> None:

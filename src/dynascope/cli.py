@@ -546,7 +546,7 @@ def train_command(
     type=click.FloatRange(min=0.0, min_open=True),
     default=1e-10,
     show_default=True,
-    help="Speed q = |F(x) - x|^2 / 2 below which a point is a fixed point.",
+    help="Residual |F(x) - x| below which a point is a fixed point.",
 )
 @click.option(
     "--slow-tol",
@@ -654,7 +654,6 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
     from pathlib import Path
 
     from .exceptions import DynascopeError
-    from .experiments import load_user_model
     from .experiments.compare import (
         QUICK,
         CompareOptions,
@@ -663,6 +662,7 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
         planted_systems,
         write_compare_run,
     )
+    from .io import load_user_model
 
     try:
         if planted == bool(models):

@@ -188,10 +188,11 @@ def fit_to_recordings(
         VanillaRNN(1, n_hidden, 0, form="h", seed=s) if cell == "vanilla" else
         GRU(1, n_hidden, 0, seed=s)
     ).double()
-    torch.manual_seed(s)
     n_units = recordings.activity.shape[2]
-    encoder = nn.Linear(n_units, n_hidden).double()
-    readout = nn.Linear(n_hidden, n_units).double()
+    with torch.random.fork_rng():  # the layers' initial weights, without touching global state
+        torch.manual_seed(s)
+        encoder = nn.Linear(n_units, n_hidden).double()
+        readout = nn.Linear(n_hidden, n_units).double()
     y = torch.as_tensor(recordings.activity)
     params = [p for p in (*model.parameters(), *encoder.parameters(), *readout.parameters())]
     opt = torch.optim.Adam(params, lr=lr)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import InvalidParameterError, ShapeError
+from ..io import load_user_model
 from ..models import RNNModel
 from ..report import REPORT_FORMAT_VERSION, RunDirectory, Section, build_report, sections_to_json
 
@@ -278,12 +279,6 @@ def _first_difference(previous: Mapping[str, Any], now: Mapping[str, Any]) -> st
             diffs.append(f"{key!r} is {old!r} in the run directory but {new!r} now")
     return "; ".join(diffs)
 
-
-def load_user_model(path: str | os.PathLike[str]) -> RNNModel:
-    """A user's model file, recognised by its content; see :func:`dynascope.io.load_user_model`."""
-    from ..io import load_user_model as _load
-
-    return _load(path)
 
 
 def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, flipflop_truth
-from ..fixedpoints import find_fixed_points, point_kinds, unstable_manifolds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Section, Table, load_results, save_results
@@ -130,8 +130,7 @@ class FlipFlopResults:
 
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
-        kinds, n = np.unique(np.asarray(self.point_kinds, dtype=str), return_counts=True)
-        return {str(k): int(v) for k, v in zip(kinds, n, strict=True)}
+        return kind_counts(self.point_kinds)
 
     def saddle_index_counts(self) -> dict[int, int]:
         """Number of saddles by number of unstable modes."""

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..analysis import fit_state_space
-from ..fixedpoints import find_fixed_points, point_kinds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Section, load_results, save_results
@@ -113,8 +113,7 @@ class WorkingMemoryResults:
 
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
-        kinds, n = np.unique(np.asarray(self.point_kinds, dtype=str), return_counts=True)
-        return {str(k): int(v) for k, v in zip(kinds, n, strict=True)}
+        return kind_counts(self.point_kinds)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> WorkingMemoryResults:

@@ -13,6 +13,7 @@ from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
 from ._finder import visited_states as visited_states
 from ._kinds import POINT_KINDS as POINT_KINDS
+from ._kinds import kind_counts as kind_counts
 from ._kinds import point_kinds as point_kinds
 from ._manifolds import SaddleConnections as SaddleConnections
 from ._manifolds import unstable_manifolds as unstable_manifolds
@@ -36,6 +37,7 @@ __all__ = [
     "exact_fixed_points",
     "find_cycles",
     "find_fixed_points",
+    "kind_counts",
     "linearise",
     "point_kinds",
     "unstable_manifolds",

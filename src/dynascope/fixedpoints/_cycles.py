@@ -11,7 +11,7 @@ import numpy as np
 from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
 from . import _pwl
-from ._exact import MAX_ENUMERATE_N, _lowrank_cells
+from ._exact import MAX_ENUMERATE_N, _lowrank_cells, all_regions, search_starts
 from ._pwl import ExactMap, PWLMap, certify, model_step, pwl_map
 
 __all__ = ["Cycles", "find_cycles"]
@@ -210,9 +210,7 @@ def _lyndon(codes: np.ndarray, n_reg: int, k: int) -> tuple[np.ndarray, np.ndarr
 def _regions_all(f: PWLMap) -> np.ndarray:
     if f.lowrank:
         return np.unique(np.concatenate(list(_lowrank_cells(f))), axis=0)
-    n = f.n_units
-    idx = np.arange(1 << n)
-    return (idx[:, None] & (1 << np.arange(n))) > 0
+    return all_regions(f.n_units)
 
 
 class _Store:
@@ -281,9 +279,6 @@ def _search_period(f: PWLMap, starts: np.ndarray, k: int, max_iter: int, store: 
         found[ok] = _consistent_seq(f, pts[ok], regs[ok])
         for i in np.flatnonzero(found):
             store.add(pts[i], regs[i])
-        nxt = regs[ok & ~found]
-        if len(nxt) == 0:
-            break
         regs = f.region(pts[ok & ~found])
     return len(seen)
 
@@ -354,14 +349,7 @@ def find_cycles(
     if method != "search" and (f.lowrank or f.n_units <= MAX_ENUMERATE_N):
         regions = _regions_all(f)
     used = set()
-    rng = np.random.default_rng(seed)
-    starts_l = []
-    if initial_states is not None:
-        xs = np.asarray(initial_states, dtype=np.float64).reshape(-1, f.n_units)
-        starts_l.append(f.from_state(xs))
-    scale = 1.0 + float(np.sqrt(np.mean(f.c**2)))
-    starts_l.append(rng.standard_normal((n_init, f.dim)) * scale)
-    starts = np.concatenate(starts_l)
+    starts = search_starts(f, initial_states, n_init, seed)
     for k in range(2, max_period + 1):
         fits = regions is not None and len(regions) ** k <= max_sequences
         if method == "enumerate" and not fits:

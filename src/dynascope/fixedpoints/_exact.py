@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
@@ -91,8 +92,6 @@ def _solve_regions(f: PWLMap, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Batched LU through torch (it follows torch.set_num_threads; numpy's batched solve was
     several times slower on the shared machine); ``ok`` is False for singular systems.
     """
-    import torch
-
     K, rhs = f.affine(d)
     A = torch.as_tensor(np.eye(f.dim) - K)
     sol, info = torch.linalg.solve_ex(A, torch.as_tensor(rhs)[..., None])
@@ -106,6 +105,34 @@ def _consistent(f: PWLMap, z: np.ndarray, d: np.ndarray, rtol: float = 1e-9) -> 
     pre = f.pre(z)
     tol = rtol * (1.0 + np.max(np.abs(pre), axis=-1, keepdims=True))
     return np.all(np.where(d, pre >= -tol, pre <= tol), axis=-1)
+
+
+def _solve_consistent(f: PWLMap, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """The fixed points of regions ``d`` that lie in their region: ``(z, d, n_singular)``."""
+    z, ok = _solve_regions(f, d)
+    good = ok.copy()
+    good[ok] = _consistent(f, z[ok], d[ok])
+    return z[good], d[good], int((~ok).sum())
+
+
+def all_regions(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Activity patterns ``start .. stop - 1`` of the ``2^n`` regions of ``n`` units, (k, n)."""
+    idx = np.arange(start, (1 << n) if stop is None else stop)
+    return (idx[:, None] & (1 << np.arange(n))) > 0
+
+
+def search_starts(
+    f: PWLMap, initial_states: Any, n_init: int, seed: int | None
+) -> np.ndarray:
+    """Reduced starting points of a region search: the given states and ``n_init`` random ones
+    (Gaussian, scaled like the inputs' drive)."""
+    starts = []
+    if initial_states is not None:
+        xs = np.asarray(initial_states, dtype=np.float64).reshape(-1, f.n_units)
+        starts.append(f.from_state(xs))
+    scale = 1.0 + float(np.sqrt(np.mean(f.c**2)))
+    starts.append(np.random.default_rng(seed).standard_normal((n_init, f.dim)) * scale)
+    return np.concatenate(starts)
 
 
 def _dedup(z: np.ndarray, d: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
@@ -125,17 +152,12 @@ def _dedup(z: np.ndarray, d: np.ndarray, tol: float = 1e-9) -> tuple[np.ndarray,
 def _enumerate_full(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
     n = f.n_units
     total = 1 << n
-    bits = 1 << np.arange(n)
     zs, ds, n_sing = [], [], 0
     for start in range(0, total, _CHUNK):
-        idx = np.arange(start, min(total, start + _CHUNK))
-        d = (idx[:, None] & bits) > 0
-        z, ok = _solve_regions(f, d)
-        n_sing += int((~ok).sum())
-        good = ok.copy()
-        good[ok] = _consistent(f, z[ok], d[ok])
-        zs.append(z[good])
-        ds.append(d[good])
+        z, d, sing = _solve_consistent(f, all_regions(n, start, min(total, start + _CHUNK)))
+        zs.append(z)
+        ds.append(d)
+        n_sing += sing
     return np.concatenate(zs), np.concatenate(ds), total, n_sing
 
 
@@ -190,8 +212,8 @@ def _lowrank_cells(f: PWLMap) -> Iterator[np.ndarray]:
     """
     assert f.Q is not None
     Q, a, R = f.Q, f.a, f.dim
-    live = np.flatnonzero(np.any(Q != 0, axis=1))
     if R == 1:
+        live = np.flatnonzero(np.any(Q != 0, axis=1))
         t = np.unique(-a[live] / Q[live, 0])
         if len(t) == 0:
             pts = np.zeros((1, 1))
@@ -201,30 +223,43 @@ def _lowrank_cells(f: PWLMap) -> Iterator[np.ndarray]:
             pts = np.concatenate([[t[0] - span], mids, [t[-1] + span]])[:, None]
         yield np.asarray(f.region(pts))
         return
-    if len(live) < R:
-        raise InvalidParameterError(
-            f"{_OWNER}: the low-rank arrangement has fewer than R={R} hyperplanes with nonzero "
-            "normals (degenerate connectivity m); use method='enumerate' or 'search'."
-        )
-    signs = np.array(list(itertools.product((0, 1), repeat=R)), dtype=bool)  # (2^R, R)
-    combos = itertools.combinations(live.tolist(), R)
-    size = max(1, _CHUNK // (1 << R))
-    while True:
-        chunk = np.array(list(itertools.islice(combos, size)), dtype=int)
-        if len(chunk) == 0:
-            return
-        A = Q[chunk]  # (c, R, R)
-        with np.errstate(all="ignore"):
-            good = np.abs(np.linalg.det(A)) > 0
-        if not good.any():
-            continue
-        chunk, A = chunk[good], A[good]
-        v = np.linalg.solve(A, -a[chunk][..., None])[..., 0]  # vertices (c, R)
+    signs = _signs(R)
+    for chunk, v in _vertices(f):
         base = f.pre(v) > 0
         rows = np.arange(len(chunk))[:, None]
         out = np.repeat(base[:, None, :], len(signs), axis=1)  # (c, 2^R, N)
         out[rows, :, chunk] = signs.T[None]  # advanced indices first: (c, R, 2^R)
         yield out.reshape(-1, f.n_units)
+
+
+def _signs(R: int) -> np.ndarray:
+    """The 2^R sign choices of R hyperplanes, (2^R, R) boolean."""
+    return np.array(list(itertools.product((0, 1), repeat=R)), dtype=bool)
+
+
+def _vertices(f: PWLMap) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Chunks ``(S, v)`` of the arrangement's vertices: the R hyperplanes ``S`` (c, R) through
+    each vertex ``v`` (c, R), for every R of them in general position."""
+    assert f.Q is not None
+    Q, a, R = f.Q, f.a, f.dim
+    live = np.flatnonzero(np.any(Q != 0, axis=1))
+    if len(live) < R:
+        raise InvalidParameterError(
+            f"{_OWNER}: the low-rank arrangement has fewer than R={R} hyperplanes with nonzero "
+            "normals (degenerate connectivity m); use method='enumerate' or 'search'."
+        )
+    combos = itertools.combinations(live.tolist(), R)
+    size = max(1, _CHUNK // (1 << R))
+    while True:
+        S = np.array(list(itertools.islice(combos, size)), dtype=int)
+        if len(S) == 0:
+            return
+        A = Q[S]  # (c, R, R)
+        with np.errstate(all="ignore"):
+            good = np.abs(np.linalg.det(A)) > 0
+        if good.any():
+            S, A = S[good], A[good]
+            yield S, np.linalg.solve(A, -a[S][..., None])[..., 0]
 
 
 def _rank_one(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -278,31 +313,13 @@ def _vertex_sweep(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
     """
     assert f.Q is not None
     Q, a, P, R, n = f.Q, f.a, f.P, f.dim, f.n_units
-    live = np.flatnonzero(np.any(Q != 0, axis=1))
-    if len(live) < R:
-        raise InvalidParameterError(
-            f"{_OWNER}: the low-rank arrangement has fewer than R={R} hyperplanes with nonzero "
-            "normals (degenerate connectivity m); use method='enumerate' or 'search'."
-        )
     PQ = (P.T[:, :, None] * Q[:, None, :]).reshape(n, R * R)  # unit i: P_i Q_iᵀ, flattened
     Pa = P.T * a[:, None]  # (N, R)
-    signs = np.array(list(itertools.product((0, 1), repeat=R)), dtype=bool)  # (2^R, R)
-    combos = itertools.combinations(live.tolist(), R)
-    size = max(1, _CHUNK // (1 << R))
+    signs = _signs(R)
     eye = np.eye(R)
     zs, ds, n_cells, n_sing = [], [], 0, 0
-    while True:
-        S = np.array(list(itertools.islice(combos, size)), dtype=int)
-        if len(S) == 0:
-            break
-        A = Q[S]
-        with np.errstate(all="ignore"):
-            good = np.abs(np.linalg.det(A)) > 0
-        S, A = S[good], A[good]
+    for S, v in _vertices(f):
         c = len(S)
-        if c == 0:
-            continue
-        v = np.linalg.solve(A, -a[S][..., None])[..., 0]
         base = (a + v @ Q.T) > 0  # (c, N)
         base[np.arange(c)[:, None], S] = False
         bf = base.astype(float)
@@ -348,14 +365,12 @@ def _lowrank(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
 def _lowrank_by_cells(f: PWLMap) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Reference path (tests): solve every cell pattern of :func:`_lowrank_cells` in full."""
     zs, ds, n_sing, n_cells = [], [], 0, 0
-    for d in _lowrank_cells(f):
-        n_cells += len(d)
-        z, ok = _solve_regions(f, d)
-        n_sing += int((~ok).sum())
-        good = ok.copy()
-        good[ok] = _consistent(f, z[ok], d[ok])
-        zs.append(z[good])
-        ds.append(d[good])
+    for cells in _lowrank_cells(f):
+        n_cells += len(cells)
+        z, d, sing = _solve_consistent(f, cells)
+        zs.append(z)
+        ds.append(d)
+        n_sing += sing
     z = np.concatenate(zs) if zs else np.zeros((0, f.dim))
     d = np.concatenate(ds) if ds else np.zeros((0, f.n_units), dtype=bool)
     return z, d, n_cells, n_sing
@@ -492,14 +507,8 @@ def exact_fixed_points(
         z, d, visited, n_sing = _lowrank(f)
         exhaustive = True
     else:
-        rng = np.random.default_rng(seed)
-        starts = []
-        if initial_states is not None:
-            xs = np.asarray(initial_states, dtype=np.float64).reshape(-1, n)
-            starts.append(f.from_state(xs))
-        scale = 1.0 + float(np.sqrt(np.mean(f.c**2)))
-        starts.append(rng.standard_normal((n_init, f.dim)) * scale)
-        z, d, visited, n_sing = _search_full(f, np.concatenate(starts), max_iter)
+        starts = search_starts(f, initial_states, n_init, seed)
+        z, d, visited, n_sing = _search_full(f, starts, max_iter)
         exhaustive = False
     z, d = _dedup(z, d)
     ex = ExactMap.of(f) if len(z) and f.dim <= _pwl.EXACT_RATIONAL_MAX else None

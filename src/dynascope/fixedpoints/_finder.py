@@ -735,9 +735,8 @@ def find_fixed_points(
         one with the lowest residual goes through stage 2; the others are counted as converging
         to the same point (duplicates). Stage 1 merges its active points in the same way every
         10 iterations. "Within" means: in the same cell of a grid of this side. Two distinct
-        fixed points
-        closer than ``merge_tol`` times the state scale may be reported as one; ``0`` merges
-        nothing (every candidate is polished).
+        fixed points closer than ``merge_tol`` times the state scale may be reported as one;
+        ``0`` merges nothing (every candidate is polished).
     max_rounds : int
         Most seeding rounds. Trajectories rarely visit saddles of index >= 2, so after the
         candidates converge, new starts are made from the fixed points found: midpoints of
@@ -1103,7 +1102,6 @@ def find_fixed_points(
         d = torch.cdist(joint[conv], joint[keep])
         dmin, owner = d.min(dim=1)
         owner = owner[dmin <= radius]
-        captures = torch.bincount(owner, minlength=keep.numel())
         first_owner = owner[conv[dmin <= radius] < n0]
         from_first[first_owner] = True
         # candidates of the first batch only, plus the seeds' captures of the known points

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ._result import FixedPoints
 
-__all__ = ["POINT_KINDS", "point_kinds"]
+__all__ = ["POINT_KINDS", "kind_counts", "point_kinds"]
 
 #: Every kind :func:`point_kinds` returns, with what it means (the order figures list them in).
 POINT_KINDS: dict[str, str] = {
@@ -44,3 +46,9 @@ def point_kinds(points: FixedPoints) -> np.ndarray:
     kinds[slow & stable] = "slow-stable"
     kinds[slow & ~stable] = "slow-unstable"
     return kinds.astype(str)
+
+
+def kind_counts(kinds: Any) -> dict[str, int]:
+    """Number of points of each kind present in ``kinds`` (e.g. from :func:`point_kinds`)."""
+    names, n = np.unique(np.asarray(kinds, dtype=str), return_counts=True)
+    return {str(k): int(v) for k, v in zip(names, n, strict=True)}

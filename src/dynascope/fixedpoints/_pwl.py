@@ -349,31 +349,18 @@ def certify_exact(
     pts = [z]
     for A, bb in maps[:-1]:
         pts.append([x + y for x, y in zip(_matvec(A, pts[-1]), bb, strict=True)])
-    certified, boundary, err = True, False, 0.0
+    consistent, boundary, err = True, False, 0.0
     for t in range(k):
-        pre = ex.pre(pts[t])
-        for i, v in enumerate(pre):
+        for i, v in enumerate(ex.pre(pts[t])):
             if v == 0:
                 boundary = True
             elif (v > 0) != bool(regions[t][i]):
-                certified = False
+                consistent = False
         err = max(
             err,
             max(abs(float(p - Fraction(float(q)))) for p, q in zip(pts[t], z_hat[t], strict=True)),
         )
-    if boundary:
-        certified = False
-    return certified, boundary and _boundary_consistent(ex, regions, pts), err
-
-
-def _boundary_consistent(
-    ex: ExactMap, regions: list[np.ndarray], pts: list[list[Fraction]]
-) -> bool:
-    for t, d in enumerate(regions):
-        for i, v in enumerate(ex.pre(pts[t])):
-            if v != 0 and (v > 0) != bool(d[i]):
-                return False
-    return True
+    return consistent and not boundary, consistent and boundary, err
 
 
 _U = np.finfo(np.float64).eps / 2

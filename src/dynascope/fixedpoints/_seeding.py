@@ -84,9 +84,9 @@ def seeds_from_points(
     xs: list[torch.Tensor] = []
     us: list[torch.Tensor] = []
     new = torch.where(is_new)[0]
+    dist = torch.cdist(points, points)
     if k >= 2 and new.numel():
         same_u = (inputs[:, None, :] == inputs[None, :, :]).all(dim=2)
-        dist = torch.cdist(points, points)
         pair = same_u & (is_new[:, None] | is_new[None, :])
         pair &= torch.triu(torch.ones(k, k, dtype=torch.bool, device=points.device), diagonal=1)
         if int(pair.sum()) > MAX_PAIRS:
@@ -102,10 +102,9 @@ def seeds_from_points(
         i, j = i[close_first], j[close_first]
         mid_x, mid_u = 0.5 * (points[i] + points[j]), inputs[i]
     if eigvals is not None and eigvecs is not None and new.numel():
-        dist = torch.cdist(points, points)
-        dist.fill_diagonal_(float("inf"))
+        others = dist.clone().fill_diagonal_(float("inf"))
         for p in new.tolist():
-            h = float(dist[p].min()) if k > 1 else float(points[p].norm())
+            h = float(others[p].min()) if k > 1 else float(points[p].norm())
             h = 0.5 * (h if h > 0 and h < float("inf") else 1.0)
             lam = eigvals[p]
             growth = lam.real if continuous_time else lam.abs()

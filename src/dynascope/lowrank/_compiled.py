@@ -66,6 +66,33 @@ def centred_table(n_quadrature: int) -> tuple[np.ndarray, np.ndarray]:
 def _kernel() -> Any:
     import numba
 
+    @numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
+    def population_sum(
+        coef: np.ndarray,  # (P, K): Cov_p(w, x) of one readout or drive coordinate w
+        mu: np.ndarray,  # (P,): its population means
+        y: np.ndarray,  # (K, B)
+        aphi: np.ndarray,  # (P, B)
+        adphi: np.ndarray,  # (P, B)
+        alpha: np.ndarray,  # (P,)
+        need_phi: bool,
+        cov: np.ndarray,  # (B,) scratch
+        out: np.ndarray,  # (B,) result: sum_p alpha_p (<Phi'>_p Cov_p(w, x) y + <Phi>_p mu_p)
+    ) -> None:
+        n_p, n_k = coef.shape
+        n_b = out.shape[0]
+        out[:] = 0.0
+        for p in range(n_p):
+            cov[:] = 0.0
+            for a in range(n_k):
+                c = coef[p, a]
+                for b in range(n_b):
+                    cov[b] += c * y[a, b]
+            for b in range(n_b):
+                term = adphi[p, b] * cov[b]
+                if need_phi:
+                    term += aphi[p, b] * mu[p]
+                out[b] += alpha[p] * term
+
     # Trials are the innermost, contiguous axis of every array: each arithmetic line is a loop
     # over the batch that LLVM vectorises (the trials are independent), instead of a chain of
     # dependent scalar operations per trial.
@@ -196,33 +223,17 @@ def _kernel() -> Any:
                         adphi[p, b] = 1.0
             if t > 0:
                 for o in range(n_o):
-                    outputs[t - 1, o, :] = 0.0
-                    for p in range(n_p):
-                        cov[:] = 0.0
-                        for a in range(n_k):
-                            cw = cov_wx[p, o, a]
-                            for b in range(n_b):
-                                cov[b] += cw * y[a, b]
-                        for b in range(n_b):
-                            term = adphi[p, b] * cov[b]
-                            if need_phi:
-                                term += aphi[p, b] * mu_w[p, o]
-                            outputs[t - 1, o, b] += alpha[p] * term
+                    population_sum(
+                        cov_wx[:, o, :], mu_w[:, o], y, aphi, adphi, alpha, need_phi, cov,
+                        outputs[t - 1, o, :],
+                    )
             if t == n_t:
                 break
             for j in range(n_d):
-                acc[:] = 0.0  # the drive F_j
-                for p in range(n_p):
-                    cov[:] = 0.0
-                    for a in range(n_k):
-                        cn = cov_nx[p, j, a]
-                        for b in range(n_b):
-                            cov[b] += cn * y[a, b]
-                    for b in range(n_b):
-                        term = adphi[p, b] * cov[b]
-                        if need_phi:
-                            term += aphi[p, b] * mu_n[p, j]
-                        acc[b] += alpha[p] * term
+                # the drive F_j
+                population_sum(
+                    cov_nx[:, j, :], mu_n[:, j], y, aphi, adphi, alpha, need_phi, cov, acc
+                )
                 for b in range(n_b):
                     new[j, b] = y[j, b] + dt_tau * (acc[b] - y[j, b])
             for a in range(n_s):

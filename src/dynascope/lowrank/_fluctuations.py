@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from .._validation import check_int
 from ..exceptions import InvalidParameterError, ShapeError
 from ._fast import FastTensors, fast_drift_jacobian
 from ._gauss import NONLINEARITY_PAIRS
-from ._meanfield import _as_np, _initial, simulate_reduced
+from ._latents import latent_r2
+from ._meanfield import _trials, simulate_reduced
 from ._populations import Populations
 
 __all__ = ["FiniteSizeFluctuations", "LatentR2", "finite_size_fluctuations", "latent_r2_report"]
@@ -123,15 +125,9 @@ def finite_size_fluctuations(
         )
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
     n_samples = check_int(n_samples, "n_samples", owner, min_value=2)
-    u_np = _as_np(u, "u")
-    if u_np.ndim != 3 or u_np.shape[2] != populations.n_in:
-        raise ShapeError(
-            f"u must have shape (batch, time, n_in={populations.n_in}); got {u_np.shape}."
-        )
+    u_np, k0, v_init = _trials(populations, u, kappa0, v0)
     b, n_steps, _ = u_np.shape
     d, s = populations.rank, populations.n_inputs_total
-    k0 = _initial(kappa0, "kappa0", (b, d))
-    v_init = _initial(v0, "v0", (b, s))
     traj = simulate_reduced(
         populations, u_np, k0, v_init, n_quadrature=n_quadrature, engine="numpy"
     )
@@ -145,8 +141,6 @@ def finite_size_fluctuations(
     phi = NONLINEARITY_PAIRS[populations.nonlinearity][0]
     rng = np.random.default_rng(seed)
     var = np.zeros((b, n_steps, d))
-    import torch
-
     for p in range(populations.n_populations):
         load = rng.multivariate_normal(
             populations.means[p], populations.covariances[p], size=n_samples, method="eigh"
@@ -217,8 +211,6 @@ def latent_r2_report(
     -------
     LatentR2
     """
-    from ._latents import latent_r2
-
     r2 = latent_r2(reference, prediction)
     pred = np.asarray(prediction, dtype=np.float64)
     if fluctuations.std.shape != pred.shape:

@@ -213,6 +213,21 @@ def _initial(value: Any, name: str, shape: tuple[int, int]) -> np.ndarray:
         ) from err
 
 
+def _trials(
+    populations: Populations, u: Any, kappa0: Any, v0: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated trials of the reduced system: inputs (B, T, n_in), initial κ (B, D), v (B, S)."""
+    u_np = _as_np(u, "u")
+    if u_np.ndim != 3 or u_np.shape[2] != populations.n_in:
+        raise ShapeError(
+            f"u must have shape (batch, time, n_in={populations.n_in}); got {u_np.shape}."
+        )
+    b = u_np.shape[0]
+    kappa = _initial(kappa0, "kappa0", (b, populations.rank))
+    v = _initial(v0, "v0", (b, populations.n_inputs_total))
+    return u_np, kappa, v
+
+
 def reduced_drift(
     populations: Populations, kappa: Any, v: Any, *, n_quadrature: int = 64
 ) -> np.ndarray:
@@ -336,15 +351,8 @@ def simulate_reduced(
     owner = "simulate_reduced"
     n_quadrature = check_int(n_quadrature, "n_quadrature", owner, min_value=1, max_value=500)
     check_option(engine, "engine", owner, ENGINES)
-    u_np = _as_np(u, "u")
-    if u_np.ndim != 3 or u_np.shape[2] != populations.n_in:
-        raise ShapeError(
-            f"u must have shape (batch, time, n_in={populations.n_in}); got {u_np.shape}."
-        )
+    u_np, kappa, v = _trials(populations, u, kappa0, v0)
     b, n_steps, _ = u_np.shape
-    d, s = populations.rank, populations.n_inputs_total
-    kappa = _initial(kappa0, "kappa0", (b, d))
-    v = _initial(v0, "v0", (b, s))
     if engine == "auto":
         engine = "numba" if HAVE_NUMBA else "numpy"
     if engine == "numba" and not HAVE_NUMBA:

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._progress import progress_bar
 from .._validation import check_bool, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..models import GRU, LSTM, RNNModel, VanillaRNN, wrap
@@ -328,8 +328,6 @@ def train_classifier(
     InvalidParameterError
         If ``resume`` finds a checkpoint of a different model or training config.
     """
-    from tqdm.auto import tqdm
-
     from ..training._checkpoint import read_checkpoint, write_checkpoint
 
     ids = np.asarray(ids)
@@ -432,17 +430,12 @@ def train_classifier(
     threads = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    show = config.progress
-    if show is None:
-        show = bool(getattr(sys.stderr, "isatty", lambda: False)())
-    bar = tqdm(
-        total=total,
+    bar = progress_bar(
+        total,
         initial=history.steps,
-        disable=finished or not show,
-        file=sys.stderr,
+        progress=False if finished else config.progress,
         unit="step",
         desc="training",
-        dynamic_ncols=True,
     )
     model.train()
     # dropout masks come from torch's generator: seed a private copy of it (config.seed)

@@ -26,6 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from .._progress import progress_bar
 from .._validation import check_int
 from ..exceptions import InvalidParameterError
 from ..plotting._mpl import MissingDependencyError
@@ -271,12 +272,6 @@ def _open_directory(spec: Sweep, root: Path) -> None:
     write_json(path, record)
 
 
-def _show(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
 def _run_local(
     jobs: list[tuple[SweepPoint, tuple[Any, ...]]],
     workers: int,
@@ -519,14 +514,9 @@ def _sweep_locked(
     jobs = [(p, _point_args(spec, p, root, threads)) for p in todo]
     n_failed = 0
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(points),
-        initial=len(finished),
-        desc=f"sweep {spec.experiment}",
+    bar = progress_bar(
+        len(points), initial=len(finished), progress=progress, desc=f"sweep {spec.experiment}",
         unit="point",
-        disable=not _show(progress),
     )
 
     def on_done(point: SweepPoint, record: dict[str, Any]) -> None:

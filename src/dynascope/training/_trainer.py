@@ -6,7 +6,6 @@ import json
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from .._validation import check_device
 from ..exceptions import InvalidParameterError, ModelFileError, TrainingDivergedError
 from ..io import atomic_write
@@ -113,12 +112,6 @@ def _seeds(seed: int) -> tuple[np.random.Generator, torch.Generator, int]:
     np_rng = np.random.default_rng(batches)
     torch_rng = torch.Generator().manual_seed(int(noise.generate_state(1, np.uint64)[0] >> 1))
     return np_rng, torch_rng, int(held_out.generate_state(1)[0])
-
-
-def _show_progress(config: TrainConfig) -> bool:
-    if config.progress is not None:
-        return config.progress
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def _append_metrics(path: Path | None, records: list[dict[str, Any]]) -> None:
@@ -377,14 +370,7 @@ def train(
         )
         last_ckpt_step = step
 
-    bar = tqdm(
-        total=config.n_steps,
-        initial=start_step,
-        disable=not _show_progress(config),
-        file=sys.stderr,
-        unit="step",
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(config.n_steps, initial=start_step, progress=config.progress, unit="step")
     model.train()
     step = start_step
     try:
