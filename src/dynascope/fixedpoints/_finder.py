@@ -75,7 +75,7 @@ class Adam:
     """
 
     lr: float = 0.01
-    max_iter: int = 200
+    max_iter: int = 100
     q_tol: float = 1e-8
     lr_factor: float = 0.5
     lr_patience: int = 10
@@ -122,7 +122,7 @@ class LevenbergMarquardt:
     A point stops when ``‖r‖ <= tol`` of :func:`find_fixed_points` (after polishing further,
     down to ``1e-3 * tol`` or until no step improves it), when :math:`\mu_i` exceeds
     ``max_damping`` (no descent left: a slow point or a failure), when ``‖r‖`` has not halved
-    in 10 iterations (stalled), or after ``max_iter`` iterations.
+    in 5 iterations (stalled), or after ``max_iter`` iterations.
 
     With ``jacobian="matrix_free"`` (see :func:`find_fixed_points`) no Jacobian matrix is
     formed: Newton's step is solved by GMRES on Jacobian-vector products (forcing term
@@ -376,6 +376,8 @@ SEED_BUDGET_MIN = 256
 SEED_BUDGET_FACTOR = 4
 #: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
 MERGE_EVERY = 10
+#: Stage 2 merges its points every this many iterations (after the first).
+LM_MERGE_EVERY = 1
 
 
 def _adam_stage(
@@ -461,6 +463,17 @@ def _adam_stage(
     return best_x, n_iter, leader
 
 
+def _follow(leader: torch.Tensor, of_known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resolve chains in a (leader, of_known) pair: ``leader = -1`` marks a known point."""
+    n = leader.shape[0]
+    ext = torch.where(leader >= 0, leader, n + of_known)
+    ext = _resolve_leaders(ext, int(of_known.max().item()) + 1 if n else 0)
+    return (
+        torch.where(ext >= n, torch.full_like(ext, -1), ext),
+        torch.where(ext >= n, ext - n, torch.full_like(ext, -1)),
+    )
+
+
 def _resolve_leaders(leader: torch.Tensor, n_known: int) -> torch.Tensor:
     """Follow chains of leaders to their ends; indices ``>= len(leader)`` are known rows."""
     n = leader.shape[0]
@@ -476,7 +489,7 @@ def _resolve_leaders(leader: torch.Tensor, n_known: int) -> torch.Tensor:
 #: Damping below which stage 2 switches from Levenberg–Marquardt to Newton + chord steps.
 NEWTON_DAMPING = 1e-6
 #: Stage 2 stops a point whose residual has not halved in this many iterations.
-STALL_ITER = 10
+STALL_ITER = 5
 
 
 def _lm_stage(
@@ -486,15 +499,23 @@ def _lm_stage(
     opt: LevenbergMarquardt,
     tol: float,
     region: tuple[torch.Tensor, float] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    merge_radius: float = 0.0,
+    known: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt.
 
     ``region = (ref, margin)``: points farther than ``margin`` times the diagonal of the
     bounding box of ``ref`` outside it stop (they would be discarded as escaped anyway).
+    Every :data:`LM_MERGE_EVERY` iterations, points within ``merge_radius`` of each other (in
+    ``[x, u]``) are merged as in stage 1 (the one of lowest residual goes on), and points within
+    it of a ``known`` row stop there. Returns the points, their iteration counts and the leaders
+    (as :func:`_adam_stage`'s, resolved by :func:`_resolve_leaders`).
     """
     x = x0.clone()
     n, s = x.shape
     n_iter = torch.zeros(n, dtype=torch.long, device=x.device)
+    leader = torch.arange(n, device=x.device)
+    last_r = torch.full((n,), math.inf, dtype=x.dtype, device=x.device)
     mu = torch.full((n,), opt.damping, dtype=x.dtype, device=x.device)
     active = torch.arange(n, device=x.device)
     eye = torch.eye(s, dtype=x.dtype, device=x.device)
@@ -505,9 +526,13 @@ def _lm_stage(
     def norms(xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
 
-    for _ in range(opt.max_iter):
+    for it in range(opt.max_iter):
         if active.numel() == 0:
             break
+        if merge_radius > 0 and it > 0 and it % LM_MERGE_EVERY == 0:
+            active = _merge_active(x, u, last_r, active, leader, merge_radius, known)
+            if active.numel() == 0:
+                break
         xa, ua = x[active], u[active]
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
@@ -582,13 +607,45 @@ def _lm_stage(
             accept_lm[lm] = ok3
         accepted = newton_ok | accept_lm
         x[active] = x_new
+        last_r[active] = torch.where(newton_ok, r_new, rn)
+        if bool(accept_lm.any()):
+            last_r[active[accept_lm]] = norms(x_new[accept_lm], ua[accept_lm])
         rejected[active] = ~accepted
         mu[active] = torch.where(
             accepted,
             (mu[active] / 10).clamp_min(1e-15),
             torch.where(lm, mu[active] * 10, mu[active]),
         )
-    return x, n_iter
+    return x, n_iter, leader
+
+
+def _merge_active(
+    x: torch.Tensor,
+    u: torch.Tensor,
+    key: torch.Tensor,
+    active: torch.Tensor,
+    leader: torch.Tensor,
+    radius: float,
+    known: torch.Tensor | None,
+) -> torch.Tensor:
+    """Merge the ``active`` rows of stage 2 that share a basin; returns the rows still active.
+
+    Rows that ended (converged or stopped) may lead a cell but are never merged themselves;
+    ``leader`` is updated in place (``len(x) + k`` for known row ``k``).
+    """
+    n = x.shape[0]
+    pool = torch.where(leader == torch.arange(n, device=x.device))[0]
+    lead, hit = merge_basins(torch.cat([x[pool], u[pool]], dim=1), key[pool], radius, known)
+    is_active = torch.zeros(n, dtype=torch.bool, device=x.device)
+    is_active[active] = True
+    moving = is_active[pool]
+    merged = moving & (lead != torch.arange(pool.numel(), device=x.device))
+    to_known = merged & (hit >= 0)
+    leader[pool[to_known]] = n + hit[to_known]
+    inner = merged & (hit < 0)
+    leader[pool[inner]] = pool[lead[inner]]
+    is_active[pool[merged]] = False
+    return active[is_active[active]]
 
 
 # ---------------------------------------------------------------------------- selection
@@ -734,9 +791,10 @@ def find_fixed_points(
         distance of each other (or of a fixed point already certified) are merged and only the
         one with the lowest residual goes through stage 2; the others are counted as converging
         to the same point (duplicates). Stage 1 merges its active points in the same way every
-        10 iterations. "Within" means: in the same cell of a grid of this side. Two distinct
-        fixed points closer than ``merge_tol`` times the state scale may be reported as one;
-        ``0`` merges nothing (every candidate is polished).
+        10 iterations, and stage 2 (dense Jacobians) after each of its iterations, so that a
+        basin's starts stop as soon as they meet. "Within" means: in the same cell of a grid
+        of this side. Two distinct fixed points closer than ``merge_tol`` times the state scale
+        may be reported as one; ``0`` merges nothing (every candidate is polished).
     max_rounds : int
         Most seeding rounds. Trajectories rarely visit saddles of index >= 2, so after the
         candidates converge, new starts are made from the fixed points found: midpoints of
@@ -896,11 +954,14 @@ def find_fixed_points(
             return newton_distance_mf(net, xs, us, max_dim=krylov_dim)
         return newton_distance(net, xs, us)
 
-    def polish(xs: torch.Tensor, us: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage 2 on ``xs``; returns the points and their iteration counts."""
+    def polish(
+        xs: torch.Tensor, us: torch.Tensor, known: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 2 on ``xs``; returns the points, their iteration counts and leaders."""
         assert stage2 is not None
         if not state["matrix_free"]:
-            return _lm_stage(net, xs, us, stage2, tol, region)
+            return _lm_stage(net, xs, us, stage2, tol, region, merge_radius, known)
+        same = torch.arange(xs.shape[0], device=xs.device)
         fallback = jacobian == "auto" and s <= DENSE_FALLBACK_MAX_SIZE
         xs, it2, gave_up = lm_stage_matrix_free(
             net,
@@ -919,9 +980,9 @@ def find_fixed_points(
                 100 * DENSE_FALLBACK_FRACTION,
             )
             state["matrix_free"] = False
-            xs, it3 = _lm_stage(net, xs, us, stage2, tol)
+            xs, it3, _ = _lm_stage(net, xs, us, stage2, tol)
             it2 = it2 + it3
-        return xs, it2
+        return xs, it2, same
 
     def solve(xs: torch.Tensor, us: torch.Tensor, known: _Known | None) -> _Solved:
         """Stage 1, merging of basins, stage 2 on representatives, certification."""
@@ -949,9 +1010,20 @@ def find_fixed_points(
         reps = torch.where(leader == idx)[0]
         x_end = xs.clone()
         if stage2 is not None and reps.numel():
-            x_rep, it2 = polish(xs[reps], us[reps])
+            x_rep, it2, lead_lm = polish(
+                xs[reps], us[reps], None if known is None else known.joint
+            )
             it[reps] += it2
             x_end[reps] = x_rep
+            # merges in stage 2: a representative now follows another one or a known point
+            lead_lm = _resolve_leaders(lead_lm, n_known)
+            to_known = lead_lm >= reps.numel()
+            of_known[reps[to_known]] = lead_lm[to_known] - reps.numel()
+            leader[reps[to_known]] = -1
+            inner = ~to_known & (lead_lm != torch.arange(reps.numel(), device=dev))
+            leader[reps[inner]] = reps[lead_lm[inner]]
+            # members of a representative that merged follow its leader
+            leader, of_known = _follow(leader, of_known)
         members = torch.where((leader >= 0) & (leader != idx))[0]
         x_end[members] = x_end[leader[members]]
         it[members] += it[leader[members]]
