@@ -397,3 +397,39 @@ def test_vertex_sweep_matches_full_cell_solves(rank: int) -> None:
             n1 == n2 == 2**rank * len(list(__import__("itertools").combinations(range(24), rank)))
         )
         assert len(z1) == len(z2) and contains(z1, z2, 1e-9) and contains(z2, z1, 1e-9)
+
+
+def test_cli_exact_refuses_options_of_the_gradient_search(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    import dynascope
+    from dynascope.cli import main
+
+    path = tmp_path / "relu.safetensors"
+    dynascope.save(vanilla([[0, 1.5], [1.5, 0]], [-1.0, -1.0]), path)
+    for extra, named in (
+        (["--noise", "0.3"], "--noise"),
+        (["--tol", "1e-6"], "--tol"),
+        (["--slow-tol", "1e-3", "--noise", "0.1"], "--noise, --slow-tol"),
+    ):
+        bad = CliRunner().invoke(main, ["fixed-points", str(path), "--exact", *extra])
+        assert bad.exit_code == 2, bad.output
+        assert f"{named} apply to the gradient search, not to --exact" in bad.output
+    # given at their defaults they change nothing and pass
+    ok = CliRunner().invoke(
+        main, ["fixed-points", str(path), "--exact", "--trials", "4", "--tol", "1e-10"]
+    )
+    assert ok.exit_code == 0, ok.output
+
+
+def test_cli_fixed_points_defaults_are_the_library_defaults() -> None:
+    import inspect
+
+    from dynascope.cli import main
+    from dynascope.fixedpoints import find_fixed_points
+
+    lib = inspect.signature(find_fixed_points).parameters
+    cmd = main.commands["fixed-points"]
+    cli = {p.name: p.default for p in cmd.params}
+    for name in ("n_init", "noise", "tol", "slow_tol"):
+        assert cli[name] == lib[name].default, name

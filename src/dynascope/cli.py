@@ -505,6 +505,22 @@ def train_command(
     click.echo(f"run directory: {out}")
 
 
+def _find_defaults() -> dict[str, Any]:
+    """The defaults of :func:`find_fixed_points`, written once there (the CLI shows them)."""
+    import inspect
+
+    from .fixedpoints import find_fixed_points
+
+    return {
+        name: par.default
+        for name, par in inspect.signature(find_fixed_points).parameters.items()
+        if par.default is not inspect.Parameter.empty
+    }
+
+
+_FIND_DEFAULTS = _find_defaults()
+
+
 @main.command("fixed-points")
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option(
@@ -516,14 +532,14 @@ def train_command(
 @click.option(
     "--n-init",
     type=click.IntRange(min=1),
-    default=1024,
-    show_default=True,
-    help="Initial states for the search (sampled from the visited states).",
+    default=_FIND_DEFAULTS["n_init"],
+    help="Initial states for the search, sampled from the visited states (default: every "
+    "visited state once).",
 )
 @click.option(
     "--noise",
     type=click.FloatRange(min=0.0),
-    default=0.4,
+    default=_FIND_DEFAULTS["noise"],
     show_default=True,
     help="Std of the noise added to the sampled states (state units).",
 )
@@ -544,14 +560,14 @@ def train_command(
 @click.option(
     "--tol",
     type=click.FloatRange(min=0.0, min_open=True),
-    default=1e-10,
+    default=_FIND_DEFAULTS["tol"],
     show_default=True,
     help="Residual |F(x) - x| below which a point is a fixed point.",
 )
 @click.option(
     "--slow-tol",
     type=click.FloatRange(min=0.0, min_open=True),
-    default=None,
+    default=_FIND_DEFAULTS["slow_tol"],
     help="Also keep slow points with q below this (default: fixed points only).",
 )
 @click.option(
@@ -572,7 +588,7 @@ def train_command(
 def fixed_points_command(
     model_file: str,
     input_values: str | None,
-    n_init: int,
+    n_init: int | None,
     noise: float,
     trials: int,
     steps: int,
@@ -595,6 +611,17 @@ def fixed_points_command(
     )
     from .io import load_user_model
 
+    if exact:
+        given = [
+            f"--{name.replace('_', '-')}"
+            for name, value in (("noise", noise), ("tol", tol), ("slow_tol", slow_tol))
+            if value != _FIND_DEFAULTS[name]
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} apply to the gradient search, not to --exact (exact fixed "
+                "points are certified, with no tolerance); drop them or drop --exact."
+            )
     try:
         model = load_user_model(model_file)
         inputs = None
@@ -603,16 +630,22 @@ def fixed_points_command(
         states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            search = exact_fixed_points if exact else find_fixed_points
-            kwargs = {} if exact else {"noise": noise, "tol": tol, "slow_tol": slow_tol}
-            fps = search(
-                model,
-                inputs=inputs,
-                initial_states=states,
-                n_init=n_init,
-                seed=seed,
-                **kwargs,
-            )
+            if exact:  # its own default number of search starts unless --n-init is given
+                extra = {} if n_init is None else {"n_init": n_init}
+                fps = exact_fixed_points(
+                    model, inputs, initial_states=states, seed=seed, **extra
+                )
+            else:
+                fps = find_fixed_points(
+                    model,
+                    inputs,
+                    initial_states=states,
+                    n_init=n_init,
+                    noise=noise,
+                    tol=tol,
+                    slow_tol=slow_tol,
+                    seed=seed,
+                )
         for w in caught:
             click.echo(f"warning: {w.message}", err=True)
         click.echo(fps.summary())
