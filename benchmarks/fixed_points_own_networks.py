@@ -5,8 +5,8 @@ every fixed point of the project's own trained networks. For the decision and co
 experiments this script trains each network with the experiment's ``--quick`` recipe (seed 0),
 takes the visited states of the CLI (``visited_states``: 128 trials of random ±1 pulses), and
 compares ``find_fixed_points`` with its defaults to the truth of an independent dense float64
-Newton search (stage 2 only, no merging, no seeding) from a 10^3 grid over the top-3 principal
-components plus 1500 visited states with broad noise (std twice the mean per-unit spread), at
+Newton search (stage 2 only, no merging, no seeding) from a 6^3 grid over the top-3 principal
+components plus 300 visited states with broad noise (std twice the mean per-unit spread), at
 several constant inputs. Run from the repository root::
 
     python benchmarks/fixed_points_own_networks.py [--out /tmp/own_fp]
@@ -30,11 +30,11 @@ from dynascope.fixedpoints import LevenbergMarquardt, find_fixed_points, visited
 
 def truth(model: dynascope.RNNModel, x: torch.Tensor, u: np.ndarray) -> np.ndarray:
     gen = torch.Generator().manual_seed(0)
-    noisy = x[torch.randint(0, len(x), (1500,), generator=gen)]
+    noisy = x[torch.randint(0, len(x), (300,), generator=gen)]
     noisy = noisy + 2 * float(x.std(0).mean()) * torch.randn(
         noisy.shape, generator=gen, dtype=x.dtype
     )
-    starts = torch.cat([pca_grid(x, 10), noisy])
+    starts = torch.cat([pca_grid(x, 6), noisy])
     found: list[np.ndarray] = []
     for chunk in starts.split(250):  # dense 256 x 256 Jacobians: bounded memory
         fps = find_fixed_points(

@@ -367,3 +367,6 @@ def test_summary_sizes_come_from_the_analysed_model(tmp_path: Path) -> None:
     assert report["summary"].startswith("The 64-unit GRU ")
     assert "16-unit" not in json.dumps(report)
     assert json.loads((out / "metrics_summary.json").read_text())["n_hidden"] == 64
+    record = json.loads((out / "experiment.json").read_text())
+    assert record["options"]["hidden"] == 64 and record["model"]["n_hidden"] == 64
+    assert record["training"].startswith("none: the model was given")

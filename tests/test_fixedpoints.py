@@ -326,8 +326,10 @@ def test_noise_n_init_and_extra_states_shape_the_candidates() -> None:
 
 def test_far_outside_candidates_warn() -> None:
     model = linear_rnn()
-    with pytest.warns(UserWarning, match="far outside the range of the trajectories"):
+    with pytest.warns(UserWarning, match="far outside the range of the trajectories") as rec:
         find_fixed_points(model, initial_states=torch.zeros(4, 6), noise=1.0, seed=0)
+    # the advice names the option under both its names (library noise=, experiments init_noise)
+    assert "noise=" in str(rec[0].message) and "init_noise option" in str(rec[0].message)
     with pytest.warns(UserWarning, match="1 of 5 initial states start far outside"):
         find_fixed_points(
             model, initial_states=torch.rand(4, 6), extra_states=100 * torch.ones(1, 6), seed=0
@@ -699,3 +701,29 @@ def test_estimator_form_matches_the_function_and_its_defaults() -> None:
     np.testing.assert_array_equal(finder.eigvals_, direct.eigvals)
     with pytest.raises(InvalidParameterError, match=r"'tol' parameter of find_fixed_points"):
         FixedPointFinder(tol=-1.0).fit(model, start)
+
+
+def test_merge_basins_joins_clusters_that_straddle_grid_cells() -> None:
+    """In many dimensions a tight cluster almost always straddles a cell boundary somewhere;
+    the join step merges it by exact distance, and keeps clusters farther apart than the
+    radius separate."""
+    from dynascope.fixedpoints._seeding import merge_basins
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.stack([torch.zeros(256), torch.full((256,), 0.5)]).double()
+    # both centres lie on a grid boundary (radius 0.1) in every coordinate
+    pts = centres.repeat_interleave(50, dim=0) + 1e-4 * torch.randn(100, 256, generator=gen)
+    key = torch.rand(100, generator=gen, dtype=torch.float64)
+    grid_only, _ = merge_basins(pts, key, 0.1, join=False)
+    assert len(torch.unique(grid_only)) > 2  # the grid alone splits each cluster
+    leader, of_known = merge_basins(pts, key, 0.1)
+    assert (of_known == -1).all()
+    first, second = leader[:50], leader[50:]
+    assert len(torch.unique(first)) == 1 and len(torch.unique(second)) == 1
+    assert first[0] != second[0]
+    # the leader of each cluster is its member of lowest key
+    assert int(first[0]) == int(torch.argmin(key[:50]))
+    assert int(second[0]) == 50 + int(torch.argmin(key[50:]))
+    # a known point within the radius takes its cluster's members
+    leader, of_known = merge_basins(pts, key, 0.1, known=centres[:1])
+    assert (of_known[:50] == 0).all() and (leader[:50] == -1).all()

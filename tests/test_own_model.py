@@ -204,7 +204,6 @@ def user_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.slow
 def test_cli_info_fixed_points_and_run_on_a_torch_state_dict(user_pt: Path, tmp_path: Path):
     info = _cli("info", str(user_pt))
     assert info.returncode == 0, info.stderr

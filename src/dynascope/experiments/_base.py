@@ -215,6 +215,14 @@ def run_experiment(
         model = _check_user_model(model, name)
         # the sizes of the network analysed, which the options (for a trained one) do not give
         record["model"] = {"model_type": model.model_type, **model.config()}
+        # the options say what was analysed: the given model's size, and no training
+        n_hidden = model.config().get("n_hidden")
+        if "hidden" in record["options"] and n_hidden is not None:
+            opts = dataclasses.replace(opts, hidden=int(n_hidden))
+            record["options"] = dataclasses.asdict(opts)
+        record["training"] = (
+            "none: the model was given (--model / model=); the training options were not used"
+        )
     record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
     if resume and (run.path / EXPERIMENT_FILE).exists():
         previous = run.read_json(EXPERIMENT_FILE)

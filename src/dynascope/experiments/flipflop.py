@@ -30,8 +30,9 @@ class FlipFlopOptions:
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-2
-    n_init: int = 1024
-    init_noise: float = 0.4
+    #: starts of the fixed-point search: every visited state (None) or this many of them
+    n_init: int | None = None
+    init_noise: float = 0.0
     analysis_trials: int = 128
 
 

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["merge_basins", "seeds_from_points", "unseen_estimate"]
@@ -25,9 +27,18 @@ N_STABLE_DIRECTIONS = 2
 
 
 def merge_basins(
-    x: torch.Tensor, key: torch.Tensor, radius: float, known: torch.Tensor | None = None
+    x: torch.Tensor,
+    key: torch.Tensor,
+    radius: float,
+    known: torch.Tensor | None = None,
+    *,
+    join: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge points that share a cell of a grid of side ``radius`` (the lowest ``key`` leads).
+
+    With ``join`` the cells' leaders then join the lowest-key leader within ``radius`` (exact
+    distances: a tight cluster in many dimensions often straddles a cell boundary); without it
+    only the grid is used (cheap, for the frequent merges of stage 1).
 
     Returns ``(leader, of_known)``: ``leader[i]`` is the index of the representative of point
     ``i`` (itself for representatives), or ``-1`` when point ``i`` lies within ``radius`` of a
@@ -58,7 +69,34 @@ def merge_basins(
     rev = order.flip(0)
     first[cell[rev]] = rest[rev]
     leader[rest] = first[cell]
+    # In many dimensions a tight cluster often straddles a cell boundary in some coordinate:
+    # the cells' leaders then join the lowest-key leader within ``radius`` of them.
+    heads = torch.unique(first[first >= 0])
+    if join and heads.numel() > 1:
+        joined = _join_within(x[heads], key[heads], radius)
+        head_of = torch.arange(n, device=x.device)
+        head_of[heads] = heads[joined]
+        while True:  # follow chains (each step goes to a strictly lower key: they end)
+            nxt = head_of[head_of]
+            if bool((nxt == head_of).all()):
+                break
+            head_of = nxt
+        leader[rest] = head_of[leader[rest]]
     return leader, of_known
+
+
+#: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).
+_JOIN_BLOCK = 1024
+
+
+def _join_within(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
+    """For each row, the index of the lowest-``key`` row within ``radius`` (itself included)."""
+    out = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    for start in range(0, x.shape[0], _JOIN_BLOCK):
+        block = slice(start, start + _JOIN_BLOCK)
+        near = torch.cdist(x[block], x) <= radius
+        out[block] = torch.where(near, key[None, :], math.inf).argmin(dim=1)
+    return out
 
 
 def seeds_from_points(
