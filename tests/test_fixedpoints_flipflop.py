@@ -13,6 +13,7 @@ import torch
 import dynascope
 from dynascope.exceptions import InvalidParameterError
 from dynascope.fixedpoints import (
+    Adam,
     FixedPoints,
     LevenbergMarquardt,
     Status,
@@ -205,7 +206,10 @@ def test_points_that_escape_the_visited_region_are_discarded(
 ) -> None:
     # Noise 0.5 (the existing tool's example setting) sends some candidates into saturated
     # regions where the map is the identity to float64 precision along some units.
-    kw = {"initial_states": states, "n_init": 1024, "noise": 0.5, "seed": 1}
+    # The slow Adam of earlier defaults (lr 0.01, 200 iterations) leaves candidates where stage
+    # 2 carries them into those regions; the defaults now mostly merge them before.
+    kw = {"initial_states": states, "n_init": 1024, "noise": 0.5, "seed": 1,
+          "stage1": Adam(lr=0.01, max_iter=200)}  # fmt: skip
     with pytest.warns(UserWarning, match="far outside the range"):
         fps = find_fixed_points(model, **kw)
     with pytest.warns(UserWarning, match="far outside the range"):
@@ -232,6 +236,8 @@ def test_default_call_from_visited_states_alone_is_complete(
         alone = find_fixed_points(model, u, initial_states=states, seed=0, max_rounds=0)
         fps = find_fixed_points(model, u, initial_states=states, seed=0)
     assert fps.counts() == expected
-    assert len(alone) < len(fps) and fps.n_found_by_candidates == len(alone)
+    assert len(alone) <= len(fps) and fps.n_found_by_candidates == len(alone)
+    if u is None:  # at u = 0 the trajectories alone miss saddles that seeding finds
+        assert len(alone) < len(fps)
     assert fps.status is not Status.LIKELY_INCOMPLETE and fps.n_unseen < 1
     assert "no sign of missed points" in fps.summary()

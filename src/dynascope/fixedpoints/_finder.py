@@ -74,7 +74,7 @@ class Adam:
         Stop a point when its learning rate falls below this.
     """
 
-    lr: float = 0.01
+    lr: float = 0.05
     max_iter: int = 100
     q_tol: float = 1e-8
     lr_factor: float = 0.5
