@@ -162,6 +162,7 @@ def unstable_manifolds(
     net = prepare_model(model)
     fps = fixed_points
     is_fixed = fps.is_fixed
+    assert fps.eigvals is not None and fps.eigvecs_right is not None  # checked above
     stable = np.flatnonzero(is_fixed & fps.is_stable)
     unstable = fps.unstable_modes
     saddles = np.flatnonzero(is_fixed & unstable.any(axis=1))
