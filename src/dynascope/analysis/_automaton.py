@@ -187,6 +187,48 @@ def _symbol_array(symbols: Mapping[str, Any], n_in: int) -> tuple[list[str], np.
     return names, out
 
 
+def _attractor_states(attractors: Any, state_size: int) -> np.ndarray:
+    """The attractor states ``(n_states, state_size)`` in float64 (stable fixed points only)."""
+    if isinstance(attractors, FixedPoints):
+        points = attractors.fixed
+        points = points[points.is_stable]
+        states = np.asarray(points.x_star, dtype=np.float64)
+    else:
+        raw = attractors.detach().cpu() if isinstance(attractors, torch.Tensor) else attractors
+        states = np.asarray(raw, dtype=np.float64)
+    if states.ndim != 2 or states.shape[1] != state_size:
+        raise ShapeError(
+            f"attractors must have shape (n_states, state_size={state_size}); "
+            f"got {states.shape}."
+        )
+    if states.shape[0] == 0:
+        raise InvalidParameterError(
+            "There are no attractors to build an automaton on; find the fixed points with "
+            "find_fixed_points and check that some are stable."
+        )
+    return states
+
+
+def _state_labels(labels: Any, readouts: np.ndarray, n_s: int) -> list[str]:
+    """One unique label per attractor: given, or from its readout (repeats get ``#k``)."""
+    if labels is None or callable(labels):
+        fn = labels if callable(labels) else _sign_label
+        state_labels = [str(fn(z)) for z in readouts]
+    else:
+        state_labels = [str(v) for v in labels]
+        if len(state_labels) != n_s:
+            raise ShapeError(
+                f"labels must have one entry per attractor ({n_s}); got {len(state_labels)}."
+            )
+    counts = Counter(state_labels)
+    seen: dict[str, int] = {}
+    for i, lab in enumerate(state_labels):  # keep labels unique: the table is keyed by them
+        if counts[lab] > 1:
+            seen[lab] = seen.get(lab, 0) + 1
+            state_labels[i] = f"{lab}#{seen[lab]}"
+    return state_labels
+
+
 def extract_automaton(
     model: Any,
     attractors: FixedPoints | np.ndarray | torch.Tensor,
@@ -253,23 +295,7 @@ def extract_automaton(
     net = as_model(model)
     relax_steps = check_int(relax_steps, "relax_steps", _OWNER, min_value=0)
     match_tol = check_float(match_tol, "match_tol", _OWNER, min_value=0.0, min_inclusive=False)
-    if isinstance(attractors, FixedPoints):
-        points = attractors.fixed
-        points = points[points.is_stable]
-        states = np.asarray(points.x_star, dtype=np.float64)
-    else:
-        raw = attractors.detach().cpu() if isinstance(attractors, torch.Tensor) else attractors
-        states = np.asarray(raw, dtype=np.float64)
-    if states.ndim != 2 or states.shape[1] != net.state_size:
-        raise ShapeError(
-            f"attractors must have shape (n_states, state_size={net.state_size}); "
-            f"got {states.shape}."
-        )
-    if states.shape[0] == 0:
-        raise InvalidParameterError(
-            "There are no attractors to build an automaton on; find the fixed points with "
-            "find_fixed_points and check that some are stable."
-        )
+    states = _attractor_states(attractors, net.state_size)
     names, pulses = _symbol_array(symbols, net.n_in)
     rest = np.zeros(net.n_in) if rest_input is None else np.asarray(rest_input, float)
     if rest.shape != (net.n_in,):
@@ -295,24 +321,9 @@ def extract_automaton(
         scale = float(np.sqrt((states**2).sum(1).mean())) or 1.0
     trans = np.where(best <= match_tol * scale, nearest, -1).reshape(n_s, n_a)
 
-    if labels is None or callable(labels):
-        fn = labels if callable(labels) else _sign_label
-        state_labels = [str(fn(z)) for z in readouts]
-    else:
-        state_labels = [str(v) for v in labels]
-        if len(state_labels) != n_s:
-            raise ShapeError(
-                f"labels must have one entry per attractor ({n_s}); got {len(state_labels)}."
-            )
-    counts = Counter(state_labels)
-    seen: dict[str, int] = {}
-    for i, lab in enumerate(state_labels):  # keep labels unique: the table is keyed by them
-        if counts[lab] > 1:
-            seen[lab] = seen.get(lab, 0) + 1
-            state_labels[i] = f"{lab}#{seen[lab]}"
     return Automaton(
         states=states,
-        labels=state_labels,
+        labels=_state_labels(labels, readouts, n_s),
         readouts=readouts,
         symbols=names,
         transitions=trans.astype(np.int64),

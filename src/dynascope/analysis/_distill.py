@@ -93,6 +93,66 @@ def _student(cell: str, n_in: int, hidden: int, n_out: int, teacher: RNNModel, s
     return RateRNN(n_in, hidden, n_out, tau=teacher.tau, dt=teacher.dt, seed=seed)
 
 
+def _check_task(task: object, teacher: Any) -> None:
+    """Raise unless ``task`` is a Task with the teacher's input and output sizes."""
+    if not isinstance(task, Task):
+        raise InvalidParameterError(
+            f"The 'task' parameter of distill must be a dynascope Task. "
+            f"Got {type(task).__name__} instead."
+        )
+    if (task.n_in, task.n_out) != (teacher.n_in, teacher.n_out):
+        raise ShapeError(
+            f"task has n_in={task.n_in}, n_out={task.n_out}; the model has "
+            f"n_in={teacher.n_in}, n_out={teacher.n_out}."
+        )
+
+
+def _output_map(pcs: np.ndarray, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares affine readout ``outputs ≈ pcs @ map.T + bias``: (map, bias)."""
+    design = np.hstack([pcs, np.ones((pcs.shape[0], 1))])
+    coef = np.linalg.lstsq(design, outputs, rcond=None)[0]
+    return coef[:-1].T, coef[-1]
+
+
+def _train_student(
+    student: torch.nn.Module,
+    teacher: Any,
+    task: Task,
+    view: Any,
+    pcs: np.ndarray,
+    n_steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+) -> np.ndarray:
+    """Fit the student to the teacher's trajectories in the ``view`` PCs (``pcs``: on the PCA
+    trials; each component's loss is scaled by its spread there).
+
+    Returns the loss per step; the student is left in eval mode with frozen parameters.
+    """
+    scale = torch.as_tensor(pcs.std(0), dtype=torch.float32).clamp_min(1e-12)
+    centre = torch.as_tensor(view.mean, dtype=torch.float32)
+    axes = torch.as_tensor(view.components, dtype=torch.float32)
+    opt = torch.optim.Adam(student.parameters(), lr=lr)
+    losses = np.empty(n_steps)
+    for step in range(n_steps):
+        batch = task.sample(batch_size, seed + 2 + step)
+        u = torch.as_tensor(batch.inputs, dtype=torch.float32)
+        with torch.no_grad():
+            target = (teacher(u)[0] - centre) @ axes.T
+        pred = student(u)[1]
+        loss = (((pred - target) / scale) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        losses[step] = float(loss.detach())
+    student.eval()
+    for p in student.parameters():
+        p.requires_grad_(False)
+    return losses
+
+
 def distill(
     model: Any,
     task: Task,
@@ -163,16 +223,7 @@ def distill(
     (1, (5,))
     """
     teacher = as_model(model, dtype=torch.float32)
-    if not isinstance(task, Task):
-        raise InvalidParameterError(
-            f"The 'task' parameter of distill must be a dynascope Task. "
-            f"Got {type(task).__name__} instead."
-        )
-    if (task.n_in, task.n_out) != (teacher.n_in, teacher.n_out):
-        raise ShapeError(
-            f"task has n_in={task.n_in}, n_out={task.n_out}; the model has "
-            f"n_in={teacher.n_in}, n_out={teacher.n_out}."
-        )
+    _check_task(task, teacher)
     n_components = check_int(
         n_components, "n_components", _OWNER, min_value=1, max_value=teacher.state_size
     )
@@ -195,31 +246,10 @@ def distill(
     _, _, pca_states, pca_out = teacher_run(seed, n_pca_trials)
     view = fit_state_space(pca_states, n_components, seed=seed)
     pcs = view.transform(pca_states).reshape(-1, n_components)
-    design = np.hstack([pcs, np.ones((pcs.shape[0], 1))])
-    coef = np.linalg.lstsq(design, pca_out.reshape(-1, teacher.n_out), rcond=None)[0]
-    out_map, out_bias = coef[:-1].T, coef[-1]
-    scale = torch.as_tensor(pcs.std(0), dtype=torch.float32).clamp_min(1e-12)
-    centre = torch.as_tensor(view.mean, dtype=torch.float32)
-    axes = torch.as_tensor(view.components, dtype=torch.float32)
+    out_map, out_bias = _output_map(pcs, pca_out.reshape(-1, teacher.n_out))
 
     student = _student(cell, teacher.n_in, hidden, n_components, teacher, seed)
-    opt = torch.optim.Adam(student.parameters(), lr=lr)
-    losses = np.empty(n_steps)
-    for step in range(n_steps):
-        batch = task.sample(batch_size, seed + 2 + step)
-        u = torch.as_tensor(batch.inputs, dtype=torch.float32)
-        with torch.no_grad():
-            target = (teacher(u)[0] - centre) @ axes.T
-        pred = student(u)[1]
-        loss = (((pred - target) / scale) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        losses[step] = float(loss.detach())
-    student.eval()
-    for p in student.parameters():
-        p.requires_grad_(False)
+    losses = _train_student(student, teacher, task, view, pcs, n_steps, batch_size, lr, seed)
 
     batch, u, states, outputs = teacher_run(seed + 1, n_eval_trials)
     target = view.transform(states)

@@ -307,10 +307,10 @@ def _pairwise_procrustes(
         chunk = pairs[lo : lo + batch_size]
         ia = torch.tensor([p[0] for p in chunk], device=dev)
         ib = torch.tensor([p[1] for p in chunk], device=dev)
-        ov, _ = _procrustes_batch(
+        ov_t, _ = _procrustes_batch(
             xa[ia], ya[ib], n_iter=n_iter, lr=lr, n_starts=n_starts, seed=seed
         )
-        ov = ov.cpu().numpy()
+        ov = ov_t.cpu().numpy()
         # ||Â - C B̂ Cᵀ||² = 2 - 2<Â, C B̂ Cᵀ> for unit-norm Â, B̂ and orthogonal C.
         out[lo : lo + len(chunk)] = (
             np.arccos(ov) if score_method == "angular" else np.sqrt(np.maximum(2 - 2 * ov, 0.0))

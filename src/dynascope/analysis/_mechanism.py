@@ -132,6 +132,7 @@ def mechanism_graph(
     )
     if len(fps) == 0:
         return MechanismGraph(fps, [], set())
+    assert fps.eigvals is not None  # find_fixed_points linearises every point
     lam = np.abs(fps.eigvals)
     labels = []
     for i in range(len(fps)):

@@ -78,6 +78,28 @@ class OscillationModes:
         return float(np.mean(np.where(np.isfinite(err), err <= rel_tol, False)))
 
 
+def _checked_levels(
+    net: Any, inputs: Any, target_frequency: Any
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Input levels as ``(n_levels, n_in)`` and the target frequencies ``(n_levels,)`` or None."""
+    u = np.asarray(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, float)
+    if u.ndim == 1 and net.n_in == 1:
+        u = u[:, None]
+    if u.ndim != 2 or u.shape[1] != net.n_in or u.shape[0] == 0:
+        raise ShapeError(
+            f"inputs must have shape (n_levels, n_in={net.n_in}) (or (n_levels,) for one input "
+            f"channel); got {u.shape}."
+        )
+    target = None
+    if target_frequency is not None:
+        target = np.asarray(target_frequency, dtype=float)
+        if target.shape != (u.shape[0],):
+            raise ShapeError(
+                f"target_frequency must have shape (n_levels={u.shape[0]},); got {target.shape}."
+            )
+    return u, target
+
+
 def oscillation_modes(
     model: Any,
     inputs: Any,
@@ -150,21 +172,7 @@ def oscillation_modes(
     n_steps = check_int(n_steps, "n_steps", _OWNER, min_value=1)
     n_init = check_int(n_init, "n_init", _OWNER, min_value=1)
     noise = check_float(noise, "noise", _OWNER, min_value=0.0)
-    u = np.asarray(inputs.detach().cpu() if isinstance(inputs, torch.Tensor) else inputs, float)
-    if u.ndim == 1 and net.n_in == 1:
-        u = u[:, None]
-    if u.ndim != 2 or u.shape[1] != net.n_in or u.shape[0] == 0:
-        raise ShapeError(
-            f"inputs must have shape (n_levels, n_in={net.n_in}) (or (n_levels,) for one input "
-            f"channel); got {u.shape}."
-        )
-    target = None
-    if target_frequency is not None:
-        target = np.asarray(target_frequency, dtype=float)
-        if target.shape != (u.shape[0],):
-            raise ShapeError(
-                f"target_frequency must have shape (n_levels={u.shape[0]},); got {target.shape}."
-            )
+    u, target = _checked_levels(net, inputs, target_frequency)
     dt = float(net.dt) if net.dt is not None else 1.0
     n_levels, size = u.shape[0], net.state_size
     drive = torch.as_tensor(u)[:, None, :].expand(n_levels, n_steps, net.n_in)

@@ -102,6 +102,8 @@ def recovery_metrics(
         ok = cost[rows, cols] <= match_tol * scale
         recovered = float(ok.sum() / n_true)
         if ok.any():
+            assert g_true.fixed_points.eigvals is not None  # find_fixed_points linearises
+            assert g_fit.fixed_points.eigvals is not None
             lt = np.abs(g_true.fixed_points.eigvals[rows[ok]]).max(1)
             lf = np.abs(g_fit.fixed_points.eigvals[cols[ok]]).max(1)
             eig_err = float(np.mean(np.abs(lt - lf)))

@@ -158,18 +158,7 @@ def selection_vectors(
     names = list(context_inputs)
     rows: dict[str, list[Any]] = {k: [] for k in ("x", "val", "r", "l", "proj", "n")}
     for i, name in enumerate(names):
-        u = _array(context_inputs[name])
-        if u.shape != (net.n_in,):
-            raise ShapeError(
-                f"context_inputs[{name!r}] must have shape (n_in={net.n_in},); got {u.shape}."
-            )
-        visited = _array(states[name])
-        if visited.shape[-1] != net.state_size or visited.ndim not in (2, 3):
-            raise ShapeError(
-                f"states[{name!r}] must have shape (..., state_size={net.state_size}); "
-                f"got {visited.shape}."
-            )
-        visited = visited.reshape(-1, net.state_size)
+        u, visited = _context_arrays(net, name, context_inputs[name], states[name])
         fps = find_fixed_points(
             net,
             u,
@@ -212,6 +201,22 @@ def selection_vectors(
         projection=np.array(rows["proj"]),
         n_points=np.array(rows["n"], dtype=np.int64),
     )
+
+
+def _context_arrays(net: Any, name: str, u_raw: Any, states_raw: Any) -> tuple[Any, Any]:
+    """Checked constant input ``(n_in,)`` and visited states ``(n, state_size)`` of one context."""
+    u = _array(u_raw)
+    if u.shape != (net.n_in,):
+        raise ShapeError(
+            f"context_inputs[{name!r}] must have shape (n_in={net.n_in},); got {u.shape}."
+        )
+    visited = _array(states_raw)
+    if visited.shape[-1] != net.state_size or visited.ndim not in (2, 3):
+        raise ShapeError(
+            f"states[{name!r}] must have shape (..., state_size={net.state_size}); "
+            f"got {visited.shape}."
+        )
+    return u, visited.reshape(-1, net.state_size)
 
 
 @dataclass(frozen=True)

@@ -60,13 +60,14 @@ class ExactFixedPoints(FixedPoints):
     regions_visited: int = 0
     n_singular: int = 0
 
-    _PER_POINT = (*FixedPoints._PER_POINT, "certificate", "certificate_method")
+    # The base class infers a fixed-length tuple type; the subclass adds two names on purpose.
+    _PER_POINT = (*FixedPoints._PER_POINT, "certificate", "certificate_method")  # type: ignore[assignment]
 
     @property
     def certified(self) -> np.ndarray:
         """Boolean ``(n_points,)``: the point is a proven fixed point (interior or boundary)."""
         assert self.certificate is not None
-        return self.certificate != "failed"
+        return np.asarray(self.certificate != "failed", dtype=bool)
 
     def __repr__(self) -> str:
         base = super().__repr__()[len("FixedPoints(") : -1]
@@ -80,7 +81,7 @@ class ExactFixedPoints(FixedPoints):
             f"exact search: method={self.method}, exhaustive={self.exhaustive}, "
             f"regions visited={self.regions_visited}, singular regions={self.n_singular}\n"
             f"certified: {int(self.certified.sum())}/{len(self)} "
-            f"(boundary: {int((self.certificate == 'boundary').sum())})"
+            f"(boundary: {int(np.sum(self.certificate == 'boundary'))})"
         )
         return super().summary() + "\n" + extra
 
@@ -422,6 +423,33 @@ def _jacobian_input(f: PWLMap, z: np.ndarray) -> np.ndarray:
     return np.array(out).reshape(len(z), f.n_units, f.w_in.shape[1])
 
 
+def _run_method(
+    f: PWLMap, method: str, initial_states: Any, n_init: int, seed: Any, max_iter: int
+) -> tuple[np.ndarray, np.ndarray, int, int, bool]:
+    """Region solutions ``(z, d, regions visited, singular regions, exhaustive)`` of ``method``."""
+    n = f.n_units
+    if method == "lowrank" and not f.lowrank:
+        raise InvalidParameterError(
+            f"{_OWNER}: method='lowrank' needs a LowRankRNN; this model is full rank. Use "
+            "method='enumerate' (N <= 20) or 'search'."
+        )
+    if method == "enumerate":
+        if n > MAX_ENUMERATE_N:
+            raise InvalidParameterError(
+                f"{_OWNER}: method='enumerate' solves all 2^N linear regions and is limited to "
+                f"N <= {MAX_ENUMERATE_N}; got N={n}. Use method='search' (or 'lowrank' for a "
+                "LowRankRNN)."
+            )
+        if f.lowrank:
+            # enumerate unit patterns in κ-space directly: a full-rank view of the same map
+            return (*_lowrank(f), True)
+        return (*_enumerate_full(f), True)
+    if method == "lowrank":
+        return (*_lowrank(f), True)
+    starts = search_starts(f, initial_states, n_init, seed)
+    return (*_search_full(f, starts, max_iter), False)
+
+
 def exact_fixed_points(
     model: Any,
     inputs: Any = None,
@@ -485,31 +513,9 @@ def exact_fixed_points(
     n = f.n_units
     if method == "auto":
         method = "lowrank" if f.lowrank else ("enumerate" if n <= MAX_ENUMERATE_N else "search")
-    if method == "lowrank" and not f.lowrank:
-        raise InvalidParameterError(
-            f"{_OWNER}: method='lowrank' needs a LowRankRNN; this model is full rank. Use "
-            "method='enumerate' (N <= 20) or 'search'."
-        )
-    if method == "enumerate":
-        if n > MAX_ENUMERATE_N:
-            raise InvalidParameterError(
-                f"{_OWNER}: method='enumerate' solves all 2^N linear regions and is limited to "
-                f"N <= {MAX_ENUMERATE_N}; got N={n}. Use method='search' (or 'lowrank' for a "
-                "LowRankRNN)."
-            )
-        if f.lowrank:
-            # enumerate unit patterns in κ-space directly: a full-rank view of the same map
-            z, d, visited, n_sing = _lowrank(f)
-        else:
-            z, d, visited, n_sing = _enumerate_full(f)
-        exhaustive = True
-    elif method == "lowrank":
-        z, d, visited, n_sing = _lowrank(f)
-        exhaustive = True
-    else:
-        starts = search_starts(f, initial_states, n_init, seed)
-        z, d, visited, n_sing = _search_full(f, starts, max_iter)
-        exhaustive = False
+    z, d, visited, n_sing, exhaustive = _run_method(
+        f, method, initial_states, n_init, seed, max_iter
+    )
     z, d = _dedup(z, d)
     ex = ExactMap.of(f) if len(z) and f.dim <= _pwl.EXACT_RATIONAL_MAX else None
     certs, cmeth, xerr = [], [], []

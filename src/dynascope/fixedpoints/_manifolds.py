@@ -77,6 +77,65 @@ def _branch_directions(vecs: np.ndarray, vals: np.ndarray, unstable: np.ndarray)
     return out  # type: ignore[return-value]
 
 
+def _checked_points(fixed_points: Any) -> tuple[FixedPoints, np.ndarray, np.ndarray]:
+    """The FixedPoints with its eigenvalues and right eigenvectors (both must be present)."""
+    if not isinstance(fixed_points, FixedPoints):
+        raise InvalidParameterError(
+            f"The 'fixed_points' parameter of {_OWNER} must be a FixedPoints result. "
+            f"Got {type(fixed_points).__name__} instead."
+        )
+    if fixed_points.eigvecs_right is None or fixed_points.eigvals is None:
+        raise InvalidParameterError(
+            "The fixed points have no eigenvectors; pass `compute_jacobians=True` to "
+            "find_fixed_points."
+        )
+    return fixed_points, fixed_points.eigvals, fixed_points.eigvecs_right
+
+
+def _follow_branches(
+    net: Any,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    xs: torch.Tensor,
+    same_input: torch.Tensor,
+    radius: float,
+    stable: np.ndarray,
+    max_steps: int,
+    check_every: int,
+    return_trajectories: bool,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    """Run all branches (``x`` in place) until each is captured by a stable point or diverges.
+
+    Returns the index of the stable point reached (-1: none), the step count when captured
+    (``max_steps`` if never) and, with ``return_trajectories``, every ``check_every``-th state.
+    """
+    n_b = x.shape[0]
+    target = torch.full((n_b,), -1, dtype=torch.long)
+    n_steps = torch.full((n_b,), max_steps, dtype=torch.long)
+    active = torch.arange(n_b)
+    saved = [x.clone()] if return_trajectories else []
+    done_steps = 0
+    while done_steps < max_steps and active.numel():
+        k = min(check_every, max_steps - done_steps)
+        xa, ua = x[active], u[active]
+        for _ in range(k):
+            xa = step(net, xa, ua)
+        x[active] = xa
+        done_steps += k
+        if return_trajectories:
+            saved.append(x.clone())
+        if xs.shape[0]:
+            dist = torch.cdist(xa, xs).masked_fill(~same_input[active], torch.inf)
+            best, arg = dist.min(dim=1)
+            hit = best <= radius
+            target[active[hit]] = torch.as_tensor(stable, dtype=torch.long)[arg[hit]]
+            n_steps[active[hit]] = done_steps
+            active = active[~hit]
+        diverged = ~torch.isfinite(x[active]).all(dim=1)
+        active = active[~diverged]
+    return target, n_steps, saved
+
+
 def unstable_manifolds(
     model: Any,
     fixed_points: FixedPoints,
@@ -149,18 +208,8 @@ def unstable_manifolds(
     )
     check_every = check_int(check_every, "check_every", _OWNER, min_value=1)
     return_trajectories = check_bool(return_trajectories, "return_trajectories", _OWNER)
-    if not isinstance(fixed_points, FixedPoints):
-        raise InvalidParameterError(
-            f"The 'fixed_points' parameter of {_OWNER} must be a FixedPoints result. "
-            f"Got {type(fixed_points).__name__} instead."
-        )
-    if fixed_points.eigvecs_right is None or fixed_points.eigvals is None:
-        raise InvalidParameterError(
-            "The fixed points have no eigenvectors; pass `compute_jacobians=True` to "
-            "find_fixed_points."
-        )
+    fps, eigvals, eigvecs = _checked_points(fixed_points)
     net = prepare_model(model)
-    fps = fixed_points
     is_fixed = fps.is_fixed
     stable = np.flatnonzero(is_fixed & fps.is_stable)
     unstable = fps.unstable_modes
@@ -168,7 +217,7 @@ def unstable_manifolds(
 
     starts, rows = [], []
     for s in saddles:
-        for j, d in _branch_directions(fps.eigvecs_right[s], fps.eigvals[s], unstable[s]):
+        for j, d in _branch_directions(eigvecs[s], eigvals[s], unstable[s]):
             for sign in (1, -1):
                 starts.append(fps.x_star[s] + sign * eps * d)
                 rows.append((s, j, sign))
@@ -188,29 +237,9 @@ def unstable_manifolds(
     same_input = torch.cdist(u, us) <= 1e-9 * (1.0 + torch.linalg.vector_norm(u, dim=1))[:, None]
     radius = _capture_radius(fps, stable) * match_tol
 
-    target = torch.full((n_b,), -1, dtype=torch.long)
-    n_steps = torch.full((n_b,), max_steps, dtype=torch.long)
-    active = torch.arange(n_b)
-    saved = [x.clone()] if return_trajectories else []
-    done_steps = 0
-    while done_steps < max_steps and active.numel():
-        k = min(check_every, max_steps - done_steps)
-        xa, ua = x[active], u[active]
-        for _ in range(k):
-            xa = step(net, xa, ua)
-        x[active] = xa
-        done_steps += k
-        if return_trajectories:
-            saved.append(x.clone())
-        if xs.shape[0]:
-            dist = torch.cdist(xa, xs).masked_fill(~same_input[active], torch.inf)
-            best, arg = dist.min(dim=1)
-            hit = best <= radius
-            target[active[hit]] = torch.as_tensor(stable, dtype=torch.long)[arg[hit]]
-            n_steps[active[hit]] = done_steps
-            active = active[~hit]
-        diverged = ~torch.isfinite(x[active]).all(dim=1)
-        active = active[~diverged]
+    target, n_steps, saved = _follow_branches(
+        net, x, u, xs, same_input, radius, stable, max_steps, check_every, return_trajectories
+    )
     traj = torch.stack(saved, dim=1).numpy() if return_trajectories else None
     return SaddleConnections(
         saddle=saddle_of,

@@ -167,9 +167,9 @@ class _Field:
     def jacobian(self, kappa: torch.Tensor) -> torch.Tensor:
         """(B, D, D): analytic (NumPy) or by autograd, D backward passes of the summed rows."""
         if self.engine == "numpy":
-            k = kappa.detach().numpy().reshape(-1, kappa.shape[-1])
-            _, jac = fast_drift_jacobian(self.fast, self._y(k))
-            return torch.from_numpy(jac - np.eye(k.shape[1]))
+            k_np = kappa.detach().numpy().reshape(-1, kappa.shape[-1])
+            _, jac = fast_drift_jacobian(self.fast, self._y(k_np))
+            return torch.from_numpy(jac - np.eye(k_np.shape[1]))
         with torch.enable_grad():
             k = kappa.detach().requires_grad_(True)
             out = self(k)
@@ -288,7 +288,11 @@ def _newton(
     if not unique:
         return np.zeros((0, d))
     # Rounded keys: a coordinate that is 0 up to rounding (±1e-17) must not reorder points.
-    return np.asarray(sorted(unique, key=lambda p: tuple(np.round(p, 9))))
+    return np.asarray(sorted(unique, key=_rounded_key))
+
+
+def _rounded_key(p: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(c) for c in np.round(p, 9))
 
 
 def _characterise(

@@ -367,8 +367,10 @@ def simulate_reduced(
         )
         return ReducedTrajectories(kappa=ks, v=vs_np, outputs=outs)
     ut = torch.as_tensor(u_np)
-    kappa, v = torch.as_tensor(kappa), torch.as_tensor(v)
-    kappas, vs, outputs = _simulate(_Tensors(populations), populations, ut, kappa, v, n_quadrature)
+    kappa_t, v_t = torch.as_tensor(kappa), torch.as_tensor(v)
+    kappas, vs, outputs = _simulate(
+        _Tensors(populations), populations, ut, kappa_t, v_t, n_quadrature
+    )
     return ReducedTrajectories(kappa=kappas.numpy(), v=vs.numpy(), outputs=outputs.numpy())
 
 

@@ -88,18 +88,7 @@ def refine_populations(
     RefineResult
     """
     owner = "refine_populations"
-    if not isinstance(populations, Populations):
-        raise InvalidParameterError(
-            f"refine_populations needs a Populations object; got {type(populations).__name__}."
-        )
-    if not isinstance(task, Task) or (task.n_in, task.n_out) != (
-        populations.n_in,
-        populations.n_out,
-    ):
-        raise InvalidParameterError(
-            f"The task must be a dynascope Task with n_in={populations.n_in} and "
-            f"n_out={populations.n_out} like the populations; got {task!r}."
-        )
+    _check_populations_task(populations, task)
     n_steps = check_int(n_steps, "n_steps", owner, min_value=1)
     batch_size = check_int(batch_size, "batch_size", owner, min_value=1)
     lr = check_float(lr, "lr", owner, min_value=0.0, min_inclusive=False)
@@ -159,6 +148,33 @@ def refine_populations(
         dt=populations.dt,
         nonlinearity=populations.nonlinearity,
     )
+    return RefineResult(
+        populations=refined,
+        losses=losses,
+        performance=_held_out_performance(refined, task, n_hidden, eval_batch_size, seed),
+    )
+
+
+def _check_populations_task(populations: object, task: object) -> None:
+    """Raise unless ``populations`` is a Populations and ``task`` a Task of matching sizes."""
+    if not isinstance(populations, Populations):
+        raise InvalidParameterError(
+            f"refine_populations needs a Populations object; got {type(populations).__name__}."
+        )
+    if not isinstance(task, Task) or (task.n_in, task.n_out) != (
+        populations.n_in,
+        populations.n_out,
+    ):
+        raise InvalidParameterError(
+            f"The task must be a dynascope Task with n_in={populations.n_in} and "
+            f"n_out={populations.n_out} like the populations; got {task!r}."
+        )
+
+
+def _held_out_performance(
+    refined: Populations, task: Task, n_hidden: int | None, eval_batch_size: int, seed: int
+) -> float:
+    """Task performance of the refined populations (mean field or a sampled network)."""
     from ._meanfield import simulate_reduced
 
     held_out = task.sample(eval_batch_size, seed + 1)
@@ -170,9 +186,7 @@ def refine_populations(
         net = resample(refined, n_hidden, seed=seed + 1).double().eval()
         with torch.no_grad():
             outputs = net(torch.as_tensor(held_out.inputs, dtype=_DT))[1].numpy()
-    return RefineResult(
-        populations=refined, losses=losses, performance=float(task.performance(outputs, held_out))
-    )
+    return float(task.performance(outputs, held_out))
 
 
 def _finite_network_outputs(
