@@ -523,9 +523,9 @@ def train_command(
 @click.option(
     "--noise",
     type=click.FloatRange(min=0.0),
-    default=0.4,
-    show_default=True,
-    help="Std of the noise added to the sampled states (state units).",
+    default=None,
+    help="Std of the noise added to the sampled states (state units). Default: that of "
+    "find_fixed_points (no noise; the seeding rounds reach the saddles).",
 )
 @click.option(
     "--trials",
@@ -544,9 +544,9 @@ def train_command(
 @click.option(
     "--tol",
     type=click.FloatRange(min=0.0, min_open=True),
-    default=1e-10,
-    show_default=True,
-    help="Residual |F(x) - x| below which a point is a fixed point.",
+    default=None,
+    help="Residual |F(x) - x| below which a point is a fixed point. Default: that of "
+    "find_fixed_points.",
 )
 @click.option(
     "--slow-tol",
@@ -573,10 +573,10 @@ def fixed_points_command(
     model_file: str,
     input_values: str | None,
     n_init: int,
-    noise: float,
+    noise: float | None,
     trials: int,
     steps: int,
-    tol: float,
+    tol: float | None,
     slow_tol: float | None,
     seed: int,
     manifolds: bool,
@@ -595,6 +595,18 @@ def fixed_points_command(
     )
     from .io import load_user_model
 
+    # Options of the iterative search only; None = not given, so find_fixed_points' own
+    # defaults (its signature, the one place they are written) apply.
+    search_opts: dict[str, Any] = {"noise": noise, "tol": tol, "slow_tol": slow_tol}
+    given = [name for name, value in search_opts.items() if value is not None]
+    if exact and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise _fail(
+            ValueError(
+                f"{flags} cannot be used with --exact (the exact search has no "
+                "noise or tolerance); drop them or drop --exact"
+            )
+        )
     try:
         model = load_user_model(model_file)
         inputs = None
@@ -604,7 +616,7 @@ def fixed_points_command(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             search = exact_fixed_points if exact else find_fixed_points
-            kwargs = {} if exact else {"noise": noise, "tol": tol, "slow_tol": slow_tol}
+            kwargs = {name: search_opts[name] for name in given}
             fps = search(
                 model,
                 inputs=inputs,
