@@ -1049,8 +1049,9 @@ def find_fixed_points(
         # Saturating units have "fixed points at infinity": far outside the visited region the
         # map equals the identity to float64 precision in some directions, which no residual or
         # Newton-step test can tell from a continuum of fixed points. Those escapes are discarded.
-        if region_margin is not None:
-            outside, spread = _outside(sol.x, ref if ref is not None else origin)
+        box = ref if ref is not None else origin
+        if region_margin is not None and box is not None:
+            outside, spread = _outside(sol.x, box)
             if spread > 0:  # a single starting point defines no region
                 escaped = ~(outside <= region_margin * spread)
         return finite, escaped
@@ -1292,46 +1293,32 @@ class FixedPointFinder:
     (1, (1, 8))
     """
 
-    def __init__(
-        self,
-        tol: float = 1e-10,
-        slow_tol: float | None = None,
-        *,
-        n_init: int | None = None,
-        noise: float = 0.0,
-        seed: int | None = None,
-        xtol: float = 1e-6,
-        region_margin: float | None = 1.0,
-        dedup_tol: float = 1e-6,
-        merge_tol: float = 1e-2,
-        max_rounds: int = 8,
-        stage1: Adam | None = Adam(),  # noqa: B008 (frozen, immutable option object)
-        stage2: LevenbergMarquardt | None = LevenbergMarquardt(),  # noqa: B008
-        compute_jacobians: bool = True,
-        jacobian: str = "auto",
-        n_eigvals: int | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
-        self.tol = tol
-        self.slow_tol = slow_tol
-        self.n_init = n_init
-        self.noise = noise
-        self.seed = seed
-        self.xtol = xtol
-        self.region_margin = region_margin
-        self.dedup_tol = dedup_tol
-        self.merge_tol = merge_tol
-        self.max_rounds = max_rounds
-        self.stage1 = stage1
-        self.stage2 = stage2
-        self.compute_jacobians = compute_jacobians
-        self.jacobian = jacobian
-        self.n_eigvals = n_eigvals
-        self.device = device
+    def __init__(self, **params: Any) -> None:
+        # One source of defaults: the keyword-only parameters of find_fixed_points (read as
+        # scikit-learn's _get_param_names does); nothing is re-written here.
+        names = _param_names()
+        unknown = sorted(set(params) - set(names))
+        if unknown:
+            raise TypeError(
+                f"FixedPointFinder got unknown option(s) {unknown}; valid options are the "
+                f"keyword options of find_fixed_points: {list(names)}"
+            )
+        defaults = inspect.signature(find_fixed_points).parameters
+        for name in names:
+            setattr(self, name, params.get(name, defaults[name].default))
 
     def get_params(self) -> dict[str, Any]:
         """The options, as passed to :func:`find_fixed_points`."""
         return {name: getattr(self, name) for name in _param_names()}
+
+    def set_params(self, **params: Any) -> FixedPointFinder:
+        """Change options (the names of :meth:`get_params`); returns ``self``."""
+        unknown = sorted(set(params) - set(_param_names()))
+        if unknown:
+            raise TypeError(f"FixedPointFinder has no option(s) {unknown}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
 
     def fit(
         self,

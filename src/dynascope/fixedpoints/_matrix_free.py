@@ -327,6 +327,42 @@ def newton_distance_mf(
 
 
 # ---------------------------------------------------------------------------- stage 2
+def _lm_cg_step(
+    model: RNNModel,
+    xl: torch.Tensor,
+    ul: torch.Tensor,
+    rl: torch.Tensor,
+    rn: torch.Tensor,
+    mu: torch.Tensor,
+    opt: LevenbergMarquardt,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Levenberg–Marquardt step ``(AᵀA + μ s I) δ = −Aᵀ r`` by at most ``opt.cg_iter`` CG
+    iterations (JVP + VJP each), ``A = J − I``, ``s = ‖A r‖² / ‖r‖²``. Returns the trial points
+    and where they lower the residual norm ``rn``."""
+    with torch.enable_grad():
+        vjp_fn = torch.func.vjp(lambda z: model.step(z, ul), xl)[1]
+    j_mv = linear_map(model, xl, ul)
+
+    def a_mv(v: torch.Tensor) -> torch.Tensor:
+        return j_mv(v) - v
+
+    def at_mv(w: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            out: torch.Tensor = vjp_fn(w)[0] - w
+            return out
+
+    ar_ = a_mv(rl)
+    scale = ((ar_ * ar_).sum(dim=1) / (rl * rl).sum(dim=1).clamp_min(1e-300)).clamp_min(1e-300)
+    lam = mu * scale
+
+    def normal(v: torch.Tensor) -> torch.Tensor:
+        return at_mv(a_mv(v)) + lam[:, None] * v
+
+    trial = xl + cg(normal, -at_mv(rl), 1e-3, opt.cg_iter)
+    r3 = torch.linalg.vector_norm(step(model, trial, ul) - trial, dim=1)
+    return trial, torch.isfinite(r3) & (r3 < rn)
+
+
 def lm_stage_matrix_free(
     model: RNNModel,
     x0: torch.Tensor,
@@ -429,33 +465,8 @@ def lm_stage_matrix_free(
         lm = ~newton_ok
         accept_lm = torch.zeros(m, dtype=torch.bool, device=dev)
         if bool(lm.any()):
-            xl, ul, rl = xa[lm], ua[lm], r[lm]
-            with torch.enable_grad():
-                vjp_fn = torch.func.vjp(lambda z, ul=ul: model.step(z, ul), xl)[1]
-
-            j_mv = linear_map(model, xl, ul)
-
-            def a_mv(v: torch.Tensor, j_mv: Callable = j_mv) -> torch.Tensor:  # type: ignore[type-arg]
-                return j_mv(v) - v
-
-            def at_mv(w: torch.Tensor, vjp_fn: Callable = vjp_fn) -> torch.Tensor:  # type: ignore[type-arg]
-                with torch.no_grad():
-                    return vjp_fn(w)[0] - w
-
-            ar_ = a_mv(rl)
-            scale = ((ar_ * ar_).sum(dim=1) / (rl * rl).sum(dim=1).clamp_min(1e-300)).clamp_min(
-                1e-300
-            )
-            lam = mu[active[lm]] * scale
-
-            def normal(v: torch.Tensor, lam: torch.Tensor = lam) -> torch.Tensor:
-                return at_mv(a_mv(v)) + lam[:, None] * v
-
-            d3 = cg(normal, -at_mv(rl), 1e-3, opt.cg_iter)
-            trial = xl + d3
-            r3 = norms(trial, ul)
-            ok3 = torch.isfinite(r3) & (r3 < rn[lm])
-            x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+            x_lm, ok3 = _lm_cg_step(model, xa[lm], ua[lm], r[lm], rn[lm], mu[active[lm]], opt)
+            x_new[lm] = torch.where(ok3[:, None], x_lm, x_new[lm])
             accept_lm[lm] = ok3
         accepted = newton_ok | accept_lm
         x[active] = x_new
