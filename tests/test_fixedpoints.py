@@ -609,30 +609,30 @@ def test_result_load_errors(planted_result: FixedPoints, tmp_path: object) -> No
         FixedPoints.load(corrupt)
     other = tmp_path / "other.npz"  # type: ignore[operator]
     np.savez(other, a=np.zeros(2))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"no valid dynascope header"):
+    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"other.npz: has no dynascope header"):
         FixedPoints.load(other)
     path = tmp_path / "new.npz"  # type: ignore[operator]
     planted_result.save(path)
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
-    meta = json.loads(str(arrays["__meta__"]))
+    meta = json.loads(str(arrays["__header__"]))
     newer = tmp_path / "newer.npz"  # type: ignore[operator]
-    np.savez(newer, **(arrays | {"__meta__": np.array(json.dumps(meta | {"format_version": 99}))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"format version 99, newer"):
+    np.savez(newer, **(arrays | {"__header__": np.array(json.dumps(meta | {"version": 99}))}))
+    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"newer.npz: format version 99 is newer"):
         FixedPoints.load(newer)
     wrong = tmp_path / "wrong.npz"  # type: ignore[operator]
-    np.savez(wrong, **(arrays | {"__meta__": np.array(json.dumps(meta | {"format": "x"}))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"not a dynascope fixed-point"):
+    np.savez(wrong, **(arrays | {"__header__": np.array(json.dumps(meta | {"kind": "populations"}))}))
+    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"wrong.npz: holds a dynascope 'populations' file, not 'fixed-points'"):
         FixedPoints.load(wrong)
     headless = tmp_path / "headless.npz"  # type: ignore[operator]
     short_meta = {k: v for k, v in meta.items() if k != "tol"}
-    np.savez(headless, **(arrays | {"__meta__": np.array(json.dumps(short_meta))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"incomplete or invalid header"):
+    np.savez(headless, **(arrays | {"__header__": np.array(json.dumps(short_meta))}))
+    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"incomplete or invalid fixed-point header"):
         FixedPoints.load(headless)
     partial = tmp_path / "partial.npz"  # type: ignore[operator]
     np.savez(partial, **{k: v for k, v in arrays.items() if k != "x_error"})
     with pytest.raises(
-        dynascope.exceptions.ModelFileError, match=r"lacks the arrays \['x_error'\]"
+        dynascope.exceptions.ModelFileError, match=r"lacks the fixed-point arrays \['x_error'\]"
     ):
         FixedPoints.load(partial)
 
