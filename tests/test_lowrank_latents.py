@@ -304,7 +304,7 @@ def test_populations_file_errors(tmp_path) -> None:  # noqa: ANN001
     with pytest.raises(ModelFileError, match="holds invalid populations"):
         load_populations(tmp_path / "neg.npz")
     np.savez(tmp_path / "other.npz", **{**arrays, "__header__": np.array('{"format": "x"}')})
-    with pytest.raises(ModelFileError, match="format 'x' is not a dynascope file"):
+    with pytest.raises(ModelFileError, match="format 'x' is not a dynascope populations file"):
         load_populations(tmp_path / "other.npz")
     with pytest.raises(InvalidParameterError, match="needs a Populations object"):
         save_populations({}, tmp_path / "x.npz")  # type: ignore[arg-type]

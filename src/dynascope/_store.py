@@ -79,7 +79,7 @@ def check_header(header: Any, *, kind: str, path: str | os.PathLike[str], legacy
     else:
         fmt, version = header.get("format"), header.get("version")
         if fmt != STORE_FORMAT:
-            raise ModelFileError(f"{path}: format {fmt!r} is not a dynascope file.")
+            raise ModelFileError(f"{path}: format {fmt!r} is not a dynascope {kind} file.")
         if header.get("kind") != kind:
             raise ModelFileError(
                 f"{path}: holds a dynascope {header.get('kind')!r} file, not {kind!r}."
@@ -88,8 +88,8 @@ def check_header(header: Any, *, kind: str, path: str | os.PathLike[str], legacy
         raise ModelFileError(f"{path}: invalid format version {version!r}.")
     if version > STORE_VERSION:
         raise ModelFileError(
-            f"{path}: format version {version} is newer than this dynascope reads "
-            f"({STORE_VERSION}); upgrade dynascope."
+            f"{path}: format version {version} is newer than this dynascope supports "
+            f"({STORE_VERSION}); Upgrade dynascope to read it."
         )
     return version
 

@@ -184,10 +184,7 @@ class RunDirectory:
 
     def save_fixed_points(self, fps: Any, name: str = "fixed_points") -> Path:
         """Write a :class:`~dynascope.fixedpoints.FixedPoints` as ``results/name.npz``."""
-        path = self.result_path(name)
-        if self.mode == "resume" and path.exists():
-            return path
-        return Path(fps.save(path))
+        return Path(fps.save(self.result_path(name)))
 
     def load_fixed_points(self, name: str = "fixed_points") -> Any:
         """Read ``results/name.npz`` as ``FixedPoints`` (or subclass)."""
