@@ -231,7 +231,7 @@ class FixedPoints:
             raise ShapeError(
                 f"A boolean index must have shape (n_points={len(self)},); got {index.shape}."
             )
-        changes = {
+        changes: dict[str, Any] = {
             name: (getattr(self, name)[index] if getattr(self, name) is not None else None)
             for name in self._PER_POINT
         }
