@@ -603,39 +603,42 @@ def test_result_save_load_round_trip(planted_result: FixedPoints, tmp_path: obje
 def test_result_load_errors(planted_result: FixedPoints, tmp_path: object) -> None:
     import json
 
+    err = dynascope.exceptions.ModelFileError
+
     missing = tmp_path / "missing.npz"  # type: ignore[operator]
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"does not exist"):
+    with pytest.raises(err, match=r"does not exist"):
         FixedPoints.load(missing)
     corrupt = tmp_path / "corrupt.npz"  # type: ignore[operator]
     corrupt.write_bytes(b"not a zip")
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"not a readable .npz"):
+    with pytest.raises(err, match=r"not a readable .npz"):
         FixedPoints.load(corrupt)
     other = tmp_path / "other.npz"  # type: ignore[operator]
     np.savez(other, a=np.zeros(2))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"no valid dynascope header"):
+    with pytest.raises(err, match=r"other.npz: has no dynascope header"):
         FixedPoints.load(other)
     path = tmp_path / "new.npz"  # type: ignore[operator]
     planted_result.save(path)
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
-    meta = json.loads(str(arrays["__meta__"]))
+    meta = json.loads(str(arrays["__header__"]))
     newer = tmp_path / "newer.npz"  # type: ignore[operator]
-    np.savez(newer, **(arrays | {"__meta__": np.array(json.dumps(meta | {"format_version": 99}))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"format version 99, newer"):
+    np.savez(newer, **(arrays | {"__header__": np.array(json.dumps(meta | {"version": 99}))}))
+    with pytest.raises(err, match=r"newer.npz: format version 99 is newer"):
         FixedPoints.load(newer)
     wrong = tmp_path / "wrong.npz"  # type: ignore[operator]
-    np.savez(wrong, **(arrays | {"__meta__": np.array(json.dumps(meta | {"format": "x"}))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"not a dynascope fixed-point"):
+    wrong_kind = np.array(json.dumps(meta | {"kind": "populations"}))
+    np.savez(wrong, **(arrays | {"__header__": wrong_kind}))
+    with pytest.raises(err, match=r"wrong.npz: holds a dynascope 'populations' file, not 'fix"):
         FixedPoints.load(wrong)
     headless = tmp_path / "headless.npz"  # type: ignore[operator]
     short_meta = {k: v for k, v in meta.items() if k != "tol"}
-    np.savez(headless, **(arrays | {"__meta__": np.array(json.dumps(short_meta))}))
-    with pytest.raises(dynascope.exceptions.ModelFileError, match=r"incomplete or invalid header"):
+    np.savez(headless, **(arrays | {"__header__": np.array(json.dumps(short_meta))}))
+    with pytest.raises(err, match=r"incomplete or invalid fixed-point header"):
         FixedPoints.load(headless)
     partial = tmp_path / "partial.npz"  # type: ignore[operator]
     np.savez(partial, **{k: v for k, v in arrays.items() if k != "x_error"})
     with pytest.raises(
-        dynascope.exceptions.ModelFileError, match=r"lacks the arrays \['x_error'\]"
+        dynascope.exceptions.ModelFileError, match=r"lacks the fixed-point arrays \['x_error'\]"
     ):
         FixedPoints.load(partial)
 

@@ -291,20 +291,20 @@ def test_populations_file_errors(tmp_path) -> None:  # noqa: ANN001
         load_populations(tmp_path / "missing.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    with pytest.raises(ModelFileError, match="corrupt or incomplete"):
+    with pytest.raises(ModelFileError, match="bad.npz: not a readable .npz"):
         load_populations(bad)
     path = save_populations(two_population_mixture(), tmp_path / "p.npz")
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
-    header = str(arrays["header"]).replace('"format_version": 1', '"format_version": 99')
-    np.savez(tmp_path / "new.npz", **{**arrays, "header": np.array(header)})
+    header = str(arrays["__header__"]).replace('"version": 2', '"version": 99')
+    np.savez(tmp_path / "new.npz", **{**arrays, "__header__": np.array(header)})
     with pytest.raises(ModelFileError, match="format version 99"):
         load_populations(tmp_path / "new.npz")
     np.savez(tmp_path / "neg.npz", **{**arrays, "weights": np.array([0.5, 0.7])})
     with pytest.raises(ModelFileError, match="holds invalid populations"):
         load_populations(tmp_path / "neg.npz")
-    np.savez(tmp_path / "other.npz", **{**arrays, "header": np.array('{"format": "x"}')})
-    with pytest.raises(ModelFileError, match="not a dynascope populations file"):
+    np.savez(tmp_path / "other.npz", **{**arrays, "__header__": np.array('{"format": "x"}')})
+    with pytest.raises(ModelFileError, match="format 'x' is not a dynascope populations file"):
         load_populations(tmp_path / "other.npz")
     with pytest.raises(InvalidParameterError, match="needs a Populations object"):
         save_populations({}, tmp_path / "x.npz")  # type: ignore[arg-type]

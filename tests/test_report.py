@@ -39,8 +39,11 @@ def test_results_round_trip_without_pickle(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back["x"], arrays["x"])
     np.testing.assert_array_equal(back["labels"], arrays["labels"])
     assert meta == {"n": 2, "tol": 1e-10}
-    header = json.loads((run.results_dir / "fp.json").read_text())
-    assert header["format_version"] == RESULT_FORMAT_VERSION
+    with np.load(run.results_dir / "fp.npz", allow_pickle=False) as data:
+        header = json.loads(str(data["__header__"]))
+    assert header["version"] == RESULT_FORMAT_VERSION
+    assert (header["format"], header["kind"]) == ("dynascope", "result")
+    assert not (run.results_dir / "fp.json").exists()
     with pytest.raises(InvalidParameterError, match="dtype object"):
         run.save_result("bad", {"o": np.array([{}, 1], dtype=object)})
 
@@ -65,7 +68,8 @@ def test_result_errors(tmp_path: Path) -> None:
     (run.results_dir / "a.npz").write_bytes(b"junk")
     with pytest.raises(ModelFileError, match="not a readable .npz"):
         run.load_result("a")
-    run.save_result("b", {"x": np.zeros(2)})
+    # a version-1 result (header-less .npz + .json) of a future version
+    np.savez(run.results_dir / "b.npz", x=np.zeros(2))
     (run.results_dir / "b.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ModelFileError, match="newer than this dynascope"):
         run.load_result("b")

@@ -356,7 +356,7 @@ def test_checkpoint_every_and_file_is_not_a_pickle(tmp_path):
     # the callback runs before that step's checkpoint is written
     assert steps == [None] * 5 + [5] * 5 + [10, 10]
     raw = (tmp_path / "checkpoint.safetensors").read_bytes()
-    assert not raw.startswith(b"\x80") and b"dynascope-checkpoint" in raw[:20000]
+    assert not raw.startswith(b"\x80") and b'\\"kind\\": \\"checkpoint\\"' in raw[:20000]
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):

@@ -3,8 +3,11 @@
 A dynascope model file is a safetensors file whose metadata holds one key, ``"dynascope"``, a
 JSON object::
 
-    {"format": "dynascope-model", "format_version": 1, "dynascope_version": "0.1.0",
+    {"format": "dynascope", "kind": "model", "version": 2, "dynascope_version": "0.1.0",
      "model_type": "GRU", "config": {...constructor arguments...}}
+
+(the header of every dynascope file, :mod:`dynascope._store`; version-1 files, with
+``{"format": "dynascope-model", "format_version": 1}``, still load).
 
 Nothing is ever unpickled: safetensors holds only tensors, and foreign torch checkpoints are read
 with ``torch.load(weights_only=True)``.
@@ -25,6 +28,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ._store import STORE_VERSION, check_header, make_header
 from .exceptions import InvalidParameterError, ModelFileError
 from .models import MODEL_TYPES, RNNModel, WrappedRNN
 
@@ -39,8 +43,8 @@ __all__ = [
     "save",
 ]
 
-#: Version of the model-file format written by :func:`save`; :func:`load` reads this or older.
-FORMAT_VERSION = 1
+#: The store version (one for every dynascope file); :func:`load` reads this or older.
+FORMAT_VERSION = STORE_VERSION
 _HEADER_KEY = "dynascope"
 
 
@@ -94,13 +98,12 @@ def save(model: RNNModel, path: str | os.PathLike[str]) -> Path:
             f"save() needs a dynascope model ({', '.join(MODEL_TYPES)}) or a wrapped torch "
             f"module; got {type(model).__name__}."
         )
-    header = {
-        "format": "dynascope-model",
-        "format_version": FORMAT_VERSION,
-        "dynascope_version": _version(),
-        "model_type": model.model_type,
-        "config": model.config(),
-    }
+    header = make_header(
+        "model",
+        dynascope_version=_version(),
+        model_type=model.model_type,
+        config=model.config(),
+    )
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata={_HEADER_KEY: json.dumps(header)})
@@ -134,8 +137,7 @@ def _read_header(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         header = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"Model file {path} has a corrupt JSON header: {exc}.") from exc
-    if not isinstance(header, dict) or header.get("format") != "dynascope-model":
-        raise ModelFileError(f"Model file {path} is not a dynascope model file.")
+    check_header(header, kind="model", path=path, legacy="dynascope-model")
     return header, tensors
 
 
@@ -153,13 +155,6 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
     """
     path = Path(path)
     header, tensors = _read_header(path)
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"Model file {path} has format version {version!r}, newer than this dynascope "
-            f"supports ({FORMAT_VERSION}); written by dynascope "
-            f"{header.get('dynascope_version')}. Upgrade dynascope to read it."
-        )
     model_type = header.get("model_type")
     if model_type not in MODEL_TYPES:
         raise ModelFileError(

@@ -162,7 +162,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     fps = find_fixed_points(
         m64, initial_states=states, n_init=opts.n_init, noise=opts.init_noise, seed=ctx.seed
     ).fixed
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     view = fit_state_space(states, 3, seed=ctx.seed)
     links = unstable_manifolds(m64, fps)
     # Index-1 saddles whose two branches reach two different attractors: "edges" of the cube.
@@ -172,7 +172,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     # The finite-state automaton the network implements (the review's Discussion): states are
     # the attractors, symbols the input pulses, checked against the flip-flop's truth table.
     automaton = extract_automaton(m64, fps, flipflop_symbols(opts.n_bits))
-    (ctx.run.results_dir / "automaton.dot").write_text(automaton.to_dot("flipflop"))
+    ctx.run.result_path("automaton", ".dot").write_text(automaton.to_dot("flipflop"))
     return FlipFlopResults(
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),

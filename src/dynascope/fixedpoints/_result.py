@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, fields, replace
 from enum import Enum
@@ -19,9 +17,14 @@ from ._jacobian import single_threaded_lapack
 
 __all__ = ["FixedPoints", "Status", "linearise"]
 
-#: Version of the result-file format written by :meth:`FixedPoints.save`.
-RESULT_FORMAT_VERSION = 1
-_FORMAT_NAME = "dynascope-fixed-points"
+#: Files are written through the dynascope store (:mod:`dynascope._store`), kind below.
+_FORMAT_NAME = "dynascope-fixed-points"  # the format name of version-1 files
+_KIND = "fixed-points"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar (numpy scalars to Python ones)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; we support 3.10)
@@ -228,7 +231,7 @@ class FixedPoints:
             raise ShapeError(
                 f"A boolean index must have shape (n_points={len(self)},); got {index.shape}."
             )
-        changes = {
+        changes: dict[str, Any] = {
             name: (getattr(self, name)[index] if getattr(self, name) is not None else None)
             for name in self._PER_POINT
         }
@@ -428,78 +431,51 @@ class FixedPoints:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the result to an ``.npz`` file (arrays + a JSON header; no pickle), atomically."""
-        from ..io import atomic_write
+        """Write the result to an ``.npz`` file of the dynascope store (kind ``fixed-points``).
 
-        meta = {
-            "format": _FORMAT_NAME,
-            "format_version": RESULT_FORMAT_VERSION,
-            "continuous_time": self.continuous_time,
-            "dt": self.dt,
-            "tol": self.tol,
-            "slow_tol": self.slow_tol,
-            "n_candidates": self.n_candidates,
-            "n_discarded": self.n_discarded,
-            "n_duplicates": self.n_duplicates,
-            "n_escaped": self.n_escaped,
-            "status": self.status.name,
-            "n_eigvals": self.n_eigvals,
-            "n_seeds": self.n_seeds,
-            "n_rounds": self.n_rounds,
-            "n_unseen": self.n_unseen,
-            "n_found_by_candidates": self.n_found_by_candidates,
-        }
+        Per-point arrays go to arrays; every other field (including the extra scalar fields of
+        subclasses such as :class:`ExactFixedPoints`) to the JSON header. No pickle; atomic.
+        """
+        from .._store import write_npz
+
+        meta: dict[str, Any] = {"class": type(self).__name__}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in self._PER_POINT or f.name == "kind":
+                continue
+            meta[f.name] = value.name if isinstance(value, Status) else _plain(value)
         arrays = {
             name: getattr(self, name) for name in self._PER_POINT if getattr(self, name) is not None
         }
         arrays["kind"] = np.asarray(self.kind, dtype="U5")
-        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, __meta__=np.array(json.dumps(meta)), **arrays)
-        return Path(path)
+        return write_npz(path, _KIND, arrays, meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FixedPoints:
-        """Read a result written by :meth:`save`.
+        """Read a result written by :meth:`save` (or by dynascope's version-1 format).
 
         Raises
         ------
         ModelFileError
             If the file is missing, corrupt, not a fixed-point result, or of a newer format.
         """
-        path = Path(path)
-        if not path.exists():
-            raise ModelFileError(f"Result file {path} does not exist.")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise ModelFileError(
-                f"Result file {path} is not a readable .npz file (truncated or corrupt?): {exc}"
-            ) from exc
-        try:
-            meta = json.loads(str(arrays.pop("__meta__")))
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"Result file {path} has no valid dynascope header.") from exc
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT_NAME:
-            raise ModelFileError(f"Result file {path} is not a dynascope fixed-point result.")
-        version = meta.get("format_version")
-        if not isinstance(version, int) or version > RESULT_FORMAT_VERSION:
-            raise ModelFileError(
-                f"Result file {path} has format version {version!r}, newer than this dynascope "
-                f"supports ({RESULT_FORMAT_VERSION}). Upgrade dynascope to read it."
-            )
+        from .._store import read_npz
+
+        arrays, meta = read_npz(path, _KIND, legacy=_FORMAT_NAME, legacy_key="__meta__")
         names = {f.name for f in fields(cls)}
         required = ("x_star", "u_star", "q", "residual", "x_error", "n_iter", "kind")
         missing = [n for n in required if n not in arrays]
         if missing:
-            raise ModelFileError(f"Result file {path} lacks the arrays {missing}.")
+            raise ModelFileError(f"{path}: lacks the fixed-point arrays {missing}.")
         values: dict[str, Any] = {n: arrays.get(n) for n in cls._PER_POINT}
-        values.update({k: v for k, v in meta.items() if k in names and k != "status"})
+        # the store's own header keys (format, kind, version) are not fields
+        skip = {"status", "kind", "format", "version"}
+        values.update({k: v for k, v in meta.items() if k in names and k not in skip})
         try:
             values["status"] = Status[meta["status"]]
             return cls(**values)
         except (KeyError, TypeError) as exc:
             raise ModelFileError(
-                f"Result file {path} has an incomplete or invalid header ({exc}); re-save it "
+                f"{path}: incomplete or invalid fixed-point header ({exc}); re-save it "
                 "with FixedPoints.save()."
             ) from exc

@@ -17,10 +17,8 @@ the dynamics of the latent variables depend on the network only through these st
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,46 +300,34 @@ def fit_populations(
     return pops, gmm.predict(data), scores
 
 
-#: Version of the populations file format written by :func:`save_populations`.
-POPULATIONS_FORMAT_VERSION = 1
+_KIND = "populations"
 _SETTINGS = ("rank", "n_in", "n_out", "has_bias", "tau", "dt", "nonlinearity")
 
 
 def save_populations(populations: Populations, path: str | os.PathLike[str]) -> Path:
-    """Write a mixture as ``.npz`` arrays plus a JSON header (format version, settings), atomically.
+    """Write a mixture to an ``.npz`` file of the dynascope store (kind ``populations``).
 
-    Nothing is pickled: the file holds three float64 arrays and one JSON string.
+    Nothing is pickled: the file holds three float64 arrays and the JSON header (format,
+    kind, version, settings); the write is atomic.
 
     Returns
     -------
     Path
         The path written.
     """
-    from ..io import atomic_write
+    from .._store import write_npz
 
     if not isinstance(populations, Populations):
         raise InvalidParameterError(
             f"save_populations needs a Populations object; got {type(populations).__name__}."
         )
-    header = {
-        "format": "dynascope-populations",
-        "format_version": POPULATIONS_FORMAT_VERSION,
-        **{k: getattr(populations, k) for k in _SETTINGS},
-    }
-    target = Path(path)
-    with atomic_write(target) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            weights=populations.weights,
-            means=populations.means,
-            covariances=populations.covariances,
-            header=np.array(json.dumps(header)),
-        )
-    return target
+    arrays = {k: getattr(populations, k) for k in ("weights", "means", "covariances")}
+    header = {k: getattr(populations, k) for k in _SETTINGS}
+    return write_npz(path, _KIND, arrays, header, compress=False)
 
 
 def load_populations(path: str | os.PathLike[str]) -> Populations:
-    """Read a mixture written by :func:`save_populations`.
+    """Read a mixture written by :func:`save_populations` (or dynascope's version-1 format).
 
     Raises
     ------
@@ -349,23 +335,9 @@ def load_populations(path: str | os.PathLike[str]) -> Populations:
         If the file is missing, not a populations file, of a newer format, or corrupt (bad
         arrays fail the :class:`Populations` checks).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"Populations file {p} does not exist.")
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            header = json.loads(str(data["header"]))
-            arrays = {k: np.array(data[k]) for k in ("weights", "means", "covariances")}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"Populations file {p} is corrupt or incomplete: {exc}.") from exc
-    if not isinstance(header, dict) or header.get("format") != "dynascope-populations":
-        raise ModelFileError(f"{p} is not a dynascope populations file.")
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > POPULATIONS_FORMAT_VERSION:
-        raise ModelFileError(
-            f"Populations file {p} has format version {version!r}; this dynascope reads up to "
-            f"{POPULATIONS_FORMAT_VERSION}. Upgrade dynascope."
-        )
+    from .._store import read_npz
+
+    arrays, header = read_npz(path, _KIND, legacy="dynascope-populations", legacy_key="header")
     try:
         return Populations(
             weights=arrays["weights"],
@@ -374,4 +346,4 @@ def load_populations(path: str | os.PathLike[str]) -> Populations:
             **{k: header[k] for k in _SETTINGS},
         )
     except (KeyError, InvalidParameterError, ShapeError) as exc:
-        raise ModelFileError(f"Populations file {p} holds invalid populations: {exc}") from exc
+        raise ModelFileError(f"{path}: holds invalid populations: {exc}") from exc

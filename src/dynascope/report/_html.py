@@ -24,13 +24,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .._store import STORE_VERSION
 from ..exceptions import ModelFileError
 from ..io import atomic_write
 from ._rundir import RunDirectory
 
 __all__ = ["REPORT_FORMAT_VERSION", "build_report"]
 
-REPORT_FORMAT_VERSION = 2
+#: report.json follows the store version (one for every dynascope file; 2 = typed sections).
+REPORT_FORMAT_VERSION = STORE_VERSION
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 980px;

@@ -6,8 +6,8 @@ Layout (DESIGN §8)::
       config.json           what was asked (experiment, seed, options)
       weights.safetensors   the trained or constructed model (dynascope.save)
       metrics.jsonl         training history, one JSON record per line
-      results/NAME.npz      analysis arrays (np.savez, no pickle) ...
-      results/NAME.json     ... and their metadata, with a format version
+      results/NAME.npz      analysis arrays + their metadata in the store header
+                            (dynascope._store: kind "result", one version; no pickle)
       figures/NAME.png/.svg figures
       report.json           the report's content (sections, figures, tables)
       report.html           the self-contained report built from report.json
@@ -23,29 +23,22 @@ from typing import Any
 
 import numpy as np
 
+from .._store import STORE_VERSION, json_default, read_npz, write_npz
 from ..exceptions import InvalidParameterError, ModelFileError
 from ..io import atomic_write
 
 __all__ = ["RESULT_FORMAT_VERSION", "RunDirectory", "RunExistsError"]
 
-#: Format version of ``results/NAME.json`` files written by :meth:`RunDirectory.save_result`.
-RESULT_FORMAT_VERSION = 1
+#: The store version (one for every file dynascope writes); kept under its old name.
+RESULT_FORMAT_VERSION = STORE_VERSION
+_KIND = "result"
 
 
 class RunExistsError(InvalidParameterError):
     """The run directory already holds results and neither resume nor overwrite was asked."""
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+_json_default = json_default
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
@@ -122,54 +115,87 @@ class RunDirectory:
             raise ModelFileError(f"{path} is not valid JSON: {exc}.") from exc
 
     def has_result(self, name: str) -> bool:
-        """Whether ``results/name.npz`` and its metadata exist (used to resume)."""
-        return (self.results_dir / f"{name}.npz").exists() and (
-            self.results_dir / f"{name}.json"
-        ).exists()
+        """Whether ``results/name.npz`` exists (with its ``.json`` for a version-1 run)."""
+        npz = self.result_path(name)
+        if not npz.exists():
+            return False
+        try:
+            with np.load(npz, allow_pickle=False) as data:
+                has_header = "__header__" in data.files
+        except (OSError, ValueError):
+            return False  # unreadable: not a result to keep
+        return has_header or self.result_path(name, ".json").exists()
+
+    def result_path(self, name: str, suffix: str = ".npz") -> Path:
+        """``RUN_DIR/results/name.npz`` (or another suffix): the one place result names are made."""
+        return self.results_dir / f"{name}{suffix}"
 
     def save_result(
         self, name: str, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None
     ) -> Path:
-        """Write ``results/name.npz`` (arrays) and ``results/name.json`` (metadata), atomically.
+        """Write ``results/name.npz``: the arrays and, in its header, ``meta`` (atomically).
 
         In ``"resume"`` mode an existing result is kept, not replaced (a result already on disk
         is the one the resumed run computed).
         """
-        npz = self.results_dir / f"{name}.npz"
+        npz = self.result_path(name)
         if self.mode == "resume" and self.has_result(name):
             return npz
-        clean = {k: np.asarray(v) for k, v in arrays.items()}
-        for key, value in clean.items():
-            if value.dtype == object:
-                raise InvalidParameterError(
-                    f"Result array {key!r} has dtype object, which cannot be stored without "
-                    "pickling; convert it to a numeric or string array."
-                )
-        with atomic_write(npz) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **clean)
-        header = {"format_version": RESULT_FORMAT_VERSION, "arrays": sorted(clean)}
-        write_json(self.results_dir / f"{name}.json", {**header, "meta": dict(meta or {})})
-        return npz
+        return write_npz(npz, _KIND, arrays, {"meta": dict(meta or {})})
 
     def load_result(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Read ``results/name.npz`` and its metadata (never unpickles)."""
-        npz = self.results_dir / f"{name}.npz"
-        meta_path = self.results_dir / f"{name}.json"
-        if not npz.exists() or not meta_path.exists():
+        """Read ``results/name.npz`` and its metadata (never unpickles).
+
+        Version-1 runs kept the metadata in ``results/name.json`` beside a header-less
+        ``.npz``; those still load.
+        """
+        npz = self.result_path(name)
+        if not npz.exists():
             raise ModelFileError(f"Result {name!r} is missing from {self.results_dir}.")
-        header = json.loads(meta_path.read_text())
-        if header.get("format_version", 0) > RESULT_FORMAT_VERSION:
-            raise ModelFileError(
-                f"{meta_path} has format version {header.get('format_version')}, newer than "
-                f"this dynascope supports ({RESULT_FORMAT_VERSION}); upgrade dynascope."
-            )
+        legacy = self.result_path(name, ".json")
+        if legacy.exists():
+            with np.load(npz, allow_pickle=False) as data:
+                has_header = "__header__" in data.files
+            if not has_header:
+                return self._load_legacy_result(npz, legacy)
+        arrays, header = read_npz(npz, _KIND)
+        return arrays, dict(header.get("meta", {}))
+
+    @staticmethod
+    def _load_legacy_result(
+        npz: Path, meta_path: Path
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        from .._store import check_header
+
+        try:
+            header = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"{meta_path}: not valid JSON ({exc}).") from exc
+        # version-1 result headers had no "format" name; give them the one check_header expects
+        if isinstance(header, dict) and "format" not in header:
+            header = {**header, "format": "dynascope-result"}
+        check_header(header, kind=_KIND, path=meta_path, legacy="dynascope-result")
         try:
             with np.load(npz, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
         except (OSError, ValueError) as exc:
-            raise ModelFileError(f"{npz} is not a readable .npz file: {exc}.") from exc
+            raise ModelFileError(f"{npz}: not a readable .npz file ({exc}).") from exc
         return arrays, dict(header.get("meta", {}))
+
+    def save_fixed_points(self, fps: Any, name: str = "fixed_points") -> Path:
+        """Write a :class:`~dynascope.fixedpoints.FixedPoints` as ``results/name.npz``."""
+        return Path(fps.save(self.result_path(name)))
+
+    def load_fixed_points(self, name: str = "fixed_points") -> Any:
+        """Read ``results/name.npz`` as ``FixedPoints`` (or subclass)."""
+        from ..fixedpoints import ExactFixedPoints, FixedPoints
+
+        path = self.result_path(name)
+        _, header = read_npz(
+            path, "fixed-points", legacy="dynascope-fixed-points", legacy_key="__meta__"
+        )
+        cls = ExactFixedPoints if header.get("class") == "ExactFixedPoints" else FixedPoints
+        return cls.load(path)
 
     def save_figure(self, fig: Any, name: str) -> list[Path]:
         """Save a matplotlib figure as ``figures/name.png`` and ``.svg``; close it."""

@@ -1,9 +1,9 @@
 """Experiment results (frozen dataclasses) to and from a run directory's ``results/``.
 
-Array fields go to ``results/NAME.npz``, every other field to the metadata of
-``results/NAME.json`` (through :meth:`RunDirectory.save_result`, so one header format and
-version), never pickled. Fields annotated as tuples come back as (nested) tuples; mappings must
-have string keys.
+Array fields go to the arrays of ``results/NAME.npz``, every other field to the metadata in its
+header (through :meth:`RunDirectory.save_result`: the one store header and version of
+:mod:`dynascope._store`), never pickled. Fields annotated as tuples come back as (nested)
+tuples; mappings must have string keys.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _as_tuples(value: Any) -> Any:
 
 
 def save_results(run: RunDirectory | str | os.PathLike[str], results: Any, name: str) -> None:
-    """Write the frozen dataclass ``results`` as ``results/NAME.npz`` + ``results/NAME.json``."""
+    """Write the frozen dataclass ``results`` as ``results/NAME.npz`` (arrays + header)."""
     if not dataclasses.is_dataclass(results) or isinstance(results, type):
         raise InvalidParameterError(
             f"save_results needs a dataclass instance; got {type(results).__name__}."
@@ -54,7 +54,7 @@ def load_results(run: RunDirectory | str | os.PathLike[str], cls: type[T], name:
     arrays, meta = run.load_result(name)
     if meta.get("results_type") != cls.__name__:
         raise ModelFileError(
-            f"results/{name}.json of {run.path} holds {meta.get('results_type')!r}, not "
+            f"{run.result_path(name)} holds {meta.get('results_type')!r}, not "
             f"{cls.__name__}; re-run the analysis (dynascope analyze RUN_DIR)."
         )
     values: dict[str, Any] = dict(arrays)
@@ -63,7 +63,7 @@ def load_results(run: RunDirectory | str | os.PathLike[str], cls: type[T], name:
             continue
         if f.name not in meta["fields"]:
             raise ModelFileError(
-                f"results/{name}.json of {run.path} lacks field {f.name!r} of {cls.__name__}; "
+                f"{run.result_path(name)} lacks field {f.name!r} of {cls.__name__}; "
                 "re-run the analysis (dynascope analyze RUN_DIR)."
             )
         value = meta["fields"][f.name]

@@ -23,14 +23,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .._store import STORE_VERSION, check_header, make_header
 from ..exceptions import ModelFileError
 from ..io import atomic_write
 
 __all__ = ["CHECKPOINT_FORMAT_VERSION", "Checkpoint", "read_checkpoint", "write_checkpoint"]
 
-CHECKPOINT_FORMAT_VERSION = 1
+#: The store version (one for every dynascope file); kept under its old name.
+CHECKPOINT_FORMAT_VERSION = STORE_VERSION
 _KEY = "dynascope"
-_FORMAT = "dynascope-checkpoint"
+_FORMAT = "dynascope-checkpoint"  # the format name of version-1 checkpoints
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,7 @@ def write_checkpoint(
                 opt_scalars.setdefault(str(idx), {})[key] = value
     tensors["rng/torch"] = torch_rng.get_state().clone()
     header = {
-        "format": _FORMAT,
-        "format_version": CHECKPOINT_FORMAT_VERSION,
+        **make_header("checkpoint"),
         "step": int(step),
         "optimizer": {
             "param_groups": opt["param_groups"],
@@ -136,15 +137,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise ModelFileError(
             f"{str(p)!r} is not a dynascope checkpoint (no valid {_KEY!r} header)."
         ) from err
-    if header.get("format") != _FORMAT:
-        raise ModelFileError(
-            f"{str(p)!r} is not a dynascope checkpoint (format {header.get('format')!r})."
-        )
-    if header.get("format_version", 0) > CHECKPOINT_FORMAT_VERSION:
-        raise ModelFileError(
-            f"Checkpoint {str(p)!r} has format version {header['format_version']}, newer than "
-            f"this dynascope reads ({CHECKPOINT_FORMAT_VERSION}); upgrade dynascope."
-        )
+    check_header(header, kind="checkpoint", path=p, legacy=_FORMAT)
 
     def strip(prefix: str) -> dict[str, torch.Tensor]:
         n = len(prefix) + 1
