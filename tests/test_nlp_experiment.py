@@ -91,8 +91,11 @@ def test_sentiment_experiment_quick_on_imdb_through_the_cli(tmp_path):
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["bow_test_accuracy"] > 0.6
     assert "3" in metrics["classes"]
+    # issue 14.5: the quick run is a smoke test but must learn something (it sat at chance,
+    # 50 %, with 600 documents, 2000 words and 2 epochs; seed 0 now gives 75 %).
+    assert metrics["rnn_test_accuracy"] > 0.65
     summary = json.loads((out / "report.json").read_text())["summary"]
-    if metrics.get("rnn_test_accuracy", 0.0) < 0.7:  # the quick GRU is barely trained
+    if metrics["rnn_test_accuracy"] < 0.7:
         assert "does not show a clean line attractor" in summary
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
 

@@ -24,6 +24,7 @@ from ..nlp import (
     BagOfWords,
     ClassifierConfig,
     EvidenceTask,
+    LineAttractor,
     TextClassifier,
     Vocabulary,
     attractor_dimension,
@@ -164,9 +165,12 @@ def build(ctx: RunContext) -> RNNModel:
         checkpoint_every=CHECKPOINT_EVERY,
         progress=ctx.progress,
     )
+    ids_train, len_train, y_train = d["train"]
     hist = train_classifier(
         clf,
-        *d["train"],
+        ids_train,
+        len_train,
+        y_train,
         config,
         checkpoint=ctx.path / "checkpoint.safetensors",
         resume=ctx.resume,
@@ -322,6 +326,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "table": {"columns": ["model", "test accuracy", "fit seconds"], "rows": accuracy_rows},
         }
     ]
+    line: LineAttractor | None
+    rough: LineAttractor | None
     try:
         line = find_line_attractor(m64, visited, n_init=opts.n_init, seed=ctx.seed)
     except InvalidParameterError as exc:
@@ -351,6 +357,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     if line is not None:
         err = linearization_error(m64, line, visited[:2000], inputs[:2000])
         fps = line.points
+        if fps.eigvals is None:  # find_line_attractor always linearises; guard for mypy
+            raise RuntimeError("find_line_attractor returned points without eigenvalues")
         ctx.run.save_result(
             "line_attractor",
             {
@@ -565,15 +573,15 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         f"{aug_acc:.1%})."
     )
     if line is not None:
-        top = float(line.top_abs_eigval.max())
+        top_eig = float(line.top_abs_eigval.max())
         numbers = (
-            f"{ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top:.3f}, "
+            f"{ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top_eig:.3f}, "
             f"|cos(line, readout)| = {line.cos_line_readout:.2f}, valence vs bag-of-words "
             f"weights r = {metrics['valence_r_frequent']:.2f}"
         )
         # Claim the mechanism only when the numbers support it: a classifier well above
         # chance, a slow mode near |λ| = 1 and a line aligned with the readout.
-        if rnn_acc >= 0.7 and abs(top - 1.0) <= 0.05 and line.cos_line_readout >= 0.7:
+        if rnn_acc >= 0.7 and abs(top_eig - 1.0) <= 0.05 and line.cos_line_readout >= 0.7:
             summary += (
                 " Its states are low-dimensional and it integrates word valences along an "
                 f"approximate line attractor ({numbers})."
@@ -598,17 +606,20 @@ EXPERIMENT = register(
         description="Train a sentiment RNN on IMDB/RT reviews; find its line attractor, word "
         "valences and modifier effects.",
         options=SentimentOptions,
+        # quick: 2000 training reviews over the 1000 most frequent words, 3 epochs (about 3 s of
+        # training on one thread): 70-75 % held-out accuracy over seeds 0-3 (600 docs, 2000
+        # words and 2 epochs stayed at chance, 50 %).
         quick={
-            "vocab_size": 2000,
+            "vocab_size": 1000,
             "max_len": 60,
             "embed_dim": 8,
             "hidden": 16,
-            "epochs": 2,
+            "epochs": 3,
             "batch_size": 32,
             "lr": 1e-2,
             "weight_decay": 1e-2,
             "time_limit": 60.0,
-            "max_train_docs": 600,
+            "max_train_docs": 2000,
             "max_test_docs": 200,
             "n_init": 64,
             "analysis_docs": 30,
