@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._progress import progress_bar
 from ..analysis import fit_state_space
 from ..exceptions import InvalidParameterError
 from ..io import save
@@ -47,6 +48,14 @@ MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "
 #: Training steps between checkpoints (a default IMDB run has about 780 steps; a checkpoint of
 #: the 20000-word model is about 16 MB).
 CHECKPOINT_EVERY = 50
+#: The stages of the analyses, one step each of the progress bar.
+ANALYSIS_STAGES = (
+    "baselines",
+    "states and PCA",
+    "line attractor",
+    "valence and modifiers",
+    "C-class task",
+)
 PROBES = ("good", "bad", "great", "awful", "best", "worst", "boring", "fun", "excellent", "poor")
 
 
@@ -268,6 +277,15 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     d = _data(opts, vocab)
     ids, lengths, labels = d["test"]
     m64 = analysis_copy(model)
+    # one step per analysis stage (issue 14.3: the analyses took minutes without a sign of life)
+    bar = progress_bar(len(ANALYSIS_STAGES), progress=ctx.progress, unit="stage", desc="analyses")
+    bar.set_postfix_str(ANALYSIS_STAGES[0])
+
+    def stage_done(i: int) -> None:
+        bar.update(1)
+        if i + 1 < len(ANALYSIS_STAGES):
+            bar.set_postfix_str(ANALYSIS_STAGES[i + 1])
+
     rnn_acc = _rnn_accuracy(model, emb, ids, lengths, labels)
 
     t0 = time.perf_counter()
@@ -286,6 +304,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     else:
         aug_s = 0.0
 
+    stage_done(0)
     rng = np.random.default_rng(ctx.seed)
     pick = np.sort(rng.choice(ids.shape[0], min(opts.analysis_docs, ids.shape[0]), replace=False))
     states, final_logit = _final_states(m64, emb, ids[pick], lengths[pick])
@@ -326,6 +345,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
             "table": {"columns": ["model", "test accuracy", "fit seconds"], "rows": accuracy_rows},
         }
     ]
+    stage_done(1)
     line: LineAttractor | None
     rough: LineAttractor | None
     try:
@@ -339,6 +359,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
     except InvalidParameterError:
         rough = line
+    stage_done(2)
     if line is None and rough is not None:
         metrics["line_from_slow_points"] = True
         sections.append(
@@ -533,6 +554,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                     },
                 }
             )
+    stage_done(3)
     if opts.class_counts:
         rows = _classes(ctx, opts)
         metrics["classes"] = {
@@ -566,6 +588,8 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                 },
             }
         )
+    stage_done(4)
+    bar.close()
     ctx.run.write_json("metrics_summary.json", metrics)
     summary = (
         f"A {model.n_hidden}-unit {opts.cell.upper()} classifies {data_name} test documents with "
