@@ -97,6 +97,16 @@ def test_sentiment_experiment_quick_on_imdb_through_the_cli(tmp_path):
     summary = json.loads((out / "report.json").read_text())["summary"]
     if metrics["rnn_test_accuracy"] < 0.7:
         assert "does not show a clean line attractor" in summary
+    # every figure of the full analysis has a numbered what/how caption (issue 14.2)
+    figs = [
+        f
+        for sec in json.loads((out / "report.json").read_text())["sections"]
+        for f in sec.get("figures", [])
+    ]
+    names = {"line_attractor", "line_spectra", "valence", "modifier_factors", "modifier_decay"}
+    assert names | {"classes_3"} <= {f["name"] for f in figs}
+    for k, fig in enumerate(figs, start=1):
+        assert fig["caption"].startswith(f"Figure {k}. ") and len(fig["caption"]) > 100, fig
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
 
 

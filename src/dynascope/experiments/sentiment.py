@@ -42,6 +42,7 @@ from ..nlp import (
     train_classifier,
     word_valence,
 )
+from ..report import FigureSpec
 from ._base import Experiment, Report, RunContext, register
 
 MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "quite")
@@ -441,7 +442,24 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                     f"The linearisation about the nearest point predicts one step with median "
                     f"relative error {np.median(err):.2f}."
                 ),
-                "figures": ["line_attractor", "line_spectra"],
+                "figures": [
+                    FigureSpec(
+                        "line_attractor",
+                        f"The {fps.x_star.shape[0]} slow points of the line attractor and the "
+                        "token-by-token states of the most positive and the most negative test "
+                        "review, in the first two principal components of the visited states",
+                        "Dots are coloured by the readout logit at the point (colour bar); each "
+                        "review's line ends at a star on its final state. Reviews travel along "
+                        "the line, and where they stop is the network's verdict",
+                    ),
+                    FigureSpec(
+                        "line_spectra",
+                        "|λ| of the slowest modes of the linearisation at each point, against "
+                        "the point's position along the line",
+                        "One line per mode; the dashed line is |λ| = 1. Mode 1 near 1 is the "
+                        "integrating direction, the others decay within a few tokens",
+                    ),
+                ],
             }
         )
         val = word_valence(m64, line, emb)
@@ -479,7 +497,15 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                     f"r = {r_top:.3f} over the {top.size} most frequent words, r = {r_polar:.3f} "
                     "over the 200 most polar ones."
                 ),
-                "figures": ["valence"],
+                "figures": [
+                    FigureSpec(
+                        "valence",
+                        f"RNN word valence (the step each word makes along the line) against "
+                        f"the bag-of-words weight, for the {top.size} most frequent words",
+                        "One dot per word, the twelve most polar words labelled; points near a "
+                        "rising diagonal mean the network scores words as the linear baseline",
+                    )
+                ],
                 "table": {
                     "columns": ["most positive", "most negative", "most neutral"],
                     "rows": [
@@ -530,7 +556,22 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                         + ", ".join(f"{t} ({s:.2f})" for t, s in ranking)
                         + "."
                     ),
-                    "figures": ["modifier_factors", "modifier_decay"],
+                    "figures": [
+                        FigureSpec(
+                            "modifier_factors",
+                            "Factor by which each modifier scales the valence of the following "
+                            "words (augmented bag of words), against the number of tokens between",
+                            "One line per modifier; 1 (dashed) is no effect, below 0 a flip "
+                            "(negation), above 1 an intensifier",
+                        ),
+                        FigureSpec(
+                            "modifier_decay",
+                            "Distance of the state from the line attractor after each modifier, "
+                            "over the following tokens at zero input",
+                            "One line per modifier; a modifier acts while its state is off the "
+                            "line, and the decay shows for how many tokens",
+                        ),
+                    ],
                     "table": {
                         "columns": [
                             "modifier",
@@ -573,7 +614,16 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
                     "most evidence. A GRU's late states lie on a (C − 1)-dimensional attractor "
                     "(Aitken et al. 2021): the number of PCs for 90% of the variance."
                 ),
-                "figures": [f"classes_{r['C']}" for r in rows],
+                "figures": [
+                    FigureSpec(
+                        f"classes_{r['C']}",
+                        f"Final states of the {r['C']}-class evidence task in the leading "
+                        "principal components",
+                        "One dot per document, coloured by its class; the states should spread "
+                        f"over a {int(r['C']) - 1}-dimensional simplex, one corner per class",
+                    )
+                    for r in rows
+                ],
                 "table": {
                     "columns": ["C", "accuracy", "PCs for 90%", "variance in C−1 PCs"],
                     "rows": [
