@@ -116,3 +116,26 @@ def test_sentiment_experiment_resumes_bitwise(tmp_path: Path, rng, monkeypatch):
     assert np.array_equal(emb_a, emb_b)
     metrics = [json.loads((p / "metrics_summary.json").read_text()) for p in (ref, out)]
     assert metrics[0]["rnn_test_accuracy"] == metrics[1]["rnn_test_accuracy"]
+
+
+def test_sentiment_analyses_show_a_progress_bar(tmp_path: Path, rng, capsys):
+    """Issue 14.3: the analyses (not only training) report progress, stage by stage, on stderr."""
+    from dynascope.experiments.sentiment import ANALYSIS_STAGES
+
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    options = {**TINY, "data_path": str(data), "epochs": 1, "class_counts": (3,)}
+    run_experiment("sentiment", tmp_path / "run", quick=True, options=options, progress=True)
+    err = capsys.readouterr().err
+    n = len(ANALYSIS_STAGES)
+    assert "training" in err
+    assert "analyses" in err and f"{n}/{n}" in err and ANALYSIS_STAGES[-1] in err
+    # issue 14.2: numbered captions that say what is drawn and how to read it
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    figs = [f for sec in report["sections"] for f in sec.get("figures", [])]
+    assert "classes_3" in [f["name"] for f in figs]
+    for k, fig in enumerate(figs, start=1):
+        prefix = f"Figure {k}. "
+        assert fig["caption"].startswith(prefix), fig
+        body = fig["caption"][len(prefix) :]
+        assert body.count(". ") >= 1 and len(body) > 80, fig  # what. how (not a bare name)

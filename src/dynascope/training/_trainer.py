@@ -303,6 +303,7 @@ def train(
     start_step = 0
 
     if run_dir is not None:
+        assert ckpt_path is not None and metrics_path is not None  # set with run_dir above
         has_run = ckpt_path.exists() or (metrics_path.exists() and metrics_path.stat().st_size)
         if has_run and not resume:
             raise InvalidParameterError(
