@@ -13,6 +13,11 @@ from ._hopfield import sign_sweep as sign_sweep
 from ._line import MemoryTime as MemoryTime
 from ._line import line_attractor as line_attractor
 from ._line import memory_time as memory_time
+from ._planted import CELL_TYPES as CELL_TYPES
+from ._planted import MECHANISMS as MECHANISMS
+from ._planted import PlantedNetwork as PlantedNetwork
+from ._planted import planted_network as planted_network
+from ._planted import planted_weights as planted_weights
 
 __all__ = [
     "CapacityCurve",
@@ -28,14 +33,6 @@ __all__ = [
     "overlaps",
     "random_patterns",
     "sign_sweep",
-]
-from ._planted import CELL_TYPES as CELL_TYPES  # noqa: E402
-from ._planted import MECHANISMS as MECHANISMS  # noqa: E402
-from ._planted import PlantedNetwork as PlantedNetwork  # noqa: E402
-from ._planted import planted_network as planted_network  # noqa: E402
-from ._planted import planted_weights as planted_weights  # noqa: E402
-
-__all__ += [
     "CELL_TYPES",
     "MECHANISMS",
     "planted_network",
