@@ -82,6 +82,8 @@ class SineResults:
         The analysed network, in words, and its size.
     n_levels, n_heldout : int
         Input levels in all, and the odd ones never seen in training.
+    steps : int
+        Training steps of the recipe (unused when the model was given).
     readout_scale, gain, input_scale, rate_reg : float
         The training recipe (see :func:`build`).
     correlation : float
@@ -98,6 +100,7 @@ class SineResults:
     n_hidden: int
     n_levels: int
     n_heldout: int
+    steps: int
     readout_scale: float
     gain: float
     input_scale: float
@@ -160,6 +163,7 @@ def compute(ctx: RunContext, model: RNNModel) -> SineResults:
         n_hidden=int(model.n_hidden),
         n_levels=opts.n_levels,
         n_heldout=len(heldout_levels),
+        steps=opts.steps,
         readout_scale=opts.readout_scale,
         gain=opts.gain,
         input_scale=opts.input_scale,
@@ -194,6 +198,12 @@ def summarize(r: SineResults) -> str:
         f"frequency within 10% for {within:.0%} of the {r.n_levels} levels (median "
         f"relative error {median_err:.1%})"
     )
+    if r.correlation < 0.5:
+        summary += (
+            f". A held-out correlation of {r.correlation:.2f} means the network has not learned "
+            f"the task ({r.steps} training steps; the quick settings are a smoke test, the full "
+            "run trains 3000 steps), so the rest says little"
+        )
     missed = r.target_frequency[~(r.relative_error <= 0.1)]
     if within >= 0.9:
         return summary + (
