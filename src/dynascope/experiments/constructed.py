@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -214,6 +215,22 @@ def build_line(ctx: RunContext) -> RNNModel:
     return model
 
 
+def _memory_time_section(n_hidden: int) -> dict[str, Any]:
+    """The line-attractor report's first section (the memory-time figure)."""
+    return {
+        "title": "Memory time against the overlap λ",
+        "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
+        "figures": [
+            FigureSpec(
+                "memory_time",
+                "Memory time of κ against the overlap λ for linear rank-one networks of "
+                f"{n_hidden} units",
+                "Dots: measured decay time; line: the theory τ/(1 − λ)",
+            )
+        ],
+    }
+
+
 def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     """Memory time against λ (linear networks) and the line of slow points of the tanh net."""
     from ..analysis import StateSpace
@@ -304,18 +321,7 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     }
     ctx.run.write_json("metrics_summary.json", metrics)
     sections = [
-        {
-            "title": "Memory time against the overlap λ",
-            "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
-            "figures": [
-                FigureSpec(
-                    "memory_time",
-                    "Memory time of κ against the overlap λ for linear rank-one networks of "
-                    f"{opts.n_hidden} units",
-                    "Dots: measured decay time; line: the theory τ/(1 − λ)",
-                )
-            ],
-        },
+        _memory_time_section(opts.n_hidden),
         {
             "title": "A line of slow points",
             "text": (
