@@ -266,6 +266,39 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     )
     assert not np.allclose(trained.weight_rec.detach().numpy(), initial.weight_rec.detach().numpy())
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+    # SineResults round-trips through the store and drives metrics, summary and figure
+    import dataclasses
+    import json
+
+    from dynascope.experiments.sine import SineResults, figures, summarize
+    from dynascope.report import save_results
+
+    r = SineResults.load(out)
+    assert r.n_hidden == 64 and r.n_levels == 11 and r.n_heldout == 5
+    np.testing.assert_array_equal(r.frequency, data["frequency"])
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics == pytest.approx(r.metrics(), nan_ok=True)
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"] == summarize(r)
+    assert f"at {r.correlation:.3f}" in report["summary"]
+    # the quick network is at chance (r ~ 0.19), and the summary says so
+    assert r.correlation < 0.5 and "has not learned the task (200 training steps" in summarize(r)
+    save_results(tmp_path / "copy", r, "sine")
+    again = SineResults.load(tmp_path / "copy")
+    for f in dataclasses.fields(SineResults):
+        a, b = getattr(r, f.name), getattr(again, f.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b)
+        else:
+            assert a == b, f.name
+    fig = figures(r)["oscillation_modes"]
+    try:
+        n_points = len(fig.axes[0].collections[1].get_offsets())
+        assert n_points == int(np.isfinite(r.frequency).sum())
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
 
 
 @pytest.mark.slow

@@ -220,6 +220,9 @@ def test_cli_info_fixed_points_and_run_on_a_torch_state_dict(user_pt: Path, tmp_
 
     record = json.loads((tmp_path / "r" / "experiment.json").read_text())
     assert record["model"] == {"model_type": "GRU", "n_in": 3, "n_hidden": 12, "n_out": 3}
+    # the options describe the model analysed, not the 16 units the run would have trained
+    assert record["options"]["hidden"] == 12 and record["options_from_model"] == ["hidden"]
+    assert "`noise`" not in run.stderr
 
 
 def test_run_model_without_readout_says_so(tmp_path: Path):
@@ -344,3 +347,55 @@ def test_ctrl_c_prints_the_resume_command(tmp_path: Path):
         "error: interrupted; resume with: dynascope train --task flipflop --hidden 8 --steps "
         f"1000000 --out {out} --resume"
     )
+
+
+def test_run_warnings_name_the_run_option_and_options_follow_the_model(tmp_path: Path):
+    """The finder's advice about `noise` names `init_noise`, the option of the run (issue 14)."""
+    import dataclasses
+    import json
+    import warnings
+
+    from dynascope.experiments import _base
+    from dynascope.experiments.flipflop import FlipFlopOptions
+    from dynascope.models import GRU
+
+    text = "lower `noise` or start from visited states; `tol` stays."
+    worded = _base._option_words(text, FlipFlopOptions())
+    assert worded == (
+        "lower the `init_noise` option (--set init_noise=...) or start from visited states; "
+        "`tol` stays."
+    )
+
+    class _Warns:
+        name = "flipflop"
+
+        def analyze(self, ctx, model):
+            for _ in range(2):  # repeated warnings arrive once
+                warnings.warn(text, UserWarning, stacklevel=1)
+            return "report"
+
+    ctx = _base.RunContext(None, FlipFlopOptions(), 0, True)  # type: ignore[arg-type]
+    with pytest.warns(UserWarning) as caught:
+        assert _base._analyze(ctx, _Warns(), None) == "report"  # type: ignore[arg-type]
+    assert [str(w.message) for w in caught] == [worded]
+
+    torch.manual_seed(0)
+    model = GRU(3, 12, 3)
+    record_opts = dataclasses.asdict(
+        _base.make_options(_base.get_experiment("flipflop"), True, {})
+    )
+    assert record_opts["hidden"] != 12
+    with pytest.raises(KeyboardInterrupt):  # stop after the record is written
+        def stop(*a, **k):
+            raise KeyboardInterrupt
+
+        orig = _base._finish
+        _base._finish = stop  # type: ignore[assignment]
+        try:
+            _base.run_experiment("flipflop", tmp_path / "r", quick=True, model=model)
+        finally:
+            _base._finish = orig  # type: ignore[assignment]
+    record = json.loads((tmp_path / "r" / "experiment.json").read_text())
+    assert record["options"]["hidden"] == 12
+    assert record["options_from_model"] == ["hidden"]
+    assert record["model"]["n_hidden"] == 12

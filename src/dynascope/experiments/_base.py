@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,8 +148,35 @@ def make_options(experiment: Experiment, quick: bool, overrides: Mapping[str, An
         raise InvalidParameterError(f"Invalid options for {experiment.name!r}: {exc}") from exc
 
 
+def _option_words(message: str, options: Any) -> str:
+    """Name the run's option in a library warning: `noise` of the finder is `init_noise` here."""
+    names = {f.name for f in dataclasses.fields(options)}
+
+    def rename(match: re.Match[str]) -> str:
+        word = match[1]
+        if word not in names and f"init_{word}" in names:
+            return f"the `init_{word}` option (--set init_{word}=...)"
+        return match[0]
+
+    return re.sub(r"`(\w+)`", rename, message)
+
+
+def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
+    """``experiment.analyze`` with the library's warnings re-worded in the run's option names."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = experiment.analyze(ctx, model)
+    seen: set[tuple[type, str]] = set()
+    for w in caught:
+        text = _option_words(str(w.message), ctx.options)
+        if (w.category, text) not in seen:
+            seen.add((w.category, text))
+            warnings.warn_explicit(text, w.category, w.filename, w.lineno)
+    return report
+
+
 def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
-    report = experiment.analyze(ctx, model)
+    report = _analyze(ctx, experiment, model)
     ctx.run.write_json(
         "report.json",
         {
@@ -215,14 +244,13 @@ def run_experiment(
         model = _check_user_model(model, name)
         # the sizes of the network analysed, which the options (for a trained one) do not give
         record["model"] = {"model_type": model.model_type, **model.config()}
-        # the options say what was analysed: the given model's size, and no training
-        n_hidden = model.config().get("n_hidden")
-        if "hidden" in record["options"] and n_hidden is not None:
-            opts = dataclasses.replace(opts, hidden=int(n_hidden))
+        # the options then describe the model given, not the one the run would have trained
+        sized = {f: model.n_hidden for f in ("hidden", "n_hidden") if hasattr(opts, f)}
+        if sized:
+            opts = dataclasses.replace(opts, **sized)
             record["options"] = dataclasses.asdict(opts)
-        record["training"] = (
-            "none: the model was given (--model / model=); the training options were not used"
-        )
+        record["options_from_model"] = sorted(sized)
+        record["training"] = "none: the model was given (training options unused)"
     record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
     if resume and (run.path / EXPERIMENT_FILE).exists():
         previous = run.read_json(EXPERIMENT_FILE)

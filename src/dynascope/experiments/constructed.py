@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,7 +63,13 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
     patterns = _hopfield_patterns(opts, ctx.seed)
     net = analysis_copy(model)
     cue = corrupt(patterns[:1], opts.flip_fraction, seed=ctx.seed)[0]
-    n_steps = int(round(opts.duration_ms / float(net.dt)))  # type: ignore[arg-type]
+    if net.dt is None or net.tau is None:
+        raise InvalidParameterError(
+            "The hopfield experiment needs a continuous-time rate network (with dt); "
+            f"got a discrete-time {type(model).__name__}."
+        )
+    dt = float(net.dt)
+    n_steps = int(round(opts.duration_ms / dt))
     x0 = torch.as_tensor(cue, dtype=torch.float64)[None]
     with torch.no_grad():
         states, _ = net(torch.zeros(1, n_steps, net.n_in, dtype=torch.float64), x0)
@@ -73,9 +80,9 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
         gain=opts.gain,
         flip_fraction=opts.flip_fraction,
         tau=float(net.tau),
-        dt=float(net.dt),  # type: ignore[arg-type]
+        dt=dt,
     )
-    times = float(net.dt) * np.arange(1, n_steps + 1)  # type: ignore[arg-type]
+    times = dt * np.arange(1, n_steps + 1)
     ctx.run.save_result("retrieval", {"times": times, "overlaps": full, "reduced": reduced})
     ctx.run.save_figure(plot_overlaps(times, full, reduced), "overlaps")
 
@@ -208,6 +215,22 @@ def build_line(ctx: RunContext) -> RNNModel:
     return model
 
 
+def _memory_time_section(n_hidden: int) -> dict[str, Any]:
+    """The line-attractor report's first section (the memory-time figure)."""
+    return {
+        "title": "Memory time against the overlap λ",
+        "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
+        "figures": [
+            FigureSpec(
+                "memory_time",
+                "Memory time of κ against the overlap λ for linear rank-one networks of "
+                f"{n_hidden} units",
+                "Dots: measured decay time; line: the theory τ/(1 − λ)",
+            )
+        ],
+    }
+
+
 def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     """Memory time against λ (linear networks) and the line of slow points of the tanh net."""
     from ..analysis import StateSpace
@@ -273,7 +296,8 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
         "line_of_fixed_points",
     )
     top = np.abs(fps.eigvals[:, 0]) if fps.eigvals is not None else np.array([])
-    ctx.run.save_figure(plot_eigenvalues(group_by_kind(fps.eigvals, kinds)), "eigenvalues")
+    eigvals = fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex)
+    ctx.run.save_figure(plot_eigenvalues(group_by_kind(eigvals, kinds)), "eigenvalues")
     summary = (
         f"A rank-one network W = m nᵀ/N with overlap λ = nᵀm/N holds inputs along n with "
         f"memory time τ/(1 − λ): measured {', '.join(f'{v:.1f}' for v in measured_arr)} ms "
@@ -297,18 +321,7 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     }
     ctx.run.write_json("metrics_summary.json", metrics)
     sections = [
-        {
-            "title": "Memory time against the overlap λ",
-            "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
-            "figures": [
-                FigureSpec(
-                    "memory_time",
-                    "Memory time of κ against the overlap λ for linear rank-one networks of "
-                    f"{opts.n_hidden} units",
-                    "Dots: measured decay time; line: the theory τ/(1 − λ)",
-                )
-            ],
-        },
+        _memory_time_section(opts.n_hidden),
         {
             "title": "A line of slow points",
             "text": (

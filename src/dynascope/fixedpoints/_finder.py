@@ -302,8 +302,7 @@ def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None) -> None:
             f"{int(far.sum())} of {x.shape[0]} initial states start far outside the range of the "
             f"trajectories (more than 0.25 x the trajectories' extent {spread:.3g} beyond their "
             "bounding box). Fixed points found from there may be unreachable by the network; "
-            "lower the noise of the starts (find_fixed_points' noise=, the experiments' "
-            "init_noise option) or start from visited states.",
+            "lower `noise` or start from visited states.",
             UserWarning,
             stacklevel=3,
         )
