@@ -31,6 +31,9 @@ def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.exit_code == 0, result.output
     assert "report:" in result.output
     assert "quick run: a smoke test" in result.output  # the output says what --quick is
+    # the search starts from every visited state (n_init=None): the report gives their number
+    text = (out / "report.json").read_text()
+    assert "from 2048 visited states" in text and "None" not in text
     return out
 
 

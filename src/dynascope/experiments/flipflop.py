@@ -179,7 +179,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         n_bits=opts.n_bits,
         steps=opts.steps,
         batch_size=opts.batch_size,
-        n_init=opts.n_init,
+        n_init=int(fps.n_candidates),  # the starts used (every visited state by default)
         n_trials=opts.analysis_trials,
         accuracy=float(task.performance(outputs, batch)),
         tol=float(fps.tol),
@@ -340,7 +340,7 @@ EXPERIMENT = register(
         name="flipflop",
         description="Train a GRU on the 3-bit flip-flop; find its 8 memory attractors and saddles.",
         options=FlipFlopOptions,
-        quick={"hidden": 16, "steps": 300, "n_init": 256, "analysis_trials": 32},
+        quick={"hidden": 16, "steps": 300, "analysis_trials": 32},
         build=build,
         analyze=analyze,
     )
