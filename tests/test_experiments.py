@@ -216,6 +216,13 @@ def test_constructed_experiments_quick(name: str, tmp_path: Path) -> None:
         assert errors.max() < 0.05  # tau / (1 - lambda)
         low, high = metrics["kappa_range_fixed_points"]
         assert low < -0.1 and high > 0.1  # a line of slow points, not only the origin
+    # #14: numbered captions that say what is drawn, not bare figure names
+    report = json.loads((out / "report.json").read_text())
+    figures = [f for sec in report["sections"] for f in sec["figures"]]
+    assert figures and [f["number"] for f in figures] == list(range(1, len(figures) + 1))
+    for fig in figures:
+        assert fig["caption"].startswith(f"Figure {fig['number']}. ")
+        assert len(fig["caption"]) > len(fig["name"]) + 40, fig["caption"]
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
 
 
