@@ -199,33 +199,6 @@ def test_resume_with_other_options_is_refused(flipflop_run: Path) -> None:
     assert "--overwrite" in result.output
 
 
-@pytest.mark.parametrize("name", ["hopfield", "line-attractor"])
-def test_constructed_experiments_quick(name: str, tmp_path: Path) -> None:
-    out = tmp_path / name
-    result = CliRunner().invoke(main, ["run", name, "--quick", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    metrics = json.loads((out / "metrics_summary.json").read_text())
-    if name == "hopfield":
-        assert metrics["final_overlap"] > 0.98  # 5 patterns in 300 units, 20% of the cue flipped
-        assert metrics["reduced_rmse"] < 0.05  # eq. 6 follows the full network
-        assert metrics["n_memories_found"] == 10  # each pattern and its mirror image
-    else:
-        errors = np.abs(
-            np.array(metrics["memory_time_measured"]) / np.array(metrics["memory_time_theory"]) - 1
-        )
-        assert errors.max() < 0.05  # tau / (1 - lambda)
-        low, high = metrics["kappa_range_fixed_points"]
-        assert low < -0.1 and high > 0.1  # a line of slow points, not only the origin
-    # #14: numbered captions that say what is drawn, not bare figure names
-    report = json.loads((out / "report.json").read_text())
-    figures = [f for sec in report["sections"] for f in sec["figures"]]
-    assert figures and [f["number"] for f in figures] == list(range(1, len(figures) + 1))
-    for fig in figures:
-        assert fig["caption"].startswith(f"Figure {fig['number']}. ")
-        assert len(fig["caption"]) > len(fig["name"]) + 40, fig["caption"]
-    check_report_in_browser(out / "report.html", tmp_path / "shot.png")
-
-
 def test_working_memory_quick(tmp_path: Path) -> None:
     out = tmp_path / "wm"
     result = CliRunner().invoke(main, ["run", "working-memory", "--quick", "--out", str(out)])

@@ -72,7 +72,7 @@ def test_sentiment_experiment_option_errors(tmp_path):
     three.write_text("text,label\na,x\nb,y\nc,z\n")
     with pytest.raises(InvalidParameterError, match="needs two classes"):
         run_experiment("sentiment", tmp_path / "b", quick=True, options={"data_path": str(three)})
-    with pytest.raises(InvalidParameterError, match="'cell' parameter of TextClassifier"):
+    with pytest.raises(InvalidParameterError, match="'cell' option of sentiment"):
         run_experiment("sentiment", tmp_path / "c", quick=True, options={"cell": "rnn"})
 
 

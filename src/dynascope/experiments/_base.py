@@ -16,12 +16,16 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidParameterError, ShapeError
 from ..io import load_user_model
 from ..models import RNNModel
 from ..report import REPORT_FORMAT_VERSION, RunDirectory, Section, build_report, sections_to_json
+from ._options import LR_FLOOR, ExperimentOptions
+
+if TYPE_CHECKING:
+    from ..training import TrainConfig
 
 __all__ = [
     "EXPERIMENTS",
@@ -79,9 +83,10 @@ class Experiment:
     description : str
         One line for ``dynascope run --list``.
     options : type
-        Frozen dataclass of options; its defaults are the real settings.
+        Frozen :class:`ExperimentOptions` dataclass; its defaults are the real settings, and
+        it checks every value when made (before any work starts).
     quick : dict
-        Option overrides for ``--quick``.
+        Option overrides for ``--quick`` (checked when the experiment is registered).
     build : callable
         ``build(ctx) -> RNNModel``: train or construct the network (saving
         ``weights.safetensors``).
@@ -91,7 +96,7 @@ class Experiment:
 
     name: str
     description: str
-    options: type
+    options: type[ExperimentOptions]
     quick: Mapping[str, Any]
     build: Callable[[RunContext], RNNModel]
     analyze: Callable[[RunContext, RNNModel], Report]
@@ -101,9 +106,10 @@ EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def register(experiment: Experiment) -> Experiment:
-    """Add ``experiment`` to the registry (names are unique)."""
+    """Add ``experiment`` to the registry (names are unique; its quick overrides must be valid)."""
     if experiment.name in EXPERIMENTS:
         raise InvalidParameterError(f"An experiment named {experiment.name!r} already exists.")
+    experiment.options(**experiment.quick)  # raises here, at import, for a bad quick preset
     EXPERIMENTS[experiment.name] = experiment
     return experiment
 
@@ -132,20 +138,21 @@ def read_options_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InvalidParameterError(f"Config file {str(p)!r} is not valid TOML: {exc}") from exc
 
 
-def make_options(experiment: Experiment, quick: bool, overrides: Mapping[str, Any]) -> Any:
-    """Build the options dataclass: defaults, then ``quick`` overrides, then the user's."""
+def make_options(
+    experiment: Experiment, quick: bool, overrides: Mapping[str, Any]
+) -> ExperimentOptions:
+    """Build the options dataclass: defaults, then ``quick`` overrides, then the user's.
+
+    Every value is checked here (unknown names, types, ranges), before any work starts.
+    """
     names = {f.name for f in dataclasses.fields(experiment.options)}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise InvalidParameterError(
             f"Unknown option(s) {unknown} for experiment {experiment.name!r}; valid options: "
-            f"{sorted(names)}."
+            f"{sorted(names)}. Check the spelling in --set / --config."
         )
-    values = {**(experiment.quick if quick else {}), **overrides}
-    try:
-        return experiment.options(**values)
-    except TypeError as exc:
-        raise InvalidParameterError(f"Invalid options for {experiment.name!r}: {exc}") from exc
+    return experiment.options(**{**(experiment.quick if quick else {}), **overrides})
 
 
 def _option_words(message: str, options: Any) -> str:
@@ -345,6 +352,30 @@ def train_and_save(ctx: RunContext, model: RNNModel, task: Any, config: Any) -> 
     result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
     save(result.model, ctx.path / "weights.safetensors")
     return result.model
+
+
+def cosine_training(ctx: RunContext, *, n_evals: int = 20, **extra: Any) -> TrainConfig:
+    """The ``TrainConfig`` of the flip-flop, working-memory and sine experiments.
+
+    Adam with a cosine schedule from the option ``lr`` down to ``LR_FLOOR``, ``n_evals``
+    held-out evaluations and ten checkpoints over the option ``steps``; ``extra`` adds
+    settings (e.g. ``rate_reg``).
+    """
+    from ..training import TrainConfig
+
+    opts = ctx.options
+    return TrainConfig(
+        n_steps=opts.steps,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        lr_schedule="cosine",
+        lr_min=LR_FLOOR,
+        eval_every=max(opts.steps // n_evals, 1),
+        checkpoint_every=max(opts.steps // 10, 1),
+        seed=ctx.seed,
+        progress=ctx.progress,
+        **extra,
+    )
 
 
 def history(ctx: RunContext) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -12,9 +13,11 @@ from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..tasks import Task, TaskBatch
 from ..training import TrainConfig
 from ._base import RunContext, train_and_save
+from ._options import ExperimentOptions
 
 __all__ = [
     "HELD_OUT_SEED_OFFSET",
+    "LowRankOptions",
     "accuracy",
     "check_lowrank",
     "fmt_accs",
@@ -26,15 +29,53 @@ __all__ = [
 HELD_OUT_SEED_OFFSET = 987_654
 
 
-def train_lowrank(
-    ctx: RunContext, task: Task, *, steps: int, early_stop: float, rank: int = 1
-) -> RNNModel:
+@dataclass(frozen=True)
+class LowRankOptions(ExperimentOptions):
+    """Options the ``decision`` and ``context`` experiments share (defaults: the real settings).
+
+    Attributes
+    ----------
+    hidden : int
+        N, neurons of the network.
+    steps : int
+        Most training steps (training stops early at ``early_stop`` held-out accuracy).
+    batch_size, lr : int, float
+        Adam settings.
+    early_stop : float
+        Held-out accuracy at which training stops.
+    noise_std : float
+        Private noise of the neurons during training.
+    n_test : int
+        Held-out trials for every accuracy and latent measurement.
+    n_populations : int
+        Gaussian-mixture components of the reduction.
+    resample_sizes : tuple of int
+        Sizes of the networks redrawn from the mixture.
+    resample_seeds : int
+        Draws per size.
+    """
+
+    hidden: int = 512
+    steps: int = 1500
+    batch_size: int = 32
+    lr: float = 1e-2
+    early_stop: float = 0.99
+    noise_std: float = 0.05
+    n_test: int = 500
+    n_populations: int = 1
+    resample_sizes: tuple[int, ...] = (512, 4096)
+    resample_seeds: int = 3
+
+
+def train_lowrank(ctx: RunContext, task: Task, *, rank: int = 1) -> RNNModel:
     """Train a rank-``rank`` ``LowRankRNN`` (τ = 100 ms, dt = 20 ms) on ``task`` (resumable).
 
-    Shared by the ``decision`` and ``context`` experiments: the recipe of the low-rank
-    literature (Dubreuil et al. 2022), as in ``benchmarks/train_acceptance.py``.
+    Shared by the ``decision`` and ``context`` experiments (their :class:`LowRankOptions` set
+    the sizes and the training): the recipe of the low-rank literature (Dubreuil et al.
+    2022), as in ``benchmarks/train_acceptance.py``.
     """
-    opts = ctx.options
+    opts: LowRankOptions = ctx.options
+    steps = opts.steps
     model = LowRankRNN(
         task.n_in,
         opts.hidden,
@@ -52,7 +93,7 @@ def train_lowrank(
         grad_clip=1.0,
         eval_every=max(min(50, steps // 10), 1),
         eval_batch_size=512,
-        early_stop_performance=early_stop,
+        early_stop_performance=opts.early_stop,
         checkpoint_every=max(steps // 10, 1),
         seed=ctx.seed,
         progress=ctx.progress,

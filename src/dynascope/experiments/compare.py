@@ -25,11 +25,12 @@ import numpy as np
 import torch
 from sklearn.metrics import silhouette_score
 
-from ..analysis._dsa import DynamicalSimilarity
+from ..analysis._dsa import SCORE_METHODS, DynamicalSimilarity
 from ..analysis._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
 from ..exceptions import InvalidParameterError
 from ..models import RNNModel
 from ..networks._planted import CELL_TYPES, MECHANISMS, planted_network
+from ._options import COUNT, NON_NEGATIVE, POSITIVE, ExperimentOptions, Int, OneOf, TupleOf
 
 __all__ = [
     "CompareOptions",
@@ -42,9 +43,28 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class CompareOptions:
+class CompareOptions(ExperimentOptions):
     """Options of :func:`compare_networks` and :func:`planted_systems` (defaults: the real
-    acceptance settings; :attr:`QUICK` shrinks them for CI)."""
+    acceptance settings; :attr:`QUICK` shrinks them for CI). Every value is checked when the
+    options are made."""
+
+    owner = "CompareOptions"
+    how_to_set = "CompareOptions({name}={value})"
+    constraints = {
+        "mechanisms": TupleOf(OneOf(MECHANISMS), min_len=1),
+        "cells": TupleOf(OneOf(CELL_TYPES), min_len=1),
+        "n_seeds": COUNT,
+        "first_seed": Int(lo=0),
+        "noise_gain": NON_NEGATIVE,
+        "n_trials": COUNT,
+        "n_steps": Int(lo=2),  # DSA fits one step to the next
+        "noise": NON_NEGATIVE,
+        "dsa_rank": COUNT,
+        "dsa_score_method": OneOf(SCORE_METHODS),
+        "dsa_n_iter": COUNT,
+        "dsa_n_starts": COUNT,
+        "slow_tol": POSITIVE,
+    }
 
     mechanisms: tuple[str, ...] = MECHANISMS
     cells: tuple[str, ...] = ("rate", "gru")
@@ -122,9 +142,6 @@ def planted_systems(
     Returns names, models, trajectories ``(n_trials, n_steps, n_hidden)`` and the labels
     ``{"mechanism": [...], "cell": [...]}``.
     """
-    for cell in options.cells:
-        if cell not in CELL_TYPES:
-            raise InvalidParameterError(f"Unknown cell {cell!r}; choose from {CELL_TYPES}.")
     names, models, trajs = [], [], []
     labels: dict[str, list[str]] = {"mechanism": [], "cell": []}
     for mech in options.mechanisms:
@@ -176,12 +193,11 @@ def compare_networks(
         for j in range(i + 1, n):
             mech[i, j] = mech[j, i] = mechanism_distance(graphs[i], graphs[j])
     seconds["mechanism"] = time.perf_counter() - t0
-    distances = {"dsa": dsa.distances_, "mechanism": mech}
+    distances: dict[str, np.ndarray] = {"dsa": dsa.distances_, "mechanism": mech}
     # Each distance scaled by its median off-diagonal value, then averaged.
     off = ~np.eye(n, dtype=bool)
-    distances["combined"] = sum(
-        d / max(float(np.median(d[off])), 1e-12) for d in (dsa.distances_, mech)
-    ) / 2
+    scaled = [d / max(float(np.median(d[off])), 1e-12) for d in (dsa.distances_, mech)]
+    distances["combined"] = (scaled[0] + scaled[1]) / 2
     sil: dict[str, dict[str, float]] = {}
     for key, d in distances.items():
         sil[key] = {}
@@ -198,7 +214,8 @@ def write_compare_run(
     ``clustering.png`` into the directory ``out``."""
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    np.savez(path / "distances.npz", names=np.array(result.names), **result.distances)
+    arrays: dict[str, Any] = {"names": np.array(result.names), **result.distances}
+    np.savez(path / "distances.npz", **arrays)
     summary = {
         "options": None if options is None else options_dict(options),
         "names": result.names,

@@ -1,15 +1,22 @@
-"""Experiments on constructed networks (no training): ``hopfield`` and ``line-attractor``."""
+"""Experiments on constructed networks (no training): ``hopfield`` and ``line-attractor``.
+
+Each is split as the trained experiments are: ``compute`` returns a frozen results dataclass
+(:class:`HopfieldResults`, :class:`LineAttractorResults`; saved as ``results/hopfield.*`` /
+``results/line_attractor.*`` and read back with ``.load(run_dir)``), the figures are drawn from
+it alone (:mod:`dynascope.plotting._networks`), and ``narrate`` writes the report's sections
+from it alone.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..exceptions import InvalidParameterError
-from ..fixedpoints import find_fixed_points, point_kinds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
 from ..io import save
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..networks import (
@@ -23,15 +30,26 @@ from ..networks import (
     random_patterns,
 )
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec
+from ..report import FigureSpec, Section, load_results, save_results
 from ._base import Experiment, Report, RunContext, register
+from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
 
 # --------------------------------------------------------------------------- hopfield
 
 
 @dataclass(frozen=True)
-class HopfieldOptions:
+class HopfieldOptions(ExperimentOptions):
     """Options of the Hopfield experiment (defaults are the real settings)."""
+
+    owner = "hopfield"
+    constraints = {
+        "n_patterns": Int(lo=1),
+        "flip_fraction": Float(lo=0.0, hi=1.0),
+        "duration_ms": POSITIVE,
+        "capacity_n": Int(lo=2),
+        "capacity_loads": TupleOf(POSITIVE, min_len=1),
+        "capacity_seeds": Int(lo=1),
+    }
 
     n_hidden: int = 1000
     n_patterns: int = 5
@@ -55,44 +73,111 @@ def build_hopfield(ctx: RunContext) -> RNNModel:
     return model
 
 
-def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
-    """Retrieval from a corrupted cue, reduced overlap dynamics, fixed points, capacity."""
-    from ..plotting import plot_capacity_curve, plot_overlaps
+@dataclass(frozen=True)
+class HopfieldResults:
+    """Everything the Hopfield report says and draws (saved as ``results/hopfield.*``).
 
-    opts: HopfieldOptions = ctx.options
-    patterns = _hopfield_patterns(opts, ctx.seed)
-    net = analysis_copy(model)
-    cue = corrupt(patterns[:1], opts.flip_fraction, seed=ctx.seed)[0]
-    if net.dt is None or net.tau is None:
+    Attributes
+    ----------
+    n_hidden : int
+        Units of the analysed rate network.
+    n_patterns : int
+        Stored patterns.
+    flip_fraction, duration_ms : float
+        Fraction of the cue's bits flipped, and how long the retrieval runs (ms).
+    times : ndarray (T,)
+        Time of each retrieval step (ms).
+    overlaps : ndarray (T, n_patterns)
+        Overlap κ_μ(t) of the network's state with each stored pattern.
+    reduced : ndarray (T,)
+        The reduced one-dimensional overlap dynamics (eq. 6) of the cued pattern.
+    n_stable, n_memories : int
+        Stable fixed points found from the patterns and their mirror images, and those with
+        overlap > 0.9 with a stored pattern (the memories).
+    capacity_n, capacity_seeds : int
+        Size of the sign network of the capacity curve, and seeds per load.
+    capacity_loads, capacity_overlap_mean, capacity_overlap_std : ndarray (L,)
+        Load P/N and the final overlap with the cued pattern (mean and s.d.).
+    breakdown_load, capacity_threshold : float
+        First load where the mean final overlap falls below ``capacity_threshold`` (NaN if it
+        never does).
+    """
+
+    n_hidden: int
+    n_patterns: int
+    flip_fraction: float
+    duration_ms: float
+    times: np.ndarray
+    overlaps: np.ndarray
+    reduced: np.ndarray
+    n_stable: int
+    n_memories: int
+    capacity_n: int
+    capacity_seeds: int
+    capacity_loads: np.ndarray
+    capacity_overlap_mean: np.ndarray
+    capacity_overlap_std: np.ndarray
+    breakdown_load: float
+    capacity_threshold: float
+
+    @property
+    def final_overlap(self) -> float:
+        """Overlap with the cued pattern at the end of the retrieval."""
+        return float(self.overlaps[-1, 0])
+
+    @property
+    def reduced_rmse(self) -> float:
+        """RMS difference between the network's and the reduced model's cued overlap."""
+        return float(np.sqrt(np.mean((self.overlaps[:, 0] - self.reduced) ** 2)))
+
+    def metrics(self) -> dict[str, float | int]:
+        """The run's ``metrics_summary.json``."""
+        return {
+            "final_overlap": self.final_overlap,
+            "reduced_rmse": self.reduced_rmse,
+            "n_stable": self.n_stable,
+            "n_memories_found": self.n_memories,
+            "breakdown_load": self.breakdown_load,
+        }
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> HopfieldResults:
+        """The results a hopfield run saved in ``RUN_DIR/results/hopfield.*``."""
+        return load_results(run_dir, cls, "hopfield")
+
+
+def _continuous_time(model: RNNModel) -> tuple[float, float]:
+    """``(dt, tau)`` of a continuous-time rate network, else a clear error."""
+    if model.dt is None or model.tau is None:
         raise InvalidParameterError(
             "The hopfield experiment needs a continuous-time rate network (with dt); "
             f"got a discrete-time {type(model).__name__}."
         )
-    dt = float(net.dt)
+    return float(model.dt), float(model.tau)
+
+
+def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
+    """Retrieval from a corrupted cue, reduced overlap dynamics, fixed points, capacity.
+
+    Also writes the run's fixed points (``results/fixed_points.npz``).
+    """
+    opts: HopfieldOptions = ctx.options
+    patterns = _hopfield_patterns(opts, ctx.seed)
+    net = analysis_copy(model)
+    cue = corrupt(patterns[:1], opts.flip_fraction, seed=ctx.seed)[0]
+    dt, tau = _continuous_time(net)
     n_steps = int(round(opts.duration_ms / dt))
     x0 = torch.as_tensor(cue, dtype=torch.float64)[None]
     with torch.no_grad():
         states, _ = net(torch.zeros(1, n_steps, net.n_in, dtype=torch.float64), x0)
-    full = overlaps(states[0].numpy(), patterns)
     reduced = hopfield_overlap_dynamics(
-        1.0,
-        n_steps,
-        gain=opts.gain,
-        flip_fraction=opts.flip_fraction,
-        tau=float(net.tau),
-        dt=dt,
+        1.0, n_steps, gain=opts.gain, flip_fraction=opts.flip_fraction, tau=tau, dt=dt
     )
-    times = dt * np.arange(1, n_steps + 1)
-    ctx.run.save_result("retrieval", {"times": times, "overlaps": full, "reduced": reduced})
-    ctx.run.save_figure(plot_overlaps(times, full, reduced), "overlaps")
-
     # Fixed points from the stored patterns and their mirror images: memories are attractors.
     starts = np.concatenate([patterns, -patterns]) * opts.gain
     fps = find_fixed_points(net, initial_states=starts, seed=ctx.seed).fixed
     fps.save(ctx.run.results_dir / "fixed_points.npz")
     stable_overlap = np.abs(overlaps(fps.stable.x_star, patterns)).max(axis=1)
-    n_memories = int(np.sum(stable_overlap > 0.9))
-
     curve = capacity_curve(
         opts.capacity_n,
         opts.capacity_loads,
@@ -100,74 +185,100 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
         n_seeds=opts.capacity_seeds,
         seed=ctx.seed,
     )
-    ctx.run.save_result(
-        "capacity",
-        {
-            "loads": curve.loads,
-            "overlap_mean": curve.overlap_mean,
-            "overlap_std": curve.overlap_std,
-        },
-        {"breakdown_load": curve.breakdown_load, "n_hidden": curve.n_hidden},
+    return HopfieldResults(
+        n_hidden=int(net.n_hidden),
+        n_patterns=opts.n_patterns,
+        flip_fraction=opts.flip_fraction,
+        duration_ms=opts.duration_ms,
+        times=dt * np.arange(1, n_steps + 1),
+        overlaps=overlaps(states[0].numpy(), patterns),
+        reduced=np.asarray(reduced),
+        n_stable=len(fps.stable),
+        n_memories=int(np.sum(stable_overlap > 0.9)),
+        capacity_n=int(curve.n_hidden),
+        capacity_seeds=opts.capacity_seeds,
+        capacity_loads=np.asarray(curve.loads),
+        capacity_overlap_mean=np.asarray(curve.overlap_mean),
+        capacity_overlap_std=np.asarray(curve.overlap_std),
+        breakdown_load=float(curve.breakdown_load),
+        capacity_threshold=float(curve.threshold),
     )
-    ctx.run.save_figure(plot_capacity_curve(curve), "capacity")
 
-    final = float(full[-1, 0])
-    rmse = float(np.sqrt(np.mean((full[:, 0] - reduced) ** 2)))
-    summary = (
-        f"A rate Hopfield network of {net.n_hidden} units stores {opts.n_patterns} random "
-        f"patterns as point attractors: cued with pattern 1 with {opts.flip_fraction:.0%} of "
-        f"its bits flipped, its overlap with the pattern rises to {final:.3f}. The reduced "
-        f"one-dimensional overlap dynamics (eq. 6) follow the full network within RMS "
-        f"{rmse:.3f}. The fixed-point finder, started from the patterns and their mirror "
-        f"images, finds {len(fps.stable)} stable points, {n_memories} of them the stored "
+
+def summarize_hopfield(r: HopfieldResults) -> str:
+    """The report's summary, every number from ``r``."""
+    return (
+        f"A rate Hopfield network of {r.n_hidden} units stores {r.n_patterns} random "
+        f"patterns as point attractors: cued with pattern 1 with {r.flip_fraction:.0%} of "
+        f"its bits flipped, its overlap with the pattern rises to {r.final_overlap:.3f}. The "
+        f"reduced one-dimensional overlap dynamics (eq. 6) follow the full network within RMS "
+        f"{r.reduced_rmse:.3f}. The fixed-point finder, started from the patterns and their "
+        f"mirror images, finds {r.n_stable} stable points, {r.n_memories} of them the stored "
         f"memories (overlap > 0.9). The sign network's retrieval breaks down at load "
-        f"P/N ≈ {curve.breakdown_load:.3f} (theory: 0.138)."
+        f"P/N ≈ {r.breakdown_load:.3f} (theory: 0.138)."
     )
-    metrics = {
-        "final_overlap": final,
-        "reduced_rmse": rmse,
-        "n_stable": len(fps.stable),
-        "n_memories_found": n_memories,
-        "breakdown_load": float(curve.breakdown_load),
-    }
-    ctx.run.write_json("metrics_summary.json", metrics)
-    sections = [
-        {
-            "title": "Retrieval from a corrupted cue",
-            "text": (
-                "Overlaps κ_μ(t) = (1/N)⟨tanh(x(t)), ξ^μ⟩ of the network state with each "
-                "stored pattern (solid) and the reduced overlap dynamics of eq. 6 for the cued "
-                "pattern (dashed)."
-            ),
-            "figures": [
+
+
+def narrate_hopfield(r: HopfieldResults) -> list[Section]:
+    """The report's sections, every number from ``r``."""
+    return [
+        Section(
+            "Retrieval from a corrupted cue",
+            "Overlaps κ_μ(t) = (1/N)⟨tanh(x(t)), ξ^μ⟩ of the network state with each stored "
+            "pattern (solid) and the reduced overlap dynamics of eq. 6 for the cued pattern "
+            "(dashed).",
+            (
                 FigureSpec(
                     "overlaps",
-                    f"Overlaps of the {net.n_hidden}-unit network's state with each of the "
-                    f"{opts.n_patterns} stored patterns over {opts.duration_ms:g} ms after a cue "
-                    f"with {opts.flip_fraction:.0%} of pattern 1's bits flipped",
+                    f"Overlaps of the {r.n_hidden}-unit network's state with each of the "
+                    f"{r.n_patterns} stored patterns over {r.duration_ms:g} ms after a cue "
+                    f"with {r.flip_fraction:.0%} of pattern 1's bits flipped",
                     "Solid lines: the network, one per pattern; dashed: the reduced overlap "
                     "dynamics (eq. 6) of the cued pattern",
-                )
-            ],
-        },
-        {
-            "title": "Capacity",
-            "text": (
-                f"Final overlap of the classic sign network (N = {curve.n_hidden}) against the "
-                f"load P/N, mean ± s.d. over {opts.capacity_seeds} seeds; retrieval collapses "
-                "near the theoretical capacity 0.138."
+                ),
             ),
-            "figures": [
+        ),
+        Section(
+            "Capacity",
+            f"Final overlap of the classic sign network (N = {r.capacity_n}) against the "
+            f"load P/N, mean ± s.d. over {r.capacity_seeds} seeds; retrieval collapses "
+            "near the theoretical capacity 0.138.",
+            (
                 FigureSpec(
                     "capacity",
                     f"Final overlap with the cued pattern against the load P/N for the sign "
-                    f"network of N = {curve.n_hidden} units",
-                    f"Mean ± s.d. over {opts.capacity_seeds} seed(s) at each load",
-                )
-            ],
-        },
+                    f"network of N = {r.capacity_n} units",
+                    f"Mean ± s.d. over {r.capacity_seeds} seed(s) at each load",
+                ),
+            ),
+        ),
     ]
-    return Report("Hopfield network", summary, sections, metrics)
+
+
+def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them (and the older per-analysis files), draw, narrate."""
+    from ..plotting._networks import hopfield_figures
+
+    r = compute_hopfield(ctx, model)
+    save_results(ctx.run, r, "hopfield")
+    # the files older runs have (kept for their readers)
+    ctx.run.save_result(
+        "retrieval", {"times": r.times, "overlaps": r.overlaps, "reduced": r.reduced}
+    )
+    ctx.run.save_result(
+        "capacity",
+        {
+            "loads": r.capacity_loads,
+            "overlap_mean": r.capacity_overlap_mean,
+            "overlap_std": r.capacity_overlap_std,
+        },
+        {"breakdown_load": r.breakdown_load, "n_hidden": r.capacity_n},
+    )
+    for name, fig in hopfield_figures(r).items():
+        ctx.run.save_figure(fig, name)
+    metrics = r.metrics()
+    ctx.run.write_json("metrics_summary.json", metrics)
+    return Report("Hopfield network", summarize_hopfield(r), narrate_hopfield(r), metrics)
 
 
 register(
@@ -190,8 +301,17 @@ register(
 
 
 @dataclass(frozen=True)
-class LineAttractorOptions:
-    """Options of the line-attractor experiment."""
+class LineAttractorOptions(ExperimentOptions):
+    """Options of the line-attractor experiment (``overlaps``: the λ of the memory-time
+    networks, below 1 where the memory time τ/(1 − λ) is finite)."""
+
+    owner = "line-attractor"
+    constraints = {
+        "n_hidden": Int(lo=3),
+        "tau": POSITIVE,
+        "dt": POSITIVE,
+        "overlaps": TupleOf(Float(hi=1.0, hi_open=True), min_len=1),
+    }
 
     n_hidden: int = 1000
     tau: float = 100.0
@@ -215,50 +335,113 @@ def build_line(ctx: RunContext) -> RNNModel:
     return model
 
 
-def _memory_time_section(n_hidden: int) -> dict[str, Any]:
-    """The line-attractor report's first section (the memory-time figure)."""
-    return {
-        "title": "Memory time against the overlap λ",
-        "text": "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
-        "figures": [
-            FigureSpec(
-                "memory_time",
-                "Memory time of κ against the overlap λ for linear rank-one networks of "
-                f"{n_hidden} units",
-                "Dots: measured decay time; line: the theory τ/(1 − λ)",
-            )
-        ],
-    }
+@dataclass(frozen=True)
+class LineAttractorResults:
+    """Everything the line-attractor report says and draws (``results/line_attractor.*``).
+
+    Attributes
+    ----------
+    n_hidden : int
+        Units of the analysed tanh network.
+    memory_n_hidden : int
+        Units of the linear rank-one networks of the memory-time measurement (the option).
+    tau : float
+        Their time constant (ms).
+    overlaps, memory_measured, memory_theory : ndarray (L,)
+        The overlaps λ, the measured decay time of κ and the theory τ/(1 − λ) (ms).
+    amplitudes : ndarray (n_pulses,)
+        Sizes of the pulses along n given to the tanh network.
+    kappa_held : ndarray (n_pulses,)
+        κ = mᵀx/‖m‖² after each pulse and the relaxation.
+    trajectories : ndarray (n_pulses, T, 2)
+        The trajectories on the orthonormalised m and n directions.
+    point_kinds : tuple of str
+        Kind of each fixed or slow point found from the held states.
+    points : ndarray (n_points, 2)
+        Those points on the same directions.
+    kappa_points : ndarray (n_points,)
+        κ of each point.
+    eigvals : ndarray (n_points, k), complex
+        Eigenvalues of the Jacobian at each point, largest |λ| first.
+    """
+
+    n_hidden: int
+    memory_n_hidden: int
+    tau: float
+    overlaps: np.ndarray
+    memory_measured: np.ndarray
+    memory_theory: np.ndarray
+    amplitudes: np.ndarray
+    kappa_held: np.ndarray
+    trajectories: np.ndarray
+    point_kinds: tuple[str, ...]
+    points: np.ndarray
+    kappa_points: np.ndarray
+    eigvals: np.ndarray
+
+    @property
+    def relative_error(self) -> np.ndarray:
+        """``|measured − theory| / theory`` of each memory time."""
+        return np.abs(self.memory_measured - self.memory_theory) / self.memory_theory
+
+    @property
+    def top_eigenvalue(self) -> float:
+        """The largest |λ| over the points' Jacobians (NaN without points)."""
+        top = np.abs(self.eigvals[:, 0]) if self.eigvals.size else np.array([])
+        return float(top.max()) if top.size else float("nan")
+
+    def counts(self) -> dict[str, int]:
+        """Number of points of each kind present."""
+        return kind_counts(self.point_kinds)
+
+    def metrics(self) -> dict[str, object]:
+        """The run's ``metrics_summary.json``."""
+        kp = self.kappa_points
+        return {
+            "memory_time_measured": self.memory_measured.tolist(),
+            "memory_time_theory": self.memory_theory.tolist(),
+            "memory_time_max_rel_error": float(self.relative_error.max()),
+            "n_line_points": len(self.point_kinds),
+            "kappa_range_fixed_points": [float(kp.min()), float(kp.max())] if kp.size else None,
+        }
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> LineAttractorResults:
+        """The results a line-attractor run saved in ``RUN_DIR/results/line_attractor.*``."""
+        return load_results(run_dir, cls, "line_attractor")
 
 
-def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
-    """Memory time against λ (linear networks) and the line of slow points of the tanh net."""
-    from ..analysis import StateSpace
-    from ..plotting import group_by_kind, plot_eigenvalues, plot_memory_times, plot_state_space
+def _memory_times(opts: LineAttractorOptions, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Measured decay times of linear rank-one networks at each overlap, and the theory."""
+    measured = [
+        memory_time(
+            line_attractor(opts.n_hidden, overlap=lam, tau=opts.tau, dt=opts.dt, seed=seed)
+        ).time_constant
+        for lam in opts.overlaps
+    ]
+    return np.array(measured), opts.tau / (1.0 - np.array(opts.overlaps))
 
-    opts: LineAttractorOptions = ctx.options
-    measured = []
-    for lam in opts.overlaps:
-        net = line_attractor(opts.n_hidden, overlap=lam, tau=opts.tau, dt=opts.dt, seed=ctx.seed)
-        measured.append(memory_time(net).time_constant)
-    measured_arr = np.array(measured)
-    theory = opts.tau / (1.0 - np.array(opts.overlaps))
-    rel_err = np.abs(measured_arr - theory) / theory
-    ctx.run.save_result(
-        "memory_time",
-        {"overlap": np.array(opts.overlaps), "measured": measured_arr, "theory": theory},
-    )
-    ctx.run.save_figure(
-        plot_memory_times(np.array(opts.overlaps), measured_arr, tau=opts.tau), "memory_time"
-    )
 
-    # The tanh network: drive along n with pulses of several sizes and let it relax; the
-    # relaxed states seed the fixed-point finder, whose slow points trace the line.
+def _rank_one(model: RNNModel) -> LowRankRNN:
     if not isinstance(model, LowRankRNN) or model.rank != 1:
         raise InvalidParameterError(
             f"The line-attractor analysis needs a rank-one LowRankRNN; got {type(model).__name__}."
         )
-    net = analysis_copy(model)
+    return model
+
+
+def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
+    """Memory time against λ (linear networks) and the line of slow points of the tanh net.
+
+    Also writes the run's fixed points (``results/fixed_points.npz``).
+    """
+    from ..analysis import StateSpace
+
+    opts: LineAttractorOptions = ctx.options
+    measured, theory = _memory_times(opts, ctx.seed)
+    # The tanh network: drive along n with pulses of several sizes and let it relax; the
+    # relaxed states seed the fixed-point finder, whose slow points trace the line.
+    net = analysis_copy(_rank_one(model))
     amplitudes = torch.linspace(-2.0, 2.0, 21, dtype=torch.float64)
     n_steps = int(round(5 * opts.tau / opts.dt))
     u = torch.zeros(len(amplitudes), n_steps, net.n_in, dtype=torch.float64)
@@ -267,7 +450,6 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     with torch.no_grad():
         states, _ = net(u)
     m = net.m[:, 0]
-    kappa_held = (states[:, -1] @ m / (m @ m)).numpy()
     # The line is made of slow points (the only exact fixed point of the tanh network is the
     # origin), so the Newton polish, which would pull every candidate there, is skipped and the
     # slow-point tolerance is set from the speed of the held states themselves.
@@ -279,64 +461,70 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
         net, initial_states=held, seed=ctx.seed, stage2=None, slow_tol=max(10 * q_held, 1e-20)
     )
     fps.save(ctx.run.results_dir / "fixed_points.npz")
-    kappa_fp = fps.x_star @ m.numpy() / float(m @ m)
-    ctx.run.save_result("held_values", {"amplitude": amplitudes.numpy(), "kappa": kappa_held})
-    basis = torch.stack([m, net.n[:, 0]]).numpy()
-    view = StateSpace.from_basis(basis)
-    kinds = point_kinds(fps)
-    counts = {str(k): int(np.sum(kinds == k)) for k in np.unique(kinds)}
-    points = group_by_kind(view.transform(fps.x_star), kinds)
-    ctx.run.save_figure(
-        plot_state_space(
-            view.transform(states.numpy()),
-            points,
-            axis_labels=("m", "n"),
-            max_trajectories=len(amplitudes),
-        ),
-        "line_of_fixed_points",
+    view = StateSpace.from_basis(torch.stack([m, net.n[:, 0]]).numpy())
+    return LineAttractorResults(
+        n_hidden=int(net.n_hidden),
+        memory_n_hidden=opts.n_hidden,
+        tau=opts.tau,
+        overlaps=np.array(opts.overlaps),
+        memory_measured=measured,
+        memory_theory=theory,
+        amplitudes=amplitudes.numpy(),
+        kappa_held=(held @ m / (m @ m)).numpy(),
+        trajectories=view.transform(states.numpy()),
+        point_kinds=tuple(str(k) for k in point_kinds(fps)),
+        points=view.transform(fps.x_star).reshape(len(fps), 2),
+        kappa_points=fps.x_star @ m.numpy() / float(m @ m),
+        eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
     )
-    top = np.abs(fps.eigvals[:, 0]) if fps.eigvals is not None else np.array([])
-    eigvals = fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex)
-    ctx.run.save_figure(plot_eigenvalues(group_by_kind(eigvals, kinds)), "eigenvalues")
-    summary = (
+
+
+def summarize_line(r: LineAttractorResults) -> str:
+    """The report's summary, every number from ``r``."""
+    held, kp = r.kappa_held, r.kappa_points
+    return (
         f"A rank-one network W = m nᵀ/N with overlap λ = nᵀm/N holds inputs along n with "
-        f"memory time τ/(1 − λ): measured {', '.join(f'{v:.1f}' for v in measured_arr)} ms "
-        f"for λ = {', '.join(f'{v:g}' for v in opts.overlaps)} against theory "
-        f"{', '.join(f'{v:.1f}' for v in theory)} ms (worst relative error "
-        f"{rel_err.max():.1%}). With λ = 1 and tanh units the network holds a continuum of "
-        f"values: pulses of different sizes leave κ at {len(np.unique(np.round(kappa_held, 3)))} "
-        f"distinct levels between {kappa_held.min():.2f} and {kappa_held.max():.2f}, and the "
-        f"fixed-point finder returns {len(fps)} fixed and slow points along the line "
-        f"(κ from {kappa_fp.min():.2f} to {kappa_fp.max():.2f}; the largest |λ| of their "
-        f"Jacobians is {top.max() if top.size else float('nan'):.4f}, one mode ≈ 1)."
+        f"memory time τ/(1 − λ): measured {', '.join(f'{v:.1f}' for v in r.memory_measured)} "
+        f"ms for λ = {', '.join(f'{v:g}' for v in r.overlaps)} against theory "
+        f"{', '.join(f'{v:.1f}' for v in r.memory_theory)} ms (worst relative error "
+        f"{r.relative_error.max():.1%}). With λ = 1 and tanh units the network holds a "
+        f"continuum of values: pulses of different sizes leave κ at "
+        f"{len(np.unique(np.round(held, 3)))} distinct levels between {held.min():.2f} and "
+        f"{held.max():.2f}, and the fixed-point finder returns {len(r.point_kinds)} fixed and "
+        f"slow points along the line (κ from {kp.min():.2f} to {kp.max():.2f}; the largest "
+        f"|λ| of their Jacobians is {r.top_eigenvalue:.4f}, one mode ≈ 1)."
     )
-    metrics = {
-        "memory_time_measured": measured_arr.tolist(),
-        "memory_time_theory": theory.tolist(),
-        "memory_time_max_rel_error": float(rel_err.max()),
-        "n_line_points": len(fps),
-        "kappa_range_fixed_points": [float(kappa_fp.min()), float(kappa_fp.max())]
-        if len(fps)
-        else None,
-    }
-    ctx.run.write_json("metrics_summary.json", metrics)
-    sections = [
-        _memory_time_section(opts.n_hidden),
-        {
-            "title": "A line of slow points",
-            "text": (
-                "Trajectories after pulses of different sizes along n, projected on the "
-                "(orthonormalised) m and n directions, with the fixed point (origin) and the "
-                "slow points found from the held states: they lie on a line along m. Their "
-                "Jacobians have one eigenvalue ≈ 1 (the direction along the line)."
+
+
+def narrate_line(r: LineAttractorResults) -> list[Section]:
+    """The report's sections, every number and every legend from ``r``."""
+    counts = r.counts()
+    return [
+        Section(
+            "Memory time against the overlap λ",
+            "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
+            (
+                FigureSpec(
+                    "memory_time",
+                    "Memory time of κ against the overlap λ for linear rank-one networks of "
+                    f"{r.memory_n_hidden} units",
+                    "Dots: measured decay time; line: the theory τ/(1 − λ)",
+                ),
             ),
-            "figures": [
+        ),
+        Section(
+            "A line of slow points",
+            "Trajectories after pulses of different sizes along n, projected on the "
+            "(orthonormalised) m and n directions, with the fixed point (origin) and the "
+            "slow points found from the held states: they lie on a line along m. Their "
+            "Jacobians have one eigenvalue ≈ 1 (the direction along the line).",
+            (
                 FigureSpec(
                     "line_of_fixed_points",
-                    f"Trajectories of the {net.n_hidden}-unit tanh network after "
-                    f"{len(amplitudes)} pulses of different sizes (grey) on the orthonormalised "
-                    "m and n directions, with the fixed and slow points found from the held "
-                    "states",
+                    f"Trajectories of the {r.n_hidden}-unit tanh network after "
+                    f"{len(r.amplitudes)} pulses of different sizes (grey) on the "
+                    "orthonormalised m and n directions, with the fixed and slow points found "
+                    "from the held states",
                     describe_points(counts),
                     legend_labels(counts),
                 ),
@@ -346,10 +534,28 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
                     describe_points(counts, "eigenvalues at the "),
                     legend_labels(counts),
                 ),
-            ],
-        },
+            ),
+        ),
     ]
-    return Report("Line attractor", summary, sections, metrics)
+
+
+def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them (and the older per-analysis files), draw, narrate."""
+    from ..plotting._networks import line_attractor_figures
+
+    r = compute_line(ctx, model)
+    save_results(ctx.run, r, "line_attractor")
+    # the files older runs have (kept for their readers)
+    ctx.run.save_result(
+        "memory_time",
+        {"overlap": r.overlaps, "measured": r.memory_measured, "theory": r.memory_theory},
+    )
+    ctx.run.save_result("held_values", {"amplitude": r.amplitudes, "kappa": r.kappa_held})
+    for name, fig in line_attractor_figures(r).items():
+        ctx.run.save_figure(fig, name)
+    metrics = r.metrics()
+    ctx.run.write_json("metrics_summary.json", metrics)
+    return Report("Line attractor", summarize_line(r), narrate_line(r), metrics)
 
 
 register(
@@ -357,9 +563,7 @@ register(
         name="line-attractor",
         description="Rank-one line attractor: memory time τ/(1−λ) and a line of slow points.",
         options=LineAttractorOptions,
-        quick={
-            "n_hidden": 200,
-        },
+        quick={"n_hidden": 200},
         build=build_line,
         analyze=analyze_line,
     )

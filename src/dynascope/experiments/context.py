@@ -45,37 +45,20 @@ from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..plotting import merge_legends
 from ..report import FigureSpec, Section, Table, load_results, save_results
 from ..tasks import ContextDependentIntegration, TaskBatch
+from . import _lowrank_common as shared
 from ._base import Experiment, Report, RunContext, register, training_figure
-from ._lowrank_common import (
-    HELD_OUT_SEED_OFFSET,
-    accuracy,
-    check_lowrank,
-    fmt_accs,
-    resampled_accuracies,
-    train_lowrank,
-)
+from ._options import Int
 
 
 @dataclass(frozen=True)
-class ContextOptions:
+class ContextOptions(shared.LowRankOptions):
     """Options of the context experiment (defaults are the real settings).
+
+    The shared ones are those of :class:`~._lowrank_common.LowRankOptions` (two populations
+    are needed to gate by context; training may take 3000 steps); besides:
 
     Attributes
     ----------
-    hidden : int
-        N, neurons of the rank-one network.
-    steps : int
-        Most training steps (training stops early at ``early_stop`` held-out accuracy).
-    batch_size, lr : int, float
-        Adam settings.
-    early_stop : float
-        Held-out accuracy at which training stops.
-    noise_std : float
-        Private noise of the neurons during training.
-    n_test : int
-        Held-out trials for every accuracy, latent and coupling measurement.
-    n_populations : int
-        Gaussian-mixture components of the reduction (two are needed to gate by context).
     max_populations : int
         Largest count the BIC scan (reported, not used) tries.
     refine_steps : int
@@ -83,25 +66,20 @@ class ContextOptions:
     finite_refine_steps : int
         Further steps through a network of ``hidden`` neurons redrawn from the mixture at every
         step (0: skip).
-    resample_sizes : tuple of int
-        Sizes of the networks redrawn from the refined mixture.
-    resample_seeds : int
-        Draws per size.
     """
 
-    hidden: int = 512
+    owner = "context"
+    constraints = {
+        "max_populations": Int(lo=1),
+        "refine_steps": Int(lo=0),
+        "finite_refine_steps": Int(lo=0),
+    }
+
     steps: int = 3000
-    batch_size: int = 32
-    lr: float = 1e-2
-    early_stop: float = 0.99
-    noise_std: float = 0.05
-    n_test: int = 500
     n_populations: int = 2
     max_populations: int = 5
     refine_steps: int = 300
     finite_refine_steps: int = 200
-    resample_sizes: tuple[int, ...] = (512, 4096)
-    resample_seeds: int = 3
 
 
 CONTEXTS = ("A", "B")
@@ -118,8 +96,7 @@ def _task() -> ContextDependentIntegration:
 
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-one network on context-dependent integration (resumable)."""
-    opts: ContextOptions = ctx.options
-    return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop)
+    return shared.train_lowrank(ctx, _task())
 
 
 def _per_context(values: np.ndarray, batch: TaskBatch) -> dict[str, float]:
@@ -388,9 +365,9 @@ def _latents(ctx: RunContext, net: LowRankRNN, mix: dict[str, Any], batch: TaskB
 def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
     """Populations, reduction, refinement, effective couplings per context and resampling."""
     opts: ContextOptions = ctx.options
-    net = check_lowrank(model, "context")
+    net = shared.check_lowrank(model, "context")
     task = _task()
-    batch = task.sample(opts.n_test, ctx.seed + HELD_OUT_SEED_OFFSET)
+    batch = task.sample(opts.n_test, ctx.seed + shared.HELD_OUT_SEED_OFFSET)
     mix = _mixtures(ctx, net, task)
     sim = mix["red"].simulate(batch.inputs)
     sim_ref = simulate_reduced(mix["refined"], batch.inputs)
@@ -413,17 +390,17 @@ def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
     names = ["m", "n", "I_A", "I_B", "I_ctxA", "I_ctxB", "readout"]
     if load.shape[1] != len(names):  # a model with a bias has one more column
         names = [f"loading {k}" for k in range(load.shape[1])]
-    accs = resampled_accuracies(
+    accs = shared.resampled_accuracies(
         mix["refined"], task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
     )
-    raw = resampled_accuracies(
+    raw = shared.resampled_accuracies(
         mix["fitted"], task, batch, opts.resample_sizes[:1], opts.resample_seeds, ctx.seed
     )
     return ContextResults(
         n_hidden=int(net.n_hidden), steps=opts.steps, n_populations=opts.n_populations,
         bic_populations=int(mix["bic"].n_populations_), refine_steps=opts.refine_steps,
         finite_refine_steps=opts.finite_refine_steps, early_stop=opts.early_stop,
-        accuracy=accuracy(net, task, batch),
+        accuracy=shared.accuracy(net, task, batch),
         accuracy_by_context=_per_context(_correct(out.numpy(), batch), batch),
         one_population_accuracy=float(
             task.performance(simulate_reduced(mix["one"], batch.inputs).outputs, batch)
@@ -746,7 +723,7 @@ def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]])
         Section(
             "Engineering without learning",
             "Networks drawn from the raw fit: N = "
-            f"{r.resample_sizes[0]}: {fmt_accs(r.resampled_fitted)}.",
+            f"{r.resample_sizes[0]}: {shared.fmt_accs(r.resampled_fitted)}.",
             (
                 FigureSpec(
                     "resampled",
@@ -761,7 +738,7 @@ def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]])
             Table(
                 ("size", "accuracy of each draw"),
                 tuple(
-                    (f"N = {n}", fmt_accs(v))
+                    (f"N = {n}", shared.fmt_accs(v))
                     for n, v in zip(r.resample_sizes, r.resampled, strict=True)
                 ),
             ),

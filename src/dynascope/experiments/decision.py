@@ -17,7 +17,6 @@ from typing import Any, cast
 
 import numpy as np
 
-from .._validation import check_int
 from ..lowrank import (
     MeanFieldReduction,
     flow_field,
@@ -30,63 +29,24 @@ from ..models import RNNModel
 from ..plotting import merge_legends
 from ..report import FigureSpec, Section, Table, load_results, save_results
 from ..tasks import PerceptualDecision
+from . import _lowrank_common as shared
 from ._base import Experiment, Report, RunContext, register, training_figure
-from ._lowrank_common import (
-    HELD_OUT_SEED_OFFSET,
-    accuracy,
-    check_lowrank,
-    fmt_accs,
-    resampled_accuracies,
-    train_lowrank,
-)
+from ._options import Int
 
 
 @dataclass(frozen=True)
-class DecisionOptions:
+class DecisionOptions(shared.LowRankOptions):
     """Options of the decision experiment (defaults are the real settings).
 
-    Attributes
-    ----------
-    hidden : int
-        N, neurons of the network.
-    rank : int
-        D, rank of the connectivity (one suffices for this task; sweeps try more to find the
-        minimal rank).
-    steps : int
-        Most training steps (training stops early at ``early_stop`` held-out accuracy).
-    batch_size, lr : int, float
-        Adam settings.
-    early_stop : float
-        Held-out accuracy at which training stops.
-    noise_std : float
-        Private noise of the neurons during training.
-    n_test : int
-        Held-out trials for every accuracy and latent comparison.
-    n_populations : int
-        Gaussian-mixture components of the reduction (one suffices for this task).
-    resample_sizes : tuple of int
-        Sizes of the networks redrawn from the mixture.
-    resample_seeds : int
-        Draws per size.
+    The shared ones are those of :class:`~._lowrank_common.LowRankOptions` (one population
+    suffices for this task); ``rank`` is D, the rank of the connectivity (one suffices; sweeps
+    try more to find the minimal rank).
     """
 
-    hidden: int = 512
-    rank: int = 1
-    steps: int = 1500
-    batch_size: int = 32
-    lr: float = 1e-2
-    early_stop: float = 0.99
-    noise_std: float = 0.05
-    n_test: int = 500
-    n_populations: int = 1
-    resample_sizes: tuple[int, ...] = (512, 4096)
-    resample_seeds: int = 3
+    owner = "decision"
+    constraints = {"rank": Int(lo=1, hi="hidden")}
 
-    def __post_init__(self) -> None:
-        owner = "DecisionOptions"
-        for name in ("hidden", "rank", "steps", "batch_size", "n_test", "n_populations"):
-            check_int(getattr(self, name), name, owner, min_value=1)
-        check_int(self.rank, "rank", owner, min_value=1, max_value=self.hidden)
+    rank: int = 1
 
 
 def _task() -> PerceptualDecision:
@@ -97,7 +57,7 @@ def _task() -> PerceptualDecision:
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-D network (D = ``rank``, default one) on the perceptual decision (resumable)."""
     opts: DecisionOptions = ctx.options
-    return train_lowrank(ctx, _task(), steps=opts.steps, early_stop=opts.early_stop, rank=opts.rank)
+    return shared.train_lowrank(ctx, _task(), rank=opts.rank)
 
 
 def pooled_r2(reference: np.ndarray, prediction: np.ndarray) -> float:
@@ -219,9 +179,9 @@ def _flow(red: MeanFieldReduction, held: np.ndarray, seed: int) -> dict[str, Any
 def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
     """Mean-field reduction, latent comparison, reduced flow and resampled networks."""
     opts: DecisionOptions = ctx.options
-    net = check_lowrank(model, "decision")
+    net = shared.check_lowrank(model, "decision")
     task = _task()
-    batch = task.sample(opts.n_test, ctx.seed + HELD_OUT_SEED_OFFSET)
+    batch = task.sample(opts.n_test, ctx.seed + shared.HELD_OUT_SEED_OFFSET)
     lat = latent_trajectories(net, batch.inputs)
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     pops = red.populations_
@@ -246,7 +206,7 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
     sub = "₁" if rank > 1 else ""
     names = [f"loading {i}" for i in range(load.shape[1])]
     names[0], names[rank], names[2 * rank] = f"m{sub}", f"n{sub}", "input weight"
-    accs = resampled_accuracies(
+    accs = shared.resampled_accuracies(
         pops, task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
     )
     return DecisionResults(
@@ -256,7 +216,7 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
         n_populations=opts.n_populations,
         early_stop=opts.early_stop,
         coherences=tuple(float(c) for c in task.coherences),
-        accuracy=accuracy(net, task, batch),
+        accuracy=shared.accuracy(net, task, batch),
         reduced_accuracy=float(task.performance(sim.outputs, batch)),
         latent_r2=r2,
         times=times,
@@ -437,9 +397,11 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             ),
             Table(
                 ("size", "accuracy of each draw"),
-                tuple((f"N = {n}", fmt_accs(v)) for n, v in zip(r.resample_sizes, r.resampled,
-                                                                strict=True)),
-            ),  # fmt: skip
+                tuple(
+                    (f"N = {n}", shared.fmt_accs(v))
+                    for n, v in zip(r.resample_sizes, r.resampled, strict=True)
+                ),
+            ),
         ),
     ]
 

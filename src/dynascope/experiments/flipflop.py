@@ -16,14 +16,30 @@ from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Section, Table, load_results, save_results
 from ..tasks import FlipFlop
-from ..training import TrainConfig
-from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._base import (
+    Experiment,
+    Report,
+    RunContext,
+    cosine_training,
+    register,
+    train_and_save,
+    training_figure,
+)
+from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
 from ._results import model_words
 
 
 @dataclass(frozen=True)
-class FlipFlopOptions:
+class FlipFlopOptions(ExperimentOptions):
     """Options of the flip-flop experiment (defaults are the real settings)."""
+
+    owner = "flipflop"
+    constraints = {
+        "n_bits": Int(lo=1),
+        "lr": LR_ABOVE_FLOOR,
+        "n_init": Maybe(Int(lo=1)),
+        "init_noise": Float(lo=0.0),
+    }
 
     n_bits: int = 3
     hidden: int = 16
@@ -45,18 +61,7 @@ def build(ctx: RunContext) -> RNNModel:
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     model = GRU(task.n_in, opts.hidden, task.n_out, seed=ctx.seed)
-    config = TrainConfig(
-        n_steps=opts.steps,
-        batch_size=opts.batch_size,
-        lr=opts.lr,
-        lr_schedule="cosine",
-        lr_min=1e-4,
-        eval_every=max(opts.steps // 20, 1),
-        checkpoint_every=max(opts.steps // 10, 1),
-        seed=ctx.seed,
-        progress=ctx.progress,
-    )
-    return train_and_save(ctx, model, task, config)
+    return train_and_save(ctx, model, task, cosine_training(ctx, n_evals=20))
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         point_kinds=tuple(point_kinds(fps)),
         saddle_index=fps.saddle_index,
         points_pcs=view.transform(fps.x_star).reshape(len(fps), 3),
-        eigvals=fps.eigvals,
+        eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
         residual=fps.residual,
         readout_signs=_readout_signs(fps.x_star, m64) if len(fps) else (),
         trajectories_pcs=view.transform(states.numpy())[: min(8, opts.analysis_trials)],

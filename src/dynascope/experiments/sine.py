@@ -14,14 +14,31 @@ from ..analysis import oscillation_modes
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..report import FigureSpec, Section, load_results, save_results
 from ..tasks import SineWave
-from ..training import TrainConfig
-from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._base import (
+    Experiment,
+    Report,
+    RunContext,
+    cosine_training,
+    register,
+    train_and_save,
+    training_figure,
+)
+from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int
 from ._results import model_words
 
 
 @dataclass(frozen=True)
-class SineOptions:
+class SineOptions(ExperimentOptions):
     """Options of the sine-wave experiment (defaults are the real settings)."""
+
+    owner = "sine"
+    constraints = {
+        "lr": LR_ABOVE_FLOOR,
+        "n_levels": Int(lo=2),  # odd levels are held out: level 1 at least
+        "input_scale": Float(lo=0.0),
+        "readout_scale": Float(lo=0.0),
+        "rate_reg": Float(lo=0.0),
+    }
 
     hidden: int = 200
     steps: int = 3000
@@ -56,19 +73,7 @@ def build(ctx: RunContext) -> RNNModel:
             model.weight_out.mul_(opts.readout_scale)
     if opts.readout_scale > 0:
         model.weight_out.requires_grad_(False)  # the trainer optimises only trainable weights
-    config = TrainConfig(
-        n_steps=opts.steps,
-        batch_size=opts.batch_size,
-        lr=opts.lr,
-        lr_schedule="cosine",
-        lr_min=1e-4,
-        rate_reg=opts.rate_reg,
-        eval_every=max(opts.steps // 20, 1),
-        eval_batch_size=128,
-        checkpoint_every=max(opts.steps // 10, 1),
-        seed=ctx.seed,
-        progress=ctx.progress,
-    )
+    config = cosine_training(ctx, n_evals=20, rate_reg=opts.rate_reg, eval_batch_size=128)
     return train_and_save(ctx, model, task, config)
 
 

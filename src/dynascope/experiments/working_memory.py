@@ -16,14 +16,26 @@ from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Section, load_results, save_results
 from ..tasks import ParametricWorkingMemory
-from ..training import TrainConfig
-from ._base import Experiment, Report, RunContext, register, train_and_save, training_figure
+from ._base import (
+    Experiment,
+    Report,
+    RunContext,
+    cosine_training,
+    register,
+    train_and_save,
+    training_figure,
+)
+from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Int
 from ._results import model_words
 
 
 @dataclass(frozen=True)
-class WorkingMemoryOptions:
+class WorkingMemoryOptions(ExperimentOptions):
     """Options of the working-memory experiment (defaults are the real settings)."""
+
+    owner = "working-memory"
+    # five trials at least: f1 is decoded with five-fold cross-validation
+    constraints = {"lr": LR_ABOVE_FLOOR, "analysis_trials": Int(lo=5)}
 
     hidden: int = 128
     steps: int = 1500
@@ -51,18 +63,7 @@ def build(ctx: RunContext) -> RNNModel:
         noise_std=opts.noise_std,
         seed=ctx.seed,
     )
-    config = TrainConfig(
-        n_steps=opts.steps,
-        batch_size=opts.batch_size,
-        lr=opts.lr,
-        lr_schedule="cosine",
-        lr_min=1e-4,
-        eval_every=max(opts.steps // 15, 1),
-        checkpoint_every=max(opts.steps // 10, 1),
-        seed=ctx.seed,
-        progress=ctx.progress,
-    )
-    return train_and_save(ctx, model, task, config)
+    return train_and_save(ctx, model, task, cosine_training(ctx, n_evals=15))
 
 
 @dataclass(frozen=True)

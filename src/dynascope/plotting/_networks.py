@@ -1,14 +1,27 @@
-"""Figures of constructed networks: Hopfield capacity and overlaps, line-attractor memory."""
+"""Figures of constructed networks: Hopfield capacity and overlaps, line-attractor memory.
+
+:func:`hopfield_figures` and :func:`line_attractor_figures` draw the ``hopfield`` and
+``line-attractor`` experiments' figures from their results alone.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._mpl import new_axes
 
-__all__ = ["plot_capacity_curve", "plot_memory_times", "plot_overlaps"]
+if TYPE_CHECKING:
+    from ..experiments.constructed import HopfieldResults, LineAttractorResults
+
+__all__ = [
+    "hopfield_figures",
+    "line_attractor_figures",
+    "plot_capacity_curve",
+    "plot_memory_times",
+    "plot_overlaps",
+]
 
 
 def plot_capacity_curve(curve: Any, *, ax: Any = None) -> Any:
@@ -64,3 +77,43 @@ def plot_memory_times(
     ax.set_ylabel("memory time (ms)")
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def hopfield_figures(r: HopfieldResults) -> dict[str, Any]:
+    """The ``hopfield`` experiment's figures (``overlaps``, ``capacity``), drawn from ``r``."""
+    from ..networks import CapacityCurve
+
+    curve = CapacityCurve(
+        loads=r.capacity_loads,
+        overlap_mean=r.capacity_overlap_mean,
+        overlap_std=r.capacity_overlap_std,
+        breakdown_load=r.breakdown_load,
+        threshold=r.capacity_threshold,
+        n_hidden=r.capacity_n,
+        flip_fraction=r.flip_fraction,
+    )
+    return {
+        "overlaps": plot_overlaps(r.times, r.overlaps, r.reduced),
+        "capacity": plot_capacity_curve(curve),
+    }
+
+
+def line_attractor_figures(r: LineAttractorResults) -> dict[str, Any]:
+    """The ``line-attractor`` experiment's figures, drawn from ``r``.
+
+    ``memory_time`` (measured against τ/(1 − λ)), ``line_of_fixed_points`` (trajectories and
+    points on the m and n directions, by kind) and ``eigenvalues`` (by kind).
+    """
+    from ._points import group_by_kind
+    from ._statespace import plot_eigenvalues, plot_state_space
+
+    return {
+        "memory_time": plot_memory_times(r.overlaps, r.memory_measured, tau=r.tau),
+        "line_of_fixed_points": plot_state_space(
+            r.trajectories,
+            group_by_kind(r.points, r.point_kinds),
+            axis_labels=("m", "n"),
+            max_trajectories=len(r.amplitudes),
+        ),
+        "eigenvalues": plot_eigenvalues(group_by_kind(r.eigvals, r.point_kinds)),
+    }
