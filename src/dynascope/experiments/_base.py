@@ -16,16 +16,26 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..exceptions import InvalidParameterError, ShapeError
 from ..io import load_user_model
 from ..models import RNNModel
-from ..report import REPORT_FORMAT_VERSION, RunDirectory, Section, build_report, sections_to_json
+from ..report import (
+    REPORT_FORMAT_VERSION,
+    FigureSpec,
+    RunDirectory,
+    Section,
+    build_report,
+    sections_to_json,
+)
 from ._options import LR_FLOOR, ExperimentOptions
+from ._results import ExperimentResults
 
 if TYPE_CHECKING:
     from ..training import TrainConfig
+
+R = TypeVar("R", bound=ExperimentResults)
 
 __all__ = [
     "EXPERIMENTS",
@@ -354,13 +364,19 @@ def train_and_save(ctx: RunContext, model: RNNModel, task: Any, config: Any) -> 
     return result.model
 
 
-def cosine_training(ctx: RunContext, *, n_evals: int = 20, **extra: Any) -> TrainConfig:
-    """The ``TrainConfig`` of the flip-flop, working-memory and sine experiments.
+def train_cosine(
+    ctx: RunContext, model: RNNModel, task: Any, *, n_evals: int = 20, **extra: Any
+) -> RNNModel:
+    """Train as the flip-flop, working-memory and sine experiments do (see :func:`train_and_save`).
 
     Adam with a cosine schedule from the option ``lr`` down to ``LR_FLOOR``, ``n_evals``
     held-out evaluations and ten checkpoints over the option ``steps``; ``extra`` adds
-    settings (e.g. ``rate_reg``).
+    ``TrainConfig`` settings (e.g. ``rate_reg``).
     """
+    return train_and_save(ctx, model, task, _cosine_config(ctx, n_evals, extra))
+
+
+def _cosine_config(ctx: RunContext, n_evals: int, extra: Mapping[str, Any]) -> TrainConfig:
     from ..training import TrainConfig
 
     opts = ctx.options
@@ -384,6 +400,52 @@ def history(ctx: RunContext) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def publish(
+    ctx: RunContext, results: ExperimentResults, figures: Mapping[str, Any]
+) -> tuple[FigureSpec, ...]:
+    """Save ``results`` and ``figures`` into the run; return the training curve's figure.
+
+    The training curve (when the run has one, see :func:`training_figure`) is returned as the
+    :class:`FigureSpec` of the report's "Task and training" section.
+    """
+    results.save(ctx.run)
+    for name, fig in figures.items():
+        ctx.run.save_figure(fig, name)
+    what = "Training loss (log scale) against step"
+    return tuple(FigureSpec(name, what) for name in training_figure(ctx))
+
+
+def finish(
+    ctx: RunContext, title: str, summary: str, sections: list[Section], metrics: dict[str, Any]
+) -> Report:
+    """Write ``metrics_summary.json``; return the report content."""
+    ctx.run.write_json("metrics_summary.json", metrics)
+    return Report(title, summary, sections, metrics)
+
+
+def staged(
+    compute: Callable[[RunContext, RNNModel], R],
+    figures: Callable[[R], Mapping[str, Any]],
+    summarize: Callable[[R], str],
+    narrate: Callable[[R, tuple[FigureSpec, ...]], list[Section]],
+) -> Callable[[RunContext, RNNModel], Report]:
+    """An experiment's ``analyze`` from its stages.
+
+    ``compute(ctx, model)`` returns the results; they are saved (:meth:`ExperimentResults.save`)
+    and drawn by ``figures(results)`` (name -> figure); ``summarize(results)`` and
+    ``narrate(results, training_figures)`` write the report from them alone; the title and
+    ``metrics_summary.json`` come from the results.
+    """
+
+    def analyze(ctx: RunContext, model: RNNModel) -> Report:
+        results = compute(ctx, model)
+        training = publish(ctx, results, figures(results))
+        sections = narrate(results, training)
+        return finish(ctx, results.title(), summarize(results), sections, results.metrics())
+
+    return analyze
 
 
 def training_figure(ctx: RunContext) -> list[str]:

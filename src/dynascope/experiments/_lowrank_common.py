@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from ..exceptions import InvalidParameterError
-from ..lowrank import Populations, resample
+from ..lowrank import FlowField, Populations, resample
 from ..models import LowRankRNN, RNNModel, analysis_copy
+from ..report import FigureSpec, Section, Table
 from ..tasks import Task, TaskBatch
 from ..training import TrainConfig
 from ._base import RunContext, train_and_save
 from ._options import ExperimentOptions
+from ._results import ExperimentResults
 
 __all__ = [
     "HELD_OUT_SEED_OFFSET",
     "LowRankOptions",
+    "LowRankResults",
     "accuracy",
     "check_lowrank",
+    "engineering_section",
+    "flow_panels",
     "fmt_accs",
     "resampled_accuracies",
     "train_lowrank",
@@ -65,6 +72,83 @@ class LowRankOptions(ExperimentOptions):
     n_populations: int = 1
     resample_sizes: tuple[int, ...] = (512, 4096)
     resample_seeds: int = 3
+
+
+@dataclass(frozen=True)
+class LowRankResults(ExperimentResults):
+    """Results the ``decision`` and ``context`` experiments share (their results add theirs).
+
+    Attributes
+    ----------
+    n_hidden : int
+        Neurons of the analysed network (not of the options).
+    steps, n_populations : int
+        Training steps (at most) and mixture components (from the options).
+    early_stop : float
+        Held-out accuracy at which training stopped.
+    accuracy, reduced_accuracy, latent_r2 : float
+        Held-out accuracy of the network and of its (fitted) reduced model; R² of its κ.
+    times : ndarray (T,)
+        Time of each step (ms).
+    kappa_network, kappa_reduced : ndarray (n, T, D)
+        Latents of held-out trials: the network's and the reduced model's.
+    flow_kappa, flow_velocity : ndarray (K,), (n_panels, K)
+        κ grid of the reduced flows and dκ/dt on it, one row per panel (empty where the
+        rank is above one).
+    tau : float
+        Time constant of the reduced flow (ms).
+    fixed_kappa, fixed_stable, fixed_panel : ndarray (M, D), (M,) bool, (M,) int
+        Reduced fixed points, their stability and the panel of each.
+    loadings, labels : ndarray (N, F), (N,)
+        Connectivity loadings of each neuron and its population.
+    loading_names : tuple of str
+        Name of each loading column.
+    resample_sizes : tuple of int
+        Sizes of the networks redrawn from the mixture.
+    resampled : tuple of tuple of float
+        Accuracy of each draw, per size.
+    """
+
+    n_hidden: int
+    steps: int
+    n_populations: int
+    early_stop: float
+    accuracy: float
+    reduced_accuracy: float
+    latent_r2: float
+    times: np.ndarray
+    kappa_network: np.ndarray
+    kappa_reduced: np.ndarray
+    flow_kappa: np.ndarray
+    flow_velocity: np.ndarray
+    tau: float
+    fixed_kappa: np.ndarray
+    fixed_stable: np.ndarray
+    fixed_panel: np.ndarray
+    loadings: np.ndarray
+    labels: np.ndarray
+    loading_names: tuple[str, ...]
+    resample_sizes: tuple[int, ...]
+    resampled: tuple[tuple[float, ...], ...]
+
+
+def flow_panels(fields: Sequence[FlowField]) -> dict[str, Any]:
+    """One-dimensional reduced flows of several panels (inputs), as results fields.
+
+    ``flow_kappa`` (the shared κ grid), ``flow_velocity`` (one row per panel), ``tau``, and the
+    fixed points of every panel: ``fixed_kappa`` (M, D), ``fixed_stable``, ``fixed_panel``.
+    """
+    fps = [f.fixed_points for f in fields]
+    return dict(
+        flow_kappa=fields[0].axes[0],
+        flow_velocity=np.stack([f.velocity[:, 0] for f in fields]),
+        tau=float(fields[0].tau),
+        fixed_kappa=np.concatenate([p.kappa for p in fps]),
+        fixed_stable=np.concatenate([p.is_stable for p in fps]),
+        fixed_panel=np.concatenate(
+            [np.full(len(p), i, dtype=np.int64) for i, p in enumerate(fps)]
+        ),
+    )
 
 
 def train_lowrank(ctx: RunContext, task: Task, *, rank: int = 1) -> RNNModel:
@@ -136,3 +220,37 @@ def resampled_accuracies(
 def fmt_accs(values: Sequence[float]) -> str:
     """``0.990, 0.986`` — a list of accuracies for the report text."""
     return ", ".join(f"{v:.3f}" for v in values)
+
+
+class Resampled(Protocol):
+    """What :func:`engineering_section` reads from a decision or context result."""
+
+    @property
+    def accuracy(self) -> float: ...
+    @property
+    def resample_sizes(self) -> tuple[int, ...]: ...
+    @property
+    def resampled(self) -> tuple[tuple[float, ...], ...]: ...
+
+
+def engineering_section(
+    text: str, what: str, r: Resampled, reduced: tuple[str, float]
+) -> Section:
+    """The "Engineering without learning" section: networks redrawn from a mixture.
+
+    ``what`` says what the ``resampled`` figure draws; ``reduced`` names the reduced model
+    drawn beside it and gives its accuracy; the table lists each draw's accuracy by size.
+    """
+    words, reduced_accuracy = reduced
+    how = (
+        f"Black line: the trained network ({r.accuracy:.1%}); dashed orange: the {words} "
+        f"({reduced_accuracy:.1%}); dotted grey: chance"
+    )
+    sizes = zip(r.resample_sizes, r.resampled, strict=True)
+    rows = tuple((f"N = {n}", fmt_accs(v)) for n, v in sizes)
+    return Section(
+        "Engineering without learning",
+        text,
+        (FigureSpec("resampled", what, how),),
+        Table(("size", "accuracy of each draw"), rows),
+    )

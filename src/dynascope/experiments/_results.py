@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ..models import RNNModel
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
 
-__all__ = ["model_words"]
+from ..models import RNNModel
+from ..report import RunDirectory, load_results, save_results
+
+__all__ = ["ExperimentResults", "model_words"]
 
 _WORDS = {
     "GRU": "GRU",
@@ -19,3 +24,34 @@ _WORDS = {
 def model_words(model: RNNModel) -> str:
     """What to call ``model`` in a summary ("GRU", "rate network", ...): from the model itself."""
     return _WORDS.get(type(model).__name__, type(model).__name__)
+
+
+@dataclass(frozen=True)
+class ExperimentResults:
+    """Base of every experiment's results: a frozen dataclass stored as ``results/NAME.*``.
+
+    A subclass sets ``store_name`` (``NAME``) and ``report_title`` (or overrides
+    :meth:`title`) and implements :meth:`metrics`; its fields are written by
+    :func:`~dynascope.report.save_results` (arrays to the ``.npz``, the rest to its header) and
+    read back, field for field, by :meth:`load`.
+    """
+
+    store_name: ClassVar[str]
+    report_title: ClassVar[str] = ""
+
+    def title(self) -> str:
+        """The report's title."""
+        return self.report_title
+
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics_summary.json`` (the report's headline numbers)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define metrics()")
+
+    def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
+        """Write these results as ``RUN_DIR/results/NAME.*``."""
+        save_results(run, self, self.store_name)
+
+    @classmethod
+    def load(cls, run_dir: RunDirectory | str | os.PathLike[str]) -> Self:
+        """The results a run saved in ``RUN_DIR/results/NAME.*``."""
+        return load_results(run_dir, cls, cls.store_name)

@@ -75,8 +75,8 @@ class CompareOptions(ExperimentOptions):
     n_trials: int = 16
     n_steps: int = 60
     noise: float = 0.02
-    dsa_rank: int = 6
     dsa_score_method: str = "wasserstein"
+    dsa_rank: int = 6
     dsa_n_iter: int = 300
     dsa_n_starts: int = 2
     n_init: int = 128

@@ -9,8 +9,10 @@ from it alone.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,9 +32,11 @@ from ..networks import (
     random_patterns,
 )
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section, load_results, save_results
-from ._base import Experiment, Report, RunContext, register
+from ..plotting._networks import hopfield_figures, line_attractor_figures
+from ..report import FigureSpec, RunDirectory, Section
+from ._base import Experiment, RunContext, register, staged
 from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
+from ._results import ExperimentResults
 
 # --------------------------------------------------------------------------- hopfield
 
@@ -61,6 +65,17 @@ class HopfieldOptions(ExperimentOptions):
     capacity_seeds: int = 3
 
 
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+HOPFIELD_QUICK = {
+    "n_hidden": 300,
+    "capacity_n": 200,
+    "capacity_loads": (0.05, 0.14, 0.25),
+    "capacity_seeds": 1,
+}
+#: One line for ``dynascope run --list``.
+HOPFIELD_DESCRIPTION = "Hopfield memories: retrieval, reduced overlap dynamics, capacity curve."
+
+
 def _hopfield_patterns(opts: HopfieldOptions, seed: int) -> np.ndarray:
     return random_patterns(opts.n_patterns, opts.n_hidden, seed=seed)
 
@@ -74,7 +89,7 @@ def build_hopfield(ctx: RunContext) -> RNNModel:
 
 
 @dataclass(frozen=True)
-class HopfieldResults:
+class HopfieldResults(ExperimentResults):
     """Everything the Hopfield report says and draws (saved as ``results/hopfield.*``).
 
     Attributes
@@ -120,6 +135,9 @@ class HopfieldResults:
     breakdown_load: float
     capacity_threshold: float
 
+    store_name = "hopfield"
+    report_title = "Hopfield network"
+
     @property
     def final_overlap(self) -> float:
         """Overlap with the cued pattern at the end of the retrieval."""
@@ -130,7 +148,24 @@ class HopfieldResults:
         """RMS difference between the network's and the reduced model's cued overlap."""
         return float(np.sqrt(np.mean((self.overlaps[:, 0] - self.reduced) ** 2)))
 
-    def metrics(self) -> dict[str, float | int]:
+    def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
+        """Write ``results/hopfield.*`` and the files older runs have (``retrieval.npz``,
+        ``capacity.npz``)."""
+        super().save(run)
+        run = run if isinstance(run, RunDirectory) else RunDirectory(run, mode="overwrite")
+        arrays = {"times": self.times, "overlaps": self.overlaps, "reduced": self.reduced}
+        run.save_result("retrieval", arrays)
+        run.save_result(
+            "capacity",
+            {
+                "loads": self.capacity_loads,
+                "overlap_mean": self.capacity_overlap_mean,
+                "overlap_std": self.capacity_overlap_std,
+            },
+            {"breakdown_load": self.breakdown_load, "n_hidden": self.capacity_n},
+        )
+
+    def metrics(self) -> dict[str, Any]:
         """The run's ``metrics_summary.json``."""
         return {
             "final_overlap": self.final_overlap,
@@ -139,11 +174,6 @@ class HopfieldResults:
             "n_memories_found": self.n_memories,
             "breakdown_load": self.breakdown_load,
         }
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> HopfieldResults:
-        """The results a hopfield run saved in ``RUN_DIR/results/hopfield.*``."""
-        return load_results(run_dir, cls, "hopfield")
 
 
 def _continuous_time(model: RNNModel) -> tuple[float, float]:
@@ -219,8 +249,10 @@ def summarize_hopfield(r: HopfieldResults) -> str:
     )
 
 
-def narrate_hopfield(r: HopfieldResults) -> list[Section]:
-    """The report's sections, every number from ``r``."""
+def narrate_hopfield(
+    r: HopfieldResults, training: Sequence[FigureSpec] = ()
+) -> list[Section]:
+    """The report's sections, every number from ``r`` (``training``: none, nothing is trained)."""
     return [
         Section(
             "Retrieval from a corrupted cue",
@@ -255,45 +287,16 @@ def narrate_hopfield(r: HopfieldResults) -> list[Section]:
     ]
 
 
-def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them (and the older per-analysis files), draw, narrate."""
-    from ..plotting._networks import hopfield_figures
-
-    r = compute_hopfield(ctx, model)
-    save_results(ctx.run, r, "hopfield")
-    # the files older runs have (kept for their readers)
-    ctx.run.save_result(
-        "retrieval", {"times": r.times, "overlaps": r.overlaps, "reduced": r.reduced}
-    )
-    ctx.run.save_result(
-        "capacity",
-        {
-            "loads": r.capacity_loads,
-            "overlap_mean": r.capacity_overlap_mean,
-            "overlap_std": r.capacity_overlap_std,
-        },
-        {"breakdown_load": r.breakdown_load, "n_hidden": r.capacity_n},
-    )
-    for name, fig in hopfield_figures(r).items():
-        ctx.run.save_figure(fig, name)
-    metrics = r.metrics()
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report("Hopfield network", summarize_hopfield(r), narrate_hopfield(r), metrics)
-
-
-register(
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze_hopfield = staged(compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield)
+HOPFIELD = register(
     Experiment(
-        name="hopfield",
-        description="Hopfield memories: retrieval, reduced overlap dynamics, capacity curve.",
-        options=HopfieldOptions,
-        quick={
-            "n_hidden": 300,
-            "capacity_n": 200,
-            "capacity_loads": (0.05, 0.14, 0.25),
-            "capacity_seeds": 1,
-        },
-        build=build_hopfield,
-        analyze=analyze_hopfield,
+        "hopfield",
+        HOPFIELD_DESCRIPTION,
+        HopfieldOptions,
+        HOPFIELD_QUICK,
+        build_hopfield,
+        analyze_hopfield,
     )
 )
 
@@ -319,6 +322,12 @@ class LineAttractorOptions(ExperimentOptions):
     overlaps: tuple[float, ...] = (0.0, 0.5, 0.9)
 
 
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+LINE_QUICK = {"n_hidden": 200}
+#: One line for ``dynascope run --list``.
+LINE_DESCRIPTION = "Rank-one line attractor: memory time τ/(1−λ) and a line of slow points."
+
+
 def build_line(ctx: RunContext) -> RNNModel:
     """A tanh rank-one network tuned to overlap 1: a line attractor (eq. 7)."""
     opts: LineAttractorOptions = ctx.options
@@ -336,7 +345,7 @@ def build_line(ctx: RunContext) -> RNNModel:
 
 
 @dataclass(frozen=True)
-class LineAttractorResults:
+class LineAttractorResults(ExperimentResults):
     """Everything the line-attractor report says and draws (``results/line_attractor.*``).
 
     Attributes
@@ -379,6 +388,9 @@ class LineAttractorResults:
     kappa_points: np.ndarray
     eigvals: np.ndarray
 
+    store_name = "line_attractor"
+    report_title = "Line attractor"
+
     @property
     def relative_error(self) -> np.ndarray:
         """``|measured − theory| / theory`` of each memory time."""
@@ -394,7 +406,20 @@ class LineAttractorResults:
         """Number of points of each kind present."""
         return kind_counts(self.point_kinds)
 
-    def metrics(self) -> dict[str, object]:
+    def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
+        """Write ``results/line_attractor.*`` and the files older runs have
+        (``memory_time.npz``, ``held_values.npz``)."""
+        super().save(run)
+        run = run if isinstance(run, RunDirectory) else RunDirectory(run, mode="overwrite")
+        memory = {
+            "overlap": self.overlaps,
+            "measured": self.memory_measured,
+            "theory": self.memory_theory,
+        }
+        run.save_result("memory_time", memory)
+        run.save_result("held_values", {"amplitude": self.amplitudes, "kappa": self.kappa_held})
+
+    def metrics(self) -> dict[str, Any]:
         """The run's ``metrics_summary.json``."""
         kp = self.kappa_points
         return {
@@ -404,11 +429,6 @@ class LineAttractorResults:
             "n_line_points": len(self.point_kinds),
             "kappa_range_fixed_points": [float(kp.min()), float(kp.max())] if kp.size else None,
         }
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> LineAttractorResults:
-        """The results a line-attractor run saved in ``RUN_DIR/results/line_attractor.*``."""
-        return load_results(run_dir, cls, "line_attractor")
 
 
 def _memory_times(opts: LineAttractorOptions, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -496,8 +516,10 @@ def summarize_line(r: LineAttractorResults) -> str:
     )
 
 
-def narrate_line(r: LineAttractorResults) -> list[Section]:
-    """The report's sections, every number and every legend from ``r``."""
+def narrate_line(
+    r: LineAttractorResults, training: Sequence[FigureSpec] = ()
+) -> list[Section]:
+    """The report's sections, every number and every legend from ``r`` (``training``: none)."""
     counts = r.counts()
     return [
         Section(
@@ -539,32 +561,9 @@ def narrate_line(r: LineAttractorResults) -> list[Section]:
     ]
 
 
-def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them (and the older per-analysis files), draw, narrate."""
-    from ..plotting._networks import line_attractor_figures
-
-    r = compute_line(ctx, model)
-    save_results(ctx.run, r, "line_attractor")
-    # the files older runs have (kept for their readers)
-    ctx.run.save_result(
-        "memory_time",
-        {"overlap": r.overlaps, "measured": r.memory_measured, "theory": r.memory_theory},
-    )
-    ctx.run.save_result("held_values", {"amplitude": r.amplitudes, "kappa": r.kappa_held})
-    for name, fig in line_attractor_figures(r).items():
-        ctx.run.save_figure(fig, name)
-    metrics = r.metrics()
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report("Line attractor", summarize_line(r), narrate_line(r), metrics)
-
-
-register(
-    Experiment(
-        name="line-attractor",
-        description="Rank-one line attractor: memory time τ/(1−λ) and a line of slow points.",
-        options=LineAttractorOptions,
-        quick={"n_hidden": 200},
-        build=build_line,
-        analyze=analyze_line,
-    )
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze_line = staged(compute_line, line_attractor_figures, summarize_line, narrate_line)
+LINE_ATTRACTOR = register(
+    Experiment("line-attractor", LINE_DESCRIPTION, LineAttractorOptions, LINE_QUICK, build_line,
+               analyze_line)
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -43,19 +42,18 @@ from ..lowrank import (
 )
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..plotting import merge_legends
-from ..report import FigureSpec, Section, Table, load_results, save_results
+from ..report import FigureSpec, Section, Table
 from ..tasks import ContextDependentIntegration, TaskBatch
 from . import _lowrank_common as shared
-from ._base import Experiment, Report, RunContext, register, training_figure
-from ._options import Int
+from ._base import Experiment, Report, RunContext, finish, publish, register
+from ._options import COUNT, Int
 
 
 @dataclass(frozen=True)
 class ContextOptions(shared.LowRankOptions):
-    """Options of the context experiment (defaults are the real settings).
-
-    The shared ones are those of :class:`~._lowrank_common.LowRankOptions` (two populations
-    are needed to gate by context; training may take 3000 steps); besides:
+    """Options of the context experiment (defaults are the real settings): those of
+    :class:`~._lowrank_common.LowRankOptions` (two populations are needed to gate by context;
+    training may take 3000 steps), and the refinement of the mixture.
 
     Attributes
     ----------
@@ -70,7 +68,7 @@ class ContextOptions(shared.LowRankOptions):
 
     owner = "context"
     constraints = {
-        "max_populations": Int(lo=1),
+        "max_populations": COUNT,
         "refine_steps": Int(lo=0),
         "finite_refine_steps": Int(lo=0),
     }
@@ -80,6 +78,22 @@ class ContextOptions(shared.LowRankOptions):
     max_populations: int = 5
     refine_steps: int = 300
     finite_refine_steps: int = 200
+
+
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+QUICK = {
+    "hidden": 128,
+    "steps": 600,
+    "lr": 0.02,
+    "early_stop": 0.95,
+    "n_test": 200,
+    "refine_steps": 30,
+    "finite_refine_steps": 10,
+    "resample_sizes": (512,),
+    "resample_seeds": 2,
+}
+#: One line for ``dynascope run --list``.
+DESCRIPTION = "Rank-one network on Mante's task: populations, context-gated couplings."
 
 
 CONTEXTS = ("A", "B")
@@ -150,8 +164,10 @@ def _context_probe(batch: TaskBatch, n_trials: int) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass(frozen=True)
-class ContextResults:
+class ContextResults(shared.LowRankResults):
     """Everything the context report says and draws, computed from the analysed model.
+
+    Saved as ``RUN_DIR/results/context.*``; ``ContextResults.load(run_dir)`` reads it back.
 
     Attributes
     ----------
@@ -204,18 +220,11 @@ class ContextResults:
         mixture at the first size.
     """
 
-    n_hidden: int
-    steps: int
-    n_populations: int
     bic_populations: int
     refine_steps: int
     finite_refine_steps: int
-    early_stop: float
-    accuracy: float
     accuracy_by_context: dict[str, float]
     one_population_accuracy: float
-    reduced_accuracy: float
-    latent_r2: float
     refined_accuracy: float
     refined_by_context: dict[str, float]
     latent_r2_refined: float
@@ -230,26 +239,14 @@ class ContextResults:
     carriers: tuple[int, ...]
     sign_agreement: float
     held_coherence: float
-    times: np.ndarray
     coupling_curves: np.ndarray
-    flow_kappa: np.ndarray
-    flow_velocity: np.ndarray
-    tau: float
-    fixed_kappa: np.ndarray
-    fixed_stable: np.ndarray
-    fixed_panel: np.ndarray
-    kappa_network: np.ndarray
-    kappa_reduced: np.ndarray
     kappa_drawn: np.ndarray
     kappa_drawn_reduced: np.ndarray
     probe_kappa: np.ndarray
     probe_coherence: np.ndarray
-    loadings: np.ndarray
-    labels: np.ndarray
-    loading_names: tuple[str, ...]
-    resample_sizes: tuple[int, ...]
-    resampled: tuple[tuple[float, ...], ...]
     resampled_fitted: tuple[float, ...]
+
+    store_name = "context"
 
     @property
     def gated(self) -> bool:
@@ -265,11 +262,6 @@ class ContextResults:
                    "sigma_rec": float(s_rec[i])}
             for i, name in enumerate(CONTEXTS)
         }  # fmt: skip
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> ContextResults:
-        """The results a context run saved in ``RUN_DIR/results/context.*``."""
-        return load_results(run_dir, cls, "context")
 
 
 def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
@@ -309,17 +301,9 @@ def _flows(ctx: RunContext, refined: Populations, task: Any) -> dict[str, Any]:
     for p, field in enumerate(fields):
         old[f"velocity_ctx{CONTEXTS[p // 3]}_{p % 3}"] = field.velocity[:, 0]
     ctx.run.save_result("flow_field", old, {"held_coherence": coh, "context_cue": cue})
-    fps = [f.fixed_points for f in fields]
-    return dict(
-        held_coherence=coh,
-        flow_kappa=fields[0].axes[0],
-        flow_velocity=np.stack([f.velocity[:, 0] for f in fields]),
-        tau=float(fields[0].tau),
-        fixed_kappa=np.concatenate([p.kappa[:, 0] for p in fps]),
-        fixed_stable=np.concatenate([p.is_stable for p in fps]),
-        fixed_panel=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in
-                                    enumerate(fps)]),  # fmt: skip
-    )
+    panels = shared.flow_panels(fields)
+    # rank one: κ of each fixed point as a number
+    return dict(panels, held_coherence=coh, fixed_kappa=panels["fixed_kappa"][:, 0])
 
 
 def _probe(net: LowRankRNN, batch: TaskBatch) -> dict[str, Any]:
@@ -570,22 +554,14 @@ def _metrics(r: ContextResults) -> dict[str, Any]:
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Compute the results, save them, draw the figures and write the narrative."""
     r = compute(ctx, model)
-    save_results(ctx.run, r, "context")
+    figs = figures(r)
     legends: dict[str, tuple[str, ...]] = {}
-    for name, fig in figures(r).items():
+    for name, fig in figs.items():
         drawn = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
         legends[name] = tuple(t.get_text() for lg in drawn for t in lg.get_texts())
-        ctx.run.save_figure(fig, name)
-    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
-                     training_figure(ctx))  # fmt: skip
-    metrics = _metrics(r)
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report(
-        title="Context-dependent integration in a rank-one network",
-        summary=summarize(r),
-        sections=narrate(r, training, legends),
-        metrics=metrics,
-    )
+    training = publish(ctx, r, figs)
+    title = "Context-dependent integration in a rank-one network"
+    return finish(ctx, title, summarize(r), narrate(r, training, legends), _metrics(r))
 
 
 def _coupling_rows(r: ContextResults) -> tuple[tuple[str, ...], ...]:
@@ -720,49 +696,16 @@ def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]])
                 ),
             ),
         ),
-        Section(
-            "Engineering without learning",
+        shared.engineering_section(
             "Networks drawn from the raw fit: N = "
             f"{r.resample_sizes[0]}: {shared.fmt_accs(r.resampled_fitted)}.",
-            (
-                FigureSpec(
-                    "resampled",
-                    "Accuracy of each network drawn from the refined mixture, never trained "
-                    f"(blue dots, {sum(len(v) for v in r.resampled)} draws), against its size, on "
-                    "the held-out trials",
-                    f"Black line: the trained network ({r.accuracy:.1%}); dashed orange: the "
-                    "refined "
-                    f"reduced model ({r.refined_accuracy:.1%}); dotted grey: chance",
-                ),
-            ),
-            Table(
-                ("size", "accuracy of each draw"),
-                tuple(
-                    (f"N = {n}", shared.fmt_accs(v))
-                    for n, v in zip(r.resample_sizes, r.resampled, strict=True)
-                ),
-            ),
+            "Accuracy of each network drawn from the refined mixture, never trained "
+            f"(blue dots, {sum(len(v) for v in r.resampled)} draws), against its size, on "
+            "the held-out trials",
+            r,
+            ("refined reduced model", r.refined_accuracy),
         ),
     ]
 
 
-register(
-    Experiment(
-        name="context",
-        description="Rank-one network on Mante's task: populations, context-gated couplings.",
-        options=ContextOptions,
-        quick={
-            "hidden": 128,
-            "steps": 600,
-            "lr": 2e-2,
-            "early_stop": 0.95,
-            "n_test": 200,
-            "refine_steps": 30,
-            "finite_refine_steps": 10,
-            "resample_sizes": (512,),
-            "resample_seeds": 2,
-        },
-        build=build,
-        analyze=analyze,
-    )
-)
+EXPERIMENT = register(Experiment("context", DESCRIPTION, ContextOptions, QUICK, build, analyze))

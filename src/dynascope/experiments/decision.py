@@ -10,9 +10,9 @@ fixed points), and redraws networks of several sizes from the fitted population 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -27,26 +27,37 @@ from ..lowrank import (
 )
 from ..models import RNNModel
 from ..plotting import merge_legends
-from ..report import FigureSpec, Section, Table, load_results, save_results
+from ..report import FigureSpec, RunDirectory, Section
 from ..tasks import PerceptualDecision
 from . import _lowrank_common as shared
-from ._base import Experiment, Report, RunContext, register, training_figure
+from ._base import Experiment, RunContext, register, staged
 from ._options import Int
 
 
 @dataclass(frozen=True)
 class DecisionOptions(shared.LowRankOptions):
-    """Options of the decision experiment (defaults are the real settings).
+    """The decision experiment's :class:`~._lowrank_common.LowRankOptions` and ``rank``.
 
-    The shared ones are those of :class:`~._lowrank_common.LowRankOptions` (one population
-    suffices for this task); ``rank`` is D, the rank of the connectivity (one suffices; sweeps
-    try more to find the minimal rank).
+    ``rank`` is D, the rank of the connectivity: one suffices for this task (as one population
+    does), and sweeps try more to find the minimal rank. Defaults are the real settings.
     """
 
     owner = "decision"
     constraints = {"rank": Int(lo=1, hi="hidden")}
 
     rank: int = 1
+
+
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+QUICK = {
+    "hidden": 256,
+    "steps": 200,
+    "n_test": 200,
+    "resample_sizes": (256, 1024),
+    "resample_seeds": 2,
+}
+#: One line for ``dynascope run --list``.
+DESCRIPTION = "Rank-one network on a perceptual decision: 1-D mean-field flow, resampling."
 
 
 def _task() -> PerceptualDecision:
@@ -70,87 +81,86 @@ def pooled_r2(reference: np.ndarray, prediction: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------- the analysis
 @dataclass(frozen=True)
-class DecisionResults:
+class DecisionResults(shared.LowRankResults):
     """Everything the decision report says and draws, computed from the analysed model.
+
+    Saved as ``RUN_DIR/results/decision.*``; ``DecisionResults.load(run_dir)`` reads it back.
+
+    The fields of :class:`~._lowrank_common.LowRankResults`, here: ``kappa_network`` and
+    ``kappa_reduced`` hold one held-out trial per signed coherence; the flows are the three
+    panels of ``held_inputs`` (rank one; empty otherwise); ``fixed_panel`` indexes
+    ``held_inputs`` (1, zero input, for every point when the rank is above one). Besides:
 
     Attributes
     ----------
-    n_hidden, rank : int
-        Neurons and connectivity rank of the analysed network (not of the options).
-    steps, n_populations : int
-        Training steps (at most) and mixture components (from the options).
-    early_stop : float
-        Held-out accuracy at which training stopped.
+    rank : int
+        Connectivity rank of the analysed network (not of the options).
     coherences : tuple of float
         The task's coherence magnitudes.
-    accuracy, reduced_accuracy, latent_r2 : float
-        Held-out accuracy of the network and of its reduced model; R² of the reduced κ.
-    times : ndarray (T,)
-        Time of each step (ms).
-    kappa_network, kappa_reduced : ndarray (n_picks, T, D)
-        Latents of one held-out trial per signed coherence.
     held_inputs : ndarray (3,)
         Evidence inputs of the three flow panels (rank one; empty otherwise).
-    flow_kappa : ndarray (K,)
-        κ grid of the reduced flow (rank one; empty otherwise).
-    flow_velocity : ndarray (3, K)
-        dκ/dt on that grid, one row per held input.
-    tau : float
-        Time constant of the reduced flow (ms).
-    fixed_kappa : ndarray (M, D)
-        Reduced fixed points (of every panel for rank one; at zero input otherwise).
-    fixed_stable : ndarray (M,) of bool
-        Their stability.
-    fixed_panel : ndarray (M,) of int
-        Panel (index into ``held_inputs``) of each; 1 (zero input) for rank above one.
-    loadings, labels : ndarray (N, F), (N,)
-        Connectivity loadings of each neuron and its population.
-    loading_names : tuple of str
-        Name of each loading column.
     overlap_mn, overlap_in : float
         ⟨m n⟩ and ⟨n I⟩.
-    resample_sizes : tuple of int
-        Sizes of the redrawn networks.
-    resampled : tuple of tuple of float
-        Accuracy of each draw, per size.
     """
 
-    n_hidden: int
     rank: int
-    steps: int
-    n_populations: int
-    early_stop: float
     coherences: tuple[float, ...]
-    accuracy: float
-    reduced_accuracy: float
-    latent_r2: float
-    times: np.ndarray
-    kappa_network: np.ndarray
-    kappa_reduced: np.ndarray
     held_inputs: np.ndarray
-    flow_kappa: np.ndarray
-    flow_velocity: np.ndarray
-    tau: float
-    fixed_kappa: np.ndarray
-    fixed_stable: np.ndarray
-    fixed_panel: np.ndarray
-    loadings: np.ndarray
-    labels: np.ndarray
-    loading_names: tuple[str, ...]
     overlap_mn: float
     overlap_in: float
-    resample_sizes: tuple[int, ...]
-    resampled: tuple[tuple[float, ...], ...]
+
+    store_name = "decision"
 
     @property
     def zero_input(self) -> np.ndarray:
         """Boolean (M,): the fixed points without evidence."""
         return self.fixed_panel == 1
 
-    @classmethod
-    def load(cls, run_dir: str | Path) -> DecisionResults:
-        """The results a decision run saved in ``RUN_DIR/results/decision.*``."""
-        return load_results(run_dir, cls, "decision")
+    def title(self) -> str:
+        """The report's title."""
+        return f"Perceptual decision in a rank-{'one' if self.rank == 1 else self.rank} network"
+
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics_summary.json``."""
+        zero = self.zero_input
+        accs = {str(n): list(v) for n, v in zip(self.resample_sizes, self.resampled, strict=True)}
+        return {
+            "accuracy": self.accuracy,
+            "n_hidden": self.n_hidden,
+            "rank": self.rank,
+            "reduced_accuracy": self.reduced_accuracy,
+            "latent_r2": self.latent_r2,
+            "n_populations": self.n_populations,
+            "overlap_mn": self.overlap_mn,
+            "overlap_n_in": self.overlap_in,
+            # κ of each reduced fixed point (a number for rank one, a D-vector otherwise)
+            "fixed_points_zero_input": self._zero_input_kappa().tolist(),
+            "fixed_points_zero_input_stable": self.fixed_stable[zero].tolist(),
+            "n_fixed_points": int(zero.sum()),
+            "n_stable_fixed_points": int((zero & self.fixed_stable).sum()),
+            "resampled_accuracy": accs,
+            "resampled_accuracy_min": min(min(v) for v in self.resampled),
+        }
+
+    def _zero_input_kappa(self) -> np.ndarray:
+        zero = self.zero_input
+        return self.fixed_kappa[zero, 0] if self.rank == 1 else self.fixed_kappa[zero]
+
+    def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
+        """Write ``results/decision.*`` and the older per-analysis file ``flow_field.npz``
+        (kept: scripts and tests read it)."""
+        super().save(run)
+        arrays = {
+            "fixed_points_zero_input": self._zero_input_kappa(),
+            "fixed_points_zero_input_stable": self.fixed_stable[self.zero_input],
+        }
+        if self.rank == 1:
+            arrays["kappa"] = self.flow_kappa
+            for row, name in zip(self.flow_velocity, ("neg", "zero", "pos"), strict=True):
+                arrays[f"velocity_{name}"] = row
+        meta = {"held_inputs": self.held_inputs.tolist(), "tau": self.tau, "rank": self.rank}
+        run = run if isinstance(run, RunDirectory) else RunDirectory(run, mode="overwrite")
+        run.save_result("flow_field", arrays, meta)
 
 
 def _flow(red: MeanFieldReduction, held: np.ndarray, seed: int) -> dict[str, Any]:
@@ -162,18 +172,8 @@ def _flow(red: MeanFieldReduction, held: np.ndarray, seed: int) -> dict[str, Any
                     flow_velocity=np.zeros((0, 0)), fixed_kappa=fps0.kappa,
                     fixed_stable=fps0.is_stable,
                     fixed_panel=np.ones(len(fps0), dtype=np.int64))  # fmt: skip
-    fields = [flow_field(red, np.array([u])) for u in held]
-    fps = [f.fixed_points for f in fields]
-    return dict(
-        held_inputs=held,
-        flow_kappa=fields[0].axes[0],
-        flow_velocity=np.stack([f.velocity[:, 0] for f in fields]),
-        tau=float(fields[0].tau),
-        fixed_kappa=np.concatenate([p.kappa for p in fps]),
-        fixed_stable=np.concatenate([p.is_stable for p in fps]),
-        fixed_panel=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in
-                                    enumerate(fps)]),  # fmt: skip
-    )
+    panels = shared.flow_panels([flow_field(red, np.array([u])) for u in held])
+    return dict(held_inputs=held, **panels)
 
 
 def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
@@ -382,99 +382,17 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                 ),
             ),
         ),
-        Section(
-            "Engineering without learning",
+        shared.engineering_section(
             "Networks of several sizes drawn from the fitted Gaussian mixture, never trained, "
             "tested on the same held-out trials.",
-            (
-                FigureSpec(
-                    "resampled",
-                    "Accuracy of each redrawn network (blue dots, "
-                    f"{sum(len(v) for v in r.resampled)} draws) against its size",
-                    f"Black line: the trained network ({r.accuracy:.1%}); dashed orange: the "
-                    f"reduced model ({r.reduced_accuracy:.1%}); dotted grey: chance",
-                ),
-            ),
-            Table(
-                ("size", "accuracy of each draw"),
-                tuple(
-                    (f"N = {n}", shared.fmt_accs(v))
-                    for n, v in zip(r.resample_sizes, r.resampled, strict=True)
-                ),
-            ),
+            "Accuracy of each redrawn network (blue dots, "
+            f"{sum(len(v) for v in r.resampled)} draws) against its size",
+            r,
+            ("reduced model", r.reduced_accuracy),
         ),
     ]
 
 
-def _save_arrays(ctx: RunContext, r: DecisionResults) -> None:
-    """The older per-analysis result files (kept: scripts and tests read them)."""
-    zero = r.zero_input
-    arrays = {
-        "fixed_points_zero_input": r.fixed_kappa[zero, 0] if r.rank == 1 else r.fixed_kappa[zero],
-        "fixed_points_zero_input_stable": r.fixed_stable[zero],
-    }
-    if r.rank == 1:
-        arrays["kappa"] = r.flow_kappa
-        for row, name in zip(r.flow_velocity, ("neg", "zero", "pos"), strict=True):
-            arrays[f"velocity_{name}"] = row
-    ctx.run.save_result("flow_field", arrays, {"held_inputs": r.held_inputs.tolist(),
-                                               "tau": r.tau, "rank": r.rank})  # fmt: skip
-
-
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    r = compute(ctx, model)
-    save_results(ctx.run, r, "decision")
-    _save_arrays(ctx, r)
-    for name, fig in figures(r).items():
-        ctx.run.save_figure(fig, name)
-    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
-                     training_figure(ctx))  # fmt: skip
-    zero = r.zero_input
-    accs = {str(n): list(v) for n, v in zip(r.resample_sizes, r.resampled, strict=True)}
-    metrics = {
-        "accuracy": r.accuracy,
-        "n_hidden": r.n_hidden,
-        "rank": r.rank,
-        "reduced_accuracy": r.reduced_accuracy,
-        "latent_r2": r.latent_r2,
-        "n_populations": r.n_populations,
-        "overlap_mn": r.overlap_mn,
-        "overlap_n_in": r.overlap_in,
-        # κ of each reduced fixed point (a number for rank one, a D-vector otherwise)
-        "fixed_points_zero_input": (
-            r.fixed_kappa[zero, 0] if r.rank == 1 else r.fixed_kappa[zero]
-        ).tolist(),
-        "fixed_points_zero_input_stable": r.fixed_stable[zero].tolist(),
-        "n_fixed_points": int(zero.sum()),
-        "n_stable_fixed_points": int((zero & r.fixed_stable).sum()),
-        "resampled_accuracy": accs,
-        "resampled_accuracy_min": min(min(v) for v in r.resampled),
-    }
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report(
-        title="Perceptual decision in a rank-"
-        + ("one" if r.rank == 1 else str(r.rank))
-        + " network",
-        summary=summarize(r),
-        sections=narrate(r, training),
-        metrics=metrics,
-    )
-
-
-register(
-    Experiment(
-        name="decision",
-        description="Rank-one network on a perceptual decision: 1-D mean-field flow, resampling.",
-        options=DecisionOptions,
-        quick={
-            "hidden": 256,
-            "steps": 200,
-            "n_test": 200,
-            "resample_sizes": (256, 1024),
-            "resample_seeds": 2,
-        },
-        build=build,
-        analyze=analyze,
-    )
-)
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate)
+EXPERIMENT = register(Experiment("decision", DESCRIPTION, DecisionOptions, QUICK, build, analyze))

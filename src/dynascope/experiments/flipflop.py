@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,19 +13,11 @@ from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, fli
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section, Table, load_results, save_results
+from ..report import FigureSpec, Section, Table
 from ..tasks import FlipFlop
-from ._base import (
-    Experiment,
-    Report,
-    RunContext,
-    cosine_training,
-    register,
-    train_and_save,
-    training_figure,
-)
+from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
-from ._results import model_words
+from ._results import ExperimentResults, model_words
 
 
 @dataclass(frozen=True)
@@ -52,6 +43,12 @@ class FlipFlopOptions(ExperimentOptions):
     analysis_trials: int = 128
 
 
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+QUICK = {"hidden": 16, "steps": 300, "analysis_trials": 32}
+#: One line for ``dynascope run --list``.
+DESCRIPTION = "Train a GRU on the 3-bit flip-flop; find its 8 memory attractors and saddles."
+
+
 def _task(opts: FlipFlopOptions) -> FlipFlop:
     return FlipFlop(opts.n_bits, 64, p_up=0.1, p_down=0.1, targets="signed")
 
@@ -61,12 +58,14 @@ def build(ctx: RunContext) -> RNNModel:
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     model = GRU(task.n_in, opts.hidden, task.n_out, seed=ctx.seed)
-    return train_and_save(ctx, model, task, cosine_training(ctx, n_evals=20))
+    return train_cosine(ctx, model, task, n_evals=20)
 
 
 @dataclass(frozen=True)
-class FlipFlopResults:
+class FlipFlopResults(ExperimentResults):
     """Everything the flip-flop report says and draws, computed from the analysed model.
+
+    Saved as ``RUN_DIR/results/flipflop.*``; ``FlipFlopResults.load(run_dir)`` reads it back.
 
     Attributes
     ----------
@@ -134,20 +133,37 @@ class FlipFlopResults:
     n_symbols: int
     n_wrong: int
 
+    store_name = "flipflop"
+
+    def title(self) -> str:
+        """The report's title."""
+        return f"{self.n_bits}-bit flip-flop {self.model_kind}"
+
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
         return kind_counts(self.point_kinds)
+
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics_summary.json``."""
+        counts = self.counts()
+        return {
+            "accuracy": self.accuracy,
+            "n_hidden": self.n_hidden,
+            "automaton_states": len(self.automaton_labels),
+            "automaton_transitions": len(self.automaton_edges),
+            "automaton_wrong_transitions": self.n_wrong,
+            "n_stable": counts.get("stable", 0),
+            "n_saddles": counts.get("saddle", 0),
+            "saddle_index_counts": self.saddle_index_counts(),
+            "n_index1_bridges": self.n_bridges,
+            "worst_residual": self.worst_residual if len(self.point_kinds) else None,
+        }
 
     def saddle_index_counts(self) -> dict[int, int]:
         """Number of saddles by number of unstable modes."""
         sel = np.asarray(self.point_kinds) == "saddle"
         idx, n = np.unique(self.saddle_index[sel], return_counts=True)
         return {int(k): int(v) for k, v in zip(idx, n, strict=True)}
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> FlipFlopResults:
-        """The results a flip-flop run saved in ``RUN_DIR/results/flipflop.*``."""
-        return load_results(run_dir, cls, "flipflop")
 
 
 def _readout_signs(x: np.ndarray, model: RNNModel) -> tuple[str, ...]:
@@ -310,43 +326,6 @@ def figures(r: FlipFlopResults) -> dict[str, Any]:
     }
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    results = compute(ctx, model)
-    save_results(ctx.run, results, "flipflop")
-    for name, fig in figures(results).items():
-        ctx.run.save_figure(fig, name)
-    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
-                     training_figure(ctx))  # fmt: skip
-    counts = results.counts()
-    metrics = {
-        "accuracy": results.accuracy,
-        "n_hidden": results.n_hidden,
-        "automaton_states": len(results.automaton_labels),
-        "automaton_transitions": len(results.automaton_edges),
-        "automaton_wrong_transitions": results.n_wrong,
-        "n_stable": counts.get("stable", 0),
-        "n_saddles": counts.get("saddle", 0),
-        "saddle_index_counts": results.saddle_index_counts(),
-        "n_index1_bridges": results.n_bridges,
-        "worst_residual": results.worst_residual if len(results.point_kinds) else None,
-    }
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report(
-        title=f"{results.n_bits}-bit flip-flop {results.model_kind}",
-        summary=summarize(results),
-        sections=narrate(results, training),
-        metrics=metrics,
-    )
-
-
-EXPERIMENT = register(
-    Experiment(
-        name="flipflop",
-        description="Train a GRU on the 3-bit flip-flop; find its 8 memory attractors and saddles.",
-        options=FlipFlopOptions,
-        quick={"hidden": 16, "steps": 300, "analysis_trials": 32},
-        build=build,
-        analyze=analyze,
-    )
-)
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate)
+EXPERIMENT = register(Experiment("flipflop", DESCRIPTION, FlipFlopOptions, QUICK, build, analyze))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,19 +12,11 @@ import torch
 
 from ..analysis import oscillation_modes
 from ..models import RateRNN, RNNModel, analysis_copy
-from ..report import FigureSpec, Section, load_results, save_results
+from ..report import FigureSpec, RunDirectory, Section
 from ..tasks import SineWave
-from ._base import (
-    Experiment,
-    Report,
-    RunContext,
-    cosine_training,
-    register,
-    train_and_save,
-    training_figure,
-)
+from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int
-from ._results import model_words
+from ._results import ExperimentResults, model_words
 
 
 @dataclass(frozen=True)
@@ -52,6 +44,12 @@ class SineOptions(ExperimentOptions):
     rate_reg: float = 2.0
 
 
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+QUICK = {"hidden": 64, "steps": 200, "n_levels": 11, "n_init": 8}
+#: One line for ``dynascope run --list``.
+DESCRIPTION = "Sine generator: fixed points per input rotate at the target frequency."
+
+
 def build(ctx: RunContext) -> RNNModel:
     """Train a rate network (τ = 20 ms, dt = 10 ms) on the even input levels (resumable).
 
@@ -73,13 +71,12 @@ def build(ctx: RunContext) -> RNNModel:
             model.weight_out.mul_(opts.readout_scale)
     if opts.readout_scale > 0:
         model.weight_out.requires_grad_(False)  # the trainer optimises only trainable weights
-    config = cosine_training(ctx, n_evals=20, rate_reg=opts.rate_reg, eval_batch_size=128)
-    return train_and_save(ctx, model, task, config)
+    return train_cosine(ctx, model, task, rate_reg=opts.rate_reg, eval_batch_size=128)
 
 
 @dataclass(frozen=True)
-class SineResults:
-    """What the sine experiment measured (saved as ``results/sine.*``).
+class SineResults(ExperimentResults):
+    """What the sine experiment measured (saved as ``results/sine.*``; ``.load(run_dir)``).
 
     Attributes
     ----------
@@ -118,6 +115,25 @@ class SineResults:
     n_fixed_points: np.ndarray
     time_unit: float
 
+    store_name = "sine"
+    report_title = "Sine-wave generator"
+
+    def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
+        """Write ``results/sine.*`` and the file older runs have (``oscillation_modes.npz``)."""
+        super().save(run)
+        run = run if isinstance(run, RunDirectory) else RunDirectory(run, mode="overwrite")
+        run.save_result(
+            "oscillation_modes",
+            {
+                "inputs": self.inputs,
+                "frequency": self.frequency,
+                "target_frequency": self.target_frequency,
+                "growth_rate": self.growth_rate,
+                "n_fixed_points": self.n_fixed_points,
+            },
+            {"time_unit_ms": self.time_unit, "fraction_within_10pct": self.fraction_within(0.1)},
+        )
+
     @property
     def relative_error(self) -> np.ndarray:
         """``|frequency - target| / target`` per level (NaN without a complex mode)."""
@@ -137,11 +153,6 @@ class SineResults:
             "growth_rate_median": float(np.nanmedian(self.growth_rate)),
             "growth_rate_max": float(np.nanmax(self.growth_rate)),
         }
-
-    @classmethod
-    def load(cls, run_dir: str | Path) -> SineResults:
-        """The results a sine run saved in ``RUN_DIR/results/sine.*``."""
-        return load_results(run_dir, cls, "sine")
 
 
 def compute(ctx: RunContext, model: RNNModel) -> SineResults:
@@ -264,37 +275,6 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
     ]
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    r = compute(ctx, model)
-    save_results(ctx.run, r, "sine")
-    ctx.run.save_result(  # the file older runs have (kept for their readers)
-        "oscillation_modes",
-        {
-            "inputs": r.inputs,
-            "frequency": r.frequency,
-            "target_frequency": r.target_frequency,
-            "growth_rate": r.growth_rate,
-            "n_fixed_points": r.n_fixed_points,
-        },
-        {"time_unit_ms": r.time_unit, "fraction_within_10pct": r.fraction_within(0.1)},
-    )
-    for name, fig in figures(r).items():
-        ctx.run.save_figure(fig, name)
-    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
-                     training_figure(ctx))  # fmt: skip
-    metrics = r.metrics()
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report("Sine-wave generator", summarize(r), narrate(r, training), metrics)
-
-
-register(
-    Experiment(
-        name="sine",
-        description="Sine generator: fixed points per input rotate at the target frequency.",
-        options=SineOptions,
-        quick={"hidden": 64, "steps": 200, "n_levels": 11, "n_init": 8},
-        build=build,
-        analyze=analyze,
-    )
-)
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate)
+EXPERIMENT = register(Experiment("sine", DESCRIPTION, SineOptions, QUICK, build, analyze))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,19 +13,11 @@ from ..analysis import fit_state_space
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section, load_results, save_results
+from ..report import FigureSpec, Section
 from ..tasks import ParametricWorkingMemory
-from ._base import (
-    Experiment,
-    Report,
-    RunContext,
-    cosine_training,
-    register,
-    train_and_save,
-    training_figure,
-)
+from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Int
-from ._results import model_words
+from ._results import ExperimentResults, model_words
 
 
 @dataclass(frozen=True)
@@ -46,6 +37,12 @@ class WorkingMemoryOptions(ExperimentOptions):
     n_init: int = 512
 
 
+#: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
+QUICK = {"hidden": 32, "steps": 100, "analysis_trials": 60, "n_init": 128}
+#: One line for ``dynascope run --list``.
+DESCRIPTION = "Romo task in a rate network: how the delay state holds f1 (slow points)."
+
+
 def _task() -> ParametricWorkingMemory:
     return ParametricWorkingMemory()
 
@@ -63,12 +60,15 @@ def build(ctx: RunContext) -> RNNModel:
         noise_std=opts.noise_std,
         seed=ctx.seed,
     )
-    return train_and_save(ctx, model, task, cosine_training(ctx, n_evals=15))
+    return train_cosine(ctx, model, task, n_evals=15)
 
 
 @dataclass(frozen=True)
-class WorkingMemoryResults:
+class WorkingMemoryResults(ExperimentResults):
     """Everything the working-memory report says and draws, computed from the analysed model.
+
+    Saved as ``RUN_DIR/results/working_memory.*``; ``WorkingMemoryResults.load(run_dir)``
+    reads it back.
 
     Attributes
     ----------
@@ -112,14 +112,22 @@ class WorkingMemoryResults:
     trajectories_pcs: np.ndarray
     slowest_re_mu: float
 
+    store_name = "working_memory"
+    report_title = "Parametric working memory"
+
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
         return kind_counts(self.point_kinds)
 
-    @classmethod
-    def load(cls, run_dir: str | Path) -> WorkingMemoryResults:
-        """The results a working-memory run saved in ``RUN_DIR/results/working_memory.*``."""
-        return load_results(run_dir, cls, "working_memory")
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics_summary.json``."""
+        return {
+            "accuracy": self.accuracy,
+            "n_hidden": self.n_hidden,
+            "f1_decoding_r2": self.r2,
+            "fixed_point_counts": self.counts(),
+            "slowest_re_mu": self.slowest_re_mu,
+        }
 
 
 def _decode_f1(delay_end: np.ndarray, f1: np.ndarray, seed: int) -> tuple[float, np.ndarray]:
@@ -249,33 +257,8 @@ def figures(r: WorkingMemoryResults) -> dict[str, Any]:
     }
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    results = compute(ctx, model)
-    save_results(ctx.run, results, "working_memory")
-    for name, fig in figures(results).items():
-        ctx.run.save_figure(fig, name)
-    training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
-                     training_figure(ctx))  # fmt: skip
-    metrics = {
-        "accuracy": results.accuracy,
-        "n_hidden": results.n_hidden,
-        "f1_decoding_r2": results.r2,
-        "fixed_point_counts": results.counts(),
-        "slowest_re_mu": results.slowest_re_mu,
-    }
-    ctx.run.write_json("metrics_summary.json", metrics)
-    return Report("Parametric working memory", summarize(results), narrate(results, training),
-                  metrics)  # fmt: skip
-
-
-register(
-    Experiment(
-        name="working-memory",
-        description="Romo task in a rate network: how the delay state holds f1 (slow points).",
-        options=WorkingMemoryOptions,
-        quick={"hidden": 32, "steps": 100, "analysis_trials": 60, "n_init": 128},
-        build=build,
-        analyze=analyze,
-    )
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate)
+EXPERIMENT = register(
+    Experiment("working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze)
 )
