@@ -159,6 +159,11 @@ def _assert_round_trip(results, tmp_path):
     from dynascope.experiments.sentiment import SentimentResults
     from dynascope.report import RunDirectory, save_results
 
+    for name, field in results.__dataclass_fields__.items():
+        if str(field.type).startswith("tuple"):  # tuples come back as (nested) tuples
+            value = getattr(results, name)
+            assert isinstance(value, tuple), name
+            assert all(not isinstance(v, list) for v in value), name
     save_results(RunDirectory(tmp_path / "copy"), results, "sentiment")
     again = SentimentResults.load(tmp_path / "copy")
     for name in results.__dataclass_fields__:

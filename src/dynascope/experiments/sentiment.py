@@ -213,9 +213,6 @@ def build(ctx: RunContext) -> RNNModel:
     return model
 
 
-Ranked = tuple[tuple[str, float], ...]
-
-
 @dataclass(frozen=True)
 class SentimentResults:
     """Everything the sentiment report says and draws, computed from the analysed model.
@@ -348,9 +345,9 @@ class SentimentResults:
     bow_weights: np.ndarray
     r_frequent: float
     r_polar: float
-    most_positive: Ranked
-    most_negative: Ranked
-    most_neutral: Ranked
+    most_positive: tuple[tuple[str, float], ...]
+    most_negative: tuple[tuple[str, float], ...]
+    most_neutral: tuple[tuple[str, float], ...]
     modifier_words: tuple[str, ...]
     probe_words: tuple[str, ...]
     modifier_valence: np.ndarray
@@ -358,7 +355,7 @@ class SentimentResults:
     modifier_decay_time: np.ndarray
     modifier_factors: np.ndarray
     n_rank_candidates: int
-    modifier_ranking: Ranked
+    modifier_ranking: tuple[tuple[str, float], ...]
     class_counts: tuple[int, ...]
     class_accuracy: np.ndarray
     class_dim90: np.ndarray
@@ -453,12 +450,12 @@ def _baselines(
         aug_acc, factors = aug.accuracy(d["bow_test"], labels), aug.factors
         aug_s = time.perf_counter() - t0
     fields = {
-        "bow_accuracy": bow_acc,
+        "bow_accuracy": float(bow_acc),
         "bow_seconds": bow_s,
         "window": opts.window,
-        "augmented_accuracy": aug_acc,
+        "augmented_accuracy": float(aug_acc),
         "augmented_seconds": aug_s,
-        "augmented_factors": dict(factors),
+        "augmented_factors": {k: float(v) for k, v in factors.items()},
     }
     return bow, mods, fields
 
@@ -654,6 +651,7 @@ def _class_fields(ctx: RunContext) -> dict[str, Any]:
 def _corpus_fields(
     opts: SentimentOptions, model: RNNModel, d: dict[str, Any], meta: dict[str, Any]
 ) -> dict[str, Any]:
+    """Data, vocabulary and model sizes; training time from the embedding file."""
     return {
         "cell": opts.cell,
         "n_hidden": int(model.n_hidden),
