@@ -241,6 +241,17 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     assert "90.0% accuracy" in summarize(clean) and "max |λ| = 0.990" in summarize(clean)
     for worse in ({"rnn_accuracy": 0.6}, {"cos_line_readout": 0.5}):
         assert "does not show a clean line attractor" in summarize(dataclasses.replace(r, **worse))
+    # a polished line: no fallback section and no fallback flag
+    polished = dataclasses.replace(r, line_status="fixed points", line_failure="")
+    assert [s.title for s in narrate(polished)] == [
+        "Data and accuracy",
+        "Line attractor",
+        "Word valence",
+        "Modifier words",
+        "More classes (synthetic evidence task)",
+    ]
+    assert narrate(r)[1].title == "Line attractor: fallback"
+    assert "line_from_slow_points" not in metrics(polished) and metrics(r)["line_from_slow_points"]
     # without a line: no line, valence or modifier sections, and the failure is reported
     empty = SentimentResults(
         **{
