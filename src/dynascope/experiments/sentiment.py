@@ -9,7 +9,9 @@ effects, and the (C − 1)-dimensional attractors of a synthetic C-class task.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,24 +27,30 @@ from ..nlp import (
     BagOfWords,
     ClassifierConfig,
     EvidenceTask,
+    FittedBagOfWords,
     LineAttractor,
     TextClassifier,
+    ValenceAgreement,
     Vocabulary,
     attractor_dimension,
     classifier_accuracy,
+    document_states,
     encode,
     find_line_attractor,
     linearization_error,
     load_movie_reviews,
     load_texts,
     modifier_effects,
+    modifier_ranking,
     rank_modifiers,
+    rnn_accuracy,
     split_corpus,
     tokenize,
     train_classifier,
+    valence_agreement,
     word_valence,
 )
-from ..report import FigureSpec
+from ..report import FigureSpec, Section, Table, load_results, save_results
 from ._base import Experiment, Report, RunContext, register
 from ._options import (
     COUNT,
@@ -192,42 +200,39 @@ def _data(opts: SentimentOptions, vocab: Vocabulary | None = None) -> dict[str, 
     }
 
 
+#: Options passed to :class:`TextClassifier` and :class:`ClassifierConfig` under their own names.
+_MODEL_OPTIONS = (
+    "cell",
+    "embed_dim",
+    "hidden",
+    "embed_init",
+    "word_dropout",
+    "embed_dropout",
+    "state_dropout",
+)
+_TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "time_limit", "threads")
+
+
+def _pick(opts: SentimentOptions, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options ``names`` as keyword arguments (the library uses the same names)."""
+    return {n: getattr(opts, n) for n in names}
+
+
 def build(ctx: RunContext) -> RNNModel:
     """Train the classifier; save the RNN (weights.safetensors) and the embedding/vocabulary."""
     opts: SentimentOptions = ctx.options
     d = _data(opts)
-    clf = TextClassifier(
-        len(d["vocab"]),
-        2,
-        cell=opts.cell,
-        embed_dim=opts.embed_dim,
-        hidden=opts.hidden,
-        embed_init=opts.embed_init,
-        word_dropout=opts.word_dropout,
-        embed_dropout=opts.embed_dropout,
-        state_dropout=opts.state_dropout,
-        seed=ctx.seed,
-    )
+    clf = TextClassifier(len(d["vocab"]), 2, seed=ctx.seed, **_pick(opts, _MODEL_OPTIONS))
     config = ClassifierConfig(
-        epochs=opts.epochs,
-        batch_size=opts.batch_size,
-        lr=opts.lr,
-        weight_decay=opts.weight_decay,
-        time_limit=opts.time_limit,
-        threads=opts.threads,
         seed=ctx.seed,
         checkpoint_every=CHECKPOINT_EVERY,
         progress=ctx.progress,
+        **_pick(opts, _TRAIN_OPTIONS),
     )
     ids_train, len_train, y_train = d["train"]
+    checkpoint = ctx.path / "checkpoint.safetensors"
     hist = train_classifier(
-        clf,
-        ids_train,
-        len_train,
-        y_train,
-        config,
-        checkpoint=ctx.path / "checkpoint.safetensors",
-        resume=ctx.resume,
+        clf, ids_train, len_train, y_train, config, checkpoint=checkpoint, resume=ctx.resume
     )
     acc = classifier_accuracy(clf, *d["test"])
     model = clf.rnn_model()
@@ -252,78 +257,214 @@ def build(ctx: RunContext) -> RNNModel:
     return model
 
 
-def _final_states(
-    model: RNNModel, emb: np.ndarray, ids: np.ndarray, lengths: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """All states ``(n, T, S)`` (float64) and each document's final logit ``(n,)``."""
-    width = int(lengths.max())
-    with torch.no_grad():
-        states, out = model(torch.as_tensor(emb[ids[:, :width]]))
-    rows = np.arange(ids.shape[0])
-    return states.numpy(), out.numpy()[rows, lengths - 1, 0]
+@dataclass(frozen=True)
+class SentimentResults:
+    """Everything the sentiment report says and draws, computed from the analysed model.
+
+    Saved as ``RUN_DIR/results/sentiment.*`` (:meth:`load`). Parts that were not computed (no
+    line attractor found, no modifier word in the vocabulary, no ``class_counts``) hold empty
+    arrays and tuples, and NaN.
+
+    Attributes
+    ----------
+    cell : str
+        The option ``cell`` ("gru", "lstm", "vanilla").
+    n_hidden : int
+        Units of the analysed model.
+    data_name : str
+        The data set or the user's data path.
+    n_documents, n_duplicates : int
+        Documents of the corpus, and exact duplicates dropped before the split.
+    vocab_size, max_len, n_test : int
+        Vocabulary size, tokens read per document, test documents.
+    rnn_accuracy, bow_accuracy, augmented_accuracy : float
+        Test accuracy of the RNN (:func:`~dynascope.nlp.rnn_accuracy`), the bag of words and
+        the augmented bag of words (NaN when no modifier word is in the vocabulary).
+    train_seconds, bow_seconds, augmented_seconds : float
+        Fit times.
+    window : int
+        The augmented bag of words' window.
+    augmented_factors : dict of str to float
+        Learned factor of each modifier word of the augmented bag of words.
+    n_analysis_docs : int
+        Test documents whose states are analysed.
+    pca_ratio : ndarray (state_size,)
+        Explained variance ratio of the PCA of their visited states.
+    final_logits : ndarray (n_analysis_docs,)
+        Each analysed document's final logit.
+    n_init : int
+        Candidates of the fixed-point search.
+    line_status : str
+        ``"fixed points"`` (Newton-polished line), ``"slow points"`` (polishing found no line;
+        the unpolished slow points are used instead) or ``"none"``.
+    line_failure : str
+        Why the polished search gave no line ("" when it did).
+    line_position, line_logits, line_top_abs_eigval, line_cos_mode_readout : ndarray (n_points,)
+        Per point of the line (:class:`~dynascope.nlp.LineAttractor`).
+    line_eigvals : ndarray (n_points, state_size), complex
+        Eigenvalues of the linearisation at each point, largest |λ| first.
+    line_time_constants : ndarray (n_points, 2)
+        Slowest and second-slowest time constants (tokens).
+    line_n_fixed : int
+        Points that are fixed points (the rest are slow points).
+    line_variance, cos_line_readout : float
+        Variance of the points along the line, and |cos(line, readout)|.
+    linearization_errors : ndarray (n_states,)
+        One-step relative error of the linearisation about the nearest point.
+    shown_pcs, shown_logits : ndarray (n_shown, 2), (n_shown,)
+        The unpolished slow points drawn, in the first two PCs, and their logits.
+    positive_review_pcs, negative_review_pcs : ndarray (n_steps, 2)
+        States of the most positive and the most negative analysed review in two PCs.
+    valence_words : ndarray of str (n_words,)
+        The most frequent words compared with the bag of words (``n_valence_words``).
+    valence, bow_weights : ndarray (n_words,)
+        Their RNN valence (:func:`~dynascope.nlp.word_valence`) and bag-of-words weight.
+    r_frequent, r_polar : float
+        Correlation of the two over these words and over the 200 most polar of them
+        (:func:`~dynascope.nlp.valence_agreement`).
+    most_positive, most_negative, most_neutral : tuple of (word, valence)
+        Twelve words each.
+    modifier_words, probe_words : tuple of str
+        Modifiers analysed and the probe words whose valence they scale.
+    modifier_valence, modifier_decay_time : ndarray (n_modifiers,)
+        Each modifier's own valence and the decay time (tokens) of its push off the line.
+    modifier_off_line : ndarray (n_modifiers, n_lags + 1)
+        Distance from the line after the modifier and each further zero-input step.
+    modifier_factors : ndarray (n_modifiers, n_lags)
+        Factor on the probes' valence 1, 2, ... tokens later.
+    n_rank_candidates : int
+        Frequent words ranked as modifiers.
+    modifier_ranking : tuple of (word, factor)
+        The fifteen whose factor is furthest from 1 (:func:`~dynascope.nlp.modifier_ranking`).
+    class_counts : tuple of int
+        The C of each synthetic C-class task.
+    class_accuracy : ndarray (n_tasks,)
+    class_dim90 : ndarray of int (n_tasks,)
+        Principal components for 90 % of the variance of the late states.
+    class_variance_ratio : ndarray (n_tasks, hidden)
+        Their explained variance ratio.
+    class_states_pcs : ndarray (n_tasks, n_docs, 3)
+        Final states in the leading PCs (3 for C > 3, else 2 and a NaN third column).
+    class_labels : ndarray of int (n_tasks, n_docs)
+    """
+
+    cell: str
+    n_hidden: int
+    data_name: str
+    n_documents: int
+    n_duplicates: int
+    vocab_size: int
+    max_len: int
+    n_test: int
+    rnn_accuracy: float
+    train_seconds: float
+    bow_accuracy: float
+    bow_seconds: float
+    window: int
+    augmented_accuracy: float
+    augmented_seconds: float
+    augmented_factors: dict[str, float]
+    n_analysis_docs: int
+    pca_ratio: np.ndarray
+    final_logits: np.ndarray
+    n_init: int
+    line_status: str
+    line_failure: str
+    line_position: np.ndarray
+    line_eigvals: np.ndarray
+    line_logits: np.ndarray
+    line_top_abs_eigval: np.ndarray
+    line_time_constants: np.ndarray
+    line_cos_mode_readout: np.ndarray
+    line_n_fixed: int
+    line_variance: float
+    cos_line_readout: float
+    linearization_errors: np.ndarray
+    shown_pcs: np.ndarray
+    shown_logits: np.ndarray
+    positive_review_pcs: np.ndarray
+    negative_review_pcs: np.ndarray
+    valence_words: np.ndarray
+    valence: np.ndarray
+    bow_weights: np.ndarray
+    r_frequent: float
+    r_polar: float
+    most_positive: tuple[tuple[str, float], ...]
+    most_negative: tuple[tuple[str, float], ...]
+    most_neutral: tuple[tuple[str, float], ...]
+    modifier_words: tuple[str, ...]
+    probe_words: tuple[str, ...]
+    modifier_valence: np.ndarray
+    modifier_off_line: np.ndarray
+    modifier_decay_time: np.ndarray
+    modifier_factors: np.ndarray
+    n_rank_candidates: int
+    modifier_ranking: tuple[tuple[str, float], ...]
+    class_counts: tuple[int, ...]
+    class_accuracy: np.ndarray
+    class_dim90: np.ndarray
+    class_variance_ratio: np.ndarray
+    class_states_pcs: np.ndarray
+    class_labels: np.ndarray
+
+    @property
+    def has_line(self) -> bool:
+        """Whether a line (of fixed or of slow points) was found."""
+        return self.line_status != "none"
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> SentimentResults:
+        """The results a sentiment run saved in ``RUN_DIR/results/sentiment.*``."""
+        return load_results(run_dir, cls, "sentiment")
 
 
-def _rnn_accuracy(
-    model: RNNModel, emb: np.ndarray, ids: np.ndarray, lengths: np.ndarray, labels: np.ndarray
-) -> float:
-    m32 = analysis_copy(model, torch.float32)
-    emb32 = emb.astype(np.float32)
-    order = np.argsort(lengths, kind="stable")
-    correct = 0
-    for i in range(0, order.size, 256):
-        b = order[i : i + 256]
-        _, z = _final_states(m32, emb32, ids[b], lengths[b])
-        correct += int(((z > 0).astype(int) == labels[b]).sum())
-    return correct / max(order.size, 1)
+def _no_line() -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        k: np.zeros(0)
+        for k in ("line_position", "line_logits", "line_top_abs_eigval", "line_cos_mode_readout")
+    }
+    for k in ("linearization_errors", "shown_logits"):
+        fields[k] = np.zeros(0)
+    for k in ("line_time_constants", "shown_pcs", "positive_review_pcs", "negative_review_pcs"):
+        fields[k] = np.zeros((0, 2))
+    return {
+        **fields,
+        "line_eigvals": np.zeros((0, 0), complex),
+        "line_n_fixed": 0,
+        "line_variance": float("nan"),
+        "cos_line_readout": float("nan"),
+    }
 
 
-def _classes(ctx: RunContext, opts: SentimentOptions) -> list[dict[str, Any]]:
-    from ..plotting import plot_class_states
-
-    rows = []
-    for c in opts.class_counts:
-        task = EvidenceTask(n_classes=int(c))
-        ids, lengths, labels = task.sample(3000 if not ctx.quick else 600, seed=ctx.seed + 10)
-        clf = TextClassifier(len(task.vocabulary), int(c), embed_dim=16, hidden=32, seed=ctx.seed)
-        cfg = ClassifierConfig(
-            epochs=opts.class_epochs, batch_size=64, lr=1e-2, threads=opts.threads, seed=ctx.seed
-        )
-        train_classifier(clf, ids, lengths, labels, cfg)
-        ti, tl, ty = task.sample(500, seed=ctx.seed + 11)
-        acc = classifier_accuracy(clf, ti, tl, ty)
-        with torch.no_grad():
-            h = clf.states(torch.as_tensor(ti)).double().numpy()
-        late = h[:, task.length // 2 :]
-        dim, ratio = attractor_dimension(late, threshold=0.9)
-        view = fit_state_space(h[:, -1], 3 if c > 3 else 2, seed=ctx.seed)
-        ctx.run.save_figure(plot_class_states(view.transform(h[:, -1]), ty), f"classes_{c}")
-        ctx.run.save_result(
-            f"classes_{c}", {"explained_variance_ratio": ratio}, {"accuracy": acc, "dim90": dim}
-        )
-        rows.append({"C": int(c), "accuracy": acc, "dim90": dim, "ratio": ratio})
-    return rows
+def _no_valence() -> dict[str, Any]:
+    return {
+        "valence_words": np.zeros(0, dtype=str),
+        "valence": np.zeros(0),
+        "bow_weights": np.zeros(0),
+        "r_frequent": float("nan"),
+        "r_polar": float("nan"),
+        "most_positive": (),
+        "most_negative": (),
+        "most_neutral": (),
+    }
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Baselines, PCA, line attractor, valence, modifiers, C-class task; figures and report."""
-    from ..plotting import (
-        plot_line_attractor,
-        plot_line_spectra,
-        plot_modifier_decay,
-        plot_modifier_factors,
-        plot_valence,
-    )
+def _no_modifiers() -> dict[str, Any]:
+    return {
+        "modifier_words": (),
+        "probe_words": (),
+        "modifier_valence": np.zeros(0),
+        "modifier_off_line": np.zeros((0, 0)),
+        "modifier_decay_time": np.zeros(0),
+        "modifier_factors": np.zeros((0, 0)),
+        "n_rank_candidates": 0,
+        "modifier_ranking": (),
+    }
 
-    opts: SentimentOptions = ctx.options
-    arrays, meta = ctx.run.load_result("embedding")
-    tokens = tuple(str(t) for t in arrays["tokens"])
-    vocab = Vocabulary(tokens, arrays["counts"])
-    emb = arrays["embeddings"]
-    d = _data(opts, vocab)
-    ids, lengths, labels = d["test"]
-    m64 = analysis_copy(model)
-    # one step per analysis stage (issue 14.3: the analyses took minutes without a sign of life)
-    bar = progress_bar(len(ANALYSIS_STAGES), progress=ctx.progress, unit="stage", desc="analyses")
+
+def _stage_bar(progress: bool | None) -> tuple[Any, Callable[[int], None]]:
+    """One step per analysis stage (issue 14.3: minutes of analyses without a sign of life)."""
+    bar = progress_bar(len(ANALYSIS_STAGES), progress=progress, unit="stage", desc="analyses")
     bar.set_postfix_str(ANALYSIS_STAGES[0])
 
     def stage_done(i: int) -> None:
@@ -331,14 +472,20 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         if i + 1 < len(ANALYSIS_STAGES):
             bar.set_postfix_str(ANALYSIS_STAGES[i + 1])
 
-    rnn_acc = _rnn_accuracy(model, emb, ids, lengths, labels)
+    return bar, stage_done
 
+
+def _baselines(
+    opts: SentimentOptions, d: dict[str, Any], labels: np.ndarray
+) -> tuple[FittedBagOfWords, tuple[str, ...], dict[str, Any]]:
+    """The bag of words, the modifiers in the vocabulary, and the baselines' result fields."""
+    vocab = d["vocab"]
     t0 = time.perf_counter()
     bow = BagOfWords(C=opts.bow_C).fit(d["bow_train"], d["train"][2], vocab)
     bow_acc = bow.accuracy(d["bow_test"], labels)
     bow_s = time.perf_counter() - t0
     mods = tuple(m for m in opts.modifiers if m in vocab)
-    aug_acc, factors = float("nan"), {}
+    aug_acc, factors, aug_s = float("nan"), {}, 0.0
     if mods:
         t0 = time.perf_counter()
         aug = AugmentedBagOfWords(modifiers=mods, window=opts.window).fit(
@@ -346,13 +493,38 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
         aug_acc, factors = aug.accuracy(d["bow_test"], labels), aug.factors
         aug_s = time.perf_counter() - t0
-    else:
-        aug_s = 0.0
+    fields = {
+        "bow_accuracy": float(bow_acc),
+        "bow_seconds": bow_s,
+        "window": opts.window,
+        "augmented_accuracy": float(aug_acc),
+        "augmented_seconds": aug_s,
+        "augmented_factors": {k: float(v) for k, v in factors.items()},
+    }
+    return bow, mods, fields
 
-    stage_done(0)
+
+@dataclass(frozen=True)
+class _Visited:
+    """States of the analysed test documents (inside :func:`compute` only)."""
+
+    states: np.ndarray
+    lengths: np.ndarray
+    final_logits: np.ndarray
+    visited: np.ndarray
+    inputs: np.ndarray
+    ratio: np.ndarray
+    view: Any
+
+
+def _visit(
+    ctx: RunContext, m64: RNNModel, emb: np.ndarray, ids: np.ndarray, lengths: np.ndarray
+) -> _Visited:
+    """Run the analysed documents; PCA of the visited states (also saved as ``pca``)."""
+    opts: SentimentOptions = ctx.options
     rng = np.random.default_rng(ctx.seed)
     pick = np.sort(rng.choice(ids.shape[0], min(opts.analysis_docs, ids.shape[0]), replace=False))
-    states, final_logit = _final_states(m64, emb, ids[pick], lengths[pick])
+    states, final_logits = document_states(m64, emb, ids[pick], lengths[pick])
     mask = np.arange(states.shape[1])[None] < lengths[pick][:, None]
     visited = states[mask]
     inputs = emb[ids[pick, : states.shape[1]]][mask]
@@ -361,361 +533,546 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     ctx.run.save_result(
         "pca", {"explained_variance_ratio": ratio, "components": view.components, "mean": view.mean}
     )
-    metrics: dict[str, Any] = {
-        "rnn_test_accuracy": rnn_acc,
-        "bow_test_accuracy": bow_acc,
-        "augmented_bow_test_accuracy": aug_acc,
-        "augmented_factors": factors,
-        "train_seconds": meta.get("train_seconds"),
-        "pca_variance_2pc": float(ratio[:2].sum()),
-        "pca_variance_3pc": float(ratio[:3].sum()),
-    }
-    accuracy_rows = [
-        [f"{opts.cell.upper()} RNN", f"{rnn_acc:.4f}", f"{meta.get('train_seconds', 0):.0f}"],
-        ["bag of words (logistic regression)", f"{bow_acc:.4f}", f"{bow_s:.0f}"],
-        [f"augmented bag of words (window {opts.window})", f"{aug_acc:.4f}", f"{aug_s:.0f}"],
-    ]
-    data_name = opts.data_path or opts.dataset
-    sections: list[dict[str, Any]] = [
-        {
-            "title": "Data and accuracy",
-            "text": (
-                f"Data: {data_name} ({len(d['corpus'])} documents, {d['n_duplicates']} exact "
-                "duplicates dropped). Split: the last 20% of each label block is the test set "
-                "(neighbouring reviews of one movie stay on one side). Tokens: lower-cased words "
-                f"and punctuation, HTML removed; vocabulary of {len(vocab)} tokens from the "
-                f"training half; the last {opts.max_len} tokens of each document are read. "
-                f"{len(labels)} test documents."
-            ),
-            "table": {"columns": ["model", "test accuracy", "fit seconds"], "rows": accuracy_rows},
-        }
-    ]
-    stage_done(1)
+    return _Visited(states, lengths[pick], final_logits, visited, inputs, ratio, view)
+
+
+def _find_line(
+    m64: RNNModel, visited: np.ndarray, opts: SentimentOptions, seed: int
+) -> tuple[LineAttractor | None, LineAttractor | None, str, str]:
+    """The line of polished points (or of slow points), the slow points drawn, status, failure."""
     line: LineAttractor | None
     rough: LineAttractor | None
+    failure = ""
     try:
-        line = find_line_attractor(m64, visited, n_init=opts.n_init, seed=ctx.seed)
+        line = find_line_attractor(m64, visited, n_init=opts.n_init, seed=seed)
     except InvalidParameterError as exc:
         line, failure = None, str(exc)
     try:
         # unpolished slow points spread along the line: for the picture (and as a fallback)
         rough = find_line_attractor(
-            m64, visited, n_init=opts.n_init, seed=ctx.seed, slow_tol=1e-5, polish=False
+            m64, visited, n_init=opts.n_init, seed=seed, slow_tol=1e-5, polish=False
         )
     except InvalidParameterError:
         rough = line
-    stage_done(2)
-    if line is None and rough is not None:
-        metrics["line_from_slow_points"] = True
-        sections.append(
-            {
-                "title": "Line attractor: fallback",
-                "text": (
-                    f"Newton-polished candidates gave no line ({failure}); the analyses below "
-                    "use the unpolished slow points instead (their eigenvalues are those of "
-                    "slow points, not of exact fixed points)."
-                ),
-            }
-        )
-        line = rough
-    elif line is None:
-        sections.append({"title": "Line attractor", "text": f"No line attractor: {failure}"})
     if line is not None:
-        err = linearization_error(m64, line, visited[:2000], inputs[:2000])
-        fps = line.points
-        if fps.eigvals is None:  # find_line_attractor always linearises; guard for mypy
-            raise RuntimeError("find_line_attractor returned points without eigenvalues")
+        return line, rough, "fixed points", failure
+    if rough is not None:
+        return rough, rough, "slow points", failure
+    return None, None, "none", failure
+
+
+def _line_fields(
+    ctx: RunContext, m64: RNNModel, line: LineAttractor, shown: LineAttractor, vis: _Visited
+) -> dict[str, Any]:
+    """The line's result fields (the points themselves are saved as ``line_attractor``)."""
+    err = linearization_error(m64, line, vis.visited[:2000], vis.inputs[:2000])
+    fps = line.points
+    if fps.eigvals is None:  # find_line_attractor always linearises; guard for mypy
+        raise RuntimeError("find_line_attractor returned points without eigenvalues")
+    ctx.run.save_result(
+        "line_attractor",
+        {
+            "x_star": fps.x_star,
+            "eigvals": fps.eigvals,
+            "position": line.position,
+            "logits": line.logits,
+            "direction": line.direction,
+        },
+        {"cos_line_readout": line.cos_line_readout, "line_variance": line.line_variance},
+    )
+    pos = int(np.argmax(vis.final_logits))
+    neg = int(np.argmin(vis.final_logits))
+    return {
+        "line_position": line.position,
+        "line_eigvals": fps.eigvals,
+        "line_logits": line.logits,
+        "line_top_abs_eigval": line.top_abs_eigval,
+        "line_time_constants": line.time_constants,
+        "line_cos_mode_readout": line.cos_mode_readout,
+        "line_n_fixed": int((fps.kind == "fixed").sum()),
+        "line_variance": line.line_variance,
+        "cos_line_readout": line.cos_line_readout,
+        "linearization_errors": err,
+        "shown_pcs": vis.view.transform(shown.points.x_star),
+        "shown_logits": shown.logits,
+        "positive_review_pcs": vis.view.transform(vis.states[pos, : vis.lengths[pos]]),
+        "negative_review_pcs": vis.view.transform(vis.states[neg, : vis.lengths[neg]]),
+    }
+
+
+def _valence_fields(
+    ctx: RunContext, m64: RNNModel, line: LineAttractor, emb: np.ndarray, bow: FittedBagOfWords,
+    tokens: tuple[str, ...],
+) -> tuple[ValenceAgreement, dict[str, Any]]:  # fmt: skip
+    """Word valences against the bag-of-words weights (all of them saved as ``valence``)."""
+    opts: SentimentOptions = ctx.options
+    val = word_valence(m64, line, emb)
+    w = bow.weights
+    agree = valence_agreement(val.valence, w, n_frequent=opts.n_valence_words)
+    ctx.run.save_result(
+        "valence",
+        {
+            "valence": val.valence,
+            "valence_linear": val.valence_linear,
+            "off_line": val.off_line,
+            "bow_weights": w,
+        },
+    )
+    ranked = val.ranked(tokens, 12)
+    top = agree.frequent
+    return agree, {
+        "valence_words": np.asarray([tokens[i] for i in top], dtype=str),
+        "valence": val.valence[top],
+        "bow_weights": w[top],
+        "r_frequent": agree.r_frequent,
+        "r_polar": agree.r_polar,
+        **{f"most_{k}": tuple(ranked[k]) for k in ("positive", "negative", "neutral")},
+    }
+
+
+def _modifier_fields(
+    ctx: RunContext, m64: RNNModel, line: LineAttractor, emb: np.ndarray,
+    tokens: tuple[str, ...], mods: tuple[str, ...], polar: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """Modifier effects from the line and the automatic ranking of frequent words."""
+    opts: SentimentOptions = ctx.options
+    probes = tuple(p for p in opts.probe_words if p in tokens)
+    if not (mods and probes):
+        return _no_modifiers()
+    effects = modifier_effects(m64, line, emb, tokens, mods, probes)
+    cand = np.arange(2, min(2 + opts.n_rank_candidates, len(tokens)))
+    slopes = rank_modifiers(m64, line, emb, cand, polar[:50])
+    return {
+        "modifier_words": mods,
+        "probe_words": probes,
+        "modifier_valence": np.array([e.valence for e in effects]),
+        "modifier_off_line": np.stack([e.off_line for e in effects]),
+        "modifier_decay_time": np.array([e.decay_time for e in effects]),
+        "modifier_factors": np.stack([e.factors for e in effects]),
+        "n_rank_candidates": int(cand.size),
+        "modifier_ranking": tuple(modifier_ranking(slopes, [tokens[c] for c in cand])),
+    }
+
+
+def _class_fields(ctx: RunContext) -> dict[str, Any]:
+    """Train a small GRU on each synthetic C-class task; dimension of its late states."""
+    opts: SentimentOptions = ctx.options
+    acc, dims, ratios, pcs, labels = [], [], [], [], []
+    for c in opts.class_counts:
+        task = EvidenceTask(n_classes=int(c))
+        ids, lengths, y = task.sample(3000 if not ctx.quick else 600, seed=ctx.seed + 10)
+        clf = TextClassifier(len(task.vocabulary), int(c), embed_dim=16, hidden=32, seed=ctx.seed)
+        cfg = ClassifierConfig(
+            epochs=opts.class_epochs, batch_size=64, lr=1e-2, threads=opts.threads, seed=ctx.seed
+        )
+        train_classifier(clf, ids, lengths, y, cfg)
+        ti, tl, ty = task.sample(500, seed=ctx.seed + 11)
+        acc.append(classifier_accuracy(clf, ti, tl, ty))
+        with torch.no_grad():
+            h = clf.states(torch.as_tensor(ti)).double().numpy()
+        dim, ratio = attractor_dimension(h[:, task.length // 2 :], threshold=0.9)
+        view = fit_state_space(h[:, -1], 3 if c > 3 else 2, seed=ctx.seed)
+        x = np.full((h.shape[0], 3), np.nan)
+        x[:, : view.components.shape[0]] = view.transform(h[:, -1])
         ctx.run.save_result(
-            "line_attractor",
-            {
-                "x_star": fps.x_star,
-                "eigvals": fps.eigvals,
-                "position": line.position,
-                "logits": line.logits,
-                "direction": line.direction,
-            },
-            {"cos_line_readout": line.cos_line_readout, "line_variance": line.line_variance},
+            f"classes_{c}", {"explained_variance_ratio": ratio}, {"accuracy": acc[-1], "dim90": dim}
         )
-        pos = int(np.argmax(final_logit))
-        neg = int(np.argmin(final_logit))
-        trajs = [view.transform(states[i, : lengths[pick][i]]) for i in (pos, neg)]
-        shown = rough if rough is not None else line
-        ctx.run.save_figure(
-            plot_line_attractor(
-                view.transform(shown.points.x_star),
-                shown.logits,
-                trajs,
-                ("positive review", "negative review"),
-            ),
-            "line_attractor",
-        )
-        ctx.run.save_figure(plot_line_spectra(line.position, fps.eigvals), "line_spectra")
-        metrics.update(
-            {
-                "n_points": len(line),
-                "n_fixed": int((fps.kind == "fixed").sum()),
-                "max_abs_eigval": float(line.top_abs_eigval.max()),
-                "median_abs_eigval": float(np.median(line.top_abs_eigval)),
-                "tau_slowest_median": float(np.median(line.time_constants[:, 0])),
-                "tau_second_median": float(np.median(line.time_constants[:, 1])),
-                "cos_line_readout": line.cos_line_readout,
-                "cos_mode_readout_median": float(np.median(line.cos_mode_readout)),
-                "line_logit_range": [float(line.logits.min()), float(line.logits.max())],
-                "n_slow_points_unpolished": len(shown),
-                "slow_points_logit_range": [float(shown.logits.min()), float(shown.logits.max())],
-                "doc_logit_range": [float(final_logit.min()), float(final_logit.max())],
-                "linearization_error_median": float(np.median(err)),
-            }
-        )
-        sections.append(
-            {
-                "title": "Line attractor",
-                "text": (
-                    f"Two PCs explain {ratio[:2].sum():.1%} of the variance of the states over "
-                    f"{len(pick)} test reviews (three: {ratio[:3].sum():.1%}). From "
-                    f"{opts.n_init} visited states, {len(line)} fixed/slow points at zero input "
-                    f"were found; {line.line_variance:.1%} of their variance lies along one "
-                    f"line, |cos(line, readout)| = {line.cos_line_readout:.3f}, and the line "
-                    f"spans logits {line.logits.min():.2f} to {line.logits.max():.2f} (reviews "
-                    f"end between {final_logit.min():.2f} and {final_logit.max():.2f}; the "
-                    f"{len(shown)} unpolished slow points drawn span {shown.logits.min():.2f} to "
-                    f"{shown.logits.max():.2f}). Each "
-                    f"point has one slow mode: max |λ| = {line.top_abs_eigval.max():.4f} "
-                    f"(median time constant {np.median(line.time_constants[:, 0]):.0f} tokens), "
-                    f"the next mode decays in {np.median(line.time_constants[:, 1]):.1f} tokens. "
-                    f"The linearisation about the nearest point predicts one step with median "
-                    f"relative error {np.median(err):.2f}."
-                ),
-                "figures": [
-                    FigureSpec(
-                        "line_attractor",
-                        f"The {fps.x_star.shape[0]} slow points of the line attractor and the "
-                        "token-by-token states of the most positive and the most negative test "
-                        "review, in the first two principal components of the visited states",
-                        "Dots are coloured by the readout logit at the point (colour bar); each "
-                        "review's line ends at a star on its final state. Reviews travel along "
-                        "the line, and where they stop is the network's verdict",
-                    ),
-                    FigureSpec(
-                        "line_spectra",
-                        "|λ| of the slowest modes of the linearisation at each point, against "
-                        "the point's position along the line",
-                        "One line per mode; the dashed line is |λ| = 1. Mode 1 near 1 is the "
-                        "integrating direction, the others decay within a few tokens",
-                    ),
-                ],
-            }
-        )
-        val = word_valence(m64, line, emb)
-        w = bow.weights
-        top = np.arange(2, min(2 + opts.n_valence_words, len(vocab)))
-        polar = top[np.argsort(-np.abs(w[top]), kind="stable")[:200]]
-        r_top = float(np.corrcoef(val.valence[top], w[top])[0, 1])
-        r_polar = float(np.corrcoef(val.valence[polar], w[polar])[0, 1])
-        ctx.run.save_result(
-            "valence",
-            {
-                "valence": val.valence,
-                "valence_linear": val.valence_linear,
-                "off_line": val.off_line,
-                "bow_weights": w,
-            },
-        )
-        ctx.run.save_figure(
-            plot_valence(
-                val.valence[top],
-                w[top],
-                words=[tokens[i] for i in top],
-                annotate=list(np.argsort(-np.abs(w[top]), kind="stable")[:12]),
-            ),
-            "valence",
-        )
-        ranked = val.ranked(tokens, 12)
-        metrics.update({"valence_r_frequent": r_top, "valence_r_polar200": r_polar})
-        sections.append(
-            {
-                "title": "Word valence",
-                "text": (
-                    "Valence = change of the logit a word causes from points on the line, once "
-                    f"the fast modes have decayed. Correlation with the bag-of-words weights: "
-                    f"r = {r_top:.3f} over the {top.size} most frequent words, r = {r_polar:.3f} "
-                    "over the 200 most polar ones."
-                ),
-                "figures": [
-                    FigureSpec(
-                        "valence",
-                        f"RNN word valence (the step each word makes along the line) against "
-                        f"the bag-of-words weight, for the {top.size} most frequent words",
-                        "One dot per word, the twelve most polar words labelled; points near a "
-                        "rising diagonal mean the network scores words as the linear baseline",
-                    )
-                ],
-                "table": {
-                    "columns": ["most positive", "most negative", "most neutral"],
-                    "rows": [
-                        [f"{a[0]} ({a[1]:+.2f})", f"{b[0]} ({b[1]:+.2f})", f"{c[0]} ({c[1]:+.3f})"]
-                        for a, b, c in zip(
-                            ranked["positive"], ranked["negative"], ranked["neutral"], strict=True
-                        )
-                    ],
-                },
-            }
-        )
-        probes = tuple(p for p in opts.probe_words if p in vocab)
-        if mods and probes:
-            effects = modifier_effects(m64, line, emb, tokens, mods, probes)
-            ctx.run.save_figure(
-                plot_modifier_factors(mods, np.stack([e.factors for e in effects])),
-                "modifier_factors",
-            )
-            ctx.run.save_figure(
-                plot_modifier_decay(mods, np.stack([e.off_line for e in effects])),
-                "modifier_decay",
-            )
-            cand = np.arange(2, min(2 + opts.n_rank_candidates, len(vocab)))
-            slopes = rank_modifiers(m64, line, emb, cand, polar[:50])
-            order = np.argsort(-np.abs(slopes - 1), kind="stable")[:15]
-            ranking = [(tokens[cand[i]], float(slopes[i])) for i in order]
-            metrics["modifiers"] = {
-                e.word: {
-                    "valence": e.valence,
-                    "off_line": float(e.off_line[0]),
-                    "decay_time": e.decay_time,
-                    "factor_lag1": float(e.factors[0]),
-                    "augmented_bow_factor": factors.get(e.word),
-                }
-                for e in effects
-            }
-            metrics["modifier_ranking"] = ranking
-            sections.append(
-                {
-                    "title": "Modifier words",
-                    "text": (
-                        "Each modifier is read from points of the line; we measure how far it "
-                        "pushes the state off the line, how fast that decays (zero input), and "
-                        "the factor by which it scales the valence of probe words "
-                        f"({', '.join(probes)}) read 1–5 tokens later (−1 reverses, 2 doubles). "
-                        "The augmented bag-of-words factor is learned from data. Automatic "
-                        f"ranking over the {cand.size} most frequent words by |factor − 1|: "
-                        + ", ".join(f"{t} ({s:.2f})" for t, s in ranking)
-                        + "."
-                    ),
-                    "figures": [
-                        FigureSpec(
-                            "modifier_factors",
-                            "Factor by which each modifier scales the valence of the following "
-                            "words (augmented bag of words), against the number of tokens between",
-                            "One line per modifier; 1 (dashed) is no effect, below 0 a flip "
-                            "(negation), above 1 an intensifier",
-                        ),
-                        FigureSpec(
-                            "modifier_decay",
-                            "Distance of the state from the line attractor after each modifier, "
-                            "over the following tokens at zero input",
-                            "One line per modifier; a modifier acts while its state is off the "
-                            "line, and the decay shows for how many tokens",
-                        ),
-                    ],
-                    "table": {
-                        "columns": [
-                            "modifier",
-                            "own valence",
-                            "off-line distance",
-                            "decay (tokens)",
-                            "RNN factor (next word)",
-                            "augmented BoW factor",
-                        ],
-                        "rows": [
-                            [
-                                e.word,
-                                f"{e.valence:+.3f}",
-                                f"{e.off_line[0]:.3f}",
-                                f"{e.decay_time:.1f}",
-                                f"{e.factors[0]:.2f}",
-                                f"{factors.get(e.word, float('nan')):.2f}",
-                            ]
-                            for e in effects
-                        ],
-                    },
-                }
-            )
+        dims.append(dim)
+        ratios.append(ratio)
+        pcs.append(x)
+        labels.append(ty)
+    n = len(acc)
+    return {
+        "class_counts": tuple(int(c) for c in opts.class_counts),
+        "class_accuracy": np.array(acc, dtype=np.float64),
+        "class_dim90": np.array(dims, dtype=np.int64),
+        "class_variance_ratio": np.stack(ratios) if n else np.zeros((0, 0)),
+        "class_states_pcs": np.stack(pcs) if n else np.zeros((0, 0, 3)),
+        "class_labels": np.stack(labels).astype(np.int64) if n else np.zeros((0, 0), np.int64),
+    }
+
+
+def _corpus_fields(
+    opts: SentimentOptions, model: RNNModel, d: dict[str, Any], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Data, vocabulary and model sizes; training time from the embedding file."""
+    return {
+        "cell": opts.cell,
+        "n_hidden": int(model.n_hidden),
+        "data_name": opts.data_path or opts.dataset,
+        "n_documents": len(d["corpus"]),
+        "n_duplicates": int(d["n_duplicates"]),
+        "vocab_size": len(d["vocab"]),
+        "max_len": opts.max_len,
+        "n_test": len(d["test"][2]),
+        "train_seconds": float(meta.get("train_seconds", float("nan"))),
+        "n_init": opts.n_init,
+    }
+
+
+def compute(ctx: RunContext, model: RNNModel) -> SentimentResults:
+    """Baselines, PCA, line attractor, valence, modifiers, C-class task (one bar stage each)."""
+    opts: SentimentOptions = ctx.options
+    arrays, meta = ctx.run.load_result("embedding")
+    tokens = tuple(str(t) for t in arrays["tokens"])
+    emb = arrays["embeddings"]
+    d = _data(opts, Vocabulary(tokens, arrays["counts"]))
+    ids, lengths, labels = d["test"]
+    m64 = analysis_copy(model)
+    bar, stage_done = _stage_bar(ctx.progress)
+    fields = _corpus_fields(opts, model, d, meta)
+    fields["rnn_accuracy"] = rnn_accuracy(model, emb, ids, lengths, labels)
+    bow, mods, baselines = _baselines(opts, d, labels)
+    fields.update(baselines)
+    stage_done(0)
+    vis = _visit(ctx, m64, emb, ids, lengths)
+    fields.update(
+        n_analysis_docs=len(vis.lengths), pca_ratio=vis.ratio, final_logits=vis.final_logits
+    )
+    stage_done(1)
+    line, shown, status, failure = _find_line(m64, vis.visited, opts, ctx.seed)
+    fields.update(line_status=status, line_failure=failure)
+    stage_done(2)
+    fields.update(_no_line())
+    fields.update(_no_valence())
+    fields.update(_no_modifiers())
+    if line is not None and shown is not None:
+        fields.update(_line_fields(ctx, m64, line, shown, vis))
+        agree, valence = _valence_fields(ctx, m64, line, emb, bow, tokens)
+        fields.update(valence)
+        fields.update(_modifier_fields(ctx, m64, line, emb, tokens, mods, agree.polar))
     stage_done(3)
-    if opts.class_counts:
-        rows = _classes(ctx, opts)
-        metrics["classes"] = {
-            str(r["C"]): {
-                "accuracy": r["accuracy"],
-                "dim90": r["dim90"],
-                "variance_c_minus_1": float(r["ratio"][: r["C"] - 1].sum()),
-            }
-            for r in rows
-        }
-        sections.append(
-            {
-                "title": "More classes (synthetic evidence task)",
-                "text": (
-                    "Tokens carry evidence for one of C classes; the label is the class with the "
-                    "most evidence. A GRU's late states lie on a (C − 1)-dimensional attractor "
-                    "(Aitken et al. 2021): the number of PCs for 90% of the variance."
-                ),
-                "figures": [
-                    FigureSpec(
-                        f"classes_{r['C']}",
-                        f"Final states of the {r['C']}-class evidence task in the leading "
-                        "principal components",
-                        "One dot per document, coloured by its class; the states should spread "
-                        f"over a {int(r['C']) - 1}-dimensional simplex, one corner per class",
-                    )
-                    for r in rows
-                ],
-                "table": {
-                    "columns": ["C", "accuracy", "PCs for 90%", "variance in C−1 PCs"],
-                    "rows": [
-                        [
-                            r["C"],
-                            f"{r['accuracy']:.3f}",
-                            r["dim90"],
-                            f"{r['ratio'][: r['C'] - 1].sum():.3f}",
-                        ]
-                        for r in rows
-                    ],
-                },
-            }
-        )
+    fields.update(_class_fields(ctx))
     stage_done(4)
     bar.close()
-    ctx.run.write_json("metrics_summary.json", metrics)
-    summary = (
-        f"A {model.n_hidden}-unit {opts.cell.upper()} classifies {data_name} test documents with "
-        f"{rnn_acc:.1%} accuracy (bag of words {bow_acc:.1%}, augmented bag of words "
-        f"{aug_acc:.1%})."
+    return SentimentResults(**fields)
+
+
+def figures(r: SentimentResults) -> dict[str, Any]:
+    """The sentiment figures, drawn from ``r`` only (names as in :func:`narrate`)."""
+    from ..plotting import (
+        plot_class_states,
+        plot_line_attractor,
+        plot_line_spectra,
+        plot_modifier_decay,
+        plot_modifier_factors,
+        plot_valence,
     )
-    if line is not None:
-        top_eig = float(line.top_abs_eigval.max())
-        numbers = (
-            f"{ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top_eig:.3f}, "
-            f"|cos(line, readout)| = {line.cos_line_readout:.2f}, valence vs bag-of-words "
-            f"weights r = {metrics['valence_r_frequent']:.2f}"
+
+    figs: dict[str, Any] = {}
+    if r.has_line:
+        figs["line_attractor"] = plot_line_attractor(
+            r.shown_pcs,
+            r.shown_logits,
+            [r.positive_review_pcs, r.negative_review_pcs],
+            ("positive review", "negative review"),
         )
-        # Claim the mechanism only when the numbers support it: a classifier well above
-        # chance, a slow mode near |λ| = 1 and a line aligned with the readout.
-        if rnn_acc >= 0.7 and abs(top_eig - 1.0) <= 0.05 and line.cos_line_readout >= 0.7:
-            summary += (
-                " Its states are low-dimensional and it integrates word valences along an "
-                f"approximate line attractor ({numbers})."
-            )
-        else:
-            summary += (
-                " The analysis does not show a clean line attractor for this network "
-                f"({numbers}); a network trained longer (the default, non-quick settings) "
-                "is needed before its dynamics can be read this way."
-            )
-    return Report(
-        title=f"Sentiment {opts.cell.upper()} on {data_name}",
-        summary=summary,
-        sections=sections,
-        metrics=metrics,
+        figs["line_spectra"] = plot_line_spectra(r.line_position, r.line_eigvals)
+        figs["valence"] = plot_valence(
+            r.valence,
+            r.bow_weights,
+            words=[str(w) for w in r.valence_words],
+            annotate=list(np.argsort(-np.abs(r.bow_weights), kind="stable")[:12]),
+        )
+    if r.modifier_words:
+        figs["modifier_factors"] = plot_modifier_factors(r.modifier_words, r.modifier_factors)
+        figs["modifier_decay"] = plot_modifier_decay(r.modifier_words, r.modifier_off_line)
+    for k, c in enumerate(r.class_counts):
+        x = r.class_states_pcs[k][:, : 3 if c > 3 else 2]
+        figs[f"classes_{c}"] = plot_class_states(x, r.class_labels[k])
+    return figs
+
+
+def _data_section(r: SentimentResults) -> Section:
+    rows = (
+        (f"{r.cell.upper()} RNN", f"{r.rnn_accuracy:.4f}", f"{r.train_seconds:.0f}"),
+        ("bag of words (logistic regression)", f"{r.bow_accuracy:.4f}", f"{r.bow_seconds:.0f}"),
+        (
+            f"augmented bag of words (window {r.window})",
+            f"{r.augmented_accuracy:.4f}",
+            f"{r.augmented_seconds:.0f}",
+        ),
     )
+    return Section(
+        "Data and accuracy",
+        f"Data: {r.data_name} ({r.n_documents} documents, {r.n_duplicates} exact "
+        "duplicates dropped). Split: the last 20% of each label block is the test set "
+        "(neighbouring reviews of one movie stay on one side). Tokens: lower-cased words "
+        f"and punctuation, HTML removed; vocabulary of {r.vocab_size} tokens from the "
+        f"training half; the last {r.max_len} tokens of each document are read. "
+        f"{r.n_test} test documents.",
+        table=Table(("model", "test accuracy", "fit seconds"), rows),
+    )
+
+
+def _line_section(r: SentimentResults) -> Section:
+    ratio, logits, shown = r.pca_ratio, r.line_logits, r.shown_logits
+    return Section(
+        "Line attractor",
+        f"Two PCs explain {ratio[:2].sum():.1%} of the variance of the states over "
+        f"{r.n_analysis_docs} test reviews (three: {ratio[:3].sum():.1%}). From "
+        f"{r.n_init} visited states, {len(logits)} fixed/slow points at zero input "
+        f"were found; {r.line_variance:.1%} of their variance lies along one "
+        f"line, |cos(line, readout)| = {r.cos_line_readout:.3f}, and the line "
+        f"spans logits {logits.min():.2f} to {logits.max():.2f} (reviews "
+        f"end between {r.final_logits.min():.2f} and {r.final_logits.max():.2f}; the "
+        f"{len(shown)} unpolished slow points drawn span {shown.min():.2f} to "
+        f"{shown.max():.2f}). Each "
+        f"point has one slow mode: max |λ| = {r.line_top_abs_eigval.max():.4f} "
+        f"(median time constant {np.median(r.line_time_constants[:, 0]):.0f} tokens), "
+        f"the next mode decays in {np.median(r.line_time_constants[:, 1]):.1f} tokens. "
+        f"The linearisation about the nearest point predicts one step with median "
+        f"relative error {np.median(r.linearization_errors):.2f}.",
+        (
+            FigureSpec(
+                "line_attractor",
+                f"The {len(logits)} slow points of the line attractor and the "
+                "token-by-token states of the most positive and the most negative test "
+                "review, in the first two principal components of the visited states",
+                "Dots are coloured by the readout logit at the point (colour bar); each "
+                "review's line ends at a star on its final state. Reviews travel along "
+                "the line, and where they stop is the network's verdict",
+            ),
+            FigureSpec(
+                "line_spectra",
+                "|λ| of the slowest modes of the linearisation at each point, against "
+                "the point's position along the line",
+                "One line per mode; the dashed line is |λ| = 1. Mode 1 near 1 is the "
+                "integrating direction, the others decay within a few tokens",
+            ),
+        ),
+    )
+
+
+def _valence_section(r: SentimentResults) -> Section:
+    n = len(r.valence_words)
+    return Section(
+        "Word valence",
+        "Valence = change of the logit a word causes from points on the line, once "
+        f"the fast modes have decayed. Correlation with the bag-of-words weights: "
+        f"r = {r.r_frequent:.3f} over the {n} most frequent words, r = {r.r_polar:.3f} "
+        "over the 200 most polar ones.",
+        (
+            FigureSpec(
+                "valence",
+                f"RNN word valence (the step each word makes along the line) against "
+                f"the bag-of-words weight, for the {n} most frequent words",
+                "One dot per word, the twelve most polar words labelled; points near a "
+                "rising diagonal mean the network scores words as the linear baseline",
+            ),
+        ),
+        Table(
+            ("most positive", "most negative", "most neutral"),
+            tuple(
+                (f"{a[0]} ({a[1]:+.2f})", f"{b[0]} ({b[1]:+.2f})", f"{c[0]} ({c[1]:+.3f})")
+                for a, b, c in zip(r.most_positive, r.most_negative, r.most_neutral, strict=True)
+            ),
+        ),
+    )
+
+
+def _modifier_section(r: SentimentResults) -> Section:
+    columns = (
+        "modifier",
+        "own valence",
+        "off-line distance",
+        "decay (tokens)",
+        "RNN factor (next word)",
+        "augmented BoW factor",
+    )
+    rows = tuple(
+        (
+            word,
+            f"{r.modifier_valence[i]:+.3f}",
+            f"{r.modifier_off_line[i, 0]:.3f}",
+            f"{r.modifier_decay_time[i]:.1f}",
+            f"{r.modifier_factors[i, 0]:.2f}",
+            f"{r.augmented_factors.get(word, float('nan')):.2f}",
+        )
+        for i, word in enumerate(r.modifier_words)
+    )
+    return Section(
+        "Modifier words",
+        "Each modifier is read from points of the line; we measure how far it "
+        "pushes the state off the line, how fast that decays (zero input), and "
+        "the factor by which it scales the valence of probe words "
+        f"({', '.join(r.probe_words)}) read 1–5 tokens later (−1 reverses, 2 doubles). "
+        "The augmented bag-of-words factor is learned from data. Automatic "
+        f"ranking over the {r.n_rank_candidates} most frequent words by |factor − 1|: "
+        + ", ".join(f"{t} ({s:.2f})" for t, s in r.modifier_ranking)
+        + ".",
+        (
+            FigureSpec(
+                "modifier_factors",
+                "Factor by which each modifier scales the valence of the following "
+                "words (augmented bag of words), against the number of tokens between",
+                "One line per modifier; 1 (dashed) is no effect, below 0 a flip "
+                "(negation), above 1 an intensifier",
+            ),
+            FigureSpec(
+                "modifier_decay",
+                "Distance of the state from the line attractor after each modifier, "
+                "over the following tokens at zero input",
+                "One line per modifier; a modifier acts while its state is off the "
+                "line, and the decay shows for how many tokens",
+            ),
+        ),
+        Table(columns, rows),
+    )
+
+
+def _classes_section(r: SentimentResults) -> Section:
+    return Section(
+        "More classes (synthetic evidence task)",
+        "Tokens carry evidence for one of C classes; the label is the class with the "
+        "most evidence. A GRU's late states lie on a (C − 1)-dimensional attractor "
+        "(Aitken et al. 2021): the number of PCs for 90% of the variance.",
+        tuple(
+            FigureSpec(
+                f"classes_{c}",
+                f"Final states of the {c}-class evidence task in the leading principal components",
+                "One dot per document, coloured by its class; the states should spread "
+                f"over a {c - 1}-dimensional simplex, one corner per class",
+            )
+            for c in r.class_counts
+        ),
+        Table(
+            ("C", "accuracy", "PCs for 90%", "variance in C−1 PCs"),
+            tuple(
+                (
+                    str(c),
+                    f"{r.class_accuracy[k]:.3f}",
+                    str(r.class_dim90[k]),
+                    f"{r.class_variance_ratio[k, : c - 1].sum():.3f}",
+                )
+                for k, c in enumerate(r.class_counts)
+            ),
+        ),
+    )
+
+
+def narrate(r: SentimentResults) -> list[Section]:
+    """The report's sections, every number from ``r``."""
+    sections = [_data_section(r)]
+    if r.line_status == "slow points":
+        sections.append(
+            Section(
+                "Line attractor: fallback",
+                f"Newton-polished candidates gave no line ({r.line_failure}); the analyses "
+                "below use the unpolished slow points instead (their eigenvalues are those of "
+                "slow points, not of exact fixed points).",
+            )
+        )
+    elif not r.has_line:
+        sections.append(Section("Line attractor", f"No line attractor: {r.line_failure}"))
+    if r.has_line:
+        sections += [_line_section(r), _valence_section(r)]
+    if r.modifier_words:
+        sections.append(_modifier_section(r))
+    if r.class_counts:
+        sections.append(_classes_section(r))
+    return sections
+
+
+def summarize(r: SentimentResults) -> str:
+    """The report's summary, every number from ``r``."""
+    summary = (
+        f"A {r.n_hidden}-unit {r.cell.upper()} classifies {r.data_name} test documents with "
+        f"{r.rnn_accuracy:.1%} accuracy (bag of words {r.bow_accuracy:.1%}, augmented bag of "
+        f"words {r.augmented_accuracy:.1%})."
+    )
+    if not r.has_line:
+        return summary
+    top_eig = float(r.line_top_abs_eigval.max())
+    numbers = (
+        f"{r.pca_ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top_eig:.3f}, "
+        f"|cos(line, readout)| = {r.cos_line_readout:.2f}, valence vs bag-of-words "
+        f"weights r = {r.r_frequent:.2f}"
+    )
+    # Claim the mechanism only when the numbers support it: a classifier well above
+    # chance, a slow mode near |λ| = 1 and a line aligned with the readout.
+    if r.rnn_accuracy >= 0.7 and abs(top_eig - 1.0) <= 0.05 and r.cos_line_readout >= 0.7:
+        return summary + (
+            " Its states are low-dimensional and it integrates word valences along an "
+            f"approximate line attractor ({numbers})."
+        )
+    return summary + (
+        " The analysis does not show a clean line attractor for this network "
+        f"({numbers}); a network trained longer (the default, non-quick settings) "
+        "is needed before its dynamics can be read this way."
+    )
+
+
+def _line_metrics(r: SentimentResults) -> dict[str, Any]:
+    tc = r.line_time_constants
+    return {
+        "n_points": len(r.line_logits),
+        "n_fixed": r.line_n_fixed,
+        "max_abs_eigval": float(r.line_top_abs_eigval.max()),
+        "median_abs_eigval": float(np.median(r.line_top_abs_eigval)),
+        "tau_slowest_median": float(np.median(tc[:, 0])),
+        "tau_second_median": float(np.median(tc[:, 1])),
+        "cos_line_readout": r.cos_line_readout,
+        "cos_mode_readout_median": float(np.median(r.line_cos_mode_readout)),
+        "line_logit_range": [float(r.line_logits.min()), float(r.line_logits.max())],
+        "n_slow_points_unpolished": len(r.shown_logits),
+        "slow_points_logit_range": [float(r.shown_logits.min()), float(r.shown_logits.max())],
+        "doc_logit_range": [float(r.final_logits.min()), float(r.final_logits.max())],
+        "linearization_error_median": float(np.median(r.linearization_errors)),
+        "valence_r_frequent": r.r_frequent,
+        "valence_r_polar200": r.r_polar,
+    }
+
+
+def metrics(r: SentimentResults) -> dict[str, Any]:
+    """``metrics_summary.json``: the headline numbers of ``r``."""
+    out: dict[str, Any] = {
+        "rnn_test_accuracy": r.rnn_accuracy,
+        "bow_test_accuracy": r.bow_accuracy,
+        "augmented_bow_test_accuracy": r.augmented_accuracy,
+        "augmented_factors": r.augmented_factors,
+        "train_seconds": r.train_seconds,
+        "pca_variance_2pc": float(r.pca_ratio[:2].sum()),
+        "pca_variance_3pc": float(r.pca_ratio[:3].sum()),
+    }
+    if r.line_status == "slow points":
+        out["line_from_slow_points"] = True
+    if r.has_line:
+        out.update(_line_metrics(r))
+    if r.modifier_words:
+        out["modifiers"] = {
+            word: {
+                "valence": float(r.modifier_valence[i]),
+                "off_line": float(r.modifier_off_line[i, 0]),
+                "decay_time": float(r.modifier_decay_time[i]),
+                "factor_lag1": float(r.modifier_factors[i, 0]),
+                "augmented_bow_factor": r.augmented_factors.get(word),
+            }
+            for i, word in enumerate(r.modifier_words)
+        }
+        out["modifier_ranking"] = [list(p) for p in r.modifier_ranking]
+    if r.class_counts:
+        out["classes"] = {
+            str(c): {
+                "accuracy": float(r.class_accuracy[k]),
+                "dim90": int(r.class_dim90[k]),
+                "variance_c_minus_1": float(r.class_variance_ratio[k, : c - 1].sum()),
+            }
+            for k, c in enumerate(r.class_counts)
+        }
+    return out
+
+
+def analyze(ctx: RunContext, model: RNNModel) -> Report:
+    """Compute the results, save them, draw the figures and write the narrative."""
+    results = compute(ctx, model)
+    save_results(ctx.run, results, "sentiment")
+    for name, fig in figures(results).items():
+        ctx.run.save_figure(fig, name)
+    summary = metrics(results)
+    ctx.run.write_json("metrics_summary.json", summary)
+    title = f"Sentiment {results.cell.upper()} on {results.data_name}"
+    return Report(title, summarize(results), narrate(results), summary)
 
 
 EXPERIMENT = register(

@@ -4,8 +4,9 @@ Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`), tok
 (:func:`tokenize`, :class:`Vocabulary`, :func:`encode`), classifiers (:class:`TextClassifier`,
 :func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`), the
 analyses (:func:`find_line_attractor`, :func:`word_valence`, :func:`modifier_effects`,
-:func:`rank_modifiers`, :func:`attractor_dimension`) and a synthetic C-class task
-(:class:`EvidenceTask`).
+:func:`rank_modifiers`, :func:`modifier_ranking`, :func:`valence_agreement`,
+:func:`document_states`, :func:`rnn_accuracy`, :func:`attractor_dimension`) and a synthetic
+C-class task (:class:`EvidenceTask`).
 """
 
 from ._bow import AugmentedBagOfWords as AugmentedBagOfWords
@@ -26,12 +27,17 @@ from ._data import load_texts as load_texts
 from ._data import split_corpus as split_corpus
 from ._dynamics import LineAttractor as LineAttractor
 from ._dynamics import ModifierEffect as ModifierEffect
+from ._dynamics import ValenceAgreement as ValenceAgreement
 from ._dynamics import WordValence as WordValence
 from ._dynamics import attractor_dimension as attractor_dimension
+from ._dynamics import document_states as document_states
 from ._dynamics import find_line_attractor as find_line_attractor
 from ._dynamics import linearization_error as linearization_error
 from ._dynamics import modifier_effects as modifier_effects
+from ._dynamics import modifier_ranking as modifier_ranking
 from ._dynamics import rank_modifiers as rank_modifiers
+from ._dynamics import rnn_accuracy as rnn_accuracy
+from ._dynamics import valence_agreement as valence_agreement
 from ._dynamics import word_valence as word_valence
 from ._synthetic import EvidenceTask as EvidenceTask
 from ._text import Vocabulary as Vocabulary
@@ -51,21 +57,26 @@ __all__ = [
     "Split",
     "TextClassifier",
     "TrainHistory",
+    "ValenceAgreement",
     "Vocabulary",
     "WordValence",
     "attractor_dimension",
     "bag_of_words_matrix",
     "classifier_accuracy",
+    "document_states",
     "encode",
     "find_line_attractor",
     "linearization_error",
     "load_movie_reviews",
     "load_texts",
     "modifier_effects",
+    "modifier_ranking",
     "predict_logits",
     "rank_modifiers",
+    "rnn_accuracy",
     "split_corpus",
     "tokenize",
     "train_classifier",
+    "valence_agreement",
     "word_valence",
 ]

@@ -14,6 +14,7 @@ word embeddings) and works on a float64 copy of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,10 +28,15 @@ from ..models import RNNModel, analysis_copy
 __all__ = [
     "LineAttractor",
     "ModifierEffect",
+    "ValenceAgreement",
     "WordValence",
+    "document_states",
     "find_line_attractor",
     "modifier_effects",
+    "modifier_ranking",
     "rank_modifiers",
+    "rnn_accuracy",
+    "valence_agreement",
     "word_valence",
 ]
 
@@ -632,3 +638,133 @@ def attractor_dimension(
     sing = np.linalg.svd(x, compute_uv=False)
     ratio = sing**2 / max(np.sum(sing**2), 1e-300)
     return int(np.searchsorted(np.cumsum(ratio), threshold - 1e-12) + 1), ratio
+
+
+def document_states(
+    model: RNNModel, embeddings: np.ndarray, ids: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """States of the model on encoded documents, and each document's final logit.
+
+    Parameters
+    ----------
+    model : RNNModel
+        The classifier's RNN (one logit), inputs = embeddings; it runs in its own dtype.
+    embeddings : ndarray, shape (n_words, n_in)
+    ids : ndarray of int, shape (n_docs, max_len)
+        Token ids, left-aligned and zero-padded (:func:`~dynascope.nlp.encode`).
+    lengths : ndarray of int, shape (n_docs,)
+        Number of tokens of each document (at least 1).
+
+    Returns
+    -------
+    states : ndarray, shape (n_docs, max(lengths), state_size)
+        Every state up to the longest document (padding steps of shorter ones included).
+    final_logits : ndarray, shape (n_docs,)
+        The logit after each document's last token.
+    """
+    width = int(lengths.max())
+    with torch.no_grad():
+        states, out = model(torch.as_tensor(embeddings[ids[:, :width]]))
+    rows = np.arange(ids.shape[0])
+    return states.numpy(), out.numpy()[rows, lengths - 1, 0]
+
+
+def rnn_accuracy(
+    model: RNNModel,
+    embeddings: np.ndarray,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int = 256,
+) -> float:
+    """Accuracy of the RNN model (logit > 0 means class 1) on encoded documents.
+
+    The model runs in float32 on batches of documents of similar length; this is the
+    accuracy of the dynascope model that the analyses study (equal to the classifier's own
+    up to float32 rounding). Arguments as in :func:`document_states`; ``labels`` are 0/1.
+    """
+    batch_size = check_int(batch_size, "batch_size", "rnn_accuracy", min_value=1)
+    m32 = analysis_copy(model, torch.float32)
+    emb32 = np.asarray(embeddings).astype(np.float32)
+    order = np.argsort(lengths, kind="stable")
+    correct = 0
+    for i in range(0, order.size, batch_size):
+        b = order[i : i + batch_size]
+        _, z = document_states(m32, emb32, ids[b], lengths[b])
+        correct += int(((z > 0).astype(int) == labels[b]).sum())
+    return correct / max(order.size, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class ValenceAgreement:
+    """How well the RNN's word valences agree with a linear model's word weights.
+
+    Attributes
+    ----------
+    frequent : ndarray of int
+        Ids of the most frequent words compared (ids 2, 3, ...: the vocabulary's order).
+    polar : ndarray of int
+        The ``n_polar`` of them with the largest ``|weight|``, most polar first.
+    r_frequent, r_polar : float
+        Pearson correlation of valence and weight over ``frequent`` and over ``polar``.
+    """
+
+    frequent: np.ndarray
+    polar: np.ndarray
+    r_frequent: float
+    r_polar: float
+
+
+def valence_agreement(
+    valence: np.ndarray, weights: np.ndarray, *, n_frequent: int, n_polar: int = 200
+) -> ValenceAgreement:
+    """Correlate word valences with bag-of-words weights (Maheswaranathan et al. 2019, Fig. 5).
+
+    Parameters
+    ----------
+    valence, weights : ndarray, shape (n_words,)
+        Per word id, e.g. :attr:`WordValence.valence` and :attr:`FittedBagOfWords.weights`.
+        Ids 0 and 1 (padding, unknown) are left out.
+    n_frequent : int
+        Compare the ``n_frequent`` most frequent words (ids ``2 .. n_frequent + 1``).
+    n_polar : int
+        Also compare the ``n_polar`` of them with the largest ``|weight|``.
+    """
+    valence = np.asarray(valence, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if valence.shape != weights.shape or valence.ndim != 1:
+        raise ShapeError(
+            f"valence and weights must be 1-d arrays of one length; got shapes "
+            f"{valence.shape} and {weights.shape}."
+        )
+    n_frequent = check_int(n_frequent, "n_frequent", "valence_agreement", min_value=2)
+    n_polar = check_int(n_polar, "n_polar", "valence_agreement", min_value=2)
+    top = np.arange(2, min(2 + n_frequent, valence.size))
+    if top.size < 2:
+        raise InvalidParameterError(
+            f"valence_agreement needs at least 2 words besides ids 0 and 1; got {valence.size} "
+            "ids in all."
+        )
+    polar = top[np.argsort(-np.abs(weights[top]), kind="stable")[:n_polar]]
+    return ValenceAgreement(
+        frequent=top,
+        polar=polar,
+        r_frequent=float(np.corrcoef(valence[top], weights[top])[0, 1]),
+        r_polar=float(np.corrcoef(valence[polar], weights[polar])[0, 1]),
+    )
+
+
+def modifier_ranking(
+    slopes: np.ndarray, words: Sequence[str], *, n: int = 15
+) -> list[tuple[str, float]]:
+    """The ``n`` words whose factor (:func:`rank_modifiers`) is furthest from 1, with it.
+
+    Ties keep the order of ``words``.
+    """
+    slopes = np.asarray(slopes, dtype=np.float64)
+    if slopes.shape != (len(words),):
+        raise ShapeError(f"slopes must have shape ({len(words)},); got {slopes.shape}.")
+    n = check_int(n, "n", "modifier_ranking", min_value=1)
+    order = np.argsort(-np.abs(slopes - 1), kind="stable")[:n]
+    return [(words[i], float(slopes[i])) for i in order]
