@@ -32,8 +32,17 @@ def _weight_sums(*modules: torch.nn.Module) -> list[float]:
 
 def _run_train() -> dict[str, Any]:
     config = TrainConfig(
-        n_steps=12, batch_size=8, eval_batch_size=16, eval_every=4, log_every=3, grad_clip=1.0,
-        lr_schedule="cosine", rate_reg=1e-3, keep_best=True, progress=False, seed=3,
+        n_steps=12,
+        batch_size=8,
+        eval_batch_size=16,
+        eval_every=4,
+        log_every=3,
+        grad_clip=1.0,
+        lr_schedule="cosine",
+        rate_reg=1e-3,
+        keep_best=True,
+        progress=False,
+        seed=3,
     )
     r = train(GRU(3, 16, 3, seed=0), FlipFlop(), config)
     return {
