@@ -44,9 +44,10 @@ def test_cli_model_choices_come_from_the_registry():
     demo = main.commands["demo"]
     choice = next(p for p in demo.params if p.name == "model_type")
     assert list(choice.type.choices) == list(MODELS)
-    out = CliRunner().invoke(main, ["demo", "--model", "vanilla", "--hidden", "4", "--steps", "3"])
-    assert out.exit_code == 0, out.output
-    assert "model: VanillaRNN(" in out.output
+    for name, cls in MODELS.items():
+        out = CliRunner().invoke(main, ["demo", "--model", name, "--hidden", "4", "--steps", "3"])
+        assert out.exit_code == 0, out.output
+        assert f"model: {cls.__name__}(" in out.output
     help_text = CliRunner().invoke(main, ["train", "--help"]).output
     assert "gru, lstm, vanilla, rate, lowrank" in " ".join(help_text.split())
 
