@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .models import MODELS
 
 # Errors a user can cause (bad options, files, data, a missing extra): one `error:` line, no
 # traceback. Anything else is a bug and keeps its traceback. DYNASCOPE_TRACEBACK=1 shows the
@@ -133,7 +134,7 @@ def info(model_file: str) -> None:
 @click.option(
     "--model",
     "model_type",
-    type=click.Choice(["gru", "lowrank", "rate"]),
+    type=click.Choice(list(MODELS)),
     default="lowrank",
     show_default=True,
     help="Model to simulate.",
@@ -159,10 +160,7 @@ def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     """Simulate a random network on random inputs and summarise its trajectory."""
     import torch
 
-    from .models import GRU, LowRankRNN, RateRNN
-
-    cls = {"gru": GRU, "lowrank": LowRankRNN, "rate": RateRNN}[model_type]
-    model = cls(2, hidden, 1, seed=seed)
+    model = MODELS[model_type](2, hidden, 1, seed=seed)
     gen = torch.Generator().manual_seed(seed)
     u = torch.randn(4, steps, 2, generator=gen)
     with torch.no_grad():
@@ -445,7 +443,7 @@ def report(run_dir: str) -> None:
     "[flipflop].",
 )
 @click.option(
-    "--model", "model_type", default=None, help="Model: gru, lstm, vanilla, rate, lowrank [gru]."
+    "--model", "model_type", default=None, help=f"Model: {', '.join(MODELS)} [gru]."
 )
 @click.option("--hidden", type=click.IntRange(min=1), default=None, help="Number of units [64].")
 @click.option(

@@ -40,7 +40,9 @@ class ModelFileError(DynascopeError, OSError):
 
 
 class TrainingDivergedError(DynascopeError, RuntimeError):
-    """Training produced a non-finite loss."""
+    """Training produced a non-finite loss (``step``: the step at which it did)."""
+
+    step: int | None = None
 
 
 class ConvergenceWarning(UserWarning):

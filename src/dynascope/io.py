@@ -20,7 +20,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .models import MODEL_TYPES, RNNModel, WrappedRNN
 __all__ = [
     "FORMAT_VERSION",
     "STATE_DICT_LAYOUTS",
+    "TORCH_KINDS",
     "atomic_write",
     "import_torch_state_dict",
     "load",
@@ -217,6 +218,13 @@ STATE_DICT_LAYOUTS = (
 #: Key prefixes recognised as the readout when several (n_out, hidden) matrices are present.
 _READOUT_NAMES = ("readout", "fc", "linear", "decoder", "out", "output", "head", "classifier")
 _CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
+#: The ``kind`` names of :func:`import_torch_state_dict`: the torch layer and the registered
+#: dynascope model (:data:`dynascope.models.MODELS`) it becomes.
+TORCH_KINDS: dict[str, tuple[Callable[..., torch.nn.RNNBase], str]] = {
+    "rnn": (torch.nn.RNN, "vanilla"),
+    "gru": (torch.nn.GRU, "gru"),
+    "lstm": (torch.nn.LSTM, "lstm"),
+}
 _RECURRENT = re.compile(
     r"^(?P<prefix>.*?)(?P<name>weight|bias)_(?P<mat>ih|hh)(?P<layer>_l\d+)?"
     r"(?P<rev>_reverse)?$"
@@ -458,10 +466,11 @@ def import_torch_state_dict(
     where : str, optional
         How to name the source in errors (default: its path, or "the given state dict").
     """
-    if kind not in ("rnn", "gru", "lstm"):
+    if kind not in TORCH_KINDS:
+        choices = ", ".join(repr(k) for k in TORCH_KINDS)
         raise InvalidParameterError(
             "The 'kind' parameter of import_torch_state_dict must be one of "
-            f"{{'rnn', 'gru', 'lstm'}}. Got {kind!r} instead."
+            f"{{{choices}}}. Got {kind!r} instead."
         )
     if isinstance(source, Mapping):
         state = dict(source)
@@ -479,13 +488,7 @@ def import_torch_state_dict(
     w_ih, w_hh = state[keys[0]], state[keys[1]]
     hidden, n_in = w_hh.shape[1], w_ih.shape[1]
     has_bias = f"{prefix}bias_ih_l0" in state
-    module: torch.nn.Module
-    if kind == "rnn":
-        module = torch.nn.RNN(n_in, hidden, bias=has_bias)
-    elif kind == "gru":
-        module = torch.nn.GRU(n_in, hidden, bias=has_bias)
-    else:
-        module = torch.nn.LSTM(n_in, hidden, bias=has_bias)
+    module: torch.nn.Module = TORCH_KINDS[kind][0](n_in, hidden, bias=has_bias)
     sub = {
         k[len(prefix) :]: v
         for k, v in state.items()

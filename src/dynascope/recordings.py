@@ -32,6 +32,7 @@ from torch import nn
 from ._validation import check_float, check_int, check_option
 from .exceptions import InvalidParameterError, ShapeError
 from .models import GRU, RNNModel, VanillaRNN
+from .training._loop import TrainingLoop
 
 __all__ = ["FittedRecordingModel", "Recordings", "fit_to_recordings", "load_recordings",
            "save_recordings"]
@@ -195,12 +196,16 @@ def fit_to_recordings(
         readout = nn.Linear(n_hidden, n_units).double()
     y = torch.as_tensor(recordings.activity)
     params = [p for p in (*model.parameters(), *encoder.parameters(), *readout.parameters())]
-    opt = torch.optim.Adam(params, lr=lr)
-    losses = []
-    for _ in range(n_steps):
-        opt.zero_grad()
-        loss = ((readout(_rollout(model, encoder, y)) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses: list[float] = []
+
+    def loss_of(_: int) -> torch.Tensor:
+        return ((readout(_rollout(model, encoder, y)) - y) ** 2).mean()
+
+    def after_step(_: int, loss_value: float) -> bool:
+        losses.append(loss_value)
+        return False
+
+    # full-batch Adam steps on the shared training core
+    loop = TrainingLoop(params, torch.optim.Adam(params, lr=lr))
+    loop.run(range(n_steps), loss_of, after_step, total=n_steps, progress=False)
     return FittedRecordingModel(model, encoder, readout, losses)

@@ -9,15 +9,21 @@ from ._gated import LSTM as LSTM
 from ._gated import WrappedRNN as WrappedRNN
 from ._gated import wrap as wrap
 from ._lowrank import LowRankRNN as LowRankRNN
+from ._registry import MODEL_TYPES as MODEL_TYPES
+from ._registry import MODELS as MODELS
+from ._registry import get_model_type as get_model_type
+from ._registry import register_model as register_model
 
-#: Native model classes by the name written into model files.
-MODEL_TYPES: dict[str, type[RNNModel]] = {
-    cls.model_type: cls for cls in (VanillaRNN, RateRNN, LowRankRNN, GRU, LSTM)
-}
+register_model("gru", GRU)
+register_model("lstm", LSTM)
+register_model("vanilla", VanillaRNN)
+register_model("rate", RateRNN)
+register_model("lowrank", LowRankRNN)
 
 __all__ = [
     "GRU",
     "LSTM",
+    "MODELS",
     "MODEL_TYPES",
     "LowRankRNN",
     "RNNModel",
@@ -25,5 +31,7 @@ __all__ = [
     "VanillaRNN",
     "WrappedRNN",
     "analysis_copy",
+    "get_model_type",
+    "register_model",
     "wrap",
 ]

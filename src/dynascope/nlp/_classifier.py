@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._progress import progress_bar
 from .._validation import check_bool, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..models import GRU, LSTM, RNNModel, VanillaRNN, wrap
+from ..training._checkpoint import read_checkpoint, write_checkpoint
+from ..training._loop import TrainingLoop, restore_training_state
 
 __all__ = ["ClassifierConfig", "TextClassifier", "TrainHistory", "train_classifier"]
 
@@ -260,7 +262,7 @@ def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> 
     # sort by length with random tie-breaks, cut into batches, shuffle the batches
     order = np.lexsort((rng.random(lengths.size), lengths))
     batches = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
-    rng.shuffle(batches)  # type: ignore[arg-type]
+    rng.shuffle(batches)  # type: ignore[arg-type]  # stubs want an array; lists shuffle too
     return batches
 
 
@@ -328,8 +330,6 @@ def train_classifier(
     InvalidParameterError
         If ``resume`` finds a checkpoint of a different model or training config.
     """
-    from ..training._checkpoint import read_checkpoint, write_checkpoint
-
     ids = np.asarray(ids)
     lengths = np.asarray(lengths)
     labels = np.asarray(labels)
@@ -339,174 +339,215 @@ def train_classifier(
             f"labels must lie in [0, {model.n_classes - 1}] for a {model.n_classes}-class model; "
             f"got [{labels.min()}, {labels.max()}]."
         )
-    rng = np.random.default_rng(config.seed)
-    n_batches = math.ceil(ids.shape[0] / config.batch_size)
-    total = max(n_batches * config.epochs, 1)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    start = time.perf_counter()
+    run = _ClassifierRun(model, ids, lengths, labels, config, checkpoint)
+    if resume and run.path is not None and run.path.exists():
+        run.resume()
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    rng_state = torch.random.get_rng_state()
+    model.train()
+    # dropout masks come from torch's generator: seed a private copy of it (config.seed)
+    torch.random.set_rng_state(run.torch_state)
+    try:
+        run.loop.run(
+            run.batches(),
+            run.loss_of,
+            run.after_step,
+            total=run.total,
+            progress=False if run.finished else config.progress,
+            unit="step",
+            desc="training",
+        )
+    finally:
+        model.eval()
+        torch.set_num_threads(threads)
+        torch.random.set_rng_state(rng_state)
+    run.history.seconds = time.perf_counter() - run.start
+    return run.history
 
-    def progress(s: int) -> float:
+
+# (epoch, index of the batch in the epoch, batches in the epoch, the batch's document indices)
+_Batch = tuple[int, int, int, np.ndarray]
+
+
+class _ClassifierRun:
+    """:func:`train_classifier` as a configuration of the shared training loop: length-bucketed
+    epochs, AdamW with a cosine schedule, clipping, per-epoch history, checkpoints, resume."""
+
+    def __init__(
+        self,
+        model: TextClassifier,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        labels: np.ndarray,
+        config: ClassifierConfig,
+        checkpoint: str | os.PathLike[str] | None,
+    ) -> None:
+        self.model, self.ids, self.lengths, self.labels = model, ids, lengths, labels
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        self.total = max(math.ceil(ids.shape[0] / config.batch_size) * config.epochs, 1)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.start = time.perf_counter()
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self._progress(s)))
+        )
+        self.loop = TrainingLoop(
+            list(model.parameters()), opt, scheduler=sched, grad_clip=config.clip
+        )
+        self.history = TrainHistory()
+        self.key = {
+            "config": config.resume_key(),
+            "n_docs": int(ids.shape[0]),
+            "cell": model.cell,
+            "hidden": model.hidden,
+            "n_words": model.n_words,
+        }
+        self.first_epoch, self.first_batch = 0, 0
+        self.running = (0.0, 0, 0)
+        self.epoch_rng_state = self.rng.bit_generator.state
+        self.finished = False
+        self.path = None if checkpoint is None else Path(checkpoint)
+        self.torch_state = torch.Generator().manual_seed(config.seed).get_state()
+        self._logits = self._y = torch.empty(0)
+
+    def _progress(self, s: int) -> float:
         # with a time limit, the schedule follows whichever runs out first: steps or time
-        done = s / total
-        if config.time_limit is not None:
-            done = max(done, (time.perf_counter() - start) / config.time_limit)
+        done = s / self.total
+        if self.config.time_limit is not None:
+            done = max(done, (time.perf_counter() - self.start) / self.config.time_limit)
         return min(done, 1.0)
 
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress(s)))
-    )
-    history = TrainHistory()
-    key = {
-        "config": config.resume_key(),
-        "n_docs": int(ids.shape[0]),
-        "cell": model.cell,
-        "hidden": model.hidden,
-        "n_words": model.n_words,
-    }
-    first_epoch, first_batch = 0, 0
-    running = (0.0, 0, 0)
-    epoch_rng_state = rng.bit_generator.state
-    finished = False
-    path = None if checkpoint is None else Path(checkpoint)
-    rng_state = torch.random.get_rng_state()
-    torch_state = torch.Generator().manual_seed(config.seed).get_state()
-    if resume and path is not None and path.exists():
-        ckpt = read_checkpoint(path)
+    def resume(self) -> None:
+        assert self.path is not None  # checked by the caller
+        ckpt = read_checkpoint(self.path)
         t = ckpt.trainer_state
-        if t.get("key") != _json_roundtrip(key):
+        if t.get("key") != _json_roundtrip(self.key):
             raise InvalidParameterError(
-                f"Cannot resume from {path}: it was written for {t.get('key')}, not {key}."
+                f"Cannot resume from {self.path}: it was written for {t.get('key')}, not "
+                f"{self.key}."
             )
-        model.load_state_dict(ckpt.model_state)
-        opt.load_state_dict(ckpt.optimizer_state)
-        assert ckpt.scheduler_state is not None  # always written below
-        sched.load_state_dict(ckpt.scheduler_state)
-        epoch_rng_state = ckpt.numpy_rng_state
-        torch_state = ckpt.torch_rng_state
-        first_epoch, first_batch = int(t["epoch"]), int(t["batch"])
-        running = (float(t["loss_sum"]), int(t["correct"]), int(t["seen"]))
-        history = TrainHistory(
+        assert ckpt.scheduler_state is not None  # always written by save()
+        restore_training_state(
+            ckpt, self.path, self.model, self.loop.optimizer, self.loop.scheduler
+        )
+        self.epoch_rng_state = ckpt.numpy_rng_state
+        self.torch_state = ckpt.torch_rng_state
+        self.first_epoch, self.first_batch = int(t["epoch"]), int(t["batch"])
+        self.running = (float(t["loss_sum"]), int(t["correct"]), int(t["seen"]))
+        self.history = TrainHistory(
             loss=list(t["loss"]),
             train_accuracy=list(t["train_accuracy"]),
             steps=int(t["steps"]),
             stopped_early=bool(t["stopped_early"]),
         )
-        start -= float(t["seconds"])
-        finished = bool(t["finished"])
+        self.loop.step = self.history.steps
+        self.start -= float(t["seconds"])
+        self.finished = bool(t["finished"])
 
-    def save(epoch: int, batch: int, done: bool) -> None:
-        if path is None:
+    def save(self, epoch: int, batch: int, done: bool) -> None:
+        if self.path is None:
             return
         np_gen = np.random.default_rng()
-        np_gen.bit_generator.state = epoch_rng_state
+        np_gen.bit_generator.state = self.epoch_rng_state
         torch_gen = torch.Generator()
         torch_gen.set_state(torch.random.get_rng_state())
-        loss_sum, correct, seen = running
+        loss_sum, correct, seen = self.running
+        h = self.history
+        trainer_state = {
+            "key": self.key,
+            "epoch": epoch,
+            "batch": batch,
+            "loss_sum": loss_sum,
+            "correct": correct,
+            "seen": seen,
+            "loss": h.loss,
+            "train_accuracy": h.train_accuracy,
+            "steps": h.steps,
+            "stopped_early": h.stopped_early,
+            "seconds": time.perf_counter() - self.start,
+            "finished": done,
+        }
         write_checkpoint(
-            path,
-            step=history.steps,
-            model=model,
-            optimizer=opt,
-            scheduler=sched,
+            self.path,
+            step=h.steps,
+            model=self.model,
+            optimizer=self.loop.optimizer,
+            scheduler=self.loop.scheduler,
             numpy_rng=np_gen,
             torch_rng=torch_gen,
-            trainer_state={
-                "key": key,
-                "epoch": epoch,
-                "batch": batch,
-                "loss_sum": loss_sum,
-                "correct": correct,
-                "seen": seen,
-                "loss": history.loss,
-                "train_accuracy": history.train_accuracy,
-                "steps": history.steps,
-                "stopped_early": history.stopped_early,
-                "seconds": time.perf_counter() - start,
-                "finished": done,
-            },
-            config=dataclasses.asdict(config),
+            trainer_state=trainer_state,
+            config=dataclasses.asdict(self.config),
         )
 
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    bar = progress_bar(
-        total,
-        initial=history.steps,
-        progress=False if finished else config.progress,
-        unit="step",
-        desc="training",
-    )
-    model.train()
-    # dropout masks come from torch's generator: seed a private copy of it (config.seed)
-    torch.random.set_rng_state(torch_state)
-    try:
-        for epoch in range(first_epoch, config.epochs):
-            if finished:
-                break
+    def batches(self) -> Iterator[_Batch]:
+        """The remaining batches, epoch by epoch; closes each epoch that runs to its end."""
+        for epoch in range(self.first_epoch, self.config.epochs):
+            if self.finished:
+                return
             # the batch order of an epoch is drawn from the generator's state at its start,
             # which the checkpoints keep, so that a resumed epoch sees the same batches
-            rng.bit_generator.state = epoch_rng_state
-            batches = _buckets(lengths, config.batch_size, rng)
-            skip = first_batch if epoch == first_epoch else 0
-            loss_sum, correct, seen = running if epoch == first_epoch else (0.0, 0, 0)
+            self.rng.bit_generator.state = self.epoch_rng_state
+            batches = _buckets(self.lengths, self.config.batch_size, self.rng)
+            skip = self.first_batch if epoch == self.first_epoch else 0
+            if epoch != self.first_epoch:
+                self.running = (0.0, 0, 0)
             for b_index in range(skip, len(batches)):
-                batch = batches[b_index]
-                width = int(lengths[batch].max())
-                x = torch.as_tensor(ids[batch, :width])
-                n = torch.as_tensor(lengths[batch])
-                y = torch.as_tensor(labels[batch])
-                logits = model(x, n)
-                loss = _loss(logits, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-                opt.step()
-                sched.step()
-                with torch.no_grad():
-                    model.embedding.weight[0].zero_()  # weight decay must not move padding
-                history.steps += 1
-                bar.update(1)
-                loss_sum += float(loss.detach()) * len(batch)
-                correct += int((_predict(logits.detach()) == y).sum())
-                seen += len(batch)
-                running = (loss_sum, correct, seen)
-                if (
-                    config.time_limit is not None
-                    and time.perf_counter() - start > config.time_limit
-                ):
-                    history.stopped_early = True
-                    break
-                if (
-                    config.checkpoint_every
-                    and history.steps % config.checkpoint_every == 0
-                    and b_index + 1 < len(batches)
-                ):
-                    save(epoch, b_index + 1, False)
-            history.loss.append(loss_sum / max(seen, 1))
-            history.train_accuracy.append(correct / max(seen, 1))
-            epoch_rng_state = rng.bit_generator.state
-            running = (0.0, 0, 0)
-            if config.verbose:
-                logger.info(
-                    "epoch %d: loss %.4f, train accuracy %.4f, %.0f s",
-                    epoch + 1,
-                    history.loss[-1],
-                    history.train_accuracy[-1],
-                    time.perf_counter() - start,
-                )
-            done = history.stopped_early or epoch + 1 == config.epochs
-            if config.checkpoint_every or done:
-                save(epoch + 1, 0, done)
-            if history.stopped_early:
-                break
-    finally:
-        bar.close()
-        model.eval()
-        torch.set_num_threads(threads)
-        torch.random.set_rng_state(rng_state)
-    history.seconds = time.perf_counter() - start
-    return history
+                yield epoch, b_index, len(batches), batches[b_index]
+            self.end_epoch(epoch)
+
+    def loss_of(self, item: _Batch) -> torch.Tensor:
+        batch = item[3]
+        width = int(self.lengths[batch].max())
+        x = torch.as_tensor(self.ids[batch, :width])
+        n = torch.as_tensor(self.lengths[batch])
+        self._y = torch.as_tensor(self.labels[batch])
+        self._logits = self.model(x, n)
+        return _loss(self._logits, self._y)
+
+    def after_step(self, item: _Batch, loss_value: float) -> bool:
+        """Padding embedding, running loss/accuracy, time limit, checkpoint; True to stop."""
+        epoch, b_index, n_batches, batch = item
+        config = self.config
+        with torch.no_grad():
+            self.model.embedding.weight[0].zero_()  # weight decay must not move padding
+        self.history.steps = self.loop.step
+        loss_sum, correct, seen = self.running
+        loss_sum += loss_value * len(batch)
+        correct += int((_predict(self._logits.detach()) == self._y).sum())
+        self.running = (loss_sum, correct, seen + len(batch))
+        if config.time_limit is not None and time.perf_counter() - self.start > config.time_limit:
+            self.history.stopped_early = True
+            self.end_epoch(epoch)
+            return True
+        if (
+            config.checkpoint_every
+            and self.history.steps % config.checkpoint_every == 0
+            and b_index + 1 < n_batches
+        ):
+            self.save(epoch, b_index + 1, False)
+        return False
+
+    def end_epoch(self, epoch: int) -> None:
+        """The epoch's mean loss and accuracy into the history; a checkpoint."""
+        history, config = self.history, self.config
+        loss_sum, correct, seen = self.running
+        history.loss.append(loss_sum / max(seen, 1))
+        history.train_accuracy.append(correct / max(seen, 1))
+        self.epoch_rng_state = self.rng.bit_generator.state
+        self.running = (0.0, 0, 0)
+        if config.verbose:
+            logger.info(
+                "epoch %d: loss %.4f, train accuracy %.4f, %.0f s",
+                epoch + 1,
+                history.loss[-1],
+                history.train_accuracy[-1],
+                time.perf_counter() - self.start,
+            )
+        done = history.stopped_early or epoch + 1 == config.epochs
+        if config.checkpoint_every or done:
+            self.save(epoch + 1, 0, done)
 
 
 def _json_roundtrip(value: object) -> object:

@@ -7,21 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..exceptions import InvalidParameterError
-from ..models import GRU, LSTM, LowRankRNN, RateRNN, RNNModel, VanillaRNN
+from ..models import MODELS, RNNModel, get_model_type
 from ..tasks import TASKS, Task, make_task
 from ._config import TrainConfig, read_config_file
 from ._trainer import TrainResult, train
 
 __all__ = ["MODELS", "TASK_ALIASES", "build_model", "build_task", "train_run"]
-
-#: Model classes by the names the CLI and config files use.
-MODELS: dict[str, type[RNNModel]] = {
-    "gru": GRU,
-    "lstm": LSTM,
-    "vanilla": VanillaRNN,
-    "rate": RateRNN,
-    "lowrank": LowRankRNN,
-}
 
 
 #: Experiment names (``dynascope run NAME``) accepted as task names where they differ.
@@ -72,26 +63,22 @@ def build_model(
     seed: int | None = None,
     options: Mapping[str, Any] | None = None,
 ) -> RNNModel:
-    """Build a model by name (``gru``, ``lstm``, ``vanilla``, ``rate``, ``lowrank``).
+    """Build a model by its registered name (:data:`dynascope.models.MODELS`: ``gru``,
+    ``lstm``, ``vanilla``, ``rate``, ``lowrank``).
 
     Raises
     ------
     InvalidParameterError
         For an unknown name or an option the model does not take.
     """
-    if name not in MODELS:
-        choices = ", ".join(repr(k) for k in MODELS)
-        raise InvalidParameterError(
-            f"The 'model' parameter of build_model must be one of {{{choices}}}. "
-            f"Got {name!r} instead."
-        )
+    cls = get_model_type(name, "build_model")
     try:
-        return MODELS[name](n_in, hidden, n_out, seed=seed, **dict(options or {}))
+        return cls(n_in, hidden, n_out, seed=seed, **dict(options or {}))
     except TypeError as err:
         if isinstance(err, InvalidParameterError):
             raise
         raise InvalidParameterError(
-            f"Model {name!r} ({MODELS[name].__name__}) does not accept these options: {err}."
+            f"Model {name!r} ({cls.__name__}) does not accept these options: {err}."
         ) from err
 
 

@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._progress import progress_bar
 from .._validation import check_device
-from ..exceptions import InvalidParameterError, ModelFileError, TrainingDivergedError
+from ..exceptions import InvalidParameterError, TrainingDivergedError
 from ..io import atomic_write
 from ..io import save as save_model
 from ..models import RNNModel
 from ..tasks import Task, TaskBatch
 from ._checkpoint import read_checkpoint, write_checkpoint
 from ._config import TrainConfig
+from ._loop import TrainingLoop, restore_training_state
 from ._losses import masked_cross_entropy, masked_mse, rate_penalty
 
 __all__ = ["CHECKPOINT_NAME", "TrainResult", "train"]
@@ -177,7 +177,7 @@ def _diverged(
         f"Training diverged at step {step}: the {what} is {value} (not finite). "
         f"Likely fixes: {'; '.join(fixes)}. {kept}"
     )
-    err.step = step  # type: ignore[attr-defined]
+    err.step = step
     return err
 
 
@@ -253,6 +253,33 @@ def train(
     """
     start_time = time.perf_counter()
     config = TrainConfig() if config is None else config
+    _check_train_inputs(model, task, config, out_dir, resume)
+    device = check_device(config.device, "device", "TrainConfig")
+    if device is not None:
+        model.to(device)
+    run = _TrainRun(model, task, config, None if out_dir is None else Path(out_dir), callback)
+    if run.run_dir is not None:
+        run.open_run_dir(resume)
+    model.train()
+    items = range(run.loop.step, config.n_steps) if run.state["stop_reason"] is None else ()
+    run.loop.run(
+        items,
+        run.loss_of,
+        run.after_step,
+        total=config.n_steps,
+        progress=config.progress,
+        unit="step",
+    )
+    return run.finish(time.perf_counter() - start_time)
+
+
+def _check_train_inputs(
+    model: RNNModel,
+    task: Task,
+    config: TrainConfig,
+    out_dir: str | os.PathLike[str] | None,
+    resume: bool,
+) -> None:
     if not isinstance(config, TrainConfig):
         raise InvalidParameterError(
             f"The 'config' parameter of train must be a TrainConfig. Got {config!r} instead."
@@ -272,38 +299,58 @@ def train(
         )
     if resume and out_dir is None:
         raise InvalidParameterError("resume=True needs the run directory: pass out_dir=....")
-    device = check_device(config.device, "device", "TrainConfig")
-    if device is not None:
-        model.to(device)
 
-    run_dir = None if out_dir is None else Path(out_dir)
-    ckpt_path = None if run_dir is None else run_dir / CHECKPOINT_NAME
-    metrics_path = None if run_dir is None else run_dir / METRICS_NAME
 
-    np_rng, torch_rng, held_out_seed = _seeds(config.seed)
-    eval_batch = task.sample(config.eval_batch_size, held_out_seed)
-    loss_fn = _loss_fn(config, task, eval_batch)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(
-        params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
-    )
-    scheduler = _make_scheduler(config, optimizer)
+class _TrainRun:
+    """:func:`train` as a configuration of the shared :class:`TrainingLoop`: the step's loss,
+    what follows each step (metrics, evaluation, early stopping, checkpoints), resume, finish.
+    """
 
-    # bookkeeping that a checkpoint must restore for an exact resume
-    state: dict[str, Any] = {
-        "best_eval_loss": math.inf,
-        "best_step": 0,
-        "loss_sum": 0.0,
-        "loss_count": 0,
-        "stop_reason": None,
-        "last_eval": None,
-    }
-    best_state: dict[str, torch.Tensor] | None = None
-    history: list[dict[str, Any]] = []
-    start_step = 0
+    def __init__(
+        self,
+        model: RNNModel,
+        task: Task,
+        config: TrainConfig,
+        run_dir: Path | None,
+        callback: Callable[[int, float], None] | None,
+    ) -> None:
+        self.model, self.task, self.config, self.callback = model, task, config, callback
+        self.run_dir = run_dir
+        self.ckpt_path = None if run_dir is None else run_dir / CHECKPOINT_NAME
+        self.metrics_path = None if run_dir is None else run_dir / METRICS_NAME
+        self.np_rng, self.torch_rng, held_out_seed = _seeds(config.seed)
+        self.eval_batch = task.sample(config.eval_batch_size, held_out_seed)
+        self.loss_fn = _loss_fn(config, task, self.eval_batch)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(
+            params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+        )
+        self.loop = TrainingLoop(
+            params,
+            optimizer,
+            scheduler=_make_scheduler(config, optimizer),
+            grad_clip=config.grad_clip,
+            on_nonfinite=lambda what, value: _diverged(
+                self.loop.step + 1, what, value, config, self.ckpt_path, self.last_ckpt_step
+            ),
+        )
+        # bookkeeping that a checkpoint must restore for an exact resume
+        self.state: dict[str, Any] = {
+            "best_eval_loss": math.inf,
+            "best_step": 0,
+            "loss_sum": 0.0,
+            "loss_count": 0,
+            "stop_reason": None,
+            "last_eval": None,
+        }
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, Any]] = []
+        self.last_ckpt_step = 0
 
-    if run_dir is not None:
-        assert ckpt_path is not None and metrics_path is not None  # set with run_dir above
+    def open_run_dir(self, resume: bool) -> None:
+        """Refuse a used directory (without ``resume``), or restore its checkpoint."""
+        run_dir, ckpt_path, metrics_path = self.run_dir, self.ckpt_path, self.metrics_path
+        assert run_dir is not None and ckpt_path is not None and metrics_path is not None
         has_run = ckpt_path.exists() or (metrics_path.exists() and metrics_path.stat().st_size)
         if has_run and not resume:
             raise InvalidParameterError(
@@ -312,153 +359,140 @@ def train(
             )
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume and ckpt_path.exists():
-            ckpt = read_checkpoint(ckpt_path)
-            differ = sorted(
-                k
-                for k in set(ckpt.config) | set(config.to_dict())
-                if ckpt.config.get(k) != config.to_dict().get(k) and k not in _RESUMABLE_DIFFERENCES
+            self._resume(ckpt_path, metrics_path)
+        elif metrics_path.exists():
+            metrics_path.unlink()
+        _write_run_config(run_dir, self.model, self.task, self.config)
+
+    def _resume(self, ckpt_path: Path, metrics_path: Path) -> None:
+        ckpt = read_checkpoint(ckpt_path)
+        config = self.config.to_dict()
+        differ = sorted(
+            k
+            for k in set(ckpt.config) | set(config)
+            if ckpt.config.get(k) != config.get(k) and k not in _RESUMABLE_DIFFERENCES
+        )
+        if differ:
+            raise InvalidParameterError(
+                f"Cannot resume {str(self.run_dir)!r} with a different config: {differ} differ "
+                "from the checkpoint's. Resume with the original options, or start a new run "
+                "directory."
             )
-            if differ:
-                raise InvalidParameterError(
-                    f"Cannot resume {str(run_dir)!r} with a different config: {differ} differ "
-                    "from the checkpoint's. Resume with the original options, or start a new run "
-                    "directory."
-                )
-            try:
-                model.load_state_dict(ckpt.model_state)
-            except RuntimeError as err:
-                raise ModelFileError(
-                    f"Checkpoint {str(ckpt_path)!r} was written for a different model: {err}"
-                ) from err
-            optimizer.load_state_dict(ckpt.optimizer_state)
-            if scheduler is not None and ckpt.scheduler_state is not None:
-                scheduler.load_state_dict(ckpt.scheduler_state)
-            np_rng.bit_generator.state = ckpt.numpy_rng_state
-            torch_rng.set_state(ckpt.torch_rng_state)
-            state.update(ckpt.trainer_state)
-            best_state = ckpt.best_state
-            start_step = ckpt.step
-            _truncate_metrics(metrics_path, start_step)
-            history = [json.loads(line) for line in metrics_path.read_text().splitlines()]
-            logger.info("Resuming %s from step %d", run_dir, start_step)
-        else:
-            if metrics_path.exists():
-                metrics_path.unlink()
-        _write_run_config(run_dir, model, task, config)
+        restore_training_state(
+            ckpt, ckpt_path, self.model, self.loop.optimizer, self.loop.scheduler
+        )
+        self.np_rng.bit_generator.state = ckpt.numpy_rng_state
+        self.torch_rng.set_state(ckpt.torch_rng_state)
+        self.state.update(ckpt.trainer_state)
+        self.best_state = ckpt.best_state
+        self.loop.step = self.last_ckpt_step = ckpt.step
+        _truncate_metrics(metrics_path, ckpt.step)
+        self.history = [json.loads(line) for line in metrics_path.read_text().splitlines()]
+        logger.info("Resuming %s from step %d", self.run_dir, ckpt.step)
 
-    last_ckpt_step = start_step
-
-    def checkpoint(step: int) -> None:
-        nonlocal last_ckpt_step
-        if ckpt_path is None:
+    def checkpoint(self, step: int) -> None:
+        if self.ckpt_path is None:
             return
-        for p in model.parameters():
+        for p in self.model.parameters():
             if not bool(torch.isfinite(p).all()):
                 raise _diverged(
-                    step, "model weight", float("nan"), config, ckpt_path, last_ckpt_step
+                    step,
+                    "model weight",
+                    float("nan"),
+                    self.config,
+                    self.ckpt_path,
+                    self.last_ckpt_step,
                 )
         write_checkpoint(
-            ckpt_path,
+            self.ckpt_path,
             step=step,
-            model=model,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            numpy_rng=np_rng,
-            torch_rng=torch_rng,
-            trainer_state=state,
-            config=config.to_dict(),
-            best_state=best_state,
+            model=self.model,
+            optimizer=self.loop.optimizer,
+            scheduler=self.loop.scheduler,
+            numpy_rng=self.np_rng,
+            torch_rng=self.torch_rng,
+            trainer_state=self.state,
+            config=self.config.to_dict(),
+            best_state=self.best_state,
         )
-        last_ckpt_step = step
+        self.last_ckpt_step = step
 
-    bar = progress_bar(config.n_steps, initial=start_step, progress=config.progress, unit="step")
-    model.train()
-    step = start_step
-    try:
-        while step < config.n_steps and state["stop_reason"] is None:
-            batch = task.sample(config.batch_size, np_rng)
-            u, y, m = batch.to_torch(model.dtype, model.device)
-            optimizer.zero_grad(set_to_none=True)
-            states, out = model(u, generator=torch_rng)
-            loss = loss_fn(out, y, m)
-            if config.rate_reg > 0:
-                loss = loss + config.rate_reg * rate_penalty(model, states)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise _diverged(step + 1, "loss", loss_value, config, ckpt_path, last_ckpt_step)
-            loss.backward()
-            if config.grad_clip is not None:
-                norm = float(torch.nn.utils.clip_grad_norm_(params, config.grad_clip))
-                if not math.isfinite(norm):
-                    raise _diverged(
-                        step + 1, "gradient norm", norm, config, ckpt_path, last_ckpt_step
-                    )
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            step += 1
-            bar.update(1)
-            state["loss_sum"] += loss_value
-            state["loss_count"] += 1
-            records = []
-            if step % config.log_every == 0 or step == config.n_steps:
-                mean_loss = state["loss_sum"] / state["loss_count"]
-                records.append(
-                    {"step": step, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"]}
-                )
-                state["loss_sum"], state["loss_count"] = 0.0, 0
-                bar.set_postfix(loss=f"{mean_loss:.3g}", refresh=False)
-            if step % config.eval_every == 0 or step == config.n_steps:
-                eval_loss, perf = _evaluate(model, task, eval_batch, loss_fn)
-                records.append({"step": step, "eval_loss": eval_loss, "performance": perf})
-                state["last_eval"] = [eval_loss, perf]
-                bar.set_postfix(loss=f"{eval_loss:.3g}", perf=f"{perf:.3f}", refresh=False)
-                if eval_loss < state["best_eval_loss"]:
-                    state["best_eval_loss"], state["best_step"] = eval_loss, step
-                    if config.keep_best:
-                        best_state = _clone_state(model)
-                if config.early_stop_loss is not None and eval_loss <= config.early_stop_loss:
-                    state["stop_reason"] = "early_stop_loss"
-                elif (
-                    config.early_stop_performance is not None
-                    and perf >= config.early_stop_performance
-                ):
-                    state["stop_reason"] = "early_stop_performance"
-            history.extend(records)
-            _append_metrics(metrics_path, records)
-            if callback is not None:
-                callback(step, loss_value)
-            finished = step == config.n_steps or state["stop_reason"] is not None
-            if config.checkpoint_every is not None and (
-                step % config.checkpoint_every == 0 or finished
-            ):
-                checkpoint(step)
-    finally:
-        bar.close()
+    def loss_of(self, step: int) -> torch.Tensor:
+        """A fresh batch through the model in training mode: masked loss (+ rate penalty)."""
+        batch = self.task.sample(self.config.batch_size, self.np_rng)
+        u, y, m = batch.to_torch(self.model.dtype, self.model.device)
+        states, out = self.model(u, generator=self.torch_rng)
+        loss = self.loss_fn(out, y, m)
+        if self.config.rate_reg > 0:
+            loss = loss + self.config.rate_reg * rate_penalty(self.model, states)
+        return loss
 
-    if step > last_ckpt_step and ckpt_path is not None and config.checkpoint_every is None:
-        checkpoint(step)  # always leave a final checkpoint so that resume=True is a no-op
-    if config.keep_best and best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    if state["stop_reason"] is None:
-        state["stop_reason"] = "completed"
-    same_as_last_eval = not config.keep_best or state["best_step"] == step
-    if state["last_eval"] is not None and same_as_last_eval:
-        final_loss, final_perf = state["last_eval"]  # the loop evaluated these weights last
-    else:
-        final_loss, final_perf = _evaluate(model, task, eval_batch, loss_fn)
-    if run_dir is not None:
-        save_model(model, run_dir / WEIGHTS_NAME)
-    return TrainResult(
-        model=model,
-        history=history,
-        steps=step,
-        stop_reason=state["stop_reason"],
-        best_step=int(state["best_step"]),
-        best_eval_loss=float(state["best_eval_loss"]),
-        final_eval_loss=final_loss,
-        final_performance=final_perf,
-        wall_time=time.perf_counter() - start_time,
-        out_dir=run_dir,
-    )
+    def after_step(self, _: int, loss_value: float) -> bool:
+        """Metrics, evaluation and early stopping, callback, checkpoint; True to stop."""
+        config, state, step = self.config, self.state, self.loop.step
+        state["loss_sum"] += loss_value
+        state["loss_count"] += 1
+        records = []
+        if step % config.log_every == 0 or step == config.n_steps:
+            mean_loss = state["loss_sum"] / state["loss_count"]
+            lr = self.loop.optimizer.param_groups[0]["lr"]
+            records.append({"step": step, "loss": mean_loss, "lr": lr})
+            state["loss_sum"], state["loss_count"] = 0.0, 0
+            self.loop.bar.set_postfix(loss=f"{mean_loss:.3g}", refresh=False)
+        if step % config.eval_every == 0 or step == config.n_steps:
+            records.append(self._evaluate_step(step))
+        self.history.extend(records)
+        _append_metrics(self.metrics_path, records)
+        if self.callback is not None:
+            self.callback(step, loss_value)
+        finished = step == config.n_steps or state["stop_reason"] is not None
+        if config.checkpoint_every is not None and (
+            step % config.checkpoint_every == 0 or finished
+        ):
+            self.checkpoint(step)
+        return state["stop_reason"] is not None
+
+    def _evaluate_step(self, step: int) -> dict[str, Any]:
+        config, state = self.config, self.state
+        eval_loss, perf = _evaluate(self.model, self.task, self.eval_batch, self.loss_fn)
+        state["last_eval"] = [eval_loss, perf]
+        self.loop.bar.set_postfix(loss=f"{eval_loss:.3g}", perf=f"{perf:.3f}", refresh=False)
+        if eval_loss < state["best_eval_loss"]:
+            state["best_eval_loss"], state["best_step"] = eval_loss, step
+            if config.keep_best:
+                self.best_state = _clone_state(self.model)
+        if config.early_stop_loss is not None and eval_loss <= config.early_stop_loss:
+            state["stop_reason"] = "early_stop_loss"
+        elif config.early_stop_performance is not None and perf >= config.early_stop_performance:
+            state["stop_reason"] = "early_stop_performance"
+        return {"step": step, "eval_loss": eval_loss, "performance": perf}
+
+    def finish(self, wall_time: float) -> TrainResult:
+        """Final checkpoint, best weights, final evaluation, weights file; the result."""
+        model, config, state, step = self.model, self.config, self.state, self.loop.step
+        if step > self.last_ckpt_step and config.checkpoint_every is None:
+            self.checkpoint(step)  # always leave a final checkpoint so that resume is a no-op
+        if config.keep_best and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        model.eval()
+        if state["stop_reason"] is None:
+            state["stop_reason"] = "completed"
+        same_as_last_eval = not config.keep_best or state["best_step"] == step
+        if state["last_eval"] is not None and same_as_last_eval:
+            final_loss, final_perf = state["last_eval"]  # the loop evaluated these weights last
+        else:
+            final_loss, final_perf = _evaluate(model, self.task, self.eval_batch, self.loss_fn)
+        if self.run_dir is not None:
+            save_model(model, self.run_dir / WEIGHTS_NAME)
+        return TrainResult(
+            model=model,
+            history=self.history,
+            steps=step,
+            stop_reason=state["stop_reason"],
+            best_step=int(state["best_step"]),
+            best_eval_loss=float(state["best_eval_loss"]),
+            final_eval_loss=final_loss,
+            final_performance=final_perf,
+            wall_time=wall_time,
+            out_dir=self.run_dir,
+        )
