@@ -35,7 +35,7 @@ __all__ = [
     "run_experiment",
 ]
 
-EXPERIMENT_FILE = "experiment.json"
+EXPERIMENT_FILE = RunDirectory.EXPERIMENT
 
 #: What a ``quick`` run is; shown in the CLI's output and at the top of the report.
 QUICK_NOTE = "quick run: a smoke test with reduced sizes and steps; its numbers are not results"
@@ -178,7 +178,7 @@ def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
 def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
     report = _analyze(ctx, experiment, model)
     ctx.run.write_json(
-        "report.json",
+        ctx.run.REPORT,
         {
             "format_version": REPORT_FORMAT_VERSION,
             "title": report.title,
@@ -271,7 +271,7 @@ def run_experiment(
     else:
         from ..io import save
 
-        save(model, run.path / "weights.safetensors")
+        save(model, run.weights_path)
         try:
             return _finish(ctx, experiment, model)
         except ShapeError as exc:
@@ -326,7 +326,7 @@ def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None
     experiment = get_experiment(record["experiment"])
     opts = make_options(experiment, False, record["options"])
     ctx = RunContext(run, opts, int(record["seed"]), bool(record["quick"]), progress=progress)
-    model = load(run.path / "weights.safetensors")
+    model = load(run.weights_path)
     return _finish(ctx, experiment, model)
 
 
@@ -343,16 +343,13 @@ def train_and_save(ctx: RunContext, model: RNNModel, task: Any, config: Any) -> 
     from ..training import train
 
     result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
+    save(result.model, ctx.run.weights_path)
     return result.model
 
 
 def history(ctx: RunContext) -> list[dict[str, Any]]:
     """The training records of ``metrics.jsonl`` (empty for a run without one)."""
-    path = ctx.path / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return ctx.run.read_metrics()
 
 
 def training_figure(ctx: RunContext) -> list[str]:

@@ -14,7 +14,6 @@ or by architecture? :func:`planted_systems` builds the acceptance benchmark's ne
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from ..analysis._mechanism import MechanismGraph, mechanism_distance, mechanism_
 from ..exceptions import InvalidParameterError
 from ..models import RNNModel
 from ..networks._planted import CELL_TYPES, MECHANISMS, planted_network
+from ..report import RunDirectory
 
 __all__ = [
     "CompareOptions",
@@ -63,7 +63,7 @@ class CompareOptions:
     slow_tol: float = 0.1
 
 
-QUICK = {"n_seeds": 2, "n_hidden": 24, "n_trials": 12, "n_steps": 40, "n_init": 64}
+QUICK: dict[str, Any] = {"n_seeds": 2, "n_hidden": 24, "n_trials": 12, "n_steps": 40, "n_init": 64}
 
 
 @dataclass
@@ -179,9 +179,8 @@ def compare_networks(
     distances = {"dsa": dsa.distances_, "mechanism": mech}
     # Each distance scaled by its median off-diagonal value, then averaged.
     off = ~np.eye(n, dtype=bool)
-    distances["combined"] = sum(
-        d / max(float(np.median(d[off])), 1e-12) for d in (dsa.distances_, mech)
-    ) / 2
+    scaled = [d / max(float(np.median(d[off])), 1e-12) for d in (dsa.distances_, mech)]
+    distances["combined"] = (scaled[0] + scaled[1]) / 2
     sil: dict[str, dict[str, float]] = {}
     for key, d in distances.items():
         sil[key] = {}
@@ -198,7 +197,7 @@ def write_compare_run(
     ``clustering.png`` into the directory ``out``."""
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    np.savez(path / "distances.npz", names=np.array(result.names), **result.distances)
+    RunDirectory(path, mode="overwrite").save_distances(result.names, result.distances)
     summary = {
         "options": None if options is None else options_dict(options),
         "names": result.names,
@@ -209,7 +208,7 @@ def write_compare_run(
             {str(k): v for k, v in g.counts.items()} for g in result.graphs
         ],
     }
-    (path / "compare.json").write_text(json.dumps(summary, indent=2))
+    RunDirectory(path, mode="overwrite").write_json(RunDirectory.COMPARE, summary)
     lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
     if result.silhouettes:
         groups = sorted({g for s in result.silhouettes.values() for g in s})

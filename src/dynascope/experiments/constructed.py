@@ -51,7 +51,7 @@ def build_hopfield(ctx: RunContext) -> RNNModel:
     """The rate Hopfield network storing random ±1 patterns (eq. 5)."""
     opts: HopfieldOptions = ctx.options
     model = hopfield(_hopfield_patterns(opts, ctx.seed), kind="rate", gain=opts.gain)
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     return model
 
 
@@ -89,7 +89,7 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
     # Fixed points from the stored patterns and their mirror images: memories are attractors.
     starts = np.concatenate([patterns, -patterns]) * opts.gain
     fps = find_fixed_points(net, initial_states=starts, seed=ctx.seed).fixed
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     stable_overlap = np.abs(overlaps(fps.stable.x_star, patterns)).max(axis=1)
     n_memories = int(np.sum(stable_overlap > 0.9))
 
@@ -211,7 +211,7 @@ def build_line(ctx: RunContext) -> RNNModel:
         dt=opts.dt,
         seed=ctx.seed,
     )
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     return model
 
 
@@ -278,7 +278,7 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
     fps = find_fixed_points(
         net, initial_states=held, seed=ctx.seed, stage2=None, slow_tol=max(10 * q_held, 1e-20)
     )
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     kappa_fp = fps.x_star @ m.numpy() / float(m @ m)
     ctx.run.save_result("held_values", {"amplitude": amplitudes.numpy(), "kappa": kappa_held})
     basis = torch.stack([m, net.n[:, 0]]).numpy()

@@ -187,7 +187,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         point_kinds=tuple(point_kinds(fps)),
         saddle_index=fps.saddle_index,
         points_pcs=view.transform(fps.x_star).reshape(len(fps), 3),
-        eigvals=fps.eigvals,
+        eigvals=fps._need_eigvals(),  # computed by default; raises clearly if not
         residual=fps.residual,
         readout_signs=_readout_signs(fps.x_star, m64) if len(fps) else (),
         trajectories_pcs=view.transform(states.numpy())[: min(8, opts.analysis_trials)],

@@ -182,12 +182,12 @@ def build(ctx: RunContext) -> RNNModel:
         len_train,
         y_train,
         config,
-        checkpoint=ctx.path / "checkpoint.safetensors",
+        checkpoint=ctx.run.checkpoint_path,
         resume=ctx.resume,
     )
     acc = classifier_accuracy(clf, *d["test"])
     model = clf.rnn_model()
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     ctx.run.save_result(
         "embedding",
         {
