@@ -11,7 +11,8 @@ asks it rather than spelling a name::
       checkpoint.safetensors  the last training checkpoint (resume)
       metrics.jsonl         training history, one JSON record per line (no header: a plain
                             stream of records; its format goes with config.json's header)
-      metrics_summary.json  the experiment's headline numbers           [header kind "metrics"]
+      metrics_summary.json  the experiment's headline numbers, a flat name -> number object
+                            (no header: readers take it as it is; report.json repeats it)
       results/NAME.npz      analysis arrays + their metadata in the store header
                             (dynascope._store: kind "result", one version; no pickle);
                             results/fixed_points.npz, results/populations*.npz are
@@ -108,7 +109,6 @@ class RunDirectory:
         CONFIG: "config",
         EXPERIMENT: "experiment",
         REPORT: "report",
-        METRICS_SUMMARY: "metrics",
         COMPARE: "compare",
     }
 
