@@ -2,13 +2,15 @@
 
 ``report.json`` holds::
 
-    {"format_version": 2, "title": str, "experiment": str, "summary": str,
+    {"format": "dynascope", "kind": "report", "version": 2,   (the store header)
+     "format_version": 2, "title": str, "experiment": str, "summary": str,
      "sections": [{"title": str, "text": str,
                    "figures": [{"name": NAME, "number": k, "caption": "Figure k. ...",
                                 "legend": [str, ...]}, ...],
                    "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
 
-Version 1 files (figures as bare names) still build; their figures are numbered here.
+Version 1 files (figures as bare names) still build; their figures are numbered here. Files
+without the store header (written up to commit 3825198) build too.
 Each ``<figure>`` carries ``id="figure-k"`` and its legend entries as JSON in ``data-legend``,
 so a browser test can check what the figure shows against the result.
 
