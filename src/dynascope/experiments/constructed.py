@@ -130,7 +130,7 @@ def analyze_hopfield(ctx: RunContext, model: RNNModel) -> Report:
         "n_memories_found": n_memories,
         "breakdown_load": float(curve.breakdown_load),
     }
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     sections = [
         {
             "title": "Retrieval from a corrupted cue",
@@ -319,7 +319,7 @@ def analyze_line(ctx: RunContext, model: RNNModel) -> Report:
         if len(fps)
         else None,
     }
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     sections = [
         _memory_time_section(opts.n_hidden),
         {

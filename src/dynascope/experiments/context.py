@@ -601,7 +601,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
                      training_figure(ctx))  # fmt: skip
     metrics = _metrics(r)
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report(
         title="Context-dependent integration in a rank-one network",
         summary=summarize(r),

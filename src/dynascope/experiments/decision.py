@@ -488,7 +488,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "resampled_accuracy": accs,
         "resampled_accuracy_min": min(min(v) for v in r.resampled),
     }
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report(
         title="Perceptual decision in a rank-"
         + ("one" if r.rank == 1 else str(r.rank))

@@ -326,7 +326,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "n_index1_bridges": results.n_bridges,
         "worst_residual": results.worst_residual if len(results.point_kinds) else None,
     }
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report(
         title=f"{results.n_bits}-bit flip-flop {results.model_kind}",
         summary=summarize(results),

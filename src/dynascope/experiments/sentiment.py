@@ -640,7 +640,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         )
     stage_done(4)
     bar.close()
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     summary = (
         f"A {model.n_hidden}-unit {opts.cell.upper()} classifies {data_name} test documents with "
         f"{rnn_acc:.1%} accuracy (bag of words {bow_acc:.1%}, augmented bag of words "

@@ -279,7 +279,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     training = tuple(FigureSpec(n, "Training loss (log scale) against step") for n in
                      training_figure(ctx))  # fmt: skip
     metrics = r.metrics()
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report("Sine-wave generator", summarize(r), narrate(r, training), metrics)
 
 

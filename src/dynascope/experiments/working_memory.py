@@ -263,7 +263,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
         "fixed_point_counts": results.counts(),
         "slowest_re_mu": results.slowest_re_mu,
     }
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report("Parametric working memory", summarize(results), narrate(results, training),
                   metrics)  # fmt: skip
 
