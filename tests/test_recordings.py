@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dynascope.analysis import recovery_metrics
-from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.exceptions import InvalidParameterError, ModelFileError, ShapeError
 from dynascope.networks import planted_network
 from dynascope.recordings import Recordings, fit_to_recordings, load_recordings, save_recordings
 
@@ -24,7 +24,7 @@ def test_recordings_roundtrip_and_errors(tmp_path) -> None:
     with pytest.raises(InvalidParameterError, match="NaN"):
         Recordings(np.full((3, 5, 2), np.nan))
     np.savez(tmp_path / "obj.npz", activity=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(InvalidParameterError, match="plain-array"):
+    with pytest.raises(ModelFileError, match="pickled"):
         load_recordings(tmp_path / "obj.npz")
     np.savez(tmp_path / "none.npz", rates=np.ones((3, 5, 2)))
     with pytest.raises(InvalidParameterError, match="'activity'"):

@@ -4,13 +4,17 @@ Every file carries the same JSON header::
 
     {"format": "dynascope", "kind": "<kind>", "version": STORE_VERSION, ...}
 
-``kind`` says what the file holds (``"fixed-points"``, ``"populations"``, ``"result"``, ...).
-In an ``.npz`` file the header is the string array ``__header__`` next to the data arrays;
-nothing is pickled, and reading never unpickles (``np.load(allow_pickle=False)``). Writes are
-atomic (temporary file + ``os.replace``, :func:`dynascope.io.atomic_write`).
+``kind`` says what the file holds (``"fixed-points"``, ``"populations"``, ``"result"``,
+``"recordings"``, ``"experiment"``, ``"report"``, ``"config"``, ...). In an ``.npz`` file the
+header is the string array ``__header__`` next to the data arrays; nothing is pickled, and
+reading never unpickles (``np.load(allow_pickle=False)``). In a JSON file
+(:func:`write_json`) the header's keys come first in the file's top-level object, before the
+content. Writes are atomic (temporary file + ``os.replace``, :func:`dynascope.io.atomic_write`).
 
 Files written before this store (dynascope <= 0.x at commit db9a595, "version 1") carry
 ``{"format": "dynascope-<kind>", "format_version": 1}`` under their own key; they still load.
+The JSON files of a run directory and recordings files carried no header until after commit
+3825198; those load as they are (:func:`read_json`, ``read_npz(..., headerless=True)``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ __all__ = [
     "check_header",
     "json_default",
     "make_header",
+    "read_json",
     "read_npz",
+    "write_json",
     "write_npz",
 ]
 
@@ -41,6 +47,8 @@ STORE_FORMAT = "dynascope"
 #: The one version of the file formats. 1 = the per-file formats before the store; 2 = the store.
 STORE_VERSION = 2
 HEADER_KEY = "__header__"
+#: The keys of the header (in a JSON file they share the top-level object with the content).
+HEADER_FIELDS = ("format", "kind", "version")
 
 
 def json_default(value: Any) -> Any:
@@ -124,13 +132,20 @@ def write_npz(
 
 
 def read_npz(
-    path: str | os.PathLike[str], kind: str, *, legacy: str = "", legacy_key: str = ""
+    path: str | os.PathLike[str],
+    kind: str,
+    *,
+    legacy: str = "",
+    legacy_key: str = "",
+    headerless: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read an ``.npz`` written by :func:`write_npz` (or a version-1 file); never unpickles.
 
     Returns the data arrays and the header. ``legacy_key`` names the header array of
-    version-1 files of this kind (``legacy`` their format name). Raises :class:`ModelFileError`
-    for a missing, truncated or corrupt file, a pickle inside it, or a wrong header.
+    version-1 files of this kind (``legacy`` their format name); with ``headerless`` a file
+    without any header (a plain documented layout, e.g. recordings made by other tools) loads
+    with the header ``{}``. Raises :class:`ModelFileError` for a missing, truncated or corrupt
+    file, a pickle inside it, or a wrong header.
     """
     p = Path(path)
     if not p.is_file():
@@ -149,6 +164,8 @@ def read_npz(
     except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ModelFileError(f"{p}: not a readable .npz file (truncated or corrupt?).") from exc
     key = HEADER_KEY if HEADER_KEY in arrays else legacy_key
+    if headerless and (not key or key not in arrays):
+        return arrays, {}
     if not key or key not in arrays:
         raise ModelFileError(f"{p}: has no dynascope header; not a dynascope {kind} file.")
     try:
@@ -157,3 +174,65 @@ def read_npz(
         raise ModelFileError(f"{p}: the dynascope header is not valid JSON.") from exc
     check_header(header, kind=kind, path=p, legacy=legacy)
     return arrays, header
+
+
+def write_json(path: str | os.PathLike[str], kind: str, obj: Mapping[str, Any]) -> Path:
+    """Write the JSON object ``obj`` to ``path`` after the header of ``kind``, atomically.
+
+    The header's keys (``format``, ``kind``, ``version``) come first in the top-level object;
+    ``obj`` may not use them.
+    """
+    from .io import atomic_write
+
+    if not isinstance(obj, Mapping):
+        raise InvalidParameterError(
+            f"A dynascope {kind} file holds a JSON object; got {type(obj).__name__}."
+        )
+    clash = sorted(set(HEADER_FIELDS) & set(obj))
+    if clash:
+        raise InvalidParameterError(
+            f"Keys {clash} are reserved for the dynascope header; rename them in the {kind} "
+            "content."
+        )
+    text = json.dumps({**make_header(kind), **obj}, indent=2, default=json_default)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def parse_json(path: str | os.PathLike[str], what: str) -> Any:
+    """The JSON value in ``path``; :class:`ModelFileError` (one line) if unreadable."""
+    p = Path(path)
+    if not p.is_file():
+        raise ModelFileError(f"{p}: file does not exist.")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(f"{p}: not UTF-8 text; not a dynascope {what} file.") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); the "
+            f"{what} file is corrupt or truncated."
+        ) from exc
+    except RecursionError as exc:  # hostile nesting
+        raise ModelFileError(f"{p}: JSON nested too deeply; not a dynascope {what} file.") from exc
+
+
+def read_json(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
+    """Read a JSON object written by :func:`write_json`; return it without the header.
+
+    The header is checked (:func:`check_header`: a dynascope file of ``kind``, of a version
+    this dynascope reads). A file without a header (no ``format`` key; what dynascope wrote up
+    to commit 3825198) loads as it is. Raises :class:`ModelFileError` with one line naming the
+    file and the problem otherwise.
+    """
+    obj = parse_json(path, kind)
+    if not isinstance(obj, dict):
+        raise ModelFileError(
+            f"{path}: holds a JSON {type(obj).__name__}, not the object of a dynascope {kind} "
+            "file."
+        )
+    if "format" not in obj:
+        return obj  # written before JSON files carried the header
+    check_header(obj, kind=kind, path=path)
+    return {k: v for k, v in obj.items() if k not in HEADER_FIELDS}

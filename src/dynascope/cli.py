@@ -296,10 +296,9 @@ def run(
         )
     except KeyboardInterrupt:
         raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
-    summary = report.parent / "report.json"
-    import json
+    from .report import RunDirectory
 
-    click.echo(json.loads(summary.read_text())["summary"])
+    click.echo(RunDirectory(report.parent, mode="resume").read_json(RunDirectory.REPORT)["summary"])
     if quick:
         click.echo(QUICK_NOTE)
     click.echo(f"report: {report}")
@@ -602,6 +601,7 @@ def fixed_points_command(
 
     from .exceptions import DynascopeError
     from .fixedpoints import (
+        FixedPoints,
         exact_fixed_points,
         find_fixed_points,
         unstable_manifolds,
@@ -628,8 +628,9 @@ def fixed_points_command(
         states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            fps: FixedPoints  # ExactFixedPoints is a FixedPoints
             if exact:  # its own default number of search starts unless --n-init is given
-                extra = {} if n_init is None else {"n_init": n_init}
+                extra: dict[str, Any] = {} if n_init is None else {"n_init": n_init}
                 fps = exact_fixed_points(
                     model, inputs, initial_states=states, seed=seed, **extra
                 )
@@ -694,6 +695,7 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
         write_compare_run,
     )
     from .io import load_user_model
+    from .report import RunDirectory
 
     try:
         if planted == bool(models):
@@ -710,7 +712,7 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
             names, nets, trajs = [], [], []
             for i, m in enumerate(models):
                 p = Path(m)
-                model = load_user_model(p / "weights.safetensors" if p.is_dir() else p)
+                model = load_user_model(p / RunDirectory.WEIGHTS if p.is_dir() else p)
                 names.append(str(p))
                 nets.append(model)
                 trajs.append(autonomous_trajectories(

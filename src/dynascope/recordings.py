@@ -1,6 +1,9 @@
 """Recorded activity in, and an RNN fitted to it (the seed's section 5.2 workflow).
 
-File format (``.npz``, read with ``allow_pickle=False``):
+File format (``.npz`` of the dynascope store, :mod:`dynascope._store`: the arrays below and
+the header ``__header__`` of kind ``"recordings"``; read with ``allow_pickle=False``, so a file
+holding pickled objects is refused). Files without the header, as other tools write them or
+dynascope did up to commit 3825198, load too:
 
 ============ =========================== ================================================
 key          shape, dtype                meaning
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._store import read_npz, write_npz
 from ._validation import check_float, check_int, check_option
 from .exceptions import InvalidParameterError, ShapeError
 from .models import GRU, RNNModel, VanillaRNN
@@ -75,35 +79,40 @@ class Recordings:
                                                        min_value=0.0, min_inclusive=False))
 
 
+_KIND = "recordings"
+
+
 def save_recordings(recordings: Recordings, path: str | os.PathLike[str]) -> Path:
-    """Write ``recordings`` to an ``.npz`` file in the documented format."""
-    p = Path(path)
+    """Write ``recordings`` to an ``.npz`` file in the documented format (atomically)."""
     arrays: dict[str, Any] = {"activity": recordings.activity}
     if recordings.conditions is not None:
         arrays["conditions"] = recordings.conditions
     if recordings.dt is not None:
         arrays["dt"] = np.asarray(recordings.dt)
-    with p.open("wb") as f:
-        np.savez(f, **arrays)
-    return p
+    return write_npz(path, _KIND, arrays, compress=False)
 
 
 def load_recordings(path: str | os.PathLike[str]) -> Recordings:
-    """Read an ``.npz`` file in the documented format (never unpickles)."""
-    p = Path(path)
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            if "activity" not in z.files:
-                raise InvalidParameterError(
-                    f"{p} has no 'activity' array (trials, time, units); found {z.files}."
-                )
-            return Recordings(
-                z["activity"],
-                z["conditions"] if "conditions" in z.files else None,
-                float(z["dt"]) if "dt" in z.files else None,
-            )
-    except ValueError as exc:  # object arrays (pickles) are refused by allow_pickle=False
-        raise InvalidParameterError(f"{p} is not a plain-array .npz file: {exc}") from exc
+    """Read an ``.npz`` file in the documented format (never unpickles).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, truncated, corrupt, holds pickled objects, or carries the
+        header of another kind of dynascope file.
+    InvalidParameterError
+        If it has no ``activity`` array.
+    """
+    z, _ = read_npz(path, _KIND, headerless=True)
+    if "activity" not in z:
+        raise InvalidParameterError(
+            f"{path} has no 'activity' array (trials, time, units); found {sorted(z)}."
+        )
+    return Recordings(
+        z["activity"],
+        z["conditions"] if "conditions" in z else None,
+        float(z["dt"]) if "dt" in z else None,
+    )
 
 
 @dataclass

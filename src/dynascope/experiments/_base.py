@@ -49,7 +49,7 @@ __all__ = [
     "run_experiment",
 ]
 
-EXPERIMENT_FILE = "experiment.json"
+EXPERIMENT_FILE = RunDirectory.EXPERIMENT
 
 #: What a ``quick`` run is; shown in the CLI's output and at the top of the report.
 QUICK_NOTE = "quick run: a smoke test with reduced sizes and steps; its numbers are not results"
@@ -195,7 +195,7 @@ def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
 def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
     report = _analyze(ctx, experiment, model)
     ctx.run.write_json(
-        "report.json",
+        ctx.run.REPORT,
         {
             "format_version": REPORT_FORMAT_VERSION,
             "title": report.title,
@@ -288,7 +288,7 @@ def run_experiment(
     else:
         from ..io import save
 
-        save(model, run.path / "weights.safetensors")
+        save(model, run.weights_path)
         try:
             return _finish(ctx, experiment, model)
         except ShapeError as exc:
@@ -343,7 +343,7 @@ def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None
     experiment = get_experiment(record["experiment"])
     opts = make_options(experiment, False, record["options"])
     ctx = RunContext(run, opts, int(record["seed"]), bool(record["quick"]), progress=progress)
-    model = load(run.path / "weights.safetensors")
+    model = load(run.weights_path)
     return _finish(ctx, experiment, model)
 
 
@@ -360,7 +360,7 @@ def train_and_save(ctx: RunContext, model: RNNModel, task: Any, config: Any) -> 
     from ..training import train
 
     result = train(model, task, config, out_dir=ctx.path, resume=ctx.resume)
-    save(result.model, ctx.path / "weights.safetensors")
+    save(result.model, ctx.run.weights_path)
     return result.model
 
 
@@ -396,10 +396,7 @@ def _cosine_config(ctx: RunContext, n_evals: int, extra: Mapping[str, Any]) -> T
 
 def history(ctx: RunContext) -> list[dict[str, Any]]:
     """The training records of ``metrics.jsonl`` (empty for a run without one)."""
-    path = ctx.path / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return ctx.run.read_metrics()
 
 
 def publish(
@@ -421,7 +418,7 @@ def finish(
     ctx: RunContext, title: str, summary: str, sections: list[Section], metrics: dict[str, Any]
 ) -> Report:
     """Write ``metrics_summary.json``; return the report content."""
-    ctx.run.write_json("metrics_summary.json", metrics)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, metrics)
     return Report(title, summary, sections, metrics)
 
 

@@ -14,7 +14,6 @@ or by architecture? :func:`planted_systems` builds the acceptance benchmark's ne
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from ..analysis._mechanism import MechanismGraph, mechanism_distance, mechanism_
 from ..exceptions import InvalidParameterError
 from ..models import RNNModel
 from ..networks._planted import CELL_TYPES, MECHANISMS, planted_network
+from ..report import RunDirectory
 from ._options import COUNT, NON_NEGATIVE, POSITIVE, ExperimentOptions, Int, OneOf, TupleOf
 
 __all__ = [
@@ -83,7 +83,7 @@ class CompareOptions(ExperimentOptions):
     slow_tol: float = 0.1
 
 
-QUICK = {"n_seeds": 2, "n_hidden": 24, "n_trials": 12, "n_steps": 40, "n_init": 64}
+QUICK: dict[str, Any] = {"n_seeds": 2, "n_hidden": 24, "n_trials": 12, "n_steps": 40, "n_init": 64}
 
 
 @dataclass
@@ -214,8 +214,7 @@ def write_compare_run(
     ``clustering.png`` into the directory ``out``."""
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    arrays: dict[str, Any] = {"names": np.array(result.names), **result.distances}
-    np.savez(path / "distances.npz", **arrays)
+    RunDirectory(path, mode="overwrite").save_distances(result.names, result.distances)
     summary = {
         "options": None if options is None else options_dict(options),
         "names": result.names,
@@ -226,7 +225,7 @@ def write_compare_run(
             {str(k): v for k, v in g.counts.items()} for g in result.graphs
         ],
     }
-    (path / "compare.json").write_text(json.dumps(summary, indent=2))
+    RunDirectory(path, mode="overwrite").write_json(RunDirectory.COMPARE, summary)
     lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
     if result.silhouettes:
         groups = sorted({g for s in result.silhouettes.values() for g in s})

@@ -84,7 +84,7 @@ def build_hopfield(ctx: RunContext) -> RNNModel:
     """The rate Hopfield network storing random ±1 patterns (eq. 5)."""
     opts: HopfieldOptions = ctx.options
     model = hopfield(_hopfield_patterns(opts, ctx.seed), kind="rate", gain=opts.gain)
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     return model
 
 
@@ -206,7 +206,7 @@ def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
     # Fixed points from the stored patterns and their mirror images: memories are attractors.
     starts = np.concatenate([patterns, -patterns]) * opts.gain
     fps = find_fixed_points(net, initial_states=starts, seed=ctx.seed).fixed
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     stable_overlap = np.abs(overlaps(fps.stable.x_star, patterns)).max(axis=1)
     curve = capacity_curve(
         opts.capacity_n,
@@ -340,7 +340,7 @@ def build_line(ctx: RunContext) -> RNNModel:
         dt=opts.dt,
         seed=ctx.seed,
     )
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     return model
 
 
@@ -480,7 +480,7 @@ def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
     fps = find_fixed_points(
         net, initial_states=held, seed=ctx.seed, stage2=None, slow_tol=max(10 * q_held, 1e-20)
     )
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     view = StateSpace.from_basis(torch.stack([m, net.n[:, 0]]).numpy())
     return LineAttractorResults(
         n_hidden=int(net.n_hidden),

@@ -37,7 +37,6 @@ from ..lowrank import (
     loadings,
     refine_populations,
     resample,
-    save_populations,
     simulate_reduced,
 )
 from ..models import LowRankRNN, RNNModel, analysis_copy
@@ -270,7 +269,7 @@ def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     bic = MeanFieldReduction(max_populations=opts.max_populations, seed=ctx.seed).fit(net)
     fitted = red.populations_
-    save_populations(fitted, ctx.run.results_dir / "populations_fitted.npz")
+    ctx.run.save_populations(fitted, ctx.run.POPULATIONS_FITTED)
     one = MeanFieldReduction(n_populations=1, seed=ctx.seed).fit(net).populations_
     t0 = time.perf_counter()
     refined = fitted
@@ -284,7 +283,7 @@ def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
             n_hidden=int(net.n_hidden), seed=ctx.seed,
         ).populations  # fmt: skip
     wall = time.perf_counter() - t0
-    save_populations(refined, ctx.run.results_dir / "populations_refined.npz")
+    ctx.run.save_populations(refined, ctx.run.POPULATIONS_REFINED)
     return dict(red=red, bic=bic, fitted=fitted, one=one, refined=refined, wall=wall)
 
 

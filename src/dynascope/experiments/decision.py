@@ -23,7 +23,6 @@ from ..lowrank import (
     latent_trajectories,
     loadings,
     reduced_fixed_points,
-    save_populations,
 )
 from ..models import RNNModel
 from ..plotting import merge_legends
@@ -186,7 +185,7 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     pops = red.populations_
     sim = red.simulate(batch.inputs)
-    save_populations(pops, ctx.run.results_dir / "populations.npz")
+    ctx.run.save_populations(pops)
     times = (np.arange(batch.inputs.shape[1]) + 1) * task.dt
     r2 = pooled_r2(lat.kappa, sim.kappa)
     ctx.run.save_result(  # every held-out trial (the results keep one per coherence)

@@ -230,13 +230,13 @@ def build(ctx: RunContext) -> RNNModel:
         **_pick(opts, _TRAIN_OPTIONS),
     )
     ids_train, len_train, y_train = d["train"]
-    checkpoint = ctx.path / "checkpoint.safetensors"
     hist = train_classifier(
-        clf, ids_train, len_train, y_train, config, checkpoint=checkpoint, resume=ctx.resume
+        clf, ids_train, len_train, y_train, config, checkpoint=ctx.run.checkpoint_path,
+        resume=ctx.resume,
     )
     acc = classifier_accuracy(clf, *d["test"])
     model = clf.rnn_model()
-    save(model, ctx.path / "weights.safetensors")
+    save(model, ctx.run.weights_path)
     ctx.run.save_result(
         "embedding",
         {
@@ -1070,7 +1070,7 @@ def analyze(ctx: RunContext, model: RNNModel) -> Report:
     for name, fig in figures(results).items():
         ctx.run.save_figure(fig, name)
     summary = metrics(results)
-    ctx.run.write_json("metrics_summary.json", summary)
+    ctx.run.write_json(ctx.run.METRICS_SUMMARY, summary)
     title = f"Sentiment {results.cell.upper()} on {results.data_name}"
     return Report(title, summarize(results), narrate(results), summary)
 

@@ -160,7 +160,7 @@ def compute(ctx: RunContext, model: RNNModel) -> WorkingMemoryResults:
     fps = find_fixed_points(
         net, initial_states=delay_states, n_init=opts.n_init, seed=ctx.seed, slow_tol=1e-6
     )
-    fps.save(ctx.run.results_dir / "fixed_points.npz")
+    ctx.run.save_fixed_points(fps)
     view = fit_state_space(delay_states, 2, seed=ctx.seed)
     # Trajectories of the delay period only, one per f1 value, in the delay PCs.
     first = {v: int(np.flatnonzero(f1 == v)[0]) for v in np.unique(f1)}

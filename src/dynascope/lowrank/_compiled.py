@@ -17,14 +17,14 @@ nodes is one compiled function, so the cost is the arithmetic:
   :math:`\sum_q w_q z_q^4 = 3`), i.e. the same numbers as the quadrature to rounding, for ~20
   flops instead of ~20 ``tanh``. Larger :math:`s` falls back to the quadrature sum.
 
-The filtered inputs and the readout are computed in the same loop.
+The filtered inputs and the readout are computed in the same loop. The compiled functions (one
+per stage of a step) are in :mod:`._compiled_numba`, imported only when Numba is installed.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 from typing import Any
 
 import numpy as np
@@ -64,184 +64,8 @@ def centred_table(n_quadrature: int) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def _kernel() -> Any:
-    import numba
-
-    @numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-    def population_sum(
-        coef: np.ndarray,  # (P, K): Cov_p(w, x) of one readout or drive coordinate w
-        mu: np.ndarray,  # (P,): its population means
-        y: np.ndarray,  # (K, B)
-        aphi: np.ndarray,  # (P, B)
-        adphi: np.ndarray,  # (P, B)
-        alpha: np.ndarray,  # (P,)
-        need_phi: bool,
-        cov: np.ndarray,  # (B,) scratch
-        out: np.ndarray,  # (B,) result: sum_p alpha_p (<Phi'>_p Cov_p(w, x) y + <Phi>_p mu_p)
-    ) -> None:
-        n_p, n_k = coef.shape
-        n_b = out.shape[0]
-        out[:] = 0.0
-        for p in range(n_p):
-            cov[:] = 0.0
-            for a in range(n_k):
-                c = coef[p, a]
-                for b in range(n_b):
-                    cov[b] += c * y[a, b]
-            for b in range(n_b):
-                term = adphi[p, b] * cov[b]
-                if need_phi:
-                    term += aphi[p, b] * mu[p]
-                out[b] += alpha[p] * term
-
-    # Trials are the innermost, contiguous axis of every array: each arithmetic line is a loop
-    # over the batch that LLVM vectorises (the trials are independent), instead of a chain of
-    # dependent scalar operations per trial.
-    @numba.njit(cache=True, fastmath=False, nogil=True, boundscheck=False)
-    def run(
-        mode: int,
-        y: np.ndarray,  # (K, B): [κ0; v0], updated in place
-        u: np.ndarray,  # (T, S, B), bias channel included
-        dt_tau: float,
-        alpha: np.ndarray,  # (P,)
-        mu_x: np.ndarray,  # (P, K)
-        mu_n: np.ndarray,  # (P, D)
-        mu_w: np.ndarray,  # (P, O)
-        cov_xx: np.ndarray,  # (P, K, K)
-        cov_nx: np.ndarray,  # (P, D, K)
-        cov_wx: np.ndarray,  # (P, O, K)
-        nodes: np.ndarray,
-        weights: np.ndarray,
-        zero_weight: float,  # tanh mode: weight of the node at 0 (odd rules)
-        table_val: np.ndarray,
-        table_der: np.ndarray,
-        need_phi: bool,
-        kappas: np.ndarray,  # out (T, D, B)
-        vs: np.ndarray,  # out (T, S, B)
-        outputs: np.ndarray,  # out (T, O, B)
-    ) -> None:
-        n_t, n_s, n_b = u.shape
-        n_p, n_d = mu_n.shape
-        n_o = mu_w.shape[1]
-        n_k = n_d + n_s
-        n_q = nodes.shape[0]
-        z_max = nodes.max() if n_q else 0.0
-        h = 1.0 / _INV_H
-        mean = np.empty(n_b)
-        var = np.empty(n_b)
-        acc = np.empty(n_b)
-        cov = np.empty(n_b)
-        aphi = np.zeros((n_p, n_b))
-        adphi = np.empty((n_p, n_b))
-        new = np.empty((n_k, n_b))
-        # Iteration t evaluates the averages at the state after step t - 1: the readout of step
-        # t - 1 and the drive of step t.
-        for t in range(n_t + 1):
-            for p in range(n_p):
-                mean[:] = 0.0
-                var[:] = 0.0
-                for a in range(n_k):
-                    m = mu_x[p, a]
-                    for b in range(n_b):
-                        mean[b] += m * y[a, b]
-                    for c in range(n_k):
-                        cc = cov_xx[p, a, c]
-                        for b in range(n_b):
-                            var[b] += cc * y[a, b] * y[c, b]
-                for b in range(n_b):
-                    var[b] = math.sqrt(max(var[b], 1e-30))  # now the standard deviation
-                if mode == _TANH_TABLE:
-                    for b in range(n_b):
-                        x = var[b] * _INV_H
-                        if var[b] < _S_MAX:
-                            i = int(x)
-                            r = x - i
-                            r2 = r * r
-                            r3 = r2 * r
-                            # Cubic Hermite basis on [s_i, s_i + h].
-                            adphi[p, b] = (
-                                (2.0 * r3 - 3.0 * r2 + 1.0) * table_val[i]
-                                + (r3 - 2.0 * r2 + r) * h * table_der[i]
-                                + (-2.0 * r3 + 3.0 * r2) * table_val[i + 1]
-                                + (r3 - r2) * h * table_der[i + 1]
-                            )
-                        else:  # beyond the table: the (half-node) quadrature sum
-                            sq = 0.0
-                            for q in range(n_q):
-                                th = math.tanh(var[b] * nodes[q])
-                                sq += weights[q] * (th * th)
-                            adphi[p, b] = 1.0 - sq
-                elif mode == _TANH:
-                    # Nodes come in pairs ±z_q: with E = exp(2μ) and e_q = exp(2 s z_q),
-                    # tanh(μ ± s z_q) = 1 - 2 / (1 + E e_q^{±1}): one exp per pair instead of
-                    # two tanh (bounded exponents keep E e_q^{±1} free of inf/inf).
-                    for b in range(n_b):
-                        mu = mean[b]
-                        sd = var[b]
-                        ap = 0.0
-                        ac = 0.0
-                        if zero_weight > 0.0:
-                            th = math.tanh(mu)
-                            ap = zero_weight * th
-                            ac = zero_weight * (th * th)
-                        if abs(mu) < 300.0 and sd * z_max < 300.0:
-                            big = math.exp(2.0 * mu)
-                            for q in range(n_q):
-                                e = math.exp(2.0 * sd * nodes[q])
-                                tp = 1.0 - 2.0 / (1.0 + big * e)
-                                tm = 1.0 - 2.0 / (1.0 + big / e)
-                                ap += weights[q] * (tp + tm)
-                                ac += weights[q] * (tp * tp + tm * tm)
-                        else:
-                            for q in range(n_q):
-                                tp = math.tanh(mu + sd * nodes[q])
-                                tm = math.tanh(mu - sd * nodes[q])
-                                ap += weights[q] * (tp + tm)
-                                ac += weights[q] * (tp * tp + tm * tm)
-                        aphi[p, b] = ap
-                        adphi[p, b] = 1.0 - ac
-                elif mode == _SOFTPLUS:
-                    aphi[p, :] = 0.0
-                    adphi[p, :] = 0.0
-                    for q in range(n_q):
-                        zq = nodes[q]
-                        wq = weights[q]
-                        for b in range(n_b):
-                            x = mean[b] + var[b] * zq
-                            # torch's softplus: the identity above its threshold of 20.
-                            aphi[p, b] += wq * (x if x > 20.0 else math.log1p(math.exp(x)))
-                            adphi[p, b] += wq / (1.0 + math.exp(-x))
-                elif mode == _RELU:
-                    for b in range(n_b):
-                        ratio = mean[b] / var[b]
-                        cdf = 0.5 * math.erfc(-ratio / math.sqrt(2.0))
-                        pdf = math.exp(-0.5 * ratio * ratio) / math.sqrt(2.0 * math.pi)
-                        aphi[p, b] = mean[b] * cdf + var[b] * pdf
-                        adphi[p, b] = cdf
-                else:  # identity
-                    for b in range(n_b):
-                        aphi[p, b] = mean[b]
-                        adphi[p, b] = 1.0
-            if t > 0:
-                for o in range(n_o):
-                    population_sum(
-                        cov_wx[:, o, :], mu_w[:, o], y, aphi, adphi, alpha, need_phi, cov,
-                        outputs[t - 1, o, :],
-                    )
-            if t == n_t:
-                break
-            for j in range(n_d):
-                # the drive F_j
-                population_sum(
-                    cov_nx[:, j, :], mu_n[:, j], y, aphi, adphi, alpha, need_phi, cov, acc
-                )
-                for b in range(n_b):
-                    new[j, b] = y[j, b] + dt_tau * (acc[b] - y[j, b])
-            for a in range(n_s):
-                for b in range(n_b):
-                    new[n_d + a, b] = y[n_d + a, b] + dt_tau * (u[t, a, b] - y[n_d + a, b])
-            y[:, :] = new
-            kappas[t] = y[:n_d]
-            vs[t] = y[n_d:]
+    """The compiled Euler loop (:func:`._compiled_numba.run`; imports Numba on first use)."""
+    from ._compiled_numba import run
 
     return run
 

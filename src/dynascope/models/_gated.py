@@ -153,6 +153,9 @@ class WrappedRNN(RNNModel):
     """
 
     model_type = "Wrapped"
+    # Set with object.__setattr__ (not registered as submodules); declared here for the checker.
+    _module: nn.RNNBase
+    _readout: nn.Module | None
 
     def __init__(self, module: nn.Module, readout: nn.Module | None = None) -> None:
         super().__init__()
@@ -184,7 +187,7 @@ class WrappedRNN(RNNModel):
         elif isinstance(readout, nn.Linear):
             self.n_out = readout.out_features
         else:
-            ref = module.weight_hh_l0
+            ref = self._param("weight_hh_l0")
             with torch.no_grad():
                 probe = readout(torch.zeros(1, self.n_hidden, dtype=ref.dtype, device=ref.device))
             self.n_out = int(probe.shape[-1])
@@ -192,20 +195,26 @@ class WrappedRNN(RNNModel):
     @property
     def module(self) -> nn.Module:
         """The wrapped torch.nn module (the user's object itself)."""
-        return self._module  # type: ignore[no-any-return]
+        return self._module
 
     @property
     def readout_module(self) -> nn.Module | None:
         """The wrapped readout module, if any."""
-        return self._readout  # type: ignore[no-any-return]
+        return self._readout
 
     @property
     def dtype(self) -> torch.dtype:
-        return self._module.weight_hh_l0.dtype  # type: ignore[no-any-return]
+        return self._param("weight_hh_l0").dtype
 
     @property
     def device(self) -> torch.device:
-        return self._module.weight_hh_l0.device  # type: ignore[no-any-return]
+        return self._param("weight_hh_l0").device
+
+    def _param(self, name: str) -> torch.Tensor:
+        """A weight of the wrapped module (torch registers them by name, untyped)."""
+        value = getattr(self._module, name)
+        assert isinstance(value, torch.Tensor), name
+        return value
 
     def _weights(self) -> tuple[Any, Any, Any, Any]:
         m = self._module
@@ -218,7 +227,7 @@ class WrappedRNN(RNNModel):
         if self.kind == "GRU":
             return gru_cell(u, x, w_ih, w_hh, b_ih, b_hh)
         if self.kind == "RNN":
-            return rnn_cell(u, x, w_ih, w_hh, b_ih, b_hh, self._module.nonlinearity)
+            return rnn_cell(u, x, w_ih, w_hh, b_ih, b_hh, str(self._module.nonlinearity))
         h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]
         h, c = lstm_cell(u, h, c, w_ih, w_hh, b_ih, b_hh)
         return torch.cat([h, c], dim=-1)
@@ -230,7 +239,8 @@ class WrappedRNN(RNNModel):
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         if self._readout is None:
             return x.new_zeros(*x.shape[:-1], 0)
-        return self._readout(self.hidden(x))  # type: ignore[no-any-return]
+        out: torch.Tensor = self._readout(self.hidden(x))
+        return out
 
     def config(self) -> dict[str, Any]:
         raise InvalidParameterError(
@@ -260,7 +270,7 @@ class WrappedRNN(RNNModel):
             self.n_hidden,
             0 if readout is None else readout.out_features,
             form="h",
-            nonlinearity=self._module.nonlinearity,
+            nonlinearity=str(self._module.nonlinearity),
             bias=True,
             seed=0,
         ).to(dtype=w_hh.dtype, device=w_hh.device)

@@ -173,15 +173,15 @@ def planted_network(
     w = torch.as_tensor(w_np)
     n = w.shape[0]
     if cell in ("vanilla", "rate"):
-        model: RNNModel = (
+        dense: VanillaRNN | RateRNN = (
             VanillaRNN(1, n, 0, form="h", bias=False, seed=0)
             if cell == "vanilla"
             else RateRNN(1, n, 0, tau=2.0, dt=1.0, bias=False, seed=0)
         ).double()
         with torch.no_grad():
-            model.weight_rec.copy_(w)
-            model.weight_in.zero_()
-        return PlantedNetwork(model, loadings, mechanism, cell)
+            dense.weight_rec.copy_(w)
+            dense.weight_in.zero_()
+        return PlantedNetwork(dense, loadings, mechanism, cell)
     model = GRU(1, n, 0, seed=0).double()
     with torch.no_grad():
         model.weight_ih.zero_()

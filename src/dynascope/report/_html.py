@@ -2,13 +2,15 @@
 
 ``report.json`` holds::
 
-    {"format_version": 2, "title": str, "experiment": str, "summary": str,
+    {"format": "dynascope", "kind": "report", "version": 2,   (the store header)
+     "format_version": 2, "title": str, "experiment": str, "summary": str,
      "sections": [{"title": str, "text": str,
                    "figures": [{"name": NAME, "number": k, "caption": "Figure k. ...",
                                 "legend": [str, ...]}, ...],
                    "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
 
-Version 1 files (figures as bare names) still build; their figures are numbered here.
+Version 1 files (figures as bare names) still build; their figures are numbered here. Files
+without the store header (written up to commit 3825198) build too.
 Each ``<figure>`` carries ``id="figure-k"`` and its legend entries as JSON in ``data-legend``,
 so a browser test can check what the figure shows against the result.
 
@@ -97,11 +99,11 @@ def build_report(run_dir: str | Path) -> Path:
     from .. import __version__
 
     run = RunDirectory(run_dir, mode="resume")
-    content = run.read_json("report.json")
-    version = content.get("format_version", 0)
-    if version > REPORT_FORMAT_VERSION:
+    content = run.read_json(run.REPORT)  # the store header is checked there
+    version = content.get("format_version", 0)  # what report.json carried before the header
+    if not isinstance(version, int) or version > REPORT_FORMAT_VERSION:
         raise ModelFileError(
-            f"{run.path / 'report.json'} has format version {version}, newer than this "
+            f"{run.path / run.REPORT} has format version {version!r}, newer than this "
             f"dynascope reads ({REPORT_FORMAT_VERSION}); upgrade dynascope."
         )
     title = html.escape(content.get("title", "dynascope report"))
@@ -129,7 +131,7 @@ def build_report(run_dir: str | Path) -> Path:
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    target = run.path / "report.html"
+    target = run.report_html_path
     with atomic_write(target) as tmp:
         tmp.write_text(doc, encoding="utf-8")
     return target

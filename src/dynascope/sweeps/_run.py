@@ -30,7 +30,7 @@ from .._progress import progress_bar
 from .._validation import check_int
 from ..exceptions import InvalidParameterError
 from ..plotting._mpl import MissingDependencyError
-from ..report._rundir import write_json
+from ..report._rundir import RunDirectory, write_json
 from ._spec import Sweep, SweepPoint, read_sweep
 
 __all__ = ["EXECUTORS", "POINT_FILE", "SweepResult", "point_status", "run_point", "sweep"]
@@ -219,7 +219,8 @@ def _run_point_locked(
         )
     else:
         try:
-            metrics = json.loads((point_dir / "report.json").read_text()).get("metrics", {})
+            report = RunDirectory(point_dir, mode="resume").read_json(RunDirectory.REPORT)
+            metrics = report.get("metrics", {})
         except (OSError, ValueError) as exc:
             record.update(status="failed", error=f"unreadable report.json: {exc}")
         else:

@@ -249,7 +249,7 @@ def summarize(
     if problems:
         summary += " " + " ".join(problems)
     run.write_json(
-        "report.json",
+        run.REPORT,
         {
             "format_version": REPORT_FORMAT_VERSION,
             "title": f"Sweep: {spec.experiment}",

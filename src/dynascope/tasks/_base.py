@@ -189,8 +189,9 @@ class Task(abc.ABC):
     """
 
     name: ClassVar[str] = ""
-    loss: ClassVar[str] = "mse"
-    performance_name: ClassVar[str] = "accuracy"
+    # class defaults that a task may set per instance (NeuroGymTask does, from its action space)
+    loss: str = "mse"
+    performance_name: str = "accuracy"
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     n_in: int

@@ -66,10 +66,11 @@ class NeuroGymTask(Task):
                 f"{obs_shape!r}."
             )
         self.n_in = int(obs_shape[0])
-        action_space = getattr(base, "action_space", None)
-        if hasattr(action_space, "n"):
+        action_space: Any = getattr(base, "action_space", None)
+        n_actions = getattr(action_space, "n", None)
+        if n_actions is not None:
             self.discrete = True
-            self.n_out = int(action_space.n)
+            self.n_out = int(n_actions)
             self.loss = "cross_entropy"
         else:
             shape = getattr(action_space, "shape", None)
@@ -123,10 +124,10 @@ class NeuroGymTask(Task):
         inputs = np.zeros((batch_size, n_steps, self.n_in), dtype=np.float32)
         step_mask = np.zeros((batch_size, n_steps), dtype=np.float32)
         periods = {name: np.zeros((batch_size, 2), dtype=np.int64) for name in names}
-        if self.discrete:
-            index = np.zeros((batch_size, n_steps), dtype=np.int64)
-        else:
-            values = np.zeros((batch_size, n_steps, self.n_out), dtype=np.float32)
+        index = np.zeros((batch_size, n_steps) if self.discrete else (0, 0), dtype=np.int64)
+        values = np.zeros(
+            (0, 0, 0) if self.discrete else (batch_size, n_steps, self.n_out), dtype=np.float32
+        )
         for b, (ob, gt, bounds) in enumerate(trials):
             length = len(ob)
             inputs[b, :length] = ob
@@ -143,6 +144,8 @@ class NeuroGymTask(Task):
                 for name in self.mask_periods:
                     start, stop = bounds[name]
                     step_mask[b, start:stop] = 1.0
+        targets: np.ndarray
+        mask: np.ndarray
         if not self.discrete:
             targets = values
             mask = np.repeat(step_mask[..., None], self.n_out, axis=2)

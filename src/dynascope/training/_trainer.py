@@ -20,6 +20,7 @@ from ..exceptions import InvalidParameterError, TrainingDivergedError
 from ..io import atomic_write
 from ..io import save as save_model
 from ..models import RNNModel
+from ..report._rundir import RunDirectory, write_json
 from ..tasks import Task, TaskBatch
 from ._checkpoint import read_checkpoint, write_checkpoint
 from ._config import TrainConfig
@@ -30,10 +31,10 @@ __all__ = ["CHECKPOINT_NAME", "TrainResult", "train"]
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
-WEIGHTS_NAME = "weights.safetensors"
-METRICS_NAME = "metrics.jsonl"
-CONFIG_NAME = "config.json"
+CHECKPOINT_NAME = RunDirectory.CHECKPOINT
+WEIGHTS_NAME = RunDirectory.WEIGHTS
+METRICS_NAME = RunDirectory.METRICS
+CONFIG_NAME = RunDirectory.CONFIG
 
 # Options that may differ between a run and its resumption (they change nothing computed).
 _RESUMABLE_DIFFERENCES = {"progress", "device"}
@@ -149,8 +150,7 @@ def _write_run_config(out_dir: Path, model: RNNModel, task: Task, config: TrainC
         "model": {"type": getattr(model, "model_type", type(model).__name__), **model_config},
         "train": config.to_dict(),
     }
-    with atomic_write(out_dir / CONFIG_NAME) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    write_json(out_dir / CONFIG_NAME, payload, kind="config")
 
 
 def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
