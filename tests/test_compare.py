@@ -14,6 +14,7 @@ from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments.compare import (
     QUICK,
     CompareOptions,
+    CompareResult,
     compare_networks,
     planted_systems,
     write_compare_run,
@@ -94,6 +95,21 @@ def test_compare_quick_clusters_by_mechanism(tmp_path) -> None:
     assert (out / "report.md").read_text().startswith("# quick")
     with np.load(out / "distances.npz") as z:
         assert set(z.files) >= {"dsa", "mechanism", "combined", "names"}
+    # The result round-trips through the store: every field, the graphs' points included.
+    back = CompareResult.load(out)
+    assert back.names == res.names and back.labels == res.labels
+    assert back.silhouettes == res.silhouettes and back.seconds == res.seconds
+    assert set(back.distances) == set(res.distances)
+    for key, d in res.distances.items():
+        np.testing.assert_array_equal(back.distances[key], d)
+    assert len(back.graphs) == len(res.graphs) == 20
+    for g, h in zip(res.graphs, back.graphs, strict=True):
+        assert h.labels == g.labels and h.edges == g.edges and h.counts == g.counts
+        np.testing.assert_array_equal(h.fixed_points.x_star, g.fixed_points.x_star)
+        np.testing.assert_array_equal(h.fixed_points.eigvals, g.fixed_points.eigvals)
+    assert mechanism_distance(back.graphs[0], back.graphs[1]) == mechanism_distance(
+        res.graphs[0], res.graphs[1]
+    )
     with pytest.raises(InvalidParameterError, match="at least two"):
         compare_networks(names[:1], models[:1], trajs[:1])
 

@@ -14,6 +14,7 @@ import pytest
 
 from dynascope._store import STORE_VERSION, read_json, write_json
 from dynascope.exceptions import InvalidParameterError, ModelFileError
+from dynascope.experiments.compare import CompareResult
 from dynascope.recordings import load_recordings, save_recordings
 from dynascope.report import RunDirectory, build_report
 
@@ -96,6 +97,8 @@ def test_files_written_by_commit_3825198_load() -> None:
     for key, value in want_d.items():
         np.testing.assert_array_equal(distances[key], value)
     assert cmp.read_json(RunDirectory.COMPARE)["labels"] == {"cell": ["x", "x", "y"]}
+    old = CompareResult.load(V2 / "compare")  # written before the graphs were saved
+    assert old.names == want_names and old.graphs == [] and old.labels["cell"] == ["x", "x", "y"]
 
 
 def test_legacy_report_json_rebuilds(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ or by architecture? :func:`planted_systems` builds the acceptance benchmark's ne
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -110,6 +111,33 @@ class CompareResult:
     silhouettes: dict[str, dict[str, float]] = field(default_factory=dict)
     graphs: list[MechanismGraph] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> CompareResult:
+        """Read back what :func:`write_compare_run` wrote into the directory ``path``.
+
+        Directories written before the graphs were saved (up to commit 3825198) load with
+        ``graphs=[]``.
+        """
+        run = RunDirectory(path, mode="resume")
+        names, distances = run.load_distances()
+        summary = run.read_json(RunDirectory.COMPARE)
+        graphs = [
+            MechanismGraph(
+                run.load_fixed_points(f"graph_{i}"),
+                [(int(a), bool(b), int(c)) for a, b, c in g["labels"]],
+                {(int(s), int(t)) for s, t in g["edges"]},
+            )
+            for i, g in enumerate(summary.get("graphs", []))
+        ]
+        return cls(
+            names,
+            distances,
+            {k: list(v) for k, v in (summary.get("labels") or {}).items()},
+            summary.get("silhouettes") or {},
+            graphs,
+            summary.get("seconds") or {},
+        )
 
 
 def autonomous_trajectories(
@@ -210,11 +238,15 @@ def compare_networks(
 def write_compare_run(
     result: CompareResult, out: str | Path, *, title: str, options: CompareOptions | None = None
 ) -> Path:
-    """Write ``distances.npz``, ``compare.json``, ``report.md`` and (with matplotlib)
-    ``clustering.png`` into the directory ``out``."""
+    """Write ``distances.npz``, ``compare.json``, each network's fixed points
+    (``results/graph_<i>.npz``), ``report.md`` and (with matplotlib) ``clustering.png`` into the
+    directory ``out``; :meth:`CompareResult.load` reads them back."""
     path = Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    RunDirectory(path, mode="overwrite").save_distances(result.names, result.distances)
+    run = RunDirectory(path, mode="overwrite")
+    run.save_distances(result.names, result.distances)
+    for i, g in enumerate(result.graphs):
+        run.save_fixed_points(g.fixed_points, f"graph_{i}")
     summary = {
         "options": None if options is None else options_dict(options),
         "names": result.names,
@@ -224,8 +256,12 @@ def write_compare_run(
         "fixed_point_counts": [
             {str(k): v for k, v in g.counts.items()} for g in result.graphs
         ],
+        "graphs": [
+            {"labels": [list(lab) for lab in g.labels], "edges": sorted(map(list, g.edges))}
+            for g in result.graphs
+        ],
     }
-    RunDirectory(path, mode="overwrite").write_json(RunDirectory.COMPARE, summary)
+    run.write_json(RunDirectory.COMPARE, summary)
     lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
     if result.silhouettes:
         groups = sorted({g for s in result.silhouettes.values() for g in s})
