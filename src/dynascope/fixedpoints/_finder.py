@@ -545,22 +545,7 @@ def find_fixed_points(
         n, seeded.n_seeds, seeded.n_rounds, selected.keep_fixed.numel(), seeded.n_found_first,
         selected.keep_slow.numel(), n_discarded, selected.n_duplicates, n_unseen,
     )  # fmt: skip
-    if selected.keep.numel() == 0:
-        warnings.warn(
-            f"No fixed point found: none of the {n} candidates reached the residual "
-            f"tol={opts.tol:g}"
-            + ("" if opts.slow_tol is None else f" or q <= slow_tol={opts.slow_tol:g}")
-            + ". Likely causes: too few stage-2 iterations (LevenbergMarquardt(max_iter=...)), "
-            "candidates far from any fixed point (start from visited states), or a network "
-            "without fixed points at this input (pass slow_tol to keep slow points).",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-        status = Status.NONE_FOUND
-    elif n_unseen >= 1.0 or seeded.still_finding:
-        status = Status.LIKELY_INCOMPLETE
-    else:
-        status = Status.SOME_DISCARDED if n_discarded else Status.ALL_CONVERGED
+    status = _status(selected, n_unseen, seeded.still_finding, n_discarded, n, opts)
     sel, k = selected, opts.n_eigvals
     return FixedPoints(
         **_point_fields(net, sel, opts),
@@ -578,6 +563,27 @@ def find_fixed_points(
         n_unseen=float(n_unseen),
         n_found_by_candidates=int(sel.from_first[: sel.keep_fixed.numel()].sum()),
     )
+
+
+def _status(
+    sel: Selected, n_unseen: float, still_finding: bool, n_discarded: int, n: int, opts: _Options
+) -> Status:
+    """The search's status; warns when nothing was found."""
+    if sel.keep.numel() == 0:
+        warnings.warn(
+            f"No fixed point found: none of the {n} candidates reached the residual "
+            f"tol={opts.tol:g}"
+            + ("" if opts.slow_tol is None else f" or q <= slow_tol={opts.slow_tol:g}")
+            + ". Likely causes: too few stage-2 iterations (LevenbergMarquardt(max_iter=...)), "
+            "candidates far from any fixed point (start from visited states), or a network "
+            "without fixed points at this input (pass slow_tol to keep slow points).",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+        return Status.NONE_FOUND
+    if n_unseen >= 1.0 or still_finding:
+        return Status.LIKELY_INCOMPLETE
+    return Status.SOME_DISCARDED if n_discarded else Status.ALL_CONVERGED
 
 
 def _starts(
