@@ -15,6 +15,7 @@ from dynascope.fixedpoints import (
     FixedPoints,
     LevenbergMarquardt,
     _finder,
+    _newton,
     find_fixed_points,
     unstable_manifolds,
 )
@@ -143,13 +144,13 @@ def test_full_spectrum_when_k_is_near_the_state_size_and_save_load(tmp_path) -> 
 
 def test_auto_switches_to_matrix_free_above_the_threshold(monkeypatch) -> None:
     calls = []
-    original = _finder.lm_stage_matrix_free
+    original = _newton.lm_stage_matrix_free
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls.append(args[1].shape)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_finder, "lm_stage_matrix_free", spy)
+    monkeypatch.setattr(_newton, "lm_stage_matrix_free", spy)
     model = linear_net(16, gain=0.5)
     start = torch.zeros(1, 16)
     find_fixed_points(model, extra_states=start, stage1=None)  # 16 <= 512: dense
@@ -262,13 +263,13 @@ def test_auto_falls_back_to_dense_where_gmres_needs_most_of_the_space(monkeypatc
         states, _ = model(torch.randn(4, 30, 1, generator=torch.Generator().manual_seed(0)))
     dense = find_fixed_points(model, initial_states=states, n_init=4, seed=0, jacobian="dense")
     calls = []
-    original = _finder._lm_stage
+    original = _newton.DenseNewton.run
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(args[1].shape)
+        calls.append(args[2].shape)  # (self, model, x0, u, ...)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_finder, "_lm_stage", spy)
+    monkeypatch.setattr(_newton.DenseNewton, "run", spy)
     monkeypatch.setattr(_finder, "MATRIX_FREE_MIN_SIZE", 8)
     auto = find_fixed_points(model, initial_states=states, n_init=4, seed=0, max_rounds=0)
     assert len(calls) == 1  # matrix-free first, then dense for the rest of stage 2

@@ -106,6 +106,175 @@ def _stability_classes(vals: np.ndarray, continuous: bool, dt: float) -> dict[st
     }
 
 
+@dataclass(frozen=True)
+class _Steps:
+    """The validated step options of :func:`continue_fixed_points`."""
+
+    s_min: float
+    s_max: float
+    step_size: float
+    max_step_size: float
+    min_step_size: float
+    max_points: int
+    tol: float
+    max_newton: int
+
+    @classmethod
+    def checked(
+        cls,
+        s_min: float,
+        s_max: float,
+        step_size: float,
+        max_step_size: float,
+        min_step_size: float,
+        max_points: int,
+        tol: float,
+        max_newton: int,
+    ) -> _Steps:
+        """Validate the options; raises InvalidParameterError naming the bad one."""
+        s_min = check_float(s_min, "s_min", _OWNER, max_value=0.0)
+        s_max = check_float(s_max, "s_max", _OWNER, min_value=0.0, max_inclusive=False)
+        step_size = check_float(
+            step_size, "step_size", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+        )
+        max_step_size = check_float(
+            max_step_size,
+            "max_step_size",
+            _OWNER,
+            min_value=step_size,
+            min_inclusive=True,
+            max_inclusive=False,
+        )
+        min_step_size = check_float(
+            min_step_size, "min_step_size", _OWNER, min_value=0.0, max_value=step_size,
+            min_inclusive=False,
+        )  # fmt: skip
+        max_points = check_int(max_points, "max_points", _OWNER, min_value=1)
+        tol = check_float(
+            tol, "tol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+        )
+        max_newton = check_int(max_newton, "max_newton", _OWNER, min_value=1)
+        return cls(
+            s_min, s_max, step_size, max_step_size, min_step_size, max_points, tol, max_newton
+        )
+
+
+class _Branch:
+    r"""The curve :math:`G(x, s) = F(x, u_0 + s\,d) - x = 0`: Newton corrections, tangents,
+    and tracing by pseudo-arclength steps."""
+
+    def __init__(self, net: Any, x0: Any, u0: Any, direction: Any, steps: _Steps) -> None:
+        n_s, n_in = net.state_size, net.n_in
+        self.x0 = _as_tensor(x0, "x0")
+        self.u0 = _as_tensor(u0, "u0")
+        self.d = _as_tensor(direction, "direction")
+        if self.x0.shape != (n_s,):
+            raise ShapeError(f"x0 must have shape (state_size={n_s},); got {tuple(self.x0.shape)}.")
+        for name, val in (("u0", self.u0), ("direction", self.d)):
+            if val.shape != (n_in,):
+                raise ShapeError(f"{name} must have shape (n_in={n_in},); got {tuple(val.shape)}.")
+        if n_in == 0 or float(torch.linalg.vector_norm(self.d)) == 0:
+            raise InvalidParameterError(
+                f"The 'direction' parameter of {_OWNER} must be a non-zero vector in input "
+                f"space. Got {direction!r} instead."
+            )
+        self.net, self.n_s, self.steps = net, n_s, steps
+
+    def g_and_jac(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """G(y) (n_s,) and its Jacobian [∂xG, ∂sG] (n_s, n_s + 1)."""
+        n_s = self.n_s
+        x, s = y[:n_s].unsqueeze(0), y[n_s]
+        u = (self.u0 + s * self.d).unsqueeze(0)
+        g = step(self.net, x, u)[0] - x[0]
+        jx, ju = jacobians(self.net, x, u, wrt_input=True)
+        assert ju is not None  # asked for with wrt_input=True
+        jac = torch.cat([jx[0] - torch.eye(n_s, dtype=x.dtype), (ju[0] @ self.d).unsqueeze(1)], 1)
+        return g, jac
+
+    def start(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The starting point corrected at fixed s = 0, and the unit tangent (s increasing)."""
+        n_s, tol = self.n_s, self.steps.tol
+        y = torch.cat([self.x0, torch.zeros(1, dtype=torch.float64)])
+        for _ in range(self.steps.max_newton):
+            g, jac = self.g_and_jac(y)
+            if float(torch.linalg.vector_norm(g)) <= tol:
+                break
+            dx = torch.linalg.lstsq(jac[:, :n_s], -g.unsqueeze(1)).solution[:, 0]
+            y = y.clone()
+            y[:n_s] += dx
+        g, jac = self.g_and_jac(y)
+        if float(torch.linalg.vector_norm(g)) > tol:
+            raise InvalidParameterError(
+                f"x0 is not (close to) a fixed point at u0: Newton's method left a residual "
+                f"{float(torch.linalg.vector_norm(g)):.2e} > tol={tol:g}. Start from a point "
+                "found by find_fixed_points at this input."
+            )
+        tangent = torch.linalg.svd(jac).Vh[-1]
+        if tangent[n_s] < 0:
+            tangent = -tangent
+        return y, tangent
+
+    def correct(self, yp: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, bool, int]:
+        """Newton on {G(y) = 0, tᵀ(y − yp) = 0} from the predictor ``yp``: the point, whether
+        it converged, and the iterations."""
+        yn, n_it = yp, 0
+        for n_it in range(1, self.steps.max_newton + 1):  # noqa: B007 (returned)
+            g, jac = self.g_and_jac(yn)
+            if float(torch.linalg.vector_norm(g)) <= self.steps.tol:
+                return yn, True, n_it
+            big = torch.cat([jac, t.unsqueeze(0)])
+            rhs = torch.cat([g, (t @ (yn - yp)).unsqueeze(0)])
+            delta, info = torch.linalg.solve_ex(big, -rhs)
+            if int(info) != 0 or not bool(torch.isfinite(delta).all()):
+                break
+            yn = yn + delta
+        return yn, False, n_it
+
+    def tangent(self, yn: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The unit tangent at ``yn``, oriented along the direction of travel ``t``."""
+        _, jac = self.g_and_jac(yn)
+        t_new, info = torch.linalg.solve_ex(
+            torch.cat([jac, t.unsqueeze(0)]),
+            torch.cat([torch.zeros(self.n_s, dtype=yn.dtype), torch.ones(1, dtype=yn.dtype)]),
+        )
+        if int(info) != 0:
+            t_new = torch.linalg.svd(jac).Vh[-1]
+        t_new = t_new / torch.linalg.vector_norm(t_new)
+        if float(t_new @ t) < 0:  # keep the direction of travel
+            t_new = -t_new
+        return t_new
+
+    def trace(self, y: torch.Tensor, t: torch.Tensor) -> list[torch.Tensor]:
+        """Points from ``y`` along ``t`` until the branch leaves [s_min, s_max] (or the step
+        size collapses, with a ConvergenceWarning)."""
+        o, n_s = self.steps, self.n_s
+        pts = [y]
+        yc, h = y, o.step_size
+        while len(pts) < o.max_points:
+            yp = yc + h * t
+            yn, ok, n_it = self.correct(yp, t)
+            if not ok or float(torch.linalg.vector_norm(yn - yp)) > 2 * h:
+                h /= 2
+                if h < o.min_step_size:
+                    warnings.warn(
+                        f"Continuation stopped at s = {float(yc[n_s]):.6g}: the step size fell "
+                        f"below min_step_size={o.min_step_size:g}. Likely causes: a branch point "
+                        "or a singular Jacobian there, or a too-strict tol.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
+                    break
+                continue
+            t = self.tangent(yn, t)
+            pts.append(yn)
+            yc = yn
+            if n_it <= 3:
+                h = min(h * 1.5, o.max_step_size)
+            if not o.s_min <= float(yc[n_s]) <= o.s_max:
+                break
+        return pts
+
+
 def continue_fixed_points(
     model: Any,
     x0: Any,
@@ -188,124 +357,17 @@ def continue_fixed_points(
     >>> [(b.kind, round(b.s - 1.0, 2)) for b in diagram.bifurcations]
     [('fold', 0.53), ('fold', -0.53)]
     """
-    s_min = check_float(s_min, "s_min", _OWNER, max_value=0.0)
-    s_max = check_float(s_max, "s_max", _OWNER, min_value=0.0, max_inclusive=False)
-    step_size = check_float(
-        step_size, "step_size", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False
+    steps = _Steps.checked(
+        s_min, s_max, step_size, max_step_size, min_step_size, max_points, tol, max_newton
     )
-    max_step_size = check_float(
-        max_step_size,
-        "max_step_size",
-        _OWNER,
-        min_value=step_size,
-        min_inclusive=True,
-        max_inclusive=False,
-    )
-    min_step_size = check_float(
-        min_step_size, "min_step_size", _OWNER, min_value=0.0, max_value=step_size,
-        min_inclusive=False,
-    )  # fmt: skip
-    max_points = check_int(max_points, "max_points", _OWNER, min_value=1)
-    tol = check_float(tol, "tol", _OWNER, min_value=0.0, min_inclusive=False, max_inclusive=False)
-    max_newton = check_int(max_newton, "max_newton", _OWNER, min_value=1)
     both_directions = check_bool(both_directions, "both_directions", _OWNER)
     net = prepare_model(model)
-    n_s, n_in = net.state_size, net.n_in
-    x0_t = _as_tensor(x0, "x0")
-    u0_t = _as_tensor(u0, "u0")
-    d_t = _as_tensor(direction, "direction")
-    if x0_t.shape != (n_s,):
-        raise ShapeError(f"x0 must have shape (state_size={n_s},); got {tuple(x0_t.shape)}.")
-    for name, val in (("u0", u0_t), ("direction", d_t)):
-        if val.shape != (n_in,):
-            raise ShapeError(f"{name} must have shape (n_in={n_in},); got {tuple(val.shape)}.")
-    if n_in == 0 or float(torch.linalg.vector_norm(d_t)) == 0:
-        raise InvalidParameterError(
-            f"The 'direction' parameter of {_OWNER} must be a non-zero vector in input space. "
-            f"Got {direction!r} instead."
-        )
-
-    def g_and_jac(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """G(y) (n_s,) and its Jacobian [∂xG, ∂sG] (n_s, n_s + 1)."""
-        x, s = y[:n_s].unsqueeze(0), y[n_s]
-        u = (u0_t + s * d_t).unsqueeze(0)
-        g = step(net, x, u)[0] - x[0]
-        jx, ju = jacobians(net, x, u, wrt_input=True)
-        assert ju is not None  # asked for with wrt_input=True
-        jac = torch.cat([jx[0] - torch.eye(n_s, dtype=x.dtype), (ju[0] @ d_t).unsqueeze(1)], 1)
-        return g, jac
-
-    # Correct the starting point at fixed s = 0.
-    y = torch.cat([x0_t, torch.zeros(1, dtype=torch.float64)])
-    for _ in range(max_newton):
-        g, jac = g_and_jac(y)
-        if float(torch.linalg.vector_norm(g)) <= tol:
-            break
-        dx = torch.linalg.lstsq(jac[:, :n_s], -g.unsqueeze(1)).solution[:, 0]
-        y = y.clone()
-        y[:n_s] += dx
-    g, jac = g_and_jac(y)
-    if float(torch.linalg.vector_norm(g)) > tol:
-        raise InvalidParameterError(
-            f"x0 is not (close to) a fixed point at u0: Newton's method left a residual "
-            f"{float(torch.linalg.vector_norm(g)):.2e} > tol={tol:g}. Start from a point found "
-            "by find_fixed_points at this input."
-        )
-    tangent = torch.linalg.svd(jac).Vh[-1]
-    if tangent[n_s] < 0:
-        tangent = -tangent
-
-    def trace(sign: float) -> list[torch.Tensor]:
-        pts = [y]
-        yc, t, h = y, sign * tangent, step_size
-        while len(pts) < max_points:
-            yp = yc + h * t
-            yn, ok, n_it = yp, False, 0
-            for n_it in range(1, max_newton + 1):  # noqa: B007 (used after the loop)
-                g, jac = g_and_jac(yn)
-                if float(torch.linalg.vector_norm(g)) <= tol:
-                    ok = True
-                    break
-                big = torch.cat([jac, t.unsqueeze(0)])
-                rhs = torch.cat([g, (t @ (yn - yp)).unsqueeze(0)])
-                delta, info = torch.linalg.solve_ex(big, -rhs)
-                if int(info) != 0 or not bool(torch.isfinite(delta).all()):
-                    break
-                yn = yn + delta
-            if not ok or float(torch.linalg.vector_norm(yn - yp)) > 2 * h:
-                h /= 2
-                if h < min_step_size:
-                    warnings.warn(
-                        f"Continuation stopped at s = {float(yc[n_s]):.6g}: the step size fell "
-                        f"below min_step_size={min_step_size:g}. Likely causes: a branch point "
-                        "or a singular Jacobian there, or a too-strict tol.",
-                        ConvergenceWarning,
-                        stacklevel=3,
-                    )
-                    break
-                continue
-            _, jac = g_and_jac(yn)
-            t_new, info = torch.linalg.solve_ex(
-                torch.cat([jac, t.unsqueeze(0)]),
-                torch.cat([torch.zeros(n_s, dtype=yn.dtype), torch.ones(1, dtype=yn.dtype)]),
-            )
-            if int(info) != 0:
-                t_new = torch.linalg.svd(jac).Vh[-1]
-            t_new = t_new / torch.linalg.vector_norm(t_new)
-            if float(t_new @ t) < 0:  # keep the direction of travel
-                t_new = -t_new
-            pts.append(yn)
-            yc, t = yn, t_new
-            if n_it <= 3:
-                h = min(h * 1.5, max_step_size)
-            if not s_min <= float(yc[n_s]) <= s_max:
-                break
-        return pts
-
-    forward = trace(1.0)
-    backward = trace(-1.0)[1:] if both_directions else []
+    branch = _Branch(net, x0, u0, direction, steps)
+    y, tangent = branch.start()
+    forward = branch.trace(y, tangent)
+    backward = branch.trace(y, -tangent)[1:] if both_directions else []
     ys = torch.stack(list(reversed(backward)) + forward).numpy()
-    return _diagram(net, ys, u0_t.numpy(), d_t.numpy(), n_s)
+    return _diagram(net, ys, branch.u0.numpy(), branch.d.numpy(), net.state_size)
 
 
 def _diagram(

@@ -28,7 +28,7 @@ from ._jacobian import step
 logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from ._finder import LevenbergMarquardt
+    from ._options import LevenbergMarquardt
 
 #: Largest number of Krylov-basis entries held at once (512 MiB in float64); points whose bases
 #: would not fit are solved later.

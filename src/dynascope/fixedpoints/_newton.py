@@ -1,0 +1,350 @@
+"""Stage 2 of :func:`find_fixed_points`: Newton / Levenberg–Marquardt polish in float64.
+
+:class:`DenseNewton` factorises per-point Jacobians (Newton + chord steps + LM fallback);
+:class:`MatrixFreeNewton` solves the same steps on Jacobian-vector products (Newton–GMRES and
+LM–CG, :func:`lm_stage_matrix_free`); :class:`NewtonStage` chooses between them, falls back from
+the matrix-free path to dense Jacobians for ``jacobian="auto"``, and measures the Newton
+distances (``x_error``) with the path in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..models import RNNModel
+from ._jacobian import newton_distance, residual_and_jacobian, single_threaded_lapack, step
+from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
+from ._options import LevenbergMarquardt
+from ._seeding import merge_basins
+from ._selection import outside_box
+
+__all__ = [
+    "DENSE_FALLBACK_FRACTION",
+    "DENSE_FALLBACK_MAX_SIZE",
+    "LM_MERGE_EVERY",
+    "NEWTON_DAMPING",
+    "STALL_ITER",
+    "DenseNewton",
+    "MatrixFreeNewton",
+    "NewtonStage",
+]
+
+logger = logging.getLogger(__name__)
+#: Damping below which stage 2 switches from Levenberg–Marquardt to Newton + chord steps.
+NEWTON_DAMPING = 1e-6
+#: Stage 2 stops a point whose residual has not halved in this many iterations.
+STALL_ITER = 5
+#: Stage 2 merges its points every this many iterations (after the first).
+LM_MERGE_EVERY = 1
+#: ``jacobian="auto"`` leaves the matrix-free path for dense Jacobians when a batch of
+#: Newton–GMRES solves needs more than this fraction of the state size in Krylov vectors...
+DENSE_FALLBACK_FRACTION = 0.25
+#: ... provided that dense Jacobians stay small (512 MiB each in float64 at 8192 units).
+DENSE_FALLBACK_MAX_SIZE = 8192
+#: Backtracking step lengths of Newton's step.
+_ALPHAS = (1.0, 0.5, 0.25, 0.125)
+
+
+def _norms(model: RNNModel, xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(step(model, xs, us) - xs, dim=1)
+
+
+@dataclass(frozen=True)
+class DenseNewton:
+    """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt.
+
+    ``region = (ref, margin)``: points farther than ``margin`` times the diagonal of the
+    bounding box of ``ref`` outside it stop (they would be discarded as escaped anyway).
+    Every :data:`LM_MERGE_EVERY` iterations, points within ``merge_radius`` of each other (in
+    ``[x, u]``) are merged as in stage 1 (the one of lowest residual goes on), and points within
+    it of a ``known`` row stop there.
+    """
+
+    opt: LevenbergMarquardt
+    tol: float
+    region: tuple[torch.Tensor, float] | None = None
+    merge_radius: float = 0.0
+
+    def run(
+        self, model: RNNModel, x0: torch.Tensor, u: torch.Tensor, known: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns the points, their iteration counts and the leaders (as stage 1's, resolved
+        by :func:`resolve_leaders`)."""
+        opt, dev = self.opt, x0.device
+        x = x0.clone()
+        n = x.shape[0]
+        n_iter = torch.zeros(n, dtype=torch.long, device=dev)
+        leader = torch.arange(n, device=dev)
+        last_r = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
+        mu = torch.full((n,), opt.damping, dtype=x.dtype, device=dev)
+        active = torch.arange(n, device=dev)
+        rejected = torch.zeros(n, dtype=torch.bool, device=dev)
+        checkpoint = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
+        for it in range(opt.max_iter):
+            if active.numel() == 0:
+                break
+            if self.merge_radius > 0 and it > 0 and it % LM_MERGE_EVERY == 0:
+                active = merge_active(x, u, last_r, active, leader, self.merge_radius, known)
+                if active.numel() == 0:
+                    break
+            xa, ua = x[active], u[active]
+            r, a = residual_and_jacobian(model, xa, ua)
+            rn = torch.linalg.vector_norm(r, dim=1)
+            keep = self._keep(xa, a, rn, mu[active], rejected[active], n_iter, checkpoint, active)
+            active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+            if active.numel() == 0:
+                break
+            n_iter[active] += 1
+            x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
+            lm = ~newton_ok
+            accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, lm)
+            accepted = newton_ok | accept_lm
+            x[active] = x_new
+            last_r[active] = torch.where(newton_ok, r_new, rn)
+            if bool(accept_lm.any()):
+                last_r[active[accept_lm]] = _norms(model, x_new[accept_lm], ua[accept_lm])
+            rejected[active] = ~accepted
+            mu[active] = torch.where(
+                accepted,
+                (mu[active] / 10).clamp_min(1e-15),
+                torch.where(lm, mu[active] * 10, mu[active]),
+            )
+        return x, n_iter, leader
+
+    def _keep(
+        self,
+        xa: torch.Tensor,
+        a: torch.Tensor,
+        rn: torch.Tensor,
+        mu: torch.Tensor,
+        rejected: torch.Tensor,
+        n_iter: torch.Tensor,
+        checkpoint: torch.Tensor,
+        active: torch.Tensor,
+    ) -> torch.Tensor:
+        """Which active points go on (``checkpoint`` is updated in place)."""
+        tol = self.tol
+        # Points already below tol keep stepping down to tol * 1e-3 (usually one more quadratic
+        # step reaches ~1e-15) unless their last step failed (the rounding floor).
+        polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected)
+        keep = torch.isfinite(rn) & ~polished & (mu <= self.opt.max_damping)
+        keep &= torch.isfinite(a).flatten(1).all(dim=1)
+        if self.region is not None:
+            outside, spread = outside_box(xa, self.region[0])
+            keep &= ~(outside > self.region[1] * spread) | (spread <= 0)
+        # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
+        # points or failures, and each further iteration costs a Jacobian.
+        at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
+        keep &= ~(at_check & (rn > 0.5 * checkpoint[active]))
+        checkpoint[active] = torch.where(at_check | (n_iter[active] == 0), rn, checkpoint[active])
+        return keep
+
+    def _newton(
+        self,
+        model: RNNModel,
+        xa: torch.Tensor,
+        ua: torch.Tensor,
+        r: torch.Tensor,
+        a: torch.Tensor,
+        rn: torch.Tensor,
+        mu: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Newton's step with backtracking, then chord steps: new points, residuals, success.
+
+        Only points whose damping has fallen to NEWTON_DAMPING (a few successful LM steps:
+        they are in Newton's region) take Newton steps; undamped steps elsewhere can leap to
+        saturated regions far from the visited states.
+        """
+        m, s = xa.shape
+        alphas = torch.tensor(_ALPHAS, dtype=xa.dtype, device=xa.device)
+        eye = torch.eye(s, dtype=xa.dtype, device=xa.device)
+        finite_a = torch.isfinite(a).all(dim=2).all(dim=1)
+        # non-finite Jacobians would hand LAPACK invalid input: factor the identity instead
+        a_safe = torch.where(finite_a[:, None, None], a, eye.expand_as(a))
+        with single_threaded_lapack():
+            lu, piv, info = torch.linalg.lu_factor_ex(a_safe)
+            delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
+        lu_ok = (info == 0) & finite_a & (mu <= NEWTON_DAMPING)
+        lu_ok &= torch.isfinite(delta).all(dim=1)
+        delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
+        # all step lengths evaluated in one batch
+        trials = xa[None] + alphas[:, None, None] * delta[None]
+        rt = _norms(model, trials.reshape(-1, s), ua.repeat(len(alphas), 1)).reshape(len(alphas), m)
+        good = lu_ok[None] & torch.isfinite(rt) & (rt < (1 - 1e-4 * alphas[:, None]) * rn[None])
+        first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
+        newton_ok = first >= 0
+        idx = first.clamp_min(0)
+        ar = torch.arange(m, device=xa.device)
+        x_new = torch.where(newton_ok[:, None], trials[idx, ar], xa)
+        r_new = torch.where(newton_ok, rt[idx, ar], rn)
+        # Chord steps with the same factorisation, kept while they halve the residual.
+        for _ in range(self.opt.chord_steps):
+            if not bool(newton_ok.any()):
+                break
+            res = step(model, x_new, ua) - x_new
+            with single_threaded_lapack():
+                d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
+            trial = x_new + torch.where(newton_ok[:, None], d2, torch.zeros_like(d2))
+            r2 = _norms(model, trial, ua)
+            better = newton_ok & torch.isfinite(r2) & (r2 <= 0.5 * r_new)
+            better &= r_new > 1e-3 * self.tol
+            if not bool(better.any()):
+                break
+            x_new = torch.where(better[:, None], trial, x_new)
+            r_new = torch.where(better, r2, r_new)
+        return x_new, r_new, newton_ok
+
+    @staticmethod
+    def _levenberg_marquardt(
+        model: RNNModel,
+        xa: torch.Tensor,
+        ua: torch.Tensor,
+        r: torch.Tensor,
+        a: torch.Tensor,
+        rn: torch.Tensor,
+        mu: torch.Tensor,
+        x_new: torch.Tensor,
+        lm: torch.Tensor,
+    ) -> torch.Tensor:
+        """A Levenberg–Marquardt step where ``lm`` (Newton failed); updates ``x_new`` in place.
+
+        Returns the mask of accepted LM steps.
+        """
+        accept_lm = torch.zeros(xa.shape[0], dtype=torch.bool, device=xa.device)
+        if not bool(lm.any()):
+            return accept_lm
+        eye = torch.eye(xa.shape[1], dtype=xa.dtype, device=xa.device)
+        al, rl = a[lm], r[lm]
+        at = al.transpose(1, 2)
+        ata = at @ al
+        scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
+        lhs = ata + (mu[lm] * scale)[:, None, None] * eye
+        with single_threaded_lapack():
+            d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
+        trial = xa[lm] + d3.squeeze(2)
+        r3 = _norms(model, trial, ua[lm])
+        ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
+        x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+        accept_lm[lm] = ok3
+        return accept_lm
+
+
+def merge_active(
+    x: torch.Tensor,
+    u: torch.Tensor,
+    key: torch.Tensor,
+    active: torch.Tensor,
+    leader: torch.Tensor,
+    radius: float,
+    known: torch.Tensor | None,
+) -> torch.Tensor:
+    """Merge the ``active`` rows of stage 2 that share a basin; returns the rows still active.
+
+    Rows that ended (converged or stopped) may lead a cell but are never merged themselves;
+    ``leader`` is updated in place (``len(x) + k`` for known row ``k``).
+    """
+    n = x.shape[0]
+    pool = torch.where(leader == torch.arange(n, device=x.device))[0]
+    lead, hit = merge_basins(torch.cat([x[pool], u[pool]], dim=1), key[pool], radius, known)
+    is_active = torch.zeros(n, dtype=torch.bool, device=x.device)
+    is_active[active] = True
+    moving = is_active[pool]
+    merged = moving & (lead != torch.arange(pool.numel(), device=x.device))
+    to_known = merged & (hit >= 0)
+    leader[pool[to_known]] = n + hit[to_known]
+    inner = merged & (hit < 0)
+    leader[pool[inner]] = pool[lead[inner]]
+    is_active[pool[merged]] = False
+    return active[is_active[active]]
+
+
+@dataclass(frozen=True)
+class MatrixFreeNewton:
+    """Stage 2 on Jacobian-vector products (:func:`lm_stage_matrix_free`); no merging.
+
+    ``give_up_fraction``: hand back to dense Jacobians when GMRES needs more than this fraction
+    of the state size in Krylov vectors (``None``: never).
+    """
+
+    opt: LevenbergMarquardt
+    tol: float
+    give_up_fraction: float | None = None
+
+    def run(
+        self, model: RNNModel, x0: torch.Tensor, u: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """The iterates, their iteration counts and whether it gave up."""
+        return lm_stage_matrix_free(
+            model,
+            x0,
+            u,
+            self.opt,
+            self.tol,
+            newton_damping=NEWTON_DAMPING,
+            stall_iter=STALL_ITER,
+            give_up_fraction=self.give_up_fraction,
+        )
+
+
+class NewtonStage:
+    """Stage 2 and the Newton-distance check, on dense Jacobians or matrix-free.
+
+    ``matrix_free`` is the path in use; with ``fallback`` (``jacobian="auto"`` up to
+    :data:`DENSE_FALLBACK_MAX_SIZE` units) it switches to dense Jacobians for the rest of the
+    search once GMRES needs too many Krylov vectors. ``opt`` may be ``None`` (stage 2 skipped:
+    only :meth:`distance` is used).
+    """
+
+    def __init__(
+        self,
+        model: RNNModel,
+        opt: LevenbergMarquardt | None,
+        tol: float,
+        *,
+        matrix_free: bool,
+        fallback: bool,
+        region: tuple[torch.Tensor, float] | None,
+        merge_radius: float,
+    ) -> None:
+        s = model.state_size
+        self.model = model
+        self.opt = opt
+        self.tol = tol
+        self.matrix_free = matrix_free
+        self.fallback = fallback
+        self.region = region
+        self.merge_radius = merge_radius
+        self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
+
+    def distance(self, xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
+        """Newton distance ``‖(J − I)⁺ r‖`` of each point (GMRES on the matrix-free path)."""
+        if self.matrix_free:
+            return newton_distance_mf(self.model, xs, us, max_dim=self.krylov_dim)
+        return newton_distance(self.model, xs, us)
+
+    def run(
+        self, xs: torch.Tensor, us: torch.Tensor, known: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stage 2 on ``xs``; returns the points, their iteration counts and leaders."""
+        opt = self.opt
+        assert opt is not None, "stage 2 runs only with LevenbergMarquardt options"
+        if not self.matrix_free:
+            dense = DenseNewton(opt, self.tol, self.region, self.merge_radius)
+            return dense.run(self.model, xs, us, known)
+        same = torch.arange(xs.shape[0], device=xs.device)
+        give_up = DENSE_FALLBACK_FRACTION if self.fallback else None
+        xs, it2, gave_up = MatrixFreeNewton(opt, self.tol, give_up).run(self.model, xs, us)
+        if gave_up:
+            logger.info(
+                "find_fixed_points: GMRES needed more than %.0f%% of the state size per "
+                "Newton step; jacobian='auto' continues stage 2 with dense Jacobians",
+                100 * DENSE_FALLBACK_FRACTION,
+            )
+            self.matrix_free = False
+            xs, it3, _ = DenseNewton(opt, self.tol).run(self.model, xs, us)
+            it2 = it2 + it3
+        return xs, it2, same
