@@ -197,7 +197,7 @@ SHARED_CONSTRAINTS: Mapping[str, Constraint] = {
     "analysis_trials": COUNT,
     "n_test": COUNT,
     "n_populations": COUNT,
-    "resample_sizes": TupleOf(COUNT),
+    "resample_sizes": TupleOf(COUNT, min_len=1),  # the report takes the worst draw
     "resample_seeds": COUNT,
     "gain": NON_NEGATIVE,
 }
@@ -234,8 +234,12 @@ class ExperimentOptions:
             try:
                 object.__setattr__(self, f.name, rule.check(value, self))
             except _Bad:
-                fix = self.how_to_set.format(name=f.name, value=_toml(f.default))
+                if f.default is None:  # TOML has no null: `--set n_init=null` is the string
+                    fix = "Pass an allowed value, or leave it out for the default (None)."
+                else:
+                    how = self.how_to_set.format(name=f.name, value=_toml(f.default))
+                    fix = f"Pass an allowed value, e.g. the default: {how}."
                 raise InvalidParameterError(
                     f"The {f.name!r} option of {self.owner} must be {rule.describe(self)}. "
-                    f"Got {value!r} instead. Pass an allowed value, e.g. the default: {fix}."
+                    f"Got {value!r} instead. {fix}"
                 ) from None
