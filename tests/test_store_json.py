@@ -163,3 +163,16 @@ def test_corrupt_metrics_line_is_named(tmp_path: Path) -> None:
         run.read_metrics()
     with pytest.raises(InvalidParameterError, match="holds a JSON object"):
         write_json(tmp_path / "x.json", "config", [1])  # type: ignore[arg-type]
+
+
+def test_a_missing_result_names_the_fix(tmp_path: Path) -> None:
+    """A run written before an experiment saved its results (e.g. hopfield before issue 15)."""
+    legacy = Path(__file__).parent / "data" / "legacy" / "v2" / "run"
+    run_dir = tmp_path / "old"
+    shutil.copytree(legacy, run_dir)
+    run = RunDirectory(run_dir, mode="resume")
+    with pytest.raises(ModelFileError) as info:
+        run.load_result("hopfield")
+    message = str(info.value)
+    assert "Result 'hopfield' is missing" in message
+    assert message.endswith(f"dynascope analyze {run_dir}")

@@ -243,7 +243,11 @@ class RunDirectory:
         """
         npz = self.result_path(name)
         if not npz.exists():
-            raise ModelFileError(f"Result {name!r} is missing from {self.results_dir}.")
+            raise ModelFileError(
+                f"Result {name!r} is missing from {self.results_dir}. If the run was written "
+                f"by an older dynascope, recompute its results with: dynascope analyze "
+                f"{self.path}"
+            )
         legacy = self.result_path(name, ".json")
         if legacy.exists():
             with np.load(npz, allow_pickle=False) as data:
