@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,29 @@ def test_empty_resample_sizes_fail_before_training(name: str) -> None:
     """An empty list crashed after training (`min()` of the draws, `resample_sizes[0]`)."""
     with pytest.raises(InvalidParameterError, match="'resample_sizes' option of .* non-empty"):
         EXPERIMENTS[name].options(resample_sizes=[])
+
+
+def test_the_fix_for_a_list_option_is_one_shell_argument(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--set resample_sizes=[512, 4096]` unquoted is two arguments; the message quotes it."""
+    with pytest.raises(InvalidParameterError) as info:
+        EXPERIMENTS["decision"].options(resample_sizes=[0])
+    message = str(info.value)
+    assert message.endswith("e.g. the default: --set 'resample_sizes=[512, 4096]'.")
+    with pytest.raises(InvalidParameterError) as info:
+        EXPERIMENTS["sentiment"].options(cell="rnn")
+    assert str(info.value).endswith("""--set 'cell="gru"'.""")
+    # the suggested setting, split as a shell splits it, is accepted by the CLI
+    fix = message.rsplit("e.g. the default: ", 1)[1].rstrip(".")
+    experiment = EXPERIMENTS["decision"]
+    seen = {}
+
+    def capture(ctx: Any) -> Any:
+        seen["options"] = ctx.options
+        raise AssertionError("stop before training")
+
+    monkeypatch.setitem(EXPERIMENTS, "decision", dataclasses.replace(experiment, build=capture))
+    args = ["run", "decision", "--out", str(tmp_path / "run"), *shlex.split(fix)]
+    CliRunner().invoke(main, args)
+    assert seen["options"].resample_sizes == (512, 4096)

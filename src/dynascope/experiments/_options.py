@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import numbers
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -215,12 +216,14 @@ class ExperimentOptions:
     A subclass is a frozen dataclass; it sets ``owner`` (the words naming it in messages),
     ``constraints`` (its own options' allowed values; the shared names are in
     :data:`SHARED_CONSTRAINTS`, which a subclass entry overrides) and, where the options are set
-    otherwise than with ``dynascope run --set``, ``how_to_set``.
+    otherwise than with ``dynascope run --set``, ``how_to_set`` (a format of ``name``,
+    ``value`` and ``setting``, the shell-quoted ``name=value``).
     """
 
     owner: ClassVar[str] = "the experiment"  # e.g. "decision": "The 'rank' option of decision"
     constraints: ClassVar[Mapping[str, Constraint]] = {}
-    how_to_set: ClassVar[str] = "--set {name}={value}"
+    #: The fix shown in messages; ``{setting}`` is ``NAME=VALUE`` quoted for a shell.
+    how_to_set: ClassVar[str] = "--set {setting}"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -237,7 +240,9 @@ class ExperimentOptions:
                 if f.default is None:  # TOML has no null: `--set n_init=null` is the string
                     fix = "Pass an allowed value, or leave it out for the default (None)."
                 else:
-                    how = self.how_to_set.format(name=f.name, value=_toml(f.default))
+                    value_text = _toml(f.default)  # `[512, 4096]` must stay one argument
+                    setting = shlex.quote(f"{f.name}={value_text}")
+                    how = self.how_to_set.format(name=f.name, value=value_text, setting=setting)
                     fix = f"Pass an allowed value, e.g. the default: {how}."
                 raise InvalidParameterError(
                     f"The {f.name!r} option of {self.owner} must be {rule.describe(self)}. "
