@@ -226,6 +226,11 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     assert report["sections"] == sections_to_json(narrate(r))
     saved = json.loads((imdb_quick / "metrics_summary.json").read_text())
     assert saved == json.loads(json.dumps(metrics(r)))
+    # the same interface as every experiment's results (ExperimentResults)
+    from dynascope.experiments._results import ExperimentResults
+
+    assert isinstance(r, ExperimentResults) and r.store_name == "sentiment"
+    assert r.metrics() == metrics(r) and r.title() == report["title"] == "Sentiment GRU on imdb"
     assert saved["rnn_test_accuracy"] == r.rnn_accuracy
     assert saved["valence_r_frequent"] == r.r_frequent
     assert saved["max_abs_eigval"] == r.line_top_abs_eigval.max()
@@ -255,7 +260,7 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     # without a line: no line, valence or modifier sections, and the failure is reported
     empty = SentimentResults(
         **{
-            **{f: getattr(r, f) for f in r.__dataclass_fields__},
+            **{f.name: getattr(r, f.name) for f in dataclasses.fields(r)},
             "line_status": "none",
             "line_failure": "Only 1 fixed/slow point(s) found",
             "modifier_words": (),

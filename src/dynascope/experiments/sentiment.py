@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,7 +49,7 @@ from ..nlp import (
     valence_agreement,
     word_valence,
 )
-from ..report import FigureSpec, Section, Table, load_results, save_results
+from ..report import FigureSpec, Section, Table
 from ._base import Experiment, Report, RunContext, register
 from ._options import (
     COUNT,
@@ -63,6 +62,7 @@ from ._options import (
     Text,
     TupleOf,
 )
+from ._results import ExperimentResults
 
 MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "quite")
 #: Training steps between checkpoints (a default IMDB run has about 780 steps; a checkpoint of
@@ -258,12 +258,12 @@ def build(ctx: RunContext) -> RNNModel:
 
 
 @dataclass(frozen=True)
-class SentimentResults:
+class SentimentResults(ExperimentResults):
     """Everything the sentiment report says and draws, computed from the analysed model.
 
-    Saved as ``RUN_DIR/results/sentiment.*`` (:meth:`load`). Parts that were not computed (no
-    line attractor found, no modifier word in the vocabulary, no ``class_counts``) hold empty
-    arrays and tuples, and NaN.
+    Saved as ``RUN_DIR/results/sentiment.*`` (:meth:`save`, :meth:`load`). Parts that were not
+    computed (no line attractor found, no modifier word in the vocabulary, no ``class_counts``)
+    hold empty arrays and tuples, and NaN.
 
     Attributes
     ----------
@@ -412,10 +412,15 @@ class SentimentResults:
         """Whether a line (of fixed or of slow points) was found."""
         return self.line_status != "none"
 
-    @classmethod
-    def load(cls, run_dir: str | Path) -> SentimentResults:
-        """The results a sentiment run saved in ``RUN_DIR/results/sentiment.*``."""
-        return load_results(run_dir, cls, "sentiment")
+    store_name = "sentiment"
+
+    def title(self) -> str:
+        """The report's title, e.g. "Sentiment GRU on imdb"."""
+        return f"Sentiment {self.cell.upper()} on {self.data_name}"
+
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics_summary.json`` (see :func:`metrics`)."""
+        return metrics(self)
 
 
 def _no_line() -> dict[str, Any]:
@@ -1066,13 +1071,12 @@ def metrics(r: SentimentResults) -> dict[str, Any]:
 def analyze(ctx: RunContext, model: RNNModel) -> Report:
     """Compute the results, save them, draw the figures and write the narrative."""
     results = compute(ctx, model)
-    save_results(ctx.run, results, "sentiment")
+    results.save(ctx.run)
     for name, fig in figures(results).items():
         ctx.run.save_figure(fig, name)
-    summary = metrics(results)
+    summary = results.metrics()
     ctx.run.write_json(ctx.run.METRICS_SUMMARY, summary)
-    title = f"Sentiment {results.cell.upper()} on {results.data_name}"
-    return Report(title, summarize(results), narrate(results), summary)
+    return Report(results.title(), summarize(results), narrate(results), summary)
 
 
 EXPERIMENT = register(
