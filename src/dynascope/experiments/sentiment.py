@@ -9,7 +9,7 @@ effects, and the (C − 1)-dimensional attractors of a synthetic C-class task.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,7 @@ from ..nlp import (
     word_valence,
 )
 from ..report import FigureSpec, Section, Table
-from ._base import Experiment, Report, RunContext, register
+from ._base import Experiment, RunContext, register, staged
 from ._options import (
     COUNT,
     NON_NEGATIVE,
@@ -956,8 +956,9 @@ def _classes_section(r: SentimentResults) -> Section:
     )
 
 
-def narrate(r: SentimentResults) -> list[Section]:
-    """The report's sections, every number from ``r``."""
+def narrate(r: SentimentResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
+    """The report's sections, every number from ``r`` (``training``: none; the classifier
+    writes no training curve)."""
     sections = [_data_section(r)]
     if r.line_status == "slow points":
         sections.append(
@@ -1068,15 +1069,8 @@ def metrics(r: SentimentResults) -> dict[str, Any]:
     return out
 
 
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    results = compute(ctx, model)
-    results.save(ctx.run)
-    for name, fig in figures(results).items():
-        ctx.run.save_figure(fig, name)
-    summary = results.metrics()
-    ctx.run.write_json(ctx.run.METRICS_SUMMARY, summary)
-    return Report(results.title(), summarize(results), narrate(results), summary)
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate)
 
 
 EXPERIMENT = register(
