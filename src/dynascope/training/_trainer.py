@@ -124,11 +124,12 @@ def _append_metrics(path: Path | None, records: list[dict[str, Any]]) -> None:
         fh.flush()
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Keep only the records written up to ``step`` (a killed run may have written more)."""
+def _truncate_metrics(path: Path, step: int) -> list[dict[str, Any]]:
+    """Keep only the records written up to ``step`` (a killed run may have written more);
+    returns the records kept."""
     if not path.exists():
-        return
-    kept = []
+        return []
+    kept, records = [], []
     for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
@@ -136,8 +137,10 @@ def _truncate_metrics(path: Path, step: int) -> None:
             continue
         if rec.get("step", 0) <= step:
             kept.append(line)
+            records.append(rec)
     with atomic_write(path) as tmp:
         tmp.write_text("".join(line + "\n" for line in kept))
+    return records
 
 
 def _write_run_config(out_dir: Path, model: RNNModel, task: Task, config: TrainConfig) -> None:
@@ -386,8 +389,7 @@ class _TrainRun:
         self.state.update(ckpt.trainer_state)
         self.best_state = ckpt.best_state
         self.loop.step = self.last_ckpt_step = ckpt.step
-        _truncate_metrics(metrics_path, ckpt.step)
-        self.history = [json.loads(line) for line in metrics_path.read_text().splitlines()]
+        self.history = _truncate_metrics(metrics_path, ckpt.step)
         logger.info("Resuming %s from step %d", self.run_dir, ckpt.step)
 
     def checkpoint(self, step: int) -> None:
