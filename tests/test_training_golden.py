@@ -1,5 +1,5 @@
 """The three training loops (training.train, nlp train_classifier, fit_to_recordings) return
-exactly what they returned before they shared one training core (issue 15, part 4).
+what they returned before they shared one training core (issue 15, part 4), to rounding.
 
 ``tests/data/trainer_golden.json`` was written by this file (``python
 tests/test_training_golden.py --write``) from the code before the refactor; the tests recompute
@@ -24,6 +24,14 @@ from dynascope.tasks import FlipFlop
 from dynascope.training import TrainConfig, train
 
 GOLDEN = Path(__file__).parent / "data" / "trainer_golden.json"
+
+#: Losses and weight sums after a few optimiser steps agree to rounding on one CPU, but each step
+#: feeds the previous step's rounding into the next gradient and Adam divides by the gradient's
+#: running scale, so a different BLAS path (another processor, same thread count) moves them by
+#: ~1e-6 relative after one epoch (measured 2.7e-6 on an AMD EPYC against this file). A changed
+#: loss, schedule, clipping or update rule moves them by far more than RTOL.
+RTOL = 1e-4
+ATOL = 1e-9
 
 
 def _weight_sums(*modules: torch.nn.Module) -> list[float]:
@@ -106,7 +114,7 @@ def _assert_close(got: Any, want: Any, where: str) -> None:
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _assert_close(g, w, f"{where}[{i}]")
     elif isinstance(want, float):
-        assert got == pytest.approx(want, rel=1e-6, abs=1e-9), where
+        assert got == pytest.approx(want, rel=RTOL, abs=ATOL), where
     else:
         assert got == want, where
 
