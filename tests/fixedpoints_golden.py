@@ -143,7 +143,10 @@ def case_continuation_gru() -> dynascope.fixedpoints.BifurcationDiagram:
     model = _gru()
     fps = find_fixed_points(model, initial_states=_gru_states(model), n_init=64, seed=0,
                             max_rounds=0)  # fmt: skip
-    x0 = fps.x_star[int(np.argmin(fps.saddle_index))]
+    # the start is chosen by geometry, not by position in the result (whose order is not a
+    # promise): the stable point with the smallest coordinate sum
+    stable = np.flatnonzero(fps.saddle_index == 0)
+    x0 = fps.x_star[stable[np.argmin(fps.x_star[stable].sum(axis=1))]]
     return continue_fixed_points(
         model, x0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], s_min=-0.6, s_max=0.6, step_size=0.02,
         max_step_size=0.1, both_directions=True,

@@ -42,7 +42,9 @@ def test_hysteresis_folds_match_the_closed_form() -> None:
     diagram = continue_fixed_points(model, [-0.99], [-1.0], [1.0], s_min=-0.5, s_max=2.5)
     folds = sorted(b.s - 1.0 for b in diagram.bifurcations if b.kind == "fold")
     assert len(diagram.bifurcations) == 2
-    np.testing.assert_allclose(folds, [u_f, -u_f], atol=2e-3)
+    np.testing.assert_allclose(folds, [u_f, -u_f], atol=5e-4)
+    fold_x = sorted(float(b.x[0]) for b in diagram.bifurcations)
+    np.testing.assert_allclose(fold_x, [-x_f, x_f], atol=1e-2)
     assert diagram.residual.max() <= 1e-10
     # x = tanh(w x + u) holds along the whole branch, including the unstable middle part
     np.testing.assert_allclose(diagram.x[:, 0], np.tanh(w * diagram.x[:, 0] + diagram.u[:, 0]))
@@ -51,6 +53,23 @@ def test_hysteresis_folds_match_the_closed_form() -> None:
     assert np.all(diagram.saddle_index[middle] == 1) and np.all(diagram.is_stable[outer])
     assert diagram.s.min() <= 0 and diagram.s.max() >= 2.0  # it went around both folds
     assert "fold" in diagram.summary() and len(diagram) == diagram.x.shape[0]
+
+
+@pytest.mark.parametrize("h", [0.1, 0.2, 0.3])
+def test_fold_is_the_turning_point_even_when_a_step_straddles_it(h: float) -> None:
+    """s is quadratic in arclength at a fold: its vertex is right to O(h²) or better, where
+    interpolating the test function linearly in s (not monotone across the turn) is not."""
+    w = 2.0
+    x_f = math.sqrt(1 - 1 / w)
+    u_f = abs(math.atanh(x_f) - w * x_f)
+    diagram = continue_fixed_points(one_unit(w), [-0.99], [-1.0], [1.0], s_min=-0.5, s_max=2.5,
+                                    step_size=h, max_step_size=h)  # fmt: skip
+    errors = [abs(abs(b.s - 1.0) - u_f) for b in diagram.bifurcations if b.kind == "fold"]
+    assert len(errors) == 2 and max(errors) <= 0.15 * h**2, errors
+    # the fold never lies inside the range the branch actually reached
+    for b in diagram.bifurcations:
+        near = diagram.s[max(b.index - 1, 0) : b.index + 3]
+        assert b.s >= near.max() - 1e-12 or b.s <= near.min() + 1e-12
 
 
 def test_discrete_hopf_is_detected_where_the_pair_crosses_the_unit_circle() -> None:

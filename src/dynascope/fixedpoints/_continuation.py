@@ -31,7 +31,9 @@ class Bifurcation:
         Neimark–Sacker bifurcation), ``"flip"`` (a real eigenvalue crosses -1; maps only),
         ``"branch"`` (a real eigenvalue crosses without a turn: a branch point) or ``"other"``.
     s : float
-        Estimated parameter value (linear interpolation of the test function).
+        Estimated parameter value: for a fold, the turning point of a parabola through the
+        branch points around the turn (in arclength); otherwise linear interpolation of the
+        test function between the two bracketing points.
     x : ndarray, shape (state_size,)
         Estimated state there.
     index : int
@@ -370,6 +372,32 @@ def continue_fixed_points(
     return _diagram(net, ys, branch.u0.numpy(), branch.d.numpy(), net.state_size)
 
 
+def _fold_vertex(
+    s: np.ndarray, x: np.ndarray, i: int, s_lin: float, x_lin: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The turning point of a fold between branch points ``i`` and ``i + 1``.
+
+    Interpolating the test function linearly in ``s`` is wrong at a fold: ``s`` is not monotone
+    across the step that straddles the turn, so the estimate can land well inside the branch's
+    range. Near the turn ``s`` is quadratic in arclength; the vertex of the parabola through the
+    extreme branch point and its two neighbours is the fold to O(h³) (h: the step). Falls back to
+    the linear estimate where three such points do not exist.
+    """
+    m = i if 0 < i and (s[i] - s[i - 1]) * (s[i + 1] - s[i]) <= 0 else i + 1
+    if m < 1 or m + 1 >= len(s):
+        return s_lin, x_lin
+    pts = np.column_stack([s[m - 1 : m + 2], x[m - 1 : m + 2]])
+    t = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+    a, b, c = np.polyfit(t, pts[:, 0], 2)
+    if not a or not np.isfinite(a):
+        return s_lin, x_lin
+    t_v = float(np.clip(-b / (2 * a), t[0], t[2]))  # the vertex, kept on the three points' arc
+    s_v = float(np.polyval([a, b, c], t_v))
+    seg = 0 if t_v <= t[1] else 1
+    w = (t_v - t[seg]) / (t[seg + 1] - t[seg]) if t[seg + 1] > t[seg] else 0.0
+    return s_v, pts[seg, 1:] + w * (pts[seg + 1, 1:] - pts[seg, 1:])
+
+
 def _diagram(
     net: Any, ys: np.ndarray, u0: np.ndarray, d: np.ndarray, n_s: int
 ) -> BifurcationDiagram:
@@ -416,6 +444,8 @@ def _diagram(
         w = min(max(w, 0.0), 1.0)
         s_b = float(s[i] + w * (s[i + 1] - s[i]))
         x_b = x[i] + w * (x[i + 1] - x[i])
+        if kind == "fold":
+            s_b, x_b = _fold_vertex(s, x, i, s_b, x_b)
         bifs.append(Bifurcation(kind=kind, s=s_b, x=x_b, index=i))
     return BifurcationDiagram(
         s=s,
