@@ -323,3 +323,27 @@ def test_top_level_api_exports() -> None:
     assert dynascope.__version__ != "0+unknown"
     for name in ("GRU", "LSTM", "LowRankRNN", "RateRNN", "VanillaRNN", "wrap", "save", "load"):
         assert hasattr(dynascope, name)
+
+
+def test_gru_trains_through_the_native_kernel_with_the_cell_loops_numbers() -> None:
+    """With autograd on, GRU.forward runs torch's GRU kernel; states, outputs and gradients equal
+    the Python loop over step() (float64: to rounding), from a given x0 too."""
+    import types
+
+    from dynascope.models import RNNModel
+
+    gen = torch.Generator().manual_seed(3)
+    native = dynascope.GRU(3, 12, 2, seed=0).double()
+    loop = dynascope.GRU(3, 12, 2, seed=0).double()
+    loop._trajectory = types.MethodType(RNNModel._trajectory, loop)  # the base class's loop
+    u = torch.randn(5, 9, 3, generator=gen, dtype=torch.float64)
+    x0 = torch.randn(5, 12, generator=gen, dtype=torch.float64)
+    for model in (native, loop):
+        states, out = model(u, x0)
+        (out**2).sum().backward()
+    assert native._trajectory.__func__ is dynascope.GRU._trajectory
+    torch.testing.assert_close(native(u, x0)[0], loop(u, x0)[0], rtol=0, atol=1e-13)
+    for (name, a), b in zip(native.named_parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12, msg=name)
+    with torch.no_grad():  # the analysis path (no autograd) is the loop itself: the same states
+        torch.testing.assert_close(native(u, x0)[0], loop(u, x0)[0], rtol=0, atol=1e-13)

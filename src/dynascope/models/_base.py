@@ -111,6 +111,22 @@ class RNNModel(nn.Module):
         """Recurrent noise added after a step in training mode; none by default."""
         return x
 
+    def _trajectory(
+        self, u: torch.Tensor, x: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """States ``x_1 … x_T`` (B, T, state_size) from ``x_0``, with autograd (for training).
+
+        A Python loop over :meth:`step`; models whose equations are those of a native torch
+        kernel override it to run that kernel (same numbers to rounding, no per-step dispatch).
+        """
+        noisy = self.training
+        states = []
+        for t in range(u.shape[1]):
+            x = self.step(x, u[:, t])
+            states.append(self.noise_step(x, generator) if noisy else x)
+            x = states[-1]
+        return torch.stack(states, dim=1) if states else x.new_zeros(u.shape[0], 0, x.shape[1])
+
     def forward(
         self,
         u: torch.Tensor,
@@ -146,12 +162,7 @@ class RNNModel(nn.Module):
             )
         noisy = self.training
         if torch.is_grad_enabled():
-            states = []
-            for t in range(n_steps):
-                x = self.step(x, u[:, t])
-                states.append(self.noise_step(x, generator) if noisy else x)
-                x = states[-1]
-            states_t = torch.stack(states, dim=1) if n_steps else x.new_zeros(batch, 0, x.shape[1])
+            states_t = self._trajectory(u, x, generator)
         else:
             # Without autograd, write into one preallocated buffer (half the peak memory of
             # stacking a list) and take the readout step by step, so that no second

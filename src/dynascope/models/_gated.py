@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -110,6 +111,25 @@ class GRU(_GatedRNN):
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return gru_cell(u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
 
+    def _trajectory(
+        self, u: torch.Tensor, x: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        # Training runs torch's native GRU kernel over the whole sequence (one call instead of
+        # T Python-level cell calls): same equations as step(), same parameters, equal to
+        # rounding (tests/test_models.py). A subclass that changes step() keeps the loop.
+        # On CUDA the kernel wants flattened weights (it warns on every call otherwise): loop.
+        if type(self).step is not GRU.step or u.shape[1] == 0 or u.device.type != "cpu":
+            return super()._trajectory(u, x, generator)
+        shadow = _native_gru(self.n_in, self.n_hidden, u.dtype)
+        params: dict[str, torch.Tensor] = {
+            "weight_ih_l0": self.weight_ih,
+            "weight_hh_l0": self.weight_hh,
+            "bias_ih_l0": self.bias_ih,
+            "bias_hh_l0": self.bias_hh,
+        }
+        states, _ = torch.func.functional_call(shadow, params, (u, x.unsqueeze(0)))
+        return states
+
 
 class LSTM(_GatedRNN):
     r"""Long short-term memory with exactly ``torch.nn.LSTM``'s equations (gate order i, f, g, o).
@@ -126,6 +146,12 @@ class LSTM(_GatedRNN):
         h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]
         h, c = lstm_cell(u, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return torch.cat([h, c], dim=-1)
+
+
+@functools.lru_cache(maxsize=32)
+def _native_gru(n_in: int, n_hidden: int, dtype: torch.dtype) -> nn.GRU:
+    """A parameterless (meta-device) ``nn.GRU`` of the given sizes, run with our parameters."""
+    return nn.GRU(n_in, n_hidden, batch_first=True, device="meta", dtype=dtype)
 
 
 def _check_single_layer(module: nn.Module) -> None:
