@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 
 import pytest
 
@@ -145,6 +146,17 @@ def test_no_circle_between_packages():
 def test_no_circle_between_modules():
     circles = _cycles(EDGES)
     assert circles == [], "modules that import each other:\n" + "\n".join(map(str, circles))
+
+
+def test_the_architecture_page_shows_these_layers():
+    # docs/architecture.md's table: "| k | `unit`, `unit` | ... |", layer k = LAYERS[k - 1]
+    page = (SRC.parents[1] / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^\| (\d+)[^|]*\| ([^|]+) \|", page, flags=re.MULTILINE)
+    shown = {
+        int(k) - 1: set(re.findall(r"`([\w.]+)`", re.sub(r"\(.*?\)", "", units)))
+        for k, units in rows
+    }
+    assert shown == dict(enumerate(LAYERS))
 
 
 @pytest.mark.parametrize(

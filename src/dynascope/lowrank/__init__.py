@@ -32,7 +32,6 @@ from ._latents import latent_r2 as latent_r2
 from ._latents import latent_trajectories as latent_trajectories
 from ._latents import project_latents as project_latents
 from ._meanfield import EffectiveCouplings as EffectiveCouplings
-from ._meanfield import MeanFieldReduction as MeanFieldReduction
 from ._meanfield import ReducedTrajectories as ReducedTrajectories
 from ._meanfield import effective_couplings as effective_couplings
 from ._meanfield import reduced_drift as reduced_drift
@@ -46,6 +45,7 @@ from ._populations import save_populations as save_populations
 from ._rank import MinimalRankResult as MinimalRankResult
 from ._rank import Trainer as Trainer
 from ._rank import minimal_rank as minimal_rank
+from ._reduction import MeanFieldReduction as MeanFieldReduction
 from ._refine import RefineResult as RefineResult
 from ._refine import refine_populations as refine_populations
 from ._resample import resample as resample
