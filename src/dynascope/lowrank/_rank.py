@@ -134,6 +134,10 @@ def minimal_rank(
     )
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
     if trainer is None:
+        if not _DEFAULT_TRAINER:  # dynascope.training installs it; importing dynascope does
+            raise InvalidParameterError(
+                f"{owner} has no default trainer; import dynascope.training or pass 'trainer'."
+            )
         trainer = _DEFAULT_TRAINER[0](config)
     elif config is not None:
         raise InvalidParameterError(
