@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import tempfile
 import time
 
 import torch
@@ -29,7 +30,9 @@ from dynascope.experiments.compare import (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, small networks")
-    parser.add_argument("--out", default="/tmp/dynascope_compare_acceptance")
+    parser.add_argument(
+        "--out", default=os.path.join(tempfile.gettempdir(), "dynascope_compare_acceptance")
+    )
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first..first+n-1")
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -5,7 +5,7 @@ github.com/mitchellostrow/DSA (the folder holding ``DSA/dmd.py``); its ``dmd.py`
 ``simdist.py`` modules are imported directly (``simdist`` needs the POT package, importable
 from PYTHONPATH). Run:
 
-    DYNASCOPE_DSA_PATH=/tmp/dsa_ref PYTHONPATH=src:/tmp/dsa_deps python benchmarks/dsa_reference.py
+    DYNASCOPE_DSA_PATH=DSA_CHECKOUT PYTHONPATH=src:DSA_DEPS python benchmarks/dsa_reference.py
 
 Prints, per shared example, the DMD eigenvalues' largest difference and the angular and
 Wasserstein scores of both implementations.

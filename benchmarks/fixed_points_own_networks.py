@@ -9,12 +9,14 @@ Newton search (stage 2 only, no merging, no seeding) from a 6^3 grid over the to
 components plus 300 visited states with broad noise (std twice the mean per-unit spread), at
 several constant inputs. Run from the repository root::
 
-    python benchmarks/fixed_points_own_networks.py [--out /tmp/own_fp]
+    python benchmarks/fixed_points_own_networks.py [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -68,7 +70,11 @@ def matched(found: np.ndarray, true: np.ndarray, tol: float = 1e-6) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="/tmp/dynascope_own_fp", help="Run directories.")
+    parser.add_argument(
+        "--out",
+        default=os.path.join(tempfile.gettempdir(), "dynascope_own_fp"),
+        help="Run directories (default: in the system's temporary folder).",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads = {torch.get_num_threads()}")

@@ -3,9 +3,10 @@
 The reference is Golub & Sussillo's PyTorch ``FixedPointFinderTorch``
 (https://github.com/mattgolub/fixed-point-finder). It is never copied into dynascope: this
 script imports it at run time from ``--reference-path`` (a checkout of that repository), or,
-by default, extracts it with ``git archive`` from the local mirror given by
-``--reference-mirror`` into a temporary folder, which is deleted afterwards. Without either,
-the comparison is skipped with a message.
+otherwise extracts it with ``git archive`` from a bare git mirror of it given by
+``--reference-mirror`` (default: the environment variable ``DYNASCOPE_FPF_MIRROR``) into a
+temporary folder, which is deleted afterwards. Without either, the comparison is skipped with a
+message.
 
 Parts (1 torch thread, same process, same starts):
 
@@ -56,7 +57,8 @@ from dynascope.fixedpoints import LevenbergMarquardt, find_fixed_points
 ROOT = Path(__file__).resolve().parents[1]
 GRU_FILE = ROOT / "tests" / "data" / "flipflop_gru16.safetensors"
 LSTM_FILE = ROOT / "tests" / "data" / "flipflop_lstm32.safetensors"
-DEFAULT_MIRROR = "/work/.mirror/mattgolub+fixed-point-finder/repo"
+#: Environment variable naming a bare git mirror of fixed-point-finder (``--reference-mirror``).
+MIRROR_VARIABLE = "DYNASCOPE_FPF_MIRROR"
 REFERENCE_HPS = {"max_iters": 10000, "lr_init": 1.0, "outlier_distance_scale": 10.0}
 
 
@@ -93,12 +95,13 @@ def matched(found: np.ndarray, true: np.ndarray, tol: float) -> int:
 
 
 @contextlib.contextmanager
-def reference_module(path: str | None, mirror: str) -> Iterator[object | None]:
+def reference_module(path: str | None, mirror: str | None) -> Iterator[object | None]:
     """Import FixedPointFinderTorch from ``path`` or from a temporary extract of ``mirror``."""
     with tempfile.TemporaryDirectory(prefix="fpf_reference_") as tmp:
         if path is None:
-            if not Path(mirror).exists():
-                print(f"reference: no --reference-path and no mirror at {mirror}; skipped")
+            if mirror is None or not Path(mirror).exists():
+                where = f"at {mirror}" if mirror else f"(--reference-mirror or {MIRROR_VARIABLE})"
+                print(f"reference: no --reference-path and no mirror {where}; skipped")
                 yield None
                 return
             archive = subprocess.run(
@@ -222,7 +225,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-path", default=None, help="A checkout of fixed-point-finder.")
     parser.add_argument(
-        "--reference-mirror", default=DEFAULT_MIRROR, help="A bare git mirror to extract it from."
+        "--reference-mirror",
+        default=os.environ.get(MIRROR_VARIABLE),
+        help=f"A bare git mirror to extract it from (default: ${MIRROR_VARIABLE}).",
     )
     parser.add_argument("--parts", default="gru,defaults,lstm")
     parser.add_argument("--repeats", type=int, default=3)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,7 +155,9 @@ def main() -> None:
     parser.add_argument("stage", choices=["train", "analyze"])
     parser.add_argument("task", choices=["decision", "context"])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/dynascope_issue5"))
+    parser.add_argument(
+        "--out", type=Path, default=Path(tempfile.gettempdir()) / "dynascope_lowrank"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The compiled mean-field loop (``engine="numba"``) against a reference version of it, same run.
 
-Loads a reference copy of ``dynascope/lowrank/_compiled.py`` (e.g. the single-function kernel of
-commit 3825198: ``git show 3825198:src/dynascope/lowrank/_compiled.py > /tmp/ref_compiled.py``)
+Loads a reference copy of ``dynascope/lowrank/_compiled.py`` (e.g. the single-function kernel
+of commit 3825198: ``git show 3825198:src/dynascope/lowrank/_compiled.py > ref_compiled.py``)
 beside the current one, and times ``compiled_simulate`` of both on the same trials, interleaved
 (A B B A ...), for every mode of the kernel: the mixture of ``benchmarks/meanfield.py`` centred
 (tabulated average) and shifted (Gauss–Hermite sum), and softplus / relu / identity copies, at
@@ -9,7 +9,7 @@ batch 32 and 512, 100 steps. Prints per case the median wall time of each, the r
 current / reference, and the largest difference of their outputs (0 when the split changed no
 rounding).
 
-Usage: python benchmarks/meanfield_kernel.py --reference /tmp/ref_compiled.py [--repeats R]
+Usage: python benchmarks/meanfield_kernel.py --reference ref_compiled.py [--repeats R]
        [--batches 32,512]
 """
 

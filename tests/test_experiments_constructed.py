@@ -107,6 +107,7 @@ def test_hopfield_output_is_what_it_was_before_the_split(hopfield_run: Path) -> 
         assert metrics[key] == pytest.approx(value, rel=1e-9), key
     report = json.loads((hopfield_run / "report.json").read_text())
     assert report["summary"] == HOPFIELD_SUMMARY_BEFORE
+    assert report["kind"] == "report" and "format_version" not in report  # one header
     for stem in ("retrieval", "capacity", "fixed_points", "hopfield"):
         assert (hopfield_run / "results" / f"{stem}.npz").exists(), stem
     for stem in ("overlaps", "capacity"):

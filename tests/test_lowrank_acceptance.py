@@ -1,4 +1,4 @@
-"""Acceptance of issue 5 on trained rank-one networks (slow: training; see notes/issue5.md)."""
+"""Acceptance of issue 5 on trained rank-one networks (slow: training; docs/design/low-rank.md)."""
 
 from __future__ import annotations
 

@@ -69,11 +69,30 @@ def test_minimal_rank_options_reach_the_search() -> None:
         ({"config": {"n_steps": 1}}, "'config' parameter of minimal_rank must be a TrainConfig"),
         ({"model_options": {"rank": 3}}, "may not set 'rank'"),
         ({"stop_early": 1}, "'stop_early' parameter of minimal_rank"),
+        ({"trainer": "adam"}, "'trainer' parameter of minimal_rank must be a callable"),
+        ({"trainer": print, "config": TINY}, "got both 'trainer' and 'config'"),
     ],
 )
 def test_minimal_rank_errors(kwargs: dict, match: str) -> None:
     with pytest.raises(InvalidParameterError, match=match):
         minimal_rank(short_decision(), **kwargs)
+
+
+def test_minimal_rank_trains_with_the_trainer_it_is_given() -> None:
+    # Any training loop plugs in: here one that trains nothing, so the scores are those of
+    # the untrained networks, and every (rank, seed) network is handed over exactly once.
+    calls: list[tuple[int, int, int]] = []
+
+    def trainer(model: LowRankRNN, task: PerceptualDecision, seed: int) -> None:
+        assert isinstance(task, PerceptualDecision)
+        calls.append((model.rank, model.n_hidden, seed))
+
+    result = minimal_rank(
+        short_decision(), ranks=(1, 2), n_seeds=2, target=2.0, n_hidden=8, n_test=10,
+        trainer=trainer,
+    )
+    assert sorted(calls) == [(1, 8, 0), (1, 8, 1), (2, 8, 0), (2, 8, 1)]
+    assert result.minimal_rank is None and result.performance.shape == (2, 2)
 
 
 def test_minimal_rank_rejects_non_task() -> None:

@@ -15,7 +15,7 @@ from dynascope.nlp import (
     ClassifierConfig,
     EvidenceTask,
     TextClassifier,
-    _classifier,
+    _fit,
     train_classifier,
 )
 
@@ -36,7 +36,7 @@ class _Interrupt:
     """Patch for ``_loss`` that raises KeyboardInterrupt on its ``at``-th call."""
 
     def __init__(self, at: int) -> None:
-        self.at, self.calls, self.real = at, 0, _classifier._loss
+        self.at, self.calls, self.real = at, 0, _fit._loss
 
     def __call__(self, logits, y):  # type: ignore[no-untyped-def]
         self.calls += 1
@@ -55,7 +55,7 @@ def test_resume_after_interruption_is_bitwise_exact(tmp_path: Path, monkeypatch,
     ckpt = tmp_path / "checkpoint.safetensors"
     model = _model(task)
     with monkeypatch.context() as m:
-        m.setattr(_classifier, "_loss", _Interrupt(stop_at))
+        m.setattr(_fit, "_loss", _Interrupt(stop_at))
         with pytest.raises(KeyboardInterrupt):
             train_classifier(model, ids, lengths, labels, cfg, checkpoint=ckpt)
     assert ckpt.exists()
@@ -100,7 +100,7 @@ def test_sentiment_experiment_resumes_bitwise(tmp_path: Path, rng, monkeypatch):
     run_experiment("sentiment", ref, quick=True, options=options)
     out = tmp_path / "run"
     with monkeypatch.context() as m:
-        m.setattr(_classifier, "_loss", _Interrupt(11))  # epoch 2
+        m.setattr(_fit, "_loss", _Interrupt(11))  # epoch 2
         with pytest.raises(KeyboardInterrupt):
             run_experiment("sentiment", out, quick=True, options=options)
     assert (out / "checkpoint.safetensors").exists()

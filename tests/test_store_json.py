@@ -118,6 +118,21 @@ def test_legacy_report_json_rebuilds(tmp_path: Path) -> None:
     assert report["title"] in html and html.count("<figure") == len(figures)
 
 
+def test_report_json_versions(tmp_path: Path) -> None:
+    # report.json's version is its header's; files that also carry the retired format_version
+    # (written before it was retired) and files with only format_version still build.
+    run = RunDirectory(tmp_path / "run")
+    for content in ({"title": "new"}, {"format_version": 2, "title": "both"}):
+        run.write_json(RunDirectory.REPORT, content)
+        assert content["title"] in build_report(run.path).read_text()
+    (run.path / RunDirectory.REPORT).write_text(json.dumps({"format_version": 1, "title": "v1"}))
+    assert "v1" in build_report(run.path).read_text()
+    newer = {"format": "dynascope", "kind": "report", "version": STORE_VERSION + 1, "title": "x"}
+    (run.path / RunDirectory.REPORT).write_text(json.dumps(newer))
+    with pytest.raises(ModelFileError, match="newer|upgrade"):
+        build_report(run.path)
+
+
 def test_new_recordings_and_distances_carry_the_header(tmp_path: Path) -> None:
     path = save_recordings(make_v2.tiny_recordings(), tmp_path / "r.npz")
     with np.load(path, allow_pickle=False) as z:

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from dynascope._store import STORE_VERSION
 from dynascope.cli import main
 from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import run_experiment
@@ -318,6 +319,36 @@ def test_local_sweep_writes_runs_summary_and_report(reference: Any) -> None:
     assert (summary["n_done"], summary["n_failed"]) == (4, 0)
     html = (root / "report.html").read_text()
     assert "Minimal rank" in html and "p003_rank-2_seed-1" in html
+
+
+def test_sweep_files_carry_the_store_header(reference: Any) -> None:
+    root = reference.path
+    for name, kind in (
+        ("sweep.json", "sweep"),
+        ("summary.json", "sweep-summary"),
+        (f"points/p000_rank-1_seed-0/{POINT_FILE}", "sweep-point"),
+        ("report.json", "report"),
+    ):
+        raw = json.loads((root / name).read_text())
+        assert (raw["format"], raw["kind"], raw["version"]) == ("dynascope", kind, STORE_VERSION)
+        assert "format_version" not in raw, name
+
+
+def test_a_sweep_written_before_the_header_resumes(reference: Any, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "headerless"
+    shutil.copytree(reference.path, out)
+    (out / ".sweep.lock").unlink(missing_ok=True)
+    old_files = [out / "sweep.json", *(out / "points").glob(f"*/{POINT_FILE}")]
+    for path in old_files:
+        raw = json.loads(path.read_text())
+        old = {k: v for k, v in raw.items() if k not in ("format", "kind", "version")}
+        path.write_text(json.dumps(old))
+    assert all(point_status(p.parent)["status"] == "done" for p in old_files[1:])
+    again = sweep(_spec(), out, workers=1, progress=False)
+    assert (again.n_run, again.n_skipped, again.n_failed) == (0, 4, 0)
+    assert again.rows == reference.rows
 
 
 def test_summary_tables_hold_the_rows(reference: Any) -> None:

@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from dynascope.models import GRU
-from dynascope.nlp._classifier import ClassifierConfig, TextClassifier, train_classifier
+from dynascope.nlp import ClassifierConfig, TextClassifier, train_classifier
 from dynascope.recordings import Recordings, fit_to_recordings
 from dynascope.tasks import FlipFlop
 from dynascope.training import TrainConfig, train

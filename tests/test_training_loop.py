@@ -8,7 +8,7 @@ import torch
 
 from dynascope.exceptions import ModelFileError, TrainingDivergedError
 from dynascope.models import GRU
-from dynascope.nlp._classifier import ClassifierConfig, TextClassifier, train_classifier
+from dynascope.nlp import ClassifierConfig, TextClassifier, train_classifier
 from dynascope.recordings import Recordings, fit_to_recordings
 from dynascope.tasks import FlipFlop
 from dynascope.training import TrainConfig, _loop, read_checkpoint, train, write_checkpoint

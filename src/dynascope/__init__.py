@@ -1,7 +1,5 @@
 """dynascope: open the black box of recurrent neural networks with dynamical-systems theory."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from . import analysis as analysis
 from . import exceptions as exceptions
 from . import fixedpoints as fixedpoints
@@ -9,6 +7,7 @@ from . import lowrank as lowrank
 from . import networks as networks
 from . import tasks as tasks
 from . import training as training
+from ._version import __version__ as __version__
 from .fixedpoints import FixedPoints as FixedPoints
 from .fixedpoints import find_fixed_points as find_fixed_points
 from .io import load as load
@@ -26,7 +25,3 @@ from .models import wrap as wrap
 from .training import TrainConfig as TrainConfig
 from .training import train as train
 
-try:
-    __version__ = version("dynascope")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"

@@ -9,7 +9,8 @@ Every file carries the same JSON header::
 header is the string array ``__header__`` next to the data arrays; nothing is pickled, and
 reading never unpickles (``np.load(allow_pickle=False)``). In a JSON file
 (:func:`write_json`) the header's keys come first in the file's top-level object, before the
-content. Writes are atomic (temporary file + ``os.replace``, :func:`dynascope.io.atomic_write`).
+content. Writes are atomic (temporary file + ``os.replace``, :func:`atomic_write`, re-exported as
+:func:`dynascope.io.atomic_write`).
 
 Files written before this store (dynascope <= 0.x at commit db9a595, "version 1") carry
 ``{"format": "dynascope-<kind>", "format_version": 1}`` under their own key; they still load.
@@ -19,10 +20,12 @@ The JSON files of a run directory and recordings files carried no header until a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,7 @@ from .exceptions import InvalidParameterError, ModelFileError
 __all__ = [
     "STORE_FORMAT",
     "STORE_VERSION",
+    "atomic_write",
     "check_header",
     "json_default",
     "make_header",
@@ -102,6 +106,37 @@ def check_header(header: Any, *, kind: str, path: str | os.PathLike[str], legacy
     return version
 
 
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    Readers see either the old file or the complete new one, never a partial write. On an
+    exception the temporary file is removed and ``path`` is left untouched.
+
+    Examples
+    --------
+    >>> with atomic_write("out.txt") as tmp:  # doctest: +SKIP
+    ...     tmp.write_text("hello")
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        # mkstemp made the file private (0600); give it the permissions a plain open() gives.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def write_npz(
     path: str | os.PathLike[str],
     kind: str,
@@ -111,8 +146,6 @@ def write_npz(
     compress: bool = True,
 ) -> Path:
     """Write ``arrays`` and the header of ``kind`` (plus ``header``) to ``path``, atomically."""
-    from .io import atomic_write
-
     clean = {k: np.asarray(v) for k, v in arrays.items()}
     for key, value in clean.items():
         if key == HEADER_KEY:
@@ -182,8 +215,6 @@ def write_json(path: str | os.PathLike[str], kind: str, obj: Mapping[str, Any]) 
     The header's keys (``format``, ``kind``, ``version``) come first in the top-level object;
     ``obj`` may not use them.
     """
-    from .io import atomic_write
-
     if not isinstance(obj, Mapping):
         raise InvalidParameterError(
             f"A dynascope {kind} file holds a JSON object; got {type(obj).__name__}."

@@ -15,12 +15,10 @@ with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ._store import STORE_VERSION, check_header, make_header
+from ._store import STORE_VERSION, atomic_write, check_header, make_header
 from .exceptions import InvalidParameterError, ModelFileError
 from .models import MODEL_TYPES, RNNModel, WrappedRNN
 
@@ -49,39 +47,8 @@ FORMAT_VERSION = STORE_VERSION
 _HEADER_KEY = "dynascope"
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
-
-    Readers see either the old file or the complete new one, never a partial write. On an
-    exception the temporary file is removed and ``path`` is left untouched.
-
-    Examples
-    --------
-    >>> with atomic_write("out.txt") as tmp:  # doctest: +SKIP
-    ...     tmp.write_text("hello")
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        # mkstemp made the file private (0600); give it the permissions a plain open() gives.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

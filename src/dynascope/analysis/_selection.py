@@ -128,7 +128,8 @@ def selection_vectors(
         Which point to linearise in each context: the one whose slowest real mode is closest
         to :math:`\\lambda = 1`, or the one nearest to the mean visited state (the middle of a
         clean line attractor). On trained networks, whose few points are scattered, "slowest"
-        with true fixed points only (``slow_tol=None``) was the robust choice (notes/issue6.md).
+        with true fixed points only (``slow_tol=None``) was the robust choice
+        (docs/design/analyses.md).
     seed : int, default 0
 
     Returns

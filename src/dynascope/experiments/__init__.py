@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from ._base import EXPERIMENTS as EXPERIMENTS
 from ._base import Experiment as Experiment
 from ._base import Report as Report
@@ -13,16 +11,6 @@ from ._base import get_experiment as get_experiment
 from ._base import load_user_model as load_user_model
 from ._base import read_options_file as read_options_file
 from ._base import run_experiment as run_experiment
-
-#: Modules that register the built-in experiments (imported on first use, so that importing
-#: dynascope stays light).
-_BUILTIN = ("flipflop", "constructed", "working_memory", "sine", "sentiment", "decision", "context")
-
-
-def _load_all() -> None:
-    for name in _BUILTIN:
-        importlib.import_module(f"{__name__}.{name}")
-
 
 __all__ = [
     "EXPERIMENTS",

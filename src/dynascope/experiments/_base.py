@@ -8,6 +8,7 @@ dataclass whose defaults are the real settings; ``quick`` overrides make it smal
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -22,7 +23,6 @@ from ..exceptions import InvalidParameterError, ShapeError
 from ..io import load_user_model
 from ..models import RNNModel
 from ..report import (
-    REPORT_FORMAT_VERSION,
     FigureSpec,
     RunDirectory,
     Section,
@@ -124,11 +124,19 @@ def register(experiment: Experiment) -> Experiment:
     return experiment
 
 
+#: Modules that register the built-in experiments (imported on first use, so that importing
+#: dynascope stays light).
+_BUILTIN = ("flipflop", "constructed", "working_memory", "sine", "sentiment", "decision", "context")
+
+
+def _load_all() -> None:
+    for name in _BUILTIN:
+        importlib.import_module(f"{__package__}.{name}")
+
+
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``, or a clear error listing the known ones."""
-    from . import _load_all  # registers the built-in experiments
-
-    _load_all()
+    _load_all()  # registers the built-in experiments
     if name not in EXPERIMENTS:
         raise InvalidParameterError(
             f"Unknown experiment {name!r}; known experiments: {', '.join(sorted(EXPERIMENTS))}. "
@@ -197,7 +205,6 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
     ctx.run.write_json(
         ctx.run.REPORT,
         {
-            "format_version": REPORT_FORMAT_VERSION,
             "title": report.title,
             "experiment": experiment.name,
             "summary": report.summary,

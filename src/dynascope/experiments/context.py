@@ -7,7 +7,7 @@ the context inputs switch the effective couplings σ̃ between κ and the two se
 (Fig. 4d). One population cannot do this (its couplings do not depend on context); two can.
 
 The mixture fitted straight to a trained network's loadings reduces to a model that solves the
-task only partly (≈ 75% in ``notes/issue5.md``), so the analysis then refines it through the
+task only partly (≈ 75%, docs/design/low-rank.md), so the analysis then refines it through the
 mean-field model and through finite networks redrawn from it (:func:`refine_populations`); the
 refined mixture is a network *engineered* from the trained one's statistics, and its reduced
 model, its couplings and the networks drawn from it are reported next to the raw fit.
@@ -264,7 +264,7 @@ class ContextResults(shared.LowRankResults):
 
 
 def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
-    """Fitted, one-population, BIC and refined mixtures (refinement: notes/issue5.md)."""
+    """Fitted, one-population, BIC and refined mixtures (refinement: docs/design/low-rank.md)."""
     opts: ContextOptions = ctx.options
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     bic = MeanFieldReduction(max_populations=opts.max_populations, seed=ctx.seed).fit(net)

@@ -9,7 +9,7 @@
 - :func:`reduced_fixed_points`, :func:`flow_field`, :func:`find_limit_cycles`: its landscape.
 - :func:`refine_populations`: train a mixture through the mean-field model on a task.
 - :func:`resample`: draw a new network of any size from the mixture.
-- :func:`minimal_rank`: the smallest rank that solves a task.
+- :func:`minimal_rank`: the smallest rank that solves a task (with any :class:`Trainer`).
 """
 
 from ._fluctuations import FiniteSizeFluctuations as FiniteSizeFluctuations
@@ -32,7 +32,6 @@ from ._latents import latent_r2 as latent_r2
 from ._latents import latent_trajectories as latent_trajectories
 from ._latents import project_latents as project_latents
 from ._meanfield import EffectiveCouplings as EffectiveCouplings
-from ._meanfield import MeanFieldReduction as MeanFieldReduction
 from ._meanfield import ReducedTrajectories as ReducedTrajectories
 from ._meanfield import effective_couplings as effective_couplings
 from ._meanfield import reduced_drift as reduced_drift
@@ -44,7 +43,9 @@ from ._populations import load_populations as load_populations
 from ._populations import loadings as loadings
 from ._populations import save_populations as save_populations
 from ._rank import MinimalRankResult as MinimalRankResult
+from ._rank import Trainer as Trainer
 from ._rank import minimal_rank as minimal_rank
+from ._reduction import MeanFieldReduction as MeanFieldReduction
 from ._refine import RefineResult as RefineResult
 from ._refine import refine_populations as refine_populations
 from ._resample import resample as resample
@@ -64,6 +65,7 @@ __all__ = [
     "ReducedFixedPoints",
     "ReducedTrajectories",
     "RefineResult",
+    "Trainer",
     "effective_couplings",
     "filtered_inputs",
     "find_limit_cycles",

@@ -29,18 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from ._compiled_modes import _IDENTITY, _INV_H, _RELU, _S_MAX, _SOFTPLUS, _TANH, _TANH_TABLE
 from ._fast import FastTensors
 
 __all__ = ["HAVE_NUMBA", "compiled_simulate"]
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 
-#: Table of the centred average: s in [0, _S_MAX], step 1 / _INV_H.
-_S_MAX = 16.0
-_INV_H = 4096.0
-
-# Modes of the kernel (one compiled function for all nonlinearities).
-_TANH_TABLE, _TANH, _SOFTPLUS, _RELU, _IDENTITY = 0, 1, 2, 3, 4
 _NO_TABLE = np.zeros(2)
 
 

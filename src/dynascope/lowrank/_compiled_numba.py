@@ -16,7 +16,7 @@ import math
 import numba
 import numpy as np
 
-from ._compiled import _INV_H, _RELU, _S_MAX, _SOFTPLUS, _TANH, _TANH_TABLE
+from ._compiled_modes import _INV_H, _RELU, _S_MAX, _SOFTPLUS, _TANH, _TANH_TABLE
 
 __all__ = ["run"]
 

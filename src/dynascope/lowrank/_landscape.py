@@ -23,8 +23,9 @@ from scipy.optimize import brentq
 from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ._fast import FastTensors, fast_drift, fast_drift_jacobian
-from ._meanfield import MeanFieldReduction, _as_t, _drift, _Tensors
+from ._meanfield import _as_t, _drift, _Tensors
 from ._populations import Populations
+from ._reduction import MeanFieldReduction
 
 __all__ = [
     "FlowField",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -14,10 +14,28 @@ from ..exceptions import InvalidParameterError
 from ..models import LowRankRNN
 from ..tasks import Task
 
-__all__ = ["MinimalRankResult", "minimal_rank"]
+__all__ = ["MinimalRankResult", "Trainer", "minimal_rank"]
 
 #: Seed of the held-out batch on which every trained network is scored (training never uses it).
 HELD_OUT_SEED = 2_718_281
+
+
+class Trainer(Protocol):
+    """Trains ``model`` on ``task`` in place, seeded by ``seed`` (for :func:`minimal_rank`)."""
+
+    def __call__(self, model: LowRankRNN, task: Task, seed: int, /) -> object: ...
+
+
+# The trainer minimal_rank uses when none is passed: a factory from its ``config`` argument to a
+# Trainer. dynascope.training installs dynascope.training.train here when it is imported (which
+# importing dynascope always does): lowrank sits below training in the layers
+# (docs/architecture.md) and may not import it.
+_DEFAULT_TRAINER: list[Callable[[Any], Trainer]] = []
+
+
+def install_default_trainer(factory: Callable[[Any], Trainer]) -> None:
+    """Make ``factory(config)`` the trainer :func:`minimal_rank` uses when none is passed."""
+    _DEFAULT_TRAINER[:] = [factory]
 
 
 @dataclass(frozen=True)
@@ -59,13 +77,14 @@ def minimal_rank(
     model_options: dict[str, Any] | None = None,
     n_test: int = 500,
     stop_early: bool = True,
+    trainer: Trainer | None = None,
 ) -> MinimalRankResult:
     r"""Train rank-D networks for D in ``ranks`` and report the smallest that solves ``task``.
 
     For each rank, ``n_seeds`` networks (model seeds 0, 1, …; training seed = model seed) are
-    trained with :func:`dynascope.training.train` and scored with ``task.performance`` on one
-    held-out batch. A rank solves the task when at least ``min_successes`` of its seeds reach
-    ``target``.
+    trained (by default with :func:`dynascope.training.train`) and scored with
+    ``task.performance`` on one held-out batch. A rank solves the task when at least
+    ``min_successes`` of its seeds reach ``target``.
 
     Parameters
     ----------
@@ -79,20 +98,22 @@ def minimal_rank(
         Seeds that must reach ``target`` (default: a majority, ``n_seeds // 2 + 1``).
     n_hidden : int, default 128
     config : TrainConfig, optional
-        Training options (``seed`` is replaced by the model seed). Default ``TrainConfig()``.
+        Options of the default trainer (``seed`` is replaced by the model seed). Default
+        ``TrainConfig()``.
     model_options : dict, optional
         Other :class:`~dynascope.models.LowRankRNN` arguments (``tau``, ``dt``, ``noise_std``, …).
     n_test : int, default 500
         Trials in the held-out batch.
     stop_early : bool, default True
         Stop at the first rank that solves the task.
+    trainer : callable, optional
+        ``trainer(model, task, seed)`` trains ``model`` in place (any training loop). Default:
+        :func:`dynascope.training.train` with ``config``; pass one or the other.
 
     Returns
     -------
     MinimalRankResult
     """
-    from ..training import TrainConfig, train
-
     owner = "minimal_rank"
     if not isinstance(task, Task):
         raise InvalidParameterError(
@@ -112,10 +133,20 @@ def minimal_rank(
         else check_int(min_successes, "min_successes", owner, min_value=1, max_value=n_seeds)
     )
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
-    config = TrainConfig() if config is None else config
-    if not isinstance(config, TrainConfig):
+    if trainer is None:
+        if not _DEFAULT_TRAINER:  # dynascope.training installs it; importing dynascope does
+            raise InvalidParameterError(
+                f"{owner} has no default trainer; import dynascope.training or pass 'trainer'."
+            )
+        trainer = _DEFAULT_TRAINER[0](config)
+    elif config is not None:
         raise InvalidParameterError(
-            f"The 'config' parameter of {owner} must be a TrainConfig. Got {config!r} instead."
+            f"{owner} got both 'trainer' and 'config'; pass the training options to your trainer."
+        )
+    if not callable(trainer):
+        raise InvalidParameterError(
+            f"The 'trainer' parameter of {owner} must be a callable (model, task, seed). "
+            f"Got {trainer!r} instead."
         )
     options = dict(model_options or {})
     for reserved in ("rank", "seed"):
@@ -135,7 +166,7 @@ def minimal_rank(
         row = []
         for seed in range(n_seeds):
             model = LowRankRNN(task.n_in, n_hidden, task.n_out, rank=rank, seed=seed, **options)
-            train(model, task, config.replace(seed=seed))
+            trainer(model, task, seed)
             model.eval()
             with torch.no_grad():
                 _, out = model(inputs.to(model.dtype))

@@ -16,33 +16,33 @@ from ._bow import FittedBagOfWords as FittedBagOfWords
 from ._bow import bag_of_words_matrix as bag_of_words_matrix
 from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import TextClassifier as TextClassifier
-from ._classifier import TrainHistory as TrainHistory
 from ._classifier import classifier_accuracy as classifier_accuracy
 from ._classifier import predict_logits as predict_logits
-from ._classifier import train_classifier as train_classifier
 from ._data import Corpus as Corpus
 from ._data import Split as Split
 from ._data import load_movie_reviews as load_movie_reviews
 from ._data import load_texts as load_texts
 from ._data import split_corpus as split_corpus
 from ._dynamics import LineAttractor as LineAttractor
-from ._dynamics import ModifierEffect as ModifierEffect
-from ._dynamics import ValenceAgreement as ValenceAgreement
-from ._dynamics import WordValence as WordValence
 from ._dynamics import attractor_dimension as attractor_dimension
 from ._dynamics import document_states as document_states
 from ._dynamics import find_line_attractor as find_line_attractor
 from ._dynamics import linearization_error as linearization_error
-from ._dynamics import modifier_effects as modifier_effects
-from ._dynamics import modifier_ranking as modifier_ranking
-from ._dynamics import rank_modifiers as rank_modifiers
 from ._dynamics import rnn_accuracy as rnn_accuracy
-from ._dynamics import valence_agreement as valence_agreement
-from ._dynamics import word_valence as word_valence
+from ._fit import TrainHistory as TrainHistory
+from ._fit import train_classifier as train_classifier
 from ._synthetic import EvidenceTask as EvidenceTask
 from ._text import Vocabulary as Vocabulary
 from ._text import encode as encode
 from ._text import tokenize as tokenize
+from ._words import ModifierEffect as ModifierEffect
+from ._words import ValenceAgreement as ValenceAgreement
+from ._words import WordValence as WordValence
+from ._words import modifier_effects as modifier_effects
+from ._words import modifier_ranking as modifier_ranking
+from ._words import rank_modifiers as rank_modifiers
+from ._words import valence_agreement as valence_agreement
+from ._words import word_valence as word_valence
 
 __all__ = [
     "AugmentedBagOfWords",

@@ -1,21 +1,22 @@
 """Figures of constructed networks: Hopfield capacity and overlaps, line-attractor memory.
 
 :func:`hopfield_figures` and :func:`line_attractor_figures` draw the ``hopfield`` and
-``line-attractor`` experiments' figures from their results alone.
+``line-attractor`` experiments' figures from their results alone: any object with the fields
+of :class:`HopfieldFigureData` or :class:`LineAttractorFigureData` (plotting sits below the
+experiments in the layers and does not know their result types).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ._mpl import new_axes
 
-if TYPE_CHECKING:
-    from ..experiments.constructed import HopfieldResults, LineAttractorResults
-
 __all__ = [
+    "HopfieldFigureData",
+    "LineAttractorFigureData",
     "hopfield_figures",
     "line_attractor_figures",
     "plot_capacity_curve",
@@ -79,7 +80,53 @@ def plot_memory_times(
     return fig
 
 
-def hopfield_figures(r: HopfieldResults) -> dict[str, Any]:
+class HopfieldFigureData(Protocol):
+    """What :func:`hopfield_figures` reads (the fields of the hopfield experiment's results)."""
+
+    @property
+    def times(self) -> np.ndarray: ...  # (T,)
+    @property
+    def overlaps(self) -> np.ndarray: ...  # (T, n_patterns)
+    @property
+    def reduced(self) -> np.ndarray: ...  # (T,)
+    @property
+    def flip_fraction(self) -> float: ...
+    @property
+    def capacity_n(self) -> int: ...
+    @property
+    def capacity_loads(self) -> np.ndarray: ...
+    @property
+    def capacity_overlap_mean(self) -> np.ndarray: ...
+    @property
+    def capacity_overlap_std(self) -> np.ndarray: ...
+    @property
+    def breakdown_load(self) -> float: ...
+    @property
+    def capacity_threshold(self) -> float: ...
+
+
+class LineAttractorFigureData(Protocol):
+    """What :func:`line_attractor_figures` reads (the line-attractor experiment's fields)."""
+
+    @property
+    def tau(self) -> float: ...
+    @property
+    def overlaps(self) -> np.ndarray: ...  # (n_overlaps,)
+    @property
+    def memory_measured(self) -> np.ndarray: ...  # (n_overlaps,)
+    @property
+    def amplitudes(self) -> np.ndarray: ...  # (n_pulses,)
+    @property
+    def trajectories(self) -> np.ndarray: ...  # (n_pulses, T, 2)
+    @property
+    def point_kinds(self) -> tuple[str, ...]: ...
+    @property
+    def points(self) -> np.ndarray: ...  # (n_points, 2)
+    @property
+    def eigvals(self) -> np.ndarray: ...  # (n_points, k)
+
+
+def hopfield_figures(r: HopfieldFigureData) -> dict[str, Any]:
     """The ``hopfield`` experiment's figures (``overlaps``, ``capacity``), drawn from ``r``."""
     from ..networks import CapacityCurve
 
@@ -98,7 +145,7 @@ def hopfield_figures(r: HopfieldResults) -> dict[str, Any]:
     }
 
 
-def line_attractor_figures(r: LineAttractorResults) -> dict[str, Any]:
+def line_attractor_figures(r: LineAttractorFigureData) -> dict[str, Any]:
     """The ``line-attractor`` experiment's figures, drawn from ``r``.
 
     ``memory_time`` (measured against τ/(1 − λ)), ``line_of_fixed_points`` (trajectories and

@@ -3,14 +3,15 @@
 ``report.json`` holds::
 
     {"format": "dynascope", "kind": "report", "version": 2,   (the store header)
-     "format_version": 2, "title": str, "experiment": str, "summary": str,
+     "title": str, "experiment": str, "summary": str,
      "sections": [{"title": str, "text": str,
                    "figures": [{"name": NAME, "number": k, "caption": "Figure k. ...",
                                 "legend": [str, ...]}, ...],
                    "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
 
-Version 1 files (figures as bare names) still build; their figures are numbered here. Files
-without the store header (written up to commit 3825198) build too.
+The header's ``version`` is the report's version. Files written before the header carried
+``"format_version"`` instead (1: figures as bare names, numbered here; 2: as above); they still
+build, and so do files that carry both (written before ``format_version`` was retired).
 Each ``<figure>`` carries ``id="figure-k"`` and its legend entries as JSON in ``data-legend``,
 so a browser test can check what the figure shows against the result.
 
@@ -33,7 +34,8 @@ from ._rundir import RunDirectory
 
 __all__ = ["REPORT_FORMAT_VERSION", "build_report"]
 
-#: report.json follows the store version (one for every dynascope file; 2 = typed sections).
+#: The version of report.json: the store version in its header (one for every dynascope file;
+#: 2 = typed sections).
 REPORT_FORMAT_VERSION = STORE_VERSION
 
 _STYLE = """
@@ -96,11 +98,11 @@ def build_report(run_dir: str | Path) -> Path:
         If ``report.json`` or a figure it names is missing, or the format is newer than
         this dynascope reads.
     """
-    from .. import __version__
+    from .._version import __version__
 
     run = RunDirectory(run_dir, mode="resume")
-    content = run.read_json(run.REPORT)  # the store header is checked there
-    version = content.get("format_version", 0)  # what report.json carried before the header
+    content = run.read_json(run.REPORT)  # the store header (and its version) is checked there
+    version = content.get("format_version", 0)  # only in files written before it was retired
     if not isinstance(version, int) or version > REPORT_FORMAT_VERSION:
         raise ModelFileError(
             f"{run.path / run.REPORT} has format version {version!r}, newer than this "

@@ -13,10 +13,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -27,20 +25,26 @@ from pathlib import Path
 from typing import Any
 
 from .._progress import progress_bar
+from .._store import read_json
 from .._validation import check_int
 from ..exceptions import InvalidParameterError
 from ..plotting._mpl import MissingDependencyError
-from ..report._rundir import RunDirectory, write_json
+from ..report._rundir import write_json
+from ._point import (
+    POINT_FILE,
+    POINTS_DIR,
+    SWEEP_FILE,
+    SWEEP_KIND,
+    _lock,
+    point_status,
+    run_point,
+    write_point_status,
+)
 from ._spec import Sweep, SweepPoint, read_sweep
+from ._summary import check_formats, summarize
 
 __all__ = ["EXECUTORS", "POINT_FILE", "SweepResult", "point_status", "run_point", "sweep"]
 
-#: Status file each point's worker writes into its run directory.
-POINT_FILE = "sweep_point.json"
-#: The sweep's specification, written when it starts and compared when it is resumed.
-SWEEP_FILE = "sweep.json"
-#: Sub-folder of the sweep directory that holds one run directory per point.
-POINTS_DIR = "points"
 #: Executors: ``local`` (processes on this machine) and ``ray`` (a Ray instance or cluster).
 EXECUTORS = ("local", "ray")
 
@@ -104,133 +108,6 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-@contextlib.contextmanager
-def _lock(path: Path, *, wait: bool) -> Iterator[bool]:
-    """An exclusive ``flock`` on ``path``; yields whether it was taken (always, with ``wait``)."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"{os.getpid()} {socket.gethostname()}\n")
-            fh.flush()
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def point_status(point_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The status record of a point's run directory (``{"status": "missing"}`` if none)."""
-    path = Path(point_dir) / POINT_FILE
-    if not path.exists():
-        return {"status": "missing", "attempt": 0}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError):
-        return {"status": "corrupt", "attempt": 0}
-
-
-def run_point(
-    experiment: str,
-    out: str,
-    seed: int,
-    quick: bool,
-    options: dict[str, Any],
-    params: dict[str, Any],
-    threads: int = 1,
-) -> dict[str, Any]:
-    """Run one sweep point in this process and record its status (the workers' task).
-
-    The run directory is always opened with ``resume=True``: a fresh folder starts a new run,
-    and a folder left by a killed attempt continues from its checkpoint. An exception raised by
-    the experiment is recorded as ``"failed"`` (with its message) and not raised, so that one
-    bad point does not stop the others. ``threads`` bounds torch's threads and those of the
-    BLAS/OpenMP pools NumPy, SciPy and scikit-learn use (threadpoolctl), so that workers do not
-    oversubscribe the cores; with one thread a point's trained weights are bitwise the same
-    whichever worker runs it on a given machine (analyses agree to rounding). A point is
-    written by one process at a time (a lock file in its folder). Returns the final status
-    record.
-    """
-    import torch
-
-    torch.set_num_threads(threads)
-    point_dir = Path(out)
-    point_dir.mkdir(parents=True, exist_ok=True)
-    # One writer per point: a worker orphaned by a killed driver may still be running it; wait
-    # for it, then take its result if it finished.
-    with _lock(point_dir / ".lock", wait=True):
-        previous = point_status(point_dir)
-        if previous.get("status") == "done":
-            return previous
-        return _run_point_locked(
-            experiment, point_dir, seed, quick, options, params, threads, previous
-        )
-
-
-def _run_point_locked(
-    experiment: str,
-    point_dir: Path,
-    seed: int,
-    quick: bool,
-    options: dict[str, Any],
-    params: dict[str, Any],
-    threads: int,
-    previous: dict[str, Any],
-) -> dict[str, Any]:
-    from threadpoolctl import threadpool_limits
-
-    from ..experiments import run_experiment
-
-    record: dict[str, Any] = {
-        "status": "running",
-        "params": params,
-        "seed": seed,
-        "attempt": int(previous.get("attempt", 0)) + 1,
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "started": time.time(),
-    }
-    write_json(point_dir / POINT_FILE, record)
-    start = time.perf_counter()
-    try:
-        with threadpool_limits(limits=threads):
-            run_experiment(
-                experiment,
-                point_dir,
-                seed=seed,
-                quick=quick,
-                options=options,
-                resume=True,
-                progress=False,
-            )
-    except Exception as exc:  # recorded for the summary; the sweep goes on
-        record.update(
-            status="failed",
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(limit=8),
-            wall_s=time.perf_counter() - start,
-        )
-    else:
-        try:
-            report = RunDirectory(point_dir, mode="resume").read_json(RunDirectory.REPORT)
-            metrics = report.get("metrics", {})
-        except (OSError, ValueError) as exc:
-            record.update(status="failed", error=f"unreadable report.json: {exc}")
-        else:
-            record.update(status="done", metrics=metrics)
-        record["wall_s"] = time.perf_counter() - start
-    record["finished"] = time.time()
-    write_json(point_dir / POINT_FILE, record)
-    return record
-
-
 def _point_args(spec: Sweep, point: SweepPoint, root: Path, threads: int) -> tuple[Any, ...]:
     return (
         spec.experiment,
@@ -261,7 +138,7 @@ def _open_directory(spec: Sweep, root: Path) -> None:
     record = json.loads(json.dumps(spec.to_dict()))
     path = root / SWEEP_FILE
     if path.exists():
-        previous = json.loads(path.read_text())
+        previous = read_json(path, SWEEP_KIND)  # a sweep.json without the header loads as is
         # The [summary] settings only shape the summary: changing them re-summarises.
         previous.pop("summary", None)
         if previous != {k: v for k, v in record.items() if k != "summary"}:
@@ -270,7 +147,7 @@ def _open_directory(spec: Sweep, root: Path) -> None:
                 "with the same config to resume it, or choose another output directory."
             )
     root.mkdir(parents=True, exist_ok=True)
-    write_json(path, record)
+    write_json(path, record, kind=SWEEP_KIND)
 
 
 def _run_local(
@@ -461,8 +338,6 @@ def sweep(
         check_int(workers, "workers", "sweep", min_value=1)
     check_int(max_retries, "max_retries", "sweep", min_value=0)
     check_int(threads, "threads", "sweep", min_value=1)
-    from ._summary import check_formats
-
     formats = check_formats(formats)
     # Absolute, so that workers on other nodes (or with another working directory) agree.
     root = (Path(out) if out is not None else Path("runs") / f"sweep_{spec.experiment}").resolve()
@@ -504,8 +379,6 @@ def _sweep_locked(
     formats: tuple[str, ...],
     progress: bool | None,
 ) -> SweepResult:
-    from ._summary import summarize
-
     _open_directory(spec, root)
 
     finished = {
@@ -525,8 +398,8 @@ def _sweep_locked(
         if record.get("status") != "done":
             n_failed += 1
             if point_status(root / POINTS_DIR / point.name)["status"] != "failed":
-                write_json(
-                    root / POINTS_DIR / point.name / POINT_FILE,
+                write_point_status(
+                    root / POINTS_DIR / point.name,
                     {
                         **point_status(root / POINTS_DIR / point.name),
                         **record,

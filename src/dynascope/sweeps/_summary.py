@@ -11,6 +11,8 @@ from typing import Any
 from .._validation import is_finite_number
 from ..exceptions import InvalidParameterError
 from ..plotting._mpl import MissingDependencyError
+from ..report._rundir import write_json
+from ._point import POINTS_DIR, SUMMARY_FILE, SUMMARY_KIND, point_status
 from ._spec import SEED_KEY, Sweep, SweepPoint
 
 __all__ = ["check_formats", "minimal_rank_table", "summarize", "summary_rows"]
@@ -67,8 +69,6 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def summary_rows(root: Path, spec: Sweep, points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
     """One row per point: grid values, status, attempts, wall time and scalar metrics."""
-    from ._run import POINTS_DIR, point_status
-
     rows = []
     for point in points:
         status = point_status(root / POINTS_DIR / point.name)
@@ -193,7 +193,7 @@ def summarize(
     Returns ``(rows, minimal_rank, report_path)``. Can be called on a partly finished sweep
     (unfinished points appear with their status).
     """
-    from ..report import REPORT_FORMAT_VERSION, RunDirectory, build_report
+    from ..report import RunDirectory, build_report
 
     root = Path(root)
     points = list(points) if points is not None else spec.points()
@@ -214,8 +214,8 @@ def summarize(
             f"No finished point reports the metric {spec.metric!r}; set [summary] metric to one "
             f"of the table's columns: {metrics}."
         )
-    run.write_json(
-        "summary.json",
+    write_json(
+        root / SUMMARY_FILE,
         {
             "experiment": spec.experiment,
             "n_points": len(rows),
@@ -227,6 +227,7 @@ def summarize(
             "tables": [p.name for p in tables],
             "problems": problems,
         },
+        kind=SUMMARY_KIND,
     )
     sections = _sections(run, rows, spec, minimal, has_metric)
     grid_text = ", ".join(
@@ -251,7 +252,6 @@ def summarize(
     run.write_json(
         run.REPORT,
         {
-            "format_version": REPORT_FORMAT_VERSION,
             "title": f"Sweep: {spec.experiment}",
             "experiment": spec.experiment,
             "summary": summary,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _default_trainer  # noqa: F401  (installs minimal_rank's default trainer)
 from ._checkpoint import Checkpoint as Checkpoint
 from ._checkpoint import read_checkpoint as read_checkpoint
 from ._checkpoint import write_checkpoint as write_checkpoint

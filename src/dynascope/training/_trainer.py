@@ -144,7 +144,7 @@ def _truncate_metrics(path: Path, step: int) -> list[dict[str, Any]]:
 
 
 def _write_run_config(out_dir: Path, model: RNNModel, task: Task, config: TrainConfig) -> None:
-    from .. import __version__
+    from .._version import __version__
 
     model_config = model.config() if hasattr(model, "config") else {}
     payload = {

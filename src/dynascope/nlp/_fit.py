@@ -1,0 +1,322 @@
+"""Training a :class:`~dynascope.nlp.TextClassifier`: length-bucketed batches, checkpoints, resume.
+
+Each epoch's batches hold documents of similar length (so little of each batch is padding);
+training goes through the one training loop (:class:`dynascope.training._loop.TrainingLoop`)
+and writes a checkpoint that a later call resumes bitwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..exceptions import InvalidParameterError
+from ..training._checkpoint import read_checkpoint, write_checkpoint
+from ..training._loop import TrainingLoop, restore_training_state
+from ._classifier import ClassifierConfig, TextClassifier, _check_data, _predict
+
+__all__ = ["TrainHistory", "train_classifier"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainHistory:
+    """What happened in :func:`train_classifier`: per-epoch loss/accuracy and the wall time."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    stopped_early: bool = False
+
+
+def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of documents of similar length, in random order."""
+    # sort by length with random tie-breaks, cut into batches, shuffle the batches
+    order = np.lexsort((rng.random(lengths.size), lengths))
+    batches = [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+    rng.shuffle(batches)  # type: ignore[arg-type]  # stubs want an array; lists shuffle too
+    return batches
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], y.to(logits.dtype))
+    return F.cross_entropy(logits, y)
+
+
+def train_classifier(
+    model: TextClassifier,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    labels: np.ndarray,
+    config: ClassifierConfig = ClassifierConfig(),  # noqa: B008 (frozen options)
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+) -> TrainHistory:
+    """Train ``model`` in place on padded token ids (see :func:`encode`).
+
+    Parameters
+    ----------
+    model : TextClassifier
+    ids : ndarray of int, shape (n_docs, max_len)
+    lengths : ndarray of int, shape (n_docs,)
+    labels : ndarray of int, shape (n_docs,)
+    config : ClassifierConfig
+    checkpoint : path, optional
+        A checkpoint file (safetensors, written atomically; see
+        :mod:`dynascope.training._checkpoint`) written every ``config.checkpoint_every`` steps
+        and at the end.
+    resume : bool
+        Continue from ``checkpoint`` when it exists. The resumed training ends bitwise
+        identical to an uninterrupted one (same weights, same history), provided the
+        ``time_limit`` did not cut it short (the cosine schedule then follows the clock).
+
+    Returns
+    -------
+    TrainHistory
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``resume`` finds a checkpoint of a different model or training config.
+    """
+    ids = np.asarray(ids)
+    lengths = np.asarray(lengths)
+    labels = np.asarray(labels)
+    _check_data(ids, lengths, labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= model.n_classes):
+        raise InvalidParameterError(
+            f"labels must lie in [0, {model.n_classes - 1}] for a {model.n_classes}-class model; "
+            f"got [{labels.min()}, {labels.max()}]."
+        )
+    run = _ClassifierRun(model, ids, lengths, labels, config, checkpoint)
+    if resume and run.path is not None and run.path.exists():
+        run.resume()
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    rng_state = torch.random.get_rng_state()
+    model.train()
+    # dropout masks come from torch's generator: seed a private copy of it (config.seed)
+    torch.random.set_rng_state(run.torch_state)
+    try:
+        run.loop.run(
+            run.batches(),
+            run.loss_of,
+            run.after_step,
+            total=run.total,
+            progress=False if run.finished else config.progress,
+            unit="step",
+            desc="training",
+        )
+    finally:
+        model.eval()
+        torch.set_num_threads(threads)
+        torch.random.set_rng_state(rng_state)
+    run.history.seconds = time.perf_counter() - run.start
+    return run.history
+
+
+# (epoch, index of the batch in the epoch, batches in the epoch, the batch's document indices)
+_Batch = tuple[int, int, int, np.ndarray]
+
+
+class _ClassifierRun:
+    """:func:`train_classifier` as a configuration of the shared training loop: length-bucketed
+    epochs, AdamW with a cosine schedule, clipping, per-epoch history, checkpoints, resume."""
+
+    def __init__(
+        self,
+        model: TextClassifier,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        labels: np.ndarray,
+        config: ClassifierConfig,
+        checkpoint: str | os.PathLike[str] | None,
+    ) -> None:
+        self.model, self.ids, self.lengths, self.labels = model, ids, lengths, labels
+        self.config = config
+        self.rng = np.random.default_rng(config.seed)
+        self.total = max(math.ceil(ids.shape[0] / config.batch_size) * config.epochs, 1)
+        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.start = time.perf_counter()
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self._progress(s)))
+        )
+        self.loop = TrainingLoop(
+            list(model.parameters()), opt, scheduler=sched, grad_clip=config.clip
+        )
+        self.history = TrainHistory()
+        self.key = {
+            "config": config.resume_key(),
+            "n_docs": int(ids.shape[0]),
+            "cell": model.cell,
+            "hidden": model.hidden,
+            "n_words": model.n_words,
+        }
+        self.first_epoch, self.first_batch = 0, 0
+        self.running = (0.0, 0, 0)
+        self.epoch_rng_state = self.rng.bit_generator.state
+        self.finished = False
+        self.path = None if checkpoint is None else Path(checkpoint)
+        self.torch_state = torch.Generator().manual_seed(config.seed).get_state()
+        self._logits = self._y = torch.empty(0)
+
+    def _progress(self, s: int) -> float:
+        # with a time limit, the schedule follows whichever runs out first: steps or time
+        done = s / self.total
+        if self.config.time_limit is not None:
+            done = max(done, (time.perf_counter() - self.start) / self.config.time_limit)
+        return min(done, 1.0)
+
+    def resume(self) -> None:
+        assert self.path is not None  # checked by the caller
+        ckpt = read_checkpoint(self.path)
+        t = ckpt.trainer_state
+        if t.get("key") != _json_roundtrip(self.key):
+            raise InvalidParameterError(
+                f"Cannot resume from {self.path}: it was written for {t.get('key')}, not "
+                f"{self.key}."
+            )
+        assert ckpt.scheduler_state is not None  # always written by save()
+        restore_training_state(
+            ckpt, self.path, self.model, self.loop.optimizer, self.loop.scheduler
+        )
+        self.epoch_rng_state = ckpt.numpy_rng_state
+        self.torch_state = ckpt.torch_rng_state
+        self.first_epoch, self.first_batch = int(t["epoch"]), int(t["batch"])
+        self.running = (float(t["loss_sum"]), int(t["correct"]), int(t["seen"]))
+        self.history = TrainHistory(
+            loss=list(t["loss"]),
+            train_accuracy=list(t["train_accuracy"]),
+            steps=int(t["steps"]),
+            stopped_early=bool(t["stopped_early"]),
+        )
+        self.loop.step = self.history.steps
+        self.start -= float(t["seconds"])
+        self.finished = bool(t["finished"])
+
+    def save(self, epoch: int, batch: int, done: bool) -> None:
+        if self.path is None:
+            return
+        np_gen = np.random.default_rng()
+        np_gen.bit_generator.state = self.epoch_rng_state
+        torch_gen = torch.Generator()
+        torch_gen.set_state(torch.random.get_rng_state())
+        loss_sum, correct, seen = self.running
+        h = self.history
+        trainer_state = {
+            "key": self.key,
+            "epoch": epoch,
+            "batch": batch,
+            "loss_sum": loss_sum,
+            "correct": correct,
+            "seen": seen,
+            "loss": h.loss,
+            "train_accuracy": h.train_accuracy,
+            "steps": h.steps,
+            "stopped_early": h.stopped_early,
+            "seconds": time.perf_counter() - self.start,
+            "finished": done,
+        }
+        write_checkpoint(
+            self.path,
+            step=h.steps,
+            model=self.model,
+            optimizer=self.loop.optimizer,
+            scheduler=self.loop.scheduler,
+            numpy_rng=np_gen,
+            torch_rng=torch_gen,
+            trainer_state=trainer_state,
+            config=dataclasses.asdict(self.config),
+        )
+
+    def batches(self) -> Iterator[_Batch]:
+        """The remaining batches, epoch by epoch; closes each epoch that runs to its end."""
+        for epoch in range(self.first_epoch, self.config.epochs):
+            if self.finished:
+                return
+            # the batch order of an epoch is drawn from the generator's state at its start,
+            # which the checkpoints keep, so that a resumed epoch sees the same batches
+            self.rng.bit_generator.state = self.epoch_rng_state
+            batches = _buckets(self.lengths, self.config.batch_size, self.rng)
+            skip = self.first_batch if epoch == self.first_epoch else 0
+            if epoch != self.first_epoch:
+                self.running = (0.0, 0, 0)
+            for b_index in range(skip, len(batches)):
+                yield epoch, b_index, len(batches), batches[b_index]
+            self.end_epoch(epoch)
+
+    def loss_of(self, item: _Batch) -> torch.Tensor:
+        batch = item[3]
+        width = int(self.lengths[batch].max())
+        x = torch.as_tensor(self.ids[batch, :width])
+        n = torch.as_tensor(self.lengths[batch])
+        self._y = torch.as_tensor(self.labels[batch])
+        self._logits = self.model(x, n)
+        return _loss(self._logits, self._y)
+
+    def after_step(self, item: _Batch, loss_value: float) -> bool:
+        """Padding embedding, running loss/accuracy, time limit, checkpoint; True to stop."""
+        epoch, b_index, n_batches, batch = item
+        config = self.config
+        with torch.no_grad():
+            self.model.embedding.weight[0].zero_()  # weight decay must not move padding
+        self.history.steps = self.loop.step
+        loss_sum, correct, seen = self.running
+        loss_sum += loss_value * len(batch)
+        correct += int((_predict(self._logits.detach()) == self._y).sum())
+        self.running = (loss_sum, correct, seen + len(batch))
+        if config.time_limit is not None and time.perf_counter() - self.start > config.time_limit:
+            self.history.stopped_early = True
+            self.end_epoch(epoch)
+            return True
+        if (
+            config.checkpoint_every
+            and self.history.steps % config.checkpoint_every == 0
+            and b_index + 1 < n_batches
+        ):
+            self.save(epoch, b_index + 1, False)
+        return False
+
+    def end_epoch(self, epoch: int) -> None:
+        """The epoch's mean loss and accuracy into the history; a checkpoint."""
+        history, config = self.history, self.config
+        loss_sum, correct, seen = self.running
+        history.loss.append(loss_sum / max(seen, 1))
+        history.train_accuracy.append(correct / max(seen, 1))
+        self.epoch_rng_state = self.rng.bit_generator.state
+        self.running = (0.0, 0, 0)
+        if config.verbose:
+            logger.info(
+                "epoch %d: loss %.4f, train accuracy %.4f, %.0f s",
+                epoch + 1,
+                history.loss[-1],
+                history.train_accuracy[-1],
+                time.perf_counter() - self.start,
+            )
+        done = history.stopped_early or epoch + 1 == config.epochs
+        if config.checkpoint_every or done:
+            self.save(epoch + 1, 0, done)
+
+
+def _json_roundtrip(value: object) -> object:
+    """``value`` as it reads back from JSON (tuples become lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
