@@ -13,6 +13,7 @@ from ._analysis import plot_subspace_angles as plot_subspace_angles
 from ._analysis import plot_variance_explained as plot_variance_explained
 from ._compare import plot_distance_matrices as plot_distance_matrices
 from ._cycles import plot_cycles as plot_cycles
+from ._explorer import Explorer as Explorer
 from ._lowrank import plot_effective_couplings as plot_effective_couplings
 from ._lowrank import plot_flow_curves as plot_flow_curves
 from ._lowrank import plot_flow_field as plot_flow_field
@@ -44,6 +45,7 @@ from ._sweeps import plot_sweep_metric as plot_sweep_metric
 from ._sweeps import plot_sweep_successes as plot_sweep_successes
 
 __all__ = [
+    "Explorer",
     "MissingDependencyError",
     "plot_capacity_curve",
     "plot_effective_couplings",

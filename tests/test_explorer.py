@@ -1,0 +1,268 @@
+"""The interactive explorer: its data against FixedPoints, its limits, and a real browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dynascope
+from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.fixedpoints import find_fixed_points, point_kinds, unstable_manifolds
+from dynascope.plotting import Explorer
+
+from .helpers import CHROMIUM_ARGS
+
+MODEL_FILE = Path(__file__).parent / "data" / "flipflop_gru16.safetensors"
+
+
+def bistable_pair() -> tuple[dynascope.RNNModel, dynascope.fixedpoints.FixedPoints]:
+    """x_i' = 2 tanh(x_i): 4 stable corners, 4 index-1 saddles, the index-2 origin."""
+    model = dynascope.VanillaRNN(1, 2, 1, form="x", bias=False, seed=0)
+    with torch.no_grad():
+        model.weight_rec.copy_(2 * torch.eye(2))
+    grid = torch.cartesian_prod(torch.linspace(-3, 3, 7), torch.linspace(-3, 3, 7))
+    return model, find_fixed_points(model, extra_states=grid)
+
+
+def test_explorer_numbers_are_the_fixed_points_numbers() -> None:
+    model, fps = bistable_pair()
+    ex = fps.explore(model=model)
+    data = ex.payload()
+    pts = data["points"]
+    assert len(pts["name"]) == len(fps) == 9
+    unstable, tau, freq = ex.modes()
+    np.testing.assert_array_equal(unstable, fps.unstable_modes)
+    np.testing.assert_allclose(tau, fps.time_constants, rtol=1e-12)
+    np.testing.assert_allclose(freq, fps.frequencies, rtol=1e-12, atol=0)
+    assert pts["index"] == [int(i) for i in fps.saddle_index]
+    for i, e in enumerate(pts["eig"]):
+        np.testing.assert_allclose(e["re"], fps.eigvals[i].real, rtol=1e-6)
+        np.testing.assert_allclose(e["im"], fps.eigvals[i].imag, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(pts["residual"], fps.residual, rtol=1e-8, atol=1e-300)
+    # Every kind is drawn once, with its points; the initial point is an index-1 saddle.
+    drawn = sorted(i for k in data["kinds"] for i in k["index"])
+    assert drawn == list(range(len(fps)))
+    assert {k["kind"] for k in data["kinds"]} == set(point_kinds(fps))
+    assert pts["index"][data["initial"]] == 1
+    # Each index-1 saddle has two branches, ending at two different stable corners,
+    # and the drawn path ends near the attractor it names.
+    stable = set(np.flatnonzero(fps.is_stable))
+    for s in np.flatnonzero(fps.saddle_index == 1):
+        mine = [b for b in data["branches"] if b["saddle"] == s]
+        assert len(mine) == 2
+        targets = {b["target"] for b in mine}
+        assert len(targets) == 2 and targets <= stable
+        for b in mine:
+            end = np.array(b["path"][-1])
+            assert np.linalg.norm(end - np.array(pts["xyz"][b["target"]])) < 0.05
+
+
+def test_continuous_time_spectrum_is_mu() -> None:
+    """A rate network: the panel shows μ = (λ − 1)/dt, judged against the imaginary axis."""
+    model = dynascope.RateRNN(1, 3, 1, dt=0.5, tau=2.0, bias=False, seed=0)
+    fps = find_fixed_points(model, extra_states=torch.zeros(1, 3))
+    assert fps.continuous_time
+    ex = fps.explore()
+    eig = ex.payload()["points"]["eig"][0]
+    mu = (fps.eigvals[0] - 1.0) / fps.dt
+    np.testing.assert_allclose(eig["re"], mu.real, rtol=1e-6)
+    np.testing.assert_allclose(eig["tau"], fps.time_constants[0], rtol=1e-3)
+    assert ex.payload()["continuous_time"] is True
+
+
+def test_large_inputs_are_decimated_and_the_panel_says_so() -> None:
+    rng = np.random.default_rng(0)
+    traj = np.cumsum(rng.normal(size=(10_000, 100, 3)), axis=1)
+    n = 1000
+    eig = rng.normal(size=(n, 100)) + 1j * rng.normal(size=(n, 100))
+    ex = Explorer(
+        rng.normal(size=(n, 3)),
+        ["stable"] * 500 + ["saddle"] * 500,
+        eig,
+        np.full(n, 1e-12),
+        trajectories=traj,
+        colours={"condition": np.arange(10_000) % 4},
+    )
+    data = ex.payload()
+    q = data["trajectories"]["q"][0]
+    vertices = sum(v is not None for v in q)
+    assert 0 < vertices <= ex.max_vertices
+    assert "of 10000 trajectories" in " ".join(data["notes"])
+    assert "64 most unstable of 100" in " ".join(data["notes"])
+    assert len(data["points"]["eig"][0]["re"]) == 64
+    # Quantised coordinates are within half a level of the true ones.
+    t = data["trajectories"]
+    kept = np.array([v for v in q if v is not None])
+    assert kept.min() >= 0 and kept.max() <= 4095
+    assert t["step"][0] <= (traj[..., 0].max() - traj[..., 0].min()) / 4095 + 1e-12
+    html = ex.to_html()
+    assert len(html.encode()) <= 5_000_000
+    assert "of 10000 trajectories" in html
+
+
+def test_bad_input_names_the_problem() -> None:
+    with pytest.raises(ShapeError, match=r"points must have shape \(n_points, 3\)"):
+        Explorer(np.zeros((2, 2)), ["stable"] * 2, np.zeros((2, 2)), np.zeros(2))
+    with pytest.raises(ShapeError, match="eigvals must have shape"):
+        Explorer(np.zeros((2, 3)), ["stable"] * 2, np.zeros((3, 2)), np.zeros(2))
+    with pytest.raises(InvalidParameterError, match="Unknown point kinds"):
+        Explorer(np.zeros((1, 3)), ["attractor"], np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(ShapeError, match=r"colours\['c'\] must have shape"):
+        Explorer(
+            np.zeros((1, 3)), ["stable"], np.zeros((1, 2)), np.zeros(1),
+            trajectories=np.zeros((4, 5, 3)), colours={"c": np.zeros(3)},
+        )  # fmt: skip
+    model, fps = bistable_pair()
+    links = unstable_manifolds(model, fps)
+    with pytest.raises(InvalidParameterError, match="return_trajectories=True"):
+        links.paths()
+
+
+def test_save_html_and_notebook_repr(tmp_path: Path) -> None:
+    model, fps = bistable_pair()
+    ex = fps.explore(model=model)
+    page = ex.save_html(tmp_path / "fps.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "dynascopeExplorer(" in page
+    assert "http://" not in page and "https://" not in page  # nothing fetched
+    frag = ex._repr_html_()
+    assert "window.dynascopePlotly" in frag and 'data-points="9"' in frag
+    assert "dynascopePlotly" not in ex.to_html(include_plotly=False)
+
+
+def test_report_without_plotly_says_how_to_get_the_explorer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dynascope.plotting import MissingDependencyError, _explorer
+    from dynascope.report import (
+        Interactive,
+        RunDirectory,
+        Section,
+        build_report,
+        sections_from_json,
+        sections_to_json,
+    )
+
+    model, fps = bistable_pair()
+    run = RunDirectory(tmp_path / "run", mode="new")
+    run.save_interactive(fps.explore(model=model), "explorer")
+    sections = [Section("S", "text", interactive=Interactive("explorer", "the points"))]
+    js = sections_to_json(sections)
+    assert js[0]["interactive"] == {"name": "explorer", "caption": "the points."}
+    assert sections_from_json(js)[0].interactive == Interactive("explorer", "the points.")
+    run.write_json(run.REPORT, {"format_version": 2, "title": "t", "sections": js})
+    html = build_report(run.path).read_text()
+    assert html.count("window.dynascopePlotly =") == 1 and 'id="dsx-explorer"' in html
+
+    def missing() -> bytes:
+        raise MissingDependencyError("no plotly")
+
+    monkeypatch.setattr(_explorer, "_plotly_js", missing)
+    _explorer.plotly_loader.cache_clear()
+    try:
+        html = build_report(run.path).read_text()
+    finally:
+        _explorer.plotly_loader.cache_clear()
+    assert "pip install 'dynascope[explore]'" in html and "dsx-explorer" not in html
+
+
+# ----------------------------------------------------------------------------- real browser
+
+
+@pytest.fixture(scope="module")
+def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The flip-flop report of the trained 16-unit GRU (no training: seconds)."""
+    from dynascope.experiments import run_experiment
+
+    out = tmp_path_factory.mktemp("explorer") / "ff"
+    run_experiment("flipflop", out, quick=True, model=dynascope.load(MODEL_FILE))
+    return out
+
+
+def test_flipflop_explorer_in_headless_chromium(flipflop_run: Path) -> None:
+    """Done-when of the explorer: 27 points; each index-1 saddle shows 1 unstable eigenvalue
+    and two branches ending at two neighbouring attractors; numbers equal results/*.npz."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from dynascope.experiments.flipflop import FlipFlopResults
+
+    r = FlipFlopResults.load(flipflop_run)
+    fps = dynascope.fixedpoints.FixedPoints.load(flipflop_run / "results" / "fixed_points.npz")
+    index1 = [int(i) for i in np.flatnonzero(r.saddle_index == 1)]
+    assert len(r.point_kinds) == 27 and len(index1) == 12
+    linked = {}
+    for s, t in r.connections:
+        linked.setdefault(int(s), set()).add(int(t))
+    html = (flipflop_run / "report.html").read_text()
+    assert len(html.encode()) <= 5_000_000
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((flipflop_run / "report.html").resolve().as_uri())
+            root = page.locator("#dsx-explorer")
+            page.wait_for_selector("#dsx-explorer[data-ready='1']", timeout=60_000)
+            n_drawn = page.evaluate(
+                """() => document.querySelector('#dsx-explorer .dsx-view').data
+                    .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
+            )
+            assert n_drawn == 27
+            assert root.locator(".dsx-pick option").count() == 27
+            for s in index1:
+                root.locator(".dsx-pick").select_option(str(s))
+                shown = page.evaluate(
+                    """() => {
+                      const r = document.querySelector('#dsx-explorer');
+                      const cells = [...r.querySelectorAll('.dsx-eig td[data-re]')];
+                      const bx = r.querySelector('.dsx-view').data
+                        .find(t => t.name === 'unstable manifold').x;
+                      return {selected: r.dataset.selected,
+                        unstable: r.querySelectorAll('.dsx-eig tr.dsx-unstable').length,
+                        re: cells.map(c => +c.dataset.re), im: cells.map(c => +c.dataset.im),
+                        residual: +r.querySelector('.dsx-residual').dataset.value,
+                        index: r.querySelector('.dsx-index').innerText,
+                        targets: [...r.querySelectorAll('.dsx-branches li')]
+                          .map(li => +li.dataset.target),
+                        texts: [...r.querySelectorAll('.dsx-branches li')].map(li => li.innerText),
+                        segments: bx.filter(v => v === null).length}; }"""
+                )
+                assert shown["selected"] == str(s)
+                assert shown["unstable"] == 1 and shown["index"] == "1"
+                np.testing.assert_allclose(shown["re"], fps.eigvals[s].real, rtol=1e-6, atol=1e-12)
+                np.testing.assert_allclose(shown["im"], fps.eigvals[s].imag, rtol=1e-6, atol=1e-12)
+                np.testing.assert_allclose(shown["residual"], r.residual[s], rtol=1e-8)
+                # two branches, drawn, ending at the two attractors the static figure joins
+                assert shown["segments"] == 2 and len(shown["targets"]) == 2
+                assert set(shown["targets"]) == linked[s] and len(linked[s]) == 2
+                for target, text in zip(shown["targets"], shown["texts"], strict=True):
+                    assert r.point_kinds[target] == "stable"
+                    assert f"({r.readout_signs[target]})" in text
+            # A click on a point in the 3-D view selects it (plotly's click event).
+            stable = int(np.flatnonzero(np.asarray(r.point_kinds) == "stable")[0])
+            page.evaluate(
+                """(i) => { const v = document.querySelector('#dsx-explorer .dsx-view');
+                  const k = v.data.findIndex(t => t.customdata && t.customdata.includes(i));
+                  v.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
+                stable,
+            )
+            assert root.get_attribute("data-selected") == str(stable)
+            assert root.get_attribute("data-unstable") == "0"
+            assert root.locator(".dsx-branches li").count() == 0
+            # the colour menu restyles the trajectories without error
+            root.locator(".dsx-colour").select_option("readout (bit pattern)")
+            page.wait_for_timeout(100)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    report = json.loads((flipflop_run / "report.json").read_text())
+    (view,) = [s["interactive"] for s in report["sections"] if s.get("interactive")]
+    assert view["name"] == "explorer" and "27 fixed points" in view["caption"]
