@@ -266,3 +266,51 @@ def test_flipflop_explorer_in_headless_chromium(flipflop_run: Path) -> None:
     report = json.loads((flipflop_run / "report.json").read_text())
     (view,) = [s["interactive"] for s in report["sections"] if s.get("interactive")]
     assert view["name"] == "explorer" and "27 fixed points" in view["caption"]
+
+
+def test_fixed_points_command_writes_an_explorer(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dynascope.cli import main
+    from dynascope.fixedpoints import FixedPoints
+
+    out = tmp_path / "fps.html"
+    result = CliRunner().invoke(
+        main,
+        ["fixed-points", str(MODEL_FILE), "--trials", "32", "--out", str(tmp_path / "f.npz"),
+         "--explore", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"explorer: {out}" in result.output
+    fps = FixedPoints.load(tmp_path / "f.npz")
+    page = out.read_text()
+    assert f'data-points="{len(fps)}"' in page and "window.dynascopePlotly" in page
+    assert len(page.encode()) <= 5_000_000
+
+
+def test_short_html_reprs_and_results_explore(flipflop_run: Path) -> None:
+    from dataclasses import dataclass
+
+    from dynascope.experiments._results import ExperimentResults
+    from dynascope.experiments.flipflop import FlipFlopResults
+    from dynascope.fixedpoints import FixedPoints
+
+    r = FlipFlopResults.load(flipflop_run)
+    text = r._repr_html_()
+    assert r.title() in text and "<td>n_stable</td><td>8</td>" in text
+    assert len(text) < 5000  # a summary, not the explorer
+    view = r.explore()
+    assert view.payload()["points"]["name"][0] == view.point_names()[0]
+    fps = FixedPoints.load(flipflop_run / "results" / "fixed_points.npz")
+    assert "27 points" in fps._repr_html_()
+
+    @dataclass(frozen=True)
+    class Plain(ExperimentResults):
+        store_name = "plain"
+
+        def metrics(self) -> dict:
+            return {"x": 0.5}
+
+    assert "<td>x</td><td>0.5</td>" in Plain()._repr_html_()
+    with pytest.raises(InvalidParameterError, match="has no interactive explorer"):
+        Plain().explore()
