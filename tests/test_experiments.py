@@ -20,6 +20,7 @@ from .helpers import (
     check_legends_outside,
     check_point_markers,
     check_report_in_browser,
+    explorer_in_browser,
     report_figures_in_browser,
 )
 
@@ -210,6 +211,11 @@ def test_working_memory_quick(tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from dynascope.experiments.working_memory import WorkingMemoryResults, figures
+
+    # the explorer: every point drawn, spectra as μ against the imaginary axis, no error
+    view = explorer_in_browser(out / "report.html")
+    assert view["errors"] == [] and view["spectrum_x"] == "Re μ"
+    assert view["n_drawn"] == len(WorkingMemoryResults.load(out).point_kinds)
     from dynascope.fixedpoints import FixedPoints, point_kinds
     from dynascope.plotting import legend_labels
 

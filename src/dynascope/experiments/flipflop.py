@@ -16,6 +16,7 @@ from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Interactive, Section, Table
 from ..tasks import FlipFlop
 from ._base import Experiment, RunContext, register, staged, train_cosine
+from ._explore import branch_fields, branches
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
 
@@ -254,12 +255,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         n_wrong=len(automaton.check(flipflop_truth)),
         all_trajectories_pcs=view.transform(states.numpy()),
         readout_pattern=bits.sum(axis=-1).astype(np.int64),
-        branch_saddle=links.saddle,
-        branch_target=links.target,
-        branch_mode=links.mode,
-        branch_sign=links.sign,
-        branch_steps=links.n_steps,
-        branch_pcs=view.transform(links.paths()) if len(links) else np.zeros((0, 2, 3)),
+        **branch_fields(links, view.transform),
         continuous_time=fps.continuous_time,
         dt=float(fps.dt),
     )
@@ -291,14 +287,7 @@ def explore(r: FlipFlopResults) -> Explorer:
         names=point_names(r),
         trajectories=r.all_trajectories_pcs,
         colours={"readout (bit pattern)": r.readout_pattern, "trial": np.arange(n_trials)},
-        branches={
-            "saddle": r.branch_saddle,
-            "target": r.branch_target,
-            "mode": r.branch_mode,
-            "sign": r.branch_sign,
-            "steps": r.branch_steps,
-            "paths": r.branch_pcs,
-        },
+        branches=branches(r),
         title=f"{r.title()}: state space",
     )
 

@@ -23,6 +23,7 @@
     const Plotly = await window.dynascopePlotly;
     root.dataset.tPlotly = performance.now().toFixed(0); // ms since navigation (benchmarks)
     const d = JSON.parse(await gunzip(payload));
+    root.dataset.tData = performance.now().toFixed(0);
     const view = root.querySelector(".dsx-view");
     const spec = root.querySelector(".dsx-spectrum");
     const info = root.querySelector(".dsx-info");
@@ -74,7 +75,14 @@
       legend: { x: 0, y: 1, bgcolor: "rgba(255,255,255,0.7)" },
       scene: { xaxis: axis(0), yaxis: axis(1), zaxis: axis(2), aspectmode: "cube" },
     };
+    // the first selection is drawn with the rest (a restyle would redraw the whole scene)
+    const o = overlay(d.initial);
+    [branchTrace, endTrace, selTrace].forEach((k, j) => {
+      traces[k].x = o.x[j]; traces[k].y = o.y[j]; traces[k].z = o.z[j]; traces[k].text = o.text[j];
+    });
+    root.dataset.tTraces = performance.now().toFixed(0);
     await Plotly.newPlot(view, traces, layout, { responsive: true, displaylogo: false });
+    root.dataset.tPlot = performance.now().toFixed(0);
 
     if (colour && t) {
       colour.addEventListener("change", () => {
@@ -104,7 +112,22 @@
       return [data, layout];
     }
 
-    function select(i) {
+    function overlay(i) {
+      // the selected point's ring, its branches (gaps between them) and their ends
+      const p = d.points;
+      const bx = [], by = [], bz = [], ex = [], ey = [], ez = [], et = [];
+      for (const b of d.branches.filter((b) => b.saddle === i)) {
+        for (const q of b.path) { bx.push(q[0]); by.push(q[1]); bz.push(q[2]); }
+        bx.push(null); by.push(null); bz.push(null);
+        const end = b.path[b.path.length - 1];
+        ex.push(end[0]); ey.push(end[1]); ez.push(end[2]);
+        et.push(b.target >= 0 ? "ends at " + p.name[b.target] : "no attractor reached");
+      }
+      const xyz = p.xyz[i];
+      return { x: [bx, ex, [xyz[0]]], y: [by, ey, [xyz[1]]], z: [bz, ez, [xyz[2]]], text: [[], et, []] };
+    }
+
+    function select(i, first) {
       i = Number(i);
       const p = d.points;
       const ev = p.eig[i];
@@ -126,17 +149,7 @@
         `<th>τ (${esc(d.time_unit)})</th><th>frequency (1/${esc(d.time_unit)})</th></tr></thead><tbody>${rows}</tbody></table>` +
         (mine.length ? `<p>Unstable manifold: ${mine.length} branch${mine.length > 1 ? "es" : ""}</p><ul class="dsx-branches">${items}</ul>`
                      : (unstable ? `<p>Its unstable manifold was not traced.</p>` : ""));
-      const bx = [], by = [], bz = [], ex = [], ey = [], ez = [], et = [];
-      for (const b of mine) {
-        for (const q of b.path) { bx.push(q[0]); by.push(q[1]); bz.push(q[2]); }
-        bx.push(null); by.push(null); bz.push(null);
-        const end = b.path[b.path.length - 1];
-        ex.push(end[0]); ey.push(end[1]); ez.push(end[2]);
-        et.push(b.target >= 0 ? "ends at " + p.name[b.target] : "no attractor reached");
-      }
-      const xyz = p.xyz[i];
-      Plotly.restyle(view, { x: [bx, ex, [xyz[0]]], y: [by, ey, [xyz[1]]], z: [bz, ez, [xyz[2]]], text: [[], et, []] },
-                     [branchTrace, endTrace, selTrace]);
+      if (!first) Plotly.restyle(view, overlay(i), [branchTrace, endTrace, selTrace]);
       const [sd, sl] = spectrumFigure(ev);
       Plotly.react(spec, sd, sl);
       if (pick.value !== String(i)) pick.value = String(i);
@@ -149,7 +162,7 @@
       const pt = ev.points.find((q) => pointTraces.includes(q.curveNumber));
       if (pt) select(pt.customdata);
     });
-    select(d.initial);
+    select(d.initial, true);
     root.dataset.tReady = performance.now().toFixed(0);
     root.dataset.ready = "1";
   };
