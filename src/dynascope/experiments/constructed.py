@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,10 +33,13 @@ from ..networks import (
 )
 from ..plotting import describe_points, legend_labels
 from ..plotting._networks import hopfield_figures, line_attractor_figures
-from ..report import FigureSpec, RunDirectory, Section
+from ..report import FigureSpec, Interactive, RunDirectory, Section
 from ._base import Experiment, RunContext, register, staged
 from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
 from ._results import ExperimentResults
+
+if TYPE_CHECKING:
+    from ..plotting import Explorer
 
 # --------------------------------------------------------------------------- hopfield
 
@@ -372,6 +375,12 @@ class LineAttractorResults(ExperimentResults):
         κ of each point.
     eigvals : ndarray (n_points, k), complex
         Eigenvalues of the Jacobian at each point, largest |λ| first.
+    residual : ndarray (n_points,)
+        ‖F(x*) − x*‖ of each point.
+    continuous_time : bool
+        Whether the tanh network is continuous-time (how the explorer shows eigenvalues).
+    dt : float
+        Its time step (ms).
     """
 
     n_hidden: int
@@ -387,6 +396,9 @@ class LineAttractorResults(ExperimentResults):
     points: np.ndarray
     kappa_points: np.ndarray
     eigvals: np.ndarray
+    residual: np.ndarray
+    continuous_time: bool
+    dt: float
 
     store_name = "line_attractor"
     report_title = "Line attractor"
@@ -401,6 +413,10 @@ class LineAttractorResults(ExperimentResults):
         """The largest |λ| over the points' Jacobians (NaN without points)."""
         top = np.abs(self.eigvals[:, 0]) if self.eigvals.size else np.array([])
         return float(top.max()) if top.size else float("nan")
+
+    def explore(self) -> Explorer:
+        """The interactive explorer (see :func:`explore_line`)."""
+        return explore_line(self)
 
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
@@ -496,6 +512,33 @@ def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
         points=view.transform(fps.x_star).reshape(len(fps), 2),
         kappa_points=fps.x_star @ m.numpy() / float(m @ m),
         eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
+        residual=fps.residual,
+        continuous_time=fps.continuous_time,
+        dt=float(fps.dt),
+    )
+
+
+def explore_line(r: LineAttractorResults) -> Explorer:
+    """The interactive explorer: the pulses' trajectories and the slow points of the line."""
+    from ..plotting import Explorer
+
+    def pad(x: np.ndarray) -> np.ndarray:  # the view is the (m, n) plane
+        return np.concatenate([x, np.zeros((*x.shape[:-1], 1))], axis=-1)
+
+    return Explorer(
+        pad(r.points),
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=[f"{k} {i} (κ = {kp:.3f})" for i, (k, kp) in enumerate(
+            zip(r.point_kinds, r.kappa_points, strict=True))],
+        trajectories=pad(r.trajectories),
+        colours={"pulse amplitude": r.amplitudes},
+        axes=("m", "n", "(none)"),
+        time_unit="ms" if r.continuous_time else "steps",
+        title="Line attractor: slow points",
     )
 
 
@@ -558,11 +601,23 @@ def narrate_line(
                 ),
             ),
         ),
+        Section(
+            "Explore the line",
+            "Pick a slow point to read its eigenvalues (one ≈ 1 for λ, ≈ 0 for μ: the "
+            "direction along the line), time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed and slow points and the {len(r.amplitudes)} "
+                "pulses' trajectories on the m and n directions",
+            ),
+        ),
     ]
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze_line = staged(compute_line, line_attractor_figures, summarize_line, narrate_line)
+analyze_line = staged(
+    compute_line, line_attractor_figures, summarize_line, narrate_line, explore_line
+)
 LINE_ATTRACTOR = register(
     Experiment("line-attractor", LINE_DESCRIPTION, LineAttractorOptions, LINE_QUICK, build_line,
                analyze_line)

@@ -44,9 +44,10 @@ from ._points import POINT_STYLE
 
 __all__ = ["Explorer", "explore_fixed_points", "explorer_page", "plotly_loader"]
 
-#: plotly's 3-D markers have no triangle: saddles are drawn as red crosses ("x") in 3-D; every
-#: other kind keeps the marker, colour and fill of the static figures.
-_SYMBOL_3D = {"o": "circle", "D": "diamond", "s": "square", "^": "x"}
+#: plotly's 3-D markers have no triangle: saddles are drawn as red crosses ("cross", a glyph
+#: every font has; "x" is missing from some) in 3-D; every other kind keeps the marker, colour
+#: and fill of the static figures.
+_SYMBOL_3D = {"o": "circle", "D": "diamond", "s": "square", "^": "cross"}
 _LEVELS = 4096  # quantisation of trajectory coordinates, per axis (finer than a pixel)
 _SCALES = {"time": "Viridis"}
 
@@ -359,7 +360,7 @@ class Explorer:
                         "kind": kind,
                         "label": style["label"],
                         "color": style["color"],
-                        "symbol": sym if style["filled"] or sym == "x" else f"{sym}-open",
+                        "symbol": sym if style["filled"] or sym == "cross" else f"{sym}-open",
                         "filled": bool(style["filled"]),
                         "index": [int(i) for i in idx],
                     }
