@@ -314,3 +314,55 @@ def test_short_html_reprs_and_results_explore(flipflop_run: Path) -> None:
     assert "<td>x</td><td>0.5</td>" in Plain()._repr_html_()
     with pytest.raises(InvalidParameterError, match="has no interactive explorer"):
         Plain().explore()
+
+
+def test_continuation_slider_in_headless_chromium(tmp_path: Path) -> None:
+    """x' = tanh(2x + u): three branch points in the bistable range, one outside; the slider
+    moves the points; folds are marked."""
+    from dynascope.fixedpoints import continue_fixed_points
+
+    model = dynascope.VanillaRNN(1, 1, 0, form="h", bias=False, seed=0).double()
+    with torch.no_grad():
+        model.weight_rec.fill_(2.0)
+        model.weight_in.fill_(1.0)
+    diagram = continue_fixed_points(model, [-0.99], [-1.0], [1.0], s_min=-0.5, s_max=2.5)
+    ex = diagram.explore(n_frames=21)
+    data = ex.payload()
+    assert [m["label"].split()[0] for m in data["markers"]] == ["fold", "fold"]
+    counts = [sum(len(k) for k in f["kinds"]) for f in data["frames"]]
+    folds = sorted(b.s for b in diagram.bifurcations)
+    s_values = np.linspace(diagram.s.min(), diagram.s.max(), 21)
+    for n, v in zip(counts, s_values, strict=True):
+        inside = folds[0] + 0.02 < v < folds[1] - 0.02
+        outside = v < folds[0] - 0.02 or v > folds[1] + 0.02
+        assert (n == 3) if inside else (n == 1) if outside else n >= 1, (v, n)
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    page_path = ex.save_html(tmp_path / "continuation.html")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(page_path.resolve().as_uri())
+            page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
+            drawn = """() => document.querySelector('.dsx-view').data
+                .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
+            assert page.evaluate(drawn) == counts[0]
+            middle = int(np.argmax(np.array(counts) == 3))
+            # move the slider: plotly's own animate call for that step, as a drag would make
+            page.evaluate(
+                """(name) => Plotly.animate(document.querySelector('.dsx-view'), [name],
+                    {mode: 'immediate', frame: {duration: 0, redraw: true},
+                     transition: {duration: 0}})""",
+                data["frames"][middle]["name"],
+            )
+            page.wait_for_function(f"({drawn})() === 3", timeout=10_000)
+            assert page.evaluate("document.querySelectorAll('.slider-container').length") == 1
+        finally:
+            browser.close()
+    assert errors == [], errors

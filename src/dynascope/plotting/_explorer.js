@@ -37,7 +37,7 @@
       const first = Object.keys(t.colour)[0];
       trajTrace = traces.length;
       traces.push({
-        type: "scatter3d", mode: "lines", name: "trajectories", x: ax[0], y: ax[1], z: ax[2],
+        type: "scatter3d", mode: "lines", name: d.trajectory_name, x: ax[0], y: ax[1], z: ax[2],
         hoverinfo: "skip", connectgaps: false,
         line: { width: 2, color: t.colour[first].values, colorscale: t.colour[first].scale,
                 showscale: false },
@@ -45,16 +45,27 @@
       });
     }
     const pointTraces = [];
-    for (const g of d.kinds) {
+    // the points of one kind (index list) as trace data; with frames, only the first frame's
+    function kindData(index) {
+      return { x: index.map((i) => d.points.xyz[i][0]), y: index.map((i) => d.points.xyz[i][1]),
+               z: index.map((i) => d.points.xyz[i][2]), customdata: index,
+               text: index.map((i) => d.points.name[i]) };
+    }
+    d.kinds.forEach((g, j) => {
       pointTraces.push(traces.length);
-      traces.push({
-        type: "scatter3d", mode: "markers", name: g.label,
-        x: g.index.map((i) => d.points.xyz[i][0]), y: g.index.map((i) => d.points.xyz[i][1]),
-        z: g.index.map((i) => d.points.xyz[i][2]), customdata: g.index,
-        text: g.index.map((i) => d.points.name[i]), hovertemplate: "%{text}<extra></extra>",
+      traces.push(Object.assign({
+        type: "scatter3d", mode: "markers", name: g.label, hovertemplate: "%{text}<extra></extra>",
         marker: { size: g.filled ? 6 : 5, color: g.color, symbol: g.symbol,
                   line: { color: g.color, width: 2 } },
-      });
+      }, kindData(d.frames.length ? d.frames[0].kinds[j] : g.index)));
+    });
+    if (d.markers.length) {
+      traces.push({ type: "scatter3d", mode: "markers+text", name: "bifurcations",
+        x: d.markers.map((m) => m.xyz[0]), y: d.markers.map((m) => m.xyz[1]),
+        z: d.markers.map((m) => m.xyz[2]), text: d.markers.map((m) => m.label),
+        hoverinfo: "text", textposition: "top center",
+        marker: { size: 10, color: "rgba(0,0,0,0)", symbol: "circle-open",
+                  line: { color: "#111", width: 2 } } });
     }
     const branchTrace = traces.length;
     traces.push({ type: "scatter3d", mode: "lines", name: "unstable manifold", x: [], y: [], z: [],
@@ -75,6 +86,14 @@
       legend: { x: 0, y: 1, bgcolor: "rgba(255,255,255,0.7)" },
       scene: { xaxis: axis(0), yaxis: axis(1), zaxis: axis(2), aspectmode: "cube" },
     };
+    if (d.frames.length) {
+      layout.height = 640;
+      view.style.height = "640px";
+      layout.sliders = [{ active: 0, pad: { t: 10 }, currentvalue: { visible: true },
+        steps: d.frames.map((f) => ({ label: f.name, method: "animate",
+          args: [[f.name], { mode: "immediate", frame: { duration: 0, redraw: true },
+                             transition: { duration: 0 } }] })) }];
+    }
     // the first selection is drawn with the rest (a restyle would redraw the whole scene)
     const o = overlay(d.initial);
     [branchTrace, endTrace, selTrace].forEach((k, j) => {
@@ -83,6 +102,12 @@
     root.dataset.tTraces = performance.now().toFixed(0);
     await Plotly.newPlot(view, traces, layout, { responsive: true, displaylogo: false });
     root.dataset.tPlot = performance.now().toFixed(0);
+    if (d.frames.length) {
+      await Plotly.addFrames(view, d.frames.map((f) => ({ name: f.name, traces: pointTraces,
+                                                          data: f.kinds.map(kindData) })));
+      root.dataset.frame = d.frames[0].name;
+      view.on("plotly_sliderchange", (e) => { root.dataset.frame = e.step.label; });
+    }
 
     if (colour && t) {
       colour.addEventListener("change", () => {

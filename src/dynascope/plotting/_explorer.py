@@ -42,7 +42,13 @@ from ..exceptions import InvalidParameterError, ShapeError
 from ._mpl import MissingDependencyError
 from ._points import POINT_STYLE
 
-__all__ = ["Explorer", "explore_fixed_points", "explorer_page", "plotly_loader"]
+__all__ = [
+    "Explorer",
+    "explore_continuation",
+    "explore_fixed_points",
+    "explorer_page",
+    "plotly_loader",
+]
 
 #: plotly's 3-D markers have no triangle: saddles are drawn as red crosses ("cross", a glyph
 #: every font has; "x" is missing from some) in 3-D; every other kind keeps the marker, colour
@@ -164,6 +170,15 @@ class Explorer:
         Axis titles.
     time_unit : str
         Unit of ``dt`` ("steps" or "ms").
+    title : str
+        Shown above the view.
+    trajectory_name : str
+        Legend entry of the trajectories.
+    frames : sequence of (label, point indices), optional
+        A slider over these frames shows only each frame's points (e.g. the fixed points at
+        each value of an input parameter, :func:`explore_continuation`).
+    markers : sequence of (label, (x, y, z))
+        Labelled places drawn in the view (e.g. folds and Hopf bifurcations).
     max_vertices, max_eigvals : int
         Limits on what is written (see the module's notes).
     """
@@ -181,6 +196,9 @@ class Explorer:
     axes: tuple[str, str, str] = ("PC1", "PC2", "PC3")
     time_unit: str = "steps"
     title: str = ""
+    trajectory_name: str = "trajectories"
+    frames: Sequence[tuple[str, Sequence[int]]] | None = None
+    markers: Sequence[tuple[str, Sequence[float]]] = ()
     max_vertices: int = 100_000
     max_eigvals: int = 64
 
@@ -214,6 +232,12 @@ class Explorer:
                     )
         if self.dt <= 0:
             raise InvalidParameterError(f"dt must be positive; got {self.dt}.")
+        for label, idx in self.frames or ():
+            if any(not 0 <= int(i) < n for i in idx):
+                raise InvalidParameterError(
+                    f"Frame {label!r} names points outside 0..{n - 1}; frames list indices "
+                    "into points."
+                )
 
     # ----------------------------------------------------------------- derived numbers
     def stability_eigvals(self) -> np.ndarray:
@@ -370,7 +394,21 @@ class Explorer:
         # saddle where there is one), else on the first point
         traced = sorted({b["saddle"] for b in branches}, key=lambda i: (points["index"][i], i))
         first = traced[0] if traced else 0
+        frames = []
+        for label, frame in self.frames or ():
+            members = {int(i) for i in frame}
+            frames.append(
+                {"name": str(label), "kinds": [[i for i in k["index"] if i in members]
+                                               for k in kinds]}
+            )  # fmt: skip
+        if frames:  # open on the first frame's first point
+            first = next((i for k in frames[0]["kinds"] for i in k), first)
         return {
+            "frames": frames,
+            "markers": [
+                {"label": str(lab), "xyz": [_num(v, 6) for v in xyz]} for lab, xyz in self.markers
+            ],
+            "trajectory_name": self.trajectory_name,
             "axes": list(self.axes),
             "continuous_time": bool(self.continuous_time),
             "time_unit": self.time_unit,
@@ -531,6 +569,90 @@ def explore_fixed_points(
         axes=axes,  # type: ignore[arg-type]
         time_unit=time_unit or ("ms" if fps.continuous_time else "steps"),
         title=title,
+    )
+
+
+def explore_continuation(
+    diagram: Any, *, n_frames: int = 41, title: str = "", seed: int = 0
+) -> Explorer:
+    """The explorer of a bifurcation diagram, with a slider over the input parameter ``s``.
+
+    At each of ``n_frames`` values of ``s`` (evenly spaced over the branch's range) the view
+    shows the branch points where the branch crosses that value (the nearest computed point on
+    each side of the crossing, so every number shown is a computed one): on one side of a fold
+    two points, on the other none. The whole branch is drawn as a thin line and the
+    bifurcations (folds, Hopf, ...) are marked and labelled. Axes: the top three principal
+    components of the branch.
+
+    Parameters
+    ----------
+    diagram : BifurcationDiagram
+        From :func:`~dynascope.fixedpoints.continue_fixed_points`.
+    n_frames : int
+        Slider positions.
+    title : str
+        Shown above the view.
+    seed : int
+        Seed of the PCA solver.
+    """
+    from .._validation import check_int
+    from ..analysis import StateSpace, fit_state_space
+    from ..fixedpoints import BifurcationDiagram
+
+    if not isinstance(diagram, BifurcationDiagram):
+        raise InvalidParameterError(
+            "The 'diagram' parameter of explore_continuation must be a BifurcationDiagram. "
+            f"Got {type(diagram).__name__} instead."
+        )
+    n_frames = check_int(n_frames, "n_frames", "explore_continuation", min_value=2)
+    x, sv = np.asarray(diagram.x), np.asarray(diagram.s)
+    n_state = x.shape[1]
+    k = min(3, n_state, len(x))
+    view = (
+        fit_state_space(x, k, seed=seed)
+        if len(x) >= 2
+        else StateSpace.from_basis(np.eye(n_state)[:k])
+    )
+    xyz = _pad3(view.transform(x))
+    kinds = np.where(
+        diagram.is_stable,
+        "stable",
+        np.where(
+            diagram.saddle_index >= n_state,
+            "unstable",
+            np.where(diagram.saddle_index > 0, "saddle", "marginal"),
+        ),
+    )
+    frames = []
+    for v in np.linspace(sv.min(), sv.max(), n_frames):
+        members: set[int] = set()
+        for j in range(len(sv) - 1):
+            a, b = sv[j], sv[j + 1]
+            if min(a, b) <= v <= max(a, b) and a != b:
+                members.add(j if abs(v - a) <= abs(v - b) else j + 1)
+        if len(sv) == 1 or v in (sv.min(), sv.max()):
+            members.update(int(i) for i in np.flatnonzero(sv == v))
+        frames.append((f"s = {v:.4g}", sorted(members)))
+    markers = [
+        (f"{b.kind} at s = {b.s:.4g}", tuple(_pad3(view.transform(b.x[None]))[0]))
+        for b in diagram.bifurcations
+    ]
+    return Explorer(
+        xyz,
+        [str(kd) for kd in kinds],
+        diagram.eigvals,
+        diagram.residual,
+        continuous_time=diagram.continuous_time,
+        dt=float(diagram.dt),
+        names=[f"{kd} at s = {v:.5g}" for kd, v in zip(kinds, sv, strict=True)],
+        trajectories=xyz[None],
+        colours={"s": sv[None]},
+        trajectory_name="branch",
+        axes=tuple(f"PC{i + 1}" if i < k else "(none)" for i in range(3)),  # type: ignore[arg-type]
+        time_unit="ms" if diagram.continuous_time else "steps",
+        title=title,
+        frames=frames,
+        markers=markers,
     )
 
 
