@@ -366,3 +366,66 @@ def test_continuation_slider_in_headless_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert errors == [], errors
+
+
+def test_classical_mds_recovers_euclidean_distances() -> None:
+    from dynascope.experiments.compare import classical_mds
+
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(7, 2))
+    d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+    x = classical_mds(d)
+    np.testing.assert_allclose(np.linalg.norm(x[:, None] - x[None], axis=-1), d, atol=1e-10)
+
+
+def test_compare_explorer_opens_each_networks_points(tmp_path: Path) -> None:
+    """`dynascope compare` writes compare.html: heat map + embedding; a click on a network
+    opens its own explorer with its fixed points."""
+    from click.testing import CliRunner
+
+    from dynascope.cli import main
+    from dynascope.experiments.compare import CompareResult
+    from dynascope.io import save
+    from dynascope.networks import planted_network
+
+    paths = []
+    for i, mech in enumerate(["decision", "decision", "limit_cycle"]):
+        net = planted_network(mech, "vanilla", n_hidden=12, seed=i)
+        paths.append(str(save(net.model, tmp_path / f"m{i}.safetensors")))
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(main, ["compare", *paths, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "compare.html" in (out / "report.md").read_text()
+    back = CompareResult.load(out)
+    sizes = [len(g.fixed_points) for g in back.graphs]
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((out / "compare.html").resolve().as_uri())
+            page.wait_for_selector(".dsc[data-ready='1']", state="attached", timeout=60_000)
+            heat = page.evaluate("document.querySelector('.dsc-heat').data[0].z")
+            np.testing.assert_allclose(heat, back.distances["dsa"], rtol=1e-4, atol=1e-9)
+            for i in (2, 0):
+                if sizes[i] == 0:
+                    continue
+                # a click on the network's point in the embedding (plotly's click event)
+                page.evaluate(
+                    """(i) => { const e = document.querySelector('.dsc-embed');
+                      const k = e.data.findIndex(t => t.customdata.includes(i));
+                      e.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
+                    i,
+                )
+                sel = f".dsc-network .dsx[data-ready='1'][data-points='{sizes[i]}']"
+                page.wait_for_selector(sel, state="attached", timeout=60_000)
+                assert page.evaluate("document.querySelector('.dsc').dataset.opened") == str(i)
+        finally:
+            browser.close()
+    assert errors == [], errors

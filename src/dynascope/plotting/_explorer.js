@@ -191,4 +191,52 @@
     root.dataset.tReady = performance.now().toFixed(0);
     root.dataset.ready = "1";
   };
+
+  // networks compared: heat map + embedding; a click opens that network's own explorer
+  window.dynascopeCompare = async function (rootId, payload) {
+    const root = document.getElementById(rootId);
+    const Plotly = await window.dynascopePlotly;
+    const d = JSON.parse(await gunzip(payload));
+    const heat = root.querySelector(".dsc-heat");
+    const embed = root.querySelector(".dsc-embed");
+    const dist = root.querySelector(".dsc-distance");
+    const group = root.querySelector(".dsc-group");
+    const panel = root.querySelector(".dsc-network");
+    const n = d.names.length;
+    async function draw() {
+      const key = dist.value;
+      const lab = group ? d.labels[group.value] : d.names.map(() => "");
+      const cats = [...new Set(lab)];
+      const idx = d.names.map((_, i) => i);
+      await Plotly.react(heat, [{ type: "heatmap", z: d.distances[key], x: idx, y: idx,
+        text: d.names.map((a) => d.names.map((b) => a + " / " + b)), colorscale: "Viridis",
+        hovertemplate: "%{text}: %{z:.4g}<extra></extra>" }],
+        { height: 420, margin: { l: 40, r: 10, t: 10, b: 40 },
+          xaxis: { title: { text: "network" } }, yaxis: { title: { text: "network" }, autorange: "reversed" } });
+      await Plotly.react(embed, cats.map((c) => {
+        const members = idx.filter((i) => lab[i] === c);
+        return { type: "scatter", mode: "markers", name: c || "networks",
+          x: members.map((i) => d.embedding[key][i][0]), y: members.map((i) => d.embedding[key][i][1]),
+          customdata: members, text: members.map((i) => d.names[i]),
+          hovertemplate: "%{text}<extra></extra>", marker: { size: 9 } };
+      }), { height: 420, margin: { l: 40, r: 10, t: 10, b: 40 },
+            xaxis: { title: { text: "embedding 1" } }, yaxis: { title: { text: "embedding 2" } } });
+    }
+    async function open(i) {
+      i = Number(i);
+      if (!(i >= 0 && i < n)) return;
+      root.dataset.opened = String(i);
+      const net = d.networks[i];
+      if (!net) { panel.innerHTML = `<p class="dsx-note">${esc(d.names[i])}: no state space stored.</p>`; return; }
+      panel.innerHTML = `<p><b>${esc(d.names[i])}</b></p>` + net.html;
+      await window.dynascopeExplorer(net.id, net.data);
+    }
+    dist.addEventListener("change", draw);
+    if (group) group.addEventListener("change", draw);
+    await draw();
+    heat.on("plotly_click", (e) => open(e.points[0].y));
+    embed.on("plotly_click", (e) => open(e.points[0].customdata));
+    root.open = open; // for tests and notebooks
+    root.dataset.ready = "1";
+  };
 })();

@@ -43,6 +43,7 @@ from ._mpl import MissingDependencyError
 from ._points import POINT_STYLE
 
 __all__ = [
+    "ComparisonExplorer",
     "Explorer",
     "explore_continuation",
     "explore_fixed_points",
@@ -427,9 +428,17 @@ class Explorer:
         ``include_plotly=False`` leaves out plotly and the glue (a page that shows several
         explorers includes :func:`plotly_loader` once).
         """
+        skeleton, payload, uid = self._parts(element_id)
+        if not payload:
+            return skeleton
+        body = skeleton + f'<script>window.dynascopeExplorer("{uid}", "{payload}");</script>'
+        return (plotly_loader() + "\n" + body) if include_plotly else body
+
+    def _parts(self, element_id: str | None = None) -> tuple[str, str, str]:
+        """The explorer's HTML (no script), its gzipped base64 data ('' if no points), its id."""
         data = self.payload()
         if data["initial"] is None:
-            return '<p class="dsx-none">No fixed or slow points to explore.</p>'
+            return '<p class="dsx-none">No fixed or slow points to explore.</p>', "", ""
         raw = json.dumps(data, separators=(",", ":"), allow_nan=False).encode("utf-8")
         uid = element_id or "dsx-" + hashlib.sha1(raw).hexdigest()[:10]
         names = self.point_names()
@@ -460,9 +469,8 @@ class Explorer:
             f"</label>{colour}</div>"
             '<div class="dsx-main"><div class="dsx-view"></div><div class="dsx-side">'
             '<div class="dsx-spectrum"></div><div class="dsx-info"></div></div></div></div>'
-            f'<script>window.dynascopeExplorer("{uid}", "{_gz64(raw)}");</script>'
         )
-        return (plotly_loader() + "\n" + body) if include_plotly else body
+        return body, _gz64(raw), uid
 
     def _repr_html_(self) -> str:
         return self.to_html()
@@ -474,6 +482,115 @@ class Explorer:
         target = Path(path)
         fragment = self.to_html(include_plotly=False)
         doc = explorer_page(self.title or "dynascope explorer", [fragment])
+        with atomic_write(target) as tmp:
+            tmp.write_text(doc, encoding="utf-8")
+        return target
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonExplorer:
+    """Networks compared: a distance heat map and a 2-D embedding, linked to each network's
+    own explorer (click a network, in either panel, to open its state space below).
+
+    Attributes
+    ----------
+    names : sequence of str (n_networks,)
+    distances : mapping of str to ndarray (n_networks, n_networks)
+        The distance matrices (one selectable at a time).
+    embedding : mapping of str to ndarray (n_networks, 2)
+        A 2-D embedding of each distance matrix (same keys), e.g. classical MDS.
+    labels : mapping of str to sequence (n_networks,)
+        Groupings to colour the embedding by (e.g. mechanism, cell type).
+    networks : sequence of Explorer or None (n_networks,)
+        Each network's explorer (None: not available).
+    title : str
+    """
+
+    names: Sequence[str]
+    distances: Mapping[str, np.ndarray]
+    embedding: Mapping[str, np.ndarray]
+    labels: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    networks: Sequence[Explorer | None] = ()
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        for key, d in self.distances.items():
+            if np.shape(d) != (n, n):
+                raise ShapeError(
+                    f"distances[{key!r}] must have shape (n_networks, n_networks) = ({n}, {n}); "
+                    f"got {np.shape(d)}."
+                )
+            if np.shape(self.embedding.get(key, np.zeros((n, 2)))) != (n, 2):
+                raise ShapeError(f"embedding[{key!r}] must have shape (n_networks, 2) = ({n}, 2).")
+        if self.networks and len(self.networks) != n:
+            raise ShapeError(
+                f"networks must have one entry per name ({n}); got {len(self.networks)}."
+            )
+
+    def payload(self) -> dict[str, Any]:
+        """Everything the page draws, as JSON-ready data."""
+        nets: list[dict[str, str] | None] = []
+        for i, ex in enumerate(self.networks or [None] * len(self.names)):
+            if ex is None:
+                nets.append(None)
+                continue
+            skeleton, data, uid = ex._parts(f"{{ROOT}}-net{i}")
+            nets.append({"html": skeleton, "data": data, "id": uid})
+        return {
+            "names": [str(n) for n in self.names],
+            "distances": {
+                k: [[_num(v, 5) for v in row] for row in np.asarray(d, dtype=float)]
+                for k, d in self.distances.items()
+            },
+            "embedding": {
+                k: [[_num(v, 6) for v in row] for row in np.asarray(e, dtype=float)]
+                for k, e in self.embedding.items()
+            },
+            "labels": {g: [str(v) for v in lab] for g, lab in self.labels.items()},
+            "networks": nets,
+        }
+
+    def to_html(self, *, include_plotly: bool = True, element_id: str | None = None) -> str:
+        """The comparison as an HTML fragment, no external resources."""
+        raw = json.dumps(self.payload(), separators=(",", ":"), allow_nan=False)
+        uid = element_id or "dsc-" + hashlib.sha1(raw.encode()).hexdigest()[:10]
+        raw = raw.replace("{ROOT}", uid)
+        opts = "".join(f'<option value="{html.escape(k)}">{html.escape(k)}</option>'
+                       for k in self.distances)  # fmt: skip
+        groups = "".join(f'<option value="{html.escape(g)}">{html.escape(g)}</option>'
+                         for g in self.labels)  # fmt: skip
+        body = (
+            f'<style>{_CSS}</style><div class="dsx dsc" id="{uid}" '
+            f'data-networks="{len(self.names)}">'
+            + (f"<b>{html.escape(self.title)}</b>" if self.title else "")
+            + '<p class="dsx-note">Interactive: click a network in the heat map or the '
+            "embedding to open its state space below.</p>"
+            f'<div class="dsx-bar"><label>distance <select class="dsc-distance">{opts}'
+            "</select></label>"
+            + (
+                f'<label>colour by <select class="dsc-group">{groups}</select></label>'
+                if groups
+                else ""
+            )  # fmt: skip
+            + '</div><div class="dsx-main"><div class="dsc-heat" style="flex: 1 1 420px">'
+            '</div><div class="dsc-embed" style="flex: 1 1 380px"></div></div>'
+            '<div class="dsc-network"></div></div>'
+            f'<script>window.dynascopeCompare("{uid}", "{_gz64(raw.encode())}");</script>'
+        )
+        return (plotly_loader() + "\n" + body) if include_plotly else body
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def save_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write a standalone HTML page with this comparison; return its path."""
+        from ..io import atomic_write
+
+        target = Path(path)
+        doc = explorer_page(
+            self.title or "dynascope comparison", [self.to_html(include_plotly=False)]
+        )
         with atomic_write(target) as tmp:
             tmp.write_text(doc, encoding="utf-8")
         return target
