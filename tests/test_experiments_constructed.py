@@ -223,3 +223,15 @@ def test_line_attractor_explorer(line_run: Path) -> None:
     view = explorer_in_browser(line_run / "report.html")
     assert view["errors"] == [] and view["n_drawn"] == len(r.point_kinds)
     assert view["spectrum_x"] == ("Re μ" if r.continuous_time else "Re λ")
+
+
+def test_hopfield_explorer(hopfield_run: Path) -> None:
+    """The memories in the explorer: every point drawn and named by its pattern."""
+    from .helpers import explorer_in_browser
+
+    r = HopfieldResults.load(hopfield_run)
+    names = r.explore().point_names()
+    assert len(names) == len(r.point_kinds) == r.n_stable + r.point_kinds.count("saddle")
+    assert sum("pattern" in n for n in names) == len(names)
+    view = explorer_in_browser(hopfield_run / "report.html")
+    assert view["errors"] == [] and view["n_drawn"] == len(r.point_kinds)

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..analysis import fit_state_space
 from ..exceptions import InvalidParameterError
-from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..io import save
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..networks import (
@@ -35,6 +36,7 @@ from ..plotting import describe_points, legend_labels
 from ..plotting._networks import hopfield_figures, line_attractor_figures
 from ..report import FigureSpec, Interactive, RunDirectory, Section
 from ._base import Experiment, RunContext, register, staged
+from ._explore import branch_fields, branches
 from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
 from ._results import ExperimentResults
 
@@ -119,6 +121,22 @@ class HopfieldResults(ExperimentResults):
     breakdown_load, capacity_threshold : float
         First load where the mean final overlap falls below ``capacity_threshold`` (NaN if it
         never does).
+    points_pcs : ndarray (n_points, 3)
+        The fixed points on the top three principal components of the retrievals below (the
+        interactive explorer's).
+    point_kinds : tuple of str
+        Kind of each fixed point.
+    point_pattern : ndarray (n_points,) of int
+        The stored pattern each point overlaps most (signed: -k-1 for the mirror image of k).
+    eigvals, residual : ndarray (n_points, N) complex, (n_points,)
+        Eigenvalues of ∂F/∂x and ‖F(x*) − x*‖ of each point.
+    continuous_time : bool
+    dt : float
+        The network's time convention and step (ms).
+    retrievals_pcs : ndarray (n_patterns, T, 3)
+        Retrieval from a corrupted cue of every stored pattern, on the same components.
+    branch_saddle, branch_target, branch_mode, branch_sign, branch_steps, branch_pcs : ndarray
+        The saddles' unstable-manifold branches (as in the flip-flop results).
     """
 
     n_hidden: int
@@ -137,9 +155,27 @@ class HopfieldResults(ExperimentResults):
     capacity_overlap_std: np.ndarray
     breakdown_load: float
     capacity_threshold: float
+    points_pcs: np.ndarray
+    point_kinds: tuple[str, ...]
+    point_pattern: np.ndarray
+    eigvals: np.ndarray
+    residual: np.ndarray
+    continuous_time: bool
+    dt: float
+    retrievals_pcs: np.ndarray
+    branch_saddle: np.ndarray
+    branch_target: np.ndarray
+    branch_mode: np.ndarray
+    branch_sign: np.ndarray
+    branch_steps: np.ndarray
+    branch_pcs: np.ndarray
 
     store_name = "hopfield"
     report_title = "Hopfield network"
+
+    def explore(self) -> Explorer:
+        """The interactive explorer (see :func:`explore_hopfield`)."""
+        return explore_hopfield(self)
 
     @property
     def final_overlap(self) -> float:
@@ -211,6 +247,17 @@ def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
     fps = find_fixed_points(net, initial_states=starts, seed=ctx.seed).fixed
     ctx.run.save_fixed_points(fps)
     stable_overlap = np.abs(overlaps(fps.stable.x_star, patterns)).max(axis=1)
+    # For the explorer: retrieval of every pattern from its corrupted cue, on the top PCs.
+    cues = torch.as_tensor(corrupt(patterns, opts.flip_fraction, seed=ctx.seed + 1))
+    with torch.no_grad():
+        retrievals, _ = net(
+            torch.zeros(len(cues), n_steps, net.n_in, dtype=torch.float64), cues.double()
+        )
+    view = fit_state_space(retrievals, 3, seed=ctx.seed)
+    links = unstable_manifolds(net, fps, return_trajectories=True)
+    ov = overlaps(fps.x_star, patterns) if len(fps) else np.zeros((0, len(patterns)))
+    best = np.abs(ov).argmax(axis=1) if len(fps) else np.zeros(0, dtype=np.int64)
+    signed = np.where(ov[np.arange(len(best)), best] >= 0, best, -best - 1)
     curve = capacity_curve(
         opts.capacity_n,
         opts.capacity_loads,
@@ -235,6 +282,39 @@ def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
         capacity_overlap_std=np.asarray(curve.overlap_std),
         breakdown_load=float(curve.breakdown_load),
         capacity_threshold=float(curve.threshold),
+        points_pcs=view.transform(fps.x_star).reshape(len(fps), 3),
+        point_kinds=tuple(str(k) for k in point_kinds(fps)),
+        point_pattern=signed.astype(np.int64),
+        eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
+        residual=fps.residual,
+        continuous_time=fps.continuous_time,
+        dt=float(fps.dt),
+        retrievals_pcs=view.transform(retrievals.numpy()),
+        **branch_fields(links, view.transform),
+    )
+
+
+def explore_hopfield(r: HopfieldResults) -> Explorer:
+    """The interactive explorer: every pattern's retrieval, the memories and their spectra."""
+    from ..plotting import Explorer
+
+    def name(i: int, kind: str) -> str:
+        k = int(r.point_pattern[i])
+        return f"{kind} {i} (pattern {k + 1})" if k >= 0 else f"{kind} {i} (−pattern {-k})"
+
+    return Explorer(
+        r.points_pcs,
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=[name(i, k) for i, k in enumerate(r.point_kinds)],
+        trajectories=r.retrievals_pcs,
+        colours={"cued pattern": np.arange(len(r.retrievals_pcs)) + 1},
+        branches=branches(r),
+        time_unit="ms" if r.continuous_time else "steps",
+        title="Hopfield network: memories",
     )
 
 
@@ -287,11 +367,24 @@ def narrate_hopfield(
                 ),
             ),
         ),
+        Section(
+            "Explore the memories",
+            "Each stored pattern retrieved from its corrupted cue, with the fixed points found "
+            "from the patterns and their mirror images; pick a point to read its spectrum, "
+            "time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed points and {len(r.retrievals_pcs)} retrievals "
+                "on the top three principal components of the retrievals",
+            ),
+        ),
     ]
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze_hopfield = staged(compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield)
+analyze_hopfield = staged(
+    compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield, explore_hopfield
+)
 HOPFIELD = register(
     Experiment(
         "hopfield",
