@@ -264,6 +264,11 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
 
     r = SineResults.load(out)
     assert r.n_hidden == 64 and r.n_levels == 11 and r.n_heldout == 5
+    # the explorer: a slider over the levels, opening on level 0 with its analysed point
+    view = explorer_in_browser(out / "report.html")
+    assert view["errors"] == [] and view["data"]["frame"].startswith("level 0 ")
+    assert view["n_drawn"] == int(np.sum(r.point_level == 0))
+    assert len(r.explore().payload()["frames"]) == r.n_levels
     np.testing.assert_array_equal(r.frequency, data["frequency"])
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics == pytest.approx(r.metrics(), nan_ok=True)
