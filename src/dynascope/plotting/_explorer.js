@@ -24,6 +24,9 @@
     root.dataset.tPlotly = performance.now().toFixed(0); // ms since navigation (benchmarks)
     const d = JSON.parse(await gunzip(payload));
     root.dataset.tData = performance.now().toFixed(0);
+    d.frames = d.frames || []; // absent from fragments written before sliders existed
+    d.markers = d.markers || [];
+    d.trajectory_name = d.trajectory_name || "trajectories";
     const view = root.querySelector(".dsx-view");
     const spec = root.querySelector(".dsx-spectrum");
     const info = root.querySelector(".dsx-info");
