@@ -66,7 +66,7 @@ _CSS = """
 .dsx-main { display: flex; flex-wrap: wrap; gap: 0.5em; align-items: flex-start; }
 .dsx-view { flex: 3 1 480px; min-width: 320px; height: 520px; }
 .dsx-side { flex: 2 1 320px; min-width: 280px; font-size: 0.88em; }
-.dsx-info { max-height: 420px; overflow-y: auto; }
+.dsx-info { max-height: 420px; overflow: auto; }
 .dsx-eig td:nth-child(2) { white-space: nowrap; }
 .dsx-eig { border-collapse: collapse; font-size: 0.92em; }
 .dsx-eig td, .dsx-eig th { border: 1px solid #ccc; padding: 0.1em 0.4em; text-align: right; }
