@@ -82,6 +82,14 @@ class BifurcationDiagram:
     def __len__(self) -> int:
         return int(self.s.shape[0])
 
+    def explore(self, **options: Any) -> Any:
+        """An interactive view with a slider over ``s`` (see
+        :func:`dynascope.plotting.explore_continuation`); needs plotly to be shown or saved."""
+        # plotting sits above fixedpoints; imported here so that fixedpoints never needs it
+        from ..plotting._explorer import explore_continuation
+
+        return explore_continuation(self, **options)
+
     def summary(self) -> str:
         """One line per bifurcation, after the branch's extent."""
         lines = [

@@ -429,6 +429,33 @@ class FixedPoints:
             )
         return "\n".join(lines)
 
+    # ------------------------------------------------------------------ views
+    def _repr_html_(self) -> str:
+        """A short HTML summary for notebooks (``explore()`` gives the interactive view)."""
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in self.counts().items()
+        )
+        worst = f"{self.residual.max():.1e}" if len(self) else "n/a"
+        return (
+            f"<b>FixedPoints</b>: {len(self)} points, status {html.escape(self.status.name)} "
+            f"({html.escape(self.status.value)}), worst residual {worst}"
+            f"<table>{rows}</table>"
+        )
+
+    def explore(self, states: Any = None, *, model: Any = None, **options: Any) -> Any:
+        """An interactive view of these points (shown inline in Jupyter; ``.save_html(path)``).
+
+        See :func:`dynascope.plotting.explore_fixed_points`: ``states`` (trajectories) set the
+        axes and are drawn; with ``model`` each saddle's unstable manifold is traced. Needs
+        plotly to be displayed or saved (``pip install 'dynascope[explore]'``).
+        """
+        # plotting sits above fixedpoints; imported here so that fixedpoints never needs it
+        from ..plotting._explorer import explore_fixed_points
+
+        return explore_fixed_points(self, states, model=model, **options)
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the result to an ``.npz`` file of the dynascope store (kind ``fixed-points``).
