@@ -85,10 +85,9 @@ class BifurcationDiagram:
     def explore(self, **options: Any) -> Any:
         """An interactive view with a slider over ``s`` (see
         :func:`dynascope.plotting.explore_continuation`); needs plotly to be shown or saved."""
-        # plotting sits above fixedpoints; imported here so that fixedpoints never needs it
-        from ..plotting._explorer import explore_continuation
+        from ._result import explorer_module  # the loader the package root installs
 
-        return explore_continuation(self, **options)
+        return explorer_module().explore_continuation(self, **options)
 
     def summary(self) -> str:
         """One line per bifurcation, after the branch's extent."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 from pathlib import Path
@@ -19,6 +20,28 @@ __all__ = ["FixedPoints", "Status", "linearise"]
 
 #: Files are written through the dynascope store (:mod:`dynascope._store`), kind below.
 _FORMAT_NAME = "dynascope-fixed-points"  # the format name of version-1 files
+
+#: How the interactive explorer is reached. plotting sits above fixedpoints in the layers
+#: (docs/architecture.md), so fixedpoints never imports it: the package root installs a loader
+#: (``dynascope/__init__.py``) that imports ``dynascope.plotting`` when a view is asked for.
+_EXPLORER_LOADER: list[Callable[[], Any]] = []
+
+
+def install_explorer_loader(loader: Callable[[], Any]) -> None:
+    """Set the callable that returns the explorer module (used by ``FixedPoints.explore``)."""
+    _EXPLORER_LOADER[:] = [loader]
+
+
+def explorer_module() -> Any:
+    """The module with ``explore_fixed_points`` and ``explore_continuation``."""
+    if not _EXPLORER_LOADER:
+        raise RuntimeError(
+            "No explorer is installed; import dynascope (the package root installs it) "
+            "or call dynascope.plotting.explore_fixed_points directly."
+        )
+    return _EXPLORER_LOADER[0]()
+
+
 _KIND = "fixed-points"
 
 
@@ -451,10 +474,7 @@ class FixedPoints:
         axes and are drawn; with ``model`` each saddle's unstable manifold is traced. Needs
         plotly to be displayed or saved (``pip install 'dynascope[explore]'``).
         """
-        # plotting sits above fixedpoints; imported here so that fixedpoints never needs it
-        from ..plotting._explorer import explore_fixed_points
-
-        return explore_fixed_points(self, states, model=model, **options)
+        return explorer_module().explore_fixed_points(self, states, model=model, **options)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:
