@@ -219,15 +219,24 @@ def test_working_memory_counts_follow_the_points() -> None:
 
     r = working_memory_results()
     assert "0 stable fixed point(s), 1 saddle(s) and 5 slow point(s)" in _text(wm, r)
-    none = replace(r, point_kinds=(), points_pcs=np.zeros((0, 2)),
-                   stability_eigvals=np.zeros((0, 8), complex), slowest_re_mu=float("nan"))  # fmt: skip
+    none = replace(
+        r,
+        point_kinds=(),
+        points_pcs=np.zeros((0, 2)),
+        stability_eigvals=np.zeros((0, 8), complex),
+        slowest_re_mu=float("nan"),
+    )
     v = _verdicts(wm, none)
     assert v["zero_input_points"] is False and v["slow_mode_holds_memory"] is None
     assert "No fixed or slow point" in _text(wm, none)
     # the order of the points does not matter
     perm = np.array([5, 0, 3, 1, 4, 2])
-    moved = replace(r, point_kinds=tuple(np.array(r.point_kinds)[perm]),
-                    stability_eigvals=r.stability_eigvals[perm], points_pcs=r.points_pcs[perm])  # fmt: skip
+    moved = replace(
+        r,
+        point_kinds=tuple(np.array(r.point_kinds)[perm]),
+        stability_eigvals=r.stability_eigvals[perm],
+        points_pcs=r.points_pcs[perm],
+    )
     assert wm.summarize(moved) == wm.summarize(r)
 
 
@@ -346,3 +355,246 @@ def test_decision_monostable_flow_is_an_integrator_only_when_slow() -> None:
     fast = replace(one, flow_velocity=slow * 50)  # leak 100 ms
     assert _verdicts(decision, fast)["slow_integration"] is False
     assert "κ leaks rather than holding" in _text(decision, fast)
+
+
+# --------------------------------------------------------------------------------------- sine
+
+
+def sine_results(correlation: float = 0.97, within: int = 11):  # type: ignore[no-untyped-def]
+    from dynascope.experiments.sine import SineResults
+
+    target = np.linspace(0.1, 0.6, 11) / 10
+    freq = target.copy()
+    freq[within:] *= 1.5  # the last levels miss by 50%
+    return SineResults(
+        model_kind="rate network", n_hidden=64, n_levels=11, n_heldout=5, steps=3000,
+        readout_scale=30.0, gain=0.8, input_scale=0.3, rate_reg=2.0, correlation=correlation,
+        inputs=np.linspace(0, 1, 11), frequency=freq, target_frequency=target,
+        growth_rate=np.full(11, 1e-3), n_fixed_points=np.ones(11, np.int64), time_unit=10.0,
+    )  # fmt: skip
+
+
+def test_sine_linearisation_claim_follows_the_fraction_within_10pct() -> None:
+    from dynascope.experiments import sine
+
+    good = sine_results()
+    assert _verdicts(sine, good) == {SOLVED: True, "linearisation_explains_oscillation": True}
+    assert "rotates at the target frequency within 10% for 100% of the 11 levels" in _text(
+        sine, good
+    )
+    partial = sine_results(within=7)  # 7 of 11 = 64%
+    assert _verdicts(sine, partial)["linearisation_explains_oscillation"] is None
+    assert "at the 4 others (targets 0.05–0.06) the linearisation misses" in _text(sine, partial)
+    poor = sine_results(within=3)
+    assert _verdicts(sine, poor)["linearisation_explains_oscillation"] is False
+    assert "does not explain the oscillation" in _text(sine, poor)
+
+
+def test_sine_network_that_has_not_learned_fails_first_and_explains_nothing() -> None:
+    from dynascope.experiments import sine
+
+    bad = sine_results(correlation=0.19)
+    v = _verdicts(sine, bad)
+    assert v == {SOLVED: False, "linearisation_explains_oscillation": False}
+    text = _text(sine, bad)
+    assert text.startswith("This 64-unit rate network FAILS the sine-wave task")
+    assert text.split("\n[")[0].count("FAILS") == 1  # the summary says it once, at the top
+    assert "the input moves the fixed point" not in text
+    # a run that analysed a given network does not describe a training
+    assert "Trained on even levels" not in _text(sine, bad)
+    from dynascope.report import FigureSpec
+
+    trained = json.dumps(sections_to_json(sine.narrate(bad, (FigureSpec("curve", "loss"),))))
+    assert "Trained on even levels" in trained
+
+
+# ------------------------------------------------------------------- hopfield, line attractor
+
+
+class _Module:
+    """An experiment's claims, summary and narration under the names `_text` uses."""
+
+    def __init__(self, claims, summarize, narrate) -> None:  # type: ignore[no-untyped-def]
+        self.CLAIMS, self.summarize, self.narrate = claims, summarize, narrate
+
+
+def _hopfield():  # type: ignore[no-untyped-def]
+    from dynascope.experiments import constructed as c
+
+    return _Module(c.HOPFIELD_CLAIMS, c.summarize_hopfield, c.narrate_hopfield)
+
+
+def _line():  # type: ignore[no-untyped-def]
+    from dynascope.experiments import constructed as c
+
+    return _Module(c.LINE_CLAIMS, c.summarize_line, c.narrate_line)
+
+
+def hopfield_results(final: float = 0.99):  # type: ignore[no-untyped-def]
+    from dynascope.experiments.constructed import HopfieldResults
+
+    t = np.arange(1, 101) * 1.0
+    cued = 0.6 + (final - 0.6) * (1 - np.exp(-t / 10))
+    ov = np.zeros((100, 5))
+    ov[:, 0] = cued
+    return HopfieldResults(
+        n_hidden=300, n_patterns=5, flip_fraction=0.2, duration_ms=100.0, times=t, overlaps=ov,
+        reduced=cued + 0.003, n_stable=10, n_memories=10, capacity_n=200, capacity_seeds=1,
+        capacity_loads=np.array([0.05, 0.14, 0.25]), capacity_overlap_mean=np.array([1, .9, .3]),
+        capacity_overlap_std=np.zeros(3), breakdown_load=0.179, capacity_threshold=0.5,
+    )  # fmt: skip
+
+
+def test_hopfield_mirror_memory_reads_the_same_and_failure_is_said() -> None:
+    h = _hopfield()
+    r = hopfield_results()
+    assert all(_verdicts(h, r).values())
+    # the state retrieved the mirror image of the cued pattern: the same memory
+    mirror = replace(r, overlaps=-r.overlaps, reduced=-r.reduced)
+    assert _verdicts(h, mirror) == _verdicts(h, r)
+    assert h.summarize(mirror) == h.summarize(r)
+    bad = hopfield_results(final=0.4)
+    text = _text(h, bad)
+    assert text.startswith("This rate Hopfield network of 300 units FAILS to retrieve")
+    assert "stores 5 random patterns as point attractors" not in text
+    far = replace(r, breakdown_load=0.3)
+    assert _verdicts(h, far)["capacity_near_theory"] is False
+    assert "away from the theory's 0.138" in _text(h, far)
+    never = replace(r, breakdown_load=float("nan"))
+    assert "does not break down over the loads tried (up to P/N = 0.25" in _text(h, never)
+    fewer = replace(r, n_memories=6)
+    assert _verdicts(h, fewer)["memories_are_attractors"] is False
+
+
+def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyped-def]
+    from dynascope.experiments.constructed import LineAttractorResults
+
+    amps = np.linspace(-2, 2, 21)
+    held = np.round(np.linspace(-0.21, 0.21, n_levels), 3)[
+        np.linspace(0, n_levels - 1, 21).astype(int)
+    ]
+    kp = np.linspace(-0.2, 0.2, 21)
+    eig = np.zeros((21, 3), complex)
+    eig[:, 0] = top
+    return LineAttractorResults(
+        n_hidden=200, memory_n_hidden=200, tau=100.0, overlaps=np.array([0.0, 0.5, 0.9]),
+        memory_measured=np.array([99.5, 199.5, 999.5]),
+        memory_theory=np.array([100.0, 200.0, 1000.0]), amplitudes=amps, kappa_held=held,
+        trajectories=np.zeros((21, 5, 2)), point_kinds=("slow-stable",) * 21,
+        points=np.stack([kp, 0 * kp], 1), kappa_points=kp, eigvals=eig,
+    )  # fmt: skip
+
+
+def test_line_attractor_claims_follow_levels_eigenvalues_and_mirror() -> None:
+    lm = _line()
+    r = line_results()
+    assert all(_verdicts(lm, r).values())
+    mirror = replace(r, kappa_held=-r.kappa_held, kappa_points=-r.kappa_points,
+                     points=-r.points, trajectories=-r.trajectories)  # fmt: skip
+    assert _verdicts(lm, mirror) == _verdicts(lm, r)
+    few = line_results(n_levels=3)
+    text = _text(lm, few)
+    assert text.startswith("This network FAILS to hold a continuum of values: 21 pulses")
+    assert "holds a continuum" not in text
+    stable = line_results(top=0.9)  # a contracting mode: no line
+    assert _verdicts(lm, stable)["line_of_slow_points"] is False
+    assert "not a line of slow points with a marginal mode" in _text(lm, stable)
+    off = replace(r, memory_measured=np.array([99.5, 199.5, 700.0]))
+    assert _verdicts(lm, off)["memory_time_theory"] is False
+    assert "a worst relative error of 30.0% misses it" in _text(lm, off)
+
+
+# ---------------------------------------------------------------------------------- sentiment
+
+
+def sentiment_results(accuracy: float = 0.87, class_acc: float = 0.9, dim: int = 2):  # type: ignore[no-untyped-def]
+    from dynascope.experiments.sentiment import SentimentResults
+
+    rng = np.random.default_rng(0)
+    n_pts, h = 12, 16
+    eig = rng.uniform(0, 0.5, (n_pts, h)).astype(complex)
+    eig[:, 0] = 0.995
+    words = np.array([f"w{i}" for i in range(50)])
+    bow = rng.normal(size=50)
+    return SentimentResults(
+        cell="gru", n_hidden=h, data_name="imdb", n_documents=1000, n_duplicates=0,
+        vocab_size=1000, max_len=60, n_test=200, rnn_accuracy=accuracy, train_seconds=3.0,
+        bow_accuracy=0.80, bow_seconds=1.0, window=3, augmented_accuracy=0.81,
+        augmented_seconds=1.0, augmented_factors={"not": -0.5}, n_analysis_docs=30,
+        pca_ratio=np.r_[0.9, 0.05, np.full(h - 2, 0.05 / (h - 2))],
+        final_logits=rng.normal(size=30), n_init=64, line_status="fixed points",
+        line_failure="", line_position=np.linspace(-1, 1, n_pts), line_eigvals=eig,
+        line_logits=np.linspace(-3, 3, n_pts), line_top_abs_eigval=np.abs(eig[:, 0]),
+        line_time_constants=np.tile([200.0, 2.0], (n_pts, 1)),
+        line_cos_mode_readout=np.full(n_pts, 0.9), line_n_fixed=n_pts, line_variance=0.95,
+        cos_line_readout=0.9, linearization_errors=np.full(100, 0.05),
+        shown_pcs=rng.normal(size=(n_pts, 2)), shown_logits=np.linspace(-3, 3, n_pts),
+        positive_review_pcs=rng.normal(size=(20, 2)), negative_review_pcs=rng.normal(size=(20, 2)),
+        valence_words=words, valence=bow * 0.8 + 0.1 * rng.normal(size=50), bow_weights=bow,
+        r_frequent=0.95, r_polar=0.97, most_positive=(("great", 1.0),),
+        most_negative=(("awful", -1.0),), most_neutral=(("the", 0.0),), modifier_words=(),
+        probe_words=(), modifier_valence=np.zeros(0), modifier_off_line=np.zeros((0, 0)),
+        modifier_decay_time=np.zeros(0), modifier_factors=np.zeros((0, 0)),
+        n_rank_candidates=0, modifier_ranking=(), class_counts=(3,),
+        class_accuracy=np.array([class_acc]), class_dim90=np.array([dim]),
+        class_variance_ratio=np.array([[0.6, 0.35] + [0.05 / 30] * 30]),
+        class_states_pcs=rng.normal(size=(1, 40, 3)),
+        class_labels=rng.integers(0, 3, (1, 40)),
+    )  # fmt: skip
+
+
+def test_sentiment_learned_network_reads_as_a_line_attractor() -> None:
+    from dynascope.experiments import sentiment
+
+    r = sentiment_results()
+    assert all(_verdicts(sentiment, r).values())
+    text = _text(sentiment, r)
+    assert text.startswith("A 16-unit GRU classifies imdb test documents with 87.0% accuracy")
+    assert "integrates word valences along an approximate line attractor" in text
+    assert "late states lie on a (C − 1)-dimensional attractor" in text
+    assert "where they stop is the network's verdict" in text
+
+
+def test_sentiment_quick_three_class_run_that_does_not_learn_says_so() -> None:
+    """#29: a 3-class run at 31.6% was described as a (C − 1)-dimensional attractor."""
+    from dynascope.experiments import sentiment
+
+    r = sentiment_results(class_acc=0.316, dim=3)
+    v = _verdicts(sentiment, r)
+    assert v["classes_learned"] is False and v["classes_simplex"] is False
+    text = _text(sentiment, r)
+    assert "did NOT learn (3 classes: 31.6% (level 67%), 3 PCs for 90%" in text
+    assert "3 classes: 3 PCs for 90% (C − 1 = 2)" in text  # the measured dimension
+    assert "lie on a (C − 1)-dimensional attractor" not in text
+    assert "the network did not learn this task" in text  # in the figure's caption too
+    # learned but not C − 1: the measured dimension, not the assumed one
+    r3 = sentiment_results(dim=3)
+    assert _verdicts(sentiment, r3) == {**_verdicts(sentiment, sentiment_results()),
+                                        "classes_simplex": False}  # fmt: skip
+
+
+def test_sentiment_binary_failure_and_weak_line() -> None:
+    from dynascope.experiments import sentiment
+
+    bad = sentiment_results(accuracy=0.52)
+    text = _text(sentiment, bad)
+    assert text.startswith("This 16-unit GRU has not learned to classify imdb: 52.0%")
+    assert "integrates word valences" not in text and "network's verdict" not in text
+    assert "It does not beat the bag of words (-28.0%)" in text
+    loose = replace(sentiment_results(), cos_line_readout=0.3)
+    assert _verdicts(sentiment, loose)["line_attractor"] is False
+    assert "does not show a clean line attractor" in _text(sentiment, loose)
+    # sign of the readout/line is a convention: the claims use |cos| and |λ|
+    none = replace(sentiment_results(), line_status="none", line_failure="no slow points")
+    v = _verdicts(sentiment, none)
+    assert v["line_attractor"] is None and v["valence_matches_bag_of_words"] is None
+    assert "line attractor" not in sentiment.summarize(none)
+
+
+def test_sentiment_claims_do_not_depend_on_unit_order() -> None:
+    from dynascope.experiments import sentiment
+
+    r = sentiment_results()
+    perm = np.random.default_rng(3).permutation(r.line_eigvals.shape[1])
+    moved = replace(r, line_eigvals=r.line_eigvals[:, perm])
+    assert sentiment.summarize(moved) == sentiment.summarize(r)

@@ -253,7 +253,8 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     import dataclasses
     import json
 
-    from dynascope.experiments.sine import SineResults, figures, summarize
+    from dynascope.experiments._base import summary_with_notice
+    from dynascope.experiments.sine import CLAIMS, SineResults, figures, summarize
     from dynascope.report import save_results
 
     r = SineResults.load(out)
@@ -262,10 +263,17 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics == pytest.approx(r.metrics(), nan_ok=True)
     report = json.loads((out / "report.json").read_text())
-    assert report["summary"] == summarize(r)
+    assert report["summary"] == summary_with_notice(CLAIMS, summarize(r), r)
     assert f"at {r.correlation:.3f}" in report["summary"]
-    # the quick network is at chance (r ~ 0.19), and the summary says so
-    assert r.correlation < 0.5 and "has not learned the task (200 training steps" in summarize(r)
+    # the quick network is at chance (r ~ 0.19), and the summary opens by saying so (#24)
+    assert r.correlation < 0.5 and report["summary"].startswith("This 64-unit rate network FAILS")
+    assert "has not learned the task (200 training steps" in report["summary"]
+    # the training curve includes the rate penalty, and its caption and legend say so (#23)
+    (curve,) = [
+        f for s in report["sections"] for f in s["figures"] if f["name"] == "training_curve"
+    ]
+    assert "masked loss + 2 × rate penalty" in curve["caption"]
+    assert curve["legend"][-1] == "held-out masked loss"
     save_results(tmp_path / "copy", r, "sine")
     again = SineResults.load(tmp_path / "copy")
     for f in dataclasses.fields(SineResults):

@@ -415,11 +415,30 @@ def publish(
     The training curve (when the run has one, see :func:`training_figure`) is returned as the
     :class:`FigureSpec` of the report's "Task and training" section.
     """
+    from ..plotting._statespace import training_curve_labels
+
     results.save(ctx.run)
     for name, fig in figures.items():
         ctx.run.save_figure(fig, name)
-    what = "Training loss (log scale) against step"
-    return tuple(FigureSpec(name, what) for name in training_figure(ctx))
+    names = training_figure(ctx)
+    records = history(ctx) if names else []
+    train, held, _ = training_curve_labels(_rate_reg(ctx))
+    drawn = tuple(
+        label
+        for label, key in ((train, "loss"), (held, "eval_loss"))
+        if any(key in r for r in records)
+    )
+    what = f"Loss (log scale) against step: {' and '.join(drawn)}"
+    return tuple(FigureSpec(name, what, legend=drawn) for name in names)
+
+
+def _rate_reg(ctx: RunContext) -> float:
+    """The rate penalty weight of the run's training (0 without a training config)."""
+    if not (ctx.path / ctx.run.CONFIG).exists():
+        return 0.0
+    config = ctx.run.read_json(ctx.run.CONFIG)
+    train = config.get("train", config)  # the training options sit under "train"
+    return float(train.get("rate_reg", 0.0) or 0.0) if isinstance(train, dict) else 0.0
 
 
 def finish(
@@ -431,9 +450,16 @@ def finish(
 
 
 def summary_with_notice(claims: Sequence[Claim], summary: str, results: Any) -> str:
-    """``summary``, opened by the failing notice when the task-solved claim is false."""
+    """``summary``, opened by the failing notice when the task-solved claim is false.
+
+    The notice is the task-solved claim's own sentence; where the summary already says it,
+    it moves to the front (said once).
+    """
     notice = failing_notice(evaluate(claims, results))
-    return summary if notice is None else f"{notice}\n\n{summary}"
+    if notice is None:
+        return summary
+    rest = " ".join(summary.replace(notice, "").split())
+    return f"{notice}\n\n{rest}" if rest else notice
 
 
 def staged(
@@ -475,5 +501,5 @@ def training_figure(ctx: RunContext) -> list[str]:
     records = history(ctx)
     if not records:
         return []
-    ctx.run.save_figure(plot_training_curve(records), "training_curve")
+    ctx.run.save_figure(plot_training_curve(records, rate_reg=_rate_reg(ctx)), "training_curve")
     return ["training_curve"]
