@@ -396,3 +396,14 @@ def test_summary_sizes_come_from_the_analysed_model(tmp_path: Path) -> None:
     record = json.loads((out / "experiment.json").read_text())
     assert record["options"]["hidden"] == 64 and record["model"]["n_hidden"] == 64
     assert record["training"].startswith("none: the model was given")
+
+
+def test_set_hidden_with_a_given_model_is_refused(tmp_path: Path) -> None:
+    """#24: `--set hidden=...` with `--model` was silently ignored."""
+    from dynascope.models import GRU
+
+    with pytest.raises(InvalidParameterError, match=r"--set hidden=8 conflicts.*has 16 units"):
+        run_experiment(
+            "flipflop", tmp_path / "r", quick=True, options={"hidden": 8}, model=GRU(3, 16, 3)
+        )
+    assert not (tmp_path / "r" / "report.json").exists()

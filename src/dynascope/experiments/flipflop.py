@@ -356,7 +356,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             + (
                 f"Trained with Adam for {r.steps} steps of {r.batch_size} trials. "
                 if training
-                else ""
+                else "The network was given, not trained in this run. "
             )
             + verdicts.say(SOLVED),
             tuple(training),

@@ -106,6 +106,10 @@ def _label_radius_points(fig: Any, texts: Sequence[Any], pad: float = 3.0) -> fl
     return max(half_diagonals) * 72.0 / fig.dpi + pad
 
 
+#: White box behind the automaton's edge and self-loop labels (arrows may pass under them).
+_LABEL_BOX = dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9)
+
+
 def _automaton_edges(ax: Any, automaton: Any, pos: np.ndarray, radius: float) -> None:
     from matplotlib.patches import FancyArrowPatch
 
@@ -129,14 +133,18 @@ def _automaton_edges(ax: Any, automaton: Any, pos: np.ndarray, radius: float) ->
             lw=0.8,
         )
         ax.add_patch(arrow)
+        # On the arrow's own arc (the midpoint of arc3's Bézier curve: the chord's midpoint plus
+        # rad/2 of the rotated chord), on a white box: the arrow back from dst to src bends
+        # the other way, so neither arrow runs under the other's label.
         mid = 0.5 * (pos[src] + pos[dst])
         normal = np.array([pos[dst][1] - pos[src][1], pos[src][0] - pos[dst][0]])
-        mid = mid - 0.08 * normal
-        ax.text(*mid, ",".join(syms), fontsize=6, ha="center", va="center", color="0.25")
+        ax.text(*(mid + 0.075 * normal), ",".join(syms), fontsize=6, ha="center",
+                va="center", color="0.25", zorder=5, gid="automaton-edge-label",
+                bbox=_LABEL_BOX)  # fmt: skip
     for s, syms in loops.items():
         ax.annotate("(" + ",".join(syms) + ")", xy=pos[s], xytext=(0, -(radius + 2)),
                     textcoords="offset points", ha="center", va="top", fontsize=6,
-                    color="0.25")  # fmt: skip
+                    color="0.25", zorder=5, bbox=_LABEL_BOX)  # fmt: skip
 
 
 def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) -> Any:
