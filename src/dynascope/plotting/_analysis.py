@@ -187,7 +187,10 @@ def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) 
 def plot_ablation_curves(
     curves: Sequence[Any], *, level: float = 0.95, chance: float | None = None, ax: Any = None
 ) -> Any:
-    """Task performance vs fraction of silenced units, one line and confidence band per curve.
+    """Task performance vs silenced units, one line and confidence band per curve.
+
+    Each curve is drawn at the units it actually removed (``n_removed``, the requested
+    fractions rounded to whole units); with one network size the ticks are those counts.
 
     Parameters
     ----------
@@ -209,17 +212,26 @@ def plot_ablation_curves(
         low, high = curve.confidence_band(level)
         colour = f"C{i}"
         ax.plot(
-            curve.fractions,
+            curve.fraction_removed,
             curve.mean,
             marker="o",
             ms=3,
             color=colour,
             label=f"{curve.strategy} ({curve.performance.shape[0]} seeds)",
         )
-        ax.fill_between(curve.fractions, low, high, color=colour, alpha=0.25, lw=0)
+        ax.fill_between(curve.fraction_removed, low, high, color=colour, alpha=0.25, lw=0)
     if chance is not None:
         ax.axhline(chance, color="0.5", ls="--", lw=0.8, label="chance")
-    ax.set_xlabel("fraction of units silenced")
+    # The x axis is the units actually removed (the requested fractions rounded to whole
+    # units): ticks at those fractions, labelled with the count of units.
+    sizes = {c.order.shape[1] for c in curves}
+    if len(sizes) == 1 and curves:
+        (n,) = sizes
+        counts = sorted({int(k) for c in curves for k in c.n_removed})
+        ax.set_xticks([k / n for k in counts], [f"{k}" for k in counts])
+        ax.set_xlabel(f"units silenced (of {n})")
+    else:
+        ax.set_xlabel("fraction of units silenced")
     ax.set_ylabel(curves[0].performance_name if len(curves) else "performance")
     ax.legend(loc="best", fontsize=8)
     return fig
