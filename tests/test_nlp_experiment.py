@@ -110,7 +110,7 @@ def test_sentiment_experiment_quick_on_imdb_through_the_cli(imdb_quick, tmp_path
         assert summary.startswith("This 16-unit GRU has not learned")  # said first (#29)
     # the 3-class task: its measured dimension is stated, learned or not (#29)
     dim = metrics["classes"]["3"]["dim90"]
-    assert f"3 classes: {dim} PCs for 90% (C − 1 = 2)" in summary
+    assert f"{dim} PCs for 90% of the late-state variance, C − 1 = 2" in summary
     # every figure of the full analysis has a numbered what/how caption (issue 14.2)
     figs = [
         f

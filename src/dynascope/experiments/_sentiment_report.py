@@ -306,7 +306,8 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
         "n_words": len(r.valence_words),
         "n_points": len(r.line_logits),
         "classes_learned": "; ".join(
-            f"{c} classes: {a:.1%} (level {lvl:.0%}), {d} PCs for 90% of the late-state variance"
+            f"{c} classes: {a:.1%}, level {lvl:.0%}; {d} PCs for 90% of the late-state "
+            f"variance, C − 1 = {c - 1}"
             for c, a, d, lvl in rows
         ),
         "classes_dims": "; ".join(
@@ -332,9 +333,10 @@ def _classes_learned(r: SentimentResults) -> bool | None:
 
 
 def _simplex(r: SentimentResults) -> bool | None:
-    if not _class_rows(r):
+    """C − 1 dimensions measured; not judged (None) for a network that did not learn."""
+    if not _classes_learned(r):
         return None
-    return bool(_classes_learned(r)) and all(d == c - 1 for c, _, d, _ in _class_rows(r))
+    return all(d == c - 1 for c, _, d, _ in _class_rows(r))
 
 
 #: The sentiment report's claims (DESIGN §12): every sentence of its summary is one of these.
@@ -381,7 +383,8 @@ CLAIMS = (
         "classes_learned", _classes_learned, _cites,
         "On the synthetic C-class evidence tasks the network learned ({classes_learned}).",
         "On the synthetic C-class evidence tasks the network did NOT learn ({classes_learned}); "
-        "its late states describe no evidence-integrating attractor.",
+        "its late states describe no evidence-integrating attractor, whatever their "
+        "dimension.",
         value="classes_learned", relation="accuracy >= chance + half the way to 1",
     ),
     Claim(
@@ -390,7 +393,7 @@ CLAIMS = (
         "found ({classes_dims}).",
         "Their late states do not measure as a (C − 1)-dimensional attractor "
         "({classes_dims}).",
-        value="classes_dims", relation="PCs for 90% == C − 1, learned",
+        value="classes_dims", relation="PCs for 90% == C − 1 (judged when learned)",
     ),
 )  # fmt: skip
 
