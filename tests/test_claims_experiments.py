@@ -604,3 +604,21 @@ def test_sentiment_claims_do_not_depend_on_unit_order() -> None:
     perm = np.random.default_rng(3).permutation(r.line_eigvals.shape[1])
     moved = replace(r, line_eigvals=r.line_eigvals[:, perm])
     assert sentiment.summarize(moved) == sentiment.summarize(r)
+
+
+def test_decision_population_order_and_count() -> None:
+    """Permuting population labels changes nothing; a mixture with one population fewer that
+    no longer reproduces the network is said not to explain it."""
+    from dynascope.experiments import decision
+
+    r = replace(decision_results(), n_populations=2, labels=np.arange(64) % 2)
+    swapped = replace(r, labels=1 - r.labels)
+    assert decision.summarize(swapped) == decision.summarize(r)
+    assert _verdicts(decision, swapped) == _verdicts(decision, r)
+    fewer = replace(r, n_populations=1, labels=np.zeros(64, np.int64), reduced_accuracy=0.62,
+                    latent_r2=0.41)  # fmt: skip
+    v = _verdicts(decision, fewer)
+    assert v["reduction_explains_network"] is False and v[SOLVED] is True
+    text = _text(decision, fewer)
+    assert "built from 1 Gaussian population(s) of its connectivity loadings reaches 62.0%" in text
+    assert "integrates evidence along" not in text
