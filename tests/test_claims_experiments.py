@@ -622,3 +622,17 @@ def test_decision_population_order_and_count() -> None:
     text = _text(decision, fewer)
     assert "built from 1 Gaussian population(s) of its connectivity loadings reaches 62.0%" in text
     assert "integrates evidence along" not in text
+
+
+def test_flipflop_automaton_states_sit_in_gray_code_order() -> None:
+    """Neighbours on the automaton's circle differ by one bit (fewer crossing arrows, #24)."""
+    from dynascope.experiments.flipflop import _gray_circle
+
+    labels = ["".join(p) for p in itertools.product("+-", repeat=3)]
+    pos = _gray_circle(labels)
+    assert pos is not None
+    order = np.argsort(np.arctan2(pos[:, 1], pos[:, 0]))
+    ring = [labels[i] for i in order]
+    for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+        assert sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    assert _gray_circle(["state a", "state b"]) is None  # other labels: the default circle

@@ -434,8 +434,31 @@ def figures(r: FlipFlopResults) -> dict[str, Any]:
     return {
         "state_space": plot_state_space(r.trajectories_pcs, points, connections),
         "eigenvalues": plot_eigenvalues(group_by_kind(r.eigvals, r.point_kinds)),
-        "automaton": plot_automaton(AutomatonGraph(r.automaton_labels, r.automaton_edges)),
+        "automaton": plot_automaton(
+            AutomatonGraph(r.automaton_labels, r.automaton_edges),
+            positions=_gray_circle(r.automaton_labels),
+        ),
     }
+
+
+def _gray_circle(labels: Sequence[str]) -> np.ndarray | None:
+    """States on a circle in Gray-code order of their sign patterns, so that patterns one
+    flip apart are neighbours and fewer arrows cross (None: the default circle)."""
+    if not labels or len(set(labels)) != len(labels) or any(set(s) - set("+-") for s in labels):
+        return None
+
+    def rank(s: str) -> int:  # position of the pattern in the reflected Gray code
+        g = int(s.replace("+", "1").replace("-", "0"), 2)
+        b = 0
+        while g:
+            b ^= g
+            g >>= 1
+        return b
+
+    order = np.argsort([rank(s) for s in labels], kind="stable")
+    angle = np.empty(len(labels))
+    angle[order] = 2 * np.pi * np.arange(len(labels)) / len(labels)
+    return np.stack([np.cos(angle), np.sin(angle)], axis=1)
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
