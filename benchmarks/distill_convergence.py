@@ -5,8 +5,9 @@
 Each RUN_DIR is a finished ``dynascope run decision`` (or ``context``) run; its network is
 distilled into a 2-unit GRU on its top 2 principal components (``distill`` defaults), once
 with the old fixed step count (``n_steps=1000, window=0``) and once with the default stopping
-rule (at most 10000 steps, stop when the mean loss of the last 250 steps is less than 2% below
-that of the 250 before). Prints held-out R², steps taken and seconds, and their ratios.
+rule (at most 10000 steps, stop when the mean loss of the last 250 steps, the unexplained
+fraction of the PC variance, is less than 0.005 below that of the 250 before). Prints held-out
+R², steps taken and seconds, and their ratios.
 """
 
 from __future__ import annotations
