@@ -36,6 +36,12 @@ The public names, kept stable:
     experiment's success level; when it is false, :func:`failing_notice` returns its sentence,
     which opens the summary and the report.
 
+An experiment keeps its claims in a module-level tuple ``CLAIMS``, builds its summary and
+sections with ``evaluate(CLAIMS, results).say(...)``, and passes ``CLAIMS`` to
+``dynascope.experiments._base.staged(compute, figures, summarize, narrate, CLAIMS)``, which
+writes ``report.json["claims"]`` and opens the summary with :func:`failing_notice`
+(``summary_with_notice`` there does the same for a summary built elsewhere).
+
 Claims must use quantities that do not change under the model's symmetries (the sign of a
 latent or loading, the order of populations or units, an orthogonal change of basis): compare
 magnitudes, sets and counts, not signed values or positions.
