@@ -63,6 +63,15 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
     html = (flipflop_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
     assert '<p class="notice" id="notice">quick run: a smoke test' in html  # and the report
+    # every claim is listed with its verdict, and the summary is made of their sentences (#23)
+    from dynascope.experiments.flipflop import CLAIMS, FlipFlopResults
+    from dynascope.report import evaluate
+
+    report = json.loads((flipflop_run / "report.json").read_text())
+    verdicts = evaluate(CLAIMS, FlipFlopResults.load(flipflop_run))
+    assert report["claims"] == verdicts.to_json() and report["failing_notice"] is None
+    assert all(v.text in report["summary"] for v in verdicts.values())
+    assert 'id="claims"' in html and "stable_points_store_patterns" in html
 
 
 def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:
