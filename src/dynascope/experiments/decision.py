@@ -6,6 +6,9 @@ eq. 10 (section 3.3), compares the reduced latents with the network's, draws the
 :math:`\\dot\\kappa(\\kappa)` with and without evidence (D = 1; for D ≥ 2 it lists the reduced
 fixed points), and redraws networks of several sizes from the fitted population mixture
 ("engineering without learning", section 4.2).
+
+Slightly over 500 lines: the claims the report is made of (:data:`CLAIMS`, about 170 lines)
+sit beside the narration that uses them.
 """
 
 from __future__ import annotations
