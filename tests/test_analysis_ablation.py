@@ -178,4 +178,13 @@ def test_plot_ablation_curves() -> None:
     assert len(ax.lines) == 3 and len(ax.collections) == 2
     assert len(ax.lines[0].get_xdata()) == 3
     assert ax.get_ylabel() == "accuracy"
+    # #23: drawn at the units actually removed, and labelled by their count
+    n = net.n_hidden
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), curves[0].n_removed / n)
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        str(k) for k in sorted(set(curves[0].n_removed.tolist()))
+    ]
+    assert ax.get_xlabel() == f"units silenced (of {n})"
+    odd = ablation_curve(net, TASK, [0.1], n_seeds=1, n_trials=4)  # rounds to whole units
+    assert odd.fraction_removed[0] == odd.n_removed[0] / n != 0.1
     plt.close("all")

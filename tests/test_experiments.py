@@ -64,6 +64,15 @@ def test_flipflop_quick_run_writes_a_complete_run_directory(flipflop_run: Path) 
     html = (flipflop_run / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
     assert '<p class="notice" id="notice">quick run: a smoke test' in html  # and the report
+    # every claim is listed with its verdict, and the summary is made of their sentences (#23)
+    from dynascope.experiments.flipflop import CLAIMS, FlipFlopResults
+    from dynascope.report import evaluate
+
+    report = json.loads((flipflop_run / "report.json").read_text())
+    verdicts = evaluate(CLAIMS, FlipFlopResults.load(flipflop_run))
+    assert report["claims"] == verdicts.to_json() and report["failing_notice"] is None
+    assert all(v.text in report["summary"] for v in verdicts.values())
+    assert 'id="claims"' in html and "stable_points_store_patterns" in html
 
 
 def test_flipflop_report_opens_in_headless_chromium(flipflop_run: Path, tmp_path: Path) -> None:
@@ -259,7 +268,8 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     import dataclasses
     import json
 
-    from dynascope.experiments.sine import SineResults, figures, summarize
+    from dynascope.experiments._base import summary_with_notice
+    from dynascope.experiments.sine import CLAIMS, SineResults, figures, summarize
     from dynascope.report import save_results
 
     r = SineResults.load(out)
@@ -273,10 +283,17 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics == pytest.approx(r.metrics(), nan_ok=True)
     report = json.loads((out / "report.json").read_text())
-    assert report["summary"] == summarize(r)
+    assert report["summary"] == summary_with_notice(CLAIMS, summarize(r), r)
     assert f"at {r.correlation:.3f}" in report["summary"]
-    # the quick network is at chance (r ~ 0.19), and the summary says so
-    assert r.correlation < 0.5 and "has not learned the task (200 training steps" in summarize(r)
+    # the quick network is at chance (r ~ 0.19), and the summary opens by saying so (#24)
+    assert r.correlation < 0.5 and report["summary"].startswith("This 64-unit rate network FAILS")
+    assert "has not learned the task (200 training steps" in report["summary"]
+    # the training curve includes the rate penalty, and its caption and legend say so (#23)
+    (curve,) = [
+        f for s in report["sections"] for f in s["figures"] if f["name"] == "training_curve"
+    ]
+    assert "masked loss + 2 × rate penalty" in curve["caption"]
+    assert curve["legend"][-1] == "held-out masked loss"
     save_results(tmp_path / "copy", r, "sine")
     again = SineResults.load(tmp_path / "copy")
     for f in dataclasses.fields(SineResults):
@@ -391,9 +408,22 @@ def test_summary_sizes_come_from_the_analysed_model(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["summary"].startswith("The 64-unit GRU ")
+    # an untrained network fails the task, and the summary opens by saying so (#24)
+    assert report["summary"].startswith("This 64-unit GRU FAILS the 3-bit flip-flop")
+    assert report["failing_notice"] and "solves" not in report["summary"]
     assert "16-unit" not in json.dumps(report)
     assert json.loads((out / "metrics_summary.json").read_text())["n_hidden"] == 64
     record = json.loads((out / "experiment.json").read_text())
     assert record["options"]["hidden"] == 64 and record["model"]["n_hidden"] == 64
     assert record["training"].startswith("none: the model was given")
+
+
+def test_set_hidden_with_a_given_model_is_refused(tmp_path: Path) -> None:
+    """#24: `--set hidden=...` with `--model` was silently ignored."""
+    from dynascope.models import GRU
+
+    with pytest.raises(InvalidParameterError, match=r"--set hidden=8 conflicts.*has 16 units"):
+        run_experiment(
+            "flipflop", tmp_path / "r", quick=True, options={"hidden": 8}, model=GRU(3, 16, 3)
+        )
+    assert not (tmp_path / "r" / "report.json").exists()

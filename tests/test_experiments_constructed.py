@@ -50,7 +50,7 @@ LINE_SUMMARY_BEFORE = (
     "τ/(1 − λ): measured 99.5, 199.5, 999.5 ms for λ = 0, 0.5, 0.9 against theory 100.0, 200.0, "
     "1000.0 ms (worst relative error 0.5%). With λ = 1 and tanh units the network holds a "
     "continuum of values: pulses of different sizes leave κ at 21 distinct levels between -0.21 "
-    "and 0.21, and the fixed-point finder returns 21 fixed and slow points along the line (κ from "
+    "and 0.21. The fixed-point finder returns 21 fixed and slow points along the line (κ from "
     "-0.20 to 0.20; the largest |λ| of their Jacobians is 1.0000, one mode ≈ 1)."
 )
 HOPFIELD_SUMMARY_BEFORE = (
@@ -132,7 +132,7 @@ def test_hopfield_results_round_trip_and_drive_the_report(
     ]  # fmt: skip
     # ... and they follow the results, not the run: change the results, the words change
     other = dataclasses.replace(r, n_memories=7, breakdown_load=0.123, capacity_n=77)
-    assert "7 of them the stored" in summarize_hopfield(other)
+    assert "only 7 of them stored memories (overlap > 0.9) where 10" in summarize_hopfield(other)
     assert "P/N ≈ 0.123" in summarize_hopfield(other)
     sections = sections_to_json(narrate_hopfield(other))
     assert "N = 77" in sections[1]["text"]

@@ -107,6 +107,10 @@ def test_sentiment_experiment_quick_on_imdb_through_the_cli(imdb_quick, tmp_path
     summary = json.loads((out / "report.json").read_text())["summary"]
     if metrics["rnn_test_accuracy"] < 0.7:
         assert "does not show a clean line attractor" in summary
+        assert summary.startswith("This 16-unit GRU has not learned")  # said first (#29)
+    # the 3-class task: its measured dimension is stated, learned or not (#29)
+    dim = metrics["classes"]["3"]["dim90"]
+    assert f"{dim} PCs for 90% of the late-state variance, C − 1 = 2" in summary
     # every figure of the full analysis has a numbered what/how caption (issue 14.2)
     figs = [
         f
@@ -222,7 +226,10 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
 
     r = SentimentResults.load(imdb_quick)
     report = json.loads((imdb_quick / "report.json").read_text())
-    assert report["summary"] == summarize(r)
+    from dynascope.experiments._base import summary_with_notice
+    from dynascope.experiments.sentiment import CLAIMS
+
+    assert report["summary"] == summary_with_notice(CLAIMS, summarize(r), r)
     assert report["sections"] == sections_to_json(narrate(r))
     saved = json.loads((imdb_quick / "metrics_summary.json").read_text())
     assert saved == json.loads(json.dumps(metrics(r)))

@@ -161,6 +161,9 @@ def test_point_markers_describe_and_draw_only_the_kinds_present() -> None:
     text = describe_points(counts)
     assert text.startswith("Filled blue circles: 1 stable fixed point; open red triangles: 2 ")
     assert "slow point (unstable)" in text and "unstable fixed point" not in text
+    # #24: no "(filled: stable, open: unstable)" legend for kinds that are not drawn
+    saddles_only = describe_points({"saddle": 3})
+    assert saddles_only == "Open red triangles: 3 saddles." and "stable" not in saddles_only
 
 
 @pytest.mark.parametrize("label", ["+-+", "state with a long label", "++--++--"])
@@ -180,5 +183,29 @@ def test_automaton_circles_hold_their_labels(label: str) -> None:
     fig = plot_automaton(graph)
     try:
         check_labels_fit_nodes(fig)
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_state_space_legend_stays_inside_a_plainly_saved_figure(dim: int, tmp_path: Path) -> None:
+    """#24: the own-model tutorial's `fig.savefig(...)` cut the legend off the PNG."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from dynascope.plotting import group_by_kind, plot_state_space
+
+    from .helpers import check_legends_outside
+
+    kinds = np.array(["stable", "saddle", "slow-unstable"])
+    rng = np.random.default_rng(0)
+    fig = plot_state_space(rng.random((2, 5, dim)), group_by_kind(rng.random((3, dim)), kinds))
+    try:
+        fig.savefig(tmp_path / "s.png", dpi=80)  # no bbox_inches="tight"
+        renderer = fig.canvas.get_renderer()
+        box = fig.axes[0].get_legend().get_window_extent(renderer)
+        box = box.transformed(fig.transFigure.inverted())
+        assert 0.0 <= box.x0 and box.x1 <= 1.0 and 0.0 <= box.y0 and box.y1 <= 1.0
+        check_legends_outside(fig)
     finally:
         plt.close(fig)

@@ -122,6 +122,12 @@ class AblationCurve:
     performance_name: str
 
     @property
+    def fraction_removed(self) -> np.ndarray:
+        """Fraction of the units actually silenced, ``n_removed / n_hidden`` (the requested
+        ``fractions`` rounded to whole units)."""
+        return self.n_removed / self.order.shape[1]
+
+    @property
     def mean(self) -> np.ndarray:
         """Mean performance over seeds, ``(n_fractions,)``."""
         return self.performance.mean(axis=0)

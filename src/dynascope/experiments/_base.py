@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,10 +23,13 @@ from ..exceptions import InvalidParameterError, ShapeError
 from ..io import load_user_model
 from ..models import RNNModel
 from ..report import (
+    Claim,
     FigureSpec,
     RunDirectory,
     Section,
     build_report,
+    evaluate,
+    failing_notice,
     sections_to_json,
 )
 from ._options import LR_FLOOR, ExperimentOptions
@@ -80,6 +83,10 @@ class Report:
     summary: str
     sections: list[Section] | list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: every claim's verdict (:meth:`~dynascope.report.Verdicts.to_json`), for report.json
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    #: the sentence saying the network fails its task (it also opens the summary), or None
+    failing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +217,8 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "summary": report.summary,
             "sections": sections_to_json(report.sections),
             "metrics": report.metrics,
+            "claims": report.claims,
+            "failing_notice": report.failing,
             **({"notice": QUICK_NOTE} if ctx.quick else {}),
         },
     )
@@ -270,6 +279,14 @@ def run_experiment(
         record["model"] = {"model_type": model.model_type, **model.config()}
         # the options then describe the model given, not the one the run would have trained
         sized = {f: model.n_hidden for f in ("hidden", "n_hidden") if hasattr(opts, f)}
+        for name in sized:
+            asked = (options or {}).get(name)
+            if asked is not None and asked != model.n_hidden:
+                raise InvalidParameterError(
+                    f"--set {name}={asked} conflicts with the model given, which has "
+                    f"{model.n_hidden} units: the size of a given model cannot be changed. "
+                    f"Drop --set {name} (the model's size is used)."
+                )
         if sized:
             opts = dataclasses.replace(opts, **sized)
             record["options"] = dataclasses.asdict(opts)
@@ -338,7 +355,6 @@ def _first_difference(previous: Mapping[str, Any], now: Mapping[str, Any]) -> st
         else:
             diffs.append(f"{key!r} is {old!r} in the run directory but {new!r} now")
     return "; ".join(diffs)
-
 
 
 def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:
@@ -414,11 +430,30 @@ def publish(
     The training curve (when the run has one, see :func:`training_figure`) is returned as the
     :class:`FigureSpec` of the report's "Task and training" section.
     """
+    from ..plotting._statespace import training_curve_labels
+
     results.save(ctx.run)
     for name, fig in figures.items():
         ctx.run.save_figure(fig, name)
-    what = "Training loss (log scale) against step"
-    return tuple(FigureSpec(name, what) for name in training_figure(ctx))
+    names = training_figure(ctx)
+    records = history(ctx) if names else []
+    train, held, _ = training_curve_labels(_rate_reg(ctx))
+    drawn = tuple(
+        label
+        for label, key in ((train, "loss"), (held, "eval_loss"))
+        if any(key in r for r in records)
+    )
+    what = f"Loss (log scale) against step: {' and '.join(drawn)}"
+    return tuple(FigureSpec(name, what, legend=drawn) for name in names)
+
+
+def _rate_reg(ctx: RunContext) -> float:
+    """The rate penalty weight of the run's training (0 without a training config)."""
+    if not (ctx.path / ctx.run.CONFIG).exists():
+        return 0.0
+    config = ctx.run.read_json(ctx.run.CONFIG)
+    train = config.get("train", config)  # the training options sit under "train"
+    return float(train.get("rate_reg", 0.0) or 0.0) if isinstance(train, dict) else 0.0
 
 
 def finish(
@@ -429,11 +464,26 @@ def finish(
     return Report(title, summary, sections, metrics)
 
 
+def summary_with_notice(claims: Sequence[Claim], summary: str, results: Any) -> str:
+    """``summary``, opened by the failing notice when the task-solved claim is false.
+
+    The notice is the task-solved claim's own sentence; where the summary already says it,
+    it moves to the front (said once).
+    """
+    notice = failing_notice(evaluate(claims, results))
+    if notice is None:
+        return summary
+    rest = " ".join(summary.replace(notice, "").split())
+    return f"{notice}\n\n{rest}" if rest else notice
+
+
 def staged(
     compute: Callable[[RunContext, RNNModel], R],
     figures: Callable[[R], Mapping[str, Any]],
     summarize: Callable[[R], str],
     narrate: Callable[[R, tuple[FigureSpec, ...]], list[Section]],
+    claims: Sequence[Claim] = (),
+    *,
     explore: Callable[[R], Any] | None = None,
 ) -> Callable[[RunContext, RNNModel], Report]:
     """An experiment's ``analyze`` from its stages.
@@ -443,7 +493,10 @@ def staged(
     (an interactive :class:`~dynascope.plotting.Explorer`, saved as ``figures/explorer.html``
     for the section that names it); ``summarize(results)`` and
     ``narrate(results, training_figures)`` write the report from them alone; the title and
-    ``metrics_summary.json`` come from the results.
+    ``metrics_summary.json`` come from the results. ``claims`` (the experiment's
+    :class:`~dynascope.report.Claim` set, which narration draws its sentences from) are
+    evaluated on the results into ``report.json["claims"]``; when the one named
+    :data:`~dynascope.report.SOLVED` is false, its sentence opens the summary.
     """
 
     def analyze(ctx: RunContext, model: RNNModel) -> Report:
@@ -452,7 +505,12 @@ def staged(
         if explore is not None:
             ctx.run.save_interactive(explore(results), "explorer")
         sections = narrate(results, training)
-        return finish(ctx, results.title(), summarize(results), sections, results.metrics())
+        verdicts = evaluate(claims, results)
+        summary = summary_with_notice(claims, summarize(results), results)
+        report = finish(ctx, results.title(), summary, sections, results.metrics())
+        return dataclasses.replace(
+            report, claims=verdicts.to_json(), failing=failing_notice(verdicts)
+        )
 
     return analyze
 
@@ -464,5 +522,5 @@ def training_figure(ctx: RunContext) -> list[str]:
     records = history(ctx)
     if not records:
         return []
-    ctx.run.save_figure(plot_training_curve(records), "training_curve")
+    ctx.run.save_figure(plot_training_curve(records, rate_reg=_rate_reg(ctx)), "training_curve")
     return ["training_curve"]

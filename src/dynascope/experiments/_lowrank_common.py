@@ -145,9 +145,7 @@ def flow_panels(fields: Sequence[FlowField]) -> dict[str, Any]:
         tau=float(fields[0].tau),
         fixed_kappa=np.concatenate([p.kappa for p in fps]),
         fixed_stable=np.concatenate([p.is_stable for p in fps]),
-        fixed_panel=np.concatenate(
-            [np.full(len(p), i, dtype=np.int64) for i, p in enumerate(fps)]
-        ),
+        fixed_panel=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(fps)]),
     )
 
 
@@ -233,9 +231,7 @@ class Resampled(Protocol):
     def resampled(self) -> tuple[tuple[float, ...], ...]: ...
 
 
-def engineering_section(
-    text: str, what: str, r: Resampled, reduced: tuple[str, float]
-) -> Section:
+def engineering_section(text: str, what: str, r: Resampled, reduced: tuple[str, float]) -> Section:
     """The "Engineering without learning" section: networks redrawn from a mixture.
 
     ``what`` says what the ``resampled`` figure draws; ``reduced`` names the reduced model

@@ -180,10 +180,14 @@ def planted_systems(
                 )
                 names.append(f"{mech}/{cell}/seed{s}")
                 models.append(net.model)
-                trajs.append(net.trajectories(
-                    n_trials=options.n_trials, n_steps=options.n_steps, noise=options.noise,
-                    seed=10_000 + s,
-                ))
+                trajs.append(
+                    net.trajectories(
+                        n_trials=options.n_trials,
+                        n_steps=options.n_steps,
+                        noise=options.noise,
+                        seed=10_000 + s,
+                    )
+                )
                 labels["mechanism"].append(mech)
                 labels["cell"].append(cell)
     return names, models, trajs, labels
@@ -206,8 +210,11 @@ def compare_networks(
     seconds = {}
     t0 = time.perf_counter()
     dsa = DynamicalSimilarity(
-        rank=options.dsa_rank, score_method=options.dsa_score_method,
-        n_iter=options.dsa_n_iter, n_starts=options.dsa_n_starts, seed=0,
+        rank=options.dsa_rank,
+        score_method=options.dsa_score_method,
+        n_iter=options.dsa_n_iter,
+        n_starts=options.dsa_n_starts,
+        seed=0,
     ).fit(list(trajectories))
     seconds["dsa"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -253,9 +260,7 @@ def write_compare_run(
         "labels": result.labels,
         "silhouettes": result.silhouettes,
         "seconds": result.seconds,
-        "fixed_point_counts": [
-            {str(k): v for k, v in g.counts.items()} for g in result.graphs
-        ],
+        "fixed_point_counts": [{str(k): v for k, v in g.counts.items()} for g in result.graphs],
         "graphs": [
             {"labels": [list(lab) for lab in g.labels], "edges": sorted(map(list, g.edges))}
             for g in result.graphs
@@ -265,11 +270,14 @@ def write_compare_run(
     lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
     if result.silhouettes:
         groups = sorted({g for s in result.silhouettes.values() for g in s})
-        lines += ["| distance | " + " | ".join(f"silhouette by {g}" for g in groups) + " |",
-                  "|---" * (len(groups) + 1) + "|"]
+        lines += [
+            "| distance | " + " | ".join(f"silhouette by {g}" for g in groups) + " |",
+            "|---" * (len(groups) + 1) + "|",
+        ]
         for key, s in result.silhouettes.items():
-            lines.append(f"| {key} | " + " | ".join(f"{s.get(g, float('nan')):.3f}"
-                                                    for g in groups) + " |")
+            lines.append(
+                f"| {key} | " + " | ".join(f"{s.get(g, float('nan')):.3f}" for g in groups) + " |"
+            )
         lines.append("")
     lines += ["Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()), ""]
     lines += [_write_explorer(result, path, title), ""]

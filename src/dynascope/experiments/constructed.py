@@ -4,7 +4,10 @@ Each is split as the trained experiments are: ``compute`` returns a frozen resul
 (:class:`HopfieldResults`, :class:`LineAttractorResults`; saved as ``results/hopfield.*`` /
 ``results/line_attractor.*`` and read back with ``.load(run_dir)``), the figures are drawn from
 it alone (:mod:`dynascope.plotting._networks`), and ``narrate`` writes the report's sections
-from it alone.
+from it alone. Their claims (what the summaries may say) are in :mod:`._constructed_claims`.
+
+This module is over 500 lines because it holds two experiments; each half (options, results,
+compute, narrate) is about 270 lines and they share the constructed-network pattern.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from ..networks import (
 )
 from ..plotting import describe_points, legend_labels
 from ..plotting._networks import hopfield_figures, line_attractor_figures
-from ..report import FigureSpec, Interactive, RunDirectory, Section
+from ..report import SOLVED, FigureSpec, Interactive, RunDirectory, Section, evaluate
 from ._base import Experiment, RunContext, register, staged
+from ._constructed_claims import HOPFIELD_CLAIMS, LINE_CLAIMS
 from ._explore import branch_fields, branches
 from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
 from ._results import ExperimentResults
@@ -319,29 +323,21 @@ def explore_hopfield(r: HopfieldResults) -> Explorer:
 
 
 def summarize_hopfield(r: HopfieldResults) -> str:
-    """The report's summary, every number from ``r``."""
-    return (
-        f"A rate Hopfield network of {r.n_hidden} units stores {r.n_patterns} random "
-        f"patterns as point attractors: cued with pattern 1 with {r.flip_fraction:.0%} of "
-        f"its bits flipped, its overlap with the pattern rises to {r.final_overlap:.3f}. The "
-        f"reduced one-dimensional overlap dynamics (eq. 6) follow the full network within RMS "
-        f"{r.reduced_rmse:.3f}. The fixed-point finder, started from the patterns and their "
-        f"mirror images, finds {r.n_stable} stable points, {r.n_memories} of them the stored "
-        f"memories (overlap > 0.9). The sign network's retrieval breaks down at load "
-        f"P/N ≈ {r.breakdown_load:.3f} (theory: 0.138)."
+    """The report's summary: the sentences of its claims (:data:`HOPFIELD_CLAIMS`)."""
+    return evaluate(HOPFIELD_CLAIMS, r).say(
+        SOLVED, "reduced_dynamics_follow", "memories_are_attractors", "capacity_near_theory"
     )
 
 
-def narrate_hopfield(
-    r: HopfieldResults, training: Sequence[FigureSpec] = ()
-) -> list[Section]:
+def narrate_hopfield(r: HopfieldResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number from ``r`` (``training``: none, nothing is trained)."""
+    verdicts = evaluate(HOPFIELD_CLAIMS, r)
     return [
         Section(
             "Retrieval from a corrupted cue",
             "Overlaps κ_μ(t) = (1/N)⟨tanh(x(t)), ξ^μ⟩ of the network state with each stored "
             "pattern (solid) and the reduced overlap dynamics of eq. 6 for the cued pattern "
-            "(dashed).",
+            "(dashed). " + verdicts.say(SOLVED, "reduced_dynamics_follow"),
             (
                 FigureSpec(
                     "overlaps",
@@ -356,8 +352,8 @@ def narrate_hopfield(
         Section(
             "Capacity",
             f"Final overlap of the classic sign network (N = {r.capacity_n}) against the "
-            f"load P/N, mean ± s.d. over {r.capacity_seeds} seeds; retrieval collapses "
-            "near the theoretical capacity 0.138.",
+            f"load P/N, mean ± s.d. over {r.capacity_seeds} seeds. "
+            + verdicts.say("capacity_near_theory"),
             (
                 FigureSpec(
                     "capacity",
@@ -383,7 +379,12 @@ def narrate_hopfield(
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
 analyze_hopfield = staged(
-    compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield, explore_hopfield
+    compute_hopfield,
+    hopfield_figures,
+    summarize_hopfield,
+    narrate_hopfield,
+    HOPFIELD_CLAIMS,
+    explore=explore_hopfield,
 )
 HOPFIELD = register(
     Experiment(
@@ -625,8 +626,10 @@ def explore_line(r: LineAttractorResults) -> Explorer:
         r.residual,
         continuous_time=r.continuous_time,
         dt=r.dt,
-        names=[f"{k} {i} (κ = {kp:.3f})" for i, (k, kp) in enumerate(
-            zip(r.point_kinds, r.kappa_points, strict=True))],
+        names=[
+            f"{k} {i} (κ = {kp:.3f})"
+            for i, (k, kp) in enumerate(zip(r.point_kinds, r.kappa_points, strict=True))
+        ],
         trajectories=pad(r.trajectories),
         colours={"pulse amplitude": r.amplitudes},
         axes=("m", "n", "(none)"),
@@ -636,31 +639,19 @@ def explore_line(r: LineAttractorResults) -> Explorer:
 
 
 def summarize_line(r: LineAttractorResults) -> str:
-    """The report's summary, every number from ``r``."""
-    held, kp = r.kappa_held, r.kappa_points
-    return (
-        f"A rank-one network W = m nᵀ/N with overlap λ = nᵀm/N holds inputs along n with "
-        f"memory time τ/(1 − λ): measured {', '.join(f'{v:.1f}' for v in r.memory_measured)} "
-        f"ms for λ = {', '.join(f'{v:g}' for v in r.overlaps)} against theory "
-        f"{', '.join(f'{v:.1f}' for v in r.memory_theory)} ms (worst relative error "
-        f"{r.relative_error.max():.1%}). With λ = 1 and tanh units the network holds a "
-        f"continuum of values: pulses of different sizes leave κ at "
-        f"{len(np.unique(np.round(held, 3)))} distinct levels between {held.min():.2f} and "
-        f"{held.max():.2f}, and the fixed-point finder returns {len(r.point_kinds)} fixed and "
-        f"slow points along the line (κ from {kp.min():.2f} to {kp.max():.2f}; the largest "
-        f"|λ| of their Jacobians is {r.top_eigenvalue:.4f}, one mode ≈ 1)."
-    )
+    """The report's summary: the sentences of its claims (:data:`LINE_CLAIMS`)."""
+    return evaluate(LINE_CLAIMS, r).say("memory_time_theory", SOLVED, "line_of_slow_points")
 
 
-def narrate_line(
-    r: LineAttractorResults, training: Sequence[FigureSpec] = ()
-) -> list[Section]:
+def narrate_line(r: LineAttractorResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number and every legend from ``r`` (``training``: none)."""
     counts = r.counts()
+    verdicts = evaluate(LINE_CLAIMS, r)
     return [
         Section(
             "Memory time against the overlap λ",
-            "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ).",
+            "Decay time of κ for linear rank-one networks, with the theory τ/(1 − λ). "
+            + verdicts.say("memory_time_theory"),
             (
                 FigureSpec(
                     "memory_time",
@@ -673,9 +664,8 @@ def narrate_line(
         Section(
             "A line of slow points",
             "Trajectories after pulses of different sizes along n, projected on the "
-            "(orthonormalised) m and n directions, with the fixed point (origin) and the "
-            "slow points found from the held states: they lie on a line along m. Their "
-            "Jacobians have one eigenvalue ≈ 1 (the direction along the line).",
+            "(orthonormalised) m and n directions, with the fixed and slow points found from "
+            "the held states. " + verdicts.say(SOLVED, "line_of_slow_points"),
             (
                 FigureSpec(
                     "line_of_fixed_points",
@@ -709,9 +699,20 @@ def narrate_line(
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
 analyze_line = staged(
-    compute_line, line_attractor_figures, summarize_line, narrate_line, explore_line
+    compute_line,
+    line_attractor_figures,
+    summarize_line,
+    narrate_line,
+    LINE_CLAIMS,
+    explore=explore_line,
 )
 LINE_ATTRACTOR = register(
-    Experiment("line-attractor", LINE_DESCRIPTION, LineAttractorOptions, LINE_QUICK, build_line,
-               analyze_line)
+    Experiment(
+        "line-attractor",
+        LINE_DESCRIPTION,
+        LineAttractorOptions,
+        LINE_QUICK,
+        build_line,
+        analyze_line,
+    )
 )

@@ -536,15 +536,17 @@ def _metrics(r: ContextResults) -> dict[str, Any]:
         "gating_ratio": {"A": float(r.gating_ratio[0]), "B": float(r.gating_ratio[1])},
         "gated": r.gated,
         "input_carrier_population": {"A": r.carriers[0], "B": r.carriers[1]},
-        "population_gains_refined": {c: r.refined_gains[i].tolist()
-                                     for i, c in enumerate(CONTEXTS)},  # fmt: skip
+        "population_gains_refined": {
+            c: r.refined_gains[i].tolist() for i, c in enumerate(CONTEXTS)
+        },  # fmt: skip
         "context_switch_sign_agreement": r.sign_agreement,
         "stable_fixed_points_no_evidence": {
             c: int((zero & r.fixed_stable & (r.fixed_panel == 3 * i)).sum())
             for i, c in enumerate(CONTEXTS)
         },
-        "resampled_accuracy": {str(n): list(v) for n, v in zip(r.resample_sizes, r.resampled,
-                                                                strict=True)},  # fmt: skip
+        "resampled_accuracy": {
+            str(n): list(v) for n, v in zip(r.resample_sizes, r.resampled, strict=True)
+        },  # fmt: skip
         "resampled_accuracy_min": min(min(v) for v in r.resampled),
         "resampled_accuracy_fitted": {str(r.resample_sizes[0]): list(r.resampled_fitted)},
     }
@@ -671,8 +673,9 @@ def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]])
                     legends.get("couplings", ()),
                 ),
             ),
-            Table(("mixture, context", "σ̃_in A", "σ̃_in B", "σ̃_rec"),
-                  _coupling_rows(r)),  # fmt: skip
+            Table(
+                ("mixture, context", "σ̃_in A", "σ̃_in B", "σ̃_rec"), _coupling_rows(r)
+            ),  # fmt: skip
         ),
         Section(
             "Reduced flow per context",

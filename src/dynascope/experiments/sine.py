@@ -12,7 +12,16 @@ import torch
 
 from ..analysis import fit_state_space, oscillation_modes
 from ..models import RateRNN, RNNModel, analysis_copy
-from ..report import FigureSpec, Interactive, RunDirectory, Section
+from ..report import (
+    SOLVED,
+    Claim,
+    FigureSpec,
+    Interactive,
+    RunDirectory,
+    Section,
+    at_least,
+    evaluate,
+)
 from ..tasks import SineWave
 from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int
@@ -285,58 +294,101 @@ def figures(r: SineResults) -> dict[str, Any]:
     return {"oscillation_modes": plot_oscillation_modes(r)}
 
 
-def summarize(r: SineResults) -> str:
-    """The report's summary, every number from ``r``."""
+#: Held-out output-target correlation at or above which the network solves the task.
+SUCCESS_LEVEL = 0.9
+#: Fraction of levels whose linearised frequency is within 10% of the target for the
+#: linearisation to explain the oscillation (at or above); below PARTIAL_LEVEL it does not.
+EXPLAINS_LEVEL = 0.9
+PARTIAL_LEVEL = 0.5
+
+
+def _cites(r: SineResults) -> dict[str, Any]:
     within = r.fraction_within(0.1)
-    median_err = float(np.nanmedian(r.relative_error))
-    summary = (
-        f"A {r.n_hidden}-unit {r.model_kind} turns a static input into a sine "
-        "whose frequency the input sets. On the "
-        f"{r.n_heldout} input levels it never saw in training its output "
-        f"correlates with the target at {r.correlation:.3f}. Linearised around the fixed point "
-        "at each input, the network's dominant complex eigenvalue pair rotates at the target "
-        f"frequency within 10% for {within:.0%} of the {r.n_levels} levels (median "
-        f"relative error {median_err:.1%})"
-    )
-    if r.correlation < 0.5:
-        summary += (
-            f". A held-out correlation of {r.correlation:.2f} means the network has not learned "
-            f"the task ({r.steps} training steps; the quick settings are a smoke test, the full "
-            "run trains 3000 steps), so the rest says little"
-        )
     missed = r.target_frequency[~(r.relative_error <= 0.1)]
-    if within >= 0.9:
-        return summary + (
-            ": the input moves the fixed point, and with it the rotation speed of the "
-            "oscillation around it."
-        )
-    if within >= 0.5:
-        return summary + (
-            ": at most levels the input moves the fixed point and with it the rotation speed "
-            f"of the oscillation around it. At the {len(missed)} others (targets "
-            f"{missed.min():.2f}–{missed.max():.2f}) the linearisation misses: there the "
-            "network oscillates on a limit cycle far from its fixed point, or it is not "
-            "trained well enough."
-        )
-    return summary + (
-        ". The linearisation does not explain the oscillation at most levels: the network "
-        "is not trained well enough (train longer), or it oscillates on a limit cycle far "
-        "from its fixed point."
-    )
+    return {
+        "model": r.model_kind,
+        "n_hidden": r.n_hidden,
+        "n_heldout": r.n_heldout,
+        "n_levels": r.n_levels,
+        "steps": r.steps,
+        "correlation": r.correlation,
+        "within": within,
+        "median_err": float(np.nanmedian(r.relative_error))
+        if np.isfinite(r.relative_error).any()
+        else float("nan"),
+        "n_missed": len(missed),
+        "missed_lo": float(missed.min()) if len(missed) else float("nan"),
+        "missed_hi": float(missed.max()) if len(missed) else float("nan"),
+    }
+
+
+def _explains(r: SineResults) -> bool | None:
+    if r.correlation < SUCCESS_LEVEL:
+        return False
+    within = r.fraction_within(0.1)
+    return True if within >= EXPLAINS_LEVEL else None if within >= PARTIAL_LEVEL else False
+
+
+#: The sine report's claims (DESIGN §12): every sentence of its summary is one of these.
+CLAIMS = (
+    at_least(
+        SOLVED, "correlation", SUCCESS_LEVEL, _cites,
+        "A {n_hidden}-unit {model} turns a static input into a sine whose frequency the input "
+        "sets: on the {n_heldout} input levels it never saw in training its output correlates "
+        "with the target at {correlation:.3f} (success level {threshold:g}).",
+        "This {n_hidden}-unit {model} FAILS the sine-wave task: on the {n_heldout} input "
+        "levels it never saw in training its output correlates with the target at "
+        "{correlation:.3f} (success level {threshold:g}), so it has not learned the task "
+        "({steps} training steps; the quick settings are a smoke test, the full run trains "
+        "3000) and its linearisation says little. Check that the model was loaded with the "
+        "nonlinearity and time constant it was trained with, and its input (one channel: the "
+        "level).",
+    ),
+    Claim(
+        "linearisation_explains_oscillation", _explains, _cites,
+        "Linearised around the fixed point at each input, the network's dominant complex "
+        "eigenvalue pair rotates at the target frequency within 10% for {within:.0%} of the "
+        "{n_levels} levels (median relative error {median_err:.1%}): the input moves the fixed "
+        "point, and with it the rotation speed of the oscillation around it.",
+        "Linearised around the fixed point at each input, the network's dominant complex "
+        "eigenvalue pair rotates at the target frequency within 10% for only {within:.0%} of "
+        "the {n_levels} levels (median relative error {median_err:.1%}): the linearisation "
+        "does not explain the oscillation here.",
+        "Linearised around the fixed point at each input, the network's dominant complex "
+        "eigenvalue pair rotates at the target frequency within 10% for {within:.0%} of the "
+        "{n_levels} levels (median relative error {median_err:.1%}): at most levels the input "
+        "moves the fixed point and with it the rotation speed of the oscillation around it; "
+        "at the {n_missed} others (targets {missed_lo:.2f}–{missed_hi:.2f}) the linearisation "
+        "misses, where the network oscillates on a limit cycle far from its fixed point.",
+        value="within", threshold=EXPLAINS_LEVEL,
+        relation=f">= (inconclusive from {PARTIAL_LEVEL:g}), task solved",
+    ),
+)  # fmt: skip
+
+
+def summarize(r: SineResults) -> str:
+    """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
+    return evaluate(CLAIMS, r).say(SOLVED, "linearisation_explains_oscillation")
 
 
 def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number from ``r``."""
     m = r.metrics()
+    verdicts = evaluate(CLAIMS, r)
     return [
         Section(
             "Task and training",
-            "Sine-wave generator (the review's §5.1): input level j sets the frequency; "
-            "trained on even levels only. The recipe keeps the oscillation small (readout "
-            f"fixed at {r.readout_scale:g}x its initial size, recurrent gain "
-            f"{r.gain:g}, input weights x{r.input_scale:g}, rate penalty "
-            f"{r.rate_reg:g}), so that it is a small limit cycle around a weakly "
-            "unstable fixed point, which the linearisation describes.",
+            "Sine-wave generator (the review's §5.1): input level j sets the frequency. "
+            + (
+                "Trained on even levels only. The recipe keeps the oscillation small (readout "
+                f"fixed at {r.readout_scale:g}x its initial size, recurrent gain "
+                f"{r.gain:g}, input weights x{r.input_scale:g}, rate penalty "
+                f"{r.rate_reg:g}), aiming at a small limit cycle around a weakly unstable fixed "
+                "point, which the linearisation describes. "
+                if training
+                else "The network was given (not trained in this run). "
+            )
+            + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
@@ -344,7 +396,8 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
             "Linearised frequency |arg λ|/dt of the dominant complex eigenvalue at each "
             "input-conditioned fixed point against the target frequency; the band marks "
             "±10%. Growth rate log|λ|/dt per 10 ms: median "
-            f"{m['growth_rate_median']:.3f}, max {m['growth_rate_max']:.3f}.",
+            f"{m['growth_rate_median']:.3f}, max {m['growth_rate_max']:.3f}. "
+            + verdicts.say("linearisation_explains_oscillation"),
             (
                 FigureSpec(
                     "oscillation_modes",
@@ -372,5 +425,5 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate, explore)
+analyze = staged(compute, figures, summarize, narrate, CLAIMS, explore=explore)
 EXPERIMENT = register(Experiment("sine", DESCRIPTION, SineOptions, QUICK, build, analyze))

@@ -106,6 +106,10 @@ def _label_radius_points(fig: Any, texts: Sequence[Any], pad: float = 3.0) -> fl
     return max(half_diagonals) * 72.0 / fig.dpi + pad
 
 
+#: White box behind the automaton's edge and self-loop labels (arrows may pass under them).
+_LABEL_BOX = dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9)
+
+
 def _automaton_edges(ax: Any, automaton: Any, pos: np.ndarray, radius: float) -> None:
     from matplotlib.patches import FancyArrowPatch
 
@@ -129,14 +133,18 @@ def _automaton_edges(ax: Any, automaton: Any, pos: np.ndarray, radius: float) ->
             lw=0.8,
         )
         ax.add_patch(arrow)
+        # On the arrow's own arc (the midpoint of arc3's Bézier curve: the chord's midpoint plus
+        # rad/2 of the rotated chord), on a white box: the arrow back from dst to src bends
+        # the other way, so neither arrow runs under the other's label.
         mid = 0.5 * (pos[src] + pos[dst])
         normal = np.array([pos[dst][1] - pos[src][1], pos[src][0] - pos[dst][0]])
-        mid = mid - 0.08 * normal
-        ax.text(*mid, ",".join(syms), fontsize=6, ha="center", va="center", color="0.25")
+        ax.text(*(mid + 0.075 * normal), ",".join(syms), fontsize=6, ha="center",
+                va="center", color="0.25", zorder=5, gid="automaton-edge-label",
+                bbox=_LABEL_BOX)  # fmt: skip
     for s, syms in loops.items():
         ax.annotate("(" + ",".join(syms) + ")", xy=pos[s], xytext=(0, -(radius + 2)),
                     textcoords="offset points", ha="center", va="top", fontsize=6,
-                    color="0.25")  # fmt: skip
+                    color="0.25", zorder=5, bbox=_LABEL_BOX)  # fmt: skip
 
 
 def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) -> Any:
@@ -179,7 +187,10 @@ def plot_oscillation_modes(modes: Any, *, rel_tol: float = 0.1, ax: Any = None) 
 def plot_ablation_curves(
     curves: Sequence[Any], *, level: float = 0.95, chance: float | None = None, ax: Any = None
 ) -> Any:
-    """Task performance vs fraction of silenced units, one line and confidence band per curve.
+    """Task performance vs silenced units, one line and confidence band per curve.
+
+    Each curve is drawn at the units it actually removed (``n_removed``, the requested
+    fractions rounded to whole units); with one network size the ticks are those counts.
 
     Parameters
     ----------
@@ -201,17 +212,26 @@ def plot_ablation_curves(
         low, high = curve.confidence_band(level)
         colour = f"C{i}"
         ax.plot(
-            curve.fractions,
+            curve.fraction_removed,
             curve.mean,
             marker="o",
             ms=3,
             color=colour,
             label=f"{curve.strategy} ({curve.performance.shape[0]} seeds)",
         )
-        ax.fill_between(curve.fractions, low, high, color=colour, alpha=0.25, lw=0)
+        ax.fill_between(curve.fraction_removed, low, high, color=colour, alpha=0.25, lw=0)
     if chance is not None:
         ax.axhline(chance, color="0.5", ls="--", lw=0.8, label="chance")
-    ax.set_xlabel("fraction of units silenced")
+    # The x axis is the units actually removed (the requested fractions rounded to whole
+    # units): ticks at those fractions, labelled with the count of units.
+    sizes = {c.order.shape[1] for c in curves}
+    if len(sizes) == 1 and curves:
+        (n,) = sizes
+        counts = sorted({int(k) for c in curves for k in c.n_removed})
+        ax.set_xticks([k / n for k in counts], [f"{k}" for k in counts])
+        ax.set_xlabel(f"units silenced (of {n})")
+    else:
+        ax.set_xlabel("fraction of units silenced")
     ax.set_ylabel(curves[0].performance_name if len(curves) else "performance")
     ax.legend(loc="best", fontsize=8)
     return fig

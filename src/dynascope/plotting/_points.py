@@ -84,7 +84,8 @@ def describe_points(counts: Mapping[str, int], what: str = "") -> str:
     """Caption words for the kinds present: ``"filled blue circles: 8 stable fixed points; ..."``.
 
     ``counts`` maps kind -> number drawn; kinds with zero points are left out. ``what`` is added
-    after each count (e.g. ``" (eigenvalues at)"``) when given.
+    after each count (e.g. ``" (eigenvalues at)"``) when given. Each kind is named with its
+    own marker (filled or open), so nothing is said of a kind that is not drawn.
     """
     parts = []
     for kind in POINT_STYLE:
@@ -95,7 +96,7 @@ def describe_points(counts: Mapping[str, int], what: str = "") -> str:
     if not parts:
         return "No fixed or slow points were found."
     text = "; ".join(parts)
-    return text[0].upper() + text[1:] + " (filled: stable, open: unstable)."
+    return text[0].upper() + text[1:] + "."
 
 
 def legend_labels(counts: Mapping[str, int]) -> tuple[str, ...]:
@@ -104,8 +105,27 @@ def legend_labels(counts: Mapping[str, int]) -> tuple[str, ...]:
 
 
 def legend_outside(ax: Any) -> Any:
-    """A legend to the right of the axes, so it never covers data."""
-    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    """A legend to the right of the axes, so it never covers data.
+
+    When the axes is alone in its figure, the axes narrows until the legend fits inside the
+    figure, so that a plain ``fig.savefig(...)`` (without ``bbox_inches="tight"``) keeps it.
+    """
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    if len(ax.figure.axes) == 1:
+        _fit_legend(ax, legend)
+    return legend
+
+
+def _fit_legend(ax: Any, legend: Any, margin: float = 0.01) -> None:
+    fig = ax.figure
+    for _ in range(3):  # the legend is anchored to the axes: moving one moves the other
+        renderer = fig.canvas.get_renderer()
+        right = legend.get_window_extent(renderer).transformed(fig.transFigure.inverted()).x1
+        overflow = right - (1.0 - margin)
+        if overflow <= 0:
+            return
+        pos = ax.get_position()
+        ax.set_position([pos.x0, pos.y0, max(pos.width - overflow, 0.2), pos.height])
 
 
 def merge_legends(fig: Any) -> list[str]:

@@ -12,6 +12,7 @@ from ._points import POINT_STYLE, legend_outside, scatter_points
 
 __all__ = ["POINT_STYLE", "plot_eigenvalues", "plot_state_space", "plot_training_curve"]
 
+
 def plot_state_space(
     trajectories: np.ndarray,
     points: Mapping[str, np.ndarray] | None = None,
@@ -88,17 +89,39 @@ def plot_eigenvalues(
     return fig
 
 
-def plot_training_curve(history: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
-    """Training loss (and held-out loss) against step, log scale."""
+def training_curve_labels(rate_reg: float = 0.0) -> tuple[str, str, str]:
+    """(training label, held-out label, y label) of :func:`plot_training_curve`.
+
+    The training loss includes the rate penalty when ``rate_reg > 0`` (the held-out loss never
+    does), so the labels say which curve is what.
+    """
+    if rate_reg > 0:
+        return (
+            f"training loss (masked loss + {rate_reg:g} × rate penalty)",
+            "held-out masked loss",
+            "loss",
+        )
+    return "training loss", "held-out loss", "masked loss"
+
+
+def plot_training_curve(
+    history: Sequence[Mapping[str, Any]], *, rate_reg: float = 0.0, ax: Any = None
+) -> Any:
+    """Training loss (and held-out loss) against step, log scale.
+
+    ``rate_reg`` is the training's rate penalty weight: the training curve includes it, and
+    the labels say so (:func:`training_curve_labels`).
+    """
     fig, ax = new_axes(ax, figsize=(5.5, 3.5))
     train = [(r["step"], r["loss"]) for r in history if "loss" in r]
     held = [(r["step"], r["eval_loss"]) for r in history if "eval_loss" in r]
+    train_label, held_label, y_label = training_curve_labels(rate_reg)
     if train:
-        ax.plot(*np.array(train).T, lw=1, label="training loss")
+        ax.plot(*np.array(train).T, lw=1, label=train_label)
     if held:
-        ax.plot(*np.array(held).T, "o-", ms=3, lw=1, label="held-out loss")
+        ax.plot(*np.array(held).T, "o-", ms=3, lw=1, label=held_label)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("masked loss")
+    ax.set_ylabel(y_label)
     ax.legend(loc="best", fontsize=8)
     return fig
