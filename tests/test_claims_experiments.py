@@ -35,6 +35,30 @@ def _verdicts(module: object, r: object) -> dict[str, bool | None]:
 # ---------------------------------------------------------------------------------- flip-flop
 
 
+def _with_view_fields(cls: type, **given: object) -> object:
+    """``cls(**given)`` with the interactive explorer's fields (drawn, never claimed from) empty.
+
+    The claims read none of them; they are filled so that these hand-built results stay
+    independent of what the explorer stores.
+    """
+    from dataclasses import fields
+
+    for f in fields(cls):
+        if f.name in given:
+            continue
+        if f.name == "continuous_time":
+            given[f.name] = False
+        elif f.name == "dt":
+            given[f.name] = 1.0
+        elif f.name == "point_kinds":
+            given[f.name] = np.zeros(0, dtype="U5")
+        elif f.name.startswith("branch_") and f.name != "branch_pcs":
+            given[f.name] = np.zeros(0, dtype=np.int64)
+        else:
+            given[f.name] = np.zeros((0, 3))
+    return cls(**given)
+
+
 def flipflop_results(n_bits: int = 3, accuracy: float = 0.99):  # type: ignore[no-untyped-def]
     from dynascope.experiments.flipflop import FlipFlopResults
 
@@ -47,7 +71,8 @@ def flipflop_results(n_bits: int = 3, accuracy: float = 0.99):  # type: ignore[n
     eig[n_st:, 0] = 1.5  # one unstable mode at each saddle
     links = [(n_st + i, i % n_st) for i in range(n_sd)] + [(n_st + i, (i + 1) % n_st)
                                                            for i in range(n_sd)]  # fmt: skip
-    return FlipFlopResults(
+    return _with_view_fields(
+        FlipFlopResults,
         model_kind="GRU", n_hidden=16, n_bits=n_bits, steps=300, batch_size=128, n_init=2048,
         n_trials=32, accuracy=accuracy, tol=1e-10, worst_residual=1e-13, point_kinds=kinds,
         saddle_index=np.array([0] * n_st + [1] * n_sd), points_pcs=rng.normal(size=(n, 3)),
@@ -184,7 +209,8 @@ def working_memory_results(accuracy: float = 0.95, r2: float = 0.9, re_mu: float
     mu = rng.uniform(-0.05, -0.01, (6, 8)).astype(complex)
     mu[:, 0] = re_mu
     mu[5, 1] = 0.02
-    return WorkingMemoryResults(
+    return _with_view_fields(
+        WorkingMemoryResults,
         model_kind="rate network", n_hidden=32, tau=100.0, accuracy=accuracy, r2=r2,
         f1=np.linspace(10, 34, 12), delay_end_pcs=rng.normal(size=(12, 2)),
         decoder=rng.normal(size=32), point_kinds=kinds, points_pcs=rng.normal(size=(6, 2)),
@@ -371,7 +397,8 @@ def sine_results(correlation: float = 0.97, within: int = 11):  # type: ignore[n
     target = np.linspace(0.1, 0.6, 11) / 10
     freq = target.copy()
     freq[within:] *= 1.5  # the last levels miss by 50%
-    return SineResults(
+    return _with_view_fields(
+        SineResults,
         model_kind="rate network", n_hidden=64, n_levels=11, n_heldout=5, steps=3000,
         readout_scale=30.0, gain=0.8, input_scale=0.3, rate_reg=2.0, correlation=correlation,
         inputs=np.linspace(0, 1, 11), frequency=freq, target_frequency=target,
@@ -442,7 +469,8 @@ def hopfield_results(final: float = 0.99):  # type: ignore[no-untyped-def]
     cued = 0.6 + (final - 0.6) * (1 - np.exp(-t / 10))
     ov = np.zeros((100, 5))
     ov[:, 0] = cued
-    return HopfieldResults(
+    return _with_view_fields(
+        HopfieldResults,
         n_hidden=300, n_patterns=5, flip_fraction=0.2, duration_ms=100.0, times=t, overlaps=ov,
         reduced=cued + 0.003, n_stable=10, n_memories=10, capacity_n=200, capacity_seeds=1,
         capacity_loads=np.array([0.05, 0.14, 0.25]), capacity_overlap_mean=np.array([1, .9, .3]),
@@ -481,7 +509,8 @@ def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyp
     kp = np.linspace(-0.2, 0.2, 21)
     eig = np.zeros((21, 3), complex)
     eig[:, 0] = top
-    return LineAttractorResults(
+    return _with_view_fields(
+        LineAttractorResults,
         n_hidden=200, memory_n_hidden=200, tau=100.0, overlaps=np.array([0.0, 0.5, 0.9]),
         memory_measured=np.array([99.5, 199.5, 999.5]),
         memory_theory=np.array([100.0, 200.0, 1000.0]), amplitudes=amps, kappa_held=held,
