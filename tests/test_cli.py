@@ -30,7 +30,7 @@ def test_info_prints_model_summary(tmp_path: Path) -> None:
     path = save(LSTM(2, 6, 1, seed=0), tmp_path / "m.safetensors")
     result = CliRunner().invoke(main, ["info", str(path)])
     assert result.exit_code == 0, result.output
-    assert "LSTM(n_in=2, n_hidden=6, n_out=1)" in result.output
+    assert "LSTM(n_in=2, n_hidden=6, n_out=1, nonlinearity=sigmoid gates, tanh)" in result.output
     assert "state size: 12" in result.output
 
 

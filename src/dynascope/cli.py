@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from . import __version__
+from .exceptions import DynascopeError
 from .models import MODELS
 
 # Errors a user can cause (bad options, files, data, a missing extra): one `error:` line, no
 # traceback. Anything else is a bug and keeps its traceback. DYNASCOPE_TRACEBACK=1 shows the
 # traceback of user errors too.
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError)
+_USER_ERRORS: tuple[type[BaseException], ...] = (
+    DynascopeError,
+    ValueError,
+    TypeError,
+    OSError,
+    ImportError,
+)
 
 
 def _say(kind: str, message: object) -> None:
@@ -86,6 +95,110 @@ class _Main(click.Group):
         sys.exit(code)
 
 
+def _resumable(command: Callable[..., None]) -> Callable[..., None]:
+    """Ctrl-C during ``command`` says how to resume it (exit 130)."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
+
+    return run
+
+
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply click option decorators in the order written (the order --help lists them)."""
+
+    def apply(command: Any) -> Any:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+def _int_option(name: str, help: str, default: int | None, **kwargs: Any) -> Any:
+    """An integer option >= ``kwargs.get('min', 1)``; its default shown when it has one."""
+    low = kwargs.pop("min", 1)
+    show = kwargs.pop("show_default", default is not None)
+    return click.option(
+        name,
+        type=click.IntRange(min=low),
+        default=default,
+        show_default=show,
+        help=help,
+        **kwargs,
+    )
+
+
+def _seed_option(help: str, default: int | None = 0) -> Any:
+    return _int_option("--seed", help, default, min=0)
+
+
+def _dir_option(help: str, required: bool = False, name: str = "--out") -> Any:
+    """An output folder option (``--out``)."""
+    return click.option(
+        name, type=click.Path(file_okay=False), default=None, required=required, help=help
+    )
+
+
+def _file_option(name: str, dest: str, help: str) -> Any:
+    return click.option(name, dest, type=click.Path(dir_okay=False), default=None, help=help)
+
+
+#: The options of every command that loads a user's model: what a state dict does not record.
+_MODEL_SETTINGS = _options(
+    click.option(
+        "--nonlinearity",
+        type=click.Choice(["tanh", "relu", "softplus", "identity"]),
+        default=None,
+        metavar="NAME",
+        help="The recurrent nonlinearity, which a state dict does not record: an nn.RNN's "
+        "(tanh or relu; assumed tanh) or a low_rank_rnns network's (tanh, relu, softplus, "
+        "identity; assumed tanh).",
+    ),
+    click.option(
+        "--readout-nonlinearity",
+        type=click.Choice(["tanh", "relu", "softplus", "identity"]),
+        default=None,
+        metavar="NAME",
+        help="A low_rank_rnns network's readout nonlinearity (assumed tanh, its default).",
+    ),
+    click.option(
+        "--tau",
+        type=click.FloatRange(min=0.0, min_open=True),
+        metavar="MS",
+        default=None,
+        help="Time constant of a continuous-time (low_rank_rnns) network (assumed 100).",
+    ),
+    click.option(
+        "--dt",
+        type=click.FloatRange(min=0.0, min_open=True),
+        metavar="MS",
+        default=None,
+        help="Euler step of a continuous-time network (assumed 20; alpha = dt/tau).",
+    ),
+)
+
+
+def _model_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the :data:`_MODEL_SETTINGS` values out of a command's keyword arguments."""
+    return {k: kwargs.pop(k) for k in ("nonlinearity", "readout_nonlinearity", "tau", "dt")}
+
+
+def _load_model(path: Any, settings: dict[str, Any], echo: bool = True) -> Any:
+    """The one way commands load a user's model; say first what had to be assumed."""
+    from .io import assumption_notes, load_user_model
+
+    model = load_user_model(path, **settings)
+    if echo:
+        for line in assumption_notes(model, cli=True):
+            click.echo(line)
+    return model
+
+
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="dynascope")
 @click.option(
@@ -111,20 +224,27 @@ def main(threads: int) -> None:
 
 @main.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
-def info(model_file: str) -> None:
-    """Print the class, sizes and parameter count of MODEL_FILE.
+@_MODEL_SETTINGS
+def info(model_file: str, **kwargs: Any) -> None:
+    """Print the class, sizes, nonlinearity and parameter count of MODEL_FILE.
 
-    MODEL_FILE is a dynascope .safetensors file or a torch state dict of a single-layer
-    nn.RNN/GRU/LSTM (with or without a readout), recognised by content; see
-    docs/tutorials/own-model.md.
+    MODEL_FILE is a dynascope .safetensors file, a torch state dict of a single-layer
+    nn.RNN/GRU/LSTM (with or without a readout), or a low_rank_rnns state dict, recognised by
+    content; see docs/tutorials/own-model.md. What the file does not record is said to be
+    assumed.
     """
-    from .io import load_user_model
+    from .io import assumption_notes
 
-    model = load_user_model(model_file)
-    n_params = sum(p.numel() for p in model.parameters())
+    model = _load_model(model_file, _model_settings(kwargs), echo=False)
+    notes = {line.split(":", 1)[0]: line for line in assumption_notes(model, cli=True)}
     click.echo(f"{model.model_type}({model.extra_repr()})")
     click.echo(f"state size: {model.state_size}")
-    click.echo(f"parameters: {n_params}")
+    click.echo(notes.pop("nonlinearity", f"nonlinearity: {model.describe_nonlinearity()}"))
+    if model.continuous_time and not (notes.keys() & {"tau", "dt"}):
+        click.echo(f"tau: {model.tau:g}, dt: {model.dt:g} (alpha = {model.alpha:g})")
+    for line in notes.values():
+        click.echo(line)
+    click.echo(f"parameters: {sum(p.numel() for p in model.parameters())}")
     click.echo(f"dtype: {str(model.dtype).removeprefix('torch.')}")
     if model.n_out == 0:
         click.echo("readout: none (fixed points work; analyses that score outputs need one)")
@@ -139,23 +259,9 @@ def info(model_file: str) -> None:
     show_default=True,
     help="Model to simulate.",
 )
-@click.option(
-    "--hidden", type=click.IntRange(min=1), default=512, show_default=True, help="Number of units."
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Time steps to simulate.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the random weights and inputs.",
-)
+@_int_option("--hidden", "Number of units.", 512)
+@_int_option("--steps", "Time steps to simulate.", 100)
+@_seed_option("Seed of the random weights and inputs.")
 def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     """Simulate a random network on random inputs and summarise its trajectory."""
     import torch
@@ -168,11 +274,6 @@ def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     click.echo(f"model: {type(model).__name__}({model.extra_repr()})")
     click.echo(f"states: {tuple(states.shape)}  outputs: {tuple(outputs.shape)}")
     click.echo(f"final state norm (mean over batch): {states[:, -1].norm(dim=-1).mean():.4f}")
-
-
-def _fail(exc: BaseException) -> click.ClickException:
-    """A one-line error for stderr (click prints 'Error: ...' and exits 1)."""
-    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _parse_settings(settings: tuple[str, ...]) -> dict[str, object]:
@@ -214,31 +315,16 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     callback=_list_experiments,
     help="List the experiments and exit.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Run directory [default: runs/EXPERIMENT].",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of everything random in the run (weights, data, analyses).",
-)
+@_dir_option("Run directory [default: runs/EXPERIMENT].")
+@_seed_option("Seed of everything random in the run (weights, data, analyses).")
 @click.option(
     "--quick",
     is_flag=True,
     help="A smoke test: reduced sizes and steps (seconds to a minute); its numbers are not "
     "results.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file of experiment options (unknown keys are errors).",
+@_file_option(
+    "--config", "config_file", "TOML file of experiment options (unknown keys are errors)."
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Recompute into an existing --out.")
@@ -250,15 +336,16 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     help="Set one experiment option (repeatable; VALUE is read as TOML, else as a string), "
     "e.g. --set dataset=rt --set cell=lstm. Overrides --config.",
 )
-@click.option(
+@_file_option(
     "--model",
     "model_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Analyse your own model instead of training one: a dynascope .safetensors file or a "
+    "Analyse your own model instead of training one: a dynascope .safetensors file or a "
     "torch state dict (read with weights_only=True, recognised by content) of a single-layer "
-    "nn.RNN/GRU/LSTM with an nn.Linear readout (see docs/tutorials/own-model.md).",
+    "nn.RNN/GRU/LSTM with an nn.Linear readout, or a low_rank_rnns network (see "
+    "docs/tutorials/own-model.md). Its size is the model's: --set hidden does not apply.",
 )
+@_MODEL_SETTINGS
+@_resumable
 def run(
     experiment: str,
     out: str | None,
@@ -269,6 +356,7 @@ def run(
     overwrite: bool,
     settings: tuple[str, ...],
     model_file: str | None,
+    **kwargs: Any,
 ) -> None:
     """Train (or build) a network for EXPERIMENT, analyse it and write a report.
 
@@ -278,26 +366,28 @@ def run(
     """
     from .experiments import read_options_file, run_experiment
     from .experiments._base import QUICK_NOTE
-    from .io import load_user_model
+    from .report import RunDirectory
 
     options = read_options_file(config_file) if config_file else {}
     options.update(_parse_settings(settings))
-    model = load_user_model(model_file) if model_file else None
-    try:
-        report = run_experiment(
-            experiment,
-            out,
-            seed=seed,
-            quick=quick,
-            options=options,
-            resume=resume,
-            overwrite=overwrite,
-            model=model,
+    model_settings = _model_settings(kwargs)
+    if model_file is None and any(v is not None for v in model_settings.values()):
+        given = [f"--{k.replace('_', '-')}" for k, v in model_settings.items() if v is not None]
+        raise click.UsageError(
+            f"{', '.join(given)} describe a model file: they apply with --model only."
         )
-    except KeyboardInterrupt:
-        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
-    from .report import RunDirectory
-
+    model = _load_model(model_file, model_settings) if model_file else None
+    report = run_experiment(
+        experiment,
+        out,
+        seed=seed,
+        quick=quick,
+        options=options,
+        resume=resume,
+        overwrite=overwrite,
+        model=model,
+        model_source=None if model_file is None else str(model_file),
+    )
     click.echo(RunDirectory(report.parent, mode="resume").read_json(RunDirectory.REPORT)["summary"])
     if quick:
         click.echo(QUICK_NOTE)
@@ -306,18 +396,13 @@ def run(
 
 @main.command()
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Sweep directory [default: runs/sweep_EXPERIMENT]. Re-running into it resumes the sweep.",
+@_dir_option(
+    "Sweep directory [default: runs/sweep_EXPERIMENT]. Re-running into it resumes the sweep."
 )
-@click.option(
+@_int_option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Points run at once (local: processes [CPU count]; --ray: CPUs of a new local Ray "
-    "instance).",
+    "Points run at once (local: processes [CPU count]; --ray: CPUs of a new local Ray instance).",
+    None,
 )
 @click.option(
     "--ray", "use_ray", is_flag=True, help="Run the points as Ray tasks (local instance)."
@@ -329,13 +414,7 @@ def run(
     help="Run on this Ray cluster (e.g. auto, ray://head:10001); implies --ray. The output "
     "directory must be on a file system every node shares.",
 )
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Times a point whose worker died is run again.",
-)
+@_int_option("--max-retries", "Times a point whose worker died is run again.", 2, min=0)
 @click.option(
     "--format",
     "formats",
@@ -376,19 +455,16 @@ def sweep(
     from .sweeps import sweep as run_sweep
 
     threads = click.get_current_context().find_root().params.get("threads") or 1
-    try:
-        result = run_sweep(
-            config_file,
-            out,
-            executor="ray" if use_ray else "local",
-            workers=workers,
-            ray_address=ray_address,
-            max_retries=max_retries,
-            threads=threads,
-            formats=list(formats) or None,
-        )
-    except (ValueError, TypeError, OSError, ImportError) as exc:
-        raise _fail(exc) from exc
+    result = run_sweep(
+        config_file,
+        out,
+        executor="ray" if use_ray else "local",
+        workers=workers,
+        ray_address=ray_address,
+        max_retries=max_retries,
+        threads=threads,
+        formats=list(formats) or None,
+    )
     click.echo(
         f"{len(result.rows)} points: {result.n_skipped} already finished, {result.n_run} run, "
         f"{result.n_failed} failed."
@@ -416,8 +492,8 @@ def analyze(run_dir: str) -> None:
 
     try:
         report = analyze_run(run_dir)
-    except (ValueError, TypeError, OSError, KeyError) as exc:
-        raise _fail(exc) from exc
+    except KeyError as exc:  # a run record without a field analyze needs
+        raise click.ClickException(f"{run_dir} has an incomplete run record: {exc}") from exc
     click.echo(f"report: {report}")
 
 
@@ -427,11 +503,7 @@ def report(run_dir: str) -> None:
     """Rebuild RUN_DIR/report.html from its report.json and figures."""
     from .report import build_report
 
-    try:
-        path = build_report(run_dir)
-    except (ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
-    click.echo(f"report: {path}")
+    click.echo(f"report: {build_report(run_dir)}")
 
 
 @main.command("train")
@@ -441,21 +513,15 @@ def report(run_dir: str) -> None:
     help="Task: flipflop, sine (or sinewave), decision, context, working_memory (or romo), dms "
     "[flipflop].",
 )
-@click.option(
-    "--model", "model_type", default=None, help=f"Model: {', '.join(MODELS)} [gru]."
-)
-@click.option("--hidden", type=click.IntRange(min=1), default=None, help="Number of units [64].")
-@click.option(
-    "--steps", type=click.IntRange(min=1), default=None, help="Training steps [the task's preset]."
-)
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of model and data.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-@click.option(
+@click.option("--model", "model_type", default=None, help=f"Model: {', '.join(MODELS)} [gru].")
+@_int_option("--hidden", "Number of units [64].", None)
+@_int_option("--steps", "Training steps [the task's preset].", None)
+@_seed_option("Seed of model and data.", default=None)
+@_dir_option("Run directory.", required=True)
+@_file_option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file with [train], [task] and [model] tables (unknown keys are errors).",
+    "TOML file with [train], [task] and [model] tables (unknown keys are errors).",
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
 @click.option(
@@ -464,6 +530,7 @@ def report(run_dir: str) -> None:
     help="Train on this device: cpu, cuda, cuda:1, or auto (CUDA when available) [where the "
     "model is built: cpu].",
 )
+@_resumable
 def train_command(
     task: str | None,
     model_type: str | None,
@@ -476,25 +543,19 @@ def train_command(
     device: str | None,
 ) -> None:
     """Train a model on a task; write config.json, metrics.jsonl and weights.safetensors."""
-    from .exceptions import DynascopeError
     from .training import train_run
 
-    try:
-        result = train_run(
-            out_dir=out,
-            task=task,
-            model=model_type,
-            hidden=hidden,
-            n_steps=steps,
-            seed=seed,
-            config_file=config_file,
-            resume=resume,
-            device=device,
-        )
-    except DynascopeError as exc:
-        raise _fail(exc) from exc
-    except KeyboardInterrupt:
-        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
+    result = train_run(
+        out_dir=out,
+        task=task,
+        model=model_type,
+        hidden=hidden,
+        n_steps=steps,
+        seed=seed,
+        config_file=config_file,
+        resume=resume,
+        device=device,
+    )
     click.echo(
         f"steps: {result.steps} ({result.stop_reason})  held-out loss: "
         f"{result.final_eval_loss:.3g}  performance: {result.final_performance:.4f}"
@@ -518,6 +579,26 @@ def _find_defaults() -> dict[str, Any]:
 _FIND_DEFAULTS = _find_defaults()
 
 
+def _parse_input(text: str | None, n_in: int) -> list[float] | None:
+    """``--input 1,0`` → ``[1.0, 0.0]``; a bad value names the option and the expected form."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of {n_in} numbers (e.g. "
+            f"{','.join(['0'] * n_in)}).",
+            param_hint="--input",
+        ) from None
+    if len(values) != n_in:
+        raise click.BadParameter(
+            f"{text!r} has {len(values)} value(s); this model takes {n_in} input(s).",
+            param_hint="--input",
+        )
+    return values
+
+
 @main.command("fixed-points")
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option(
@@ -526,12 +607,12 @@ _FIND_DEFAULTS = _find_defaults()
     default=None,
     help="Constant input u*, comma-separated (default: zeros, the autonomous network).",
 )
-@click.option(
+@_int_option(
     "--n-init",
-    type=click.IntRange(min=1),
-    default=_FIND_DEFAULTS["n_init"],
-    help="Initial states for the search, sampled from the visited states (default: every "
+    "Initial states for the search, sampled from the visited states (default: every "
     "visited state once).",
+    _FIND_DEFAULTS["n_init"],
+    show_default=False,
 )
 @click.option(
     "--noise",
@@ -540,20 +621,8 @@ _FIND_DEFAULTS = _find_defaults()
     show_default=True,
     help="Std of the noise added to the sampled states (state units).",
 )
-@click.option(
-    "--trials",
-    type=click.IntRange(min=1),
-    default=128,
-    show_default=True,
-    help="Trials of random ±1 input pulses that produce the visited states.",
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=64,
-    show_default=True,
-    help="Time steps of each trial.",
-)
+@_int_option("--trials", "Trials of random ±1 input pulses that produce the visited states.", 128)
+@_int_option("--steps", "Time steps of each trial.", 64)
 @click.option(
     "--tol",
     type=click.FloatRange(min=0.0, min_open=True),
@@ -567,13 +636,7 @@ _FIND_DEFAULTS = _find_defaults()
     default=_FIND_DEFAULTS["slow_tol"],
     help="Also keep slow points with q below this (default: fixed points only).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the trials and of the initial-state noise.",
-)
+@_seed_option("Seed of the trials and of the initial-state noise.")
 @click.option("--manifolds", is_flag=True, help="Also trace the saddles' unstable manifolds.")
 @click.option(
     "--exact",
@@ -582,6 +645,7 @@ _FIND_DEFAULTS = _find_defaults()
     "regions for N <= 20, the arrangement cells for a LowRankRNN, else a region search).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the .npz here.")
+@_MODEL_SETTINGS
 def fixed_points_command(
     model_file: str,
     input_values: str | None,
@@ -595,19 +659,10 @@ def fixed_points_command(
     manifolds: bool,
     exact: bool,
     out: str | None,
+    **kwargs: Any,
 ) -> None:
     """Find the fixed points of the saved model MODEL_FILE and print a summary table."""
-    import warnings
-
-    from .exceptions import DynascopeError
-    from .fixedpoints import (
-        FixedPoints,
-        exact_fixed_points,
-        find_fixed_points,
-        unstable_manifolds,
-        visited_states,
-    )
-    from .io import load_user_model
+    from .fixedpoints import FixedPoints, exact_fixed_points, find_fixed_points, visited_states
 
     if exact:
         given = [
@@ -620,43 +675,67 @@ def fixed_points_command(
                 f"{', '.join(given)} apply to the gradient search, not to --exact (exact fixed "
                 "points are certified, with no tolerance); drop them or drop --exact."
             )
-    try:
-        model = load_user_model(model_file)
-        inputs = None
-        if input_values is not None:
-            inputs = [float(v) for v in input_values.split(",")]
-        states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fps: FixedPoints  # ExactFixedPoints is a FixedPoints
-            if exact:  # its own default number of search starts unless --n-init is given
-                extra: dict[str, Any] = {} if n_init is None else {"n_init": n_init}
-                fps = exact_fixed_points(
-                    model, inputs, initial_states=states, seed=seed, **extra
-                )
-            else:
-                fps = find_fixed_points(
-                    model,
-                    inputs,
-                    initial_states=states,
-                    n_init=n_init,
-                    noise=noise,
-                    tol=tol,
-                    slow_tol=slow_tol,
-                    seed=seed,
-                )
-        for w in caught:
-            click.echo(f"warning: {w.message}", err=True)
-        click.echo(fps.summary())
-        if manifolds and len(fps):
-            links = unstable_manifolds(model, fps)
-            click.echo(f"saddle -> attractor connections: {len(links.edges)}")
-            for saddle, targets in links.graph().items():
-                click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
-        if out is not None:
-            click.echo(f"written: {fps.save(out)}")
-    except (DynascopeError, ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
+    model = _load_model(model_file, _model_settings(kwargs))
+    inputs = _parse_input(input_values, model.n_in)
+    states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fps: FixedPoints  # ExactFixedPoints is a FixedPoints
+        if exact:  # its own default number of search starts unless --n-init is given
+            extra: dict[str, Any] = {} if n_init is None else {"n_init": n_init}
+            fps = exact_fixed_points(model, inputs, initial_states=states, seed=seed, **extra)
+        else:
+            fps = find_fixed_points(
+                model,
+                inputs,
+                initial_states=states,
+                n_init=n_init,
+                noise=noise,
+                tol=tol,
+                slow_tol=slow_tol,
+                seed=seed,
+            )
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(fps.summary())
+    hint = _continuous_attractor_hint(fps, slow_tol, exact)
+    if hint:
+        click.echo(hint)
+    if manifolds and len(fps):
+        _print_manifolds(model, fps)
+    if out is not None:
+        click.echo(f"written: {fps.save(out)}")
+
+
+def _continuous_attractor_hint(fps: Any, slow_tol: float | None, exact: bool) -> str | None:
+    """A note when most starts were discarded and the rest lie on a line (slow manifold)."""
+    import numpy as np
+
+    if exact or slow_tol is not None or len(fps) < 3:
+        return None
+    n_start = int(getattr(fps, "n_candidates", 0) or 0)
+    n_lost = int(getattr(fps, "n_discarded", 0) or 0)
+    if n_start == 0 or n_lost < n_start / 2:
+        return None
+    x = np.asarray(fps.xstar, dtype=float)
+    sv = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    if sv[0] == 0 or sv[1] > 0.1 * sv[0]:
+        return None
+    return (
+        f"note: {n_lost} of {n_start} starts were discarded and the {len(fps)} points found lie "
+        "on a line: the network likely has a continuous (line) attractor, whose points are "
+        "only approximately fixed. Keep them as slow points with --slow-tol (e.g. --slow-tol "
+        "1e-6)."
+    )
+
+
+def _print_manifolds(model: Any, fps: Any) -> None:
+    from .fixedpoints import unstable_manifolds
+
+    links = unstable_manifolds(model, fps)
+    click.echo(f"saddle -> attractor connections: {len(links.edges)}")
+    for saddle, targets in links.graph().items():
+        click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
 
 
 @main.command()
@@ -667,25 +746,22 @@ def fixed_points_command(
     help="Compare the built-in planted mechanisms (5 mechanisms x 10 seeds x 2 cell types).",
 )
 @click.option("--quick", is_flag=True, help="With --planted: 2 seeds, small networks (CI).")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="First seed of the planted networks (--planted), else of the trajectories' noise.",
-)
-def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int) -> None:
+@_dir_option("Output folder.", required=True)
+@_seed_option("First seed of the planted networks (--planted), else of the trajectories' noise.")
+@_MODEL_SETTINGS
+def compare(
+    models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int, **kwargs: Any
+) -> None:
     """Compare networks' dynamics: DSA and mechanism-graph distance matrices, silhouettes,
     a clustering figure and report.md in OUT.
 
     MODELS are model files or run directories (their weights.safetensors), e.g. a sweep's
     runs; or pass --planted for the planted-mechanism benchmark (--seed: its first seed).
+    The model settings (--nonlinearity, ...) apply to every model file given.
     """
     import dataclasses
     from pathlib import Path
 
-    from .exceptions import DynascopeError
     from .experiments.compare import (
         QUICK,
         CompareOptions,
@@ -694,36 +770,36 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
         planted_systems,
         write_compare_run,
     )
-    from .io import load_user_model
     from .report import RunDirectory
 
-    try:
-        if planted == bool(models):
-            raise click.UsageError("Give either model files / run directories or --planted.")
-        if quick and not planted:
-            raise click.UsageError("--quick applies to --planted only.")
-        opts = CompareOptions()
-        if planted:
-            opts = dataclasses.replace(opts, **QUICK) if quick else opts
-            names, nets, trajs, labels = planted_systems(
-                dataclasses.replace(opts, first_seed=seed)
-            )
-        else:
-            names, nets, trajs = [], [], []
-            for i, m in enumerate(models):
-                p = Path(m)
-                model = load_user_model(p / RunDirectory.WEIGHTS if p.is_dir() else p)
-                names.append(str(p))
-                nets.append(model)
-                trajs.append(autonomous_trajectories(
-                    model, n_trials=opts.n_trials, n_steps=opts.n_steps, noise=opts.noise,
+    if planted == bool(models):
+        raise click.UsageError("Give either model files / run directories or --planted.")
+    if quick and not planted:
+        raise click.UsageError("--quick applies to --planted only.")
+    settings = _model_settings(kwargs)
+    opts = CompareOptions()
+    if planted:
+        opts = dataclasses.replace(opts, **QUICK) if quick else opts
+        names, nets, trajs, labels = planted_systems(dataclasses.replace(opts, first_seed=seed))
+    else:
+        names, nets, trajs = [], [], []
+        for i, m in enumerate(models):
+            p = Path(m)
+            model = _load_model(p / RunDirectory.WEIGHTS if p.is_dir() else p, settings)
+            names.append(str(p))
+            nets.append(model)
+            trajs.append(
+                autonomous_trajectories(
+                    model,
+                    n_trials=opts.n_trials,
+                    n_steps=opts.n_steps,
+                    noise=opts.noise,
                     seed=seed + i,
-                ))
-            labels = {"model_type": [type(n).__name__ for n in nets]}
-        result = compare_networks(names, nets, trajs, labels, opts)
-        path = write_compare_run(result, out, title="dynascope compare", options=opts)
-    except (DynascopeError, ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
+                )
+            )
+        labels = {"model_type": [type(n).__name__ for n in nets]}
+    result = compare_networks(names, nets, trajs, labels, opts)
+    path = write_compare_run(result, out, title="dynascope compare", options=opts)
     for key, sil in result.silhouettes.items():
         click.echo(f"{key}: " + ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items()))
     click.echo(f"written: {path}")
