@@ -148,38 +148,30 @@ def _file_option(name: str, dest: str, help: str) -> Any:
     return click.option(name, dest, type=click.Path(dir_okay=False), default=None, help=help)
 
 
-#: The options of every command that loads a user's model: what a state dict does not record.
+#: The options of every command that loads a user's model: what a state dict does not record
+#: (default None: the loader assumes a value and says so).
+_SETTING_HELP = {
+    "--nonlinearity": "The recurrent nonlinearity, which a state dict does not record: an "
+    "nn.RNN's (tanh or relu; assumed tanh) or a low_rank_rnns network's (tanh, relu, softplus, "
+    "identity; assumed tanh).",
+    "--readout-nonlinearity": "A low_rank_rnns network's readout nonlinearity (assumed tanh, "
+    "its default).",
+    "--tau": "Time constant of a continuous-time (low_rank_rnns) network (assumed 100).",
+    "--dt": "Euler step of a continuous-time network (assumed 20; alpha = dt/tau).",
+}
 _MODEL_SETTINGS = _options(
-    click.option(
-        "--nonlinearity",
-        type=click.Choice(["tanh", "relu", "softplus", "identity"]),
-        default=None,
-        metavar="NAME",
-        help="The recurrent nonlinearity, which a state dict does not record: an nn.RNN's "
-        "(tanh or relu; assumed tanh) or a low_rank_rnns network's (tanh, relu, softplus, "
-        "identity; assumed tanh).",
-    ),
-    click.option(
-        "--readout-nonlinearity",
-        type=click.Choice(["tanh", "relu", "softplus", "identity"]),
-        default=None,
-        metavar="NAME",
-        help="A low_rank_rnns network's readout nonlinearity (assumed tanh, its default).",
-    ),
-    click.option(
-        "--tau",
-        type=click.FloatRange(min=0.0, min_open=True),
-        metavar="MS",
-        default=None,
-        help="Time constant of a continuous-time (low_rank_rnns) network (assumed 100).",
-    ),
-    click.option(
-        "--dt",
-        type=click.FloatRange(min=0.0, min_open=True),
-        metavar="MS",
-        default=None,
-        help="Euler step of a continuous-time network (assumed 20; alpha = dt/tau).",
-    ),
+    *(
+        click.option(
+            name,
+            type=click.Choice(["tanh", "relu", "softplus", "identity"])
+            if name.endswith("nonlinearity")
+            else click.FloatRange(min=0.0, min_open=True),
+            default=None,
+            metavar="NAME" if name.endswith("nonlinearity") else "MS",
+            help=text,
+        )
+        for name, text in _SETTING_HELP.items()
+    )
 )
 
 
@@ -188,11 +180,26 @@ def _model_settings(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: kwargs.pop(k) for k in ("nonlinearity", "readout_nonlinearity", "tau", "dt")}
 
 
-def _load_model(path: Any, settings: dict[str, Any], echo: bool = True) -> Any:
-    """The one way commands load a user's model; say first what had to be assumed."""
+def _load_model(
+    path: Any, settings: dict[str, Any], echo: bool = True, only_where_needed: bool = False
+) -> Any:
+    """The one way commands load a user's model; say first what had to be assumed.
+
+    ``only_where_needed`` (several files, one set of settings): a file that records its own
+    settings, or has none to set (a GRU), is loaded as it is, with a line saying so.
+    """
+    from .exceptions import InvalidParameterError
     from .io import assumption_notes, load_user_model
 
-    model = load_user_model(path, **settings)
+    try:
+        model = load_user_model(path, **settings)
+    except InvalidParameterError as exc:
+        given = {k: v for k, v in settings.items() if v is not None}
+        if not (only_where_needed and given):
+            raise
+        model = load_user_model(path)
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in given)
+        click.echo(f"{path}: {flags} not applied ({str(exc).split('; ', 1)[0]})")
     if echo:
         for line in assumption_notes(model, cli=True):
             click.echo(line)
@@ -240,8 +247,8 @@ def info(model_file: str, **kwargs: Any) -> None:
     click.echo(f"{model.model_type}({model.extra_repr()})")
     click.echo(f"state size: {model.state_size}")
     click.echo(notes.pop("nonlinearity", f"nonlinearity: {model.describe_nonlinearity()}"))
-    if model.continuous_time and not (notes.keys() & {"tau", "dt"}):
-        click.echo(f"tau: {model.tau:g}, dt: {model.dt:g} (alpha = {model.alpha:g})")
+    if model.continuous_time and "alpha = dt/tau" not in notes:
+        click.echo(f"alpha = dt/tau: {model.alpha:g} (tau {model.tau:g}, dt {model.dt:g})")
     for line in notes.values():
         click.echo(line)
     click.echo(f"parameters: {sum(p.numel() for p in model.parameters())}")
@@ -717,7 +724,7 @@ def _continuous_attractor_hint(fps: Any, slow_tol: float | None, exact: bool) ->
     n_lost = int(getattr(fps, "n_discarded", 0) or 0)
     if n_start == 0 or n_lost < n_start / 2:
         return None
-    x = np.asarray(fps.xstar, dtype=float)
+    x = np.asarray(fps.x_star, dtype=float)
     sv = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
     if sv[0] == 0 or sv[1] > 0.1 * sv[0]:
         return None
@@ -757,7 +764,8 @@ def compare(
 
     MODELS are model files or run directories (their weights.safetensors), e.g. a sweep's
     runs; or pass --planted for the planted-mechanism benchmark (--seed: its first seed).
-    The model settings (--nonlinearity, ...) apply to every model file given.
+    The model settings (--nonlinearity, ...) apply to every model file that does not record
+    them; the others are loaded as they are, with a line saying so.
     """
     import dataclasses
     from pathlib import Path
@@ -785,7 +793,8 @@ def compare(
         names, nets, trajs = [], [], []
         for i, m in enumerate(models):
             p = Path(m)
-            model = _load_model(p / RunDirectory.WEIGHTS if p.is_dir() else p, settings)
+            file = p / RunDirectory.WEIGHTS if p.is_dir() else p
+            model = _load_model(file, settings, only_where_needed=True)
             names.append(str(p))
             nets.append(model)
             trajs.append(
@@ -800,6 +809,25 @@ def compare(
         labels = {"model_type": [type(n).__name__ for n in nets]}
     result = compare_networks(names, nets, trajs, labels, opts)
     path = write_compare_run(result, out, title="dynascope compare", options=opts)
-    for key, sil in result.silhouettes.items():
-        click.echo(f"{key}: " + ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items()))
+    _print_comparison(result)
     click.echo(f"written: {path}")
+
+
+def _print_comparison(result: Any) -> None:
+    """The distance matrices with the networks' names, the noise floor, the silhouettes."""
+    from .experiments.compare import MAX_PRINTED, noise_floor_sentence, short_names
+
+    names = short_names(result.names)
+    if len(names) <= MAX_PRINTED:
+        width = max(len(n) for n in names) + 4
+        for key, d in result.distances.items():
+            click.echo(f"{key} distance:")
+            click.echo(" " * width + "".join(f"{i + 1:>8d}" for i in range(len(names))))
+            for i, row in enumerate(d):
+                label = f"{i + 1}. {names[i]}"
+                click.echo(f"{label:<{width}}" + "".join(f"{v:8.3f}" for v in row))
+    click.echo(noise_floor_sentence(result))
+    for key, sil in result.silhouettes.items():
+        if sil:
+            text = ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items())
+            click.echo(f"{key}: {text}")

@@ -326,7 +326,7 @@ def _check_recorded(model: RNNModel, settings: Any, path: Path) -> None:
             )
 
 
-#: How each assumed setting is named on the command line and in Python.
+#: How each assumed nonlinearity is named on the command line and in Python, and when to pass it.
 _FIX = {
     "nonlinearity": ("--nonlinearity relu", "nonlinearity='relu'", "if it was trained with ReLU"),
     "readout_nonlinearity": (
@@ -334,8 +334,6 @@ _FIX = {
         "readout_nonlinearity='identity'",
         "if its readout is linear",
     ),
-    "tau": ("--tau", "tau=...", "with the time constant it was trained with"),
-    "dt": ("--dt", "dt=...", "with the time step it was trained with"),
 }
 
 
@@ -344,19 +342,23 @@ def assumption_notes(model: RNNModel, *, cli: bool = False) -> list[str]:
 
     ``"nonlinearity: tanh (assumed; a state dict does not record it — pass --nonlinearity
     relu if it was trained with ReLU)"``; ``cli=False`` names the Python argument instead.
+    τ and dt, when assumed, share one line (what matters is α = dt/τ).
     """
     lines = []
     for name, value in model.assumed.items():
-        flag, arg, when = _FIX.get(name, (f"--{name}", f"{name}=...", ""))
-        fix = flag if cli else arg
-        if name in ("tau", "dt"):
-            lines.append(
-                f"{name}: {value:g} (assumed; a state dict does not record it — pass {fix} "
-                f"{when}; alpha = dt/tau = {float(model.dt or 0) / float(model.tau or 1):g})"
-            )
-        else:
+        if name in _FIX:
+            flag, arg, when = _FIX[name]
             lines.append(
                 f"{name.replace('_', ' ')}: {value} (assumed; a state dict does not record it "
-                f"— pass {fix} {when})"
+                f"— pass {flag if cli else arg} {when})"
             )
+    timing = [k for k in ("tau", "dt") if k in model.assumed]
+    if timing:
+        fix = " and ".join(f"--{k}" if cli else f"{k}=..." for k in timing)
+        alpha = float(model.dt or 0.0) / float(model.tau or 1.0)
+        lines.append(
+            f"alpha = dt/tau: {alpha:g} (tau {model.tau:g}, dt {model.dt:g}; "
+            f"{' and '.join(timing)} assumed; a state dict does not record "
+            f"{'them' if len(timing) > 1 else 'it'} — pass {fix} it was trained with)"
+        )
     return lines

@@ -113,6 +113,9 @@ class Experiment:
     quick: Mapping[str, Any]
     build: Callable[[RunContext], RNNModel]
     analyze: Callable[[RunContext, RNNModel], Report]
+    #: Checks a model given to the run (``run --model``) before any run directory is made;
+    #: raises with the fix that works for that model. None: any model with a readout.
+    accepts: Callable[[RNNModel], Any] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -291,6 +294,8 @@ def run_experiment(
     opts = make_options(experiment, quick, options or {})
     if model is not None:  # before the run directory is made: a refused model leaves none
         model = _check_user_model(model, name)
+        if experiment.accepts is not None:
+            experiment.accepts(model)
         _check_given_sizes(model, name, options or {})
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     run = RunDirectory(Path("runs") / name if out is None else out, mode=mode)

@@ -208,10 +208,9 @@ def loadings(model: LowRankRNN) -> np.ndarray:
         If ``model`` is not a :class:`~dynascope.models.LowRankRNN`.
     """
     if not isinstance(model, LowRankRNN):
-        raise InvalidParameterError(
-            f"loadings needs a LowRankRNN; got {type(model).__name__}. Approximate a dense "
-            "RateRNN with LowRankRNN.from_full(model, rank) first."
-        )
+        from ._latents import not_lowrank_advice
+
+        raise InvalidParameterError(f"loadings needs a LowRankRNN; {not_lowrank_advice(model)}")
     with torch.no_grad():
         cols: list[torch.Tensor] = [model.m, model.n, model.weight_in]
         if model.bias is not None:
