@@ -422,3 +422,85 @@ def test_gru_messages_offer_a_fix_that_works(tmp_path):
     rate = RateRNN(1, 8, 1, seed=0)
     with pytest.raises(InvalidParameterError, match=r"LowRankRNN.from_full\(model, rank\)"):
         dynascope.experiments.run_experiment("decision", tmp_path / "r", model=rate, quick=True)
+
+
+def test_a_failed_overwrite_leaves_no_old_report(tmp_path, monkeypatch):
+    from dynascope.experiments import _base
+
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("report.json", "report.html", "metrics_summary.json"):
+        (out / name).write_text("{}")
+
+    def fail(*_args, **_kwargs):
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setattr(_base, "_analyze", fail)
+    model = load_user_model(RELU_FF, nonlinearity="relu")
+    with pytest.raises(RuntimeError, match="analysis failed"):
+        _base.run_experiment("flipflop", out, overwrite=True, model=model, options={"n_bits": 2})
+    assert not any((out / n).exists() for n in ("report.json", "report.html"))
+
+
+def test_heavy_calls_run_small_models_on_one_thread(monkeypatch):
+    from dynascope._threads import policy_threads
+
+    monkeypatch.delenv("DYNASCOPE_THREADS", raising=False)
+    assert policy_threads(64) == 1 and policy_threads(100_000) is None
+    monkeypatch.setenv("DYNASCOPE_THREADS", "3")
+    assert policy_threads(64) == 3
+    monkeypatch.setenv("DYNASCOPE_THREADS", "zero")
+    with pytest.raises(InvalidParameterError, match="DYNASCOPE_THREADS"):
+        policy_threads(64)
+    monkeypatch.delenv("DYNASCOPE_THREADS")
+    caller = torch.get_num_threads()
+    torch.set_num_threads(2)  # a caller with torch's multi-threaded default
+    try:
+        _check_policy_applies(monkeypatch)
+    finally:
+        torch.set_num_threads(caller)
+
+
+def _check_policy_applies(monkeypatch):
+    from dynascope._threads import heavy_threads
+
+    before = torch.get_num_threads()
+    seen = []
+    with heavy_threads(16):
+        seen.append(torch.get_num_threads())
+    assert seen == [1] and torch.get_num_threads() == before  # the caller's setting is back
+    # find_fixed_points runs under the policy and restores the caller's thread count
+    import dynascope.fixedpoints._finder as finder
+
+    inside = []
+    original = finder.prepare_model
+
+    def spy(*args, **kwargs):
+        inside.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(finder, "prepare_model", spy)
+    model = load_user_model(RELU_FF, nonlinearity="relu")
+    finder.find_fixed_points(model, initial_states=torch.zeros(4, 24), seed=0)
+    assert inside == [1] and torch.get_num_threads() == before
+
+
+def test_given_model_sections_never_describe_training_that_did_not_happen():
+    from dynascope.experiments._base import given_model_sections
+    from dynascope.report import Section
+
+    text = (
+        "Perceptual decision: one input carries a coherence ±c (c from 0.032, 0.128) for "
+        "800 ms; the output must report sign(c). A rank-1 network of 512 tanh units "
+        "(τ = 100 ms, dt = 20 ms) was trained with Adam (at most 2000 steps, stopped at 95% "
+        "held-out accuracy). Held-out accuracy: 97.5%."
+    )
+    other = Section("Latents", "Trained with nothing here.")
+    out = given_model_sections([Section("Task and training", text), other], "net.pt")
+    assert out[0].title == "Task" and out[1] is other
+    assert "Adam" not in out[0].text and "(c from 0.032, 0.128)" in out[0].text
+    assert "Held-out accuracy: 97.5%." in out[0].text
+    assert out[0].text.endswith(
+        "The network analysed was trained outside dynascope (loaded from net.pt); this run "
+        "trained nothing, and its training options were not used."
+    )

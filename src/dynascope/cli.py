@@ -227,6 +227,8 @@ def main(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    # the heavy calls' thread policy (dynascope._threads) follows --threads too
+    os.environ["DYNASCOPE_THREADS"] = str(threads)
 
 
 @main.command()

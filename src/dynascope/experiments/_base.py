@@ -299,6 +299,11 @@ def run_experiment(
         _check_given_sizes(model, name, options or {})
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     run = RunDirectory(Path("runs") / name if out is None else out, mode=mode)
+    if overwrite:
+        # the old report goes first: a run that fails now leaves no report of the old one that
+        # reads as the result of this one (the report files are written last, on success)
+        for stale in (run.REPORT, run.REPORT_HTML, run.METRICS_SUMMARY):
+            (run.path / stale).unlink(missing_ok=True)
     record: dict[str, Any] = {
         "experiment": name,
         "seed": seed,
