@@ -504,3 +504,14 @@ def test_given_model_sections_never_describe_training_that_did_not_happen():
         "The network analysed was trained outside dynascope (loaded from net.pt); this run "
         "trained nothing, and its training options were not used."
     )
+
+
+def test_fixed_points_suggests_slow_tol_for_a_line_attractor(tmp_path):
+    from dynascope.networks import line_attractor
+
+    path = save(line_attractor(20, nonlinearity="identity", seed=0), tmp_path / "line.safetensors")
+    result = _cli("fixed-points", str(path), "--trials", "16", "--steps", "16")
+    assert result.exit_code == 0, result.output
+    assert "lie on a line" in result.output and "--slow-tol" in result.output
+    flipflop = _cli("fixed-points", str(RELU_FF), "--nonlinearity", "relu", "--trials", "16")
+    assert "lie on a line" not in flipflop.output  # 4 corners and 5 saddles: not a line

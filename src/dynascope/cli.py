@@ -717,24 +717,25 @@ def fixed_points_command(
 
 
 def _continuous_attractor_hint(fps: Any, slow_tol: float | None, exact: bool) -> str | None:
-    """A note when most starts were discarded and the rest lie on a line (slow manifold)."""
+    """A note when the points found lie on a line (a likely continuous attractor): many of
+    them, or a few with most starts discarded (their neighbours are only slow points)."""
     import numpy as np
 
     if exact or slow_tol is not None or len(fps) < 3:
         return None
-    n_start = int(getattr(fps, "n_candidates", 0) or 0)
-    n_lost = int(getattr(fps, "n_discarded", 0) or 0)
-    if n_start == 0 or n_lost < n_start / 2:
+    n_start = int(fps.n_candidates)
+    most_lost = n_start > 0 and fps.n_discarded >= n_start / 2
+    if len(fps) < 5 and not most_lost:
         return None
     x = np.asarray(fps.x_star, dtype=float)
     sv = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
-    if sv[0] == 0 or sv[1] > 0.1 * sv[0]:
+    if sv[0] == 0 or sv[1] > 0.05 * sv[0]:
         return None
+    lost = f"{fps.n_discarded} of {n_start} starts were discarded and " if most_lost else ""
     return (
-        f"note: {n_lost} of {n_start} starts were discarded and the {len(fps)} points found lie "
-        "on a line: the network likely has a continuous (line) attractor, whose points are "
-        "only approximately fixed. Keep them as slow points with --slow-tol (e.g. --slow-tol "
-        "1e-6)."
+        f"note: {lost}the {len(fps)} points found lie on a line: the network likely has a "
+        "continuous (line) attractor, whose points the search finds one by one or only "
+        "approximately. Keep its slow points too with --slow-tol (e.g. --slow-tol 1e-6)."
     )
 
 

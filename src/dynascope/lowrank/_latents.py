@@ -74,11 +74,11 @@ def not_lowrank_advice(model: Any) -> str:
     kind = type(model).__name__
     if isinstance(model, RateRNN):
         return (
-            f"got a {kind}. Approximate its connectivity with LowRankRNN.from_full(model, rank) "
+            f"got {kind}. Approximate its connectivity with LowRankRNN.from_full(model, rank) "
             "first."
         )
     return (
-        f"got a {kind}, whose connectivity is not low-rank (LowRankRNN.from_full takes a "
+        f"got {kind}, whose connectivity is not low-rank (LowRankRNN.from_full takes a "
         "RateRNN only). Analyse its fixed points with `dynascope fixed-points MODEL_FILE` or "
         "dynascope.find_fixed_points, or train a low-rank network with `dynascope run "
         "decision`; a low_rank_rnns state dict (keys wi, si, m, n, b, wo, so, h0) loads as a "
