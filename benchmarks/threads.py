@@ -9,7 +9,7 @@ it, which is what every call got before the policy). Prints medians and same-run
 
 Usage::
 
-    python benchmarks/threads.py [--repeats 3] [--states 4096] [--steps 200]
+    python benchmarks/threads.py [--repeats 3] [--states 4096] [--steps 200] [--only NAME]
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--states", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument(
+        "--only", choices=["find_fixed_points", "train"], default=None, help="Time one call."
+    )
     args = parser.parse_args()
     default_threads = torch.get_num_threads()
     model = load(DATA / "flipflop_gru16.safetensors")
@@ -65,6 +68,8 @@ def main() -> None:
         f"load: {os.getloadavg()[0]:.2f}"
     )
     for name, work in (("find_fixed_points", fixed_points), ("train", training)):
+        if args.only not in (None, name):
+            continue
         times: dict[str, list[float]] = {"policy": [], "caller": []}
         for _ in range(args.repeats):
             for setting in ("policy", "caller"):
