@@ -104,8 +104,10 @@ def test_repeated_block_check_finds_copied_option_blocks() -> None:
 
 def test_cli_has_no_repeated_block_of_six_lines() -> None:
     """The commands are declarations over shared helpers: no 6 same-shaped lines twice."""
+    import dynascope._cli
     import dynascope.cli
 
-    text = Path(dynascope.cli.__file__).read_text(encoding="utf-8")
-    repeats = _repeated_blocks(text)
-    assert not repeats, f"repeated 6-line blocks in cli.py (first line numbers): {repeats[:5]}"
+    for module in (dynascope.cli, dynascope._cli):
+        text = Path(str(module.__file__)).read_text(encoding="utf-8")
+        repeats = _repeated_blocks(text)
+        assert not repeats, f"repeated 6-line blocks in {module.__name__}: {repeats[:5]}"
