@@ -485,7 +485,7 @@ def _check_policy_applies(monkeypatch):
     assert inside == [1] and torch.get_num_threads() == before
 
 
-def test_given_model_sections_never_describe_training_that_did_not_happen():
+def test_given_model_sections_never_describe_training_that_did_not_happen(tmp_path):
     from dynascope.experiments._base import given_model_sections
     from dynascope.report import Section
 
@@ -504,6 +504,11 @@ def test_given_model_sections_never_describe_training_that_did_not_happen():
         "The network analysed was trained outside dynascope (loaded from net.pt); this run "
         "trained nothing, and its training options were not used."
     )
+    own = given_model_sections([Section("Task and training", text)], "w.st", foreign=False)
+    assert "was given to this run (loaded from w.st)" in own[0].text
+    assert "outside" not in own[0].text
+    assert load_user_model(RELU_FF).foreign
+    assert not load_user_model(save(GRU(1, 2, 1, seed=0), tmp_path / "own.st")).foreign
 
 
 def test_fixed_points_suggests_slow_tol_for_a_line_attractor(tmp_path):

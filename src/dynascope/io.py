@@ -300,6 +300,7 @@ def load_user_model(
     else:
         state = read_torch_state_dict(p)
     model = from_state_dict(state, str(p), settings)
+    model.foreign = True
     model._place(device)
     return model
 

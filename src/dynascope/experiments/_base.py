@@ -202,15 +202,19 @@ def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
 _TRAINING_SENTENCE = re.compile(r"[^.]*\b(?:[Tt]rained|[Tt]raining) (?:with|for)\b[^.]*\.\s*")
 
 
-def given_model_sections(sections: Sequence[Any], source: str) -> list[Any]:
+def given_model_sections(
+    sections: Sequence[Any], source: str, *, foreign: bool = True
+) -> list[Any]:
     """The sections of a report on a model given to the run (``run --model``).
 
     The run trained nothing: a sentence describing the training the run would have done is
-    replaced by one saying where the model came from, and "Task and training" becomes "Task".
+    replaced by one saying where the model came from (``foreign``: a file written outside
+    dynascope, so trained outside it), and "Task and training" becomes "Task".
     """
+    where = "was trained outside dynascope" if foreign else "was given to this run"
     said = (
-        f"The network analysed was trained outside dynascope (loaded from {source}); this run "
-        "trained nothing, and its training options were not used."
+        f"The network analysed {where} (loaded from {source}); this run trained nothing, and "
+        "its training options were not used."
     )
     out = []
     for section in sections:
@@ -226,7 +230,10 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
     notices = [QUICK_NOTE] if ctx.quick else []
     if ctx.model_source is not None:
         report = dataclasses.replace(
-            report, sections=given_model_sections(report.sections, ctx.model_source)
+            report,
+            sections=given_model_sections(
+                report.sections, ctx.model_source, foreign=bool(getattr(model, "foreign", False))
+            ),
         )
         from ..io import assumption_notes
 
@@ -358,8 +365,9 @@ def _check_user_model(model: RNNModel, name: str) -> RNNModel:
     """A user's model as a native one with a readout (every experiment scores the outputs)."""
     from ..models import WrappedRNN
 
-    if isinstance(model, WrappedRNN):
+    if isinstance(model, WrappedRNN):  # a user's torch module: trained outside dynascope
         model = model.to_native()
+        model.foreign = True
     if model.n_out == 0:
         raise InvalidParameterError(
             f"The model has no readout (n_out = 0), but the {name} experiment scores the "

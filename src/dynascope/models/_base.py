@@ -89,6 +89,9 @@ class RNNModel(nn.Module):
     #: ``repr`` and ``dynascope info``. Empty for a model built in Python or read from a
     #: dynascope file.
     assumed: dict[str, Any] = {}  # noqa: RUF012 (replaced per instance, never mutated)
+    #: True for a model read from a file written outside dynascope (a torch or low_rank_rnns
+    #: state dict), set by :func:`dynascope.io.load_user_model`.
+    foreign: bool = False
 
     # ------------------------------------------------------------------ contract
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
