@@ -374,7 +374,7 @@ def test_mean_field_readout_uses_the_readout_nonlinearity():
     reason="set DYNASCOPE_LOW_RANK_RNNS to a folder holding the low_rank_rnns package",
 )
 @pytest.mark.parametrize("kind", ["lowrank", "fullrank"])
-def test_field_layouts_match_the_original_modules(monkeypatch, kind):
+def test_field_layouts_match_the_original_modules(monkeypatch, tmp_path, kind):
     """Side by side with the original code (a snapshot, never part of dynascope)."""
     monkeypatch.syspath_prepend(os.environ["DYNASCOPE_LOW_RANK_RNNS"])
     for optional in ("seaborn", "matplotlib.pyplot"):  # the helpers import them for plots only
@@ -402,12 +402,8 @@ def test_field_layouts_match_the_original_modules(monkeypatch, kind):
             want = net(u)
         finally:
             torch.set_default_dtype(default)
-        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"dynascope_{kind}_{os.getpid()}.pt"
-        torch.save(state, path)
-        try:
-            model = load_user_model(path, tau=100.0, dt=25.0)
-        finally:
-            path.unlink()
+        torch.save(state, tmp_path / "net.pt")
+        model = load_user_model(tmp_path / "net.pt", tau=100.0, dt=25.0)
         _, got = model.eval()(u)
     assert torch.allclose(got, want, rtol=0, atol=1e-12), float((got - want).abs().max())
 
