@@ -149,6 +149,14 @@ def test_cli_compare_model_files(tmp_path) -> None:
         mech = d["mechanism"]
     assert mech[0, 1] < mech[0, 2] and mech[0, 1] < mech[1, 2]
     assert (out / "report.md").is_file()
+    # readable: the matrices printed with the networks' names, a stated noise floor
+    assert "mechanism distance:" in res.output
+    assert "1. m0.safetensors" in res.output and "3. m2.safetensors" in res.output
+    assert "Noise floor: the DSA distance between two halves" in res.output
+    assert "silhouette by" not in res.output  # one network per type: no silhouette to give
+    summary = json.loads((out / "compare.json").read_text())
+    assert "n_seeds" not in summary["options"] and "n_trials" in summary["options"]
+    assert summary["noise_floor"]["dsa_same_network"] >= 0.0
     bad = CliRunner().invoke(main, ["compare", "--out", str(out)])
     assert bad.exit_code != 0 and "--planted" in bad.output
 
@@ -163,3 +171,34 @@ def test_planted_systems_options_reach_the_code() -> None:
     assert trajs[0].shape == (QUICK["n_trials"], QUICK["n_steps"], QUICK["n_hidden"])
     with pytest.raises(InvalidParameterError, match="cell"):
         planted_systems(dataclasses.replace(opts, cells=("lstm",)))
+
+
+def test_compare_report_tables_are_well_formed_for_any_networks(tmp_path) -> None:
+    """Three networks of three types (no silhouette), and 15 networks (matrices not printed)."""
+    from dynascope.experiments.compare import report_lines
+
+    for n, kinds in ((3, ["GRU", "LSTM", "VanillaRNN"]), (15, ["GRU"] * 8 + ["LSTM"] * 7)):
+        rng = np.random.default_rng(n)
+        a = rng.random((n, n))
+        d = {k: (a + a.T) * (1 - np.eye(n)) for k in ("dsa", "mechanism", "combined")}
+        res = CompareResult([f"net{i}.pt" for i in range(n)], d, {"model_type": kinds})
+        text = "\n".join(report_lines(res, "t"))
+        tables = [line for line in text.splitlines() if line.startswith("|")]
+        assert tables
+        blocks: list[list[str]] = [[]]
+        for line in text.splitlines():
+            if line.startswith("|"):
+                blocks[-1].append(line)
+            elif blocks[-1]:
+                blocks.append([])
+        for block in (b for b in blocks if b):
+            widths = {line.count("|") for line in block}
+            assert len(widths) == 1, block  # every row has the header's number of cells
+            assert set(block[1].replace("|", "")) == {"-"}
+        assert "dsa:" not in text and "Noise floor" in text
+        if n <= 12:
+            assert "| 3. net2.pt |" in text
+        else:
+            assert "distances.npz" in text
+        out = write_compare_run(res, tmp_path / f"c{n}", title="t")
+        assert (out / "report.md").read_text() == text

@@ -207,7 +207,7 @@ def user_pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_cli_info_fixed_points_and_run_on_a_torch_state_dict(user_pt: Path, tmp_path: Path):
     info = _cli("info", str(user_pt))
     assert info.returncode == 0, info.stderr
-    assert "GRU(n_in=3, n_hidden=12, n_out=3)" in info.stdout
+    assert "GRU(n_in=3, n_hidden=12, n_out=3, nonlinearity=sigmoid gates, tanh)" in info.stdout
     fps = _cli("fixed-points", str(user_pt), "--n-init", "64", "--trials", "16")
     assert fps.returncode == 0, fps.stderr
     assert "fixed point" in fps.stdout.lower()

@@ -1,89 +1,31 @@
-"""The ``dynascope`` command line: thin commands over the public API."""
+"""The ``dynascope`` command line: thin commands over the public API.
+
+Each command is a declaration: its options (built by :mod:`dynascope._cli`, which also holds
+the error style and the one model loader) and a few lines calling the library. The module is
+long only because every option carries its help text, which is the CLI's documentation.
+"""
 
 from __future__ import annotations
 
 import os
-import shlex
-import sys
 import warnings
 from typing import Any
 
 import click
 
 from . import __version__
+from ._cli import (
+    _MODEL_SETTINGS,
+    _dir_option,
+    _file_option,
+    _int_option,
+    _load_model,
+    _Main,
+    _model_settings,
+    _resumable,
+    _seed_option,
+)
 from .models import MODELS
-
-# Errors a user can cause (bad options, files, data, a missing extra): one `error:` line, no
-# traceback. Anything else is a bug and keeps its traceback. DYNASCOPE_TRACEBACK=1 shows the
-# traceback of user errors too.
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError)
-
-
-def _say(kind: str, message: object) -> None:
-    """Print one ``error: ...`` / ``warning: ...`` line to stderr."""
-    text = " ".join(str(message).split()) or "(no message)"
-    click.echo(f"{kind}: {text}", err=True)
-
-
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """``warnings.showwarning`` during CLI commands: a ``warning:`` line, no source line."""
-    _say("warning", message)
-
-
-class _Interrupted(click.ClickException):
-    """Ctrl-C during a resumable command: say how to resume; exit 130."""
-
-    exit_code = 130
-
-
-def _resume_hint() -> str:
-    """The command line that resumes the interrupted run (this one, plus --resume)."""
-    argv = [a for a in sys.argv[1:] if a != "--overwrite"]
-    if "--resume" not in argv:
-        argv.append("--resume")
-    return "dynascope " + shlex.join(argv)
-
-
-class _Main(click.Group):
-    """The command group, with one error style: ``error: ...`` lines on stderr, no tracebacks
-    for user errors, ``warning: ...`` lines for the library's warnings, exit 130 on Ctrl-C."""
-
-    def main(self, args: Any = None, *posargs: Any, **kwargs: Any) -> Any:  # noqa: D102
-        if kwargs.get("standalone_mode", True) is False:
-            return super().main(args, *posargs, **kwargs)
-        kwargs["standalone_mode"] = False
-        previous = warnings.showwarning
-        warnings.showwarning = _show_warning
-        code = 0
-        try:
-            rv = super().main(args, *posargs, **kwargs)
-            code = rv if isinstance(rv, int) else 0  # click returns the code of an early exit
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "dynascope"
-            _say("error", f"{exc.format_message()} (see: {where} --help)")
-            code = exc.exit_code
-        except click.ClickException as exc:
-            _say("error", exc.format_message())
-            code = exc.exit_code
-        except click.Abort:  # Ctrl-C (or EOF) outside a resumable command
-            _say("error", "interrupted")
-            code = 130
-        except _USER_ERRORS as exc:
-            if os.environ.get("DYNASCOPE_TRACEBACK"):
-                raise
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            _say("error", first)
-            code = 1
-        finally:
-            warnings.showwarning = previous
-        sys.exit(code)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,24 +49,33 @@ def main(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    # the heavy calls' thread policy (dynascope._threads) follows --threads too
+    os.environ["DYNASCOPE_THREADS"] = str(threads)
 
 
 @main.command()
 @click.argument("model_file", type=click.Path(dir_okay=False))
-def info(model_file: str) -> None:
-    """Print the class, sizes and parameter count of MODEL_FILE.
+@_MODEL_SETTINGS
+def info(model_file: str, **kwargs: Any) -> None:
+    """Print the class, sizes, nonlinearity and parameter count of MODEL_FILE.
 
-    MODEL_FILE is a dynascope .safetensors file or a torch state dict of a single-layer
-    nn.RNN/GRU/LSTM (with or without a readout), recognised by content; see
-    docs/tutorials/own-model.md.
+    MODEL_FILE is a dynascope .safetensors file, a torch state dict of a single-layer
+    nn.RNN/GRU/LSTM (with or without a readout), or a low_rank_rnns state dict, recognised by
+    content; see docs/tutorials/own-model.md. What the file does not record is said to be
+    assumed.
     """
-    from .io import load_user_model
+    from .io import assumption_notes
 
-    model = load_user_model(model_file)
-    n_params = sum(p.numel() for p in model.parameters())
+    model = _load_model(model_file, _model_settings(kwargs), echo=False)
+    notes = {line.split(":", 1)[0]: line for line in assumption_notes(model, cli=True)}
     click.echo(f"{model.model_type}({model.extra_repr()})")
     click.echo(f"state size: {model.state_size}")
-    click.echo(f"parameters: {n_params}")
+    click.echo(notes.pop("nonlinearity", f"nonlinearity: {model.describe_nonlinearity()}"))
+    if model.continuous_time and "alpha = dt/tau" not in notes:
+        click.echo(f"alpha = dt/tau: {model.alpha:g} (tau {model.tau:g}, dt {model.dt:g})")
+    for line in notes.values():
+        click.echo(line)
+    click.echo(f"parameters: {sum(p.numel() for p in model.parameters())}")
     click.echo(f"dtype: {str(model.dtype).removeprefix('torch.')}")
     if model.n_out == 0:
         click.echo("readout: none (fixed points work; analyses that score outputs need one)")
@@ -139,23 +90,9 @@ def info(model_file: str) -> None:
     show_default=True,
     help="Model to simulate.",
 )
-@click.option(
-    "--hidden", type=click.IntRange(min=1), default=512, show_default=True, help="Number of units."
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Time steps to simulate.",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the random weights and inputs.",
-)
+@_int_option("--hidden", "Number of units.", 512)
+@_int_option("--steps", "Time steps to simulate.", 100)
+@_seed_option("Seed of the random weights and inputs.")
 def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     """Simulate a random network on random inputs and summarise its trajectory."""
     import torch
@@ -168,11 +105,6 @@ def demo(model_type: str, hidden: int, steps: int, seed: int) -> None:
     click.echo(f"model: {type(model).__name__}({model.extra_repr()})")
     click.echo(f"states: {tuple(states.shape)}  outputs: {tuple(outputs.shape)}")
     click.echo(f"final state norm (mean over batch): {states[:, -1].norm(dim=-1).mean():.4f}")
-
-
-def _fail(exc: BaseException) -> click.ClickException:
-    """A one-line error for stderr (click prints 'Error: ...' and exits 1)."""
-    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
 def _parse_settings(settings: tuple[str, ...]) -> dict[str, object]:
@@ -214,31 +146,16 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     callback=_list_experiments,
     help="List the experiments and exit.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Run directory [default: runs/EXPERIMENT].",
-)
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of everything random in the run (weights, data, analyses).",
-)
+@_dir_option("Run directory [default: runs/EXPERIMENT].")
+@_seed_option("Seed of everything random in the run (weights, data, analyses).")
 @click.option(
     "--quick",
     is_flag=True,
     help="A smoke test: reduced sizes and steps (seconds to a minute); its numbers are not "
     "results.",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file of experiment options (unknown keys are errors).",
+@_file_option(
+    "--config", "config_file", "TOML file of experiment options (unknown keys are errors)."
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--overwrite", is_flag=True, help="Recompute into an existing --out.")
@@ -250,15 +167,16 @@ def _list_experiments(ctx: click.Context, _param: click.Parameter, value: bool) 
     help="Set one experiment option (repeatable; VALUE is read as TOML, else as a string), "
     "e.g. --set dataset=rt --set cell=lstm. Overrides --config.",
 )
-@click.option(
+@_file_option(
     "--model",
     "model_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Analyse your own model instead of training one: a dynascope .safetensors file or a "
+    "Analyse your own model instead of training one: a dynascope .safetensors file or a "
     "torch state dict (read with weights_only=True, recognised by content) of a single-layer "
-    "nn.RNN/GRU/LSTM with an nn.Linear readout (see docs/tutorials/own-model.md).",
+    "nn.RNN/GRU/LSTM with an nn.Linear readout, or a low_rank_rnns network (see "
+    "docs/tutorials/own-model.md). Its size is the model's: --set hidden does not apply.",
 )
+@_MODEL_SETTINGS
+@_resumable
 def run(
     experiment: str,
     out: str | None,
@@ -269,6 +187,7 @@ def run(
     overwrite: bool,
     settings: tuple[str, ...],
     model_file: str | None,
+    **kwargs: Any,
 ) -> None:
     """Train (or build) a network for EXPERIMENT, analyse it and write a report.
 
@@ -278,26 +197,28 @@ def run(
     """
     from .experiments import read_options_file, run_experiment
     from .experiments._base import QUICK_NOTE
-    from .io import load_user_model
+    from .report import RunDirectory
 
     options = read_options_file(config_file) if config_file else {}
     options.update(_parse_settings(settings))
-    model = load_user_model(model_file) if model_file else None
-    try:
-        report = run_experiment(
-            experiment,
-            out,
-            seed=seed,
-            quick=quick,
-            options=options,
-            resume=resume,
-            overwrite=overwrite,
-            model=model,
+    model_settings = _model_settings(kwargs)
+    if model_file is None and any(v is not None for v in model_settings.values()):
+        given = [f"--{k.replace('_', '-')}" for k, v in model_settings.items() if v is not None]
+        raise click.UsageError(
+            f"{', '.join(given)} describe a model file: they apply with --model only."
         )
-    except KeyboardInterrupt:
-        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
-    from .report import RunDirectory
-
+    model = _load_model(model_file, model_settings) if model_file else None
+    report = run_experiment(
+        experiment,
+        out,
+        seed=seed,
+        quick=quick,
+        options=options,
+        resume=resume,
+        overwrite=overwrite,
+        model=model,
+        model_source=None if model_file is None else str(model_file),
+    )
     click.echo(RunDirectory(report.parent, mode="resume").read_json(RunDirectory.REPORT)["summary"])
     if quick:
         click.echo(QUICK_NOTE)
@@ -306,18 +227,13 @@ def run(
 
 @main.command()
 @click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Sweep directory [default: runs/sweep_EXPERIMENT]. Re-running into it resumes the sweep.",
+@_dir_option(
+    "Sweep directory [default: runs/sweep_EXPERIMENT]. Re-running into it resumes the sweep."
 )
-@click.option(
+@_int_option(
     "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Points run at once (local: processes [CPU count]; --ray: CPUs of a new local Ray "
-    "instance).",
+    "Points run at once (local: processes [CPU count]; --ray: CPUs of a new local Ray instance).",
+    None,
 )
 @click.option(
     "--ray", "use_ray", is_flag=True, help="Run the points as Ray tasks (local instance)."
@@ -329,13 +245,7 @@ def run(
     help="Run on this Ray cluster (e.g. auto, ray://head:10001); implies --ray. The output "
     "directory must be on a file system every node shares.",
 )
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Times a point whose worker died is run again.",
-)
+@_int_option("--max-retries", "Times a point whose worker died is run again.", 2, min=0)
 @click.option(
     "--format",
     "formats",
@@ -376,19 +286,16 @@ def sweep(
     from .sweeps import sweep as run_sweep
 
     threads = click.get_current_context().find_root().params.get("threads") or 1
-    try:
-        result = run_sweep(
-            config_file,
-            out,
-            executor="ray" if use_ray else "local",
-            workers=workers,
-            ray_address=ray_address,
-            max_retries=max_retries,
-            threads=threads,
-            formats=list(formats) or None,
-        )
-    except (ValueError, TypeError, OSError, ImportError) as exc:
-        raise _fail(exc) from exc
+    result = run_sweep(
+        config_file,
+        out,
+        executor="ray" if use_ray else "local",
+        workers=workers,
+        ray_address=ray_address,
+        max_retries=max_retries,
+        threads=threads,
+        formats=list(formats) or None,
+    )
     click.echo(
         f"{len(result.rows)} points: {result.n_skipped} already finished, {result.n_run} run, "
         f"{result.n_failed} failed."
@@ -416,8 +323,8 @@ def analyze(run_dir: str) -> None:
 
     try:
         report = analyze_run(run_dir)
-    except (ValueError, TypeError, OSError, KeyError) as exc:
-        raise _fail(exc) from exc
+    except KeyError as exc:  # a run record without a field analyze needs
+        raise click.ClickException(f"{run_dir} has an incomplete run record: {exc}") from exc
     click.echo(f"report: {report}")
 
 
@@ -427,11 +334,7 @@ def report(run_dir: str) -> None:
     """Rebuild RUN_DIR/report.html from its report.json and figures."""
     from .report import build_report
 
-    try:
-        path = build_report(run_dir)
-    except (ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
-    click.echo(f"report: {path}")
+    click.echo(f"report: {build_report(run_dir)}")
 
 
 @main.command("train")
@@ -441,21 +344,15 @@ def report(run_dir: str) -> None:
     help="Task: flipflop, sine (or sinewave), decision, context, working_memory (or romo), dms "
     "[flipflop].",
 )
-@click.option(
-    "--model", "model_type", default=None, help=f"Model: {', '.join(MODELS)} [gru]."
-)
-@click.option("--hidden", type=click.IntRange(min=1), default=None, help="Number of units [64].")
-@click.option(
-    "--steps", type=click.IntRange(min=1), default=None, help="Training steps [the task's preset]."
-)
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of model and data.")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Run directory.")
-@click.option(
+@click.option("--model", "model_type", default=None, help=f"Model: {', '.join(MODELS)} [gru].")
+@_int_option("--hidden", "Number of units [64].", None)
+@_int_option("--steps", "Training steps [the task's preset].", None)
+@_seed_option("Seed of model and data.", default=None)
+@_dir_option("Run directory.", required=True)
+@_file_option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file with [train], [task] and [model] tables (unknown keys are errors).",
+    "TOML file with [train], [task] and [model] tables (unknown keys are errors).",
 )
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out.")
 @click.option(
@@ -464,6 +361,7 @@ def report(run_dir: str) -> None:
     help="Train on this device: cpu, cuda, cuda:1, or auto (CUDA when available) [where the "
     "model is built: cpu].",
 )
+@_resumable
 def train_command(
     task: str | None,
     model_type: str | None,
@@ -476,25 +374,19 @@ def train_command(
     device: str | None,
 ) -> None:
     """Train a model on a task; write config.json, metrics.jsonl and weights.safetensors."""
-    from .exceptions import DynascopeError
     from .training import train_run
 
-    try:
-        result = train_run(
-            out_dir=out,
-            task=task,
-            model=model_type,
-            hidden=hidden,
-            n_steps=steps,
-            seed=seed,
-            config_file=config_file,
-            resume=resume,
-            device=device,
-        )
-    except DynascopeError as exc:
-        raise _fail(exc) from exc
-    except KeyboardInterrupt:
-        raise _Interrupted(f"interrupted; resume with: {_resume_hint()}") from None
+    result = train_run(
+        out_dir=out,
+        task=task,
+        model=model_type,
+        hidden=hidden,
+        n_steps=steps,
+        seed=seed,
+        config_file=config_file,
+        resume=resume,
+        device=device,
+    )
     click.echo(
         f"steps: {result.steps} ({result.stop_reason})  held-out loss: "
         f"{result.final_eval_loss:.3g}  performance: {result.final_performance:.4f}"
@@ -518,6 +410,26 @@ def _find_defaults() -> dict[str, Any]:
 _FIND_DEFAULTS = _find_defaults()
 
 
+def _parse_input(text: str | None, n_in: int) -> list[float] | None:
+    """``--input 1,0`` → ``[1.0, 0.0]``; a bad value names the option and the expected form."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of {n_in} numbers (e.g. "
+            f"{','.join(['0'] * n_in)}).",
+            param_hint="--input",
+        ) from None
+    if len(values) != n_in:
+        raise click.BadParameter(
+            f"{text!r} has {len(values)} value(s); this model takes {n_in} input(s).",
+            param_hint="--input",
+        )
+    return values
+
+
 @main.command("fixed-points")
 @click.argument("model_file", type=click.Path(dir_okay=False))
 @click.option(
@@ -526,12 +438,12 @@ _FIND_DEFAULTS = _find_defaults()
     default=None,
     help="Constant input u*, comma-separated (default: zeros, the autonomous network).",
 )
-@click.option(
+@_int_option(
     "--n-init",
-    type=click.IntRange(min=1),
-    default=_FIND_DEFAULTS["n_init"],
-    help="Initial states for the search, sampled from the visited states (default: every "
+    "Initial states for the search, sampled from the visited states (default: every "
     "visited state once).",
+    _FIND_DEFAULTS["n_init"],
+    show_default=False,
 )
 @click.option(
     "--noise",
@@ -540,20 +452,8 @@ _FIND_DEFAULTS = _find_defaults()
     show_default=True,
     help="Std of the noise added to the sampled states (state units).",
 )
-@click.option(
-    "--trials",
-    type=click.IntRange(min=1),
-    default=128,
-    show_default=True,
-    help="Trials of random ±1 input pulses that produce the visited states.",
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    default=64,
-    show_default=True,
-    help="Time steps of each trial.",
-)
+@_int_option("--trials", "Trials of random ±1 input pulses that produce the visited states.", 128)
+@_int_option("--steps", "Time steps of each trial.", 64)
 @click.option(
     "--tol",
     type=click.FloatRange(min=0.0, min_open=True),
@@ -567,13 +467,7 @@ _FIND_DEFAULTS = _find_defaults()
     default=_FIND_DEFAULTS["slow_tol"],
     help="Also keep slow points with q below this (default: fixed points only).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the trials and of the initial-state noise.",
-)
+@_seed_option("Seed of the trials and of the initial-state noise.")
 @click.option("--manifolds", is_flag=True, help="Also trace the saddles' unstable manifolds.")
 @click.option(
     "--exact",
@@ -590,6 +484,7 @@ _FIND_DEFAULTS = _find_defaults()
     help="Write an interactive explorer (FILE.html: visited states, points, spectra, unstable "
     "manifolds; opens from disk, no server; needs plotly: pip install 'dynascope[explore]').",
 )
+@_MODEL_SETTINGS
 def fixed_points_command(
     model_file: str,
     input_values: str | None,
@@ -604,19 +499,10 @@ def fixed_points_command(
     exact: bool,
     out: str | None,
     explore_file: str | None,
+    **kwargs: Any,
 ) -> None:
     """Find the fixed points of the saved model MODEL_FILE and print a summary table."""
-    import warnings
-
-    from .exceptions import DynascopeError
-    from .fixedpoints import (
-        FixedPoints,
-        exact_fixed_points,
-        find_fixed_points,
-        unstable_manifolds,
-        visited_states,
-    )
-    from .io import load_user_model
+    from .fixedpoints import FixedPoints, exact_fixed_points, find_fixed_points, visited_states
 
     if exact:
         given = [
@@ -629,46 +515,71 @@ def fixed_points_command(
                 f"{', '.join(given)} apply to the gradient search, not to --exact (exact fixed "
                 "points are certified, with no tolerance); drop them or drop --exact."
             )
-    try:
-        model = load_user_model(model_file)
-        inputs = None
-        if input_values is not None:
-            inputs = [float(v) for v in input_values.split(",")]
-        states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fps: FixedPoints  # ExactFixedPoints is a FixedPoints
-            if exact:  # its own default number of search starts unless --n-init is given
-                extra: dict[str, Any] = {} if n_init is None else {"n_init": n_init}
-                fps = exact_fixed_points(
-                    model, inputs, initial_states=states, seed=seed, **extra
-                )
-            else:
-                fps = find_fixed_points(
-                    model,
-                    inputs,
-                    initial_states=states,
-                    n_init=n_init,
-                    noise=noise,
-                    tol=tol,
-                    slow_tol=slow_tol,
-                    seed=seed,
-                )
-        for w in caught:
-            click.echo(f"warning: {w.message}", err=True)
-        click.echo(fps.summary())
-        if manifolds and len(fps):
-            links = unstable_manifolds(model, fps)
-            click.echo(f"saddle -> attractor connections: {len(links.edges)}")
-            for saddle, targets in links.graph().items():
-                click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
-        if out is not None:
-            click.echo(f"written: {fps.save(out)}")
-        if explore_file is not None:
-            view = fps.explore(states, model=model, title=f"Fixed points of {model_file}")
-            click.echo(f"explorer: {view.save_html(explore_file)}")
-    except (DynascopeError, ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
+    model = _load_model(model_file, _model_settings(kwargs))
+    inputs = _parse_input(input_values, model.n_in)
+    states = visited_states(model, n_trials=trials, n_steps=steps, seed=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fps: FixedPoints  # ExactFixedPoints is a FixedPoints
+        if exact:  # its own default number of search starts unless --n-init is given
+            extra: dict[str, Any] = {} if n_init is None else {"n_init": n_init}
+            fps = exact_fixed_points(model, inputs, initial_states=states, seed=seed, **extra)
+        else:
+            fps = find_fixed_points(
+                model,
+                inputs,
+                initial_states=states,
+                n_init=n_init,
+                noise=noise,
+                tol=tol,
+                slow_tol=slow_tol,
+                seed=seed,
+            )
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(fps.summary())
+    hint = _continuous_attractor_hint(fps, slow_tol, exact)
+    if hint:
+        click.echo(hint)
+    if manifolds and len(fps):
+        _print_manifolds(model, fps)
+    if out is not None:
+        click.echo(f"written: {fps.save(out)}")
+    if explore_file is not None:
+        view = fps.explore(states, model=model, title=f"Fixed points of {model_file}")
+        click.echo(f"explorer: {view.save_html(explore_file)}")
+
+
+def _continuous_attractor_hint(fps: Any, slow_tol: float | None, exact: bool) -> str | None:
+    """A note when the points found lie on a line (a likely continuous attractor): many of
+    them, or a few with most starts discarded (their neighbours are only slow points)."""
+    import numpy as np
+
+    if exact or slow_tol is not None or len(fps) < 3:
+        return None
+    n_start = int(fps.n_candidates)
+    most_lost = n_start > 0 and fps.n_discarded >= n_start / 2
+    if len(fps) < 5 and not most_lost:
+        return None
+    x = np.asarray(fps.x_star, dtype=float)
+    sv = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    if sv[0] == 0 or sv[1] > 0.05 * sv[0]:
+        return None
+    lost = f"{fps.n_discarded} of {n_start} starts were discarded and " if most_lost else ""
+    return (
+        f"note: {lost}the {len(fps)} points found lie on a line: the network likely has a "
+        "continuous (line) attractor, whose points the search finds one by one or only "
+        "approximately. Keep its slow points too with --slow-tol (e.g. --slow-tol 1e-6)."
+    )
+
+
+def _print_manifolds(model: Any, fps: Any) -> None:
+    from .fixedpoints import unstable_manifolds
+
+    links = unstable_manifolds(model, fps)
+    click.echo(f"saddle -> attractor connections: {len(links.edges)}")
+    for saddle, targets in links.graph().items():
+        click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
 
 
 @main.command()
@@ -679,25 +590,23 @@ def fixed_points_command(
     help="Compare the built-in planted mechanisms (5 mechanisms x 10 seeds x 2 cell types).",
 )
 @click.option("--quick", is_flag=True, help="With --planted: 2 seeds, small networks (CI).")
-@click.option("--out", type=click.Path(file_okay=False), required=True, help="Output folder.")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="First seed of the planted networks (--planted), else of the trajectories' noise.",
-)
-def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int) -> None:
+@_dir_option("Output folder.", required=True)
+@_seed_option("First seed of the planted networks (--planted), else of the trajectories' noise.")
+@_MODEL_SETTINGS
+def compare(
+    models: tuple[str, ...], planted: bool, quick: bool, out: str, seed: int, **kwargs: Any
+) -> None:
     """Compare networks' dynamics: DSA and mechanism-graph distance matrices, silhouettes,
     a clustering figure and report.md in OUT.
 
     MODELS are model files or run directories (their weights.safetensors), e.g. a sweep's
     runs; or pass --planted for the planted-mechanism benchmark (--seed: its first seed).
+    The model settings (--nonlinearity, ...) apply to every model file that does not record
+    them; the others are loaded as they are, with a line saying so.
     """
     import dataclasses
     from pathlib import Path
 
-    from .exceptions import DynascopeError
     from .experiments.compare import (
         QUICK,
         CompareOptions,
@@ -706,36 +615,56 @@ def compare(models: tuple[str, ...], planted: bool, quick: bool, out: str, seed:
         planted_systems,
         write_compare_run,
     )
-    from .io import load_user_model
     from .report import RunDirectory
 
-    try:
-        if planted == bool(models):
-            raise click.UsageError("Give either model files / run directories or --planted.")
-        if quick and not planted:
-            raise click.UsageError("--quick applies to --planted only.")
-        opts = CompareOptions()
-        if planted:
-            opts = dataclasses.replace(opts, **QUICK) if quick else opts
-            names, nets, trajs, labels = planted_systems(
-                dataclasses.replace(opts, first_seed=seed)
-            )
-        else:
-            names, nets, trajs = [], [], []
-            for i, m in enumerate(models):
-                p = Path(m)
-                model = load_user_model(p / RunDirectory.WEIGHTS if p.is_dir() else p)
-                names.append(str(p))
-                nets.append(model)
-                trajs.append(autonomous_trajectories(
-                    model, n_trials=opts.n_trials, n_steps=opts.n_steps, noise=opts.noise,
+    if planted == bool(models):
+        raise click.UsageError("Give either model files / run directories or --planted.")
+    if quick and not planted:
+        raise click.UsageError("--quick applies to --planted only.")
+    settings = _model_settings(kwargs)
+    opts = CompareOptions()
+    if planted:
+        opts = dataclasses.replace(opts, **QUICK) if quick else opts
+        names, nets, trajs, labels = planted_systems(dataclasses.replace(opts, first_seed=seed))
+    else:
+        names, nets, trajs = [], [], []
+        for i, m in enumerate(models):
+            p = Path(m)
+            file = p / RunDirectory.WEIGHTS if p.is_dir() else p
+            model = _load_model(file, settings, only_where_needed=True)
+            names.append(str(p))
+            nets.append(model)
+            trajs.append(
+                autonomous_trajectories(
+                    model,
+                    n_trials=opts.n_trials,
+                    n_steps=opts.n_steps,
+                    noise=opts.noise,
                     seed=seed + i,
-                ))
-            labels = {"model_type": [type(n).__name__ for n in nets]}
-        result = compare_networks(names, nets, trajs, labels, opts)
-        path = write_compare_run(result, out, title="dynascope compare", options=opts)
-    except (DynascopeError, ValueError, TypeError, OSError) as exc:
-        raise _fail(exc) from exc
-    for key, sil in result.silhouettes.items():
-        click.echo(f"{key}: " + ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items()))
+                )
+            )
+        labels = {"model_type": [type(n).__name__ for n in nets]}
+    result = compare_networks(names, nets, trajs, labels, opts)
+    path = write_compare_run(result, out, title="dynascope compare", options=opts)
+    _print_comparison(result)
     click.echo(f"written: {path}")
+
+
+def _print_comparison(result: Any) -> None:
+    """The distance matrices with the networks' names, the noise floor, the silhouettes."""
+    from .experiments.compare import MAX_PRINTED, noise_floor_sentence, short_names
+
+    names = short_names(result.names)
+    if len(names) <= MAX_PRINTED:
+        width = max(len(n) for n in names) + 4
+        for key, d in result.distances.items():
+            click.echo(f"{key} distance:")
+            click.echo(" " * width + "".join(f"{i + 1:>8d}" for i in range(len(names))))
+            for i, row in enumerate(d):
+                label = f"{i + 1}. {names[i]}"
+                click.echo(f"{label:<{width}}" + "".join(f"{v:8.3f}" for v in row))
+    click.echo(noise_floor_sentence(result))
+    for key, sil in result.silhouettes.items():
+        if sil:
+            text = ", ".join(f"silhouette by {g} {v:.3f}" for g, v in sil.items())
+            click.echo(f"{key}: {text}")

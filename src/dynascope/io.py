@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ._foreign import STATE_DICT_LAYOUTS as STATE_DICT_LAYOUTS
+from ._foreign import TORCH_KINDS as TORCH_KINDS
+from ._foreign import import_torch_state_dict as import_torch_state_dict
+from ._foreign import read_torch_state_dict as read_torch_state_dict
+from ._foreign import sniff as _sniff
 from ._store import STORE_VERSION, atomic_write, check_header, make_header
 from .exceptions import InvalidParameterError, ModelFileError
 from .models import MODEL_TYPES, RNNModel, WrappedRNN
@@ -34,6 +38,7 @@ __all__ = [
     "FORMAT_VERSION",
     "STATE_DICT_LAYOUTS",
     "TORCH_KINDS",
+    "assumption_notes",
     "atomic_write",
     "import_torch_state_dict",
     "load",
@@ -170,119 +175,14 @@ def _check_tensors(path: Path, model: RNNModel, tensors: Mapping[str, torch.Tens
             )
 
 
-# --------------------------------------------------------------------------- foreign model files
-
-#: One line on the state-dict layouts :func:`load_user_model` accepts (used in its errors).
-STATE_DICT_LAYOUTS = (
-    "the state dict of one single-layer, unidirectional torch.nn.RNN/GRU/LSTM (keys "
-    "weight_ih_l0, weight_hh_l0[, bias_ih_l0, bias_hh_l0]), or of a GRUCell/RNNCell/LSTMCell "
-    "(weight_ih, weight_hh, ...), bare or under one prefix (rnn., gru., model.rnn., ...), "
-    "optionally with one nn.Linear readout (<prefix>weight [+ <prefix>bias] of shape "
-    "(n_out, hidden)), optionally inside a checkpoint dict under 'state_dict', "
-    "'model_state_dict' or 'model'"
-)
-
-#: Key prefixes recognised as the readout when several (n_out, hidden) matrices are present.
-_READOUT_NAMES = ("readout", "fc", "linear", "decoder", "out", "output", "head", "classifier")
-_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
-#: The ``kind`` names of :func:`import_torch_state_dict`: the torch layer and the registered
-#: dynascope model (:data:`dynascope.models.MODELS`) it becomes.
-TORCH_KINDS: dict[str, tuple[Callable[..., torch.nn.RNNBase], str]] = {
-    "rnn": (torch.nn.RNN, "vanilla"),
-    "gru": (torch.nn.GRU, "gru"),
-    "lstm": (torch.nn.LSTM, "lstm"),
-}
-_RECURRENT = re.compile(
-    r"^(?P<prefix>.*?)(?P<name>weight|bias)_(?P<mat>ih|hh)(?P<layer>_l\d+)?"
-    r"(?P<rev>_reverse)?$"
-)
-
-
-def _sniff(path: Path) -> str:
-    """``"safetensors"``, ``"torch"`` (zip or legacy pickle) or ``"unknown"``, by content."""
-    with open(path, "rb") as fh:
-        head = fh.read(9)
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "torch"
-    if len(head) == 9 and head[8:9] == b"{":
-        n = int.from_bytes(head[:8], "little")
-        if 0 < n <= path.stat().st_size - 8:
-            return "safetensors"
-    return "unknown"
-
-
-def read_torch_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a torch checkpoint (``.pt``/``.pth``) with ``torch.load(weights_only=True)``.
-
-    Nothing but tensors and plain containers is ever unpickled: a file that holds other
-    objects (a pickled module, or a pickle crafted to run code) is refused, and its code never
-    runs. A checkpoint dict holding the state dict under ``state_dict``, ``model_state_dict``
-    or ``model`` is unwrapped.
-
-    Raises
-    ------
-    ModelFileError
-        If the file is missing, not a torch checkpoint, holds objects other than tensors, or
-        holds no state dict.
-    """
-    import pickle
-    import warnings
-
-    where = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise ModelFileError(f"Checkpoint {where} does not exist.")
-    if _sniff(p) != "torch":
-        raise ModelFileError(
-            f"{where} is not a torch checkpoint (neither a zip archive written by torch.save nor "
-            "a pickle); save your model with torch.save(model.state_dict(), path)."
-        )
-    try:
-        with warnings.catch_warnings():
-            # torch warns about pickle protocols it was not written with; the outcome (a state
-            # dict or a refusal) is what matters here
-            warnings.simplefilter("ignore")
-            state = torch.load(where, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)|Unsupported operand \d+", str(exc))
-        detail = ""
-        if found:
-            detail = f" (refused: {found.group(1) or found.group(0)})"
-        raise ModelFileError(
-            f"{where} holds Python objects other than tensors{detail}; dynascope reads "
-            "checkpoints with torch.load(weights_only=True) and never unpickles objects. "
-            "Save model.state_dict() instead."
-        ) from exc
-    except Exception as exc:  # torch raises several types for corrupt files
-        raise ModelFileError(
-            f"{where} is a corrupt or truncated torch checkpoint "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})."
-        ) from exc
-    if isinstance(state, Mapping):
-        for key in _CHECKPOINT_KEYS:
-            inner = state.get(key)
-            if isinstance(inner, Mapping) and any(
-                isinstance(v, torch.Tensor) for v in inner.values()
-            ):
-                state = inner
-                break
-    if not isinstance(state, Mapping) or not any(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise ModelFileError(
-            f"{where} does not hold a state dict (a mapping of names to tensors); got "
-            f"{type(state).__name__}. Expected {STATE_DICT_LAYOUTS}."
-        )
-    return {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
-
-
-def _read_plain_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    with safe_open(str(path), framework="pt") as fh:
-        return {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118 (safe_open API)
-
-
 def load_user_model(
-    path: str | os.PathLike[str], *, device: str | torch.device | None = None
+    path: str | os.PathLike[str],
+    *,
+    nonlinearity: str | None = None,
+    readout_nonlinearity: str | None = None,
+    tau: float | None = None,
+    dt: float | None = None,
+    device: str | torch.device | None = None,
 ) -> RNNModel:
     """Load a model file of any kind a user has, recognised by its content (not its name).
 
@@ -290,29 +190,61 @@ def load_user_model(
     - a torch checkpoint (``torch.save``; read with ``torch.load(weights_only=True)``, never a
       full unpickle) or a plain safetensors file, holding the state dict of a single-layer
       ``torch.nn.RNN``/``GRU``/``LSTM`` (or ``RNNCell``/``GRUCell``/``LSTMCell``), see
-      :data:`STATE_DICT_LAYOUTS` and :func:`import_torch_state_dict`.
+      :data:`STATE_DICT_LAYOUTS` and :func:`import_torch_state_dict`;
+    - or the state dict of a low-rank or full-rank network of the ``low_rank_rnns`` modules of
+      the low-rank literature (keys ``wi, si, m, n, b, wo, so, h0`` or ``wi, si, wrec, b, wo,
+      so, h0``; see :mod:`dynascope._layouts` for their equations).
 
-    In a state dict, the recurrent module is the one key ending in ``weight_hh_l0`` (or
+    In a torch state dict, the recurrent module is the one key ending in ``weight_hh_l0`` (or
     ``weight_hh``); its kind comes from its number of gate rows (``hidden``: RNN, ``3 hidden``:
     GRU, ``4 hidden``: LSTM). The readout is the one other ``(n_out, hidden)`` matrix; when
     there are several, the one under ``readout.``, ``fc.``, ``linear.``, ``decoder.``,
     ``out.``, ``output.``, ``head.`` or ``classifier.``. Other tensors (e.g. an embedding) are
-    ignored with a warning: the model's inputs are then what that layer fed the RNN. An
-    ``nn.RNN`` is taken to use ``tanh`` (its default); for a ``relu`` RNN build the module and
-    use :func:`dynascope.wrap`.
+    ignored with a warning: the model's inputs are then what that layer fed the RNN.
+
+    A state dict does not record everything: pass what it leaves out. What is not passed is
+    assumed, listed in the returned model's ``assumed`` (and its ``repr``, and
+    :func:`assumption_notes`), never guessed silently.
 
     A model without a readout has ``n_out = 0``: fixed points, linearisation, PCA and the
     automaton work on it; analyses that score outputs say that they need one.
+
+    Parameters
+    ----------
+    path : path
+    nonlinearity : str, optional
+        The recurrent nonlinearity of an ``nn.RNN`` (``"tanh"`` or ``"relu"``; assumed
+        ``"tanh"``, torch's default) or of a ``low_rank_rnns`` network (``"tanh"``, ``"relu"``,
+        ``"softplus"``, ``"identity"``; assumed ``"tanh"``). Not for GRU/LSTM (fixed gates).
+    readout_nonlinearity : str, optional
+        The readout's own nonlinearity of a ``low_rank_rnns`` network (assumed ``"tanh"``,
+        the modules' default).
+    tau, dt : float, optional
+        Time constant and Euler step of a ``low_rank_rnns`` network (their ratio is the
+        modules' ``alpha``; assumed 100 and 20, i.e. alpha = 0.2).
+    device : str or torch.device, optional
+        Where to place the model (default CPU).
 
     Raises
     ------
     ModelFileError
         With one line naming what was found and what was expected.
+    InvalidParameterError
+        When a setting does not apply to the file (e.g. ``nonlinearity`` for a GRU, or one
+        that contradicts what a dynascope file records).
+
+    Examples
+    --------
+    >>> model = load_user_model("relu_rnn.pt", nonlinearity="relu")  # doctest: +SKIP
     """
+    from ._foreign import from_state_dict, read_plain_safetensors, read_torch_state_dict, sniff
+    from ._layouts import LayoutSettings
+
+    settings = LayoutSettings(nonlinearity, readout_nonlinearity, tau, dt)
     p = Path(path)
     if not p.is_file():
         raise ModelFileError(f"Model file {p} does not exist.")
-    kind = _sniff(p)
+    kind = sniff(p)
     if kind == "unknown":
         raise ModelFileError(
             f"{p} is neither a safetensors file nor a torch checkpoint (by its content, whatever "
@@ -328,168 +260,73 @@ def load_user_model(
                 f"{p} is a truncated or corrupt safetensors file ({exc})."
             ) from exc
         if has_header:
-            return load(p, device=device)
-        state = _read_plain_safetensors(p)
+            model = load(p, device=device)
+            _check_recorded(model, settings, p)
+            return model
+        state = read_plain_safetensors(p)
     else:
         state = read_torch_state_dict(p)
-    model = _from_state_dict(state, str(p))
+    model = from_state_dict(state, str(p), settings)
+    model.foreign = True
     model._place(device)
     return model
 
 
-def _from_state_dict(state: Mapping[str, torch.Tensor], where: str) -> RNNModel:
-    """Detect the layout of a foreign state dict and import it (see :func:`load_user_model`)."""
-    import warnings
-
-    seen = sorted(state)
-    shown = seen if len(seen) <= 12 else [*seen[:12], f"... ({len(seen)} keys)"]
-    recurrent = {}
-    for key in state:
-        m = _RECURRENT.match(key)
-        if m and m["name"] == "weight" and m["mat"] == "hh":
-            recurrent[key] = m
-    if not recurrent:
-        raise ModelFileError(
-            f"{where} holds no recurrent layer; keys seen: {shown}. Expected {STATE_DICT_LAYOUTS}."
-        )
-    deep = [k for k, m in recurrent.items() if m["rev"] or (m["layer"] not in (None, "_l0"))]
-    if deep:
-        raise ModelFileError(
-            f"{where} holds a multi-layer or bidirectional RNN ({deep[0]}); dynascope analyses "
-            "one single-layer, unidirectional layer. Save that layer on its own."
-        )
-    if len(recurrent) != 1:
-        raise ModelFileError(
-            f"{where} holds {len(recurrent)} recurrent layers ({sorted(recurrent)}); expected "
-            "one. Save the layer to analyse on its own, or call "
-            "dynascope.io.import_torch_state_dict(state, kind, prefix=...)."
-        )
-    ((key, m),) = recurrent.items()
-    prefix, cell = m["prefix"], m["layer"] is None
-    rows, hidden = state[key].shape
-    kinds = {hidden: "rnn", 3 * hidden: "gru", 4 * hidden: "lstm"}
-    if state[key].ndim != 2 or rows not in kinds:
-        raise ModelFileError(
-            f"{where}: {key} has shape {tuple(state[key].shape)}; a recurrent weight has "
-            "(k * hidden, hidden) with k = 1 (RNN), 3 (GRU) or 4 (LSTM)."
-        )
-    own = {k for k in state if (mk := _RECURRENT.match(k)) and mk["prefix"] == prefix}
-    rest = {k: v for k, v in state.items() if k not in own}
-    heads = [
-        k[: -len("weight")]
-        for k, v in rest.items()
-        if k.endswith("weight") and v.ndim == 2 and v.shape[1] == hidden
-    ]
-    if len(heads) > 1:
-        named = [h for h in heads if h.rstrip(".").rsplit(".", 1)[-1] in _READOUT_NAMES]
-        if len(named) != 1:
-            raise ModelFileError(
-                f"{where} has several (n_out, hidden={hidden}) matrices that could be the "
-                f"readout: {sorted(h + 'weight' for h in heads)}; keep one, or name it one of "
-                f"{', '.join(n + '.' for n in _READOUT_NAMES)}."
-            )
-        heads = named
-    readout = heads[0] if heads else None
-    used = own | ({f"{readout}weight", f"{readout}bias"} if readout is not None else set())
-    ignored = sorted(set(state) - used)
-    if ignored:
-        warnings.warn(
-            f"{where}: ignored tensors {ignored[:6]}{' ...' if len(ignored) > 6 else ''}; "
-            "only the recurrent layer and its readout are analysed.",
-            UserWarning,
-            stacklevel=3,
-        )
-    if cell:
-        # an nn.*Cell has the layout of a one-layer nn.* without the "_l0" suffix
-        state = {**rest, **{f"{k}_l0": state[k] for k in own}}
-    return import_torch_state_dict(
-        state, kinds[rows], prefix=prefix, readout_prefix=readout, where=where
-    )
-
-
-def import_torch_state_dict(
-    source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
-    kind: str,
-    *,
-    prefix: str = "",
-    readout_prefix: str | None = None,
-    where: str | None = None,
-) -> RNNModel:
-    """Build a native model from a ``torch.nn.RNN/GRU/LSTM`` state dict.
-
-    For automatic detection of the kind and the prefixes use :func:`load_user_model`.
-
-    Parameters
-    ----------
-    source : path or mapping
-        A state dict, or a ``.pt``/``.pth`` file holding one, read with
-        ``torch.load(weights_only=True)`` (never a full unpickle).
-    kind : {"rnn", "gru", "lstm"}
-    prefix : str
-        Key prefix of the recurrent module's tensors (e.g. ``"rnn."`` for a parent module's
-        ``self.rnn``); keys ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``.
-    readout_prefix : str, optional
-        Key prefix of an ``nn.Linear`` readout (e.g. ``"fc."``).
-    where : str, optional
-        How to name the source in errors (default: its path, or "the given state dict").
-    """
-    if kind not in TORCH_KINDS:
-        choices = ", ".join(repr(k) for k in TORCH_KINDS)
-        raise InvalidParameterError(
-            "The 'kind' parameter of import_torch_state_dict must be one of "
-            f"{{{choices}}}. Got {kind!r} instead."
-        )
-    if isinstance(source, Mapping):
-        state = dict(source)
-        where = where or "the given state dict"
-    else:
-        where = where or str(source)
-        state = read_torch_state_dict(source)
-    keys = [f"{prefix}weight_ih_l0", f"{prefix}weight_hh_l0"]
-    for key in keys:
-        if key not in state:
-            raise ModelFileError(
-                f"{where} has no tensor {key!r}; available keys: {sorted(state)[:10]}. "
-                "Set `prefix` to the recurrent module's key prefix."
-            )
-    w_ih, w_hh = state[keys[0]], state[keys[1]]
-    hidden, n_in = w_hh.shape[1], w_ih.shape[1]
-    has_bias = f"{prefix}bias_ih_l0" in state
-    module: torch.nn.Module = TORCH_KINDS[kind][0](n_in, hidden, bias=has_bias)
-    sub = {
-        k[len(prefix) :]: v
-        for k, v in state.items()
-        if (mk := _RECURRENT.match(k)) and mk["prefix"] == prefix
+def _check_recorded(model: RNNModel, settings: Any, path: Path) -> None:
+    """A setting given for a dynascope file must agree with what the file records."""
+    recorded = {
+        "nonlinearity": getattr(model, "nonlinearity", None),
+        "readout_nonlinearity": getattr(model, "readout_nonlinearity", None)
+        or getattr(model, "nonlinearity", None),
+        "tau": model.tau,
+        "dt": model.dt,
     }
-    readout = None
-    if readout_prefix is not None:
-        weight = state.get(f"{readout_prefix}weight")
-        if weight is None:
-            raise ModelFileError(f"{where} has no tensor {readout_prefix + 'weight'!r}.")
-        bias = state.get(f"{readout_prefix}bias")
-        if (
-            weight.ndim != 2
-            or weight.shape[1] != hidden
-            or (bias is not None and tuple(bias.shape) != (weight.shape[0],))
-        ):
-            raise ModelFileError(
-                f"{where}: readout {readout_prefix}weight/bias have shapes "
-                f"{tuple(weight.shape)}/{None if bias is None else tuple(bias.shape)}; expected "
-                f"(n_out, hidden={hidden})/(n_out,)."
+    for name, value in settings.given().items():
+        if recorded[name] is None or recorded[name] != value:
+            has = (
+                f"records {name}={recorded[name]!r}"
+                if recorded[name] is not None
+                else f"is a {model.model_type}, which has no {name}"
             )
-        readout = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-        readout.load_state_dict({"weight": weight, **({"bias": bias} if bias is not None else {})})
-    module = module.to(w_hh.dtype)
-    try:
-        module.load_state_dict(sub)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelFileError(
-            f"{where} does not hold a {kind.upper()} state dict: {first} (keys {sorted(sub)})"
-        ) from exc
-    if readout is not None:
-        readout = readout.to(w_hh.dtype)
-    for name, tensor in {**sub, **({} if readout is None else readout.state_dict())}.items():
-        if not bool(torch.isfinite(tensor).all()):
-            raise ModelFileError(f"{where}: tensor {name!r} contains NaN or Inf values.")
-    return WrappedRNN(module, readout).to_native()
+            raise InvalidParameterError(
+                f"{path} is a dynascope model file and {has}; {name}={value!r} does not apply. "
+                "Drop it (a dynascope file records its settings)."
+            )
+
+
+#: How each assumed nonlinearity is named on the command line and in Python, and when to pass it.
+_FIX = {
+    "nonlinearity": ("--nonlinearity relu", "nonlinearity='relu'", "if it was trained with ReLU"),
+    "readout_nonlinearity": (
+        "--readout-nonlinearity identity",
+        "readout_nonlinearity='identity'",
+        "if its readout is linear",
+    ),
+}
+
+
+def assumption_notes(model: RNNModel, *, cli: bool = False) -> list[str]:
+    """One line per setting that was assumed when ``model`` was loaded (none: ``[]``).
+
+    ``"nonlinearity: tanh (assumed; a state dict does not record it — pass --nonlinearity
+    relu if it was trained with ReLU)"``; ``cli=False`` names the Python argument instead.
+    τ and dt, when assumed, share one line (what matters is α = dt/τ).
+    """
+    lines = []
+    for name, value in model.assumed.items():
+        if name in _FIX:
+            flag, arg, when = _FIX[name]
+            lines.append(
+                f"{name.replace('_', ' ')}: {value} (assumed; a state dict does not record it "
+                f"— pass {flag if cli else arg} {when})"
+            )
+    timing = [k for k in ("tau", "dt") if k in model.assumed]
+    if timing:
+        fix = " and ".join(f"--{k}" if cli else f"{k}=..." for k in timing)
+        alpha = float(model.dt or 0.0) / float(model.tau or 1.0)
+        lines.append(
+            f"alpha = dt/tau: {alpha:g} (tau {model.tau:g}, dt {model.dt:g}; "
+            f"{' and '.join(timing)} assumed; a state dict does not record "
+            f"{'them' if len(timing) > 1 else 'it'} — pass {fix} it was trained with)"
+        )
+    return lines

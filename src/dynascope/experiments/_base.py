@@ -68,6 +68,9 @@ class RunContext:
     quick: bool
     progress: bool | None = None
     resume: bool = False
+    #: Where the analysed model came from when it was given (``run --model``), else None: the
+    #: run trained or built it.
+    model_source: str | None = None
 
     @property
     def path(self) -> Path:
@@ -117,6 +120,9 @@ class Experiment:
     quick: Mapping[str, Any]
     build: Callable[[RunContext], RNNModel]
     analyze: Callable[[RunContext, RNNModel], Report]
+    #: Checks a model given to the run (``run --model``) before any run directory is made;
+    #: raises with the fix that works for that model. None: any model with a readout.
+    accepts: Callable[[RNNModel], Any] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -207,8 +213,47 @@ def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
     return report
 
 
+#: A sentence of a report that describes the run's own training.
+_TRAINING_SENTENCE = re.compile(r"[^.]*\b(?:[Tt]rained|[Tt]raining) (?:with|for)\b[^.]*\.\s*")
+
+
+def given_model_sections(
+    sections: Sequence[Any], source: str, *, foreign: bool = True
+) -> list[Any]:
+    """The sections of a report on a model given to the run (``run --model``).
+
+    The run trained nothing: a sentence describing the training the run would have done is
+    replaced by one saying where the model came from (``foreign``: a file written outside
+    dynascope, so trained outside it), and "Task and training" becomes "Task".
+    """
+    where = "was trained outside dynascope" if foreign else "was given to this run"
+    said = (
+        f"The network analysed {where} (loaded from {source}); this run trained nothing, and "
+        "its training options were not used."
+    )
+    out = []
+    for section in sections:
+        if isinstance(section, Section) and section.title == "Task and training":
+            text = _TRAINING_SENTENCE.sub("", section.text).strip()
+            section = dataclasses.replace(section, title="Task", text=f"{text} {said}".strip())
+        out.append(section)
+    return out
+
+
 def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
     report = _analyze(ctx, experiment, model)
+    notices = [QUICK_NOTE] if ctx.quick else []
+    if ctx.model_source is not None:
+        report = dataclasses.replace(
+            report,
+            sections=given_model_sections(
+                report.sections, ctx.model_source, foreign=bool(getattr(model, "foreign", False))
+            ),
+        )
+        from ..io import assumption_notes
+
+        # what the model file did not record and the loader assumed (e.g. the nonlinearity)
+        notices += assumption_notes(model, cli=True)
     ctx.run.write_json(
         ctx.run.REPORT,
         {
@@ -219,7 +264,7 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "metrics": report.metrics,
             "claims": report.claims,
             "failing_notice": report.failing,
-            **({"notice": QUICK_NOTE} if ctx.quick else {}),
+            **({"notice": "; ".join(notices)} if notices else {}),
         },
     )
     return build_report(ctx.path)
@@ -236,6 +281,7 @@ def run_experiment(
     overwrite: bool = False,
     progress: bool | None = None,
     model: RNNModel | None = None,
+    model_source: str | None = None,
 ) -> Path:
     """Run experiment ``name`` end to end and return the path of its ``report.html``.
 
@@ -259,14 +305,28 @@ def run_experiment(
         Progress bars (default: only on a terminal).
     model : RNNModel, optional
         Analyse this (e.g. the user's own, see :func:`load_user_model`) instead of training
-        one; its sizes must fit the experiment's task. It is saved as the run's weights.
+        one; its sizes must fit the experiment's task. It is saved as the run's weights. The
+        options that size a trained network (``hidden``) do not apply to it.
+    model_source : str, optional
+        Where ``model`` came from (e.g. its file), named in the report, which says that the
+        network was trained outside dynascope. Default: "the model given".
     """
     if resume and overwrite:
         raise InvalidParameterError("Pass at most one of resume and overwrite.")
     experiment = get_experiment(name)
     opts = make_options(experiment, quick, options or {})
+    if model is not None:  # before the run directory is made: a refused model leaves none
+        model = _check_user_model(model, name)
+        if experiment.accepts is not None:
+            experiment.accepts(model)
+        _check_given_sizes(model, name, options or {})
     mode = "resume" if resume else "overwrite" if overwrite else "new"
     run = RunDirectory(Path("runs") / name if out is None else out, mode=mode)
+    if overwrite:
+        # the old report goes first: a run that fails now leaves no report of the old one that
+        # reads as the result of this one (the report files are written last, on success)
+        for stale in (run.REPORT, run.REPORT_HTML, run.METRICS_SUMMARY):
+            (run.path / stale).unlink(missing_ok=True)
     record: dict[str, Any] = {
         "experiment": name,
         "seed": seed,
@@ -274,7 +334,6 @@ def run_experiment(
         "options": dataclasses.asdict(opts),
     }
     if model is not None:
-        model = _check_user_model(model, name)
         # the sizes of the network analysed, which the options (for a trained one) do not give
         record["model"] = {"model_type": model.model_type, **model.config()}
         # the options then describe the model given, not the one the run would have trained
@@ -292,6 +351,8 @@ def run_experiment(
             record["options"] = dataclasses.asdict(opts)
         record["options_from_model"] = sorted(sized)
         record["training"] = "none: the model was given (training options unused)"
+        if model.assumed:
+            record["model"]["assumed"] = sorted(model.assumed)
     record = json.loads(json.dumps(record))  # the form it takes on disk (tuples -> lists)
     if resume and (run.path / EXPERIMENT_FILE).exists():
         previous = run.read_json(EXPERIMENT_FILE)
@@ -306,7 +367,8 @@ def run_experiment(
                 "another --out."
             )
     run.write_json(EXPERIMENT_FILE, record)
-    ctx = RunContext(run, opts, seed, quick, progress=progress, resume=resume)
+    source = None if model is None else (model_source or "the model given")
+    ctx = RunContext(run, opts, seed, quick, progress=progress, resume=resume, model_source=source)
     if model is None:
         model = experiment.build(ctx)
     else:
@@ -317,7 +379,8 @@ def run_experiment(
             return _finish(ctx, experiment, model)
         except ShapeError as exc:
             raise ShapeError(
-                f"The model given does not fit the {name} experiment's task: {exc}"
+                f"The model given (n_in={model.n_in}, n_out={model.n_out}) does not fit the "
+                f"{name} experiment's task: {exc}"
             ) from exc
     return _finish(ctx, experiment, model)
 
@@ -326,8 +389,9 @@ def _check_user_model(model: RNNModel, name: str) -> RNNModel:
     """A user's model as a native one with a readout (every experiment scores the outputs)."""
     from ..models import WrappedRNN
 
-    if isinstance(model, WrappedRNN):
+    if isinstance(model, WrappedRNN):  # a user's torch module: trained outside dynascope
         model = model.to_native()
+        model.foreign = True
     if model.n_out == 0:
         raise InvalidParameterError(
             f"The model has no readout (n_out = 0), but the {name} experiment scores the "
@@ -335,6 +399,38 @@ def _check_user_model(model: RNNModel, name: str) -> RNNModel:
             "and readout.bias), or find its fixed points alone with `dynascope fixed-points`."
         )
     return model
+
+
+#: Task options that set the number of inputs and outputs, and how to say it (``run --model``).
+_SIZE_OPTIONS = {"n_bits": "for a {n}-bit flip-flop pass --set n_bits={n}"}
+
+
+def _check_given_sizes(model: RNNModel, name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that would be ignored for a given model, and sizes that do not fit."""
+    for key in ("hidden", "n_hidden"):
+        if key in options and options[key] != model.n_hidden:
+            raise InvalidParameterError(
+                f"The option {key!r} ({options[key]!r}) sizes the network a run trains; the "
+                f"model given has {model.n_hidden} units and is analysed as it is. Drop "
+                f"--set {key}=..."
+            )
+    experiment = get_experiment(name)
+    defaults = experiment.options()
+    for key, hint in _SIZE_OPTIONS.items():
+        if not hasattr(defaults, key):
+            continue
+        size = options.get(key, getattr(defaults, key))
+        if model.n_in != size or model.n_out != size:
+            raise ShapeError(
+                f"This model takes {model.n_in} inputs and gives {model.n_out} outputs, but the "
+                f"{name} experiment's task has {size} of each ({key}={size}); "
+                + (
+                    hint.format(n=model.n_in)
+                    if model.n_in == model.n_out
+                    else "the model does not fit this task"
+                )
+                + "."
+            )
 
 
 def _first_difference(previous: Mapping[str, Any], now: Mapping[str, Any]) -> str:

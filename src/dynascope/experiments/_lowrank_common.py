@@ -186,10 +186,10 @@ def train_lowrank(ctx: RunContext, task: Task, *, rank: int = 1) -> RNNModel:
 def check_lowrank(model: RNNModel, experiment: str) -> LowRankRNN:
     """``model`` if it is a rank-one-or-more ``LowRankRNN``, else a clear error."""
     if not isinstance(model, LowRankRNN):
+        from ..lowrank._latents import not_lowrank_advice
+
         raise InvalidParameterError(
-            f"The {experiment!r} experiment analyses a LowRankRNN; got {type(model).__name__}. "
-            "Train one with `dynascope run "
-            f"{experiment}` or approximate a dense network with LowRankRNN.from_full(model, rank)."
+            f"The {experiment!r} experiment analyses a LowRankRNN; {not_lowrank_advice(model)}"
         )
     return model
 

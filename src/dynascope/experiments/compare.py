@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,6 +104,11 @@ class CompareResult:
     graphs : list of MechanismGraph
     seconds : dict of str → float
         Wall time of each stage.
+    noise_floor : dict of str → float
+        What a distance reads for networks that do not differ: ``"dsa_same_network"``, the DSA
+        distance between two halves of the first network's trials (the same network, other
+        noise); with a ``"mechanism"`` grouping, ``"<distance>_same_mechanism"``, the median
+        distance between networks of the same mechanism (other seeds).
     """
 
     names: list[str]
@@ -111,6 +117,7 @@ class CompareResult:
     silhouettes: dict[str, dict[str, float]] = field(default_factory=dict)
     graphs: list[MechanismGraph] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    noise_floor: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CompareResult:
@@ -137,6 +144,7 @@ class CompareResult:
             summary.get("silhouettes") or {},
             graphs,
             summary.get("seconds") or {},
+            summary.get("noise_floor") or {},
         )
 
 
@@ -239,7 +247,36 @@ def compare_networks(
         for group, lab in (labels or {}).items():
             if 1 < len(set(lab)) < n:
                 sil[key][group] = float(silhouette_score(d, lab, metric="precomputed"))
-    return CompareResult(list(names), distances, dict(labels or {}), sil, graphs, seconds)
+    floor = _noise_floor(trajectories[0], distances, labels or {}, options)
+    return CompareResult(list(names), distances, dict(labels or {}), sil, graphs, seconds, floor)
+
+
+def _noise_floor(
+    trials: np.ndarray,
+    distances: dict[str, np.ndarray],
+    labels: dict[str, list[str]],
+    options: CompareOptions,
+) -> dict[str, float]:
+    """Distances between networks that do not differ (see :attr:`CompareResult.noise_floor`)."""
+    floor: dict[str, float] = {}
+    x = np.asarray(trials)
+    if x.ndim == 3 and x.shape[0] >= 2:
+        half = x.shape[0] // 2
+        same = DynamicalSimilarity(
+            rank=min(options.dsa_rank, x.shape[-1]),
+            score_method=options.dsa_score_method,
+            n_iter=options.dsa_n_iter,
+            n_starts=options.dsa_n_starts,
+            seed=0,
+        ).fit([x[:half], x[half : 2 * half]])
+        floor["dsa_same_network"] = float(same.distances_[0, 1])
+    groups = np.asarray(labels.get("mechanism", []))
+    if groups.size:
+        pairs = (groups[:, None] == groups[None, :]) & ~np.eye(groups.size, dtype=bool)
+        if pairs.any():
+            for key, d in distances.items():
+                floor[f"{key}_same_mechanism"] = float(np.median(d[pairs]))
+    return floor
 
 
 def write_compare_run(
@@ -254,11 +291,13 @@ def write_compare_run(
     run.save_distances(result.names, result.distances)
     for i, g in enumerate(result.graphs):
         run.save_fixed_points(g.fixed_points, f"graph_{i}")
+    planted = "mechanism" in result.labels
     summary = {
-        "options": None if options is None else options_dict(options),
+        "options": None if options is None else options_dict(options, planted=planted),
         "names": result.names,
         "labels": result.labels,
         "silhouettes": result.silhouettes,
+        "noise_floor": result.noise_floor,
         "seconds": result.seconds,
         "fixed_point_counts": [{str(k): v for k, v in g.counts.items()} for g in result.graphs],
         "graphs": [
@@ -267,25 +306,15 @@ def write_compare_run(
         ],
     }
     run.write_json(RunDirectory.COMPARE, summary)
-    lines = [f"# {title}", "", f"{len(result.names)} networks.", ""]
-    if result.silhouettes:
-        groups = sorted({g for s in result.silhouettes.values() for g in s})
-        lines += [
-            "| distance | " + " | ".join(f"silhouette by {g}" for g in groups) + " |",
-            "|---" * (len(groups) + 1) + "|",
-        ]
-        for key, s in result.silhouettes.items():
-            lines.append(
-                f"| {key} | " + " | ".join(f"{s.get(g, float('nan')):.3f}" for g in groups) + " |"
-            )
-        lines.append("")
-    lines += ["Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()), ""]
+    lines = report_lines(result, title)
     lines += [_write_explorer(result, path, title), ""]
     (path / "report.md").write_text("\n".join(lines))
     from ..plotting import MissingDependencyError, plot_distance_matrices  # noqa: PLC0415
 
     try:
-        fig = plot_distance_matrices(result.distances, result.labels.get("mechanism"))
+        fig = plot_distance_matrices(
+            result.distances, result.labels.get("mechanism"), short_names(result.names)
+        )
     except MissingDependencyError:  # matplotlib missing: the figure is optional
         return path
     fig.savefig(path / "clustering.png", dpi=100)
@@ -342,6 +371,145 @@ def _write_explorer(result: CompareResult, path: Path, title: str) -> str:
     )
 
 
-def options_dict(options: CompareOptions) -> dict[str, Any]:
-    """The options as a JSON-ready dict."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
+#: Options that only the planted benchmark uses (they build its networks).
+PLANTED_ONLY = ("mechanisms", "cells", "n_seeds", "first_seed", "n_hidden", "noise_gain")
+
+
+def options_dict(options: CompareOptions, *, planted: bool = True) -> dict[str, Any]:
+    """The options as a JSON-ready dict: only those that applied (``planted=False``: the
+    networks were given, so the options that build planted networks are left out)."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in asdict(options).items()
+        if planted or k not in PLANTED_ONLY
+    }
+
+
+#: Largest number of networks whose distance matrices are printed in full.
+MAX_PRINTED = 12
+#: ``mechanism_distance``'s default cap on the count of nodes per label and edges per pair.
+MECHANISM_CAP = 2
+
+
+def short_names(names: Sequence[str]) -> list[str]:
+    """Networks' names for tables and figures: a file's name, a run directory's name."""
+    out = []
+    for name in names:
+        p = Path(name)
+        out.append(p.parent.name if p.name == RunDirectory.WEIGHTS and p.parent.name else p.name)
+    return [n or str(i) for i, n in enumerate(out)]
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A well-formed Markdown table (every row has the header's number of cells)."""
+    width = len(header)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width]
+    for row in rows:
+        cells = [*row, *[""] * (width - len(row))][:width]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def matrix_lines(result: CompareResult, key: str) -> list[str]:
+    """The distance matrix ``key`` as a Markdown table with the networks' names."""
+    names = short_names(result.names)
+    d = result.distances[key]
+    header = [f"{key} distance", *[f"{i + 1}" for i in range(len(names))]]
+    rows = [[f"{i + 1}. {names[i]}", *[f"{v:.3f}" for v in d[i]]] for i in range(len(names))]
+    return _table(header, rows)
+
+
+def capped_networks(result: CompareResult) -> list[str]:
+    """Networks with more than :data:`MECHANISM_CAP` fixed points of one kind."""
+    names = short_names(result.names)
+    out = []
+    for name, g in zip(names, result.graphs, strict=False):
+        if any(count > MECHANISM_CAP for count in Counter(g.labels).values()):
+            out.append(name)
+    return out
+
+
+def report_lines(result: CompareResult, title: str) -> list[str]:
+    """report.md: the networks, the distance matrices, the noise floor, the silhouettes."""
+    names = short_names(result.names)
+    lines = [f"# {title}", "", f"{len(names)} networks.", ""]
+    groups = sorted(result.labels)
+    rows = []
+    for i, name in enumerate(names):
+        counts = result.graphs[i].counts if i < len(result.graphs) else {}
+        points = ", ".join(f"{v} {_point_kind(k)}" for k, v in sorted(counts.items()) if v)
+        points = points or "none"
+        rows.append([str(i + 1), name, *[str(result.labels[g][i]) for g in groups], points])
+    lines += [*_table(["#", "network", *groups, "fixed points"], rows), ""]
+    if len(names) <= MAX_PRINTED:
+        for key in result.distances:
+            lines += [*matrix_lines(result, key), ""]
+    else:
+        lines += [f"The {len(names)}×{len(names)} matrices are in distances.npz.", ""]
+    lines += [noise_floor_sentence(result), ""]
+    capped = capped_networks(result)
+    if capped:
+        lines += [
+            f"Mechanism distances are capped: they count at most {MECHANISM_CAP} fixed points "
+            f"of one kind and {MECHANISM_CAP} links of one kind per network (so that the "
+            "graph edit distance stays a fast bound), so networks that differ only in how many "
+            f"such points they have beyond {MECHANISM_CAP} read as alike. Capped here: "
+            + ", ".join(capped)
+            + ".",
+            "",
+        ]
+    sil_groups = sorted({g for s in result.silhouettes.values() for g in s})
+    if sil_groups:
+        rows = [
+            [key, *[f"{s[g]:.3f}" if g in s else "n/a" for g in sil_groups]]
+            for key, s in result.silhouettes.items()
+        ]
+        lines += [*_table(["distance", *[f"silhouette by {g}" for g in sil_groups]], rows), ""]
+    else:
+        lines += [
+            "No silhouettes: they need a grouping with at least two networks in a group and "
+            "at least two groups.",
+            "",
+        ]
+    lines += ["Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()), ""]
+    return lines
+
+
+def _point_kind(label: Any) -> str:
+    """A mechanism-graph node label (unstable modes, rotating, slow modes) in words."""
+    if not isinstance(label, tuple) or len(label) != 3:
+        return str(label)
+    unstable, rotating, slow = label
+    words = "stable" if unstable == 0 else f"saddle-{unstable}"
+    if rotating:
+        words += " (rotating)"
+    if slow:
+        words += f" ({slow} slow mode{'s' if slow > 1 else ''})"
+    return words
+
+
+def noise_floor_sentence(result: CompareResult) -> str:
+    """What the distances read for networks that do not differ, in one sentence."""
+    floor = result.noise_floor
+    parts = []
+    if "dsa_same_network" in floor:
+        parts.append(
+            f"the DSA distance between two halves of one network's trials (the same network, "
+            f"other noise) is {floor['dsa_same_network']:.3f}"
+        )
+    same = [
+        f"{k.removesuffix('_same_mechanism')} {v:.3f}"
+        for k, v in floor.items()
+        if k.endswith("_same_mechanism")
+    ]
+    if same:
+        parts.append(
+            "the median distance between networks of the same mechanism (other seeds) is "
+            + ", ".join(same)
+        )
+    if not parts:
+        return "Noise floor: not measured (one trial per network)."
+    return (
+        "Noise floor: " + "; ".join(parts) + ". A difference of that size or less is not a "
+        "difference between the networks."
+    )

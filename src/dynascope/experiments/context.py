@@ -710,4 +710,14 @@ def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]])
     ]
 
 
-EXPERIMENT = register(Experiment("context", DESCRIPTION, ContextOptions, QUICK, build, analyze))
+EXPERIMENT = register(
+    Experiment(
+        "context",
+        DESCRIPTION,
+        ContextOptions,
+        QUICK,
+        build,
+        analyze,
+        accepts=lambda model: shared.check_lowrank(model, "context"),
+    )
+)

@@ -521,4 +521,14 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
 analyze = staged(compute, figures, summarize, narrate, CLAIMS)
-EXPERIMENT = register(Experiment("decision", DESCRIPTION, DecisionOptions, QUICK, build, analyze))
+EXPERIMENT = register(
+    Experiment(
+        "decision",
+        DESCRIPTION,
+        DecisionOptions,
+        QUICK,
+        build,
+        analyze,
+        accepts=lambda model: shared.check_lowrank(model, "decision"),
+    )
+)

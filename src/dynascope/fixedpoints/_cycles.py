@@ -12,7 +12,7 @@ from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
 from . import _pwl
 from ._exact import MAX_ENUMERATE_N, _lowrank_cells, all_regions, search_starts
-from ._pwl import ExactMap, PWLMap, certify, model_step, pwl_map
+from ._pwl import ExactMap, PWLMap, as_piecewise_model, certify, model_step, pwl_map
 
 __all__ = ["Cycles", "find_cycles"]
 
@@ -336,6 +336,7 @@ def find_cycles(
         For non-ReLU or unsupported models, a period outside 2..10, or ``method="enumerate"``
         beyond ``max_sequences``.
     """
+    model = as_piecewise_model(model, _OWNER)  # a wrapped ReLU nn.RNN: its native twin
     f = pwl_map(model, inputs, _OWNER)
     max_period = check_int(max_period, "max_period", _OWNER, min_value=2, max_value=MAX_PERIOD)
     method = check_option(method, "method", _OWNER, ("auto", "enumerate", "search"))

@@ -13,7 +13,7 @@ import torch
 from .._validation import check_int, check_option
 from ..exceptions import InvalidParameterError
 from . import _pwl
-from ._pwl import ExactMap, PWLMap, certify, model_residual, pwl_map
+from ._pwl import ExactMap, PWLMap, as_piecewise_model, certify, model_residual, pwl_map
 from ._result import FixedPoints, Status, linearise
 
 __all__ = ["ExactFixedPoints", "exact_fixed_points"]
@@ -468,12 +468,14 @@ def exact_fixed_points(
     consistent solutions, and certifies each (see :class:`ExactFixedPoints`).
 
     Supported: ``VanillaRNN`` (forms ``"x"`` and ``"h"``), ``RateRNN`` and ``LowRankRNN`` with
-    ``nonlinearity="relu"``. For the continuous-time models the fixed points are the zeros of
+    ``nonlinearity="relu"``, and a wrapped ``torch.nn.RNN(nonlinearity="relu")``
+    (:func:`dynascope.wrap`; analysed as its native h-form ``VanillaRNN``, the same map on the
+    same state). For the continuous-time models the fixed points are the zeros of
     the vector field (the same as those of the Euler map, for any ``dt``).
 
     Parameters
     ----------
-    model : VanillaRNN, RateRNN or LowRankRNN with ReLU
+    model : VanillaRNN, RateRNN or LowRankRNN with ReLU, or a wrapped ReLU nn.RNN
     inputs : array-like, shape (n_in,), optional
         The constant input (default zeros).
     method : {"auto", "enumerate", "lowrank", "search"}
@@ -506,6 +508,7 @@ def exact_fixed_points(
         If the model is not a supported ReLU network, or ``method="enumerate"`` with N > 20 or
         ``"lowrank"`` on a full-rank model.
     """
+    model = as_piecewise_model(model, _OWNER)  # a wrapped ReLU nn.RNN: its native twin
     f = pwl_map(model, inputs, _OWNER)
     method = check_option(method, "method", _OWNER, ("auto", "enumerate", "lowrank", "search"))
     n_init = check_int(n_init, "n_init", _OWNER, min_value=0)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._threads import with_thread_policy
 from .._validation import check_bool, check_device, check_float, check_int, check_option
 from ..exceptions import ConvergenceWarning, InvalidParameterError, NotFittedError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
@@ -467,6 +468,7 @@ class _Options:
 
 # ---------------------------------------------------------------------------- driver
 @_with_doc(_FIND_DOC)
+@with_thread_policy
 def find_fixed_points(
     model: Any,
     inputs: Any = None,

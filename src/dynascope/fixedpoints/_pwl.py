@@ -127,21 +127,54 @@ def _relu_name(model: Any) -> str:
     return str(getattr(model, "nonlinearity", "unknown"))
 
 
+def as_piecewise_model(model: Any, caller: str) -> Any:
+    """The native model behind ``model``: a wrapped ``torch.nn.RNN`` becomes its h-form
+    :class:`~dynascope.models.VanillaRNN` (same state, same map); other models pass through.
+    """
+    from ..models import WrappedRNN
+
+    if not isinstance(model, WrappedRNN):
+        return model
+    if model.kind != "RNN":
+        raise InvalidParameterError(
+            f"{caller} needs a piecewise-linear (ReLU) network; this is a wrapped "
+            f"torch.nn.{model.kind}, a gated cell (sigmoid gates and tanh), which is not "
+            "piecewise-linear: use find_fixed_points instead."
+        )
+    if model.module.nonlinearity != "relu":
+        raise InvalidParameterError(
+            f"{caller} needs a piecewise-linear (ReLU) network; this is a wrapped "
+            f"torch.nn.RNN with nonlinearity={model.module.nonlinearity!r}. Use "
+            "find_fixed_points for smooth nonlinearities; only torch.nn.RNN(nonlinearity='relu') "
+            "is piecewise-linear."
+        )
+    # the readout plays no part in the fixed points; a non-Linear one cannot be converted
+    return WrappedRNN(model.module).to_native()
+
+
 def pwl_map(model: Any, inputs: Any, caller: str) -> PWLMap:
     """Build the :class:`PWLMap` of a ReLU model at the constant input ``inputs``."""
+    model = as_piecewise_model(model, caller)
     kind = getattr(model, "model_type", type(model).__name__)
     if kind not in _SUPPORTED:
         raise InvalidParameterError(
-            f"{caller} supports the ReLU models VanillaRNN, RateRNN and LowRankRNN; got "
-            f"{type(model).__name__}. Gated cells are not piecewise-linear: use "
-            "find_fixed_points instead."
+            f"{caller} supports the ReLU models VanillaRNN, RateRNN and LowRankRNN and "
+            f"wrapped ReLU torch.nn.RNNs; got {type(model).__name__}. Gated cells are not "
+            "piecewise-linear: use find_fixed_points instead."
         )
     name = _relu_name(model)
     if name != "relu":
+        if "nonlinearity" in getattr(model, "assumed", {}):
+            fix = (
+                "its nonlinearity was assumed (a state dict does not record it): load it "
+                "with load_user_model(path, nonlinearity='relu') (CLI: --nonlinearity relu) "
+                "if it was trained with ReLU"
+            )
+        else:
+            fix = "build the model with nonlinearity='relu'"
         raise InvalidParameterError(
             f"{caller} needs a piecewise-linear (ReLU) network; this model uses {name}. "
-            "Use find_fixed_points for smooth nonlinearities, or build the model with "
-            "nonlinearity='relu'."
+            f"Use find_fixed_points for smooth nonlinearities; {fix}."
         )
     m64 = analysis_copy(model)
     n_in = int(model.n_in)

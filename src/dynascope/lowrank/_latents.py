@@ -29,7 +29,7 @@ import torch
 
 from .._validation import check_tensor
 from ..exceptions import InvalidParameterError, ShapeError
-from ..models import LowRankRNN, analysis_copy
+from ..models import LowRankRNN, RateRNN, analysis_copy
 
 __all__ = [
     "LatentTrajectories",
@@ -69,12 +69,26 @@ class LatentTrajectories:
     residual: np.ndarray
 
 
+def not_lowrank_advice(model: Any) -> str:
+    """What to do with a model that is not a :class:`LowRankRNN`: the fix that works for it."""
+    kind = type(model).__name__
+    if isinstance(model, RateRNN):
+        return (
+            f"got {kind}. Approximate its connectivity with LowRankRNN.from_full(model, rank) "
+            "first."
+        )
+    return (
+        f"got {kind}, whose connectivity is not low-rank (LowRankRNN.from_full takes a "
+        "RateRNN only). Analyse its fixed points with `dynascope fixed-points MODEL_FILE` or "
+        "dynascope.find_fixed_points, or train a low-rank network with `dynascope run "
+        "decision`; a low_rank_rnns state dict (keys wi, si, m, n, b, wo, so, h0) loads as a "
+        "LowRankRNN."
+    )
+
+
 def _check_model(model: Any, owner: str) -> LowRankRNN:
     if not isinstance(model, LowRankRNN):
-        raise InvalidParameterError(
-            f"{owner} needs a LowRankRNN; got {type(model).__name__}. Approximate a dense "
-            "RateRNN with LowRankRNN.from_full(model, rank) first."
-        )
+        raise InvalidParameterError(f"{owner} needs a LowRankRNN; {not_lowrank_advice(model)}")
     return model
 
 

@@ -137,13 +137,19 @@ class _Tensors:
         self.cov_wx = cov[:, pops.out_cols][:, :, xc]  # (P, O, D+S)
         self.rank = pops.rank
         self.nonlinearity = pops.nonlinearity
+        self.readout_nonlinearity = pops.readout_nonlinearity or pops.nonlinearity
 
 
-def _gains(t: _Tensors, y: torch.Tensor, n_quadrature: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """⟨Φ⟩_p and ⟨Φ'⟩_p, shape (..., P), for stacked latents ``y = [κ, v]`` (..., D+S)."""
+def _gains(
+    t: _Tensors, y: torch.Tensor, n_quadrature: int, name: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """⟨Φ⟩_p and ⟨Φ'⟩_p, shape (..., P), for stacked latents ``y = [κ, v]`` (..., D+S).
+
+    ``name``: another nonlinearity to average (the readout's own ψ); default Φ.
+    """
     mean = y @ t.mu_x.T
     var = torch.einsum("...a,pab,...b->...p", y, t.cov_xx, y)
-    return gaussian_averages(mean, var, t.nonlinearity, n_quadrature=n_quadrature)
+    return gaussian_averages(mean, var, name or t.nonlinearity, n_quadrature=n_quadrature)
 
 
 def _stack(pops: Populations, kappa: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -170,7 +176,8 @@ def _drift(t: _Tensors, y: torch.Tensor, n_quadrature: int) -> torch.Tensor:
 
 
 def _readout(t: _Tensors, y: torch.Tensor, n_quadrature: int) -> torch.Tensor:
-    avg_phi, avg_dphi = _gains(t, y, n_quadrature)
+    # z = (1/N) Σ_i w_i ψ(x_i): the averages of the readout's own nonlinearity ψ (Φ unless set)
+    avg_phi, avg_dphi = _gains(t, y, n_quadrature, t.readout_nonlinearity)
     cov_term = torch.einsum("poa,...a->...po", t.cov_wx, y)
     per_pop = avg_phi.unsqueeze(-1) * t.mu_w + avg_dphi.unsqueeze(-1) * cov_term
     return torch.einsum("p,...po->...o", t.alpha, per_pop)
@@ -352,8 +359,17 @@ def simulate_reduced(
     check_option(engine, "engine", owner, ENGINES)
     u_np, kappa, v = _trials(populations, u, kappa0, v0)
     b, n_steps, _ = u_np.shape
+    own_readout = populations.readout_nonlinearity not in (None, populations.nonlinearity)
     if engine == "auto":
-        engine = "numba" if HAVE_NUMBA else "numpy"
+        # the fast engines reuse the recurrent averages for the readout; a readout with its
+        # own nonlinearity takes the reference path
+        engine = "torch" if own_readout else "numba" if HAVE_NUMBA else "numpy"
+    if own_readout and engine != "torch":
+        raise InvalidParameterError(
+            f"engine={engine!r} computes the readout with the recurrent nonlinearity "
+            f"{populations.nonlinearity!r}, but these populations read out through "
+            f"{populations.readout_nonlinearity!r}; use engine='torch' (or 'auto')."
+        )
     if engine == "numba" and not HAVE_NUMBA:
         raise InvalidParameterError(
             "engine='numba' needs Numba: pip install 'dynascope[fast]' (or use engine='numpy')."

@@ -29,6 +29,7 @@ import torch
 from .._validation import check_float, check_int, check_option
 from ..exceptions import ConvergenceWarning, InvalidParameterError, ModelFileError, ShapeError
 from ..models import LowRankRNN
+from ..models._base import readout_config
 
 __all__ = ["Populations", "fit_populations", "load_populations", "loadings", "save_populations"]
 
@@ -68,6 +69,7 @@ class Populations:
     tau: float = 100.0
     dt: float = 20.0
     nonlinearity: str = "tanh"
+    readout_nonlinearity: str | None = None
 
     def __post_init__(self) -> None:
         owner = "Populations"
@@ -76,6 +78,13 @@ class Populations:
         check_int(self.n_out, "n_out", owner, min_value=0)
         check_float(self.tau, "tau", owner, min_value=0.0, min_inclusive=False)
         check_float(self.dt, "dt", owner, min_value=0.0, min_inclusive=False)
+        if self.readout_nonlinearity is not None:
+            check_option(
+                self.readout_nonlinearity,
+                "readout_nonlinearity",
+                owner,
+                ("tanh", "relu", "softplus", "identity"),
+            )
         check_option(
             self.nonlinearity, "nonlinearity", owner, ("tanh", "relu", "softplus", "identity")
         )
@@ -156,6 +165,7 @@ class Populations:
             "dt": self.dt,
             "nonlinearity": self.nonlinearity,
             "bias": self.has_bias,
+            **readout_config(self.readout_nonlinearity),
         }
 
     def sample_loadings(
@@ -198,10 +208,9 @@ def loadings(model: LowRankRNN) -> np.ndarray:
         If ``model`` is not a :class:`~dynascope.models.LowRankRNN`.
     """
     if not isinstance(model, LowRankRNN):
-        raise InvalidParameterError(
-            f"loadings needs a LowRankRNN; got {type(model).__name__}. Approximate a dense "
-            "RateRNN with LowRankRNN.from_full(model, rank) first."
-        )
+        from ._latents import not_lowrank_advice
+
+        raise InvalidParameterError(f"loadings needs a LowRankRNN; {not_lowrank_advice(model)}")
     with torch.no_grad():
         cols: list[torch.Tensor] = [model.m, model.n, model.weight_in]
         if model.bias is not None:
@@ -296,6 +305,7 @@ def fit_populations(
         tau=float(model.tau),  # type: ignore[arg-type]
         dt=float(model.dt),  # type: ignore[arg-type]
         nonlinearity=model.nonlinearity,
+        readout_nonlinearity=model.readout_nonlinearity,
     )
     return pops, gmm.predict(data), scores
 
@@ -323,6 +333,7 @@ def save_populations(populations: Populations, path: str | os.PathLike[str]) -> 
         )
     arrays = {k: getattr(populations, k) for k in ("weights", "means", "covariances")}
     header = {k: getattr(populations, k) for k in _SETTINGS}
+    header.update(readout_config(populations.readout_nonlinearity))
     return write_npz(path, _KIND, arrays, header, compress=False)
 
 
@@ -344,6 +355,7 @@ def load_populations(path: str | os.PathLike[str]) -> Populations:
             means=arrays["means"],
             covariances=arrays["covariances"],
             **{k: header[k] for k in _SETTINGS},
+            readout_nonlinearity=header.get("readout_nonlinearity"),
         )
     except (KeyError, InvalidParameterError, ShapeError) as exc:
         raise ModelFileError(f"{path}: holds invalid populations: {exc}") from exc

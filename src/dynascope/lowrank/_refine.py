@@ -147,6 +147,7 @@ def refine_populations(
         tau=populations.tau,
         dt=populations.dt,
         nonlinearity=populations.nonlinearity,
+        readout_nonlinearity=populations.readout_nonlinearity,
     )
     return RefineResult(
         populations=refined,

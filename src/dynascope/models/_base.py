@@ -29,6 +29,24 @@ def get_nonlinearity(name: str, owner: str) -> Any:
     return NONLINEARITIES[name]
 
 
+def readout_phi(name: str | None, phi: Any, owner: str) -> Any:
+    """The readout's nonlinearity ψ: the one called ``name``, or the recurrent ``phi``."""
+    if name is None:
+        return phi
+    if not isinstance(name, str) or name not in NONLINEARITIES:
+        choices = ", ".join(repr(k) for k in NONLINEARITIES)
+        raise InvalidParameterError(
+            f"The 'readout_nonlinearity' parameter of {owner} must be one of {{{choices}}} or "
+            f"None (the recurrent nonlinearity). Got {name!r} instead."
+        )
+    return NONLINEARITIES[name]
+
+
+def readout_config(name: str | None) -> dict[str, Any]:
+    """``{"readout_nonlinearity": name}`` when the model has its own, else nothing."""
+    return {} if name is None else {"readout_nonlinearity": name}
+
+
 class RNNModel(nn.Module):
     r"""Base class of every dynascope RNN: the contract all analyses rely on.
 
@@ -66,6 +84,14 @@ class RNNModel(nn.Module):
     continuous_time: bool = False
     dt: float | None = None
     tau: float | None = None
+    #: Settings a loader had to assume because the file did not record them, by name
+    #: (``{"nonlinearity": "tanh"}``); set by :func:`dynascope.io.load_user_model`, shown by
+    #: ``repr`` and ``dynascope info``. Empty for a model built in Python or read from a
+    #: dynascope file.
+    assumed: dict[str, Any] = {}  # noqa: RUF012 (replaced per instance, never mutated)
+    #: True for a model read from a file written outside dynascope (a torch or low_rank_rnns
+    #: state dict), set by :func:`dynascope.io.load_user_model`.
+    foreign: bool = False
 
     # ------------------------------------------------------------------ contract
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -81,6 +107,14 @@ class RNNModel(nn.Module):
         raise NotImplementedError
 
     # ------------------------------------------------------------------ inherited
+    def describe_nonlinearity(self) -> str:
+        """The elementwise nonlinearity in words (``"relu"``; gated cells: their gates)."""
+        name = str(getattr(self, "nonlinearity", "unknown"))
+        out = getattr(self, "readout_nonlinearity", None)
+        if out is not None and out != name:
+            return f"{name} (readout: {out})"
+        return name
+
     @property
     def dtype(self) -> torch.dtype:
         """Floating-point dtype of the model's parameters."""
@@ -195,7 +229,13 @@ class RNNModel(nn.Module):
         return (self.step(x, u) - x) / self.dt
 
     def extra_repr(self) -> str:
+        assumed = " (assumed)"
         parts = [f"n_in={self.n_in}", f"n_hidden={self.n_hidden}", f"n_out={self.n_out}"]
+        parts.append(
+            f"nonlinearity={self.describe_nonlinearity()}"
+            + (assumed if "nonlinearity" in self.assumed else "")
+        )
         if self.continuous_time:
-            parts += [f"dt={self.dt}", f"tau={self.tau}"]
+            mark = assumed if ("dt" in self.assumed or "tau" in self.assumed) else ""
+            parts += [f"dt={self.dt}", f"tau={self.tau}{mark}"]
         return ", ".join(parts)

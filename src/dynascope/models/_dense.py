@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_bool, check_float, check_int, check_option
-from ._base import RNNModel, get_nonlinearity
+from ._base import RNNModel, get_nonlinearity, readout_config, readout_phi
 from ._continuous import ContinuousTimeMixin
 from ._init import make_generator, normal
 
@@ -154,6 +154,10 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         σ of the recurrent noise (training mode only).
     train_x0 : bool
         Learn the initial state (otherwise it is zero).
+    readout_nonlinearity : {"tanh", "relu", "softplus", "identity"}, optional
+        The readout's own nonlinearity ψ, :math:`z = W_{out}\,\psi(x) + b_{out}`, for
+        networks trained that way (e.g. the ``low_rank_rnns`` layouts of
+        :func:`dynascope.io.load_user_model`); default: the recurrent Φ.
     gain, bias, seed, device
         As in :class:`VanillaRNN`.
     """
@@ -173,12 +177,15 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         train_x0: bool = False,
         gain: float = 1.0,
         bias: bool = True,
+        readout_nonlinearity: str | None = None,
         seed: int | None = None,
         device: str | torch.device | None = None,
     ) -> None:
         super().__init__(
             n_in, n_hidden, n_out, nonlinearity=nonlinearity, gain=gain, bias=bias, seed=seed
         )
+        self.readout_nonlinearity = readout_nonlinearity
+        self.psi = readout_phi(readout_nonlinearity, self.phi, "RateRNN")
         self.tau = check_float(tau, "tau", "RateRNN", min_value=0.0, min_inclusive=False)
         self.dt = check_float(dt, "dt", "RateRNN", min_value=0.0, min_inclusive=False)
         self.noise_std = check_float(noise_std, "noise_std", "RateRNN", min_value=0.0)
@@ -190,7 +197,7 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
         return x + self.alpha * (self._drive(self.phi(x), u) - x)
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.phi(x), self.weight_out, self.bias_out)
+        return F.linear(self.psi(x), self.weight_out, self.bias_out)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -199,4 +206,6 @@ class RateRNN(ContinuousTimeMixin, _DenseRNN):
             "dt": self.dt,
             "noise_std": self.noise_std,
             "train_x0": self.train_x0,
+            # written only when set, so that files of models without one stay as they were
+            **readout_config(self.readout_nonlinearity),
         }

@@ -55,6 +55,10 @@ class _GatedRNN(RNNModel):
         """The hidden activations h (the part of the state the readout sees)."""
         return x[..., : self.n_hidden]
 
+    def describe_nonlinearity(self) -> str:
+        """Gated cells have fixed nonlinearities: sigmoid gates and tanh."""
+        return "sigmoid gates, tanh"
+
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(self.hidden(x), self.weight_out, self.bias_out)
 
@@ -261,6 +265,12 @@ class WrappedRNN(RNNModel):
     def hidden(self, x: torch.Tensor) -> torch.Tensor:
         """The hidden activations h (the part of the state the readout sees)."""
         return x[..., : self.n_hidden]
+
+    def describe_nonlinearity(self) -> str:
+        """The wrapped nn.RNN's nonlinearity; a GRU's or LSTM's fixed gates."""
+        if self.kind == "RNN":
+            return str(self._module.nonlinearity)
+        return "sigmoid gates, tanh"
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         if self._readout is None:

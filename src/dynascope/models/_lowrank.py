@@ -11,7 +11,7 @@ from torch import nn
 
 from .._validation import check_bool, check_float, check_int, check_tensor
 from ..exceptions import InvalidParameterError
-from ._base import RNNModel, get_nonlinearity
+from ._base import RNNModel, get_nonlinearity, readout_config, readout_phi
 from ._continuous import ContinuousTimeMixin
 from ._dense import RateRNN
 from ._init import make_generator, normal
@@ -42,6 +42,8 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         As in :class:`RateRNN`.
     bias : bool
         Whether the update has a bias ``b`` (default off, as in the low-rank literature).
+    readout_nonlinearity : {"tanh", "relu", "softplus", "identity"}, optional
+        The readout's own nonlinearity ψ, :math:`z = W_{out}\,\psi(x)/N`; default: Φ.
     seed : int, optional
         Seed of the initialisation: m, n, W_in and W_out entries are drawn from N(0, 1).
     device : str or torch.device, optional
@@ -63,6 +65,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         noise_std: float = 0.0,
         train_x0: bool = False,
         bias: bool = False,
+        readout_nonlinearity: str | None = None,
         seed: int | None = None,
         device: str | torch.device | None = None,
     ) -> None:
@@ -77,6 +80,8 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         self.dt = check_float(dt, "dt", owner, min_value=0.0, min_inclusive=False)
         self.nonlinearity = nonlinearity
         self.phi = get_nonlinearity(nonlinearity, owner)
+        self.readout_nonlinearity = readout_nonlinearity
+        self.psi = readout_phi(readout_nonlinearity, self.phi, owner)
         self.noise_std = check_float(noise_std, "noise_std", owner, min_value=0.0)
         self.train_x0 = check_bool(train_x0, "train_x0", owner)
         self.has_bias = check_bool(bias, "bias", owner)
@@ -100,7 +105,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
         return x + self.alpha * (drive - x)
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(self.phi(x), self.weight_out) / self.n_hidden
+        return F.linear(self.psi(x), self.weight_out) / self.n_hidden
 
     def config(self) -> dict[str, Any]:
         return {
@@ -114,6 +119,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
             "noise_std": self.noise_std,
             "train_x0": self.train_x0,
             "bias": self.has_bias,
+            **readout_config(self.readout_nonlinearity),
         }
 
     # ------------------------------------------------------------------ conversions
@@ -173,6 +179,7 @@ class LowRankRNN(ContinuousTimeMixin, RNNModel):
                 noise_std=cfg["noise_std"],
                 train_x0=cfg["train_x0"],
                 bias=cfg["bias"],
+                readout_nonlinearity=cfg.get("readout_nonlinearity"),
                 seed=0,
             ).to(w.dtype)
             n = model.n_hidden

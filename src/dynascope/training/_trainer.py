@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._threads import with_thread_policy
 from .._validation import check_device
 from ..exceptions import InvalidParameterError, TrainingDivergedError
 from ..io import atomic_write
@@ -198,6 +199,7 @@ def _evaluate(
     return loss, perf
 
 
+@with_thread_policy
 def train(
     model: RNNModel,
     task: Task,
