@@ -20,10 +20,11 @@ Each network is summarised by a labelled directed graph whose nodes are its inva
   the same node).
 * **cycles** — attracting limit cycles (periodic orbits and invariant circles), found by
   shooting: visited states are run forward ``cycle_steps`` steps; a trajectory that stays
-  fast and returns to within 5 % of its orbit's diameter is a cycle, with period the return
-  time (steps) and multipliers the eigenvalues of the Jacobian product along one period
-  (``cycles``). Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting
-  multipliers outside the unit circle besides the tangent one.
+  fast and whose every state returns to within 5 % of the orbit's diameter after one period
+  (over a window of ``2 max_period`` steps) is a cycle, with period the return time (steps)
+  and multipliers the eigenvalues of the Jacobian product along one period (``cycles``).
+  Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting multipliers outside
+  the unit circle besides the tangent one.
 
 Edges go from each saddle to the attractors its unstable manifold reaches
 (:func:`dynascope.fixedpoints.unstable_manifolds`), mapped onto the nodes.
@@ -213,7 +214,7 @@ def find_limit_cycles(
     for _ in range(n_steps):
         z = step(z)
     orbit = [z]
-    for _ in range(max_period + 1):
+    for _ in range(2 * max_period + 1):
         orbit.append(step(orbit[-1]))
     path = np.stack(orbit, 1)  # (starts, max_period + 2, state)
     cycles: list[LimitCycle] = []
@@ -236,6 +237,11 @@ def find_limit_cycles(
         while run + 1 < len(d) and d[run + 1] < d[run]:
             run += 1
         period = int(run + 1)
+        # A cycle repeats: every state of the window comes back after one period (a chaotic
+        # orbit's near-returns do not), and the window holds at least two periods.
+        if 2 * period > len(p) - 1 or np.max(
+                np.linalg.norm(p[period:] - p[:-period], axis=1)) >= 0.05 * diam:
+            continue
         states = p[:period]
         if any(np.min(np.linalg.norm(c.states - states[0], axis=1)) < 0.1 * diam for c in cycles):
             continue  # the same orbit from another start
