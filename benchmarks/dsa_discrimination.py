@@ -1,15 +1,15 @@
 """Discrimination on systems built outside the library: Lorenz-63 families, reparametrised.
 
-Three families of the Lorenz-63 system (σ = 10, β = 8/3), five values of ρ each: ρ ∈ 8–12
-(trajectories spiral into the two stable foci), ρ ∈ 26–30 (the chaotic attractor), ρ ∈ 148–164
-(the periodic window: a stable limit cycle). Each system is simulated locally (RK4, step 0.005;
-one map step = 0.02 time units), and appears twice: as is, and through a smooth nonlinear change
-of coordinates :math:`\\varphi(x) = Q\\,\\psi(x)` (``Q`` a random rotation, ``ψ`` the elementwise
-:math:`x + 0.3\\,s\\tanh(x/s)`), whose dynamics :math:`\\varphi\\circ F\\circ\\varphi^{-1}` are
-the same system in other coordinates. For every pair: DSA (angular, delays 5, rank 10), the
-mechanism distance (graphs of the map models) and their combination (each scaled by its median,
-averaged). Prints the silhouettes by family and the distances between each system and its
-reparametrised copy. Run:
+Three families of the Lorenz-63 system (σ = 10, β = 8/3), three values of ρ each: ρ = 8, 10,
+12 (trajectories spiral into the two stable foci), 26, 28, 30 (the chaotic attractor), 150,
+156, 162 (the periodic window: a stable limit cycle). Each system is simulated locally (RK4,
+step 0.005; one map step = 0.02 time units), and appears twice: as is, and through a smooth
+nonlinear change of coordinates :math:`\\varphi(x) = Q\\,\\psi(x)` (``Q`` a random rotation,
+``ψ`` the elementwise :math:`x + 0.3\\,s\\tanh(x/s)`), whose dynamics
+:math:`\\varphi\\circ F\\circ\\varphi^{-1}` are the same system in other coordinates. For
+every pair: DSA (angular, delays 5, rank 10), the mechanism distance (graphs of the map models)
+and their combination (each scaled by its median, averaged). Prints the silhouettes by family
+and the distances between each system and its reparametrised copy. Run:
 
     PYTHONPATH=src nice -n 10 python benchmarks/dsa_discrimination.py
 """
@@ -28,8 +28,8 @@ from dynascope.models import RNNModel
 
 torch.set_num_threads(1)
 SIGMA, BETA, H, SUB = 10.0, 8.0 / 3.0, 0.005, 4
-FAMILIES = {"foci": (8.0, 9.0, 10.0, 11.0, 12.0), "chaos": (26.0, 27.0, 28.0, 29.0, 30.0),
-            "cycle": (148.0, 152.0, 156.0, 160.0, 164.0)}
+FAMILIES = {"foci": (8.0, 10.0, 12.0), "chaos": (26.0, 28.0, 30.0),
+            "cycle": (150.0, 156.0, 162.0)}
 
 
 def lorenz_rk4(x: torch.Tensor, rho: float) -> torch.Tensor:
@@ -104,9 +104,14 @@ def main() -> None:
                 trajs.append(trajectories(m, seed=100 + k))
                 family.append(fam)
     t0 = time.perf_counter()
-    dsa = DynamicalSimilarity(n_delays=5, rank=10, n_starts=2).fit(trajs).distances_
+    # Structured starts only (eigenvectors, identity, reflection, swap): on the pairs of
+    # dsa_reference.py random starts never improved on them.
+    dsa = DynamicalSimilarity(n_delays=5, rank=10, n_starts=0).fit(trajs).distances_
+    print(f"dsa {time.perf_counter() - t0:.0f} s", flush=True)
     t_dsa = time.perf_counter() - t0
     t0 = time.perf_counter()
+    # One map step is 0.02 time units: |λ| = exp(0.02 Re μ) is within 0.2 % of 1 for the
+    # chaotic regime's weakly unstable foci (Re μ ≈ 0.09), so slow_tol is 0.001 here.
     graphs = [mechanism_graph(m, x, n_init=128, slow_tol=0.001, seed=0)
               for m, x in zip(models, trajs, strict=True)]
     n = len(graphs)
@@ -119,7 +124,7 @@ def main() -> None:
     comb = (dsa / max(np.median(dsa[off]), 1e-12) + mech / max(np.median(mech[off]), 1e-12)) / 2
     print(f"{n} systems; torch threads 1; load {os.getloadavg()[0]:.2f}; "
           f"dsa {t_dsa:.0f} s, mechanism {t_mech:.0f} s")
-    for i in range(0, n, 2 * len(FAMILIES["foci"])):
+    for i in range(0, n, 2 * len(FAMILIES["foci"])):  # one system per family
         print(f"  {names[i]}: {graphs[i].counts}; cycles "
               f"{[c.period for c in graphs[i].cycles]}")
     for key, d in (("dsa", dsa), ("mechanism", mech), ("combined", comb)):

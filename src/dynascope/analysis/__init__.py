@@ -26,6 +26,7 @@ from ._dsa import dmd as dmd
 from ._dsa import eigenvalue_wasserstein as eigenvalue_wasserstein
 from ._dsa import procrustes_align as procrustes_align
 from ._dsa import procrustes_vector_field as procrustes_vector_field
+from ._mechanism import LimitCycle as LimitCycle
 from ._mechanism import MechanismGraph as MechanismGraph
 from ._mechanism import mechanism_distance as mechanism_distance
 from ._mechanism import mechanism_graph as mechanism_graph
@@ -79,6 +80,7 @@ __all__ = [
     "ProcrustesResult",
     "procrustes_align",
     "procrustes_vector_field",
+    "LimitCycle",
     "MechanismGraph",
     "mechanism_distance",
     "mechanism_graph",

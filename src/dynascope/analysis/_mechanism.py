@@ -205,7 +205,7 @@ def _jacobian(net: Any, x: np.ndarray) -> np.ndarray:
     return jac[:, 0].detach().cpu().numpy()
 
 
-def find_limit_cycles(
+def _shoot_cycles(
     net: Any, starts: np.ndarray, *, n_steps: int, slow_thr: float, max_period: int
 ) -> list[LimitCycle]:
     """Attracting cycles reached from ``starts`` (see the module docstring)."""
@@ -333,7 +333,7 @@ def mechanism_graph(
         pick = np.random.default_rng(seed).choice(len(states_np), min(n_cycle_starts,
                                                                        len(states_np)),
                                                   replace=False)
-        cycles = find_limit_cycles(net, states_np[pick], n_steps=cycle_steps,
+        cycles = _shoot_cycles(net, states_np[pick], n_steps=cycle_steps,
                                    slow_thr=slow_thr, max_period=max_period)
     point_info = []
     if len(fps):
