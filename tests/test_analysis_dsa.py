@@ -73,18 +73,18 @@ def test_procrustes_invariance_and_closed_form(rng: np.random.Generator) -> None
     if np.linalg.det(q) > 0:  # the other component of O(n) must be reachable too
         q[:, 0] *= -1
     b = 3.0 * q @ a @ q.T
-    assert procrustes_vector_field(a, b) < 2e-3
-    assert procrustes_vector_field(a, b, score_method="euclidean") < 2e-3
+    assert procrustes_vector_field(a, b) < 1e-8
+    assert procrustes_vector_field(a, b, score_method="euclidean") < 1e-8
     # Two normal matrices with spectra {λ}, {μ}: the angle is that between the spectra matched
     # in order (rotations by θ and φ in the plane: cos d = cos(θ - φ) for unit-decay rotations).
     d = procrustes_vector_field(_rot(0.2, 1.0), _rot(0.7, 1.0))
-    assert d == pytest.approx(np.arccos(np.cos(0.5)), abs=1e-4)
+    assert d == pytest.approx(np.arccos(np.cos(0.5)), abs=1e-8)
     # Symmetric matrices: the optimum aligns sorted eigenvalues.
     ea, eb = np.array([3.0, 1.0, -1.0]), np.array([2.0, 2.0, 0.5])
     qa = np.linalg.qr(rng.standard_normal((3, 3)))[0]
     want = np.arccos(np.sort(ea) @ np.sort(eb) / np.linalg.norm(ea) / np.linalg.norm(eb))
     got = procrustes_vector_field(qa @ np.diag(ea) @ qa.T, np.diag(eb))
-    assert got == pytest.approx(want, abs=1e-4)
+    assert got == pytest.approx(want, abs=1e-8)
 
 
 def test_wasserstein_closed_form() -> None:
@@ -197,6 +197,9 @@ def test_matches_reference_dsa(rng: np.random.Generator) -> None:
     ref_was = float(ref_dist(score_method="wasserstein").fit_score(ops[0].clone(),
                                                                     ops[1].clone()))
     ours = DynamicalSimilarity(n_delays=2, rank=4)
+    # Never above the reference (both angles are attained by an orthogonal C; the 1e-5 is its
+    # float32 rounding), and on this well-conditioned pair both find the same minimum.
+    assert ours.fit_score(x, y) <= ref_ang + 1e-5
     assert ours.fit_score(x, y) == pytest.approx(ref_ang, abs=1e-3)
     ours.score_method = "wasserstein"
     assert ours.fit_score(x, y) == pytest.approx(ref_was, abs=1e-3)
