@@ -20,11 +20,12 @@ Each network is summarised by a labelled directed graph whose nodes are its inva
   the same node).
 * **cycles** — attracting limit cycles (periodic orbits and invariant circles), found by
   shooting: visited states are run forward ``cycle_steps`` steps; a trajectory that stays
-  fast and whose every state returns to within 5 % of the orbit's diameter after one period
-  (over a window of ``2 max_period`` steps) is a cycle, with period the return time (steps)
-  and multipliers the eigenvalues of the Jacobian product along one period (``cycles``).
-  Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting multipliers outside
-  the unit circle besides the tangent one.
+  fast and whose every state returns to within 5 % of the orbit's diameter of the path one
+  period later (over a window of ``2 max_period`` steps) is a cycle, with period the return
+  time (whole steps) and multipliers the eigenvalues of the Jacobian product along one period
+  (``cycles``). Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting
+  multipliers outside the unit circle besides the tangent one (whose eigenvector points along
+  the flow).
 
 Edges go from each saddle to the attractors its unstable manifold reaches
 (:func:`dynascope.fixedpoints.unstable_manifolds`), mapped onto the nodes.
@@ -70,8 +71,9 @@ class LimitCycle:
     period : int
         Return time in steps.
     multipliers : ndarray, shape (state_size,)
-        Eigenvalues of the Jacobian product along one period, largest modulus first (one is
-        ≈ 1: the tangent direction).
+        Eigenvalues of the Jacobian product along one period: first the tangent one (its
+        eigenvector along the flow; ≈ 1 when the period is a whole number of steps), then the
+        transverse ones, largest modulus first.
     """
 
     states: np.ndarray
@@ -205,6 +207,36 @@ def _jacobian(net: Any, x: np.ndarray) -> np.ndarray:
     return jac[:, 0].detach().cpu().numpy()
 
 
+def _to_polyline(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from each ``x[t]`` to the segment ``a[t]``–``b[t]``."""
+    ab = b - a
+    t = np.clip(np.sum((x - a) * ab, 1) / np.maximum(np.sum(ab * ab, 1), 1e-300), 0.0, 1.0)
+    return np.linalg.norm(x - a - t[:, None] * ab, axis=1)
+
+
+def _period(p: np.ndarray, d: np.ndarray, start: int, tol: float) -> int:
+    """The first period ``P`` after ``start`` at which every state of ``p`` comes back to
+    within ``tol`` of the path one period later (0: none). Distances are to the path's
+    segments around ``t + P``, so that a flow sampled coarsely, whose period is not a whole
+    number of steps, still repeats; a chaotic orbit's near-returns do not."""
+    seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+    # Candidates: local minima of the distance to the start, within tol plus a step.
+    for q in range(start + 1, len(d) - 1):
+        if not (d[q] <= d[q - 1] and d[q] <= d[q + 1] and d[q] < tol + seg[q]):
+            continue
+        period = q + 1
+        if 2 * period + 1 > len(p):  # the window must hold two periods
+            return 0
+        x = p[1 : len(p) - period - 1]
+        gap = np.minimum(
+            _to_polyline(x, p[period : len(p) - 2], p[period + 1 : len(p) - 1]),
+            _to_polyline(x, p[period + 1 : len(p) - 1], p[period + 2 :]),
+        )
+        if gap.max() < tol:
+            return period
+    return 0
+
+
 def _shoot_cycles(
     net: Any, starts: np.ndarray, *, n_steps: int, slow_thr: float, max_period: int
 ) -> list[LimitCycle]:
@@ -228,19 +260,8 @@ def _shoot_cycles(
         away = np.flatnonzero(d > 0.5 * diam)
         if diam == 0 or away.size == 0:
             continue
-        after = np.arange(len(d)) > away[0]
-        close = np.flatnonzero(after & (d < 0.05 * diam))
-        if close.size == 0:
-            continue
-        first = close[0]
-        run = first
-        while run + 1 < len(d) and d[run + 1] < d[run]:
-            run += 1
-        period = int(run + 1)
-        # A cycle repeats: every state of the window comes back after one period (a chaotic
-        # orbit's near-returns do not), and the window holds at least two periods.
-        if 2 * period > len(p) - 1 or np.max(
-                np.linalg.norm(p[period:] - p[:-period], axis=1)) >= 0.05 * diam:
+        period = _period(p, d, away[0], 0.05 * diam)
+        if period == 0:
             continue
         states = p[:period]
         if any(np.min(np.linalg.norm(c.states - states[0], axis=1)) < 0.1 * diam for c in cycles):
@@ -248,8 +269,14 @@ def _shoot_cycles(
         prod = np.eye(p.shape[1])
         for x in states:
             prod = _jacobian(net, x) @ prod
-        mult = np.linalg.eigvals(prod)
-        cycles.append(LimitCycle(states, period, mult[np.argsort(-np.abs(mult))]))
+        mult, vecs = np.linalg.eig(prod)
+        # The tangent multiplier is the one whose eigenvector points along the flow (with a
+        # period of whole steps it is the ratio of speeds a fraction of a step apart, not 1).
+        v0 = (p[1] - p[0]) / np.linalg.norm(p[1] - p[0])
+        tangent = int(np.argmax(np.abs(vecs.conj().T @ v0)))
+        rest = np.delete(np.arange(len(mult)), tangent)
+        order = [tangent, *rest[np.argsort(-np.abs(mult[rest]))]]
+        cycles.append(LimitCycle(states, period, mult[order]))
     return cycles
 
 
@@ -373,9 +400,7 @@ def mechanism_graph(
         timescales.append(float(np.nanmax([inf[4] for inf in info]))
                           if any(np.isfinite(inf[4]) for inf in info) else float("nan"))
     for c in cycles:
-        mag = np.abs(c.multipliers)
-        tangent = int(np.argmin(np.abs(mag - 1)))
-        rest = np.delete(mag, tangent)
+        rest = np.abs(c.multipliers[1:])  # the first is the tangent one
         labels.append(("cycle", int(np.sum(rest >= 1 + slow_tol)), False, 1, False))
         members.append(())
         lead = rest.max() if rest.size else 0.0
