@@ -28,7 +28,9 @@ Each network is summarised by a labelled directed graph whose nodes are its inva
   the flow).
 
 Edges go from each saddle to the attractors its unstable manifold reaches
-(:func:`dynascope.fixedpoints.unstable_manifolds`), mapped onto the nodes.
+(:func:`dynascope.fixedpoints.unstable_manifolds`), mapped onto the nodes; a branch that reaches
+no fixed point joins the manifold it ends on (slow, next to one of its points) or the cycle
+(within 10 % of the orbit's diameter).
 
 Two graphs are compared by graph edit distance with unit costs (node or edge insertion,
 deletion or relabelling), by default after capping the number of nodes per label (and edges
@@ -406,11 +408,37 @@ def mechanism_graph(
         lead = rest.max() if rest.size else 0.0
         timescales.append(float(-c.period / np.log(lead)) if 0 < lead < 1 else float("nan"))
     edges: set[tuple[int, int]] = set()
-    if any(inf[0] > 0 for inf in point_info) and any(inf[0] == 0 for inf in point_info):
-        for s, t in unstable_manifolds(model, fps, max_steps=max_steps).edges:
-            if node_of[s] != node_of[t]:
-                edges.add((node_of[s], node_of[t]))
+    n_points = len(members) - len(cycles)
+    if any(inf[0] > 0 for inf in point_info) and (
+            any(inf[0] == 0 for inf in point_info) or cycles):
+        conn = unstable_manifolds(model, fps, max_steps=max_steps, return_trajectories=True)
+        step = _step_fn(net)
+        for b in range(len(conn)):
+            s, t = int(conn.saddle[b]), int(conn.target[b])
+            if t < 0 and conn.trajectories is not None:
+                t = _landing(step, conn.trajectories[b, -1], fps.x_star, node_of, labels,
+                             cycles, n_points, join_q * scale)
+            elif t >= 0:
+                t = node_of[t]
+            if t >= 0 and node_of[s] != t:
+                edges.add((node_of[s], t))
     return MechanismGraph(fps, labels, edges, members, timescales, cycles)
+
+
+def _landing(step: Any, x: np.ndarray, x_star: np.ndarray, node_of: dict[int, int],
+             labels: list[tuple], cycles: list[LimitCycle], n_points: int,
+             slow_thr: float) -> int:
+    """The node a branch that matched no fixed point ends on: a manifold (it ends slow, next
+    to one of the manifold's points) or a cycle (it ends on the orbit); -1 otherwise."""
+    if 0.5 * float(np.sum((step(x[None])[0] - x) ** 2)) <= slow_thr and len(x_star):
+        near = int(np.argmin(np.linalg.norm(x_star - x, axis=1)))
+        if labels[node_of[near]][0] == "manifold":
+            return node_of[near]
+    for k, c in enumerate(cycles):
+        diam = float(np.max(np.linalg.norm(c.states - c.states[0], axis=1)))
+        if np.min(np.linalg.norm(c.states - x, axis=1)) < 0.1 * diam:
+            return n_points + k
+    return -1
 
 
 def _without_spiral(g: MechanismGraph) -> MechanismGraph:
