@@ -23,9 +23,9 @@ Each network is summarised by a labelled directed graph whose nodes are its inva
   fast and whose every state returns to within 5 % of the orbit's diameter of the path one
   period later (over a window of ``2 max_period`` steps) is a cycle, with period the return
   time (whole steps) and multipliers the eigenvalues of the Jacobian product along one period
-  (``cycles``). Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting
-  multipliers outside the unit circle besides the tangent one (whose eigenvector points along
-  the flow).
+  (``cycles``; the transverse ones from the linearised return map to a section normal to the
+  flow). Label ``("cycle", unstable, False, 1, False)``, ``unstable`` counting transverse
+  multipliers outside the unit circle.
 
 Edges go from each saddle to the attractors its unstable manifold reaches
 (:func:`dynascope.fixedpoints.unstable_manifolds`), mapped onto the nodes; a branch that reaches
@@ -73,9 +73,11 @@ class LimitCycle:
     period : int
         Return time in steps.
     multipliers : ndarray, shape (state_size,)
-        Eigenvalues of the Jacobian product along one period: first the tangent one (its
-        eigenvector along the flow; ≈ 1 when the period is a whole number of steps), then the
-        transverse ones, largest modulus first.
+        First the tangent multiplier (ratio of the speeds one period apart: ≈ 1), then the
+        transverse ones, largest modulus first: eigenvalues of the Jacobian product along one
+        period, projected along the flow onto the section through ``states[0]`` normal to it
+        (the linearised return map, which absorbs a period that is not a whole number of
+        steps).
     """
 
     states: np.ndarray
@@ -271,14 +273,18 @@ def _shoot_cycles(
         prod = np.eye(p.shape[1])
         for x in states:
             prod = _jacobian(net, x) @ prod
-        mult, vecs = np.linalg.eig(prod)
-        # The tangent multiplier is the one whose eigenvector points along the flow (with a
-        # period of whole steps it is the ratio of speeds a fraction of a step apart, not 1).
-        v0 = (p[1] - p[0]) / np.linalg.norm(p[1] - p[0])
-        tangent = int(np.argmax(np.abs(vecs.conj().T @ v0)))
-        rest = np.delete(np.arange(len(mult)), tangent)
-        order = [tangent, *rest[np.argsort(-np.abs(mult[rest]))]]
-        cycles.append(LimitCycle(states, period, mult[order]))
+        # Transverse multipliers: the linearised return map to the section through p[0]
+        # normal to the flow, which absorbs the fraction of a step by which a whole-step
+        # period misses (projection along the flow at p[period]); the tangent one is the
+        # ratio of speeds one period apart.
+        v0, vp = p[1] - p[0], p[period + 1] - p[period]
+        nrm = v0 / np.linalg.norm(v0)
+        proj = np.eye(len(nrm)) - np.outer(vp, nrm) / float(nrm @ vp)
+        basis = np.linalg.svd(np.eye(len(nrm)) - np.outer(nrm, nrm))[0][:, : len(nrm) - 1]
+        trans = np.linalg.eigvals(basis.T @ proj @ prod @ basis)
+        mult = np.concatenate([[np.linalg.norm(vp) / np.linalg.norm(v0)],
+                               trans[np.argsort(-np.abs(trans))]])
+        cycles.append(LimitCycle(states, period, mult))
     return cycles
 
 
