@@ -44,7 +44,7 @@ def test_planted_cells_share_fixed_points(cell: str) -> None:
 def test_planted_decision_and_cycle_graphs() -> None:
     net = planted_network("decision", "gru", n_hidden=20, noise_gain=0.0, seed=1)
     g = mechanism_graph(net.model, net.trajectories(n_trials=8, n_steps=30, seed=0), n_init=64)
-    assert g.counts == {(0, False, 0): 2, (1, False, 0): 1}
+    assert g.counts == {("point", 0, False, 0, False): 2, ("point", 1, False, 0, False): 1}
     assert len(g.edges) == 2  # the saddle's two branches reach the two attractors
     cyc = planted_network("limit_cycle", "vanilla", n_hidden=20, noise_gain=0.0, seed=1)
     x = cyc.trajectories(n_trials=4, n_steps=200, noise=0.0, seed=0)
@@ -52,7 +52,12 @@ def test_planted_decision_and_cycle_graphs() -> None:
     radius = np.linalg.norm(kappa[:, -50:], axis=-1)
     assert radius.min() > 0.3 and radius.std() < 0.05 * radius.mean()  # a stable cycle
     gc = mechanism_graph(cyc.model, x, n_init=64)
-    assert gc.counts == {(2, True, 0): 1}  # only the unstable focus at the origin
+    # The unstable focus at the origin and the attracting cycle around it (period ≈ 36 steps).
+    assert gc.counts == {("point", 2, True, 0, False): 1, ("cycle", 0, False, 1, False): 1}
+    (cycle,) = gc.cycles
+    assert np.abs(cycle.multipliers[0]) == pytest.approx(1.0, abs=0.05)
+    np.testing.assert_allclose(np.linalg.norm(cycle.states @ cyc.loadings / 20, axis=1),
+                               radius[:, -1].mean(), rtol=0.05)
 
 
 def test_mechanism_distance_label_bound() -> None:

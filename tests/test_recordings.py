@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dynascope.analysis import recovery_metrics
+from dynascope.analysis import mechanism_distance, recovery_metrics
 from dynascope.exceptions import InvalidParameterError, ModelFileError, ShapeError
 from dynascope.networks import planted_network
 from dynascope.recordings import Recordings, fit_to_recordings, load_recordings, save_recordings
@@ -42,7 +42,13 @@ def test_fit_recovers_hidden_decision_mechanism() -> None:
     assert fit.r2(y) > 0.98
     m = recovery_metrics(hidden.model, x, fit.model, fit.states(y))
     assert m.r2_true_to_fit > 0.95 and m.r2_fit_to_true > 0.95
-    assert m.true_graph.counts == {(0, False, 0): 2, (1, False, 0): 1}
-    assert m.mechanism_distance == 0.0 and m.fp_recovered == 1.0
+    assert m.true_graph.counts == {("point", 0, False, 0, False): 2,
+                                   ("point", 1, False, 0, False): 1}
+    assert m.fp_recovered == 1.0
+    # Same fixed points, kinds and connections; the fit's leading stable modes rotate where
+    # the hidden network's relax (directions the 25-step recordings do not constrain), which
+    # the full distance counts.
+    assert mechanism_distance(m.true_graph, m.fit_graph, stable_rotation=False) == 0.0
+    assert m.mechanism_distance == mechanism_distance(m.true_graph, m.fit_graph)
     with pytest.raises(InvalidParameterError, match="Recordings"):
         fit_to_recordings(y)  # type: ignore[arg-type]

@@ -20,10 +20,13 @@ from ._distill import distill as distill
 from ._distill import state_flow_field as state_flow_field
 from ._dsa import DMDResult as DMDResult
 from ._dsa import DynamicalSimilarity as DynamicalSimilarity
+from ._dsa import ProcrustesResult as ProcrustesResult
 from ._dsa import delay_embed as delay_embed
 from ._dsa import dmd as dmd
 from ._dsa import eigenvalue_wasserstein as eigenvalue_wasserstein
+from ._dsa import procrustes_align as procrustes_align
 from ._dsa import procrustes_vector_field as procrustes_vector_field
+from ._mechanism import LimitCycle as LimitCycle
 from ._mechanism import MechanismGraph as MechanismGraph
 from ._mechanism import mechanism_distance as mechanism_distance
 from ._mechanism import mechanism_graph as mechanism_graph
@@ -74,7 +77,10 @@ __all__ = [
     "delay_embed",
     "dmd",
     "eigenvalue_wasserstein",
+    "ProcrustesResult",
+    "procrustes_align",
     "procrustes_vector_field",
+    "LimitCycle",
     "MechanismGraph",
     "mechanism_distance",
     "mechanism_graph",

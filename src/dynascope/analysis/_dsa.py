@@ -12,13 +12,15 @@ coordinates:
 reported as the angle :math:`\arccos \langle \hat A, C \hat B C^\top \rangle_F` ("angular"), as
 the Frobenius distance itself ("euclidean"), or, without any optimisation, as the squared
 2-Wasserstein distance between the two eigenvalue sets in the complex plane ("wasserstein",
-uniform weights, the smaller set padded with zeros). Systems of different sizes are compared
-after padding the smaller operator with zeros.
+uniform weights, the smaller set padded with zeros). Operators of different sizes are, by
+default, compared after zero-padding the smaller one (``unequal_ranks`` of
+:class:`DynamicalSimilarity` offers truncation to the common rank and the reference's fallback
+to the Wasserstein score instead).
 
-The orthogonal group is searched by gradient descent (Adam, cosine-decayed step) on
-``C = R exp(S - Sᵀ)``, from several starting points and with ``R`` the identity or a reflection,
-so that both components of O(n) are covered; all pairs of a distance matrix are optimised
-together as one batch.
+The orthogonal group is searched by :func:`procrustes_align` (module ``_procrustes``): starts
+from the eigenvector (Sylvester) solution, which is exact for exactly conjugate pairs, and
+from the identity, a reflection and random matrices of both components of O(n), each refined
+by Riemannian L-BFGS; every score comes with a certified lower bound.
 """
 
 from __future__ import annotations
@@ -33,17 +35,21 @@ from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_device, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
+from ._procrustes import ProcrustesResult, align_orthogonal
 
 __all__ = [
     "DMDResult",
     "DynamicalSimilarity",
+    "ProcrustesResult",
     "delay_embed",
     "dmd",
     "eigenvalue_wasserstein",
+    "procrustes_align",
     "procrustes_vector_field",
 ]
 
 SCORE_METHODS = ("angular", "euclidean", "wasserstein")
+UNEQUAL_RANKS = ("pad", "truncate", "wasserstein")
 
 
 def _as_trials(data: Any, name: str, device: torch.device) -> torch.Tensor:
@@ -198,45 +204,64 @@ def _pad(ops: Sequence[torch.Tensor], n: int) -> torch.Tensor:
     return out
 
 
-def _procrustes_batch(
-    a: torch.Tensor, b: torch.Tensor, *, n_iter: int, lr: float, n_starts: int, seed: int | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each pair ``(a[k], b[k])`` of unit-norm matrices, the largest ``<a, C b Cᵀ>`` over
-    C ∈ O(n) found, and that C. All pairs and starting points form one batch of independent
-    problems (Adam's updates are elementwise, so the batch does not couple them)."""
-    n_pairs, n, _ = a.shape
-    dev = a.device
-    gen = torch.Generator().manual_seed(0 if seed is None else int(seed))
-    # Starts: the identity, then random rotations; each with and without a reflection, which
-    # reaches the component of O(n) that exp(skew) cannot.
-    s0 = torch.randn(n_starts, n, n, generator=gen, dtype=torch.float64)
-    s0[0] = 0.0
-    refl = torch.eye(n, dtype=torch.float64).repeat(2, 1, 1)
-    refl[1, 0, 0] = -1.0
-    s = s0.to(dev)[None, :, None].expand(n_pairs, n_starts, 2, n, n).clone().requires_grad_(True)
-    r = refl.to(dev)[None, None]
-    aa = a[:, None, None]
-    bb = b[:, None, None]
-    opt = torch.optim.Adam([s], lr=lr)
-    # Large steps escape poor basins early; the cosine decay then settles on the optimum.
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(n_iter, 1), eta_min=lr * 1e-3)
+def procrustes_align(
+    a: Any,
+    b: Any,
+    *,
+    n_iter: int = 500,
+    n_starts: int = 8,
+    seed: int | None = 0,
+) -> ProcrustesResult:
+    r"""The orthogonal change of coordinates that best conjugates ``b`` onto ``a``, certified.
 
-    def overlap() -> tuple[torch.Tensor, torch.Tensor]:
-        c = r @ torch.linalg.matrix_exp(s - s.transpose(-1, -2))
-        return (aa * (c @ bb @ c.transpose(-1, -2))).sum((-1, -2)), c
+    Maximises :math:`\langle\hat A, C\hat B C^\top\rangle_F` over :math:`C \in O(n)` (both
+    matrices scaled to unit Frobenius norm; they must have one size, see
+    :class:`DynamicalSimilarity` ``unequal_ranks`` for the choices when they do not): starts
+    from the eigenvector (Sylvester) solution, the identity, a reflection, a coordinate swap
+    and ``n_starts`` Haar-random matrices, each refined by Riemannian L-BFGS on O(n); stops
+    early when the angle reaches the computable lower bound. Exactly conjugate pairs
+    (:math:`B = Q A Q^\top`, ``Q`` orthogonal, with or without a reflection) give angles at
+    rounding level.
 
-    for _ in range(n_iter):
-        opt.zero_grad()
-        ov, _c = overlap()
-        (-ov.sum()).backward()
-        opt.step()
-        sched.step()
-    with torch.no_grad():
-        ov, c = overlap()
-        ov = ov.reshape(n_pairs, -1)
-        best = ov.argmax(1)
-        idx = torch.arange(n_pairs, device=dev)
-        return ov[idx, best].clamp(-1.0, 1.0), c.reshape(n_pairs, -1, n, n)[idx, best]
+    Parameters
+    ----------
+    a, b : array, tensor or DMDResult, shape (n, n)
+    n_iter : int
+        Most L-BFGS iterations per start.
+    n_starts : int
+        Random starts after the structured ones (0: structured starts only).
+    seed : int, optional
+        Seed of the random starts.
+
+    Returns
+    -------
+    ProcrustesResult
+        ``angle``, ``distance``, the ``transform`` C, a ``lower_bound`` on the angle, and how
+        many starts ran.
+    """
+    owner = "procrustes_align"
+    n_iter = check_int(n_iter, "n_iter", owner, min_value=0)
+    n_starts = check_int(n_starts, "n_starts", owner, min_value=0)
+    cpu = torch.device("cpu")
+    ta, tb = _operator(a, "a", cpu), _operator(b, "b", cpu)
+    if ta.shape != tb.shape:
+        raise ShapeError(
+            f"procrustes_align needs two operators of one size; got {tuple(ta.shape)} and "
+            f"{tuple(tb.shape)}. Zero-pad the smaller one or refit both at a common rank "
+            "(DynamicalSimilarity(unequal_ranks='pad' or 'truncate'))."
+        )
+    for t in (ta, tb):
+        _check_nonzero(t)
+    return align_orthogonal(ta.numpy(), tb.numpy(), n_starts=n_starts, max_iter=n_iter,
+                            seed=seed)
+
+
+def _check_nonzero(t: torch.Tensor) -> None:
+    if float(torch.linalg.norm(t)) == 0.0:
+        raise InvalidParameterError(
+            "A DMD operator is all zeros (constant trajectories?); the angle to it is "
+            "undefined. Remove the system or use score_method='wasserstein'."
+        )
 
 
 def procrustes_vector_field(
@@ -245,77 +270,33 @@ def procrustes_vector_field(
     *,
     score_method: str = "angular",
     n_iter: int = 500,
-    lr: float = 0.3,
     n_starts: int = 8,
     seed: int | None = 0,
-    device: str | torch.device | None = None,
 ) -> float:
     r"""Procrustes distance over vector fields between two linear operators.
 
     :math:`\min_{C\in O(n)} \|\hat A - C\hat B C^\top\|_F` with both matrices scaled to unit
     Frobenius norm (the smaller one zero-padded). ``score_method="angular"`` returns the angle
     :math:`\arccos\langle\hat A, C\hat B C^\top\rangle` in [0, π]; ``"euclidean"`` the distance.
+    The search is :func:`procrustes_align` (use it for the transform and the certificate).
 
     Parameters
     ----------
     a, b : array, tensor or DMDResult, shape (n, n) and (m, m)
     score_method : {"angular", "euclidean"}
-    n_iter, lr, n_starts : int, float, int
-        Adam iterations, step size and number of starting rotations per reflection.
+    n_iter, n_starts : int
+        Most L-BFGS iterations per start; number of random starts.
     seed : int, optional
-        Seed of the random starting rotations.
-    device : str or torch.device, optional
+        Seed of the random starts.
     """
-    return float(_pairwise_procrustes(
-        [a], [b], [(0, 0)], score_method=score_method, n_iter=n_iter, lr=lr, n_starts=n_starts,
-        seed=seed, device=device, owner="procrustes_vector_field",
-    )[0])
-
-
-def _pairwise_procrustes(
-    ops_x: Sequence[Any],
-    ops_y: Sequence[Any],
-    pairs: Sequence[tuple[int, int]],
-    *,
-    score_method: str,
-    n_iter: int,
-    lr: float,
-    n_starts: int,
-    seed: int | None,
-    device: Any,
-    owner: str,
-    batch_size: int = 512,
-) -> np.ndarray:
+    owner = "procrustes_vector_field"
     check_option(score_method, "score_method", owner, ("angular", "euclidean"))
-    n_iter = check_int(n_iter, "n_iter", owner, min_value=0)
-    lr = check_float(lr, "lr", owner, min_value=0.0, min_inclusive=False)
-    n_starts = check_int(n_starts, "n_starts", owner, min_value=1)
-    dev = check_device(device, "device", owner) or torch.device("cpu")
-    xs = [_operator(a, "a", dev) for a in ops_x]
-    ys = [_operator(b, "b", dev) for b in ops_y]
-    n = max(t.shape[0] for t in [*xs, *ys])
-    for t in [*xs, *ys]:
-        if float(torch.linalg.norm(t)) == 0.0:
-            raise InvalidParameterError(
-                "A DMD operator is all zeros (constant trajectories?); the angle to it is "
-                "undefined. Remove the system or use score_method='wasserstein'."
-            )
-    xa = _pad([t / torch.linalg.norm(t) for t in xs], n)
-    ya = _pad([t / torch.linalg.norm(t) for t in ys], n)
-    out = np.empty(len(pairs))
-    for lo in range(0, len(pairs), batch_size):
-        chunk = pairs[lo : lo + batch_size]
-        ia = torch.tensor([p[0] for p in chunk], device=dev)
-        ib = torch.tensor([p[1] for p in chunk], device=dev)
-        ov_t, _ = _procrustes_batch(
-            xa[ia], ya[ib], n_iter=n_iter, lr=lr, n_starts=n_starts, seed=seed
-        )
-        ov = ov_t.cpu().numpy()
-        # ||Â - C B̂ Cᵀ||² = 2 - 2<Â, C B̂ Cᵀ> for unit-norm Â, B̂ and orthogonal C.
-        out[lo : lo + len(chunk)] = (
-            np.arccos(ov) if score_method == "angular" else np.sqrt(np.maximum(2 - 2 * ov, 0.0))
-        )
-    return out
+    cpu = torch.device("cpu")
+    ta, tb = _operator(a, "a", cpu), _operator(b, "b", cpu)
+    n = max(ta.shape[0], tb.shape[0])
+    pa, pb = _pad([ta], n)[0], _pad([tb], n)[0]
+    res = procrustes_align(pa, pb, n_iter=n_iter, n_starts=n_starts, seed=seed)
+    return res.angle if score_method == "angular" else res.distance
 
 
 def eigenvalue_wasserstein(a: Any, b: Any) -> float:
@@ -329,7 +310,10 @@ def eigenvalue_wasserstein(a: Any, b: Any) -> float:
     ----------
     a, b : array, tensor or DMDResult (square matrices), or 1-D complex arrays of eigenvalues
     """
-    ea, eb = _eigs(a, "a"), _eigs(b, "b")
+    return _wasserstein_eigs(_eigs(a, "a"), _eigs(b, "b"))
+
+
+def _wasserstein_eigs(ea: np.ndarray, eb: np.ndarray) -> float:
     n = max(ea.size, eb.size)
     ea = np.concatenate([ea, np.zeros(n - ea.size)])
     eb = np.concatenate([eb, np.zeros(n - eb.size)])
@@ -357,17 +341,28 @@ class DynamicalSimilarity:
     delay_interval : int
     rank : int, optional
         DMD rank (default: full). Systems with fewer features than ``rank`` use their own
-        full rank.
+        full rank; ``unequal_ranks`` says how operators of different sizes are then compared.
     score_method : {"angular", "euclidean", "wasserstein"}
-        Procrustes over vector fields (angle or distance) or the eigenvalue-spectrum variant.
+        Procrustes over vector fields (angle or distance, :func:`procrustes_align`) or the
+        eigenvalue-spectrum variant (:func:`eigenvalue_wasserstein`).
+    unequal_ranks : {"pad", "truncate", "wasserstein"}
+        When two operators differ in size: ``"pad"`` (default) zero-pads the smaller one (its
+        missing directions are read as modes that vanish in one step, so a rank difference
+        counts as a difference of dynamics); ``"truncate"`` refits every system's DMD at the
+        smallest rank among them (compares the leading modes only); ``"wasserstein"`` scores
+        those pairs by the eigenvalue Wasserstein distance, as the reference implementation
+        does (the matrix then mixes two kinds of number; pairs of equal size keep
+        ``score_method``).
     ridge : float
         Ridge penalty of the DMD least squares.
-    n_iter, lr, n_starts : int, float, int
-        Optimiser of the orthogonal map (unused by ``"wasserstein"``).
+    n_iter, n_starts : int
+        Most L-BFGS iterations per start, and random starts after the structured ones, of the
+        search over the orthogonal group (unused by ``"wasserstein"``).
     seed : int, optional
-        Seed of the optimiser's random starting rotations.
+        Seed of the random starts.
     device : str or torch.device, optional
-        Where DMD and the optimisation run (``"cpu"``, ``"cuda"``, ``"auto"``; default CPU).
+        Where the DMD fits run (``"cpu"``, ``"cuda"``, ``"auto"``; default CPU). The search
+        over O(n) runs on the CPU (small dense matrices).
 
     Attributes
     ----------
@@ -375,6 +370,11 @@ class DynamicalSimilarity:
         One per system, in the order given to :meth:`fit`.
     distances_ : ndarray, shape (n_systems, n_systems)
         Symmetric matrix of pairwise distances (zero diagonal).
+    lower_bounds_ : ndarray, shape (n_systems, n_systems)
+        Certified lower bound on each Procrustes distance (equal to ``distances_`` where the
+        minimum is certified; ``distances_`` itself for Wasserstein scores, which are exact).
+    alignments_ : dict of (i, j) -> ProcrustesResult
+        The transform and certificate of each Procrustes pair ``i < j``.
 
     Examples
     --------
@@ -382,7 +382,7 @@ class DynamicalSimilarity:
     >>> rng = np.random.default_rng(0)
     >>> x = rng.standard_normal((4, 50, 3)).cumsum(1)
     >>> d = DynamicalSimilarity(n_delays=2, rank=4, seed=0).fit_score(x, x)
-    >>> bool(d < 1e-3)
+    >>> bool(d < 1e-6)
     True
     """
 
@@ -393,9 +393,9 @@ class DynamicalSimilarity:
         rank: int | None = None,
         *,
         score_method: str = "angular",
+        unequal_ranks: str = "pad",
         ridge: float = 1e-8,
         n_iter: int = 500,
-        lr: float = 0.3,
         n_starts: int = 8,
         seed: int | None = 0,
         device: str | torch.device | None = None,
@@ -404,21 +404,27 @@ class DynamicalSimilarity:
         self.delay_interval = delay_interval
         self.rank = rank
         self.score_method = score_method
+        self.unequal_ranks = unequal_ranks
         self.ridge = ridge
         self.n_iter = n_iter
-        self.lr = lr
         self.n_starts = n_starts
         self.seed = seed
         self.device = device
 
-    def _fit_one(self, data: Any) -> DMDResult:
-        x = _as_trials(data, "each system's data", torch.device("cpu"))
-        n_feat = x.shape[2] * int(self.n_delays)
-        rank = None if self.rank is None else min(int(self.rank), n_feat)
+    def _fit_one(self, x: torch.Tensor, rank: int | None) -> DMDResult:
         return dmd(
             x, n_delays=self.n_delays, delay_interval=self.delay_interval, rank=rank,
             ridge=self.ridge, device=self.device,
         )
+
+    def _rank_of(self, x: torch.Tensor) -> int:
+        """The rank a system's DMD gets: ``rank``, capped at what its Hankel matrix allows."""
+        n_delays = check_int(self.n_delays, "n_delays", "DynamicalSimilarity", min_value=1)
+        interval = check_int(self.delay_interval, "delay_interval", "DynamicalSimilarity",
+                             min_value=1)
+        n_rows = x.shape[1] - (n_delays - 1) * interval
+        bound = min(x.shape[2] * n_delays, x.shape[0] * max(n_rows, 0))
+        return bound if self.rank is None else min(int(self.rank), bound)
 
     def fit(self, systems: Sequence[Any]) -> DynamicalSimilarity:
         """Fit one DMD per system and all pairwise distances.
@@ -430,29 +436,51 @@ class DynamicalSimilarity:
         """
         owner = "DynamicalSimilarity"
         check_option(self.score_method, "score_method", owner, SCORE_METHODS)
+        check_option(self.unequal_ranks, "unequal_ranks", owner, UNEQUAL_RANKS)
         if self.rank is not None:
             check_int(self.rank, "rank", owner, min_value=1)
+        n_iter = check_int(self.n_iter, "n_iter", owner, min_value=0)
+        n_starts = check_int(self.n_starts, "n_starts", owner, min_value=0)
         if isinstance(systems, np.ndarray | torch.Tensor) or len(systems) < 2:
             raise InvalidParameterError(
                 "DynamicalSimilarity.fit takes a list of at least two systems' trajectories; "
                 "to compare two, use fit_score(x, y)."
             )
-        self.dmds_ = [self._fit_one(s) for s in systems]
+        xs = [_as_trials(s, "each system's data", torch.device("cpu")) for s in systems]
+        ranks = [self._rank_of(x) for x in xs]
+        if self.unequal_ranks == "truncate":
+            ranks = [min(ranks)] * len(xs)
+        self.dmds_ = [self._fit_one(x, r) for x, r in zip(xs, ranks, strict=True)]
         n = len(self.dmds_)
         pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-        if self.score_method == "wasserstein":
-            vals = np.array([eigenvalue_wasserstein(self.dmds_[i], self.dmds_[j]) for i, j in
-                             pairs])
-        else:
-            vals = _pairwise_procrustes(
-                self.dmds_, self.dmds_, pairs, score_method=self.score_method,
-                n_iter=self.n_iter, lr=self.lr, n_starts=self.n_starts, seed=self.seed,
-                device=self.device, owner=owner,
-            )
         dist = np.zeros((n, n))
-        for (i, j), v in zip(pairs, vals, strict=True):
-            dist[i, j] = dist[j, i] = v
-        self.distances_ = dist
+        lower = np.zeros((n, n))
+        self.alignments_: dict[tuple[int, int], ProcrustesResult] = {}
+        if self.score_method == "wasserstein" or self.unequal_ranks == "wasserstein":
+            eigs = [d.eigenvalues for d in self.dmds_]  # once per system, not per pair
+        ops = [d.operator.detach().cpu().double() for d in self.dmds_]
+        if self.score_method != "wasserstein":
+            for t in ops:
+                _check_nonzero(t)
+        for i, j in pairs:
+            same = ops[i].shape == ops[j].shape
+            size = max(ops[i].shape[0], ops[j].shape[0])
+            if self.score_method == "wasserstein" or (
+                not same and self.unequal_ranks == "wasserstein"
+            ):
+                dist[i, j] = lower[i, j] = _wasserstein_eigs(eigs[i], eigs[j])
+                continue
+            a, b = (ops[i], ops[j]) if same else (_pad([ops[i]], size)[0],
+                                                  _pad([ops[j]], size)[0])
+            res = align_orthogonal(a.numpy(), b.numpy(), n_starts=n_starts, max_iter=n_iter,
+                                   seed=self.seed)
+            self.alignments_[(i, j)] = res
+            if self.score_method == "angular":
+                dist[i, j], lower[i, j] = res.angle, res.lower_bound
+            else:
+                dist[i, j], lower[i, j] = res.distance, 2 * np.sin(res.lower_bound / 2)
+        self.distances_ = dist + dist.T
+        self.lower_bounds_ = lower + lower.T
         return self
 
     def fit_score(self, x: Any, y: Any) -> float:

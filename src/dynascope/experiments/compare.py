@@ -132,7 +132,7 @@ class CompareResult:
         graphs = [
             MechanismGraph(
                 run.load_fixed_points(f"graph_{i}"),
-                [(int(a), bool(b), int(c)) for a, b, c in g["labels"]],
+                [tuple(lab) for lab in g["labels"]],  # JSON keeps str/int/bool fields
                 {(int(s), int(t)) for s, t in g["edges"]},
             )
             for i, g in enumerate(summary.get("graphs", []))
