@@ -7,8 +7,10 @@ same machine load:
 - ``dynascope``: ``python -c "import torch, dynascope"``;
 - ``help``: ``python -m dynascope --help`` (the CLI's start-up).
 
-Prints the median wall time of each and the medians of the per-round differences
-(dynascope − torch, help − torch), the number the target "≤ 0.3 s on top of torch" is about.
+Prints the median wall and CPU time (user + system, of the child process) of each and the
+medians of the per-round differences (dynascope − torch, help − torch), the number the target
+"≤ 0.3 s on top of torch" is about. On a machine shared with other work the CPU time is the
+steadier measure.
 It also lists the heavy packages that ``import dynascope`` loaded (there should be none).
 
 Usage::
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,10 +50,15 @@ HEAVY = (
 )
 
 
-def wall(cmd: list[str]) -> float:
+def wall_and_cpu(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one fresh interpreter running ``cmd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
 
 
 def loaded_heavy() -> list[str]:
@@ -69,16 +77,20 @@ def main() -> None:
         f"python {platform.python_version()}, load {os.getloadavg()[0]:.1f}, "
         f"{os.cpu_count()} cpus, {args.repeats} rounds"
     )
-    wall(COMMANDS["dynascope"])  # warm the file cache and the bytecode
-    times: dict[str, list[float]] = {k: [] for k in COMMANDS}
+    wall_and_cpu(COMMANDS["dynascope"])  # warm the file cache and the bytecode
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in COMMANDS}
     for _ in range(args.repeats):
         for name, cmd in COMMANDS.items():
-            times[name].append(wall(cmd))
-    for name, ts in times.items():
-        print(f"{name:10s} median {statistics.median(ts):.3f} s  (min {min(ts):.3f})")
-    for name in ("dynascope", "help"):
-        diff = [a - b for a, b in zip(times[name], times["torch"], strict=True)]
-        print(f"{name} - torch: median {statistics.median(diff):+.3f} s per round")
+            times[name].append(wall_and_cpu(cmd))
+    for i, kind in enumerate(("wall", "cpu")):
+        for name, ts in times.items():
+            vals = [t[i] for t in ts]
+            print(
+                f"{kind} {name:10s} median {statistics.median(vals):.3f} s  (min {min(vals):.3f})"
+            )
+        for name in ("dynascope", "help"):
+            diff = [a[i] - b[i] for a, b in zip(times[name], times["torch"], strict=True)]
+            print(f"{kind} {name} - torch: median {statistics.median(diff):+.3f} s per round")
     print(
         f"load after {os.getloadavg()[0]:.1f}; heavy modules loaded by `import dynascope`: "
         f"{loaded_heavy() or 'none'}"
