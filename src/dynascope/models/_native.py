@@ -97,10 +97,12 @@ def lstm_cell_states(
         h_prev, weight_hh[: 3 * n], bias_hh[: 3 * n]
     )
     i, f, g = gates.chunk(3, dim=-1)
-    drive = torch.sigmoid(i) * torch.tanh(g)
-    f = torch.sigmoid(f)
+    # unbind (not indexing [:, t]): its backward stacks the step gradients once, where T
+    # indexing ops would each scatter into a zero tensor of the whole sequence.
+    drives = (torch.sigmoid(i) * torch.tanh(g)).unbind(1)
+    forgets = torch.sigmoid(f).unbind(1)
     c, cells = c0, []
-    for t in range(u.shape[1]):
-        c = torch.addcmul(drive[:, t], f[:, t], c)
+    for drive, forget in zip(drives, forgets, strict=True):
+        c = torch.addcmul(drive, forget, c)
         cells.append(c)
     return torch.stack(cells, dim=1)
