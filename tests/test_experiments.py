@@ -306,6 +306,37 @@ def test_flipflop_default_run_finds_the_eight_memories(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["n_stable"] == 8 and metrics["accuracy"] >= 0.99
+    # the README's numbers: 27 fixed points (8 stable; saddles 12/6/1 by unstable modes), a
+    # correct automaton, after training stopped once the task was solved on held-out trials
+    assert metrics["n_saddles"] == 19
+    assert metrics["saddle_index_counts"] == {"1": 12, "2": 6, "3": 1}
+    assert metrics["automaton_wrong_transitions"] == 0
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) < 3000
+
+
+def test_flipflop_stops_training_when_solved(tmp_path: Path) -> None:
+    """The option solved_accuracy reaches the trainer: training ends at the first held-out
+    evaluation at or above it, and the report states the steps taken, not the option."""
+    out = tmp_path / "ff"
+    result = CliRunner().invoke(
+        main,
+        ["run", "flipflop", "--quick", "--out", str(out), "--set", "steps=60",
+         "--set", "solved_accuracy=0.01", "--set", "n_init=16", "--set", "analysis_trials=4"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "experiment.json").read_text())["options"]["solved_accuracy"] == 0.01
+    assert json.loads((out / "config.json").read_text())["train"]["early_stop_performance"] == 0.01
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if "performance" in r]
+    assert [r["step"] for r in evals] == [3]  # eval_every = 60 // 20; the first one stops it
+    assert max(r["step"] for r in records) == 3
+    report = json.dumps(json.loads((out / "report.json").read_text()))
+    assert "for 3 steps" in report and "for 60 steps" not in report
+    _one_line_error(
+        CliRunner().invoke(main, ["run", "flipflop", "--set", "solved_accuracy=1.5"]),
+        "solved_accuracy",
+    )
 
 
 def test_set_options_reach_the_experiment(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import FigureSpec, Section, Table
 from ..tasks import FlipFlop
-from ._base import Experiment, RunContext, register, staged, train_cosine
+from ._base import Experiment, RunContext, history, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
 
@@ -30,10 +30,12 @@ class FlipFlopOptions(ExperimentOptions):
         "lr": LR_ABOVE_FLOOR,
         "n_init": Maybe(Int(lo=1)),
         "init_noise": Float(lo=0.0),
+        "solved_accuracy": Maybe(Float(lo=0.0, hi=1.0, lo_open=True)),
     }
 
     n_bits: int = 3
     hidden: int = 16
+    #: the most training steps (fewer when the task is solved first, see solved_accuracy)
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-2
@@ -41,6 +43,9 @@ class FlipFlopOptions(ExperimentOptions):
     n_init: int | None = None
     init_noise: float = 0.0
     analysis_trials: int = 128
+    #: training stops at the first held-out evaluation whose bit accuracy reaches this (the
+    #: task is solved); None trains for every step
+    solved_accuracy: float | None = 1.0
 
 
 #: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
@@ -58,7 +63,7 @@ def build(ctx: RunContext) -> RNNModel:
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     model = GRU(task.n_in, opts.hidden, task.n_out, seed=ctx.seed)
-    return train_cosine(ctx, model, task, n_evals=20)
+    return train_cosine(ctx, model, task, n_evals=20, early_stop_performance=opts.solved_accuracy)
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,8 @@ class FlipFlopResults(ExperimentResults):
     n_hidden : int
         Units of the analysed model (not the option: ``run --model`` analyses any size).
     n_bits, steps, batch_size, n_init, n_trials : int
-        Task size, training settings and analysis sizes (from the options).
+        Task size, training settings and analysis sizes (from the options; ``steps`` is the
+        number of training steps taken, fewer than the option when the task was solved first).
     accuracy : float
         Bit accuracy on held-out trials.
     tol, worst_residual : float
@@ -172,6 +178,11 @@ def _readout_signs(x: np.ndarray, model: RNNModel) -> tuple[str, ...]:
     return tuple("".join("+" if v > 0 else "-" for v in row) for row in z)
 
 
+def _steps_trained(ctx: RunContext) -> int:
+    """Training steps taken (the option ``steps`` unless the task was solved before)."""
+    return max((int(r["step"]) for r in history(ctx)), default=ctx.options.steps)
+
+
 def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     """Fixed points from visited states, their linearisation, PCA, manifolds and automaton."""
     opts: FlipFlopOptions = ctx.options
@@ -198,7 +209,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
         n_bits=opts.n_bits,
-        steps=opts.steps,
+        steps=_steps_trained(ctx),
         batch_size=opts.batch_size,
         n_init=int(fps.n_candidates),  # the starts used (every visited state by default)
         n_trials=opts.analysis_trials,
