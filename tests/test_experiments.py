@@ -315,27 +315,34 @@ def test_flipflop_default_run_finds_the_eight_memories(tmp_path: Path) -> None:
     assert max(steps) < 3000
 
 
-def test_flipflop_stops_training_when_solved(tmp_path: Path) -> None:
-    """The option solved_accuracy reaches the trainer: training ends at the first held-out
-    evaluation at or above it, and the report states the steps taken, not the option."""
-    out = tmp_path / "ff"
-    result = CliRunner().invoke(
-        main,
-        ["run", "flipflop", "--quick", "--out", str(out), "--set", "steps=60",
-         "--set", "solved_accuracy=0.01", "--set", "n_init=16", "--set", "analysis_trials=4"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert json.loads((out / "experiment.json").read_text())["options"]["solved_accuracy"] == 0.01
-    assert json.loads((out / "config.json").read_text())["train"]["early_stop_performance"] == 0.01
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    evals = [r for r in records if "performance" in r]
-    assert [r["step"] for r in evals] == [3]  # eval_every = 60 // 20; the first one stops it
-    assert max(r["step"] for r in records) == 3
-    report = json.dumps(json.loads((out / "report.json").read_text()))
-    assert "for 3 steps" in report and "for 60 steps" not in report
+def test_flipflop_stops_training_when_solved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The option stop_when_solved reaches the trainer: training ends at the first held-out
+    evaluation at the solved accuracy (lowered here so that a short run reaches it), the report
+    states the steps taken, and `--set stop_when_solved=false` trains every step."""
+    from dynascope.experiments import flipflop
+
+    monkeypatch.setattr(flipflop, "SOLVED_ACCURACY", 0.01)
+    small = ["--quick", "--set", "steps=60", "--set", "n_init=16", "--set", "analysis_trials=4"]
+    for stop, last in ((True, 3), (False, 60)):
+        out = tmp_path / f"ff-{stop}"
+        setting = f"stop_when_solved={str(stop).lower()}"
+        result = CliRunner().invoke(
+            main, ["run", "flipflop", "--out", str(out), *small, "--set", setting]
+        )
+        assert result.exit_code == 0, result.output
+        options = json.loads((out / "experiment.json").read_text())["options"]
+        assert options["stop_when_solved"] is stop
+        train = json.loads((out / "config.json").read_text())["train"]
+        assert train["early_stop_performance"] == (0.01 if stop else None)
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        assert max(r["step"] for r in records) == last  # eval_every = 60 // 20 = 3
+        report = json.dumps(json.loads((out / "report.json").read_text()))
+        assert f"for {last} steps" in report
     _one_line_error(
-        CliRunner().invoke(main, ["run", "flipflop", "--set", "solved_accuracy=1.5"]),
-        "solved_accuracy",
+        CliRunner().invoke(main, ["run", "flipflop", "--set", "stop_when_solved=1.5"]),
+        "stop_when_solved",
     )
 
 
