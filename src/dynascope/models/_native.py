@@ -9,6 +9,7 @@ model's own parameters through :func:`torch.func.functional_call` on a parameter
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -97,12 +98,42 @@ def lstm_cell_states(
         h_prev, weight_hh[: 3 * n], bias_hh[: 3 * n]
     )
     i, f, g = gates.chunk(3, dim=-1)
-    # unbind (not indexing [:, t]): its backward stacks the step gradients once, where T
-    # indexing ops would each scatter into a zero tensor of the whole sequence.
-    drives = (torch.sigmoid(i) * torch.tanh(g)).unbind(1)
-    forgets = torch.sigmoid(f).unbind(1)
-    c, cells = c0, []
-    for drive, forget in zip(drives, forgets, strict=True):
-        c = torch.addcmul(drive, forget, c)
-        cells.append(c)
-    return torch.stack(cells, dim=1)
+    return _CellRecurrence.apply(torch.sigmoid(i) * torch.tanh(g), torch.sigmoid(f), c0)
+
+
+class _CellRecurrence(torch.autograd.Function):
+    r""":math:`c_t = f_t \odot c_{t-1} + d_t` for all t, (B, T, H), with a hand-written adjoint.
+
+    Both directions are T-step loops of fused ops run without autograd recording. When the loss
+    does not depend on the cell states (a readout of h only, the usual training loss) their
+    gradient is all zeros and the backward returns at once, so autograd skips the gate graph.
+    """
+
+    @staticmethod
+    def forward(drive: torch.Tensor, forget: torch.Tensor, c0: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        out = drive.new_empty(drive.shape)
+        c = c0
+        for t in range(drive.shape[1]):
+            c = torch.addcmul(drive[:, t], forget[:, t], c, out=out[:, t])
+        return out
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        _, forget, c0 = inputs
+        ctx.save_for_backward(forget, c0, output)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        forget, c0, cells = ctx.saved_tensors
+        if not bool(grad.any()):
+            return None, None, None
+        # adjoint a_t = grad_t + f_{t+1} a_{t+1}; dL/dd_t = a_t, dL/df_t = a_t c_{t-1}
+        adj = torch.empty_like(grad)
+        a = grad[:, -1]
+        adj[:, -1] = a
+        for t in range(grad.shape[1] - 2, -1, -1):
+            a = torch.addcmul(grad[:, t], forget[:, t + 1], a, out=adj[:, t])
+        previous = torch.cat([c0.unsqueeze(1), cells[:, :-1]], dim=1)
+        grad_c0 = forget[:, 0] * adj[:, 0] if ctx.needs_input_grad[2] else None
+        return adj, adj * previous, grad_c0
