@@ -408,3 +408,13 @@ def test_models_without_a_native_kernel_train_through_the_step_loop(make) -> Non
     model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
     model(torch.randn(2, 4, 3))
     assert len(calls) == 4
+
+
+def test_large_lstms_train_through_the_step_loop() -> None:
+    # The native LSTM path rebuilds the gates; above 64 units that costs more than it saves.
+    model = dynascope.LSTM(2, 65, 1, seed=0)
+    calls = []
+    step = model.step
+    model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    model(torch.randn(2, 3, 2))
+    assert len(calls) == 3

@@ -17,6 +17,8 @@ from ._init import make_generator, uniform
 from ._native import lstm_cell_states, native_applies, native_states
 
 _GATES = {"GRU": 3, "LSTM": 4}
+#: Largest LSTM that trains through the native kernel (see LSTM._trajectory).
+_LSTM_NATIVE_MAX_HIDDEN = 64
 
 
 class _GatedRNN(RNNModel):
@@ -146,8 +148,10 @@ class LSTM(_GatedRNN):
         # The native LSTM kernel gives every h_t but only the last c_t; the c_t follow from the
         # h_t by one batched gate product and a linear recurrence (lstm_cell_states), which as a
         # function of the parameters is the cell loop's map: equal values and gradients to
-        # rounding (tests/test_models.py).
-        if not native_applies(self, LSTM, u):
+        # rounding (tests/test_models.py). The rebuilt gates cost about a third of the kernel's
+        # arithmetic again: a gain over the loop for small networks only (benchmarks/
+        # train_native.py: 1.8x at H = 16, 1.16x at 64, 0.83x at 256), so larger ones loop.
+        if self.n_hidden > _LSTM_NATIVE_MAX_HIDDEN or not native_applies(self, LSTM, u):
             return super()._trajectory(u, x, generator)
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
