@@ -74,6 +74,37 @@ def report_figures_in_browser(report: Path) -> list[dict]:
             browser.close()
 
 
+def explorer_in_browser(report: Path) -> dict:
+    """The state of ``report``'s first interactive explorer once drawn, with console errors.
+
+    Returns its ``data-*`` attributes, the spectrum's x-axis title, the number of points drawn
+    in the 3-D view and the errors logged. Skips like :func:`check_report_in_browser`.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(report.resolve().as_uri())
+            page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
+            state = page.evaluate(
+                """() => { const r = document.querySelector('.dsx');
+                  return {data: {...r.dataset},
+                    spectrum_x: r.querySelector('.dsx-spectrum').layout.xaxis.title.text,
+                    n_drawn: r.querySelector('.dsx-view').data.filter(t => t.customdata)
+                      .reduce((a, t) => a + t.x.length, 0)}; }"""
+            )
+        finally:
+            browser.close()
+    return {**state, "errors": errors}
+
+
 def check_captions(figures: list[dict]) -> None:
     """Figures numbered 1, 2, ... in order, each caption "Figure k. <text>" with real text."""
     assert figures, "the report has no figures"

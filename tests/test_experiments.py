@@ -20,6 +20,7 @@ from .helpers import (
     check_legends_outside,
     check_point_markers,
     check_report_in_browser,
+    explorer_in_browser,
     report_figures_in_browser,
 )
 
@@ -210,6 +211,11 @@ def test_working_memory_quick(tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from dynascope.experiments.working_memory import WorkingMemoryResults, figures
+
+    # the explorer: every point drawn, spectra as μ against the imaginary axis, no error
+    view = explorer_in_browser(out / "report.html")
+    assert view["errors"] == [] and view["spectrum_x"] == "Re μ"
+    assert view["n_drawn"] == len(WorkingMemoryResults.load(out).point_kinds)
     from dynascope.fixedpoints import FixedPoints, point_kinds
     from dynascope.plotting import legend_labels
 
@@ -258,6 +264,11 @@ def test_sine_quick_writes_oscillation_modes(tmp_path: Path) -> None:
 
     r = SineResults.load(out)
     assert r.n_hidden == 64 and r.n_levels == 11 and r.n_heldout == 5
+    # the explorer: a slider over the levels, opening on level 0 with its analysed point
+    view = explorer_in_browser(out / "report.html")
+    assert view["errors"] == [] and view["data"]["frame"].startswith("level 0 ")
+    assert view["n_drawn"] == int(np.sum(r.point_level == 0))
+    assert len(r.explore().payload()["frames"]) == r.n_levels
     np.testing.assert_array_equal(r.frequency, data["frequency"])
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics == pytest.approx(r.metrics(), nan_ok=True)

@@ -212,3 +212,27 @@ def test_constructed_experiments_quick(
         assert fig["caption"].startswith(f"Figure {fig['number']}. ")
         assert len(fig["caption"]) > len(fig["name"]) + 40, fig["caption"]
     check_report_in_browser(out / "report.html", tmp_path / "shot.png")
+
+
+def test_line_attractor_explorer(line_run: Path) -> None:
+    """The report's explorer draws every slow point; its spectra follow the time convention."""
+    from .helpers import explorer_in_browser
+
+    r = LineAttractorResults.load(line_run)
+    data = r.explore().payload()
+    assert len(data["points"]["name"]) == len(r.point_kinds)
+    view = explorer_in_browser(line_run / "report.html")
+    assert view["errors"] == [] and view["n_drawn"] == len(r.point_kinds)
+    assert view["spectrum_x"] == ("Re μ" if r.continuous_time else "Re λ")
+
+
+def test_hopfield_explorer(hopfield_run: Path) -> None:
+    """The memories in the explorer: every point drawn and named by its pattern."""
+    from .helpers import explorer_in_browser
+
+    r = HopfieldResults.load(hopfield_run)
+    names = r.explore().point_names()
+    assert len(names) == len(r.point_kinds) == r.n_stable + r.point_kinds.count("saddle")
+    assert sum("pattern" in n for n in names) == len(names)
+    view = explorer_in_browser(hopfield_run / "report.html")
+    assert view["errors"] == [] and view["n_drawn"] == len(r.point_kinds)

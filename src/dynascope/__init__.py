@@ -10,6 +10,7 @@ from . import training as training
 from ._version import __version__ as __version__
 from .fixedpoints import FixedPoints as FixedPoints
 from .fixedpoints import find_fixed_points as find_fixed_points
+from .fixedpoints._result import install_explorer_loader as _install_explorer_loader
 from .io import load as load
 from .io import load_user_model as load_user_model
 from .io import save as save
@@ -25,3 +26,12 @@ from .models import wrap as wrap
 from .training import TrainConfig as TrainConfig
 from .training import train as train
 
+
+def _explorer_module() -> object:
+    """dynascope.plotting's explorer, imported on first use (``FixedPoints.explore``)."""
+    from .plotting import _explorer
+
+    return _explorer
+
+
+_install_explorer_loader(_explorer_module)

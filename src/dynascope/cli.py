@@ -582,6 +582,14 @@ _FIND_DEFAULTS = _find_defaults()
     "regions for N <= 20, the arrangement cells for a LowRankRNN, else a region search).",
 )
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the .npz here.")
+@click.option(
+    "--explore",
+    "explore_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write an interactive explorer (FILE.html: visited states, points, spectra, unstable "
+    "manifolds; opens from disk, no server; needs plotly: pip install 'dynascope[explore]').",
+)
 def fixed_points_command(
     model_file: str,
     input_values: str | None,
@@ -595,6 +603,7 @@ def fixed_points_command(
     manifolds: bool,
     exact: bool,
     out: str | None,
+    explore_file: str | None,
 ) -> None:
     """Find the fixed points of the saved model MODEL_FILE and print a summary table."""
     import warnings
@@ -655,6 +664,9 @@ def fixed_points_command(
                 click.echo(f"  saddle {saddle} (index {fps.saddle_index[saddle]}) -> {targets}")
         if out is not None:
             click.echo(f"written: {fps.save(out)}")
+        if explore_file is not None:
+            view = fps.explore(states, model=model, title=f"Fixed points of {model_file}")
+            click.echo(f"explorer: {view.save_html(explore_file)}")
     except (DynascopeError, ValueError, TypeError, OSError) as exc:
         raise _fail(exc) from exc
 

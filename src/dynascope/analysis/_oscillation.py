@@ -46,6 +46,15 @@ class OscillationModes:
     n_fixed_points : ndarray of int, shape (n_levels,)
         Fixed points found at each level.
     time_unit : float
+    eigvals : ndarray, complex, shape (n_levels, state_size)
+        Every eigenvalue of ∂F/∂x at the analysed point, most unstable first (NaN where no point
+        was found).
+    residual : ndarray, shape (n_levels,)
+        ‖F(x*) − x*‖ of the analysed point (NaN where none was found).
+    continuous_time : bool
+        Whether the model is continuous-time (how stability is judged).
+    dt : float
+        The model's time step.
     """
 
     inputs: np.ndarray
@@ -56,6 +65,10 @@ class OscillationModes:
     target_frequency: np.ndarray | None
     n_fixed_points: np.ndarray
     time_unit: float
+    eigvals: np.ndarray | None = None
+    residual: np.ndarray | None = None
+    continuous_time: bool = False
+    dt: float = 1.0
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
@@ -182,6 +195,8 @@ def oscillation_modes(
     x_star = np.full((n_levels, size), np.nan)
     eigval = np.full(n_levels, np.nan + 0j)
     counts = np.zeros(n_levels, dtype=np.int64)
+    all_vals = np.full((n_levels, size), np.nan + 0j)
+    residual = np.full(n_levels, np.nan)
     gen = np.random.default_rng(seed)
     for j in range(n_levels):
         # later steps first: the oscillation, not the transient, surrounds the fixed point
@@ -202,6 +217,7 @@ def oscillation_modes(
         k = int(np.linalg.norm(fps.x_star - centre, axis=1).argmin())
         x_star[j] = fps.x_star[k]
         vals = cast(np.ndarray, fps.eigvals)[k]  # computed by default
+        all_vals[j], residual[j] = vals, fps.residual[k]
         complex_vals = vals[np.abs(vals.imag) > 1e-12]
         if len(complex_vals):
             eigval[j] = complex_vals[np.abs(complex_vals).argmax()]
@@ -218,4 +234,8 @@ def oscillation_modes(
         target_frequency=target,
         n_fixed_points=counts,
         time_unit=time_unit,
+        eigvals=all_vals,
+        residual=residual,
+        continuous_time=bool(net.continuous_time),
+        dt=dt,
     )

@@ -434,11 +434,14 @@ def staged(
     figures: Callable[[R], Mapping[str, Any]],
     summarize: Callable[[R], str],
     narrate: Callable[[R, tuple[FigureSpec, ...]], list[Section]],
+    explore: Callable[[R], Any] | None = None,
 ) -> Callable[[RunContext, RNNModel], Report]:
     """An experiment's ``analyze`` from its stages.
 
     ``compute(ctx, model)`` returns the results; they are saved (:meth:`ExperimentResults.save`)
-    and drawn by ``figures(results)`` (name -> figure); ``summarize(results)`` and
+    and drawn by ``figures(results)`` (name -> figure) and, when given, ``explore(results)``
+    (an interactive :class:`~dynascope.plotting.Explorer`, saved as ``figures/explorer.html``
+    for the section that names it); ``summarize(results)`` and
     ``narrate(results, training_figures)`` write the report from them alone; the title and
     ``metrics_summary.json`` come from the results.
     """
@@ -446,6 +449,8 @@ def staged(
     def analyze(ctx: RunContext, model: RNNModel) -> Report:
         results = compute(ctx, model)
         training = publish(ctx, results, figures(results))
+        if explore is not None:
+            ctx.run.save_interactive(explore(results), "explorer")
         sections = narrate(results, training)
         return finish(ctx, results.title(), summarize(results), sections, results.metrics())
 

@@ -272,6 +272,7 @@ def write_compare_run(
                                                     for g in groups) + " |")
         lines.append("")
     lines += ["Time: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()), ""]
+    lines += [_write_explorer(result, path, title), ""]
     (path / "report.md").write_text("\n".join(lines))
     from ..plotting import MissingDependencyError, plot_distance_matrices  # noqa: PLC0415
 
@@ -282,6 +283,55 @@ def write_compare_run(
     fig.savefig(path / "clustering.png", dpi=100)
     fig.clf()
     return path
+
+
+def classical_mds(d: np.ndarray, k: int = 2) -> np.ndarray:
+    """Classical (Torgerson) multidimensional scaling of a distance matrix, ``(n, k)``.
+
+    Coordinates whose pairwise Euclidean distances best match ``d`` (exactly, for Euclidean
+    distances): the top eigenvectors of the double-centred ``-d²/2``, scaled by the square
+    roots of their (non-negative) eigenvalues; signs fixed so that the largest entry of each
+    axis is positive.
+    """
+    d = np.asarray(d, dtype=float)
+    n = d.shape[0]
+    j = np.eye(n) - 1.0 / n
+    b = -0.5 * j @ (d**2) @ j
+    vals, vecs = np.linalg.eigh((b + b.T) / 2)
+    order = np.argsort(vals)[::-1][:k]
+    x = vecs[:, order] * np.sqrt(np.clip(vals[order], 0, None))
+    x *= np.sign(x[np.abs(x).argmax(axis=0), np.arange(x.shape[1])] + 1e-300)
+    if x.shape[1] < k:
+        x = np.concatenate([x, np.zeros((n, k - x.shape[1]))], axis=1)
+    return x
+
+
+def _write_explorer(result: CompareResult, path: Path, title: str) -> str:
+    """Write ``compare.html`` (heat map, embedding, each network's points); a line for
+    report.md saying where it is or how to get it."""
+    from ..plotting import MissingDependencyError
+    from ..plotting._explorer import ComparisonExplorer, explore_fixed_points
+
+    networks = [
+        explore_fixed_points(g.fixed_points, title=name) if len(g.fixed_points) else None
+        for g, name in zip(result.graphs, result.names, strict=True)
+    ]
+    view = ComparisonExplorer(
+        result.names,
+        result.distances,
+        {k: classical_mds(d) for k, d in result.distances.items()},
+        result.labels,
+        networks,
+        title=title,
+    )
+    try:
+        view.save_html(path / "compare.html")
+    except MissingDependencyError:
+        return "Interactive view: needs plotly (pip install 'dynascope[explore]')."
+    return (
+        "Interactive view: compare.html (distance heat map and embedding; click a network to "
+        "open its fixed points)."
+    )
 
 
 def options_dict(options: CompareOptions) -> dict[str, Any]:

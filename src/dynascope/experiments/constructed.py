@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ..analysis import fit_state_space
 from ..exceptions import InvalidParameterError
-from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..io import save
 from ..models import LowRankRNN, RNNModel, analysis_copy
 from ..networks import (
@@ -33,10 +34,14 @@ from ..networks import (
 )
 from ..plotting import describe_points, legend_labels
 from ..plotting._networks import hopfield_figures, line_attractor_figures
-from ..report import FigureSpec, RunDirectory, Section
+from ..report import FigureSpec, Interactive, RunDirectory, Section
 from ._base import Experiment, RunContext, register, staged
+from ._explore import branch_fields, branches
 from ._options import POSITIVE, ExperimentOptions, Float, Int, TupleOf
 from ._results import ExperimentResults
+
+if TYPE_CHECKING:
+    from ..plotting import Explorer
 
 # --------------------------------------------------------------------------- hopfield
 
@@ -116,6 +121,22 @@ class HopfieldResults(ExperimentResults):
     breakdown_load, capacity_threshold : float
         First load where the mean final overlap falls below ``capacity_threshold`` (NaN if it
         never does).
+    points_pcs : ndarray (n_points, 3)
+        The fixed points on the top three principal components of the retrievals below (the
+        interactive explorer's).
+    point_kinds : tuple of str
+        Kind of each fixed point.
+    point_pattern : ndarray (n_points,) of int
+        The stored pattern each point overlaps most (signed: -k-1 for the mirror image of k).
+    eigvals, residual : ndarray (n_points, N) complex, (n_points,)
+        Eigenvalues of ∂F/∂x and ‖F(x*) − x*‖ of each point.
+    continuous_time : bool
+    dt : float
+        The network's time convention and step (ms).
+    retrievals_pcs : ndarray (n_patterns, T, 3)
+        Retrieval from a corrupted cue of every stored pattern, on the same components.
+    branch_saddle, branch_target, branch_mode, branch_sign, branch_steps, branch_pcs : ndarray
+        The saddles' unstable-manifold branches (as in the flip-flop results).
     """
 
     n_hidden: int
@@ -134,9 +155,27 @@ class HopfieldResults(ExperimentResults):
     capacity_overlap_std: np.ndarray
     breakdown_load: float
     capacity_threshold: float
+    points_pcs: np.ndarray
+    point_kinds: tuple[str, ...]
+    point_pattern: np.ndarray
+    eigvals: np.ndarray
+    residual: np.ndarray
+    continuous_time: bool
+    dt: float
+    retrievals_pcs: np.ndarray
+    branch_saddle: np.ndarray
+    branch_target: np.ndarray
+    branch_mode: np.ndarray
+    branch_sign: np.ndarray
+    branch_steps: np.ndarray
+    branch_pcs: np.ndarray
 
     store_name = "hopfield"
     report_title = "Hopfield network"
+
+    def explore(self) -> Explorer:
+        """The interactive explorer (see :func:`explore_hopfield`)."""
+        return explore_hopfield(self)
 
     @property
     def final_overlap(self) -> float:
@@ -208,6 +247,17 @@ def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
     fps = find_fixed_points(net, initial_states=starts, seed=ctx.seed).fixed
     ctx.run.save_fixed_points(fps)
     stable_overlap = np.abs(overlaps(fps.stable.x_star, patterns)).max(axis=1)
+    # For the explorer: retrieval of every pattern from its corrupted cue, on the top PCs.
+    cues = torch.as_tensor(corrupt(patterns, opts.flip_fraction, seed=ctx.seed + 1))
+    with torch.no_grad():
+        retrievals, _ = net(
+            torch.zeros(len(cues), n_steps, net.n_in, dtype=torch.float64), cues.double()
+        )
+    view = fit_state_space(retrievals, 3, seed=ctx.seed)
+    links = unstable_manifolds(net, fps, return_trajectories=True)
+    ov = overlaps(fps.x_star, patterns) if len(fps) else np.zeros((0, len(patterns)))
+    best = np.abs(ov).argmax(axis=1) if len(fps) else np.zeros(0, dtype=np.int64)
+    signed = np.where(ov[np.arange(len(best)), best] >= 0, best, -best - 1)
     curve = capacity_curve(
         opts.capacity_n,
         opts.capacity_loads,
@@ -232,6 +282,39 @@ def compute_hopfield(ctx: RunContext, model: RNNModel) -> HopfieldResults:
         capacity_overlap_std=np.asarray(curve.overlap_std),
         breakdown_load=float(curve.breakdown_load),
         capacity_threshold=float(curve.threshold),
+        points_pcs=view.transform(fps.x_star).reshape(len(fps), 3),
+        point_kinds=tuple(str(k) for k in point_kinds(fps)),
+        point_pattern=signed.astype(np.int64),
+        eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
+        residual=fps.residual,
+        continuous_time=fps.continuous_time,
+        dt=float(fps.dt),
+        retrievals_pcs=view.transform(retrievals.numpy()),
+        **branch_fields(links, view.transform),
+    )
+
+
+def explore_hopfield(r: HopfieldResults) -> Explorer:
+    """The interactive explorer: every pattern's retrieval, the memories and their spectra."""
+    from ..plotting import Explorer
+
+    def name(i: int, kind: str) -> str:
+        k = int(r.point_pattern[i])
+        return f"{kind} {i} (pattern {k + 1})" if k >= 0 else f"{kind} {i} (−pattern {-k})"
+
+    return Explorer(
+        r.points_pcs,
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=[name(i, k) for i, k in enumerate(r.point_kinds)],
+        trajectories=r.retrievals_pcs,
+        colours={"cued pattern": np.arange(len(r.retrievals_pcs)) + 1},
+        branches=branches(r),
+        time_unit="ms" if r.continuous_time else "steps",
+        title="Hopfield network: memories",
     )
 
 
@@ -284,11 +367,24 @@ def narrate_hopfield(
                 ),
             ),
         ),
+        Section(
+            "Explore the memories",
+            "Each stored pattern retrieved from its corrupted cue, with the fixed points found "
+            "from the patterns and their mirror images; pick a point to read its spectrum, "
+            "time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed points and {len(r.retrievals_pcs)} retrievals "
+                "on the top three principal components of the retrievals",
+            ),
+        ),
     ]
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze_hopfield = staged(compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield)
+analyze_hopfield = staged(
+    compute_hopfield, hopfield_figures, summarize_hopfield, narrate_hopfield, explore_hopfield
+)
 HOPFIELD = register(
     Experiment(
         "hopfield",
@@ -372,6 +468,12 @@ class LineAttractorResults(ExperimentResults):
         κ of each point.
     eigvals : ndarray (n_points, k), complex
         Eigenvalues of the Jacobian at each point, largest |λ| first.
+    residual : ndarray (n_points,)
+        ‖F(x*) − x*‖ of each point.
+    continuous_time : bool
+        Whether the tanh network is continuous-time (how the explorer shows eigenvalues).
+    dt : float
+        Its time step (ms).
     """
 
     n_hidden: int
@@ -387,6 +489,9 @@ class LineAttractorResults(ExperimentResults):
     points: np.ndarray
     kappa_points: np.ndarray
     eigvals: np.ndarray
+    residual: np.ndarray
+    continuous_time: bool
+    dt: float
 
     store_name = "line_attractor"
     report_title = "Line attractor"
@@ -401,6 +506,10 @@ class LineAttractorResults(ExperimentResults):
         """The largest |λ| over the points' Jacobians (NaN without points)."""
         top = np.abs(self.eigvals[:, 0]) if self.eigvals.size else np.array([])
         return float(top.max()) if top.size else float("nan")
+
+    def explore(self) -> Explorer:
+        """The interactive explorer (see :func:`explore_line`)."""
+        return explore_line(self)
 
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
@@ -496,6 +605,33 @@ def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
         points=view.transform(fps.x_star).reshape(len(fps), 2),
         kappa_points=fps.x_star @ m.numpy() / float(m @ m),
         eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
+        residual=fps.residual,
+        continuous_time=fps.continuous_time,
+        dt=float(fps.dt),
+    )
+
+
+def explore_line(r: LineAttractorResults) -> Explorer:
+    """The interactive explorer: the pulses' trajectories and the slow points of the line."""
+    from ..plotting import Explorer
+
+    def pad(x: np.ndarray) -> np.ndarray:  # the view is the (m, n) plane
+        return np.concatenate([x, np.zeros((*x.shape[:-1], 1))], axis=-1)
+
+    return Explorer(
+        pad(r.points),
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=[f"{k} {i} (κ = {kp:.3f})" for i, (k, kp) in enumerate(
+            zip(r.point_kinds, r.kappa_points, strict=True))],
+        trajectories=pad(r.trajectories),
+        colours={"pulse amplitude": r.amplitudes},
+        axes=("m", "n", "(none)"),
+        time_unit="ms" if r.continuous_time else "steps",
+        title="Line attractor: slow points",
     )
 
 
@@ -558,11 +694,23 @@ def narrate_line(
                 ),
             ),
         ),
+        Section(
+            "Explore the line",
+            "Pick a slow point to read its eigenvalues (one ≈ 1 for λ, ≈ 0 for μ: the "
+            "direction along the line), time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed and slow points and the {len(r.amplitudes)} "
+                "pulses' trajectories on the m and n directions",
+            ),
+        ),
     ]
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze_line = staged(compute_line, line_attractor_figures, summarize_line, narrate_line)
+analyze_line = staged(
+    compute_line, line_attractor_figures, summarize_line, narrate_line, explore_line
+)
 LINE_ATTRACTOR = register(
     Experiment("line-attractor", LINE_DESCRIPTION, LineAttractorOptions, LINE_QUICK, build_line,
                analyze_line)

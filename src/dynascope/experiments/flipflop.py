@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,11 +13,15 @@ from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, fli
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section, Table
+from ..report import FigureSpec, Interactive, Section, Table
 from ..tasks import FlipFlop
 from ._base import Experiment, RunContext, history, register, staged, train_cosine
+from ._explore import branch_fields, branches
 from ._options import LR_ABOVE_FLOOR, Bool, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
+
+if TYPE_CHECKING:
+    from ..plotting import Explorer
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,20 @@ class FlipFlopResults(ExperimentResults):
         Its transitions (source, target, symbol).
     n_symbols, n_wrong : int
         Input symbols, and transitions that disagree with the truth table.
+    all_trajectories_pcs : ndarray (n_trials, n_steps, 3)
+        Every analysed trial on the same components (the interactive explorer's).
+    readout_pattern : ndarray (n_trials, n_steps) of int
+        The bit pattern the readout's signs spell at each step (bit k of the integer: output k
+        positive), the explorer's colouring.
+    branch_saddle, branch_target, branch_mode, branch_sign, branch_steps : ndarray (n_branches,)
+        Each unstable-manifold branch: its saddle, the stable point it reaches (-1: none), the
+        mode and side followed, the steps it took.
+    branch_pcs : ndarray (n_branches, n_samples, 3)
+        Each branch's path on the components.
+    continuous_time : bool
+        Whether the model is continuous-time (how eigenvalues are judged).
+    dt : float
+        The model's time step (1.0 for a discrete-time model: times in steps).
     """
 
     model_kind: str
@@ -140,6 +158,16 @@ class FlipFlopResults(ExperimentResults):
     automaton_edges: tuple[tuple[int, int, str], ...]
     n_symbols: int
     n_wrong: int
+    all_trajectories_pcs: np.ndarray
+    readout_pattern: np.ndarray
+    branch_saddle: np.ndarray
+    branch_target: np.ndarray
+    branch_mode: np.ndarray
+    branch_sign: np.ndarray
+    branch_steps: np.ndarray
+    branch_pcs: np.ndarray
+    continuous_time: bool
+    dt: float
 
     store_name = "flipflop"
 
@@ -166,6 +194,10 @@ class FlipFlopResults(ExperimentResults):
             "n_index1_bridges": self.n_bridges,
             "worst_residual": self.worst_residual if len(self.point_kinds) else None,
         }
+
+    def explore(self) -> Explorer:
+        """The interactive state-space explorer (see :func:`explore`)."""
+        return explore(self)
 
     def saddle_index_counts(self) -> dict[int, int]:
         """Number of saddles by number of unstable modes."""
@@ -198,7 +230,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     ).fixed
     ctx.run.save_fixed_points(fps)
     view = fit_state_space(states, 3, seed=ctx.seed)
-    links = unstable_manifolds(m64, fps)
+    links = unstable_manifolds(m64, fps, return_trajectories=True)
     # Index-1 saddles whose two branches reach two different attractors: "edges" of the cube.
     graph = links.graph()
     index1 = np.flatnonzero(fps.saddle_index == 1)
@@ -207,6 +239,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     # the attractors, symbols the input pulses, checked against the flip-flop's truth table.
     automaton = extract_automaton(m64, fps, flipflop_symbols(opts.n_bits))
     ctx.run.result_path("automaton", ".dot").write_text(automaton.to_dot("flipflop"))
+    bits = (outputs.numpy() > 0) * (2 ** np.arange(outputs.shape[-1]))
     return FlipFlopResults(
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
@@ -233,6 +266,42 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         automaton_edges=tuple((int(a), int(b), str(c)) for a, b, c in automaton.edges()),
         n_symbols=len(automaton.symbols),
         n_wrong=len(automaton.check(flipflop_truth)),
+        all_trajectories_pcs=view.transform(states.numpy()),
+        readout_pattern=bits.sum(axis=-1).astype(np.int64),
+        **branch_fields(links, view.transform),
+        continuous_time=fps.continuous_time,
+        dt=float(fps.dt),
+    )
+
+
+def point_names(r: FlipFlopResults) -> list[str]:
+    """What the explorer calls each point: its kind and number, a stable one its bit pattern."""
+    from ..plotting import POINT_STYLE
+
+    return [
+        f"{POINT_STYLE[k]['label']} {i}"
+        + (f" ({r.readout_signs[i]})" if k == "stable" else f" (index {r.saddle_index[i]})")
+        for i, k in enumerate(r.point_kinds)
+    ]
+
+
+def explore(r: FlipFlopResults) -> Explorer:
+    """The interactive explorer: every trial, the points, their spectra and manifolds."""
+    from ..plotting import Explorer
+
+    n_trials = len(r.all_trajectories_pcs)
+    return Explorer(
+        r.points_pcs,
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=point_names(r),
+        trajectories=r.all_trajectories_pcs,
+        colours={"readout (bit pattern)": r.readout_pattern, "trial": np.arange(n_trials)},
+        branches=branches(r),
+        title=f"{r.title()}: state space",
     )
 
 
@@ -307,6 +376,19 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             Table(("stable point (readout signs)", "max |λ|", "residual"), rows),
         ),
         Section(
+            "Explore the state space",
+            "Rotate the view, pick a fixed point, and read its linearisation: eigenvalues "
+            "against the unit circle, time constants, and where each branch of a saddle's "
+            "unstable manifold leads.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed points and {len(r.all_trajectories_pcs)} "
+                f"held-out trials on the top three principal components, with the "
+                f"{len(r.branch_saddle)} unstable-manifold branches of the "
+                f"{int((r.saddle_index > 0).sum())} saddles",
+            ),
+        ),
+        Section(
             "The automaton",
             "results/automaton.dot holds the automaton in Graphviz DOT.",
             (
@@ -340,5 +422,5 @@ def figures(r: FlipFlopResults) -> dict[str, Any]:
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, explore)
 EXPERIMENT = register(Experiment("flipflop", DESCRIPTION, FlipFlopOptions, QUICK, build, analyze))

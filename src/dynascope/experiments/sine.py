@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from ..analysis import oscillation_modes
+from ..analysis import fit_state_space, oscillation_modes
 from ..models import RateRNN, RNNModel, analysis_copy
-from ..report import FigureSpec, RunDirectory, Section
+from ..report import FigureSpec, Interactive, RunDirectory, Section
 from ..tasks import SineWave
 from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int
 from ._results import ExperimentResults, model_words
+
+if TYPE_CHECKING:
+    from ..plotting import Explorer
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,19 @@ class SineResults(ExperimentResults):
         growth rate ``log|λ|/dt`` and the number of fixed points found.
     time_unit : float
         Time unit of the frequencies (ms).
+    point_level : ndarray (n_points,) of int
+        The input level of each analysed fixed point (levels where one was found).
+    points_pcs : ndarray (n_points, 3)
+        Those points on the top three principal components of the driven trajectories.
+    point_kinds : tuple of str
+        Kind of each point (stable, saddle, unstable, marginal) from its eigenvalues.
+    eigvals, residual : ndarray (n_points, state_size) complex, (n_points,)
+        Eigenvalues of ∂F/∂x and ‖F(x*) − x*‖ at each point.
+    continuous_time : bool
+    dt : float
+        The model's time convention and step (ms).
+    trajectories_pcs : ndarray (n_levels, n_steps, 3)
+        The network driven at each level from rest, on the same components.
     """
 
     model_kind: str
@@ -114,9 +130,21 @@ class SineResults(ExperimentResults):
     growth_rate: np.ndarray
     n_fixed_points: np.ndarray
     time_unit: float
+    point_level: np.ndarray
+    points_pcs: np.ndarray
+    point_kinds: tuple[str, ...]
+    eigvals: np.ndarray
+    residual: np.ndarray
+    continuous_time: bool
+    dt: float
+    trajectories_pcs: np.ndarray
 
     store_name = "sine"
     report_title = "Sine-wave generator"
+
+    def explore(self) -> Explorer:
+        """The interactive explorer (see :func:`explore`)."""
+        return explore(self)
 
     def save(self, run: RunDirectory | str | os.PathLike[str]) -> None:
         """Write ``results/sine.*`` and the file older runs have (``oscillation_modes.npz``)."""
@@ -174,6 +202,13 @@ def compute(ctx: RunContext, model: RNNModel) -> SineResults:
         n_init=opts.n_init,
         seed=ctx.seed,
     )
+    # For the explorer: the network driven at every level, its top PCs, the analysed points.
+    drive = torch.as_tensor(modes.inputs)[:, None, :].expand(len(levels), 200, net.n_in)
+    with torch.no_grad():
+        driven = net(drive.contiguous())[0].numpy()
+    view = fit_state_space(driven[:, 100:], 3, seed=ctx.seed)
+    found = np.flatnonzero(np.isfinite(modes.x_star).all(axis=1))
+    vals = np.asarray(modes.eigvals)[found]
     return SineResults(
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
@@ -191,6 +226,55 @@ def compute(ctx: RunContext, model: RNNModel) -> SineResults:
         growth_rate=np.asarray(modes.growth_rate),
         n_fixed_points=np.asarray(modes.n_fixed_points),
         time_unit=float(task.time_unit),
+        point_level=found.astype(np.int64),
+        points_pcs=view.transform(modes.x_star[found]).reshape(len(found), 3),
+        point_kinds=_kinds(vals, modes.continuous_time, modes.dt),
+        eigvals=vals,
+        residual=np.asarray(modes.residual)[found],
+        continuous_time=modes.continuous_time,
+        dt=float(modes.dt),
+        trajectories_pcs=view.transform(driven),
+    )
+
+
+def _kinds(vals: np.ndarray, continuous_time: bool, dt: float) -> tuple[str, ...]:
+    """Kind of each point from its full spectrum (the rule of ``point_kinds``)."""
+    mu = (vals - 1.0) / dt if continuous_time else vals
+    unstable = mu.real > 0 if continuous_time else np.abs(mu) > 1
+    stable = np.all(mu.real < 0 if continuous_time else np.abs(mu) < 1, axis=1)
+    index = unstable.sum(axis=1)
+    n = vals.shape[1]
+    return tuple(
+        "stable" if s else "unstable" if k == n else "saddle" if k > 0 else "marginal"
+        for s, k in zip(stable, index, strict=True)
+    )
+
+
+def explore(r: SineResults) -> Explorer:
+    """The interactive explorer: a slider over the input levels, each level's fixed point (the
+    centre of its oscillation) with its spectrum, every level's driven trajectory."""
+    from ..plotting import Explorer
+
+    def frame(j: int) -> tuple[str, list[int]]:
+        u = ", ".join(f"{v:.3g}" for v in r.inputs[j])
+        return f"level {j} (u = {u})", [int(i) for i in np.flatnonzero(r.point_level == j)]
+
+    return Explorer(
+        r.points_pcs,
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=r.continuous_time,
+        dt=r.dt,
+        names=[
+            f"level {j}: {k} (ω = {r.frequency[j]:.3g} rad per {r.time_unit:g} ms)"
+            for j, k in zip(r.point_level, r.point_kinds, strict=True)
+        ],
+        trajectories=r.trajectories_pcs,
+        colours={"input level": np.arange(r.n_levels)},
+        time_unit="ms" if r.continuous_time else "steps",
+        title="Sine generator: the fixed point at each input level",
+        frames=[frame(j) for j in range(r.n_levels)],
     )
 
 
@@ -272,9 +356,21 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
                 ),
             ),
         ),
+        Section(
+            "Explore the state space",
+            "Move the slider over the input levels: each level's fixed point sits at the "
+            "centre of its oscillation; pick it to read its spectrum (the complex pair that "
+            "sets the frequency), time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The network driven at each of the {r.n_levels} input levels from rest "
+                f"(colour: level) and the {len(r.point_kinds)} analysed fixed points, one "
+                "level at a time, on the top three principal components",
+            ),
+        ),
     ]
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, explore)
 EXPERIMENT = register(Experiment("sine", DESCRIPTION, SineOptions, QUICK, build, analyze))

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..analysis import fit_state_space
-from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
+from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section
+from ..report import FigureSpec, Interactive, Section
 from ..tasks import ParametricWorkingMemory
 from ._base import Experiment, RunContext, register, staged, train_cosine
+from ._explore import branch_fields, branches
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Int
 from ._results import ExperimentResults, model_words
+
+if TYPE_CHECKING:
+    from ..plotting import Explorer
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,20 @@ class WorkingMemoryResults(ExperimentResults):
         One delay-period trajectory per f1 value.
     slowest_re_mu : float
         The real part closest to zero over all points' eigenvalues.
+    points_pcs3 : ndarray (n_points, 3)
+        The points on the top three delay principal components (the interactive explorer's).
+    all_trajectories_pcs : ndarray (n_trials, n_steps, 3)
+        Every analysed trial, whole, on the same components.
+    eigvals : ndarray (n_points, state_size), complex
+        Eigenvalues λ of the map Jacobian ∂F/∂x at each point (μ = (λ − 1)/dt).
+    residual : ndarray (n_points,)
+        ‖F(x*) − x*‖ of each point.
+    dt : float
+        The model's time step in ms.
+    branch_saddle, branch_target, branch_mode, branch_sign, branch_steps : ndarray
+        The saddles' unstable-manifold branches (as in the flip-flop results).
+    branch_pcs : ndarray (n_branches, n_samples, 3)
+        Their paths on the three components.
     """
 
     model_kind: str
@@ -111,6 +129,17 @@ class WorkingMemoryResults(ExperimentResults):
     stability_eigvals: np.ndarray
     trajectories_pcs: np.ndarray
     slowest_re_mu: float
+    points_pcs3: np.ndarray
+    all_trajectories_pcs: np.ndarray
+    eigvals: np.ndarray
+    residual: np.ndarray
+    dt: float
+    branch_saddle: np.ndarray
+    branch_target: np.ndarray
+    branch_mode: np.ndarray
+    branch_sign: np.ndarray
+    branch_steps: np.ndarray
+    branch_pcs: np.ndarray
 
     store_name = "working_memory"
     report_title = "Parametric working memory"
@@ -118,6 +147,10 @@ class WorkingMemoryResults(ExperimentResults):
     def counts(self) -> dict[str, int]:
         """Number of points of each kind present."""
         return kind_counts(self.point_kinds)
+
+    def explore(self) -> Explorer:
+        """The interactive state-space explorer (see :func:`explore`)."""
+        return explore(self)
 
     def metrics(self) -> dict[str, Any]:
         """The run's ``metrics_summary.json``."""
@@ -167,6 +200,13 @@ def compute(ctx: RunContext, model: RNNModel) -> WorkingMemoryResults:
     traj = [view.transform(states[i, delay[i, 0] : delay[i, 1]].numpy()) for i in first.values()]
     n_common = min(len(t) for t in traj)
     mu = fps.stability_eigvals
+    view3 = fit_state_space(delay_states, min(3, delay_states.shape[1]), seed=ctx.seed)
+
+    def project3(x: np.ndarray) -> np.ndarray:
+        y = view3.transform(x)
+        return np.concatenate([y, np.zeros((*y.shape[:-1], 3 - y.shape[-1]))], axis=-1)
+
+    links = unstable_manifolds(net, fps, return_trajectories=True)
     return WorkingMemoryResults(
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
@@ -181,6 +221,32 @@ def compute(ctx: RunContext, model: RNNModel) -> WorkingMemoryResults:
         stability_eigvals=mu,
         trajectories_pcs=np.stack([t[:n_common] for t in traj]),
         slowest_re_mu=float(mu.real.flat[np.abs(mu.real).argmin()]) if len(fps) else float("nan"),
+        points_pcs3=project3(fps.x_star).reshape(len(fps), 3),
+        all_trajectories_pcs=project3(states.numpy()),
+        eigvals=fps.eigvals if fps.eigvals is not None else np.zeros((len(fps), 0), complex),
+        residual=fps.residual,
+        dt=float(fps.dt),
+        **branch_fields(links, project3),
+    )
+
+
+def explore(r: WorkingMemoryResults) -> Explorer:
+    """The interactive explorer: every trial (colour: f1 or time), points, spectra, manifolds."""
+    from ..plotting import Explorer
+
+    return Explorer(
+        r.points_pcs3,
+        r.point_kinds,
+        r.eigvals,
+        r.residual,
+        continuous_time=True,
+        dt=r.dt,
+        trajectories=r.all_trajectories_pcs,
+        colours={"f1 (Hz)": r.f1},
+        branches=branches(r),
+        axes=("delay PC1", "delay PC2", "delay PC3"),
+        time_unit="ms",
+        title=f"{r.title()}: state space",
     )
 
 
@@ -237,6 +303,18 @@ def narrate(r: WorkingMemoryResults, training: Sequence[FigureSpec] = ()) -> lis
                 ),
             ),
         ),
+        Section(
+            "Explore the state space",
+            "Rotate the view, colour the trials by f1, pick a point to read its spectrum "
+            "against the imaginary axis (μ per ms), its time constants and residual.",
+            interactive=Interactive(
+                "explorer",
+                f"The {len(r.point_kinds)} fixed and slow point"
+                f"{'s' * (len(r.point_kinds) != 1)} and "
+                f"{len(r.all_trajectories_pcs)} held-out trials on the top three principal "
+                "components of the delay states",
+            ),
+        ),
     ]
 
 
@@ -258,7 +336,7 @@ def figures(r: WorkingMemoryResults) -> dict[str, Any]:
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, explore)
 EXPERIMENT = register(
     Experiment("working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze)
 )

@@ -82,6 +82,13 @@ class BifurcationDiagram:
     def __len__(self) -> int:
         return int(self.s.shape[0])
 
+    def explore(self, **options: Any) -> Any:
+        """An interactive view with a slider over ``s`` (see
+        :func:`dynascope.plotting.explore_continuation`); needs plotly to be shown or saved."""
+        from ._result import explorer_module  # the loader the package root installs
+
+        return explorer_module().explore_continuation(self, **options)
+
     def summary(self) -> str:
         """One line per bifurcation, after the branch's extent."""
         lines = [

@@ -57,6 +57,30 @@ class SaddleConnections:
         """The ``(saddle, attractor)`` pairs connected by at least one branch."""
         return {(int(s), int(t)) for s, t in zip(self.saddle, self.target, strict=True) if t >= 0}
 
+    def paths(self, n_samples: int = 60) -> np.ndarray:
+        """Each branch from its start to where it stopped, ``n_samples`` evenly spaced states.
+
+        Needs ``return_trajectories=True``. A branch stops when it reaches its attractor (or
+        after ``max_steps``); the states saved after that repeat its last one and are dropped.
+
+        Returns
+        -------
+        ndarray, shape (n_branches, n_samples, state_size)
+        """
+        if self.trajectories is None:
+            raise InvalidParameterError(
+                "The branches' states were not kept; pass `return_trajectories=True` to "
+                "unstable_manifolds."
+            )
+        n_samples = check_int(n_samples, "n_samples", "SaddleConnections.paths", min_value=2)
+        traj = self.trajectories
+        out = np.empty((len(self), n_samples, traj.shape[2] if traj.ndim == 3 else 0))
+        for b in range(len(self)):
+            moved = np.flatnonzero(np.any(traj[b, 1:] != traj[b, :-1], axis=1))
+            last = int(moved[-1]) + 1 if moved.size else 0
+            out[b] = traj[b, np.linspace(0, last, n_samples).round().astype(int)]
+        return out
+
     def graph(self) -> dict[int, list[int]]:
         """For each saddle, the sorted attractors its branches reach (-1: none reached)."""
         out: dict[int, set[int]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from enum import Enum
 from pathlib import Path
@@ -19,6 +20,28 @@ __all__ = ["FixedPoints", "Status", "linearise"]
 
 #: Files are written through the dynascope store (:mod:`dynascope._store`), kind below.
 _FORMAT_NAME = "dynascope-fixed-points"  # the format name of version-1 files
+
+#: How the interactive explorer is reached. plotting sits above fixedpoints in the layers
+#: (docs/architecture.md), so fixedpoints never imports it: the package root installs a loader
+#: (``dynascope/__init__.py``) that imports ``dynascope.plotting`` when a view is asked for.
+_EXPLORER_LOADER: list[Callable[[], Any]] = []
+
+
+def install_explorer_loader(loader: Callable[[], Any]) -> None:
+    """Set the callable that returns the explorer module (used by ``FixedPoints.explore``)."""
+    _EXPLORER_LOADER[:] = [loader]
+
+
+def explorer_module() -> Any:
+    """The module with ``explore_fixed_points`` and ``explore_continuation``."""
+    if not _EXPLORER_LOADER:
+        raise RuntimeError(
+            "No explorer is installed; import dynascope (the package root installs it) "
+            "or call dynascope.plotting.explore_fixed_points directly."
+        )
+    return _EXPLORER_LOADER[0]()
+
+
 _KIND = "fixed-points"
 
 
@@ -428,6 +451,30 @@ class FixedPoints:
                 "'saddle-k+' marks saddle indices that are lower bounds"
             )
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ views
+    def _repr_html_(self) -> str:
+        """A short HTML summary for notebooks (``explore()`` gives the interactive view)."""
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in self.counts().items()
+        )
+        worst = f"{self.residual.max():.1e}" if len(self) else "n/a"
+        return (
+            f"<b>FixedPoints</b>: {len(self)} points, status {html.escape(self.status.name)} "
+            f"({html.escape(self.status.value)}), worst residual {worst}"
+            f"<table>{rows}</table>"
+        )
+
+    def explore(self, states: Any = None, *, model: Any = None, **options: Any) -> Any:
+        """An interactive view of these points (shown inline in Jupyter; ``.save_html(path)``).
+
+        See :func:`dynascope.plotting.explore_fixed_points`: ``states`` (trajectories) set the
+        axes and are drawn; with ``model`` each saddle's unstable manifold is traced. Needs
+        plotly to be displayed or saved (``pip install 'dynascope[explore]'``).
+        """
+        return explorer_module().explore_fixed_points(self, states, model=model, **options)
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -13,6 +13,10 @@ from ._analysis import plot_subspace_angles as plot_subspace_angles
 from ._analysis import plot_variance_explained as plot_variance_explained
 from ._compare import plot_distance_matrices as plot_distance_matrices
 from ._cycles import plot_cycles as plot_cycles
+from ._explorer import ComparisonExplorer as ComparisonExplorer
+from ._explorer import Explorer as Explorer
+from ._explorer import explore_continuation as explore_continuation
+from ._explorer import explore_fixed_points as explore_fixed_points
 from ._lowrank import plot_effective_couplings as plot_effective_couplings
 from ._lowrank import plot_flow_curves as plot_flow_curves
 from ._lowrank import plot_flow_field as plot_flow_field
@@ -44,6 +48,10 @@ from ._sweeps import plot_sweep_metric as plot_sweep_metric
 from ._sweeps import plot_sweep_successes as plot_sweep_successes
 
 __all__ = [
+    "ComparisonExplorer",
+    "Explorer",
+    "explore_continuation",
+    "explore_fixed_points",
     "MissingDependencyError",
     "plot_capacity_curve",
     "plot_effective_couplings",

@@ -7,6 +7,7 @@ from ._rundir import RunDirectory as RunDirectory
 from ._rundir import RunExistsError as RunExistsError
 from ._rundir import write_json as write_json
 from ._section import FigureSpec as FigureSpec
+from ._section import Interactive as Interactive
 from ._section import Section as Section
 from ._section import Table as Table
 from ._section import sections_from_json as sections_from_json
@@ -16,6 +17,7 @@ from ._store import save_results as save_results
 
 __all__ = [
     "FigureSpec",
+    "Interactive",
     "Section",
     "Table",
     "load_results",

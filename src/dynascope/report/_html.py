@@ -16,7 +16,11 @@ Each ``<figure>`` carries ``id="figure-k"`` and its legend entries as JSON in ``
 so a browser test can check what the figure shows against the result.
 
 Figures are read from ``figures/NAME.png`` and embedded as data URIs, so the HTML file can be
-mailed or archived on its own. No JavaScript is written by hand.
+mailed or archived on its own. A section may also hold an interactive view
+(``"interactive": {"name": NAME, "caption": str}``): the fragment ``figures/NAME.html`` is
+embedded in a ``<section class="interactive">``, and plotly (from the installed ``plotly``
+package, gzip-compressed) is embedded once before the first one. Without plotly the report
+says in one line how to get the view.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ figcaption { color: #555; font-size: 0.9em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #eef1f5; } td:first-child, th:first-child { text-align: left; }
+.caption { color: #555; font-size: 0.9em; }
 footer { color: #888; font-size: 0.85em; margin-top: 3em; }
 """
 
@@ -87,6 +92,53 @@ def _table(table: dict[str, Any]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+class _PlotlyOnce:
+    """plotly's loader for the first interactive view of a page, nothing for the next ones."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.missing = False
+
+    def take(self) -> str | None:
+        """The loader (first call), ``""`` (later calls), ``None`` when plotly is missing."""
+        from ..plotting import MissingDependencyError
+        from ..plotting._explorer import plotly_loader
+
+        if self.missing:
+            return None
+        if self.done:
+            return ""
+        try:
+            loader = plotly_loader()
+        except MissingDependencyError:
+            self.missing = True
+            return None
+        self.done = True
+        return loader
+
+
+def _interactive(run: RunDirectory, entry: dict[str, Any], plotly: _PlotlyOnce) -> str:
+    """The section's interactive view, or one line saying how to get it."""
+    name = str(entry["name"])
+    path = run.figures_dir / f"{name}.html"
+    if not path.exists():
+        raise ModelFileError(
+            f"The report of {run.path} refers to the interactive view {name!r}, but {path} is "
+            "missing; re-run the analysis (dynascope analyze RUN_DIR)."
+        )
+    loader = plotly.take()
+    if loader is None:
+        return (
+            f'<p class="notice" data-name="{html.escape(name)}">The interactive explorer needs '
+            "plotly: pip install 'dynascope[explore]', then dynascope report RUN_DIR.</p>"
+        )
+    caption = html.escape(entry.get("caption") or "")
+    return (
+        f'{loader}<section class="interactive" data-name="{html.escape(name)}">'
+        f'{path.read_text(encoding="utf-8")}<p class="caption">{caption}</p></section>'
+    )
+
+
 def build_report(run_dir: str | Path) -> Path:
     """(Re)build ``RUN_DIR/report.html`` from ``RUN_DIR/report.json`` and the figures.
 
@@ -117,6 +169,7 @@ def build_report(run_dir: str | Path) -> Path:
     if content.get("summary"):
         body.append(f'<div class="summary">{_paragraphs(content["summary"])}</div>')
     number = 0
+    plotly = _PlotlyOnce()
     for section in content.get("sections", []):
         body.append(f"<h2>{html.escape(section.get('title', ''))}</h2>")
         if section.get("text"):
@@ -126,6 +179,8 @@ def build_report(run_dir: str | Path) -> Path:
         for entry in section.get("figures", []):
             number += 1
             body.append(_figure(run, entry, number))
+        if section.get("interactive"):
+            body.append(_interactive(run, section["interactive"], plotly))
     body.append(f"<footer>Made by dynascope {html.escape(__version__)}.</footer>")
     doc = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -18,6 +18,7 @@ asks it rather than spelling a name::
                             results/fixed_points.npz, results/populations*.npz are
                             FixedPoints / Populations files of the store
       figures/NAME.png/.svg figures
+      figures/NAME.html     interactive views (HTML fragments report.html embeds)
       report.json           the report's content (sections, figures, tables) [kind "report"]
       report.html           the self-contained report built from report.json
       distances.npz, compare.json   what ``dynascope compare`` writes    [kinds "distances",
@@ -335,3 +336,15 @@ class RunDirectory:
 
         plt.close(fig)
         return paths
+
+    def save_interactive(self, view: Any, name: str) -> Path:
+        """Save an interactive view (``view.to_html``) as the fragment ``figures/NAME.html``.
+
+        The fragment holds the view's data and no JavaScript library: ``report.html`` adds
+        plotly once (see :func:`~dynascope.report.build_report`).
+        """
+        target = self.figures_dir / f"{name}.html"
+        with atomic_write(target) as tmp:
+            fragment = view.to_html(include_plotly=False, element_id=f"dsx-{name}")
+            tmp.write_text(fragment, encoding="utf-8")
+        return target

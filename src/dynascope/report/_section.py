@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FigureSpec", "Section", "Table", "sections_from_json", "sections_to_json"]
+__all__ = [
+    "FigureSpec",
+    "Interactive",
+    "Section",
+    "Table",
+    "sections_from_json",
+    "sections_to_json",
+]
 
 
 @dataclass(frozen=True)
@@ -50,13 +57,32 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Interactive:
+    """An interactive view of a section: ``figures/NAME.html``, a fragment the run wrote.
+
+    Attributes
+    ----------
+    name : str
+        File stem under ``RUN_DIR/figures`` (``NAME.html``, written by
+        :meth:`RunDirectory.save_interactive`).
+    what : str
+        What it shows (one sentence, from the results); the caption under it.
+    """
+
+    name: str
+    what: str
+
+
+@dataclass(frozen=True)
 class Section:
-    """One section of a report: a title, paragraphs, figures and at most one table."""
+    """One section of a report: a title, paragraphs, figures, at most one table and one
+    interactive view."""
 
     title: str
     text: str = ""
     figures: tuple[FigureSpec, ...] = field(default_factory=tuple)
     table: Table | None = None
+    interactive: Interactive | None = None
 
 
 def _sentence(text: str) -> str:
@@ -93,6 +119,11 @@ def sections_to_json(sections: Iterable[Section | Mapping[str, Any]]) -> list[di
                 "columns": list(section.table.columns),
                 "rows": [list(r) for r in section.table.rows],
             }
+        if section.interactive is not None:
+            entry["interactive"] = {
+                "name": section.interactive.name,
+                "caption": _sentence(section.interactive.what),
+            }
         out.append(entry)
     return out
 
@@ -107,6 +138,7 @@ def _section_from_mapping(sec: Mapping[str, Any]) -> Section:
         for f in sec.get("figures", [])
     )
     table = sec.get("table")
+    view = sec.get("interactive")
     return Section(
         title=str(sec.get("title", "")),
         text=str(sec.get("text", "")),
@@ -117,6 +149,9 @@ def _section_from_mapping(sec: Mapping[str, Any]) -> Section:
             tuple(str(c) for c in table.get("columns", [])),
             tuple(tuple(str(v) for v in row) for row in table.get("rows", [])),
         ),
+        interactive=view
+        if view is None or isinstance(view, Interactive)
+        else Interactive(str(view["name"]), str(view.get("caption", ""))),
     )
 
 
