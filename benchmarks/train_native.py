@@ -1,18 +1,22 @@
-"""Training steps/s of ``dynascope.GRU`` against a plain ``torch.nn.GRU`` loop (issue 30).
+"""Training steps/s of dynascope's GRU, LSTM and h-form VanillaRNN against plain torch loops.
 
-Three loops train on the same 3-bit flip-flop batch (B = 128, T = 64) with the same Adam
-settings, clipping and masked MSE, alternated and repeated in one process:
+For each cell kind three loops train on the same 3-bit flip-flop batch (B = 128, T = 64) with
+the same Adam settings, clipping and masked MSE, alternated and repeated in one process:
 
-- ``torch``: ``nn.GRU`` + ``nn.Linear`` (what a user writes by hand);
-- ``dynascope``: ``dynascope.GRU`` (its forward runs torch's native GRU kernel while training);
-- ``loop``: ``dynascope.GRU`` through the Python-level cell loop (the path before the native
-  kernel, forced here by binding the base class's ``_trajectory``).
+- ``torch``: ``nn.GRU``/``nn.LSTM``/``nn.RNN`` + ``nn.Linear`` (what a user writes by hand);
+- ``dynascope``: ``dynascope.GRU``/``LSTM``/``VanillaRNN(form="h")`` (its forward runs torch's
+  native kernel while training; an LSTM also rebuilds its cell states, see models/_native.py);
+- ``loop``: the same dynascope model through the Python-level loop over ``step()`` (the path
+  before the native kernels, forced here by binding the base class's ``_trajectory``).
 
-Prints steps/s (median of the repeats) and the ratios dynascope/torch and dynascope/loop.
+Prints steps per CPU second of the process (``time.process_time``, the steadier measure on a
+machine shared with other work) and per wall second, medians of the repeats, and the ratios
+dynascope/torch and dynascope/loop of the CPU-time medians.
 
 Usage::
 
-    python benchmarks/train_native.py [--threads 1] [--steps 30] [--repeats 5] [--sizes 16 64 256]
+    python benchmarks/train_native.py [--threads 1] [--steps 30] [--repeats 5]
+        [--sizes 16 64 256] [--cells gru lstm rnn]
 """
 
 from __future__ import annotations
@@ -27,24 +31,33 @@ import types
 import torch
 from torch import nn
 
-from dynascope.models import GRU, RNNModel
+from dynascope.models import GRU, LSTM, RNNModel, VanillaRNN
 from dynascope.tasks import FlipFlop
 
 BATCH = 128
 
 
-def loop_gru(hidden: int) -> GRU:
-    """dynascope.GRU on the base class's cell loop (the training path before the native kernel)."""
-    model = GRU(3, hidden, 3, seed=0)
+def dynascope_model(cell: str, hidden: int) -> RNNModel:
+    if cell == "gru":
+        return GRU(3, hidden, 3, seed=0)
+    if cell == "lstm":
+        return LSTM(3, hidden, 3, seed=0)
+    return VanillaRNN(3, hidden, 3, form="h", seed=0)
+
+
+def loop_model(cell: str, hidden: int) -> RNNModel:
+    """The dynascope model on the base class's step loop (the training path before the kernels)."""
+    model = dynascope_model(cell, hidden)
     model._trajectory = types.MethodType(RNNModel._trajectory, model)  # type: ignore[method-assign]
     return model
 
 
-class TorchGRU(nn.Module):
-    def __init__(self, hidden: int) -> None:
+class TorchNet(nn.Module):
+    def __init__(self, cell: str, hidden: int) -> None:
         super().__init__()
         torch.manual_seed(0)
-        self.rnn = nn.GRU(3, hidden, batch_first=True)
+        module = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
+        self.rnn = module(3, hidden, batch_first=True)
         self.out = nn.Linear(hidden, 3)
 
     def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,12 +65,13 @@ class TorchGRU(nn.Module):
         return h, self.out(h)
 
 
-def steps_per_s(model: nn.Module, batch: tuple, n_steps: int) -> float:
+def steps_per_s(model: nn.Module, batch: tuple, n_steps: int) -> tuple[float, float]:
+    """Steps per CPU second and per wall second."""
     u, y, m = batch
     params = list(model.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     model.train()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n_steps):
         opt.zero_grad(set_to_none=True)
         _, out = model(u)
@@ -65,7 +79,7 @@ def steps_per_s(model: nn.Module, batch: tuple, n_steps: int) -> float:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-    return n_steps / (time.perf_counter() - t0)
+    return n_steps / (time.process_time() - c0), n_steps / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -74,6 +88,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--cells", nargs="+", default=["gru", "lstm", "rnn"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
@@ -82,25 +97,31 @@ def main() -> None:
         f"batch={BATCH}, T=64, steps={args.steps}, repeats={args.repeats}, load {load:.1f}"
     )
     batch = FlipFlop().sample(BATCH, seed=0).to_torch(torch.float32)
-    for hidden in args.sizes:
-        makers = {
-            "torch": lambda h=hidden: TorchGRU(h),
-            "dynascope": lambda h=hidden: GRU(3, h, 3, seed=0),
-            "loop": lambda h=hidden: loop_gru(h),
-        }
-        for make in makers.values():
-            steps_per_s(make(), batch, 2)  # warm-up
-        runs: dict[str, list[float]] = {k: [] for k in makers}
-        for _ in range(args.repeats):
-            for name, make in makers.items():
-                runs[name].append(steps_per_s(make(), batch, args.steps))
-        med = {k: statistics.median(v) for k, v in runs.items()}
-        vs_torch, vs_loop = med["dynascope"] / med["torch"], med["dynascope"] / med["loop"]
-        print(
-            f"H={hidden:4d}: torch nn.GRU {med['torch']:.1f} steps/s, dynascope.GRU "
-            f"{med['dynascope']:.1f}, cell loop {med['loop']:.1f}; dynascope/torch "
-            f"{vs_torch:.2f}, dynascope/loop {vs_loop:.2f}"
-        )
+    names = {"gru": "GRU", "lstm": "LSTM", "rnn": "RNN"}
+    for cell in args.cells:
+        for hidden in args.sizes:
+            makers = {
+                "torch": lambda c=cell, h=hidden: TorchNet(c, h),
+                "dynascope": lambda c=cell, h=hidden: dynascope_model(c, h),
+                "loop": lambda c=cell, h=hidden: loop_model(c, h),
+            }
+            for make in makers.values():
+                steps_per_s(make(), batch, 2)  # warm-up
+            runs: dict[str, list[tuple[float, float]]] = {k: [] for k in makers}
+            for _ in range(args.repeats):
+                for name, make in makers.items():
+                    runs[name].append(steps_per_s(make(), batch, args.steps))
+            cpu = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+            wall = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+            print(
+                f"{names[cell]:4s} H={hidden:4d}: steps per CPU s (wall s) torch "
+                f"{cpu['torch']:.1f} ({wall['torch']:.1f}), dynascope {cpu['dynascope']:.1f} "
+                f"({wall['dynascope']:.1f}), step loop {cpu['loop']:.1f} ({wall['loop']:.1f}); "
+                f"dynascope/torch {cpu['dynascope'] / cpu['torch']:.2f}, "
+                f"dynascope/loop {cpu['dynascope'] / cpu['loop']:.2f}",
+                flush=True,
+            )
+    print(f"load after {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import EXPERIMENTS, get_experiment, run_experiment
 from dynascope.experiments._options import (
     SHARED_CONSTRAINTS,
+    Bool,
     Constraint,
     ExperimentOptions,
     Float,
@@ -61,6 +62,8 @@ def _bad_values(rule: Constraint) -> list[Any]:
         return ["no-such-choice", 1, None]
     if isinstance(rule, Text):
         return [1, None]
+    if isinstance(rule, Bool):
+        return [1, 0, "true", None]
     if isinstance(rule, TupleOf):
         out = ["not a list", [object()]]
         return out + ([[]] if rule.min_len else [])

@@ -334,6 +334,44 @@ def test_flipflop_default_run_finds_the_eight_memories(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["n_stable"] == 8 and metrics["accuracy"] >= 0.99
+    # the README's numbers: 27 fixed points (8 stable; saddles 12/6/1 by unstable modes), a
+    # correct automaton, after training stopped once the task was solved on held-out trials
+    assert metrics["n_saddles"] == 19
+    assert metrics["saddle_index_counts"] == {"1": 12, "2": 6, "3": 1}
+    assert metrics["automaton_wrong_transitions"] == 0
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) < 3000
+
+
+def test_flipflop_stops_training_when_solved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The option stop_when_solved reaches the trainer: training ends at the first held-out
+    evaluation at the solved accuracy (lowered here so that a short run reaches it), the report
+    states the steps taken, and `--set stop_when_solved=false` trains every step."""
+    from dynascope.experiments import flipflop
+
+    monkeypatch.setattr(flipflop, "SOLVED_ACCURACY", 0.01)
+    small = ["--quick", "--set", "steps=60", "--set", "n_init=16", "--set", "analysis_trials=4"]
+    for stop, last in ((True, 3), (False, 60)):
+        out = tmp_path / f"ff-{stop}"
+        setting = f"stop_when_solved={str(stop).lower()}"
+        result = CliRunner().invoke(
+            main, ["run", "flipflop", "--out", str(out), *small, "--set", setting]
+        )
+        assert result.exit_code == 0, result.output
+        options = json.loads((out / "experiment.json").read_text())["options"]
+        assert options["stop_when_solved"] is stop
+        train = json.loads((out / "config.json").read_text())["train"]
+        assert train["early_stop_performance"] == (0.01 if stop else None)
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        assert max(r["step"] for r in records) == last  # eval_every = 60 // 20 = 3
+        report = json.dumps(json.loads((out / "report.json").read_text()))
+        assert f"for {last} steps" in report
+    _one_line_error(
+        CliRunner().invoke(main, ["run", "flipflop", "--set", "stop_when_solved=1.5"]),
+        "stop_when_solved",
+    )
 
 
 def test_set_options_reach_the_experiment(tmp_path: Path) -> None:

@@ -347,3 +347,74 @@ def test_gru_trains_through_the_native_kernel_with_the_cell_loops_numbers() -> N
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-12, msg=name)
     with torch.no_grad():  # the analysis path (no autograd) is the loop itself: the same states
         torch.testing.assert_close(native(u, x0)[0], loop(u, x0)[0], rtol=0, atol=1e-13)
+
+
+NATIVE_CASES = {
+    "gru": lambda: dynascope.GRU(3, 12, 2, seed=0),
+    "lstm": lambda: dynascope.LSTM(3, 12, 2, seed=0),
+    "vanilla-h-tanh": lambda: dynascope.VanillaRNN(3, 12, 2, form="h", seed=0),
+    "vanilla-h-relu": lambda: dynascope.VanillaRNN(
+        3, 12, 2, form="h", nonlinearity="relu", gain=0.8, seed=0
+    ),
+    "vanilla-h-nobias": lambda: dynascope.VanillaRNN(3, 12, 2, form="h", bias=False, seed=0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_CASES))
+def test_native_kernel_training_path_equals_the_step_loop(case: str) -> None:
+    """Models with a native torch kernel's equations train through it (step() is never called
+    with autograd on); states (an LSTM's c included), outputs and the gradients of a loss on
+    both equal the base class's loop over step() to rounding (float64), from a given x0."""
+    import types
+
+    from dynascope.models import RNNModel
+
+    gen = torch.Generator().manual_seed(3)
+    native, loop = NATIVE_CASES[case]().double(), NATIVE_CASES[case]().double()
+    if isinstance(getattr(native, "bias", None), torch.Tensor):
+        with torch.no_grad():  # a nonzero bias, so that its gradient is tested too
+            for m in (native, loop):
+                m.bias.copy_(torch.linspace(-0.5, 0.5, 12, dtype=torch.float64))
+    loop._trajectory = types.MethodType(RNNModel._trajectory, loop)  # the base class's loop
+    calls = []
+    step = native.step
+    native.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    u = torch.randn(5, 9, 3, generator=gen, dtype=torch.float64)
+    x0 = torch.randn(5, native.state_size, generator=gen, dtype=torch.float64)
+    results = []
+    for model in (native, loop):
+        states, out = model(u, x0)
+        ((out**2).sum() + 0.3 * (states**3).sum()).backward()
+        results.append(states.detach())
+    assert not calls, "the native kernel path was not taken"
+    torch.testing.assert_close(results[0], results[1], rtol=0, atol=1e-12)
+    for (name, a), b in zip(native.named_parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-11, msg=name)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dynascope.VanillaRNN(3, 6, 2, form="x", seed=0),
+        lambda: dynascope.VanillaRNN(3, 6, 2, form="h", nonlinearity="softplus", seed=0),
+        lambda: dynascope.RateRNN(3, 6, 2, noise_std=0.1, seed=0),
+    ],
+    ids=["vanilla-x", "vanilla-h-softplus", "rate-noise"],
+)
+def test_models_without_a_native_kernel_train_through_the_step_loop(make) -> None:
+    model = make()
+    calls = []
+    step = model.step
+    model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    model(torch.randn(2, 4, 3))
+    assert len(calls) == 4
+
+
+def test_large_lstms_train_through_the_step_loop() -> None:
+    # The native LSTM path rebuilds the gates; above 64 units that costs more than it saves.
+    model = dynascope.LSTM(2, 65, 1, seed=0)
+    calls = []
+    step = model.step
+    model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    model(torch.randn(2, 3, 2))
+    assert len(calls) == 3

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import stats
 
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
@@ -144,6 +143,8 @@ class AblationCurve:
         n = self.performance.shape[0]
         if n < 2:
             return self.mean.copy(), self.mean.copy()
+        from scipy import stats  # scipy.stats takes ~1 s to import: load it on first use
+
         sem = self.performance.std(axis=0, ddof=1) / np.sqrt(n)
         half = stats.t.ppf(0.5 + level / 2, n - 1) * sem
         return self.mean - half, self.mean + half

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
@@ -259,6 +258,8 @@ def compare_fixed_points(
     counts_a, counts_b = dict(Counter(type_a.tolist())), dict(Counter(type_b.tolist()))
     if len(a) and len(b):
         cost = np.linalg.norm((a.x_star @ m + c)[:, None] - b.x_star[None], axis=-1) / scale
+        from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
+
         rows, cols = linear_sum_assignment(cost)
         keep = cost[rows, cols] <= max_distance
         rows, cols = rows[keep], cols[keep]

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_device, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
@@ -318,6 +317,8 @@ def _wasserstein_eigs(ea: np.ndarray, eb: np.ndarray) -> float:
     ea = np.concatenate([ea, np.zeros(n - ea.size)])
     eb = np.concatenate([eb, np.zeros(n - eb.size)])
     cost = np.abs(ea[:, None] - eb[None, :]) ** 2
+    from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
+
     rows, cols = linear_sum_assignment(cost)
     return float(cost[rows, cols].mean())
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from .._validation import check_int
 from ..exceptions import InvalidParameterError, ShapeError
@@ -105,6 +104,8 @@ def fit_state_space(
     n_components = check_int(
         n_components, "n_components", "fit_state_space", min_value=1, max_value=min(x.shape)
     )
+    from sklearn.decomposition import PCA  # lazy: scikit-learn takes ~1 s to import
+
     pca = PCA(n_components=n_components, random_state=seed).fit(x)
     comps = pca.components_.copy()
     # Deterministic orientation: the largest-magnitude loading of each axis is positive.

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_float
 from ._compare import _fit_map, _r2, compare_states
@@ -98,6 +97,8 @@ def recovery_metrics(
         mapped = g_true.fixed_points.x_star @ a_tf + c_tf
         scale = float(np.sqrt(((xf - xf.mean(0)) ** 2).sum(1).mean()))
         cost = np.linalg.norm(mapped[:, None] - g_fit.fixed_points.x_star[None], axis=-1)
+        from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
+
         rows, cols = linear_sum_assignment(cost)
         ok = cost[rows, cols] <= match_tol * scale
         recovered = float(ok.sum() / n_true)

@@ -33,6 +33,7 @@ __all__ = [
     "SHARED_CONSTRAINTS",
     "LR_ABOVE_FLOOR",
     "LR_FLOOR",
+    "Bool",
     "Constraint",
     "ExperimentOptions",
     "Float",
@@ -127,6 +128,19 @@ class OneOf(Constraint):
 
     def check(self, value: Any, options: Any) -> str:
         if not isinstance(value, str) or value not in self.choices:
+            raise _Bad
+        return value
+
+
+@dataclass(frozen=True)
+class Bool(Constraint):
+    """``True`` or ``False`` (``--set name=true``)."""
+
+    def describe(self, options: Any) -> str:
+        return "true or false"
+
+    def check(self, value: Any, options: Any) -> bool:
+        if not isinstance(value, bool):
             raise _Bad
         return value
 

@@ -15,9 +15,9 @@ from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import SOLVED, Claim, FigureSpec, Interactive, Section, Table, at_least, evaluate
 from ..tasks import FlipFlop
-from ._base import Experiment, RunContext, register, staged, train_cosine
+from ._base import Experiment, RunContext, history, register, staged, train_cosine
 from ._explore import branch_fields, branches
-from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
+from ._options import LR_ABOVE_FLOOR, Bool, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
 
 if TYPE_CHECKING:
@@ -34,10 +34,12 @@ class FlipFlopOptions(ExperimentOptions):
         "lr": LR_ABOVE_FLOOR,
         "n_init": Maybe(Int(lo=1)),
         "init_noise": Float(lo=0.0),
+        "stop_when_solved": Bool(),
     }
 
     n_bits: int = 3
     hidden: int = 16
+    #: the most training steps (fewer when the task is solved first, see stop_when_solved)
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-2
@@ -45,8 +47,12 @@ class FlipFlopOptions(ExperimentOptions):
     n_init: int | None = None
     init_noise: float = 0.0
     analysis_trials: int = 128
+    #: stop training at the first held-out evaluation with bit accuracy SOLVED_ACCURACY
+    stop_when_solved: bool = True
 
 
+#: The task is solved when every held-out bit is right (256 trials of 64 steps, 3 bits).
+SOLVED_ACCURACY = 1.0
 #: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
 QUICK = {"hidden": 16, "steps": 300, "analysis_trials": 32}
 #: One line for ``dynascope run --list``.
@@ -62,7 +68,8 @@ def build(ctx: RunContext) -> RNNModel:
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     model = GRU(task.n_in, opts.hidden, task.n_out, seed=ctx.seed)
-    return train_cosine(ctx, model, task, n_evals=20)
+    solved = SOLVED_ACCURACY if opts.stop_when_solved else None
+    return train_cosine(ctx, model, task, n_evals=20, early_stop_performance=solved)
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ class FlipFlopResults(ExperimentResults):
     n_hidden : int
         Units of the analysed model (not the option: ``run --model`` analyses any size).
     n_bits, steps, batch_size, n_init, n_trials : int
-        Task size, training settings and analysis sizes (from the options).
+        Task size, training settings and analysis sizes (from the options; ``steps`` is the
+        number of training steps taken, fewer than the option when the task was solved first).
     accuracy : float
         Bit accuracy on held-out trials.
     tol, worst_residual : float
@@ -204,6 +212,11 @@ def _readout_signs(x: np.ndarray, model: RNNModel) -> tuple[str, ...]:
     return tuple("".join("+" if v > 0 else "-" for v in row) for row in z)
 
 
+def _steps_trained(ctx: RunContext) -> int:
+    """Training steps taken (the option ``steps`` unless the task was solved before)."""
+    return max((int(r["step"]) for r in history(ctx)), default=ctx.options.steps)
+
+
 def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     """Fixed points from visited states, their linearisation, PCA, manifolds and automaton."""
     opts: FlipFlopOptions = ctx.options
@@ -231,7 +244,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
         n_bits=opts.n_bits,
-        steps=opts.steps,
+        steps=_steps_trained(ctx),
         batch_size=opts.batch_size,
         n_init=int(fps.n_candidates),  # the starts used (every visited state by default)
         n_trials=opts.analysis_trials,

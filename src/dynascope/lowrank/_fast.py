@@ -29,8 +29,6 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from scipy.signal import lfilter
-from scipy.special import expit, ndtr
 
 from ._gauss import _rule
 from ._populations import Populations
@@ -43,6 +41,20 @@ _PRUNE = 1e-18
 _CHUNK = 256
 #: ... and at most this many matrix entries per chunk (32 MiB of float64).
 _CHUNK_ENTRIES = 1 << 22
+
+
+def _ndtr(x: np.ndarray) -> np.ndarray:
+    """The standard normal CDF (scipy.special loads on first use: keeps `import dynascope` fast)."""
+    from scipy.special import ndtr
+
+    return np.asarray(ndtr(x))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    """The logistic function 1 / (1 + e^(-x)) (scipy.special loads on first use)."""
+    from scipy.special import expit
+
+    return np.asarray(expit(x))
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -98,7 +110,7 @@ class FastTensors:
             return mean, np.ones_like(mean)
         if name == "relu":
             ratio = mean / std
-            cdf = ndtr(ratio)
+            cdf = _ndtr(ratio)
             return mean * cdf + std * np.exp(-0.5 * ratio**2) / np.sqrt(2.0 * np.pi), cdf
         if self.centred:
             th = np.tanh(std[..., None] * self.half_nodes)
@@ -107,7 +119,7 @@ class FastTensors:
         if name == "tanh":
             th = np.tanh(arg)
             return th @ self.weights, 1.0 - (th * th) @ self.weights
-        return _softplus(arg) @ self.weights, expit(arg) @ self.weights
+        return _softplus(arg) @ self.weights, _expit(arg) @ self.weights
 
     def _moments(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Mean (..., P), variance (..., P) and Cov_p(n, x) (..., P, D) of the currents."""
@@ -156,7 +168,7 @@ def fast_drift_jacobian(ft: FastTensors, y: np.ndarray) -> tuple[np.ndarray, np.
         g_dphi = np.zeros_like(dstd)
     elif name == "relu":
         ratio = mean / std
-        cdf = ndtr(ratio)
+        cdf = _ndtr(ratio)
         pdf = np.exp(-0.5 * ratio**2) / np.sqrt(2.0 * np.pi)
         avg_phi, avg_dphi = mean * cdf + std * pdf, cdf
         g_phi = cdf[..., None] * dmean + pdf[..., None] * dstd
@@ -169,7 +181,7 @@ def fast_drift_jacobian(ft: FastTensors, y: np.ndarray) -> tuple[np.ndarray, np.
             f0, f1 = th, 1.0 - th * th
             f2 = -2.0 * th * f1
         else:
-            f0, f1 = _softplus(arg), expit(arg)
+            f0, f1 = _softplus(arg), _expit(arg)
             f2 = f1 * (1.0 - f1)
         avg_phi, avg_dphi = f0 @ w, f1 @ w
         g_phi = (f1 @ w)[..., None] * dmean + (f1 @ (w * z))[..., None] * dstd
@@ -184,6 +196,8 @@ def fast_drift_jacobian(ft: FastTensors, y: np.ndarray) -> tuple[np.ndarray, np.
 
 def _filtered(u: np.ndarray, v0: np.ndarray, alpha: float) -> np.ndarray:
     """v_t = v_{t-1} + α(u_t − v_{t-1}) for all t at once (B, T, S)."""
+    from scipy.signal import lfilter  # lazy: keeps `import dynascope` fast
+
     zi = ((1.0 - alpha) * v0)[:, None, :]
     return lfilter([alpha], [1.0, alpha - 1.0], u, axis=1, zi=zi)[0]
 

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
 
 from .._validation import check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
@@ -246,6 +245,8 @@ def reduced_fixed_points(
 
 
 def _roots_1d(g: _Field, lim: float, n_grid: int) -> np.ndarray:
+    from scipy.optimize import brentq  # lazy: keeps `import dynascope` fast
+
     grid = np.linspace(-lim, lim, n_grid)
     with torch.no_grad():
         vals = g(torch.as_tensor(grid[:, None])).numpy()[:, 0]

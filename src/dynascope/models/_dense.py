@@ -10,9 +10,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_bool, check_float, check_int, check_option
-from ._base import RNNModel, get_nonlinearity, readout_config, readout_phi
+from ._base import NONLINEARITIES, RNNModel, get_nonlinearity, readout_config, readout_phi
 from ._continuous import ContinuousTimeMixin
 from ._init import make_generator, normal
+from ._native import native_applies, native_states
+
+#: The h-form nonlinearities that torch.nn.RNN computes, and its kernel for each.
+_NATIVE_RNN = {"tanh": "RNN_TANH", "relu": "RNN_RELU"}
 
 
 class _DenseRNN(RNNModel):
@@ -120,6 +124,24 @@ class VanillaRNN(_DenseRNN):
         if self.form == "x":
             return self._drive(self.phi(x), u)
         return self.phi(self._drive(x, u))
+
+    def _trajectory(
+        self, u: torch.Tensor, x: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        # The h form with tanh or relu is torch.nn.RNN's equation (b as its input bias, a zero
+        # recurrent bias): training runs the native kernel over the whole sequence, equal to
+        # the step loop to rounding (tests/test_models.py).
+        kernel = _NATIVE_RNN.get(self.nonlinearity)
+        if (
+            self.form != "h"
+            or kernel is None
+            or self.phi is not NONLINEARITIES[self.nonlinearity]
+            or not native_applies(self, VanillaRNN, u)
+        ):
+            return super()._trajectory(u, x, generator)
+        b = self.bias
+        zero = None if b is None else torch.zeros_like(b)
+        return native_states(kernel, u, x, self.weight_in, self.weight_rec, b, zero)
 
     def rates(self, x: torch.Tensor) -> torch.Tensor:
         """The firing rates: Φ(x) in the x form, the state itself in the h form."""

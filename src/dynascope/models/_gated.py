@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
@@ -15,8 +14,11 @@ from ..exceptions import InvalidParameterError
 from ._base import RNNModel
 from ._cells import gru_cell, lstm_cell, rnn_cell
 from ._init import make_generator, uniform
+from ._native import lstm_cell_states, native_applies, native_states
 
 _GATES = {"GRU": 3, "LSTM": 4}
+#: Largest LSTM that trains through the native kernel (see LSTM._trajectory).
+_LSTM_NATIVE_MAX_HIDDEN = 64
 
 
 class _GatedRNN(RNNModel):
@@ -121,18 +123,11 @@ class GRU(_GatedRNN):
         # Training runs torch's native GRU kernel over the whole sequence (one call instead of
         # T Python-level cell calls): same equations as step(), same parameters, equal to
         # rounding (tests/test_models.py). A subclass that changes step() keeps the loop.
-        # On CUDA the kernel wants flattened weights (it warns on every call otherwise): loop.
-        if type(self).step is not GRU.step or u.shape[1] == 0 or u.device.type != "cpu":
+        if not native_applies(self, GRU, u):
             return super()._trajectory(u, x, generator)
-        shadow = _native_gru(self.n_in, self.n_hidden, u.dtype)
-        params: dict[str, torch.Tensor] = {
-            "weight_ih_l0": self.weight_ih,
-            "weight_hh_l0": self.weight_hh,
-            "bias_ih_l0": self.bias_ih,
-            "bias_hh_l0": self.bias_hh,
-        }
-        states, _ = torch.func.functional_call(shadow, params, (u, x.unsqueeze(0)))
-        return states
+        return native_states(
+            "GRU", u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+        )
 
 
 class LSTM(_GatedRNN):
@@ -151,11 +146,22 @@ class LSTM(_GatedRNN):
         h, c = lstm_cell(u, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return torch.cat([h, c], dim=-1)
 
-
-@functools.lru_cache(maxsize=32)
-def _native_gru(n_in: int, n_hidden: int, dtype: torch.dtype) -> nn.GRU:
-    """A parameterless (meta-device) ``nn.GRU`` of the given sizes, run with our parameters."""
-    return nn.GRU(n_in, n_hidden, batch_first=True, device="meta", dtype=dtype)
+    def _trajectory(
+        self, u: torch.Tensor, x: torch.Tensor, generator: torch.Generator | None
+    ) -> torch.Tensor:
+        # The native LSTM kernel gives every h_t but only the last c_t; the c_t follow from the
+        # h_t by one batched gate product and a linear recurrence (lstm_cell_states), which as a
+        # function of the parameters is the cell loop's map: equal values and gradients to
+        # rounding (tests/test_models.py). The rebuilt gates cost about a third of the kernel's
+        # arithmetic again: a gain over the loop for small networks only (benchmarks/
+        # train_native.py: 1.8x at H = 16, 1.16x at 64, 0.83x at 256), so larger ones loop.
+        if self.n_hidden > _LSTM_NATIVE_MAX_HIDDEN or not native_applies(self, LSTM, u):
+            return super()._trajectory(u, x, generator)
+        h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h = native_states("LSTM", u, h0, *weights, c0=c0)
+        c = lstm_cell_states(u, h0, c0, h, *weights)
+        return torch.cat([h, c], dim=-1)
 
 
 def _check_single_layer(module: nn.Module) -> None:
