@@ -161,6 +161,9 @@ def test_point_markers_describe_and_draw_only_the_kinds_present() -> None:
     text = describe_points(counts)
     assert text.startswith("Filled blue circles: 1 stable fixed point; open red triangles: 2 ")
     assert "slow point (unstable)" in text and "unstable fixed point" not in text
+    # #24: no "(filled: stable, open: unstable)" legend for kinds that are not drawn
+    saddles_only = describe_points({"saddle": 3})
+    assert saddles_only == "Open red triangles: 3 saddles." and "stable" not in saddles_only
 
 
 @pytest.mark.parametrize("label", ["+-+", "state with a long label", "++--++--"])

@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,10 +23,13 @@ from ..io import load_user_model
 from ..models import RNNModel
 from ..report import (
     REPORT_FORMAT_VERSION,
+    Claim,
     FigureSpec,
     RunDirectory,
     Section,
     build_report,
+    evaluate,
+    failing_notice,
     sections_to_json,
 )
 from ._options import LR_FLOOR, ExperimentOptions
@@ -80,6 +83,10 @@ class Report:
     summary: str
     sections: list[Section] | list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: every claim's verdict (:meth:`~dynascope.report.Verdicts.to_json`), for report.json
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    #: the sentence saying the network fails its task (it also opens the summary), or None
+    failing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +210,8 @@ def _finish(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Path:
             "summary": report.summary,
             "sections": sections_to_json(report.sections),
             "metrics": report.metrics,
+            "claims": report.claims,
+            "failing_notice": report.failing,
             **({"notice": QUICK_NOTE} if ctx.quick else {}),
         },
     )
@@ -333,7 +342,6 @@ def _first_difference(previous: Mapping[str, Any], now: Mapping[str, Any]) -> st
     return "; ".join(diffs)
 
 
-
 def analyze_run(run_dir: str | os.PathLike[str], *, progress: bool | None = None) -> Path:
     """Re-run the analyses of a finished run on its saved weights; rebuild its report."""
     from ..io import load
@@ -422,25 +430,40 @@ def finish(
     return Report(title, summary, sections, metrics)
 
 
+def summary_with_notice(claims: Sequence[Claim], summary: str, results: Any) -> str:
+    """``summary``, opened by the failing notice when the task-solved claim is false."""
+    notice = failing_notice(evaluate(claims, results))
+    return summary if notice is None else f"{notice}\n\n{summary}"
+
+
 def staged(
     compute: Callable[[RunContext, RNNModel], R],
     figures: Callable[[R], Mapping[str, Any]],
     summarize: Callable[[R], str],
     narrate: Callable[[R, tuple[FigureSpec, ...]], list[Section]],
+    claims: Sequence[Claim] = (),
 ) -> Callable[[RunContext, RNNModel], Report]:
     """An experiment's ``analyze`` from its stages.
 
     ``compute(ctx, model)`` returns the results; they are saved (:meth:`ExperimentResults.save`)
     and drawn by ``figures(results)`` (name -> figure); ``summarize(results)`` and
     ``narrate(results, training_figures)`` write the report from them alone; the title and
-    ``metrics_summary.json`` come from the results.
+    ``metrics_summary.json`` come from the results. ``claims`` (the experiment's
+    :class:`~dynascope.report.Claim` set, which narration draws its sentences from) are
+    evaluated on the results into ``report.json["claims"]``; when the one named
+    :data:`~dynascope.report.SOLVED` is false, its sentence opens the summary.
     """
 
     def analyze(ctx: RunContext, model: RNNModel) -> Report:
         results = compute(ctx, model)
         training = publish(ctx, results, figures(results))
         sections = narrate(results, training)
-        return finish(ctx, results.title(), summarize(results), sections, results.metrics())
+        verdicts = evaluate(claims, results)
+        summary = summary_with_notice(claims, summarize(results), results)
+        report = finish(ctx, results.title(), summary, sections, results.metrics())
+        return dataclasses.replace(
+            report, claims=verdicts.to_json(), failing=failing_notice(verdicts)
+        )
 
     return analyze
 

@@ -26,7 +26,7 @@ from ..lowrank import (
 )
 from ..models import RNNModel
 from ..plotting import merge_legends
-from ..report import FigureSpec, RunDirectory, Section
+from ..report import SOLVED, Claim, FigureSpec, RunDirectory, Section, at_least, evaluate
 from ..tasks import PerceptualDecision
 from . import _lowrank_common as shared
 from ._base import Experiment, RunContext, register, staged
@@ -256,49 +256,155 @@ def figures(r: DecisionResults) -> dict[str, Any]:
     return out
 
 
-def _landscape(r: DecisionResults) -> str:
+#: Held-out accuracy at or above which a network solves the decision (chance is 50%).
+SUCCESS_LEVEL = 0.9
+#: R² of the reduced κ against the network's at or above which the reduction explains it.
+R2_LEVEL = 0.9
+#: How close (relative) the network's final |κ| must be to a stable point to "rest" there.
+REST_TOLERANCE = 0.25
+#: Stimulus plus delay of the low-rank preset (ms): how long κ must hold the evidence.
+HOLD_MS = 900.0
+
+
+def _zero_stable_kappa(r: DecisionResults) -> np.ndarray:
+    return np.sort(r.fixed_kappa[r.zero_input & r.fixed_stable, 0]) if r.rank == 1 else np.zeros(0)
+
+
+def _leak_time(r: DecisionResults) -> float:
+    """1/|dκ̇/dκ| at κ = 0 of the zero-input reduced flow (ms; rank one)."""
+    if r.rank != 1 or r.flow_velocity.size == 0:
+        return float("nan")
+    k, v = r.flow_kappa, r.flow_velocity[1]
+    slope = float(np.interp(0.0, k, np.gradient(v, k)))
+    return 1.0 / abs(slope) if slope else float("inf")
+
+
+def _cites(r: DecisionResults) -> dict[str, Any]:
+    """What the decision claims quote; only |κ| and sign-free overlaps (κ's sign is free)."""
     zero = r.zero_input
-    n_fixed, n_stable = int(zero.sum()), int((zero & r.fixed_stable).sum())
-    if r.rank > 1:
-        return (
-            f"Without evidence the {r.rank}-dimensional reduced system has {n_fixed} fixed "
-            f"point(s), {n_stable} of them stable (found by Newton's method from a grid; the "
-            "flow is drawn for rank one only)."
-        )
-    if n_stable >= 2:
-        stable_k = np.sort(r.fixed_kappa[zero & r.fixed_stable, 0])
-        return (
-            f"Without evidence the reduced flow has {n_stable} stable fixed points "
-            f"(κ = {', '.join(f'{k:+.2f}' for k in stable_k)}) separated by an unstable one: "
-            "evidence pushes κ towards one of two attractors, one per choice, and the state stays "
-            "there through the delay."
-        )
-    return (
-        f"Without evidence the reduced flow has {n_fixed} fixed point(s) ({n_stable} "
-        "stable); near κ = 0 the flow is slow, so κ accumulates the evidence and holds it "
-        "through the delay."
-    )
+    stable_k = _zero_stable_kappa(r)
+    end = np.abs(r.kappa_network[:, -1, 0]) if r.kappa_network.size else np.zeros(0)
+    return {
+        "n_hidden": r.n_hidden,
+        "rank": r.rank,
+        "accuracy": r.accuracy,
+        "reduced_accuracy": r.reduced_accuracy,
+        "latent_r2": r.latent_r2,
+        "n_populations": r.n_populations,
+        "latent_text": "one latent variable κ" if r.rank == 1 else f"{r.rank} latent variables κ",
+        "activity": "κ(t) m" if r.rank == 1 else f"Σₖ κₖ(t) mₖ (k = 1…{r.rank})",
+        "dims": "one-dimensional" if r.rank == 1 else f"{r.rank}-dimensional",
+        "n_fixed": int(zero.sum()),
+        "n_stable": int((zero & r.fixed_stable).sum()),
+        "stable_k": ", ".join(f"{k:+.2f}" for k in stable_k),
+        "attractor": float(np.abs(stable_k).mean()) if stable_k.size else float("nan"),
+        "end_min": float(end.min()) if end.size else float("nan"),
+        "end_max": float(end.max()) if end.size else float("nan"),
+        "leak": _leak_time(r),
+        "hold": HOLD_MS,
+        "n_draws": sum(len(v) for v in r.resampled),
+        "worst": min(min(v) for v in r.resampled) if r.resampled else float("nan"),
+        "overlap_mn": r.overlap_mn,
+        "overlap_in": abs(r.overlap_in),
+    }
+
+
+def _bistable(r: DecisionResults) -> bool | None:
+    return None if r.rank != 1 else _cites(r)["n_stable"] >= 2
+
+
+def _rests(r: DecisionResults) -> bool | None:
+    if not _bistable(r):
+        return None
+    c = _cites(r)
+    stable = np.abs(_zero_stable_kappa(r))
+    end = np.abs(r.kappa_network[:, -1, 0])
+    nearest = np.min(np.abs(end[:, None] - stable[None, :]) / stable[None, :], axis=1)
+    return bool(np.all(nearest <= REST_TOLERANCE)) and c["end_max"] > 0
+
+
+#: The decision report's claims (DESIGN §12): every sentence of its summary is one of these.
+CLAIMS = (
+    at_least(
+        SOLVED, "accuracy", SUCCESS_LEVEL, _cites,
+        "A rank-{rank} network of {n_hidden} neurons reports the sign of noisy evidence with "
+        "{accuracy:.1%} accuracy on held-out trials (success level {threshold:.0%}).",
+        "This rank-{rank} network of {n_hidden} neurons FAILS the perceptual decision: "
+        "{accuracy:.1%} accuracy on held-out trials (success level {threshold:.0%}; chance "
+        "50%), so its latent dynamics do not explain a decision. Check that the model was "
+        "loaded with the nonlinearity and time constant it was trained with, that its input is "
+        "the evidence channel, and the training (steps, early_stop).",
+    ),
+    Claim(
+        "reduction_explains_network",
+        lambda r: r.latent_r2 >= R2_LEVEL and r.reduced_accuracy >= SUCCESS_LEVEL
+        and r.accuracy >= SUCCESS_LEVEL, _cites,
+        "The network integrates evidence along {latent_text}: its activity is x(t) = "
+        "{activity} + v(t) I, and the {dims} mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + "
+        "σ̃_in(κ) v, built from {n_populations} Gaussian population(s) of its connectivity "
+        "loadings, alone reaches {reduced_accuracy:.1%} (its κ follows the network's with "
+        "R² = {latent_r2:.3f}).",
+        "The {dims} mean-field system built from {n_populations} Gaussian population(s) of "
+        "its connectivity loadings reaches {reduced_accuracy:.1%} and its κ follows the "
+        "network's with R² = {latent_r2:.3f}: not enough (R² ≥ 0.9 and a solved task for "
+        "both are needed) to say that it explains how the network decides.",
+        value="latent_r2", threshold=R2_LEVEL, relation=">=, both accuracies >= success level",
+    ),
+    Claim(
+        "bistable_choice", _bistable, _cites,
+        "Without evidence the reduced flow has {n_stable} stable fixed points (κ = {stable_k}) "
+        "separated by an unstable one: evidence pushes κ towards one of two attractors, one "
+        "per choice.",
+        "Without evidence the reduced flow has {n_fixed} fixed point(s) ({n_stable} stable).",
+        "Without evidence the {rank}-dimensional reduced system has {n_fixed} fixed point(s), "
+        "{n_stable} of them stable (found by Newton's method from a grid; the flow is drawn "
+        "for rank one only).",
+        value="n_stable", threshold=2, relation=">= stable points at zero input",
+    ),
+    Claim(
+        "state_rests_at_attractors", _rests, _cites,
+        "On held-out trials the network's κ ends at |κ| from {end_min:.2f} to {end_max:.2f}, "
+        "at the attractors (|κ*| = {attractor:.2f}): the state stays there through the delay.",
+        "On held-out trials the network's κ ends at |κ| from {end_min:.2f} to {end_max:.2f}, "
+        "not at the reduced attractors (|κ*| = {attractor:.2f}): they mark the side of each "
+        "choice, not where the state settles within a trial.",
+        value="end_max", threshold=REST_TOLERANCE, relation="relative distance to |κ*| <=",
+    ),
+    Claim(
+        "slow_integration",
+        lambda r: None if _bistable(r) is not False else bool(_leak_time(r) >= HOLD_MS),
+        _cites,
+        "Near κ = 0 the flow is slow (time scale {leak:.0f} ms, longer than the {hold:.0f} ms "
+        "of stimulus and delay), so κ accumulates the evidence and holds it through the delay.",
+        "Near κ = 0 the flow relaxes with a time scale of {leak:.0f} ms, shorter than the "
+        "{hold:.0f} ms of stimulus and delay: κ leaks rather than holding all the evidence.",
+        value="leak", threshold=HOLD_MS, relation=">= (ms)",
+    ),
+    at_least(
+        "engineering_without_learning", "worst", SUCCESS_LEVEL, _cites,
+        "Networks drawn afresh from the fitted statistics, without any training, still solve "
+        "the task (lowest of {n_draws} draws: {worst:.1%}): the overlaps ⟨mn⟩ = "
+        "{overlap_mn:.2f} and |⟨nI⟩| = {overlap_in:.2f} and the population gains are all the "
+        "network needs.",
+        "Networks drawn afresh from the fitted statistics, without any training, do not all "
+        "solve the task (lowest of {n_draws} draws: {worst:.1%}; success level "
+        "{threshold:.0%}): the fitted statistics miss part of what the trained network uses.",
+    ),
+)  # fmt: skip
+
+_SUMMARY = (
+    "reduction_explains_network",
+    SOLVED,
+    "bistable_choice",
+    "state_rests_at_attractors",
+    "slow_integration",
+    "engineering_without_learning",
+)
 
 
 def summarize(r: DecisionResults) -> str:
-    """The report's summary, every number from ``r``."""
-    worst = min(min(v) for v in r.resampled)
-    latent_text = "one latent variable κ" if r.rank == 1 else f"{r.rank} latent variables κ"
-    activity = "κ(t) m" if r.rank == 1 else f"Σₖ κₖ(t) mₖ (k = 1…{r.rank})"
-    dims = "one-dimensional" if r.rank == 1 else f"{r.rank}-dimensional"
-    return (
-        f"The network integrates evidence along {latent_text}. A rank-{r.rank} network of "
-        f"{r.n_hidden} neurons reports the sign of noisy evidence with {r.accuracy:.1%} accuracy "
-        f"on held-out trials. Its activity is x(t) = {activity} + v(t) I, and the {dims} "
-        f"mean-field system τ dκ/dt = −κ + σ̃_rec(κ) κ + σ̃_in(κ) v, built from "
-        f"{r.n_populations} Gaussian population(s) of its connectivity loadings, alone "
-        f"reaches {r.reduced_accuracy:.1%} (its κ follows the network's with R² = "
-        f"{r.latent_r2:.3f}). {_landscape(r)} Networks drawn afresh from the fitted statistics, "
-        f"without any training, still solve the task (lowest of "
-        f"{sum(len(v) for v in r.resampled)} draws: {worst:.1%}): the overlaps ⟨mn⟩ = "
-        f"{r.overlap_mn:.2f} and ⟨nI⟩ = {r.overlap_in:.2f} and the population gains are all the "
-        "network needs."
-    )
+    """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
+    return evaluate(CLAIMS, r).say(*_SUMMARY)
 
 
 def _flow_figure(r: DecisionResults) -> tuple[FigureSpec, ...]:
@@ -315,14 +421,18 @@ def _flow_figure(r: DecisionResults) -> tuple[FigureSpec, ...]:
     legend = ["τ dκ/dt = −κ + F(κ)"]
     legend += ["stable fixed point"] * bool(r.fixed_stable.any())
     legend += ["unstable fixed point"] * bool((~r.fixed_stable).any())
+    how = []  # only the markers drawn
+    if r.fixed_stable.any():
+        how.append(f"Filled black circles: stable fixed points ({count(True)})")
+    if (~r.fixed_stable).any():
+        how.append(f"open black circles: unstable fixed points ({count(False)})")
     coh = abs(float(r.held_inputs[0]))
     return (
         FigureSpec(
             "flow_field",
             f"τ dκ/dt against κ for the reduced system with the evidence input held at −{coh:g}, "
             f"0 and +{coh:g} (one panel each); blue curve: the flow, grey line: dκ/dt = 0",
-            f"Filled black circles: stable fixed points ({count(True)}); open black circles: "
-            f"unstable fixed points ({count(False)})",
+            "; ".join(how) if how else "No fixed point lies on the drawn κ range",
             tuple(legend),
         ),
     )
@@ -332,7 +442,14 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
     """The report's sections, every number and every legend from ``r``."""
     dims = "one-dimensional" if r.rank == 1 else f"{r.rank}-dimensional"
     sub = "₁" if r.rank > 1 else ""
-    landscape = _landscape(r)
+    verdicts = evaluate(CLAIMS, r)
+    landscape = verdicts.say("bistable_choice", "state_rests_at_attractors", "slow_integration")
+    trained = (
+        f"was trained with Adam (at most {r.steps} steps, stopped at {r.early_stop:.0%} "
+        "held-out accuracy)"
+        if training
+        else "was analysed as given (no training curve in this run)"
+    )
     return [
         Section(
             "Task and training",
@@ -340,15 +457,12 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             f"(c from {', '.join(f'{c:g}' for c in r.coherences)}) plus white noise for "
             "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
             f"{r.rank} network W = {'m nᵀ' if r.rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
-            f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) was trained with Adam (at most "
-            f"{r.steps} steps, stopped at {r.early_stop:.0%} held-out accuracy). "
-            f"Held-out accuracy: {r.accuracy:.1%}.",
+            f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) {trained}. " + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
             "Latent trajectories: network vs reduced model",
-            "κ ramps at a rate set by the evidence and its sign is the choice. "
-            f"R² = {r.latent_r2:.3f}; reduced-model accuracy {r.reduced_accuracy:.1%}.",
+            verdicts.say("reduction_explains_network"),
             (
                 FigureSpec(
                     "latents",
@@ -362,15 +476,16 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         ),
         Section(
             "Reduced flow",
-            f"{landscape} Evidence tilts the curve, moving the state towards the matching side."
+            f"{landscape} Evidence tilts the curve towards the side of its sign."
             if r.rank == 1
             else landscape,
             _flow_figure(r),
         ),
         Section(
             "Connectivity loadings",
-            f"The overlap ⟨mn⟩ = {r.overlap_mn:.2f} sets the recurrent feedback and ⟨nI⟩ = "
-            f"{r.overlap_in:.2f} how strongly the evidence drives κ.",
+            f"The overlap ⟨mn⟩ = {r.overlap_mn:.2f} sets the recurrent feedback and |⟨nI⟩| = "
+            f"{abs(r.overlap_in):.2f} how strongly the evidence drives κ (the sign of ⟨nI⟩ "
+            "goes with the sign convention of κ).",
             (
                 FigureSpec(
                     "loadings",
@@ -383,7 +498,7 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         ),
         shared.engineering_section(
             "Networks of several sizes drawn from the fitted Gaussian mixture, never trained, "
-            "tested on the same held-out trials.",
+            "tested on the same held-out trials. " + verdicts.say("engineering_without_learning"),
             "Accuracy of each redrawn network (blue dots, "
             f"{sum(len(v) for v in r.resampled)} draws) against its size",
             r,
@@ -393,5 +508,5 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
 EXPERIMENT = register(Experiment("decision", DESCRIPTION, DecisionOptions, QUICK, build, analyze))

@@ -13,7 +13,7 @@ from ..analysis import extract_automaton, fit_state_space, flipflop_symbols, fli
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section, Table
+from ..report import SOLVED, Claim, FigureSpec, Section, Table, at_least, evaluate
 from ..tasks import FlipFlop
 from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int, Maybe
@@ -223,56 +223,161 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
     )
 
 
-def summarize(r: FlipFlopResults) -> str:
-    """The report's summary, every number from ``r``."""
+#: Bit accuracy on held-out trials at or above which the network solves the task.
+SUCCESS_LEVEL = 0.9
+
+
+def _cites(r: FlipFlopResults) -> dict[str, Any]:
+    """Every number the flip-flop's claims quote (invariant to unit order and latent signs)."""
     counts = r.counts()
-    index_text = ", ".join(
-        f"{v} with {k} unstable mode{'s' * (k > 1)}" for k, v in r.saddle_index_counts().items()
-    )
-    return (
-        f"The {r.n_hidden}-unit {r.model_kind} solves the {r.n_bits}-bit flip-flop with "
-        f"{r.accuracy:.1%} bit accuracy on held-out trials. It has {counts.get('stable', 0)} "
-        f"stable fixed points ({2**r.n_bits} memory states are needed: one per bit pattern) and "
-        f"{counts.get('saddle', 0)} saddles ({index_text or 'none'}). Each stable point stores "
-        f"one bit pattern. {r.n_bridges} of the {r.n_index1} saddles with one unstable mode "
-        "connect two memory states through their unstable manifold: an input pulse moves the "
-        "state across such a saddle to the neighbouring pattern. "
-        f"Read as a finite-state automaton it has {len(r.automaton_labels)} states, "
-        f"{r.n_symbols} input symbols and {len(r.automaton_edges)} transitions, "
-        f"{r.n_wrong} of which disagree with the flip-flop's truth table. "
-        f"Every reported point has residual ‖F(x)−x‖ ≤ {r.tol:g} "
-        f"(worst {r.worst_residual:.1e})."
+    stable = [s for s, k in zip(r.readout_signs, r.point_kinds, strict=True) if k == "stable"]
+    return {
+        "model": r.model_kind,
+        "n_hidden": r.n_hidden,
+        "n_bits": r.n_bits,
+        "n_patterns": 2**r.n_bits,
+        "accuracy": r.accuracy,
+        "n_stable": counts.get("stable", 0),
+        "n_saddles": counts.get("saddle", 0),
+        "n_distinct": len(set(stable)),
+        "n_index1": r.n_index1,
+        "n_bridges": r.n_bridges,
+        "n_states": len(r.automaton_labels),
+        "n_symbols": r.n_symbols,
+        "n_transitions": len(r.automaton_edges),
+        "n_wrong": r.n_wrong,
+        "tol": r.tol,
+        "worst": r.worst_residual,
+        "index_text": ", ".join(
+            f"{v} with {k} unstable mode{'s' * (k > 1)}" for k, v in r.saddle_index_counts().items()
+        )
+        or "none",
+    }
+
+
+def _solved(r: FlipFlopResults) -> bool:
+    return r.accuracy >= SUCCESS_LEVEL
+
+
+def _stores_patterns(r: FlipFlopResults) -> bool:
+    """Solved, and the stable points' readout signs are every bit pattern, each once."""
+    c = _cites(r)
+    return _solved(r) and c["n_stable"] == c["n_patterns"] == c["n_distinct"]
+
+
+#: The flip-flop report's claims (DESIGN §12): every sentence of its summary is one of these.
+CLAIMS = (
+    at_least(
+        SOLVED, "accuracy", SUCCESS_LEVEL, _cites,
+        "The {n_hidden}-unit {model} solves the {n_bits}-bit flip-flop with {accuracy:.1%} bit "
+        "accuracy on held-out trials (success level {threshold:.0%}).",
+        "This {n_hidden}-unit {model} FAILS the {n_bits}-bit flip-flop: {accuracy:.1%} bit "
+        "accuracy on held-out trials, below the success level of {threshold:.0%}, so its fixed "
+        "points do not explain a working flip-flop. Check that the model was loaded with the "
+        "nonlinearity it was trained with, that its inputs are the task's channels in the "
+        "task's order, and the task settings (n_bits).",
+    ),
+    Claim(
+        "one_attractor_per_pattern", lambda r: _cites(r)["n_stable"] == 2**r.n_bits, _cites,
+        "It has {n_stable} stable fixed points, as many as the {n_patterns} bit patterns it "
+        "must remember, and {n_saddles} saddles ({index_text}).",
+        "It has {n_stable} stable fixed points where {n_patterns} are needed (one per bit "
+        "pattern), and {n_saddles} saddles ({index_text}).",
+        value="n_stable", relation="== 2**n_bits",
+    ),
+    Claim(
+        "stable_points_store_patterns", _stores_patterns, _cites,
+        "Each stable point stores one bit pattern: the signs of the readout there are the "
+        "{n_patterns} patterns, each once.",
+        "The stable points do not store the {n_patterns} bit patterns one each: their readout "
+        "signs give {n_distinct} distinct patterns among {n_stable} stable points.",
+        value="n_distinct", relation="== 2**n_bits, task solved",
+    ),
+    Claim(
+        "saddles_bridge_memories", lambda r: r.n_bridges > 0 and _solved(r), _cites,
+        "{n_bridges} of the {n_index1} saddles with one unstable mode connect two memory states "
+        "through their unstable manifold: an input pulse moves the state across such a saddle "
+        "to the neighbouring pattern.",
+        "{n_bridges} of the {n_index1} saddles with one unstable mode connect two memory "
+        "states through their unstable manifold.",
+        value="n_bridges", relation="> 0, task solved",
+    ),
+    Claim(
+        "automaton_matches_truth_table",
+        lambda r: r.n_wrong == 0 and len(r.automaton_labels) == 2**r.n_bits, _cites,
+        "Read as a finite-state automaton it has {n_states} states, {n_symbols} input symbols "
+        "and {n_transitions} transitions, every one as the flip-flop's truth table says.",
+        "Read as a finite-state automaton it has {n_states} states ({n_patterns} needed), "
+        "{n_symbols} input symbols and {n_transitions} transitions, {n_wrong} of which "
+        "disagree with the flip-flop's truth table.",
+        value="n_wrong", threshold=0, relation="==, with 2**n_bits states",
+    ),
+    Claim(
+        "residuals_within_tol", lambda r: (r.worst_residual <= r.tol) if r.point_kinds else None,
+        _cites,
+        "Every reported point has residual ‖F(x)−x‖ ≤ {tol:g} (worst {worst:.1e}).",
+        "Some reported points have residual ‖F(x)−x‖ above {tol:g} (worst {worst:.1e}).",
+        value="worst", relation="<= tol",
+    ),
+)  # fmt: skip
+
+
+def summarize(r: FlipFlopResults) -> str:
+    """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
+    return evaluate(CLAIMS, r).say(
+        SOLVED,
+        "one_attractor_per_pattern",
+        "stable_points_store_patterns",
+        "saddles_bridge_memories",
+        "automaton_matches_truth_table",
+        "residuals_within_tol",
     )
 
 
 def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number and every legend from ``r``."""
     counts = r.counts()
+    verdicts = evaluate(CLAIMS, r)
     stable = np.asarray(r.point_kinds) == "stable"
     rows = tuple(
         (r.readout_signs[i], f"{np.abs(r.eigvals[i]).max():.3f}", f"{r.residual[i]:.1e}")
         for i in np.flatnonzero(stable)
     )
+    lead = (
+        "and its unstable directions lead to neighbouring memory states"
+        if verdicts.holds("saddles_bridge_memories")
+        else "and its unstable directions lead away from it"
+    )
     return [
         Section(
             "Task and training",
             f"{r.n_bits}-bit flip-flop: each input channel receives occasional ±1 pulses and the "
-            "matching output must hold the sign of the last pulse. Trained with Adam for "
-            f"{r.steps} steps of {r.batch_size} trials.",
+            "matching output must hold the sign of the last pulse. "
+            + (
+                f"Trained with Adam for {r.steps} steps of {r.batch_size} trials. "
+                if training
+                else ""
+            )
+            + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
             "Fixed points in state space",
             f"Fixed points were found from {r.n_init} visited states by minimising "
-            "q(x) = ½‖F(x)−x‖² and polishing with Levenberg–Marquardt in float64.",
+            "q(x) = ½‖F(x)−x‖² and polishing with Levenberg–Marquardt in float64. "
+            + verdicts.say("one_attractor_per_pattern", "stable_points_store_patterns"),
             (
                 FigureSpec(
                     "state_space",
                     f"Trajectories of {len(r.trajectories_pcs)} held-out trials (grey) and the "
                     f"fixed points of the {r.n_hidden}-unit {r.model_kind} on the top three "
-                    f"principal components ({r.explained_variance:.1%} of the variance); "
-                    f"{len(r.connections)} red lines join a saddle to an attractor its unstable "
-                    "manifold reaches",
+                    f"principal components ({r.explained_variance:.1%} of the variance)"
+                    + (
+                        f"; {len(r.connections)} red lines join a saddle to an attractor its "
+                        "unstable manifold reaches"
+                        if len(r.connections)
+                        else ""
+                    ),
                     describe_points(counts),
                     legend_labels(counts),
                 ),
@@ -281,7 +386,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         Section(
             "Linearisation",
             "Stable points have every eigenvalue inside the unit circle; a saddle has one or "
-            "more outside, and its unstable directions lead to neighbouring memory states.",
+            f"more outside, {lead}. " + verdicts.say("saddles_bridge_memories"),
             (
                 FigureSpec(
                     "eigenvalues",
@@ -295,7 +400,8 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         ),
         Section(
             "The automaton",
-            "results/automaton.dot holds the automaton in Graphviz DOT.",
+            verdicts.say("automaton_matches_truth_table")
+            + " results/automaton.dot holds the automaton in Graphviz DOT.",
             (
                 FigureSpec(
                     "automaton",
@@ -327,5 +433,5 @@ def figures(r: FlipFlopResults) -> dict[str, Any]:
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
 EXPERIMENT = register(Experiment("flipflop", DESCRIPTION, FlipFlopOptions, QUICK, build, analyze))

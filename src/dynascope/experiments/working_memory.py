@@ -13,7 +13,7 @@ from ..analysis import fit_state_space
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
-from ..report import FigureSpec, Section
+from ..report import SOLVED, Claim, FigureSpec, Section, at_least, evaluate
 from ..tasks import ParametricWorkingMemory
 from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Int
@@ -184,35 +184,113 @@ def compute(ctx: RunContext, model: RNNModel) -> WorkingMemoryResults:
     )
 
 
-def summarize(r: WorkingMemoryResults) -> str:
-    """The report's summary, every number from ``r``."""
+#: Held-out accuracy at or above which the network solves the task (chance is 50%).
+SUCCESS_LEVEL = 0.8
+#: Cross-validated R² of decoding f1 from the delay-end state at or above which f1 is held.
+DECODING_LEVEL = 0.5
+#: How many times the neurons' τ the slowest mode's time scale must be to count as slow.
+SLOW_FACTOR = 10.0
+#: The delay the memory must bridge (ms), from the task.
+DELAY_MS = 1000.0
+
+
+def _cites(r: WorkingMemoryResults) -> dict[str, Any]:
     counts = r.counts()
-    slow = counts.get("slow-stable", 0) + counts.get("slow-unstable", 0)
-    return (
-        f"A {r.n_hidden}-unit {r.model_kind} compares two vibrotactile frequencies across a "
-        f"1-s delay with {r.accuracy:.1%} accuracy. At the end of the delay, a linear decoder "
-        f"reads f1 from the state with cross-validated R² = {r.r2:.3f}. "
-        f"At zero input the delay-period dynamics have {counts.get('stable', 0)} stable "
-        f"fixed point(s), {counts.get('saddle', 0)} saddle(s) and {slow} slow point(s); the "
-        f"slowest mode has Re μ = {r.slowest_re_mu:.2e} per ms, i.e. a time scale of "
-        f"{1 / abs(r.slowest_re_mu):.0f} ms against the neurons' {r.tau:g} ms."
+    scale = 1 / abs(r.slowest_re_mu) if r.slowest_re_mu else float("inf")
+    return {
+        "model": r.model_kind,
+        "n_hidden": r.n_hidden,
+        "accuracy": r.accuracy,
+        "r2": r.r2,
+        "n_stable": counts.get("stable", 0),
+        "n_saddles": counts.get("saddle", 0),
+        "n_slow": counts.get("slow-stable", 0) + counts.get("slow-unstable", 0),
+        "n_other": counts.get("unstable", 0) + counts.get("marginal", 0),
+        "re_mu": r.slowest_re_mu,
+        "time_scale": scale,
+        "tau": r.tau,
+        "slowness": scale / r.tau if r.tau > 0 else float("nan"),
+        "delay": DELAY_MS,
+        "why_not": "too fast to hold f1 across the delay by itself"
+        if scale / r.tau < SLOW_FACTOR
+        else "but as the network does not hold f1, this mode is not shown to carry a memory",
+    }
+
+
+def _held(r: WorkingMemoryResults) -> bool:
+    return r.accuracy >= SUCCESS_LEVEL and r.r2 >= DECODING_LEVEL
+
+
+#: The working-memory report's claims (DESIGN §12).
+CLAIMS = (
+    at_least(
+        SOLVED, "accuracy", SUCCESS_LEVEL, _cites,
+        "A {n_hidden}-unit {model} compares two vibrotactile frequencies across a 1-s delay "
+        "with {accuracy:.1%} accuracy (success level {threshold:.0%}; chance 50%).",
+        "This {n_hidden}-unit {model} FAILS the parametric working-memory task: {accuracy:.1%} "
+        "accuracy (success level {threshold:.0%}; chance 50%), so its delay-period dynamics "
+        "do not explain a working memory. Check that the model was loaded with the "
+        "nonlinearity and time constant it was trained with, and that its inputs are the "
+        "task's (one channel: the stimulus frequency).",
+    ),
+    at_least(
+        "delay_state_holds_f1", "r2", DECODING_LEVEL, _cites,
+        "At the end of the delay a linear decoder reads f1 from the state with cross-validated "
+        "R² = {r2:.3f}: the delay state holds f1.",
+        "At the end of the delay a linear decoder reads f1 from the state only with "
+        "cross-validated R² = {r2:.3f} (below {threshold:g}): the delay state does not hold f1 "
+        "well.",
+        "At the end of the delay a linear decoder reads f1 from the state with cross-validated "
+        "R² = {r2:.3f}, near {threshold:g}: the delay state holds f1 only in part.",
+        margin=0.1,
+    ),
+    Claim(
+        "zero_input_points", lambda r: len(r.point_kinds) > 0, _cites,
+        "At zero input the delay-period dynamics have {n_stable} stable fixed point(s), "
+        "{n_saddles} saddle(s) and {n_slow} slow point(s).",
+        "No fixed or slow point of the delay-period dynamics was found at zero input.",
+        value="n_slow", relation="points found",
+    ),
+    Claim(
+        "slow_mode_holds_memory",
+        lambda r: None if not np.isfinite(_cites(r)["slowness"]) or not r.point_kinds
+        else _cites(r)["slowness"] >= SLOW_FACTOR and _held(r),
+        _cites,
+        "The slowest mode has Re μ = {re_mu:.2e} per ms, a time scale of {time_scale:.0f} ms, "
+        "{slowness:.0f}× the neurons' τ = {tau:g} ms: a slow direction that integrates and "
+        "holds f1.",
+        "The slowest mode has Re μ = {re_mu:.2e} per ms, a time scale of {time_scale:.0f} ms, "
+        "{slowness:.1f}× the neurons' τ = {tau:g} ms; {why_not}.",
+        "The slowest mode has Re μ = {re_mu:.2e} per ms.",
+        value="slowness", threshold=SLOW_FACTOR, relation=">= (time scale / τ), f1 held",
+    ),
+)  # fmt: skip
+
+
+def summarize(r: WorkingMemoryResults) -> str:
+    """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
+    return evaluate(CLAIMS, r).say(
+        SOLVED, "delay_state_holds_f1", "zero_input_points", "slow_mode_holds_memory"
     )
 
 
 def narrate(r: WorkingMemoryResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number and every legend from ``r``."""
     counts = r.counts()
+    verdicts = evaluate(CLAIMS, r)
     return [
         Section(
             "Task and training",
             "Parametric working memory (Romo et al. 1999): the first frequency f1 must be held "
-            "through the delay and compared with f2; the output is sign(f1 − f2).",
+            "through the delay and compared with f2; the output is sign(f1 − f2). "
+            + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
             "Delay-period state space",
             "Fixed points have ‖F(x) − x‖ below the finder's tolerance; slow points are "
-            "minima of q(x) = ½‖F(x) − x‖² above it but below 1e-6.",
+            "minima of q(x) = ½‖F(x) − x‖² above it but below 1e-6. "
+            + verdicts.say("delay_state_holds_f1", "zero_input_points"),
             (
                 FigureSpec(
                     "delay_state_space",
@@ -226,7 +304,7 @@ def narrate(r: WorkingMemoryResults, training: Sequence[FigureSpec] = ()) -> lis
         ),
         Section(
             "Linearisation",
-            "A mode near Re μ = 0 integrates and holds f1.",
+            verdicts.say("slow_mode_holds_memory"),
             (
                 FigureSpec(
                     "eigenvalues",
@@ -258,7 +336,7 @@ def figures(r: WorkingMemoryResults) -> dict[str, Any]:
 
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
-analyze = staged(compute, figures, summarize, narrate)
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
 EXPERIMENT = register(
     Experiment("working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze)
 )

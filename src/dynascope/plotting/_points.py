@@ -84,7 +84,8 @@ def describe_points(counts: Mapping[str, int], what: str = "") -> str:
     """Caption words for the kinds present: ``"filled blue circles: 8 stable fixed points; ..."``.
 
     ``counts`` maps kind -> number drawn; kinds with zero points are left out. ``what`` is added
-    after each count (e.g. ``" (eigenvalues at)"``) when given.
+    after each count (e.g. ``" (eigenvalues at)"``) when given. Each kind is named with its
+    own marker (filled or open), so nothing is said of a kind that is not drawn.
     """
     parts = []
     for kind in POINT_STYLE:
@@ -95,7 +96,7 @@ def describe_points(counts: Mapping[str, int], what: str = "") -> str:
     if not parts:
         return "No fixed or slow points were found."
     text = "; ".join(parts)
-    return text[0].upper() + text[1:] + " (filled: stable, open: unstable)."
+    return text[0].upper() + text[1:] + "."
 
 
 def legend_labels(counts: Mapping[str, int]) -> tuple[str, ...]:

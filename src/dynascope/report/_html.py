@@ -7,7 +7,14 @@
      "sections": [{"title": str, "text": str,
                    "figures": [{"name": NAME, "number": k, "caption": "Figure k. ...",
                                 "legend": [str, ...]}, ...],
-                   "table": {"columns": [...], "rows": [[...], ...]}}, ...]}
+                   "table": {"columns": [...], "rows": [[...], ...]}}, ...],
+     "claims": [{"name": str, "verdict": true | false | null, "value": number,
+                 "threshold": number, "relation": str, "cites": {str: number}, "text": str}],
+     "failing_notice": str | null}
+
+``claims`` (see :mod:`dynascope.report._claims`) are shown in a closing table, so every
+sentence of the report can be checked against the numbers it rests on; a ``failing_notice``
+(the network does not reach its task's success level) is shown above the summary.
 
 Version 1 files (figures as bare names) still build; their figures are numbered here. Files
 without the store header (written up to commit 3825198) build too.
@@ -41,6 +48,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width:
        margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.5; }
 h1 { margin-bottom: 0.2em; } .sub { color: #666; margin-top: 0; }
 .notice { background: #fff4d6; border-left: 4px solid #c58a00; padding: 0.5em 1em; }
+.failing { background: #fde2e0; border-left-color: #b03a2e; font-weight: 600; }
 .summary { background: #f3f6fa; border-left: 4px solid #3b6ea5; padding: 0.8em 1em; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 0.9em; }
@@ -85,6 +93,25 @@ def _table(table: dict[str, Any]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+def _claims_table(claims: list[dict[str, Any]]) -> str:
+    words = {True: "true", False: "false", None: "inconclusive"}
+
+    def num(x: Any) -> str:
+        return "" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+
+    rows = [
+        (c.get("name", ""), words.get(c.get("verdict"), "?"), num(c.get("value")),
+         f"{c.get('relation', '')} {num(c.get('threshold'))}".strip())
+        for c in claims
+    ]  # fmt: skip
+    table = {"columns": ["claim", "verdict", "value", "test"], "rows": rows}
+    return (
+        '<h2 id="claims">Claims checked</h2>\n<p>Each sentence above that asserts a mechanism, '
+        "a success, a count or a comparison comes from one of these claims (report.json lists "
+        "the numbers each one cites).</p>\n" + _table(table)
+    )
+
+
 def build_report(run_dir: str | Path) -> Path:
     """(Re)build ``RUN_DIR/report.html`` from ``RUN_DIR/report.json`` and the figures.
 
@@ -112,8 +139,13 @@ def build_report(run_dir: str | Path) -> Path:
         body.append(f'<p class="notice" id="notice">{html.escape(content["notice"])}</p>')
     if content.get("experiment"):
         body.append(f'<p class="sub">experiment: {html.escape(content["experiment"])}</p>')
-    if content.get("summary"):
-        body.append(f'<div class="summary">{_paragraphs(content["summary"])}</div>')
+    summary = content.get("summary", "")
+    failing = content.get("failing_notice")
+    if failing:
+        body.append(f'<p class="notice failing" id="failing">{html.escape(failing)}</p>')
+        summary = summary.removeprefix(failing).lstrip()
+    if summary:
+        body.append(f'<div class="summary">{_paragraphs(summary)}</div>')
     number = 0
     for section in content.get("sections", []):
         body.append(f"<h2>{html.escape(section.get('title', ''))}</h2>")
@@ -124,6 +156,8 @@ def build_report(run_dir: str | Path) -> Path:
         for entry in section.get("figures", []):
             number += 1
             body.append(_figure(run, entry, number))
+    if content.get("claims"):
+        body.append(_claims_table(content["claims"]))
     body.append(f"<footer>Made by dynascope {html.escape(__version__)}.</footer>")
     doc = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
