@@ -95,3 +95,20 @@ def test_network_landscape_errors() -> None:
         network_couplings(net, np.zeros((2, 49)))
     with pytest.raises(ShapeError, match="labels"):
         network_couplings(net, np.zeros((2, 50)), np.zeros(49, int))
+
+
+def test_network_drift_vanishes_at_the_fixed_points() -> None:
+    from dynascope.lowrank import network_drift
+
+    net = _net(300, seed=2)
+    with torch.no_grad():
+        net.n.copy_(1.6 * net.m)
+    u = np.array([0.05, 0.0])
+    fps = network_fixed_points(net, u)
+    np.testing.assert_allclose(network_drift(net, fps.kappa, u), 0.0, atol=1e-10)
+    grid = np.linspace(-1, 1, 7)
+    g = network_drift(net, grid, u)
+    assert g.shape == grid.shape
+    h = net.weight_in.detach().numpy() @ u
+    m, n = net.m.detach().numpy()[:, 0], net.n.detach().numpy()[:, 0]
+    np.testing.assert_allclose(g[2], -grid[2] + n @ np.tanh(m * grid[2] + h) / 300, rtol=1e-10)

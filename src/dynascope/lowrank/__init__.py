@@ -41,6 +41,7 @@ from ._meanfield import reduced_drift as reduced_drift
 from ._meanfield import reduced_readout as reduced_readout
 from ._meanfield import simulate_reduced as simulate_reduced
 from ._network import network_couplings as network_couplings
+from ._network import network_drift as network_drift
 from ._network import network_fixed_points as network_fixed_points
 from ._populations import Populations as Populations
 from ._populations import fit_populations as fit_populations
@@ -83,6 +84,7 @@ __all__ = [
     "loadings",
     "minimal_rank",
     "network_couplings",
+    "network_drift",
     "network_fixed_points",
     "project_latents",
     "reduced_drift",

@@ -30,7 +30,7 @@ from ..models import LowRankRNN, analysis_copy
 from ._landscape import ReducedFixedPoints, _newton, _roots_1d
 from ._meanfield import EffectiveCouplings
 
-__all__ = ["network_couplings", "network_fixed_points"]
+__all__ = ["network_couplings", "network_drift", "network_fixed_points"]
 
 _DT = torch.float64
 
@@ -78,6 +78,22 @@ class _NetworkField:
         g = _dphi(self.net, self._x(kappa))  # (B, N)
         jac = torch.einsum("ij,bi,ik->bjk", self.n, g, self.m) / self.net.n_hidden
         return jac - torch.eye(kappa.shape[-1], dtype=_DT)
+
+
+def network_drift(model: LowRankRNN, kappa: Any, u: Any = None) -> np.ndarray:
+    r"""The finite network's latent flow on the plane of its fixed points, :math:`\tau\dot\kappa`.
+
+    :math:`g(\kappa) = -\kappa + n^\top\Phi(m\kappa + Iu)/N` at each ``kappa`` (shape
+    ``(K, D)`` or ``(K,)`` for D = 1): the curve whose zeros are the network's fixed points
+    (:func:`network_fixed_points`), comparable with the reduced model's :func:`flow_field`.
+    Returns an array of the shape of ``kappa``.
+    """
+    net = _check(model, "network_drift")
+    k = np.asarray(kappa, dtype=np.float64)
+    flat = k.reshape(-1, net.rank)
+    with torch.no_grad():
+        g = _NetworkField(net, _held_current(net, u))(torch.as_tensor(flat)).numpy()
+    return g.reshape(k.shape)
 
 
 def network_fixed_points(
@@ -162,9 +178,7 @@ def network_fixed_points(
     )  # fmt: skip
 
 
-def network_couplings(
-    model: LowRankRNN, states: Any, labels: Any = None
-) -> EffectiveCouplings:
+def network_couplings(model: LowRankRNN, states: Any, labels: Any = None) -> EffectiveCouplings:
     r"""The finite network's own effective couplings along its states (eq. 11 without a mixture).
 
     At a state x with latents (κ, v) (least-squares coordinates on [m, I]),
