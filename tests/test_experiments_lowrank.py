@@ -153,7 +153,7 @@ def test_context_quick_populations_and_couplings(
     assert metrics["n_populations"] == ContextOptions.n_populations
     assert metrics["bic_populations"] >= 1
     # The reduced models are above chance (quick run ≈ 0.74; the gating needs the longer
-    # refinement of the real settings, see notes/issue8_lowrank.md).
+    # refinement of the real settings, see docs/tutorials/context.md).
     for key in ("reduced_accuracy_fitted", "reduced_accuracy_refined"):
         assert 0.6 <= metrics[key] <= 1.0, key
     assert metrics["latent_r2_fitted"] > 0.3
@@ -271,7 +271,7 @@ def test_decision_analyze_reproduces_the_run(decision_run: tuple[Path, dict[str,
 
 @pytest.mark.slow
 def test_real_settings_reproduce_the_mechanisms(tmp_path: Path) -> None:
-    # The real settings (≈ 25 s + ≈ 2 min on 2 cores); numbers in notes/issue8_lowrank.md.
+    # The real settings (≈ 25 s + ≈ 3 min on 2 idle cores); numbers in benchmarks/RESULTS.md.
     runner = CliRunner()
     assert runner.invoke(main, ["run", "decision", "--out", str(tmp_path / "d")]).exit_code == 0
     decision = json.loads((tmp_path / "d" / "metrics_summary.json").read_text())

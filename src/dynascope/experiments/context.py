@@ -164,7 +164,7 @@ def _context_probe(batch: TaskBatch, n_trials: int) -> tuple[np.ndarray, np.ndar
 
 
 def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
-    """Fitted, one-population, BIC and refined mixtures (refinement: notes/issue5.md)."""
+    """Fitted, one-population, BIC and refined mixtures (refinement: docs/tutorials/context.md)."""
     opts: ContextOptions = ctx.options
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     bic = MeanFieldReduction(max_populations=opts.max_populations, seed=ctx.seed).fit(net)
