@@ -5,12 +5,14 @@ fitted to a trained context network solve the task without any learning (their p
 stored notebook: 10 draws, 0.895–0.975, mean 0.944; one population 0.715–0.78). This script
 separates the two possible causes of a difference from our runs:
 
-``published PATH``
-    Loads the published network (its PyTorch state dict, e.g. ``models/mante_rank1_4096.pt``
-    of the authors' repository, read with ``weights_only=True``: tensors only) into a
-    :class:`~dynascope.models.LowRankRNN` and draws networks from *our* fits of it: EM with soft
-    responsibilities (``MeanFieldReduction``), and the published recipe (hard labels,
-    zero means, each cluster's empirical covariance). Same fit, their network.
+``network PATH [--cue C]``
+    Loads a trained network and draws networks from *our* fits of it: the default
+    ``MeanFieldReduction`` (EM, soft responsibilities, most likely of k-means and random
+    starts), the same with k-means starts only (the fit before random starts were added), and
+    the published recipe on our labels (hard labels, zero means, each cluster's empirical
+    covariance). PATH is a ``.pt`` state dict of the authors' code (e.g.
+    ``models/mante_rank1_4096.pt`` of their repository, read with ``weights_only=True``:
+    tensors only; ``--cue 0.5`` as it was trained) or our ``weights.safetensors``.
 ``train CUE SEED [HIDDEN]``
     Trains our rank-one network (the ``context`` experiment's recipe) on the task with context
     cue amplitude ``CUE`` (ours: 0.1; the published network was trained with 0.5) and draws
@@ -73,17 +75,21 @@ def draws(pops: Populations, task: Any, batch: Any, n: int, seed: int) -> list[f
                                                       seed)[DRAW_SIZE]]  # fmt: skip
 
 
-def summary(net: LowRankRNN, task: Any, seed: int, n_draws: int) -> dict[str, Any]:
+def summary(net: Any, task: Any, seed: int, n_draws: int) -> dict[str, Any]:
     batch = task.sample(500, seed + 987_654)
     out: dict[str, Any] = {"accuracy": round(accuracy(net, task, batch), 4)}
-    for k in (1, 2):
-        red = MeanFieldReduction(n_populations=k, seed=seed).fit(net)
+    fits = {
+        "1pop": MeanFieldReduction(n_populations=1, seed=seed),
+        "2pop": MeanFieldReduction(n_populations=2, seed=seed),
+        "2pop_kmeans_starts": MeanFieldReduction(n_populations=2, n_random_init=0, seed=seed),
+    }
+    for name, red in fits.items():
+        red.fit(net)
         sim = red.simulate(batch.inputs)
-        out[f"reduced_{k}pop"] = round(float(task.performance(sim.outputs, batch)), 4)
-        out[f"draws_{k}pop_em"] = draws(red.populations_, task, batch, n_draws, seed)
-        if k == 2:
-            pops = hard_zero_mean(net, np.asarray(red.labels_))
-            out["draws_2pop_hard_zero_mean"] = draws(pops, task, batch, n_draws, seed)
+        out[f"reduced_{name}"] = round(float(task.performance(sim.outputs, batch)), 4)
+        out[f"draws_{name}"] = draws(red.populations_, task, batch, n_draws, seed)
+    pops = hard_zero_mean(net, np.asarray(fits["2pop"].labels_))
+    out["draws_2pop_hard_zero_mean"] = draws(pops, task, batch, n_draws, seed)
     for key in [k for k in out if k.startswith("draws_")]:
         out[key.replace("draws_", "mean_")] = round(float(np.mean(out[key])), 4)
     return out
@@ -92,29 +98,40 @@ def summary(net: LowRankRNN, task: Any, seed: int, n_draws: int) -> dict[str, An
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="mode", required=True)
-    pub = sub.add_parser("published")
+    pub = sub.add_parser("network")
     pub.add_argument("path")
-    pub.add_argument("--cue", type=float, default=0.5)
+    pub.add_argument("--cue", type=float, default=0.1)
     tr = sub.add_parser("train")
     tr.add_argument("cue", type=float)
     tr.add_argument("seed", type=int)
     tr.add_argument("hidden", type=int, nargs="?", default=512)
     tr.add_argument("--steps", type=int, default=3000)
+    tr.add_argument("--stop-loss", type=float, default=None,
+                    help="stop at this training loss (published: 0.01) instead of at 99%% "
+                    "held-out accuracy (the context experiment's rule)")  # fmt: skip
     for s in (pub, tr):
         s.add_argument("--draws", type=int, default=10)
     a = p.parse_args()
     t0 = time.perf_counter()
-    if a.mode == "published":
-        net, seed, info = load_published(a.path), 0, {"network": "published", "cue": a.cue}
+    if a.mode == "network":
+        import dynascope
+
+        net = load_published(a.path) if a.path.endswith(".pt") else dynascope.load(a.path)
+        seed, info = 0, {"network": a.path.rsplit("/", 1)[-1], "cue": a.cue}
     else:
         seed = a.seed
         task = ContextDependentIntegration(context_cue=a.cue)
         model = LowRankRNN(4, a.hidden, 1, rank=1, tau=100.0, dt=20.0, noise_std=0.05,
                            seed=seed)  # fmt: skip
+        stop = {"early_stop_performance": 0.99} if a.stop_loss is None else {
+            "early_stop_loss": a.stop_loss}  # fmt: skip
         cfg = TrainConfig(n_steps=a.steps, batch_size=32, lr=1e-2, grad_clip=1.0, eval_every=50,
-                          eval_batch_size=512, early_stop_performance=0.99, seed=seed)  # fmt: skip
-        net = train(model, task, cfg).model
-        info = {"network": "ours", "cue": a.cue, "seed": seed, "hidden": a.hidden}
+                          eval_batch_size=512, seed=seed, **stop)  # fmt: skip
+        result = train(model, task, cfg)
+        net = result.model
+        info = {"network": "ours", "cue": a.cue, "seed": seed, "hidden": a.hidden,
+                "stop": stop, "steps_taken": result.steps, "stop_reason": result.stop_reason,
+                "final_eval_loss": round(float(result.final_eval_loss), 4)}  # fmt: skip
     task = ContextDependentIntegration(context_cue=info["cue"])
     info.update(summary(net, task, seed, a.draws))
     info["wall_s"] = round(time.perf_counter() - t0)
