@@ -252,3 +252,16 @@ def test_sign_agreement_is_mirror_invariant() -> None:
     assert sign_agreement(k, c) == 0.75
     assert sign_agreement(-k, c) == 0.75
     assert np.isnan(sign_agreement(np.zeros(0), np.zeros(0)))
+
+
+def test_context_cue_option_reaches_the_task() -> None:
+    from dynascope.exceptions import InvalidParameterError
+    from dynascope.experiments.context import ContextOptions, _task
+
+    task = _task(ContextOptions(context_cue=0.5))
+    assert task.context_cue == 0.5
+    batch = task.sample(4, 0)
+    assert np.isclose(batch.inputs[..., 2:].max(), 0.5)
+    assert _task(ContextOptions()).context_cue == 0.1  # the "lowrank" preset
+    with pytest.raises(InvalidParameterError, match="context_cue"):
+        ContextOptions(context_cue=0.0)

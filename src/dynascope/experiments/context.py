@@ -52,7 +52,7 @@ from . import _lowrank_common as shared
 from ._base import Experiment, RunContext, register, staged
 from ._context_report import CLAIMS, figures, narrate, summarize
 from ._context_results import CONTEXTS, SOURCES, ContextResults
-from ._options import COUNT, Int
+from ._options import COUNT, POSITIVE, Int
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,9 @@ class ContextOptions(shared.LowRankOptions):
     finite_refine_steps : int
         Further steps through a network of ``hidden`` neurons redrawn from the mixture at every
         step (0: skip).
+    context_cue : float
+        Amplitude of the context inputs (the ``"lowrank"`` preset: 0.1). The published
+        no-learning result was obtained with 0.5 (``docs/tutorials/context.md``).
     """
 
     owner = "context"
@@ -77,6 +80,7 @@ class ContextOptions(shared.LowRankOptions):
         "max_populations": COUNT,
         "refine_steps": Int(lo=0),
         "finite_refine_steps": Int(lo=0),
+        "context_cue": POSITIVE,
     }
 
     steps: int = 3000
@@ -84,6 +88,7 @@ class ContextOptions(shared.LowRankOptions):
     max_populations: int = 5
     refine_steps: int = 300
     finite_refine_steps: int = 200
+    context_cue: float = 0.1
 
 
 #: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
@@ -102,15 +107,18 @@ QUICK = {
 DESCRIPTION = "Rank-one network on Mante's task: populations, context-gated couplings."
 
 
-
-def _task() -> ContextDependentIntegration:
+def _task(opts: ContextOptions) -> ContextDependentIntegration:
+    """The ``"lowrank"`` preset with the options' context cue."""
     # preset() is typed as returning a Task; this one is a ContextDependentIntegration.
-    return cast(ContextDependentIntegration, ContextDependentIntegration.preset("lowrank"))
+    return cast(
+        ContextDependentIntegration,
+        ContextDependentIntegration.preset("lowrank", context_cue=opts.context_cue),
+    )
 
 
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-one network on context-dependent integration (resumable)."""
-    return shared.train_lowrank(ctx, _task())
+    return shared.train_lowrank(ctx, _task(ctx.options))
 
 
 def _per_context(values: np.ndarray, batch: TaskBatch) -> dict[str, float]:
@@ -387,7 +395,7 @@ def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
     reduced models and couplings per context, and networks drawn from them."""
     opts: ContextOptions = ctx.options
     net = shared.check_lowrank(model, "context")
-    task = _task()
+    task = _task(opts)
     batch = task.sample(opts.n_test, ctx.seed + shared.HELD_OUT_SEED_OFFSET)
     mix = _mixtures(ctx, net, task)
     sim = mix["red"].simulate(batch.inputs)
