@@ -281,11 +281,14 @@ def test_real_settings_reproduce_the_mechanisms(tmp_path: Path) -> None:
     context = json.loads((tmp_path / "c" / "metrics_summary.json").read_text())
     assert context["accuracy"] >= 0.97  # 0.992
     assert context["reduced_accuracy_one_population"] < 0.85  # one population cannot gate
-    assert context["reduced_accuracy_refined"] >= 0.95  # 1.000
-    assert context["gated"] and min(context["gating_ratio"].values()) >= 2.0  # 3.8, 4.5
+    assert context["reduced_accuracy_refined"] >= 0.95  # 0.998-1.000
+    assert context["gated"] and min(context["gating_ratio"].values()) >= 2.0  # 2.8-7.1
     assert min(context["network_gating_ratio"].values()) >= 2.0
     assert context["input_carrier_population"]["A"] != context["input_carrier_population"]["B"]
-    assert context["resampled_accuracy_min"] >= 0.9  # 0.956
+    # Refined (optimised) draws: 0.87-0.98 at N = 512, >= 0.97 at N = 4096 (seeds 0-2).
+    assert min(context["resampled_accuracy"]["4096"]) >= 0.95
+    # No learning: draws from the fitted mixture, 0.72-0.94 at N = 4096 (seeds 0-2).
+    assert min(context["resampled_accuracy_fitted"]["4096"]) >= 0.6
 
 
 def test_a_decision_run_recorded_before_the_rank_option_resumes(tmp_path) -> None:
