@@ -74,11 +74,12 @@ def _landscape_figure(r: ContextResults, plt: Any) -> Any:
         for src, name in enumerate(SOURCES):
             color = STYLE[name][0]
             sel = (r.landscape_fixed_source == src) & (r.landscape_fixed_context == c)
+            # Open rings on top: a saddle under another source's stable point stays visible.
             for stable, kind in ((True, "stable fixed point"), (False, "unstable fixed point")):
                 pts = sel & (r.landscape_fixed_stable == stable)
                 if pts.any():
                     ax.scatter(r.landscape_fixed_kappa[pts], np.zeros(pts.sum()), s=55,
-                               zorder=5, facecolors=color if stable else "none",
+                               zorder=5 if stable else 6, facecolors=color if stable else "none",
                                edgecolors=color, linewidths=1.5, label=kind)  # fmt: skip
         ax.set_title(f"context {CONTEXTS[c]}, no evidence")
         ax.set_xlabel("κ")
