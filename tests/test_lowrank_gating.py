@@ -50,3 +50,24 @@ def test_input_carriers_pick_the_population_with_the_largest_overlap() -> None:
     means[0, 1], means[0, 2] = 1.0, 1.0
     pops = Populations(np.array([0.5, 0.5]), means, cov, rank=1, n_in=2, n_out=0)
     assert input_carriers(pops, (0, 1)) == (0, 0)
+
+
+def test_context_gating_is_mirror_invariant() -> None:
+    # The mirror solution (m, n -> -m, -n) flips the sign of every input coupling of κ.
+    context = np.array([0, 0, 1, 1])
+    s_in = np.array([[0.44, 0.11], [0.44, 0.11], [0.11, 0.45], [0.11, 0.45]])
+    gains = np.ones((4, 2))
+    steps = np.ones((4, 3), dtype=bool)
+    plain = context_gating(_couplings(4, 3, s_in, gains), context, steps, relevant=(0, 1))
+    mirror = context_gating(_couplings(4, 3, -s_in, gains), context, steps, relevant=(0, 1))
+    np.testing.assert_allclose(mirror.ratio, plain.ratio)
+    np.testing.assert_allclose(plain.ratio, [4.0, 0.45 / 0.11])
+    np.testing.assert_allclose(mirror.switching((0, 1)), plain.switching((0, 1)))
+    np.testing.assert_allclose(plain.switching((0, 1)), [4.0, 0.45 / 0.11])
+    assert mirror.is_gated(2.0)
+    # A network that ignores context: |couplings| equal in both contexts, ratio ~1.
+    flat = np.array([[0.3, -0.3]] * 4)
+    same = context_gating(_couplings(4, 3, flat, gains), context, steps, relevant=(0, 1))
+    np.testing.assert_allclose(same.ratio, [1.0, 1.0])
+    np.testing.assert_allclose(same.switching((0, 1)), [1.0, 1.0])
+    assert not same.is_gated(2.0)

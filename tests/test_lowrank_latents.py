@@ -308,3 +308,55 @@ def test_populations_file_errors(tmp_path) -> None:  # noqa: ANN001
         load_populations(tmp_path / "other.npz")
     with pytest.raises(InvalidParameterError, match="needs a Populations object"):
         save_populations({}, tmp_path / "x.npz")  # type: ignore[arg-type]
+
+
+def _covariance_populations() -> Populations:
+    """Two zero-mean populations told apart only by the sign of their n–I correlation, with a
+    large isotropic readout: the structure of a context network's carriers."""
+    cov = np.tile(np.diag([1.0, 1.0, 1.0, 25.0]), (2, 1, 1))  # m | n | I | w
+    cov[0, 1, 2] = cov[0, 2, 1] = 0.95
+    cov[1, 1, 2] = cov[1, 2, 1] = -0.95
+    return Populations(np.array([0.4, 0.6]), np.zeros((2, 4)), cov, rank=1, n_in=1, n_out=1)
+
+
+def test_fit_populations_random_starts_find_the_covariance_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy.stats import multivariate_normal
+
+    truth = _covariance_populations()
+    net = resample(truth, 2000, seed=3)
+    _, true_labels = truth.sample_loadings(2000, np.random.default_rng(3))
+    data = loadings(net)
+    both, labels, _ = fit_populations(net, 2, seed=0)
+    kmeans, _, _ = fit_populations(net, 2, n_random_init=0, seed=0)
+
+    def weighted(p: Populations) -> np.ndarray:
+        parts = zip(p.weights, p.means, p.covariances, strict=True)
+        return np.stack([w * multivariate_normal(mu, c).pdf(data) for w, mu, c in parts])
+
+    # The random starts can only raise the likelihood (the best fit is kept), and the planted
+    # split is found as well as the true mixture itself classifies (the populations overlap
+    # near n = 0 or I = 0, so even the Bayes labels have ARI ≈ 0.67).
+    assert np.log(weighted(both).sum(0)).mean() >= np.log(weighted(kmeans).sum(0)).mean() - 1e-9
+    bayes = adjusted_rand_score(true_labels, weighted(truth).argmax(0))
+    assert adjusted_rand_score(true_labels, labels) >= bayes - 0.03
+    # n_random_init reaches scikit-learn: random starts run only when asked for.
+    import sklearn.mixture
+
+    seen: list[str] = []
+    real = sklearn.mixture.GaussianMixture
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(str(kwargs.get("init_params")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sklearn.mixture, "GaussianMixture", spy)
+    fit_populations(net, 2, n_random_init=3, seed=0)
+    fit_populations(net, 2, n_random_init=0, seed=0)
+    fit_populations(net, 1, n_random_init=3, seed=0)  # one component: EM is exact
+    assert seen == ["kmeans", "random", "kmeans", "kmeans"]
+    with pytest.raises(InvalidParameterError, match="'n_random_init' parameter"):
+        fit_populations(net, 2, n_random_init=-1)
+    with pytest.raises(InvalidParameterError, match="'n_random_init' parameter"):
+        MeanFieldReduction(n_populations=2, n_random_init=-1).fit(net)

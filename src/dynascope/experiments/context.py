@@ -1,28 +1,31 @@
 """``dynascope run context``: context gates which input a rank-one network integrates (Fig. 4).
 
 A rank-one :class:`~dynascope.models.LowRankRNN` is trained on context-dependent integration
-(Mante et al. 2013). The analysis fits a Gaussian mixture to the neurons' connectivity loadings
-(the populations), reduces the network to the one-dimensional system of eq. 11, and shows that
-the context inputs switch the effective couplings σ̃ between κ and the two sensory inputs
-(Fig. 4d). One population cannot do this (its couplings do not depend on context); two can.
+(Mante et al. 2013). The analysis works on three objects, and says which one each number is of:
 
-The mixture fitted straight to a trained network's loadings reduces to a model that solves the
-task only partly (≈ 75%, docs/design/low-rank.md), so the analysis then refines it through the
-mean-field model and through finite networks redrawn from it (:func:`refine_populations`); the
-refined mixture is a network *engineered* from the trained one's statistics, and its reduced
-model, its couplings and the networks drawn from it are reported next to the raw fit.
+- **the trained network itself**: its exact fixed points per context
+  (:func:`~dynascope.lowrank.network_fixed_points`), its own effective couplings at the point
+  where it integrates (:func:`~dynascope.lowrank.network_couplings`) and Mante's selection
+  vectors there (:func:`~dynascope.analysis.selection_vectors`);
+- **the fitted mixture**: a Gaussian mixture of the neurons' connectivity loadings (the
+  populations), its reduced model (eq. 11), and networks drawn from it without any learning;
+- **the refined mixture**: the fitted one optimised through the task loss
+  (:func:`~dynascope.lowrank.refine_populations`), an engineered network, reported beside.
+
+Stages: :func:`compute` (this module) → :class:`ContextResults` (``_context_results``) →
+``figures`` / ``summarize`` / ``narrate`` from claims (``_context_report``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 import torch
 
+from ..analysis import selection_vectors
 from ..lowrank import (
     ContextGating,
     EffectiveCouplings,
@@ -35,17 +38,21 @@ from ..lowrank import (
     latent_r2,
     latent_trajectories,
     loadings,
+    network_couplings,
+    network_drift,
+    network_fixed_points,
+    reduced_fixed_points,
     refine_populations,
     resample,
     simulate_reduced,
 )
 from ..models import LowRankRNN, RNNModel, analysis_copy
-from ..plotting import merge_legends
-from ..report import FigureSpec, Section, Table
 from ..tasks import ContextDependentIntegration, TaskBatch
 from . import _lowrank_common as shared
-from ._base import Experiment, Report, RunContext, finish, publish, register
-from ._options import COUNT, Int
+from ._base import Experiment, RunContext, register, staged
+from ._context_report import CLAIMS, figures, narrate, summarize
+from ._context_results import CONTEXTS, SOURCES, ContextResults
+from ._options import COUNT, POSITIVE, Int
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class ContextOptions(shared.LowRankOptions):
     finite_refine_steps : int
         Further steps through a network of ``hidden`` neurons redrawn from the mixture at every
         step (0: skip).
+    context_cue : float
+        Amplitude of the context inputs (the ``"lowrank"`` preset: 0.1). The published
+        no-learning result was obtained with 0.5 (``docs/tutorials/context.md``).
     """
 
     owner = "context"
@@ -70,6 +80,7 @@ class ContextOptions(shared.LowRankOptions):
         "max_populations": COUNT,
         "refine_steps": Int(lo=0),
         "finite_refine_steps": Int(lo=0),
+        "context_cue": POSITIVE,
     }
 
     steps: int = 3000
@@ -77,6 +88,7 @@ class ContextOptions(shared.LowRankOptions):
     max_populations: int = 5
     refine_steps: int = 300
     finite_refine_steps: int = 200
+    context_cue: float = 0.1
 
 
 #: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
@@ -95,21 +107,18 @@ QUICK = {
 DESCRIPTION = "Rank-one network on Mante's task: populations, context-gated couplings."
 
 
-CONTEXTS = ("A", "B")
-
-#: Relevant over irrelevant input coupling, in both contexts, above which the report calls the
-#: reduced model gated.
-GATING_RATIO = 2.0
-
-
-def _task() -> ContextDependentIntegration:
+def _task(opts: ContextOptions) -> ContextDependentIntegration:
+    """The ``"lowrank"`` preset with the options' context cue."""
     # preset() is typed as returning a Task; this one is a ContextDependentIntegration.
-    return cast(ContextDependentIntegration, ContextDependentIntegration.preset("lowrank"))
+    return cast(
+        ContextDependentIntegration,
+        ContextDependentIntegration.preset("lowrank", context_cue=opts.context_cue),
+    )
 
 
 def build(ctx: RunContext) -> RNNModel:
     """Train a rank-one network on context-dependent integration (resumable)."""
-    return shared.train_lowrank(ctx, _task())
+    return shared.train_lowrank(ctx, _task(ctx.options))
 
 
 def _per_context(values: np.ndarray, batch: TaskBatch) -> dict[str, float]:
@@ -162,109 +171,8 @@ def _context_probe(batch: TaskBatch, n_trials: int) -> tuple[np.ndarray, np.ndar
     return u_a, u_b, coh[disagree]
 
 
-@dataclass(frozen=True)
-class ContextResults(shared.LowRankResults):
-    """Everything the context report says and draws, computed from the analysed model.
-
-    Saved as ``RUN_DIR/results/context.*``; ``ContextResults.load(run_dir)`` reads it back.
-
-    Attributes
-    ----------
-    n_hidden : int
-        Neurons of the analysed network (not of the options).
-    steps, n_populations, bic_populations, refine_steps, finite_refine_steps : int
-        Training steps (at most), mixture components used and picked by BIC, refinement steps.
-    early_stop : float
-        Held-out accuracy at which training stopped.
-    accuracy, accuracy_by_context : float, dict
-        Held-out accuracy of the network, overall and per context.
-    one_population_accuracy, reduced_accuracy, latent_r2 : float
-        Reduced model of one population; of the fitted mixture, and its κ R².
-    refined_accuracy, refined_by_context, latent_r2_refined : float, dict, float
-        Reduced model of the refined mixture; κ R² of a network drawn from it.
-    n_trials_drawn : int
-        Trials the drawn network was simulated on.
-    refine_wall_s : float
-        Wall time of the refinement.
-    refined_sigma_in, fitted_sigma_in : ndarray (2, S)
-        Stimulus-period mean coupling of κ to each input, per context (:func:`context_gating`).
-    refined_sigma_rec, fitted_sigma_rec : ndarray (2,)
-        Same for the recurrent coupling.
-    refined_gains : ndarray (2, P)
-        Population gains ⟨Φ'⟩ per context (refined mixture).
-    gating_ratio : ndarray (2,)
-        Relevant over irrelevant coupling in each context (refined mixture).
-    carriers : tuple of int
-        Population carrying input A and input B (:func:`input_carriers`).
-    sign_agreement : float
-        Fraction of probe trials whose final κ has the sign of the relevant input.
-    held_coherence : float
-        Evidence of the flow panels.
-    times : ndarray (T,)
-    coupling_curves : ndarray (2, T, 3)
-        σ̃_in A, σ̃_in B, σ̃_rec along one trial of each context.
-    flow_kappa, flow_velocity, tau, fixed_kappa, fixed_stable, fixed_panel
-        The six reduced flows (context A then B; no evidence, +A, +B) and their fixed points.
-    kappa_network, kappa_reduced, kappa_drawn, kappa_drawn_reduced : ndarray (n, T, 1)
-        Latents of the first trials: network vs fitted reduced model, drawn network vs refined
-        reduced model.
-    probe_kappa : ndarray (2, n_probe, T)
-        κ of the network for the same sensory streams in context A and B.
-    probe_coherence : ndarray (n_probe, 2)
-        Their coherences on A and B.
-    loadings, labels, loading_names
-        Connectivity loadings, population of each neuron, column names.
-    resample_sizes, resampled, resampled_fitted
-        Accuracy of networks drawn from the refined mixture per size, and from the fitted
-        mixture at the first size.
-    """
-
-    bic_populations: int
-    refine_steps: int
-    finite_refine_steps: int
-    accuracy_by_context: dict[str, float]
-    one_population_accuracy: float
-    refined_accuracy: float
-    refined_by_context: dict[str, float]
-    latent_r2_refined: float
-    n_trials_drawn: int
-    refine_wall_s: float
-    refined_sigma_in: np.ndarray
-    refined_sigma_rec: np.ndarray
-    refined_gains: np.ndarray
-    fitted_sigma_in: np.ndarray
-    fitted_sigma_rec: np.ndarray
-    gating_ratio: np.ndarray
-    carriers: tuple[int, ...]
-    sign_agreement: float
-    held_coherence: float
-    coupling_curves: np.ndarray
-    kappa_drawn: np.ndarray
-    kappa_drawn_reduced: np.ndarray
-    probe_kappa: np.ndarray
-    probe_coherence: np.ndarray
-    resampled_fitted: tuple[float, ...]
-
-    store_name = "context"
-
-    @property
-    def gated(self) -> bool:
-        """Whether the refined reduced model selects the relevant input in both contexts."""
-        return bool(np.all(self.gating_ratio >= GATING_RATIO))
-
-    def couplings_table(self, mixture: str) -> dict[str, dict[str, float]]:
-        """``{context: {"sigma_in_A", "sigma_in_B", "sigma_rec"}}`` of a mixture."""
-        s_in = self.refined_sigma_in if mixture == "refined" else self.fitted_sigma_in
-        s_rec = self.refined_sigma_rec if mixture == "refined" else self.fitted_sigma_rec
-        return {
-            name: {"sigma_in_A": float(s_in[i, 0]), "sigma_in_B": float(s_in[i, 1]),
-                   "sigma_rec": float(s_rec[i])}
-            for i, name in enumerate(CONTEXTS)
-        }  # fmt: skip
-
-
 def _mixtures(ctx: RunContext, net: LowRankRNN, task: Any) -> dict[str, Any]:
-    """Fitted, one-population, BIC and refined mixtures (refinement: docs/design/low-rank.md)."""
+    """Fitted, one-population, BIC and refined mixtures (refinement: docs/tutorials/context.md)."""
     opts: ContextOptions = ctx.options
     red = MeanFieldReduction(n_populations=opts.n_populations, seed=ctx.seed).fit(net)
     bic = MeanFieldReduction(max_populations=opts.max_populations, seed=ctx.seed).fit(net)
@@ -305,18 +213,112 @@ def _flows(ctx: RunContext, refined: Populations, task: Any) -> dict[str, Any]:
     return dict(panels, held_coherence=coh, fixed_kappa=panels["fixed_kappa"][:, 0])
 
 
+def sign_agreement(final_kappa: np.ndarray, relevant: np.ndarray) -> float:
+    """Fraction of trials whose final κ has the sign of the relevant input, up to κ's sign.
+
+    κ's orientation is a free sign of a low-rank network (m, n → −m, −n is the same network),
+    so it is read off the trials themselves: the sign of Σ κ·c. A network whose κ ends with the
+    opposite sign of c on every trial agrees on all of them. NaN for no trials.
+    """
+    k, c = np.asarray(final_kappa, float), np.asarray(relevant, float)
+    if k.size == 0:
+        return float("nan")
+    orientation = 1.0 if float(np.sum(k * c)) >= 0 else -1.0
+    return float(np.mean(np.sign(orientation * k) == np.sign(c)))
+
+
 def _probe(net: LowRankRNN, batch: TaskBatch) -> dict[str, Any]:
     """The same sensory streams in both contexts (Fig. 4c) and how often κ follows."""
     u_a, u_b, coh = _context_probe(batch, 4)
     k_a = latent_trajectories(net, u_a).kappa[..., 0]
     k_b = latent_trajectories(net, u_b).kappa[..., 0]
-    follows = np.concatenate([np.sign(k_a[:, -1]) == np.sign(coh[:, 0]),
-                              np.sign(k_b[:, -1]) == np.sign(coh[:, 1])])  # fmt: skip
+    final = np.concatenate([k_a[:, -1], k_b[:, -1]])
     return dict(
         probe_kappa=np.stack([k_a, k_b]),
         probe_coherence=coh,
-        sign_agreement=float(np.mean(follows)) if len(coh) else float("nan"),
+        sign_agreement=sign_agreement(final, np.concatenate([coh[:, 0], coh[:, 1]])),
     )
+
+
+def _held_inputs(task: ContextDependentIntegration) -> list[np.ndarray]:
+    """The constant input of each context without evidence (context cue on)."""
+    cue = task.context_cue
+    return [np.array([0.0, 0.0, cue * (c == 0), cue * (c == 1)]) for c in range(len(CONTEXTS))]
+
+
+def _landscape(net: LowRankRNN, mix: dict[str, Any], task: Any) -> dict[str, Any]:
+    """Flows and fixed points without evidence, per context: network, fitted, refined.
+
+    The network's are exact (:func:`network_fixed_points`); the mixtures' those of their
+    reduced models. One κ grid holds every fixed point of the three.
+    """
+    rows: list[tuple[float, bool, int, int]] = []
+    for c, u in enumerate(_held_inputs(task)):
+        points = [network_fixed_points(net, u), reduced_fixed_points(mix["fitted"], u),
+                  reduced_fixed_points(mix["refined"], u)]  # fmt: skip
+        for src, fps in enumerate(points):
+            rows += [(float(k[0]), bool(st), src, c)
+                     for k, st in zip(fps.kappa, fps.is_stable, strict=True)]  # fmt: skip
+    reach = max([abs(r[0]) for r in rows] + [0.5])
+    grid = np.linspace(-1.25 * reach, 1.25 * reach, 201)
+    vel = np.empty((len(SOURCES), len(CONTEXTS), grid.size))
+    for c, u in enumerate(_held_inputs(task)):
+        vel[0, c] = network_drift(net, grid, u)
+        for src, pops in ((1, mix["fitted"]), (2, mix["refined"])):
+            f = flow_field(pops, u, limit=float(grid[-1]), resolution=grid.size)
+            vel[src, c] = f.velocity[:, 0] * f.tau
+    arr = np.array(rows, dtype=float).reshape(-1, 4)
+    return dict(
+        landscape_kappa=grid, landscape_velocity=vel, landscape_fixed_kappa=arr[:, 0],
+        landscape_fixed_stable=arr[:, 1].astype(bool),
+        landscape_fixed_source=arr[:, 2].astype(np.int64),
+        landscape_fixed_context=arr[:, 3].astype(np.int64),
+    )  # fmt: skip
+
+
+def _central_points(net: LowRankRNN, task: Any) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """Per context: κ, state and held input of the network's fixed point nearest κ = 0.
+
+    That point (the saddle between two attractors of a bistable network, or its only stable
+    point) is where κ starts every trial and where the evidence is integrated.
+    """
+    out = []
+    m = net.m.detach().double().numpy()
+    w_in = net.weight_in.detach().double().numpy()
+    for u in _held_inputs(task):
+        fps = network_fixed_points(net, u)
+        k = fps.kappa[int(np.argmin(np.abs(fps.kappa[:, 0])))]
+        out.append((float(k[0]), m @ k + w_in @ u, u))
+    return out
+
+
+def _mechanism(net: LowRankRNN, labels: np.ndarray, task: Any) -> dict[str, Any]:
+    """The trained network's couplings, carriers and gains at its central fixed points, and
+    Mante's selection vectors linearised there."""
+    central = _central_points(net, task)
+    states = np.stack([x for _, x, _ in central])
+    c = network_couplings(net, states, labels)
+    n_w = net.n.detach().double().numpy()[:, 0] / net.n_hidden
+    w_in = net.weight_in.detach().double().numpy()[:, :2]
+    onehot = np.eye(int(labels.max()) + 1)[labels]  # (N, P)
+    x = torch.as_tensor(states, dtype=torch.float64).requires_grad_(True)
+    (grad,) = torch.autograd.grad(analysis_copy(net).phi(x).sum(), x)
+    dphi = grad.numpy()  # Φ'(x*) of every neuron, per context
+    contrib = np.einsum("ci,i,is,ip->cps", dphi, n_w, w_in, onehot)
+    overlaps = np.einsum("i,is,ip->ps", n_w, w_in, onehot)
+    carriers = tuple(int(np.argmax(np.abs(contrib[s, :, s]))) for s in range(2))
+    sel = selection_vectors(
+        net, {name: u for name, (_, _, u) in zip(CONTEXTS, central, strict=True)},
+        {name: x[None] for name, (_, x, _) in zip(CONTEXTS, central, strict=True)},
+        n_init=4, point="nearest",
+    )  # fmt: skip
+    return dict(
+        network_sigma_in=c.sigma_in[:, 0, :], network_sigma_rec=c.sigma_rec[:, 0, 0],
+        network_gains=c.gains, network_contributions=contrib, network_overlaps=overlaps,
+        network_carriers=carriers, selection_kappa=np.array([k for k, _, _ in central]),
+        selection_eigval=(sel.eigval.real - 1.0) / float(net.dt),
+        selection_projection=sel.projection,
+    )  # fmt: skip
 
 
 def _latents(ctx: RunContext, net: LowRankRNN, mix: dict[str, Any], batch: TaskBatch,
@@ -345,23 +347,33 @@ def _latents(ctx: RunContext, net: LowRankRNN, mix: dict[str, Any], batch: TaskB
     )  # fmt: skip
 
 
-def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
-    """Populations, reduction, refinement, effective couplings per context and resampling."""
-    opts: ContextOptions = ctx.options
-    net = shared.check_lowrank(model, "context")
-    task = _task()
-    batch = task.sample(opts.n_test, ctx.seed + shared.HELD_OUT_SEED_OFFSET)
-    mix = _mixtures(ctx, net, task)
-    sim = mix["red"].simulate(batch.inputs)
-    sim_ref = simulate_reduced(mix["refined"], batch.inputs)
-    with torch.no_grad():
-        _, out = analysis_copy(net)(torch.as_tensor(batch.inputs, dtype=torch.float64))
+def _draws(mix: dict[str, Any], task: Any, batch: TaskBatch, opts: ContextOptions,
+           seed: int) -> dict[str, Any]:  # fmt: skip
+    """Networks drawn from the fitted mixture (no learning), from one population (largest
+    size) and from the refined mixture (optimised), tested untrained on the held-out trials."""
+    sizes = opts.resample_sizes
+
+    def draw(pops: Populations, ns: tuple[int, ...]) -> tuple[tuple[float, ...], ...]:
+        accs = shared.resampled_accuracies(pops, task, batch, ns, opts.resample_seeds, seed)
+        return tuple(tuple(float(a) for a in accs[int(n)]) for n in ns)
+
+    return dict(
+        resample_sizes=tuple(int(n) for n in sizes),
+        resampled=draw(mix["refined"], sizes),
+        resampled_fitted=draw(mix["fitted"], sizes),
+        resampled_one=draw(mix["one"], sizes[-1:])[0],
+    )
+
+
+def _reduced(ctx: RunContext, mix: dict[str, Any], task: Any, batch: TaskBatch,
+             dt: float) -> dict[str, Any]:  # fmt: skip
+    """Couplings of the fitted and refined reduced models along their trajectories."""
     c_ref, gating_ref = _couplings(mix["refined"], batch)
     _, gating_fit = _couplings(mix["fitted"], batch)
-    lat = _latents(ctx, net, mix, batch, sim, sim_ref, task.dt)
+    times = (np.arange(batch.inputs.shape[1]) + 1) * dt
     ctx.run.save_result(
         "couplings",
-        {"times": lat["times"], "sigma_in": c_ref.sigma_in, "sigma_rec": c_ref.sigma_rec,
+        {"times": times, "sigma_in": c_ref.sigma_in, "sigma_rec": c_ref.sigma_rec,
          "gains": c_ref.gains, "context": batch.conditions["context"]},
         {"refined": _table(gating_ref), "fitted": _table(gating_fit), "mixture": "refined"},
     )  # fmt: skip
@@ -369,16 +381,32 @@ def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
     first = [int(np.flatnonzero(context == i)[0]) for i in range(len(CONTEXTS))]
     curves = np.concatenate([c_ref.sigma_in[first, :, 0, :2], c_ref.sigma_rec[first, :, 0, :1]],
                             axis=2)  # fmt: skip
+    return dict(
+        refined_sigma_in=gating_ref.sigma_in, refined_sigma_rec=gating_ref.sigma_rec,
+        refined_gains=gating_ref.gains, fitted_sigma_in=gating_fit.sigma_in,
+        fitted_sigma_rec=gating_fit.sigma_rec, gating_ratio=gating_ref.ratio,
+        fitted_gating_ratio=gating_fit.ratio, refined_switching=gating_ref.switching((0, 1)),
+        carriers=input_carriers(mix["refined"], (0, 1)), coupling_curves=curves,
+    )  # fmt: skip
+
+
+def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
+    """The network's own landscape and mechanism, its populations (fitted and refined), their
+    reduced models and couplings per context, and networks drawn from them."""
+    opts: ContextOptions = ctx.options
+    net = shared.check_lowrank(model, "context")
+    task = _task(opts)
+    batch = task.sample(opts.n_test, ctx.seed + shared.HELD_OUT_SEED_OFFSET)
+    mix = _mixtures(ctx, net, task)
+    sim = mix["red"].simulate(batch.inputs)
+    sim_ref = simulate_reduced(mix["refined"], batch.inputs)
+    with torch.no_grad():
+        _, out = analysis_copy(net)(torch.as_tensor(batch.inputs, dtype=torch.float64))
     load = loadings(net)
     names = ["m", "n", "I_A", "I_B", "I_ctxA", "I_ctxB", "readout"]
     if load.shape[1] != len(names):  # a model with a bias has one more column
         names = [f"loading {k}" for k in range(load.shape[1])]
-    accs = shared.resampled_accuracies(
-        mix["refined"], task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
-    )
-    raw = shared.resampled_accuracies(
-        mix["fitted"], task, batch, opts.resample_sizes[:1], opts.resample_seeds, ctx.seed
-    )
+    labels = np.asarray(mix["red"].labels_)
     return ContextResults(
         n_hidden=int(net.n_hidden), steps=opts.steps, n_populations=opts.n_populations,
         bic_populations=int(mix["bic"].n_populations_), refine_steps=opts.refine_steps,
@@ -392,323 +420,17 @@ def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
         refined_accuracy=float(task.performance(sim_ref.outputs, batch)),
         refined_by_context=_per_context(_correct(sim_ref.outputs, batch), batch),
         refine_wall_s=round(mix["wall"], 1),
-        refined_sigma_in=gating_ref.sigma_in, refined_sigma_rec=gating_ref.sigma_rec,
-        refined_gains=gating_ref.gains, fitted_sigma_in=gating_fit.sigma_in,
-        fitted_sigma_rec=gating_fit.sigma_rec, gating_ratio=gating_ref.ratio,
-        carriers=input_carriers(mix["refined"], (0, 1)),
-        coupling_curves=curves,
-        loadings=load, labels=np.asarray(mix["red"].labels_), loading_names=tuple(names),
-        resample_sizes=tuple(int(n) for n in accs),
-        resampled=tuple(tuple(float(a) for a in v) for v in accs.values()),
-        resampled_fitted=tuple(float(a) for a in next(iter(raw.values()))),
-        **lat, **_flows(ctx, mix["refined"], task), **_probe(net, batch),
+        loadings=load, labels=labels, loading_names=tuple(names),
+        **_reduced(ctx, mix, task, batch, task.dt),
+        **_latents(ctx, net, mix, batch, sim, sim_ref, task.dt),
+        **_flows(ctx, mix["refined"], task), **_probe(net, batch),
+        **_landscape(net, mix, task), **_mechanism(net, labels, task),
+        **_draws(mix, task, batch, opts, ctx.seed),
     )  # fmt: skip
 
 
-def figures(r: ContextResults) -> dict[str, Any]:
-    """The context figures, drawn from ``r`` only."""
-    from ..plotting import (
-        plot_effective_couplings,
-        plot_flow_curves,
-        plot_latents,
-        plot_loadings,
-        plot_resampled_accuracy,
-    )
-    from ..plotting._mpl import pyplot
-
-    plt = pyplot()
-    out: dict[str, Any] = {}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for ax, kappa, name in zip(axes, r.probe_kappa, CONTEXTS, strict=True):
-        for t, (k_t, (ca, cb)) in enumerate(zip(kappa, r.probe_coherence, strict=True)):
-            ax.plot(r.times, k_t, color=f"C{t}", label=f"c_A = {ca:+.1f}, c_B = {cb:+.1f}")
-        ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_title(f"context {name}: the same sensory inputs")
-        ax.set_xlabel("time (ms)")
-    axes[0].set_ylabel("κ (trained network)")
-    merge_legends(fig)
-    out["context_switch"] = fig
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
-    for ax, cols in zip(axes, ((0, 1), (2, 3), (4, 5)), strict=True):
-        plot_loadings(r.loadings, r.labels, columns=cols, names=r.loading_names, ax=ax)
-    merge_legends(fig)
-    out["loadings"] = fig
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    plot_latents(r.times, r.kappa_network, r.kappa_reduced, max_trials=6, ax=axes[0])
-    axes[0].set_title(f"trained network vs reduced (fitted mixture), R² = {r.latent_r2:.2f}",
-                      fontsize=10)  # fmt: skip
-    plot_latents(r.times, r.kappa_drawn, r.kappa_drawn_reduced, max_trials=6, ax=axes[1])
-    axes[1].set_title("network drawn from the refined mixture vs its reduced model, "
-                      f"R² = {r.latent_r2_refined:.2f}", fontsize=10)  # fmt: skip
-    merge_legends(fig)
-    out["latents"] = fig
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    for ax, curves, name in zip(axes, r.coupling_curves, CONTEXTS, strict=True):
-        plot_effective_couplings(r.times, curves, ["σ̃_in A", "σ̃_in B", "σ̃_rec"], ax=ax)
-        ax.set_title(f"context {name}")
-    merge_legends(fig)
-    out["couplings"] = fig
-    coh = r.held_coherence
-    titles = [f"context {c}, {label}" for c in CONTEXTS
-              for label in ("no evidence", f"A = +{coh:g}", f"B = +{coh:g}")]  # fmt: skip
-    out["flow_field"] = plot_flow_curves(r.flow_kappa, r.flow_velocity, r.fixed_kappa,
-                                         r.fixed_stable, r.fixed_panel, titles, tau=r.tau,
-                                         n_cols=3)  # fmt: skip
-    accs = dict(zip(r.resample_sizes, (list(v) for v in r.resampled), strict=True))
-    out["resampled"] = plot_resampled_accuracy(accs, r.accuracy, r.refined_accuracy, 0.5)
-    return out
-
-
-def _mechanism(r: ContextResults) -> str:
-    t = r.couplings_table("refined")
-    a, b = t["A"], t["B"]
-    couplings_text = (
-        f"the coupling of κ to input A is {a['sigma_in_A']:.3f} in context A and "
-        f"{b['sigma_in_A']:.3f} in context B, the coupling to input B {a['sigma_in_B']:.3f} and "
-        f"{b['sigma_in_B']:.3f}"
-    )
-    if not r.gated:
-        return (
-            f"In that reduced model (eq. 11) {couplings_text}: the couplings barely depend on "
-            "context, so this mixture does not yet capture the gating the trained network does "
-            "(more refinement steps are needed; the real settings use "
-            f"{ContextOptions.refine_steps} + {ContextOptions.finite_refine_steps})."
-        )
-    text = (
-        f"In that reduced model (eq. 11) {couplings_text}: the context input switches which "
-        "sensory input κ integrates."
-    )
-    pa, pb = r.carriers
-    if pa != pb:
-        g = r.refined_gains
-        text += (
-            f" Population {pa} carries input A and population {pb} input B; the context cue "
-            f"sets their gains ⟨Φ'⟩ (context A: {g[0, pa]:.2f} vs {g[0, pb]:.2f}; "
-            f"context B: {g[1, pa]:.2f} vs {g[1, pb]:.2f}): each context lowers "
-            "the gain of the population that carries the irrelevant input."
-        )
-    return text
-
-
-def summarize(r: ContextResults) -> str:
-    """The report's summary, every number from ``r``."""
-    worst = min(min(v) for v in r.resampled)
-    n_draws = sum(len(v) for v in r.resampled)
-    engineered = (
-        f"Networks drawn from the refined statistics without training solve the task (lowest of "
-        f"{n_draws} draws: {worst:.1%})."
-        if worst >= 0.9
-        else f"Networks drawn from the refined statistics without training reach "
-        f"{worst:.1%}–{max(max(v) for v in r.resampled):.1%} ({n_draws} draws)."
-    )
-    by = r.accuracy_by_context
-    return (
-        f"Context selects which input the network integrates. A rank-one network of "
-        f"{r.n_hidden} neurons solves context-dependent integration with {r.accuracy:.1%} "
-        f"accuracy (context A {by['A']:.1%}, B {by['B']:.1%}); its activity is described "
-        "by one latent κ. Given the same sensory inputs, κ ends with the sign of the relevant "
-        f"input in {r.sign_agreement:.0%} of probe trials run in both contexts. The neurons' "
-        f"loadings form populations (BIC picks {r.bic_populations}; {r.n_populations} are used). "
-        f"One population cannot gate (reduced model {r.one_population_accuracy:.1%}); the "
-        f"{r.n_populations}-population fit gives {r.reduced_accuracy:.1%} (κ R² = "
-        f"{r.latent_r2:.2f}), and after refining the mixture on the task its reduced model "
-        f"reaches {r.refined_accuracy:.1%}. {_mechanism(r)} {engineered}"
-    )
-
-
-def _metrics(r: ContextResults) -> dict[str, Any]:
-    zero = r.fixed_panel % 3 == 0
-    return {
-        "accuracy": r.accuracy,
-        "n_hidden": r.n_hidden,
-        "accuracy_by_context": r.accuracy_by_context,
-        "bic_populations": r.bic_populations,
-        "n_populations": r.n_populations,
-        "reduced_accuracy_one_population": r.one_population_accuracy,
-        "reduced_accuracy_fitted": r.reduced_accuracy,
-        "latent_r2_fitted": r.latent_r2,
-        "latent_r2_refined": r.latent_r2_refined,
-        "reduced_accuracy_refined": r.refined_accuracy,
-        "reduced_accuracy_refined_by_context": r.refined_by_context,
-        "refine_wall_s": r.refine_wall_s,
-        "couplings_refined": r.couplings_table("refined"),
-        "couplings_fitted": r.couplings_table("fitted"),
-        "gating_ratio": {"A": float(r.gating_ratio[0]), "B": float(r.gating_ratio[1])},
-        "gated": r.gated,
-        "input_carrier_population": {"A": r.carriers[0], "B": r.carriers[1]},
-        "population_gains_refined": {
-            c: r.refined_gains[i].tolist() for i, c in enumerate(CONTEXTS)
-        },  # fmt: skip
-        "context_switch_sign_agreement": r.sign_agreement,
-        "stable_fixed_points_no_evidence": {
-            c: int((zero & r.fixed_stable & (r.fixed_panel == 3 * i)).sum())
-            for i, c in enumerate(CONTEXTS)
-        },
-        "resampled_accuracy": {
-            str(n): list(v) for n, v in zip(r.resample_sizes, r.resampled, strict=True)
-        },  # fmt: skip
-        "resampled_accuracy_min": min(min(v) for v in r.resampled),
-        "resampled_accuracy_fitted": {str(r.resample_sizes[0]): list(r.resampled_fitted)},
-    }
-
-
-def analyze(ctx: RunContext, model: RNNModel) -> Report:
-    """Compute the results, save them, draw the figures and write the narrative."""
-    r = compute(ctx, model)
-    figs = figures(r)
-    legends: dict[str, tuple[str, ...]] = {}
-    for name, fig in figs.items():
-        drawn = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
-        legends[name] = tuple(t.get_text() for lg in drawn for t in lg.get_texts())
-    training = publish(ctx, r, figs)
-    title = "Context-dependent integration in a rank-one network"
-    return finish(ctx, title, summarize(r), narrate(r, training, legends), _metrics(r))
-
-
-def _coupling_rows(r: ContextResults) -> tuple[tuple[str, ...], ...]:
-    return tuple(
-        (f"{mixture}, context {name}", f"{t['sigma_in_A']:.3f}", f"{t['sigma_in_B']:.3f}",
-         f"{t['sigma_rec']:.3f}")
-        for mixture in ("refined", "fitted")
-        for name, t in r.couplings_table(mixture).items()
-    )  # fmt: skip
-
-
-def narrate(
-    r: ContextResults,
-    training: Sequence[FigureSpec] = (),
-    legends: Mapping[str, tuple[str, ...]] | None = None,
-) -> list[Section]:
-    """The report's sections, every number from ``r``; ``legends`` as drawn, by figure."""
-    legends = legends or {}
-    sections = [
-        Section(
-            "Task and training",
-            "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
-            "inputs A and B, two context inputs; the output must report the sign of the mean "
-            "of the input the context selects. A rank-one network W = m nᵀ / N of "
-            f"{r.n_hidden} tanh units was trained with Adam (at most {r.steps} steps, "
-            f"stopped at {r.early_stop:.0%}). Held-out accuracy: {r.accuracy:.1%}.",
-            tuple(training),
-        ),
-        Section(
-            "One latent, two contexts",
-            "κ ramps with the relevant input and ignores the other (Fig. 4c): its final sign "
-            f"follows the relevant input in {r.sign_agreement:.0%} of these probes.",
-            (
-                FigureSpec(
-                    "context_switch",
-                    f"κ(t) of the trained network for the same {len(r.probe_coherence)} sensory "
-                    "streams "
-                    "(coherences of opposite sign on A and B) in context A (left) and context B "
-                    "(right)",
-                    "One colour per stream, labelled by its coherences; grey line κ = 0",
-                    legends.get("context_switch", ()),
-                ),
-            ),
-        ),
-        Section(
-            "Populations",
-            "The context inputs act through their variance within each population: they change "
-            f"the population's gain ⟨Φ'⟩, not κ. BIC alone would pick {r.bic_populations} "
-            "populations.",
-            (
-                FigureSpec(
-                    "loadings",
-                    f"Each dot is one of the {r.n_hidden} neurons: its entries on m and n (left), "
-                    "on the sensory input weights (middle) and on the context input weights "
-                    "(right)",
-                    f"Colour: population of the {r.n_populations}-component Gaussian mixture",
-                    legends.get("loadings", ()),
-                ),
-            ),
-        ),
-    ]
-    return sections + _reduced_sections(r, legends)
-
-
-def _reduced_sections(r: ContextResults, legends: Mapping[str, tuple[str, ...]]) -> list[Section]:
-    """The sections about the reduced model (latents, couplings, flow, resampling)."""
-    gating_words = (
-        f"In context A κ couples strongly to input A and weakly to B, and the other way round "
-        f"in context B (ratios {r.gating_ratio[0]:.1f} and {r.gating_ratio[1]:.1f})."
-        if r.gated
-        else "The couplings of the refined mixture do not yet switch with context "
-        f"(relevant/irrelevant ratios {r.gating_ratio[0]:.1f} and {r.gating_ratio[1]:.1f})."
-    )
-    return [
-        Section(
-            "Latent trajectories: network vs reduced model",
-            f"Fitted mixture: R² = {r.latent_r2:.2f}, reduced-model accuracy "
-            f"{r.reduced_accuracy:.1%} (one "
-            f"population: {r.one_population_accuracy:.1%}). Refining the mixture through the "
-            "mean-field model "
-            f"({r.refine_steps} steps) and through finite N = {r.n_hidden} networks drawn "
-            f"from it ({r.finite_refine_steps} steps) gives a reduced model with "
-            f"{r.refined_accuracy:.1%} (context A {r.refined_by_context['A']:.1%}, B "
-            f"{r.refined_by_context['B']:.1%}).",
-            (
-                FigureSpec(
-                    "latents",
-                    "Left: κ(t) of the trained network and of the reduced model of the fitted "
-                    f"mixture (R² = {r.latent_r2:.2f}). Right: a network of {r.n_hidden} neurons "
-                    "drawn from "
-                    "the refined mixture and the refined reduced model "
-                    f"(R² = {r.latent_r2_refined:.2f} on {r.n_trials_drawn} trials); 6 trials each",
-                    "Solid lines: network; dashed lines: reduced model; one colour per trial",
-                    legends.get("latents", ()),
-                ),
-            ),
-        ),
-        Section(
-            "Effective couplings per context (eq. 11)",
-            "The table gives stimulus-period means over all held-out trials of each context, "
-            f"for the refined and for the fitted mixture. {gating_words}",
-            (
-                FigureSpec(
-                    "couplings",
-                    "σ̃_in of the two sensory inputs and σ̃_rec along one trial of context A "
-                    "(left) and of context B (right), refined mixture (Fig. 4d)",
-                    "One colour per coupling",
-                    legends.get("couplings", ()),
-                ),
-            ),
-            Table(
-                ("mixture, context", "σ̃_in A", "σ̃_in B", "σ̃_rec"), _coupling_rows(r)
-            ),  # fmt: skip
-        ),
-        Section(
-            "Reduced flow per context",
-            "The relevant input tilts the curve and moves the fixed point; the irrelevant one "
-            "barely does."
-            if r.gated
-            else "Compare the shift each input causes in each context.",
-            (
-                FigureSpec(
-                    "flow_field",
-                    "τ dκ/dt against κ (refined mixture) with the context cue of context A (top "
-                    "row) or B (bottom row) on, without evidence and with a constant input of "
-                    f"+{r.held_coherence:g} on A or on B (columns); blue curve: the flow, grey "
-                    "line: "
-                    "dκ/dt = 0",
-                    f"Filled black circles: stable fixed points ({int(r.fixed_stable.sum())} in "
-                    "the six panels); "
-                    f"open black circles: unstable fixed points ({int((~r.fixed_stable).sum())})",
-                    legends.get("flow_field", ()),
-                ),
-            ),
-        ),
-        shared.engineering_section(
-            "Networks drawn from the raw fit: N = "
-            f"{r.resample_sizes[0]}: {shared.fmt_accs(r.resampled_fitted)}.",
-            "Accuracy of each network drawn from the refined mixture, never trained "
-            f"(blue dots, {sum(len(v) for v in r.resampled)} draws), against its size, on "
-            "the held-out trials",
-            r,
-            ("refined reduced model", r.refined_accuracy),
-        ),
-    ]
-
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
 
 EXPERIMENT = register(
     Experiment(

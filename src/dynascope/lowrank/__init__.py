@@ -7,6 +7,8 @@
 - :func:`finite_size_fluctuations`, :func:`latent_r2_report`: the expected O(1/√N) deviation of a
   drawn network's latents from the reduced ones, and R² stated against it.
 - :func:`reduced_fixed_points`, :func:`flow_field`, :func:`find_limit_cycles`: its landscape.
+- :func:`network_fixed_points`, :func:`network_couplings`: the finite network's own fixed points
+  (exact) and effective couplings, without a mixture.
 - :func:`refine_populations`: train a mixture through the mean-field model on a task.
 - :func:`resample`: draw a new network of any size from the mixture.
 - :func:`minimal_rank`: the smallest rank that solves a task (with any :class:`Trainer`).
@@ -37,6 +39,9 @@ from ._meanfield import effective_couplings as effective_couplings
 from ._meanfield import reduced_drift as reduced_drift
 from ._meanfield import reduced_readout as reduced_readout
 from ._meanfield import simulate_reduced as simulate_reduced
+from ._network import network_couplings as network_couplings
+from ._network import network_drift as network_drift
+from ._network import network_fixed_points as network_fixed_points
 from ._populations import Populations as Populations
 from ._populations import fit_populations as fit_populations
 from ._populations import load_populations as load_populations
@@ -80,6 +85,9 @@ __all__ = [
     "load_populations",
     "loadings",
     "minimal_rank",
+    "network_couplings",
+    "network_drift",
+    "network_fixed_points",
     "project_latents",
     "reduced_drift",
     "reduced_fixed_points",

@@ -32,8 +32,10 @@ class ContextGating:
     gains : ndarray, shape (n_contexts, P)
         Mean gain ⟨Φ'⟩_p of each population.
     ratio : ndarray, shape (n_contexts,)
-        Coupling to the context's relevant input over the largest absolute coupling to the other
-        relevant inputs: large when the context selects its input.
+        Absolute coupling to the context's relevant input over the largest absolute coupling to
+        the other relevant inputs: large when the context selects its input. Absolute values,
+        because flipping the sign of a latent (m, n → −m, −n: the mirror solution, the same
+        mechanism) flips the sign of every :math:`\\tilde\\sigma^{in}` of that latent.
     """
 
     sigma_in: np.ndarray
@@ -44,6 +46,21 @@ class ContextGating:
     def is_gated(self, threshold: float) -> bool:
         """Whether every context's ratio reaches ``threshold``."""
         return bool(np.all(self.ratio >= threshold))
+
+    def switching(self, relevant: Sequence[int]) -> np.ndarray:
+        """How much each relevant input's |coupling| grows when its context is on.
+
+        ``switching(relevant)[c]`` is :math:`|\\tilde\\sigma^{in}_{r_c}|` in context c over its
+        largest value in the other contexts (sign-invariant, like :attr:`ratio`).
+        """
+        mag = np.abs(self.sigma_in)
+        return np.array(
+            [
+                mag[c, r]
+                / max(max((mag[o, r] for o in range(len(relevant)) if o != c), default=0.0), 1e-12)
+                for c, r in enumerate(relevant)
+            ]
+        )
 
 
 def context_gating(
@@ -90,7 +107,7 @@ def context_gating(
         gains[c] = couplings.gains[sel].mean(axis=0)
     ratio = np.array(
         [
-            s_in[c, relevant[c]]
+            abs(s_in[c, relevant[c]])
             / max(max(abs(s_in[c, j]) for j in relevant if j != relevant[c]), 1e-12)
             for c in range(n_ctx)
         ]

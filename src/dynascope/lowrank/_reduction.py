@@ -38,7 +38,9 @@ class MeanFieldReduction:
         Largest count tried when choosing.
     criterion : {"bic", "aic"}, default "bic"
     n_init : int, default 5
-        EM restarts per candidate count.
+        EM restarts from k-means initialisations (see :func:`fit_populations`).
+    n_random_init : int, default 50
+        EM restarts from random initialisations; the fit of highest likelihood is kept.
     n_quadrature : int, default 64
         Gauss–Hermite nodes of the Gaussian averages.
     seed : int, optional
@@ -68,6 +70,7 @@ class MeanFieldReduction:
         max_populations: int = 5,
         criterion: str = "bic",
         n_init: int = 5,
+        n_random_init: int = 50,
         n_quadrature: int = 64,
         seed: int | None = None,
     ) -> None:
@@ -75,6 +78,7 @@ class MeanFieldReduction:
         self.max_populations = max_populations
         self.criterion = criterion
         self.n_init = n_init
+        self.n_random_init = n_random_init
         self.n_quadrature = n_quadrature
         self.seed = seed
 
@@ -85,6 +89,7 @@ class MeanFieldReduction:
         check_int(self.max_populations, "max_populations", owner, min_value=1)
         check_option(self.criterion, "criterion", owner, CRITERIA)
         check_int(self.n_init, "n_init", owner, min_value=1)
+        check_int(self.n_random_init, "n_random_init", owner, min_value=0)
         check_int(self.n_quadrature, "n_quadrature", owner, min_value=1, max_value=500)
         if self.seed is not None:
             check_int(self.seed, "seed", owner, min_value=0)
@@ -98,6 +103,7 @@ class MeanFieldReduction:
             max_populations=self.max_populations,
             criterion=self.criterion,
             n_init=self.n_init,
+            n_random_init=self.n_random_init,
             seed=self.seed,
         )
         self.populations_ = pops
