@@ -12,6 +12,8 @@ from ._finder import FixedPointFinder as FixedPointFinder
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
 from ._finder import visited_states as visited_states
+from ._complete import ProvenFixedPoints as ProvenFixedPoints
+from ._complete import prove_fixed_points as prove_fixed_points
 from ._kinds import POINT_KINDS as POINT_KINDS
 from ._kinds import kind_counts as kind_counts
 from ._kinds import point_kinds as point_kinds
@@ -31,6 +33,7 @@ __all__ = [
     "FixedPointFinder",
     "FixedPoints",
     "LevenbergMarquardt",
+    "ProvenFixedPoints",
     "SaddleConnections",
     "Status",
     "continue_fixed_points",
@@ -40,6 +43,7 @@ __all__ = [
     "kind_counts",
     "linearise",
     "point_kinds",
+    "prove_fixed_points",
     "unstable_manifolds",
     "visited_states",
 ]

@@ -292,10 +292,11 @@ def merge_same_roots(
     return np.flatnonzero(keep)
 
 
-def attach_certificates(model: Any, fps: Any) -> Any:
+def attach_certificates(model: Any, fps: Any, *, merge: bool = True) -> Any:
     """``fps`` (a :class:`FixedPoints`) with ``certificate``, ``certificate_radius`` and
-    ``certificate_error`` set, and points proven to be the same exact root merged (counted in
-    ``n_duplicates``). Models without verified enclosures (ReLU) get ``"none"``."""
+    ``certificate_error`` set, and (``merge``) fixed points proven to be the same exact root
+    merged (counted in ``n_duplicates``). Models without verified enclosures (ReLU) get
+    ``"none"``."""
     from dataclasses import replace
 
     from ..exceptions import InvalidParameterError
@@ -311,6 +312,8 @@ def attach_certificates(model: Any, fps: Any) -> Any:
     out = replace(
         fps, certificate=cert.status, certificate_radius=cert.radius, certificate_error=cert.error
     )
+    if not merge:
+        return out
     keep = merge_same_roots(fps.x_star, fps.u_star, cert, fps.residual, fps.is_fixed)
     if len(keep) == len(fps):
         return out

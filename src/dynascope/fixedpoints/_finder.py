@@ -305,7 +305,7 @@ _OPTIONS_DOC = r"""
         Prove each point (default ``True``): a Krawczyk test with verified rounding errors
         shows that exactly one exact fixed point lies within ``certificate_radius`` of the point
         (and within ``certificate_error`` of it), or reports ``"failed"``; points proven to be
-        the same root are merged. Smooth models only (tanh, softplus, identity; GRU, LSTM);
+        the same root are merged (unless ``dedup_tol=0``). Smooth models only (tanh, softplus, identity; GRU, LSTM);
         dense up to 4096 state units (:math:`O(S^3)` per point), low-rank networks at any
         size; other points get ``"none"``. See :attr:`FixedPoints.certificate`.
     n_eigvals : int or None
@@ -574,7 +574,7 @@ def find_fixed_points(
         n_unseen=float(n_unseen),
         n_found_by_candidates=int(sel.from_first[: sel.keep_fixed.numel()].sum()),
     )
-    return attach_certificates(net, fps) if opts.certify else fps
+    return attach_certificates(net, fps, merge=opts.dedup_tol > 0) if opts.certify else fps
 
 
 def _status(
