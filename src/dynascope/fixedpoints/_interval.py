@@ -283,6 +283,11 @@ class Cell:
         """A box known a priori to hold every fixed point (``None`` if there is none)."""
         return None
 
+    def factors(self, x: Iv, u: np.ndarray) -> tuple[Iv, Mat, str] | None:
+        """``(d, W, side)`` with ``∂G/∂x = diag(d) W - I`` (side ``"row"``) or
+        ``W diag(d) - I`` (``"col"``) over the boxes, when the Jacobian has that form."""
+        return None
+
 
 def _input_drive(w_in: np.ndarray, biases: tuple[Any, ...], u: np.ndarray) -> Iv:
     """Enclosure of ``W_in u + b_1 + b_2 + ...`` (``u`` and the biases exact; ``None`` skipped)."""
@@ -347,6 +352,12 @@ class _Vanilla(Cell):
             a = self._recurrent(x) + _input_drive(self.w_in, self.b, u)
             return _minus_identity(_diag_times(self.df(a), self.w))
         return _minus_identity(_times_diag(self.w, self.df(x)))
+
+    def factors(self, x: Iv, u: np.ndarray) -> tuple[Iv, Mat, str] | None:
+        assert self.w is not None
+        if self.form == "h":
+            return self.df(self._recurrent(x) + _input_drive(self.w_in, self.b, u)), self.w, "row"
+        return self.df(x), self.w, "col"
 
     def state_box(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self.form == "h" and self.phi_name == "tanh":
