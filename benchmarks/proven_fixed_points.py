@@ -56,8 +56,8 @@ def newton_roots(model: dynascope.VanillaRNN, starts: int, seed: int) -> np.ndar
 
 
 def part_n8(args: argparse.Namespace) -> None:
-    print(f"1. random tanh networks, N = 8, gain 1.5, h form: {args.draws} draws, "
-          f"Newton from {args.starts} starts; prove_fixed_points limit {args.limit:g} s")  # fmt: skip
+    print(f"1. random tanh networks, N = 8, gain 1.5, h form: {args.draws} draws, Newton "
+          f"from {args.starts} starts; prove_fixed_points limit {args.limit:g} s")  # fmt: skip
     print(f"{'seed':>5}{'proven':>8}{'complete':>10}{'newton':>8}{'recall':>8}"
           f"{'missed by newton':>18}{'prove s':>9}{'newton s':>10}")  # fmt: skip
     recalls, times, complete, extra = [], [], 0, 0

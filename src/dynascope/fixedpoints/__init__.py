@@ -1,5 +1,7 @@
 """Fixed points, slow points, linearisation, unstable manifolds and continuation (DESIGN §4)."""
 
+from ._complete import ProvenFixedPoints as ProvenFixedPoints
+from ._complete import prove_fixed_points as prove_fixed_points
 from ._continuation import Bifurcation as Bifurcation
 from ._continuation import BifurcationDiagram as BifurcationDiagram
 from ._continuation import continue_fixed_points as continue_fixed_points
@@ -12,8 +14,6 @@ from ._finder import FixedPointFinder as FixedPointFinder
 from ._finder import LevenbergMarquardt as LevenbergMarquardt
 from ._finder import find_fixed_points as find_fixed_points
 from ._finder import visited_states as visited_states
-from ._complete import ProvenFixedPoints as ProvenFixedPoints
-from ._complete import prove_fixed_points as prove_fixed_points
 from ._kinds import POINT_KINDS as POINT_KINDS
 from ._kinds import kind_counts as kind_counts
 from ._kinds import point_kinds as point_kinds

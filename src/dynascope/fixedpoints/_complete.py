@@ -33,7 +33,7 @@ import numpy as np
 
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError
-from ._interval import U, Cell, Iv, cell_for, up
+from ._interval import Cell, Iv, U, cell_for, up
 
 __all__ = ["ProvenFixedPoints", "prove_fixed_points"]
 
