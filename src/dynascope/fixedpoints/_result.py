@@ -453,9 +453,10 @@ class FixedPoints:
         )
         lines.append(f"stability: {convention}")
         if self.certificate is not None and type(self) is FixedPoints:
+            proven = int((self.certified & fixed).sum())
             lines.append(
-                f"certified: {self.n_certified}/{int(fixed.sum())} fixed points proven to be "
-                "one exact fixed point each (within certificate_radius)"
+                f"certified: {proven}/{int(fixed.sum())} fixed points proven to be one exact "
+                "fixed point each (exactly one within certificate_radius)"
             )
         if self.n_eigvals is not None:
             lines.append(
