@@ -61,6 +61,8 @@ def test_small_gru_proven_set_contains_the_certified_search_results() -> None:
     res = prove_fixed_points(model, time_limit=60)
     assert res.complete
     fps = find_fixed_points(model, initial_states=states, seed=0)
+    seeded = prove_fixed_points(model, extra_states=fps.x_star, time_limit=60)
+    assert seeded.complete and len(seeded) == len(res)
     assert fps.fixed.certified.all()
     for x in fps.fixed.x_star:
         assert ((res.unique_lo <= x) & (x <= res.unique_hi)).all(axis=1).any()

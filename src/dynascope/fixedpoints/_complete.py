@@ -183,6 +183,7 @@ def prove_fixed_points(
     inputs: Any = None,
     *,
     box: tuple[Any, Any] | None = None,
+    extra_states: Any = None,
     time_limit: float = 60.0,
     max_boxes: int = 2_000_000,
     min_width: float = 1e-9,
@@ -206,6 +207,11 @@ def prove_fixed_points(
     box : (lo, hi), optional
         A box that holds every fixed point. By default the a-priori box of tanh networks and
         GRUs (others must pass one).
+    extra_states : array, shape (n_points, state_size), optional
+        Points to try first (e.g. the ``x_star`` of :func:`find_fixed_points`): each is polished
+        by Newton and proven with the widest Krawczyk box that passes, so that its neighbourhood
+        is resolved before the search starts. The result does not depend on them, only the
+        time it takes.
     time_limit : float
         Seconds before the search stops and reports what is unresolved.
     max_boxes : int
@@ -277,6 +283,14 @@ def prove_fixed_points(
             if ok[0] and (klo > lo).all() and (khi < hi).all():
                 add_root(klo[0], khi[0], lo[0], hi[0])
                 return
+
+    if extra_states is not None:
+        seeds = _as_tensor(extra_states, "extra_states").numpy().reshape(-1, s)
+        if len(seeds):
+            polished = _newton(cell, seeds, np.broadcast_to(u0, (len(seeds), len(u0))).copy())
+            for x in polished:
+                if np.isfinite(x).all() and ((x >= lo0) & (x <= hi0)).all():
+                    prove_near(x)
 
     while stack_lo:
         if n_boxes >= max_boxes or time.perf_counter() - t0 > time_limit:
