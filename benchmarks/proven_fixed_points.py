@@ -70,9 +70,7 @@ def part_n8(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         roots = newton_roots(model, args.starts, seed)
         t_newton = time.perf_counter() - t0
-        hit = [
-            bool(((r >= res.unique_lo) & (r <= res.unique_hi)).all(axis=1).any()) for r in roots
-        ]
+        hit = [bool(((r >= res.unique_lo) & (r <= res.unique_hi)).all(axis=1).any()) for r in roots]
         recall = float(np.mean(hit)) if len(roots) else 1.0
         matched = sum(
             bool(((roots >= lo) & (roots <= hi)).all(axis=1).any())
