@@ -291,3 +291,12 @@ def test_certificates_survive_save_and_load_and_old_files_load(tmp_path: Path) -
 def test_certificates_type() -> None:
     c = Certificates(np.array(["unique"]), np.array([1.0]), np.array([0.1]))
     assert merge_same_roots(np.zeros((1, 2)), np.zeros((1, 1)), c, np.zeros(1)).tolist() == [0]
+
+
+def test_slow_points_are_not_certified_and_not_merged() -> None:
+    model, h_star = planted_tanh(6, 1)
+    starts = h_star + 0.05 * np.random.default_rng(0).standard_normal((4, 6))
+    raw = {"stage1": None, "stage2": None, "slow_tol": 1e9, "dedup_tol": 1e-6, "seed": 0}
+    fps = find_fixed_points(model, extra_states=starts, **raw)
+    assert len(fps) == 4 and not fps.is_fixed.any()
+    assert set(fps.certificate) == {"none"} and fps.n_certified == 0

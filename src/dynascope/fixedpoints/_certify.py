@@ -326,21 +326,25 @@ def merge_same_roots(
 
 def attach_certificates(model: Any, fps: Any, *, merge: bool = True) -> Any:
     """``fps`` (a :class:`FixedPoints`) with ``certificate``, ``certificate_radius`` and
-    ``certificate_error`` set, and (``merge``) fixed points proven to be the same exact root
-    merged (counted in ``n_duplicates``). Models without verified enclosures (ReLU) get
-    ``"none"``."""
+    ``certificate_error`` set for its fixed points, and (``merge``) those proven to be the same
+    exact root merged (counted in ``n_duplicates``). Slow points and models without verified
+    enclosures (ReLU) get ``"none"``."""
     from dataclasses import replace
 
     from ..exceptions import InvalidParameterError
 
+    n = len(fps)
+    cert = Certificates(np.full(n, "none", dtype="U6"), np.full(n, math.nan), np.full(n, math.nan))
+    fixed = np.flatnonzero(fps.is_fixed)  # slow points are not roots: not attempted ("none")
     try:
-        cert = certify(model, fps.x_star, fps.u_star)
+        part = certify(model, fps.x_star[fixed], fps.u_star[fixed])
+        cert.status[fixed], cert.radius[fixed], cert.error[fixed] = (
+            part.status,
+            part.radius,
+            part.error,
+        )
     except InvalidParameterError as exc:
         logger.info("certify: %s", exc)
-        n = len(fps)
-        cert = Certificates(
-            np.full(n, "none", dtype="U6"), np.full(n, math.nan), np.full(n, math.nan)
-        )
     out = replace(
         fps, certificate=cert.status, certificate_radius=cert.radius, certificate_error=cert.error
     )

@@ -84,7 +84,7 @@ _OPTIONS_DOC = r"""
         (and within ``certificate_error`` of it), or reports ``"failed"``; points proven to be
         the same root are merged (unless ``dedup_tol=0``). Smooth models only (tanh, softplus,
         identity; GRU, LSTM); dense up to 4096 state units (:math:`O(S^3)` per point),
-        low-rank networks at any size; other points get ``"none"``. See
+        low-rank networks at any size; slow points and other networks get ``"none"``. See
         :attr:`FixedPoints.certificate`.
     n_eigvals : int or None
         ``None`` (default): the full eigendecomposition of ∂F/∂x at every reported point (from

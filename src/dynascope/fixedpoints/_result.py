@@ -177,8 +177,8 @@ class FixedPoints:
         ``"unique"``: proven that exactly one exact fixed point of the network lies within
         ``certificate_radius`` of the point, and within ``certificate_error`` of it (a
         Krawczyk test with verified rounding, see ``certify`` of :func:`find_fixed_points`);
-        ``"failed"``: no proof (e.g. a slow point, or a nearly singular :math:`J - I`);
-        ``"none"``: not attempted. ``None`` when certification was not run.
+        ``"failed"``: no proof (e.g. a nearly singular :math:`J - I`); ``"none"``: not
+        attempted (slow points, ReLU networks). ``None`` when certification was not run.
     certificate_radius : ndarray, shape (n_points,), or None
         Radius (2-norm) of a ball around the point that holds exactly one exact fixed point
         (NaN where not certified).
