@@ -279,10 +279,6 @@ class Cell:
         """Enclosure of ``∂G/∂x`` over the boxes, ``(B, S, S)``."""
         raise NotImplementedError
 
-    def state_box(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """A box known a priori to hold every fixed point (``None`` if there is none)."""
-        return None
-
     def factors(self, x: Iv, u: np.ndarray) -> tuple[Iv, Mat, str] | None:
         """``(d, W, side)`` with ``∂G/∂x = diag(d) W - I`` (side ``"row"``) or
         ``W diag(d) - I`` (``"col"``) over the boxes, when the Jacobian has that form."""
@@ -299,10 +295,6 @@ def _input_drive(w_in: np.ndarray, biases: tuple[Any, ...], u: np.ndarray) -> Iv
         if b is not None:
             c = c + b
     return c
-
-
-def _abs_row_sums(w: np.ndarray) -> np.ndarray:
-    return up(np.abs(w).sum(axis=1), w.shape[1])
 
 
 class _Vanilla(Cell):
@@ -359,17 +351,6 @@ class _Vanilla(Cell):
             return self.df(self._recurrent(x) + _input_drive(self.w_in, self.b, u)), self.w, "row"
         return self.df(x), self.w, "col"
 
-    def state_box(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self.form == "h" and self.phi_name == "tanh":
-            s = self.state_size
-            return -np.ones(s), np.ones(s)
-        if self.phi_name != "tanh" or self.w is None:
-            return None
-        # x = W tanh(x) + c with |tanh| <= 1: |x_i| <= sum_j |W_ij| + |c_i| (c over no input:
-        # the box is for the input the caller passes; widened by the input drive there)
-        bound = _abs_row_sums(self.w.mid) + (0 if self.w.rad is None else self.w.rad.sum(1))
-        return -up(bound, 2), up(bound, 2)
-
 
 class _GRU(Cell):
     """torch.nn.GRU: ``G = (1 - z) ⊙ (n - h)``; every fixed point lies in ``[-1, 1]^H``."""
@@ -409,10 +390,6 @@ class _GRU(Cell):
         dz = _diag_times(dsigmoid(a_z), w_z)
         # ∂G/∂h = diag(1 - z) (∂n/∂h - I) + diag(h - n) ∂z/∂h
         return _rows(sigmoid(-a_z), _minus_identity(dn)) + _rows(x - n, dz)
-
-    def state_box(self) -> tuple[np.ndarray, np.ndarray]:
-        s = self.state_size
-        return -np.ones(s), np.ones(s)
 
 
 class _LSTM(Cell):
