@@ -26,11 +26,18 @@ printed first (subtract it to get what the computation itself added).
    ``--chaotic-size`` (default 1024), dense vs matrix-free search. At its saddles the spectrum
    of J − I surrounds the origin and GMRES needs about 0.7 N vectors per Newton step; and
    ``jacobian="auto"``, which leaves the matrix-free path for dense Jacobians there.
-5. For each, the growth exponent ``p`` of time ∝ N^p (least squares on log time vs log N).
+5. A planted mechanism (``--planted-sizes``, default 4096, 8192, 16384): a ``LowRankRNN`` whose
+   rank-3 part carries a 3-bit flip-flop on disjoint neuron groups (27 fixed points by
+   construction) on top of a random rank-12 bulk, analysed end to end: fixed points from
+   ``--candidates`` visited states (64 autonomous trials from random latent states) plus the
+   midpoints of the attractors found (where the saddles between them lie), the ``--k`` leading
+   eigenpairs per point (Arnoldi; no N x N matrix), every saddle's unstable-manifold targets,
+   and the certificates (structured, O(N D^2) per point). Prints time and peak RSS.
+6. For each, the growth exponent ``p`` of time ∝ N^p (least squares on log time vs log N).
 
 Usage: python benchmarks/scale.py [--threads 1] [--sizes 10000,100000,1000000]
        [--fp-sizes 1024,4096] [--candidates 16] [--k 10] [--chaotic-size 1024] [--quick]
-       [--parts lowrank,meanfield,fixedpoints,chaotic]
+       [--parts lowrank,meanfield,fixedpoints,chaotic,planted] [--planted-sizes 4096,8192,16384]
 """
 
 from __future__ import annotations
@@ -161,7 +168,81 @@ def work_fixedpoints(n: int, args: argparse.Namespace) -> dict:
     return out
 
 
+def planted_flipflop(n: int, bulk: int = 12, seed: int = 0):  # type: ignore[no-untyped-def]
+    """A ``LowRankRNN`` (float64) carrying a 3-bit flip-flop on a random low-rank bulk.
+
+    Neurons split into three groups; latent k lives on group k with ``m_k = 6 n_k`` (a bistable
+    unit: slope 2 at the origin), so the network has exactly 3^3 = 27 fixed points by
+    construction (8 stable corners, 12 index-1, 6 index-2, 1 index-3 saddles). The bulk is
+    ``bulk`` more rank-one terms on all neurons with overlaps in [0.1, 0.7] (contracting modes
+    with distinct eigenvalues, the spectrum Arnoldi sees). Returns the model and ``m``.
+    """
+    import torch
+
+    import dynascope
+
+    rng = np.random.default_rng(seed)
+    d = 3 + bulk
+    model = dynascope.LowRankRNN(3, n, 3, rank=d, seed=seed).double()
+    m, nv = np.zeros((n, d)), np.zeros((n, d))
+    group = np.arange(n) % 3
+    for k in range(3):
+        v = rng.standard_normal(n) * (group == k)
+        m[:, k], nv[:, k] = 6.0 * v, v
+    for b in range(bulk):
+        v = rng.standard_normal(n)
+        m[:, 3 + b] = v
+        nv[:, 3 + b] = rng.uniform(0.1, 0.7) * v + 0.3 * rng.standard_normal(n)
+    with torch.no_grad():
+        model.m.copy_(torch.tensor(m))
+        model.n.copy_(torch.tensor(nv))
+        model.weight_in.copy_(torch.tensor(m[:, :3] / 2.0))
+    return model, m
+
+
+def work_planted(n: int, args: argparse.Namespace) -> dict:
+    """Part 5: the planted flip-flop end to end (see the module docstring)."""
+    import torch
+
+    from dynascope.fixedpoints import find_fixed_points, unstable_manifolds
+
+    t_all = time.perf_counter()
+    model, m = planted_flipflop(n)
+    x0 = torch.tensor((m[:, :3] @ np.random.default_rng(1).uniform(-1.5, 1.5, (3, 64))).T)
+    with torch.no_grad():  # visited states: 64 trials of the autonomous network, 40 steps
+        states, _ = model(torch.zeros(64, 40, 3, dtype=torch.float64), x0)
+    kw = {"seed": 0, "n_eigvals": args.k}
+    t0 = time.perf_counter()
+    first = find_fixed_points(model, initial_states=states, n_init=args.candidates, **kw)
+    stable = first.x_star[first.is_fixed & first.is_stable]
+    i, j = np.triu_indices(len(stable), 1)
+    mids = 0.5 * (stable[i] + stable[j])  # saddles lie between the attractors they separate
+    fps = find_fixed_points(
+        model, initial_states=states, n_init=args.candidates,
+        extra_states=mids if len(mids) else None, **kw,
+    )  # fmt: skip
+    out: dict = {"find_s": time.perf_counter() - t0, "peak_find_mib": peak_mib()}
+    t0 = time.perf_counter()
+    con = unstable_manifolds(model, fps)
+    out["manifold_s"] = time.perf_counter() - t0
+    fixed = fps.is_fixed
+    index = fps.saddle_index
+    out["counts"] = fps.counts()
+    out["certified"] = fps.n_certified
+    out["points"] = int(fixed.sum())
+    out["max_error"] = float(np.nanmax(fps.certificate_error)) if len(fps) else None
+    # each index-1 saddle's two branches reach two different attractors (one bit apart)
+    targets = {}
+    for s_, t_ in zip(con.saddle, con.target, strict=True):
+        if index[s_] == 1:
+            targets.setdefault(int(s_), set()).add(int(t_))
+    out["saddle1_two_targets"] = sum(len(v) == 2 for v in targets.values())
+    out["time_s"] = time.perf_counter() - t_all
+    return out
+
+
 WORKERS = {
+    "planted": work_planted,
     "baseline": work_baseline,
     "lowrank": work_lowrank,
     "meanfield": work_meanfield,
@@ -244,7 +325,10 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="Small sizes only (10^4, 10^5; 256, 512)."
     )
-    parser.add_argument("--parts", default="lowrank,meanfield,fixedpoints,chaotic")
+    parser.add_argument("--parts", default="lowrank,meanfield,fixedpoints,chaotic,planted")
+    parser.add_argument(
+        "--planted-sizes", default="4096,8192,16384", help="N for part 5 (planted flip-flop)."
+    )
     # worker options (internal)
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -260,6 +344,7 @@ def main() -> None:
     chaotic_size = args.chaotic_size
     if args.quick:
         sizes, fp_sizes, chaotic_size = [10_000, 100_000], [256, 512], 128
+        args.planted_sizes = "1536"
     parts = set(args.parts.split(","))
 
     import torch
@@ -340,6 +425,31 @@ def main() -> None:
                 f"{exponent(ns, [r['time_s'] for _, r in free])}; full eig: "
                 f"{exponent(ns, [r.get('full_eig_s') for _, r in free])}; Arnoldi: "
                 f"{exponent(ns, [r.get('arnoldi_s') for _, r in free])}"
+            )
+
+    if "planted" in parts:
+        print(
+            f"\n5. Planted 3-bit flip-flop (rank 3 on a rank-12 random bulk, LowRankRNN; 27 fixed "
+            f"points by construction: 8 stable, 12/6/1 saddles of index 1/2/3): {args.candidates} "
+            f"visited-state candidates + midpoints of the attractors, {args.k} leading eigenpairs "
+            "(Arnoldi), unstable manifolds, certificates"
+        )
+        print(
+            f"{'N':>6} {'total s':>8} {'find s':>7} {'manif s':>8} {'stable':>7} {'saddle-1':>9} "
+            f"{'2-target':>9} {'other':>6} {'proven':>7} {'max err':>8} {'peak MiB':>9}"
+        )
+        for n in [int(v) for v in args.planted_sizes.split(",")]:
+            r = run("planted", n, args)
+            if "error" in r:
+                print(f"{n:>6} failed: {r['error']}")
+                continue
+            c = r["counts"]
+            other = r["points"] - c.get("stable", 0) - c.get("saddle-1", 0)
+            print(
+                f"{n:>6} {r['time_s']:>8.1f} {r['find_s']:>7.1f} {r['manifold_s']:>8.1f} "
+                f"{c.get('stable', 0):>7} {c.get('saddle-1', 0):>9} {r['saddle1_two_targets']:>9} "
+                f"{other:>6} {r['certified']:>7} {fmt(r['max_error'], '.0e'):>8} "
+                f"{r['peak_rss_mib']:>9.0f}"
             )
 
     if "chaotic" in parts:

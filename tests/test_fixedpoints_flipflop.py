@@ -241,3 +241,14 @@ def test_default_call_from_visited_states_alone_is_complete(
         assert len(alone) < len(fps)
     assert fps.status is not Status.LIKELY_INCOMPLETE and fps.n_unseen < 1
     assert "no sign of missed points" in fps.summary()
+
+
+def test_every_flipflop_point_is_proven_a_distinct_exact_fixed_point(fps: FixedPoints) -> None:
+    # issue 28: each of the 27 points carries a proof (one exact root within its radius), and
+    # no two are the same root (each one's error ball lies outside the other's unique ball)
+    assert fps.certificate is not None and fps.n_certified == len(fps) == 27
+    err, rad = fps.certificate_error, fps.certificate_radius
+    dist = np.linalg.norm(fps.x_star[:, None] - fps.x_star[None], axis=-1)
+    off = ~np.eye(len(fps), dtype=bool)
+    assert (dist + err[None, :] > rad[:, None])[off].all()
+    assert (err <= 1e-9).all()

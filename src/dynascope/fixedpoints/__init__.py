@@ -1,5 +1,7 @@
 """Fixed points, slow points, linearisation, unstable manifolds and continuation (DESIGN §4)."""
 
+from ._complete import ProvenFixedPoints as ProvenFixedPoints
+from ._complete import prove_fixed_points as prove_fixed_points
 from ._continuation import Bifurcation as Bifurcation
 from ._continuation import BifurcationDiagram as BifurcationDiagram
 from ._continuation import continue_fixed_points as continue_fixed_points
@@ -31,6 +33,7 @@ __all__ = [
     "FixedPointFinder",
     "FixedPoints",
     "LevenbergMarquardt",
+    "ProvenFixedPoints",
     "SaddleConnections",
     "Status",
     "continue_fixed_points",
@@ -40,6 +43,7 @@ __all__ = [
     "kind_counts",
     "linearise",
     "point_kinds",
+    "prove_fixed_points",
     "unstable_manifolds",
     "visited_states",
 ]

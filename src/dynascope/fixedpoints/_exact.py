@@ -60,8 +60,9 @@ class ExactFixedPoints(FixedPoints):
     regions_visited: int = 0
     n_singular: int = 0
 
-    # The base class infers a fixed-length tuple type; the subclass adds two names on purpose.
-    _PER_POINT = (*FixedPoints._PER_POINT, "certificate", "certificate_method")  # type: ignore[assignment]
+    # The base class infers a fixed-length tuple type; the subclass adds a name on purpose
+    # (``certificate`` is already per point in the base class).
+    _PER_POINT = (*FixedPoints._PER_POINT, "certificate_method")  # type: ignore[assignment]
 
     @property
     def certified(self) -> np.ndarray:

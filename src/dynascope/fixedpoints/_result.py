@@ -196,6 +196,17 @@ class FixedPoints:
         exactly ``k`` starts).
     n_found_by_candidates : int
         Fixed points reached by at least one of the candidates (the others: by seeds only).
+    certificate : ndarray of str, shape (n_points,), or None
+        ``"unique"``: proven that exactly one exact fixed point of the network lies within
+        ``certificate_radius`` of the point, and within ``certificate_error`` of it (a
+        Krawczyk test with verified rounding, see ``certify`` of :func:`find_fixed_points`);
+        ``"failed"``: no proof (e.g. a nearly singular :math:`J - I`); ``"none"``: not
+        attempted (slow points, ReLU networks). ``None`` when certification was not run.
+    certificate_radius : ndarray, shape (n_points,), or None
+        Radius (2-norm) of a ball around the point that holds exactly one exact fixed point
+        (NaN where not certified).
+    certificate_error : ndarray, shape (n_points,), or None
+        Upper bound of the distance from the point to that exact fixed point.
     """
 
     x_star: np.ndarray
@@ -225,6 +236,9 @@ class FixedPoints:
     n_rounds: int = 0
     n_unseen: float = 0.0
     n_found_by_candidates: int | None = None
+    certificate: np.ndarray | None = None
+    certificate_radius: np.ndarray | None = None
+    certificate_error: np.ndarray | None = None
 
     _PER_POINT = (
         "x_star",
@@ -240,6 +254,9 @@ class FixedPoints:
         "eigvecs_right",
         "eigvecs_left",
         "n_captures",
+        "certificate",
+        "certificate_radius",
+        "certificate_error",
     )
 
     # ------------------------------------------------------------------ container protocol
@@ -370,6 +387,19 @@ class FixedPoints:
         """The fixed points with at least one unstable mode."""
         return self[self.is_fixed & (self.saddle_index > 0)]
 
+    @property
+    def certified(self) -> np.ndarray:
+        """Boolean ``(n_points,)``: the point carries a proof that an exact fixed point is there
+        (``certificate`` is neither ``"failed"`` nor ``"none"``)."""
+        if self.certificate is None:
+            return np.zeros(len(self), dtype=bool)
+        return np.isin(self.certificate, ("failed", "none"), invert=True)
+
+    @property
+    def n_certified(self) -> int:
+        """Number of points with a proof (see :attr:`certified`)."""
+        return int(self.certified.sum())
+
     # ------------------------------------------------------------------ reporting
     def counts(self) -> dict[str, int]:
         """Number of points by type: ``stable``, ``saddle-k`` (index k), ``marginal``, ``slow``.
@@ -445,6 +475,12 @@ class FixedPoints:
             else "|eig(J)| < 1 (discrete time)"
         )
         lines.append(f"stability: {convention}")
+        if self.certificate is not None and type(self) is FixedPoints:
+            proven = int((self.certified & fixed).sum())
+            lines.append(
+                f"certified: {proven}/{int(fixed.sum())} fixed points proven to be one exact "
+                "fixed point each (exactly one within certificate_radius)"
+            )
         if self.n_eigvals is not None:
             lines.append(
                 f"eigenvalues: the {self.n_eigvals} leading per point (Arnoldi); "

@@ -1,0 +1,356 @@
+r"""A certificate per fixed point: existence and uniqueness of an exact root in a stated ball.
+
+For a reported point :math:`\tilde x` of a smooth network, let :math:`G(x) = F(x) - x` and
+:math:`P` the floating-point matrix of :math:`\partial G/\partial x(\tilde x)` (the midpoint of
+its enclosure). With the Newton-like map :math:`T(x) = x - P^{-1} G(x)` (whose fixed points are
+exactly the roots of :math:`G`),
+
+.. math::
+    \|T(x) - \tilde x\| \le \|P^{-1}\| \|G(\tilde x)\| + \|P^{-1}\| \, L(r)\, r
+    \quad\text{for } \|x - \tilde x\|_2 \le r,
+    \qquad L(r) = \sup_{\|y - \tilde x\| \le r} \|\partial G/\partial x(y) - P\|_2 .
+
+This is the Krawczyk operator in norm form (the "radii polynomial" test of validated numerics):
+if :math:`\beta(\rho + L(r)\, r) < r` with :math:`\rho \ge \|G(\tilde x)\|_2` and
+:math:`\beta \ge \|P^{-1}\|_2`, then :math:`T` maps the ball :math:`B(\tilde x, r)` into itself and
+contracts (factor :math:`\beta L(r) < 1`), so :math:`G` has exactly one root in it (Banach); and
+wherever :math:`\beta L(R) < 1` for a larger :math:`R`, no second root lies in
+:math:`B(\tilde x, R)` (two roots would be two fixed points of a contraction).
+
+Every quantity is an upper bound that includes rounding errors (:mod:`._interval`):
+:math:`\rho` from a verified enclosure of :math:`G(\tilde x)`; :math:`L(r)` from a verified
+entrywise enclosure :math:`[M \pm \Delta]` of the Jacobian over the box :math:`\tilde x \pm r`
+(which contains the ball): :math:`L(r) \le \| |M - P| + \Delta \|_2 \le \sqrt{\|\cdot\|_1
+\|\cdot\|_\infty}`; and :math:`\beta = 1/\sigma` with a verified lower bound
+:math:`\sigma \le \sigma_{\min}(P)` from a floating-point Cholesky factorisation of
+:math:`P^T P - tI` (:func:`sigma_min_lower`).
+
+Cost per point: :math:`O(S^3)` for :math:`\sigma` (one ``syrk`` and two Cholesky
+factorisations, about :math:`1.7\,S^3` flops) and :math:`O(S^2)` per enclosure; used up to
+:data:`DENSE_MAX_SIZE`. Above it, low-rank rate networks use the Woodbury identity in
+:math:`O(S D^2)`; other networks are not certified (``"none"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+from scipy.linalg.blas import dsyrk
+
+from ._interval import TINY, Cell, Iv, U, cell_for, up
+
+__all__ = ["Certificates", "certify", "merge_same_roots", "sigma_min_lower"]
+
+logger = logging.getLogger(__name__)
+
+#: Largest state size certified with dense Jacobian enclosures (O(S^3) per point).
+DENSE_MAX_SIZE = 4096
+#: Points per batch of dense enclosures (B S^2 doubles held at once, 2 arrays).
+_BATCH_ENTRIES = 2**22
+
+
+def _gamma(n: int) -> float:
+    return n * U / (1.0 - n * U)
+
+
+def _norm2_up(v: np.ndarray) -> np.ndarray:
+    """Upper bound of the 2-norm of each row of a non-negative ``(B, S)``."""
+    s = v.shape[-1]
+    return up(np.sqrt(up((v * v).sum(axis=-1), s + 2)), 2)
+
+
+def _matnorm2_up(m: np.ndarray) -> np.ndarray:
+    r"""Upper bound of :math:`\|M\|_2 \le \sqrt{\|M\|_1 \|M\|_\infty}`, ``M (B, S, S) >= 0``."""
+    s = m.shape[-1]
+    one = up(m.sum(axis=-2), s).max(axis=-1)
+    inf = up(m.sum(axis=-1), s).max(axis=-1)
+    return up(np.sqrt(up(one * inf, 1)), 2)
+
+
+def sigma_min_lower(p: np.ndarray) -> float:
+    r"""A verified lower bound of the smallest singular value of the float matrix ``p`` (0 when
+    none can be proven).
+
+    :math:`S = fl(P^T P)` differs from :math:`P^T P` by at most
+    :math:`\gamma_n \||P|^T |P|\|_2 \le \gamma_n \|P\|_1 \|P\|_\infty` (in 2-norm). If the
+    floating-point Cholesky factorisation of :math:`S' = fl(S - tI)` completes with factor
+    :math:`\tilde R`, then :math:`\tilde R^T \tilde R = S' + E` with
+    :math:`|E| \le \gamma_{n+1} |\tilde R^T| |\tilde R|` (Higham, Thm 10.3; we use
+    :math:`\gamma_{2n+2}` to cover blocked LAPACK variants), so
+    :math:`\lambda_{\min}(S') \ge -\gamma_{2n+2} \|\tilde R\|_F^2`, and
+    :math:`\lambda_{\min}(P^T P) \ge t - \gamma_{2n+2}\|\tilde R\|_F^2 - U \max_i S'_{ii}
+    - \gamma_n \|P\|_1\|P\|_\infty`. The shift :math:`t` is half an estimate of
+    :math:`\lambda_{\min}(S)` from inverse iteration on a first (unshifted) factorisation.
+    """
+    n = p.shape[0]
+    if not np.all(np.isfinite(p)):
+        return 0.0
+    s = dsyrk(1.0, p, trans=1)  # upper triangle of PᵀP (potrf reads only that triangle)
+    absp = np.abs(p)
+    gram_err = (
+        _gamma(n + 2) * float(up(absp.sum(axis=0), n).max()) * float(up(absp.sum(axis=1), n).max())
+    )
+    try:
+        r0 = scipy.linalg.cholesky(s, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 0.0
+    v = np.random.default_rng(0).standard_normal(n)
+    lam = 0.0
+    for _ in range(8):  # inverse iteration: v <- S^{-1} v
+        v = v / float(np.linalg.norm(v))
+        w = scipy.linalg.cho_solve((r0, False), v, check_finite=False)
+        lam = 1.0 / float(np.linalg.norm(w))
+        v = w
+    t = 0.5 * lam
+    if not t > 4 * gram_err:
+        return 0.0
+    shifted = s.copy()
+    idx = np.arange(n)
+    shifted[idx, idx] -= t
+    try:
+        r = scipy.linalg.cholesky(shifted, lower=False, check_finite=False)
+    except np.linalg.LinAlgError:
+        return 0.0
+    frob = float(up(np.einsum("ij,ij->", r, r), n * n))
+    low = t - _gamma(2 * n + 2) * frob - U * float(np.abs(shifted[idx, idx]).max()) - gram_err
+    low = low * (1 - 8 * U) - TINY  # the subtractions above, rounded
+    return math.sqrt(low) * (1 - 2 * U) if low > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """Per point: ``status`` (``"unique"``, ``"failed"`` or ``"none"``), ``radius`` (a ball that
+    holds exactly one root) and ``error`` (the root's distance from the point, at most)."""
+
+    status: np.ndarray
+    radius: np.ndarray
+    error: np.ndarray
+
+
+def _factored_lipschitz(cell: Cell, xs: np.ndarray, us: np.ndarray, fac: Any) -> tuple[Any, Any]:
+    r"""For :math:`\partial G/\partial x = \mathrm{diag}(d) W - I` (or :math:`W \mathrm{diag}(d)
+    - I`): the preconditioner :math:`P = fl(\mathrm{diag}(\tilde d) W - I)` and
+    :math:`L(r) \le \|\mathrm{diag}(\delta) |W|\|_2 + 2U (1 + \max|P_{ii}|)` with
+    :math:`\delta \ge |d(y) - \tilde d| + U |\tilde d|` (the rounding of the products), in
+    :math:`O(S^2)` per radius and no ``S × S`` temporary beyond :math:`P` and :math:`|W|`."""
+    d0, w, side = fac
+    dt = d0.mid[0]
+    absw = np.abs(w.mid)
+    n = absw.shape[0]
+    p = (dt[:, None] * w.mid) if side == "row" else (w.mid * dt[None, :])
+    idx = np.arange(n)
+    p[idx, idx] -= 1.0
+    diag_err = 2 * U * (1.0 + float(np.abs(p[idx, idx]).max()))
+    rows, cols = up(absw.sum(axis=1), n), up(absw.sum(axis=0), n)
+
+    def lip(r: float) -> float:
+        d = cell.factors(Iv(xs, np.full_like(xs, r)), us)[0]  # type: ignore[index]
+        delta = up(np.abs(d.mid[0] - dt) + d.rad[0] + d0.rad[0] + U * np.abs(dt), 3)
+        if side == "row":  # diag(δ)|W|
+            one, inf = float(up(delta @ absw, n).max()), float((delta * rows).max())
+        else:  # |W| diag(δ)
+            one, inf = float((cols * delta).max()), float(up(absw @ delta, n).max())
+        return float(up(np.sqrt(up(one * inf, 2)), 2) + diag_err)
+
+    return lip, p
+
+
+def _dense_point(cell: Cell, x: np.ndarray, u: np.ndarray, cap: float) -> tuple[str, float, float]:
+    """Certify one point (``x (S,)``, ``u (n_in,)``); returns (status, radius, error)."""
+    xs, us = x[None], u[None]
+    g = cell.residual(Iv.point(xs), us)
+    rho = float(_norm2_up(up(np.abs(g.mid) + g.rad, 1))[0])
+    fac = cell.factors(Iv.point(xs), us)
+    if fac is not None and fac[1].rad is None:
+        lip, p = _factored_lipschitz(cell, xs, us, fac)
+    else:
+        p = cell.jacobian(Iv.point(xs), us).mid[0]
+
+        def lip(r: float) -> float:
+            box = Iv(xs, np.full_like(xs, r))
+            j = cell.jacobian(box, us)
+            dev = up(np.abs(j.mid - p), 1) + j.rad
+            return float(_matnorm2_up(dev)[0])
+
+    sigma = sigma_min_lower(p)
+    if sigma <= 0.0:
+        return "failed", math.nan, math.nan
+    beta = float(up(1.0 / sigma, 2))
+
+    # existence: the smallest r = 2 beta rho 4^k that passes (a few tries)
+    r = max(2.0 * beta * rho, 1e-290)
+    err = math.nan
+    for _ in range(12):
+        if r > cap:
+            break
+        if float(up(beta * up(rho + up(lip(r) * r, 1), 1), 1)) < r:
+            err = r
+            break
+        r *= 4.0
+    if math.isnan(err):
+        return "failed", math.nan, math.nan
+    # uniqueness: a large R with beta L(R) < 1, from L(R) ~ L0 + c R (then checked)
+    l0 = lip(err)
+    probe = min(cap, max(err * 16, 1e-3 * cap))
+    slope = max((lip(probe) - l0) / probe, 0.0)
+    radius = err
+    guess = cap if slope == 0.0 else min(cap, 0.9 * (1.0 / beta - l0) / slope)
+    for _ in range(8):
+        if guess <= err:
+            break
+        if float(up(beta * lip(guess), 1)) < 1.0:
+            radius = guess
+            break
+        guess *= 0.6
+    return "unique", radius, err
+
+
+def _low_rank_point(
+    cell: Any, x: np.ndarray, u: np.ndarray, cap: float
+) -> tuple[str, float, float]:
+    r"""Certify a point of a low-rank rate network without any ``S × S`` matrix.
+
+    :math:`\partial G/\partial x = U V^T - I` with :math:`U = m`, :math:`V = \mathrm{diag}(
+    \Phi'(x)) n / N`; the preconditioner is :math:`P = U \tilde V^T - I` for the float
+    :math:`\tilde V`, :math:`\|P^{-1}\|_2 \le 1 + \|U\|_F \|(I - \tilde V^T U)^{-1}\|_2
+    \|\tilde V\|_F` (Woodbury), the small inverse bounded by :func:`sigma_min_lower` and the
+    rounding of :math:`\tilde V^T U`;
+    :math:`L(r) \le \|m\|_F \|(\Phi'(X) - \tilde d) \odot n / N\|_F`.
+    """
+    m, n = cell.lr
+    big, d = m.shape
+    xs, us = x[None], u[None]
+    g = cell.residual(Iv.point(xs), us)
+    rho = float(_norm2_up(up(np.abs(g.mid) + g.rad, 1))[0])
+    dphi = cell.df(Iv.point(xs))
+    vt = (dphi.mid[0][:, None] * n) / big  # Ṽ (N, D), floats
+    k = np.eye(d) - vt.T @ m
+    # ‖K - K̃‖_2 <= ‖γ_N |Ṽ|ᵀ|m| + U |K̃|‖_F (products, sums, and the subtraction from I)
+    k_abs = _gamma(big + 4) * up(np.abs(vt).T @ np.abs(m), big) + U * np.abs(k)
+    k_err = float(_norm2_up(up(k_abs, 2).reshape(1, -1))[0])
+    sk = sigma_min_lower(k) - k_err
+    if sk <= 0.0:
+        return "failed", math.nan, math.nan
+    m_f = float(_norm2_up(np.abs(m).reshape(1, -1))[0])
+    v_f = float(_norm2_up(np.abs(vt).reshape(1, -1))[0])
+    beta = float(up(1.0 + up(m_f * v_f / sk, 3), 1))
+
+    def lip(r: float) -> float:
+        dev = cell.df(Iv(xs, np.full_like(xs, r)))
+        # |Φ'(y)_j n_j / N - Ṽ_j| <= (|Φ'mid - d̃| + rad) |n_j| / N + rounding of Ṽ
+        diff = up(np.abs(dev.mid[0] - dphi.mid[0]) + dev.rad[0] + dphi.rad[0], 2)
+        e = up(diff[:, None] * np.abs(n) / big + 4 * U * np.abs(vt), 4)
+        return float(up(m_f * float(_norm2_up(e.reshape(1, -1))[0]), 1))
+
+    r = max(2.0 * beta * rho, 1e-290)
+    err = math.nan
+    for _ in range(12):
+        if r > cap:
+            break
+        if float(up(beta * up(rho + up(lip(r) * r, 1), 1), 1)) < r:
+            err = r
+            break
+        r *= 4.0
+    if math.isnan(err):
+        return "failed", math.nan, math.nan
+    radius, guess = err, cap
+    for _ in range(30):
+        if guess <= err:
+            break
+        if float(up(beta * lip(guess), 1)) < 1.0:
+            radius = guess
+            break
+        guess *= 0.5
+    return "unique", radius, err
+
+
+def certify(
+    model: Any, x_star: np.ndarray, u_star: np.ndarray, *, cap: float | None = None
+) -> Certificates:
+    """Certificates for the points ``x_star (n, S)`` at inputs ``u_star (n, n_in)``.
+
+    ``model`` is a float64 analysis copy (see :func:`~._finder.prepare_model`). ``cap`` bounds
+    the radii tried (default: 10 times the largest state entry, at least 10).
+    """
+    n, s = x_star.shape
+    status = np.full(n, "none", dtype="U6")
+    radius = np.full(n, math.nan)
+    error = np.full(n, math.nan)
+    if n == 0:
+        return Certificates(status, radius, error)
+    cell = cell_for(model)
+    if cap is None:
+        cap = 10.0 * max(1.0, float(np.abs(x_star).max()))
+    structured = cell.low_rank and s > 2 * cell.lr[0].shape[1]  # type: ignore[attr-defined]
+    if s > DENSE_MAX_SIZE and not structured:
+        logger.info("certify: state size %d above %d without structure; not certified", s,
+                    DENSE_MAX_SIZE)  # fmt: skip
+        return Certificates(status, radius, error)
+    one = _low_rank_point if structured else _dense_point
+    with np.errstate(invalid="ignore"):
+        for i in range(n):
+            status[i], radius[i], error[i] = one(cell, x_star[i], u_star[i], cap)
+    return Certificates(status, radius, error)
+
+
+def merge_same_roots(
+    x_star: np.ndarray,
+    u_star: np.ndarray,
+    cert: Certificates,
+    residual: np.ndarray,
+    fixed: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of the points to keep: of two certified fixed points (``fixed``, default all) at
+    the same input where one's existence ball lies in the other's uniqueness ball (the same
+    exact root), the one with the larger residual is dropped. Slow points are never merged."""
+    n = len(x_star)
+    keep = np.ones(n, dtype=bool)
+    ok = np.flatnonzero((cert.status == "unique") & (True if fixed is None else fixed))
+    order = ok[np.argsort(residual[ok], kind="stable")]
+    for a_pos, i in enumerate(order):
+        if not keep[i]:
+            continue
+        for j in order[a_pos + 1 :]:
+            if not keep[j] or not np.array_equal(u_star[i], u_star[j]):
+                continue
+            dist = float(np.linalg.norm(x_star[i] - x_star[j]))
+            if dist + cert.error[j] <= cert.radius[i] or dist + cert.error[i] <= cert.radius[j]:
+                keep[j] = False
+    return np.flatnonzero(keep)
+
+
+def attach_certificates(model: Any, fps: Any, *, merge: bool = True) -> Any:
+    """``fps`` (a :class:`FixedPoints`) with ``certificate``, ``certificate_radius`` and
+    ``certificate_error`` set for its fixed points, and (``merge``) those proven to be the same
+    exact root merged (counted in ``n_duplicates``). Slow points and models without verified
+    enclosures (ReLU) get ``"none"``."""
+    from dataclasses import replace
+
+    from ..exceptions import InvalidParameterError
+
+    n = len(fps)
+    cert = Certificates(np.full(n, "none", dtype="U6"), np.full(n, math.nan), np.full(n, math.nan))
+    fixed = np.flatnonzero(fps.is_fixed)  # slow points are not roots: not attempted ("none")
+    try:
+        part = certify(model, fps.x_star[fixed], fps.u_star[fixed])
+        cert.status[fixed], cert.radius[fixed], cert.error[fixed] = (
+            part.status,
+            part.radius,
+            part.error,
+        )
+    except InvalidParameterError as exc:
+        logger.info("certify: %s", exc)
+    out = replace(
+        fps, certificate=cert.status, certificate_radius=cert.radius, certificate_error=cert.error
+    )
+    if not merge:
+        return out
+    keep = merge_same_roots(fps.x_star, fps.u_star, cert, fps.residual, fps.is_fixed)
+    if len(keep) == len(fps):
+        return out
+    return replace(out[keep], n_duplicates=fps.n_duplicates + len(fps) - len(keep))
