@@ -26,6 +26,9 @@ HEAVY = (
     "scipy.special",
     "scipy.interpolate",
     "scipy.integrate",
+    "scipy.linalg",  # ~0.3 s through its array-API shims (numpy.f2py, charset_normalizer)
+    "scipy.sparse",
+    "plotly",
 )
 
 

@@ -38,7 +38,6 @@ import heapq
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 __all__ = ["ProcrustesResult", "align_orthogonal"]
 
@@ -171,6 +170,8 @@ def _unit_phases(h: np.ndarray) -> np.ndarray:
 
 def _eigenvector_start(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
     """Polar factor of the Sylvester solution ``V_A S⁻¹ V_B⁻¹`` (see the module docstring)."""
+    from scipy.optimize import linear_sum_assignment  # here, not at import: start-up cost
+
     try:
         la, va = np.linalg.eig(a)
         lb, vb = np.linalg.eig(b)

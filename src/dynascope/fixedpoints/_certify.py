@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg.blas import dsyrk
 
 from ._interval import TINY, Cell, Iv, U, cell_for, up
 
@@ -87,6 +85,10 @@ def sigma_min_lower(p: np.ndarray) -> float:
     - \gamma_n \|P\|_1\|P\|_\infty`. The shift :math:`t` is half an estimate of
     :math:`\lambda_{\min}(S)` from inverse iteration on a first (unshifted) factorisation.
     """
+    # scipy.linalg here, not at import: it costs ~0.3 s of start-up (array-API shims)
+    import scipy.linalg
+    from scipy.linalg.blas import dsyrk
+
     n = p.shape[0]
     if not np.all(np.isfinite(p)):
         return 0.0

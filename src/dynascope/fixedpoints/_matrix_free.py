@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
 
 from ..exceptions import ConvergenceWarning
 from ..models import RNNModel
@@ -494,6 +493,9 @@ def _order(vals: np.ndarray, continuous_time: bool) -> np.ndarray:
 def _arnoldi(
     matvec: Callable[[np.ndarray], np.ndarray], s: int, k: int, which: str
 ) -> tuple[np.ndarray, np.ndarray]:
+    # imported here: scipy.sparse.linalg costs ~0.2 s at start-up, and only Arnoldi needs it
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigs
+
     op = LinearOperator((s, s), matvec=matvec, dtype=np.float64)
     ncv = min(s, max(2 * k + 1, k + EIGS_EXTRA))
     v0 = np.random.default_rng(0).standard_normal(s)  # deterministic results
