@@ -137,7 +137,7 @@ def test_save_html_and_notebook_repr(tmp_path: Path) -> None:
 def test_report_without_plotly_says_how_to_get_the_explorer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dynascope.plotting import MissingDependencyError, _explorer
+    from dynascope.plotting import MissingDependencyError, _explorer_page
     from dynascope.report import (
         Interactive,
         RunDirectory,
@@ -161,12 +161,12 @@ def test_report_without_plotly_says_how_to_get_the_explorer(
     def missing() -> bytes:
         raise MissingDependencyError("no plotly")
 
-    monkeypatch.setattr(_explorer, "_plotly_js", missing)
-    _explorer.plotly_loader.cache_clear()
+    monkeypatch.setattr(_explorer_page, "_plotly_js", missing)
+    _explorer_page.plotly_loader.cache_clear()
     try:
         html = build_report(run.path).read_text()
     finally:
-        _explorer.plotly_loader.cache_clear()
+        _explorer_page.plotly_loader.cache_clear()
     assert "pip install 'dynascope[explore]'" in html and "dsx-explorer" not in html
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from ..models import RNNModel
+from ._arnoldi import leading_eigs
 from ._jacobian import jacobians
-from ._matrix_free import jvp_input, leading_eigs
+from ._matrix_free import jvp_input
 from ._result import linearise
 
 __all__ = ["Linearisation", "Linearised"]

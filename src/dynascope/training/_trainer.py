@@ -1,4 +1,8 @@
-"""The trainer: masked losses, Adam, clipping, schedules, evaluation, checkpoints, resume."""
+"""The trainer: masked losses, Adam, clipping, schedules, evaluation, checkpoints, resume.
+
+Just over 500 lines: :func:`train` and its run share the resume, checkpoint and metrics
+helpers here; the loop, losses, config and checkpoint files already have modules of their own.
+"""
 
 from __future__ import annotations
 
