@@ -18,13 +18,13 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "dynascope"
 # layer), never from a later one. Units are the subpackages and the top-level modules of
 # dynascope; "dynascope" itself is the public surface (its __init__), which re-exports.
 LAYERS: list[set[str]] = [
-    {"exceptions", "_validation", "_progress", "_store", "_version"},
+    {"exceptions", "_validation", "_progress", "_store", "_version", "_threads"},
     {"models", "tasks"},
-    {"fixedpoints", "lowrank", "networks", "io", "testing"},
+    {"fixedpoints", "lowrank", "networks", "io", "_foreign", "_layouts", "testing"},
     {"analysis", "plotting", "report"},
     {"training", "recordings", "nlp"},
     {"experiments", "sweeps"},
-    {"dynascope", "cli", "__main__"},
+    {"dynascope", "cli", "_cli", "__main__"},
 ]
 LAYER_OF = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 

@@ -460,7 +460,8 @@ def test_set_hidden_with_a_given_model_is_refused(tmp_path: Path) -> None:
     """#24: `--set hidden=...` with `--model` was silently ignored."""
     from dynascope.models import GRU
 
-    with pytest.raises(InvalidParameterError, match=r"--set hidden=8 conflicts.*has 16 units"):
+    refused = r"'hidden' \(8\) sizes the network.*has 16 units.*Drop --set hidden"
+    with pytest.raises(InvalidParameterError, match=refused):
         run_experiment(
             "flipflop", tmp_path / "r", quick=True, options={"hidden": 8}, model=GRU(3, 16, 3)
         )

@@ -198,7 +198,7 @@ def test_cli_fixed_points_smoke(tmp_path: Path) -> None:
     missing = CliRunner().invoke(main, ["fixed-points", str(tmp_path / "none.safetensors")])
     assert missing.exit_code == 1 and "does not exist" in missing.output
     bad = CliRunner().invoke(main, ["fixed-points", str(MODEL_FILE), "--input", "1,2"])
-    assert bad.exit_code == 1 and "inputs must have shape (n_in=3,)" in bad.output
+    assert bad.exit_code == 2 and "--input" in bad.output and "takes 3 input(s)" in bad.output
 
 
 def test_points_that_escape_the_visited_region_are_discarded(

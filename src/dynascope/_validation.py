@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
+import types
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -153,3 +155,22 @@ def check_device(device: Any, name: str, owner: str) -> torch.device | None:
 def is_finite_number(value: Any) -> bool:
     """``value`` is a real, finite int or float (not a bool, not None, not NaN/inf)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside dynascope.
+
+    Call it in the function that issues the warning: ``warnings.warn(msg, cat,
+    stacklevel=caller_stacklevel())``. A fixed stacklevel breaks whenever a frame is added
+    between the public call and the warning (a decorator, a stage object); counting frames
+    until the package is left does not.
+    """
+    level = 1
+    frame: types.FrameType | None = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name != "dynascope" and not name.startswith("dynascope."):
+            return level
+        frame, level = frame.f_back, level + 1
+    return level
+

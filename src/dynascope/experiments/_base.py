@@ -298,15 +298,8 @@ def run_experiment(
         # the sizes of the network analysed, which the options (for a trained one) do not give
         record["model"] = {"model_type": model.model_type, **model.config()}
         # the options then describe the model given, not the one the run would have trained
+        # (a conflicting --set hidden was refused before the run directory was made)
         sized = {f: model.n_hidden for f in ("hidden", "n_hidden") if hasattr(opts, f)}
-        for name in sized:
-            asked = (options or {}).get(name)
-            if asked is not None and asked != model.n_hidden:
-                raise InvalidParameterError(
-                    f"--set {name}={asked} conflicts with the model given, which has "
-                    f"{model.n_hidden} units: the size of a given model cannot be changed. "
-                    f"Drop --set {name} (the model's size is used)."
-                )
         if sized:
             opts = dataclasses.replace(opts, **sized)
             record["options"] = dataclasses.asdict(opts)

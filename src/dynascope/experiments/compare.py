@@ -352,9 +352,12 @@ def _write_explorer(result: CompareResult, path: Path, title: str) -> str:
     from ..plotting import MissingDependencyError
     from ..plotting._explorer import ComparisonExplorer, explore_fixed_points
 
+    # a result read back from a directory written before graphs were saved has none
+    n = len(result.names)
+    graphs = result.graphs if len(result.graphs) == n else [None] * n
     networks = [
-        explore_fixed_points(g.fixed_points, title=name) if len(g.fixed_points) else None
-        for g, name in zip(result.graphs, result.names, strict=True)
+        explore_fixed_points(g.fixed_points, title=name) if g and len(g.fixed_points) else None
+        for g, name in zip(graphs, result.names, strict=True)
     ]
     view = ComparisonExplorer(
         result.names,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from .._validation import caller_stacklevel
 from ..exceptions import ConvergenceWarning
 from ..models import RNNModel
 from ._matrix_free import _release_traces, linear_map
@@ -53,7 +54,7 @@ def _arnoldi(
             "eigenvalues; the others are NaN. Raise n_eigvals or use the full "
             "eigendecomposition (n_eigvals=None).",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
         pad = k - len(vals)
         vals = np.concatenate([vals, np.full(pad, np.nan + 0j)])

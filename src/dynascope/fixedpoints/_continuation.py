@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_bool, check_float, check_int
+from .._validation import caller_stacklevel, check_bool, check_float, check_int
 from ..exceptions import ConvergenceWarning, InvalidParameterError, ShapeError
 from ._finder import _as_tensor, prepare_model
 from ._jacobian import jacobians, step
@@ -270,7 +270,7 @@ class _Branch:
                         f"below min_step_size={o.min_step_size:g}. Likely causes: a branch point "
                         "or a singular Jacobian there, or a too-strict tol.",
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=caller_stacklevel(),
                     )
                     break
                 continue

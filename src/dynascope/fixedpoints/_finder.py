@@ -25,7 +25,14 @@ import numpy as np
 import torch
 
 from .._threads import with_thread_policy
-from .._validation import check_bool, check_device, check_float, check_int, check_option
+from .._validation import (
+    caller_stacklevel,
+    check_bool,
+    check_device,
+    check_float,
+    check_int,
+    check_option,
+)
 from ..exceptions import ConvergenceWarning, InvalidParameterError, NotFittedError
 from ..models import RNNModel
 from ._adam import AdamStage
@@ -237,7 +244,7 @@ def _status(
             "candidates far from any fixed point (start from visited states), or a network "
             "without fixed points at this input (pass slow_tol to keep slow points).",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
         return Status.NONE_FOUND
     if n_unseen >= 1.0 or still_finding:
@@ -262,7 +269,7 @@ def _starts(
         extra_states=extra_states,
         generator=gen,
     )
-    _warn_far_outside(x0, ref, stacklevel=4)
+    _warn_far_outside(x0, ref)
     dev = net.device
     u = _inputs(inputs, net.n_in, x0.shape[0]).to(dev)
     return x0.to(dev), u, ref.to(dev) if ref is not None else None

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_float, check_int
+from .._validation import caller_stacklevel, check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
 from ..models import RNNModel, WrappedRNN, analysis_copy, wrap
 from ._selection import outside_box
@@ -117,7 +117,7 @@ def sample_candidates(
     return torch.cat(parts), ref
 
 
-def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None, stacklevel: int = 3) -> None:
+def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None) -> None:
     """Warn when candidates start far outside the box spanned by the trajectories."""
     if ref is None or x.shape[0] == 0:
         return
@@ -130,7 +130,7 @@ def _warn_far_outside(x: torch.Tensor, ref: torch.Tensor | None, stacklevel: int
             "bounding box). Fixed points found from there may be unreachable by the network; "
             "lower `noise` or start from visited states.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=caller_stacklevel(),
         )
 
 
