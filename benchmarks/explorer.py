@@ -69,7 +69,7 @@ def scale_page(out: Path) -> Path:
 
 
 def plotly_page(out: Path) -> Path:
-    from dynascope.plotting._explorer import _plotly_js
+    from dynascope.plotting._explorer_page import _plotly_js
 
     js = _plotly_js().decode("utf-8")
     xyz = np.random.default_rng(0).normal(size=(3, 1000)).round(4).tolist()
