@@ -665,3 +665,21 @@ def test_flipflop_automaton_states_sit_in_gray_code_order() -> None:
     for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
         assert sum(x != y for x, y in zip(a, b, strict=True)) == 1
     assert _gray_circle(["state a", "state b"]) is None  # other labels: the default circle
+
+
+def test_flipflop_counts_agree_with_their_nouns() -> None:
+    """One stable point, one saddle, one automaton state: no '1 stable fixed points'."""
+    from dynascope.experiments import flipflop
+
+    r = replace(
+        flipflop_results(n_bits=2, accuracy=0.6),
+        point_kinds=("stable", "saddle"),
+        saddle_index=np.array([0, 1]),
+        readout_signs=("++", "++"),
+        automaton_labels=("++",),
+    )
+    text = _text(flipflop, r)
+    assert "It has 1 stable fixed point where 4 are needed" in text
+    assert "and 1 saddle (1 with 1 unstable mode)" in text
+    assert "it has 1 state (4 needed)" in text
+    assert "1 saddles" not in text and "1 stable fixed points" not in text

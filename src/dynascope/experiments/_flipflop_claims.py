@@ -18,6 +18,11 @@ __all__ = ["CLAIMS", "SUCCESS_LEVEL"]
 SUCCESS_LEVEL = 0.9
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 saddle"``, ``"2 saddles"``: a count with its noun agreed."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _cites(r: Any) -> dict[str, Any]:
     """Every number the flip-flop's claims quote (invariant to unit order and latent signs)."""
     counts = r.counts()
@@ -39,6 +44,9 @@ def _cites(r: Any) -> dict[str, Any]:
         ),
         "n_index1": r.n_index1,
         "n_bridges": r.n_bridges,
+        "stable_text": _count(counts.get("stable", 0), "stable fixed point"),
+        "saddles_text": _count(counts.get("saddle", 0), "saddle"),
+        "states_text": _count(len(r.automaton_labels), "state"),
         "n_states": len(r.automaton_labels),
         "n_symbols": r.n_symbols,
         "n_transitions": len(r.automaton_edges),
@@ -76,10 +84,10 @@ CLAIMS = (
     ),
     Claim(
         "one_attractor_per_pattern", lambda r: _cites(r)["n_stable"] == 2**r.n_bits, _cites,
-        "It has {n_stable} stable fixed points, as many as the {n_patterns} bit patterns it "
-        "must remember, and {n_saddles} saddles ({index_text}).",
-        "It has {n_stable} stable fixed points where {n_patterns} are needed (one per bit "
-        "pattern), and {n_saddles} saddles ({index_text}).",
+        "It has {stable_text}, as many as the {n_patterns} bit patterns it "
+        "must remember, and {saddles_text} ({index_text}).",
+        "It has {stable_text} where {n_patterns} are needed (one per bit "
+        "pattern), and {saddles_text} ({index_text}).",
         value="n_stable", relation="== 2**n_bits",
     ),
     Claim(
@@ -104,7 +112,7 @@ CLAIMS = (
         lambda r: r.n_wrong == 0 and len(r.automaton_labels) == 2**r.n_bits, _cites,
         "Read as a finite-state automaton it has {n_states} states, {n_symbols} input symbols "
         "and {n_transitions} transitions, every one as the flip-flop's truth table says.",
-        "Read as a finite-state automaton it has {n_states} states ({n_patterns} needed), "
+        "Read as a finite-state automaton it has {states_text} ({n_patterns} needed), "
         "{n_symbols} input symbols and {n_transitions} transitions, {n_wrong} of which "
         "disagree with the flip-flop's truth table.",
         value="n_wrong", threshold=0, relation="==, with 2**n_bits states",

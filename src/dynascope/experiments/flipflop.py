@@ -19,6 +19,7 @@ from ._base import Experiment, RunContext, history, register, staged, train_cosi
 from ._explore import branch_fields, branches
 from ._flipflop_claims import CLAIMS as CLAIMS
 from ._flipflop_claims import SUCCESS_LEVEL as SUCCESS_LEVEL
+from ._flipflop_claims import _count
 from ._options import LR_ABOVE_FLOOR, Bool, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
 
@@ -393,7 +394,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                 f"The {len(r.point_kinds)} fixed points and {len(r.all_trajectories_pcs)} "
                 f"held-out trials on the top three principal components, with the "
                 f"{len(r.branch_saddle)} unstable-manifold branches of the "
-                f"{int((r.saddle_index > 0).sum())} saddles",
+                f"{_count(int((r.saddle_index > 0).sum()), 'saddle')}",
             ),
         ),
         Section(
