@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +163,21 @@ def _factored_lipschitz(cell: Cell, xs: np.ndarray, us: np.ndarray, fac: Any) ->
     return lip, p
 
 
+def _existence_radius(
+    beta: float, rho: float, lip: Callable[[float], float], cap: float
+) -> float:
+    """The smallest r = 2 β ρ 4^k (a few tries, r <= cap) with β (ρ + L(r) r) < r, rounded
+    upward: a ball of radius r about the point holds a root. NaN when none passes."""
+    r = max(2.0 * beta * rho, 1e-290)
+    for _ in range(12):
+        if r > cap:
+            break
+        if float(up(beta * up(rho + up(lip(r) * r, 1), 1), 1)) < r:
+            return r
+        r *= 4.0
+    return math.nan
+
+
 def _dense_point(cell: Cell, x: np.ndarray, u: np.ndarray, cap: float) -> tuple[str, float, float]:
     """Certify one point (``x (S,)``, ``u (n_in,)``); returns (status, radius, error)."""
     xs, us = x[None], u[None]
@@ -184,16 +200,7 @@ def _dense_point(cell: Cell, x: np.ndarray, u: np.ndarray, cap: float) -> tuple[
         return "failed", math.nan, math.nan
     beta = float(up(1.0 / sigma, 2))
 
-    # existence: the smallest r = 2 beta rho 4^k that passes (a few tries)
-    r = max(2.0 * beta * rho, 1e-290)
-    err = math.nan
-    for _ in range(12):
-        if r > cap:
-            break
-        if float(up(beta * up(rho + up(lip(r) * r, 1), 1), 1)) < r:
-            err = r
-            break
-        r *= 4.0
+    err = _existence_radius(beta, rho, lip, cap)
     if math.isnan(err):
         return "failed", math.nan, math.nan
     # uniqueness: a large R with beta L(R) < 1, from L(R) ~ L0 + c R (then checked)
@@ -249,15 +256,7 @@ def _low_rank_point(
         e = up(diff[:, None] * np.abs(n) / big + 4 * U * np.abs(vt), 4)
         return float(up(m_f * float(_norm2_up(e.reshape(1, -1))[0]), 1))
 
-    r = max(2.0 * beta * rho, 1e-290)
-    err = math.nan
-    for _ in range(12):
-        if r > cap:
-            break
-        if float(up(beta * up(rho + up(lip(r) * r, 1), 1), 1)) < r:
-            err = r
-            break
-        r *= 4.0
+    err = _existence_radius(beta, rho, lip, cap)
     if math.isnan(err):
         return "failed", math.nan, math.nan
     radius, guess = err, cap
