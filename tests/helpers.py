@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,8 +22,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-def check_report_in_browser(report: Path, screenshot: Path) -> None:
-    """Open ``report`` in headless Chromium; assert every image loaded and no console error.
+@contextlib.contextmanager
+def chromium_page(path: Path, **page_options: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A headless Chromium page showing ``path``, and the list its console errors go to.
 
     Skips when playwright or a Chromium binary is not installed (``.ci/run`` installs both).
     """
@@ -32,17 +36,26 @@ def check_report_in_browser(report: Path, screenshot: Path) -> None:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(**page_options)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(report.resolve().as_uri())
-            page.wait_for_load_state("load")
-            loaded = page.evaluate(
-                "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
-            )
-            page.screenshot(path=str(screenshot), full_page=True)
+            page.goto(path.resolve().as_uri())
+            yield page, errors
         finally:
             browser.close()
+
+
+def check_report_in_browser(report: Path, screenshot: Path) -> None:
+    """Open ``report`` in headless Chromium; assert every image loaded and no console error.
+
+    Skips when playwright or a Chromium binary is not installed (``.ci/run`` installs both).
+    """
+    with chromium_page(report) as (page, errors):
+        page.wait_for_load_state("load")
+        loaded = page.evaluate(
+            "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
+        )
+        page.screenshot(path=str(screenshot), full_page=True)
     assert loaded and all(loaded), f"images that failed to load: {loaded}"
     assert errors == [], errors
     assert screenshot.stat().st_size > 10_000
@@ -53,25 +66,15 @@ def report_figures_in_browser(report: Path) -> list[dict]:
 
     Skips like :func:`check_report_in_browser` when Chromium or playwright is missing.
     """
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(report.resolve().as_uri())
-            page.wait_for_load_state("load")
-            return page.evaluate(
-                """Array.from(document.querySelectorAll('figure')).map(f => ({
-                    id: f.id, name: f.dataset.name,
-                    caption: f.querySelector('figcaption').innerText,
-                    legend: JSON.parse(f.dataset.legend),
-                    loaded: f.querySelector('img').naturalWidth > 0}))"""
-            )
-        finally:
-            browser.close()
+    with chromium_page(report) as (page, _errors):
+        page.wait_for_load_state("load")
+        return page.evaluate(
+            """Array.from(document.querySelectorAll('figure')).map(f => ({
+                id: f.id, name: f.dataset.name,
+                caption: f.querySelector('figcaption').innerText,
+                legend: JSON.parse(f.dataset.legend),
+                loaded: f.querySelector('img').naturalWidth > 0}))"""
+        )
 
 
 def explorer_in_browser(report: Path) -> dict:
@@ -80,28 +83,15 @@ def explorer_in_browser(report: Path) -> dict:
     Returns its ``data-*`` attributes, the spectrum's x-axis title, the number of points drawn
     in the 3-D view and the errors logged. Skips like :func:`check_report_in_browser`.
     """
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(report.resolve().as_uri())
-            page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
-            state = page.evaluate(
-                """() => { const r = document.querySelector('.dsx');
-                  return {data: {...r.dataset},
-                    spectrum_x: r.querySelector('.dsx-spectrum').layout.xaxis.title.text,
-                    n_drawn: r.querySelector('.dsx-view').data.filter(t => t.customdata)
-                      .reduce((a, t) => a + t.x.length, 0)}; }"""
-            )
-        finally:
-            browser.close()
+    with chromium_page(report) as (page, errors):
+        page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
+        state = page.evaluate(
+            """() => { const r = document.querySelector('.dsx');
+              return {data: {...r.dataset},
+                spectrum_x: r.querySelector('.dsx-spectrum').layout.xaxis.title.text,
+                n_drawn: r.querySelector('.dsx-view').data.filter(t => t.customdata)
+                  .reduce((a, t) => a + t.x.length, 0)}; }"""
+        )
     return {**state, "errors": errors}
 
 

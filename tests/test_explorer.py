@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,9 @@ from dynascope.exceptions import InvalidParameterError, ShapeError
 from dynascope.fixedpoints import find_fixed_points, point_kinds, unstable_manifolds
 from dynascope.plotting import Explorer
 
-from .helpers import CHROMIUM_ARGS
+from .helpers import chromium_page
+
+VIEWPORT = {"width": 1200, "height": 900}
 
 MODEL_FILE = Path(__file__).parent / "data" / "flipflop_gru16.safetensors"
 
@@ -186,10 +187,6 @@ def flipflop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_flipflop_explorer_in_headless_chromium(flipflop_run: Path) -> None:
     """Done-when of the explorer: 27 points; each index-1 saddle shows 1 unstable eigenvalue
     and two branches ending at two neighbouring attractors; numbers equal results/*.npz."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     from dynascope.experiments.flipflop import FlipFlopResults
 
     r = FlipFlopResults.load(flipflop_run)
@@ -201,67 +198,58 @@ def test_flipflop_explorer_in_headless_chromium(flipflop_run: Path) -> None:
         linked.setdefault(int(s), set()).add(int(t))
     html = (flipflop_run / "report.html").read_text()
     assert len(html.encode()) <= 5_000_000
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((flipflop_run / "report.html").resolve().as_uri())
-            root = page.locator("#dsx-explorer")
-            page.wait_for_selector("#dsx-explorer[data-ready='1']", timeout=60_000)
-            n_drawn = page.evaluate(
-                """() => document.querySelector('#dsx-explorer .dsx-view').data
-                    .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
+    with chromium_page(flipflop_run / "report.html", viewport=VIEWPORT) as (page, errors):
+        root = page.locator("#dsx-explorer")
+        page.wait_for_selector("#dsx-explorer[data-ready='1']", timeout=60_000)
+        n_drawn = page.evaluate(
+            """() => document.querySelector('#dsx-explorer .dsx-view').data
+                .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
+        )
+        assert n_drawn == 27
+        assert root.locator(".dsx-pick option").count() == 27
+        for s in index1:
+            root.locator(".dsx-pick").select_option(str(s))
+            shown = page.evaluate(
+                """() => {
+                  const r = document.querySelector('#dsx-explorer');
+                  const cells = [...r.querySelectorAll('.dsx-eig td[data-re]')];
+                  const bx = r.querySelector('.dsx-view').data
+                    .find(t => t.name === 'unstable manifold').x;
+                  return {selected: r.dataset.selected,
+                    unstable: r.querySelectorAll('.dsx-eig tr.dsx-unstable').length,
+                    re: cells.map(c => +c.dataset.re), im: cells.map(c => +c.dataset.im),
+                    residual: +r.querySelector('.dsx-residual').dataset.value,
+                    index: r.querySelector('.dsx-index').innerText,
+                    targets: [...r.querySelectorAll('.dsx-branches li')]
+                      .map(li => +li.dataset.target),
+                    texts: [...r.querySelectorAll('.dsx-branches li')].map(li => li.innerText),
+                    segments: bx.filter(v => v === null).length}; }"""
             )
-            assert n_drawn == 27
-            assert root.locator(".dsx-pick option").count() == 27
-            for s in index1:
-                root.locator(".dsx-pick").select_option(str(s))
-                shown = page.evaluate(
-                    """() => {
-                      const r = document.querySelector('#dsx-explorer');
-                      const cells = [...r.querySelectorAll('.dsx-eig td[data-re]')];
-                      const bx = r.querySelector('.dsx-view').data
-                        .find(t => t.name === 'unstable manifold').x;
-                      return {selected: r.dataset.selected,
-                        unstable: r.querySelectorAll('.dsx-eig tr.dsx-unstable').length,
-                        re: cells.map(c => +c.dataset.re), im: cells.map(c => +c.dataset.im),
-                        residual: +r.querySelector('.dsx-residual').dataset.value,
-                        index: r.querySelector('.dsx-index').innerText,
-                        targets: [...r.querySelectorAll('.dsx-branches li')]
-                          .map(li => +li.dataset.target),
-                        texts: [...r.querySelectorAll('.dsx-branches li')].map(li => li.innerText),
-                        segments: bx.filter(v => v === null).length}; }"""
-                )
-                assert shown["selected"] == str(s)
-                assert shown["unstable"] == 1 and shown["index"] == "1"
-                np.testing.assert_allclose(shown["re"], fps.eigvals[s].real, rtol=1e-6, atol=1e-12)
-                np.testing.assert_allclose(shown["im"], fps.eigvals[s].imag, rtol=1e-6, atol=1e-12)
-                np.testing.assert_allclose(shown["residual"], r.residual[s], rtol=1e-8)
-                # two branches, drawn, ending at the two attractors the static figure joins
-                assert shown["segments"] == 2 and len(shown["targets"]) == 2
-                assert set(shown["targets"]) == linked[s] and len(linked[s]) == 2
-                for target, text in zip(shown["targets"], shown["texts"], strict=True):
-                    assert r.point_kinds[target] == "stable"
-                    assert f"({r.readout_signs[target]})" in text
-            # A click on a point in the 3-D view selects it (plotly's click event).
-            stable = int(np.flatnonzero(np.asarray(r.point_kinds) == "stable")[0])
-            page.evaluate(
-                """(i) => { const v = document.querySelector('#dsx-explorer .dsx-view');
-                  const k = v.data.findIndex(t => t.customdata && t.customdata.includes(i));
-                  v.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
-                stable,
-            )
-            assert root.get_attribute("data-selected") == str(stable)
-            assert root.get_attribute("data-unstable") == "0"
-            assert root.locator(".dsx-branches li").count() == 0
-            # the colour menu restyles the trajectories without error
-            root.locator(".dsx-colour").select_option("readout (bit pattern)")
-            page.wait_for_timeout(100)
-        finally:
-            browser.close()
+            assert shown["selected"] == str(s)
+            assert shown["unstable"] == 1 and shown["index"] == "1"
+            np.testing.assert_allclose(shown["re"], fps.eigvals[s].real, rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(shown["im"], fps.eigvals[s].imag, rtol=1e-6, atol=1e-12)
+            np.testing.assert_allclose(shown["residual"], r.residual[s], rtol=1e-8)
+            # two branches, drawn, ending at the two attractors the static figure joins
+            assert shown["segments"] == 2 and len(shown["targets"]) == 2
+            assert set(shown["targets"]) == linked[s] and len(linked[s]) == 2
+            for target, text in zip(shown["targets"], shown["texts"], strict=True):
+                assert r.point_kinds[target] == "stable"
+                assert f"({r.readout_signs[target]})" in text
+        # A click on a point in the 3-D view selects it (plotly's click event).
+        stable = int(np.flatnonzero(np.asarray(r.point_kinds) == "stable")[0])
+        page.evaluate(
+            """(i) => { const v = document.querySelector('#dsx-explorer .dsx-view');
+              const k = v.data.findIndex(t => t.customdata && t.customdata.includes(i));
+              v.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
+            stable,
+        )
+        assert root.get_attribute("data-selected") == str(stable)
+        assert root.get_attribute("data-unstable") == "0"
+        assert root.locator(".dsx-branches li").count() == 0
+        # the colour menu restyles the trajectories without error
+        root.locator(".dsx-colour").select_option("readout (bit pattern)")
+        page.wait_for_timeout(100)
     assert errors == [], errors
     report = json.loads((flipflop_run / "report.json").read_text())
     (view,) = [s["interactive"] for s in report["sections"] if s.get("interactive")]
@@ -336,35 +324,22 @@ def test_continuation_slider_in_headless_chromium(tmp_path: Path) -> None:
         inside = folds[0] + 0.02 < v < folds[1] - 0.02
         outside = v < folds[0] - 0.02 or v > folds[1] + 0.02
         assert (n == 3) if inside else (n == 1) if outside else n >= 1, (v, n)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
     page_path = ex.save_html(tmp_path / "continuation.html")
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_path.resolve().as_uri())
-            page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
-            drawn = """() => document.querySelector('.dsx-view').data
-                .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
-            assert page.evaluate(drawn) == counts[0]
-            middle = int(np.argmax(np.array(counts) == 3))
-            # move the slider: plotly's own animate call for that step, as a drag would make
-            page.evaluate(
-                """(name) => Plotly.animate(document.querySelector('.dsx-view'), [name],
-                    {mode: 'immediate', frame: {duration: 0, redraw: true},
-                     transition: {duration: 0}})""",
-                data["frames"][middle]["name"],
-            )
-            page.wait_for_function(f"({drawn})() === 3", timeout=10_000)
-            assert page.evaluate("document.querySelectorAll('.slider-container').length") == 1
-        finally:
-            browser.close()
+    with chromium_page(page_path, viewport=VIEWPORT) as (page, errors):
+        page.wait_for_selector(".dsx[data-ready='1']", state="attached", timeout=60_000)
+        drawn = """() => document.querySelector('.dsx-view').data
+            .filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0)"""
+        assert page.evaluate(drawn) == counts[0]
+        middle = int(np.argmax(np.array(counts) == 3))
+        # move the slider: plotly's own animate call for that step, as a drag would make
+        page.evaluate(
+            """(name) => Plotly.animate(document.querySelector('.dsx-view'), [name],
+                {mode: 'immediate', frame: {duration: 0, redraw: true},
+                 transition: {duration: 0}})""",
+            data["frames"][middle]["name"],
+        )
+        page.wait_for_function(f"({drawn})() === 3", timeout=10_000)
+        assert page.evaluate("document.querySelectorAll('.slider-container').length") == 1
     assert errors == [], errors
 
 
@@ -398,34 +373,21 @@ def test_compare_explorer_opens_each_networks_points(tmp_path: Path) -> None:
     assert "compare.html" in (out / "report.md").read_text()
     back = CompareResult.load(out)
     sizes = [len(g.fixed_points) for g in back.graphs]
-    sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    errors: list[str] = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((out / "compare.html").resolve().as_uri())
-            page.wait_for_selector(".dsc[data-ready='1']", state="attached", timeout=60_000)
-            heat = page.evaluate("document.querySelector('.dsc-heat').data[0].z")
-            np.testing.assert_allclose(heat, back.distances["dsa"], rtol=1e-4, atol=1e-9)
-            for i in (2, 0):
-                if sizes[i] == 0:
-                    continue
-                # a click on the network's point in the embedding (plotly's click event)
-                page.evaluate(
-                    """(i) => { const e = document.querySelector('.dsc-embed');
-                      const k = e.data.findIndex(t => t.customdata.includes(i));
-                      e.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
-                    i,
-                )
-                sel = f".dsc-network .dsx[data-ready='1'][data-points='{sizes[i]}']"
-                page.wait_for_selector(sel, state="attached", timeout=60_000)
-                assert page.evaluate("document.querySelector('.dsc').dataset.opened") == str(i)
-        finally:
-            browser.close()
+    with chromium_page(out / "compare.html", viewport=VIEWPORT) as (page, errors):
+        page.wait_for_selector(".dsc[data-ready='1']", state="attached", timeout=60_000)
+        heat = page.evaluate("document.querySelector('.dsc-heat').data[0].z")
+        np.testing.assert_allclose(heat, back.distances["dsa"], rtol=1e-4, atol=1e-9)
+        for i in (2, 0):
+            if sizes[i] == 0:
+                continue
+            # a click on the network's point in the embedding (plotly's click event)
+            page.evaluate(
+                """(i) => { const e = document.querySelector('.dsc-embed');
+                  const k = e.data.findIndex(t => t.customdata.includes(i));
+                  e.emit('plotly_click', {points: [{curveNumber: k, customdata: i}]}); }""",
+                i,
+            )
+            sel = f".dsc-network .dsx[data-ready='1'][data-points='{sizes[i]}']"
+            page.wait_for_selector(sel, state="attached", timeout=60_000)
+            assert page.evaluate("document.querySelector('.dsc').dataset.opened") == str(i)
     assert errors == [], errors
