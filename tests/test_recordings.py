@@ -52,3 +52,54 @@ def test_fit_recovers_hidden_decision_mechanism() -> None:
     assert m.mechanism_distance == mechanism_distance(m.true_graph, m.fit_graph)
     with pytest.raises(InvalidParameterError, match="Recordings"):
         fit_to_recordings(y)  # type: ignore[arg-type]
+
+
+def test_recordings_fields_roundtrip_and_views(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, (4, 6, 3)).astype(float)
+    mask = np.arange(6) < np.array([6, 4, 2, 5])[:, None]
+    counts[~mask] = 0
+    rec = Recordings(
+        counts, np.array([0, 1, 0, 1]), 0.02, mask=mask, inputs=rng.standard_normal((4, 6, 2)),
+        heldout=np.array([False, True, False]), split=np.array(["train", "valid", "train", "test"]),
+        quantity="counts", latents=rng.standard_normal((4, 6, 2)),
+    )
+    back = load_recordings(save_recordings(rec, tmp_path / "r.npz"))
+    for key in ("activity", "mask", "inputs", "conditions", "heldout", "split", "latents"):
+        np.testing.assert_array_equal(getattr(back, key), getattr(rec, key))
+    assert (back.dt, back.quantity) == (0.02, "counts")
+    np.testing.assert_array_equal(back.lengths, [6, 4, 2, 5])
+    np.testing.assert_array_equal(back.heldin_units, [0, 2])
+    np.testing.assert_array_equal(back.heldout_units, [1])
+    np.testing.assert_array_equal(back.trials("train"), [0, 2])
+    valid = back.subset("valid")
+    assert valid.n_trials == 1 and valid.lengths[0] == 4 and valid.split.tolist() == ["valid"]
+    np.testing.assert_array_equal(valid.inputs, rec.inputs[[1]])
+    plain = Recordings(np.ones((2, 3, 1)))
+    np.testing.assert_array_equal(plain.trials("train"), [0, 1])
+    assert plain.trials("test").size == 0 and plain.frame_mask.all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mask": np.ones((3, 5), bool)}, "mask must be bool of shape"),
+        ({"mask": np.array([[True, False, True, True, True]] * 2)}, "recorded frames first"),
+        ({"mask": np.array([[True] + [False] * 4] * 2)}, "at least 2 recorded"),
+        ({"inputs": np.ones((2, 4, 1))}, r"inputs \(trials, time, n_in\) must have shape"),
+        ({"heldout": np.array([1, 0])}, "heldout must be bool"),
+        ({"heldout": np.array([True, True])}, "keep at least one held in"),
+        ({"split": np.array(["train", "val"])}, "unknown entries"),
+        ({"quantity": "spikes"}, "quantity"),
+        ({"quantity": "counts"}, "non-negative integer"),
+    ],
+)
+def test_recordings_field_errors(kwargs, match) -> None:
+    activity = np.full((2, 5, 2), 0.5)
+    with pytest.raises((ShapeError, InvalidParameterError), match=match):
+        Recordings(activity, **kwargs)
+
+
+def test_load_recordings_unknown_suffix(tmp_path) -> None:
+    with pytest.raises(InvalidParameterError, match="unknown suffix '.mat'"):
+        load_recordings(tmp_path / "x.mat")

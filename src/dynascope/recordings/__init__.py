@@ -1,0 +1,23 @@
+"""Recorded activity in, and an RNN fitted to it (the seed's section 5.2 workflow).
+
+- :class:`Recordings`: the one in-memory form of recorded trials (activity, mask, inputs,
+  conditions, held-out units, trial splits, what was measured), :func:`load_recordings` reads it
+  from files, :func:`save_recordings` writes the documented ``.npz`` format;
+- :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
+  reverse-engineered like any other model and compared with the system that produced the data
+  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`).
+"""
+
+from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
+from ._fit import FittedRecordingModel, fit_to_recordings
+from ._load import load_recordings
+
+__all__ = [
+    "QUANTITIES",
+    "SPLITS",
+    "FittedRecordingModel",
+    "Recordings",
+    "fit_to_recordings",
+    "load_recordings",
+    "save_recordings",
+]

@@ -1,0 +1,270 @@
+"""The one in-memory form of recorded trials, and its ``.npz`` file.
+
+Every reader (:func:`dynascope.recordings.load_recordings`) returns a :class:`Recordings`:
+activity ``(trials, time, units)`` and what travels with it — which frames are real (variable
+trial lengths, padded), the task inputs, conditions, the sampling interval, which units are held
+out for co-smoothing, which trials are for training, validation and testing, what was measured
+(rates, spike counts, calcium), and, for synthetic data, the generator's true latent states.
+
+File format (``.npz`` of the dynascope store, :mod:`dynascope._store`: the arrays below and the
+header ``__header__`` of kind ``"recordings"``; read with ``allow_pickle=False``, so a file
+holding pickled objects is refused). Files without the header, as other tools write them or
+dynascope did up to commit 3825198, load too; only ``activity`` is required:
+
+============ ================================ ===========================================
+key          shape, dtype                     meaning
+============ ================================ ===========================================
+activity     (trials, time, units) float      recorded activity (0 in padded frames)
+mask         (trials, time) bool              True where a frame was recorded
+inputs       (trials, time, n_in) float       task inputs on the same frames
+conditions   (trials,) int                    condition index of each trial
+dt           () float                         sampling interval (seconds)
+heldout      (units,) bool                    True for held-out units (co-smoothing)
+split        (trials,) str                    "train", "valid" or "test" per trial
+quantity     () str                           "rates", "counts" or "calcium"
+latents      (trials, time, k) float          true latent states (synthetic data only)
+============ ================================ ===========================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._store import read_npz, write_npz
+from .._validation import check_float, check_option
+from ..exceptions import InvalidParameterError, ShapeError
+
+__all__ = ["QUANTITIES", "SPLITS", "Recordings", "read_recordings_npz", "save_recordings"]
+
+#: What a recording measures; the default likelihood of a fit follows from it
+#: (Poisson for ``"counts"``, Gaussian otherwise).
+QUANTITIES = ("rates", "counts", "calcium")
+#: The trial splits.
+SPLITS = ("train", "valid", "test")
+
+
+def _float_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name} must be numeric; got {type(value).__name__}.") from exc
+    if a.ndim != len(shape) or any(
+        s is not None and s != n for s, n in zip(shape, a.shape, strict=True)
+    ):
+        want = ", ".join("·" if s is None else str(s) for s in shape)
+        raise ShapeError(f"{name} must have shape ({want}); got {a.shape}.")
+    return a
+
+
+@dataclass(frozen=True)
+class Recordings:
+    """Recorded trials and what travels with them (see the module docstring for each field).
+
+    Attributes
+    ----------
+    activity : ndarray, shape (trials, time, units)
+        Finite everywhere; padded frames (``mask`` False) hold 0.
+    mask : ndarray of bool, shape (trials, time), or None
+        None means every frame was recorded. Each trial's recorded frames come first
+        (a trial of length L has ``mask[i, :L]`` True and the rest False), and every trial has
+        at least 2.
+    inputs : ndarray, shape (trials, time, n_in), or None
+    conditions : ndarray of int, shape (trials,), or None
+    dt : float or None
+    heldout : ndarray of bool, shape (units,), or None
+        None means no unit is held out.
+    split : ndarray of str, shape (trials,), or None
+        Entries from :data:`SPLITS`; None means every trial is for training.
+    quantity : {"rates", "counts", "calcium"}
+        ``"counts"`` requires non-negative integer activity.
+    latents : ndarray, shape (trials, time, k), or None
+    """
+
+    activity: np.ndarray
+    conditions: np.ndarray | None = None
+    dt: float | None = None
+    mask: np.ndarray | None = None
+    inputs: np.ndarray | None = None
+    heldout: np.ndarray | None = None
+    split: np.ndarray | None = None
+    quantity: str = "rates"
+    latents: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        owner = "Recordings"
+        a = _float_array(self.activity, "activity (trials, time, units)", (None, None, None))
+        if min(a.shape) < 1:
+            raise ShapeError(f"activity must have shape (trials, time, units); got {a.shape}.")
+        if a.shape[1] < 2:
+            raise ShapeError("activity needs at least 2 time steps per trial.")
+        if not np.isfinite(a).all():
+            raise InvalidParameterError(
+                "activity contains NaN or Inf values; impute or drop them (or mark padded "
+                "frames with mask and set them to 0)."
+            )
+        n_trials, n_time, n_units = a.shape
+        set_ = object.__setattr__
+        set_(self, "activity", a)
+        set_(self, "quantity", check_option(self.quantity, "quantity", owner, QUANTITIES))
+        if self.quantity == "counts" and ((a < 0).any() or (a != np.round(a)).any()):
+            raise InvalidParameterError(
+                "quantity='counts' needs non-negative integer activity; use quantity='rates' "
+                "for rates or smoothed counts."
+            )
+        if self.mask is not None:
+            m = np.asarray(self.mask)
+            if m.shape != (n_trials, n_time) or m.dtype != bool:
+                raise ShapeError(
+                    f"mask must be bool of shape (trials, time) = ({n_trials}, {n_time}); got "
+                    f"{m.dtype} {m.shape}."
+                )
+            lengths = m.sum(1)
+            if (lengths < 2).any():
+                raise ShapeError("every trial needs at least 2 recorded frames (mask True).")
+            if (m != (np.arange(n_time) < lengths[:, None])).any():
+                raise ShapeError(
+                    "mask must mark each trial's recorded frames first (True…True False…False); "
+                    "pad variable-length trials at their end."
+                )
+            set_(self, "mask", m)
+        if self.inputs is not None:
+            u = _float_array(self.inputs, "inputs (trials, time, n_in)", (n_trials, n_time, None))
+            if not np.isfinite(u).all():
+                raise InvalidParameterError("inputs contain NaN or Inf values.")
+            set_(self, "inputs", u)
+        if self.latents is not None:
+            z = _float_array(self.latents, "latents (trials, time, k)", (n_trials, n_time, None))
+            if not np.isfinite(z).all():
+                raise InvalidParameterError("latents contain NaN or Inf values.")
+            set_(self, "latents", z)
+        if self.conditions is not None:
+            c = np.asarray(self.conditions)
+            if c.shape != (n_trials,) or not np.issubdtype(c.dtype, np.integer):
+                raise ShapeError(
+                    f"conditions must be integers of shape (trials,) = ({n_trials},); got "
+                    f"{c.dtype} {c.shape}."
+                )
+            set_(self, "conditions", c)
+        if self.dt is not None:
+            set_(self, "dt", check_float(self.dt, "dt", owner, min_value=0.0, min_inclusive=False))
+        if self.heldout is not None:
+            h = np.asarray(self.heldout)
+            if h.shape != (n_units,) or h.dtype != bool:
+                raise ShapeError(
+                    f"heldout must be bool of shape (units,) = ({n_units},); got {h.dtype} "
+                    f"{h.shape}."
+                )
+            if h.all():
+                raise InvalidParameterError("heldout marks every unit; keep at least one held in.")
+            set_(self, "heldout", h)
+        if self.split is not None:
+            s = np.asarray(self.split)
+            if s.shape != (n_trials,) or s.dtype.kind not in "UO":
+                raise ShapeError(
+                    f"split must be strings of shape (trials,) = ({n_trials},); got {s.dtype} "
+                    f"{s.shape}."
+                )
+            bad = sorted(set(s.tolist()) - set(SPLITS))
+            if bad:
+                raise InvalidParameterError(f"split has unknown entries {bad}; use {list(SPLITS)}.")
+            set_(self, "split", s.astype("U5"))
+
+    # ---------------------------------------------------------------- sizes and views
+    @property
+    def n_trials(self) -> int:
+        return int(self.activity.shape[0])
+
+    @property
+    def n_time(self) -> int:
+        return int(self.activity.shape[1])
+
+    @property
+    def n_units(self) -> int:
+        return int(self.activity.shape[2])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Recorded frames per trial, shape (trials,)."""
+        if self.mask is None:
+            return np.full(self.n_trials, self.n_time)
+        return self.mask.sum(1)
+
+    @property
+    def frame_mask(self) -> np.ndarray:
+        """``mask``, or all True."""
+        return np.ones(self.activity.shape[:2], bool) if self.mask is None else self.mask
+
+    @property
+    def heldin_units(self) -> np.ndarray:
+        """Indices of the held-in units."""
+        if self.heldout is None:
+            return np.arange(self.n_units)
+        return np.flatnonzero(~self.heldout)
+
+    @property
+    def heldout_units(self) -> np.ndarray:
+        """Indices of the held-out units (empty when none)."""
+        return np.flatnonzero(self.heldout) if self.heldout is not None else np.arange(0)
+
+    def trials(self, split: str) -> np.ndarray:
+        """Indices of the trials of one split (all are ``"train"`` when ``split`` is None)."""
+        check_option(split, "split", "Recordings.trials", SPLITS)
+        if self.split is None:
+            return np.arange(self.n_trials) if split == "train" else np.arange(0)
+        return np.flatnonzero(self.split == split)
+
+    def subset(self, trials: Any) -> Recordings:
+        """The recordings of some trials (an index array or a split name)."""
+        idx = self.trials(trials) if isinstance(trials, str) else np.asarray(trials, dtype=int)
+        if idx.size == 0:
+            raise InvalidParameterError("subset selects no trial.")
+
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return replace(
+            self, activity=self.activity[idx], conditions=take(self.conditions),
+            mask=take(self.mask), inputs=take(self.inputs), split=take(self.split),
+            latents=take(self.latents),
+        )
+
+
+_KIND = "recordings"
+_OPTIONAL = ("mask", "inputs", "conditions", "heldout", "split", "latents")
+
+
+def save_recordings(recordings: Recordings, path: str | os.PathLike[str]) -> Path:
+    """Write ``recordings`` to an ``.npz`` file in the documented format (atomically)."""
+    arrays: dict[str, Any] = {"activity": recordings.activity}
+    for key in _OPTIONAL:
+        value = getattr(recordings, key)
+        if value is not None:
+            arrays[key] = value
+    if recordings.dt is not None:
+        arrays["dt"] = np.asarray(recordings.dt)
+    if recordings.quantity != "rates":
+        arrays["quantity"] = np.asarray(recordings.quantity)
+    return write_npz(path, _KIND, arrays, compress=False)
+
+
+def read_recordings_npz(path: str | os.PathLike[str]) -> Recordings:
+    """Read an ``.npz`` file in the documented format (never unpickles)."""
+    z, _ = read_npz(path, _KIND, headerless=True)
+    if "activity" not in z:
+        raise InvalidParameterError(
+            f"{path} has no 'activity' array (trials, time, units); found {sorted(z)}."
+        )
+    fields: dict[str, Any] = {key: z[key] for key in _OPTIONAL if key in z}
+    if "dt" in z:
+        fields["dt"] = float(z["dt"])
+    if "quantity" in z:
+        fields["quantity"] = str(z["quantity"])
+    try:
+        return Recordings(z["activity"], **fields)
+    except (ShapeError, InvalidParameterError) as exc:
+        raise type(exc)(f"{path}: {exc}") from None
