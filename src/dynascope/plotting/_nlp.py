@@ -225,8 +225,9 @@ def plot_class_states(
         pl = np.zeros(len(p), dtype=int) if point_labels is None else np.asarray(point_labels)
         for c in np.unique(pl):
             sel = pl == c
-            label = "fixed/slow points" if c == np.unique(pl)[0] else None
-            ax.scatter(*p[sel].T, s=30, marker="x", color=colours.get(c, "k"), label=label)
+            ax.scatter(*p[sel].T, s=30, marker="x", color=colours.get(c, "k"))
+        # one black legend entry for the crosses, whatever their colours
+        ax.scatter(*[[]] * p.shape[1], s=30, marker="x", color="k", label="fixed/slow points")
     ax.legend(fontsize=8)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
