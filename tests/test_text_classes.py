@@ -25,7 +25,8 @@ def results(**change) -> tc.TextClassesResults:
         n_test=426, train_seconds=100.0, rnn_accuracy=0.90, bow_accuracy=0.97, majority=0.24,
         n_analysis_docs=40, final_ratio=np.array([0.3, 0.25, 0.2, 0.17] + [0.01] * 8),
         final_dim90=4, final_pr=3.9, points_ratio=np.array([0.3, 0.3, 0.2, 0.15] + [0.0125] * 4),
-        points_dim90=4, points_pr=3.8, n_points=60, centroid_ratio=np.array([0.3, 0.26, 0.24, 0.2]),
+        points_dim90=4, points_pr=3.8, n_points=60, slow_tol=1e-4,
+        centroid_ratio=np.array([0.3, 0.26, 0.24, 0.2]),
         centroid_dim90=4, centroid_spacing=0.8, order_rho=0.3, nearest_adjacent=0.4,
         readout_alignment=np.array([0.95, 0.9, 0.9, 0.85]), final_pcs=rng.normal(size=(40, 3)),
         final_labels=np.arange(40) % c, points_pcs=rng.normal(size=(60, 3)),
@@ -52,19 +53,20 @@ def test_learned_categorical_network_reads_as_a_simplex() -> None:
                  "words_match_bag_of_words": True}  # fmt: skip
     text = _text(r)
     assert text.startswith("A 64-unit GRU classifies the bbc test documents (5 categorical")
-    assert "Its integration manifold measures 4 dimensions (fixed/slow points" in text
+    assert "Its final states span 4 dimensions (PCs for 90% of the variance" in text
+    assert "its 60 slow points, q <= 0.0001: 4 PCs" in text
     assert "which is what Aitken et al. (2020) predict" in text
 
 
 def test_measured_dimension_is_stated_not_assumed() -> None:
-    r = results(points_dim90=2, points_pr=1.9)
+    r = results(final_dim90=2, final_pr=1.9)
     v = _verdicts(r)
     assert v["manifold_dimension"] is False
     text = _text(r)
-    assert "measures 2 dimensions" in text and "not what Aitken et al. (2020) predict" in text
-    # too few fixed points: the dimension is the final states'
-    r2 = results(n_points=3, final_dim90=6)
-    assert r2.manifold_dim == 6 and "(final states:" in _text(r2)
+    assert "span 2 dimensions" in text and "not what Aitken et al. (2020) predict" in text
+    # the slow points' own dimension is quoted beside it, whatever it is
+    assert "its 60 slow points, q <= 0.0001: 4 PCs" in text
+    assert _verdicts(results(points_dim90=7))["manifold_dimension"] is True
 
 
 def test_network_that_does_not_learn_says_so_first_and_describes_no_manifold() -> None:
@@ -88,13 +90,13 @@ def test_network_that_does_not_learn_says_so_first_and_describes_no_manifold() -
 
 def test_ordinal_claims_expect_fewer_than_c_minus_1_dimensions_in_order() -> None:
     r = results(task="imdb-ratings", ordinal=True, class_names=("1-2", "3-4", "7-8", "9-10"),
-                majority=0.3, bow_accuracy=0.55, rnn_accuracy=0.5, points_dim90=2,
+                majority=0.3, bow_accuracy=0.55, rnn_accuracy=0.5, final_dim90=2,
                 centroid_dim90=1, centroid_ratio=np.array([0.93, 0.05, 0.02]), order_rho=1.0,
                 nearest_adjacent=1.0, readout_alignment=np.array([0.9, 0.8, 0.6]),
                 displacement_r=np.array([0.6, 0.5, 0.5, 0.6]))  # fmt: skip
     v = _verdicts(r)
     assert v["manifold_dimension"] is True and v["manifold_shape"] is True
-    r3 = dataclasses.replace(r, points_dim90=3)
+    r3 = dataclasses.replace(r, final_dim90=3)
     assert _verdicts(r3)["manifold_dimension"] is False
     shuffled = dataclasses.replace(r, order_rho=0.4, nearest_adjacent=0.5)
     assert _verdicts(shuffled)["manifold_shape"] is False

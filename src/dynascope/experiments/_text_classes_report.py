@@ -64,7 +64,7 @@ def _cites(r: TextClassesResults) -> dict[str, Any]:
         "C1": c - 1,
         "kind": "ordinal" if r.ordinal else "categorical",
         "dim": r.manifold_dim,
-        "source": r.manifold_source,
+        "slow_tol": r.slow_tol,
         "final_dim": r.final_dim90,
         "final_pr": r.final_pr,
         "points_dim": r.points_dim90,
@@ -124,13 +124,13 @@ CLAIMS = (
     ),
     Claim(
         "manifold_dimension", _dimension, _cites,
-        "Its integration manifold measures {dim} dimensions ({source}: PCs for 90% of the "
-        "variance; fixed points {points_dim} PCs, participation ratio {points_pr:.1f}; final "
-        "states {final_dim} PCs, ratio {final_pr:.1f}), which is what Aitken et al. (2020) "
+        "Its final states span {dim} dimensions (PCs for 90% of the variance, participation "
+        "ratio {final_pr:.1f}; its {n_points} slow points, q <= {slow_tol:g}: {points_dim} PCs, "
+        "ratio {points_pr:.1f}), which is what Aitken et al. (2020) "
         "predict for {C} {kind} classes (C − 1 = {C1} for categorical, fewer for ordered).",
-        "Its integration manifold measures {dim} dimensions ({source}: PCs for 90% of the "
-        "variance; fixed points {points_dim} PCs, participation ratio {points_pr:.1f}; final "
-        "states {final_dim} PCs, ratio {final_pr:.1f}), not what Aitken et al. (2020) predict "
+        "Its final states span {dim} dimensions (PCs for 90% of the variance, participation "
+        "ratio {final_pr:.1f}; its {n_points} slow points, q <= {slow_tol:g}: {points_dim} PCs, "
+        "ratio {points_pr:.1f}), not what Aitken et al. (2020) predict "
         "for {C} {kind} classes (C − 1 = {C1} for categorical, fewer for ordered).",
         value="dim", relation="== C − 1 (categorical), < C − 1 (ordinal); judged when learned",
     ),
@@ -235,9 +235,9 @@ def _geometry_section(r: TextClassesResults) -> Section:
         else "; the network did not learn the task, so no manifold is described by this view"
     )
     text = (
-        f"PCA of the final states of {r.n_analysis_docs} test documents and of {r.n_points} "
-        "fixed/slow points found at zero input (the padding token); dimension = PCs for 90% "
-        "of the variance, with the participation ratio. "
+        f"PCA of the final states of {r.n_analysis_docs} test documents and of the {r.n_points} "
+        f"fixed/slow points (q <= {r.slow_tol:g}) found at zero input (the padding token); "
+        "dimension = PCs for 90% of the variance, with the participation ratio. "
         + verdicts.say("manifold_dimension", "manifold_shape", "readout_aligned")
     )
     return Section(

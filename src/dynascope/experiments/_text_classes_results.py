@@ -42,20 +42,11 @@ class TextClassesResults(ExperimentResults):
         Test accuracy of always answering the most frequent test class.
     n_analysis_docs : int
         Test documents whose states are analysed.
-    final_ratio, points_ratio : ndarray (state_size,)
-        Explained variance ratio of the final states and of the fixed/slow points.
-    final_dim90, points_dim90, centroid_dim90 : int
-        PCs for 90% of the variance of the final states, the points and the class centroids.
-    final_pr, points_pr : float
-        Participation ratios.
-    n_points : int
-        Fixed and slow points found at zero input (``points_*`` are zeros/NaN when < 2).
-    centroid_ratio : ndarray (C - 1,)
-        Explained variance ratio of the class centroids of the final states.
-    centroid_spacing, order_rho, nearest_adjacent : float
-        Shape of the centroids (:class:`~dynascope.nlp.ClassGeometry`).
-    readout_alignment : ndarray (C - 1,)
-        Projection of each leading principal axis onto the readout's class subspace.
+    final_ratio, final_dim90, final_pr, points_ratio, points_dim90, points_pr, n_points,
+    centroid_ratio, centroid_dim90, centroid_spacing, order_rho, nearest_adjacent,
+    readout_alignment
+        The measured geometry, as in :class:`~dynascope.nlp.ClassGeometry` (``points_*`` are
+        zeros/NaN when fewer than two points were found).
     final_pcs : ndarray (n_analysis_docs, 3)
         Final states in the first three PCs of the final states.
     final_labels : ndarray of int (n_analysis_docs,)
@@ -97,6 +88,7 @@ class TextClassesResults(ExperimentResults):
     points_dim90: int
     points_pr: float
     n_points: int
+    slow_tol: float
     centroid_ratio: np.ndarray
     centroid_dim90: int
     centroid_spacing: float
@@ -118,14 +110,10 @@ class TextClassesResults(ExperimentResults):
 
     @property
     def manifold_dim(self) -> int:
-        """The measured dimension: PCs for 90% of the fixed points' variance when at least C
-        points were found, else of the final states'."""
-        return self.points_dim90 if self.n_points >= self.n_classes else self.final_dim90
-
-    @property
-    def manifold_source(self) -> str:
-        """Which point set :attr:`manifold_dim` measures."""
-        return "fixed/slow points" if self.n_points >= self.n_classes else "final states"
+        """The measured dimension: PCs for 90% of the final states' variance (the states the
+        network integrates to; the fixed/slow points found depend on a tolerance, so their
+        dimension is reported beside it)."""
+        return self.final_dim90
 
     def title(self) -> str:
         """The report's title."""
