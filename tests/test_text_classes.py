@@ -100,7 +100,9 @@ def test_ordinal_claims_expect_fewer_than_c_minus_1_dimensions_in_order() -> Non
     assert _verdicts(r3)["manifold_dimension"] is False
     shuffled = dataclasses.replace(r, order_rho=0.4, nearest_adjacent=0.5)
     assert _verdicts(shuffled)["manifold_shape"] is False
-    assert "not the shape expected for ordinal classes" in _text(shuffled)
+    assert "not an ordered curve, the shape expected for ordinal classes" in _text(shuffled)
+    assert "need 1 PC(s) for 90% of their variance (93%, 5%, 2%)" in _text(r)
+    assert "an ordered curve, as expected for ordinal classes" in _text(r)
 
 
 def _tiny_corpus() -> Corpus:

@@ -63,6 +63,9 @@ def _cites(r: TextClassesResults) -> dict[str, Any]:
         "C": c,
         "C1": c - 1,
         "kind": "ordinal" if r.ordinal else "categorical",
+        "shape": "an ordered curve"
+        if r.ordinal
+        else f"a simplex with one corner per class ({c - 1} PCs, even spacing)",
         "dim": r.manifold_dim,
         "slow_tol": r.slow_tol,
         "final_dim": r.final_dim90,
@@ -136,14 +139,13 @@ CLAIMS = (
     ),
     Claim(
         "manifold_shape", _shape, _cites,
-        "The class centroids of the final states span {centroid_dim} dimensions "
-        "({centroid_ratio} of their variance), spaced {spacing:.2f} (smallest/largest "
-        "distance), in class order |ρ| = {rho:.2f}: the shape expected ({kind}: "
-        "a simplex with one corner per class, or an ordered curve).",
-        "The class centroids of the final states span {centroid_dim} dimensions "
-        "({centroid_ratio} of their variance), spaced {spacing:.2f} (smallest/largest "
-        "distance), in class order |ρ| = {rho:.2f}, nearest neighbour adjacent for "
-        "{adjacent:.0%} of the classes: not the shape expected for {kind} classes.",
+        "The class centroids of the final states need {centroid_dim} PC(s) for 90% of their "
+        "variance ({centroid_ratio}), spaced {spacing:.2f} (smallest/largest distance), in "
+        "class order |ρ| = {rho:.2f}: {shape}, as expected for {kind} classes.",
+        "The class centroids of the final states need {centroid_dim} PC(s) for 90% of their "
+        "variance ({centroid_ratio}), spaced {spacing:.2f} (smallest/largest distance), in "
+        "class order |ρ| = {rho:.2f}, nearest neighbour adjacent for {adjacent:.0%} of the "
+        "classes: not {shape}, the shape expected for {kind} classes.",
         value="rho", relation="simplex: C − 1 centroid PCs and spacing >= 0.5; ordinal: "
         "|ρ| >= 0.99 and every nearest centroid adjacent",
     ),
@@ -263,9 +265,10 @@ def _words_section(r: TextClassesResults) -> Section:
     )  # fmt: skip
     return Section(
         "Words along the class directions",
-        "Each word's displacement of the logits from the fixed points, along each class "
-        "direction (the readout centred across classes), against the bag of words' weights. "
-        + verdicts.say("words_match_bag_of_words"),
+        "Each word's displacement of the logits from "
+        + (f"the {r.n_points} slow points" if r.n_points else "the final states (no slow point)")
+        + ", along each class direction (the readout centred across classes), against the bag "
+        "of words' weights. " + verdicts.say("words_match_bag_of_words"),
         (),
         Table(
             ("class", "r with bag of words", "words moving the state furthest towards it"), rows
