@@ -214,18 +214,20 @@ EXPERIMENT = register(
         description="Train a C-class text RNN (BBC topics or IMDB stated ratings); measure the "
         "dimension and shape of its integration manifold against the bag of words.",
         options=TextClassesOptions,
-        # quick: a smoke test of every stage (about 10 s of training on one thread).
+        # quick: a smoke test of every stage, about 40 s in all at load 8 on 2 cores; on BBC
+        # News it learns (80.5% against the bag of words' 95.5%; 4 epochs over 800 documents
+        # of 80 tokens stayed at 53.5%, below the learned level).
         quick={
             "vocab_size": 2000,
-            "max_len": 80,
+            "max_len": 60,
             "embed_dim": 16,
             "hidden": 32,
-            "epochs": 4,
+            "epochs": 12,
             "batch_size": 32,
             "lr": 1e-2,
             "weight_decay": 1e-2,
             "time_limit": 60.0,
-            "max_train_docs": 800,
+            "max_train_docs": 1200,
             "max_test_docs": 200,
             "n_init": 64,
             "analysis_docs": 100,
