@@ -136,3 +136,8 @@ def test_text_classes_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch) -> None
     solved = content["claims"][0]["verdict"]
     # the summary opens with the verdict on learning, whichever it is
     assert content["summary"].startswith("A 8-unit GRU" if solved else "This 8-unit GRU FAILS")
+    # resumed from its finished checkpoint, the run ends with the same network and numbers
+    run_experiment("text-classes", out, quick=True, options=opts, resume=True)
+    again = json.loads((out / "metrics_summary.json").read_text())
+    assert again["rnn_accuracy"] == metrics["rnn_accuracy"]
+    assert again["final_dim90"] == metrics["final_dim90"]
