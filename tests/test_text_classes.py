@@ -101,6 +101,8 @@ def test_ordinal_claims_expect_fewer_than_c_minus_1_dimensions_in_order() -> Non
     shuffled = dataclasses.replace(r, order_rho=0.4, nearest_adjacent=0.5)
     assert _verdicts(shuffled)["manifold_shape"] is False
     assert "not an ordered curve, the shape expected for ordinal classes" in _text(shuffled)
+    vanilla = dataclasses.replace(r, cell="vanilla", rnn_accuracy=0.26)
+    assert _text(vanilla).startswith("This 64-unit vanilla RNN FAILS to learn the imdb-ratings")
     assert "need 1 PC(s) for 90% of their variance (93%, 5%, 2%)" in _text(r)
     assert "an ordered curve, as expected for ordinal classes" in _text(r)
 

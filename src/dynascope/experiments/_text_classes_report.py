@@ -34,6 +34,10 @@ ALIGNED = 0.7
 WORDS_R = 0.5
 
 
+#: What to call each cell in a sentence.
+_CELL_WORDS = {"gru": "GRU", "lstm": "LSTM", "vanilla": "vanilla RNN"}
+
+
 def learned_level(r: TextClassesResults) -> float:
     """Accuracy at which the network has learned: the majority class plus half the bag of
     words' gain over it (plus 5 points when the bag of words gains nothing)."""
@@ -57,7 +61,7 @@ def _cites(r: TextClassesResults) -> dict[str, Any]:
         "majority": r.majority,
         "level": learned_level(r),
         "gap": r.rnn_accuracy - r.bow_accuracy,
-        "cell": r.cell.upper(),
+        "cell": _CELL_WORDS.get(r.cell, r.cell),
         "n_hidden": r.n_hidden,
         "task": r.task,
         "C": c,
@@ -288,7 +292,10 @@ def narrate(r: TextClassesResults, training: Sequence[FigureSpec] = ()) -> list[
         Table(
             ("model", "test accuracy"),
             (
-                (f"{r.cell.upper()} RNN ({r.n_hidden} units)", f"{r.rnn_accuracy:.4f}"),
+                (
+                    f"{_CELL_WORDS.get(r.cell, r.cell)} ({r.n_hidden} units)",
+                    f"{r.rnn_accuracy:.4f}",
+                ),
                 ("bag of words (logistic regression)", f"{r.bow_accuracy:.4f}"),
                 ("majority class", f"{r.majority:.4f}"),
             ),

@@ -118,7 +118,7 @@ class TextClassesResults(ExperimentResults):
     def title(self) -> str:
         """The report's title."""
         kind = "ordinal" if self.ordinal else "categorical"
-        return f"Text classes: {self.task} ({self.n_classes} {kind} classes, {self.cell.upper()})"
+        return f"Text classes: {self.task} ({self.n_classes} {kind} classes, {self.cell} cell)"
 
     def metrics(self) -> dict[str, Any]:
         """``metrics_summary.json``."""
