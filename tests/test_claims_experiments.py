@@ -608,6 +608,21 @@ def test_sentiment_quick_three_class_run_that_does_not_learn_says_so() -> None:
                                         "classes_simplex": False}  # fmt: skip
 
 
+def test_sentiment_class_caption_states_the_measured_dimension() -> None:
+    """#29: a learned C-class network's caption quotes its measured dimension, not C − 1."""
+    from dynascope.experiments import sentiment
+
+    def caption(r) -> str:
+        return " ".join(f.how for s in sentiment.narrate(r) for f in s.figures
+                        if f.name.startswith("classes_"))  # fmt: skip
+
+    assert "its late states measure 2 dimensions" in caption(sentiment_results())
+    learned_3d = caption(sentiment_results(dim=3))
+    assert "its late states measure 3 dimensions" in learned_3d
+    assert "spreads them over a 2-dimensional simplex" not in learned_3d
+    assert "did not learn" in caption(sentiment_results(class_acc=0.316, dim=3))
+
+
 def test_sentiment_binary_failure_and_weak_line() -> None:
     from dynascope.experiments import sentiment
 

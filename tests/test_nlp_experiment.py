@@ -155,7 +155,10 @@ def test_sentiment_quick_numbers_unchanged_by_the_split(imdb_quick):
         assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
     assert metrics["modifiers"]["not"]["factor_lag1"] == pytest.approx(0.9628185694015416, 1e-6)
     assert metrics["modifier_ranking"][0][0] == "this"
-    assert metrics["classes"]["3"]["dim90"] == 3
+    # the quick 3-class task learns (8 epochs over 1000 documents; 2 over 600 stayed at chance,
+    # 3 PCs): above its level, on C − 1 = 2 dimensions
+    assert metrics["classes"]["3"]["accuracy"] > 2 / 3
+    assert metrics["classes"]["3"]["dim90"] == 2
 
 
 def _assert_round_trip(results, tmp_path):

@@ -124,7 +124,7 @@ def test_sentiment_analyses_show_a_progress_bar(tmp_path: Path, rng, capsys):
 
     data = tmp_path / "reviews.csv"
     _write_reviews(data, rng)
-    options = {**TINY, "data_path": str(data), "epochs": 1, "class_counts": (3,)}
+    options = {**TINY, "data_path": str(data), "epochs": 1, "class_counts": (3,), "class_epochs": 1}
     run_experiment("sentiment", tmp_path / "run", quick=True, options=options, progress=True)
     err = capsys.readouterr().err
     n = len(ANALYSIS_STAGES)

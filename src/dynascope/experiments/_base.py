@@ -100,7 +100,10 @@ def register(experiment: Experiment) -> Experiment:
 
 #: Modules that register the built-in experiments (imported on first use, so that importing
 #: dynascope stays light).
-_BUILTIN = ("flipflop", "constructed", "working_memory", "sine", "sentiment", "decision", "context")
+_BUILTIN = (
+    "flipflop", "constructed", "working_memory", "sine", "sentiment", "text_classes", "decision",
+    "context",
+)  # fmt: skip
 
 
 def _load_all() -> None:

@@ -218,8 +218,8 @@ def _classes_section(r: SentimentResults) -> Section:
                 f"components (accuracy {a:.1%}; {d} PCs for 90% of the late-state variance)",
                 "One dot per document, coloured by its class"
                 + (
-                    f"; a learned network spreads them over a {c - 1}-dimensional simplex, "
-                    "one corner per class"
+                    f"; the network learned, and its late states measure {d} dimensions "
+                    f"(a simplex with one corner per class would measure C − 1 = {c - 1})"
                     if a >= lvl
                     else f"; the network did not learn this task (level {lvl:.0%})"
                 ),

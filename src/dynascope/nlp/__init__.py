@@ -1,12 +1,14 @@
 """Language: sentiment RNNs on real reviews and their reverse engineering (DESIGN §7).
 
-Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`), tokens
+Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`; more classes:
+:func:`load_bbc_news`, :func:`load_imdb_ratings`), tokens
 (:func:`tokenize`, :class:`Vocabulary`, :func:`encode`), classifiers (:class:`TextClassifier`,
 :func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`), the
 analyses (:func:`find_line_attractor`, :func:`word_valence`, :func:`modifier_effects`,
 :func:`rank_modifiers`, :func:`modifier_ranking`, :func:`valence_agreement`,
-:func:`document_states`, :func:`rnn_accuracy`, :func:`attractor_dimension`) and a synthetic
-C-class task (:class:`EvidenceTask`).
+:func:`document_states`, :func:`rnn_accuracy`, :func:`attractor_dimension`), the geometry of
+C-class networks (:func:`class_geometry`, :func:`class_readout`, :func:`participation_ratio`,
+:func:`word_displacement`) and a synthetic C-class task (:class:`EvidenceTask`).
 """
 
 from ._bow import AugmentedBagOfWords as AugmentedBagOfWords
@@ -18,6 +20,9 @@ from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import TextClassifier as TextClassifier
 from ._classifier import classifier_accuracy as classifier_accuracy
 from ._classifier import predict_logits as predict_logits
+from ._corpora import load_bbc_news as load_bbc_news
+from ._corpora import load_imdb_ratings as load_imdb_ratings
+from ._corpora import strip_ratings as strip_ratings
 from ._data import Corpus as Corpus
 from ._data import Split as Split
 from ._data import load_movie_reviews as load_movie_reviews
@@ -31,6 +36,11 @@ from ._dynamics import linearization_error as linearization_error
 from ._dynamics import rnn_accuracy as rnn_accuracy
 from ._fit import TrainHistory as TrainHistory
 from ._fit import train_classifier as train_classifier
+from ._geometry import ClassGeometry as ClassGeometry
+from ._geometry import class_geometry as class_geometry
+from ._geometry import class_readout as class_readout
+from ._geometry import participation_ratio as participation_ratio
+from ._geometry import word_displacement as word_displacement
 from ._synthetic import EvidenceTask as EvidenceTask
 from ._text import Vocabulary as Vocabulary
 from ._text import encode as encode
@@ -47,6 +57,7 @@ from ._words import word_valence as word_valence
 __all__ = [
     "AugmentedBagOfWords",
     "BagOfWords",
+    "ClassGeometry",
     "ClassifierConfig",
     "Corpus",
     "EvidenceTask",
@@ -62,21 +73,28 @@ __all__ = [
     "WordValence",
     "attractor_dimension",
     "bag_of_words_matrix",
+    "class_geometry",
+    "class_readout",
     "classifier_accuracy",
     "document_states",
     "encode",
     "find_line_attractor",
     "linearization_error",
+    "load_bbc_news",
+    "load_imdb_ratings",
     "load_movie_reviews",
     "load_texts",
     "modifier_effects",
     "modifier_ranking",
+    "participation_ratio",
     "predict_logits",
     "rank_modifiers",
     "rnn_accuracy",
     "split_corpus",
+    "strip_ratings",
     "tokenize",
     "train_classifier",
     "valence_agreement",
+    "word_displacement",
     "word_valence",
 ]

@@ -317,11 +317,19 @@ def document_states(
     final_logits : ndarray, shape (n_docs,)
         The logit after each document's last token.
     """
+    states, logits = _document_logits(model, embeddings, ids, lengths)
+    return states, logits[:, 0]
+
+
+def _document_logits(
+    model: RNNModel, embeddings: np.ndarray, ids: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`document_states` with every logit: ``(n_docs, T, S)`` and ``(n_docs, n_out)``."""
     width = int(lengths.max())
     with torch.no_grad():
         states, out = model(torch.as_tensor(embeddings[ids[:, :width]]))
     rows = np.arange(ids.shape[0])
-    return states.numpy(), out.numpy()[rows, lengths - 1, 0]
+    return states.numpy(), out.numpy()[rows, lengths - 1]
 
 
 def rnn_accuracy(
@@ -333,11 +341,12 @@ def rnn_accuracy(
     *,
     batch_size: int = 256,
 ) -> float:
-    """Accuracy of the RNN model (logit > 0 means class 1) on encoded documents.
+    """Accuracy of the RNN model on encoded documents.
 
-    The model runs in float32 on batches of documents of similar length; this is the
-    accuracy of the dynascope model that the analyses study (equal to the classifier's own
-    up to float32 rounding). Arguments as in :func:`document_states`; ``labels`` are 0/1.
+    One logit (two classes): logit > 0 means class 1; C logits: the largest wins. The model
+    runs in float32 on batches of documents of similar length; this is the accuracy of the
+    dynascope model that the analyses study (equal to the classifier's own up to float32
+    rounding). Arguments as in :func:`document_states`; ``labels`` are ``0 .. C - 1``.
     """
     batch_size = check_int(batch_size, "batch_size", "rnn_accuracy", min_value=1)
     m32 = analysis_copy(model, torch.float32)
@@ -346,8 +355,9 @@ def rnn_accuracy(
     correct = 0
     for i in range(0, order.size, batch_size):
         b = order[i : i + batch_size]
-        _, z = document_states(m32, emb32, ids[b], lengths[b])
-        correct += int(((z > 0).astype(int) == labels[b]).sum())
+        _, z = _document_logits(m32, emb32, ids[b], lengths[b])
+        pred = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else z.argmax(axis=1)
+        correct += int((pred == labels[b]).sum())
     return correct / max(order.size, 1)
 
 

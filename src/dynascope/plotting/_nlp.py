@@ -183,13 +183,27 @@ def plot_modifier_decay(words: Sequence[str], off_line: np.ndarray, *, ax: Any =
     return fig
 
 
-def plot_class_states(states: np.ndarray, labels: np.ndarray, *, ax: Any = None) -> Any:
+def plot_class_states(
+    states: np.ndarray,
+    labels: np.ndarray,
+    *,
+    class_names: Sequence[str] | None = None,
+    points: np.ndarray | None = None,
+    point_labels: np.ndarray | None = None,
+    ax: Any = None,
+) -> Any:
     """Final states of C-class documents in 2 or 3 PCs, coloured by class.
 
     Parameters
     ----------
     states : ndarray, shape (n_docs, 2 or 3)
     labels : ndarray of int, shape (n_docs,)
+    class_names : sequence of str, optional
+        Legend name of each class (default ``"class k"``).
+    points : ndarray, shape (n_points, 2 or 3), optional
+        Fixed or slow points in the same coordinates, drawn as crosses.
+    point_labels : ndarray of int, shape (n_points,), optional
+        The class each point is coloured by (e.g. the one its readout picks).
     ax : matplotlib Axes, optional
 
     Returns
@@ -198,9 +212,22 @@ def plot_class_states(states: np.ndarray, labels: np.ndarray, *, ax: Any = None)
     """
     x = np.asarray(states)
     fig, ax = new_axes(ax, projection="3d" if x.shape[1] == 3 else None, figsize=(5, 4.5))
+    classes = np.unique(labels)
+    if point_labels is not None:
+        classes = np.union1d(classes, np.unique(point_labels))
+    colours = {c: f"C{i % 10}" for i, c in enumerate(classes)}
     for c in np.unique(labels):
         sel = labels == c
-        ax.scatter(*x[sel].T, s=6, alpha=0.6, label=f"class {c}")
+        name = class_names[int(c)] if class_names is not None else f"class {c}"
+        ax.scatter(*x[sel].T, s=6, alpha=0.6, color=colours[c], label=name)
+    if points is not None and len(points):
+        p = np.asarray(points)
+        pl = np.zeros(len(p), dtype=int) if point_labels is None else np.asarray(point_labels)
+        for c in np.unique(pl):
+            sel = pl == c
+            ax.scatter(*p[sel].T, s=30, marker="x", color=colours.get(c, "k"))
+        # one black legend entry for the crosses, whatever their colours
+        ax.scatter(*[[]] * p.shape[1], s=30, marker="x", color="k", label="fixed/slow points")
     ax.legend(fontsize=8)
     ax.set_xlabel("PC1")
     ax.set_ylabel("PC2")
