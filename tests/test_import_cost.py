@@ -29,6 +29,12 @@ HEAVY = (
     "scipy.linalg",  # ~0.3 s through its array-API shims (numpy.f2py, charset_normalizer)
     "scipy.sparse",
     "plotly",
+    # the recordings readers (the data extra)
+    "pynwb",
+    "hdmf",
+    "h5py",
+    "xarray",
+    "h5netcdf",
 )
 
 

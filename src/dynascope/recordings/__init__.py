@@ -10,6 +10,7 @@
 
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
 from ._fit import FittedRecordingModel, fit_to_recordings
+from ._formats import read_hdf5, read_netcdf, read_nwb, recordings_from_xarray, write_nwb
 from ._load import load_recordings
 
 __all__ = [
@@ -19,5 +20,10 @@ __all__ = [
     "Recordings",
     "fit_to_recordings",
     "load_recordings",
+    "read_hdf5",
+    "read_netcdf",
+    "read_nwb",
+    "recordings_from_xarray",
     "save_recordings",
+    "write_nwb",
 ]
