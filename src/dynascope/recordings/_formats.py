@@ -327,8 +327,10 @@ def _bin_spikes(units: Any, start: np.ndarray, n_bins: np.ndarray, bin_size: flo
         raise _Bad("the units table holds NaN or Inf spike times.")
     if ends.size and ((np.diff(ends, prepend=0) < 0).any() or ends[-1] > times.size):
         raise _Bad("the units table's spike_times_index is not a valid ragged index.")
+    if n_units == 0:
+        raise _Bad("the units table has no units.")
     stop = start + n_bins * bin_size
-    counts = np.zeros((n_units, n_trials * n_time), np.int64)
+    flat = []  # per unit: the index of each in-trial spike's (trial, bin, unit) cell
     begin = 0
     for u, end in enumerate(ends):
         s = times[begin:end]
@@ -345,16 +347,16 @@ def _bin_spikes(units: Any, start: np.ndarray, n_bins: np.ndarray, bin_size: flo
         # the indices lo[i] .. hi[i]-1 of every trial, concatenated
         idx = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
         k = np.minimum(((s[idx] - start[trial]) / bin_size).astype(np.int64), n_bins[trial] - 1)
-        counts[u] = np.bincount(trial * n_time + k, minlength=n_trials * n_time)
-    if n_units == 0:
-        raise _Bad("the units table has no units.")
-    if not counts.any():
+        flat.append((trial * n_time + k) * n_units + u)
+    if not flat:
         raise _Bad(
             f"no spike falls inside a trial (trials span {start.min():g}-{stop.max():g} s, "
             f"spikes {times.min() if times.size else float('nan'):g}-"
             f"{times.max() if times.size else float('nan'):g} s); check the time bases."
         )
-    return counts.reshape(n_units, n_trials, n_time).transpose(1, 2, 0).astype(float)
+    # one bincount in the final (trials, time, units) order: no strided copy of the result
+    counts = np.bincount(np.concatenate(flat), minlength=n_trials * n_time * n_units)
+    return counts.reshape(n_trials, n_time, n_units).astype(float)
 
 
 def _activity_series(nwb: Any, name: str | None) -> tuple[Any, str]:
@@ -561,16 +563,7 @@ def write_nwb(
         return np.concatenate([a[i, :n] for i, n in enumerate(lengths)])
 
     if rec.quantity == "counts":
-        if rec.heldout is not None:
-            nwb.add_unit_column("heldout", "held out for co-smoothing")
-        for u in range(rec.n_units):
-            c = frames(rec.activity[:, :, u]).astype(np.int64)
-            t = np.repeat(times, c)
-            # spike j of c in a bin sits at (j + 1) / (c + 1) of it: away from both edges
-            j = np.arange(t.size) - np.repeat(np.cumsum(c) - c, c)
-            t = t + dt * (j + 1) / np.repeat(c + 1, c)
-            extra = {} if rec.heldout is None else {"heldout": bool(rec.heldout[u])}
-            nwb.add_unit(spike_times=t, **extra)
+        nwb.units = _units_table(rec, times, lengths, dt)
     else:
         unit = "dF/F" if rec.quantity == "calcium" else "a.u."
         nwb.add_acquisition(
@@ -614,6 +607,39 @@ def write_nwb(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _units_table(rec: Recordings, times: np.ndarray, lengths: np.ndarray, dt: float) -> Any:
+    """The units table of spike counts, its columns built as arrays (pynwb's ``add_unit``
+    converts a list element by element: minutes for millions of spikes)."""
+    from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
+    from pynwb.misc import Units
+
+    per_unit = []
+    for u in range(rec.n_units):
+        c = np.concatenate([rec.activity[i, :n, u] for i, n in enumerate(lengths)])
+        c = c.astype(np.int64)
+        # spike j of c in a bin sits at (j + 1) / (c + 1) of it: away from both edges
+        j = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        per_unit.append(np.repeat(times, c) + dt * (j + 1) / np.repeat(c + 1, c))
+    spikes = VectorData(
+        name="spike_times", description="spike times (s)", data=np.concatenate(per_unit)
+    )
+    columns = [
+        spikes,
+        VectorIndex(
+            name="spike_times_index", target=spikes,
+            data=np.cumsum([len(t) for t in per_unit]).astype(np.int64),
+        ),
+    ]
+    if rec.heldout is not None:
+        columns.append(
+            VectorData(name="heldout", description="held out for co-smoothing", data=rec.heldout)
+        )
+    return Units(
+        name="units", description="spike times of the recorded units",
+        id=ElementIdentifiers(name="id", data=np.arange(rec.n_units)), columns=columns,
+    )
 
 
 # --------------------------------------------------------------------------- HDF5
