@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import tempfile
 import time
@@ -120,6 +121,9 @@ def main() -> None:
           f"(ratio {load / raw:.2f}); target <= 10 s: {'met' if load <= 10 else 'NOT met'}")
     print(f"load_recordings samples: {', '.join(f'{x:.2f}' for x in load_s)}; raw: "
           f"{', '.join(f'{x:.2f}' for x in raw_s)}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (writing, reading, checks): {peak:.0f} MiB; the activity "
+          f"array alone is {rec.activity.nbytes / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

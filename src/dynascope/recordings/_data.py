@@ -62,6 +62,16 @@ def _float_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.nda
     return a
 
 
+def _whole_non_negative(a: np.ndarray) -> bool:
+    """Whether every entry is a non-negative integer; checked in blocks of trials, so a large
+    recording needs no temporary copy of its size."""
+    step = max(1, (1 << 22) // max(1, a[0].size))
+    return all(
+        not ((b < 0).any() or (b != np.round(b)).any())
+        for b in (a[i : i + step] for i in range(0, len(a), step))
+    )
+
+
 def _pad(
     arrays: Sequence[Any], name: str, lengths: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +149,7 @@ class Recordings:
         set_ = object.__setattr__
         set_(self, "activity", a)
         set_(self, "quantity", check_option(self.quantity, "quantity", owner, QUANTITIES))
-        if self.quantity == "counts" and ((a < 0).any() or (a != np.round(a)).any()):
+        if self.quantity == "counts" and not _whole_non_negative(a):
             raise InvalidParameterError(
                 "quantity='counts' needs non-negative integer activity; use quantity='rates' "
                 "for rates or smoothed counts."
