@@ -62,6 +62,10 @@ def _float_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.nda
     return a
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _whole_non_negative(a: np.ndarray) -> bool:
     """Whether every entry is a non-negative integer; checked in blocks of trials, so a large
     recording needs no temporary copy of its size."""
@@ -265,7 +269,7 @@ class Recordings:
             + ", ".join(f"{len(self.trials(s))} {s}" for s in SPLITS),
             f"quantity: {self.quantity}",
             "inputs: "
-            + ("none" if self.inputs is None else f"{self.inputs.shape[2]} channels"),
+            + ("none" if self.inputs is None else _plural(self.inputs.shape[2], "channel")),
             "conditions: "
             + (
                 "none"
