@@ -323,6 +323,41 @@ def _series_backwards(path: Path) -> Path:
     return _write(nwb, path)
 
 
+def _stop_before_start(path: Path) -> Path:
+    nwb = _nwbfile()
+    nwb.add_trial(start_time=0.0, stop_time=1.0)
+    nwb.add_trial(start_time=2.0, stop_time=1.5)
+    nwb.add_unit(spike_times=[0.1])
+    return _write(nwb, path)
+
+
+def _no_activity(path: Path) -> Path:
+    nwb = _nwbfile()
+    nwb.add_trial(start_time=0.0, stop_time=1.0)
+    nwb.add_acquisition(pynwb.TimeSeries(name="lfp", data=np.ones(10), unit="V", rate=10.0))
+    return _write(nwb, path)
+
+
+def _nan_rates(path: Path) -> Path:
+    nwb = _nwbfile()
+    nwb.add_trial(start_time=0.0, stop_time=1.0)
+    data = np.ones((10, 2))
+    data[3, 1] = np.nan
+    nwb.add_acquisition(pynwb.TimeSeries(name="activity", data=data, unit="Hz", rate=10.0))
+    return _write(nwb, path)
+
+
+def _no_activity_variable(path: Path) -> Path:
+    xr.Dataset({"rates": (("trial", "time", "unit"), np.ones((2, 3, 2)))}).to_netcdf(path)
+    return path
+
+
+def _nlb_flat(path: Path) -> Path:
+    with h5py.File(path, "w") as f:
+        f["train_spikes_heldin"] = np.ones((2, 3))
+    return path
+
+
 HOSTILE = [
     ("no_trials.nwb", _no_trials, {"bin_size": 0.1}, "no trials table"),
     ("nan.nwb", _with_spikes([[0.1, np.nan]]), {"bin_size": 0.1}, "NaN or Inf spike times"),
@@ -332,7 +367,15 @@ HOSTILE = [
     ("none.nwb", _spiking_file, {}, "pass bin_size"),
     ("big.nwb", _spiking_file, {"bin_size": 0.6}, "trial 0 holds 1 bin"),
     ("opt.nwb", _spiking_file, {"bin_size": 0.1, "colour": 1}, "unknown option.*'colour'"),
-    ("back.nwb", _series_backwards, {}, "timestamps are not increasing"),
+    ("back.nwb", _series_backwards, {}, "timestamps of the series .activity. are not increasing"),
+    ("stop.nwb", _stop_before_start, {"bin_size": 0.1}, "trial 1 stops"),
+    ("noact.nwb", _no_activity, {}, "no activity found.*pass activity=NAME.*'lfp'"),
+    ("nanrates.nwb", _nan_rates, {}, "NaN"),
+    ("name.nwb", _spiking_file, {"activity": "nope"}, "no TimeSeries named 'nope'"),
+    ("cond.nwb", _spiking_file, {"bin_size": 0.1, "condition": "x"}, "no column 'x'"),
+    ("inp.nwb", _spiking_file, {"bin_size": 0.1, "inputs": ["x"]}, r"no input TimeSeries \['x'\]"),
+    ("novar.nc", _no_activity_variable, {}, "no variable 'activity'"),
+    ("flat.h5", _nlb_flat, {}, "must have 3 dimensions"),
     ("plain.nwb", _plain_hdf5, {}, "HDF5 file but not NWB"),
     ("plain.h5", _plain_hdf5, {}, "neither NLB-style"),
     ("shape.h5", _nlb_bad_shape, {}, "must match train_spikes_heldin"),
@@ -364,6 +407,8 @@ def test_missing_file_and_missing_reader(tmp_path, monkeypatch) -> None:
 
 
 def test_write_nwb_errors_write_nothing(tmp_path) -> None:
+    with pytest.raises(InvalidParameterError, match="folder does not exist"):
+        write_nwb(_recordings("counts"), tmp_path / "missing" / "x.nwb")
     with pytest.raises(InvalidParameterError, match="needs recordings.dt"):
         write_nwb(Recordings(np.ones((2, 3, 1))), tmp_path / "x.nwb")
     with pytest.raises(InvalidParameterError, match="needs a Recordings"):

@@ -85,8 +85,8 @@ _DIM_ALIASES = {
 }  # fmt: skip
 
 
-class _Bad(InvalidParameterError):
-    """A malformed recording file (prefixed with its path by the reader that raises it)."""
+#: A malformed recording file: the helpers raise it without the path, the readers add it.
+_Bad = InvalidParameterError
 
 
 def _require(module: str, what: str) -> Any:
@@ -181,13 +181,13 @@ def read_nwb(
                 "NLB-style or dynascope-style HDF5 files read with the suffix .h5."
             )
     pynwb = _require("pynwb", "NWB files")
+    io = pynwb.NWBHDF5IO(os.fspath(path), "r")
     try:
-        io = pynwb.NWBHDF5IO(os.fspath(path), "r")
-        nwb = io.read()
-    except Exception as exc:  # pynwb raises many kinds on a malformed file
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelFileError(f"{os.fspath(path)}: pynwb cannot read it: {first}") from None
-    try:
+        try:
+            nwb = io.read()
+        except Exception as exc:  # pynwb raises many kinds on a malformed file
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelFileError(f"{os.fspath(path)}: pynwb cannot read it: {first}") from None
         fields = _nwb_fields(nwb, bin_size, activity, inputs, condition, quantity)
     except _Bad as exc:
         raise _Bad(f"{os.fspath(path)}: {exc}") from None
@@ -401,7 +401,7 @@ def _series_arrays(series: Any) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(times).all():
         raise _Bad(f"the series {series.name!r} has NaN or Inf timestamps.")
     if times.size > 1 and (np.diff(times) <= 0).any():
-        raise _Bad(f"the series {series.name!r}'s timestamps are not increasing.")
+        raise _Bad(f"the timestamps of the series {series.name!r} are not increasing.")
     return times, data
 
 
@@ -537,11 +537,14 @@ def write_nwb(
     pynwb = _require("pynwb", "and writing NWB files")
     from hdmf.common import DynamicTable, VectorData
 
+    if not path.parent.is_dir():
+        raise InvalidParameterError(f"cannot write {path}: its folder does not exist.")
     rec, dt = recordings, float(recordings.dt)
     lengths = rec.lengths
     starts = np.arange(rec.n_trials) * (rec.n_time + 1) * dt
-    frame_times = [s + dt * np.arange(n) for s, n in zip(starts, lengths, strict=True)]
-    times = np.concatenate(frame_times)
+    # the recorded frames of every trial, trial after trial (the mask marks each trial's first)
+    recorded = rec.frame_mask
+    times = (starts[:, None] + dt * np.arange(rec.n_time))[recorded]
     nwb = pynwb.NWBFile(
         session_description=session_description,
         identifier=identifier or f"dynascope-{os.getpid()}-{datetime.now(UTC).timestamp()}",
@@ -559,16 +562,13 @@ def write_nwb(
             extra["split"] = str(rec.split[i])
         nwb.add_trial(start_time=starts[i], stop_time=starts[i] + lengths[i] * dt, **extra)
 
-    def frames(a: np.ndarray) -> np.ndarray:  # recorded frames of every trial, concatenated
-        return np.concatenate([a[i, :n] for i, n in enumerate(lengths)])
-
     if rec.quantity == "counts":
-        nwb.units = _units_table(rec, times, lengths, dt)
+        nwb.units = _units_table(rec.activity[recorded], rec.heldout, times, dt)
     else:
         unit = "dF/F" if rec.quantity == "calcium" else "a.u."
         nwb.add_acquisition(
             pynwb.TimeSeries(
-                name="activity", data=frames(rec.activity), unit=unit, timestamps=times,
+                name="activity", data=rec.activity[recorded], unit=unit, timestamps=times,
                 description=f"recorded {rec.quantity} (time, units)",
             )
         )
@@ -584,7 +584,7 @@ def write_nwb(
     if rec.latents is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="latents", data=frames(rec.latents), unit="a.u.", timestamps=times,
+                name="latents", data=rec.latents[recorded], unit="a.u.", timestamps=times,
                 description="true latent states of the generator (trials' frames)",
             )
         )
@@ -595,7 +595,7 @@ def write_nwb(
     if rec.inputs is not None:
         nwb.add_stimulus(
             pynwb.TimeSeries(
-                name="inputs", data=frames(rec.inputs), unit="a.u.", timestamps=times,
+                name="inputs", data=rec.inputs[recorded], unit="a.u.", timestamps=times,
                 description="task inputs (time, n_in)",
             )
         )
@@ -609,16 +609,17 @@ def write_nwb(
     return path
 
 
-def _units_table(rec: Recordings, times: np.ndarray, lengths: np.ndarray, dt: float) -> Any:
-    """The units table of spike counts, its columns built as arrays (pynwb's ``add_unit``
-    converts a list element by element: minutes for millions of spikes)."""
+def _units_table(
+    counts: np.ndarray, heldout: np.ndarray | None, times: np.ndarray, dt: float
+) -> Any:
+    """The units table of spike counts (frames, units) in bins starting at ``times``, its
+    columns built as arrays (pynwb's ``add_unit`` converts a list element by element: minutes
+    for millions of spikes)."""
     from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
     from pynwb.misc import Units
 
     per_unit = []
-    for u in range(rec.n_units):
-        c = np.concatenate([rec.activity[i, :n, u] for i, n in enumerate(lengths)])
-        c = c.astype(np.int64)
+    for c in counts.astype(np.int64).T:
         # spike j of c in a bin sits at (j + 1) / (c + 1) of it: away from both edges
         j = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
         per_unit.append(np.repeat(times, c) + dt * (j + 1) / np.repeat(c + 1, c))
@@ -632,13 +633,13 @@ def _units_table(rec: Recordings, times: np.ndarray, lengths: np.ndarray, dt: fl
             data=np.cumsum([len(t) for t in per_unit]).astype(np.int64),
         ),
     ]
-    if rec.heldout is not None:
+    if heldout is not None:
         columns.append(
-            VectorData(name="heldout", description="held out for co-smoothing", data=rec.heldout)
+            VectorData(name="heldout", description="held out for co-smoothing", data=heldout)
         )
     return Units(
         name="units", description="spike times of the recorded units",
-        id=ElementIdentifiers(name="id", data=np.arange(rec.n_units)), columns=columns,
+        id=ElementIdentifiers(name="id", data=np.arange(counts.shape[1])), columns=columns,
     )
 
 
