@@ -330,8 +330,10 @@ def _bin_spikes(units: Any, start: np.ndarray, n_bins: np.ndarray, bin_size: flo
     if n_units == 0:
         raise _Bad("the units table has no units.")
     stop = start + n_bins * bin_size
-    flat = []  # per unit: the index of each in-trial spike's (trial, bin, unit) cell
-    begin = 0
+    # one column per unit, written in place (measured faster than one bincount over all units
+    # followed by a conversion to float, and than a transposing copy)
+    counts = np.zeros((n_trials * n_time, n_units))
+    begin, inside = 0, 0
     for u, end in enumerate(ends):
         s = times[begin:end]
         begin = end
@@ -343,20 +345,19 @@ def _bin_spikes(units: Any, start: np.ndarray, n_bins: np.ndarray, bin_size: flo
         total = int(n.sum())
         if total == 0:
             continue
+        inside += total
         trial = np.repeat(np.arange(n_trials), n)
         # the indices lo[i] .. hi[i]-1 of every trial, concatenated
         idx = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + np.repeat(lo, n)
         k = np.minimum(((s[idx] - start[trial]) / bin_size).astype(np.int64), n_bins[trial] - 1)
-        flat.append((trial * n_time + k) * n_units + u)
-    if not flat:
+        counts[:, u] = np.bincount(trial * n_time + k, minlength=n_trials * n_time)
+    if inside == 0:
         raise _Bad(
             f"no spike falls inside a trial (trials span {start.min():g}-{stop.max():g} s, "
             f"spikes {times.min() if times.size else float('nan'):g}-"
             f"{times.max() if times.size else float('nan'):g} s); check the time bases."
         )
-    # one bincount in the final (trials, time, units) order: no strided copy of the result
-    counts = np.bincount(np.concatenate(flat), minlength=n_trials * n_time * n_units)
-    return counts.reshape(n_trials, n_time, n_units).astype(float)
+    return counts.reshape(n_trials, n_time, n_units)
 
 
 def _activity_series(nwb: Any, name: str | None) -> tuple[Any, str]:
