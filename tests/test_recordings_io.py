@@ -127,6 +127,18 @@ def test_write_nwb_reads_back_exactly(tmp_path, quantity) -> None:
     )
 
 
+def test_write_nwb_many_units_in_blocks(tmp_path) -> None:
+    # more units than one block of the writer's transpose (64), some silent, some trials short
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(0.7, (5, 4, 130)).astype(float)
+    counts[:, :, 64] = 0
+    mask = np.arange(4) < np.array([4, 2, 4, 3, 4])[:, None]
+    rec = Recordings(counts * mask[:, :, None], dt=0.001, mask=mask, quantity="counts")
+    back = load_recordings(write_nwb(rec, tmp_path / "many.nwb"), bin_size=0.001)
+    np.testing.assert_array_equal(back.activity, rec.activity)
+    np.testing.assert_array_equal(back.mask, rec.mask)
+
+
 def test_nwb_roi_response_series_is_calcium_and_bins_average(tmp_path) -> None:
     from pynwb.ophys import ImageSegmentation, OpticalChannel, RoiResponseSeries
 

@@ -543,9 +543,7 @@ def write_nwb(
     rec, dt = recordings, float(recordings.dt)
     lengths = rec.lengths
     starts = np.arange(rec.n_trials) * (rec.n_time + 1) * dt
-    # the recorded frames of every trial, trial after trial (the mask marks each trial's first)
-    recorded = rec.frame_mask
-    times = (starts[:, None] + dt * np.arange(rec.n_time))[recorded]
+    times = _recorded(rec, starts[:, None] + dt * np.arange(rec.n_time))
     nwb = pynwb.NWBFile(
         session_description=session_description,
         identifier=identifier or f"dynascope-{os.getpid()}-{datetime.now(UTC).timestamp()}",
@@ -564,12 +562,12 @@ def write_nwb(
         nwb.add_trial(start_time=starts[i], stop_time=starts[i] + lengths[i] * dt, **extra)
 
     if rec.quantity == "counts":
-        nwb.units = _units_table(rec.activity[recorded], rec.heldout, times, dt)
+        nwb.units = _units_table(_recorded(rec, rec.activity), rec.heldout, times, dt)
     else:
         unit = "dF/F" if rec.quantity == "calcium" else "a.u."
         nwb.add_acquisition(
             pynwb.TimeSeries(
-                name="activity", data=rec.activity[recorded], unit=unit, timestamps=times,
+                name="activity", data=_recorded(rec, rec.activity), unit=unit, timestamps=times,
                 description=f"recorded {rec.quantity} (time, units)",
             )
         )
@@ -585,7 +583,7 @@ def write_nwb(
     if rec.latents is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="latents", data=rec.latents[recorded], unit="a.u.", timestamps=times,
+                name="latents", data=_recorded(rec, rec.latents), unit="a.u.", timestamps=times,
                 description="true latent states of the generator (trials' frames)",
             )
         )
@@ -596,7 +594,7 @@ def write_nwb(
     if rec.inputs is not None:
         nwb.add_stimulus(
             pynwb.TimeSeries(
-                name="inputs", data=rec.inputs[recorded], unit="a.u.", timestamps=times,
+                name="inputs", data=_recorded(rec, rec.inputs), unit="a.u.", timestamps=times,
                 description="task inputs (time, n_in)",
             )
         )
@@ -610,6 +608,13 @@ def write_nwb(
     return path
 
 
+def _recorded(rec: Recordings, a: np.ndarray) -> np.ndarray:
+    """The recorded frames of ``a`` (trials, time, ...), trial after trial: (frames, ...)."""
+    if rec.mask is None:
+        return a.reshape(-1, *a.shape[2:])
+    return a[rec.mask]
+
+
 def _units_table(
     counts: np.ndarray, heldout: np.ndarray | None, times: np.ndarray, dt: float
 ) -> Any:
@@ -619,19 +624,24 @@ def _units_table(
     from hdmf.common import ElementIdentifiers, VectorData, VectorIndex
     from pynwb.misc import Units
 
-    per_unit = []
-    for c in counts.astype(np.int64).T:
+    parts, per_unit = [], []
+    for u0 in range(0, counts.shape[1], 64):  # 64 units at a time: a cache-friendly transpose
+        # the block's bins, unit after unit (the units table's order), those with spikes
+        by_unit = np.ascontiguousarray(counts[:, u0 : u0 + 64].T, dtype=np.int64)
+        cell = np.flatnonzero(by_unit)
+        c = by_unit.ravel()[cell]
         # spike j of c in a bin sits at (j + 1) / (c + 1) of it: away from both edges
         j = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-        per_unit.append(np.repeat(times, c) + dt * (j + 1) / np.repeat(c + 1, c))
+        bin_start = np.repeat(times[cell % len(times)], c)
+        parts.append(bin_start + dt * (j + 1) / np.repeat(c + 1, c))
+        per_unit.append(by_unit.sum(1))
     spikes = VectorData(
-        name="spike_times", description="spike times (s)", data=np.concatenate(per_unit)
+        name="spike_times", description="spike times (s)", data=np.concatenate(parts)
     )
     columns = [
         spikes,
         VectorIndex(
-            name="spike_times_index", target=spikes,
-            data=np.cumsum([len(t) for t in per_unit]).astype(np.int64),
+            name="spike_times_index", target=spikes, data=np.cumsum(np.concatenate(per_unit)),
         ),
     ]
     if heldout is not None:
