@@ -118,6 +118,15 @@ def test_write_nwb_reads_back_exactly(tmp_path, quantity) -> None:
         np.testing.assert_array_equal(getattr(back, key), getattr(rec, key), err_msg=key)
     assert (back.dt, back.quantity) == (0.02, quantity)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nwb"]  # no temporary left
+    # the file records its bins: no bin_size needed, and another one re-bins the spikes
+    np.testing.assert_array_equal(load_recordings(path).activity, rec.activity)
+    if quantity == "counts":  # trials 0, 1, 3 (6, 4, 5 frames) in bins of 2 frames
+        coarse = load_recordings(write_nwb(rec.subset([0, 1, 3]), tmp_path / "s.nwb"),
+                                 bin_size=0.04)
+        np.testing.assert_array_equal(coarse.lengths, [3, 2, 2])
+        pairs = rec.activity[[0, 3]].reshape(2, 3, 2, 3).sum(2)  # frames 2k and 2k + 1
+        np.testing.assert_array_equal(coarse.activity[0], pairs[0])
+        np.testing.assert_array_equal(coarse.activity[2, :2], pairs[1, :2])
     with pytest.raises(InvalidParameterError, match="exists; pass overwrite=True"):
         write_nwb(rec, path)
     # an NWB file under the suffix .h5 is recognised by its content
@@ -431,12 +440,12 @@ def test_write_nwb_errors_write_nothing(tmp_path) -> None:
 # --------------------------------------------------------------------------------------- CLI
 def test_cli_recordings_prints_a_summary(tmp_path) -> None:
     path = write_nwb(_recordings("counts"), tmp_path / "r.nwb")
-    result = CliRunner().invoke(main, ["recordings", str(path), "--bin-size", "0.02"])
+    result = CliRunner().invoke(main, ["recordings", str(path)])  # its bins are recorded
     assert result.exit_code == 0, result.output
     for line in ("format: nwb", "trials: 4 (2-6 frames", "units: 3 (2 held in, 1 held out)",
                  "splits: 2 train, 1 valid, 1 test", "quantity: counts", "inputs: 2 channels"):
         assert line in result.output, line
-    bad = CliRunner().invoke(main, ["recordings", str(path)])
+    bad = CliRunner().invoke(main, ["recordings", str(_spiking_file(tmp_path / "s.nwb"))])
     assert bad.exit_code != 0 and "error:" in bad.output and "pass bin_size" in bad.output
     assert "Traceback" not in bad.output
     help_text = CliRunner().invoke(main, ["recordings", "--help"]).output

@@ -33,6 +33,8 @@ NWB (``.nwb``; :func:`read_nwb`, through pynwb)
       module ``dynascope``.
     - **latents** (synthetic data): the series ``latents`` in the processing module
       ``dynascope``.
+    - **bin_size**: for spike times, the one-row table ``binning`` (column ``bin_size``) of
+      the processing module ``dynascope``, which :func:`write_nwb` writes, is the default.
 
 NLB-style HDF5 (``.h5``, ``.hdf5``; :func:`read_hdf5`, through h5py)
     The datasets written by the Neural Latents Benchmark's tools: ``train_spikes_heldin``
@@ -163,7 +165,8 @@ def read_nwb(
     ----------
     path : path of the ``.nwb`` file
     bin_size : float, optional
-        Bin width in seconds; required for spike times.
+        Bin width in seconds; required for spike times, unless the file was written by
+        :func:`write_nwb` (which records the bins of its counts).
     activity : str, optional
         The TimeSeries to read as activity instead of the units table.
     inputs : sequence of str, optional
@@ -240,6 +243,9 @@ def _nwb_fields(
     units = nwb.units
     use_units = activity is None and units is not None and "spike_times" in units.colnames
     if use_units:
+        written = _dynascope_table(nwb, "binning", "bin_size")  # by write_nwb
+        if bin_size is None and written is not None and written.size == 1:
+            bin_size = _positive(written[0], "the file's dynascope/binning bin_size")
         if bin_size is None:
             raise _Bad("its activity is spike times; pass bin_size (seconds per bin).")
         edges_start, n_bins = _bins(start, stop, bin_size)
@@ -512,7 +518,8 @@ def write_nwb(
 
     Trial ``i`` (of ``L_i`` recorded frames) starts at ``i · (n_time + 1) · dt`` seconds and
     lasts ``L_i · dt``. Spike counts become a units table of spike times, each bin's ``c``
-    spikes spread evenly inside it; rates and ΔF/F become the acquisition series
+    spikes spread evenly inside it, and the bin width is recorded (so reading needs no
+    ``bin_size``); rates and ΔF/F become the acquisition series
     ``activity`` (unit ``dF/F`` for calcium). Inputs become the stimulus series ``inputs``;
     conditions and splits trials-table columns; held-out units a ``heldout`` column; latents
     the series ``latents`` of the processing module ``dynascope``. The file is written to a
@@ -572,6 +579,14 @@ def write_nwb(
             )
         )
     extras: list[Any] = []
+    if rec.quantity == "counts":
+        column = VectorData(name="bin_size", description="seconds per bin", data=[dt])
+        extras.append(
+            DynamicTable(
+                name="binning", description="the bins the spike times were counted in",
+                columns=[column],
+            )
+        )
     if rec.heldout is not None and rec.quantity != "counts":
         column = VectorData(name="heldout", description="held out", data=rec.heldout.tolist())
         extras.append(

@@ -80,8 +80,9 @@ def load_recordings(
     path : str or path
     bin_size : float, optional
         Seconds per bin: the width of the bins spike times are counted in (NWB units; then
-        required), or the bin width of data already binned (sets ``dt`` where the file has
-        none; must agree with the file's where it has one).
+        required, except in files written by :func:`write_nwb`, which record it), or the bin
+        width of data already binned (sets ``dt`` where the file has none; must agree with the
+        file's where it has one).
     **options
         The format's reader options: NWB ``activity``, ``inputs``, ``condition``,
         ``quantity`` (:func:`read_nwb`); HDF5 ``eval_split``, ``quantity``
