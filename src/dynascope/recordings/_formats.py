@@ -272,7 +272,7 @@ def _nwb_fields(
         _check_lengths(n_bins, f"the series {series.name!r} at bin width {step * dt:g} s")
         fields.update(
             activity=values,
-            dt=step * dt,
+            dt=float(f"{step * dt:.12g}"),
             quantity=quantity
             or ("calcium" if kind == "roi" or _text(series.unit).lower() == "df/f" else "rates"),
         )
@@ -282,8 +282,8 @@ def _nwb_fields(
     n_time = int(n_bins.max())
     if (n_bins != n_time).any():
         fields["mask"] = np.arange(n_time) < n_bins[:, None]
-    fields["inputs"] = _nwb_inputs(nwb, inputs, edges_start, n_time, bin_size)
-    latents = _dynascope_latents(nwb, edges_start, n_time)
+    fields["inputs"] = _nwb_inputs(nwb, inputs, edges_start, n_time, fields["dt"])
+    latents = _dynascope_latents(nwb, edges_start, n_time, fields["dt"])
     if latents is not None:
         fields["latents"] = latents
     return fields
@@ -448,15 +448,14 @@ def _gather(data: np.ndarray, frames: list[np.ndarray], step: int) -> np.ndarray
     return out
 
 
-def _sample_at(series: Any, edges: list[np.ndarray], n_time: int, dt: float | None) -> np.ndarray:
+def _sample_at(series: Any, edges: list[np.ndarray], n_time: int, dt: float) -> np.ndarray:
     """A series' value at each bin start (the last sample at or before it), padded."""
     times, data = _series_arrays(series)
     if not np.isfinite(data).all():
         raise _Bad(f"the input series {series.name!r} holds NaN or Inf values.")
     out = np.zeros((len(edges), n_time, data.shape[1]))
     for i, e in enumerate(edges):
-        tol = 1e-6 * (dt if dt is not None else (e[1] - e[0]))
-        j = np.searchsorted(times, e + tol, "right") - 1
+        j = np.searchsorted(times, e + 1e-6 * dt, "right") - 1
         if (j < 0).any():
             raise _Bad(
                 f"the input series {series.name!r} starts ({times[0]:g} s) after trial {i}'s "
@@ -467,7 +466,7 @@ def _sample_at(series: Any, edges: list[np.ndarray], n_time: int, dt: float | No
 
 
 def _nwb_inputs(
-    nwb: Any, names: Sequence[str] | None, edges: list[np.ndarray], n_time: int, dt: float | None
+    nwb: Any, names: Sequence[str] | None, edges: list[np.ndarray], n_time: int, dt: float
 ) -> np.ndarray | None:
     pynwb = importlib.import_module("pynwb")
     if names is None:
@@ -497,11 +496,13 @@ def _dynascope_table(nwb: Any, table: str, column: str) -> np.ndarray | None:
     return np.asarray(module[table][column].data[:])
 
 
-def _dynascope_latents(nwb: Any, edges: list[np.ndarray], n_time: int) -> np.ndarray | None:
+def _dynascope_latents(
+    nwb: Any, edges: list[np.ndarray], n_time: int, dt: float
+) -> np.ndarray | None:
     module = _dynascope_module(nwb)
     if module is None or "latents" not in module.data_interfaces:
         return None
-    return _sample_at(module["latents"], edges, n_time, None)
+    return _sample_at(module["latents"], edges, n_time, dt)
 
 
 # --------------------------------------------------------------------------- writer
