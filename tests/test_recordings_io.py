@@ -317,6 +317,13 @@ def _plain_hdf5(path: Path) -> Path:
     return path
 
 
+def _fake_nwb(path: Path) -> Path:
+    with h5py.File(path, "w") as f:  # claims to be NWB, holds nothing of it
+        f.attrs["nwb_version"] = "2.7.0"
+        f["x"] = 1
+    return path
+
+
 def _nlb_bad_shape(path: Path) -> Path:
     with h5py.File(path, "w") as f:
         f["train_spikes_heldin"] = np.ones((2, 3, 4))
@@ -399,6 +406,7 @@ HOSTILE = [
     ("flat.h5", _nlb_flat, {}, "must have 3 dimensions"),
     ("plain.nwb", _plain_hdf5, {}, "HDF5 file but not NWB"),
     ("plain.h5", _plain_hdf5, {}, "neither NLB-style"),
+    ("fake.nwb", _fake_nwb, {"bin_size": 0.1}, "pynwb cannot read it"),
     ("shape.h5", _nlb_bad_shape, {}, "must match train_spikes_heldin"),
     ("dims.nc", _wrong_dims, {}, "dims named trial, time and unit"),
     ("nan.nc", _nan_inside, {}, "NaN"),
