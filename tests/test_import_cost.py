@@ -29,6 +29,12 @@ HEAVY = (
     "scipy.linalg",  # ~0.3 s through its array-API shims (numpy.f2py, charset_normalizer)
     "scipy.sparse",
     "plotly",
+    # the recordings readers (the data extra)
+    "pynwb",
+    "hdmf",
+    "h5py",
+    "xarray",
+    "h5netcdf",
 )
 
 
@@ -49,8 +55,10 @@ def _loaded_after(code: str) -> list[str]:
         # the CLI's --help must not load the experiments (and with them the analysis stack)
         "import sys\nfrom dynascope.cli import main\nsys.argv = ['dynascope', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass",
+        # the readers of NWB, HDF5 and NetCDF load on first use, not with the package
+        "import dynascope.recordings",
     ],
-    ids=["import", "import-cli", "cli-help"],
+    ids=["import", "import-cli", "cli-help", "import-recordings"],
 )
 def test_start_up_imports_no_heavy_library(code):
     assert _loaded_after(code) == []

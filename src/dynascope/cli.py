@@ -81,6 +81,38 @@ def info(model_file: str, **kwargs: Any) -> None:
         click.echo("readout: none (fixed points work; analyses that score outputs need one)")
 
 
+@main.command("recordings")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--bin-size",
+    type=float,
+    default=None,
+    help="Seconds per bin: required to count an NWB file's spike times; for data already "
+    "binned, the bins' width where the file does not record it.",
+)
+@click.option(
+    "--activity",
+    default=None,
+    help="The NWB TimeSeries or NetCDF variable to read as activity (default: the NWB units "
+    "table, else its only RoiResponseSeries, else the series or variable 'activity').",
+)
+def recordings_command(path: str, bin_size: float | None, activity: str | None) -> None:
+    """Print what the recordings in PATH hold: trials, time, units, held-out units, splits,
+    the measured quantity, inputs and conditions.
+
+    PATH is .nwb (NWB), .h5/.hdf5 (NLB-style HDF5, or NWB), .nc (NetCDF) or .npz (dynascope's
+    format); the readers of the first three need pip install 'dynascope[data]'. Reading
+    writes nothing. See docs/tutorials/recordings.md.
+    """
+    from .recordings import load_recordings
+    from .recordings._load import format_of
+
+    options = {} if activity is None else {"activity": activity}
+    rec = load_recordings(path, bin_size=bin_size, **options)
+    click.echo(f"format: {format_of(path)}")
+    click.echo(rec.summary())
+
+
 @main.command()
 @click.option(
     "--model",

@@ -1,8 +1,12 @@
 """Recorded activity in, and an RNN fitted to it (the seed's section 5.2 workflow).
 
 - :class:`Recordings`: the one in-memory form of recorded trials (activity, mask, inputs,
-  conditions, held-out units, trial splits, what was measured), :func:`load_recordings` reads it
-  from files, :func:`save_recordings` writes the documented ``.npz`` format;
+  conditions, held-out units, trial splits, what was measured); ``Recordings.from_trials`` pads
+  variable-length trials; :func:`load_recordings` reads it from files of the field's formats
+  (NWB: :func:`read_nwb`; NLB-style HDF5: :func:`read_hdf5`; NetCDF: :func:`read_netcdf`;
+  xarray objects: :func:`recordings_from_xarray`; the readers need ``pip install
+  'dynascope[data]'``), :func:`save_recordings` writes the documented ``.npz`` format and
+  :func:`write_nwb` an NWB file;
 - :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
   reverse-engineered like any other model and compared with the system that produced the data
   (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`).
@@ -10,6 +14,7 @@
 
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
 from ._fit import FittedRecordingModel, fit_to_recordings
+from ._formats import read_hdf5, read_netcdf, read_nwb, recordings_from_xarray, write_nwb
 from ._load import load_recordings
 
 __all__ = [
@@ -19,5 +24,10 @@ __all__ = [
     "Recordings",
     "fit_to_recordings",
     "load_recordings",
+    "read_hdf5",
+    "read_netcdf",
+    "read_nwb",
+    "recordings_from_xarray",
     "save_recordings",
+    "write_nwb",
 ]

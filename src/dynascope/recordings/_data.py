@@ -29,6 +29,7 @@ latents      (trials, time, k) float          true latent states (synthetic data
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,47 @@ def _float_array(value: Any, name: str, shape: tuple[int | None, ...]) -> np.nda
         want = ", ".join("·" if s is None else str(s) for s in shape)
         raise ShapeError(f"{name} must have shape ({want}); got {a.shape}.")
     return a
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _whole_non_negative(a: np.ndarray) -> bool:
+    """Whether every entry is a non-negative integer; checked in blocks of trials, so a large
+    recording needs no temporary copy of its size."""
+    step = max(1, (1 << 22) // max(1, a[0].size))
+    return all(
+        not ((b < 0).any() or (b != np.round(b)).any())
+        for b in (a[i : i + step] for i in range(0, len(a), step))
+    )
+
+
+def _pad(
+    arrays: Sequence[Any], name: str, lengths: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-trial arrays ``(time_i, k)`` into ``(trials, max time, k)``, zero-padded."""
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence) or not arrays:
+        raise InvalidParameterError(
+            f"{name} must be a non-empty list of arrays of shape (time, ·), one per trial; got "
+            f"{type(arrays).__name__}."
+        )
+    items = [_float_array(a, f"{name}[{i}] (time, ·)", (None, None)) for i, a in enumerate(arrays)]
+    if lengths is not None and len(items) != len(lengths):
+        raise ShapeError(f"{name} has {len(items)} trials; the activity has {len(lengths)}.")
+    widths = {a.shape[1] for a in items}
+    if len(widths) > 1:
+        raise ShapeError(f"every trial of {name} needs the same number of columns; got {widths}.")
+    own = np.array([a.shape[0] for a in items])
+    if lengths is not None and (own != lengths).any():
+        i = int(np.flatnonzero(own != lengths)[0])
+        raise ShapeError(
+            f"{name}[{i}] has {own[i]} frames; its trial of activity has {lengths[i]}."
+        )
+    out = np.zeros((len(items), int(own.max()), widths.pop()))
+    for i, a in enumerate(items):
+        out[i, : len(a)] = a
+    return out, own
 
 
 @dataclass(frozen=True)
@@ -111,7 +153,7 @@ class Recordings:
         set_ = object.__setattr__
         set_(self, "activity", a)
         set_(self, "quantity", check_option(self.quantity, "quantity", owner, QUANTITIES))
-        if self.quantity == "counts" and ((a < 0).any() or (a != np.round(a)).any()):
+        if self.quantity == "counts" and not _whole_non_negative(a):
             raise InvalidParameterError(
                 "quantity='counts' needs non-negative integer activity; use quantity='rates' "
                 "for rates or smoothed counts."
@@ -173,6 +215,74 @@ class Recordings:
             if bad:
                 raise InvalidParameterError(f"split has unknown entries {bad}; use {list(SPLITS)}.")
             set_(self, "split", s.astype("U5"))
+
+    @classmethod
+    def from_trials(
+        cls,
+        trials: Sequence[Any],
+        *,
+        inputs: Sequence[Any] | None = None,
+        latents: Sequence[Any] | None = None,
+        **fields: Any,
+    ) -> Recordings:
+        """Recordings from a list of variable-length trials, padded at their end + ``mask``.
+
+        Parameters
+        ----------
+        trials : sequence of arrays, each of shape (time_i, units)
+            One array per trial; lengths may differ, the number of units may not.
+        inputs, latents : sequence of arrays of shape (time_i, ·), optional
+            Per trial, with the same lengths as ``trials``.
+        **fields
+            The other fields of :class:`Recordings` (``conditions``, ``dt``, ``heldout``,
+            ``split``, ``quantity``).
+
+        ``mask`` is None when every trial has the same length.
+        """
+        activity, lengths = _pad(trials, "trials", None)
+        mask = None
+        if (lengths != activity.shape[1]).any():
+            mask = np.arange(activity.shape[1]) < lengths[:, None]
+        extra: dict[str, Any] = {
+            name: _pad(value, name, lengths)[0]
+            for name, value in (("inputs", inputs), ("latents", latents))
+            if value is not None
+        }
+        return cls(activity, mask=mask, **extra, **fields)
+
+    def summary(self) -> str:
+        """A few lines saying what the recordings hold (the CLI's ``dynascope recordings``)."""
+        lengths = self.lengths
+        if lengths.min() == lengths.max():
+            frames = f"{self.n_time} frames each"
+        else:
+            frames = (
+                f"{lengths.min()}-{lengths.max()} frames (median {np.median(lengths):g}), "
+                f"padded to {self.n_time}"
+            )
+        dt = "dt unknown" if self.dt is None else f"dt {self.dt:g} s"
+        held = self.heldout_units.size
+        lines = [
+            f"trials: {self.n_trials} ({frames}; {dt})",
+            f"units: {self.n_units} ({self.n_units - held} held in, {held} held out)",
+            "splits: "
+            + ", ".join(f"{len(self.trials(s))} {s}" for s in SPLITS),
+            f"quantity: {self.quantity}",
+            "inputs: "
+            + ("none" if self.inputs is None else _plural(self.inputs.shape[2], "channel")),
+            "conditions: "
+            + (
+                "none"
+                if self.conditions is None
+                else f"{np.unique(self.conditions).size} distinct"
+            ),
+        ]
+        if self.dt is not None:
+            total = float(lengths.sum()) * self.dt
+            lines.insert(1, f"recorded time: {total:g} s")
+        if self.latents is not None:
+            lines.append(f"latents: {self.latents.shape[2]} (true states of a generator)")
+        return "\n".join(lines)
 
     # ---------------------------------------------------------------- sizes and views
     @property
