@@ -1,0 +1,74 @@
+"""Closed-form cell derivatives of the fixed-point search against automatic differentiation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.func import jacrev, vmap
+
+import dynascope
+from dynascope.fixedpoints._maps import cell_map
+from dynascope.models import analysis_copy
+
+
+def _models() -> list[tuple[str, dynascope.RNNModel]]:
+    torch.manual_seed(0)
+    out: list[tuple[str, dynascope.RNNModel]] = [
+        ("gru", dynascope.GRU(3, 7, 2, seed=1)),
+        ("lstm", dynascope.LSTM(3, 6, 2, seed=2)),
+        ("lowrank", dynascope.LowRankRNN(2, 9, 1, rank=2, bias=True, seed=3)),
+        ("wrapped-gru", dynascope.wrap(nn.GRU(3, 5, batch_first=True))),
+        ("wrapped-lstm", dynascope.wrap(nn.LSTM(2, 4, batch_first=True))),
+        ("wrapped-rnn-relu", dynascope.wrap(nn.RNN(2, 6, nonlinearity="relu", bias=False))),
+    ]
+    for phi in ("tanh", "relu", "softplus", "identity"):
+        for form in ("x", "h"):
+            out.append((f"vanilla-{form}-{phi}", dynascope.VanillaRNN(
+                2, 8, 1, form=form, nonlinearity=phi, gain=1.5, seed=4)))  # fmt: skip
+        out.append((f"rate-{phi}", dynascope.RateRNN(2, 8, 1, nonlinearity=phi, seed=5)))
+    return out
+
+
+@pytest.mark.parametrize("name,model", _models(), ids=[n for n, _ in _models()])
+def test_closed_form_matches_autograd(name: str, model: dynascope.RNNModel) -> None:
+    net = analysis_copy(model, torch.float64)
+    cm = cell_map(net)
+    assert cm is not None, name
+    gen = torch.Generator().manual_seed(7)
+    s, n_in = net.state_size, net.n_in
+    x = 1.5 * torch.randn(11, s, generator=gen, dtype=torch.float64)
+    u = torch.randn(11, n_in, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        f_model = net.step(x, u)
+    d = cm.drive(u)
+    # the map itself: the same operations as the model's step
+    torch.testing.assert_close(cm.step(x, d), f_model, rtol=0, atol=1e-15)
+
+    def f1(xx: torch.Tensor, uu: torch.Tensor) -> torch.Tensor:
+        return net.step(xx[None], uu[None])[0]
+
+    jx, ju = vmap(jacrev(f1, argnums=(0, 1)))(x, u)
+    jx_c, ju_c = cm.jacobians(x, u, wrt_input=True)
+    torch.testing.assert_close(jx_c, jx, rtol=1e-12, atol=1e-13)
+    assert ju_c is not None
+    torch.testing.assert_close(ju_c, ju, rtol=1e-12, atol=1e-13)
+    # gradient of q = ½‖F(x) − x‖²
+    xg = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        r = net.step(xg, u) - xg
+        (g,) = torch.autograd.grad(0.5 * (r * r).sum(), xg)
+    res, grad = cm.residual_grad(x, d)
+    torch.testing.assert_close(res, f_model - x, rtol=0, atol=1e-15)
+    torch.testing.assert_close(grad, g, rtol=1e-12, atol=1e-13)
+
+
+def test_overridden_step_falls_back_to_autograd() -> None:
+    class Shifted(dynascope.VanillaRNN):
+        def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            return super().step(x, u) + 0.1
+
+    assert cell_map(Shifted(2, 4, 1, seed=0)) is None
+    model = dynascope.VanillaRNN(2, 4, 1, seed=0)
+    model.phi = torch.sigmoid  # a replaced nonlinearity is not the named one
+    assert cell_map(model) is None
