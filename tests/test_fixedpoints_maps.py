@@ -72,3 +72,29 @@ def test_overridden_step_falls_back_to_autograd() -> None:
     model = dynascope.VanillaRNN(2, 4, 1, seed=0)
     model.phi = torch.sigmoid  # a replaced nonlinearity is not the named one
     assert cell_map(model) is None
+
+
+@pytest.mark.parametrize("kind", ["gru16", "lstm32"])
+def test_search_finds_the_same_set_as_with_autograd(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closed-form path (float32 stage 1) and the autograd path (float64 throughout) find
+    the same 27 flip-flop points, of the same kinds."""
+    from pathlib import Path
+
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from dynascope.fixedpoints import _adam, _jacobian, find_fixed_points, visited_states
+
+    model = dynascope.load(Path(__file__).parent / "data" / f"flipflop_{kind}.safetensors")
+    states = visited_states(model, n_trials=32, n_steps=64, seed=0)
+    fast = find_fixed_points(model, initial_states=states, seed=0, certify=False)
+    for module in (_adam, _jacobian):
+        monkeypatch.setattr(module, "cell_map", lambda m: None)
+    slow = find_fixed_points(model, initial_states=states, seed=0, certify=False)
+    assert len(fast) == len(slow) == 27
+    cost = np.linalg.norm(fast.x_star[:, None] - slow.x_star[None], axis=-1)
+    rows, cols = linear_sum_assignment(cost)
+    assert cost[rows, cols].max() < 1e-8  # roots to ~1e-12; ‖(I − J)⁻¹‖ ≲ 1e3 here
+    assert fast.counts() == slow.counts()

@@ -17,7 +17,8 @@ class Adam:
     improved (by a relative 1e-3) for ``lr_patience`` iterations ("decay on plateau"). A point
     leaves stage 1 when ``q <= q_tol`` (it is close enough for Newton's method), when its
     learning rate falls below ``min_lr`` (step-size collapse), or after ``max_iter`` iterations.
-    The best iterate of each point is kept.
+    The best iterate of each point is kept. For the standard cells :func:`find_fixed_points`
+    runs this stage in float32 unless ``slow_tol`` is given (see there).
 
     Parameters
     ----------
