@@ -66,9 +66,10 @@ class AdamStage:
         m, v = torch.zeros_like(x), torch.zeros_like(x)
         lr = torch.full((n,), opt.lr, dtype=x.dtype, device=dev)
         wait = torch.zeros(n, dtype=torch.long, device=dev)
+        q_tol2 = 2.0 * opt.q_tol  # q is kept doubled, ‖r‖² (exact: a factor of 2)
         for it in range(opt.max_iter):
             r, grad = grad_of(x, d)
-            q = 0.5 * (r * r).sum(dim=1)
+            q = (r * r).sum(dim=1)
             if self.merge_radius > 0 and it % MERGE_EVERY == 0:
                 stay = self._merge(x.to(dt), u, r.to(dt), active, leader, best_x, known)
                 if not bool(stay.all()):
@@ -86,7 +87,7 @@ class AdamStage:
             plateau = wait >= opt.lr_patience
             lr = torch.where(plateau, lr * opt.lr_factor, lr)
             wait = wait.masked_fill(plateau, 0)
-            done = ~ok | (bq <= opt.q_tol) | (lr < opt.min_lr)
+            done = ~ok | (bq <= q_tol2) | (lr < opt.min_lr)
             if bool(done.any()):
                 gone = active[done]
                 n_iter[gone] = it
@@ -99,9 +100,8 @@ class AdamStage:
             t = it + 1
             m = m.mul_(b1).add_(grad, alpha=1 - b1)
             v = v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            mhat = m / (1 - b1**t)
-            vhat = v / (1 - b2**t)
-            x = x - lr.unsqueeze(1) * mhat / (vhat.sqrt() + _EPS)
+            denom = (v / (1 - b2**t)).sqrt_().add_(_EPS)
+            x = x - (m * (lr / (1 - b1**t)).unsqueeze(1)).div_(denom)
         n_iter[active] = opt.max_iter if active.numel() else 0
         best_x[active] = bx.to(dt)
         return best_x, n_iter, leader

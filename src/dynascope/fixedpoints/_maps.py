@@ -101,10 +101,24 @@ class _GRUMap(CellMap):
         return c_r, c_z, c_n, r, z, f
 
     def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        c_r, c_z, c_n, r, z, f = self._coefficients(x, d)
-        res = f - x
-        k = torch.cat([c_r * res, c_z * res, c_n * r * res], dim=1)
-        return res, k @ self.w_hh + (z - 1.0) * res
+        # The coefficients of _coefficients times r, with fewer intermediate arrays (this runs
+        # at every stage-1 iteration): r = (1 - z)(n - x), and the gate blocks of k are written
+        # in place.
+        h = x.shape[1]
+        gh = F.linear(x, self.w_hh, self.b_hh)
+        rz = torch.sigmoid(d[:, : 2 * h] + gh[:, : 2 * h])
+        r, z, h_n = rz[:, :h], rz[:, h:], gh[:, 2 * h :]
+        n = torch.tanh(torch.addcmul(d[:, 2 * h :], r, h_n))
+        omz = 1.0 - z
+        e = n - x
+        res = e * omz
+        k = torch.empty_like(gh)
+        k_r, k_z, k_n = k[:, :h], k[:, h : 2 * h], k[:, 2 * h :]
+        g_n = (res * omz).mul_(1.0 - n * n)  # c_n r
+        torch.mul(g_n, r, out=k_n)
+        torch.mul(k_n, h_n, out=k_r).mul_(1.0 - r)  # c_r r = c_n r h_n r (1 - r)
+        torch.mul(e, res, out=k_z).mul_(z).mul_(omz).neg_()  # c_z r = -(n - x) z (1 - z) r
+        return res, torch.addcmul(k @ self.w_hh, omz, res, value=-1.0)
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
@@ -140,18 +154,32 @@ class _LSTMMap(CellMap):
         return self._gates(x, d)[-1]
 
     def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        i, f, g, o, c, tc, out = self._gates(x, d)
-        res = out - x
-        r_h, r_c = res[:, : self.n_hidden], res[:, self.n_hidden :]
-        k = o * (1.0 - tc * tc)
-        gc = r_c + k * r_h  # the residual carried back to c' (through h' = o tanh c')
-        ka = torch.cat(
-            [gc * g * i * (1.0 - i), gc * c * f * (1.0 - f), gc * i * (1.0 - g * g),
-             r_h * tc * o * (1.0 - o)],
-            dim=1,
-        )  # fmt: skip
-        grad = torch.cat([ka @ self.w_hh, gc * f], dim=1) - res
-        return res, grad
+        # The residual carried back to c' (through h' = o tanh c') is gc = r_c + o (1 - tanh²c')
+        # r_h; the gate blocks of the pre-activations' gradient are written in place.
+        nh = self.n_hidden
+        h, c = x[:, :nh], x[:, nh:]
+        gates = F.linear(h, self.w_hh, self.b_hh).add_(d)
+        s_if = torch.sigmoid(gates[:, : 2 * nh])
+        i, f = s_if[:, :nh], s_if[:, nh:]
+        g = torch.tanh(gates[:, 2 * nh : 3 * nh])
+        o = torch.sigmoid(gates[:, 3 * nh :])
+        c_next = torch.addcmul(f * c, i, g)
+        tc = torch.tanh(c_next)
+        res = torch.empty_like(x)
+        r_h, r_c = res[:, :nh], res[:, nh:]
+        torch.mul(o, tc, out=r_h).sub_(h)
+        torch.sub(c_next, c, out=r_c)
+        gc = torch.addcmul(r_c, (1.0 - tc * tc).mul_(o), r_h)
+        ka = torch.empty_like(gates)
+        torch.mul(gc, g, out=ka[:, :nh])
+        torch.mul(gc, c, out=ka[:, nh : 2 * nh])
+        ka[:, : 2 * nh].mul_(s_if).mul_(1.0 - s_if)
+        torch.mul(gc, i, out=ka[:, 2 * nh : 3 * nh]).mul_(1.0 - g * g)
+        torch.mul(r_h, tc, out=ka[:, 3 * nh :]).mul_(o).mul_(1.0 - o)
+        grad = torch.empty_like(x)
+        torch.mm(ka, self.w_hh, out=grad[:, :nh])
+        torch.mul(gc, f, out=grad[:, nh:])
+        return res, grad.sub_(res)
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
