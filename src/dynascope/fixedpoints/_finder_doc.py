@@ -65,7 +65,8 @@ _OPTIONS_DOC = r"""
         Compute ∂F/∂x, ∂F/∂u and the eigendecomposition of ∂F/∂x at every point.
     jacobian : {"auto", "dense", "matrix_free"}
         How stage 2 and the Newton-distance check (``x_error``) use ∂F/∂x. ``"dense"``: per-point
-        Jacobian matrices from ``vmap(jacrev)``, LU factorisations and chord steps
+        Jacobian matrices (closed form for the standard cells, else ``vmap(jacrev)``), LU
+        factorisations and chord steps
         (:math:`O(S^2)` memory and :math:`O(S^3)` time per point and iteration).
         ``"matrix_free"``: never forms an :math:`S \times S` matrix; Newton–GMRES and
         Levenberg–Marquardt–CG on Jacobian-vector products (``torch.func.jvp``/``vjp``), see

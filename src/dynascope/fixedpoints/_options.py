@@ -65,8 +65,8 @@ class Adam:
 class LevenbergMarquardt:
     r"""Stage 2: batched Newton / Levenberg–Marquardt on :math:`F(x,u^*) - x = 0`, in float64.
 
-    Per point and iteration, with :math:`A = \partial F/\partial x - I` from ``torch.func`` and
-    :math:`r = F(x) - x`:
+    Per point and iteration, with :math:`A = \partial F/\partial x - I` (closed form for the
+    standard cells, else from ``torch.func``) and :math:`r = F(x) - x`:
 
     1. once the point's damping :math:`\mu_i` has fallen to 1e-6 (after a few successful
        Levenberg–Marquardt steps, step 3: the point is in Newton's region), Newton's step
