@@ -98,3 +98,20 @@ def test_search_finds_the_same_set_as_with_autograd(
     rows, cols = linear_sum_assignment(cost)
     assert cost[rows, cols].max() < 1e-8  # roots to ~1e-12; ‖(I − J)⁻¹‖ ≲ 1e3 here
     assert fast.counts() == slow.counts()
+
+
+@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6)])
+def test_row_groups_partition_rows_as_unique_does(k: int, high: int) -> None:
+    """Packed (small ranges) and hashed (large ranges) grouping: the same partition as
+    ``torch.unique(dim=0)``, whatever the numbering."""
+    from dynascope.fixedpoints._seeding import row_groups
+
+    gen = torch.Generator().manual_seed(k)
+    cells = torch.randint(-high, high, (3000, k), generator=gen)
+    cells[1000:1500] = cells[:500]  # exact copies
+    got = row_groups(cells)
+    want = torch.unique(cells, dim=0, return_inverse=True)[1]
+    assert int(got.max()) == int(want.max())
+    # one-to-one between the two numberings
+    pairs = torch.unique(torch.stack([got, want], dim=1), dim=0)
+    assert pairs.shape[0] == int(want.max()) + 1

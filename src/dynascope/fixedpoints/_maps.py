@@ -240,14 +240,16 @@ class _DenseMap(CellMap):
         return g @ self.w
 
     def _w_rows(self, k: torch.Tensor) -> torch.Tensor:
-        """``diag(k) W`` as a batch ``(B, S, S)``."""
-        w = self.w if self.m is None else (self.m @ self.n.T) / self.m.shape[0]
-        return k[:, :, None] * w
+        """``diag(k) W`` as a batch ``(B, S, S)`` (the h form: full-rank ``W`` only)."""
+        return k[:, :, None] * self.w
 
     def _w_cols(self, k: torch.Tensor) -> torch.Tensor:
-        """``W diag(k)`` as a batch ``(B, S, S)``."""
-        w = self.w if self.m is None else (self.m @ self.n.T) / self.m.shape[0]
-        return w * k[:, None, :]
+        """``W diag(k)`` as a batch ``(B, S, S)`` (low rank: ``m (n ⊙ k)ᵀ / N``, no N × N
+        matrix besides the result)."""
+        if self.m is None:
+            return self.w * k[:, None, :]
+        scaled = (self.n[None] * k[:, :, None]).transpose(1, 2)  # (B, D, N)
+        return torch.matmul(self.m, scaled) / self.m.shape[0]
 
     def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         if self.form == "h":

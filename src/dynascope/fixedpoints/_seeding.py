@@ -115,7 +115,7 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     span = cells.max(dim=0).values - lo + 1
     if float(torch.log2(span.double()).sum()) < 62:
         radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
-        return torch.unique((cells - lo) @ radix, return_inverse=True)[1]
+        return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
     mult = _HASH[torch.arange(k) % 64].to(cells.device)
     key = ((cells - lo) * mult).sum(dim=1)  # wraps around modulo 2^64
     _, label = torch.unique(key, return_inverse=True)
