@@ -8,7 +8,9 @@ otherwise extracts it with ``git archive`` from a bare git mirror of it given by
 temporary folder, which is deleted afterwards. Without either, the comparison is skipped with a
 message.
 
-Parts (1 torch thread, same process, same starts):
+Parts (1 torch thread, same process, same starts; wall and CPU seconds of this process, the
+CPU time being the fairer number on a shared machine; dynascope is also timed with
+``certify=False``, the search without the certificates of existence):
 
 1. ``gru``: the trained 16-unit flip-flop GRU (tests/data/flipflop_gru16.safetensors), 1024
    starts = visited states + Gaussian noise of std 0.5 (the reference's flip-flop example),
@@ -158,31 +160,50 @@ def part_gru(args: argparse.Namespace) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             find_fixed_points(model, extra_states=x0[:4], seed=0)  # warm up torch.func imports
-            t_ref, t_ours = [], []
+            times: dict[str, list[tuple[float, float]]] = {"ref": [], "ours": [], "search": []}
             pts_ref = fps = None
             for _ in range(args.repeats):  # interleaved: the machine is shared
                 if ref is not None:
-                    start = time.perf_counter()
-                    pts_ref = run_reference(ref, model, x0)
-                    t_ref.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                fps = find_fixed_points(model, extra_states=x0, seed=0)
-                t_ours.append(time.perf_counter() - start)
+                    with _timed(times["ref"]):
+                        pts_ref = run_reference(ref, model, x0)
+                with _timed(times["ours"]):
+                    fps = find_fixed_points(model, extra_states=x0, seed=0)
+                with _timed(times["search"]):
+                    find_fixed_points(model, extra_states=x0, seed=0, certify=False)
     assert fps is not None
-    print(f"{'method':<34}{'median s':>9}{'runs':>22}{'reported':>9}{'true found':>11}")
+    print(f"{'method':<34}{'wall s':>8}{'CPU s':>8}{'CPU runs':>22}{'reported':>9}"
+          f"{'true found':>11}")  # fmt: skip
     if pts_ref is not None:
-        runs = " ".join(f"{t:.1f}" for t in t_ref)
         hit = matched(pts_ref, true, 1e-4)
-        print(f"{'reference FixedPointFinderTorch':<34}{np.median(t_ref):>9.2f}{runs:>22}"
-              f"{len(pts_ref):>9}{hit:>8}/{len(true)}")  # fmt: skip
-    runs = " ".join(f"{t:.2f}" for t in t_ours)
+        print(_row("reference FixedPointFinderTorch", times["ref"]) + f"{len(pts_ref):>9}"
+              f"{hit:>8}/{len(true)}")  # fmt: skip
     hit = matched(fps.x_star, true, 1e-6)
-    print(f"{'dynascope (defaults)':<34}{np.median(t_ours):>9.2f}{runs:>22}"
-          f"{len(fps):>9}{hit:>8}/{len(true)}")  # fmt: skip
+    print(_row("dynascope (defaults)", times["ours"]) + f"{len(fps):>9}{hit:>8}/{len(true)}")
+    print(_row("dynascope, certify=False", times["search"]))
     print(f"    dynascope: {fps.counts()}, status {fps.status.name}, unseen {fps.n_unseen:.1f}")
     if pts_ref is not None:
-        ratio = np.median(t_ref) / np.median(t_ours)
-        print(f"speed ratio reference / dynascope (medians): {ratio:.1f}x")
+        for name, key in (("defaults", "ours"), ("certify=False", "search")):
+            wall = _median(times["ref"], 0) / _median(times[key], 0)
+            cpu = _median(times["ref"], 1) / _median(times[key], 1)
+            print(f"speed ratio reference / dynascope {name} (medians): wall {wall:.1f}x, "
+                  f"CPU {cpu:.1f}x")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _timed(into: list[tuple[float, float]]) -> Iterator[None]:
+    """Append (wall, CPU) seconds of the block to ``into`` (CPU: this process, all threads)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    into.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+
+def _median(runs: list[tuple[float, float]], which: int) -> float:
+    return float(np.median([r[which] for r in runs]))
+
+
+def _row(name: str, runs: list[tuple[float, float]]) -> str:
+    cpu_runs = " ".join(f"{r[1]:.3f}" for r in runs)
+    return f"{name:<34}{_median(runs, 0):>8.3f}{_median(runs, 1):>8.3f}{cpu_runs:>22}"
 
 
 def part_defaults(args: argparse.Namespace) -> None:
@@ -206,19 +227,22 @@ def part_defaults(args: argparse.Namespace) -> None:
 def part_lstm(args: argparse.Namespace) -> None:
     model = dynascope.load(LSTM_FILE)
     x = visited(model)
+    times: dict[str, list[tuple[float, float]]] = {"ours": [], "search": []}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         find_fixed_points(model, initial_states=x[:4], seed=0)  # warm up
-        times = []
         for _ in range(args.repeats):
-            start = time.perf_counter()
-            fps = find_fixed_points(model, initial_states=x, seed=0)
-            times.append(time.perf_counter() - start)
+            with _timed(times["ours"]):
+                fps = find_fixed_points(model, initial_states=x, seed=0)
+            with _timed(times["search"]):
+                find_fixed_points(model, initial_states=x, seed=0, certify=False)
     true = truth(model, None)
-    print(f"\n3. LSTM(3, 32) flip-flop, {len(x)} visited states, defaults: median "
-          f"{np.median(times):.2f} s (runs {' '.join(f'{t:.2f}' for t in times)}); found {len(fps)}"
-          f", true found {matched(fps.x_star, true, 1e-6)}/{len(true)}; {fps.counts()}; "
-          f"status {fps.status.name}")  # fmt: skip
+    print(f"\n3. LSTM(3, 32) flip-flop, {len(x)} visited states: found {len(fps)}, true found "
+          f"{matched(fps.x_star, true, 1e-6)}/{len(true)}; {fps.counts()}; status "
+          f"{fps.status.name}")  # fmt: skip
+    print(f"{'method':<34}{'wall s':>8}{'CPU s':>8}{'CPU runs':>22}")
+    print(_row("dynascope (defaults)", times["ours"]))
+    print(_row("dynascope, certify=False", times["search"]))
 
 
 def main() -> None:

@@ -5,9 +5,11 @@ split must not change results or speed. This script extracts the source tree of 
 revision (``--old``, default the last commit before the split) with ``git archive`` into a
 temporary folder and times the same seeded calls with both trees, each in its own subprocess
 (``PYTHONPATH`` set to one tree), alternating the order, 1 torch thread. Each subprocess runs a
-call once to warm up, then ``--inner`` timed calls; the medians over all runs and the ratio
+call once to warm up, then ``--inner`` timed calls; the medians over all runs (wall seconds,
+and CPU seconds of the subprocess, the fairer measure on a shared machine) and the ratios
 new / old are printed, with a fingerprint of each result (points, counts, status) that must be
-equal for both trees.
+equal for both trees when the code only moved (a faster search may end a few discarded starts
+elsewhere: ``n_discarded`` is path-dependent, see tests/test_fixedpoints_golden.py).
 
 Run from the repository root::
 
@@ -99,12 +101,13 @@ def worker(name: str, inner: int) -> None:
     warnings.simplefilter("ignore")
     call = _case(name)
     result = call()  # warm-up
-    times = []
+    times, cpu = [], []
     for _ in range(inner):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = call()
         times.append(time.perf_counter() - start)
-    print(json.dumps({"times": times, "fingerprint": _fingerprint(result)}))
+        cpu.append(time.process_time() - start_cpu)
+    print(json.dumps({"times": times, "cpu": cpu, "fingerprint": _fingerprint(result)}))
 
 
 def _run(src: Path, name: str, inner: int) -> dict[str, Any]:
@@ -132,18 +135,23 @@ def main() -> None:
         ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         trees = {"old": Path(tmp) / "src", "new": ROOT / "src"}
-        print(f"{'case':<24} {'old s':>8} {'new s':>8} {'new/old':>8}  same result")
+        print(f"{'case':<24} {'old s':>8} {'new s':>8} {'new/old':>8}  {'old CPU':>8} "
+              f"{'new CPU':>8} {'new/old':>8}  same result")  # fmt: skip
         for name in args.cases.split(","):
             times: dict[str, list[float]] = {"old": [], "new": []}
+            cpu: dict[str, list[float]] = {"old": [], "new": []}
             prints: dict[str, set[str]] = {"old": set(), "new": set()}
             for i in range(args.outer):
                 for tree in ("old", "new") if i % 2 == 0 else ("new", "old"):
                     res = _run(trees[tree], name, args.inner)
                     times[tree] += res["times"]
+                    cpu[tree] += res["cpu"]
                     prints[tree].add(res["fingerprint"])
             old, new = statistics.median(times["old"]), statistics.median(times["new"])
             same = prints["old"] == prints["new"] and len(prints["new"]) == 1
-            print(f"{name:<24} {old:8.3f} {new:8.3f} {new / old:8.3f}  {same}", flush=True)
+            c_old, c_new = statistics.median(cpu["old"]), statistics.median(cpu["new"])
+            print(f"{name:<24} {old:8.3f} {new:8.3f} {new / old:8.3f}  {c_old:8.3f} {c_new:8.3f} "
+                  f"{c_new / c_old:8.3f}  {same}", flush=True)  # fmt: skip
             if not same:
                 print(f"    old: {prints['old']}\n    new: {prints['new']}")
     print(f"load after: {os.getloadavg()}")

@@ -186,7 +186,9 @@ def find_fixed_points(
         region=region,
         merge_radius=merge_radius,
     )
-    adam = None if opts.stage1 is None else AdamStage(opts.stage1, merge_radius)
+    # Stage 1 in float32 unless slow points are kept (they are stage 1's best iterates).
+    single = opts.slow_tol is None
+    adam = None if opts.stage1 is None else AdamStage(opts.stage1, merge_radius, single)
     search = Search(net, adam, newton, opts.stage2 is not None, merge_radius, opts.tol)
     certifier = Certifier(opts.tol, opts.xtol, scale, opts.slow_tol, opts.region_margin, box)
     batch, n_escaped, n_discarded = certifier.classify(search.solve(x0, u, None), u)

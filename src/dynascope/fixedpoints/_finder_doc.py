@@ -65,7 +65,8 @@ _OPTIONS_DOC = r"""
         Compute ∂F/∂x, ∂F/∂u and the eigendecomposition of ∂F/∂x at every point.
     jacobian : {"auto", "dense", "matrix_free"}
         How stage 2 and the Newton-distance check (``x_error``) use ∂F/∂x. ``"dense"``: per-point
-        Jacobian matrices from ``vmap(jacrev)``, LU factorisations and chord steps
+        Jacobian matrices (closed form for the standard cells, else ``vmap(jacrev)``), LU
+        factorisations and chord steps
         (:math:`O(S^2)` memory and :math:`O(S^3)` time per point and iteration).
         ``"matrix_free"``: never forms an :math:`S \times S` matrix; Newton–GMRES and
         Levenberg–Marquardt–CG on Jacobian-vector products (``torch.func.jvp``/``vjp``), see
@@ -115,8 +116,12 @@ _FIND_DOC = (
     A fixed point :math:`x^*` of the map :math:`F` satisfies :math:`F(x^*, u^*) = x^*`. Starting
     from states the network visits, candidates are moved downhill on
     :math:`q(x) = \tfrac12\|F(x,u^*) - x\|^2` by a batched Adam (stage 1), then polished by a
-    batched Levenberg–Marquardt (Newton) iteration on :math:`F(x) - x = 0` in float64 with
-    Jacobians from ``torch.func`` (stage 2). Every candidate is then classified:
+    batched Levenberg–Marquardt (Newton) iteration on :math:`F(x) - x = 0` in float64 (stage
+    2). For the standard cells (GRU, LSTM, vanilla, rate and low-rank networks, wrapped
+    ``torch.nn`` modules) gradients and Jacobians are in closed form and stage 1 runs in float32
+    (it only brings candidates near their roots; in float64 when ``slow_tol`` is given, since
+    slow points are its best iterates); other models use ``torch.func``. Every candidate is
+    then classified:
 
     - ``"fixed"`` if :math:`\|F(x,u^*) - x\| \le` ``tol`` and the Newton step to the exact
       root is below ``xtol`` (see below);

@@ -1,4 +1,5 @@
-"""Batched evaluation of the map F(x, u) and its Jacobians with ``torch.func``."""
+"""Batched evaluation of the map F(x, u) and its Jacobians: in closed form for the standard
+cells (:mod:`._maps`), with ``torch.func`` otherwise."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from ..models import RNNModel
+from ._maps import cell_map
 
 #: Largest number of float64 Jacobian entries built at once (256 MiB); larger batches are chunked.
 MAX_JACOBIAN_ENTRIES = 2**25
@@ -56,29 +58,40 @@ def jacobians(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-point Jacobians ∂F/∂x ``(B, S, S)`` and, if asked, ∂F/∂u ``(B, S, n_in)``.
 
-    Computed with ``vmap(jacrev(F))`` over the batch, in chunks so that large networks do not
-    build more than :data:`MAX_JACOBIAN_ENTRIES` entries at once.
+    In closed form for the standard cells (:func:`~._maps.cell_map`), otherwise with
+    ``vmap(jacrev(F))`` over the batch; in chunks so that large networks do not build more than
+    :data:`MAX_JACOBIAN_ENTRIES` entries at once.
     """
-    f = _single_step(model)
     n, s = x.shape
     n_in = u.shape[1]
-    argnums = (0, 1) if wrt_input and n_in > 0 else 0
-    jac = vmap(jacrev(f, argnums=argnums))
+    with_u = wrt_input and n_in > 0
+    closed = cell_map(model)
+    argnums = (0, 1) if with_u else 0
+    jac = None if closed is not None else vmap(jacrev(_single_step(model), argnums=argnums))
     jx_parts: list[torch.Tensor] = []
     ju_parts: list[torch.Tensor] = []
     for sl in _chunks(n, s * (s + n_in)):
-        out = jac(x[sl], u[sl])
-        if isinstance(out, tuple):
-            jx_parts.append(out[0].detach())
-            ju_parts.append(out[1].detach())
+        if closed is not None:
+            jx_c, ju_c = closed.jacobians(x[sl], u[sl], with_u)
         else:
-            jx_parts.append(out.detach())
-    jx = torch.cat(jx_parts) if jx_parts else x.new_zeros(0, s, s)
+            assert jac is not None
+            out = jac(x[sl], u[sl])
+            jx_c, ju_c = out if with_u else (out, None)
+        jx_parts.append(jx_c.detach())
+        if with_u and ju_c is not None:
+            ju_parts.append(ju_c.detach())
+    jx = _joined(jx_parts, x.new_zeros(0, s, s))
     if not wrt_input:
         return jx, None
     if n_in == 0:
         return jx, x.new_zeros(n, s, 0)
-    return jx, torch.cat(ju_parts) if ju_parts else x.new_zeros(0, s, n_in)
+    return jx, _joined(ju_parts, x.new_zeros(0, s, n_in))
+
+
+def _joined(parts: list[torch.Tensor], empty: torch.Tensor) -> torch.Tensor:
+    if not parts:
+        return empty
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def residual_and_jacobian(
@@ -87,8 +100,8 @@ def residual_and_jacobian(
     """``r = F(x,u) − x`` ``(B, S)`` and its Jacobian ``∂F/∂x − I`` ``(B, S, S)``."""
     r = step(model, x, u) - x
     jx, _ = jacobians(model, x, u)
-    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
-    return r, jx - eye
+    jx.diagonal(dim1=1, dim2=2).sub_(1.0)
+    return r, jx
 
 
 def newton_distance(

@@ -132,7 +132,7 @@ class DenseNewton:
         # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected)
         keep = torch.isfinite(rn) & ~polished & (mu <= self.opt.max_damping)
-        keep &= torch.isfinite(a).flatten(1).all(dim=1)
+        keep &= _finite_rows(a)
         if self.region is not None:
             outside, spread = outside_box(xa, self.region[0])
             keep &= ~(outside > self.region[1] * spread) | (spread <= 0)
@@ -161,14 +161,11 @@ class DenseNewton:
         """
         m, s = xa.shape
         alphas = torch.tensor(_ALPHAS, dtype=xa.dtype, device=xa.device)
-        eye = torch.eye(s, dtype=xa.dtype, device=xa.device)
-        finite_a = torch.isfinite(a).all(dim=2).all(dim=1)
-        # non-finite Jacobians would hand LAPACK invalid input: factor the identity instead
-        a_safe = torch.where(finite_a[:, None, None], a, eye.expand_as(a))
+        # (every Jacobian here is finite: _keep stopped the others before LAPACK sees them)
         with single_threaded_lapack():
-            lu, piv, info = torch.linalg.lu_factor_ex(a_safe)
+            lu, piv, info = torch.linalg.lu_factor_ex(a)
             delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
-        lu_ok = (info == 0) & finite_a & (mu <= NEWTON_DAMPING)
+        lu_ok = (info == 0) & (mu <= NEWTON_DAMPING)
         lu_ok &= torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
         # all step lengths evaluated in one batch
@@ -231,6 +228,23 @@ class DenseNewton:
         x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
         accept_lm[lm] = ok3
         return accept_lm
+
+
+def _corners(ref: torch.Tensor) -> torch.Tensor:
+    """The lowest and highest coordinates of ``ref`` as two rows (its bounding box)."""
+    if ref.shape[0] == 0:
+        return ref
+    return torch.stack([ref.min(dim=0).values, ref.max(dim=0).values])
+
+
+def _finite_rows(a: torch.Tensor) -> torch.Tensor:
+    """Which matrices of the batch ``a`` are all finite (a sum per matrix first: exact rows
+    checked entry by entry only where the sum is not finite)."""
+    ok = torch.isfinite(a.sum(dim=(1, 2)))
+    if not bool(ok.all()):
+        bad = torch.where(~ok)[0]
+        ok[bad] = torch.isfinite(a[bad]).flatten(1).all(dim=1)
+    return ok
 
 
 def merge_active(
@@ -316,7 +330,8 @@ class NewtonStage:
         self.tol = tol
         self.matrix_free = matrix_free
         self.fallback = fallback
-        self.region = region
+        # the bounding box's two corners stand for the reference states (the same box)
+        self.region = None if region is None else (_corners(region[0]), region[1])
         self.merge_radius = merge_radius
         self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
 

@@ -17,7 +17,8 @@ class Adam:
     improved (by a relative 1e-3) for ``lr_patience`` iterations ("decay on plateau"). A point
     leaves stage 1 when ``q <= q_tol`` (it is close enough for Newton's method), when its
     learning rate falls below ``min_lr`` (step-size collapse), or after ``max_iter`` iterations.
-    The best iterate of each point is kept.
+    The best iterate of each point is kept. For the standard cells :func:`find_fixed_points`
+    runs this stage in float32 unless ``slow_tol`` is given (see there).
 
     Parameters
     ----------
@@ -64,8 +65,8 @@ class Adam:
 class LevenbergMarquardt:
     r"""Stage 2: batched Newton / Levenberg–Marquardt on :math:`F(x,u^*) - x = 0`, in float64.
 
-    Per point and iteration, with :math:`A = \partial F/\partial x - I` from ``torch.func`` and
-    :math:`r = F(x) - x`:
+    Per point and iteration, with :math:`A = \partial F/\partial x - I` (closed form for the
+    standard cells, else from ``torch.func``) and :math:`r = F(x) - x`:
 
     1. once the point's damping :math:`\mu_i` has fallen to 1e-6 (after a few successful
        Levenberg–Marquardt steps, step 3: the point is in Newton's region), Newton's step

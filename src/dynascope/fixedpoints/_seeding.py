@@ -18,7 +18,7 @@ import math
 
 import torch
 
-__all__ = ["merge_basins", "seeds_from_points", "unseen_estimate"]
+__all__ = ["merge_basins", "row_groups", "seeds_from_points", "unseen_estimate"]
 
 #: Most pairs whose midpoints seed one round (beyond it: pairs of nearest neighbours only).
 MAX_PAIRS = 4096
@@ -62,7 +62,7 @@ def merge_basins(
         return leader, of_known
     # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
     cells = torch.floor(x[rest] / radius).to(torch.long)
-    _, cell = torch.unique(cells, dim=0, return_inverse=True)
+    cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
     first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
     # scatter in reverse order so that the lowest key is written last and wins
@@ -83,6 +83,47 @@ def merge_basins(
             head_of = nxt
         leader[rest] = head_of[leader[rest]]
     return leader, of_known
+
+
+def _splitmix(n: int) -> torch.Tensor:
+    """``n`` odd 62-bit multipliers from the SplitMix64 sequence (fixed: no random state)."""
+    out, z, mask = [], 0, (1 << 64) - 1
+    for _ in range(n):
+        z = (z + 0x9E3779B97F4A7C15) & mask
+        y = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(((y ^ (y >> 31)) >> 2) | 1)
+    return torch.tensor(out, dtype=torch.long)
+
+
+#: Multipliers of the row hash of :func:`row_groups`.
+_HASH = _splitmix(64)
+
+
+def row_groups(cells: torch.Tensor) -> torch.Tensor:
+    """Labels of the distinct rows of the integer matrix ``cells`` ``(n, k)``: equal rows, equal
+    labels (as ``torch.unique(cells, dim=0, return_inverse=True)[1]``, up to the numbering).
+
+    Rows are packed into one integer (exact, when the cells' ranges fit in 62 bits) or hashed;
+    a hash's groups are checked row by row and ``torch.unique(dim=0)`` (about 10x slower) is
+    used if two different rows ever share one.
+    """
+    n, k = cells.shape
+    if n == 0 or k == 0:
+        return torch.zeros(n, dtype=torch.long, device=cells.device)
+    lo = cells.min(dim=0).values
+    span = cells.max(dim=0).values - lo + 1
+    if float(torch.log2(span.double()).sum()) < 62:
+        radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
+        return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
+    mult = _HASH[torch.arange(k) % 64].to(cells.device)
+    key = ((cells - lo) * mult).sum(dim=1)  # wraps around modulo 2^64
+    _, label = torch.unique(key, return_inverse=True)
+    first = torch.full((n,), n, dtype=torch.long, device=cells.device)
+    first = first.scatter_reduce(0, label, torch.arange(n, device=cells.device), "amin")
+    if bool((cells == cells[first[label]]).all()):
+        return label
+    return torch.unique(cells, dim=0, return_inverse=True)[1]
 
 
 #: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import torch
 
+from ._seeding import row_groups
+
 __all__ = [
     "Batch",
     "Certifier",
@@ -97,8 +99,9 @@ def deduplicate(points: torch.Tensor, order_key: torch.Tensor, radius: float) ->
     if n == 0:
         return torch.zeros(0, dtype=torch.long, device=points.device)
     order = torch.argsort(order_key, stable=True)
-    # exact copies (merged candidates) first: keep the lowest key of each distinct row
-    _, inv = torch.unique(points[order], dim=0, return_inverse=True)
+    # exact copies (merged candidates) first: keep the lowest key of each distinct row (rows
+    # compared by their bits; + 0.0 turns -0.0 into 0.0, so that equal numbers have equal bits)
+    inv = row_groups((points[order].double() + 0.0).view(torch.int64))
     first = torch.full((int(inv.max()) + 1,), n, dtype=torch.long, device=points.device)
     first = first.scatter_reduce(0, inv, torch.arange(n, device=points.device), "amin")
     order = order[torch.sort(first).values]

@@ -1,0 +1,337 @@
+"""Closed-form derivatives of the standard cells, for the fixed-point search's batched steps.
+
+For the models whose one-step map is one of dynascope's standard equations (GRU, LSTM, vanilla
+RNN in either form, rate and low-rank networks, and users' ``torch.nn.RNN/GRU/LSTM`` through
+:func:`~dynascope.wrap`), :func:`cell_map` returns a :class:`CellMap` that evaluates, for a
+whole batch of states at once,
+
+- the map ``F(x, u)`` with the same tensor operations as the model's ``step`` (the same
+  numbers), from an input drive computed once per input;
+- the gradient of :math:`q = \\tfrac12\\|F(x) - x\\|^2`, :math:`(J - I)^\\top r`, without an
+  autograd graph (stage 1 of the search);
+- the Jacobians :math:`\\partial F/\\partial x` and :math:`\\partial F/\\partial u` as dense
+  batches, without ``vmap(jacrev)`` (stage 2, Newton distances, linearisation).
+
+Every cell is written as ``F = (gate coefficients) · W`` plus a diagonal: the coefficients are
+elementwise functions of the pre-activations, so one batched product gives a vector-Jacobian
+product and one broadcast product gives the Jacobians. A subclass that overrides ``step`` (or
+replaces ``phi``) gets ``None`` and the search falls back to automatic differentiation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..models import GRU, LSTM, LowRankRNN, RateRNN, RNNModel, VanillaRNN, WrappedRNN
+from ..models._base import NONLINEARITIES
+
+__all__ = ["CellMap", "cell_map"]
+
+
+def _dphi(name: str, pre: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """Derivative of the nonlinearity ``name`` at ``pre`` (``out`` = its value there), as
+    torch's own backward computes it (relu: 0 at 0; softplus: linear above 20)."""
+    if name == "tanh":
+        return 1.0 - out * out
+    if name == "relu":
+        return (out > 0).to(pre.dtype)
+    if name == "softplus":
+        return torch.where(pre > 20.0, torch.ones_like(pre), torch.sigmoid(pre))
+    return torch.ones_like(pre)
+
+
+class CellMap:
+    """Batched F, residual gradient and Jacobians of one standard cell (see the module)."""
+
+    def drive(self, u: torch.Tensor) -> torch.Tensor:
+        """The input's part of the pre-activations, ``(B, G)`` (computed once per input)."""
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """``F(x, u)`` from the drive ``d = drive(u)``."""
+        raise NotImplementedError
+
+    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``r = F(x) - x`` and the gradient of ``q = ½‖r‖²``, ``(J - I)ᵀ r``."""
+        raise NotImplementedError
+
+    def jacobians(
+        self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``∂F/∂x`` ``(B, S, S)`` and, if asked, ``∂F/∂u`` ``(B, S, n_in)``."""
+        raise NotImplementedError
+
+
+def _rows(k: torch.Tensor, w: torch.Tensor, n_gates: int) -> torch.Tensor:
+    """``Σ_g diag(k_g) W_g`` for gate blocks: ``k`` ``(B, n_gates * H)``, ``w`` ``(n_gates * H,
+    C)`` -> ``(B, H, C)``."""
+    b, h = k.shape[0], k.shape[1] // n_gates
+    return torch.einsum("bgh,ghc->bhc", k.view(b, n_gates, h), w.view(n_gates, h, -1))
+
+
+class _GRUMap(CellMap):
+    """torch.nn.GRU's equations (gate order r, z, n), as ``models._cells.gru_cell``."""
+
+    def __init__(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> None:
+        self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
+
+    def drive(self, u: torch.Tensor) -> torch.Tensor:
+        return F.linear(u, self.w_ih, self.b_ih)
+
+    def _gates(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        gh = F.linear(x, self.w_hh, self.b_hh)
+        i_r, i_z, i_n = d.chunk(3, dim=-1)
+        h_r, h_z, h_n = gh.chunk(3, dim=-1)
+        r = torch.sigmoid(i_r + h_r)
+        z = torch.sigmoid(i_z + h_z)
+        n = torch.tanh(i_n + r * h_n)
+        return r, z, n, h_n, (1.0 - z) * n + z * x
+
+    def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return self._gates(x, d)[-1]
+
+    def _coefficients(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        r, z, n, h_n, f = self._gates(x, d)
+        c_n = (1.0 - z) * (1.0 - n * n)
+        c_r = c_n * h_n * r * (1.0 - r)
+        c_z = (x - n) * z * (1.0 - z)
+        return c_r, c_z, c_n, r, z, f
+
+    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The coefficients of _coefficients times r, with fewer intermediate arrays (this runs
+        # at every stage-1 iteration): r = (1 - z)(n - x), and the gate blocks of k are written
+        # in place.
+        h = x.shape[1]
+        gh = F.linear(x, self.w_hh, self.b_hh)
+        rz = torch.sigmoid(d[:, : 2 * h] + gh[:, : 2 * h])
+        r, z, h_n = rz[:, :h], rz[:, h:], gh[:, 2 * h :]
+        n = torch.tanh(torch.addcmul(d[:, 2 * h :], r, h_n))
+        omz = 1.0 - z
+        e = n - x
+        res = e * omz
+        k = torch.empty_like(gh)
+        k_r, k_z, k_n = k[:, :h], k[:, h : 2 * h], k[:, 2 * h :]
+        g_n = (res * omz).mul_(1.0 - n * n)  # c_n r
+        torch.mul(g_n, r, out=k_n)
+        torch.mul(k_n, h_n, out=k_r).mul_(1.0 - r)  # c_r r = c_n r h_n r (1 - r)
+        torch.mul(e, res, out=k_z).mul_(z).mul_(omz).neg_()  # c_z r = -(n - x) z (1 - z) r
+        return res, torch.addcmul(k @ self.w_hh, omz, res, value=-1.0)
+
+    def jacobians(
+        self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        c_r, c_z, c_n, r, z, _ = self._coefficients(x, self.drive(u))
+        jx = _rows(torch.cat([c_r, c_z, c_n * r], dim=1), self.w_hh, 3)
+        jx.diagonal(dim1=1, dim2=2).add_(z)
+        ju = _rows(torch.cat([c_r, c_z, c_n], dim=1), self.w_ih, 3) if wrt_input else None
+        return jx, ju
+
+
+class _LSTMMap(CellMap):
+    """torch.nn.LSTM's equations (gate order i, f, g, o) on the state ``x = [h, c]``."""
+
+    def __init__(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, n_hidden: int) -> None:
+        self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
+        self.n_hidden = n_hidden
+
+    def drive(self, u: torch.Tensor) -> torch.Tensor:
+        return F.linear(u, self.w_ih, self.b_ih)
+
+    def _gates(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        h, c = x[:, : self.n_hidden], x[:, self.n_hidden :]
+        gates = d + F.linear(h, self.w_hh, self.b_hh)
+        a_i, a_f, a_g, a_o = gates.chunk(4, dim=-1)
+        i, f, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.sigmoid(a_o)
+        g = torch.tanh(a_g)
+        c_next = f * c + i * g
+        tc = torch.tanh(c_next)
+        return i, f, g, o, c, tc, torch.cat([o * tc, c_next], dim=-1)
+
+    def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return self._gates(x, d)[-1]
+
+    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The residual carried back to c' (through h' = o tanh c') is gc = r_c + o (1 - tanh²c')
+        # r_h; the gate blocks of the pre-activations' gradient are written in place.
+        nh = self.n_hidden
+        h, c = x[:, :nh], x[:, nh:]
+        gates = F.linear(h, self.w_hh, self.b_hh).add_(d)
+        s_if = torch.sigmoid(gates[:, : 2 * nh])
+        i, f = s_if[:, :nh], s_if[:, nh:]
+        g = torch.tanh(gates[:, 2 * nh : 3 * nh])
+        o = torch.sigmoid(gates[:, 3 * nh :])
+        c_next = torch.addcmul(f * c, i, g)
+        tc = torch.tanh(c_next)
+        res = torch.empty_like(x)
+        r_h, r_c = res[:, :nh], res[:, nh:]
+        torch.mul(o, tc, out=r_h).sub_(h)
+        torch.sub(c_next, c, out=r_c)
+        gc = torch.addcmul(r_c, (1.0 - tc * tc).mul_(o), r_h)
+        ka = torch.empty_like(gates)
+        torch.mul(gc, g, out=ka[:, :nh])
+        torch.mul(gc, c, out=ka[:, nh : 2 * nh])
+        ka[:, : 2 * nh].mul_(s_if).mul_(1.0 - s_if)
+        torch.mul(gc, i, out=ka[:, 2 * nh : 3 * nh]).mul_(1.0 - g * g)
+        torch.mul(r_h, tc, out=ka[:, 3 * nh :]).mul_(o).mul_(1.0 - o)
+        grad = torch.empty_like(x)
+        torch.mm(ka, self.w_hh, out=grad[:, :nh])
+        torch.mul(gc, f, out=grad[:, nh:])
+        return res, grad.sub_(res)
+
+    def jacobians(
+        self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        i, f, g, o, c, tc, _ = self._gates(x, self.drive(u))
+        nh = self.n_hidden
+        k = o * (1.0 - tc * tc)
+        k_c = torch.cat(
+            [g * i * (1.0 - i), c * f * (1.0 - f), i * (1.0 - g * g), torch.zeros_like(o)], dim=1
+        )
+        k_h = k_c * k.repeat(1, 4)
+        k_h[:, 3 * nh :] = tc * o * (1.0 - o)
+        jx = x.new_zeros(x.shape[0], 2 * nh, 2 * nh)
+        jx[:, :nh, :nh] = _rows(k_h, self.w_hh, 4)
+        jx[:, nh:, :nh] = _rows(k_c, self.w_hh, 4)
+        jx[:, :nh, nh:].diagonal(dim1=1, dim2=2).copy_(k * f)
+        jx[:, nh:, nh:].diagonal(dim1=1, dim2=2).copy_(f)
+        ju = None
+        if wrt_input:
+            ju = torch.cat([_rows(k_h, self.w_ih, 4), _rows(k_c, self.w_ih, 4)], dim=1)
+        return jx, ju
+
+
+class _DenseMap(CellMap):
+    """``F = φ(W x + d)`` (h form), ``W φ(x) + d`` (x form) or the Euler step
+    ``x + α(W φ(x) + d - x)`` (rate networks; low-rank with ``W = m nᵀ / N``)."""
+
+    def __init__(
+        self,
+        form: str,
+        phi: Any,
+        name: str,
+        w_in: Any,
+        bias: Any,
+        *,
+        w: Any = None,
+        b_rec: Any = None,
+        m: Any = None,
+        n: Any = None,
+        alpha: float = 1.0,
+    ) -> None:
+        self.form, self.phi, self.name = form, phi, name
+        self.w_in, self.bias, self.w, self.b_rec = w_in, bias, w, b_rec
+        self.m, self.n, self.alpha = m, n, alpha
+
+    def drive(self, u: torch.Tensor) -> torch.Tensor:
+        return F.linear(u, self.w_in, self.bias)
+
+    def _recurrent(self, rates: torch.Tensor) -> torch.Tensor:
+        if self.m is not None:  # LowRankRNN.recurrent_input
+            return ((rates @ self.n) / self.m.shape[0]) @ self.m.T
+        return F.linear(rates, self.w, self.b_rec)
+
+    def _recurrent_t(self, g: torch.Tensor) -> torch.Tensor:
+        """``gᵀ W`` (the transpose of :meth:`_recurrent`'s linear part)."""
+        if self.m is not None:
+            return ((g @ self.m) / self.m.shape[0]) @ self.n.T
+        return g @ self.w
+
+    def _w_rows(self, k: torch.Tensor) -> torch.Tensor:
+        """``diag(k) W`` as a batch ``(B, S, S)`` (the h form: full-rank ``W`` only)."""
+        return k[:, :, None] * self.w
+
+    def _w_cols(self, k: torch.Tensor) -> torch.Tensor:
+        """``W diag(k)`` as a batch ``(B, S, S)`` (low rank: ``m (n ⊙ k)ᵀ / N``, no N × N
+        matrix besides the result)."""
+        if self.m is None:
+            return self.w * k[:, None, :]
+        scaled = (self.n[None] * k[:, :, None]).transpose(1, 2)  # (B, D, N)
+        return torch.matmul(self.m, scaled) / self.m.shape[0]
+
+    def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        if self.form == "h":
+            return self.phi(self._recurrent(x) + d)  # type: ignore[no-any-return]
+        if self.form == "x":
+            return self._recurrent(self.phi(x)) + d
+        return x + self.alpha * (self._recurrent(self.phi(x)) + d - x)
+
+    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.form == "h":
+            pre = self._recurrent(x) + d
+            out = self.phi(pre)
+            res = out - x
+            return res, self._recurrent_t(_dphi(self.name, pre, out) * res) - res
+        rates = self.phi(x)
+        slope = _dphi(self.name, x, rates)
+        if self.form == "x":
+            res = self._recurrent(rates) + d - x
+            return res, slope * self._recurrent_t(res) - res
+        res = x + self.alpha * (self._recurrent(rates) + d - x) - x
+        return res, self.alpha * (slope * self._recurrent_t(res) - res)
+
+    def jacobians(
+        self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        b = x.shape[0]
+        if self.form == "h":
+            pre = self._recurrent(x) + self.drive(u)
+            slope = _dphi(self.name, pre, self.phi(pre))
+            jx = self._w_rows(slope)
+            ju = slope[:, :, None] * self.w_in if wrt_input else None
+            return jx, ju
+        slope = _dphi(self.name, x, self.phi(x))
+        if self.form == "x":
+            ju = self.w_in.expand(b, -1, -1).clone() if wrt_input else None
+            return self._w_cols(slope), ju
+        jx = self.alpha * self._w_cols(slope)
+        jx.diagonal(dim1=1, dim2=2).add_(1.0 - self.alpha)
+        ju = (self.alpha * self.w_in).expand(b, -1, -1).clone() if wrt_input else None
+        return jx, ju
+
+
+def _standard_phi(model: Any) -> bool:
+    name = getattr(model, "nonlinearity", None)
+    return name in NONLINEARITIES and model.phi is NONLINEARITIES[name]
+
+
+def cell_map(model: RNNModel) -> CellMap | None:
+    """The closed-form :class:`CellMap` of ``model``, or ``None`` (use autograd) when its
+    ``step`` is not exactly one of the standard cells' (a subclass overriding it, a replaced
+    nonlinearity, a nonlinearity other than tanh/relu for wrapped modules)."""
+    cls = type(model)
+    if cls.step is GRU.step and isinstance(model, GRU):
+        return _GRUMap(model.weight_ih, model.weight_hh, model.bias_ih, model.bias_hh)
+    if cls.step is LSTM.step and isinstance(model, LSTM):
+        w = (model.weight_ih, model.weight_hh, model.bias_ih, model.bias_hh)
+        return _LSTMMap(*w, model.n_hidden)
+    if cls.step is WrappedRNN.step and isinstance(model, WrappedRNN):
+        w_ih, w_hh, b_ih, b_hh = model._weights()
+        if model.kind == "GRU":
+            return _GRUMap(w_ih, w_hh, b_ih, b_hh)
+        if model.kind == "LSTM":
+            return _LSTMMap(w_ih, w_hh, b_ih, b_hh, model.n_hidden)
+        name = str(model.module.nonlinearity)
+        if name not in ("tanh", "relu"):
+            return None
+        return _DenseMap("h", NONLINEARITIES[name], name, w_ih, b_ih, w=w_hh, b_rec=b_hh)
+    if not _standard_phi(model):
+        return None
+    name = str(getattr(model, "nonlinearity", ""))
+    if cls.step is VanillaRNN.step and isinstance(model, VanillaRNN):
+        return _DenseMap(
+            model.form, model.phi, name, model.weight_in, model.bias, w=model.weight_rec
+        )
+    if cls.step is RateRNN.step and isinstance(model, RateRNN):
+        return _DenseMap(
+            "euler", model.phi, name, model.weight_in, model.bias, w=model.weight_rec,
+            alpha=model.alpha,
+        )  # fmt: skip
+    if cls.step is LowRankRNN.step and isinstance(model, LowRankRNN):
+        return _DenseMap(
+            "euler", model.phi, name, model.weight_in, model.bias, m=model.m, n=model.n,
+            alpha=model.alpha,
+        )  # fmt: skip
+    return None

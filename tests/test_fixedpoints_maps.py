@@ -1,0 +1,117 @@
+"""Closed-form cell derivatives of the fixed-point search against automatic differentiation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.func import jacrev, vmap
+
+import dynascope
+from dynascope.fixedpoints._maps import cell_map
+from dynascope.models import analysis_copy
+
+
+def _models() -> list[tuple[str, dynascope.RNNModel]]:
+    torch.manual_seed(0)
+    out: list[tuple[str, dynascope.RNNModel]] = [
+        ("gru", dynascope.GRU(3, 7, 2, seed=1)),
+        ("lstm", dynascope.LSTM(3, 6, 2, seed=2)),
+        ("lowrank", dynascope.LowRankRNN(2, 9, 1, rank=2, bias=True, seed=3)),
+        ("wrapped-gru", dynascope.wrap(nn.GRU(3, 5, batch_first=True))),
+        ("wrapped-lstm", dynascope.wrap(nn.LSTM(2, 4, batch_first=True))),
+        ("wrapped-rnn-relu", dynascope.wrap(nn.RNN(2, 6, nonlinearity="relu", bias=False))),
+    ]
+    for phi in ("tanh", "relu", "softplus", "identity"):
+        for form in ("x", "h"):
+            out.append((f"vanilla-{form}-{phi}", dynascope.VanillaRNN(
+                2, 8, 1, form=form, nonlinearity=phi, gain=1.5, seed=4)))  # fmt: skip
+        out.append((f"rate-{phi}", dynascope.RateRNN(2, 8, 1, nonlinearity=phi, seed=5)))
+    return out
+
+
+@pytest.mark.parametrize("name,model", _models(), ids=[n for n, _ in _models()])
+def test_closed_form_matches_autograd(name: str, model: dynascope.RNNModel) -> None:
+    net = analysis_copy(model, torch.float64)
+    cm = cell_map(net)
+    assert cm is not None, name
+    gen = torch.Generator().manual_seed(7)
+    s, n_in = net.state_size, net.n_in
+    x = 1.5 * torch.randn(11, s, generator=gen, dtype=torch.float64)
+    u = torch.randn(11, n_in, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        f_model = net.step(x, u)
+    d = cm.drive(u)
+    # the map itself: the same operations as the model's step
+    torch.testing.assert_close(cm.step(x, d), f_model, rtol=0, atol=1e-15)
+
+    def f1(xx: torch.Tensor, uu: torch.Tensor) -> torch.Tensor:
+        return net.step(xx[None], uu[None])[0]
+
+    jx, ju = vmap(jacrev(f1, argnums=(0, 1)))(x, u)
+    jx_c, ju_c = cm.jacobians(x, u, wrt_input=True)
+    torch.testing.assert_close(jx_c, jx, rtol=1e-12, atol=1e-13)
+    assert ju_c is not None
+    torch.testing.assert_close(ju_c, ju, rtol=1e-12, atol=1e-13)
+    # gradient of q = ½‖F(x) − x‖²
+    xg = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        r = net.step(xg, u) - xg
+        (g,) = torch.autograd.grad(0.5 * (r * r).sum(), xg)
+    res, grad = cm.residual_grad(x, d)
+    torch.testing.assert_close(res, f_model - x, rtol=0, atol=1e-15)
+    torch.testing.assert_close(grad, g, rtol=1e-12, atol=1e-13)
+
+
+def test_overridden_step_falls_back_to_autograd() -> None:
+    class Shifted(dynascope.VanillaRNN):
+        def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+            return super().step(x, u) + 0.1
+
+    assert cell_map(Shifted(2, 4, 1, seed=0)) is None
+    model = dynascope.VanillaRNN(2, 4, 1, seed=0)
+    model.phi = torch.sigmoid  # a replaced nonlinearity is not the named one
+    assert cell_map(model) is None
+
+
+@pytest.mark.parametrize("kind", ["gru16", "lstm32"])
+def test_search_finds_the_same_set_as_with_autograd(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The closed-form path (float32 stage 1) and the autograd path (float64 throughout) find
+    the same 27 flip-flop points, of the same kinds."""
+    from pathlib import Path
+
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    from dynascope.fixedpoints import _adam, _jacobian, find_fixed_points, visited_states
+
+    model = dynascope.load(Path(__file__).parent / "data" / f"flipflop_{kind}.safetensors")
+    states = visited_states(model, n_trials=32, n_steps=64, seed=0)
+    fast = find_fixed_points(model, initial_states=states, seed=0, certify=False)
+    for module in (_adam, _jacobian):
+        monkeypatch.setattr(module, "cell_map", lambda m: None)
+    slow = find_fixed_points(model, initial_states=states, seed=0, certify=False)
+    assert len(fast) == len(slow) == 27
+    cost = np.linalg.norm(fast.x_star[:, None] - slow.x_star[None], axis=-1)
+    rows, cols = linear_sum_assignment(cost)
+    assert cost[rows, cols].max() < 1e-8  # roots to ~1e-12; ‖(I − J)⁻¹‖ ≲ 1e3 here
+    assert fast.counts() == slow.counts()
+
+
+@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6)])
+def test_row_groups_partition_rows_as_unique_does(k: int, high: int) -> None:
+    """Packed (small ranges) and hashed (large ranges) grouping: the same partition as
+    ``torch.unique(dim=0)``, whatever the numbering."""
+    from dynascope.fixedpoints._seeding import row_groups
+
+    gen = torch.Generator().manual_seed(k)
+    cells = torch.randint(-high, high, (3000, k), generator=gen)
+    cells[1000:1500] = cells[:500]  # exact copies
+    got = row_groups(cells)
+    want = torch.unique(cells, dim=0, return_inverse=True)[1]
+    assert int(got.max()) == int(want.max())
+    # one-to-one between the two numberings
+    pairs = torch.unique(torch.stack([got, want], dim=1), dim=0)
+    assert pairs.shape[0] == int(want.max()) + 1
