@@ -418,3 +418,20 @@ def test_large_lstms_train_through_the_step_loop() -> None:
     model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
     model(torch.randn(2, 3, 2))
     assert len(calls) == 3
+
+
+def test_gated_subclasses_construct_and_keep_the_step() -> None:
+    # the gate count is a class attribute, so a user subclass of GRU/LSTM constructs
+    from dynascope.models import GRU, LSTM
+
+    class MyGRU(GRU):
+        pass
+
+    class MyLSTM(LSTM):
+        pass
+
+    for cls, base, gates in ((MyGRU, GRU, 3), (MyLSTM, LSTM, 4)):
+        sub, ref = cls(2, 5, 1, seed=0), base(2, 5, 1, seed=0)
+        assert sub.weight_hh.shape == (gates * 5, 5)
+        x, u = torch.zeros(3, sub.state_size), torch.ones(3, 2)
+        torch.testing.assert_close(sub.step(x, u), ref.step(x, u))

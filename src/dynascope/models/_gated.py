@@ -16,7 +16,6 @@ from ._cells import gru_cell, lstm_cell, rnn_cell
 from ._init import make_generator, uniform
 from ._native import lstm_cell_states, native_applies, native_states
 
-_GATES = {"GRU": 3, "LSTM": 4}
 #: Largest LSTM that trains through the native kernel (see LSTM._trajectory).
 _LSTM_NATIVE_MAX_HIDDEN = 64
 
@@ -26,6 +25,8 @@ class _GatedRNN(RNNModel):
 
     #: State size in units of ``n_hidden`` (GRU: h; LSTM: concat(h, c)).
     state_factor: int = 1
+    #: gate blocks stacked in the weight matrices (GRU 3: r, z, n; LSTM 4: i, f, g, o)
+    n_gates: int = 0
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class _GatedRNN(RNNModel):
         self.n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=1)
         self.n_out = check_int(n_out, "n_out", owner, min_value=0)
         self.state_size = self.state_factor * self.n_hidden
-        gates = _GATES[owner] * self.n_hidden
+        gates = self.n_gates * self.n_hidden
         gen = make_generator(seed, owner)
         bound = 1.0 / math.sqrt(self.n_hidden)  # torch.nn's default initialisation
         self.weight_ih = uniform((gates, self.n_in), bound, gen)
@@ -113,6 +114,7 @@ class GRU(_GatedRNN):
     """
 
     model_type = "GRU"
+    n_gates = 3
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return gru_cell(u, x, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
@@ -140,6 +142,7 @@ class LSTM(_GatedRNN):
 
     model_type = "LSTM"
     state_factor = 2
+    n_gates = 4
 
     def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         h, c = x[..., : self.n_hidden], x[..., self.n_hidden :]
