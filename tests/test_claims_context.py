@@ -41,6 +41,8 @@ def _landscape(stable_per_source: tuple[int, int, int]) -> dict[str, Any]:
         landscape_fixed_stable=arr[:, 1].astype(bool),
         landscape_fixed_source=arr[:, 2].astype(np.int64),
         landscape_fixed_context=arr[:, 3].astype(np.int64),
+        landscape_fixed_certificate=np.full(len(arr), "unique"),
+        landscape_fixed_certificate_bounds=np.tile([1e-13, 0.1], (len(arr), 1)),
     )
 
 
@@ -57,7 +59,9 @@ def context_results(**changes: Any) -> ContextResults:
         kappa_network=rng.normal(size=(2, T, 1)), kappa_reduced=rng.normal(size=(2, T, 1)),
         flow_kappa=np.linspace(-1, 1, K), flow_velocity=np.zeros((6, K)), tau=100.0,
         fixed_kappa=np.array([-0.1, 0.1]), fixed_stable=np.array([True, True]),
-        fixed_panel=np.array([0, 3]), loadings=rng.normal(size=(8, 7)),
+        fixed_panel=np.array([0, 3]), fixed_certificate=np.array(["unique", "failed"]),
+        fixed_certificate_bounds=np.array([[1e-13, 0.1], [np.nan, np.nan]]),
+        loadings=rng.normal(size=(8, 7)),
         labels=np.array([0, 0, 0, 0, 1, 1, 1, 1]),
         loading_names=("m", "n", "I_A", "I_B", "I_ctxA", "I_ctxB", "readout"),
         resample_sizes=(512, 4096), resampled=((0.97, 0.99), (0.99, 1.0)),
