@@ -146,11 +146,16 @@ def _lambda_min_estimate(s: np.ndarray, dtypes: tuple[Any, ...]) -> tuple[float,
             continue
         w: np.ndarray = v.astype(dtype)
         lam = 0.0
-        for _ in range(8):  # inverse iteration: w <- S^{-1} w
-            w = w / np.linalg.norm(w)
-            w = scipy.linalg.cho_solve((r0, False), w, check_finite=False)
-            lam = 1.0 / float(np.linalg.norm(w))
-        if np.isfinite(lam) and lam > 0:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(8):  # inverse iteration: w <- S^{-1} w
+                w = w / np.linalg.norm(w)
+                w = scipy.linalg.cho_solve((r0, False), w, check_finite=False)
+                size = float(np.linalg.norm(w))
+                if not (np.isfinite(size) and size > 0):  # S nearly singular in this precision
+                    lam = 0.0
+                    break
+                lam = 1.0 / size
+        if lam > 0:
             return lam, dtype
     return 0.0, None
 
