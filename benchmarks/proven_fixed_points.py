@@ -11,7 +11,7 @@
    ``extra_states`` (proven first, with inflated boxes) and compared with the proven set.
 
 Usage: python benchmarks/proven_fixed_points.py [--part n8,gru] [--draws 50] [--starts 100000]
-       [--limit 60] [--seeds 38] [--min-width 1e-9]
+       [--limit 60] [--seeds 38] [--min-width 1e-9] [--max-boxes 2000000]
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def part_n8(args: argparse.Namespace) -> None:
     for seed in seeds:
         model = dynascope.VanillaRNN(1, 8, 1, form="h", gain=1.5, seed=seed)
         t0 = time.perf_counter()
-        res = prove_fixed_points(model, time_limit=args.limit, min_width=args.min_width)
+        res = prove_fixed_points(
+            model, time_limit=args.limit, min_width=args.min_width, max_boxes=args.max_boxes
+        )
         t_prove = time.perf_counter() - t0
         t0 = time.perf_counter()
         roots = newton_roots(model, args.starts, seed)
@@ -119,6 +121,7 @@ def main() -> None:
     p.add_argument("--limit", type=float, default=None)
     p.add_argument("--seeds", default="", help="Draws to run (default: 0..draws-1), e.g. 38.")
     p.add_argument("--min-width", type=float, default=1e-9, help="prove_fixed_points min_width.")
+    p.add_argument("--max-boxes", type=int, default=2_000_000, help="... and max_boxes (n8).")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads = 1, load average "

@@ -177,20 +177,7 @@ def proven_words(status: np.ndarray, where: str) -> str:
     return f"{ok} of the {n} fixed points are proven (certificates in {where})"
 
 
-class _Panels(Protocol):
-    @property
-    def fixed_kappa(self) -> np.ndarray: ...
-    @property
-    def fixed_stable(self) -> np.ndarray: ...
-    @property
-    def fixed_panel(self) -> np.ndarray: ...
-    @property
-    def fixed_certificate(self) -> np.ndarray: ...
-    @property
-    def fixed_certificate_bounds(self) -> np.ndarray: ...
-
-
-def panel_certificate_rows(r: _Panels, names: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+def panel_certificate_rows(r: LowRankResults, names: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     """One table row per reduced fixed point: panel (``names[fixed_panel]``), ‖κ‖ (free of
     the latents' sign and basis), stability and certificate; by panel, then ‖κ‖."""
     k = np.asarray(r.fixed_kappa).reshape(len(r.fixed_panel), -1)
