@@ -269,3 +269,19 @@ def test_context_cue_option_reaches_the_task() -> None:
     assert _task(ContextOptions()).context_cue == 0.1  # the "lowrank" preset
     with pytest.raises(InvalidParameterError, match="context_cue"):
         ContextOptions(context_cue=0.0)
+
+
+def test_certificates_in_captions_and_tables_follow_the_results() -> None:
+    """The flow figure's caption counts the proven points and each table row says its point's
+    certificate; proving the failed point changes both."""
+    r = context_results()
+    text = _text(r)
+    assert "1 of the 2 fixed points are proven" in text
+    assert "not proven" in text and "proven (within 1e-13; alone within 0.1)" in text
+    n_landscape = len(r.landscape_fixed_kappa)  # all proven in the fixture
+    assert f"each of the {n_landscape} fixed points is proven" in text
+    proven = replace(r, fixed_certificate=np.array(["unique", "unique"]),
+                     fixed_certificate_bounds=np.array([[1e-13, 0.1], [2e-12, 0.3]]))  # fmt: skip
+    text = _text(proven)
+    assert "each of the 2 fixed points is proven" in text and "not proven" not in text
+    assert "proven (within 2e-12; alone within 0.3)" in text

@@ -27,11 +27,11 @@ __all__ = [
     "certificate_text",
     "certify_points",
     "check_lowrank",
-    "panel_certificate_rows",
-    "proven_words",
     "engineering_section",
     "flow_panels",
     "fmt_accs",
+    "panel_certificate_rows",
+    "proven_words",
     "resampled_accuracies",
     "train_lowrank",
 ]
