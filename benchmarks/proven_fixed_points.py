@@ -11,7 +11,7 @@
    ``extra_states`` (proven first, with inflated boxes) and compared with the proven set.
 
 Usage: python benchmarks/proven_fixed_points.py [--part n8,gru] [--draws 50] [--starts 100000]
-       [--limit 60]
+       [--limit 60] [--seeds 38] [--min-width 1e-9] [--max-boxes 100000000]
 """
 
 from __future__ import annotations
@@ -60,12 +60,15 @@ def part_n8(args: argparse.Namespace) -> None:
     print(f"1. random tanh networks, N = 8, gain 1.5, h form: {args.draws} draws, Newton "
           f"from {args.starts} starts; prove_fixed_points limit {args.limit:g} s")  # fmt: skip
     print(f"{'seed':>5}{'proven':>8}{'complete':>10}{'newton':>8}{'recall':>8}"
-          f"{'missed by newton':>18}{'prove s':>9}{'newton s':>10}")  # fmt: skip
+          f"{'missed by newton':>18}{'prove s':>9}{'newton s':>10}{'boxes':>10}")  # fmt: skip
     recalls, times, complete, extra = [], [], 0, 0
-    for seed in range(args.draws):
+    seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else range(args.draws)
+    for seed in seeds:
         model = dynascope.VanillaRNN(1, 8, 1, form="h", gain=1.5, seed=seed)
         t0 = time.perf_counter()
-        res = prove_fixed_points(model, time_limit=args.limit)
+        res = prove_fixed_points(
+            model, time_limit=args.limit, min_width=args.min_width, max_boxes=args.max_boxes
+        )
         t_prove = time.perf_counter() - t0
         t0 = time.perf_counter()
         roots = newton_roots(model, args.starts, seed)
@@ -81,10 +84,11 @@ def part_n8(args: argparse.Namespace) -> None:
         complete += res.complete
         extra += len(res) - matched
         print(f"{seed:>5}{len(res):>8}{res.complete!s:>10}{len(roots):>8}{recall:>8.3f}"
-              f"{len(res) - matched:>18}{t_prove:>9.2f}{t_newton:>10.2f}")  # fmt: skip
+              f"{len(res) - matched:>18}{t_prove:>9.2f}{t_newton:>10.2f}"
+              f"{res.n_boxes:>10}")  # fmt: skip
     t = np.array(times)
     print(f"recall {np.mean(recalls):.4f} (min {np.min(recalls):.3f}); proven complete "
-          f"{complete}/{args.draws}; proven points Newton missed: {extra}; prove time median "
+          f"{complete}/{len(seeds)}; proven points Newton missed: {extra}; prove time median "
           f"{np.median(t):.2f} s, max {t.max():.2f} s")  # fmt: skip
 
 
@@ -116,6 +120,9 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=50)
     p.add_argument("--starts", type=int, default=100_000)
     p.add_argument("--limit", type=float, default=None)
+    p.add_argument("--seeds", default="", help="Draws to run (default: 0..draws-1), e.g. 38.")
+    p.add_argument("--min-width", type=float, default=1e-9, help="prove_fixed_points min_width.")
+    p.add_argument("--max-boxes", type=int, default=100_000_000, help="... and max_boxes (n8).")
     args = p.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, threads = 1, load average "

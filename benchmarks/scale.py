@@ -29,10 +29,11 @@ printed first (subtract it to get what the computation itself added).
 5. A planted mechanism (``--planted-sizes``, default 4096, 8192, 16384): a ``LowRankRNN`` whose
    rank-3 part carries a 3-bit flip-flop on disjoint neuron groups (27 fixed points by
    construction) on top of a random rank-12 bulk, analysed end to end: fixed points from
-   ``--candidates`` visited states (64 autonomous trials from random latent states) plus the
-   midpoints of the attractors found (where the saddles between them lie), the ``--k`` leading
-   eigenpairs per point (Arnoldi; no N x N matrix), every saddle's unstable-manifold targets,
-   and the certificates (structured, O(N D^2) per point). Prints time and peak RSS.
+   ``--candidates`` visited states (64 autonomous trials from random latent states) and the
+   64 states the trials end in, then once more with the midpoints of the attractors found
+   (where the saddles between them lie), the ``--k`` leading eigenpairs per point (Arnoldi; no
+   N x N matrix), every saddle's unstable-manifold targets, and the certificates (structured,
+   O(N D^2) per point). Prints time and peak RSS.
 6. For each, the growth exponent ``p`` of time ∝ N^p (least squares on log time vs log N).
 
 Usage: python benchmarks/scale.py [--threads 1] [--sizes 10000,100000,1000000]
@@ -212,14 +213,18 @@ def work_planted(n: int, args: argparse.Namespace) -> dict:
     with torch.no_grad():  # visited states: 64 trials of the autonomous network, 40 steps
         states, _ = model(torch.zeros(64, 40, 3, dtype=torch.float64), x0)
     kw = {"seed": 0, "n_eigvals": args.k}
+    ends = states[:, -1].numpy()  # where each trial settled: visited states too
+    del x0
     t0 = time.perf_counter()
-    first = find_fixed_points(model, initial_states=states, n_init=args.candidates, **kw)
+    first = find_fixed_points(
+        model, initial_states=states, n_init=args.candidates, extra_states=ends, **kw
+    )
     stable = first.x_star[first.is_fixed & first.is_stable]
     i, j = np.triu_indices(len(stable), 1)
     mids = 0.5 * (stable[i] + stable[j])  # saddles lie between the attractors they separate
     fps = find_fixed_points(
         model, initial_states=states, n_init=args.candidates,
-        extra_states=mids if len(mids) else None, **kw,
+        extra_states=np.concatenate([ends, mids]), **kw,
     )  # fmt: skip
     out: dict = {"find_s": time.perf_counter() - t0, "peak_find_mib": peak_mib()}
     t0 = time.perf_counter()
@@ -431,7 +436,8 @@ def main() -> None:
         print(
             f"\n5. Planted 3-bit flip-flop (rank 3 on a rank-12 random bulk, LowRankRNN; 27 fixed "
             f"points by construction: 8 stable, 12/6/1 saddles of index 1/2/3): {args.candidates} "
-            f"visited-state candidates + midpoints of the attractors, {args.k} leading eigenpairs "
+            f"visited-state candidates + the 64 trials' end states + midpoints of the attractors, "
+            f"{args.k} leading eigenpairs "
             "(Arnoldi), unstable manifolds, certificates"
         )
         print(

@@ -41,6 +41,8 @@ def _landscape(stable_per_source: tuple[int, int, int]) -> dict[str, Any]:
         landscape_fixed_stable=arr[:, 1].astype(bool),
         landscape_fixed_source=arr[:, 2].astype(np.int64),
         landscape_fixed_context=arr[:, 3].astype(np.int64),
+        landscape_fixed_certificate=np.full(len(arr), "unique"),
+        landscape_fixed_certificate_bounds=np.tile([1e-13, 0.1], (len(arr), 1)),
     )
 
 
@@ -57,7 +59,9 @@ def context_results(**changes: Any) -> ContextResults:
         kappa_network=rng.normal(size=(2, T, 1)), kappa_reduced=rng.normal(size=(2, T, 1)),
         flow_kappa=np.linspace(-1, 1, K), flow_velocity=np.zeros((6, K)), tau=100.0,
         fixed_kappa=np.array([-0.1, 0.1]), fixed_stable=np.array([True, True]),
-        fixed_panel=np.array([0, 3]), loadings=rng.normal(size=(8, 7)),
+        fixed_panel=np.array([0, 3]), fixed_certificate=np.array(["unique", "failed"]),
+        fixed_certificate_bounds=np.array([[1e-13, 0.1], [np.nan, np.nan]]),
+        loadings=rng.normal(size=(8, 7)),
         labels=np.array([0, 0, 0, 0, 1, 1, 1, 1]),
         loading_names=("m", "n", "I_A", "I_B", "I_ctxA", "I_ctxB", "readout"),
         resample_sizes=(512, 4096), resampled=((0.97, 0.99), (0.99, 1.0)),
@@ -265,3 +269,19 @@ def test_context_cue_option_reaches_the_task() -> None:
     assert _task(ContextOptions()).context_cue == 0.1  # the "lowrank" preset
     with pytest.raises(InvalidParameterError, match="context_cue"):
         ContextOptions(context_cue=0.0)
+
+
+def test_certificates_in_captions_and_tables_follow_the_results() -> None:
+    """The flow figure's caption counts the proven points and each table row says its point's
+    certificate; proving the failed point changes both."""
+    r = context_results()
+    text = _text(r)
+    assert "1 of the 2 fixed points are proven" in text
+    assert "not proven" in text and "proven (within 1e-13; alone within 0.1)" in text
+    n_landscape = len(r.landscape_fixed_kappa)  # all proven in the fixture
+    assert f"each of the {n_landscape} fixed points is proven" in text
+    proven = replace(r, fixed_certificate=np.array(["unique", "unique"]),
+                     fixed_certificate_bounds=np.array([[1e-13, 0.1], [2e-12, 0.3]]))  # fmt: skip
+    text = _text(proven)
+    assert "each of the 2 fixed points is proven" in text and "not proven" not in text
+    assert "proven (within 2e-12; alone within 0.3)" in text

@@ -294,7 +294,9 @@ def decision_results(accuracy: float = 0.99, attractor: float = 0.28, end: float
         reduced_accuracy=accuracy, latent_r2=0.96, times=t, kappa_network=kn,
         kappa_reduced=kn * 0.98, flow_kappa=k, flow_velocity=vel, tau=100.0,
         fixed_kappa=fixed, fixed_stable=np.array([True, False, True]),
-        fixed_panel=np.array([1, 1, 1]), loadings=loads, labels=np.zeros(64, np.int64),
+        fixed_panel=np.array([1, 1, 1]), fixed_certificate=np.full(3, "unique"),
+        fixed_certificate_bounds=np.tile([1e-13, 0.1], (3, 1)), loadings=loads,
+        labels=np.zeros(64, np.int64),
         loading_names=("m", "n", "input weight", "readout"), resample_sizes=(256, 1024),
         resampled=((0.98, 0.99), (0.99, 1.0)), rank=1, coherences=(0.1, 0.2, 0.4),
         held_inputs=np.array([-0.2, 0.0, 0.2]), overlap_mn=1.2, overlap_in=0.5,
@@ -374,7 +376,9 @@ def test_decision_monostable_flow_is_an_integrator_only_when_slow() -> None:
     k = r.flow_kappa
     slow = np.stack([-k / 5000.0 - 0.002, -k / 5000.0, -k / 5000.0 + 0.002])  # leak 5000 ms
     one = replace(r, flow_velocity=slow, fixed_kappa=np.array([[0.0]]),
-                  fixed_stable=np.array([True]), fixed_panel=np.array([1]))  # fmt: skip
+                  fixed_stable=np.array([True]), fixed_panel=np.array([1]),
+                  fixed_certificate=np.array(["unique"]),
+                  fixed_certificate_bounds=np.array([[1e-13, 0.1]]))  # fmt: skip
     v = _verdicts(decision, one)
     assert v["bistable_choice"] is False and v["slow_integration"] is True
     assert v["state_rests_at_attractors"] is None

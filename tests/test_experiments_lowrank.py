@@ -183,6 +183,50 @@ def test_context_quick_populations_and_couplings(
     assert (out / "figures" / "landscape.png").exists()
 
 
+def _tables(out: Path) -> dict[str, dict[str, Any]]:
+    report = json.loads((out / "report.json").read_text())
+    return {s["title"]: s["table"] for s in report["sections"] if s.get("table")}
+
+
+def test_every_fixed_point_of_both_reports_carries_its_certificate(
+    decision_run: tuple[Path, dict[str, Any]], context_run: tuple[Path, dict[str, Any]]
+) -> None:
+    """Each fixed point the decision and context reports draw is certified (a root of the map
+    it was found on: the reduced system's quadrature map or the network's own latent map),
+    re-proven here from the saved results, and listed with its certificate in a table."""
+    import numpy as np
+
+    from dynascope.experiments.context import ContextResults
+    from dynascope.experiments.decision import DecisionResults
+    from dynascope.fixedpoints import certify_latent_points
+    from dynascope.lowrank import load_populations
+
+    out, metrics = decision_run
+    r = DecisionResults.load(out)
+    assert len(r.fixed_certificate) == len(r.fixed_kappa) > 0
+    assert (r.fixed_certificate == "unique").all()
+    assert (r.fixed_certificate_bounds[:, 0] < 1e-8).all()  # the root is that close
+    assert metrics["n_fixed_points_proven"] == metrics["n_fixed_points_drawn"] == len(r.fixed_kappa)
+    pops = load_populations(out / "results" / "populations.npz")
+    for p, u in enumerate(r.held_inputs):
+        sel = r.fixed_panel == p
+        again = certify_latent_points(pops, r.fixed_kappa[sel], np.array([u]))
+        assert (again.status == "unique").all()
+        np.testing.assert_allclose(again.error, r.fixed_certificate_bounds[sel, 0], rtol=1e-6)
+    rows = _tables(out)["Reduced flow"]["rows"]
+    assert len(rows) == len(r.fixed_kappa) and all(row[3].startswith("proven") for row in rows)
+
+    out, metrics = context_run
+    c = ContextResults.load(out)
+    for status, kappa in ((c.fixed_certificate, c.fixed_kappa),
+                          (c.landscape_fixed_certificate, c.landscape_fixed_kappa)):  # fmt: skip
+        assert len(status) == len(kappa) > 0 and (status == "unique").all()
+    rows = _tables(out)["The trained network's landscape and where it integrates"]["rows"]
+    assert sum(row[2].count("proven (within") for row in rows) == len(c.landscape_fixed_kappa)
+    panel_rows = _tables(out)["Reduced flow of the refined mixture, with evidence"]["rows"]
+    assert len(panel_rows) == len(c.fixed_kappa)
+
+
 def test_context_populations_files_load(context_run: tuple[Path, dict[str, Any]]) -> None:
     from dynascope.lowrank import load_populations
 

@@ -199,6 +199,21 @@ def test_sigma_min_lower_is_below_the_true_value_and_close() -> None:
     assert sigma_min_lower(np.ones((4, 4))) == 0.0  # singular: nothing proven
 
 
+@pytest.mark.parametrize("smallest", [1e-3, 5e-5, 1e-5, 1e-6])
+def test_sigma_min_lower_past_float32_precision(smallest: float) -> None:
+    """Singular values down to 1e-6 (σ² = 1e-12, far below float32's resolution of PᵀP, whose
+    shift estimate then fails or is too coarse): the float64 path still proves a bound below
+    the true value. (Near σ² ~ n U ‖P‖² the Gram matrix itself hides σ: nothing is proven.)"""
+    rng = np.random.default_rng(1)
+    q1, _ = np.linalg.qr(rng.standard_normal((30, 30)))
+    q2, _ = np.linalg.qr(rng.standard_normal((30, 30)))
+    sv = np.geomspace(smallest, 2.0, 30)
+    p = (q1 * sv) @ q2.T
+    true = np.linalg.svd(p, compute_uv=False).min()
+    low = sigma_min_lower(p)
+    assert 0.4 * true < low <= true
+
+
 # ---------------------------------------------------------------------------- every cell
 def _models() -> list[torch.nn.Module]:
     torch.manual_seed(0)

@@ -24,7 +24,7 @@ from ._context_figures import (
     probe_legend,
 )
 from ._context_results import CONTEXTS, GATING_RATIO, SOURCES, SUCCESS_LEVEL, ContextResults
-from ._lowrank_common import fmt_accs
+from ._lowrank_common import certificate_text, fmt_accs, panel_certificate_rows, proven_words
 
 __all__ = ["CLAIMS", "figures", "narrate", "summarize"]
 
@@ -281,11 +281,19 @@ def _fixed_rows(r: ContextResults) -> tuple[tuple[str, ...], ...]:
         for c, ctx_name in enumerate(CONTEXTS):
             sel = (r.landscape_fixed_source == src) & (r.landscape_fixed_context == c)
             k, st = r.landscape_fixed_kappa[sel], r.landscape_fixed_stable[sel]
+            cert = r.landscape_fixed_certificate[sel]
+            bounds = r.landscape_fixed_certificate_bounds[sel]
             order = np.lexsort((~st, np.abs(k)))  # by |κ|: sign-free order
-            rows.append((STYLE[name][2], ctx_name, ", ".join(
-                f"{'stable' if s else 'unstable'} at |κ| = {abs(x):.3f}"
-                for x, s in zip(k[order], st[order], strict=True)) or "none"))  # fmt: skip
+            rows.append((STYLE[name][2], ctx_name, "; ".join(
+                f"{'stable' if st[i] else 'unstable'} at |κ| = {abs(k[i]):.3f}, "
+                f"{certificate_text(cert[i], bounds[i])}" for i in order) or "none"))  # fmt: skip
     return tuple(rows)
+
+
+def _panel_names(r: ContextResults) -> list[str]:
+    """The six flow panels, in the order of ``fixed_panel``."""
+    evidence = ("no evidence", f"+{r.held_coherence:g} on A", f"+{r.held_coherence:g} on B")
+    return [f"context {c}, {e}" for c in CONTEXTS for e in evidence]
 
 
 def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
@@ -333,7 +341,8 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
                     "mixture and that of the refined (optimised) mixture",
                     "One colour and line style per source; filled circles: stable fixed points; "
                     "open circles: unstable fixed points (for a rank-one network, saddles with one "
-                    "unstable direction)",
+                    "unstable direction); "
+                    + proven_words(r.landscape_fixed_certificate, "the table below"),
                     landscape_legend(r),
                 ),
             ),
@@ -408,9 +417,14 @@ def _reduced_sections(r: ContextResults, v: Any) -> list[Section]:
                     f"with a constant input of +{r.held_coherence:g} on A or on B (columns)",
                     "Blue curve: the flow; grey line: dκ/dt = 0; filled circles: stable fixed "
                     f"points ({int(r.fixed_stable.sum())} in the six panels); open circles: "
-                    f"unstable fixed points ({int((~r.fixed_stable).sum())})",
+                    f"unstable fixed points ({int((~r.fixed_stable).sum())}); "
+                    + proven_words(r.fixed_certificate, "the table below"),
                     ("τ dκ/dt = −κ + F(κ)", *point_kinds(r.fixed_stable)),
                 ),
+            ),
+            Table(
+                ("panel", "|κ|", "stability", "certificate"),
+                panel_certificate_rows(r, _panel_names(r)),
             ),
         ),
         Section(

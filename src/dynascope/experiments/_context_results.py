@@ -85,6 +85,9 @@ class ContextResults(shared.LowRankResults):
     landscape_fixed_kappa, landscape_fixed_stable : ndarray (M,)
     landscape_fixed_source, landscape_fixed_context : ndarray of int (M,)
         The fixed points of those flows.
+    landscape_fixed_certificate, landscape_fixed_certificate_bounds : ndarray (M,) str, (M, 2)
+        Their certificates (:func:`~._lowrank_common.certify_points`): the network's points
+        as roots of its latent map, the mixtures' as roots of their quadrature maps.
     selection_kappa : ndarray (2,)
         κ of the point linearised for the selection vectors (the network's central fixed
         point of each context).
@@ -134,6 +137,8 @@ class ContextResults(shared.LowRankResults):
     landscape_fixed_stable: np.ndarray
     landscape_fixed_source: np.ndarray
     landscape_fixed_context: np.ndarray
+    landscape_fixed_certificate: np.ndarray
+    landscape_fixed_certificate_bounds: np.ndarray
     selection_kappa: np.ndarray
     selection_eigval: np.ndarray
     selection_projection: np.ndarray
@@ -224,6 +229,12 @@ class ContextResults(shared.LowRankResults):
                 c: self.refined_gains[i].tolist() for i, c in enumerate(CONTEXTS)
             },
             "context_switch_sign_agreement": self.sign_agreement,
+            "fixed_points_proven": {
+                "landscape": f"{int((self.landscape_fixed_certificate == 'unique').sum())}/"
+                f"{len(self.landscape_fixed_certificate)}",
+                "flows": f"{int((self.fixed_certificate == 'unique').sum())}/"
+                f"{len(self.fixed_certificate)}",
+            },
             "stable_fixed_points_no_evidence": {
                 s: dict(zip(CONTEXTS, self.n_stable(s), strict=True)) for s in SOURCES
             },

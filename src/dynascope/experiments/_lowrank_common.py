@@ -24,10 +24,14 @@ __all__ = [
     "LowRankOptions",
     "LowRankResults",
     "accuracy",
+    "certificate_text",
+    "certify_points",
     "check_lowrank",
     "engineering_section",
     "flow_panels",
     "fmt_accs",
+    "panel_certificate_rows",
+    "proven_words",
     "resampled_accuracies",
     "train_lowrank",
 ]
@@ -99,6 +103,10 @@ class LowRankResults(ExperimentResults):
         Time constant of the reduced flow (ms).
     fixed_kappa, fixed_stable, fixed_panel : ndarray (M, D), (M,) bool, (M,) int
         Reduced fixed points, their stability and the panel of each.
+    fixed_certificate, fixed_certificate_bounds : ndarray (M,) str, (M, 2)
+        Each reduced fixed point's certificate (:func:`certify_points`): ``"unique"`` (an
+        exact root of the reduced map within ``bounds[:, 0]`` of κ, and no other within
+        ``bounds[:, 1]``), ``"failed"`` or ``"none"``.
     loadings, labels : ndarray (N, F), (N,)
         Connectivity loadings of each neuron and its population.
     loading_names : tuple of str
@@ -125,6 +133,8 @@ class LowRankResults(ExperimentResults):
     fixed_kappa: np.ndarray
     fixed_stable: np.ndarray
     fixed_panel: np.ndarray
+    fixed_certificate: np.ndarray
+    fixed_certificate_bounds: np.ndarray
     loadings: np.ndarray
     labels: np.ndarray
     loading_names: tuple[str, ...]
@@ -132,13 +142,69 @@ class LowRankResults(ExperimentResults):
     resampled: tuple[tuple[float, ...], ...]
 
 
-def flow_panels(fields: Sequence[FlowField]) -> dict[str, Any]:
+def certify_points(source: Any, kappa: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Certificates of fixed points given by their latents ``kappa`` (M, D) or (M,) at the
+    constant input ``u``: of the network itself (``source`` a ``LowRankRNN``) or of a reduced
+    system (a ``MeanFieldReduction`` or ``Populations``; the root of its quadrature map), by
+    :func:`~dynascope.fixedpoints.certify_latent_points`.
+
+    Returns the status per point (``"unique"``, ``"failed"``, ``"none"``) and ``(M, 2)``:
+    the distance within which an exact root lies, and the radius within which it is the only
+    one (NaN where not proven).
+    """
+    from ..fixedpoints import certify_latent_points
+
+    k = np.asarray(kappa, dtype=np.float64)
+    cert = certify_latent_points(source, k.reshape(len(k), -1), u)
+    return cert.status, np.stack([cert.error, cert.radius], axis=1).reshape(-1, 2)
+
+
+def certificate_text(status: str, bounds: np.ndarray) -> str:
+    """One point's certificate in words: ``proven (within 3e-13; alone within 0.08)``."""
+    if status == "unique":
+        return f"proven (within {bounds[0]:.0e}; alone within {bounds[1]:.2g})"
+    return "not proven" if status == "failed" else "no certificate"
+
+
+def proven_words(status: np.ndarray, where: str) -> str:
+    """The certificate sentence of a figure's caption, counted from ``status``."""
+    n, ok = len(status), int((np.asarray(status) == "unique").sum())
+    if n == 0:
+        return "no fixed point to certify"
+    if ok == n:
+        return (f"each of the {n} fixed points is proven: an exact root of its map lies "
+                f"within the distance given in {where}, and no other root near it")  # fmt: skip
+    return f"{ok} of the {n} fixed points are proven (certificates in {where})"
+
+
+def panel_certificate_rows(r: LowRankResults, names: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    """One table row per reduced fixed point: panel (``names[fixed_panel]``), ‖κ‖ (free of
+    the latents' sign and basis), stability and certificate; by panel, then ‖κ‖."""
+    k = np.asarray(r.fixed_kappa).reshape(len(r.fixed_panel), -1)
+    size = np.linalg.norm(k, axis=1)
+    return tuple(
+        (
+            names[int(r.fixed_panel[i])],
+            f"{size[i]:.4f}",
+            "stable" if r.fixed_stable[i] else "unstable",
+            certificate_text(str(r.fixed_certificate[i]), r.fixed_certificate_bounds[i]),
+        )
+        for i in np.lexsort((~np.asarray(r.fixed_stable, bool), np.round(size, 4), r.fixed_panel))
+    )
+
+
+def flow_panels(
+    fields: Sequence[FlowField], source: Any, inputs: Sequence[np.ndarray]
+) -> dict[str, Any]:
     """One-dimensional reduced flows of several panels (inputs), as results fields.
 
     ``flow_kappa`` (the shared κ grid), ``flow_velocity`` (one row per panel), ``tau``, and the
-    fixed points of every panel: ``fixed_kappa`` (M, D), ``fixed_stable``, ``fixed_panel``.
+    fixed points of every panel: ``fixed_kappa`` (M, D), ``fixed_stable``, ``fixed_panel``,
+    with their certificates (:func:`certify_points`: ``source`` is the reduced model the
+    flows are of, ``inputs`` the constant input of each panel).
     """
     fps = [f.fixed_points for f in fields]
+    certs = [certify_points(source, p.kappa, u) for p, u in zip(fps, inputs, strict=True)]
     return dict(
         flow_kappa=fields[0].axes[0],
         flow_velocity=np.stack([f.velocity[:, 0] for f in fields]),
@@ -146,6 +212,8 @@ def flow_panels(fields: Sequence[FlowField]) -> dict[str, Any]:
         fixed_kappa=np.concatenate([p.kappa for p in fps]),
         fixed_stable=np.concatenate([p.is_stable for p in fps]),
         fixed_panel=np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(fps)]),
+        fixed_certificate=np.concatenate([c[0] for c in certs]),
+        fixed_certificate_bounds=np.concatenate([c[1] for c in certs]),
     )
 
 

@@ -199,16 +199,17 @@ def _flows(ctx: RunContext, refined: Populations, task: Any) -> dict[str, Any]:
     """Per-context reduced flows without evidence and with evidence on A or B."""
     coh = float(sorted(task.coherences)[len(task.coherences) // 2])
     cue = task.context_cue
-    fields = [
-        flow_field(refined, np.array([*sensory, cue * (i == 0), cue * (i == 1)]))
+    inputs = [
+        np.array([*sensory, cue * (i == 0), cue * (i == 1)])
         for i in range(len(CONTEXTS))
         for sensory in ((0.0, 0.0), (coh, 0.0), (0.0, coh))
     ]
+    fields = [flow_field(refined, u) for u in inputs]
     old = {"kappa": fields[0].axes[0]}  # the earlier flow_field.npz layout
     for p, field in enumerate(fields):
         old[f"velocity_ctx{CONTEXTS[p // 3]}_{p % 3}"] = field.velocity[:, 0]
     ctx.run.save_result("flow_field", old, {"held_coherence": coh, "context_cue": cue})
-    panels = shared.flow_panels(fields)
+    panels = shared.flow_panels(fields, refined, inputs)
     # rank one: κ of each fixed point as a number
     return dict(panels, held_coherence=coh, fixed_kappa=panels["fixed_kappa"][:, 0])
 
@@ -253,12 +254,18 @@ def _landscape(net: LowRankRNN, mix: dict[str, Any], task: Any) -> dict[str, Any
     reduced models. One κ grid holds every fixed point of the three.
     """
     rows: list[tuple[float, bool, int, int]] = []
+    status: list[np.ndarray] = []
+    bounds: list[np.ndarray] = []
     for c, u in enumerate(_held_inputs(task)):
+        sources = (net, mix["fitted"], mix["refined"])
         points = [network_fixed_points(net, u), reduced_fixed_points(mix["fitted"], u),
                   reduced_fixed_points(mix["refined"], u)]  # fmt: skip
         for src, fps in enumerate(points):
             rows += [(float(k[0]), bool(st), src, c)
                      for k, st in zip(fps.kappa, fps.is_stable, strict=True)]  # fmt: skip
+            cert = shared.certify_points(sources[src], fps.kappa, u)
+            status.append(cert[0])
+            bounds.append(cert[1])
     reach = max([abs(r[0]) for r in rows] + [0.5])
     grid = np.linspace(-1.25 * reach, 1.25 * reach, 201)
     vel = np.empty((len(SOURCES), len(CONTEXTS), grid.size))
@@ -273,6 +280,8 @@ def _landscape(net: LowRankRNN, mix: dict[str, Any], task: Any) -> dict[str, Any
         landscape_fixed_stable=arr[:, 1].astype(bool),
         landscape_fixed_source=arr[:, 2].astype(np.int64),
         landscape_fixed_context=arr[:, 3].astype(np.int64),
+        landscape_fixed_certificate=np.concatenate(status),
+        landscape_fixed_certificate_bounds=np.concatenate(bounds).reshape(-1, 2),
     )  # fmt: skip
 
 

@@ -29,7 +29,16 @@ from ..lowrank import (
 )
 from ..models import RNNModel
 from ..plotting import merge_legends
-from ..report import SOLVED, Claim, FigureSpec, RunDirectory, Section, at_least, evaluate
+from ..report import (
+    SOLVED,
+    Claim,
+    FigureSpec,
+    RunDirectory,
+    Section,
+    Table,
+    at_least,
+    evaluate,
+)
 from ..tasks import PerceptualDecision
 from . import _lowrank_common as shared
 from ._base import Experiment, RunContext, register, staged
@@ -140,6 +149,8 @@ class DecisionResults(shared.LowRankResults):
             "fixed_points_zero_input_stable": self.fixed_stable[zero].tolist(),
             "n_fixed_points": int(zero.sum()),
             "n_stable_fixed_points": int((zero & self.fixed_stable).sum()),
+            "n_fixed_points_proven": int((self.fixed_certificate == "unique").sum()),
+            "n_fixed_points_drawn": len(self.fixed_certificate),
             "resampled_accuracy": accs,
             "resampled_accuracy_min": min(min(v) for v in self.resampled),
         }
@@ -169,12 +180,16 @@ def _flow(red: MeanFieldReduction, held: np.ndarray, seed: int) -> dict[str, Any
     """Reduced flow per held evidence input (rank one), or the zero-input fixed points."""
     if red.populations_.rank > 1:
         # D ≥ 2: the fixed points of the D-dimensional reduced system (no 1-D curve to draw).
-        fps0 = reduced_fixed_points(red, np.zeros(red.populations_.n_in), seed=seed)
+        zero = np.zeros(red.populations_.n_in)
+        fps0 = reduced_fixed_points(red, zero, seed=seed)
+        status, bounds = shared.certify_points(red, fps0.kappa, zero)
         return dict(held_inputs=np.zeros(0), flow_kappa=np.zeros(0), tau=1.0,
                     flow_velocity=np.zeros((0, 0)), fixed_kappa=fps0.kappa,
                     fixed_stable=fps0.is_stable,
-                    fixed_panel=np.ones(len(fps0), dtype=np.int64))  # fmt: skip
-    panels = shared.flow_panels([flow_field(red, np.array([u])) for u in held])
+                    fixed_panel=np.ones(len(fps0), dtype=np.int64),
+                    fixed_certificate=status, fixed_certificate_bounds=bounds)  # fmt: skip
+    inputs = [np.array([u]) for u in held]
+    panels = shared.flow_panels([flow_field(red, u) for u in inputs], red, inputs)
     return dict(held_inputs=held, **panels)
 
 
@@ -439,14 +454,26 @@ def _flow_figure(r: DecisionResults) -> tuple[FigureSpec, ...]:
     if (~r.fixed_stable).any():
         how.append(f"open black circles: unstable fixed points ({count(False)})")
     coh = abs(float(r.held_inputs[0]))
+    how.append(shared.proven_words(r.fixed_certificate, "the table below"))
     return (
         FigureSpec(
             "flow_field",
             f"τ dκ/dt against κ for the reduced system with the evidence input held at −{coh:g}, "
             f"0 and +{coh:g} (one panel each); blue curve: the flow, grey line: dκ/dt = 0",
-            "; ".join(how) if how else "No fixed point lies on the drawn κ range",
+            "; ".join(how) if r.fixed_stable.size else "No fixed point lies on the drawn κ range",
             tuple(legend),
         ),
+    )
+
+
+def _fixed_table(r: DecisionResults) -> Table:
+    """Every reduced fixed point with its certificate (the points the flow figure draws)."""
+    names = (
+        [f"evidence u = {u:+g}" for u in r.held_inputs] if r.rank == 1 else ["", "no evidence"]
+    )
+    return Table(
+        ("input", "‖κ‖", "stability", "certificate (root of the reduced map)"),
+        shared.panel_certificate_rows(r, names),
     )
 
 
@@ -492,6 +519,7 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             if r.rank == 1
             else landscape,
             _flow_figure(r),
+            _fixed_table(r),
         ),
         Section(
             "Connectivity loadings",

@@ -1,5 +1,6 @@
 """Fixed points, slow points, linearisation, unstable manifolds and continuation (DESIGN §4)."""
 
+from ._certify import certify_latent_points as certify_latent_points
 from ._complete import ProvenFixedPoints as ProvenFixedPoints
 from ._complete import prove_fixed_points as prove_fixed_points
 from ._continuation import Bifurcation as Bifurcation
@@ -36,6 +37,7 @@ __all__ = [
     "ProvenFixedPoints",
     "SaddleConnections",
     "Status",
+    "certify_latent_points",
     "continue_fixed_points",
     "exact_fixed_points",
     "find_cycles",

@@ -41,9 +41,16 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import InvalidParameterError
 from ._interval import TINY, Cell, Iv, U, cell_for, up
 
-__all__ = ["Certificates", "certify", "merge_same_roots", "sigma_min_lower"]
+__all__ = [
+    "Certificates",
+    "certify",
+    "certify_latent_points",
+    "merge_same_roots",
+    "sigma_min_lower",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +91,9 @@ def sigma_min_lower(p: np.ndarray) -> float:
     :math:`\lambda_{\min}(S') \ge -\gamma_{2n+2} \|\tilde R\|_F^2`, and
     :math:`\lambda_{\min}(P^T P) \ge t - \gamma_{2n+2}\|\tilde R\|_F^2 - U \max_i S'_{ii}
     - \gamma_n \|P\|_1\|P\|_\infty`. The shift :math:`t` is half an estimate of
-    :math:`\lambda_{\min}(S)` from inverse iteration on a first (unshifted) factorisation.
+    :math:`\lambda_{\min}(S)` from inverse iteration on a first (unshifted) factorisation
+    in float32 (:func:`_lambda_min_estimate`; only the shifted one needs float64: the
+    estimate's error can only make the proof fail, never make it wrong).
     """
     # scipy.linalg here, not at import: it costs ~0.3 s of start-up (array-API shims)
     import scipy.linalg
@@ -93,36 +102,62 @@ def sigma_min_lower(p: np.ndarray) -> float:
     n = p.shape[0]
     if not np.all(np.isfinite(p)):
         return 0.0
-    s = dsyrk(1.0, p, trans=1)  # upper triangle of PᵀP (potrf reads only that triangle)
     absp = np.abs(p)
     gram_err = (
         _gamma(n + 2) * float(up(absp.sum(axis=0), n).max()) * float(up(absp.sum(axis=1), n).max())
     )
-    try:
-        r0 = scipy.linalg.cholesky(s, lower=False, check_finite=False)
-    except np.linalg.LinAlgError:
-        return 0.0
-    v = np.random.default_rng(0).standard_normal(n)
-    lam = 0.0
-    for _ in range(8):  # inverse iteration: v <- S^{-1} v
-        v = v / float(np.linalg.norm(v))
-        w = scipy.linalg.cho_solve((r0, False), v, check_finite=False)
-        lam = 1.0 / float(np.linalg.norm(w))
-        v = w
-    t = 0.5 * lam
-    if not t > 4 * gram_err:
-        return 0.0
-    shifted = s.copy()
-    idx = np.arange(n)
-    shifted[idx, idx] -= t
-    try:
-        r = scipy.linalg.cholesky(shifted, lower=False, check_finite=False)
-    except np.linalg.LinAlgError:
-        return 0.0
-    frob = float(up(np.einsum("ij,ij->", r, r), n * n))
-    low = t - _gamma(2 * n + 2) * frob - U * float(np.abs(shifted[idx, idx]).max()) - gram_err
-    low = low * (1 - 8 * U) - TINY  # the subtractions above, rounded
-    return math.sqrt(low) * (1 - 2 * U) if low > 0 else 0.0
+    del absp
+    for dtypes in ((np.float32, np.float64), (np.float64,)):
+        s = dsyrk(1.0, p, trans=1)  # upper triangle of PᵀP (potrf reads only that triangle)
+        lam, used = _lambda_min_estimate(s, dtypes)
+        t = 0.5 * lam
+        if not t > 4 * gram_err:
+            return 0.0
+        idx = np.arange(n)
+        s[idx, idx] -= t  # S' = fl(S - tI), in place: S is not needed again
+        diag_max = float(np.abs(s[idx, idx]).max())
+        try:
+            r = scipy.linalg.cholesky(s, lower=False, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            if used == np.float32:  # the float32 estimate was too coarse: once more in float64
+                continue
+            return 0.0
+        frob = float(up(np.einsum("ij,ij->", r, r), n * n))
+        low = t - _gamma(2 * n + 2) * frob - U * diag_max - gram_err
+        low = low * (1 - 8 * U) - TINY  # the subtractions above, rounded
+        return math.sqrt(low) * (1 - 2 * U) if low > 0 else 0.0
+    return 0.0
+
+
+def _lambda_min_estimate(s: np.ndarray, dtypes: tuple[Any, ...]) -> tuple[float, Any]:
+    """An estimate (not a bound) of the smallest eigenvalue of the symmetric positive
+    semi-definite ``s`` (upper triangle given) and the dtype it was computed in: 8 steps of
+    inverse iteration on a Cholesky factorisation in the first of ``dtypes`` that can factor
+    it (float32 takes half the time of float64 and is enough for a shift); 0 where none can."""
+    import scipy.linalg
+
+    v = np.asarray(np.random.default_rng(0).standard_normal(s.shape[0]))
+    for dtype in dtypes:
+        try:
+            r0 = scipy.linalg.cholesky(
+                s.astype(dtype), lower=False, overwrite_a=True, check_finite=False
+            )
+        except np.linalg.LinAlgError:
+            continue
+        w: np.ndarray = v.astype(dtype)
+        lam = 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for _ in range(8):  # inverse iteration: w <- S^{-1} w
+                w = w / np.linalg.norm(w)
+                w = scipy.linalg.cho_solve((r0, False), w, check_finite=False)
+                size = float(np.linalg.norm(w))
+                if not (np.isfinite(size) and size > 0):  # S nearly singular in this precision
+                    lam = 0.0
+                    break
+                lam = 1.0 / size
+        if lam > 0:
+            return lam, dtype
+    return 0.0, None
 
 
 @dataclass(frozen=True)
@@ -151,8 +186,10 @@ def _factored_lipschitz(cell: Cell, xs: np.ndarray, us: np.ndarray, fac: Any) ->
     diag_err = 2 * U * (1.0 + float(np.abs(p[idx, idx]).max()))
     rows, cols = up(absw.sum(axis=1), n), up(absw.sum(axis=0), n)
 
+    in_ball = cell.factor_in_ball(xs, us)
+
     def lip(r: float) -> float:
-        d = cell.factors(Iv(xs, np.full_like(xs, r)), us)[0]  # type: ignore[index]
+        d = in_ball(r)
         delta = up(np.abs(d.mid[0] - dt) + d.rad[0] + d0.rad[0] + U * np.abs(dt), 3)
         if side == "row":  # diag(δ)|W|
             one, inf = float(up(delta @ absw, n).max()), float((delta * rows).max())
@@ -299,6 +336,92 @@ def certify(
     return Certificates(status, radius, error)
 
 
+def certify_latent_points(
+    source: Any, kappa: Any, u: Any = None, *, cap: float | None = None
+) -> Certificates:
+    r"""Certificates for fixed points given by their latents κ: of a low-rank network, or of
+    its reduced (mean-field) system.
+
+    The test of :func:`certify` (the Krawczyk operator in norm form), applied to the
+    D-dimensional map whose roots are the points:
+
+    - ``source`` a :class:`~dynascope.models.LowRankRNN`: :math:`g(\kappa) = -\kappa +
+      n^\top\Phi(m\kappa + h)/N` (:func:`~dynascope.lowrank.network_fixed_points`). Its roots
+      are exactly the network's fixed points :math:`x^* = m\kappa^* + h`, so a certified κ
+      proves an N-dimensional fixed point within :math:`\|m\|_2\,` ``error`` of
+      :math:`m\kappa + h`, and no other fixed point whose latent lies in the ball.
+    - ``source`` a fitted :class:`~dynascope.lowrank.MeanFieldReduction` or a
+      :class:`~dynascope.lowrank.Populations` (tanh): the reduced system's
+      :math:`g(\kappa) = -\kappa + F(\kappa, v)` with the Gaussian averages taken by the
+      reduction's Gauss–Hermite rule (:func:`~dynascope.lowrank.reduced_fixed_points`), exactly
+      that finite sum (see :class:`~._interval.Quadrature`); the quadrature's own error against
+      the Gaussian integral is not part of the certificate.
+
+    Parameters
+    ----------
+    source : LowRankRNN, MeanFieldReduction or Populations
+    kappa : array of shape (K, D)
+        The points' latents.
+    u : array of shape (n_in,), optional
+        The constant input they are fixed points at (default zero).
+    cap : float, optional
+        Largest radius tried (default 10 times the largest |κ|, at least 10).
+
+    Returns
+    -------
+    Certificates
+        Per point ``status`` (``"unique"``: exactly one root of g in the ball of ``radius``
+        about κ, and it lies within ``error`` of κ; ``"failed"``; ``"none"`` for a
+        nonlinearity without verified enclosures), radii in κ units.
+    """
+    from ..lowrank import MeanFieldReduction, Populations
+    from ..models import LowRankRNN
+    from ._interval import LatentNetwork, Quadrature
+
+    k = np.asarray(kappa, dtype=np.float64)
+    k = k.reshape(len(k), -1) if k.ndim else k.reshape(1, 1)
+    n = len(k)
+    cert = Certificates(np.full(n, "none", dtype="U6"), np.full(n, math.nan), np.full(n, math.nan))
+    cell: Cell
+    if isinstance(source, LowRankRNN):
+        from ..lowrank._network import _check, _held_current
+
+        net = _check(source, "certify_latent_points")
+        h = _held_current(net, u).numpy()
+        m, nn = (t.detach().double().numpy() for t in (net.m, net.n))
+        try:
+            cell = LatentNetwork(m, nn, h, net.nonlinearity, "LowRankRNN")
+        except InvalidParameterError as exc:
+            logger.info("certify_latent_points: %s", exc)
+            return cert
+    elif isinstance(source, (MeanFieldReduction, Populations)):
+        from ..lowrank._fast import FastTensors
+        from ..lowrank._landscape import _held_inputs, _populations
+
+        pops, nq = _populations(source)
+        try:
+            cell = Quadrature(FastTensors(pops, nq), _held_inputs(pops, u).numpy())
+        except InvalidParameterError as exc:
+            logger.info("certify_latent_points: %s", exc)
+            return cert
+    else:
+        raise InvalidParameterError(
+            "certify_latent_points needs a LowRankRNN, a fitted MeanFieldReduction or a "
+            f"Populations; got {type(source).__name__}."
+        )
+    if n and k.shape[1] != cell.state_size:
+        raise InvalidParameterError(
+            f"kappa must have shape (n_points, D={cell.state_size}); got {tuple(k.shape)}."
+        )
+    if cap is None:
+        cap = 10.0 * max(1.0, float(np.abs(k).max())) if n else 10.0
+    empty = np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        for i in range(n):
+            cert.status[i], cert.radius[i], cert.error[i] = _dense_point(cell, k[i], empty, cap)
+    return cert
+
+
 def merge_same_roots(
     x_star: np.ndarray,
     u_star: np.ndarray,
@@ -331,8 +454,6 @@ def attach_certificates(model: Any, fps: Any, *, merge: bool = True) -> Any:
     exact root merged (counted in ``n_duplicates``). Slow points and models without verified
     enclosures (ReLU) get ``"none"``."""
     from dataclasses import replace
-
-    from ..exceptions import InvalidParameterError
 
     n = len(fps)
     cert = Certificates(np.full(n, "none", dtype="U6"), np.full(n, math.nan), np.full(n, math.nan))

@@ -284,6 +284,12 @@ class Cell:
         ``W diag(d) - I`` (``"col"``) over the boxes, when the Jacobian has that form."""
         return None
 
+    def factor_in_ball(self, xs: np.ndarray, us: np.ndarray) -> Any:
+        """``r -> d`` of :meth:`factors` over the box ``xs ± r`` (``xs (1, S)``); cells whose
+        ``d`` is cheap to widen override it (one ``O(S^2)`` evaluation, then ``O(S)`` per r)."""
+        fac = self.factors
+        return lambda r: fac(Iv(xs, np.full_like(xs, r)), us)[0]  # type: ignore[index]
+
 
 def _input_drive(w_in: np.ndarray, biases: tuple[Any, ...], u: np.ndarray) -> Iv:
     """Enclosure of ``W_in u + b_1 + b_2 + ...`` (``u`` and the biases exact; ``None`` skipped)."""
@@ -311,18 +317,26 @@ class _Vanilla(Cell):
         owner: str,
         low_rank: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.w, self.w_in, self.b, self.form = w, w_in, b, form
+        self._w, self.w_in, self.b, self.form = w, w_in, b, form
         self.f, self.df = _phi(phi, owner)
         self.phi_name = phi
         self.lr = low_rank
         self.state_size = w_in.shape[0]
         self.low_rank = low_rank is not None
-        if w is None and low_rank is not None:  # W = m nᵀ / N as an interval matrix
-            m, n = low_rank
+
+    @property
+    def w(self) -> Mat:
+        """The recurrent weights; for a low-rank cell :math:`W = m n^\top / N` as an interval
+        matrix, built on first use only (``2 S^2`` floats: 4 GiB at S = 16,384, which the
+        structured paths never need)."""
+        if self._w is None:
+            assert self.lr is not None
+            m, n = self.lr
             big = m.shape[0]
             mid = (m @ n.T) / big
             rad = up((m.shape[1] + 3) * U * (np.abs(m) @ np.abs(n).T) / big, m.shape[1] + 3)
-            self.w = Mat(mid, rad)
+            self._w = Mat(mid, rad)
+        return self._w
 
     def _recurrent(self, r: Iv) -> Iv:
         if self.lr is not None and self.state_size > 2 * self.lr[0].shape[1]:
@@ -344,6 +358,17 @@ class _Vanilla(Cell):
             a = self._recurrent(x) + _input_drive(self.w_in, self.b, u)
             return _minus_identity(_diag_times(self.df(a), self.w))
         return _minus_identity(_times_diag(self.w, self.df(x)))
+
+    def factor_in_ball(self, xs: np.ndarray, us: np.ndarray) -> Any:
+        r"""Form h: the pre-activation :math:`Wx + c` is affine in x, so over the box
+        :math:`x_s \pm r` it lies in the point's enclosure widened by :math:`r\sum_j|W_{ij}|`
+        (one ``O(S^2)`` product, then ``O(S)`` per radius)."""
+        if self.form != "h":
+            return lambda r: self.df(Iv(xs, np.full_like(xs, r)))
+        assert self.w is not None
+        a0 = self._recurrent(Iv.point(xs)) + _input_drive(self.w_in, self.b, us)
+        rows = up(self.w.abs.sum(axis=1), self.w.mid.shape[1])
+        return lambda r: self.df(Iv(a0.mid, up(a0.rad + r * rows, 2)))
 
     def factors(self, x: Iv, u: np.ndarray) -> tuple[Iv, Mat, str] | None:
         assert self.w is not None
@@ -496,3 +521,182 @@ def cell_for(model: Any) -> Cell:
         f"No verified enclosure for {owner}: certificates cover VanillaRNN, RateRNN, LowRankRNN, "
         "GRU, LSTM and wrapped torch.nn RNN/GRU/LSTM."
     )
+
+
+# ---------------------------------------------------------------------------- latent maps
+def _sum_last(x: Iv) -> Iv:
+    """Enclosure of the exact sum over the last axis (any summation order: γ_k)."""
+    k = x.mid.shape[-1]
+    mid = x.mid.sum(axis=-1)
+    rad = x.rad.sum(axis=-1) + (k * U / (1.0 - k * U)) * np.abs(x.mid).sum(axis=-1)
+    return Iv(mid, up(rad, k + 2))
+
+
+def _sqrt_clipped(v: Iv) -> Iv:
+    r""":math:`\sqrt{\max(v, 0)}` (``sqrt`` is correctly rounded: one ulp each side)."""
+    lo = np.sqrt(np.maximum(v.lo, 0.0)) * (1.0 - 2 * U)
+    hi = np.sqrt(np.maximum(v.hi, 0.0)) * (1.0 + 2 * U) + TINY
+    return Iv.hull(lo, hi)
+
+
+def _stack_last(parts: list[Iv]) -> Iv:
+    return Iv(np.stack([p.mid for p in parts], -1), np.stack([p.rad for p in parts], -1))
+
+
+class LatentNetwork(Cell):
+    r""":math:`g(\kappa) = -\kappa + n^\top\Phi(m\kappa + h)/N`: the latent map of a finite
+    low-rank network (``m``, ``n`` of shape ``(N, D)``) at the held input current ``h (N,)``.
+    Its roots are exactly the network's fixed points :math:`x^* = m\kappa + h`."""
+
+    def __init__(self, m: np.ndarray, n: np.ndarray, h: np.ndarray, phi: str, owner: str):
+        self.m, self.n, self.h = Mat(m), n, h
+        self.f, self.df = _phi(phi, owner)
+        self.big = float(m.shape[0])
+        self.state_size = m.shape[1]
+
+    def _arg(self, x: Iv) -> Iv:
+        return _matvec(self.m, x) + self.h
+
+    def residual(self, x: Iv, u: np.ndarray) -> Iv:
+        return _matvec(Mat(self.n.T), self.f(self._arg(x))).div(self.big) - x
+
+    def jacobian(self, x: Iv, u: np.ndarray) -> Iv:
+        rows = _diag_times(self.df(self._arg(x)), self.m)  # diag(Φ') m, (B, N, D)
+        absn = np.abs(self.n)
+        big = self.n.shape[0]
+        mid = np.einsum("ij,bik->bjk", self.n, rows.mid)
+        rad = np.einsum("ij,bik->bjk", absn, rows.rad) + (big + 2) * U * np.einsum(
+            "ij,bik->bjk", absn, np.abs(rows.mid)
+        )
+        return _minus_identity(Iv(mid, up(rad, big + 2)).div(self.big))
+
+
+class Quadrature(Cell):
+    r"""The reduced (mean-field) system's :math:`g(\kappa) = -\kappa + F(\kappa, v)` for tanh
+    populations, with the Gaussian averages taken by the reduction's Gauss–Hermite rule
+    (nodes :math:`z_q` and weights :math:`w_q` as stored): per population :math:`p`,
+    :math:`\mu_p = \mu_x^p\cdot y`, :math:`\Delta_p = y^\top C^p y`, :math:`s_p =
+    \sqrt{\max(\Delta_p, 0)}` for :math:`y = [\kappa, v]`, and
+
+    .. math::
+        F_j = \sum_p \alpha_p\big(\mu^p_{n_j} \textstyle\sum_q w_q \tanh(\mu_p + s_p z_q)
+        + \sum_q w_q \tanh'(\mu_p + s_p z_q)\, (C^p_{n x} y)_j\big).
+
+    The derivative in :math:`\Delta` is enclosed without dividing by :math:`s_p` (finite at
+    :math:`\Delta = 0`): the rule is symmetric (:math:`z_q, -z_q` with equal weights, checked),
+    so :math:`\partial_\Delta \sum_q w_q f(\mu + s z_q) = \sum_{z_q > 0} w_q z_q^2
+    f''(\xi_q)` with :math:`\xi_q \in [\mu - s z_q, \mu + s z_q]` (mean value theorem), and 0
+    where :math:`\Delta < 0` (the clip).
+    """
+
+    def __init__(self, ft: Any, v: np.ndarray) -> None:
+        z, w = np.asarray(ft.nodes), np.asarray(ft.weights)
+        if ft.nonlinearity != "tanh" or not (
+            np.array_equal(z, -z[::-1]) and np.array_equal(w, w[::-1])
+        ):
+            raise InvalidParameterError(
+                "Certificates of the reduced system need tanh populations and a symmetric "
+                f"quadrature rule; got {ft.nonlinearity!r}."
+            )
+        self.d = self.state_size = int(ft.d)
+        self.v = np.asarray(v, dtype=np.float64)
+        self.alpha, self.mu_x, self.mu_n = ft.alpha, ft.mu_x, ft.mu_n
+        self.cov_xx, self.cov_nx = ft.cov_xx, ft.cov_nx
+        self.z, self.w = z, w
+        pos = z > 0
+        self.zp, self.wz2 = z[pos], w[pos] * z[pos] ** 2  # wz² rounded: bounded below
+
+    def _stats(self, x: Iv) -> tuple[Iv, Iv, Iv, list[Iv], list[Iv]]:
+        b = x.mid.shape[0]
+        v = np.broadcast_to(self.v, (b, self.v.shape[0]))
+        y = Iv(np.concatenate([x.mid, v], 1), np.concatenate([x.rad, np.zeros_like(v)], 1))
+        mean = _matvec(Mat(self.mu_x), y)  # (B, P)
+        cy = [_matvec(Mat(c), y) for c in self.cov_xx]  # C^p y, (B, K) each
+        var = _stack_last([_sum_last(y * c) for c in cy])  # (B, P)
+        covn = [_matvec(Mat(c), y) for c in self.cov_nx]  # C^p_nx y, (B, D) each
+        return y, mean, var, cy, covn
+
+    def _args(self, mean: Iv, s: Iv) -> Iv:
+        return Iv(mean.mid[..., None], mean.rad[..., None]) + Iv(
+            s.mid[..., None], s.rad[..., None]
+        ) * self.z
+
+    def residual(self, x: Iv, u: np.ndarray) -> Iv:
+        _, mean, var, _, covn = self._stats(x)
+        arg = self._args(mean, _sqrt_clipped(var))
+        avg = _sum_last(tanh(arg) * self.w)  # (B, P)
+        avg_d = _sum_last(dtanh(arg) * self.w)
+        out: Iv | None = None
+        for p, a in enumerate(self.alpha):
+            term = avg[:, p : p + 1] * self.mu_n[p] + avg_d[:, p : p + 1] * covn[p]
+            out = term * float(a) if out is None else out + term * float(a)
+        assert out is not None
+        return out - x
+
+    def jacobian(self, x: Iv, u: np.ndarray) -> Iv:
+        d = self.d
+        _, mean, var, cy, covn = self._stats(x)
+        s = _sqrt_clipped(var)
+        arg = self._args(mean, s)
+        t, f1 = tanh(arg), dtanh(arg)
+        f2 = t * f1 * -2.0
+        avg_d, avg_d2 = _sum_last(f1 * self.w), _sum_last(f2 * self.w)
+        # ξ over [μ - s z, μ + s z] for z > 0 (s at its largest)
+        xi = Iv(mean.mid[..., None], up(mean.rad[..., None] + s.hi[..., None] * self.zp, 2))
+        t_xi, f1_xi = tanh(xi), dtanh(xi)
+        f2_xi = t_xi * f1_xi * -2.0
+        f3_xi = f1_xi * (1.0 - (t_xi * t_xi) * 3.0) * -2.0
+        # the floats wz² are w z² to 2 roundings: the sums widened by 4U of their magnitude
+        da_dvar = _widen_rel(_sum_last(f2_xi * self.wz2), 4 * U)
+        db_dvar = _widen_rel(_sum_last(f3_xi * self.wz2), 4 * U)
+        crosses = var.lo <= 0.0  # the clip: the derivative is 0 below Δ = 0
+        da_dvar, db_dvar = (_with_zero(q, crosses) for q in (da_dvar, db_dvar))
+        # Away from Δ = 0 the direct form Σ w z f'(μ + s z) / (2s) is tighter (its width
+        # shrinks with the box; the mean-value form's does not).
+        pos = s.lo > 1e-150
+        if pos.any():
+            half = _recip(Iv(s.mid, s.rad) * 2.0, pos)
+            wz = self.w * self.z  # one rounding each: widened by 2U below
+            direct_a = _widen_rel(_sum_last(f1 * wz), 2 * U) * half
+            direct_b = _widen_rel(_sum_last(f2 * wz), 2 * U) * half
+            da_dvar = _where(pos, direct_a, da_dvar)
+            db_dvar = _where(pos, direct_b, db_dvar)
+        jac: Iv | None = None
+        for p, a in enumerate(self.alpha):
+            dvar = cy[p][:, :d] * 2.0  # ∂Δ_p/∂κ, (B, D)
+            dmean = self.mu_x[p, :d]
+            da = avg_d[:, p : p + 1] * dmean + da_dvar[:, p : p + 1] * dvar  # ∂⟨Φ⟩/∂κ
+            db = avg_d2[:, p : p + 1] * dmean + db_dvar[:, p : p + 1] * dvar  # ∂⟨Φ'⟩/∂κ
+            term = (
+                Iv(da.mid[:, None, :], da.rad[:, None, :]) * self.mu_n[p][None, :, None]
+                + Iv(covn[p].mid[:, :, None], covn[p].rad[:, :, None])
+                * Iv(db.mid[:, None, :], db.rad[:, None, :])
+                + Iv(avg_d.mid[:, p, None, None], avg_d.rad[:, p, None, None])
+                * self.cov_nx[p][None, :, :d]
+            )
+            jac = term * float(a) if jac is None else jac + term * float(a)
+        assert jac is not None
+        return _minus_identity(jac)
+
+
+def _recip(x: Iv, where: np.ndarray) -> Iv:
+    """``1 / x`` where ``where`` (there ``x > 0``; 0 elsewhere)."""
+    lo = np.where(where, x.lo, 1.0)
+    hi = np.where(where, x.hi, 1.0)
+    r = Iv.hull((1.0 / hi) * (1.0 - 2 * U), (1.0 / lo) * (1.0 + 2 * U))
+    return Iv(np.where(where, r.mid, 0.0), np.where(where, r.rad, 0.0))
+
+
+def _where(cond: np.ndarray, a: Iv, b: Iv) -> Iv:
+    return Iv(np.where(cond, a.mid, b.mid), np.where(cond, a.rad, b.rad))
+
+
+def _widen_rel(x: Iv, rel: float) -> Iv:
+    return Iv(x.mid, up(x.rad + rel * x.mag, 2))
+
+
+def _with_zero(x: Iv, where: np.ndarray) -> Iv:
+    """``x`` widened to contain 0 where ``where``."""
+    lo = np.where(where, np.minimum(x.lo, 0.0), x.lo)
+    hi = np.where(where, np.maximum(x.hi, 0.0), x.hi)
+    return Iv.hull(lo, hi)
