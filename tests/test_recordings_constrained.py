@@ -107,7 +107,9 @@ def _min_cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_lint_rank_one_fit_recovers_a_rank_one_teacher() -> None:
     teacher, rec = _teacher_recordings(1)
-    fit = fit_constrained(rec, rank=1, n_steps=60, seed=0)
+    # α = dt/τ given, as LINT fixes it: from activity confined to a few dimensions α is poorly
+    # identified, and a wrong α is compensated along the input directions
+    fit = fit_constrained(rec, rank=1, alpha=0.2, n_steps=60, seed=0)
     assert isinstance(fit.model, LowRankRNN) and fit.model.rank == 1
     assert fit.rank_r2 == {1: pytest.approx(fit.r2["valid"])}
     # LINT's validation: a rank-one fit to a rank-one teacher's rates, r² ≈ 0.93 (the rest is
@@ -119,7 +121,7 @@ def test_lint_rank_one_fit_recovers_a_rank_one_teacher() -> None:
 
 def test_lint_rank_selection_finds_a_rank_two_teacher() -> None:
     teacher, rec = _teacher_recordings(2)
-    fit = fit_constrained(rec, rank="auto", max_rank=3, n_steps=40, seed=0)
+    fit = fit_constrained(rec, rank="auto", alpha=0.2, max_rank=3, n_steps=40, seed=0)
     assert sorted(fit.rank_r2) == [1, 2, 3]
     assert fit.rank == 2
     assert 1 - fit.rank_r2[1] > 2 * (1 - fit.rank_r2[2])  # rank one leaves a residual
@@ -172,16 +174,28 @@ def test_bad_input_is_refused() -> None:
         fit_constrained(Recordings(rates, split=np.array(["test"] * 4)))
 
 
+def _drive_error(rec: Recordings, alpha: float, w: np.ndarray, model: torch.nn.Module) -> float:
+    """Squared error of the one-step drives (x_{t+1} − (1 − α) x_t)/α = W r_t + W_in u + b."""
+    x = np.arctanh(np.clip(rec.activity[rec.trials("train")], -1 + 1e-6, 1 - 1e-6))
+    u = rec.inputs[rec.trials("train")]
+    drive = (x[:, 1:] - (1 - alpha) * x[:, :-1]) / alpha
+    pred = (np.tanh(x[:, :-1]) @ w.T + u[:, 1:] @ model.weight_in.detach().numpy().T
+            + model.bias.detach().numpy())  # fmt: skip
+    return float(((drive - pred) ** 2).sum())
+
+
 def test_options_reach_the_fit() -> None:
     _, rec = _teacher_recordings(1, n=20)
-    start = fit_constrained(rec, rank=1, n_steps=0)
+    start = fit_constrained(rec, rank=1, alpha=0.2, n_steps=0)
     assert start.losses == [] and isinstance(start, ConstrainedFit)
-    # n_steps=0 keeps the truncated SVD of the full-rank fit: the same dynamics, rank 1
-    full = fit_constrained(rec)
+    # n_steps=0 returns the start: the reduced-rank regression of the one-step drives, which
+    # predicts them at least as well as the truncated SVD of the full-rank fit does
+    full = fit_constrained(rec, alpha=0.2)
     w = full.model.weight_rec.detach().numpy()
     u, s, vh = np.linalg.svd(w)
-    rank_one = s[0] * np.outer(u[:, 0], vh[0])
-    np.testing.assert_allclose(start.model.to_full().detach().numpy(), rank_one, atol=1e-10)
+    svd_error = _drive_error(rec, 0.2, s[0] * np.outer(u[:, 0], vh[0]), full.model)
+    start_error = _drive_error(rec, 0.2, start.model.to_full().detach().numpy(), start.model)
+    assert start_error <= svd_error * (1 + 1e-9)
     assert fit_constrained(rec, alpha=0.3).alpha == 0.3
     assert fit_constrained(rec, alpha=0.3).model.alpha == pytest.approx(0.3)
     # full batches (batch_size ≥ training trials): a tiny step size leaves the loss as it was

@@ -37,6 +37,7 @@ are not network units: a ridge readout from the network's rates predicts them
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,17 +263,38 @@ def _rate_model(
 
 
 # --------------------------------------------------------------------------- low rank
-def _low_rank_start(full: RateRNN, rank: int) -> LowRankRNN:
-    """Truncated SVD of the full-rank fit: the gradient descent's starting point."""
-    model = LowRankRNN.from_full(
-        full.weight_rec.detach(), rank, n_in=full.n_in, n_out=0, tau=full.tau, dt=full.dt,
-        bias=True,
-    )
+def _low_rank_start(
+    data: _Data, idx: np.ndarray, alpha: float, ridge: float, rank: int, full: RateRNN
+) -> LowRankRNN:
+    """Reduced-rank regression of the drives: the gradient descent's starting point.
+
+    The one-step problem of the full-rank fit with ``rank(W) ≤ rank``: the inputs and bias are
+    partialled out, ``W`` is the ridge fit projected on the top ``rank`` principal directions
+    of its predicted drives (the reduced-rank regression optimum, which weights directions by
+    the data rather than by the size of ``W`` as a truncated SVD does), then the inputs and
+    bias are refitted.
+    """
+    z, x0, x1 = _pairs(data, idx)
+    n = data.x.shape[2]
+    drive = (x1 - (1 - alpha) * x0) / alpha
+    r, rest = z[:, :n], z[:, n:]
+    # partial the inputs and the bias out of the rates and the drives
+    proj = _ridge_solve(rest, np.concatenate([r, drive], axis=1), 0.0)
+    r_res, d_res = r - rest @ proj[:, :n], drive - rest @ proj[:, n:]
+    w = _ridge_solve(r_res, d_res, ridge).T  # (N, N)
+    _, _, vh = np.linalg.svd(r_res @ w.T, full_matrices=False)
+    v = vh[:rank].T  # top principal directions of the predicted drives, (N, rank)
+    w_k = v @ (v.T @ w)
+    theta = _ridge_solve(rest, drive - r @ w_k.T, ridge)
+    model = LowRankRNN(full.n_in, n, 0, rank=rank, tau=full.tau, dt=full.dt, bias=True, seed=0)
+    model = model.double()
     with torch.no_grad():
-        model.weight_in.copy_(full.weight_in)
-        assert model.bias is not None and full.bias is not None
-        model.bias.copy_(full.bias)
-    return model.double()
+        model.m.copy_(torch.as_tensor(math.sqrt(n) * v))
+        model.n.copy_(torch.as_tensor(math.sqrt(n) * (w.T @ v)))
+        model.weight_in.copy_(torch.as_tensor(theta[:-1].T))
+        assert model.bias is not None
+        model.bias.copy_(torch.as_tensor(theta[-1]))
+    return model
 
 
 def _descend(
@@ -459,9 +481,9 @@ def fit_constrained(
         rank_r2 = {}
         check = splits["valid"] if splits["valid"].size else splits["train"]
         for k in ranks:
+            start = _low_rank_start(data, splits["train"], alpha_fit, ridge, k, full)
             net, trace = _descend(
-                _low_rank_start(full, k), data, splits, n_steps=n_steps, lr=lr,
-                batch_size=batch_size, grad_clip=grad_clip, seed=seed + k, progress=progress,
+                start, data, splits, n_steps=n_steps, lr=lr, batch_size=batch_size, grad_clip=grad_clip, seed=seed + k, progress=progress,
             )
             fits[k] = (net, trace)
             with torch.no_grad():
