@@ -483,7 +483,8 @@ def fit_constrained(
         for k in ranks:
             start = _low_rank_start(data, splits["train"], alpha_fit, ridge, k, full)
             net, trace = _descend(
-                start, data, splits, n_steps=n_steps, lr=lr, batch_size=batch_size, grad_clip=grad_clip, seed=seed + k, progress=progress,
+                start, data, splits, n_steps=n_steps, lr=lr, batch_size=batch_size,
+                grad_clip=grad_clip, seed=seed + k, progress=progress,
             )
             fits[k] = (net, trace)
             with torch.no_grad():
