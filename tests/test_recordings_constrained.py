@@ -217,3 +217,21 @@ def test_rank_selection_is_where_r2_saturates() -> None:
     # a second rank that removes most of the residual is kept even when both R² are high
     assert select_rank({1: 0.9934, 2: 0.9988, 3: 0.9986}, 0.15) == 2
     assert select_rank({1: float("nan"), 2: float("nan")}, 0.15) == 1
+
+
+def test_split_clip_and_progress_options(capsys: pytest.CaptureFixture[str]) -> None:
+    _, rec = _teacher_recordings(1, n=20)
+    train_only = Recordings(rec.activity, inputs=rec.inputs)
+    assert sorted(fit_constrained(train_only).r2) == ["train", "valid"]
+    assert sorted(fit_constrained(train_only, valid_fraction=0.0).r2) == ["train"]
+    # the seed draws the validation trials
+    a = fit_constrained(train_only, seed=0).r2["valid"]
+    assert fit_constrained(train_only, seed=0).r2["valid"] == a
+    assert fit_constrained(train_only, seed=1).r2["valid"] != a
+    # a vanishing gradient clip leaves Adam's steps at the size of its epsilon: nothing moves
+    clipped = fit_constrained(rec, rank=1, alpha=0.2, n_steps=5, batch_size=1000,
+                              grad_clip=1e-14)  # fmt: skip
+    assert clipped.losses[-1] == pytest.approx(clipped.losses[0], rel=1e-6)
+    capsys.readouterr()
+    fit_constrained(rec, rank=1, alpha=0.2, n_steps=3, progress=True)
+    assert "3/3" in capsys.readouterr().err

@@ -414,7 +414,9 @@ def fit_constrained(
     max_rank : int, default 4
     alpha : float in (0, 1], optional
         Euler factor dt/τ; fitted by least squares when omitted (the network's ``dt`` is the
-        recordings' ``dt`` in ms, or 1).
+        recordings' ``dt`` in ms, or 1). Pass it when known: from activity confined to a few
+        dimensions α is poorly identified, and a wrong α is compensated along the input
+        directions (the fit still matches the rates, its connectivity less the true one).
     ridge : float, default 1e-3
         Ridge penalty of the closed-form fits, relative to the mean diagonal of the Gram matrix.
         It shrinks the weights along directions the recorded rates barely explore, where the
