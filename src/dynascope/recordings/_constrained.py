@@ -22,7 +22,8 @@ so the activity must lie in (−1, 1) (rescale it first otherwise). Two fits sha
   :class:`~dynascope.models.LowRankRNN` of rank 1..4, :math:`W = m n^\top/N`, started at each
   trial's first recorded frame and run freely on the trial's inputs; the loss is the mean squared
   error between its rates and the recorded ones over every recorded frame. It starts from the
-  truncated SVD of the full-rank fit, runs Adam through the shared training loop
+  reduced-rank regression of the one-step drives (the closed-form problem above with
+  rank(W) ≤ D), runs Adam through the shared training loop
   (:class:`~dynascope.training._loop.TrainingLoop`: gradient clipping, a cosine step-size
   schedule) and keeps the weights that fit the validation trials best. ``rank="auto"`` fits
   ranks 1..``max_rank`` and keeps the smallest one whose unexplained validation variance
