@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+
 import numpy as np
 import pytest
 import torch
@@ -235,3 +237,10 @@ def test_split_clip_and_progress_options(capsys: pytest.CaptureFixture[str]) -> 
     capsys.readouterr()
     fit_constrained(rec, rank=1, alpha=0.2, n_steps=3, progress=True)
     assert "3/3" in capsys.readouterr().err
+
+
+def test_docstring_example_runs() -> None:
+    from dynascope.recordings import _constrained
+
+    result = doctest.testmod(_constrained)
+    assert result.attempted > 0 and result.failed == 0
