@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--fractions", type=float, nargs="+", default=[1.0, 0.5, 0.15])
     parser.add_argument("--steps", type=int, default=400, help="Adam steps per rank")
     parser.add_argument("--max-rank", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-2, help="initial Adam step size")
     parser.add_argument("--teacher-steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -170,7 +171,7 @@ def main() -> None:
         for rank in (None, "auto"):
             t0 = time.perf_counter()
             fit = fit_constrained(rec, rank=rank, max_rank=args.max_rank, n_steps=args.steps,
-                                  seed=args.seed)  # fmt: skip
+                                  lr=args.lr, seed=args.seed)  # fmt: skip
             seconds = time.perf_counter() - t0
             line = {"fraction": frac, "units": int(units.size), "rank": fit.rank,
                     "seconds": round(seconds, 1), "alpha": round(fit.alpha, 4)}  # fmt: skip
