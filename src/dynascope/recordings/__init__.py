@@ -9,9 +9,12 @@
   :func:`write_nwb` an NWB file;
 - :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
   reverse-engineered like any other model and compared with the system that produced the data
-  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`).
+  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`);
+- :func:`fit_constrained`: a network with one unit per recorded neuron (full rank in closed
+  form, or low rank by LINT with rank selection on held-out trials).
 """
 
+from ._constrained import ConstrainedFit, fit_constrained
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
 from ._fit import FittedRecordingModel, fit_to_recordings
 from ._formats import read_hdf5, read_netcdf, read_nwb, recordings_from_xarray, write_nwb
@@ -20,8 +23,10 @@ from ._load import load_recordings
 __all__ = [
     "QUANTITIES",
     "SPLITS",
+    "ConstrainedFit",
     "FittedRecordingModel",
     "Recordings",
+    "fit_constrained",
     "fit_to_recordings",
     "load_recordings",
     "read_hdf5",
