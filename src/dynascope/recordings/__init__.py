@@ -9,10 +9,12 @@
 """
 
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
-from ._fit import FittedRecordingModel, fit_to_recordings
+from ._fit import FIT_MODELS, LIKELIHOODS, FittedRecordingModel, fit_to_recordings
 from ._load import load_recordings
 
 __all__ = [
+    "FIT_MODELS",
+    "LIKELIHOODS",
     "QUANTITIES",
     "SPLITS",
     "FittedRecordingModel",
