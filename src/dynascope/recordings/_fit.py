@@ -574,7 +574,7 @@ def fit_to_recordings(
     batch_size: int = 64,
     eval_every: int = 20,
     valid_fraction: float = 0.1,
-    encoder_frames: int = 1,
+    encoder_frames: int = 3,
     weight_decay: float = 0.0,
     model_options: Mapping[str, Any] | None = None,
     seed: int = 0,
