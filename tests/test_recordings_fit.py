@@ -153,17 +153,22 @@ def test_resume_after_interruption_is_exact(tmp_path, monkeypatch) -> None:
     assert steps == [3, 6, 9, 12]
 
 
-def test_rank_auto_picks_the_generator_rank() -> None:
-    # a rank-1 (decision) network's activity: rank 1 fits as well as ranks 2-4
-    _, _, y = _decision(n_trials=32, noise=0.02)
+@pytest.mark.parametrize(("mechanism", "rank"), [("decision", 1), ("limit_cycle", 2)])
+def test_rank_auto_picks_the_generator_rank(mechanism: str, rank: int) -> None:
+    # activity of a rank-1 (decision) or rank-2 (limit cycle) network: the lowest rank that fits
+    # as well as ranks up to 4 is the generator's
+    hidden = planted_network(mechanism, "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=32, n_steps=25, noise=0.0, seed=1)
+    rng = np.random.default_rng(0)
+    y = x[:, :, rng.choice(16, 12, replace=False)] + 0.02 * rng.standard_normal((32, 25, 12))
     split = np.where(np.arange(32) % 4 == 3, "valid", "train")
     fit = fit_to_recordings(
-        Recordings(y, split=split), "lowrank", n_hidden=16, rank="auto", n_steps=300, seed=0,
+        Recordings(y, split=split), "lowrank", n_hidden=16, rank="auto", n_steps=150, seed=0,
         model_options={"tau": 2.0, "dt": 1.0},
     )
     assert sorted(fit.rank_scores) == [1, 2, 3, 4]
-    assert fit.model.rank == 1
-    assert fit.rank_scores[1] < 0.05  # 1 - R² on the validation trials
+    assert fit.model.rank == rank
+    assert fit.rank_scores[rank] < 0.05  # 1 - R² on the validation trials
 
 
 def test_acceptance_case_small() -> None:
