@@ -63,11 +63,17 @@ def two_bit_flipflop(n: int = 20, *, seed: int = 0, noise_gain: float = 0.05) ->
 
 
 def make_case(
-    n_visible: int, noise: float, *, n_trials: int = 400, n_steps: int = 30, seed: int = 0
+    n_visible: int,
+    noise: float,
+    *,
+    n_units: int = 20,
+    n_trials: int = 400,
+    n_steps: int = 30,
+    seed: int = 0,
 ) -> tuple[VanillaRNN, np.ndarray, Recordings, np.ndarray]:
-    """Hidden network, its states, the noisy recordings (a quarter of the trials for
-    validation), and the clean recorded activity."""
-    model = two_bit_flipflop(seed=seed)
+    """Hidden network, its states (the recordings' latents), the noisy recordings (a quarter of
+    the trials for validation), and the clean recorded activity."""
+    model = two_bit_flipflop(n_units, seed=seed)
     n = model.n_hidden
     rng = np.random.default_rng(seed + 1)
     h = torch.as_tensor(np.tanh(rng.normal(0.0, 1.0, (n_trials, n))))
@@ -82,7 +88,7 @@ def make_case(
     clean = x[:, :, visible]
     y = clean + noise * rng.standard_normal(clean.shape)
     split = np.where(np.arange(n_trials) % 4 == 3, "valid", "train")
-    return model, x, Recordings(y, split=split), clean
+    return model, x, Recordings(y, split=split, latents=x), clean
 
 
 def noise_ceiling(clean: np.ndarray, noise: float) -> float:

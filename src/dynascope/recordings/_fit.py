@@ -49,7 +49,7 @@ from ..exceptions import InvalidParameterError, TrainingDivergedError
 from ..models import RNNModel
 from ..report._rundir import RunDirectory
 from ..training._checkpoint import read_checkpoint, write_checkpoint
-from ..training._loop import TrainingLoop, restore_training_state
+from ..training._loop import TrainingLoop, open_run_dir, restore_training_state
 from ..training._runs import build_model
 from ..training._trainer import _append_metrics, _truncate_metrics
 from ._data import Recordings
@@ -457,14 +457,7 @@ class _FitRun:
     def open(self, resume: bool) -> None:
         run_dir, ckpt, metrics = self.run_dir, self.ckpt_path, self.metrics_path
         assert run_dir is not None and ckpt is not None and metrics is not None
-        used = ckpt.exists() or (metrics.exists() and metrics.stat().st_size > 0)
-        if used and not resume:
-            raise InvalidParameterError(
-                f"{str(run_dir)!r} already holds a fit; pass resume=True (dynascope fit "
-                "--resume) to continue it, or choose another directory."
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and ckpt.exists():
+        if open_run_dir(run_dir, resume, "fit"):
             saved = read_checkpoint(ckpt)
             _check_resume_config(run_dir, saved.config, self.opts)
             restore_training_state(saved, ckpt, self.net, self.loop.optimizer, self.loop.scheduler)
@@ -474,8 +467,6 @@ class _FitRun:
             self.best_state = saved.best_state
             self.loop.step = saved.step
             self.history = [r for r in _truncate_metrics(metrics, saved.step) if "valid_loss" in r]
-        elif metrics.exists():
-            metrics.unlink()
 
     def checkpoint(self) -> None:
         if self.ckpt_path is None:
