@@ -98,8 +98,10 @@ def noise_ceiling(clean: np.ndarray, noise: float) -> float:
     return s / (s + noise**2)
 
 
-def attractors(graph) -> int:
-    return sum(n for label, n in graph.counts.items() if label[0] == "point" and label[1] == 0)
+def _by_index(graph) -> dict[int, int]:
+    """Fixed points by saddle index (0: attractors)."""
+    index = graph.fixed_points.fixed.saddle_index
+    return {int(k): int((index == k).sum()) for k in np.unique(index)}
 
 
 def run_case(name: str, model: str, steps: int, old: bool = False) -> dict:
@@ -125,7 +127,8 @@ def run_case(name: str, model: str, steps: int, old: bool = False) -> dict:
         "ceiling": round(noise_ceiling(clean, noise), 4), "r2_clean": round(float(r2_clean), 4),
         "attractors": "{}/{}".format(*found["attractors"]),
         "saddles": "{}/{}".format(*found["saddles"]),
-        "fit_attractors": attractors(g_fit), "state_r2": round(m.r2_true_to_fit, 4),
+        "fit_points_by_index": _by_index(g_fit), "true_points_by_index": _by_index(m.true_graph),
+        "state_r2": round(m.r2_true_to_fit, 4),
         "wall_s": round(wall, 1),
     }
 
