@@ -432,6 +432,13 @@ def train_command(
 @_int_option(
     "--encoder-frames", "Recorded frames the encoder of each trial's initial state reads.", 3
 )
+@click.option(
+    "--bin-size",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Bin width of spike times read from a file that stores them (NWB units table).",
+)
 @_seed_option("Seed of the weights, the mini-batches and the held-out frames.")
 @_dir_option("Run directory.", required=True)
 @_file_option(
@@ -452,6 +459,7 @@ def fit_command(
     lr: float,
     batch_size: int,
     encoder_frames: int,
+    bin_size: float | None,
     seed: int,
     out: str,
     reference: str | None,
@@ -472,6 +480,7 @@ def fit_command(
         out,
         model=model_type,
         reference=reference,
+        load_options={} if bin_size is None else {"bin_size": bin_size},
         resume=resume,
         n_hidden=hidden,
         rank=rank_value,

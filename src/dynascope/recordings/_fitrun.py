@@ -174,6 +174,7 @@ def fit_run(
     model: str = "gru",
     reference: str | os.PathLike[str] | None = None,
     reference_settings: Mapping[str, Any] | None = None,
+    load_options: Mapping[str, Any] | None = None,
     resume: bool = False,
     **fit_options: Any,
 ) -> FitRunResult:
@@ -191,13 +192,18 @@ def fit_run(
         ``latents``, which must have its state size.
     reference_settings : mapping, optional
         ``nonlinearity``, ``tau``, ... for a reference file that does not record them.
+    load_options : mapping, optional
+        Keyword arguments of :func:`load_recordings` (e.g. ``bin_size`` for NWB spike times).
     resume : bool
         Continue an interrupted fit in ``out_dir``.
     """
     from ..analysis import mechanism_graph, recovery_metrics  # noqa: PLC0415
     from ..io import load_user_model, save  # noqa: PLC0415
 
-    rec = recordings if isinstance(recordings, Recordings) else load_recordings(recordings)
+    rec = (
+        recordings if isinstance(recordings, Recordings)
+        else load_recordings(recordings, **dict(load_options or {}))
+    )
     ref_model = None
     if reference is not None:
         ref_model = load_user_model(reference, **dict(reference_settings or {}))
