@@ -5,9 +5,12 @@
   from files, :func:`save_recordings` writes the documented ``.npz`` format;
 - :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
   reverse-engineered like any other model and compared with the system that produced the data
-  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`).
+  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`);
+- :func:`fit_constrained`: a network with one unit per recorded neuron (full rank in closed
+  form, or low rank by LINT with rank selection on held-out trials).
 """
 
+from ._constrained import ConstrainedFit, fit_constrained
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
 from ._fit import FIT_MODELS, LIKELIHOODS, FittedRecordingModel, fit_to_recordings
 from ._load import load_recordings
@@ -17,8 +20,10 @@ __all__ = [
     "LIKELIHOODS",
     "QUANTITIES",
     "SPLITS",
+    "ConstrainedFit",
     "FittedRecordingModel",
     "Recordings",
+    "fit_constrained",
     "fit_to_recordings",
     "load_recordings",
     "save_recordings",
