@@ -239,3 +239,24 @@ def test_reference_needs_latents(tmp_path) -> None:
     ref = save(hidden.model, tmp_path / "ref.safetensors")
     with pytest.raises(InvalidParameterError, match="latents"):
         fit_run(Recordings(y), tmp_path / "run", reference=ref, n_steps=1)
+
+
+def test_fit_command_constrained_recovers_a_fully_recorded_network(tmp_path) -> None:
+    # every unit recorded (3 held out): the closed-form fit is the hidden network itself
+    hidden = planted_network("decision", "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=32, n_steps=25, noise=0.0, seed=1)
+    split = np.where(np.arange(32) % 4 == 3, "valid", "train")
+    held = np.arange(16) < 3
+    path = save_recordings(Recordings(0.999 * x, split=split, latents=x, heldout=held),
+                           tmp_path / "r.npz")
+    ref = save(hidden.model, tmp_path / "ref.safetensors")
+    out = tmp_path / "run"
+    args = ["fit", str(path), "--model", "constrained", "--out", str(out), "--reference", str(ref)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
+    summary = json.loads((out / "metrics_summary.json").read_text())
+    assert summary["valid_r2"] > 0.999 and summary["valid_heldout_r2"] > 0.99
+    bad = CliRunner().invoke(main, [*args[:4], "--likelihood", "poisson", "--out",
+                                    str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "--likelihood" in bad.output

@@ -399,18 +399,19 @@ def train_command(
 @click.option(
     "--model",
     "model_type",
-    type=click.Choice(["gru", "vanilla", "rate", "lowrank"]),
+    type=click.Choice(["gru", "vanilla", "rate", "lowrank", "constrained"]),
     default="gru",
     show_default=True,
-    help="Family of the fitted network (rate: continuous time; lowrank: see --rank).",
+    help="Family of the fitted network (rate: continuous time; lowrank: see --rank); "
+    "constrained: a rate network with one unit per held-in neuron (recorded rates in (-1, 1)), "
+    "full rank in closed form or low rank with --rank.",
 )
-@_int_option("--hidden", "Units of the fitted network.", 32)
+@_int_option("--hidden", "Units of the fitted network (not for constrained).", 32)
 @click.option(
     "--rank",
-    default="1",
-    show_default=True,
-    help="Rank of --model lowrank, or 'auto': ranks 1-4 fitted, the lowest whose held-out loss "
-    "is within 2% of the best rank's gain kept.",
+    default=None,
+    help="Rank of --model lowrank [1] or constrained [full], or 'auto': ranks 1-4 fitted, the "
+    "lowest whose held-out fit is as good as the best rank's kept.",
 )
 @click.option(
     "--likelihood",
@@ -447,13 +448,18 @@ def train_command(
     "Model file of the system that produced the recordings (their latents are its states): "
     "the report compares the fit with it (state R², attractors and saddles recovered).",
 )
-@click.option("--resume", is_flag=True, help="Continue the interrupted fit in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted fit in --out (a constrained fit is refitted: it is "
+    "deterministic).",
+)
 @_resumable
 def fit_command(
     recordings: str,
     model_type: str,
     hidden: int,
-    rank: str,
+    rank: str | None,
     likelihood: str,
     steps: int,
     lr: float,
@@ -474,7 +480,15 @@ def fit_command(
     """
     from .recordings._fitrun import fit_run
 
-    rank_value: int | str = rank if rank == "auto" else _rank_int(rank)
+    options: dict[str, Any] = {
+        "n_steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "progress": None
+    }
+    if rank is not None:
+        options["rank"] = rank if rank == "auto" else _rank_int(rank)
+    if model_type == "constrained" and likelihood != "auto":
+        raise click.BadParameter("--likelihood applies to latent fits, not to constrained.")
+    if model_type != "constrained":
+        options.update(n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames)
     result = fit_run(
         recordings,
         out,
@@ -482,15 +496,7 @@ def fit_command(
         reference=reference,
         load_options={} if bin_size is None else {"bin_size": bin_size},
         resume=resume,
-        n_hidden=hidden,
-        rank=rank_value,
-        likelihood=likelihood,
-        n_steps=steps,
-        lr=lr,
-        batch_size=batch_size,
-        encoder_frames=encoder_frames,
-        seed=seed,
-        progress=None,
+        **options,
     )
     for line in result.lines:
         click.echo(line)

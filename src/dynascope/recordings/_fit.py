@@ -269,22 +269,27 @@ class FittedRecordingModel:
         ``"heldin_bps"``. ``heldout_r2`` and ``co_bps`` are NaN without held-out units.
         """
         rec = data if split is None else data.subset(split)
-        pred = self.predict(rec)
-        y, m = rec.activity, rec.frame_mask
-        out = {"trials": float(rec.n_trials), "r2": _r2(pred, y, m)}
-        inn, held = rec.heldin_units, rec.heldout_units
-        out["heldin_r2"] = _r2(pred[..., inn], y[..., inn], m)
-        nan = math.nan
-        out["heldout_r2"] = _r2(pred[..., held], y[..., held], m) if held.size else nan
-        if self.likelihood == "poisson":
-            lam = np.maximum(pred, 1e-8)
-            per = lam - y * np.log(lam)
-            out["heldin_bps"] = bits_per_spike(pred[..., inn], y[..., inn], m)
-            out["co_bps"] = bits_per_spike(pred[..., held], y[..., held], m) if held.size else nan
-        else:
-            per = (pred - y) ** 2
-        out["nll"] = float((per * m[..., None]).sum() / (m.sum() * y.shape[2]))
-        return out
+        return score_prediction(self.predict(rec), rec, self.likelihood)
+
+
+def score_prediction(pred: np.ndarray, rec: Recordings, likelihood: str) -> dict[str, float]:
+    """:meth:`FittedRecordingModel.score` of a prediction ``(trials, time, units)`` of ``rec``
+    (rates per frame for ``likelihood="poisson"``)."""
+    y, m = rec.activity, rec.frame_mask
+    out = {"trials": float(rec.n_trials), "r2": _r2(pred, y, m)}
+    inn, held = rec.heldin_units, rec.heldout_units
+    out["heldin_r2"] = _r2(pred[..., inn], y[..., inn], m)
+    nan = math.nan
+    out["heldout_r2"] = _r2(pred[..., held], y[..., held], m) if held.size else nan
+    if likelihood == "poisson":
+        lam = np.maximum(pred, 1e-8)
+        per = lam - y * np.log(lam)
+        out["heldin_bps"] = bits_per_spike(pred[..., inn], y[..., inn], m)
+        out["co_bps"] = bits_per_spike(pred[..., held], y[..., held], m) if held.size else nan
+    else:
+        per = (pred - y) ** 2
+    out["nll"] = float((per * m[..., None]).sum() / (m.sum() * y.shape[2]))
+    return out
 
 
 def _r2(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:

@@ -1,14 +1,15 @@
 """``dynascope fit``: a fit to recordings as a run directory with a report.
 
 :func:`fit_run` loads recordings, fits a latent network (:func:`fit_to_recordings`, with its
-checkpoint and ``metrics.jsonl`` in the run directory, so that ``--resume`` continues exactly),
-and writes (names from :class:`~dynascope.report.RunDirectory`)::
+checkpoint and ``metrics.jsonl`` in the run directory, so that ``--resume`` continues exactly)
+or a data-constrained one (:func:`fit_constrained`), and writes (names from :class:`~dynascope.report.RunDirectory`)::
 
     RUN_DIR/
       config.json              what was asked: the recordings' path and the fit's options
       checkpoint.safetensors, metrics.jsonl   (rank_<k>/ subfolders with --rank auto)
       weights.safetensors      the fitted network (dynascope.save; n_out = 0)
-      results/fit_readout.npz  encoder and readout weights, with the fit's settings
+      results/fit_readout.npz  encoder and readout weights, with the fit's settings (for a
+                               constrained fit: its units and the held-out readout)
       results/fixed_points.npz the fitted network's fixed points (zero input)
       metrics_summary.json     the headline numbers
       report.json, report.html fit quality, held-out scores, fixed points and their stability,
@@ -31,10 +32,12 @@ import numpy as np
 
 from .._version import __version__
 from ..exceptions import InvalidParameterError
+from ..io import load_user_model, save
 from ..report import RunDirectory, Section, Table, build_report, sections_to_json
 from ..report._claims import Claim, at_least, evaluate
+from ._constrained import ConstrainedFit, fit_constrained
 from ._data import Recordings
-from ._fit import FittedRecordingModel, fit_to_recordings
+from ._fit import FittedRecordingModel, fit_to_recordings, score_prediction
 from ._load import load_recordings
 
 __all__ = ["FitRunResult", "fit_run", "recovered_by_kind"]
@@ -48,7 +51,7 @@ MATCH_TOL = 0.1
 class FitRunResult:
     """What :func:`fit_run` returns (the numbers it wrote, and where)."""
 
-    fit: FittedRecordingModel
+    fit: FittedRecordingModel | ConstrainedFit
     out_dir: Path
     summary: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -185,7 +188,9 @@ def fit_run(
     recordings : path or Recordings
     out_dir : path
     model : str
-        As in :func:`fit_to_recordings`; ``fit_options`` are its other keyword arguments.
+        As in :func:`fit_to_recordings`, or ``"constrained"`` (:func:`fit_constrained`: one
+        unit per held-in neuron); ``fit_options`` are the other keyword arguments of that
+        function.
     reference : path, optional
         A model file (anything :func:`dynascope.io.load_user_model` reads) of the system that
         produced the recordings. Its states on the recorded trials are the recordings'
@@ -198,7 +203,6 @@ def fit_run(
         Continue an interrupted fit in ``out_dir``.
     """
     from ..analysis import mechanism_graph, recovery_metrics  # noqa: PLC0415
-    from ..io import load_user_model, save  # noqa: PLC0415
 
     rec = (
         recordings if isinstance(recordings, Recordings)
@@ -221,25 +225,12 @@ def fit_run(
         "fit": {"model": model, **{k: v for k, v in fit_options.items() if k != "progress"}},
         "reference": None if reference is None else str(reference),
     })
-    fit = fit_to_recordings(rec, model, out_dir=run.path, resume=resume, **fit_options)
-    save(fit.model, run.weights_path)
-    run.save_result(
-        "fit_readout",
-        {
-            "encoder_weight": fit.encoder.weight.detach().numpy(),
-            "encoder_bias": fit.encoder.bias.detach().numpy(),
-            "readout_weight": fit.readout.weight.detach().numpy(),
-            "readout_bias": fit.readout.bias.detach().numpy(),
-            "heldin": np.asarray(fit.heldin),
-        },
-        {
-            "family": fit.family, "likelihood": fit.likelihood, "link": fit.link,
-            "encoder_frames": fit.encoder_frames, "squash": fit.squash,
-        },
-    )
-    # scores on each split that has trials
     splits = [s for s in ("train", "valid", "test") if rec.trials(s).size]
-    scores = {s: fit.score(rec, s) for s in splits}
+    if model == "constrained":
+        fitted = _constrained(rec, run, splits, fit_options)
+    else:
+        fitted = _latent(rec, run, model, resume, splits, fit_options)
+    fit, scores, states = fitted.fit, fitted.scores, fitted.states
     held_split = "test" if "test" in scores else ("valid" if "valid" in scores else "train")
     on = {"test": "the test trials", "valid": "the validation trials",
           "train": "the training trials (no held-out trials)"}[held_split]
@@ -253,13 +244,13 @@ def fit_run(
     r: dict[str, Any] = {
         "r2": held["r2"], "on": on, "co_bps": held.get("co_bps", math.nan),
         "heldout_r2": held["heldout_r2"], "n_heldout": int(rec.heldout_units.size),
-        "likelihood": fit.likelihood, "n_fixed": len(fixed),
+        "likelihood": fitted.likelihood, "n_fixed": len(fixed),
         "n_attractors": int((index == 0).sum()), "n_saddles": int((index == 1).sum()),
         "n_other": int((index > 1).sum()), "has_reference": ref_model is not None,
         "ref_attractors": 0, "ref_attractors_found": 0, "ref_saddles": 0,
         "ref_saddles_found": 0, "state_r2": math.nan,
     }
-    sections = [_quality_section(fit, scores), _fixed_point_section(fps)]
+    sections = [_quality_section(fitted), _fixed_point_section(fps)]
     if ref_model is not None:
         assert rec.latents is not None
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0)
@@ -278,12 +269,10 @@ def fit_run(
     summary: dict[str, float] = {
         f"{s}_{k}": float(v) for s, sc in scores.items() for k, v in sc.items()
     }
+    summary.update(fitted.numbers)
     summary.update(
-        best_step=float(fit.best_step), best_valid_loss=fit.best_valid_loss,
         n_attractors=r["n_attractors"], n_saddles=r["n_saddles"], n_fixed_points=r["n_fixed"],
     )
-    if fit.rank_scores:
-        summary["rank"] = float(fit.model.config()["rank"])
     for key in ("ref_attractors", "ref_attractors_found", "ref_saddles", "ref_saddles_found",
                 "state_r2", "fit_to_true_r2", "cycle_r2", "fp_recovered", "mechanism_distance"):
         if ref_model is not None:
@@ -291,7 +280,7 @@ def fit_run(
     summary = {k: v for k, v in summary.items() if not (isinstance(v, float) and math.isnan(v))}
     run.write_json(run.METRICS_SUMMARY, summary)
     run.write_json(run.REPORT, {
-        "title": f"Fit of a {fit.family} network to {Path(source).name}",
+        "title": f"Fit of a {fitted.family} network to {Path(source).name}",
         "experiment": "fit",
         "summary": summary_text,
         "sections": sections_to_json(sections),
@@ -320,20 +309,38 @@ def fit_run(
     return FitRunResult(fit, run.path, summary, lines)
 
 
-def _fmt(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+@dataclass
+class _Fitted:
+    """A fit of either kind, as the report needs it."""
+
+    fit: Any
+    scores: dict[str, dict[str, float]]
+    states: np.ndarray
+    likelihood: str
+    family: str
+    text: str
+    numbers: dict[str, float]
 
 
-def _quality_section(fit: FittedRecordingModel, scores: dict[str, dict[str, float]]) -> Section:
-    bps = fit.likelihood == "poisson"
-    columns = ("trials", "n", "R²", "held-in R²", "held-out R²") + (
-        ("held-in bits/spike", "co-bps") if bps else ()
-    )
-    rows = tuple(
-        (s, str(int(sc["trials"])), _fmt(sc["r2"]), _fmt(sc["heldin_r2"]),
-         _fmt(sc["heldout_r2"]))
-        + ((_fmt(sc["heldin_bps"]), _fmt(sc["co_bps"])) if bps else ())
-        for s, sc in scores.items()
+def _latent(
+    rec: Recordings, run: RunDirectory, model: str, resume: bool, splits: list[str],
+    options: Mapping[str, Any],
+) -> _Fitted:
+    fit = fit_to_recordings(rec, model, out_dir=run.path, resume=resume, **options)
+    save(fit.model, run.weights_path)
+    run.save_result(
+        "fit_readout",
+        {
+            "encoder_weight": fit.encoder.weight.detach().numpy(),
+            "encoder_bias": fit.encoder.bias.detach().numpy(),
+            "readout_weight": fit.readout.weight.detach().numpy(),
+            "readout_bias": fit.readout.bias.detach().numpy(),
+            "heldin": np.asarray(fit.heldin),
+        },
+        {
+            "family": fit.family, "likelihood": fit.likelihood, "link": fit.link,
+            "encoder_frames": fit.encoder_frames, "squash": fit.squash,
+        },
     )
     rank = f" of rank {fit.model.config()['rank']}" if fit.family == "lowrank" else ""
     text = (
@@ -342,11 +349,67 @@ def _quality_section(fit: FittedRecordingModel, scores: dict[str, dict[str, floa
         f"held-in units. The weights kept are those of step {fit.best_step} "
         f"({len(fit.losses)} steps run), lowest loss on the {fit.valid_on}."
     )
+    numbers = {"best_step": float(fit.best_step), "best_valid_loss": fit.best_valid_loss}
     if fit.rank_scores:
         text += " Held-out loss by rank: " + ", ".join(
             f"{k}: {v:.4g}" for k, v in fit.rank_scores.items()
         ) + "."
-    return Section("Fit quality", text, table=Table(columns, rows))
+        numbers["rank"] = float(fit.model.config()["rank"])
+    return _Fitted(
+        fit, {s: fit.score(rec, s) for s in splits}, fit.states(rec), fit.likelihood,
+        fit.family, text, numbers,
+    )
+
+
+def _constrained(
+    rec: Recordings, run: RunDirectory, splits: list[str], options: Mapping[str, Any]
+) -> _Fitted:
+    fit = fit_constrained(rec, **options)
+    save(fit.model, run.weights_path)
+    rates = fit.rates(rec)
+    pred = np.zeros_like(rec.activity)
+    pred[..., fit.units] = rates
+    arrays = {"units": np.asarray(fit.units)}
+    if fit.heldout_weight is not None:
+        w = fit.heldout_weight
+        pred[..., rec.heldout_units] = rates @ w[:, :-1].T + w[:, -1]
+        arrays["heldout_weight"] = w
+    run.save_result("fit_readout", arrays, {"family": "constrained", "rank": fit.rank})
+    kind = "full-rank" if fit.rank is None else f"rank-{fit.rank}"
+    text = (
+        f"A data-constrained {kind} rate network, one unit per held-in recorded neuron "
+        f"({len(fit.units)} units, Euler factor {fit.alpha:.3g}), run freely from each trial's "
+        "first frame; held-out neurons through a ridge readout of its rates."
+    )
+    numbers = {"alpha": float(fit.alpha)}
+    if fit.rank_r2:
+        text += " Validation R² by rank: " + ", ".join(
+            f"{k}: {v:.4g}" for k, v in fit.rank_r2.items()
+        ) + "."
+    if fit.rank is not None:
+        numbers["rank"] = float(fit.rank)
+    scores = {s: score_prediction(pred[rec.trials(s)], rec.subset(s), "gaussian") for s in splits}
+    return _Fitted(
+        fit, scores, fit.states(rec), "gaussian", "data-constrained", text, numbers
+    )
+
+
+def _fmt(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def _quality_section(fitted: _Fitted) -> Section:
+    bps = fitted.likelihood == "poisson"
+    columns = ("trials", "n", "R²", "held-in R²", "held-out R²") + (
+        ("held-in bits/spike", "co-bps") if bps else ()
+    )
+    rows = tuple(
+        (s, str(int(sc["trials"])), _fmt(sc["r2"]), _fmt(sc["heldin_r2"]),
+         _fmt(sc["heldout_r2"]))
+        + ((_fmt(sc["heldin_bps"]), _fmt(sc["co_bps"])) if bps else ())
+        for s, sc in fitted.scores.items()
+    )
+    return Section("Fit quality", fitted.text, table=Table(columns, rows))
 
 
 def _fixed_point_section(fps: Any) -> Section:
