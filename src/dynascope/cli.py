@@ -451,8 +451,8 @@ def train_command(
 @click.option(
     "--resume",
     is_flag=True,
-    help="Continue the interrupted fit in --out (a constrained fit is refitted: it is "
-    "deterministic).",
+    help="Continue the interrupted fit in --out from its last checkpoint (every 100 steps; a "
+    "constrained fit is refitted: it is deterministic).",
 )
 @_resumable
 def fit_command(
@@ -488,7 +488,10 @@ def fit_command(
     if model_type == "constrained" and likelihood != "auto":
         raise click.BadParameter("--likelihood applies to latent fits, not to constrained.")
     if model_type != "constrained":
-        options.update(n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames)
+        options.update(
+            n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames,
+            checkpoint_every=100,
+        )
     result = fit_run(
         recordings,
         out,
