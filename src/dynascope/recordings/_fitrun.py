@@ -2,7 +2,8 @@
 
 :func:`fit_run` loads recordings, fits a latent network (:func:`fit_to_recordings`, with its
 checkpoint and ``metrics.jsonl`` in the run directory, so that ``--resume`` continues exactly)
-or a data-constrained one (:func:`fit_constrained`), and writes (names from :class:`~dynascope.report.RunDirectory`)::
+or a data-constrained one (:func:`fit_constrained`), and writes (names from
+:class:`~dynascope.report.RunDirectory`)::
 
     RUN_DIR/
       config.json              what was asked: the recordings' path and the fit's options
