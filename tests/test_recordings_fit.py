@@ -220,6 +220,9 @@ def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
     assert claims["fit_explains"]["verdict"] is True
     assert claims["reference_attractors"]["verdict"] is True
     assert claims["heldout_r2"]["verdict"] is True and claims["co_smoothing"]["verdict"] is None
+    figure = report["sections"][0]["figures"][0]
+    assert figure["name"] == "fit_traces" and figure["legend"] == ["recorded", "fitted"]
+    assert (out / "figures" / "fit_traces.png").exists()
     for c in report["claims"]:  # every sentence of the summary is a claim's
         if c["text"]:
             assert c["text"] in report["summary"]

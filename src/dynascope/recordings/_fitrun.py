@@ -34,7 +34,7 @@ import numpy as np
 from .._version import __version__
 from ..exceptions import InvalidParameterError
 from ..io import load_user_model, save
-from ..report import RunDirectory, Section, Table, build_report, sections_to_json
+from ..report import FigureSpec, RunDirectory, Section, Table, build_report, sections_to_json
 from ..report._claims import Claim, at_least, evaluate
 from ._constrained import ConstrainedFit, fit_constrained
 from ._data import Recordings
@@ -251,7 +251,8 @@ def fit_run(
         "ref_attractors": 0, "ref_attractors_found": 0, "ref_saddles": 0,
         "ref_saddles_found": 0, "state_r2": math.nan,
     }
-    sections = [_quality_section(fitted), _fixed_point_section(fps)]
+    figure = _traces_figure(run, rec, fitted.prediction, held_split)
+    sections = [_quality_section(fitted, figure), _fixed_point_section(fps)]
     if ref_model is not None:
         assert rec.latents is not None
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0)
@@ -321,6 +322,7 @@ class _Fitted:
     family: str
     text: str
     numbers: dict[str, float]
+    prediction: np.ndarray
 
 
 def _latent(
@@ -358,7 +360,7 @@ def _latent(
         numbers["rank"] = float(fit.model.config()["rank"])
     return _Fitted(
         fit, {s: fit.score(rec, s) for s in splits}, fit.states(rec), fit.likelihood,
-        fit.family, text, numbers,
+        fit.family, text, numbers, fit.predict(rec),
     )
 
 
@@ -391,7 +393,7 @@ def _constrained(
         numbers["rank"] = float(fit.rank)
     scores = {s: score_prediction(pred[rec.trials(s)], rec.subset(s), "gaussian") for s in splits}
     return _Fitted(
-        fit, scores, fit.states(rec), "gaussian", "data-constrained", text, numbers
+        fit, scores, fit.states(rec), "gaussian", "data-constrained", text, numbers, pred
     )
 
 
@@ -399,7 +401,50 @@ def _fmt(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
-def _quality_section(fitted: _Fitted) -> Section:
+def _traces_figure(
+    run: RunDirectory, rec: Recordings, pred: np.ndarray, split: str
+) -> FigureSpec | None:
+    """Recorded and fitted activity of a few units on two trials of ``split`` (matplotlib
+    optional: without it the report has no figure)."""
+    from ..plotting._mpl import MissingDependencyError, pyplot  # noqa: PLC0415
+
+    try:
+        plt = pyplot()
+    except MissingDependencyError:
+        return None
+    trials = rec.trials(split)[:2]
+    y, m = rec.activity, rec.frame_mask
+    var = np.array([y[..., i][m].var() for i in range(rec.n_units)])
+    inn = rec.heldin_units[np.argsort(-var[rec.heldin_units])][:2]
+    held = rec.heldout_units[np.argsort(-var[rec.heldout_units])][:1]
+    units = [*inn, *held]
+    fig, axes = plt.subplots(
+        len(trials), len(units), figsize=(3.2 * len(units), 2.2 * len(trials)), squeeze=False
+    )
+    for r, trial in enumerate(trials):
+        frames = np.flatnonzero(m[trial])
+        for c, unit in enumerate(units):
+            ax = axes[r, c]
+            ax.plot(frames, y[trial, frames, unit], ".", color="0.4", ms=3, label="recorded")
+            ax.plot(frames, pred[trial, frames, unit], "-", color="C0", lw=1.5, label="fitted")
+            kind = "held-out" if unit in held else "held-in"
+            ax.set_title(f"trial {trial}, unit {unit} ({kind})", fontsize=8)
+            ax.tick_params(labelsize=7)
+    axes[0, 0].legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    run.save_figure(fig, "fit_traces")
+    what = (
+        f"Recorded and fitted activity of {len(units)} units (the held-in units of largest "
+        f"variance{' and one held-out unit' if len(held) else ''}) on {len(trials)} of the "
+        f"{ {'test': 'test', 'valid': 'validation', 'train': 'training'}[split]} trials"
+    )
+    return FigureSpec(
+        "fit_traces", what, "Grey dots: recorded; blue line: the fit's prediction",
+        ("recorded", "fitted"),
+    )
+
+
+def _quality_section(fitted: _Fitted, figure: FigureSpec | None = None) -> Section:
     bps = fitted.likelihood == "poisson"
     columns = ("trials", "n", "R²", "held-in R²", "held-out R²") + (
         ("held-in bits/spike", "co-bps") if bps else ()
@@ -410,7 +455,10 @@ def _quality_section(fitted: _Fitted) -> Section:
         + ((_fmt(sc["heldin_bps"]), _fmt(sc["co_bps"])) if bps else ())
         for s, sc in fitted.scores.items()
     )
-    return Section("Fit quality", fitted.text, table=Table(columns, rows))
+    return Section(
+        "Fit quality", fitted.text, figures=() if figure is None else (figure,),
+        table=Table(columns, rows),
+    )
 
 
 def _fixed_point_section(fps: Any) -> Section:
