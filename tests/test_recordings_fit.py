@@ -263,3 +263,16 @@ def test_fit_command_constrained_recovers_a_fully_recorded_network(tmp_path) -> 
     bad = CliRunner().invoke(main, [*args[:4], "--likelihood", "poisson", "--out",
                                     str(tmp_path / "b")])
     assert bad.exit_code != 0 and "--likelihood" in bad.output
+
+
+def test_fit_does_not_depend_on_the_recordings_scale() -> None:
+    # rates in Hz (scaled, and each unit shifted) give the same fit, on their own scale (the
+    # loss is 1 - R² pooled over units, so a common scale and per-unit offsets change nothing)
+    _, _, y = _decision(n_trials=16)
+    b = np.random.default_rng(3).uniform(10, 30, 12)
+    hz_rec = Recordings(30 * y + b)
+    one = fit_to_recordings(Recordings(y), "gru", n_hidden=8, n_steps=30, seed=0)
+    hz = fit_to_recordings(hz_rec, "gru", n_hidden=8, n_steps=30, seed=0)
+    want = 30 * one.predict(Recordings(y)) + b
+    np.testing.assert_allclose(hz.predict(hz_rec), want, rtol=1e-6)
+    assert hz.losses == pytest.approx(one.losses, rel=1e-6)

@@ -25,11 +25,15 @@ and on other trials they are predicted from the held-in units alone (co-smoothin
 
 The Gaussian loss is the squared error divided by the training data's total variance (so it
 reads as 1 − R² of the fitted units); the Poisson loss is the mean negative log-likelihood per
-frame and unit (without the ``log y!`` term).
+frame and unit (without the ``log y!`` term). The encoder's inputs and the Gaussian targets are
+standardised per unit on the training trials while fitting (the readout starts at each unit's
+mean), and the standardisations are folded into the returned encoder and readout: a common
+scale and per-unit offsets of the recordings change nothing but the scale of the prediction.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -102,17 +106,20 @@ class _FitNet(nn.Module):
         """The readout ``z`` (before the Poisson link)."""
         return self.readout(_features(self.network, states))  # type: ignore[no-any-return]
 
+
+
 def _loss(
     z: torch.Tensor,
     y: torch.Tensor,
     w: torch.Tensor,
     likelihood: str,
     link: str,
-    scale: float,
+    unit_weight: torch.Tensor,
 ) -> torch.Tensor:
-    """Weighted loss over frames (``w`` (B, T): 1 for a counted frame) and units."""
+    """Weighted loss over frames (``w`` (B, T): 1 for a counted frame) and units (Gaussian:
+    ``unit_weight`` per unit, on standardised targets)."""
     if likelihood == "gaussian":
-        per = (z - y) ** 2 / scale
+        per = (z - y) ** 2 * unit_weight
     elif link == "exp":
         per = F.poisson_nll_loss(z, y, log_input=True, full=False, reduction="none")
     else:
@@ -122,13 +129,19 @@ def _loss(
     n = w.sum() * y.shape[-1]
     return (per * w[..., None]).sum() / n.clamp_min(1.0)
 
+
+def _inverse_link(mean: np.ndarray, link: str) -> np.ndarray:
+    m = np.maximum(mean, 1e-6)
+    return np.log(m) if link == "exp" else np.where(m > 20, m, np.log(np.expm1(m)))
+
+
 # ---------------------------------------------------------------------- the fit
 @dataclass
 class _Data:
     """The recordings as tensors, and which trials and frames train and validate."""
 
-    y: torch.Tensor  # (trials, T, units)
-    y_enc: torch.Tensor  # (trials, k * heldin)
+    y: torch.Tensor  # (trials, T, units): standardised per unit for a Gaussian likelihood
+    y_enc: torch.Tensor  # (trials, k * heldin), standardised per feature
     u: torch.Tensor  # (trials, T, n_in)
     w_train: torch.Tensor  # (trials, T) 1 where a frame counts in the training loss
     w_valid: torch.Tensor  # (trials, T) 1 where a frame counts in the held-out loss
@@ -136,8 +149,14 @@ class _Data:
     train: np.ndarray
     valid: np.ndarray
     valid_on: str
-    scale: float
+    unit_weight: torch.Tensor  # (units,) Gaussian: variance / mean variance; Poisson: ones
     null_valid: float
+    # the standardisations, folded into the encoder and readout at the end
+    enc_mean: np.ndarray
+    enc_std: np.ndarray
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    bias0: np.ndarray  # the readout bias to start from (each unit's mean, in readout units)
 
 
 def _prepare(
@@ -178,23 +197,38 @@ def _prepare(
         w_train[pick] = 0.0
     y = rec.activity
     yt = y[train][mask[train]]
-    scale = float(((yt - yt.mean(0)) ** 2).mean()) or 1.0
+    n_units = rec.n_units
     heldin = rec.heldin_units
     y_enc = y[:, :k][:, :, heldin].reshape(rec.n_trials, -1)
+    enc_mean, enc_std = y_enc[train].mean(0), y_enc[train].std(0)
+    enc_std = np.where(enc_std > 0, enc_std, 1.0)
     u = rec.inputs if rec.inputs is not None else np.zeros((*y.shape[:2], 1))
-    # the held-out loss of each unit's mean rate (training frames): rank selection's baseline
-    mean = torch.as_tensor(yt.mean(0), dtype=dtype)
-    z0 = mean.log() if likelihood == "poisson" and link == "exp" else mean
-    if likelihood == "poisson" and link == "softplus":
-        z0 = torch.where(mean > 20, mean, torch.log(torch.expm1(mean.clamp_min(1e-6))))
-    yv = torch.as_tensor(y[valid], dtype=dtype)
-    null = float(
-        _loss(z0.expand_as(yv), yv, torch.as_tensor(w_valid[valid]), likelihood, link, scale)
-    )
+    mean = yt.mean(0)
+    if likelihood == "gaussian":
+        # standardised targets, weighted by each unit's variance: the loss is the squared error
+        # over the training data's total variance (1 - R²), whatever the units' scales
+        var = yt.var(0)
+        std = np.where(var > 0, np.sqrt(var), 1.0)
+        unit_weight = std**2 / (var.mean() if var.mean() > 0 else 1.0)
+        y_fit = (y - mean) / std
+        bias0 = np.zeros(n_units)
+        y_mean, y_std = mean, std
+    else:
+        unit_weight = np.ones(n_units)
+        y_fit = y
+        bias0 = _inverse_link(mean, link)
+        y_mean, y_std = np.zeros(n_units), np.ones(n_units)
+    # the held-out loss of each unit's mean (training frames): rank selection's baseline
+    z0 = torch.as_tensor((mean - y_mean) / y_std if likelihood == "gaussian" else bias0)
+    yv = torch.as_tensor(y_fit[valid], dtype=dtype)
+    uw = torch.as_tensor(unit_weight, dtype=dtype)
+    null = float(_loss(z0.expand_as(yv), yv, torch.as_tensor(w_valid[valid]), likelihood, link, uw))
     return _Data(
-        torch.as_tensor(y, dtype=dtype), torch.as_tensor(y_enc, dtype=dtype),
+        torch.as_tensor(y_fit, dtype=dtype),
+        torch.as_tensor((y_enc - enc_mean) / enc_std, dtype=dtype),
         torch.as_tensor(u, dtype=dtype), torch.as_tensor(w_train, dtype=dtype),
-        torch.as_tensor(w_valid, dtype=dtype), rec.lengths, train, valid, valid_on, scale, null,
+        torch.as_tensor(w_valid, dtype=dtype), rec.lengths, train, valid, valid_on, uw, null,
+        enc_mean, enc_std, y_mean, y_std, bias0,
     )
 
 
@@ -230,6 +264,8 @@ class _FitRun:
         self.net = _FitNet(
             network, data.y_enc.shape[1], data.y.shape[2], self.squash, seed
         )
+        with torch.no_grad():  # start from each unit's mean
+            self.net.readout.bias.copy_(torch.as_tensor(data.bias0))
         params = [p for p in self.net.parameters() if p.requires_grad]
         optimizer = torch.optim.Adam(params, lr=opts["lr"], weight_decay=opts["weight_decay"])
         scheduler = (
@@ -298,7 +334,7 @@ class _FitRun:
         z = self.net.predict(x)
         return _loss(
             z, d.y[idx, :t_max], w[idx, :t_max], self.opts["likelihood"], self.opts["link"],
-            d.scale,
+            d.unit_weight,
         )
 
     def loss_of(self, _: int) -> torch.Tensor:
@@ -332,6 +368,22 @@ class _FitRun:
             self.checkpoint()
         return False
 
+    def _folded(self) -> tuple[nn.Linear, nn.Linear]:
+        """Encoder and readout on the recordings' own scale: the standardisations folded in
+        (``E (y - m) / s + e`` and ``σ (C f + d) + μ`` as single linear maps)."""
+        d = self.data
+        enc, out = copy.deepcopy(self.net.encoder), copy.deepcopy(self.net.readout)
+        dtype = enc.weight.dtype
+        with torch.no_grad():
+            s = torch.as_tensor(d.enc_std, dtype=dtype)
+            m = torch.as_tensor(d.enc_mean, dtype=dtype)
+            enc.weight.div_(s)
+            enc.bias.sub_(enc.weight @ m)
+            sd = torch.as_tensor(d.y_std, dtype=dtype)
+            out.weight.mul_(sd[:, None])
+            out.bias.mul_(sd).add_(torch.as_tensor(d.y_mean, dtype=dtype))
+        return enc, out
+
     def run(self) -> FittedRecordingModel:
         opts = self.opts
         self.net.train()
@@ -347,8 +399,9 @@ class _FitRun:
         if self.best_state is not None:
             self.net.load_state_dict(self.best_state)
         self.net.eval()
+        encoder, readout = self._folded()
         return FittedRecordingModel(
-            self.net.network, self.net.encoder, self.net.readout, family=opts["model"],
+            self.net.network, encoder, readout, family=opts["model"],
             likelihood=opts["likelihood"], link=opts["link"],
             encoder_frames=opts["encoder_frames"], heldin=np.asarray(opts["heldin"]),
             squash=self.squash, losses=list(self.state["losses"]), history=self.history,
