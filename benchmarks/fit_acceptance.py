@@ -3,13 +3,14 @@
 Usage::
 
     python benchmarks/fit_acceptance.py [four|eight|all] [--model vanilla] [--steps N]
-                                        [--threads 1]
+                                        [--seeds 0 1 2 3] [--compare] [--threads 1]
 
 The hidden system is a hand-built 2-bit flip-flop: 20 tanh units ``h' = tanh(W h)`` whose
 connectivity ``W = 2 (s sᵀ) / n`` inside each of two populations (random signs ``s``, plus a
 weak random part) makes the two population overlaps independent bistable units: 4 attractors,
-4 index-1 saddles and one index-2 point. Trials start at random latent positions and relax
-for 30 steps. The recordings are some of the units, plus Gaussian observation noise:
+4 index-1 saddles and one index-2 point. Trials start at random states (tanh of a standard
+normal draw per unit) and relax for 30 steps. The recordings are some of the units, plus
+Gaussian observation noise:
 
 - ``four``: 14 of 20 units, noise 0.05;
 - ``eight``: 8 of 20 units, noise 0.2.
@@ -104,14 +105,14 @@ def _by_index(graph) -> dict[int, int]:
     return {int(k): int((index == k).sum()) for k in np.unique(index)}
 
 
-def run_case(name: str, model: str, steps: int, old: bool = False) -> dict:
+def run_case(name: str, model: str, steps: int, old: bool = False, seed: int = 0) -> dict:
     n_visible, noise = CASES[name]
     hidden, x, rec, clean = make_case(n_visible, noise)
     options: dict = {"encoder_frames": ENC}
     if old:  # the fit before issue 26: one encoded frame, constant step, no clipping, last weights
         options = dict(encoder_frames=1, lr_schedule="constant", grad_clip=None, eval_every=steps)
     t0 = time.perf_counter()
-    fit = fit_to_recordings(rec, model, n_hidden=20, n_steps=steps, seed=0, **options)
+    fit = fit_to_recordings(rec, model, n_hidden=20, n_steps=steps, seed=seed, **options)
     wall = time.perf_counter() - t0
     valid = rec.subset("valid")
     pred = fit.predict(valid)
@@ -122,7 +123,8 @@ def run_case(name: str, model: str, steps: int, old: bool = False) -> dict:
     g_fit = mechanism_graph(fit.model, states, seed=0)
     found = recovered_by_kind(m.true_graph.fixed_points, x, g_fit.fixed_points, states)
     return {
-        "case": name, "settings": "old" if old else "new", "model": model, "steps": steps,
+        "case": name, "settings": "old" if old else "new", "model": model, "seed": seed,
+        "steps": steps,
         "best_step": fit.best_step, "r2_valid": round(fit.r2(valid), 4),
         "ceiling": round(noise_ceiling(clean, noise), 4), "r2_clean": round(float(r2_clean), 4),
         "attractors": "{}/{}".format(*found["attractors"]),
@@ -140,10 +142,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the fit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in CASES if args.case == "all" else [args.case]:
-        print(json.dumps(run_case(name, args.model, args.steps)), flush=True)
+        for seed in args.seeds:
+            print(json.dumps(run_case(name, args.model, args.steps, seed=seed)), flush=True)
         if args.compare:
             print(json.dumps(run_case(name, args.model, args.steps, old=True)), flush=True)
 
