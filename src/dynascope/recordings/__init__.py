@@ -3,9 +3,11 @@
 - :class:`Recordings`: the one in-memory form of recorded trials (activity, mask, inputs,
   conditions, held-out units, trial splits, what was measured), :func:`load_recordings` reads it
   from files, :func:`save_recordings` writes the documented ``.npz`` format;
-- :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
-  reverse-engineered like any other model and compared with the system that produced the data
-  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`);
+- :func:`fit_to_recordings`: a latent network (GRU, vanilla, rate or low-rank, any size) whose
+  readout matches the recordings (Gaussian or Poisson likelihood, task inputs, held-out units
+  and trials), to be reverse-engineered like any other model and compared with the system that
+  produced the data (:func:`dynascope.analysis.recovery_metrics`,
+  :func:`dynascope.analysis.mechanism_distance`); ``dynascope fit`` writes it as a run;
 - :func:`fit_constrained`: a network with one unit per recorded neuron (full rank in closed
   form, or low rank by LINT with rank selection on held-out trials).
 """
