@@ -3,7 +3,8 @@
 Usage::
 
     python benchmarks/fit_acceptance.py [four|eight|all] [--model vanilla] [--steps N]
-                                        [--seeds 0 1 2 3] [--compare] [--threads 1]
+                                        [--seeds 0 1 2 3] [--restarts R] [--compare]
+                                        [--threads 1]
 
 The hidden system is a hand-built 2-bit flip-flop: 20 tanh units ``h' = tanh(W h)`` whose
 connectivity ``W = 2 (s sᵀ) / n`` inside each of two populations (random signs ``s``, plus a
@@ -105,10 +106,12 @@ def _by_index(graph) -> dict[int, int]:
     return {int(k): int((index == k).sum()) for k in np.unique(index)}
 
 
-def run_case(name: str, model: str, steps: int, old: bool = False, seed: int = 0) -> dict:
+def run_case(
+    name: str, model: str, steps: int, old: bool = False, seed: int = 0, restarts: int = 1
+) -> dict:
     n_visible, noise = CASES[name]
     hidden, x, rec, clean = make_case(n_visible, noise)
-    options: dict = {"encoder_frames": ENC}
+    options: dict = {"encoder_frames": ENC, "restarts": restarts}
     if old:  # the fit before issue 26: one encoded frame, constant step, no clipping, last weights
         options = dict(encoder_frames=1, lr_schedule="constant", grad_clip=None, eval_every=steps)
     t0 = time.perf_counter()
@@ -124,6 +127,7 @@ def run_case(name: str, model: str, steps: int, old: bool = False, seed: int = 0
     found = recovered_by_kind(m.true_graph.fixed_points, x, g_fit.fixed_points, states)
     return {
         "case": name, "settings": "old" if old else "new", "model": model, "seed": seed,
+        "restarts": 1 if old else restarts,
         "steps": steps,
         "best_step": fit.best_step, "r2_valid": round(fit.r2(valid), 4),
         "ceiling": round(noise_ceiling(clean, noise), 4), "r2_clean": round(float(r2_clean), 4),
@@ -143,11 +147,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the fit")
+    parser.add_argument("--restarts", type=int, default=1, help="restarts per fit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in CASES if args.case == "all" else [args.case]:
         for seed in args.seeds:
-            print(json.dumps(run_case(name, args.model, args.steps, seed=seed)), flush=True)
+            row = run_case(name, args.model, args.steps, seed=seed, restarts=args.restarts)
+            print(json.dumps(row), flush=True)
         if args.compare:
             print(json.dumps(run_case(name, args.model, args.steps, old=True)), flush=True)
 

@@ -276,3 +276,15 @@ def test_fit_does_not_depend_on_the_recordings_scale() -> None:
     want = 30 * one.predict(Recordings(y)) + b
     np.testing.assert_allclose(hz.predict(hz_rec), want, rtol=1e-6)
     assert hz.losses == pytest.approx(one.losses, rel=1e-6)
+
+
+def test_restarts_keep_the_best_seed(tmp_path) -> None:
+    _, _, y = _decision(n_trials=16)
+    rec = Recordings(y, split=np.where(np.arange(16) % 4 == 3, "valid", "train"))
+    opts = dict(n_hidden=6, n_steps=20, eval_every=5)
+    alone = {s: fit_to_recordings(rec, "gru", seed=s, **opts).best_valid_loss for s in (3, 4)}
+    fit = fit_to_recordings(rec, "gru", seed=3, restarts=2, out_dir=tmp_path, **opts)
+    assert fit.restart_scores == alone
+    assert fit.best_valid_loss == min(alone.values())
+    assert (tmp_path / "restart_0" / "checkpoint.safetensors").exists()
+    assert (tmp_path / "restart_1" / "checkpoint.safetensors").exists()

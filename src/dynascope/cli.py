@@ -431,6 +431,11 @@ def train_command(
 )
 @_int_option("--batch-size", "Training trials per step.", 64)
 @_int_option(
+    "--restarts",
+    "Latent fits from the seeds --seed, --seed + 1, ...; the best held-out one is kept.",
+    1,
+)
+@_int_option(
     "--encoder-frames", "Recorded frames the encoder of each trial's initial state reads.", 3
 )
 @click.option(
@@ -464,6 +469,7 @@ def fit_command(
     steps: int,
     lr: float,
     batch_size: int,
+    restarts: int,
     encoder_frames: int,
     bin_size: float | None,
     seed: int,
@@ -490,7 +496,7 @@ def fit_command(
     if model_type != "constrained":
         options.update(
             n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames,
-            checkpoint_every=100,
+            checkpoint_every=100, restarts=restarts,
         )
     result = fit_run(
         recordings,

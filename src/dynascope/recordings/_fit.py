@@ -429,6 +429,7 @@ def fit_to_recordings(
     weight_decay: float = 0.0,
     model_options: Mapping[str, Any] | None = None,
     seed: int = 0,
+    restarts: int = 1,
     out_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     checkpoint_every: int | None = None,
@@ -464,10 +465,14 @@ def fit_to_recordings(
         unresolved when units are missing; ``docs/design/fitting-recordings.md``).
     seed : int
         Seed of the weights, the mini-batches and the held-out frames.
+    restarts : int
+        Fits from the seeds ``seed, seed + 1, …`` (same held-out data); the one with the lowest
+        held-out loss is returned (:attr:`FittedRecordingModel.restart_scores` has each).
     out_dir : path, optional
         Write ``checkpoint.safetensors`` (every ``checkpoint_every`` steps and at the end) and
         ``metrics.jsonl`` (``{"step", "loss", "valid_loss", "lr"}`` per evaluation) there; with
-        ``rank="auto"``, one folder ``rank_<k>`` per rank.
+        ``rank="auto"``, one folder ``rank_<k>`` per rank, with ``restarts``, one folder
+        ``restart_<r>`` per restart (inside those of the ranks).
     resume : bool
         Continue the fit in ``out_dir`` from its checkpoint; the result is exactly that of an
         uninterrupted fit with the same options.
@@ -565,6 +570,7 @@ def fit_to_recordings(
         json.dumps(opts["model_options"])
     except TypeError as exc:
         raise InvalidParameterError(f"model_options must be JSON values: {exc}.") from None
+    restarts = check_int(restarts, "restarts", _OWNER, min_value=1)
     if resume and out_dir is None:
         raise InvalidParameterError("resume=True needs the fit's directory: pass out_dir=....")
     data = _prepare(
@@ -572,21 +578,42 @@ def fit_to_recordings(
         opts["seed"],
     )
     root = None if out_dir is None else Path(out_dir)
+    ranks = [k for k in AUTO_RANKS if k <= opts["n_hidden"]] if auto_rank else [opts["rank"]]
+    fits: dict[int, FittedRecordingModel] = {}
     with heavy_threads(opts["n_hidden"]):
-        if not auto_rank:
-            return _fit_one(recordings, data, opts, root, resume)
-        fits: dict[int, FittedRecordingModel] = {}
-        for k in AUTO_RANKS:
-            if k > opts["n_hidden"]:
-                break
-            sub = None if root is None else root / f"rank_{k}"
-            fits[k] = _fit_one(recordings, data, {**opts, "rank": k}, sub, resume)
+        for k in ranks:
+            sub = root if root is None or not auto_rank else root / f"rank_{k}"
+            fits[k] = _best_restart(recordings, data, {**opts, "rank": k}, sub, resume, restarts)
+    if not auto_rank:
+        return fits[ranks[0]]
     scores = {k: f.best_valid_loss for k, f in fits.items()}
     best = min(scores.values())
     gain = max(data.null_valid - best, 0.0)
     chosen = min(k for k, v in scores.items() if v <= best + RANK_TOLERANCE * gain)
     fit = fits[chosen]
     fit.rank_scores = scores
+    return fit
+
+
+def _best_restart(
+    rec: Recordings,
+    data: _Data,
+    opts: dict[str, Any],
+    run_dir: Path | None,
+    resume: bool,
+    restarts: int,
+) -> FittedRecordingModel:
+    """The fit with the lowest held-out loss over ``restarts`` seeds (seed, seed + 1, ...)."""
+    if restarts == 1:
+        return _fit_one(rec, data, opts, run_dir, resume)
+    fits = {}
+    for r in range(restarts):
+        seed = opts["seed"] + r
+        sub = None if run_dir is None else run_dir / f"restart_{r}"
+        fits[seed] = _fit_one(rec, data, {**opts, "seed": seed}, sub, resume)
+    losses = {seed: f.best_valid_loss for seed, f in fits.items()}
+    fit = fits[min(losses, key=lambda seed: (losses[seed], seed))]
+    fit.restart_scores = losses
     return fit
 
 

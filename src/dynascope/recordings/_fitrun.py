@@ -353,6 +353,11 @@ def _latent(
         f"({len(fit.losses)} steps run), lowest loss on the {fit.valid_on}."
     )
     numbers = {"best_step": float(fit.best_step), "best_valid_loss": fit.best_valid_loss}
+    if fit.restart_scores:
+        text += (
+            f" Best of {len(fit.restart_scores)} restarts (held-out loss by seed: "
+            + ", ".join(f"{k}: {v:.4g}" for k, v in fit.restart_scores.items()) + ")."
+        )
     if fit.rank_scores:
         text += " Held-out loss by rank: " + ", ".join(
             f"{k}: {v:.4g}" for k, v in fit.rank_scores.items()

@@ -89,6 +89,8 @@ class FittedRecordingModel:
         What the held-out loss was measured on: ``"valid trials"`` or ``"held-out frames"``.
     rank_scores : dict of int to float
         With ``rank="auto"``: the best held-out loss of each rank tried (else empty).
+    restart_scores : dict of int to float
+        With ``restarts > 1``: the best held-out loss of each seed tried (else empty).
     """
 
     model: RNNModel
@@ -106,6 +108,7 @@ class FittedRecordingModel:
     best_valid_loss: float = math.nan
     valid_on: str = "valid trials"
     rank_scores: dict[int, float] = field(default_factory=dict)
+    restart_scores: dict[int, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ running
     def _as_recordings(self, data: Recordings | Any) -> Recordings:
