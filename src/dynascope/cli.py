@@ -426,6 +426,134 @@ def train_command(
     click.echo(f"run directory: {out}")
 
 
+@main.command("fit")
+@click.argument("recordings", type=click.Path(dir_okay=False))
+@click.option(
+    "--model",
+    "model_type",
+    type=click.Choice(["gru", "vanilla", "rate", "lowrank", "constrained"]),
+    default="gru",
+    show_default=True,
+    help="Family of the fitted network (rate: continuous time; lowrank: see --rank); "
+    "constrained: a rate network with one unit per held-in neuron (recorded rates in (-1, 1)), "
+    "full rank in closed form or low rank with --rank.",
+)
+@_int_option("--hidden", "Units of the fitted network (not for constrained).", 32)
+@click.option(
+    "--rank",
+    default=None,
+    help="Rank of --model lowrank [1] or constrained [full], or 'auto': ranks 1-4 fitted, the "
+    "lowest whose held-out fit is as good as the best rank's kept.",
+)
+@click.option(
+    "--likelihood",
+    type=click.Choice(["auto", "gaussian", "poisson"]),
+    default="auto",
+    show_default=True,
+    help="auto: poisson for spike counts (the recordings' quantity 'counts'), gaussian for "
+    "rates and calcium.",
+)
+@_int_option("--steps", "Optimiser steps (one mini-batch each).", 1000, min=0)
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="Initial step size (cosine schedule to lr/100, gradients clipped at norm 1).",
+)
+@_int_option("--batch-size", "Training trials per step.", 64)
+@_int_option(
+    "--restarts",
+    "Latent fits from the seeds --seed, --seed + 1, ...; the best held-out one is kept.",
+    1,
+)
+@_int_option(
+    "--encoder-frames", "Recorded frames the encoder of each trial's initial state reads.", 3
+)
+@click.option(
+    "--bin-size",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Bin width of spike times read from a file that stores them (NWB units table).",
+)
+@_seed_option("Seed of the weights, the mini-batches and the held-out frames.")
+@_dir_option("Run directory.", required=True)
+@_file_option(
+    "--reference",
+    "reference",
+    "Model file of the system that produced the recordings (their latents are its states): "
+    "the report compares the fit with it (state R², attractors and saddles recovered).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the interrupted fit in --out from its last checkpoint (every 100 steps; a "
+    "constrained fit is refitted: it is deterministic).",
+)
+@_resumable
+def fit_command(
+    recordings: str,
+    model_type: str,
+    hidden: int,
+    rank: str | None,
+    likelihood: str,
+    steps: int,
+    lr: float,
+    batch_size: int,
+    restarts: int,
+    encoder_frames: int,
+    bin_size: float | None,
+    seed: int,
+    out: str,
+    reference: str | None,
+    resume: bool,
+) -> None:
+    """Fit a latent RNN to RECORDINGS (a file load_recordings reads: .npz) and analyse it.
+
+    Writes a run directory: the fitted network (weights.safetensors), its encoder and readout,
+    checkpoint and metrics.jsonl, its fixed points, and report.json/report.html with the fit
+    quality on each trial split, held-out scores (co-smoothing), the fixed points and their
+    stability, and the comparison with --reference.
+    """
+    from .recordings._fitrun import fit_run
+
+    options: dict[str, Any] = {
+        "n_steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "progress": None
+    }
+    if rank is not None:
+        options["rank"] = rank if rank == "auto" else _rank_int(rank)
+    if model_type == "constrained" and likelihood != "auto":
+        raise click.BadParameter("--likelihood applies to latent fits, not to constrained.")
+    if model_type != "constrained":
+        options.update(
+            n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames,
+            checkpoint_every=100, restarts=restarts,
+        )
+    result = fit_run(
+        recordings,
+        out,
+        model=model_type,
+        reference=reference,
+        load_options={} if bin_size is None else {"bin_size": bin_size},
+        resume=resume,
+        **options,
+    )
+    for line in result.lines:
+        click.echo(line)
+    click.echo(f"run directory: {out}")
+
+
+def _rank_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise click.BadParameter(f"--rank must be a positive integer or 'auto'; got {text!r}.")
+    return value
+
+
 def _find_defaults() -> dict[str, Any]:
     """The defaults of :func:`find_fixed_points`, written once there (the CLI shows them)."""
     import inspect

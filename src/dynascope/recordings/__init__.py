@@ -7,20 +7,24 @@
   xarray objects: :func:`recordings_from_xarray`; the readers need ``pip install
   'dynascope[data]'``), :func:`save_recordings` writes the documented ``.npz`` format and
   :func:`write_nwb` an NWB file;
-- :func:`fit_to_recordings`: a network whose activity matches the recordings, to be
-  reverse-engineered like any other model and compared with the system that produced the data
-  (:func:`dynascope.analysis.recovery_metrics`, :func:`dynascope.analysis.mechanism_distance`);
+- :func:`fit_to_recordings`: a latent network (GRU, vanilla, rate or low-rank, any size) whose
+  readout matches the recordings (Gaussian or Poisson likelihood, task inputs, held-out units
+  and trials), to be reverse-engineered like any other model and compared with the system that
+  produced the data (:func:`dynascope.analysis.recovery_metrics`,
+  :func:`dynascope.analysis.mechanism_distance`); ``dynascope fit`` writes it as a run;
 - :func:`fit_constrained`: a network with one unit per recorded neuron (full rank in closed
   form, or low rank by LINT with rank selection on held-out trials).
 """
 
 from ._constrained import ConstrainedFit, fit_constrained
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
-from ._fit import FittedRecordingModel, fit_to_recordings
+from ._fit import FIT_MODELS, LIKELIHOODS, FittedRecordingModel, fit_to_recordings
 from ._formats import read_hdf5, read_netcdf, read_nwb, recordings_from_xarray, write_nwb
 from ._load import load_recordings
 
 __all__ = [
+    "FIT_MODELS",
+    "LIKELIHOODS",
     "QUANTITIES",
     "SPLITS",
     "ConstrainedFit",

@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 import torch
 
 from .._progress import progress_bar
-from ..exceptions import ModelFileError
+from ..exceptions import InvalidParameterError, ModelFileError
+from ..report._rundir import RunDirectory
 from ._checkpoint import Checkpoint
 
-__all__ = ["TrainingLoop", "restore_training_state"]
+__all__ = ["TrainingLoop", "open_run_dir", "restore_training_state"]
 
 T = TypeVar("T")
 
@@ -114,6 +115,28 @@ class TrainingLoop:
         finally:
             bar.close()
         return False
+
+
+def open_run_dir(run_dir: Path, resume: bool, command: str) -> bool:
+    """Open a training run's directory: refuse one that holds a run (a checkpoint or metrics)
+    unless ``resume``, create it, and drop the metrics of a run that left no checkpoint.
+
+    Returns True when there is a checkpoint to resume from. ``command`` names the CLI command
+    in the message (``dynascope <command> --resume``).
+    """
+    ckpt, metrics = run_dir / RunDirectory.CHECKPOINT, run_dir / RunDirectory.METRICS
+    has_run = ckpt.exists() or (metrics.exists() and metrics.stat().st_size > 0)
+    if has_run and not resume:
+        raise InvalidParameterError(
+            f"Run directory {str(run_dir)!r} already holds a run; pass resume=True "
+            f"(dynascope {command} --resume) to continue it, or choose another directory."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt.exists():
+        return True
+    if metrics.exists():
+        metrics.unlink()
+    return False
 
 
 def restore_training_state(

@@ -29,7 +29,7 @@ from ..report._rundir import RunDirectory, write_json
 from ..tasks import Task, TaskBatch
 from ._checkpoint import read_checkpoint, write_checkpoint
 from ._config import TrainConfig
-from ._loop import TrainingLoop, restore_training_state
+from ._loop import TrainingLoop, open_run_dir, restore_training_state
 from ._losses import masked_cross_entropy, masked_mse, rate_penalty
 
 __all__ = ["CHECKPOINT_NAME", "TrainResult", "train"]
@@ -360,17 +360,8 @@ class _TrainRun:
         """Refuse a used directory (without ``resume``), or restore its checkpoint."""
         run_dir, ckpt_path, metrics_path = self.run_dir, self.ckpt_path, self.metrics_path
         assert run_dir is not None and ckpt_path is not None and metrics_path is not None
-        has_run = ckpt_path.exists() or (metrics_path.exists() and metrics_path.stat().st_size)
-        if has_run and not resume:
-            raise InvalidParameterError(
-                f"Run directory {str(run_dir)!r} already holds a run; pass resume=True "
-                "(dynascope train --resume) to continue it, or choose another directory."
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and ckpt_path.exists():
+        if open_run_dir(run_dir, resume, "train"):
             self._resume(ckpt_path, metrics_path)
-        elif metrics_path.exists():
-            metrics_path.unlink()
         _write_run_config(run_dir, self.model, self.task, self.config)
 
     def _resume(self, ckpt_path: Path, metrics_path: Path) -> None:

@@ -1,0 +1,290 @@
+"""fit_to_recordings: likelihoods, held-out units and trials, inputs, masks, best weights,
+resume, rank selection, the acceptance case, and the ``dynascope fit`` run directory."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from dynascope import save
+from dynascope.analysis import mechanism_graph
+from dynascope.cli import main
+from dynascope.exceptions import InvalidParameterError
+from dynascope.models import GRU
+from dynascope.networks import planted_network
+from dynascope.recordings import Recordings, fit_to_recordings, save_recordings
+from dynascope.recordings._fit import bits_per_spike
+from dynascope.recordings._fitrun import fit_run, recovered_by_kind
+
+
+def _decision(n_trials: int = 32, noise: float = 0.01, seed: int = 0):
+    hidden = planted_network("decision", "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=n_trials, n_steps=25, noise=0.0, seed=1)
+    rng = np.random.default_rng(seed)
+    y = x[:, :, rng.choice(16, 12, replace=False)]
+    return hidden, x, y + noise * rng.standard_normal(y.shape)
+
+
+def test_bits_per_spike_known_answers() -> None:
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, (50, 10, 3)).astype(float)
+    mean = np.broadcast_to(counts.reshape(-1, 3).mean(0), counts.shape)
+    assert bits_per_spike(mean, counts) == pytest.approx(0.0, abs=1e-12)
+    # one unit, two frames, rates (1, 3) for counts (0, 2): LL - LL0 over 2 spikes, in bits
+    c = np.array([[[0.0], [2.0]]])
+    r = np.array([[[1.0], [3.0]]])
+    gain = (2 * math.log(3) - 4) - (2 * math.log(1) - 2)
+    assert bits_per_spike(r, c) == pytest.approx(gain / (2 * math.log(2)))
+    # masked frames do not count
+    mask = np.array([[True, True, False]])
+    c3, r3 = np.concatenate([c, [[[9.0]]]], 1), np.concatenate([r, [[[0.1]]]], 1)
+    assert bits_per_spike(r3, c3, mask) == pytest.approx(gain / (2 * math.log(2)))
+    # true rates beat the mean rate on data drawn from them
+    rates = np.exp(rng.normal(0, 1, (200, 20, 4)))
+    y = rng.poisson(rates).astype(float)
+    assert bits_per_spike(rates, y) > 0.2
+
+
+def test_best_weights_on_validation_trials_and_score() -> None:
+    _, _, y = _decision()
+    split = np.where(np.arange(32) % 4 == 3, "valid", "train")
+    rec = Recordings(y, split=split)
+    fit = fit_to_recordings(rec, "vanilla", n_hidden=16, n_steps=120, eval_every=10, seed=0)
+    assert fit.valid_on == "valid trials"
+    best = min(r["valid_loss"] for r in fit.history)
+    assert fit.best_valid_loss == best
+    assert fit.best_step == next(r["step"] for r in fit.history if r["valid_loss"] == best)
+    # the returned weights are those of the best evaluation: recompute its loss
+    valid = rec.subset("valid")
+    pred = fit.predict(valid)
+    yt = y[split == "train"].reshape(-1, 12)
+    scale = ((yt - yt.mean(0)) ** 2).mean()
+    assert ((pred - valid.activity) ** 2).mean() / scale == pytest.approx(best, rel=1e-9)
+    score = fit.score(rec, "valid")
+    assert score["r2"] == pytest.approx(fit.r2(valid)) and score["r2"] > 0.9
+    assert math.isnan(score["heldout_r2"]) and score["trials"] == 8
+
+
+def test_poisson_heldout_units_inputs_and_mask() -> None:
+    # counts from a GRU driven by inputs; 4 of 12 units held out; variable trial lengths
+    torch.manual_seed(0)
+    teacher = GRU(2, 8, 12, seed=3).double()
+    rng = np.random.default_rng(0)
+    n, t = 96, 30
+    u = rng.normal(0, 1, (n, t, 2)) * (rng.random((n, t, 1)) < 0.2)
+    with torch.no_grad():
+        _, z = teacher(torch.as_tensor(u))
+    z = z.numpy()
+    rates = np.exp(0.7 * (z - z.mean((0, 1))) / z.std((0, 1)) + 0.5)  # ~0.6 bits/spike
+    lengths = rng.integers(15, t + 1, n)
+    mask = np.arange(t) < lengths[:, None]
+    counts = rng.poisson(rates) * mask[..., None]
+    held = np.arange(12) >= 8
+    split = np.where(np.arange(n) % 4 == 3, "valid", "train")
+    rec = Recordings(counts.astype(float), mask=mask, inputs=u, heldout=held, split=split,
+                     quantity="counts")
+    fit = fit_to_recordings(rec, "gru", n_hidden=16, n_steps=250, seed=0, link="exp")
+    assert fit.likelihood == "poisson" and fit.model.n_in == 2
+    assert fit.encoder.in_features == fit.encoder_frames * 8  # held-in units only
+    s = fit.score(rec, "valid")
+    truth = bits_per_spike(rates[split == "valid"][..., held], counts[split == "valid"][..., held],
+                           mask[split == "valid"])
+    assert 0.3 * truth < s["co_bps"] <= truth + 0.05
+    assert s["heldin_bps"] > 0
+    # padded frames are never fitted: changing them changes nothing
+    noisy = counts.astype(float).copy()
+    noisy[~mask] = 0
+    assert fit.predict(rec).shape == counts.shape
+
+
+def test_held_out_frames_without_split_and_errors(tmp_path) -> None:
+    _, _, y = _decision(n_trials=8)
+    fit = fit_to_recordings(Recordings(y), "rate", n_hidden=8, n_steps=10, seed=0)
+    assert fit.valid_on == "held-out frames" and len(fit.losses) == 10
+    rec = Recordings(y)
+    with pytest.raises(InvalidParameterError, match="poisson"):
+        fit_to_recordings(rec, likelihood="poisson", n_steps=1)
+    with pytest.raises(InvalidParameterError, match="lowrank"):
+        fit_to_recordings(rec, "gru", rank=2, n_steps=1)
+    with pytest.raises(InvalidParameterError, match="model"):
+        fit_to_recordings(rec, "lstm", n_steps=1)
+    with pytest.raises(InvalidParameterError, match="out_dir"):
+        fit_to_recordings(rec, resume=True, n_steps=1)
+    with pytest.raises(InvalidParameterError, match="encoder_frames"):
+        fit_to_recordings(rec, encoder_frames=25, n_steps=1)
+    fit_to_recordings(rec, n_hidden=4, n_steps=2, out_dir=tmp_path)
+    with pytest.raises(InvalidParameterError, match="resume"):
+        fit_to_recordings(rec, n_hidden=4, n_steps=2, out_dir=tmp_path)
+    with pytest.raises(InvalidParameterError, match="n_hidden"):
+        fit_to_recordings(rec, n_hidden=5, n_steps=2, out_dir=tmp_path, resume=True)
+
+
+def test_resume_after_interruption_is_exact(tmp_path, monkeypatch) -> None:
+    from dynascope.recordings import _fit
+
+    _, _, y = _decision(n_trials=40)
+    rec = Recordings(y)
+    opts = dict(n_hidden=8, n_steps=12, batch_size=16, eval_every=3, checkpoint_every=4, seed=1)
+    whole = fit_to_recordings(rec, "gru", **opts)
+    real = _fit._FitRun.after_step
+
+    def stop_at_7(self, item, value):
+        stop = real(self, item, value)
+        if self.loop.step == 7:
+            raise KeyboardInterrupt
+        return stop
+
+    monkeypatch.setattr(_fit._FitRun, "after_step", stop_at_7)
+    with pytest.raises(KeyboardInterrupt):
+        fit_to_recordings(rec, "gru", out_dir=tmp_path, **opts)
+    monkeypatch.setattr(_fit._FitRun, "after_step", real)
+    resumed = fit_to_recordings(rec, "gru", out_dir=tmp_path, resume=True, **opts)
+    assert resumed.losses == whole.losses
+    assert resumed.best_step == whole.best_step
+    for a, b in zip(whole.model.parameters(), resumed.model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(whole.readout.weight, resumed.readout.weight)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    assert steps == [3, 6, 9, 12]
+
+
+@pytest.mark.parametrize(("mechanism", "rank"), [("decision", 1), ("limit_cycle", 2)])
+def test_rank_auto_picks_the_generator_rank(mechanism: str, rank: int) -> None:
+    # activity of a rank-1 (decision) or rank-2 (limit cycle) network: the lowest rank that fits
+    # as well as ranks up to 4 is the generator's
+    hidden = planted_network(mechanism, "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=32, n_steps=25, noise=0.0, seed=1)
+    rng = np.random.default_rng(0)
+    y = x[:, :, rng.choice(16, 12, replace=False)] + 0.02 * rng.standard_normal((32, 25, 12))
+    split = np.where(np.arange(32) % 4 == 3, "valid", "train")
+    fit = fit_to_recordings(
+        Recordings(y, split=split), "lowrank", n_hidden=16, rank="auto", n_steps=150, seed=0,
+        model_options={"tau": 2.0, "dt": 1.0},
+    )
+    assert sorted(fit.rank_scores) == [1, 2, 3, 4]
+    assert fit.model.rank == rank
+    assert fit.rank_scores[rank] < 0.05  # 1 - R² on the validation trials
+
+
+def _acceptance_module():
+    path = Path(__file__).parents[1] / "benchmarks" / "fit_acceptance.py"
+    spec = importlib.util.spec_from_file_location("fit_acceptance", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_acceptance_case_small() -> None:
+    """The two-bit flip-flop of benchmarks/fit_acceptance.py, small: 8 of 12 units observed."""
+    bench = _acceptance_module()
+    noise = 0.05
+    hidden, x, rec, clean = bench.make_case(8, noise, n_units=12, n_trials=400, n_steps=16)
+    fit = fit_to_recordings(rec, "vanilla", n_hidden=12, n_steps=600, seed=0, encoder_frames=5)
+    # measured 0.025 to 0.035 below the ceiling for three seeds of the data
+    assert fit.r2(rec.subset("valid")) > bench.noise_ceiling(clean, noise) - 0.05
+    states = fit.states(rec)
+    found = recovered_by_kind(
+        mechanism_graph(hidden, x, seed=0).fixed_points, x,
+        mechanism_graph(fit.model, states, seed=0).fixed_points, states,
+    )
+    assert found["attractors"] == (4, 4)
+
+
+def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
+    hidden, x, y = _decision()
+    split = np.where(np.arange(32) % 4 == 3, "valid", "train")
+    held = np.arange(12) < 3
+    path = save_recordings(Recordings(y, split=split, latents=x, heldout=held), tmp_path / "r.npz")
+    ref = save(hidden.model, tmp_path / "ref.safetensors")
+    out = tmp_path / "run"
+    args = ["fit", str(path), "--model", "vanilla", "--hidden", "16", "--steps", "300",
+            "--out", str(out), "--reference", str(ref)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
+    for name in ("weights.safetensors", "checkpoint.safetensors", "metrics.jsonl", "config.json",
+                 "report.json", "report.html", "metrics_summary.json", "results/fixed_points.npz",
+                 "results/fit_readout.npz"):
+        assert (out / name).exists(), name
+    report = json.loads((out / "report.json").read_text())
+    claims = {c["name"]: c for c in report["claims"]}
+    assert claims["fit_explains"]["verdict"] is True
+    assert claims["reference_attractors"]["verdict"] is True
+    assert claims["heldout_r2"]["verdict"] is True and claims["co_smoothing"]["verdict"] is None
+    figure = report["sections"][0]["figures"][0]
+    assert figure["name"] == "fit_traces" and figure["legend"] == ["recorded", "fitted"]
+    assert (out / "figures" / "fit_traces.png").exists()
+    for c in report["claims"]:  # every sentence of the summary is a claim's
+        if c["text"]:
+            assert c["text"] in report["summary"]
+    summary = json.loads((out / "metrics_summary.json").read_text())
+    assert summary["n_attractors"] == 2 and summary["ref_attractors_found"] == 2
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "resume" in again.output
+    resumed = CliRunner().invoke(main, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads((out / "metrics_summary.json").read_text()) == summary
+    bad = CliRunner().invoke(main, [*args[:-2], "--rank", "0", "--out", str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "--rank" in bad.output
+
+
+def test_reference_needs_latents(tmp_path) -> None:
+    hidden, _, y = _decision(n_trials=8)
+    ref = save(hidden.model, tmp_path / "ref.safetensors")
+    with pytest.raises(InvalidParameterError, match="latents"):
+        fit_run(Recordings(y), tmp_path / "run", reference=ref, n_steps=1)
+
+
+def test_fit_command_constrained_recovers_a_fully_recorded_network(tmp_path) -> None:
+    # every unit recorded (3 held out): the closed-form fit is the hidden network itself
+    hidden = planted_network("decision", "vanilla", n_hidden=16, noise_gain=0.05, seed=0)
+    x = hidden.trajectories(n_trials=32, n_steps=25, noise=0.0, seed=1)
+    split = np.where(np.arange(32) % 4 == 3, "valid", "train")
+    held = np.arange(16) < 3
+    path = save_recordings(Recordings(0.999 * x, split=split, latents=x, heldout=held),
+                           tmp_path / "r.npz")
+    ref = save(hidden.model, tmp_path / "ref.safetensors")
+    out = tmp_path / "run"
+    args = ["fit", str(path), "--model", "constrained", "--out", str(out), "--reference", str(ref)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
+    summary = json.loads((out / "metrics_summary.json").read_text())
+    assert summary["valid_r2"] > 0.999 and summary["valid_heldout_r2"] > 0.99
+    bad = CliRunner().invoke(main, [*args[:4], "--likelihood", "poisson", "--out",
+                                    str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "--likelihood" in bad.output
+
+
+def test_fit_does_not_depend_on_the_recordings_scale() -> None:
+    # rates in Hz (scaled, and each unit shifted) give the same fit, on their own scale (the
+    # loss is 1 - R² pooled over units, so a common scale and per-unit offsets change nothing)
+    _, _, y = _decision(n_trials=16)
+    b = np.random.default_rng(3).uniform(10, 30, 12)
+    hz_rec = Recordings(30 * y + b)
+    one = fit_to_recordings(Recordings(y), "gru", n_hidden=8, n_steps=30, seed=0)
+    hz = fit_to_recordings(hz_rec, "gru", n_hidden=8, n_steps=30, seed=0)
+    want = 30 * one.predict(Recordings(y)) + b
+    np.testing.assert_allclose(hz.predict(hz_rec), want, rtol=1e-6)
+    assert hz.losses == pytest.approx(one.losses, rel=1e-6)
+
+
+def test_restarts_keep_the_best_seed(tmp_path) -> None:
+    _, _, y = _decision(n_trials=16)
+    rec = Recordings(y, split=np.where(np.arange(16) % 4 == 3, "valid", "train"))
+    opts = dict(n_hidden=6, n_steps=20, eval_every=5)
+    alone = {s: fit_to_recordings(rec, "gru", seed=s, **opts).best_valid_loss for s in (3, 4)}
+    fit = fit_to_recordings(rec, "gru", seed=3, restarts=2, out_dir=tmp_path, **opts)
+    assert fit.restart_scores == alone
+    assert fit.best_valid_loss == min(alone.values())
+    assert (tmp_path / "restart_0" / "checkpoint.safetensors").exists()
+    assert (tmp_path / "restart_1" / "checkpoint.safetensors").exists()
