@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from .._validation import check_float, check_int
@@ -215,6 +214,8 @@ def _ridge_solve(z: np.ndarray, targets: np.ndarray, ridge: float) -> np.ndarray
     lam = ridge * float(np.trace(gram)) / gram.shape[0]
     gram[np.diag_indices_from(gram)] += lam
     rhs = z.T @ targets
+    import scipy.linalg  # noqa: PLC0415 (lazy: keeps `import dynascope` light)
+
     try:
         return np.asarray(scipy.linalg.solve(gram, rhs, assume_a="pos"))
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
