@@ -509,7 +509,7 @@ def fit_command(
     reference: str | None,
     resume: bool,
 ) -> None:
-    """Fit a latent RNN to RECORDINGS (a file load_recordings reads: .npz) and analyse it.
+    """Fit a latent RNN to RECORDINGS (.npz, .nwb, NLB-style .h5, NetCDF .nc) and analyse it.
 
     Writes a run directory: the fitted network (weights.safetensors), its encoder and readout,
     checkpoint and metrics.jsonl, its fixed points, and report.json/report.html with the fit
