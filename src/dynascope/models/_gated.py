@@ -155,9 +155,10 @@ class LSTM(_GatedRNN):
         # The native LSTM kernel gives every h_t but only the last c_t; the c_t follow from the
         # h_t by one batched gate product and a linear recurrence (lstm_cell_states), which as a
         # function of the parameters is the cell loop's map: equal values and gradients to
-        # rounding (tests/test_models.py). The rebuilt gates cost about a third of the kernel's
-        # arithmetic again: a gain over the loop for small networks only (benchmarks/
-        # train_native.py: 1.8x at H = 16, 1.16x at 64, 0.83x at 256), so larger ones loop.
+        # rounding (tests/test_models.py). The rebuilt gates cost about a quarter of the
+        # kernel's arithmetic again: a gain over the loop for small networks only (benchmarks/
+        # RESULTS.md: 2.6x at H = 16, 1.3x at 64, 0.87x at 128), so larger ones loop. The
+        # trainer needs no c (its loss reads h) and calls _training_outputs instead.
         if self.n_hidden > _LSTM_NATIVE_MAX_HIDDEN or not native_applies(self, LSTM, u):
             return super()._trajectory(u, x, generator)
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
