@@ -7,16 +7,19 @@ the same Adam settings, clipping and masked MSE, alternated and repeated in one 
 - ``dynascope``: ``dynascope.GRU``/``LSTM``/``VanillaRNN(form="h")`` (its forward runs torch's
   native kernel while training; an LSTM also rebuilds its cell states, see models/_native.py);
 - ``loop``: the same dynascope model through the Python-level loop over ``step()`` (the path
-  before the native kernels, forced here by binding the base class's ``_trajectory``).
+  before the native kernels, forced here by binding the base class's ``_trajectory``);
+- ``trainer``: the dynascope model through ``_training_outputs``, the call
+  :func:`dynascope.training.train` makes when the loss reads the outputs only (an LSTM then runs
+  the kernel alone and builds no cell states; the other models run ``forward``).
 
 Prints steps per CPU second of the process (``time.process_time``, the steadier measure on a
 machine shared with other work) and per wall second, medians of the repeats, and the ratios
-dynascope/torch and dynascope/loop of the CPU-time medians.
+dynascope/torch, trainer/torch and dynascope/loop of the CPU-time medians.
 
 Usage::
 
     python benchmarks/train_native.py [--threads 1] [--steps 30] [--repeats 5]
-        [--sizes 16 64 256] [--cells gru lstm rnn]
+        [--sizes 16 64 256] [--cells gru lstm rnn] [--no-loop]
 """
 
 from __future__ import annotations
@@ -50,6 +53,17 @@ def loop_model(cell: str, hidden: int) -> RNNModel:
     model = dynascope_model(cell, hidden)
     model._trajectory = types.MethodType(RNNModel._trajectory, model)  # type: ignore[method-assign]
     return model
+
+
+class TrainerPath(nn.Module):
+    """A dynascope model called as the trainer calls it: outputs only, through _training_outputs."""
+
+    def __init__(self, model: RNNModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, u: torch.Tensor) -> tuple[None, torch.Tensor]:
+        return None, self.model._training_outputs(u)
 
 
 class TorchNet(nn.Module):
@@ -89,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--cells", nargs="+", default=["gru", "lstm", "rnn"])
+    parser.add_argument("--no-loop", action="store_true", help="skip the slow step loop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()[0]
@@ -103,8 +118,11 @@ def main() -> None:
             makers = {
                 "torch": lambda c=cell, h=hidden: TorchNet(c, h),
                 "dynascope": lambda c=cell, h=hidden: dynascope_model(c, h),
+                "trainer": lambda c=cell, h=hidden: TrainerPath(dynascope_model(c, h)),
                 "loop": lambda c=cell, h=hidden: loop_model(c, h),
             }
+            if args.no_loop:
+                del makers["loop"]
             for make in makers.values():
                 steps_per_s(make(), batch, 2)  # warm-up
             runs: dict[str, list[tuple[float, float]]] = {k: [] for k in makers}
@@ -113,12 +131,19 @@ def main() -> None:
                     runs[name].append(steps_per_s(make(), batch, args.steps))
             cpu = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
             wall = {k: statistics.median(r[1] for r in v) for k, v in runs.items()}
+            loop = (
+                ""
+                if args.no_loop
+                else f", step loop {cpu['loop']:.1f} ({wall['loop']:.1f})"
+                f"; dynascope/loop {cpu['dynascope'] / cpu['loop']:.2f}"
+            )
             print(
                 f"{names[cell]:4s} H={hidden:4d}: steps per CPU s (wall s) torch "
                 f"{cpu['torch']:.1f} ({wall['torch']:.1f}), dynascope {cpu['dynascope']:.1f} "
-                f"({wall['dynascope']:.1f}), step loop {cpu['loop']:.1f} ({wall['loop']:.1f}); "
-                f"dynascope/torch {cpu['dynascope'] / cpu['torch']:.2f}, "
-                f"dynascope/loop {cpu['dynascope'] / cpu['loop']:.2f}",
+                f"({wall['dynascope']:.1f}), trainer {cpu['trainer']:.1f} "
+                f"({wall['trainer']:.1f}){loop}; dynascope/torch "
+                f"{cpu['dynascope'] / cpu['torch']:.2f}, trainer/torch "
+                f"{cpu['trainer'] / cpu['torch']:.2f}",
                 flush=True,
             )
     print(f"load after {os.getloadavg()[0]:.1f}")

@@ -410,6 +410,70 @@ def test_models_without_a_native_kernel_train_through_the_step_loop(make) -> Non
     assert len(calls) == 4
 
 
+@pytest.mark.parametrize("n_hidden", [12, 80])
+def test_lstm_training_outputs_run_the_kernel_alone_with_the_loops_numbers(
+    n_hidden: int, monkeypatch
+) -> None:
+    """The trainer's outputs-only call of an LSTM builds no cell states and never steps, at any
+    size; its outputs and the gradients of a loss on them equal the step loop's (float64)."""
+    import types
+
+    from dynascope.models import RNNModel, _gated
+
+    def no_cells(*args):
+        raise AssertionError("cell states were built")
+
+    monkeypatch.setattr(_gated, "lstm_cell_states", no_cells)
+    native = dynascope.LSTM(3, n_hidden, 2, seed=0).double()
+    loop = dynascope.LSTM(3, n_hidden, 2, seed=0).double()
+    loop._trajectory = types.MethodType(RNNModel._trajectory, loop)  # the base class's loop
+    calls = []
+    step = native.step
+    native.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    u = torch.randn(5, 9, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    out = native._training_outputs(u)
+    ref = loop(u)[1]
+    assert not calls
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    (out**2).sum().backward()
+    (ref**2).sum().backward()
+    for (name, a), b in zip(native.named_parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-11, msg=name)
+    with torch.no_grad():  # without autograd: forward's loop, same outputs
+        torch.testing.assert_close(native._training_outputs(u), ref.detach(), rtol=0, atol=1e-12)
+
+
+def test_training_outputs_default_is_forwards_outputs_with_the_same_noise() -> None:
+    model = RateRNN(3, 6, 2, noise_std=0.1, seed=0).train()
+    u = torch.randn(2, 4, 3)
+    out = model._training_outputs(u, torch.Generator().manual_seed(1))
+    ref = model(u, generator=torch.Generator().manual_seed(1))[1]
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_lstm_cell_states_gradients_reach_the_initial_state() -> None:
+    """A loss on h and c through the native path: gradients to x0 (h0 and c0) and to the
+    weights equal the step loop's (the cell states' backward rebuilds their graph)."""
+    import types
+
+    from dynascope.models import RNNModel
+
+    gen = torch.Generator().manual_seed(5)
+    native = dynascope.LSTM(2, 7, 1, seed=1).double()
+    loop = dynascope.LSTM(2, 7, 1, seed=1).double()
+    loop._trajectory = types.MethodType(RNNModel._trajectory, loop)
+    u = torch.randn(3, 11, 2, generator=gen, dtype=torch.float64)
+    x0 = torch.randn(3, 14, generator=gen, dtype=torch.float64)
+    grads = []
+    for model in (native, loop):
+        x = x0.clone().requires_grad_(True)
+        states, _ = model(u, x)
+        (states[..., 7:].sin().sum() + (states[..., :7] ** 2).sum()).backward()
+        grads.append([x.grad] + [p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-11)
+
+
 def test_large_lstms_train_through_the_step_loop() -> None:
     # The native LSTM path rebuilds the gates; above 64 units that costs more than it saves.
     model = dynascope.LSTM(2, 65, 1, seed=0)

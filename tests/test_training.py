@@ -456,3 +456,27 @@ def test_nan_without_checkpoint_says_so():
     task = _NaNAfter(0, n_bits=2, n_steps=20)
     with pytest.raises(TrainingDivergedError, match="No checkpoint was written"):
         train(_model(), task, BASE.replace(grad_clip=None))
+
+
+def test_lstm_training_forms_no_cell_states_and_equals_the_step_loop(monkeypatch):
+    """Without a rate penalty the trainer's loss reads the outputs only: an LSTM trains through
+    the native kernel alone (no cell states built) to the weights the loop over step() gives."""
+    import types
+
+    from dynascope.models import LSTM, RNNModel, _gated
+
+    cfg = BASE.replace(n_steps=6, eval_every=6)
+    loop = LSTM(2, 8, 2, seed=0).double()
+    loop._trajectory = types.MethodType(RNNModel._trajectory, loop)  # the base class's loop
+    train(loop, TASK, cfg)
+
+    def no_cells(*args):
+        raise AssertionError("cell states were built")
+
+    monkeypatch.setattr(_gated, "lstm_cell_states", no_cells)
+    native = LSTM(2, 8, 2, seed=0).double()
+    train(native, TASK, cfg)
+    for a, b in zip(native.parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+    with pytest.raises(AssertionError, match="cell states were built"):
+        train(LSTM(2, 8, 2, seed=0), TASK, cfg.replace(rate_reg=1.0))  # the penalty reads c

@@ -161,6 +161,17 @@ class RNNModel(nn.Module):
             x = states[-1]
         return torch.stack(states, dim=1) if states else x.new_zeros(u.shape[0], 0, x.shape[1])
 
+    def _training_outputs(
+        self, u: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``forward(u)``'s outputs (B, T, n_out) from the default initial state, for a training
+        loss that reads the outputs only (what :func:`dynascope.training.train` calls when it
+        has no rate penalty). A model may skip state components that no output depends on (an
+        LSTM's cell states) and the scan of ``u`` for NaN/Inf (the trainer stops on a
+        non-finite loss); the values are those of :meth:`forward`.
+        """
+        return self(u, generator=generator)[1]
+
     def forward(
         self,
         u: torch.Tensor,

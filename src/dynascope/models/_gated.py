@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_int
+from .._validation import check_int, check_tensor
 from ..exceptions import InvalidParameterError
 from ._base import RNNModel
 from ._cells import gru_cell, lstm_cell, rnn_cell
@@ -155,9 +155,10 @@ class LSTM(_GatedRNN):
         # The native LSTM kernel gives every h_t but only the last c_t; the c_t follow from the
         # h_t by one batched gate product and a linear recurrence (lstm_cell_states), which as a
         # function of the parameters is the cell loop's map: equal values and gradients to
-        # rounding (tests/test_models.py). The rebuilt gates cost about a third of the kernel's
-        # arithmetic again: a gain over the loop for small networks only (benchmarks/
-        # train_native.py: 1.8x at H = 16, 1.16x at 64, 0.83x at 256), so larger ones loop.
+        # rounding (tests/test_models.py). The rebuilt gates cost about a quarter of the
+        # kernel's arithmetic again: a gain over the loop for small networks only (benchmarks/
+        # RESULTS.md: 2.6x at H = 16, 1.3x at 64, 0.87x at 128), so larger ones loop. The
+        # trainer needs no c (its loss reads h) and calls _training_outputs instead.
         if self.n_hidden > _LSTM_NATIVE_MAX_HIDDEN or not native_applies(self, LSTM, u):
             return super()._trajectory(u, x, generator)
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
@@ -165,6 +166,24 @@ class LSTM(_GatedRNN):
         h = native_states("LSTM", u, h0, *weights, c0=c0)
         c = lstm_cell_states(u, h0, c0, h, *weights)
         return torch.cat([h, c], dim=-1)
+
+    def _training_outputs(
+        self, u: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        # The readout sees h only, and the native kernel gives every h_t: a loss on the outputs
+        # needs no cell states, so this path runs the kernel alone, at any size. The inputs are
+        # the trainer's own: shapes are checked, NaN/Inf is not scanned for (a non-finite loss
+        # stops the trainer with its step).
+        check_tensor(
+            u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})", finite=False
+        )
+        if not (torch.is_grad_enabled() and native_applies(self, LSTM, u)):
+            return super()._training_outputs(u, generator)
+        x = self.initial_state(u.shape[0])
+        h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
+        weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h = native_states("LSTM", u, h0, *weights, c0=c0)
+        return F.linear(h, self.weight_out, self.bias_out)
 
 
 def _check_single_layer(module: nn.Module) -> None:

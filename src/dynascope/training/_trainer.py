@@ -420,11 +420,10 @@ class _TrainRun:
         """A fresh batch through the model in training mode: masked loss (+ rate penalty)."""
         batch = self.task.sample(self.config.batch_size, self.np_rng)
         u, y, m = batch.to_torch(self.model.dtype, self.model.device)
+        if self.config.rate_reg <= 0 and isinstance(self.model, RNNModel):  # outputs only
+            return self.loss_fn(self.model._training_outputs(u, self.torch_rng), y, m)
         states, out = self.model(u, generator=self.torch_rng)
-        loss = self.loss_fn(out, y, m)
-        if self.config.rate_reg > 0:
-            loss = loss + self.config.rate_reg * rate_penalty(self.model, states)
-        return loss
+        return self.loss_fn(out, y, m) + self.config.rate_reg * rate_penalty(self.model, states)
 
     def after_step(self, _: int, loss_value: float) -> bool:
         """Metrics, evaluation and early stopping, callback, checkpoint; True to stop."""
