@@ -157,6 +157,14 @@ def _modifier_scales_index(
     return flat, offsets, rows_u, ind
 
 
+def _check_modifiers(modifiers: object, owner: str) -> None:
+    if isinstance(modifiers, str) or not isinstance(modifiers, Sequence) or len(modifiers) == 0:
+        raise InvalidParameterError(
+            f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
+            f"Got {modifiers!r} instead."
+        )
+
+
 @dataclass(frozen=True)
 class AugmentedBagOfWords:
     """Counts model whose word weights are multiplied by learned modifier factors.
@@ -185,11 +193,7 @@ class AugmentedBagOfWords:
 
     def __post_init__(self) -> None:
         owner = "AugmentedBagOfWords"
-        if isinstance(self.modifiers, str) or len(self.modifiers) == 0:
-            raise InvalidParameterError(
-                f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
-                f"Got {self.modifiers!r} instead."
-            )
+        _check_modifiers(self.modifiers, owner)
         check_int(self.window, "window", owner, min_value=1)
         check_float(self.l2, "l2", owner, min_value=0.0)
         check_float(self.factor_l2, "factor_l2", owner, min_value=0.0)
@@ -392,11 +396,7 @@ class ModifierBagOfWords:
 
     def __post_init__(self) -> None:
         owner = "ModifierBagOfWords"
-        if isinstance(self.modifiers, str) or len(self.modifiers) == 0:
-            raise InvalidParameterError(
-                f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
-                f"Got {self.modifiers!r} instead."
-            )
+        _check_modifiers(self.modifiers, owner)
         rows = {len(r) if isinstance(r, Sequence) else 0 for r in self.factors}
         if len(self.factors) != len(self.modifiers) or len(rows) != 1 or 0 in rows:
             raise InvalidParameterError(
