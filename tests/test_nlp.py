@@ -283,6 +283,31 @@ def test_classifier_shapes_seed_and_errors():
         a(torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long))
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_memory_bias_opens_the_keeping_gate(cell):
+    plain = TextClassifier(30, 2, cell=cell, embed_dim=5, hidden=7, seed=0)
+    slow = TextClassifier(30, 2, cell=cell, embed_dim=5, hidden=7, memory_bias=2.0, seed=0)
+    shift = (slow.rnn.bias_hh_l0 - plain.rnn.bias_hh_l0).detach()
+    # only the second gate block moves: GRU update gate z, LSTM forget gate f
+    np.testing.assert_allclose(shift[7:14].numpy(), 2.0, rtol=1e-6)
+    assert torch.count_nonzero(shift) == 7
+    if cell == "gru":  # the update gate opens: a step at zero input moves the state less
+        x = torch.randn(4, 7, generator=torch.Generator().manual_seed(1)).double() * 0.5
+        u = torch.zeros(4, 5, dtype=torch.float64)
+        with torch.no_grad():
+            moved = [float((m.rnn_model().double().step(x, u) - x).norm()) for m in (plain, slow)]
+        assert moved[1] < 0.5 * moved[0]
+    # the converted dynascope model carries the bias (the analyses see the same network)
+    ids = torch.randint(2, 30, (2, 6), generator=torch.Generator().manual_seed(0))
+    emb = torch.as_tensor(slow.embeddings())
+    with torch.no_grad():
+        _, out = slow.rnn_model().double()(emb[ids[0]].unsqueeze(0))
+        logits = slow(ids, torch.tensor([6, 6]))
+    assert torch.allclose(out[0, -1], logits[0].double(), atol=1e-5)
+    with pytest.raises(InvalidParameterError, match="'memory_bias' parameter of TextClassifier"):
+        TextClassifier(30, 2, cell="vanilla", memory_bias=1.0)
+
+
 @pytest.mark.parametrize("kind", ["word_dropout", "embed_dropout", "state_dropout"])
 def test_classifier_dropout_trains_only(kind):
     ids = torch.randint(2, 30, (4, 12), generator=torch.Generator().manual_seed(0))

@@ -141,6 +141,7 @@ class SentimentOptions(ExperimentOptions):
         "word_dropout": _DROPOUT,
         "embed_dropout": _DROPOUT,
         "state_dropout": _DROPOUT,
+        "memory_bias": Float(),
         "epochs": COUNT,
         "weight_decay": NON_NEGATIVE,
         "time_limit": POSITIVE,
@@ -173,6 +174,7 @@ class SentimentOptions(ExperimentOptions):
     word_dropout: float = 0.0
     embed_dropout: float = 0.0
     state_dropout: float = 0.0
+    memory_bias: float = 0.0
     epochs: int = 4
     batch_size: int = 128
     lr: float = 3e-3
@@ -244,6 +246,7 @@ _MODEL_OPTIONS = (
     "word_dropout",
     "embed_dropout",
     "state_dropout",
+    "memory_bias",
 )
 _TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "time_limit", "threads")
 
