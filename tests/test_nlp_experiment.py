@@ -317,6 +317,13 @@ def test_gap_share_claim_follows_the_numbers(imdb_quick):
     assert "closing 75% of the gap" in section
     rows = {row[0]: row[1] for row in narrate(most)[0].table.rows}
     assert rows["bag of words with the network's 2 modifiers and factors"] == "0.8950"
+    # a baseline not fitted (augmented_bow=false) is left out of the words and the table
+    skipped = dataclasses.replace(most, augmented_accuracy=float("nan"))
+    assert "nan" not in summarize(skipped).lower()
+    assert "bag of words 88.0%; bag of words with the network's modifiers 89.5%)" in summarize(
+        skipped
+    )
+    assert not any(row[0].startswith("augmented") for row in narrate(skipped)[0].table.rows)
     little = dataclasses.replace(most, modifier_bow_accuracy=0.884)
     assert evaluate(CLAIMS, little).holds("modifier_bow_closes_gap") is False
     assert "closing only 20% of the gap" in summarize(little)
