@@ -46,12 +46,15 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
     data = tmp_path / "reviews.csv"
     _write_reviews(data, rng)
     out = tmp_path / "run"
-    report = run_experiment(
-        "sentiment", out, quick=True, options={**TINY, "data_path": str(data), "epochs": 5}
-    )
+    # every ranked word counts as a modifier (threshold ~0), at most two of them
+    opts = {**TINY, "data_path": str(data), "epochs": 5, "modifier_threshold": 1e-9}
+    report = run_experiment("sentiment", out, quick=True, options={**opts, "max_modifiers": 2})
     assert report.exists()
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["bow_test_accuracy"] > 0.9
+    if "modifiers" in metrics:  # a line was found: the options reach the network's modifiers
+        assert len(metrics["network_modifiers"]) == 2
+        assert 0.0 <= metrics["modifier_bow_test_accuracy"] <= 1.0
     assert 0.0 <= metrics["rnn_test_accuracy"] <= 1.0
     assert {"pca_variance_2pc", "augmented_bow_test_accuracy"} <= set(metrics)
     assert (out / "weights.safetensors").exists()
@@ -281,6 +284,36 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     ]
     assert "No line attractor: Only 1" in narrate(empty)[1].text
     assert "max_abs_eigval" not in metrics(empty) and "modifiers" not in metrics(empty)
+
+
+def test_network_modifiers_follow_threshold_and_cap():
+    """modifier_threshold and max_modifiers reach the selection; factors per lag from the
+    network (a linear network: exactly 1 at every lag)."""
+    from dynascope.experiments.sentiment import SentimentOptions, _network_modifiers
+    from dynascope.nlp import find_line_attractor
+
+    from .test_nlp_dynamics import planted_line
+
+    model, states = planted_line()
+    line = find_line_attractor(model, states, n_init=32, seed=0)
+    tokens = ("good", "bad", "not", "the")
+    cand, polar = np.arange(4), np.array([0, 1])
+    slopes = np.array([1.1, 0.5, -0.8, 1.0])  # |f - 1|: 0.1, 0.5, 1.8, 0
+    emb = np.eye(4)
+    picked = _network_modifiers(SentimentOptions(), model, line, emb, tokens, cand, slopes, polar)
+    assert picked["network_modifiers"] == ("not", "bad")  # >= 0.3 from 1, furthest first
+    np.testing.assert_allclose(picked["network_factors"], 1.0, atol=1e-8)
+    assert picked["network_factors"].shape == (2, 3)  # window 3
+    opts = SentimentOptions(max_modifiers=1, window=2)
+    one = _network_modifiers(opts, model, line, emb, tokens, cand, slopes, polar)
+    assert one["network_modifiers"] == ("not",) and one["network_factors"].shape == (1, 2)
+    loose = SentimentOptions(modifier_threshold=0.05)
+    assert _network_modifiers(loose, model, line, emb, tokens, cand, slopes, polar)[
+        "network_modifiers"
+    ] == ("not", "bad", "good")
+    strict = SentimentOptions(modifier_threshold=2.0)
+    none = _network_modifiers(strict, model, line, emb, tokens, cand, slopes, polar)
+    assert none["network_modifiers"] == () and none["network_factors"].shape == (0, 3)
 
 
 def test_gap_share_claim_follows_the_numbers(imdb_quick):
