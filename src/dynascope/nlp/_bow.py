@@ -22,10 +22,16 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from .._validation import check_bool, check_float, check_int
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, ShapeError
 from ._text import Vocabulary
 
-__all__ = ["AugmentedBagOfWords", "BagOfWords", "bag_of_words_matrix"]
+__all__ = [
+    "AugmentedBagOfWords",
+    "BagOfWords",
+    "ModifierBagOfWords",
+    "bag_of_words_matrix",
+    "modified_counts_matrix",
+]
 
 
 def bag_of_words_matrix(
@@ -151,6 +157,14 @@ def _modifier_scales_index(
     return flat, offsets, rows_u, ind
 
 
+def _check_modifiers(modifiers: object, owner: str) -> None:
+    if isinstance(modifiers, str) or not isinstance(modifiers, Sequence) or len(modifiers) == 0:
+        raise InvalidParameterError(
+            f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
+            f"Got {modifiers!r} instead."
+        )
+
+
 @dataclass(frozen=True)
 class AugmentedBagOfWords:
     """Counts model whose word weights are multiplied by learned modifier factors.
@@ -179,11 +193,7 @@ class AugmentedBagOfWords:
 
     def __post_init__(self) -> None:
         owner = "AugmentedBagOfWords"
-        if isinstance(self.modifiers, str) or len(self.modifiers) == 0:
-            raise InvalidParameterError(
-                f"The 'modifiers' parameter of {owner} must be a non-empty sequence of words. "
-                f"Got {self.modifiers!r} instead."
-            )
+        _check_modifiers(self.modifiers, owner)
         check_int(self.window, "window", owner, min_value=1)
         check_float(self.l2, "l2", owner, min_value=0.0)
         check_float(self.factor_l2, "factor_l2", owner, min_value=0.0)
@@ -295,6 +305,162 @@ class FittedAugmentedBagOfWords:
     def predict(self, documents: Sequence[np.ndarray]) -> np.ndarray:
         """Predicted class (0 or 1) of each document."""
         return (self.decision_function(documents) > 0).astype(np.int64)
+
+    def accuracy(self, documents: Sequence[np.ndarray], labels: np.ndarray) -> float:
+        """Fraction of documents classified correctly."""
+        return float(np.mean(self.predict(documents) == np.asarray(labels)))
+
+
+def modified_counts_matrix(
+    documents: Sequence[np.ndarray],
+    n_words: int,
+    modifier_ids: Sequence[int] | np.ndarray,
+    factors: np.ndarray,
+) -> sp.csr_matrix:
+    """Document × word matrix of counts scaled by the modifiers before each token.
+
+    Each occurrence of word ``w`` at position ``t`` adds
+    :math:`\\prod_{k=1}^{K} \\prod_{m:\\,x_{t-k} = m} f_{m,k}` to entry ``(doc, w)``: the
+    product of the factors of every modifier ``k`` tokens earlier (lag ``k``, ``K`` =
+    ``factors.shape[1]``). Tokens with no modifier before them count 1, so with all factors 1
+    this is :func:`bag_of_words_matrix`. Ids ``0`` and ``1`` are left out.
+
+    Parameters
+    ----------
+    documents : sequence of int arrays
+        Token ids of each document.
+    n_words : int
+        Vocabulary size (number of columns).
+    modifier_ids : sequence or ndarray of int
+        Id of each modifier word.
+    factors : ndarray, shape (n_modifiers, window)
+        Factor of each modifier at lag 1, 2, ..., ``window``.
+    """
+    f = np.asarray(factors, dtype=np.float64)
+    mod = np.asarray(modifier_ids, dtype=np.int64)
+    if f.ndim != 2 or f.shape[0] != mod.size or f.shape[1] < 1:
+        raise ShapeError(
+            f"factors must have shape (n_modifiers={mod.size}, window >= 1); got {f.shape}."
+        )
+    lengths = np.asarray([len(d) for d in documents], dtype=np.int64)
+    flat = (
+        np.concatenate([np.asarray(d, dtype=np.int64) for d in documents])
+        if len(documents)
+        else np.zeros(0, dtype=np.int64)
+    )
+    doc_of = np.repeat(np.arange(len(documents)), lengths)
+    scale = np.ones(flat.size)
+    for j, m in enumerate(mod):
+        pos = np.flatnonzero(flat == m)
+        for k in range(1, f.shape[1] + 1):
+            tgt = pos + k
+            tgt = tgt[tgt < flat.size]
+            tgt = tgt[doc_of[tgt] == doc_of[tgt - k]]
+            np.multiply.at(scale, tgt, f[j, k - 1])  # compounds when modifiers repeat
+    keep = flat >= 2
+    mat = sp.csr_matrix((scale[keep], (doc_of[keep], flat[keep])), shape=(len(documents), n_words))
+    mat.sum_duplicates()
+    return mat
+
+
+@dataclass(frozen=True)
+class ModifierBagOfWords:
+    """Logistic regression on counts scaled by fixed modifier factors (e.g. an RNN's own).
+
+    The augmented bag of words of Maheswaranathan & Sussillo (2020) with the modifier words
+    and their factors given instead of learned: each modifier ``m`` multiplies the count of the
+    word ``k`` tokens after it by ``factors[m][k - 1]`` (:func:`modified_counts_matrix`), and
+    only the word weights and the bias are fitted, by the same scikit-learn logistic
+    regression as :class:`BagOfWords`. Built from the modifiers a trained network reveals and
+    the factors measured in it (:func:`~dynascope.nlp.rank_modifiers`,
+    :func:`~dynascope.nlp.modifier_effects`), it asks how much of the network's advantage
+    over the bag of words those modifiers explain.
+
+    Parameters
+    ----------
+    modifiers : sequence of str
+        Modifier words (each must be in the vocabulary).
+    factors : sequence of sequences of float
+        One row per modifier: its factor at lag 1, 2, ... (all rows of one length, the
+        window).
+    C : float
+        Inverse regularisation strength, as in :class:`BagOfWords`.
+    max_iter : int
+        Solver iterations.
+    """
+
+    modifiers: tuple[str, ...]
+    factors: tuple[tuple[float, ...], ...]
+    C: float = 0.05
+    max_iter: int = 2000
+
+    def __post_init__(self) -> None:
+        owner = "ModifierBagOfWords"
+        _check_modifiers(self.modifiers, owner)
+        rows = {len(r) if isinstance(r, Sequence) else 0 for r in self.factors}
+        if len(self.factors) != len(self.modifiers) or len(rows) != 1 or 0 in rows:
+            raise InvalidParameterError(
+                f"The 'factors' parameter of {owner} must hold one non-empty row of lag "
+                f"factors per modifier, all of one length; got {len(self.factors)} row(s) of "
+                f"lengths {sorted(rows)} for {len(self.modifiers)} modifier(s)."
+            )
+        if not np.all(np.isfinite(np.asarray(self.factors, dtype=np.float64))):
+            raise InvalidParameterError(
+                f"The 'factors' parameter of {owner} must be finite; got {self.factors!r}."
+            )
+        check_float(self.C, "C", owner, min_value=0.0, min_inclusive=False)
+        check_int(self.max_iter, "max_iter", owner, min_value=1)
+
+    @property
+    def window(self) -> int:
+        """Number of tokens after a modifier that it scales."""
+        return len(self.factors[0])
+
+    def fit(
+        self, documents: Sequence[np.ndarray], labels: np.ndarray, vocab: Vocabulary
+    ) -> FittedModifierBagOfWords:
+        """Fit the word weights and the bias; returns the fitted model (binary labels only)."""
+        y = np.asarray(labels)
+        if np.unique(y).size != 2:
+            raise InvalidParameterError(
+                "ModifierBagOfWords needs documents of exactly two classes; got "
+                f"{np.unique(y).size}."
+            )
+        ids = np.asarray(vocab.require(self.modifiers), dtype=np.int64)
+        f = np.asarray(self.factors, dtype=np.float64)
+        x = modified_counts_matrix(documents, len(vocab), ids, f)
+        clf = LogisticRegression(
+            C=self.C, max_iter=self.max_iter, solver="liblinear", random_state=0
+        )
+        clf.fit(x, y)
+        return FittedModifierBagOfWords(self, clf, len(vocab), ids)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedModifierBagOfWords:
+    """A fitted :class:`ModifierBagOfWords`: ``predict``, ``accuracy``, word ``weights``."""
+
+    options: ModifierBagOfWords
+    classifier: LogisticRegression
+    n_words: int
+    modifier_ids: np.ndarray
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Word weights, shape ``(n_words,)`` (positive = evidence for class 1)."""
+        return self.classifier.coef_[0].copy()
+
+    def decision_function(self, documents: Sequence[np.ndarray]) -> np.ndarray:
+        """Logit of each document."""
+        f = np.asarray(self.options.factors, dtype=np.float64)
+        x = modified_counts_matrix(documents, self.n_words, self.modifier_ids, f)
+        return self.classifier.decision_function(x)
+
+    def predict(self, documents: Sequence[np.ndarray]) -> np.ndarray:
+        """Predicted class of each document."""
+        f = np.asarray(self.options.factors, dtype=np.float64)
+        x = modified_counts_matrix(documents, self.n_words, self.modifier_ids, f)
+        return self.classifier.predict(x)
 
     def accuracy(self, documents: Sequence[np.ndarray], labels: np.ndarray) -> float:
         """Fraction of documents classified correctly."""
