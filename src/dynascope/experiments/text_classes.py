@@ -51,8 +51,8 @@ STAGES = ("bag of words", "states", "fixed points", "geometry", "words")
 #: The options shared with ``run sentiment`` (same names, same constraints).
 _SHARED = (
     "cell", "vocab_size", "max_len", "embed_dim", "embed_init", "word_dropout", "embed_dropout",
-    "state_dropout", "epochs", "weight_decay", "time_limit", "threads", "max_train_docs",
-    "max_test_docs", "bow_C", "n_init", "analysis_docs",
+    "state_dropout", "memory_bias", "epochs", "weight_decay", "time_limit", "threads",
+    "max_train_docs", "max_test_docs", "bow_C", "n_init", "analysis_docs",
 )  # fmt: skip
 #: The :class:`ClassGeometry` fields the results keep (all but the class count and centroids).
 _GEOMETRY = {f.name for f in fields(ClassGeometry)} - {"n_classes", "centroids"}
@@ -90,6 +90,7 @@ class TextClassesOptions(ExperimentOptions):
     word_dropout: float = 0.2
     embed_dropout: float = 0.0
     state_dropout: float = 0.0
+    memory_bias: float = 0.0
     epochs: int = 15
     batch_size: int = 64
     lr: float = 1e-2
