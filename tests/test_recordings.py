@@ -37,7 +37,7 @@ def test_fit_recovers_hidden_decision_mechanism() -> None:
     x = hidden.trajectories(n_trials=24, n_steps=25, noise=0.0, seed=1)
     rng = np.random.default_rng(0)
     y = x[:, :, rng.choice(16, 12, replace=False)] + 0.01 * rng.standard_normal((24, 25, 12))
-    fit = fit_to_recordings(Recordings(y), 16, n_steps=250, seed=0)
+    fit = fit_to_recordings(Recordings(y), "vanilla", n_hidden=16, n_steps=600, seed=0)
     assert fit.losses[-1] < 0.05 * fit.losses[0]
     assert fit.r2(y) > 0.98
     m = recovery_metrics(hidden.model, x, fit.model, fit.states(y))

@@ -1,5 +1,6 @@
-"""The three training loops (training.train, nlp train_classifier, fit_to_recordings) return
-what they returned before they shared one training core (issue 15, part 4), to rounding.
+"""The training loops of training.train and nlp train_classifier return what they returned
+before they shared one training core (issue 15, part 4), to rounding. (fit_to_recordings, the
+third loop on that core, has since changed what it computes: validation, batches, schedule.)
 
 ``tests/data/trainer_golden.json`` was written by this file (``python
 tests/test_training_golden.py --write``) from the code before the refactor; the tests recompute
@@ -19,7 +20,6 @@ import torch
 
 from dynascope.models import GRU
 from dynascope.nlp import ClassifierConfig, TextClassifier, train_classifier
-from dynascope.recordings import Recordings, fit_to_recordings
 from dynascope.tasks import FlipFlop
 from dynascope.training import TrainConfig, train
 
@@ -89,18 +89,10 @@ def _run_classifier(n_classes: int) -> dict[str, Any]:
     }
 
 
-def _run_recordings(cell: str) -> dict[str, Any]:
-    activity = np.random.default_rng(1).standard_normal((5, 7, 3))
-    f = fit_to_recordings(Recordings(activity), 4, cell=cell, n_steps=15, lr=1e-2, seed=2)
-    return {"losses": f.losses, "weights": _weight_sums(f.model, f.encoder, f.readout)}
-
-
 RUNS = {
     "train": _run_train,
     "classifier_2": lambda: _run_classifier(2),
     "classifier_3": lambda: _run_classifier(3),
-    "recordings_vanilla": lambda: _run_recordings("vanilla"),
-    "recordings_gru": lambda: _run_recordings("gru"),
 }
 
 

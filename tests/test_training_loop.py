@@ -125,5 +125,5 @@ def test_all_three_trainers_step_through_the_shared_core(monkeypatch):
         model, ids, lengths, ids[:, 0] % 2, ClassifierConfig(epochs=2, batch_size=8)
     )
     assert h.steps == 6 and len(calls) == 9
-    fit_to_recordings(Recordings(rng.standard_normal((2, 4, 2))), 3, n_steps=5)
+    fit_to_recordings(Recordings(rng.standard_normal((2, 4, 2))), n_hidden=3, n_steps=5)
     assert len(calls) == 14

@@ -23,11 +23,13 @@ from ._ctdb import (
     make_ctdb_flipflop,
 )
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
-from ._fit import FittedRecordingModel, fit_to_recordings
+from ._fit import FIT_MODELS, LIKELIHOODS, FittedRecordingModel, fit_to_recordings
 from ._load import load_recordings
 
 __all__ = [
     "CTDB_3BFF_GRU",
+    "FIT_MODELS",
+    "LIKELIHOODS",
     "QUANTITIES",
     "SPLITS",
     "CtdbDataset",
