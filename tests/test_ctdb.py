@@ -5,6 +5,7 @@ and the generator's data against the recipe."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from dynascope.recordings import (
     Recordings,
     ctdb_co_bps,
     ctdb_cycle_consistency,
+    ctdb_flipflop_generator,
     ctdb_rate_r2,
     ctdb_scores,
     ctdb_state_r2,
@@ -319,3 +321,13 @@ def test_canonical_reference_numbers() -> None:
     assert CTDB_3BFF_GRU == CtdbScores(0.969, 0.962, 0.136, 0.918)
     better = CtdbScores(0.97, 0.97, 0.2, 0.95)
     assert all(better.beats(CTDB_3BFF_GRU).values())
+
+
+def test_generator_training_and_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "gen.safetensors"
+    a = ctdb_flipflop_generator(8, n_train_steps=3, seed=0, cache=cache)
+    assert cache.exists() and not a.training
+    b = ctdb_flipflop_generator(8, n_train_steps=3, seed=0, cache=cache)  # loaded, not trained
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    with pytest.raises(InvalidParameterError, match="does not hold a GRU"):
+        ctdb_flipflop_generator(16, n_train_steps=3, cache=cache)
