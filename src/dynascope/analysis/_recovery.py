@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import caller_stacklevel, check_float
-from ..exceptions import InvalidParameterError, ShapeError
-from ._compare import _fit_map, _r2, compare_states
+from ..exceptions import InvalidParameterError
+from ._compare import _fit_map, _r2, compare_fixed_points, compare_states
 from ._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
 
 __all__ = ["FixedPointRecovery", "RecoveryMetrics", "fixed_point_recovery", "recovery_metrics"]
@@ -151,11 +151,11 @@ def recovery_metrics(
 class FixedPointRecovery:
     """Which of a true system's attractors and index-1 saddles a fitted model has.
 
-    True points are mapped into the fitted model's state space by the affine map fitted from
-    the true states to the fitted states, then matched one-to-one (minimum total distance) to
-    fitted points of the same kind (attractor with attractor, index-1 saddle with index-1
-    saddle); a match counts when the distance is at most ``match_tol`` times the RMS norm of
-    the fitted model's centred states.
+    The two sets of fixed points are paired by :func:`compare_fixed_points` (true points
+    mapped into the fitted model's state space by the affine map fitted from the true states
+    to the fitted states, a minimum-total-distance assignment, pairs within ``match_tol``
+    times the RMS spread of the fitted states); a true attractor (index-1 saddle) is recovered
+    when its partner is an attractor (index-1 saddle) too.
 
     Attributes
     ----------
@@ -223,7 +223,7 @@ def fixed_point_recovery(
         Both systems' states on the same trials: the affine map between them is fitted here
         (ridge regression on all samples).
     match_tol : float, default 0.1
-        Largest matched distance, relative to the RMS norm of the fitted centred states.
+        Largest matched distance, relative to the RMS spread of the fitted states.
     ridge : float, default 1e-6
         Ridge penalty of the map (relative to the mean variance of the true states).
 
@@ -241,65 +241,31 @@ def fixed_point_recovery(
                 f"{type(pts).__name__}."
             )
     match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
-    ridge = check_float(ridge, "ridge", owner, min_value=0.0)
-    xt = np.asarray(true_states, float)
-    xf = np.asarray(fit_states, float)
-    if xt.shape[:-1] != xf.shape[:-1]:
-        raise ShapeError(
-            f"true_states and fit_states must come from the same trials (same leading "
-            f"dimensions); got {xt.shape} and {xf.shape}."
-        )
-    if xt.shape[-1] != true_points.x_star.shape[1] or xf.shape[-1] != fit_points.x_star.shape[1]:
-        raise ShapeError(
-            f"true_states and fit_states must have the state sizes of true_points "
-            f"({true_points.x_star.shape[1]}) and fit_points ({fit_points.x_star.shape[1]}); "
-            f"got {xt.shape[-1]} and {xf.shape[-1]}."
-        )
-    xt, xf = xt.reshape(-1, xt.shape[-1]), xf.reshape(-1, xf.shape[-1])
-    a, c = _fit_map(xt, xf, ridge)
-    scale = float(np.sqrt(((xf - xf.mean(0)) ** 2).sum(1).mean()))
-    from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
-
-    def kinds(p: Any) -> dict[str, np.ndarray]:
-        fixed = p.is_fixed
-        return {
-            "attractor": np.flatnonzero(fixed & p.is_stable),
-            "saddle": np.flatnonzero(fixed & (p.saddle_index == 1)),
-        }
-
-    kt, kf = kinds(true_points), kinds(fit_points)
-    mapped = true_points.x_star @ a + c
-    tau_t, tau_f = _leading_tau(true_points), _leading_tau(fit_points)
-    pairs: list[tuple[int, int]] = []
-    pair_kinds: list[str] = []
-    dists: list[float] = []
-    found = {"attractor": 0, "saddle": 0}
-    for kind in ("attractor", "saddle"):
-        it, jf = kt[kind], kf[kind]
-        if not it.size or not jf.size:
-            continue
-        cost = np.linalg.norm(mapped[it][:, None] - fit_points.x_star[jf][None], axis=-1)
-        cost = cost / scale if scale > 0 else cost
-        rows, cols = linear_sum_assignment(cost)
-        ok = cost[rows, cols] <= match_tol
-        found[kind] = int(ok.sum())
-        for r, col in zip(rows[ok], cols[ok], strict=True):
-            pairs.append((int(it[r]), int(jf[col])))
-            pair_kinds.append(kind)
-            dists.append(float(cost[r, col]))
-    pair_arr = np.asarray(pairs, dtype=int).reshape(-1, 2)
-    tt, tf = tau_t[pair_arr[:, 0]], tau_f[pair_arr[:, 1]]
+    cmp = compare_fixed_points(
+        true_points, fit_points, true_states, fit_states, max_distance=match_tol, ridge=ridge
+    )
+    # compare_fixed_points indexes the true fixed points (not slow points) of each set
+    it, jf = np.flatnonzero(true_points.is_fixed), np.flatnonzero(fit_points.is_fixed)
+    rows, cols = it[cmp.matches[:, 0]], jf[cmp.matches[:, 1]]
+    kind_t = np.where(true_points.is_stable, "attractor", "other").astype(object)
+    kind_t[true_points.saddle_index == 1] = "saddle"
+    kind = kind_t[rows]
+    keep = cmp.same_type & (kind != "other")
+    pairs = np.stack([rows[keep], cols[keep]], axis=1).astype(int).reshape(-1, 2)
+    tt = _leading_tau(true_points)[pairs[:, 0]]
+    tf = _leading_tau(fit_points)[pairs[:, 1]]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_err = np.abs(np.log(tf / tt))
     finite = np.isfinite(log_err)
+    fixed_t = true_points.is_fixed
     return FixedPointRecovery(
-        n_attractors=int(kt["attractor"].size),
-        attractors_recovered=found["attractor"],
-        n_saddles=int(kt["saddle"].size),
-        saddles_recovered=found["saddle"],
-        pairs=pair_arr,
-        pair_kinds=np.asarray(pair_kinds, dtype=str),
-        distances=np.asarray(dists),
+        n_attractors=int((fixed_t & (kind_t == "attractor")).sum()),
+        attractors_recovered=int((kind[keep] == "attractor").sum()),
+        n_saddles=int((fixed_t & (kind_t == "saddle")).sum()),
+        saddles_recovered=int((kind[keep] == "saddle").sum()),
+        pairs=pairs,
+        pair_kinds=kind[keep].astype(str),
+        distances=cmp.distance[keep],
         tau_true=tt,
         tau_fit=tf,
         tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),
