@@ -151,11 +151,13 @@ def recovery_metrics(
 class FixedPointRecovery:
     """Which of a true system's attractors and index-1 saddles a fitted model has.
 
-    The two sets of fixed points are paired by :func:`compare_fixed_points` (true points
-    mapped into the fitted model's state space by the affine map fitted from the true states
-    to the fitted states, a minimum-total-distance assignment, pairs within ``match_tol``
-    times the RMS spread of the fitted states); a true attractor (index-1 saddle) is recovered
-    when its partner is an attractor (index-1 saddle) too.
+    The two sets of fixed points are paired by :func:`compare_fixed_points`: the fitted points
+    are mapped into the true state space by the affine map fitted from the fitted states to the
+    true states, and paired with the true points by a minimum-total-distance assignment, pairs
+    within ``match_tol`` times the RMS spread of the true states. This is the direction that is
+    exact when the fitted model holds all of the true state; the other one would also have to
+    predict whatever else the fitted model holds (CtDB's state R² below 1). A true attractor
+    (index-1 saddle) is recovered when its partner is an attractor (index-1 saddle) too.
 
     Attributes
     ----------
@@ -168,7 +170,7 @@ class FixedPointRecovery:
     pair_kinds : ndarray of str, shape (n_matched,)
         ``"attractor"`` or ``"saddle"``.
     distances : ndarray, shape (n_matched,)
-        Mapped distance of each pair relative to the fitted state scale.
+        Distance of each pair in the true state space, relative to the true states' spread.
     tau_true, tau_fit : ndarray, shape (n_matched,)
         Leading time constant of each pair (in ``dt`` units; the slowest decaying mode at an
         attractor, the unstable mode's e-folding time at a saddle), as a magnitude.
@@ -223,9 +225,9 @@ def fixed_point_recovery(
         Both systems' states on the same trials: the affine map between them is fitted here
         (ridge regression on all samples).
     match_tol : float, default 0.1
-        Largest matched distance, relative to the RMS spread of the fitted states.
+        Largest matched distance, relative to the RMS spread of the true states.
     ridge : float, default 1e-6
-        Ridge penalty of the map (relative to the mean variance of the true states).
+        Ridge penalty of the map (relative to the mean variance of the fitted states).
 
     Returns
     -------
@@ -242,11 +244,11 @@ def fixed_point_recovery(
             )
     match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
     cmp = compare_fixed_points(
-        true_points, fit_points, true_states, fit_states, max_distance=match_tol, ridge=ridge
+        fit_points, true_points, fit_states, true_states, max_distance=match_tol, ridge=ridge
     )
     # compare_fixed_points indexes the true fixed points (not slow points) of each set
     it, jf = np.flatnonzero(true_points.is_fixed), np.flatnonzero(fit_points.is_fixed)
-    rows, cols = it[cmp.matches[:, 0]], jf[cmp.matches[:, 1]]
+    rows, cols = it[cmp.matches[:, 1]], jf[cmp.matches[:, 0]]
     kind_t = np.where(true_points.is_stable, "attractor", "other").astype(object)
     kind_t[true_points.saddle_index == 1] = "saddle"
     kind = kind_t[rows]
