@@ -46,7 +46,7 @@ def test_the_system_recovers_itself(
     assert (r.n_attractors, r.n_saddles) == (8, 12)
     assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
     assert r.tau_log_error == pytest.approx(0.0, abs=1e-12)
-    assert r.distances.max() < 1e-4  # the ridge penalty (1e-6) shrinks the map slightly
+    assert r.distances.max() < 1e-3  # the ridge penalty (1e-6) shrinks the map slightly
     assert set(map(tuple, r.pairs)) == {(i, i) for i in r.pairs[:, 0]}
     assert sorted(r.pair_kinds.tolist()) == ["attractor"] * 8 + ["saddle"] * 12
 
@@ -80,11 +80,21 @@ def test_missing_points_and_wrong_kinds_are_not_recovered(
     only_saddles = fps[fps.is_fixed & (fps.saddle_index == 1)]
     r = fixed_point_recovery(fps, only_saddles, x, x)
     assert (r.attractors_recovered, r.saddles_recovered) == (0, 12)
-    # points displaced by more than match_tol of the state scale are not matched
-    scale = np.sqrt(((x.reshape(-1, 16) - x.reshape(-1, 16).mean(0)) ** 2).sum(1).mean())
-    shifted = _transformed(fps, np.eye(16), np.full(16, 0.2 * scale / 4.0))  # |shift| = 0.2 s
-    assert fixed_point_recovery(fps, shifted, x, x).summary().startswith("0/8 attractors, 0/12")
-    assert fixed_point_recovery(fps, shifted, x, x, match_tol=0.3).attractors_recovered == 8
+    # each fitted point displaced by 0.3 of the distance to its nearest neighbour, in a random
+    # direction: identified at match_tol 0.5, not at 0.2
+    fixed = fps.x_star[fps.is_fixed]
+    sep = np.linalg.norm(fixed[:, None] - fixed[None], axis=-1)
+    np.fill_diagonal(sep, np.inf)
+    nearest = np.zeros(len(fps))
+    nearest[fps.is_fixed] = sep.min(1)
+    step = np.random.default_rng(1).standard_normal(fps.x_star.shape)
+    step *= (0.3 * nearest / np.linalg.norm(step, axis=1))[:, None]
+    moved = replace(fps, x_star=fps.x_star + step)
+    r = fixed_point_recovery(fps, moved, x, x)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert np.allclose(r.distances, 0.3, atol=1e-3)  # the map (fitted on x, x) is the identity
+    none = fixed_point_recovery(fps, moved, x, x, match_tol=0.2)
+    assert none.summary() == "0/8 attractors, 0/12 saddles recovered"
 
 
 def test_time_constants_are_compared(

@@ -153,11 +153,16 @@ class FixedPointRecovery:
 
     The two sets of fixed points are paired by :func:`compare_fixed_points`: the fitted points
     are mapped into the true state space by the affine map fitted from the fitted states to the
-    true states, and paired with the true points by a minimum-total-distance assignment, pairs
-    within ``match_tol`` times the RMS spread of the true states. This is the direction that is
-    exact when the fitted model holds all of the true state; the other one would also have to
-    predict whatever else the fitted model holds (CtDB's state R² below 1). A true attractor
-    (index-1 saddle) is recovered when its partner is an attractor (index-1 saddle) too.
+    true states (the direction that is exact when the fitted model holds all of the true state;
+    the other one would also have to predict whatever else the fitted model holds), and paired
+    with the true points by a minimum-total-distance assignment. A pair identifies its true
+    point when the mapped distance is at most ``match_tol`` times the distance from that true
+    point to its nearest other true fixed point (at the default ½, the mapped point is nearer
+    its partner than any other true point could be). A true attractor (index-1 saddle) is
+    recovered when it is identified by an attractor (index-1 saddle). The tolerance is relative
+    to the separation of the points, not to the spread of the states: an imperfect map (state
+    R² below 1) displaces every mapped point by a fraction of the spread, which says nothing
+    about whether the right point was found.
 
     Attributes
     ----------
@@ -170,7 +175,8 @@ class FixedPointRecovery:
     pair_kinds : ndarray of str, shape (n_matched,)
         ``"attractor"`` or ``"saddle"``.
     distances : ndarray, shape (n_matched,)
-        Distance of each pair in the true state space, relative to the true states' spread.
+        Distance of each pair in the true state space, relative to the distance from the true
+        point to its nearest other true fixed point.
     tau_true, tau_fit : ndarray, shape (n_matched,)
         Leading time constant of each pair (in ``dt`` units; the slowest decaying mode at an
         attractor, the unstable mode's e-folding time at a saddle), as a magnitude.
@@ -211,7 +217,7 @@ def fixed_point_recovery(
     true_states: Any,
     fit_states: Any,
     *,
-    match_tol: float = 0.1,
+    match_tol: float = 0.5,
     ridge: float = 1e-6,
 ) -> FixedPointRecovery:
     """How many of the true system's attractors and index-1 saddles the fitted model has.
@@ -224,8 +230,9 @@ def fixed_point_recovery(
     true_states, fit_states : array, shape (trials, time, size_true) and (…, size_fit)
         Both systems' states on the same trials: the affine map between them is fitted here
         (ridge regression on all samples).
-    match_tol : float, default 0.1
-        Largest matched distance, relative to the RMS spread of the true states.
+    match_tol : float, default 0.5
+        Largest matched distance, relative to the distance from the true point to its nearest
+        other true fixed point.
     ridge : float, default 1e-6
         Ridge penalty of the map (relative to the mean variance of the fitted states).
 
@@ -244,15 +251,24 @@ def fixed_point_recovery(
             )
     match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
     cmp = compare_fixed_points(
-        fit_points, true_points, fit_states, true_states, max_distance=match_tol, ridge=ridge
+        fit_points, true_points, fit_states, true_states, max_distance=1e300, ridge=ridge
     )
-    # compare_fixed_points indexes the true fixed points (not slow points) of each set
+    # compare_fixed_points indexes the true fixed points (not slow points) of each set, and
+    # gives distances relative to the true states' spread
     it, jf = np.flatnonzero(true_points.is_fixed), np.flatnonzero(fit_points.is_fixed)
     rows, cols = it[cmp.matches[:, 1]], jf[cmp.matches[:, 0]]
+    xt = np.asarray(true_states, float).reshape(-1, true_points.x_star.shape[1])
+    spread = float(np.sqrt(((xt - xt.mean(0)) ** 2).sum(1).mean())) or 1.0
+    fixed_x = true_points.x_star[it]
+    sep = np.linalg.norm(fixed_x[:, None] - fixed_x[None], axis=-1)
+    np.fill_diagonal(sep, np.inf)
+    nearest = np.full(len(true_points), np.inf)
+    nearest[it] = sep.min(1) / spread if len(it) > 1 else np.inf
+    ratio = cmp.distance / nearest[rows]
     kind_t = np.where(true_points.is_stable, "attractor", "other").astype(object)
     kind_t[true_points.saddle_index == 1] = "saddle"
     kind = kind_t[rows]
-    keep = cmp.same_type & (kind != "other")
+    keep = cmp.same_type & (kind != "other") & (ratio <= match_tol)
     pairs = np.stack([rows[keep], cols[keep]], axis=1).astype(int).reshape(-1, 2)
     tt = _leading_tau(true_points)[pairs[:, 0]]
     tf = _leading_tau(fit_points)[pairs[:, 1]]
@@ -267,7 +283,7 @@ def fixed_point_recovery(
         saddles_recovered=int((kind[keep] == "saddle").sum()),
         pairs=pairs,
         pair_kinds=kind[keep].astype(str),
-        distances=cmp.distance[keep],
+        distances=ratio[keep],
         tau_true=tt,
         tau_fit=tf,
         tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),
