@@ -80,13 +80,13 @@ def test_missing_points_and_wrong_kinds_are_not_recovered(
     only_saddles = fps[fps.is_fixed & (fps.saddle_index == 1)]
     r = fixed_point_recovery(fps, only_saddles, x, x)
     assert (r.attractors_recovered, r.saddles_recovered) == (0, 12)
-    # each fitted point displaced by 0.3 of the distance to its nearest neighbour, in a random
-    # direction: identified at match_tol 0.5, not at 0.2
-    fixed = fps.x_star[fps.is_fixed]
-    sep = np.linalg.norm(fixed[:, None] - fixed[None], axis=-1)
-    np.fill_diagonal(sep, np.inf)
-    nearest = np.zeros(len(fps))
-    nearest[fps.is_fixed] = sep.min(1)
+    # each fitted point displaced by 0.3 of the distance to the nearest point of its kind, in a
+    # random direction: recovered at match_tol 0.5, not at 0.2
+    nearest = np.ones(len(fps))
+    for kind in (fps.is_fixed & fps.is_stable, fps.is_fixed & (fps.saddle_index == 1)):
+        sep = np.linalg.norm(fps.x_star[kind][:, None] - fps.x_star[kind][None], axis=-1)
+        np.fill_diagonal(sep, np.inf)
+        nearest[kind] = sep.min(1)
     step = np.random.default_rng(1).standard_normal(fps.x_star.shape)
     step *= (0.3 * nearest / np.linalg.norm(step, axis=1))[:, None]
     moved = replace(fps, x_star=fps.x_star + step)

@@ -155,13 +155,13 @@ class FixedPointRecovery:
     are mapped into the true state space by the affine map fitted from the fitted states to the
     true states (the direction that is exact when the fitted model holds all of the true state;
     the other one would also have to predict whatever else the fitted model holds), and paired
-    with the true points by a minimum-total-distance assignment. A pair identifies its true
-    point when the mapped distance is at most ``match_tol`` times the distance from that true
-    point to its nearest other true fixed point (at the default ½, the mapped point is nearer
-    its partner than any other true point could be). A true attractor (index-1 saddle) is
-    recovered when it is identified by an attractor (index-1 saddle). The tolerance is relative
-    to the separation of the points, not to the spread of the states: an imperfect map (state
-    R² below 1) displaces every mapped point by a fraction of the spread, which says nothing
+    with the true points of the same kind (attractors with attractors, index-1 saddles with
+    index-1 saddles) by a minimum-total-distance assignment. A pair recovers its true point
+    when the mapped distance is at most ``match_tol`` times the distance from that true point
+    to the nearest other true point of its kind (at the default ½, the mapped point is nearer
+    its partner than any other point of that kind could be). The tolerance is relative to the
+    separation of the points, not to the spread of the states: an imperfect map (state R²
+    below 1) displaces every mapped point by a fraction of the spread, which says nothing
     about whether the right point was found.
 
     Attributes
@@ -176,7 +176,7 @@ class FixedPointRecovery:
         ``"attractor"`` or ``"saddle"``.
     distances : ndarray, shape (n_matched,)
         Distance of each pair in the true state space, relative to the distance from the true
-        point to its nearest other true fixed point.
+        point to its nearest other true point of its kind.
     tau_true, tau_fit : ndarray, shape (n_matched,)
         Leading time constant of each pair (in ``dt`` units; the slowest decaying mode at an
         attractor, the unstable mode's e-folding time at a saddle), as a magnitude.
@@ -232,7 +232,7 @@ def fixed_point_recovery(
         (ridge regression on all samples).
     match_tol : float, default 0.5
         Largest matched distance, relative to the distance from the true point to its nearest
-        other true fixed point.
+        other true point of its kind.
     ridge : float, default 1e-6
         Ridge penalty of the map (relative to the mean variance of the fitted states).
 
@@ -250,40 +250,59 @@ def fixed_point_recovery(
                 f"{type(pts).__name__}."
             )
     match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
-    cmp = compare_fixed_points(
-        fit_points, true_points, fit_states, true_states, max_distance=1e300, ridge=ridge
-    )
-    # compare_fixed_points indexes the true fixed points (not slow points) of each set, and
-    # gives distances relative to the true states' spread
-    it, jf = np.flatnonzero(true_points.is_fixed), np.flatnonzero(fit_points.is_fixed)
-    rows, cols = it[cmp.matches[:, 1]], jf[cmp.matches[:, 0]]
     xt = np.asarray(true_states, float).reshape(-1, true_points.x_star.shape[1])
     spread = float(np.sqrt(((xt - xt.mean(0)) ** 2).sum(1).mean())) or 1.0
-    fixed_x = true_points.x_star[it]
-    sep = np.linalg.norm(fixed_x[:, None] - fixed_x[None], axis=-1)
-    np.fill_diagonal(sep, np.inf)
-    nearest = np.full(len(true_points), np.inf)
-    nearest[it] = sep.min(1) / spread if len(it) > 1 else np.inf
-    ratio = cmp.distance / nearest[rows]
-    kind_t = np.where(true_points.is_stable, "attractor", "other").astype(object)
-    kind_t[true_points.saddle_index == 1] = "saddle"
-    kind = kind_t[rows]
-    keep = cmp.same_type & (kind != "other") & (ratio <= match_tol)
-    pairs = np.stack([rows[keep], cols[keep]], axis=1).astype(int).reshape(-1, 2)
+
+    def kinds(p: Any) -> dict[str, np.ndarray]:
+        return {
+            "attractor": np.flatnonzero(p.is_fixed & p.is_stable),
+            "saddle": np.flatnonzero(p.is_fixed & (p.saddle_index == 1)),
+        }
+
+    kt, kf = kinds(true_points), kinds(fit_points)
+    rows_l, cols_l, ratio_l, kind_l = [], [], [], []
+    for kind in ("attractor", "saddle"):
+        it, jf = kt[kind], kf[kind]
+        if not it.size or not jf.size:
+            continue
+        # compare_fixed_points gives distances relative to the true states' spread
+        cmp = compare_fixed_points(
+            fit_points[jf], true_points[it], fit_states, true_states, max_distance=1e300,
+            ridge=ridge,
+        )  # fmt: skip
+        sep = np.linalg.norm(
+            true_points.x_star[it][:, None] - true_points.x_star[it][None], axis=-1
+        )
+        np.fill_diagonal(sep, np.inf)
+        nearest = sep.min(1) / spread
+        r, c = cmp.matches[:, 1], cmp.matches[:, 0]
+        ratio = cmp.distance / nearest[r]
+        ok = ratio <= match_tol
+        rows_l.append(it[r[ok]])
+        cols_l.append(jf[c[ok]])
+        ratio_l.append(ratio[ok])
+        kind_l += [kind] * int(ok.sum())
+    pairs = np.stack(
+        [
+            np.concatenate(rows_l or [np.zeros(0, int)]),
+            np.concatenate(cols_l or [np.zeros(0, int)]),
+        ],
+        axis=1,
+    ).astype(int)
+    kinds_arr = np.asarray(kind_l, dtype=str)
     tt = _leading_tau(true_points)[pairs[:, 0]]
     tf = _leading_tau(fit_points)[pairs[:, 1]]
     with np.errstate(divide="ignore", invalid="ignore"):
         log_err = np.abs(np.log(tf / tt))
     finite = np.isfinite(log_err)
-    fixed_t = true_points.is_fixed
     return FixedPointRecovery(
-        n_attractors=int((fixed_t & (kind_t == "attractor")).sum()),
-        attractors_recovered=int((kind[keep] == "attractor").sum()),
-        n_saddles=int((fixed_t & (kind_t == "saddle")).sum()),
-        saddles_recovered=int((kind[keep] == "saddle").sum()),
+        n_attractors=int(kt["attractor"].size),
+        attractors_recovered=int((kinds_arr == "attractor").sum()),
+        n_saddles=int(kt["saddle"].size),
+        saddles_recovered=int((kinds_arr == "saddle").sum()),
         pairs=pairs,
-        pair_kinds=kind[keep].astype(str),
-        distances=ratio[keep],
+        pair_kinds=kinds_arr,
+        distances=np.concatenate(ratio_l or [np.zeros(0)]),
         tau_true=tt,
         tau_fit=tf,
         tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),
