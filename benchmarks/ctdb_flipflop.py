@@ -15,7 +15,7 @@ pretrained network its public code does not ship (module docstring of
 
 Run from the repository root::
 
-    python benchmarks/ctdb_flipflop.py [--fit-steps 600] [--n-hidden 64] [--quick]
+    python benchmarks/ctdb_flipflop.py [--fit-steps 1600] [--n-hidden 32] [--quick]
 
 The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it).
 """
@@ -78,8 +78,8 @@ def _pairs(recovery: Any, kind: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fit-steps", type=int, default=600)
-    parser.add_argument("--n-hidden", type=int, default=64)
+    parser.add_argument("--fit-steps", type=int, default=1600)
+    parser.add_argument("--n-hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=50)
