@@ -126,7 +126,7 @@ def test_recovery_metrics_self_and_mismatch() -> None:
     x = true.trajectories(n_trials=12, n_steps=30, seed=3)
     same = recovery_metrics(true.model, x, true.model, x)
     assert same.r2_true_to_fit > 0.999 and same.r2_fit_to_true > 0.999
-    assert same.cycle_r2 > 0.999
+    assert same.round_trip_r2 > 0.999
     assert same.fp_recovered == 1.0 and same.fp_eig_error < 1e-9
     assert same.mechanism_distance == 0.0
     other = planted_network("limit_cycle", "vanilla", n_hidden=16, noise_gain=0.05, seed=2)

@@ -34,7 +34,9 @@ from ._oscillation import OscillationModes as OscillationModes
 from ._oscillation import oscillation_modes as oscillation_modes
 from ._pca import StateSpace as StateSpace
 from ._pca import fit_state_space as fit_state_space
+from ._recovery import FixedPointRecovery as FixedPointRecovery
 from ._recovery import RecoveryMetrics as RecoveryMetrics
+from ._recovery import fixed_point_recovery as fixed_point_recovery
 from ._recovery import recovery_metrics as recovery_metrics
 from ._selection import RegressionSubspaces as RegressionSubspaces
 from ._selection import SelectionVectors as SelectionVectors
@@ -84,6 +86,8 @@ __all__ = [
     "MechanismGraph",
     "mechanism_distance",
     "mechanism_graph",
+    "FixedPointRecovery",
     "RecoveryMetrics",
+    "fixed_point_recovery",
     "recovery_metrics",
 ]

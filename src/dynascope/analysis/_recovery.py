@@ -1,30 +1,40 @@
 """Ground-truth recovery: how well does a model fitted to a system's activity recover it?
 
-After the Computation-through-Dynamics Benchmark (Versteeg et al.): with the true system's
-states and the fitted model's states on the same trials,
+With the true system's states and the fitted model's states on the same trials:
 
-- state R² both ways (:func:`compare_states`, held-out trials): true → fitted says the model
-  contains the true latent state; fitted → true says it contains nothing else;
-- cycle consistency: true states mapped into the model's space and back (two affine maps
-  fitted on all trials), R² against the true states;
+- state R² both ways (:func:`compare_states`, affine maps fitted on half the trials, scored on
+  the others). ``r2_true_to_fit`` predicts the *fitted* states from the true ones: it is the
+  "state R²" of the Computation-through-Dynamics Benchmark (Versteeg et al.), near 1 when the
+  fitted model holds nothing but the true latent state (no invented dynamics).
+  ``r2_fit_to_true`` predicts the true states from the fitted ones: near 1 when the fitted
+  model holds all of the true state;
+- round trip: true states mapped into the model's space and back (two affine maps fitted on
+  all trials), R² against the true states. This is not CtDB's cycle consistency, which maps
+  the fitted model's latents to its own log-rates and back
+  (:func:`dynascope.recordings.ctdb_cycle_consistency`);
 - fixed-point recovery: the true fixed points mapped into the model's space by the affine map,
   the fraction that lie within ``match_tol`` (relative to the model's state scale) of one of
   the model's fixed points, the mean difference of the leading Jacobian eigenvalue moduli of
-  matched pairs, and the mechanism distance between the two saddle→attractor graphs.
+  matched pairs, and the mechanism distance between the two saddle→attractor graphs;
+- :func:`fixed_point_recovery`: kind by kind (attractors with attractors, index-1 saddles with
+  index-1 saddles), how many of the true system's points the fitted model has, and whether the
+  leading time constants at matched points agree.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_float
-from ._compare import _fit_map, _r2, compare_states
+from .._validation import caller_stacklevel, check_float
+from ..exceptions import InvalidParameterError
+from ._compare import _fit_map, _r2, compare_fixed_points, compare_states
 from ._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
 
-__all__ = ["RecoveryMetrics", "recovery_metrics"]
+__all__ = ["FixedPointRecovery", "RecoveryMetrics", "fixed_point_recovery", "recovery_metrics"]
 
 
 @dataclass(frozen=True)
@@ -33,10 +43,15 @@ class RecoveryMetrics:
 
     Attributes
     ----------
-    r2_true_to_fit, r2_fit_to_true : float
-        Held-out R² of affine maps between the two state spaces.
-    cycle_r2 : float
-        R² of true states mapped true → fitted → true.
+    r2_true_to_fit : float
+        Held-out R² of the fitted states predicted from the true ones (CtDB's state R²: the
+        model holds nothing but the true state).
+    r2_fit_to_true : float
+        Held-out R² of the true states predicted from the fitted ones (the model holds all of
+        the true state).
+    round_trip_r2 : float
+        R² of true states mapped true → fitted → true (not CtDB's cycle consistency; see the
+        module docstring). ``cycle_r2`` is its former name, deprecated.
     fp_recovered : float
         Fraction of the true fixed points with a model fixed point within ``match_tol``.
     fp_eig_error : float
@@ -49,12 +64,24 @@ class RecoveryMetrics:
 
     r2_true_to_fit: float
     r2_fit_to_true: float
-    cycle_r2: float
+    round_trip_r2: float
     fp_recovered: float
     fp_eig_error: float
     mechanism_distance: float
     true_graph: MechanismGraph
     fit_graph: MechanismGraph
+
+    @property
+    def cycle_r2(self) -> float:
+        """Former name of :attr:`round_trip_r2` (it is not CtDB's cycle consistency)."""
+        warnings.warn(
+            "RecoveryMetrics.cycle_r2 is renamed round_trip_r2 (it is not CtDB's cycle "
+            "consistency, which is dynascope.recordings.ctdb_cycle_consistency); cycle_r2 will "
+            "be removed in the next release.",
+            FutureWarning,
+            stacklevel=caller_stacklevel(),
+        )
+        return self.round_trip_r2
 
 
 def recovery_metrics(
@@ -109,6 +136,174 @@ def recovery_metrics(
             lf = np.abs(g_fit.fixed_points.eigvals[cols[ok]]).max(1)
             eig_err = float(np.mean(np.abs(lt - lf)))
     return RecoveryMetrics(
-        states.r2_a_to_b, states.r2_b_to_a, cycle, recovered, eig_err,
-        mechanism_distance(g_true, g_fit), g_true, g_fit,
+        states.r2_a_to_b,
+        states.r2_b_to_a,
+        cycle,
+        recovered,
+        eig_err,
+        mechanism_distance(g_true, g_fit),
+        g_true,
+        g_fit,
+    )
+
+
+@dataclass(frozen=True)
+class FixedPointRecovery:
+    """Which of a true system's attractors and index-1 saddles a fitted model has.
+
+    The two sets of fixed points are paired by :func:`compare_fixed_points`: the fitted points
+    are mapped into the true state space by the affine map fitted from the fitted states to the
+    true states (the direction that is exact when the fitted model holds all of the true state;
+    the other one would also have to predict whatever else the fitted model holds), and paired
+    with the true points of the same kind (attractors with attractors, index-1 saddles with
+    index-1 saddles) by a minimum-total-distance assignment. A pair recovers its true point
+    when the mapped distance is at most ``match_tol`` times the distance from that true point
+    to the nearest other true point of its kind (at the default ½, the mapped point is nearer
+    its partner than any other point of that kind could be). The tolerance is relative to the
+    separation of the points, not to the spread of the states: an imperfect map (state R²
+    below 1) displaces every mapped point by a fraction of the spread, which says nothing
+    about whether the right point was found.
+
+    Attributes
+    ----------
+    n_attractors, n_saddles : int
+        The true system's attractors and index-1 saddles.
+    attractors_recovered, saddles_recovered : int
+        How many of them have a matched fitted point.
+    pairs : ndarray of int, shape (n_matched, 2)
+        ``[true index, fitted index]`` into the two :class:`FixedPoints` given.
+    pair_kinds : ndarray of str, shape (n_matched,)
+        ``"attractor"`` or ``"saddle"``.
+    distances : ndarray, shape (n_matched,)
+        Distance of each pair in the true state space, relative to the distance from the true
+        point to its nearest other true point of its kind.
+    tau_true, tau_fit : ndarray, shape (n_matched,)
+        Leading time constant of each pair (in ``dt`` units; the slowest decaying mode at an
+        attractor, the unstable mode's e-folding time at a saddle), as a magnitude.
+    tau_log_error : float
+        Median ``|ln(tau_fit / tau_true)|`` over matched pairs (0: equal time constants;
+        ln 2 ≈ 0.69: a factor of two); NaN when nothing matched.
+    """
+
+    n_attractors: int
+    attractors_recovered: int
+    n_saddles: int
+    saddles_recovered: int
+    pairs: np.ndarray
+    pair_kinds: np.ndarray
+    distances: np.ndarray
+    tau_true: np.ndarray
+    tau_fit: np.ndarray
+    tau_log_error: float
+
+    def summary(self) -> str:
+        """E.g. ``"8/8 attractors, 12/12 saddles recovered"``."""
+        return (
+            f"{self.attractors_recovered}/{self.n_attractors} attractors, "
+            f"{self.saddles_recovered}/{self.n_saddles} saddles recovered"
+        )
+
+
+def _leading_tau(points: Any) -> np.ndarray:
+    """|τ| of the leading mode of each point (largest |λ| discrete, largest Re μ continuous)."""
+    vals = points.stability_eigvals
+    lead = np.argmax(vals.real if points.continuous_time else np.abs(vals), axis=1)
+    return np.abs(points.time_constants[np.arange(len(points)), lead])
+
+
+def fixed_point_recovery(
+    true_points: Any,
+    fit_points: Any,
+    true_states: Any,
+    fit_states: Any,
+    *,
+    match_tol: float = 0.5,
+    ridge: float = 1e-6,
+) -> FixedPointRecovery:
+    """How many of the true system's attractors and index-1 saddles the fitted model has.
+
+    Parameters
+    ----------
+    true_points, fit_points : FixedPoints
+        The two systems' fixed points, with eigenvalues (``compute_jacobians=True``). Slow
+        points are ignored.
+    true_states, fit_states : array, shape (trials, time, size_true) and (…, size_fit)
+        Both systems' states on the same trials: the affine map between them is fitted here
+        (ridge regression on all samples).
+    match_tol : float, default 0.5
+        Largest matched distance, relative to the distance from the true point to its nearest
+        other true point of its kind.
+    ridge : float, default 1e-6
+        Ridge penalty of the map (relative to the mean variance of the fitted states).
+
+    Returns
+    -------
+    FixedPointRecovery
+    """
+    from ..fixedpoints import FixedPoints
+
+    owner = "fixed_point_recovery"
+    for name, pts in (("true_points", true_points), ("fit_points", fit_points)):
+        if not isinstance(pts, FixedPoints):
+            raise InvalidParameterError(
+                f"{name} of {owner} must be a FixedPoints (find_fixed_points); got "
+                f"{type(pts).__name__}."
+            )
+    match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
+    xt = np.asarray(true_states, float).reshape(-1, true_points.x_star.shape[1])
+    spread = float(np.sqrt(((xt - xt.mean(0)) ** 2).sum(1).mean())) or 1.0
+
+    def kinds(p: Any) -> dict[str, np.ndarray]:
+        return {
+            "attractor": np.flatnonzero(p.is_fixed & p.is_stable),
+            "saddle": np.flatnonzero(p.is_fixed & (p.saddle_index == 1)),
+        }
+
+    kt, kf = kinds(true_points), kinds(fit_points)
+    rows_l, cols_l, ratio_l, kind_l = [], [], [], []
+    for kind in ("attractor", "saddle"):
+        it, jf = kt[kind], kf[kind]
+        if not it.size or not jf.size:
+            continue
+        # compare_fixed_points gives distances relative to the true states' spread
+        cmp = compare_fixed_points(
+            fit_points[jf], true_points[it], fit_states, true_states, max_distance=1e300,
+            ridge=ridge,
+        )  # fmt: skip
+        sep = np.linalg.norm(
+            true_points.x_star[it][:, None] - true_points.x_star[it][None], axis=-1
+        )
+        np.fill_diagonal(sep, np.inf)
+        nearest = sep.min(1) / spread
+        r, c = cmp.matches[:, 1], cmp.matches[:, 0]
+        ratio = cmp.distance / nearest[r]
+        ok = ratio <= match_tol
+        rows_l.append(it[r[ok]])
+        cols_l.append(jf[c[ok]])
+        ratio_l.append(ratio[ok])
+        kind_l += [kind] * int(ok.sum())
+    pairs = np.stack(
+        [
+            np.concatenate(rows_l or [np.zeros(0, int)]),
+            np.concatenate(cols_l or [np.zeros(0, int)]),
+        ],
+        axis=1,
+    ).astype(int)
+    kinds_arr = np.asarray(kind_l, dtype=str)
+    tt = _leading_tau(true_points)[pairs[:, 0]]
+    tf = _leading_tau(fit_points)[pairs[:, 1]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_err = np.abs(np.log(tf / tt))
+    finite = np.isfinite(log_err)
+    return FixedPointRecovery(
+        n_attractors=int(kt["attractor"].size),
+        attractors_recovered=int((kinds_arr == "attractor").sum()),
+        n_saddles=int(kt["saddle"].size),
+        saddles_recovered=int((kinds_arr == "saddle").sum()),
+        pairs=pairs,
+        pair_kinds=kinds_arr,
+        distances=np.concatenate(ratio_l or [np.zeros(0)]),
+        tau_true=tt,
+        tau_fit=tf,
+        tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),
     )

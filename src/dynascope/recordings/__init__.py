@@ -13,26 +13,50 @@
   produced the data (:func:`dynascope.analysis.recovery_metrics`,
   :func:`dynascope.analysis.mechanism_distance`); ``dynascope fit`` writes it as a run;
 - :func:`fit_constrained`: a network with one unit per recorded neuron (full rank in closed
-  form, or low rank by LINT with rank selection on held-out trials).
+  form, or low rank by LINT with rank selection on held-out trials);
+- :func:`make_ctdb_flipflop`: spiking data by the Computation-through-Dynamics Benchmark's
+  recipe from a flip-flop network, and its four scores (:func:`ctdb_scores`).
 """
 
 from ._constrained import ConstrainedFit, fit_constrained
+from ._ctdb import (
+    CTDB_3BFF_GRU,
+    CtdbDataset,
+    CtdbScores,
+    ctdb_co_bps,
+    ctdb_cycle_consistency,
+    ctdb_flipflop_generator,
+    ctdb_rate_r2,
+    ctdb_scores,
+    ctdb_state_r2,
+    make_ctdb_flipflop,
+)
 from ._data import QUANTITIES, SPLITS, Recordings, save_recordings
 from ._fit import FIT_MODELS, LIKELIHOODS, FittedRecordingModel, fit_to_recordings
 from ._formats import read_hdf5, read_netcdf, read_nwb, recordings_from_xarray, write_nwb
 from ._load import load_recordings
 
 __all__ = [
+    "CTDB_3BFF_GRU",
     "FIT_MODELS",
     "LIKELIHOODS",
     "QUANTITIES",
     "SPLITS",
     "ConstrainedFit",
+    "CtdbDataset",
+    "CtdbScores",
     "FittedRecordingModel",
     "Recordings",
+    "ctdb_co_bps",
+    "ctdb_cycle_consistency",
+    "ctdb_flipflop_generator",
+    "ctdb_rate_r2",
+    "ctdb_scores",
+    "ctdb_state_r2",
     "fit_constrained",
     "fit_to_recordings",
     "load_recordings",
+    "make_ctdb_flipflop",
     "read_hdf5",
     "read_netcdf",
     "read_nwb",

@@ -1,0 +1,136 @@
+"""Ground-truth recovery (dynascope.analysis._recovery): fixed points matched kind by kind
+through the affine map between state spaces, time constants compared, and the renamed
+round-trip R²."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dynascope
+from dynascope.analysis import fixed_point_recovery, recovery_metrics
+from dynascope.exceptions import InvalidParameterError, ShapeError
+from dynascope.fixedpoints import FixedPoints, find_fixed_points
+
+MODEL_FILE = Path(__file__).parent / "data" / "flipflop_gru16.safetensors"
+
+
+@pytest.fixture(scope="module")
+def system() -> tuple[dynascope.RNNModel, np.ndarray, FixedPoints]:
+    """The 16-unit flip-flop GRU (8 attractors, 12 index-1 saddles), its states and points."""
+    model = dynascope.load(MODEL_FILE)
+    gen = torch.Generator().manual_seed(1)
+    pulse = torch.rand(128, 64, 3, generator=gen) < 0.2
+    pulse[:, 0] = True
+    sign = torch.randint(0, 2, (128, 64, 3), generator=gen) * 2.0 - 1.0
+    with torch.no_grad():
+        states, _ = model(pulse * sign)
+    fps = find_fixed_points(model, initial_states=states, n_init=1024, noise=0.2, seed=0)
+    return model, states.double().numpy(), fps
+
+
+def _transformed(fps: FixedPoints, a: np.ndarray, c: np.ndarray) -> FixedPoints:
+    """The same points in coordinates ``x a + c`` (eigenvalues do not change)."""
+    return replace(fps, x_star=fps.x_star @ a + c)
+
+
+def test_the_system_recovers_itself(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    _, x, fps = system
+    r = fixed_point_recovery(fps, fps, x, x)
+    assert (r.n_attractors, r.n_saddles) == (8, 12)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert r.tau_log_error == pytest.approx(0.0, abs=1e-12)
+    assert r.distances.max() < 1e-3  # the ridge penalty (1e-6) shrinks the map slightly
+    assert set(map(tuple, r.pairs)) == {(i, i) for i in r.pairs[:, 0]}
+    assert sorted(r.pair_kinds.tolist()) == ["attractor"] * 8 + ["saddle"] * 12
+
+
+def test_recovery_through_an_affine_change_of_coordinates(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # a fitted model whose state space is a rotated, scaled, shifted copy, with 4 extra
+    # (constant) dimensions: every point is found through the fitted map
+    _, x, fps = system
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((20, 20)))
+    a = 3.0 * q[:16]
+    c = rng.standard_normal(20)
+    r = fixed_point_recovery(fps, _transformed(fps, a, c), x, x @ a + c)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert r.tau_log_error == pytest.approx(0.0, abs=1e-12)
+    assert r.distances.max() < 1e-3
+
+
+def test_missing_points_and_wrong_kinds_are_not_recovered(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    _, x, fps = system
+    attractors = np.flatnonzero(fps.is_fixed & fps.is_stable)
+    keep = np.ones(len(fps), bool)
+    keep[attractors[:3]] = False  # the fitted model lacks three attractors
+    r = fixed_point_recovery(fps, fps[keep], x, x)
+    assert (r.attractors_recovered, r.saddles_recovered) == (5, 12)
+    # a fitted model with only the saddles: no attractor matches a saddle
+    only_saddles = fps[fps.is_fixed & (fps.saddle_index == 1)]
+    r = fixed_point_recovery(fps, only_saddles, x, x)
+    assert (r.attractors_recovered, r.saddles_recovered) == (0, 12)
+    # each fitted point displaced by 0.3 of the distance to the nearest point of its kind, in a
+    # random direction: recovered at match_tol 0.5, not at 0.2
+    nearest = np.ones(len(fps))
+    for kind in (fps.is_fixed & fps.is_stable, fps.is_fixed & (fps.saddle_index == 1)):
+        sep = np.linalg.norm(fps.x_star[kind][:, None] - fps.x_star[kind][None], axis=-1)
+        np.fill_diagonal(sep, np.inf)
+        nearest[kind] = sep.min(1)
+    step = np.random.default_rng(1).standard_normal(fps.x_star.shape)
+    step *= (0.3 * nearest / np.linalg.norm(step, axis=1))[:, None]
+    moved = replace(fps, x_star=fps.x_star + step)
+    r = fixed_point_recovery(fps, moved, x, x)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert np.allclose(r.distances, 0.3, atol=1e-3)  # the map (fitted on x, x) is the identity
+    none = fixed_point_recovery(fps, moved, x, x, match_tol=0.2)
+    assert none.summary() == "0/8 attractors, 0/12 saddles recovered"
+
+
+def test_time_constants_are_compared(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # every eigenvalue modulus raised to the power 2 halves every discrete time constant:
+    # |ln(tau_fit / tau_true)| = ln 2 at every matched point
+    _, x, fps = system
+    assert fps.eigvals is not None
+    lam = fps.eigvals
+    squared = replace(fps, eigvals=np.abs(lam) ** 2 * np.exp(1j * np.angle(lam)))
+    r = fixed_point_recovery(fps, squared, x, x)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert r.tau_log_error == pytest.approx(np.log(2.0), rel=1e-9)
+    assert np.allclose(r.tau_fit, r.tau_true / 2.0)
+
+
+def test_fixed_point_recovery_errors(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    _, x, fps = system
+    with pytest.raises(InvalidParameterError, match="FixedPoints"):
+        fixed_point_recovery(fps, "points", x, x)
+    with pytest.raises(ShapeError, match="same trials"):
+        fixed_point_recovery(fps, fps, x, x[:3])
+    with pytest.raises(ShapeError, match="state sizes"):
+        fixed_point_recovery(fps, fps, x, x[..., :4])
+    with pytest.raises(InvalidParameterError, match="match_tol"):
+        fixed_point_recovery(fps, fps, x, x, match_tol=-1.0)
+
+
+def test_round_trip_r2_and_deprecated_name(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    model, x, _ = system
+    m = recovery_metrics(model, x[:32], model, x[:32])
+    assert m.round_trip_r2 > 0.999
+    with pytest.warns(FutureWarning, match="round_trip_r2"):
+        assert m.cycle_r2 == m.round_trip_r2
