@@ -17,10 +17,13 @@ the first steps (the transient) are dropped and ``--starts`` states kept (defaul
 4. Points: distinct roots of each (within 1e-6 × the RMS norm of the starts, dynascope's own
    duplicate radius), how many of the baseline's roots dynascope found (from all starts and from
    the subset) and how many of dynascope's subset roots the baseline found.
+5. ``--check``: ``find_fixed_points`` from the baseline's roots as starts (are they real and
+   reachable?) and from the subset with ``stage1=None`` (stage 2 alone from the same starts).
+``--no-full`` skips part 1 (the 1024-start search; parts 3-4 then compare with the subset).
 
 Usage: python benchmarks/chaotic.py [--n 4096] [--starts 1024] [--baseline-starts 16]
        [--newton-iter 30] [--slow-tol 1e-2] [--threads 1] [--no-certify]
-       [--jacobian auto] [--baseline-only]
+       [--jacobian auto] [--baseline-only] [--no-full] [--check]
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ def n_matched(a: np.ndarray, b: np.ndarray, radius: float) -> int:
     return int((d.min(axis=1) <= radius).sum())
 
 
+def fixed(fps) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.asarray(fps.x_star)[np.asarray(fps.kind) == "fixed"]
+
+
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -124,6 +131,10 @@ def main() -> None:
     parser.add_argument("--slow-tol", type=float, default=1e-2, help="q = ½‖F − x‖² bound.")
     parser.add_argument("--no-certify", action="store_true")
     parser.add_argument("--jacobian", default="auto", help="find_fixed_points' jacobian option.")
+    parser.add_argument("--no-full", action="store_true", help="Skip part 1 (all starts).")
+    parser.add_argument(
+        "--check", action="store_true", help="Part 5: Newton's roots as starts; stage1=None."
+    )
     parser.add_argument(
         "--baseline-only", action="store_true", help="Only the Newton (its cost at large N)."
     )
@@ -155,10 +166,12 @@ def main() -> None:
     kw = dict(
         seed=0, slow_tol=args.slow_tol, certify=not args.no_certify, jacobian=args.jacobian
     )
-    if not args.baseline_only:
+    fps = None
+    if not args.baseline_only and not args.no_full:
         fps, cpu, wall = timed(lambda: find_fixed_points(net, initial_states=starts, **kw))
         print(f"1. dynascope, all {args.starts} starts: wall {wall:.1f} s, CPU {cpu:.1f} s; "
               f"{summary(fps)}; met ≤ 120 s: {wall <= 120}; peak RSS {peak_mib():.0f} MiB")
+    if not args.baseline_only:
         fps_sub, cpu_s, wall_s = timed(
             lambda: find_fixed_points(net, initial_states=starts[sub], **kw)
         )
@@ -186,21 +199,40 @@ def main() -> None:
     )
     if args.baseline_only:
         return
+    extrapolated = (
+        f"; extrapolated {args.starts} starts vs measured "
+        f"{sum(times) / len(sub) * args.starts / wall:.2f}x"
+        if fps is not None
+        else ""
+    )
     print(
         f"   time ratio Newton / dynascope: same {len(sub)} starts "
-        f"{sum(times) / wall_s:.2f}x; extrapolated {args.starts} starts vs measured "
-        f"{sum(times) / len(sub) * args.starts / wall:.2f}x"
+        f"{sum(times) / wall_s:.2f}x{extrapolated}"
     )
-    fixed_all = np.asarray(fps.x_star)[np.asarray(fps.kind) == "fixed"]
-    fixed_sub = np.asarray(fps_sub.x_star)[np.asarray(fps_sub.kind) == "fixed"]
+    fixed_all = fixed(fps_sub if fps is None else fps)
+    which = "subset" if fps is None else "all"
+    fixed_sub = fixed(fps_sub)
     print(
         f"4. Newton roots found by dynascope: {n_matched(base_pts, fixed_all, radius)}/"
-        f"{len(base_pts)} (all starts), {n_matched(base_pts, fixed_sub, radius)}/"
+        f"{len(base_pts)} ({which} starts), {n_matched(base_pts, fixed_sub, radius)}/"
         f"{len(base_pts)} (subset); dynascope subset roots found by Newton: "
         f"{n_matched(fixed_sub, base_pts, radius)}/{len(fixed_sub)}; "
-        f"root norms: dynascope (all) {np.round(np.linalg.norm(fixed_all, axis=1), 2).tolist()}, "
+        f"root norms: dynascope ({which}) "
+        f"{np.round(np.linalg.norm(fixed_all, axis=1), 2).tolist()}, "
         f"Newton {np.round(np.linalg.norm(base_pts, axis=1), 2).tolist()}"
     )
+    if args.check and len(base_pts):
+        for label, extra in (
+            ("Newton's roots as starts", dict(initial_states=torch.tensor(base_pts))),
+            (f"stage1=None, {len(sub)} starts", dict(initial_states=starts[sub], stage1=None)),
+        ):
+            f, _, t = timed(lambda extra=extra: find_fixed_points(net, **kw, **extra))
+            pts = fixed(f)
+            print(
+                f"5. dynascope, {label}: wall {t:.1f} s; {summary(f)}; Newton roots found "
+                f"{n_matched(base_pts, pts, radius)}/{len(base_pts)}; norms "
+                f"{np.round(np.linalg.norm(pts, axis=1), 2).tolist()}"
+            )
 
 
 if __name__ == "__main__":
