@@ -37,10 +37,9 @@ import time
 import numpy as np
 import torch
 
-from dynascope.analysis import mechanism_graph, recovery_metrics
+from dynascope.analysis import fixed_point_recovery, mechanism_graph, recovery_metrics
 from dynascope.models import VanillaRNN
 from dynascope.recordings import Recordings, fit_to_recordings
-from dynascope.recordings._fitrun import recovered_by_kind
 
 #: Frames the encoder of the initial state reads (3 is the library's default).
 ENC = 5
@@ -124,15 +123,15 @@ def run_case(
     states = fit.states(rec)
     m = recovery_metrics(hidden, x, fit.model, states)
     g_fit = mechanism_graph(fit.model, states, seed=0)
-    found = recovered_by_kind(m.true_graph.fixed_points, x, g_fit.fixed_points, states)
+    found = fixed_point_recovery(m.true_graph.fixed_points, g_fit.fixed_points, x, states)
     return {
         "case": name, "settings": "old" if old else "new", "model": model, "seed": seed,
         "restarts": 1 if old else restarts,
         "steps": steps,
         "best_step": fit.best_step, "r2_valid": round(fit.r2(valid), 4),
         "ceiling": round(noise_ceiling(clean, noise), 4), "r2_clean": round(float(r2_clean), 4),
-        "attractors": "{}/{}".format(*found["attractors"]),
-        "saddles": "{}/{}".format(*found["saddles"]),
+        "attractors": f"{found.attractors_recovered}/{found.n_attractors}",
+        "saddles": f"{found.saddles_recovered}/{found.n_saddles}",
         "fit_points_by_index": _by_index(g_fit), "true_points_by_index": _by_index(m.true_graph),
         "state_r2": round(m.r2_true_to_fit, 4),
         "wall_s": round(wall, 1),

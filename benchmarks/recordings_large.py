@@ -115,7 +115,8 @@ def main() -> None:
         "max_match_distance": round(float(cmp.distance.max()), 4) if len(cmp.distance) else None,
         "fp_recovered": round(rm.fp_recovered, 3),
         "state_r2_true_to_fit": round(rm.r2_true_to_fit, 4),
-        "state_r2_fit_to_true": round(rm.r2_fit_to_true, 4), "cycle_r2": round(rm.cycle_r2, 4),
+        "state_r2_fit_to_true": round(rm.r2_fit_to_true, 4),
+        "round_trip_r2": round(rm.round_trip_r2, 4),
         "fp_eig_error": round(rm.fp_eig_error, 4),
         "mechanism_distance": round(rm.mechanism_distance, 4),
     }), flush=True)

@@ -14,14 +14,14 @@ import torch
 from click.testing import CliRunner
 
 from dynascope import save
-from dynascope.analysis import mechanism_graph
+from dynascope.analysis import fixed_point_recovery, mechanism_graph
 from dynascope.cli import main
 from dynascope.exceptions import InvalidParameterError
 from dynascope.models import GRU
 from dynascope.networks import planted_network
 from dynascope.recordings import Recordings, fit_to_recordings, save_recordings
 from dynascope.recordings._fit import bits_per_spike
-from dynascope.recordings._fitrun import fit_run, recovered_by_kind
+from dynascope.recordings._fitrun import fit_run
 
 
 def _decision(n_trials: int = 32, noise: float = 0.01, seed: int = 0):
@@ -192,11 +192,11 @@ def test_acceptance_case_small() -> None:
     # measured 0.025 to 0.035 below the ceiling for three seeds of the data
     assert fit.r2(rec.subset("valid")) > bench.noise_ceiling(clean, noise) - 0.05
     states = fit.states(rec)
-    found = recovered_by_kind(
-        mechanism_graph(hidden, x, seed=0).fixed_points, x,
-        mechanism_graph(fit.model, states, seed=0).fixed_points, states,
+    found = fixed_point_recovery(
+        mechanism_graph(hidden, x, seed=0).fixed_points,
+        mechanism_graph(fit.model, states, seed=0).fixed_points, x, states,
     )
-    assert found["attractors"] == (4, 4)
+    assert (found.attractors_recovered, found.n_attractors) == (4, 4)
 
 
 def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:

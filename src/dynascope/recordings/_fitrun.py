@@ -41,11 +41,10 @@ from ._data import Recordings
 from ._fit import FittedRecordingModel, fit_to_recordings, score_prediction
 from ._load import load_recordings
 
-__all__ = ["FitRunResult", "fit_run", "recovered_by_kind"]
+__all__ = ["FitRunResult", "fit_run"]
 
 #: A mapped reference fixed point is recovered when a fitted one of the same saddle index lies
 #: within this fraction of the RMS norm of the fitted network's centred states.
-MATCH_TOL = 0.1
 
 
 @dataclass
@@ -56,47 +55,6 @@ class FitRunResult:
     out_dir: Path
     summary: dict[str, float] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
-
-
-def recovered_by_kind(
-    true_fps: Any,
-    true_states: np.ndarray,
-    fit_fps: Any,
-    fit_states: np.ndarray,
-    *,
-    match_tol: float = MATCH_TOL,
-    seed: int = 0,
-) -> dict[str, tuple[int, int]]:
-    """Reference attractors and index-1 saddles recovered by the fit: ``{"attractors": (k, n),
-    "saddles": (k, n)}``.
-
-    The reference's fixed points are mapped into the fitted network's state space by the
-    affine map fitted between the two systems' states on the same trials
-    (:func:`dynascope.analysis.compare_states`), and matched one-to-one (Hungarian assignment)
-    to the fitted points of the same saddle index; a match within ``match_tol`` times the RMS
-    norm of the fitted network's centred states counts.
-    """
-    from scipy.optimize import linear_sum_assignment  # noqa: PLC0415 (keeps the import light)
-
-    from ..analysis import compare_states  # noqa: PLC0415
-
-    cmp = compare_states(true_states, fit_states, seed=seed)
-    xf = np.asarray(fit_states, float).reshape(-1, np.shape(fit_states)[-1])
-    scale = float(np.sqrt(((xf - xf.mean(0)) ** 2).sum(1).mean()))
-    t, f = true_fps.fixed, fit_fps.fixed
-    out = {}
-    for name, index in (("attractors", 0), ("saddles", 1)):
-        tx = t.x_star[t.saddle_index == index] if len(t) else np.zeros((0, 1))
-        fx = f.x_star[f.saddle_index == index] if len(f) else np.zeros((0, 1))
-        found = 0
-        if len(tx) and len(fx):
-            cost = np.linalg.norm(
-                (tx @ cmp.map_a_to_b + cmp.offset_a_to_b)[:, None] - fx[None], axis=-1
-            )
-            rows, cols = linear_sum_assignment(cost)
-            found = int((cost[rows, cols] <= match_tol * scale).sum())
-        out[name] = (found, len(tx))
-    return out
 
 
 def _fixed_point_rows(fps: Any) -> list[tuple[str, ...]]:
@@ -203,7 +161,11 @@ def fit_run(
     resume : bool
         Continue an interrupted fit in ``out_dir``.
     """
-    from ..analysis import mechanism_graph, recovery_metrics  # noqa: PLC0415
+    from ..analysis import (  # noqa: PLC0415
+        fixed_point_recovery,
+        mechanism_graph,
+        recovery_metrics,
+    )
 
     rec = (
         recordings if isinstance(recordings, Recordings)
@@ -256,11 +218,12 @@ def fit_run(
     if ref_model is not None:
         assert rec.latents is not None
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0)
-        found = recovered_by_kind(m.true_graph.fixed_points, rec.latents, fps, states)
+        found = fixed_point_recovery(m.true_graph.fixed_points, fps, rec.latents, states)
         r.update(
-            ref_attractors=found["attractors"][1], ref_attractors_found=found["attractors"][0],
-            ref_saddles=found["saddles"][1], ref_saddles_found=found["saddles"][0],
-            state_r2=m.r2_true_to_fit, fit_to_true_r2=m.r2_fit_to_true, cycle_r2=m.cycle_r2,
+            ref_attractors=found.n_attractors, ref_attractors_found=found.attractors_recovered,
+            ref_saddles=found.n_saddles, ref_saddles_found=found.saddles_recovered,
+            tau_log_error=found.tau_log_error, state_r2=m.r2_true_to_fit,
+            fit_to_true_r2=m.r2_fit_to_true, round_trip_r2=m.round_trip_r2,
             fp_recovered=m.fp_recovered, mechanism_distance=m.mechanism_distance,
         )
         sections.append(_reference_section(r, str(reference)))
@@ -276,7 +239,8 @@ def fit_run(
         n_attractors=r["n_attractors"], n_saddles=r["n_saddles"], n_fixed_points=r["n_fixed"],
     )
     for key in ("ref_attractors", "ref_attractors_found", "ref_saddles", "ref_saddles_found",
-                "state_r2", "fit_to_true_r2", "cycle_r2", "fp_recovered", "mechanism_distance"):
+                "state_r2", "fit_to_true_r2", "round_trip_r2", "fp_recovered", "mechanism_distance",
+                "tau_log_error"):
         if ref_model is not None:
             summary[key] = float(r[key])
     summary = {k: v for k, v in summary.items() if not (isinstance(v, float) and math.isnan(v))}
@@ -485,16 +449,18 @@ def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
     rows = (
         ("state R² (reference → fit)", _fmt(r["state_r2"])),
         ("state R² (fit → reference)", _fmt(r["fit_to_true_r2"])),
-        ("cycle R²", _fmt(r["cycle_r2"])),
+        ("round-trip R² (reference → fit → reference)", _fmt(r["round_trip_r2"])),
         ("attractors recovered", f"{r['ref_attractors_found']}/{r['ref_attractors']}"),
         ("index-1 saddles recovered", f"{r['ref_saddles_found']}/{r['ref_saddles']}"),
+        ("time constants, median |ln(τ fit / τ reference)|", _fmt(r["tau_log_error"])),
         ("fixed points recovered (all)", _fmt(r["fp_recovered"])),
         ("mechanism distance", _fmt(r["mechanism_distance"])),
     )
     text = (
         f"The reference model {Path(reference).name} against the fit, on the recorded trials: "
         "affine maps between the two state spaces (held-out trials), and the reference's fixed "
-        "points mapped into the fit's state space and matched to fitted points of the same "
-        f"saddle index (within {MATCH_TOL:g} of the fit's state scale)."
+        "attractors and index-1 saddles matched kind by kind to the fit's through the affine map "
+        "between the latents (a match lies within half the distance from the reference point to "
+        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery)."
     )
     return Section("Comparison with the reference model", text, table=Table(("", "value"), rows))
