@@ -51,5 +51,8 @@ def test_recordings_tutorial_runs_and_prints_what_it_shows(tmp_path: Path) -> No
         "python read_session.py",
         "python roundtrip.py",
         "python other_formats.py",
+        "dynascope fit session.nwb --bin-size 0.05 --model gru --hidden 8 --steps 200 "
+        "--out fit_run",
     ]
+    assert (tmp_path / "fit_run" / "report.html").is_file()
     assert compared == 1
