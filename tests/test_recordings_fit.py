@@ -288,3 +288,39 @@ def test_restarts_keep_the_best_seed(tmp_path) -> None:
     assert fit.best_valid_loss == min(alone.values())
     assert (tmp_path / "restart_0" / "checkpoint.safetensors").exists()
     assert (tmp_path / "restart_1" / "checkpoint.safetensors").exists()
+
+
+def test_poisson_r2_ceiling_is_the_true_rates_r2() -> None:
+    # two rates, half the frames each: Var(λ) = ((λ1 − λ0)/2)², E[λ] = (λ0 + λ1)/2
+    from dynascope.recordings._fitted import _r2, poisson_r2_ceiling
+
+    rng = np.random.default_rng(0)
+    lam = np.where(rng.random((400, 50, 6)) < 0.5, 0.25, 1.25)
+    y = rng.poisson(lam).astype(float)
+    mask = np.ones(y.shape[:2], bool)
+    expected = 0.25 / (0.25 + 0.75)
+    assert poisson_r2_ceiling(y, mask) == pytest.approx(expected, abs=0.01)
+    # the true rates themselves score that R² on these counts
+    assert _r2(lam, y, mask) == pytest.approx(expected, abs=0.01)
+    assert math.isnan(poisson_r2_ceiling(np.ones((2, 3, 1)), np.ones((2, 3), bool)))
+
+
+@pytest.mark.parametrize(("r2", "ceiling", "poor"), [(0.2, 0.22, False), (0.05, 0.22, True)])
+def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> None:
+    from dynascope.recordings._fitrun import _claims
+    from dynascope.report import evaluate
+
+    r = {"r2": r2, "on": "the test trials", "likelihood": "poisson", "ceiling": ceiling,
+         "ceiling_share": r2 / ceiling, "co_bps": 0.1, "n_heldout": 0, "heldout_r2": math.nan,
+         "n_fixed": 3, "n_attractors": 2, "n_saddles": 1, "n_other": 0, "has_reference": False,
+         "ref_attractors": 0, "ref_attractors_found": 0, "ref_saddles": 0,
+         "ref_saddles_found": 0, "state_r2": math.nan}
+    v = evaluate(_claims(), r)
+    assert v["fit_explains"].holds is None  # R² of counts is not judged on the absolute scale
+    assert v["fit_explains_counts"].holds is (not poor)
+    assert ("The fit is poor" in v["fit_explains_counts"].text) is poor
+    assert f"{r2:.1%}" in v["fit_explains_counts"].text
+    assert "2 attractors, 1 index-1 saddle and 0 other fixed points" in v["fixed_points"].text
+    gaussian = evaluate(_claims(), {**r, "likelihood": "gaussian", "r2": 0.3})
+    assert gaussian["fit_explains"].holds is False
+    assert gaussian["fit_explains_counts"].holds is None

@@ -21,7 +21,7 @@ from ..exceptions import InvalidParameterError
 from ..models import RNNModel
 from ._data import Recordings
 
-__all__ = ["FittedRecordingModel", "bits_per_spike", "score_prediction"]
+__all__ = ["FittedRecordingModel", "bits_per_spike", "poisson_r2_ceiling", "score_prediction"]
 
 
 def _features(network: RNNModel, x: torch.Tensor) -> torch.Tensor:
@@ -195,10 +195,25 @@ def score_prediction(pred: np.ndarray, rec: Recordings, likelihood: str) -> dict
         per = lam - y * np.log(lam)
         out["heldin_bps"] = bits_per_spike(pred[..., inn], y[..., inn], m)
         out["co_bps"] = bits_per_spike(pred[..., held], y[..., held], m) if held.size else nan
+        out["r2_ceiling"] = poisson_r2_ceiling(y, m)
     else:
         per = (pred - y) ** 2
     out["nll"] = float((per * m[..., None]).sum() / (m.sum() * y.shape[2]))
     return out
+
+
+def poisson_r2_ceiling(counts: np.ndarray, mask: np.ndarray) -> float:
+    """The R² (pooled over units, as :meth:`FittedRecordingModel.score` computes it) that the
+    true rates themselves would reach on Poisson ``counts`` ``(trials, time, units)``.
+
+    For Poisson counts the variance of each unit's counts is the variance of its rate plus its
+    mean rate, so ``Σ_u max(var_u − mean_u, 0) / Σ_u var_u`` estimates the explainable share
+    from the counts alone (method of moments; no fit involved). NaN when the counts do not vary.
+    """
+    y = np.asarray(counts, float)[np.asarray(mask, bool)]
+    var, mean = y.var(0), y.mean(0)
+    total = float(var.sum())
+    return float(np.maximum(var - mean, 0.0).sum() / total) if total > 0 else math.nan
 
 
 def _r2(pred: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
