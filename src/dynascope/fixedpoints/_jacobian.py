@@ -48,7 +48,9 @@ def step(model: RNNModel, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         return model.step(x, u)
 
 
-def _chunks(n_rows: int, per_row: int) -> list[slice]:
+def jacobian_chunks(n_rows: int, per_row: int) -> list[slice]:
+    """Slices of ``n_rows`` rows with at most :data:`MAX_JACOBIAN_ENTRIES` // ``per_row`` rows
+    each (at least one): the batches whose ``per_row`` Jacobian entries per row fit the budget."""
     size = max(1, MAX_JACOBIAN_ENTRIES // max(per_row, 1))
     return [slice(i, min(i + size, n_rows)) for i in range(0, n_rows, size)]
 
@@ -70,7 +72,7 @@ def jacobians(
     jac = None if closed is not None else vmap(jacrev(_single_step(model), argnums=argnums))
     jx_parts: list[torch.Tensor] = []
     ju_parts: list[torch.Tensor] = []
-    for sl in _chunks(n, s * (s + n_in)):
+    for sl in jacobian_chunks(n, s * (s + n_in)):
         if closed is not None:
             jx_c, ju_c = closed.jacobians(x[sl], u[sl], with_u)
         else:

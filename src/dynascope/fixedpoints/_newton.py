@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import torch
 
 from ..models import RNNModel
-from ._jacobian import newton_distance, residual_and_jacobian, single_threaded_lapack, step
+from ._jacobian import (
+    jacobian_chunks,
+    newton_distance,
+    residual_and_jacobian,
+    single_threaded_lapack,
+    step,
+)
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
@@ -54,6 +60,19 @@ def _norms(model: RNNModel, xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class _Iterates:
+    """Stage 2's per-point state, updated in place: points, iteration counts, last residual
+    norms, LM damping, whether the last step was rejected, residual at the last stall check."""
+
+    x: torch.Tensor
+    n_iter: torch.Tensor
+    last_r: torch.Tensor
+    mu: torch.Tensor
+    rejected: torch.Tensor
+    checkpoint: torch.Tensor
+
+
+@dataclass(frozen=True)
 class DenseNewton:
     """Batched Newton (+ chord steps, + LM fallback) on F(x) − x = 0; see LevenbergMarquardt.
 
@@ -73,47 +92,71 @@ class DenseNewton:
         self, model: RNNModel, x0: torch.Tensor, u: torch.Tensor, known: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Returns the points, their iteration counts and the leaders (as stage 1's, resolved
-        by :func:`resolve_leaders`)."""
+        by :func:`resolve_leaders`).
+
+        Each iteration steps the active points in chunks of at most
+        :data:`~._jacobian.MAX_JACOBIAN_ENTRIES` Jacobian entries (:func:`jacobian_chunks`), so
+        the memory held does not grow with the number of points; every step is per point, so
+        the chunks do not change the iterates. The merges between iterations see all points.
+        """
         opt, dev = self.opt, x0.device
-        x = x0.clone()
-        n = x.shape[0]
-        n_iter = torch.zeros(n, dtype=torch.long, device=dev)
+        n, s = x0.shape
+        st = _Iterates(
+            x=x0.clone(),
+            n_iter=torch.zeros(n, dtype=torch.long, device=dev),
+            last_r=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
+            mu=torch.full((n,), opt.damping, dtype=x0.dtype, device=dev),
+            rejected=torch.zeros(n, dtype=torch.bool, device=dev),
+            checkpoint=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
+        )
         leader = torch.arange(n, device=dev)
-        last_r = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
-        mu = torch.full((n,), opt.damping, dtype=x.dtype, device=dev)
         active = torch.arange(n, device=dev)
-        rejected = torch.zeros(n, dtype=torch.bool, device=dev)
-        checkpoint = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
+        per_row = s * (s + u.shape[1])
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
             if self.merge_radius > 0 and it > 0 and it % LM_MERGE_EVERY == 0:
-                active = merge_active(x, u, last_r, active, leader, self.merge_radius, known)
+                active = merge_active(st.x, u, st.last_r, active, leader, self.merge_radius, known)
                 if active.numel() == 0:
                     break
-            xa, ua = x[active], u[active]
-            r, a = residual_and_jacobian(model, xa, ua)
-            rn = torch.linalg.vector_norm(r, dim=1)
-            keep = self._keep(xa, a, rn, mu[active], rejected[active], n_iter, checkpoint, active)
-            active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
-            if active.numel() == 0:
-                break
-            n_iter[active] += 1
-            x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
-            lm = ~newton_ok
-            accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, lm)
-            accepted = newton_ok | accept_lm
-            x[active] = x_new
-            last_r[active] = torch.where(newton_ok, r_new, rn)
-            if bool(accept_lm.any()):
-                last_r[active[accept_lm]] = _norms(model, x_new[accept_lm], ua[accept_lm])
-            rejected[active] = ~accepted
-            mu[active] = torch.where(
-                accepted,
-                (mu[active] / 10).clamp_min(1e-15),
-                torch.where(lm, mu[active] * 10, mu[active]),
-            )
-        return x, n_iter, leader
+            parts = [
+                self._iterate(model, u, active[sl], st)
+                for sl in jacobian_chunks(active.numel(), per_row)
+            ]
+            active = torch.cat(parts)
+        return st.x, st.n_iter, leader
+
+    def _iterate(
+        self, model: RNNModel, u: torch.Tensor, active: torch.Tensor, st: _Iterates
+    ) -> torch.Tensor:
+        """One iteration of the points ``active`` (``st`` updated in place); returns those that
+        go on."""
+        x, mu = st.x, st.mu
+        xa, ua = x[active], u[active]
+        r, a = residual_and_jacobian(model, xa, ua)
+        rn = torch.linalg.vector_norm(r, dim=1)
+        keep = self._keep(
+            xa, a, rn, mu[active], st.rejected[active], st.n_iter, st.checkpoint, active
+        )
+        active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+        if active.numel() == 0:
+            return active
+        st.n_iter[active] += 1
+        x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
+        lm = ~newton_ok
+        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, lm)
+        accepted = newton_ok | accept_lm
+        x[active] = x_new
+        st.last_r[active] = torch.where(newton_ok, r_new, rn)
+        if bool(accept_lm.any()):
+            st.last_r[active[accept_lm]] = _norms(model, x_new[accept_lm], ua[accept_lm])
+        st.rejected[active] = ~accepted
+        mu[active] = torch.where(
+            accepted,
+            (mu[active] / 10).clamp_min(1e-15),
+            torch.where(lm, mu[active] * 10, mu[active]),
+        )
+        return active
 
     def _keep(
         self,
