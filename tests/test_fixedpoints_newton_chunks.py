@@ -83,3 +83,24 @@ def test_tiny_budget_gives_the_same_points_and_respects_the_budget(
     # the same fixed points (within a tolerance far below their spacing, far above rounding)
     tol = 1e-6 * max(1.0, float(np.abs(full.x_star).max()))
     assert same_set(full.x_star, chunked.x_star, tol), (len(full), len(chunked))
+
+
+def test_newton_distance_in_chunks_matches_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = dynascope.VanillaRNN(1, 24, 1, gain=1.5, form="h", seed=0).double()
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(40, 24, generator=gen, dtype=torch.float64)
+    u = torch.zeros(40, 1, dtype=torch.float64)
+    whole = _jacobian.newton_distance(model, x, u)
+    per_row = 24 * 25
+    sizes: list[int] = []
+    build = _jacobian.residual_and_jacobian
+
+    def recording(m: dynascope.RNNModel, xs: torch.Tensor, us: torch.Tensor):  # type: ignore[no-untyped-def]
+        sizes.append(xs.shape[0])
+        return build(m, xs, us)
+
+    monkeypatch.setattr(_jacobian, "MAX_JACOBIAN_ENTRIES", 7 * per_row)
+    monkeypatch.setattr(_jacobian, "residual_and_jacobian", recording)
+    chunked = _jacobian.newton_distance(model, x, u)
+    assert max(sizes) == 7 and sum(sizes) == 40
+    torch.testing.assert_close(chunked, whole, rtol=1e-9, atol=0.0)

@@ -116,10 +116,22 @@ def newton_distance(
     the map is nearly the identity (saturated gates), ``‖r‖`` can be tiny although no root is
     near, and then the Newton step is long. Singular directions of :math:`J - I` (a continuum of
     fixed points, e.g. a line attractor) are left out of the pseudo-inverse: singular values
-    below ``rcond * max(1, σ_max)`` count as zero. Shape ``(B,)``.
+    below ``rcond * max(1, σ_max)`` count as zero. Shape ``(B,)``. In chunks of at most
+    :data:`MAX_JACOBIAN_ENTRIES` Jacobian entries (per point: the chunks change nothing).
     """
     if x.shape[0] == 0:
         return x.new_zeros(0)
+    s = x.shape[1]
+    parts = [
+        _newton_distance(model, x[sl], u[sl], rcond)
+        for sl in jacobian_chunks(x.shape[0], s * (s + u.shape[1]))
+    ]
+    return _joined(parts, x.new_zeros(0))
+
+
+def _newton_distance(
+    model: RNNModel, x: torch.Tensor, u: torch.Tensor, rcond: float
+) -> torch.Tensor:
     r, a = residual_and_jacobian(model, x, u)
     with single_threaded_lapack():
         delta, info = torch.linalg.solve_ex(a, -r.unsqueeze(2))
