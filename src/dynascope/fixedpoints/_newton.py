@@ -138,7 +138,8 @@ class DenseNewton:
         keep = self._keep(
             xa, a, rn, mu[active], st.rejected[active], st.n_iter, st.checkpoint, active
         )
-        active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+        if not bool(keep.all()):  # (a copy of the Jacobians only when some points stop)
+            active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
         if active.numel() == 0:
             return active
         st.n_iter[active] += 1
@@ -257,12 +258,12 @@ class DenseNewton:
         accept_lm = torch.zeros(xa.shape[0], dtype=torch.bool, device=xa.device)
         if not bool(lm.any()):
             return accept_lm
-        eye = torch.eye(xa.shape[1], dtype=xa.dtype, device=xa.device)
-        al, rl = a[lm], r[lm]
+        al, rl = (a, r) if bool(lm.all()) else (a[lm], r[lm])
         at = al.transpose(1, 2)
-        ata = at @ al
-        scale = ata.diagonal(dim1=1, dim2=2).mean(dim=1).clamp_min(1e-300)
-        lhs = ata + (mu[lm] * scale)[:, None, None] * eye
+        lhs = at @ al
+        diag = lhs.diagonal(dim1=1, dim2=2)
+        scale = diag.mean(dim=1).clamp_min(1e-300)
+        diag.add_((mu[lm] * scale)[:, None])  # AᵀA + μ·scale·I, in place
         with single_threaded_lapack():
             d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
         trial = xa[lm] + d3.squeeze(2)
