@@ -135,6 +135,15 @@ def test_recovery_metrics_self_and_mismatch() -> None:
     assert bad.mechanism_distance == 1.0  # no label in common
     assert bad.fp_recovered < 1.0
     assert bad.r2_fit_to_true < 0.9
+    # a graph the caller already has is used as it is: the same metrics, no second search
+    from dynascope.analysis import mechanism_graph
+
+    given = mechanism_graph(other.model, y, seed=0)
+    reused = recovery_metrics(true.model, x, other.model, y, fit_graph=given)
+    assert reused.fit_graph is given
+    assert (reused.fp_recovered, reused.mechanism_distance) == (
+        bad.fp_recovered, bad.mechanism_distance
+    )
 
 
 def test_cli_compare_model_files(tmp_path) -> None:

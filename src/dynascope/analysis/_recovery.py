@@ -93,6 +93,7 @@ def recovery_metrics(
     match_tol: float = 0.1,
     ridge: float = 1e-6,
     seed: int = 0,
+    fit_graph: MechanismGraph | None = None,
 ) -> RecoveryMetrics:
     """Recovery metrics of ``fit_model`` for ``true_model`` (autonomous, zero input).
 
@@ -108,6 +109,9 @@ def recovery_metrics(
         Ridge penalty of the affine maps (relative to the predictors' mean variance).
     seed : int
         Seed of the held-out split and of the fixed-point searches.
+    fit_graph : MechanismGraph, optional
+        ``mechanism_graph(fit_model, fit_states)`` when the caller has it already (its fixed-point
+        search is then not run again).
     """
     match_tol = check_float(match_tol, "match_tol", "recovery_metrics", min_value=0.0)
     states = compare_states(true_states, fit_states, ridge=ridge, seed=seed)
@@ -117,7 +121,7 @@ def recovery_metrics(
     a_ft, c_ft = _fit_map(xf, xt, ridge)
     cycle = _r2((xt @ a_tf + c_tf) @ a_ft + c_ft, xt)
     g_true = mechanism_graph(true_model, true_states, seed=seed)
-    g_fit = mechanism_graph(fit_model, fit_states, seed=seed)
+    g_fit = mechanism_graph(fit_model, fit_states, seed=seed) if fit_graph is None else fit_graph
     n_true = len(g_true.labels)
     recovered, eig_err = 0.0, float("nan")
     if n_true and len(g_fit.labels):

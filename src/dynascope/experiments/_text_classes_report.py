@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..report import SOLVED, Claim, FigureSpec, Section, Table, at_least, evaluate
+from ._sentiment_report import beats_bag_of_words
 from ._text_classes_results import TextClassesResults
 
 __all__ = ["CLAIMS", "figures", "learned_level", "narrate", "summarize"]
@@ -123,12 +124,7 @@ CLAIMS = (
         "training (epochs, time_limit; the quick settings are a smoke test) and the data.",
         value="accuracy", relation=">= majority + half the bag of words' gain over it",
     ),
-    Claim(
-        "rnn_beats_bag_of_words", lambda r: r.rnn_accuracy > r.bow_accuracy, _cites,
-        "It beats the bag of words by {gap:+.1%}.",
-        "It does not beat the bag of words ({gap:+.1%}).",
-        value="gap", threshold=0.0, relation=">",
-    ),
+    beats_bag_of_words(_cites),
     Claim(
         "manifold_dimension", _dimension, _cites,
         "Its final states span {dim} dimensions (PCs for 90% of the variance, participation "

@@ -237,7 +237,7 @@ def fit_run(
     sections = [_quality_section(fitted, figure), _fixed_point_section(fps)]
     if ref_model is not None:
         assert rec.latents is not None
-        m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0)
+        m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0, fit_graph=graph)
         found = fixed_point_recovery(m.true_graph.fixed_points, fps, rec.latents, states)
         r.update(
             ref_attractors=found.n_attractors, ref_attractors_found=found.attractors_recovered,
