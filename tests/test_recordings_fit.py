@@ -321,6 +321,17 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
     assert ("The fit is poor" in v["fit_explains_counts"].text) is poor
     assert f"{r2:.1%}" in v["fit_explains_counts"].text
     assert "2 attractors, 1 index-1 saddle and 0 other fixed points" in v["fixed_points"].text
+    # held-out units and the reference: the sentences follow co-bps and the counts recovered
+    held = evaluate(_claims(), {**r, "n_heldout": 5, "co_bps": -0.02, "has_reference": True,
+                                "ref_attractors": 8, "ref_attractors_found": 7,
+                                "ref_saddles": 7, "ref_saddles_found": 5, "state_r2": 0.95})
+    assert held["co_smoothing"].holds is False and "no better than" in held["co_smoothing"].text
+    assert held["reference_attractors"].holds is False
+    assert "(7/8 attractors, 5/7 saddles" in held["reference_attractors"].text
+    found = evaluate(_claims(), {**r, "has_reference": True, "ref_attractors": 8,
+                                 "ref_attractors_found": 8, "ref_saddles": 7,
+                                 "ref_saddles_found": 7, "state_r2": 0.95})
+    assert found["reference_attractors"].text.startswith("Every attractor")
     gaussian = evaluate(_claims(), {**r, "likelihood": "gaussian", "r2": 0.3})
     assert gaussian["fit_explains"].holds is False
     assert gaussian["fit_explains_counts"].holds is None
