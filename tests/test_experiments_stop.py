@@ -86,7 +86,8 @@ def test_training_runs_every_step_when_stopping_is_off_or_not_reached(
     r = results_type.load(unreached)
     assert (r.steps, r.stop_reason, r.stop_level) == (steps, "completed", 2.0)
     (section,) = [s for s in report["sections"] if s["title"] == "Task and training"]
-    assert f"Training ran all {steps} steps: no evaluation on held-out trials" in section["text"]
+    assert f"Training ran all {steps} steps (held-out " in section["text"]
+    assert "it stops training early at 2" in section["text"]
 
     # a model given to the run was not trained by it: recorded as such, no training sentence
     given = tmp_path / "given"
@@ -100,6 +101,32 @@ def test_training_runs_every_step_when_stopping_is_off_or_not_reached(
     assert (r.steps, r.stop_reason) == (0, "not trained")
     text = (given / "report.json").read_text()
     assert "Training stopped" not in text and "Training ran" not in text
+
+
+def test_training_stop_reads_how_the_run_ended(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from dynascope.experiments._stages import RunContext
+    from dynascope.experiments._stop import TrainingStop, training_stop
+    from dynascope.report import RunDirectory
+
+    run = RunDirectory(tmp_path / "run", mode="new")
+    records = [
+        {"step": 10, "loss": 1.0, "lr": 1e-3},
+        {"step": 10, "eval_loss": 0.5, "performance": 0.5},
+        {"step": 20, "eval_loss": 0.1, "performance": 0.995},
+    ]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ctx = RunContext(run, SimpleNamespace(steps=100), 0, False)
+    assert training_stop(ctx, 0.99) == TrainingStop(20, "solved", 0.995)
+    assert training_stop(ctx, None) == TrainingStop(20, "completed", 0.995)  # stopping off
+    assert training_stop(ctx, 0.999).reason == "completed"  # level not reached
+    # every step taken (a run made without stopping): completed, even at the level
+    assert training_stop(RunContext(run, SimpleNamespace(steps=20), 0, False), 0.99).reason == (
+        "completed"
+    )
+    given = training_stop(RunContext(run, ctx.options, 0, False, model_source="m.pt"), 0.99)
+    assert (given.steps, given.reason) == (0, "not trained") and math.isnan(given.performance)
 
 
 def test_stop_when_solved_must_be_a_bool() -> None:

@@ -49,15 +49,17 @@ def training_stop(ctx: RunContext, level: float | None) -> TrainingStop:
     """How the run's training ended, given its stop level (``None``: stopping was off).
 
     The trainer stops at the first evaluation at or above ``level``, so the run stopped because
-    the task was solved exactly when its last evaluation is at or above the level.
+    the task was solved exactly when it took fewer than the option ``steps`` and its last
+    evaluation is at or above the level (a run that ran every step, e.g. one made before the
+    option existed, counts as completed whatever its last evaluation).
     """
     records = history(ctx)
     if ctx.model_source is not None or not records:
         return TrainingStop(0, NOT_TRAINED, math.nan)
     evals = [r for r in records if "performance" in r]
     performance = float(evals[-1]["performance"]) if evals else math.nan
-    solved = level is not None and performance >= level
     steps = max(int(r["step"]) for r in records)
+    solved = level is not None and performance >= level and steps < ctx.options.steps
     return TrainingStop(steps, SOLVED_STOP if solved else COMPLETED, performance)
 
 
@@ -106,6 +108,6 @@ def training_sentence(r: Any, what: str, spec: str) -> str:
             f"at the last evaluation {performance}). "
         )
     return (
-        f"Training ran all {r.steps} steps: no evaluation on held-out trials reached the stop "
-        f"level of {what} {format(r.stop_level, spec)} (last {performance}). "
+        f"Training ran all {r.steps} steps (held-out {what} at the last evaluation "
+        f"{performance}; it stops training early at {format(r.stop_level, spec)}). "
     )
