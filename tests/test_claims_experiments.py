@@ -82,7 +82,7 @@ def flipflop_results(n_bits: int = 3, accuracy: float = 0.99):  # type: ignore[n
         connections=np.array(links, dtype=np.int64), n_index1=n_sd, n_bridges=n_sd,
         automaton_labels=tuple(patterns),
         automaton_edges=tuple((i, i, "x") for i in range(n_st)), n_symbols=2 * n_bits,
-        n_wrong=0,
+        n_wrong=0, max_steps=3000, stop_reason="solved", stop_level=1.0, stop_performance=1.0,
     )  # fmt: skip
 
 
