@@ -8,7 +8,8 @@ with the experiment's stages timed:
   before it starts); libraries loaded lazily later count in the stage that first uses them;
 - ``training``: the experiment's ``build`` (training, checkpoints, weights);
 - ``analysis``: ``compute`` (fixed points, linearisation, PCA, manifolds, automaton);
-- ``figures``: drawing the figures and saving them with the results;
+- ``figures``: drawing the figures and the interactive explorer, and saving them with the
+  results;
 - ``report``: ``narrate``/``summarize``, ``report.json`` and ``report.html``.
 
 Each stage is timed in wall seconds and in CPU seconds of the process (``time.process_time``,
@@ -65,11 +66,14 @@ def child(out: str, options: dict[str, object]) -> None:
     _base.publish = timed("figures", _base.publish)
     _base.build_report = timed("report", _base.build_report)
     _base.finish = timed("report", _base.finish)
+    # the experiment's own analyze (flipflop.analyze), its stages timed
     analyze = _base.staged(
         timed("analysis", ff.compute),
         timed("figures", ff.figures),
         timed("report", ff.summarize),
         timed("report", ff.narrate),
+        ff.CLAIMS,
+        explore=timed("figures", ff.explore),
     )
     exp = ex.get_experiment("flipflop")
     ex.EXPERIMENTS["flipflop"] = type(exp)(

@@ -82,7 +82,7 @@ def flipflop_results(n_bits: int = 3, accuracy: float = 0.99):  # type: ignore[n
         connections=np.array(links, dtype=np.int64), n_index1=n_sd, n_bridges=n_sd,
         automaton_labels=tuple(patterns),
         automaton_edges=tuple((i, i, "x") for i in range(n_st)), n_symbols=2 * n_bits,
-        n_wrong=0,
+        n_wrong=0, max_steps=3000, stop_reason="solved", stop_level=1.0, stop_performance=1.0,
     )  # fmt: skip
 
 
@@ -215,6 +215,8 @@ def working_memory_results(accuracy: float = 0.95, r2: float = 0.9, re_mu: float
         f1=np.linspace(10, 34, 12), delay_end_pcs=rng.normal(size=(12, 2)),
         decoder=rng.normal(size=32), point_kinds=kinds, points_pcs=rng.normal(size=(6, 2)),
         stability_eigvals=mu, trajectories_pcs=rng.normal(size=(7, 20, 2)), slowest_re_mu=re_mu,
+        steps=1500, max_steps=1500, stop_reason="completed", stop_level=0.99,
+        stop_performance=accuracy,
     )  # fmt: skip
 
 
@@ -407,6 +409,7 @@ def sine_results(correlation: float = 0.97, within: int = 11):  # type: ignore[n
         readout_scale=30.0, gain=0.8, input_scale=0.3, rate_reg=2.0, correlation=correlation,
         inputs=np.linspace(0, 1, 11), frequency=freq, target_frequency=target,
         growth_rate=np.full(11, 1e-3), n_fixed_points=np.ones(11, np.int64), time_unit=10.0,
+        max_steps=3000, stop_reason="completed", stop_level=0.98, stop_performance=correlation,
     )  # fmt: skip
 
 

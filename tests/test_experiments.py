@@ -350,6 +350,7 @@ def test_flipflop_stops_training_when_solved(
     evaluation at the solved accuracy (lowered here so that a short run reaches it), the report
     states the steps taken, and `--set stop_when_solved=false` trains every step."""
     from dynascope.experiments import flipflop
+    from dynascope.experiments.flipflop import FlipFlopResults
 
     monkeypatch.setattr(flipflop, "SOLVED_ACCURACY", 0.01)
     small = ["--quick", "--set", "steps=60", "--set", "n_init=16", "--set", "analysis_trials=4"]
@@ -368,6 +369,13 @@ def test_flipflop_stops_training_when_solved(
         assert max(r["step"] for r in records) == last  # eval_every = 60 // 20 = 3
         report = json.dumps(json.loads((out / "report.json").read_text()))
         assert f"for {last} steps" in report
+        # the run records why training stopped (results, metrics summary, report)
+        reason = "solved" if stop else "completed"
+        assert FlipFlopResults.load(out).stop_reason == reason
+        metrics = json.loads((out / "metrics_summary.json").read_text())
+        assert (metrics["training_steps"], metrics["training_stop"]) == (last, reason)
+        said = "Training stopped after 3 of at most 60" if stop else "Training ran all 60 steps"
+        assert said in report
     _one_line_error(
         CliRunner().invoke(main, ["run", "flipflop", "--set", "stop_when_solved=1.5"]),
         "stop_when_solved",

@@ -292,6 +292,29 @@ def test_forward_shape_errors_name_the_dimensions() -> None:
         model([[0.0, 0.0, 0.0]])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_forward_finds_one_non_finite_input_among_finite_ones(bad: float) -> None:
+    # the input check sums the input first (a finite sum: every entry finite) and looks at the
+    # entries only when the sum is not finite: one bad entry must still be named
+    model = GRU(3, 5, 1, seed=0)
+    u = torch.randn(4, 7, 3, generator=torch.Generator().manual_seed(0))
+    u[2, 5, 1] = bad
+    with pytest.raises(InvalidParameterError, match="u contains NaN or Inf"):
+        model(u)
+    both = torch.zeros(2, 4, 3)
+    both[0, 0, 0], both[1, 3, 2] = float("inf"), -float("inf")  # their sum is NaN
+    with pytest.raises(InvalidParameterError, match="u contains NaN or Inf"):
+        model(both)
+
+
+def test_forward_accepts_finite_input_whose_sum_overflows() -> None:
+    model = GRU(3, 5, 1, seed=0)
+    huge = torch.full((2, 4, 3), torch.finfo(torch.float32).max / 2)
+    assert not torch.isfinite(huge.sum())  # the fast check alone would refuse it
+    states, _ = model(huge)
+    assert torch.isfinite(states).all()
+
+
 def test_wrap_rejects_unsupported_modules() -> None:
     with pytest.raises(InvalidParameterError, match="num_layers=2"):
         wrap(nn.GRU(2, 3, num_layers=2))

@@ -208,6 +208,7 @@ SHARED_CONSTRAINTS: Mapping[str, Constraint] = {
     "lr": POSITIVE,
     "noise_std": NON_NEGATIVE,
     "early_stop": POSITIVE,  # a held-out accuracy; above 1: never stop early
+    "stop_when_solved": Bool(),  # stop at the experiment's own held-out level (its STOP_...)
     "n_init": COUNT,
     "analysis_trials": COUNT,
     "n_test": COUNT,

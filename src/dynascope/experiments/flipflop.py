@@ -15,13 +15,14 @@ from ..models import GRU, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
 from ..report import SOLVED, FigureSpec, Interactive, Section, Table, evaluate
 from ..tasks import FlipFlop
-from ._base import Experiment, RunContext, history, register, staged, train_cosine
+from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._explore import branch_fields, branches
 from ._flipflop_claims import CLAIMS as CLAIMS
 from ._flipflop_claims import SUCCESS_LEVEL as SUCCESS_LEVEL
 from ._flipflop_claims import _count
 from ._options import LR_ABOVE_FLOOR, Bool, ExperimentOptions, Float, Int, Maybe
 from ._results import ExperimentResults, model_words
+from ._stop import stop_fields, training_sentence
 
 if TYPE_CHECKING:
     from ..plotting import Explorer
@@ -71,8 +72,11 @@ def build(ctx: RunContext) -> RNNModel:
     opts: FlipFlopOptions = ctx.options
     task = _task(opts)
     model = GRU(task.n_in, opts.hidden, task.n_out, seed=ctx.seed)
-    solved = SOLVED_ACCURACY if opts.stop_when_solved else None
-    return train_cosine(ctx, model, task, n_evals=20, early_stop_performance=solved)
+    return train_cosine(ctx, model, task, n_evals=20, early_stop_performance=_stop_level(opts))
+
+
+def _stop_level(opts: FlipFlopOptions) -> float | None:
+    return SOLVED_ACCURACY if opts.stop_when_solved else None
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,16 @@ class FlipFlopResults(ExperimentResults):
         Units of the analysed model (not the option: ``run --model`` analyses any size).
     n_bits, steps, batch_size, n_init, n_trials : int
         Task size, training settings and analysis sizes (from the options; ``steps`` is the
-        number of training steps taken, fewer than the option when the task was solved first).
+        number of training steps taken, fewer than the option when the task was solved first,
+        0 when the model was given).
+    max_steps : int
+        The most training steps the options allowed.
+    stop_reason : str
+        How training ended: ``"solved"`` (at the first held-out evaluation with bit accuracy
+        ``stop_level``), ``"completed"`` (every step) or ``"not trained"``.
+    stop_level, stop_performance : float
+        The held-out bit accuracy at which training stops (NaN: ``stop_when_solved`` off) and
+        the held-out bit accuracy at the last evaluation.
     accuracy : float
         Bit accuracy on held-out trials.
     tol, worst_residual : float
@@ -171,6 +184,10 @@ class FlipFlopResults(ExperimentResults):
     branch_pcs: np.ndarray
     continuous_time: bool
     dt: float
+    max_steps: int
+    stop_reason: str
+    stop_level: float
+    stop_performance: float
 
     store_name = "flipflop"
 
@@ -196,6 +213,8 @@ class FlipFlopResults(ExperimentResults):
             "saddle_index_counts": self.saddle_index_counts(),
             "n_index1_bridges": self.n_bridges,
             "worst_residual": self.worst_residual if len(self.point_kinds) else None,
+            "training_steps": self.steps,
+            "training_stop": self.stop_reason,
         }
 
     def explore(self) -> Explorer:
@@ -213,11 +232,6 @@ def _readout_signs(x: np.ndarray, model: RNNModel) -> tuple[str, ...]:
     with torch.no_grad():
         z = model.readout(torch.as_tensor(x, dtype=model.dtype)).numpy()
     return tuple("".join("+" if v > 0 else "-" for v in row) for row in z)
-
-
-def _steps_trained(ctx: RunContext) -> int:
-    """Training steps taken (the option ``steps`` unless the task was solved before)."""
-    return max((int(r["step"]) for r in history(ctx)), default=ctx.options.steps)
 
 
 def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
@@ -247,7 +261,6 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         model_kind=model_words(model),
         n_hidden=int(model.n_hidden),
         n_bits=opts.n_bits,
-        steps=_steps_trained(ctx),
         batch_size=opts.batch_size,
         n_init=int(fps.n_candidates),  # the starts used (every visited state by default)
         n_trials=opts.analysis_trials,
@@ -274,6 +287,7 @@ def compute(ctx: RunContext, model: RNNModel) -> FlipFlopResults:
         **branch_fields(links, view.transform),
         continuous_time=fps.continuous_time,
         dt=float(fps.dt),
+        **stop_fields(ctx, _stop_level(opts)),
     )
 
 
@@ -341,6 +355,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
             "matching output must hold the sign of the last pulse. "
             + (
                 f"Trained with Adam for {r.steps} steps of {r.batch_size} trials. "
+                + training_sentence(r, "bit accuracy", ".1%")
                 if training
                 else "The network was given, not trained in this run. "
             )

@@ -26,6 +26,7 @@ from ..tasks import SineWave
 from ._base import Experiment, RunContext, register, staged, train_cosine
 from ._options import LR_ABOVE_FLOOR, ExperimentOptions, Float, Int
 from ._results import ExperimentResults, model_words
+from ._stop import stop_fields, training_sentence
 
 if TYPE_CHECKING:
     from ..plotting import Explorer
@@ -45,6 +46,7 @@ class SineOptions(ExperimentOptions):
     }
 
     hidden: int = 200
+    #: the most training steps (fewer when the task is solved first, see stop_when_solved)
     steps: int = 3000
     batch_size: int = 32
     lr: float = 3e-3
@@ -54,7 +56,13 @@ class SineOptions(ExperimentOptions):
     input_scale: float = 0.3
     readout_scale: float = 30.0
     rate_reg: float = 2.0
+    #: stop training at the first held-out evaluation with correlation STOP_CORRELATION
+    stop_when_solved: bool = True
 
+
+#: Output-target correlation on held-out trials of the trained levels (128 noise-free trials,
+#: evaluated every ``steps // 20`` steps) at which training stops when ``stop_when_solved``.
+STOP_CORRELATION = 0.98
 
 #: Overrides of ``--quick`` (a smoke test; checked when the experiment is registered).
 QUICK = {"hidden": 64, "steps": 200, "n_levels": 11, "n_init": 8}
@@ -83,7 +91,18 @@ def build(ctx: RunContext) -> RNNModel:
             model.weight_out.mul_(opts.readout_scale)
     if opts.readout_scale > 0:
         model.weight_out.requires_grad_(False)  # the trainer optimises only trainable weights
-    return train_cosine(ctx, model, task, rate_reg=opts.rate_reg, eval_batch_size=128)
+    return train_cosine(
+        ctx,
+        model,
+        task,
+        rate_reg=opts.rate_reg,
+        eval_batch_size=128,
+        early_stop_performance=_stop_level(opts),
+    )
+
+
+def _stop_level(opts: SineOptions) -> float | None:
+    return STOP_CORRELATION if opts.stop_when_solved else None
 
 
 @dataclass(frozen=True)
@@ -96,8 +115,14 @@ class SineResults(ExperimentResults):
         The analysed network, in words, and its size.
     n_levels, n_heldout : int
         Input levels in all, and the odd ones never seen in training.
-    steps : int
-        Training steps of the recipe (unused when the model was given).
+    steps, max_steps : int
+        Training steps taken (0 when the model was given) and the most the options allowed.
+    stop_reason : str
+        How training ended: ``"solved"`` (at the first held-out evaluation with correlation
+        ``stop_level``), ``"completed"`` (every step) or ``"not trained"``.
+    stop_level, stop_performance : float
+        The held-out correlation (trained levels) at which training stops (NaN:
+        ``stop_when_solved`` off) and that correlation at the last evaluation.
     readout_scale, gain, input_scale, rate_reg : float
         The training recipe (see :func:`build`).
     correlation : float
@@ -147,6 +172,10 @@ class SineResults(ExperimentResults):
     continuous_time: bool
     dt: float
     trajectories_pcs: np.ndarray
+    max_steps: int
+    stop_reason: str
+    stop_level: float
+    stop_performance: float
 
     store_name = "sine"
     report_title = "Sine-wave generator"
@@ -180,7 +209,7 @@ class SineResults(ExperimentResults):
         """Fraction of the levels whose linearised frequency is within ``rel_tol``."""
         return float(np.mean(self.relative_error <= rel_tol))
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict[str, Any]:
         """The run's ``metrics_summary.json``."""
         return {
             "heldout_correlation": self.correlation,
@@ -189,6 +218,8 @@ class SineResults(ExperimentResults):
             # > 0: unstable spirals; small next to the frequency: near the Hopf regime
             "growth_rate_median": float(np.nanmedian(self.growth_rate)),
             "growth_rate_max": float(np.nanmax(self.growth_rate)),
+            "training_steps": self.steps,
+            "training_stop": self.stop_reason,
         }
 
 
@@ -223,7 +254,6 @@ def compute(ctx: RunContext, model: RNNModel) -> SineResults:
         n_hidden=int(model.n_hidden),
         n_levels=opts.n_levels,
         n_heldout=len(heldout_levels),
-        steps=opts.steps,
         readout_scale=opts.readout_scale,
         gain=opts.gain,
         input_scale=opts.input_scale,
@@ -243,6 +273,7 @@ def compute(ctx: RunContext, model: RNNModel) -> SineResults:
         continuous_time=modes.continuous_time,
         dt=float(modes.dt),
         trajectories_pcs=view.transform(driven),
+        **stop_fields(ctx, _stop_level(opts)),
     )
 
 
@@ -385,6 +416,7 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
                 f"{r.gain:g}, input weights x{r.input_scale:g}, rate penalty "
                 f"{r.rate_reg:g}), aiming at a small limit cycle around a weakly unstable fixed "
                 "point, which the linearisation describes. "
+                + training_sentence(r, "correlation (trained levels)", ".3f")
                 if training
                 else "The network was given (not trained in this run). "
             )
