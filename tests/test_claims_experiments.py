@@ -439,6 +439,11 @@ def test_sine_network_that_has_not_learned_fails_first_and_explains_nothing() ->
     assert text.startswith("This 64-unit rate network FAILS the sine-wave task")
     assert text.split("\n[")[0].count("FAILS") == 1  # the summary says it once, at the top
     assert "the input moves the fixed point" not in text
+    assert "(3000 training steps;" in text
+    # a network given to the run (0 steps) is not said to have been trained
+    given = replace(bad, steps=0, stop_reason="not trained")
+    assert "training steps" not in _text(sine, given)
+    assert "given to this run, not trained in it" in _text(sine, given)
     # a run that analysed a given network does not describe a training
     assert "Trained on even levels" not in _text(sine, bad)
     from dynascope.report import FigureSpec

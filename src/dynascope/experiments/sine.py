@@ -342,6 +342,12 @@ def _cites(r: SineResults) -> dict[str, Any]:
         "n_heldout": r.n_heldout,
         "n_levels": r.n_levels,
         "steps": r.steps,
+        "trained": (
+            f"{r.steps} training steps; the quick settings are a smoke test, the full run "
+            "trains up to 3000"
+            if r.steps > 0
+            else "it was given to this run, not trained in it"
+        ),
         "correlation": r.correlation,
         "within": within,
         "median_err": float(np.nanmedian(r.relative_error))
@@ -370,8 +376,7 @@ CLAIMS = (
         "This {n_hidden}-unit {model} FAILS the sine-wave task: on the {n_heldout} input "
         "levels it never saw in training its output correlates with the target at "
         "{correlation:.3f} (success level {threshold:g}), so it has not learned the task "
-        "({steps} training steps; the quick settings are a smoke test, the full run trains "
-        "3000) and its linearisation says little. Check that the model was loaded with the "
+        "({trained}) and its linearisation says little. Check that the model was loaded with the "
         "nonlinearity and time constant it was trained with, and its input (one channel: the "
         "level).",
     ),
