@@ -26,7 +26,10 @@ class AdamStage:
 
     Every :data:`MERGE_EVERY` iterations (from the first), active points within
     ``merge_radius`` of each other (in ``[x, u]``) are merged into the one of lowest ``q``, and
-    points within it of a ``known`` ``[x, u]`` row stop there.
+    points within it of a ``known`` ``[x, u]`` row stop there. The pairs are found by grids
+    (:func:`merge_basins` with ``join="coarse"``: linear in the points, no pairwise distances):
+    points converging on one root leave at the next merge instead of crawling on until
+    ``max_iter`` when their cluster straddles a cell boundary.
 
     ``single``: iterate in float32 where the cell has a closed form (:mod:`._maps`): about 2.5x
     less arithmetic time per iteration; stage 1 only brings the starts near their roots
@@ -127,7 +130,7 @@ class AdamStage:
             torch.linalg.vector_norm(r, dim=1),
             self.merge_radius,
             known,
-            join=False,
+            join="coarse",
         )
         merged = lead != torch.arange(active.numel(), device=x.device)
         leader[active[hit >= 0]] = n + hit[hit >= 0]

@@ -32,13 +32,16 @@ def merge_basins(
     radius: float,
     known: torch.Tensor | None = None,
     *,
-    join: bool = True,
+    join: bool | str = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge points that share a cell of a grid of side ``radius`` (the lowest ``key`` leads).
 
     With ``join`` the cells' leaders then join the lowest-key leader within ``radius`` (exact
-    distances: a tight cluster in many dimensions often straddles a cell boundary); without it
-    only the grid is used (cheap, for the frequent merges of stage 1).
+    distances: a tight cluster in many dimensions often straddles a cell boundary); with
+    ``join="coarse"`` a leader joins the lowest-key leader of its cell in two coarser grids
+    (side :data:`COARSE` radii, offset by half a cell) when that one lies within ``radius``
+    (linear cost: for the frequent merges of stage 1; pairs it misses stay unmerged); without
+    it only the grid is used.
 
     Returns ``(leader, of_known)``: ``leader[i]`` is the index of the representative of point
     ``i`` (itself for representatives), or ``-1`` when point ``i`` lies within ``radius`` of a
@@ -73,7 +76,10 @@ def merge_basins(
     # the cells' leaders then join the lowest-key leader within ``radius`` of them.
     heads = torch.unique(first[first >= 0])
     if join and heads.numel() > 1:
-        joined = _join_within(x[heads], key[heads], radius)
+        if join == "coarse":
+            joined = _join_coarse(x[heads], key[heads], radius)
+        else:
+            joined = _join_within(x[heads], key[heads], radius)
         head_of = torch.arange(n, device=x.device)
         head_of[heads] = heads[joined]
         while True:  # follow chains (each step goes to a strictly lower key: they end)
@@ -128,6 +134,30 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
 
 #: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).
 _JOIN_BLOCK = 1024
+#: Cell side of :func:`_join_coarse`'s grids, in merge radii.
+COARSE = 4.0
+
+
+def _join_coarse(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
+    """For each row, a row of lower ``key`` within ``radius`` (itself if none is found): the
+    lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell,
+    where it lies within ``radius``. Linear in the rows (no pairwise distances); it misses
+    pairs that straddle a cell boundary of both grids or that do not involve a cell's lowest
+    key, which only leaves them unmerged."""
+    n = x.shape[0]
+    out = torch.arange(n, device=x.device)
+    order = torch.argsort(key, stable=True)
+    rev = order.flip(0)
+    side = COARSE * radius
+    for shift in (0.0, 0.5):
+        cell = row_groups(torch.floor(x / side + shift).to(torch.long))
+        first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
+        first[cell[rev]] = rev  # the lowest key is written last and wins
+        lead = first[cell]
+        near = torch.linalg.vector_norm(x - x[lead], dim=1) <= radius
+        cand = torch.where(near, lead, out)
+        out = torch.where(key[cand] < key[out], cand, out)
+    return out
 
 
 def _join_within(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
