@@ -40,6 +40,18 @@ def _case(name: str) -> Callable[[], Any]:
     import dynascope
     from dynascope.fixedpoints import continue_fixed_points, find_fixed_points, visited_states
 
+    if name.endswith("_reference"):  # the cases of fixed_points_reference.py
+        import torch
+        from fixed_points import visited_flipflop
+
+        model = dynascope.load(DATA / f"flipflop_{name.split('_')[0]}.safetensors")
+        x = visited_flipflop(model)
+        if name.startswith("lstm32"):
+            return lambda: find_fixed_points(model, initial_states=x, seed=0)
+        gen = torch.Generator().manual_seed(0)
+        x0 = x[torch.randint(0, len(x), (1024,), generator=gen)]
+        x0 = (x0 + 0.5 * torch.randn(x0.shape, generator=gen, dtype=x0.dtype)).numpy()
+        return lambda: find_fixed_points(model, extra_states=x0, seed=0)
     if name.startswith("gru16"):
         model = dynascope.load(DATA / "flipflop_gru16.safetensors")
     elif name.startswith("lstm32"):
@@ -75,6 +87,8 @@ CASES = (
     "lstm32_defaults",
     "vanilla256_matrix_free",
     "gru16_continuation",
+    "gru16_reference",
+    "lstm32_reference",
 )
 
 

@@ -74,7 +74,7 @@ class AdamStage:
             r, grad = grad_of(x, d)
             q = (r * r).sum(dim=1)
             if self.merge_radius > 0 and it % MERGE_EVERY == 0:
-                stay = self._merge(x.to(dt), u, r.to(dt), active, leader, best_x, known)
+                stay = self._merge(x, grad_of.u, r, active, leader, best_x, known)
                 if not bool(stay.all()):
                     n_iter[active[~stay]] = it
                     active, x, d, r, q, grad = _rows(stay, active, x, d, r, q, grad)
@@ -136,7 +136,7 @@ class AdamStage:
         leader[active[hit >= 0]] = n + hit[hit >= 0]
         inner = merged & (hit < 0)
         leader[active[inner]] = active[lead[inner]]
-        best_x[active[merged]] = x[merged]
+        best_x[active[merged]] = x[merged].to(best_x.dtype)
         return ~merged
 
 
@@ -156,7 +156,8 @@ class _Gradient:
         if self.closed is not None and single and model.dtype != torch.float32:
             self.closed = cell_map(analysis_copy(model, torch.float32))
             self.dtype = torch.float32
-        self.drive_all = self.closed.drive(u.to(self.dtype)) if self.closed is not None else u
+        self.u = u.to(self.dtype)  # (for the merges: in the iterates' dtype)
+        self.drive_all = self.closed.drive(self.u) if self.closed is not None else u
 
     def drive(self, rows: torch.Tensor) -> torch.Tensor:
         """The per-point data of ``rows`` (the input drive, or the inputs themselves)."""

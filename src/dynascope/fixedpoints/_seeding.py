@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -54,12 +55,16 @@ def merge_basins(
     if n == 0 or radius <= 0:
         return leader, of_known
     if known is not None and known.shape[0]:
-        d = torch.cdist(x, known)
+        d = torch.cdist(x, known.to(x.dtype))
         dmin, arg = d.min(dim=1)
         hit = dmin <= radius
         of_known[hit] = arg[hit]
         leader[hit] = -1
-    finite = torch.isfinite(x).all(dim=1) & torch.isfinite(key)
+    finite = torch.isfinite(x.sum(dim=1))  # (a row sum first; exact rows where it is not)
+    if not bool(finite.all()):
+        bad = torch.where(~finite)[0]
+        finite[bad] = torch.isfinite(x[bad]).all(dim=1)
+    finite &= torch.isfinite(key)
     rest = torch.where((leader >= 0) & finite)[0]
     if rest.numel() < 2:
         return leader, of_known
@@ -77,7 +82,9 @@ def merge_basins(
     heads = torch.unique(first[first >= 0])
     if join and heads.numel() > 1:
         if join == "coarse":
-            joined = _join_coarse(x[heads], key[heads], radius)
+            pos = torch.empty(n, dtype=torch.long, device=x.device)
+            pos[rest] = torch.arange(rest.numel(), device=x.device)
+            joined = _join_coarse(x[heads], cells[pos[heads]], key[heads], radius)
         else:
             joined = _join_within(x[heads], key[heads], radius)
         head_of = torch.arange(n, device=x.device)
@@ -102,8 +109,11 @@ def _splitmix(n: int) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.long)
 
 
-#: Multipliers of the row hash of :func:`row_groups`.
-_HASH = _splitmix(64)
+@functools.lru_cache(maxsize=8)
+def _hash_multipliers(k: int) -> torch.Tensor:
+    """The ``k`` multipliers of :func:`row_groups`'s row hash, one per column (a multiplier
+    shared by two columns would hash rows that differ by +1 and -1 there alike)."""
+    return _splitmix(k)
 
 
 def row_groups(cells: torch.Tensor) -> torch.Tensor:
@@ -111,8 +121,8 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     labels (as ``torch.unique(cells, dim=0, return_inverse=True)[1]``, up to the numbering).
 
     Rows are packed into one integer (exact, when the cells' ranges fit in 62 bits) or hashed;
-    a hash's groups are checked row by row and ``torch.unique(dim=0)`` (about 10x slower) is
-    used if two different rows ever share one.
+    the rows that share a hash are checked against their group's first row and
+    ``torch.unique(dim=0)`` (about 10x slower) is used if two different rows ever share one.
     """
     n, k = cells.shape
     if n == 0 or k == 0:
@@ -122,12 +132,15 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     if float(torch.log2(span.double()).sum()) < 62:
         radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
         return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
-    mult = _HASH[torch.arange(k) % 64].to(cells.device)
-    key = ((cells - lo) * mult).sum(dim=1)  # wraps around modulo 2^64
-    _, label = torch.unique(key, return_inverse=True)
-    first = torch.full((n,), n, dtype=torch.long, device=cells.device)
-    first = first.scatter_reduce(0, label, torch.arange(n, device=cells.device), "amin")
-    if bool((cells == cells[first[label]]).all()):
+    mult = _hash_multipliers(k).to(cells.device)
+    key = (cells * mult).sum(dim=1)  # wraps around modulo 2^64
+    _, label, count = torch.unique(key, return_inverse=True, return_counts=True)
+    shared = torch.where(count[label] > 1)[0]
+    if shared.numel() == 0:  # all hashes distinct: so are the rows
+        return label
+    first = torch.full((int(count.numel()),), n, dtype=torch.long, device=cells.device)
+    first = first.scatter_reduce(0, label[shared], shared, "amin")
+    if bool((cells[shared] == cells[first[label[shared]]]).all()):
         return label
     return torch.unique(cells, dim=0, return_inverse=True)[1]
 
@@ -135,22 +148,24 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
 #: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).
 _JOIN_BLOCK = 1024
 #: Cell side of :func:`_join_coarse`'s grids, in merge radii.
-COARSE = 4.0
+COARSE = 4
 
 
-def _join_coarse(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
+def _join_coarse(
+    x: torch.Tensor, cells: torch.Tensor, key: torch.Tensor, radius: float
+) -> torch.Tensor:
     """For each row, a row of lower ``key`` within ``radius`` (itself if none is found): the
-    lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell,
-    where it lies within ``radius``. Linear in the rows (no pairwise distances); it misses
-    pairs that straddle a cell boundary of both grids or that do not involve a cell's lowest
-    key, which only leaves them unmerged."""
+    lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell
+    (made from the rows' ``cells`` in the grid of side ``radius``), where it lies within
+    ``radius``. Linear in the rows (no pairwise distances); it misses pairs that straddle a
+    cell boundary of both grids or that do not involve a cell's lowest key, which only leaves
+    them unmerged."""
     n = x.shape[0]
     out = torch.arange(n, device=x.device)
     order = torch.argsort(key, stable=True)
     rev = order.flip(0)
-    side = COARSE * radius
-    for shift in (0.0, 0.5):
-        cell = row_groups(torch.floor(x / side + shift).to(torch.long))
+    for shift in (0, COARSE // 2):
+        cell = row_groups(torch.div(cells + shift, COARSE, rounding_mode="floor"))
         first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
         first[cell[rev]] = rev  # the lowest key is written last and wins
         lead = first[cell]
