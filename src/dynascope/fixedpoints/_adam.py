@@ -68,7 +68,9 @@ class AdamStage:
         bq = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
         m, v = torch.zeros_like(x), torch.zeros_like(x)
         lr = torch.full((n,), opt.lr, dtype=x.dtype, device=dev)
-        wait = torch.zeros(n, dtype=torch.long, device=dev)
+        # the iteration of each point's last improvement or learning-rate cut (its plateau
+        # counter is ``it - last``)
+        last = torch.full((n,), -1, dtype=torch.long, device=dev)
         q_tol2 = 2.0 * opt.q_tol  # q is kept doubled, ‖r‖² (exact: a factor of 2)
         for it in range(opt.max_iter):
             r, grad = grad_of(x, d)
@@ -78,7 +80,7 @@ class AdamStage:
                 if not bool(stay.all()):
                     n_iter[active[~stay]] = it
                     active, x, d, r, q, grad = _rows(stay, active, x, d, r, q, grad)
-                    bx, bq, m, v, lr, wait = _rows(stay, bx, bq, m, v, lr, wait)
+                    bx, bq, m, v, lr, last = _rows(stay, bx, bq, m, v, lr, last)
                 if active.numel() == 0:
                     break
             ok = torch.isfinite(q)
@@ -86,10 +88,10 @@ class AdamStage:
             better = q < bq
             bq = torch.where(better, q, bq)
             bx = torch.where(better[:, None], x, bx)
-            wait = torch.where(improved, 0, wait + 1)
-            plateau = wait >= opt.lr_patience
+            last = torch.where(improved, it, last)
+            plateau = last <= it - opt.lr_patience
             lr = torch.where(plateau, lr * opt.lr_factor, lr)
-            wait = wait.masked_fill(plateau, 0)
+            last = last.masked_fill_(plateau, it)
             done = ~ok | (bq <= q_tol2) | (lr < opt.min_lr)
             if bool(done.any()):
                 gone = active[done]
@@ -97,14 +99,17 @@ class AdamStage:
                 best_x[gone] = bx[done].to(dt)
                 keep = ~done
                 active, x, d, grad = _rows(keep, active, x, d, grad)
-                bx, bq, m, v, lr, wait = _rows(keep, bx, bq, m, v, lr, wait)
+                bx, bq, m, v, lr, last = _rows(keep, bx, bq, m, v, lr, last)
                 if active.numel() == 0:
                     break
+            # Adam's step lr m̂ / (√v̂ + ε) with the bias corrections folded into two scalars:
+            # lr √c2 / c1 · m / (√v + ε √c2), c_k = 1 - β_k^t
             t = it + 1
-            m = m.mul_(b1).add_(grad, alpha=1 - b1)
+            root_c2 = math.sqrt(1 - b2**t)
+            m = m.lerp_(grad, 1 - b1)
             v = v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            denom = (v / (1 - b2**t)).sqrt_().add_(_EPS)
-            x = x - (m * (lr / (1 - b1**t)).unsqueeze(1)).div_(denom)
+            denom = v.sqrt().add_(_EPS * root_c2)
+            x = x.addcdiv_(m * (lr * (root_c2 / (1 - b1**t))).unsqueeze(1), denom, value=-1.0)
         n_iter[active] = opt.max_iter if active.numel() else 0
         best_x[active] = bx.to(dt)
         return best_x, n_iter, leader
@@ -141,7 +146,8 @@ class AdamStage:
 
 
 def _rows(mask: torch.Tensor, *arrays: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    return tuple(a[mask] for a in arrays)
+    sel = torch.where(mask)[0]
+    return tuple(a.index_select(0, sel) for a in arrays)
 
 
 class _Gradient:
