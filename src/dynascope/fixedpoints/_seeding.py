@@ -127,8 +127,8 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     n, k = cells.shape
     if n == 0 or k == 0:
         return torch.zeros(n, dtype=torch.long, device=cells.device)
-    lo = cells.min(dim=0).values
-    span = cells.max(dim=0).values - lo + 1
+    lo, hi = torch.aminmax(cells, dim=0)
+    span = hi - lo + 1
     if float(torch.log2(span.double()).sum()) < 62:
         radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
         return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
@@ -148,7 +148,8 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
 #: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).
 _JOIN_BLOCK = 1024
 #: Cell side of :func:`_join_coarse`'s grids, in merge radii.
-COARSE = 4
+COARSE_BITS = 2
+COARSE = 1 << COARSE_BITS
 
 
 def _join_coarse(
@@ -165,7 +166,8 @@ def _join_coarse(
     order = torch.argsort(key, stable=True)
     rev = order.flip(0)
     for shift in (0, COARSE // 2):
-        cell = row_groups(torch.div(cells + shift, COARSE, rounding_mode="floor"))
+        # floor((cells + shift) / COARSE) as an arithmetic shift (COARSE is a power of two)
+        cell = row_groups((cells + shift) >> COARSE_BITS)
         first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
         first[cell[rev]] = rev  # the lowest key is written last and wins
         lead = first[cell]
