@@ -145,12 +145,10 @@ class DenseNewton:
         st.n_iter[active] += 1
         x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
         lm = ~newton_ok
-        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, lm)
+        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, r_new, lm)
         accepted = newton_ok | accept_lm
         x[active] = x_new
-        st.last_r[active] = torch.where(newton_ok, r_new, rn)
-        if bool(accept_lm.any()):
-            st.last_r[active[accept_lm]] = _norms(model, x_new[accept_lm], ua[accept_lm])
+        st.last_r[active] = r_new  # (rn where no step was accepted)
         st.rejected[active] = ~accepted
         mu[active] = torch.where(
             accepted,
@@ -212,30 +210,34 @@ class DenseNewton:
         lu_ok = (info == 0) & (mu <= NEWTON_DAMPING)
         lu_ok &= torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
-        # all step lengths evaluated in one batch
-        trials = xa[None] + alphas[:, None, None] * delta[None]
-        rt = _norms(model, trials.reshape(-1, s), ua.repeat(len(alphas), 1)).reshape(len(alphas), m)
+        # all step lengths evaluated in one batch (their residuals are kept: the chord steps
+        # start from the accepted one's)
+        n_a = len(alphas)
+        trials = (xa[None] + alphas[:, None, None] * delta[None]).reshape(-1, s)
+        res_t = step(model, trials, ua.repeat(n_a, 1)) - trials
+        rt = torch.linalg.vector_norm(res_t, dim=1).reshape(n_a, m)
         good = lu_ok[None] & torch.isfinite(rt) & (rt < (1 - 1e-4 * alphas[:, None]) * rn[None])
         first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
         newton_ok = first >= 0
-        idx = first.clamp_min(0)
-        ar = torch.arange(m, device=xa.device)
-        x_new = torch.where(newton_ok[:, None], trials[idx, ar], xa)
-        r_new = torch.where(newton_ok, rt[idx, ar], rn)
+        pick = first.clamp_min(0) * m + torch.arange(m, device=xa.device)
+        x_new = torch.where(newton_ok[:, None], trials[pick], xa)
+        res = torch.where(newton_ok[:, None], res_t[pick], r)
+        r_new = torch.where(newton_ok, rt.reshape(-1)[pick], rn)
         # Chord steps with the same factorisation, kept while they halve the residual.
         for _ in range(self.opt.chord_steps):
             if not bool(newton_ok.any()):
                 break
-            res = step(model, x_new, ua) - x_new
             with single_threaded_lapack():
                 d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
             trial = x_new + torch.where(newton_ok[:, None], d2, torch.zeros_like(d2))
-            r2 = _norms(model, trial, ua)
+            res2 = step(model, trial, ua) - trial
+            r2 = torch.linalg.vector_norm(res2, dim=1)
             better = newton_ok & torch.isfinite(r2) & (r2 <= 0.5 * r_new)
             better &= r_new > 1e-3 * self.tol
             if not bool(better.any()):
                 break
             x_new = torch.where(better[:, None], trial, x_new)
+            res = torch.where(better[:, None], res2, res)
             r_new = torch.where(better, r2, r_new)
         return x_new, r_new, newton_ok
 
@@ -249,9 +251,11 @@ class DenseNewton:
         rn: torch.Tensor,
         mu: torch.Tensor,
         x_new: torch.Tensor,
+        r_new: torch.Tensor,
         lm: torch.Tensor,
     ) -> torch.Tensor:
-        """A Levenberg–Marquardt step where ``lm`` (Newton failed); updates ``x_new`` in place.
+        """A Levenberg–Marquardt step where ``lm`` (Newton failed); updates ``x_new`` and its
+        residual norm ``r_new`` in place where the step is accepted.
 
         Returns the mask of accepted LM steps.
         """
@@ -270,6 +274,7 @@ class DenseNewton:
         r3 = _norms(model, trial, ua[lm])
         ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
         x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+        r_new[lm] = torch.where(ok3, r3, r_new[lm])
         accept_lm[lm] = ok3
         return accept_lm
 
