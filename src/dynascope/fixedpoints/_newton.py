@@ -26,7 +26,6 @@ from ._jacobian import (
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
-from ._selection import outside_box
 
 __all__ = [
     "DENSE_FALLBACK_FRACTION",
@@ -112,6 +111,7 @@ class DenseNewton:
         leader = torch.arange(n, device=dev)
         active = torch.arange(n, device=dev)
         per_row = s * (s + u.shape[1])
+        box = self._box()
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
@@ -120,40 +120,54 @@ class DenseNewton:
                 if active.numel() == 0:
                     break
             parts = [
-                self._iterate(model, u, active[sl], st)
+                self._iterate(model, u, active[sl], st, box)
                 for sl in jacobian_chunks(active.numel(), per_row)
             ]
             active = torch.cat(parts)
         return st.x, st.n_iter, leader
 
+    def _box(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """The region's corners and the distance outside them at which points stop (``None``:
+        no region, or one of zero size)."""
+        if self.region is None:
+            return None
+        ref, margin = self.region
+        lo, hi = ref.min(dim=0).values, ref.max(dim=0).values
+        spread = float(torch.linalg.vector_norm(hi - lo))
+        return None if spread <= 0 else (lo, hi, margin * spread)
+
     def _iterate(
-        self, model: RNNModel, u: torch.Tensor, active: torch.Tensor, st: _Iterates
+        self,
+        model: RNNModel,
+        u: torch.Tensor,
+        active: torch.Tensor,
+        st: _Iterates,
+        box: tuple[torch.Tensor, torch.Tensor, float] | None,
     ) -> torch.Tensor:
         """One iteration of the points ``active`` (``st`` updated in place); returns those that
         go on."""
-        x, mu = st.x, st.mu
-        xa, ua = x[active], u[active]
+        xa, ua, mu = st.x[active], u[active], st.mu[active]
+        ni = st.n_iter[active]
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
-        keep = self._keep(
-            xa, a, rn, mu[active], st.rejected[active], st.n_iter, st.checkpoint, active
-        )
+        keep = self._keep(xa, a, rn, mu, st.rejected[active], ni, st.checkpoint, active, box)
         if not bool(keep.all()):  # (a copy of the Jacobians only when some points stop)
-            active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+            sel = torch.where(keep)[0]
+            active, xa, ua, r, a, rn, mu, ni = (
+                t.index_select(0, sel) for t in (active, xa, ua, r, a, rn, mu, ni)
+            )
         if active.numel() == 0:
             return active
-        st.n_iter[active] += 1
-        x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
+        st.n_iter[active] = ni + 1
+        x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu)
         lm = ~newton_ok
-        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, r_new, lm)
+        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu, x_new, r_new, lm)
         accepted = newton_ok | accept_lm
-        x[active] = x_new
+        st.x[active] = x_new
         st.last_r[active] = r_new  # (rn where no step was accepted)
         st.rejected[active] = ~accepted
-        mu[active] = torch.where(
-            accepted,
-            (mu[active] / 10).clamp_min(1e-15),
-            torch.where(lm, mu[active] * 10, mu[active]),
+        st.mu[active] = torch.where(
+            accepted, (mu / 10).clamp_min(1e-15), torch.where(lm, mu * 10, mu)
         )
         return active
 
@@ -164,25 +178,31 @@ class DenseNewton:
         rn: torch.Tensor,
         mu: torch.Tensor,
         rejected: torch.Tensor,
-        n_iter: torch.Tensor,
+        ni: torch.Tensor,
         checkpoint: torch.Tensor,
         active: torch.Tensor,
+        box: tuple[torch.Tensor, torch.Tensor, float] | None,
     ) -> torch.Tensor:
-        """Which active points go on (``checkpoint`` is updated in place)."""
+        """Which active points (iteration counts ``ni``) go on (``checkpoint`` is updated in
+        place)."""
         tol = self.tol
         # Points already below tol keep stepping down to tol * 1e-3 (usually one more quadratic
         # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected)
         keep = torch.isfinite(rn) & ~polished & (mu <= self.opt.max_damping)
         keep &= _finite_rows(a)
-        if self.region is not None:
-            outside, spread = outside_box(xa, self.region[0])
-            keep &= ~(outside > self.region[1] * spread) | (spread <= 0)
+        if box is not None:  # (outside_box with the corners and spread of the region)
+            lo, hi, limit = box
+            outside = torch.linalg.vector_norm(
+                (lo - xa).clamp_(min=0) + (xa - hi).clamp_(min=0), dim=1
+            )
+            keep &= ~(outside > limit)
         # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
         # points or failures, and each further iteration costs a Jacobian.
-        at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
-        keep &= ~(at_check & (rn > 0.5 * checkpoint[active]))
-        checkpoint[active] = torch.where(at_check | (n_iter[active] == 0), rn, checkpoint[active])
+        cp = checkpoint[active]
+        at_check = (ni > 0) & (ni % STALL_ITER == 0)
+        keep &= ~(at_check & (rn > 0.5 * cp))
+        checkpoint[active] = torch.where(at_check | (ni == 0), rn, cp)
         return keep
 
     def _newton(
