@@ -73,8 +73,13 @@ def _case(name: str) -> Callable[[], Any]:
             jacobian="matrix_free", n_eigvals=4,
         )  # fmt: skip
     if name == "gru16_continuation":
+        import numpy as np
+
         fps = find_fixed_points(model, initial_states=states, n_init=256, seed=0, max_rounds=0)
-        x0 = fps.x_star[int(fps.saddle_index.argmin())]
+        # the start by geometry, not by position in the result (whose order is not a promise):
+        # the stable point with the smallest coordinate sum
+        stable = np.flatnonzero(fps.saddle_index == 0)
+        x0 = fps.x_star[stable[np.argmin(fps.x_star[stable].sum(axis=1))]]
         return lambda: continue_fixed_points(
             model, x0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], s_min=-0.6, s_max=0.6
         )
