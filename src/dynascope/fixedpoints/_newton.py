@@ -26,6 +26,7 @@ from ._jacobian import (
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
+from ._selection import box_corners
 
 __all__ = [
     "DENSE_FALLBACK_FRACTION",
@@ -299,13 +300,6 @@ class DenseNewton:
         return accept_lm
 
 
-def _corners(ref: torch.Tensor) -> torch.Tensor:
-    """The lowest and highest coordinates of ``ref`` as two rows (its bounding box)."""
-    if ref.shape[0] == 0:
-        return ref
-    return torch.stack([ref.min(dim=0).values, ref.max(dim=0).values])
-
-
 def _finite_rows(a: torch.Tensor) -> torch.Tensor:
     """Which matrices of the batch ``a`` are all finite (a sum per matrix first: exact rows
     checked entry by entry only where the sum is not finite)."""
@@ -400,7 +394,7 @@ class NewtonStage:
         self.matrix_free = matrix_free
         self.fallback = fallback
         # the bounding box's two corners stand for the reference states (the same box)
-        self.region = None if region is None else (_corners(region[0]), region[1])
+        self.region = None if region is None else (box_corners(region[0]), region[1])
         self.merge_radius = merge_radius
         self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
 
