@@ -69,7 +69,8 @@ def merge_basins(
     if rest.numel() < 2:
         return leader, of_known
     # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
-    cells = torch.floor(x[rest] / radius).to(torch.long)
+    x_rest = x if rest.numel() == n else x[rest]
+    cells = torch.floor(x_rest / radius).to(torch.long)
     cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
     first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
@@ -127,13 +128,14 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     n, k = cells.shape
     if n == 0 or k == 0:
         return torch.zeros(n, dtype=torch.long, device=cells.device)
-    lo, hi = torch.aminmax(cells, dim=0)
-    span = hi - lo + 1
-    if float(torch.log2(span.double()).sum()) < 62:
-        radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
-        return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
+    if k < 62:  # (62 columns or more rarely pack: straight to the hash)
+        lo, hi = torch.aminmax(cells, dim=0)
+        span = hi - lo + 1
+        if float(torch.log2(span.double()).sum()) < 62:
+            radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
+            return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
     mult = _hash_multipliers(k).to(cells.device)
-    key = (cells * mult).sum(dim=1)  # wraps around modulo 2^64
+    key = torch.mv(cells, mult)  # wraps around modulo 2^64
     _, label, count = torch.unique(key, return_inverse=True, return_counts=True)
     shared = torch.where(count[label] > 1)[0]
     if shared.numel() == 0:  # all hashes distinct: so are the rows
