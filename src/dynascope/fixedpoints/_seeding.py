@@ -135,7 +135,8 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
             radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
             return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
     mult = _hash_multipliers(k).to(cells.device)
-    key = torch.mv(cells, mult)  # wraps around modulo 2^64
+    # (wraps around modulo 2^64; integer mat-vec products exist on the CPU only)
+    key = torch.mv(cells, mult) if cells.is_cpu else (cells * mult).sum(dim=1)
     _, label, count = torch.unique(key, return_inverse=True, return_counts=True)
     shared = torch.where(count[label] > 1)[0]
     if shared.numel() == 0:  # all hashes distinct: so are the rows
