@@ -57,10 +57,19 @@ def _counting(name: str, f: Callable[..., Any], rows: Callable[..., int]) -> Cal
     return wrapped
 
 
+_INSTALLED: set[str] = set()
+
+
 def _install(model: dynascope.RNNModel) -> None:
-    """Count the rows of every batched operation of the search."""
+    """Count the rows of every batched operation of the search (each operation wrapped once:
+    the shared ones are not wrapped again for the second case, which would count twice)."""
     cls = type(model)
-    cls.step = _counting("step", cls.step, lambda self, x, u: x.shape[0])  # type: ignore[method-assign]
+    if cls.__name__ not in _INSTALLED:
+        _INSTALLED.add(cls.__name__)
+        cls.step = _counting("step", cls.step, lambda self, x, u: x.shape[0])  # type: ignore[method-assign]
+    if "shared" in _INSTALLED:
+        return
+    _INSTALLED.add("shared")
     for kind in (_maps._GRUMap, _maps._LSTMMap):
         kind.residual_grad = _counting(  # type: ignore[method-assign]
             "grad", kind.residual_grad, lambda self, x, d: x.shape[0]

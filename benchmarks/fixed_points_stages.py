@@ -40,6 +40,18 @@ def _case(name: str) -> Callable[[], Any]:
     import dynascope
     from dynascope.fixedpoints import continue_fixed_points, find_fixed_points, visited_states
 
+    if name.endswith("_reference"):  # the cases of fixed_points_reference.py
+        import torch
+        from fixed_points import visited_flipflop
+
+        model = dynascope.load(DATA / f"flipflop_{name.split('_')[0]}.safetensors")
+        x = visited_flipflop(model)
+        if name.startswith("lstm32"):
+            return lambda: find_fixed_points(model, initial_states=x, seed=0)
+        gen = torch.Generator().manual_seed(0)
+        x0 = x[torch.randint(0, len(x), (1024,), generator=gen)]
+        x0 = (x0 + 0.5 * torch.randn(x0.shape, generator=gen, dtype=x0.dtype)).numpy()
+        return lambda: find_fixed_points(model, extra_states=x0, seed=0)
     if name.startswith("gru16"):
         model = dynascope.load(DATA / "flipflop_gru16.safetensors")
     elif name.startswith("lstm32"):
@@ -61,8 +73,13 @@ def _case(name: str) -> Callable[[], Any]:
             jacobian="matrix_free", n_eigvals=4,
         )  # fmt: skip
     if name == "gru16_continuation":
+        import numpy as np
+
         fps = find_fixed_points(model, initial_states=states, n_init=256, seed=0, max_rounds=0)
-        x0 = fps.x_star[int(fps.saddle_index.argmin())]
+        # the start by geometry, not by position in the result (whose order is not a promise):
+        # the stable point with the smallest coordinate sum
+        stable = np.flatnonzero(fps.saddle_index == 0)
+        x0 = fps.x_star[stable[np.argmin(fps.x_star[stable].sum(axis=1))]]
         return lambda: continue_fixed_points(
             model, x0, [0.0, 0.0, 0.0], [1.0, 0.0, 0.0], s_min=-0.6, s_max=0.6
         )
@@ -75,6 +92,8 @@ CASES = (
     "lstm32_defaults",
     "vanilla256_matrix_free",
     "gru16_continuation",
+    "gru16_reference",
+    "lstm32_reference",
 )
 
 

@@ -730,3 +730,30 @@ def test_merge_basins_joins_clusters_that_straddle_grid_cells() -> None:
     # a known point within the radius takes its cluster's members
     leader, of_known = merge_basins(pts, key, 0.1, known=centres[:1])
     assert (of_known[:50] == 0).all() and (leader[:50] == -1).all()
+
+
+def test_coarse_join_merges_straddling_clusters_only_within_the_radius() -> None:
+    """join="coarse" (stage 1's merges): a tight cluster that straddles the fine grid's cell
+    boundaries in every coordinate is merged onto its lowest-key member (it lies inside one
+    cell of the coarse grids); every merge joins two points within the radius, onto a lower
+    key; clusters farther apart than the radius stay separate."""
+    from dynascope.fixedpoints._seeding import merge_basins
+
+    gen = torch.Generator().manual_seed(1)
+    # centres on fine-grid boundaries (radius 0.1) in every coordinate, off the coarse ones
+    centres = torch.stack([torch.full((64,), 0.1), torch.full((64,), 0.7)]).double()
+    pts = centres.repeat_interleave(40, dim=0) + 1e-4 * torch.randn(80, 64, generator=gen)
+    key = torch.rand(80, generator=gen, dtype=torch.float64)
+    grid_only, _ = merge_basins(pts, key, 0.1, join=False)
+    assert len(torch.unique(grid_only)) > 2
+    leader, _ = merge_basins(pts, key, 0.1, join="coarse")
+    assert int(leader[:40].unique().numel()) == 1 and int(leader[40:].unique().numel()) == 1
+    assert int(leader[0]) == int(torch.argmin(key[:40]))
+    assert int(leader[40]) == 40 + int(torch.argmin(key[40:]))
+    # random points: every merge is within the radius and onto a lower key
+    pts = torch.rand(500, 3, generator=gen, dtype=torch.float64)
+    key = torch.rand(500, generator=gen, dtype=torch.float64)
+    leader, _ = merge_basins(pts, key, 0.05, join="coarse")
+    moved = torch.where(leader != torch.arange(500))[0]
+    assert moved.numel() > 0
+    assert (key[leader[moved]] < key[moved]).all()

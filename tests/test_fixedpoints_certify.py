@@ -315,3 +315,39 @@ def test_slow_points_are_not_certified_and_not_merged() -> None:
     fps = find_fixed_points(model, extra_states=starts, **raw)
     assert len(fps) == 4 and not fps.is_fixed.any()
     assert set(fps.certificate) == {"none"} and fps.n_certified == 0
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_gated_jacobian_enclosures_contain_sampled_jacobians(kind: str) -> None:
+    """The enclosure of ∂G/∂x over a box (batch of 3 boxes) holds the Jacobian at random points
+    of each box: for the LSTM that includes the diagonal block ∂h'/∂c (zero off the diagonal)."""
+    model = prepare_model(getattr(dynascope, kind)(1, 4, 1, seed=0))
+    cell, s = cell_for(model), model.state_size
+    rng = np.random.default_rng(1)
+    mid, rad = rng.uniform(-0.5, 0.5, (3, s)), np.full((3, s), 0.2)
+    u = rng.uniform(-1, 1, (3, 1))
+    jac = cell.jacobian(Iv(mid, rad), u)
+    for b in range(3):
+        for _ in range(20):
+            x = torch.tensor(mid[b : b + 1] + rad[b : b + 1] * rng.uniform(-1, 1, (1, s)))
+            ub = torch.tensor(u[b : b + 1])
+            jx = torch.func.jacrev(lambda z, ub=ub: model.step(z, ub))(x)[0, :, 0].numpy()
+            assert (np.abs(jx - np.eye(s) - jac.mid[b]) <= jac.rad[b]).all()
+
+
+@pytest.mark.parametrize("name", ["gru16", "lstm32"])
+def test_batched_certificates_agree_with_per_point(name: str) -> None:
+    """certify's batched enclosures give each point the status of the per-point test, and
+    radii that agree to rounding (the enclosures' last bits depend on the batch's BLAS path)."""
+    model = dynascope.load(Path(__file__).parent / "data" / f"flipflop_{name}.safetensors")
+    states = dynascope.fixedpoints.visited_states(model, n_trials=8, n_steps=32, seed=0)
+    fps = find_fixed_points(model, initial_states=states, n_init=128, seed=0, certify=False)
+    net = prepare_model(model)
+    batched = certify(net, fps.x_star, fps.u_star)
+    cell = cell_for(net)
+    cap = 10.0 * max(1.0, float(np.abs(fps.x_star).max()))
+    for i, x in enumerate(fps.x_star):
+        status, radius, err = _dense_point(cell, x, fps.u_star[i], cap)
+        assert status == batched.status[i] == "unique"
+        assert radius == pytest.approx(batched.radius[i], rel=1e-6)
+        assert max(err, batched.error[i]) <= 1e-9

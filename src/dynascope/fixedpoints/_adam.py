@@ -26,7 +26,10 @@ class AdamStage:
 
     Every :data:`MERGE_EVERY` iterations (from the first), active points within
     ``merge_radius`` of each other (in ``[x, u]``) are merged into the one of lowest ``q``, and
-    points within it of a ``known`` ``[x, u]`` row stop there.
+    points within it of a ``known`` ``[x, u]`` row stop there. The pairs are found by grids
+    (:func:`merge_basins` with ``join="coarse"``: linear in the points, no pairwise distances):
+    points converging on one root leave at the next merge instead of crawling on until
+    ``max_iter`` when their cluster straddles a cell boundary.
 
     ``single``: iterate in float32 where the cell has a closed form (:mod:`._maps`): about 2.5x
     less arithmetic time per iteration; stage 1 only brings the starts near their roots
@@ -65,17 +68,19 @@ class AdamStage:
         bq = torch.full((n,), math.inf, dtype=x.dtype, device=dev)
         m, v = torch.zeros_like(x), torch.zeros_like(x)
         lr = torch.full((n,), opt.lr, dtype=x.dtype, device=dev)
-        wait = torch.zeros(n, dtype=torch.long, device=dev)
+        # the iteration of each point's last improvement or learning-rate cut (its plateau
+        # counter is ``it - last``)
+        last = torch.full((n,), -1, dtype=torch.long, device=dev)
         q_tol2 = 2.0 * opt.q_tol  # q is kept doubled, ‖r‖² (exact: a factor of 2)
         for it in range(opt.max_iter):
             r, grad = grad_of(x, d)
             q = (r * r).sum(dim=1)
             if self.merge_radius > 0 and it % MERGE_EVERY == 0:
-                stay = self._merge(x.to(dt), u, r.to(dt), active, leader, best_x, known)
+                stay = self._merge(x, grad_of.u, r, active, leader, best_x, known)
                 if not bool(stay.all()):
                     n_iter[active[~stay]] = it
                     active, x, d, r, q, grad = _rows(stay, active, x, d, r, q, grad)
-                    bx, bq, m, v, lr, wait = _rows(stay, bx, bq, m, v, lr, wait)
+                    bx, bq, m, v, lr, last = _rows(stay, bx, bq, m, v, lr, last)
                 if active.numel() == 0:
                     break
             ok = torch.isfinite(q)
@@ -83,10 +88,10 @@ class AdamStage:
             better = q < bq
             bq = torch.where(better, q, bq)
             bx = torch.where(better[:, None], x, bx)
-            wait = torch.where(improved, 0, wait + 1)
-            plateau = wait >= opt.lr_patience
+            last = torch.where(improved, it, last)
+            plateau = last <= it - opt.lr_patience
             lr = torch.where(plateau, lr * opt.lr_factor, lr)
-            wait = wait.masked_fill(plateau, 0)
+            last = last.masked_fill_(plateau, it)
             done = ~ok | (bq <= q_tol2) | (lr < opt.min_lr)
             if bool(done.any()):
                 gone = active[done]
@@ -94,14 +99,17 @@ class AdamStage:
                 best_x[gone] = bx[done].to(dt)
                 keep = ~done
                 active, x, d, grad = _rows(keep, active, x, d, grad)
-                bx, bq, m, v, lr, wait = _rows(keep, bx, bq, m, v, lr, wait)
+                bx, bq, m, v, lr, last = _rows(keep, bx, bq, m, v, lr, last)
                 if active.numel() == 0:
                     break
+            # Adam's step lr m̂ / (√v̂ + ε) with the bias corrections folded into two scalars:
+            # lr √c2 / c1 · m / (√v + ε √c2), c_k = 1 - β_k^t
             t = it + 1
-            m = m.mul_(b1).add_(grad, alpha=1 - b1)
+            root_c2 = math.sqrt(1 - b2**t)
+            m = m.lerp_(grad, 1 - b1)
             v = v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            denom = (v / (1 - b2**t)).sqrt_().add_(_EPS)
-            x = x - (m * (lr / (1 - b1**t)).unsqueeze(1)).div_(denom)
+            denom = v.sqrt().add_(_EPS * root_c2)
+            x = x.addcdiv_(m * (lr * (root_c2 / (1 - b1**t))).unsqueeze(1), denom, value=-1.0)
         n_iter[active] = opt.max_iter if active.numel() else 0
         best_x[active] = bx.to(dt)
         return best_x, n_iter, leader
@@ -127,18 +135,19 @@ class AdamStage:
             torch.linalg.vector_norm(r, dim=1),
             self.merge_radius,
             known,
-            join=False,
+            join="coarse",
         )
         merged = lead != torch.arange(active.numel(), device=x.device)
         leader[active[hit >= 0]] = n + hit[hit >= 0]
         inner = merged & (hit < 0)
         leader[active[inner]] = active[lead[inner]]
-        best_x[active[merged]] = x[merged]
+        best_x[active[merged]] = x[merged].to(best_x.dtype)
         return ~merged
 
 
 def _rows(mask: torch.Tensor, *arrays: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    return tuple(a[mask] for a in arrays)
+    sel = torch.where(mask)[0]
+    return tuple(a.index_select(0, sel) for a in arrays)
 
 
 class _Gradient:
@@ -153,7 +162,8 @@ class _Gradient:
         if self.closed is not None and single and model.dtype != torch.float32:
             self.closed = cell_map(analysis_copy(model, torch.float32))
             self.dtype = torch.float32
-        self.drive_all = self.closed.drive(u.to(self.dtype)) if self.closed is not None else u
+        self.u = u.to(self.dtype)  # (for the merges: in the iterates' dtype)
+        self.drive_all = self.closed.drive(self.u) if self.closed is not None else u
 
     def drive(self, rows: torch.Tensor) -> torch.Tensor:
         """The per-point data of ``rows`` (the input drive, or the inputs themselves)."""

@@ -53,7 +53,7 @@ from ._result import FixedPoints, Status
 from ._rounds import SeedingRounds
 from ._search import Search
 from ._seeding import unseen_estimate
-from ._selection import Certifier, Selected, Selection, state_scale
+from ._selection import Certifier, Selected, Selection, box_corners, state_scale
 
 __all__ = [
     "Adam",
@@ -190,7 +190,9 @@ def find_fixed_points(
     single = opts.slow_tol is None
     adam = None if opts.stage1 is None else AdamStage(opts.stage1, merge_radius, single)
     search = Search(net, adam, newton, opts.stage2 is not None, merge_radius, opts.tol)
-    certifier = Certifier(opts.tol, opts.xtol, scale, opts.slow_tol, opts.region_margin, box)
+    certifier = Certifier(
+        opts.tol, opts.xtol, scale, opts.slow_tol, opts.region_margin, box_corners(box)
+    )
     batch, n_escaped, n_discarded = certifier.classify(search.solve(x0, u, None), u)
     # Seeding rounds need dense Jacobians (eigendirections, and stage-2 cost at saddles): with
     # the matrix-free path (large networks) they are skipped.

@@ -464,7 +464,7 @@ class _LSTM(Cell):
         rad = np.zeros((b, 2 * h, 2 * h))
         idx = np.arange(h)
         mid[:, :h, :h], rad[:, :h, :h] = dh_dh.mid, dh_dh.rad
-        mid[:, :h, h + idx], rad[:, :h, h + idx] = dh_dc.mid, dh_dc.rad
+        mid[:, idx, h + idx], rad[:, idx, h + idx] = dh_dc.mid, dh_dc.rad  # diagonal block
         mid[:, h:, :h], rad[:, h:, :h] = dc_dh.mid, dc_dh.rad
         mid[:, h + idx, h + idx], rad[:, h + idx, h + idx] = s_f.mid, s_f.rad
         return _minus_identity(Iv(mid, rad))

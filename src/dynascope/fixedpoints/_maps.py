@@ -136,6 +136,7 @@ class _LSTMMap(CellMap):
     def __init__(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, n_hidden: int) -> None:
         self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
         self.n_hidden = n_hidden
+        self._gates_t: tuple[list[torch.Tensor], list[torch.Tensor] | None] | None = None
 
     def drive(self, u: torch.Tensor) -> torch.Tensor:
         return F.linear(u, self.w_ih, self.b_ih)
@@ -155,31 +156,41 @@ class _LSTMMap(CellMap):
 
     def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # The residual carried back to c' (through h' = o tanh c') is gc = r_c + o (1 - tanh²c')
-        # r_h; the gate blocks of the pre-activations' gradient are written in place.
+        # r_h. Each gate's pre-activation is its own contiguous (B, H) array (one product per
+        # gate): elementwise work on column slices of a (B, 4H) array runs row by row, about
+        # twice as slow at H = 32.
         nh = self.n_hidden
-        h, c = x[:, :nh], x[:, nh:]
-        gates = F.linear(h, self.w_hh, self.b_hh).add_(d)
-        s_if = torch.sigmoid(gates[:, : 2 * nh])
-        i, f = s_if[:, :nh], s_if[:, nh:]
-        g = torch.tanh(gates[:, 2 * nh : 3 * nh])
-        o = torch.sigmoid(gates[:, 3 * nh :])
+        h, c = x[:, :nh], x[:, nh:].contiguous()
+        w_t, bias = self._gate_weights()
+        pre = [torch.addmm(d[:, k * nh : (k + 1) * nh], h, w_t[k]) for k in range(4)]
+        if bias is not None:
+            for k in range(4):
+                pre[k].add_(bias[k])
+        i, f, o = torch.sigmoid(pre[0]), torch.sigmoid(pre[1]), torch.sigmoid(pre[3])
+        g = torch.tanh(pre[2])
         c_next = torch.addcmul(f * c, i, g)
         tc = torch.tanh(c_next)
-        res = torch.empty_like(x)
-        r_h, r_c = res[:, :nh], res[:, nh:]
-        torch.mul(o, tc, out=r_h).sub_(h)
-        torch.sub(c_next, c, out=r_c)
+        r_h = torch.mul(o, tc).sub_(h)
+        r_c = c_next.sub_(c)
         gc = torch.addcmul(r_c, (1.0 - tc * tc).mul_(o), r_h)
-        ka = torch.empty_like(gates)
-        torch.mul(gc, g, out=ka[:, :nh])
-        torch.mul(gc, c, out=ka[:, nh : 2 * nh])
-        ka[:, : 2 * nh].mul_(s_if).mul_(1.0 - s_if)
-        torch.mul(gc, i, out=ka[:, 2 * nh : 3 * nh]).mul_(1.0 - g * g)
-        torch.mul(r_h, tc, out=ka[:, 3 * nh :]).mul_(o).mul_(1.0 - o)
-        grad = torch.empty_like(x)
-        torch.mm(ka, self.w_hh, out=grad[:, :nh])
-        torch.mul(gc, f, out=grad[:, nh:])
-        return res, grad.sub_(res)
+        ka = torch.empty_like(d)
+        torch.addcmul(i, i, i, value=-1.0, out=pre[0]).mul_(g).mul_(gc)  # σ'(a_i) g gc
+        torch.addcmul(f, f, f, value=-1.0, out=pre[1]).mul_(c).mul_(gc)  # σ'(a_f) c gc
+        torch.mul(g, g, out=pre[2]).neg_().add_(1.0).mul_(i).mul_(gc)  # tanh'(a_g) i gc
+        torch.addcmul(o, o, o, value=-1.0, out=pre[3]).mul_(tc).mul_(r_h)  # σ'(a_o) tanh c' r_h
+        torch.cat(pre, dim=1, out=ka)
+        res = torch.cat([r_h, r_c], dim=1)
+        grad = torch.cat([(ka @ self.w_hh).sub_(r_h), f.mul_(gc).sub_(r_c)], dim=1)
+        return res, grad
+
+    def _gate_weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+        """Per gate: ``W_hh`` block transposed (contiguous) and ``b_hh`` block (cached)."""
+        if self._gates_t is None:
+            nh = self.n_hidden
+            w_t = [self.w_hh[k * nh : (k + 1) * nh].T.contiguous() for k in range(4)]
+            b = None if self.b_hh is None else [self.b_hh[k * nh : (k + 1) * nh] for k in range(4)]
+            self._gates_t = (w_t, b)
+        return self._gates_t
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False

@@ -26,7 +26,7 @@ from ._jacobian import (
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
-from ._selection import outside_box
+from ._selection import box_corners
 
 __all__ = [
     "DENSE_FALLBACK_FRACTION",
@@ -112,6 +112,7 @@ class DenseNewton:
         leader = torch.arange(n, device=dev)
         active = torch.arange(n, device=dev)
         per_row = s * (s + u.shape[1])
+        box = self._box()
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
@@ -120,42 +121,54 @@ class DenseNewton:
                 if active.numel() == 0:
                     break
             parts = [
-                self._iterate(model, u, active[sl], st)
+                self._iterate(model, u, active[sl], st, box)
                 for sl in jacobian_chunks(active.numel(), per_row)
             ]
             active = torch.cat(parts)
         return st.x, st.n_iter, leader
 
+    def _box(self) -> tuple[torch.Tensor, torch.Tensor, float] | None:
+        """The region's corners and the distance outside them at which points stop (``None``:
+        no region, or one of zero size)."""
+        if self.region is None:
+            return None
+        ref, margin = self.region
+        lo, hi = ref.min(dim=0).values, ref.max(dim=0).values
+        spread = float(torch.linalg.vector_norm(hi - lo))
+        return None if spread <= 0 else (lo, hi, margin * spread)
+
     def _iterate(
-        self, model: RNNModel, u: torch.Tensor, active: torch.Tensor, st: _Iterates
+        self,
+        model: RNNModel,
+        u: torch.Tensor,
+        active: torch.Tensor,
+        st: _Iterates,
+        box: tuple[torch.Tensor, torch.Tensor, float] | None,
     ) -> torch.Tensor:
         """One iteration of the points ``active`` (``st`` updated in place); returns those that
         go on."""
-        x, mu = st.x, st.mu
-        xa, ua = x[active], u[active]
+        xa, ua, mu = st.x[active], u[active], st.mu[active]
+        ni = st.n_iter[active]
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
-        keep = self._keep(
-            xa, a, rn, mu[active], st.rejected[active], st.n_iter, st.checkpoint, active
-        )
+        keep = self._keep(xa, a, rn, mu, st.rejected[active], ni, st.checkpoint, active, box)
         if not bool(keep.all()):  # (a copy of the Jacobians only when some points stop)
-            active, xa, ua, r, a, rn = active[keep], xa[keep], ua[keep], r[keep], a[keep], rn[keep]
+            sel = torch.where(keep)[0]
+            active, xa, ua, r, a, rn, mu, ni = (
+                t.index_select(0, sel) for t in (active, xa, ua, r, a, rn, mu, ni)
+            )
         if active.numel() == 0:
             return active
-        st.n_iter[active] += 1
-        x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu[active])
+        st.n_iter[active] = ni + 1
+        x_new, r_new, newton_ok = self._newton(model, xa, ua, r, a, rn, mu)
         lm = ~newton_ok
-        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu[active], x_new, lm)
+        accept_lm = self._levenberg_marquardt(model, xa, ua, r, a, rn, mu, x_new, r_new, lm)
         accepted = newton_ok | accept_lm
-        x[active] = x_new
-        st.last_r[active] = torch.where(newton_ok, r_new, rn)
-        if bool(accept_lm.any()):
-            st.last_r[active[accept_lm]] = _norms(model, x_new[accept_lm], ua[accept_lm])
+        st.x[active] = x_new
+        st.last_r[active] = r_new  # (rn where no step was accepted)
         st.rejected[active] = ~accepted
-        mu[active] = torch.where(
-            accepted,
-            (mu[active] / 10).clamp_min(1e-15),
-            torch.where(lm, mu[active] * 10, mu[active]),
+        st.mu[active] = torch.where(
+            accepted, (mu / 10).clamp_min(1e-15), torch.where(lm, mu * 10, mu)
         )
         return active
 
@@ -166,25 +179,31 @@ class DenseNewton:
         rn: torch.Tensor,
         mu: torch.Tensor,
         rejected: torch.Tensor,
-        n_iter: torch.Tensor,
+        ni: torch.Tensor,
         checkpoint: torch.Tensor,
         active: torch.Tensor,
+        box: tuple[torch.Tensor, torch.Tensor, float] | None,
     ) -> torch.Tensor:
-        """Which active points go on (``checkpoint`` is updated in place)."""
+        """Which active points (iteration counts ``ni``) go on (``checkpoint`` is updated in
+        place)."""
         tol = self.tol
         # Points already below tol keep stepping down to tol * 1e-3 (usually one more quadratic
         # step reaches ~1e-15) unless their last step failed (the rounding floor).
         polished = (rn <= tol) & ((rn <= 1e-3 * tol) | rejected)
         keep = torch.isfinite(rn) & ~polished & (mu <= self.opt.max_damping)
         keep &= _finite_rows(a)
-        if self.region is not None:
-            outside, spread = outside_box(xa, self.region[0])
-            keep &= ~(outside > self.region[1] * spread) | (spread <= 0)
+        if box is not None:  # (outside_box with the corners and spread of the region)
+            lo, hi, limit = box
+            outside = torch.linalg.vector_norm(
+                (lo - xa).clamp_(min=0) + (xa - hi).clamp_(min=0), dim=1
+            )
+            keep &= ~(outside > limit)
         # Stalled points (residual not halved in STALL_ITER iterations) stop: they are slow
         # points or failures, and each further iteration costs a Jacobian.
-        at_check = (n_iter[active] > 0) & (n_iter[active] % STALL_ITER == 0)
-        keep &= ~(at_check & (rn > 0.5 * checkpoint[active]))
-        checkpoint[active] = torch.where(at_check | (n_iter[active] == 0), rn, checkpoint[active])
+        cp = checkpoint[active]
+        at_check = (ni > 0) & (ni % STALL_ITER == 0)
+        keep &= ~(at_check & (rn > 0.5 * cp))
+        checkpoint[active] = torch.where(at_check | (ni == 0), rn, cp)
         return keep
 
     def _newton(
@@ -212,30 +231,34 @@ class DenseNewton:
         lu_ok = (info == 0) & (mu <= NEWTON_DAMPING)
         lu_ok &= torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
-        # all step lengths evaluated in one batch
-        trials = xa[None] + alphas[:, None, None] * delta[None]
-        rt = _norms(model, trials.reshape(-1, s), ua.repeat(len(alphas), 1)).reshape(len(alphas), m)
+        # all step lengths evaluated in one batch (their residuals are kept: the chord steps
+        # start from the accepted one's)
+        n_a = len(alphas)
+        trials = (xa[None] + alphas[:, None, None] * delta[None]).reshape(-1, s)
+        res_t = step(model, trials, ua.repeat(n_a, 1)) - trials
+        rt = torch.linalg.vector_norm(res_t, dim=1).reshape(n_a, m)
         good = lu_ok[None] & torch.isfinite(rt) & (rt < (1 - 1e-4 * alphas[:, None]) * rn[None])
         first = torch.where(good.any(dim=0), good.int().argmax(dim=0), -1)
         newton_ok = first >= 0
-        idx = first.clamp_min(0)
-        ar = torch.arange(m, device=xa.device)
-        x_new = torch.where(newton_ok[:, None], trials[idx, ar], xa)
-        r_new = torch.where(newton_ok, rt[idx, ar], rn)
+        pick = first.clamp_min(0) * m + torch.arange(m, device=xa.device)
+        x_new = torch.where(newton_ok[:, None], trials[pick], xa)
+        res = torch.where(newton_ok[:, None], res_t[pick], r)
+        r_new = torch.where(newton_ok, rt.reshape(-1)[pick], rn)
         # Chord steps with the same factorisation, kept while they halve the residual.
         for _ in range(self.opt.chord_steps):
             if not bool(newton_ok.any()):
                 break
-            res = step(model, x_new, ua) - x_new
             with single_threaded_lapack():
                 d2 = torch.linalg.lu_solve(lu, piv, -res.unsqueeze(2)).squeeze(2)
             trial = x_new + torch.where(newton_ok[:, None], d2, torch.zeros_like(d2))
-            r2 = _norms(model, trial, ua)
+            res2 = step(model, trial, ua) - trial
+            r2 = torch.linalg.vector_norm(res2, dim=1)
             better = newton_ok & torch.isfinite(r2) & (r2 <= 0.5 * r_new)
             better &= r_new > 1e-3 * self.tol
             if not bool(better.any()):
                 break
             x_new = torch.where(better[:, None], trial, x_new)
+            res = torch.where(better[:, None], res2, res)
             r_new = torch.where(better, r2, r_new)
         return x_new, r_new, newton_ok
 
@@ -249,9 +272,11 @@ class DenseNewton:
         rn: torch.Tensor,
         mu: torch.Tensor,
         x_new: torch.Tensor,
+        r_new: torch.Tensor,
         lm: torch.Tensor,
     ) -> torch.Tensor:
-        """A Levenberg–Marquardt step where ``lm`` (Newton failed); updates ``x_new`` in place.
+        """A Levenberg–Marquardt step where ``lm`` (Newton failed); updates ``x_new`` and its
+        residual norm ``r_new`` in place where the step is accepted.
 
         Returns the mask of accepted LM steps.
         """
@@ -270,15 +295,9 @@ class DenseNewton:
         r3 = _norms(model, trial, ua[lm])
         ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
         x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
+        r_new[lm] = torch.where(ok3, r3, r_new[lm])
         accept_lm[lm] = ok3
         return accept_lm
-
-
-def _corners(ref: torch.Tensor) -> torch.Tensor:
-    """The lowest and highest coordinates of ``ref`` as two rows (its bounding box)."""
-    if ref.shape[0] == 0:
-        return ref
-    return torch.stack([ref.min(dim=0).values, ref.max(dim=0).values])
 
 
 def _finite_rows(a: torch.Tensor) -> torch.Tensor:
@@ -375,7 +394,7 @@ class NewtonStage:
         self.matrix_free = matrix_free
         self.fallback = fallback
         # the bounding box's two corners stand for the reference states (the same box)
-        self.region = None if region is None else (_corners(region[0]), region[1])
+        self.region = None if region is None else (box_corners(region[0]), region[1])
         self.merge_radius = merge_radius
         self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
 

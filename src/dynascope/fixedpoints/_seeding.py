@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -32,13 +33,16 @@ def merge_basins(
     radius: float,
     known: torch.Tensor | None = None,
     *,
-    join: bool = True,
+    join: bool | str = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Merge points that share a cell of a grid of side ``radius`` (the lowest ``key`` leads).
 
     With ``join`` the cells' leaders then join the lowest-key leader within ``radius`` (exact
-    distances: a tight cluster in many dimensions often straddles a cell boundary); without it
-    only the grid is used (cheap, for the frequent merges of stage 1).
+    distances: a tight cluster in many dimensions often straddles a cell boundary); with
+    ``join="coarse"`` a leader joins the lowest-key leader of its cell in two coarser grids
+    (side :data:`COARSE` radii, offset by half a cell) when that one lies within ``radius``
+    (linear cost: for the frequent merges of stage 1; pairs it misses stay unmerged); without
+    it only the grid is used.
 
     Returns ``(leader, of_known)``: ``leader[i]`` is the index of the representative of point
     ``i`` (itself for representatives), or ``-1`` when point ``i`` lies within ``radius`` of a
@@ -51,17 +55,22 @@ def merge_basins(
     if n == 0 or radius <= 0:
         return leader, of_known
     if known is not None and known.shape[0]:
-        d = torch.cdist(x, known)
+        d = torch.cdist(x, known.to(x.dtype))
         dmin, arg = d.min(dim=1)
         hit = dmin <= radius
         of_known[hit] = arg[hit]
         leader[hit] = -1
-    finite = torch.isfinite(x).all(dim=1) & torch.isfinite(key)
+    finite = torch.isfinite(x.sum(dim=1))  # (a row sum first; exact rows where it is not)
+    if not bool(finite.all()):
+        bad = torch.where(~finite)[0]
+        finite[bad] = torch.isfinite(x[bad]).all(dim=1)
+    finite &= torch.isfinite(key)
     rest = torch.where((leader >= 0) & finite)[0]
     if rest.numel() < 2:
         return leader, of_known
     # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
-    cells = torch.floor(x[rest] / radius).to(torch.long)
+    x_rest = x if rest.numel() == n else x[rest]
+    cells = torch.floor(x_rest / radius).to(torch.long)
     cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
     first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
@@ -73,7 +82,12 @@ def merge_basins(
     # the cells' leaders then join the lowest-key leader within ``radius`` of them.
     heads = torch.unique(first[first >= 0])
     if join and heads.numel() > 1:
-        joined = _join_within(x[heads], key[heads], radius)
+        if join == "coarse":
+            pos = torch.empty(n, dtype=torch.long, device=x.device)
+            pos[rest] = torch.arange(rest.numel(), device=x.device)
+            joined = _join_coarse(x[heads], cells[pos[heads]], key[heads], radius)
+        else:
+            joined = _join_within(x[heads], key[heads], radius)
         head_of = torch.arange(n, device=x.device)
         head_of[heads] = heads[joined]
         while True:  # follow chains (each step goes to a strictly lower key: they end)
@@ -96,8 +110,11 @@ def _splitmix(n: int) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.long)
 
 
-#: Multipliers of the row hash of :func:`row_groups`.
-_HASH = _splitmix(64)
+@functools.lru_cache(maxsize=8)
+def _hash_multipliers(k: int) -> torch.Tensor:
+    """The ``k`` multipliers of :func:`row_groups`'s row hash, one per column (a multiplier
+    shared by two columns would hash rows that differ by +1 and -1 there alike)."""
+    return _splitmix(k)
 
 
 def row_groups(cells: torch.Tensor) -> torch.Tensor:
@@ -105,29 +122,62 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
     labels (as ``torch.unique(cells, dim=0, return_inverse=True)[1]``, up to the numbering).
 
     Rows are packed into one integer (exact, when the cells' ranges fit in 62 bits) or hashed;
-    a hash's groups are checked row by row and ``torch.unique(dim=0)`` (about 10x slower) is
-    used if two different rows ever share one.
+    the rows that share a hash are checked against their group's first row and
+    ``torch.unique(dim=0)`` (about 10x slower) is used if two different rows ever share one.
     """
     n, k = cells.shape
     if n == 0 or k == 0:
         return torch.zeros(n, dtype=torch.long, device=cells.device)
-    lo = cells.min(dim=0).values
-    span = cells.max(dim=0).values - lo + 1
-    if float(torch.log2(span.double()).sum()) < 62:
-        radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
-        return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
-    mult = _HASH[torch.arange(k) % 64].to(cells.device)
-    key = ((cells - lo) * mult).sum(dim=1)  # wraps around modulo 2^64
-    _, label = torch.unique(key, return_inverse=True)
-    first = torch.full((n,), n, dtype=torch.long, device=cells.device)
-    first = first.scatter_reduce(0, label, torch.arange(n, device=cells.device), "amin")
-    if bool((cells == cells[first[label]]).all()):
+    if k < 62:  # (62 columns or more rarely pack: straight to the hash)
+        lo, hi = torch.aminmax(cells, dim=0)
+        span = hi - lo + 1
+        if float(torch.log2(span.double()).sum()) < 62:
+            radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
+            return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
+    mult = _hash_multipliers(k).to(cells.device)
+    # (wraps around modulo 2^64; integer mat-vec products exist on the CPU only)
+    key = torch.mv(cells, mult) if cells.is_cpu else (cells * mult).sum(dim=1)
+    _, label, count = torch.unique(key, return_inverse=True, return_counts=True)
+    shared = torch.where(count[label] > 1)[0]
+    if shared.numel() == 0:  # all hashes distinct: so are the rows
+        return label
+    first = torch.full((int(count.numel()),), n, dtype=torch.long, device=cells.device)
+    first = first.scatter_reduce(0, label[shared], shared, "amin")
+    if bool((cells[shared] == cells[first[label[shared]]]).all()):
         return label
     return torch.unique(cells, dim=0, return_inverse=True)[1]
 
 
 #: Rows of the pairwise-distance blocks of :func:`_join_within` (memory: rows x points).
 _JOIN_BLOCK = 1024
+#: Cell side of :func:`_join_coarse`'s grids, in merge radii.
+COARSE_BITS = 2
+COARSE = 1 << COARSE_BITS
+
+
+def _join_coarse(
+    x: torch.Tensor, cells: torch.Tensor, key: torch.Tensor, radius: float
+) -> torch.Tensor:
+    """For each row, a row of lower ``key`` within ``radius`` (itself if none is found): the
+    lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell
+    (made from the rows' ``cells`` in the grid of side ``radius``), where it lies within
+    ``radius``. Linear in the rows (no pairwise distances); it misses pairs that straddle a
+    cell boundary of both grids or that do not involve a cell's lowest key, which only leaves
+    them unmerged."""
+    n = x.shape[0]
+    out = torch.arange(n, device=x.device)
+    order = torch.argsort(key, stable=True)
+    rev = order.flip(0)
+    for shift in (0, COARSE // 2):
+        # floor((cells + shift) / COARSE) as an arithmetic shift (COARSE is a power of two)
+        cell = row_groups((cells + shift) >> COARSE_BITS)
+        first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
+        first[cell[rev]] = rev  # the lowest key is written last and wins
+        lead = first[cell]
+        near = torch.linalg.vector_norm(x - x[lead], dim=1) <= radius
+        cand = torch.where(near, lead, out)
+        out = torch.where(key[cand] < key[out], cand, out)
+    return out
 
 
 def _join_within(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
