@@ -41,6 +41,7 @@ from ..nlp import (
     classifier_accuracy,
     document_states,
     encode,
+    evidence_coordinate,
     find_line_attractor,
     linearization_error,
     load_movie_reviews,
@@ -143,6 +144,7 @@ class SentimentOptions(ExperimentOptions):
         "embed_dropout": _DROPOUT,
         "state_dropout": _DROPOUT,
         "memory_bias": Float(),
+        "evidence_init": NON_NEGATIVE,
         "epochs": COUNT,
         "weight_decay": NON_NEGATIVE,
         "time_limit": POSITIVE,
@@ -176,6 +178,7 @@ class SentimentOptions(ExperimentOptions):
     embed_dropout: float = 0.0
     state_dropout: float = 0.0
     memory_bias: float = 0.0
+    evidence_init: float = 0.0
     epochs: int = 4
     batch_size: int = 128
     lr: float = 3e-3
@@ -271,17 +274,36 @@ def build(ctx: RunContext) -> RNNModel:
     return train_text_classifier(ctx, _data(ctx.options), 2)
 
 
+def train_options(
+    opts: Any, seed: int, bow: FittedBagOfWords | None = None, **config: Any
+) -> tuple[dict[str, Any], ClassifierConfig]:
+    """The :class:`TextClassifier` keyword arguments and the :class:`ClassifierConfig` of
+    ``opts``; with ``opts.evidence_init`` > 0, the embeddings' first coordinate starts at the
+    training split's bag-of-words weights (``bow``, fitted on the training documents only)."""
+    model_kw = _pick(opts, _MODEL_OPTIONS)
+    if getattr(opts, "evidence_init", 0.0) > 0:
+        if bow is None:  # internal: callers fit the bag of words when the option is on
+            raise RuntimeError("evidence_init needs the bag of words fitted on the training split")
+        model_kw["evidence"] = evidence_coordinate(bow.weights, opts.evidence_init)
+    return model_kw, ClassifierConfig(seed=seed, **_pick(opts, _TRAIN_OPTIONS), **config)
+
+
 def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) -> RNNModel:
     """Train a ``n_classes`` classifier on :func:`encode_corpus`'s ``d`` (resumable); save the
     RNN (weights.safetensors) and the embedding/vocabulary (result ``embedding``)."""
     opts = ctx.options
-    clf = TextClassifier(len(d["vocab"]), n_classes, seed=ctx.seed, **_pick(opts, _MODEL_OPTIONS))
-    config = ClassifierConfig(
-        seed=ctx.seed,
-        checkpoint_every=CHECKPOINT_EVERY,
-        progress=ctx.progress,
-        **_pick(opts, _TRAIN_OPTIONS),
+    bow = None
+    if getattr(opts, "evidence_init", 0.0) > 0:
+        if n_classes != 2:
+            raise InvalidParameterError(
+                f"The 'evidence_init' option needs two classes (one evidence coordinate); got "
+                f"{n_classes}. Set evidence_init=0."
+            )
+        bow = BagOfWords(C=opts.bow_C).fit(d["bow_train"], d["train"][2], d["vocab"])
+    model_kw, config = train_options(
+        opts, ctx.seed, bow, checkpoint_every=CHECKPOINT_EVERY, progress=ctx.progress
     )
+    clf = TextClassifier(len(d["vocab"]), n_classes, seed=ctx.seed, **model_kw)
     ids_train, len_train, y_train = d["train"]
     hist = train_classifier(
         clf,
