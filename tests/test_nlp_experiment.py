@@ -425,3 +425,22 @@ def test_language_figures(rng):
     for fig in figs:
         assert fig.axes
         plt.close(fig)
+
+
+def test_sentiment_evidence_init_reaches_the_embeddings(tmp_path, rng):
+    """``--set evidence_init=...``: the embeddings' first coordinate starts at the training
+    split's bag-of-words weights, so polar words keep their sign there after training."""
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    out = tmp_path / "run"
+    opts = {**TINY, "data_path": str(data), "evidence_init": 1.0, "augmented_bow": False}
+    run_experiment("sentiment", out, quick=True, options=opts)
+    with np.load(out / "results" / "embedding.npz") as emb:
+        tokens = [str(t) for t in emb["tokens"]]
+        first = emb["embeddings"][:, 0]
+    pos = [first[tokens.index(w)] for w in ("great", "good", "fun", "best")]
+    neg = [first[tokens.index(w)] for w in ("bad", "awful", "boring", "worst")]
+    assert min(pos) > 0.3 and max(neg) < -0.3  # N(0, 0.01²) without the option
+    assert first[0] == 0.0  # padding stays the zero input
+    saved = json.loads((out / "experiment.json").read_text())["options"]
+    assert saved["evidence_init"] == 1.0
