@@ -555,3 +555,23 @@ def test_evidence_init_learns_faster_on_the_evidence_task():
         train_classifier(m, ids, lengths, labels, cfg)
         acc.append(classifier_accuracy(m, ti, tl, ty))
     assert acc[1] > acc[0] + 0.2 and acc[1] > 0.85
+
+
+def test_time_limit_counts_cpu_not_wall_seconds(monkeypatch):
+    """A busy machine (here: a wall clock that jumps an hour per reading) does not cut the
+    training; the CPU clock does."""
+    import dynascope.nlp._fit as fit
+
+    task, ids, lengths, labels = _evidence_data(n=64)
+    cfg = ClassifierConfig(epochs=2, batch_size=32, time_limit=60.0, threads=1)
+    clock = iter(range(0, 10**9, 3600))
+    monkeypatch.setattr(fit.time, "perf_counter", lambda: float(next(clock)))
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+    hist = train_classifier(m, ids, lengths, labels, cfg)
+    assert not hist.stopped_early and hist.steps == 4 and hist.seconds >= 3600
+    assert 0 < hist.cpu_seconds < 60
+    cpu = iter(range(0, 10**9, 100))
+    monkeypatch.setattr(fit.time, "process_time", lambda: float(next(cpu)))
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+    hist = train_classifier(m, ids, lengths, labels, cfg)
+    assert hist.stopped_early and hist.steps == 1
