@@ -444,3 +444,18 @@ def test_sentiment_evidence_init_reaches_the_embeddings(tmp_path, rng):
     assert first[0] == 0.0  # padding stays the zero input
     saved = json.loads((out / "experiment.json").read_text())["options"]
     assert saved["evidence_init"] == 1.0
+
+
+def test_beats_bow_preset_is_valid_sentiment_options():
+    """examples/sentiment/beats-bow.toml (``--config``) names only sentiment options, with
+    values they accept, and differs from the default recipe where the tutorial says."""
+    from pathlib import Path
+
+    from dynascope.experiments._base import read_options_file
+    from dynascope.experiments.sentiment import SentimentOptions
+
+    path = Path(__file__).parents[1] / "examples" / "sentiment" / "beats-bow.toml"
+    opts = SentimentOptions(**read_options_file(path))
+    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
+    assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
+    assert opts.class_counts == () and not opts.augmented_bow
