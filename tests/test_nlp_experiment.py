@@ -425,3 +425,37 @@ def test_language_figures(rng):
     for fig in figs:
         assert fig.axes
         plt.close(fig)
+
+
+def test_sentiment_evidence_init_reaches_the_embeddings(tmp_path, rng):
+    """``--set evidence_init=...``: the embeddings' first coordinate starts at the training
+    split's bag-of-words weights, so polar words keep their sign there after training."""
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    out = tmp_path / "run"
+    opts = {**TINY, "data_path": str(data), "evidence_init": 1.0, "augmented_bow": False}
+    run_experiment("sentiment", out, quick=True, options=opts)
+    with np.load(out / "results" / "embedding.npz") as emb:
+        tokens = [str(t) for t in emb["tokens"]]
+        first = emb["embeddings"][:, 0]
+    pos = [first[tokens.index(w)] for w in ("great", "good", "fun", "best")]
+    neg = [first[tokens.index(w)] for w in ("bad", "awful", "boring", "worst")]
+    assert min(pos) > 0.3 and max(neg) < -0.3  # N(0, 0.01²) without the option
+    assert first[0] == 0.0  # padding stays the zero input
+    saved = json.loads((out / "experiment.json").read_text())["options"]
+    assert saved["evidence_init"] == 1.0
+
+
+def test_beats_bow_preset_is_valid_sentiment_options():
+    """examples/sentiment/beats-bow.toml (``--config``) names only sentiment options, with
+    values they accept, and differs from the default recipe where the tutorial says."""
+    from pathlib import Path
+
+    from dynascope.experiments._base import read_options_file
+    from dynascope.experiments.sentiment import SentimentOptions
+
+    path = Path(__file__).parents[1] / "examples" / "sentiment" / "beats-bow.toml"
+    opts = SentimentOptions(**read_options_file(path))
+    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
+    assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
+    assert opts.class_counts == () and not opts.augmented_bow

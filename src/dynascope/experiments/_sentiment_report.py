@@ -355,6 +355,7 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
         "gap": r.rnn_accuracy - r.bow_accuracy,
         "modifier_bow": r.modifier_bow_accuracy,
         "n_modifiers": len(r.network_modifiers),
+        "modifiers": _n_modifiers(r),
         "gap_share": r.gap_share,
         "no_gap": _no_gap(r),
         "pc2": float(r.pca_ratio[:2].sum()) if r.pca_ratio.size else float("nan"),
@@ -374,6 +375,12 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
     }
 
 
+def _n_modifiers(r: SentimentResults) -> str:
+    """"1 modifier", "5 modifiers"."""
+    n = len(r.network_modifiers)
+    return f"{n} modifier" + ("" if n == 1 else "s")
+
+
 def _no_gap(r: SentimentResults) -> str:
     """Why the share of the gap is not judged ("" when it is)."""
     if not r.network_modifiers:
@@ -385,7 +392,7 @@ def _no_gap(r: SentimentResults) -> str:
         return (
             f"The RNN ({r.rnn_accuracy:.2%}) does not beat the bag of words "
             f"({r.bow_accuracy:.2%}), so there is no gap for its modifiers to close (the bag "
-            f"of words with its {len(r.network_modifiers)} modifiers and their factors: "
+            f"of words with its {_n_modifiers(r)} and their factors: "
             f"{r.modifier_bow_accuracy:.2%})."
         )
     return ""
@@ -442,11 +449,11 @@ CLAIMS = (
     ),
     at_least(
         "modifier_bow_closes_gap", "gap_share", GAP_SHARE, _cites,
-        "The bag of words with the network's own {n_modifiers} modifiers and their measured "
+        "The bag of words with the network's own {modifiers} and their measured "
         "factors reaches {modifier_bow:.2%}, closing {gap_share:.0%} of the gap between the "
         "RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the network's "
         "advantage is its modifier words, as Maheswaranathan & Sussillo (2020) found.",
-        "The bag of words with the network's own {n_modifiers} modifiers and their measured "
+        "The bag of words with the network's own {modifiers} and their measured "
         "factors reaches {modifier_bow:.2%}, closing only {gap_share:.0%} of the gap between "
         "the RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the "
         "network's advantage is not explained by these modifiers.",

@@ -23,6 +23,7 @@ from ._bow import modified_counts_matrix as modified_counts_matrix
 from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import TextClassifier as TextClassifier
 from ._classifier import classifier_accuracy as classifier_accuracy
+from ._classifier import evidence_coordinate as evidence_coordinate
 from ._classifier import predict_logits as predict_logits
 from ._corpora import load_bbc_news as load_bbc_news
 from ._corpora import load_imdb_ratings as load_imdb_ratings
@@ -84,6 +85,7 @@ __all__ = [
     "classifier_accuracy",
     "document_states",
     "encode",
+    "evidence_coordinate",
     "find_line_attractor",
     "linearization_error",
     "load_bbc_news",

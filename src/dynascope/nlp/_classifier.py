@@ -20,7 +20,13 @@ from .._validation import check_bool, check_float, check_int, check_option
 from ..exceptions import InvalidParameterError, ShapeError
 from ..models import GRU, LSTM, RNNModel, VanillaRNN, wrap
 
-__all__ = ["ClassifierConfig", "TextClassifier", "classifier_accuracy", "predict_logits"]
+__all__ = [
+    "ClassifierConfig",
+    "TextClassifier",
+    "classifier_accuracy",
+    "evidence_coordinate",
+    "predict_logits",
+]
 
 CELLS = ("gru", "lstm", "vanilla")
 
@@ -61,6 +67,13 @@ class TextClassifier(nn.Module):
         read early in a long review is not forgotten before its end (Tallec & Ollivier 2018,
         "chrono" initialisation). Default 0 (torch's initialisation); a vanilla RNN has no
         gate and must keep 0.
+    evidence : array of float, shape (n_words,), optional
+        Initial value of every word's first embedding coordinate (the others stay
+        N(0, ``embed_init``²)); e.g. :func:`evidence_coordinate` of a bag of words fitted on
+        the training documents, so that the network starts from the sign and strength of each
+        word's evidence and has only to learn to add it up (and to modify it). Computed from
+        the training split only, it uses no outside data (the embeddings stay
+        pretrained-free). The padding id 0 keeps the zero vector. Default None (off).
     seed : int, optional
         Seed of the initial weights.
     """
@@ -78,6 +91,7 @@ class TextClassifier(nn.Module):
         embed_dropout: float = 0.0,
         state_dropout: float = 0.0,
         memory_bias: float = 0.0,
+        evidence: np.ndarray | None = None,
         seed: int | None = None,
     ) -> None:
         super().__init__()
@@ -103,6 +117,13 @@ class TextClassifier(nn.Module):
                 "The 'memory_bias' parameter of TextClassifier needs a gated cell ('gru' or "
                 f"'lstm'); a vanilla RNN has no gate. Got {memory_bias!r} with cell='vanilla'."
             )
+        if evidence is not None:
+            evidence = np.asarray(evidence, dtype=np.float64)
+            if evidence.shape != (self.n_words,) or not np.all(np.isfinite(evidence)):
+                raise InvalidParameterError(
+                    f"The 'evidence' parameter of TextClassifier must be {self.n_words} finite "
+                    f"numbers (one per word); got an array of shape {evidence.shape}."
+                )
         gen = torch.Generator()
         if seed is None:
             gen.seed()
@@ -116,6 +137,8 @@ class TextClassifier(nn.Module):
             self.out = nn.Linear(self.hidden, 1 if self.n_classes == 2 else self.n_classes)
         with torch.no_grad():
             self.embedding.weight.normal_(0.0, embed_init, generator=gen)
+            if evidence is not None:
+                self.embedding.weight[:, 0] = torch.as_tensor(evidence, dtype=torch.float32)
             self.embedding.weight[0].zero_()
             if memory_bias:
                 # torch's gate order: GRU (reset, update, new), LSTM (input, forget, cell,
@@ -202,7 +225,10 @@ class ClassifierConfig:
     clip : float
         Gradient-norm clip.
     time_limit : float, optional
-        Stop after this many seconds of training (checked after each step).
+        Stop after this many CPU seconds of training (the process's ``time.process_time``,
+        checked after each step; CPU time rather than wall time, so that other jobs on the
+        machine do not cut the training short). The cosine schedule follows whichever runs
+        out first, the steps or this limit.
     threads : int, optional
         ``torch.set_num_threads`` during training (restored afterwards).
     seed : int
@@ -304,3 +330,34 @@ def classifier_accuracy(
     """Fraction of documents classified correctly."""
     logits = torch.as_tensor(predict_logits(model, ids, lengths))
     return float((_predict(logits).numpy() == np.asarray(labels)).mean())
+
+
+def evidence_coordinate(weights: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """Word weights rescaled for :class:`TextClassifier`'s ``evidence`` coordinate.
+
+    ``weights`` (one per word, e.g. :attr:`FittedBagOfWords.weights` of a bag of words fitted on
+    the training documents) are divided by their standard deviation over the real words (ids
+    2 and up) and multiplied by ``scale``; ids 0 (padding) and 1 (unknown) get 0.
+
+    Raises
+    ------
+    InvalidParameterError
+        If ``weights`` is not a 1-d finite array of at least three words, or all real words
+        have the same weight.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    scale = check_float(scale, "scale", "evidence_coordinate")
+    if w.ndim != 1 or w.size < 3 or not np.all(np.isfinite(w)):
+        raise InvalidParameterError(
+            "evidence_coordinate needs one finite weight per word (a 1-d array of at least 3); "
+            f"got shape {w.shape}."
+        )
+    sd = float(w[2:].std())
+    if sd == 0.0:
+        raise InvalidParameterError(
+            "evidence_coordinate needs words of different weights; all real words weigh "
+            f"{w[2]:g} (fit the bag of words on documents of both classes)."
+        )
+    out = w * (scale / sd)
+    out[:2] = 0.0
+    return out

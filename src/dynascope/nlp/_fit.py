@@ -32,13 +32,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainHistory:
-    """What happened in :func:`train_classifier`: per-epoch loss/accuracy and the wall time."""
+    """What happened in :func:`train_classifier`: per-epoch loss/accuracy, the wall time
+    (``seconds``) and the process's CPU time (``cpu_seconds``, what ``time_limit`` counts)."""
 
     loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
     stopped_early: bool = False
+    cpu_seconds: float = 0.0
 
 
 def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -82,7 +84,7 @@ def train_classifier(
     resume : bool
         Continue from ``checkpoint`` when it exists. The resumed training ends bitwise
         identical to an uninterrupted one (same weights, same history), provided the
-        ``time_limit`` did not cut it short (the cosine schedule then follows the clock).
+        ``time_limit`` did not cut it short (the cosine schedule then follows the CPU clock).
 
     Returns
     -------
@@ -127,6 +129,7 @@ def train_classifier(
         torch.set_num_threads(threads)
         torch.random.set_rng_state(rng_state)
     run.history.seconds = time.perf_counter() - run.start
+    run.history.cpu_seconds = time.process_time() - run.cpu_start
     return run.history
 
 
@@ -153,6 +156,9 @@ class _ClassifierRun:
         self.total = max(math.ceil(ids.shape[0] / config.batch_size) * config.epochs, 1)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.start = time.perf_counter()
+        # the time limit counts CPU seconds of this process, not wall seconds, so that a
+        # loaded machine does not cut the training (and change its result)
+        self.cpu_start = time.process_time()
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * self._progress(s)))
         )
@@ -176,10 +182,10 @@ class _ClassifierRun:
         self._logits = self._y = torch.empty(0)
 
     def _progress(self, s: int) -> float:
-        # with a time limit, the schedule follows whichever runs out first: steps or time
+        # with a time limit, the schedule follows whichever runs out first: steps or CPU time
         done = s / self.total
         if self.config.time_limit is not None:
-            done = max(done, (time.perf_counter() - self.start) / self.config.time_limit)
+            done = max(done, (time.process_time() - self.cpu_start) / self.config.time_limit)
         return min(done, 1.0)
 
     def resume(self) -> None:
@@ -207,6 +213,7 @@ class _ClassifierRun:
         )
         self.loop.step = self.history.steps
         self.start -= float(t["seconds"])
+        self.cpu_start -= float(t.get("cpu_seconds", t["seconds"]))
         self.finished = bool(t["finished"])
 
     def save(self, epoch: int, batch: int, done: bool) -> None:
@@ -230,6 +237,7 @@ class _ClassifierRun:
             "steps": h.steps,
             "stopped_early": h.stopped_early,
             "seconds": time.perf_counter() - self.start,
+            "cpu_seconds": time.process_time() - self.cpu_start,
             "finished": done,
         }
         write_checkpoint(
@@ -280,7 +288,10 @@ class _ClassifierRun:
         loss_sum += loss_value * len(batch)
         correct += int((_predict(self._logits.detach()) == self._y).sum())
         self.running = (loss_sum, correct, seen + len(batch))
-        if config.time_limit is not None and time.perf_counter() - self.start > config.time_limit:
+        if (
+            config.time_limit is not None
+            and time.process_time() - self.cpu_start > config.time_limit
+        ):
             self.history.stopped_early = True
             self.end_epoch(epoch)
             return True
