@@ -453,6 +453,20 @@ def train_command(
     help="auto: poisson for spike counts (the recordings' quantity 'counts'), gaussian for "
     "rates and calcium.",
 )
+@click.option(
+    "--link",
+    type=click.Choice(["softplus", "exp"]),
+    default="softplus",
+    show_default=True,
+    help="Poisson rate of the readout z: softplus(z) or exp(z) (log-rates, as LFADS and CtDB).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="Precision of a latent fit (float32: about twice as fast on a CPU).",
+)
 @_int_option("--steps", "Optimiser steps (one mini-batch each).", 1000, min=0)
 @click.option(
     "--lr",
@@ -498,6 +512,8 @@ def fit_command(
     hidden: int,
     rank: str | None,
     likelihood: str,
+    link: str,
+    dtype: str,
     steps: int,
     lr: float,
     batch_size: int,
@@ -523,12 +539,16 @@ def fit_command(
     }
     if rank is not None:
         options["rank"] = rank if rank == "auto" else _rank_int(rank)
-    if model_type == "constrained" and likelihood != "auto":
-        raise click.BadParameter("--likelihood applies to latent fits, not to constrained.")
+    if model_type == "constrained" and (
+        likelihood != "auto" or link != "softplus" or dtype != "float64"
+    ):
+        raise click.BadParameter(
+            "--likelihood, --link and --dtype apply to latent fits, not to constrained."
+        )
     if model_type != "constrained":
         options.update(
-            n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames,
-            checkpoint_every=100, restarts=restarts,
+            n_hidden=hidden, likelihood=likelihood, link=link, dtype=dtype,
+            encoder_frames=encoder_frames, checkpoint_every=100, restarts=restarts,
         )
     result = fit_run(
         recordings,
