@@ -16,12 +16,12 @@ pretrained network its public code does not ship (module docstring of
 
 Run from the repository root::
 
-    python benchmarks/ctdb_flipflop.py [--fit-steps 1500] [--n-hidden 64] [--quick]
+    python benchmarks/ctdb_flipflop.py [--fit-steps 1500] [--n-hidden 32] [--quick]
 
 The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it). The same fit from
 the command line, on the NWB file this script writes::
 
-    dynascope fit runs/ctdb/ctdb_3bff.nwb --model gru --hidden 64 --link exp --dtype float32 \\
+    dynascope fit runs/ctdb/ctdb_3bff_ctdb.nwb --model gru --hidden 32 --link exp --dtype float32 \\
         --steps 1500 --lr 0.01 --batch-size 32 \\
         --reference runs/ctdb/generator_gru64_ctdb_seed0.safetensors --out RUN_DIR
 """
@@ -56,10 +56,10 @@ def _cpu() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit-steps", type=int, default=1500)
-    parser.add_argument("--n-hidden", type=int, default=64)
+    parser.add_argument("--n-hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument("--eval-every", type=int, default=20)  # the CLI's
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/ctdb")
@@ -119,7 +119,7 @@ def main() -> None:
         nwb, run_dir, model="gru", reference=cache, n_hidden=args.n_hidden,
         likelihood="poisson", link="exp", n_steps=args.fit_steps, lr=args.lr,
         batch_size=args.batch_size, eval_every=args.eval_every, dtype=args.dtype,
-        seed=args.seed, progress=False,
+        seed=args.seed, checkpoint_every=100, progress=False,
     )  # fmt: skip
     t_fit, c_fit = time.perf_counter() - t, _cpu() - c
     print(

@@ -245,11 +245,13 @@ def test_generator_follows_the_recipe(small: GRU) -> None:
     assert list(rec.trials("valid")) == list(range(16, 20))
     # each neuron reads a different latent (7 neurons, 8 latents: one permutation)
     assert len(set(d.latent_of_unit.tolist())) == 7
-    # rates are exp of the standardised latents divided by fr_scaling = 2
+    # rates are exp of the standardised latents divided by fr_scaling = 2 (rounded to single
+    # precision: a relative error of 2^-24 at most)
     log_r = np.log(d.rates)
-    assert np.allclose(log_r, (rec.latents[..., d.latent_of_unit] - d.offset) / d.scale)
-    assert log_r.mean() == pytest.approx(0.0, abs=1e-9)
-    assert log_r.std() == pytest.approx(0.5, rel=1e-9)
+    assert np.abs(log_r - (rec.latents[..., d.latent_of_unit] - d.offset) / d.scale).max() < 1e-7
+    assert np.array_equal(d.rates, d.rates.astype(np.float32))
+    assert log_r.mean() == pytest.approx(0.0, abs=1e-7)
+    assert log_r.std() == pytest.approx(0.5, rel=1e-6)
     assert np.array_equal(rec.activity, np.round(rec.activity)) and rec.activity.min() >= 0
     # Poisson: counts average the rates (5 sigma of the mean over 70 000 bins)
     n = d.rates.size

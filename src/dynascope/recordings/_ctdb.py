@@ -355,7 +355,8 @@ def make_ctdb_flipflop(
             "network whose states vary across trials."
         )
     scale = fr_scaling * spread
-    rates = np.exp((activity - offset) / scale)
+    # rounded to single precision, so that an NWB file stores them exactly in half the space
+    rates = np.exp((activity - offset) / scale).astype(np.float32).astype(float)
     counts = rng.poisson(rates).astype(float)
     split = np.where(np.arange(n_trials) < n_train, "train", "valid")
     recordings = Recordings(

@@ -602,14 +602,16 @@ def write_nwb(
     if rec.latents is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="latents", data=_recorded(rec, rec.latents), unit="a.u.", timestamps=times,
+                name="latents", data=_compact(_recorded(rec, rec.latents)), unit="a.u.",
+                timestamps=times,
                 description="true latent states of the generator (trials' frames)",
             )
         )
     if rec.true_rates is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="true_rates", data=_recorded(rec, rec.true_rates), unit="counts per bin",
+                name="true_rates", data=_compact(_recorded(rec, rec.true_rates)),
+                unit="counts per bin",
                 timestamps=times,
                 description="true firing rates of every unit, held-out ones included",
             )
@@ -633,6 +635,12 @@ def write_nwb(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 when that loses nothing (half the file), else as it is."""
+    a32 = a.astype(np.float32)
+    return a32 if np.array_equal(a32, a) else a
 
 
 def _recorded(rec: Recordings, a: np.ndarray) -> np.ndarray:
