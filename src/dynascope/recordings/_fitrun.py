@@ -592,6 +592,8 @@ def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
         "affine maps between the two state spaces (held-out trials), and the reference's fixed "
         "attractors and index-1 saddles matched kind by kind to the fit's through the affine map "
         "between the latents (a match lies within half the distance from the reference point to "
-        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery)."
+        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery). "
+        "Both networks' fixed points are searched from visited states and from the midpoints "
+        "between their attractors (dynascope.analysis.find_attractors_and_saddles)."
     )
     return Section("Comparison with the reference model", text, table=Table(("", "value"), rows))
