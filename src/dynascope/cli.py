@@ -465,7 +465,7 @@ def train_command(
     type=click.Choice(["float64", "float32"]),
     default="float64",
     show_default=True,
-    help="Precision of a latent fit (float32: about twice as fast on a CPU).",
+    help="Precision of a latent fit and of the fitted network.",
 )
 @_int_option("--steps", "Optimiser steps (one mini-batch each).", 1000, min=0)
 @click.option(

@@ -505,8 +505,8 @@ def fit_to_recordings(
     checkpoint_every : int, optional
         Steps between checkpoints (None: only at the end).
     dtype : {"float64", "float32"}
-        Precision of the fit and of the returned network (float32: about twice as fast on a
-        CPU; the fixed-point analyses of the result then work to single precision).
+        Precision of the fit and of the returned network (with float32 the fixed-point
+        analyses of the result work to single precision).
     progress : bool or None
         Show a progress bar (None: when stderr is a terminal).
 

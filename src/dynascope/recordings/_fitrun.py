@@ -378,7 +378,7 @@ def fit_run(
         lines.append(
             f"reference: {r['ref_attractors_found']}/{r['ref_attractors']} attractors, "
             f"{r['ref_saddles_found']}/{r['ref_saddles']} saddles recovered; state R² "
-            f"{_fmt(r['state_r2'])}"
+            f"{_fmt(r['state_r2'])} (maps fitted on half the trials)"
         )
     lines += [*truth_lines, summary_text, f"report: {run.report_html_path}"]
     return FitRunResult(fit, run.path, summary, lines)
