@@ -530,7 +530,10 @@ def fit_command(
     Writes a run directory: the fitted network (weights.safetensors), its encoder and readout,
     checkpoint and metrics.jsonl, its fixed points, and report.json/report.html with the fit
     quality on each trial split, held-out scores (co-smoothing), the fixed points and their
-    stability, and the comparison with --reference.
+    stability, and the comparison with --reference (attractors and index-1 saddles
+    recovered). Recordings that carry their true rates and latents (synthetic spikes, e.g. an
+    NWB file written by write_nwb from make_ctdb_flipflop) also get CtDB's four scores, against
+    the canonical 3-bit flip-flop GRU's.
     """
     from .recordings._fitrun import fit_run
 

@@ -14,7 +14,11 @@ or a data-constrained one (:func:`fit_constrained`), and writes (names from
       results/fixed_points.npz the fitted network's fixed points (zero input)
       metrics_summary.json     the headline numbers
       report.json, report.html fit quality, held-out scores, fixed points and their stability,
-                               and the comparison with a reference model when one is given
+                               the comparison with a reference model when one is given
+                               (attractors and index-1 saddles recovered), and CtDB's four
+                               scores when the recordings carry their true rates and latents
+                               (synthetic spike counts with held-out units and validation
+                               trials: dynascope.recordings.ctdb_scores)
 
 Every sentence of the report is a claim's (:mod:`dynascope.report._claims`), chosen by the
 numbers it cites.
