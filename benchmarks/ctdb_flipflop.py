@@ -16,13 +16,13 @@ pretrained network its public code does not ship (module docstring of
 
 Run from the repository root::
 
-    python benchmarks/ctdb_flipflop.py [--fit-steps 1500] [--n-hidden 32] [--quick]
+    python benchmarks/ctdb_flipflop.py [--fit-steps 3000] [--n-hidden 32] [--quick]
 
 The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it). The same fit from
 the command line, on the NWB file this script writes::
 
     dynascope fit runs/ctdb/ctdb_3bff_ctdb.nwb --model gru --hidden 32 --link exp --dtype float32 \\
-        --steps 1500 --lr 0.01 --batch-size 32 \\
+        --steps 3000 --lr 0.01 --batch-size 32 \\
         --reference runs/ctdb/generator_gru64_ctdb_seed0.safetensors --out RUN_DIR
 """
 
@@ -55,7 +55,7 @@ def _cpu() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fit-steps", type=int, default=1500)
+    parser.add_argument("--fit-steps", type=int, default=3000)
     parser.add_argument("--n-hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
