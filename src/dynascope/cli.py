@@ -426,6 +426,13 @@ def train_command(
     click.echo(f"run directory: {out}")
 
 
+def _first_choice(name: str, choices: tuple[str, ...], help: str) -> Any:
+    """An option taking one of ``choices``, the first by default."""
+    return click.option(
+        name, type=click.Choice(list(choices)), default=choices[0], show_default=True, help=help
+    )
+
+
 @main.command("fit")
 @click.argument("recordings", type=click.Path(dir_okay=False))
 @click.option(
@@ -453,20 +460,11 @@ def train_command(
     help="auto: poisson for spike counts (the recordings' quantity 'counts'), gaussian for "
     "rates and calcium.",
 )
-@click.option(
-    "--link",
-    type=click.Choice(["softplus", "exp"]),
-    default="softplus",
-    show_default=True,
-    help="Poisson rate of the readout z: softplus(z) or exp(z) (log-rates, as LFADS and CtDB).",
+@_first_choice(
+    "--link", ("softplus", "exp"),
+    "Poisson rate of the readout z: softplus(z) or exp(z) (log-rates, as LFADS and CtDB).",
 )
-@click.option(
-    "--dtype",
-    type=click.Choice(["float64", "float32"]),
-    default="float64",
-    show_default=True,
-    help="Precision of a latent fit and of the fitted network.",
-)
+@_first_choice("--dtype", ("float64", "float32"), "Precision of a latent fit and the network.")
 @_int_option("--steps", "Optimiser steps (one mini-batch each).", 1000, min=0)
 @click.option(
     "--lr",
