@@ -1,13 +1,14 @@
 """The Computation-through-Dynamics Benchmark's 3-bit flip-flop, end to end, on one machine.
 
-generate (a 64-unit GRU trained by dynascope on the flip-flop with CtDB's task statistics → its
-latents on 1000 trials → 50 held-in and 10 held-out Poisson neurons by CtDB's recipe, 80/20
-trials) → fit a latent GRU to the spikes (:func:`dynascope.recordings.fit_to_recordings`,
-Poisson likelihood, task inputs, co-smoothing) → CtDB's four scores on the validation trials
-against the canonical 3BFF GRU numbers → what CtDB does not score: the generator's attractors
-and index-1 saddles found in the fitted network (matched through the affine map between the
-latent spaces) and the agreement of their leading time constants. Plain Python: no Ray, Hydra
-or W&B.
+generate (a 64-unit GRU trained by dynascope by CtDB's recipe: state noise 0.01, input noise
+0.15, {0, 1} targets → its noisy latents on 1000 trials of 500 steps → 50 held-in and 10
+held-out Poisson neurons, 80/20 trials) → an NWB file written by pynwb that carries the spikes,
+the task inputs and the truth (true latents and rates) → ``dynascope fit`` on that file
+(:func:`dynascope.recordings._fitrun.fit_run`, the CLI's function: a latent GRU, Poisson
+likelihood with an ``exp`` link, task inputs, co-smoothing; fixed points; the generator as
+``--reference``) → its report's sentences: CtDB's four scores on the validation trials against
+the canonical 3BFF GRU numbers, then what CtDB does not score, the generator's attractors and
+index-1 saddles found in the fitted network. Plain Python: no Ray, Hydra or W&B.
 
 The comparison is recipe-equal, not data-equal: CtDB's canonical dataset is made from a
 pretrained network its public code does not ship (module docstring of
@@ -15,154 +16,129 @@ pretrained network its public code does not ship (module docstring of
 
 Run from the repository root::
 
-    python benchmarks/ctdb_flipflop.py [--fit-steps 1600] [--n-hidden 32] [--quick]
+    python benchmarks/ctdb_flipflop.py [--fit-steps 3000] [--n-hidden 32] [--quick]
 
-The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it).
+The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it). The same fit from
+the command line, on the NWB file this script writes::
+
+    dynascope fit runs/ctdb/ctdb_3bff_ctdb.nwb --model gru --hidden 32 --link exp --dtype float32 \\
+        --steps 3000 --lr 0.01 --batch-size 32 \\
+        --reference runs/ctdb/generator_gru64_ctdb_seed0.safetensors --out RUN_DIR
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 
-import dynascope
-from dynascope.analysis import fixed_point_recovery
-from dynascope.fixedpoints import FixedPoints, find_fixed_points
 from dynascope.recordings import (
     CTDB_3BFF_GRU,
-    CtdbDataset,
     ctdb_flipflop_generator,
     ctdb_scores,
-    fit_to_recordings,
+    load_recordings,
     make_ctdb_flipflop,
+    write_nwb,
 )
+from dynascope.recordings._fitrun import fit_run
 
 
-def fit(data: CtdbDataset, args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
-    """The one place the fitting call lives: the fitted model, its rates and latents on every
-    trial (held-out units included)."""
-    fitted = fit_to_recordings(
-        data.recordings,
-        "gru",
-        n_hidden=args.n_hidden,
-        likelihood="poisson",
-        link="exp",
-        n_steps=args.fit_steps,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        progress=False,
-    )
-    return fitted, fitted.predict(data.recordings), fitted.states(data.recordings)
-
-
-def fixed_points(model: Any, states: np.ndarray, seed: int) -> FixedPoints:
-    """Fixed points at zero input (the flip-flop's memory), from visited states."""
-    x = torch.as_tensor(states.reshape(-1, states.shape[-1]))
-    pick = np.random.default_rng(seed).choice(len(x), size=min(4096, len(x)), replace=False)
-    return find_fixed_points(model, initial_states=x[pick], n_init=2048, noise=0.1, seed=seed)
-
-
-def _pairs(recovery: Any, kind: str) -> str:
-    keep = recovery.pair_kinds == kind
-    pairs = zip(recovery.tau_true[keep], recovery.tau_fit[keep], strict=True)
-    return " ".join(f"{a:.1f}/{b:.1f}" for a, b in pairs)
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fit-steps", type=int, default=1600)
+    parser.add_argument("--fit-steps", type=int, default=3000)
     parser.add_argument("--n-hidden", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--eval-every", type=int, default=50)
+    parser.add_argument("--eval-every", type=int, default=20)  # the CLI's
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/ctdb")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument(
-        "--quick", action="store_true", help="200 trials, 60 fit steps (a smoke run)"
+        "--quick", action="store_true",
+        help="200 trials, a generator trained 150 steps, 60 fit steps (a smoke run)",
     )
     args = parser.parse_args()
     n_trials = 200 if args.quick else 1000
+    gen_steps = 150 if args.quick else 1500
     if args.quick:
         args.fit_steps = 60
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     print(f"threads {torch.get_num_threads()}, load (1/5/15 min) {os.getloadavg()}")
 
-    t_all = time.perf_counter()
-    cache = (
-        None
-        if args.no_cache
-        else Path("runs/ctdb") / f"generator_gru64_pm1_seed{args.seed}.safetensors"
-    )
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-    cached = cache is not None and cache.exists()
+    t_all, c_all = time.perf_counter(), _cpu()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "quick" if args.quick else "ctdb"
+    cache = out / f"generator_gru64_{tag}_seed{args.seed}.safetensors"
+    if args.no_cache:
+        cache.unlink(missing_ok=True)
+    cached = cache.exists()
     t = time.perf_counter()
-    generator = ctdb_flipflop_generator(seed=args.seed, cache=cache)
+    generator = ctdb_flipflop_generator(n_train_steps=gen_steps, seed=args.seed, cache=cache)
     t_gen = time.perf_counter() - t
     print(f"generator: {'loaded from cache' if cached else 'trained'} in {t_gen:.1f} s")
 
     t = time.perf_counter()
     data = make_ctdb_flipflop(generator, n_trials=n_trials, seed=args.seed)
     rec = data.recordings
+    nwb = write_nwb(rec, out / f"ctdb_3bff_{tag}.nwb", overwrite=True)
     t_data = time.perf_counter() - t
+    t = time.perf_counter()
+    back = load_recordings(nwb)
+    t_load = time.perf_counter() - t
+    assert back.latents is not None and back.true_rates is not None
+    truth = ctdb_scores(back, back.true_rates, back.latents)
     print(
         f"data: {rec.activity.shape} counts, {len(rec.heldout_units)} held-out units, "
         f"{len(rec.trials('train'))}/{len(rec.trials('valid'))} train/valid trials, "
-        f"mean {rec.activity.mean():.3f} spikes per bin, {t_data:.1f} s"
+        f"mean {rec.activity.mean():.3f} spikes per bin; made and written to NWB "
+        f"({nwb.stat().st_size / 1e6:.0f} MB) in {t_data:.1f} s, read back in {t_load:.1f} s"
+    )
+    print(
+        "the generator's own rates and latents (the ceiling): "
+        f"rate R² {truth.rate_r2:.3f}, state R² {truth.state_r2:.3f}, co-bps "
+        f"{truth.co_bps:.3f}, cycle consistency {truth.cycle_consistency:.3f}; canonical "
+        f"co-bps {CTDB_3BFF_GRU.co_bps:.3f}"
     )
 
-    t = time.perf_counter()
-    fitted, rates, latents = fit(data, args)
-    t_fit = time.perf_counter() - t
+    run_dir = out / f"fit_{tag}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    t, c = time.perf_counter(), _cpu()
+    result = fit_run(
+        nwb, run_dir, model="gru", reference=cache, n_hidden=args.n_hidden,
+        likelihood="poisson", link="exp", n_steps=args.fit_steps, lr=args.lr,
+        batch_size=args.batch_size, eval_every=args.eval_every, dtype=args.dtype,
+        seed=args.seed, checkpoint_every=100, progress=False,
+    )  # fmt: skip
+    t_fit, c_fit = time.perf_counter() - t, _cpu() - c
     print(
-        f"fit: GRU({args.n_hidden}) {args.fit_steps} steps, best step {fitted.best_step}, "
-        f"{t_fit:.1f} s"
+        f"dynascope fit: GRU({args.n_hidden}) {args.fit_steps} steps ({args.dtype}), best step "
+        f"{result.fit.best_step}; {t_fit:.1f} s wall, {c_fit:.1f} s CPU (read, fit, fixed "
+        "points of both networks, report)"
     )
-
-    scores = ctdb_scores(data, rates, latents)
-    assert rec.latents is not None
-    ceiling = ctdb_scores(data, data.rates, rec.latents)  # the generator scored as its own fit
-    beats = scores.beats(CTDB_3BFF_GRU)
-    print("CtDB scores (validation trials)   ours   canonical 3BFF GRU   (true rates/latents)")
-    for name in ("rate_r2", "state_r2", "co_bps", "cycle_consistency"):
-        mark = "≥" if beats[name] else "<"
-        print(
-            f"  {name:<30} {getattr(scores, name):6.3f} {mark} {getattr(CTDB_3BFF_GRU, name):.3f}"
-            f"                ({getattr(ceiling, name):.3f})"
-        )
-
-    t = time.perf_counter()
-    true_fps = fixed_points(generator, rec.latents, args.seed)
-    fit_fps = fixed_points(fitted.model, latents, args.seed)
-    recovery = fixed_point_recovery(true_fps, fit_fps, rec.latents, latents)
-    t_fp = time.perf_counter() - t
-    out = Path("runs/ctdb")
-    out.mkdir(parents=True, exist_ok=True)
-    dynascope.save(fitted.model, out / "fitted_gru.safetensors")
-    print(f"generator fixed points: {true_fps!r}")
-    print(f"fitted fixed points:    {fit_fps!r}")
-    print(recovery.summary())
+    for line in result.lines:
+        print(f"  {line}")
+    s = result.summary
     print(
-        "matched distance / distance to the nearest other true point: "
-        f"{np.round(np.sort(recovery.distances), 2).tolist()}"
+        "leading time constants at matched points: median |ln(τ_fit/τ_true)| = "
+        f"{s.get('tau_log_error', float('nan')):.3f}"
     )
+    total, cpu = time.perf_counter() - t_all, _cpu() - c_all
     print(
-        f"leading time constants at matched points (steps): median |ln(τ_fit/τ_true)| = "
-        f"{recovery.tau_log_error:.3f}; attractors τ_true/τ_fit "
-        f"{_pairs(recovery, 'attractor')}; saddles {_pairs(recovery, 'saddle')}; {t_fp:.1f} s"
-    )
-    total = time.perf_counter() - t_all
-    print(
-        f"whole pipeline {total:.1f} s (generator {t_gen:.1f}, data {t_data:.1f}, fit {t_fit:.1f}, "
-        f"fixed points {t_fp:.1f}); load now {os.getloadavg()}"
+        f"whole pipeline {total:.1f} s wall, {cpu:.1f} s CPU (generator {t_gen:.1f}"
+        f"{' cached' if cached else ''}, data + NWB {t_data:.1f}, read {t_load:.1f}, "
+        f"fit run {t_fit:.1f}); load now {os.getloadavg()}"
     )
 
 

@@ -335,3 +335,70 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
     gaussian = evaluate(_claims(), {**r, "likelihood": "gaussian", "r2": 0.3})
     assert gaussian["fit_explains"].holds is False
     assert gaussian["fit_explains_counts"].holds is None
+
+
+def test_a_model_file_whose_header_length_starts_with_0x80_loads(tmp_path) -> None:
+    # a safetensors file starts with its header's length (8 bytes, little-endian); for one
+    # length in 256 its first byte is 0x80, a pickle's first byte: it is still a model file
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    import dynascope
+    from dynascope.models import GRU
+
+    model = GRU(3, 5, 0, seed=1)
+    plain = dynascope.save(model, tmp_path / "plain.safetensors")
+    with safe_open(str(plain), framework="pt") as fh:
+        meta = dict(fh.metadata())
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    path = tmp_path / "weights.safetensors"
+    for pad in range(300):
+        save_file(tensors, str(path), metadata={**meta, "pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    back = dynascope.load(path)
+    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), model.parameters(),
+                                                 strict=True))
+
+
+@pytest.mark.parametrize(
+    ("scores", "above"),
+    [((0.97, 0.963, 0.14, 0.92), 4), ((0.97, 0.963, 0.126, 0.92), 3), ((0.5, 0.9, 0.0, 0.1), 0)],
+)
+def test_ctdb_sentence_follows_the_four_scores(scores, above) -> None:
+    from dynascope.recordings import CTDB_3BFF_GRU
+    from dynascope.recordings._fitrun import _claims
+    from dynascope.report import evaluate
+
+    names = ("rate_r2", "state_r2", "co_bps", "cycle_consistency")
+    value = dict(zip(names, scores, strict=True))
+    below = [n for n in names if value[n] < getattr(CTDB_3BFF_GRU, n)]
+    labels = {"rate_r2": "rate R²", "state_r2": "state R²", "co_bps": "co-bps",
+              "cycle_consistency": "cycle consistency"}
+    r = {"r2": 0.2, "on": "the validation trials", "likelihood": "poisson", "ceiling": 0.3,
+         "ceiling_share": 0.7, "co_bps": 0.1, "n_heldout": 10, "heldout_r2": math.nan,
+         "n_fixed": 3, "n_attractors": 2, "n_saddles": 1, "n_other": 0, "has_reference": True,
+         "ref_attractors": 8, "ref_attractors_found": 8, "ref_saddles": 12,
+         "ref_saddles_found": 11, "state_r2": 0.95, "has_ctdb": True,
+         **{f"ctdb_{n}": v for n, v in zip(names, scores, strict=True)},
+         "ctdb_above": above,
+         "ctdb_below": ", ".join(
+             f"{labels[n]} by {getattr(CTDB_3BFF_GRU, n) - value[n]:.3f}"
+             for n in below) or "none"}
+    v = evaluate(_claims(), r)["ctdb_canonical"]
+    assert v.holds is (above == 4)
+    assert f"rate R² {scores[0]:.3f}, state R² {scores[1]:.3f}, co-bps {scores[2]:.3f}" in v.text
+    assert "CtDB canonical 3BFF GRU: rate R² 0.969, state R² 0.962, co-bps 0.136" in v.text
+    if above == 4:
+        assert v.text.endswith("all four at or above the canonical values.")
+    else:
+        assert f"{above} of four at or above" in v.text
+        assert all(labels[n] + " by" in v.text for n in below)
+    # the recovery sentence: 11 of 12 saddles is not every saddle
+    fp = evaluate(_claims(), r)["reference_fixed_points"]
+    assert fp.holds is False and fp.text.startswith("8/8 attractors, 11/12 saddles recovered")
+    fp = evaluate(_claims(), {**r, "ref_saddles_found": 12})["reference_fixed_points"]
+    assert fp.holds is True and fp.text.startswith("8/8 attractors, 12/12 saddles recovered")
+    # without the truth in the recordings, nothing is said
+    assert evaluate(_claims(), {**r, "has_ctdb": False})["ctdb_canonical"].text == ""

@@ -23,6 +23,7 @@ def test_recordings_tutorial_runs_and_prints_what_it_shows(tmp_path: Path) -> No
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT / "src"))
     fences = [(m.group(1), m.group(2)) for m in FENCE.finditer(PAGE.read_text())]
     last_output: str | None = None
+    last_stdout = ""
     ran, compared = [], 0
     for lang, body in fences:
         if lang == "python":
@@ -38,7 +39,7 @@ def test_recordings_tutorial_runs_and_prints_what_it_shows(tmp_path: Path) -> No
                 )
                 assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
                 ran.append(line)
-                last_output = proc.stdout
+                last_output = last_stdout = proc.stdout
         elif lang == "text" and last_output is not None:
             assert last_output.splitlines() == body.splitlines()
             compared += 1
@@ -53,6 +54,12 @@ def test_recordings_tutorial_runs_and_prints_what_it_shows(tmp_path: Path) -> No
         "python other_formats.py",
         "dynascope fit session.nwb --bin-size 0.05 --model gru --hidden 8 --steps 200 "
         "--out fit_run",
+        "python make_ctdb.py --quick",
+        "dynascope fit ctdb_3bff.nwb --model gru --hidden 16 --link exp --dtype float32 "
+        "--steps 30 --reference generator.safetensors --out ctdb_run",
     ]
     assert (tmp_path / "fit_run" / "report.html").is_file()
+    # the CtDB scores and the fixed points recovered, printed from the NWB file's truth
+    assert "CtDB scores on the validation trials: rate R²" in last_stdout
+    assert re.search(r"^\d+/\d+ attractors, \d+/\d+ saddles recovered", last_stdout, re.M)
     assert compared == 1

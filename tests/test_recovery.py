@@ -134,3 +134,28 @@ def test_round_trip_r2_and_deprecated_name(
     assert m.round_trip_r2 > 0.999
     with pytest.warns(FutureWarning, match="round_trip_r2"):
         assert m.cycle_r2 == m.round_trip_r2
+
+
+def test_saddles_found_from_attractor_midpoints(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # CtDB-like trials: pulses are rare (0.01 per step and bit), so the visited states sit at
+    # the attractors and the saddles between them are crossed in a step or two; the search
+    # from visited states and the midpoints between attractors finds every point of the cube
+    from dynascope.analysis import find_attractors_and_saddles
+
+    model, _, fps = system
+    gen = torch.Generator().manual_seed(2)
+    pulse = torch.rand(32, 200, 3, generator=gen) < 0.01
+    pulse[:, 0] = True
+    sign = torch.randint(0, 2, (32, 200, 3), generator=gen) * 2.0 - 1.0
+    with torch.no_grad():
+        states, _ = model(pulse * sign)
+    x = states.double().numpy()
+    found = find_attractors_and_saddles(model, x, n_init=256, seed=0)
+    assert (found.fixed.is_stable.sum(), (found.fixed.saddle_index == 1).sum()) == (8, 12)
+    r = fixed_point_recovery(fps, found, x, x)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    assert r.distances.max() < 1e-3
+    with pytest.raises(InvalidParameterError, match="n_init"):
+        find_attractors_and_saddles(model, x, n_init=0)

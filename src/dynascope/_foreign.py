@@ -59,12 +59,14 @@ def sniff(path: Path) -> str:
     """``"safetensors"``, ``"torch"`` (zip or legacy pickle) or ``"unknown"``, by content."""
     with open(path, "rb") as fh:
         head = fh.read(9)
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
-        return "torch"
+    # The safetensors layout first: its first byte is the low byte of the header's length,
+    # which is 0x80 (a pickle's first byte) for one header length in 256.
     if len(head) == 9 and head[8:9] == b"{":
         n = int.from_bytes(head[:8], "little")
         if 0 < n <= path.stat().st_size - 8:
             return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
     return "unknown"
 
 

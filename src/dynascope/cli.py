@@ -426,6 +426,13 @@ def train_command(
     click.echo(f"run directory: {out}")
 
 
+def _first_choice(name: str, choices: tuple[str, ...], help: str) -> Any:
+    """An option taking one of ``choices``, the first by default."""
+    return click.option(
+        name, type=click.Choice(list(choices)), default=choices[0], show_default=True, help=help
+    )
+
+
 @main.command("fit")
 @click.argument("recordings", type=click.Path(dir_okay=False))
 @click.option(
@@ -453,6 +460,11 @@ def train_command(
     help="auto: poisson for spike counts (the recordings' quantity 'counts'), gaussian for "
     "rates and calcium.",
 )
+@_first_choice(
+    "--link", ("softplus", "exp"),
+    "Poisson rate of the readout z: softplus(z) or exp(z) (log-rates, as LFADS and CtDB).",
+)
+@_first_choice("--dtype", ("float64", "float32"), "Precision of a latent fit and the network.")
 @_int_option("--steps", "Optimiser steps (one mini-batch each).", 1000, min=0)
 @click.option(
     "--lr",
@@ -498,6 +510,8 @@ def fit_command(
     hidden: int,
     rank: str | None,
     likelihood: str,
+    link: str,
+    dtype: str,
     steps: int,
     lr: float,
     batch_size: int,
@@ -514,7 +528,10 @@ def fit_command(
     Writes a run directory: the fitted network (weights.safetensors), its encoder and readout,
     checkpoint and metrics.jsonl, its fixed points, and report.json/report.html with the fit
     quality on each trial split, held-out scores (co-smoothing), the fixed points and their
-    stability, and the comparison with --reference.
+    stability, and the comparison with --reference (attractors and index-1 saddles
+    recovered). Recordings that carry their true rates and latents (synthetic spikes, e.g. an
+    NWB file written by write_nwb from make_ctdb_flipflop) also get CtDB's four scores, against
+    the canonical 3-bit flip-flop GRU's.
     """
     from .recordings._fitrun import fit_run
 
@@ -523,12 +540,16 @@ def fit_command(
     }
     if rank is not None:
         options["rank"] = rank if rank == "auto" else _rank_int(rank)
-    if model_type == "constrained" and likelihood != "auto":
-        raise click.BadParameter("--likelihood applies to latent fits, not to constrained.")
+    if model_type == "constrained" and (
+        likelihood != "auto" or link != "softplus" or dtype != "float64"
+    ):
+        raise click.BadParameter(
+            "--likelihood, --link and --dtype apply to latent fits, not to constrained."
+        )
     if model_type != "constrained":
         options.update(
-            n_hidden=hidden, likelihood=likelihood, encoder_frames=encoder_frames,
-            checkpoint_every=100, restarts=restarts,
+            n_hidden=hidden, likelihood=likelihood, link=link, dtype=dtype,
+            encoder_frames=encoder_frames, checkpoint_every=100, restarts=restarts,
         )
     result = fit_run(
         recordings,

@@ -36,6 +36,7 @@ from ._pca import StateSpace as StateSpace
 from ._pca import fit_state_space as fit_state_space
 from ._recovery import FixedPointRecovery as FixedPointRecovery
 from ._recovery import RecoveryMetrics as RecoveryMetrics
+from ._recovery import find_attractors_and_saddles as find_attractors_and_saddles
 from ._recovery import fixed_point_recovery as fixed_point_recovery
 from ._recovery import recovery_metrics as recovery_metrics
 from ._selection import RegressionSubspaces as RegressionSubspaces
@@ -88,6 +89,7 @@ __all__ = [
     "mechanism_graph",
     "FixedPointRecovery",
     "RecoveryMetrics",
+    "find_attractors_and_saddles",
     "fixed_point_recovery",
     "recovery_metrics",
 ]

@@ -16,6 +16,10 @@ With the true system's states and the fitted model's states on the same trials:
   the fraction that lie within ``match_tol`` (relative to the model's state scale) of one of
   the model's fixed points, the mean difference of the leading Jacobian eigenvalue moduli of
   matched pairs, and the mechanism distance between the two saddle→attractor graphs;
+- :func:`find_attractors_and_saddles`: the fixed points to compare, searched from visited
+  states and from the midpoints between the attractors, where the index-1 saddles that
+  separate their basins lie (trials cross those saddles in a step or two, so few visited
+  states are near them);
 - :func:`fixed_point_recovery`: kind by kind (attractors with attractors, index-1 saddles with
   index-1 saddles), how many of the true system's points the fitted model has, and whether the
   leading time constants at matched points agree.
@@ -34,7 +38,13 @@ from ..exceptions import InvalidParameterError
 from ._compare import _fit_map, _r2, compare_fixed_points, compare_states
 from ._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
 
-__all__ = ["FixedPointRecovery", "RecoveryMetrics", "fixed_point_recovery", "recovery_metrics"]
+__all__ = [
+    "FixedPointRecovery",
+    "RecoveryMetrics",
+    "find_attractors_and_saddles",
+    "fixed_point_recovery",
+    "recovery_metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -310,4 +320,61 @@ def fixed_point_recovery(
         tau_true=tt,
         tau_fit=tf,
         tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),
+    )
+
+
+def find_attractors_and_saddles(
+    model: Any,
+    states: Any,
+    *,
+    n_init: int = 2048,
+    noise: float = 0.1,
+    seed: int = 0,
+    max_attractors: int = 64,
+) -> Any:
+    """Fixed points at zero input from visited states and from midpoints between attractors.
+
+    A first search from ``n_init // 4`` visited states finds the attractors; the second, from
+    ``n_init`` visited states plus the midpoint of every pair of those attractors (where the
+    index-1 saddle between two neighbouring basins lies when the separatrix is symmetric
+    enough), is returned. Trials cross saddles in a step or two, so a search from visited
+    states alone finds few of them.
+
+    Parameters
+    ----------
+    model : RNNModel
+    states : array, shape (..., state_size)
+        States the network visits.
+    n_init : int, default 2048
+        Visited states the second search starts from (sampled; with ``noise`` as in
+        :func:`dynascope.fixedpoints.find_fixed_points`).
+    noise : float, default 0.1
+    seed : int, default 0
+    max_attractors : int, default 64
+        Midpoints are taken between at most this many attractors (the first found).
+
+    Returns
+    -------
+    FixedPoints
+    """
+    from .._validation import check_int
+    from ..fixedpoints import find_fixed_points
+
+    owner = "find_attractors_and_saddles"
+    n_init = check_int(n_init, "n_init", owner, min_value=1)
+    noise = check_float(noise, "noise", owner, min_value=0.0)
+    max_attractors = check_int(max_attractors, "max_attractors", owner, min_value=2)
+    x = np.asarray(states, dtype=float)
+    x = x.reshape(-1, x.shape[-1])
+    first = find_fixed_points(
+        model, None, x, n_init=min(max(n_init // 4, 1), len(x)), noise=noise, seed=seed
+    )
+    stable = first.fixed.stable
+    extra = None
+    if len(stable) >= 2:
+        a = stable.x_star[:max_attractors]
+        i, j = np.triu_indices(len(a), k=1)
+        extra = 0.5 * (a[i] + a[j])
+    return find_fixed_points(
+        model, None, x, n_init=min(n_init, len(x)), noise=noise, seed=seed, extra_states=extra
     )

@@ -6,20 +6,26 @@ task-trained network and scores a model fitted to the spikes by four numbers. It
 datasets are made from pretrained networks that its public code does not ship, so this module
 follows the recipe with a network dynascope trains (recipe-equal, not data-equal):
 
-1. **Generator.** A GRU with 64 units (CtDB's canonical size) trained by dynascope on the
-   3-bit flip-flop with input noise 0.15 (:func:`ctdb_flipflop_generator`; shorter, denser
-   training trials and ±1 targets, see there).
-2. **Latents.** The generator's states on 1000 fresh trials with CtDB's statistics
-   (:meth:`FlipFlop.preset("sparse500") <dynascope.tasks.FlipFlop>`: 500 steps, up and down
-   pulses with probability 0.01 per step and bit, input noise 0.15, none in the first steps),
-   each started near the state that holds every bit down (CtDB starts at a learned initial
-   state, where its bits read 0, plus noise of standard deviation 0.05).
+1. **Generator.** A GRU with 64 units (CtDB's 3BFF network size) trained by dynascope on the
+   3-bit flip-flop as CtDB trains its ``NoisyGRU``: Gaussian noise of standard deviation
+   0.01 added to the state after every step, input noise 0.15, {0, 1} targets, the loss
+   blind for 4 steps after each flip and over the first 5 steps, a learned initial state
+   plus noise 0.05, Adam (step size 1e-3, weight decay 1e-8), gradients clipped at norm 1
+   (:func:`ctdb_flipflop_generator`; shorter, denser training trials, see there).
+2. **Latents.** The generator's noisy states (the same state noise, as CtDB's latents are)
+   on 1000 fresh trials with CtDB's statistics (:meth:`FlipFlop.preset("sparse500")
+   <dynascope.tasks.FlipFlop>`: 500 steps, up and down pulses with probability 0.01 per step
+   and bit, input noise 0.15, no pulse in the first 3 steps), each started at the state that
+   holds every bit at 0 plus noise of standard deviation 0.05 (CtDB: its learned initial
+   state, where its bits read 0, plus that noise).
 3. **Neurons.** Each of the 60 neurons reads one latent dimension, through a random
    permutation of the latents (repeated when there are more neurons than latents); the
    activity is standardised by one overall mean and standard deviation, divided by
    ``fr_scaling = 2`` and passed through ``exp``: the firing rate per bin. Counts are Poisson
    draws. The first 50 neurons are held in, the last 10 held out; the first 80 % of trials
-   are for training, the rest for validation (scoring); :func:`make_ctdb_flipflop`.
+   are for training, the rest for validation (scoring); :func:`make_ctdb_flipflop`. The
+   recordings carry the true latents and rates (``Recordings.latents``, ``true_rates``), which
+   :func:`~dynascope.recordings.write_nwb` stores in the NWB file.
 
 The metrics, as CtDB's comparison code computes them (on the validation trials; any linear map
 is fitted on the training trials):
@@ -47,6 +53,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from .._validation import check_float, check_int
 from ..exceptions import InvalidParameterError, ShapeError
@@ -119,18 +126,43 @@ class CtdbDataset:
     scale: float
 
 
+#: CtDB's 3BFF generator: GRU cell noise (σ added to the state after every step), the spread of
+#: the initial state around the learned one, and the task's input noise.
+LATENT_NOISE = 0.01
+IC_NOISE = 0.05
+INPUT_NOISE = 0.15
+
+
 def _train_task() -> Any:
     from ..tasks import FlipFlop
 
-    # Short trials with dense flips and ±1 targets: the same computation as CtDB's 500-step
-    # trials, learned in minutes on one core; the network then runs CtDB's trials. With CtDB's
-    # {0, 1} targets, training this short left the "0" corners as slow regions without an
-    # exact fixed point (3 of 8 stable points found, against 7 of 8 with ±1 targets).
-    return FlipFlop(3, 64, p_up=0.1, p_down=0.1, input_noise=0.15, targets="signed")
+    # CtDB's task (up and down pulses, input noise 0.15, {0, 1} targets, a 4-step blind mask
+    # after each flip) on 100-step trials with pulse probability 0.02 per step, bit and sign
+    # instead of 500 steps and 0.01: about the same flips per trial-step budget, learned in two
+    # minutes on one core (CtDB: 2000 batches of 256 trials of 500 steps).
+    return FlipFlop(
+        3, 100, p_up=0.02, p_down=0.02, input_noise=INPUT_NOISE, targets="binary",
+        blind_steps=4, initial_pulse=False,
+    )  # fmt: skip
+
+
+def _noisy_rollout(
+    model: GRU, u: torch.Tensor, x0: torch.Tensor, noise: float, draw: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CtDB's noisy GRU: ``h_t = GRU(h_{t-1}, u_t) + σ ξ_t``; the output reads the state
+    before its noise and the latents are the noisy states. ``draw(shape)`` gives ξ."""
+    x, states, outputs = x0, [], []
+    for t in range(u.shape[1]):
+        x = model.step(x, u[:, t])
+        outputs.append(model.readout(x))
+        if noise > 0:
+            x = x + noise * draw(x.shape)
+        states.append(x)
+    return torch.stack(states, dim=1), torch.stack(outputs, dim=1)
 
 
 def _down_state(model: GRU) -> torch.Tensor:
-    """The state that holds every bit "down": a down pulse on every bit, then settling."""
+    """The state that holds every bit at 0: a down pulse on every bit, then settling."""
     u = torch.zeros(1, 50, 3, dtype=model.dtype)
     u[0, 0] = -1.0
     with torch.no_grad():
@@ -141,36 +173,46 @@ def _down_state(model: GRU) -> torch.Tensor:
 def ctdb_flipflop_generator(
     n_hidden: int = 64,
     *,
-    n_train_steps: int = 2000,
-    lr: float = 1e-2,
+    n_train_steps: int = 1500,
+    lr: float = 1e-3,
+    latent_noise: float = LATENT_NOISE,
     seed: int = 0,
     cache: str | os.PathLike[str] | None = None,
 ) -> GRU:
-    """A GRU trained by dynascope on the 3-bit flip-flop with CtDB's input noise (module docstring).
+    """A GRU trained by dynascope on the 3-bit flip-flop by CtDB's recipe (module docstring).
+
+    CtDB's task network (``NoisyGRU``, 64 units for the 3BFF dataset): Gaussian noise of
+    standard deviation ``latent_noise`` added to the state after every step, a learned initial
+    state plus noise 0.05, {0, 1} targets, the squared error masked for 4 steps after each flip
+    and over the first 5 steps, Adam (weight decay 1e-8) with gradients clipped at norm 1.
 
     Parameters
     ----------
     n_hidden : int, default 64
-        Units (CtDB's canonical 3-bit flip-flop network has 64).
-    n_train_steps : int, default 2000
-        Adam steps (batches of 64 trials of 64 steps, pulse probability 0.1 per step, bit and
-        sign, input noise 0.15, ±1 targets, an initial pulse on every bit), the step size
-        annealed from ``lr`` to ``lr / 100`` (cosine).
-    lr : float, default 1e-2
+        Units (CtDB's 3-bit flip-flop network has 64).
+    n_train_steps : int, default 1500
+        Adam steps, each on a batch of 128 trials of 100 steps (pulse probability 0.02 per
+        step, bit and sign; CtDB: 500 epochs of 4 batches of 256 trials of 500 steps, 0.01).
+    lr : float, default 1e-3
+        Adam's step size (constant, as CtDB's).
+    latent_noise : float, default 0.01
+        σ of the state noise during training (CtDB's ``noise_level``).
     seed : int, default 0
-        Seed of the initial weights and of the training batches.
+        Seed of the initial weights, the training batches and the noise.
     cache : path, optional
         A ``.safetensors`` file: loaded when it exists, else written after training.
 
     Returns
     -------
     GRU
-        In evaluation mode.
+        In evaluation mode (the learned initial state is not kept: :func:`make_ctdb_flipflop`
+        starts trials at the state that holds every bit at 0, where CtDB's learned one leads).
     """
     owner = "ctdb_flipflop_generator"
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=3)
     n_train_steps = check_int(n_train_steps, "n_train_steps", owner, min_value=0)
     lr = check_float(lr, "lr", owner, min_value=0.0, min_inclusive=False)
+    latent_noise = check_float(latent_noise, "latent_noise", owner, min_value=0.0)
     seed = check_int(seed, "seed", owner)
     from .. import io
 
@@ -182,18 +224,39 @@ def ctdb_flipflop_generator(
                 "another path."
             )
         return model.eval()
-    from ..training import TrainConfig, train
-
     model = GRU(3, n_hidden, 3, seed=seed)
-    config = TrainConfig(
-        n_steps=n_train_steps, batch_size=64, lr=lr, lr_schedule="cosine", lr_min=lr / 100,
-        eval_every=max(n_train_steps, 1), progress=False, seed=seed,
-    )  # fmt: skip
-    train(model, _train_task(), config)
+    _train_generator(model, n_train_steps, lr, latent_noise, seed)
     model.eval()
     if cache is not None:
         io.save(model, cache)
     return model
+
+
+def _train_generator(model: GRU, n_steps: int, lr: float, noise: float, seed: int) -> None:
+    task, batch_size = _train_task(), 128
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
+    gen = torch.Generator().manual_seed(seed)
+    h0 = nn.Parameter(torch.zeros(1, model.state_size, dtype=model.dtype))
+    params = [*model.parameters(), h0]
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=1e-8)
+
+    def draw(shape: torch.Size) -> torch.Tensor:
+        return torch.randn(shape, generator=gen, dtype=model.dtype)
+
+    model.train()
+    for _ in range(n_steps):
+        b = task.sample(batch_size, seed=rng)
+        u = torch.as_tensor(b.inputs, dtype=model.dtype)
+        y = torch.as_tensor(b.targets, dtype=model.dtype)
+        w = torch.as_tensor(b.mask, dtype=model.dtype)
+        w[:, :5] = 0.0  # CtDB ignores the first 5 steps (the trial's start needs no memory)
+        x0 = h0.expand(batch_size, -1) + IC_NOISE * draw(torch.Size((batch_size, h0.shape[1])))
+        _, out = _noisy_rollout(model, u, x0, noise, draw)
+        loss = (((out - y) ** 2) * w).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
 
 
 def make_ctdb_flipflop(
@@ -204,7 +267,8 @@ def make_ctdb_flipflop(
     n_heldout: int = 10,
     fr_scaling: float = 2.0,
     train_fraction: float = 0.8,
-    ic_noise: float = 0.05,
+    ic_noise: float = IC_NOISE,
+    latent_noise: float = LATENT_NOISE,
     seed: int = 0,
 ) -> CtdbDataset:
     """Spiking data from a flip-flop network by CtDB's recipe (see the module docstring).
@@ -221,10 +285,14 @@ def make_ctdb_flipflop(
         The first ``round(train_fraction * n_trials)`` trials are ``"train"``, the rest
         ``"valid"``.
     ic_noise : float, default 0.05
-        Standard deviation of the initial state around the state that holds every bit down
+        Standard deviation of the initial state around the state that holds every bit at 0
         (CtDB starts at a learned initial state, where the bits read 0, plus noise this size).
+    latent_noise : float, default 0.01
+        σ of the noise added to the generator's state after every step; the latents are the
+        noisy states (CtDB's ``NoisyGRU``).
     seed : int, default 0
-        Seed of the trials, the initial states, the permutation and the spikes.
+        Seed of the trials, the initial states, the state noise, the permutation and the
+        spikes.
 
     Returns
     -------
@@ -240,6 +308,7 @@ def make_ctdb_flipflop(
         min_inclusive=False, max_inclusive=False,
     )  # fmt: skip
     ic_noise = check_float(ic_noise, "ic_noise", owner, min_value=0.0)
+    latent_noise = check_float(latent_noise, "latent_noise", owner, min_value=0.0)
     seed = check_int(seed, "seed", owner)
     if model is None:
         model = ctdb_flipflop_generator(seed=seed)
@@ -258,12 +327,21 @@ def make_ctdb_flipflop(
 
     rng = np.random.default_rng(seed)
     batch = FlipFlop.preset("sparse500").sample(n_trials, seed=rng)
+    inputs = batch.inputs.astype(float)
+    # CtDB sends no pulse in a trial's first 3 steps (its noise is there all the same)
+    inputs[:, :3] -= batch.conditions["pulses"][:, :3]
     was_training = model.training
     model.eval()
-    noise = torch.as_tensor(rng.standard_normal((n_trials, model.state_size)), dtype=model.dtype)
+    dtype = model.dtype
+    noise = torch.as_tensor(rng.standard_normal((n_trials, model.state_size)), dtype=dtype)
     x0 = _down_state(model)[None] + ic_noise * noise
+
+    def draw(shape: torch.Size) -> torch.Tensor:
+        return torch.as_tensor(rng.standard_normal(tuple(shape)), dtype=dtype)
+
     with torch.no_grad():
-        states, _ = model(torch.as_tensor(batch.inputs, dtype=model.dtype), x0)
+        states, _ = _noisy_rollout(model, torch.as_tensor(inputs, dtype=dtype), x0,
+                                   latent_noise, draw)
     model.train(was_training)
     latents = states.double().cpu().numpy()
     n_units, n_lat = n_heldin + n_heldout, latents.shape[-1]
@@ -277,12 +355,14 @@ def make_ctdb_flipflop(
             "network whose states vary across trials."
         )
     scale = fr_scaling * spread
-    rates = np.exp((activity - offset) / scale)
+    # rounded to single precision, so that an NWB file stores them exactly in half the space
+    rates = np.exp((activity - offset) / scale).astype(np.float32).astype(float)
     counts = rng.poisson(rates).astype(float)
     split = np.where(np.arange(n_trials) < n_train, "train", "valid")
     recordings = Recordings(
-        counts, inputs=batch.inputs.astype(float), dt=batch.dt / 1000.0,
+        counts, inputs=inputs, dt=batch.dt / 1000.0,
         heldout=np.arange(n_units) >= n_heldin, split=split, quantity="counts", latents=latents,
+        true_rates=rates,
     )  # fmt: skip
     return CtdbDataset(recordings, model, rates, latent_of_unit, offset, scale)
 
@@ -485,21 +565,21 @@ def ctdb_scores(
     ----------
     dataset : CtdbDataset or Recordings
         With ``latents``, ``split`` (``"train"`` and ``"valid"`` trials) and held-out units;
-        a :class:`Recordings` also needs ``true_rates``.
+        a :class:`Recordings` also needs true rates (its ``true_rates``, or ``true_rates=``).
     fit_rates : array, shape (trials, time, units)
         The fitted model's rates (counts per bin) for every unit, held-out ones included, on
         every trial of the dataset.
     fit_latents : array, shape (trials, time, k)
         The fitted model's latent states on the same trials.
     true_rates : array, optional
-        The true rates when ``dataset`` is a :class:`Recordings`.
+        The true rates, in place of the dataset's.
     variance_threshold : float, default 0.01
         See :func:`ctdb_cycle_consistency`.
     """
     if isinstance(dataset, CtdbDataset):
         rec, rates = dataset.recordings, dataset.rates if true_rates is None else true_rates
     elif isinstance(dataset, Recordings):
-        rec, rates = dataset, true_rates
+        rec, rates = dataset, dataset.true_rates if true_rates is None else true_rates
     else:
         raise InvalidParameterError(
             f"dataset must be a CtdbDataset or Recordings; got {type(dataset).__name__}."

@@ -23,6 +23,7 @@ heldout      (units,) bool                    True for held-out units (co-smooth
 split        (trials,) str                    "train", "valid" or "test" per trial
 quantity     () str                           "rates", "counts" or "calcium"
 latents      (trials, time, k) float          true latent states (synthetic data only)
+true_rates   (trials, time, units) float      true firing rates (synthetic data only)
 ============ ================================ ===========================================
 """
 
@@ -125,6 +126,9 @@ class Recordings:
     quantity : {"rates", "counts", "calcium"}
         ``"counts"`` requires non-negative integer activity.
     latents : ndarray, shape (trials, time, k), or None
+    true_rates : ndarray, shape (trials, time, units), or None
+        The rates (counts per frame) the activity was drawn from, for every unit, held-out ones
+        included (synthetic data only: CtDB's rate R² and the co-smoothing ceiling).
     """
 
     activity: np.ndarray
@@ -136,6 +140,7 @@ class Recordings:
     split: np.ndarray | None = None
     quantity: str = "rates"
     latents: np.ndarray | None = None
+    true_rates: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         owner = "Recordings"
@@ -184,6 +189,13 @@ class Recordings:
             if not np.isfinite(z).all():
                 raise InvalidParameterError("latents contain NaN or Inf values.")
             set_(self, "latents", z)
+        if self.true_rates is not None:
+            r = _float_array(
+                self.true_rates, "true_rates (trials, time, units)", (n_trials, n_time, n_units)
+            )
+            if not np.isfinite(r).all() or (r < 0).any():
+                raise InvalidParameterError("true_rates must be finite and non-negative.")
+            set_(self, "true_rates", r)
         if self.conditions is not None:
             c = np.asarray(self.conditions)
             if c.shape != (n_trials,) or not np.issubdtype(c.dtype, np.integer):
@@ -282,6 +294,8 @@ class Recordings:
             lines.insert(1, f"recorded time: {total:g} s")
         if self.latents is not None:
             lines.append(f"latents: {self.latents.shape[2]} (true states of a generator)")
+        if self.true_rates is not None:
+            lines.append("true rates: yes (of every unit)")
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- sizes and views
@@ -340,12 +354,12 @@ class Recordings:
         return replace(
             self, activity=self.activity[idx], conditions=take(self.conditions),
             mask=take(self.mask), inputs=take(self.inputs), split=take(self.split),
-            latents=take(self.latents),
+            latents=take(self.latents), true_rates=take(self.true_rates),
         )
 
 
 _KIND = "recordings"
-_OPTIONAL = ("mask", "inputs", "conditions", "heldout", "split", "latents")
+_OPTIONAL = ("mask", "inputs", "conditions", "heldout", "split", "latents", "true_rates")
 
 
 def save_recordings(recordings: Recordings, path: str | os.PathLike[str]) -> Path:

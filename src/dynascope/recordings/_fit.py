@@ -78,6 +78,7 @@ AUTO_RANKS = (1, 2, 3, 4)
 #: best rank's gain over the mean-rate predictor.
 RANK_TOLERANCE = 0.02
 _OWNER = "fit_to_recordings"
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 # options that may differ between a run and its resumption (they change nothing computed)
 _RESUMABLE = {"progress"}
 
@@ -160,14 +161,14 @@ class _Data:
 
 
 def _prepare(
-    rec: Recordings, k: int, valid_fraction: float, likelihood: str, link: str, seed: int
+    rec: Recordings, k: int, valid_fraction: float, likelihood: str, link: str, seed: int,
+    dtype: torch.dtype = torch.float64,
 ) -> _Data:
     if int(rec.lengths.min()) < k + 1:
         raise InvalidParameterError(
             f"every trial needs more than encoder_frames={k} recorded frames; the shortest has "
             f"{int(rec.lengths.min())}. Lower encoder_frames."
         )
-    dtype = torch.float64
     mask = rec.frame_mask
     train = rec.trials("train")
     if train.size == 0:
@@ -219,10 +220,13 @@ def _prepare(
         bias0 = _inverse_link(mean, link)
         y_mean, y_std = np.zeros(n_units), np.ones(n_units)
     # the held-out loss of each unit's mean (training frames): rank selection's baseline
-    z0 = torch.as_tensor((mean - y_mean) / y_std if likelihood == "gaussian" else bias0)
+    z0 = torch.as_tensor(
+        (mean - y_mean) / y_std if likelihood == "gaussian" else bias0, dtype=dtype
+    )
     yv = torch.as_tensor(y_fit[valid], dtype=dtype)
     uw = torch.as_tensor(unit_weight, dtype=dtype)
-    null = float(_loss(z0.expand_as(yv), yv, torch.as_tensor(w_valid[valid]), likelihood, link, uw))
+    wv = torch.as_tensor(w_valid[valid], dtype=dtype)
+    null = float(_loss(z0.expand_as(yv), yv, wv, likelihood, link, uw))
     return _Data(
         torch.as_tensor(y_fit, dtype=dtype),
         torch.as_tensor((y_enc - enc_mean) / enc_std, dtype=dtype),
@@ -259,7 +263,7 @@ class _FitRun:
             model_opts.setdefault("bias", True)
         network = build_model(
             family, n_in, 0, opts["n_hidden"], seed=seed, options=model_opts
-        ).double()
+        ).to(_DTYPES[opts["dtype"]])
         self.squash = family in ("gru", "vanilla")
         self.net = _FitNet(
             network, data.y_enc.shape[1], data.y.shape[2], self.squash, seed
@@ -433,6 +437,7 @@ def fit_to_recordings(
     out_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     checkpoint_every: int | None = None,
+    dtype: str = "float64",
     progress: bool | None = False,
 ) -> FittedRecordingModel:
     """Fit a latent RNN to recorded activity (see the module docstring for the model).
@@ -499,6 +504,9 @@ def fit_to_recordings(
         More constructor arguments of the network (e.g. ``{"tau": 50.0}`` for ``"rate"``).
     checkpoint_every : int, optional
         Steps between checkpoints (None: only at the end).
+    dtype : {"float64", "float32"}
+        Precision of the fit and of the returned network (with float32 the fixed-point
+        analyses of the result work to single precision).
     progress : bool or None
         Show a progress bar (None: when stderr is a terminal).
 
@@ -562,6 +570,7 @@ def fit_to_recordings(
         "checkpoint_every": None if checkpoint_every is None else check_int(
             checkpoint_every, "checkpoint_every", _OWNER, min_value=1
         ),
+        "dtype": check_option(dtype, "dtype", _OWNER, tuple(_DTYPES)),
         "progress": progress,
         "heldin": recordings.heldin_units.tolist(),
         "data_shape": list(recordings.activity.shape),
@@ -575,7 +584,7 @@ def fit_to_recordings(
         raise InvalidParameterError("resume=True needs the fit's directory: pass out_dir=....")
     data = _prepare(
         recordings, opts["encoder_frames"], opts["valid_fraction"], likelihood, opts["link"],
-        opts["seed"],
+        opts["seed"], _DTYPES[opts["dtype"]],
     )
     root = None if out_dir is None else Path(out_dir)
     ranks = [k for k in AUTO_RANKS if k <= opts["n_hidden"]] if auto_rank else [opts["rank"]]

@@ -14,7 +14,11 @@ or a data-constrained one (:func:`fit_constrained`), and writes (names from
       results/fixed_points.npz the fitted network's fixed points (zero input)
       metrics_summary.json     the headline numbers
       report.json, report.html fit quality, held-out scores, fixed points and their stability,
-                               and the comparison with a reference model when one is given
+                               the comparison with a reference model when one is given
+                               (attractors and index-1 saddles recovered), and CtDB's four
+                               scores when the recordings carry their true rates and latents
+                               (synthetic spike counts with held-out units and validation
+                               trials: dynascope.recordings.ctdb_scores)
 
 Every sentence of the report is a claim's (:mod:`dynascope.report._claims`), chosen by the
 numbers it cites.
@@ -143,7 +147,81 @@ def _claims() -> tuple[Claim, ...]:
             "{ks}/{ns} saddles; state R² {state_r2:.3f}).",
             when=lambda r: r["has_reference"] and r["ref_attractors"] > 0,
         ),
+        Claim(
+            "reference_fixed_points",
+            lambda r: None if not (r["has_reference"] and r["ref_attractors"] > 0) else (
+                r["ref_attractors_found"] == r["ref_attractors"]
+                and r["ref_saddles_found"] == r["ref_saddles"]
+            ),
+            lambda r: {
+                "k": r["ref_attractors_found"], "n": r["ref_attractors"],
+                "ks": r["ref_saddles_found"], "ns": r["ref_saddles"],
+            },
+            "{k}/{n} attractors, {ks}/{ns} saddles recovered: every attractor and index-1 saddle "
+            "of the reference model has its counterpart in the fit.",
+            "{k}/{n} attractors, {ks}/{ns} saddles recovered: not every attractor and index-1 "
+            "saddle of the reference model has its counterpart in the fit.",
+            value="k", relation="every reference attractor and index-1 saddle matched",
+        ),
+        Claim(
+            "ctdb_canonical",
+            lambda r: None if not r.get("has_ctdb") else r["ctdb_above"] == 4,
+            lambda r: {
+                "rate_r2": r.get("ctdb_rate_r2", math.nan),
+                "state_r2": r.get("ctdb_state_r2", math.nan),
+                "co_bps": r.get("ctdb_co_bps", math.nan),
+                "cycle": r.get("ctdb_cycle_consistency", math.nan),
+                "canonical": _canonical_text(), "above": r.get("ctdb_above", 0),
+                "below": r.get("ctdb_below", ""),
+            },
+            "CtDB scores on the validation trials: rate R² {rate_r2:.3f}, state R² "
+            "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
+            "canonical 3BFF GRU: {canonical}): all four at or above the canonical values.",
+            "CtDB scores on the validation trials: rate R² {rate_r2:.3f}, state R² "
+            "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
+            "canonical 3BFF GRU: {canonical}): {above} of four at or above the canonical "
+            "values; below: {below}.",
+            value="above", threshold=4.0, relation=">= canonical, of four",
+        ),
     )
+
+
+_CTDB_NAMES = {
+    "rate_r2": "rate R²", "state_r2": "state R²", "co_bps": "co-bps",
+    "cycle_consistency": "cycle consistency",
+}
+
+
+def _canonical_text() -> str:
+    from ._ctdb import CTDB_3BFF_GRU  # noqa: PLC0415
+
+    return ", ".join(
+        f"{label} {getattr(CTDB_3BFF_GRU, k):.3f}" for k, label in _CTDB_NAMES.items()
+    )
+
+
+def _ctdb_numbers(rec: Recordings, fitted: _Fitted) -> dict[str, Any]:
+    """CtDB's four scores of the fit, when the recordings carry the truth (synthetic spike
+    counts with true rates and latents, held-out units, training and validation trials)."""
+    from ._ctdb import CTDB_3BFF_GRU, ctdb_scores  # noqa: PLC0415
+
+    if (
+        rec.true_rates is None or rec.latents is None or fitted.likelihood != "poisson"
+        or rec.heldout_units.size == 0 or not rec.trials("train").size
+        or not rec.trials("valid").size or rec.mask is not None
+    ):
+        return {"has_ctdb": False}
+    s = ctdb_scores(rec, fitted.prediction, fitted.states)
+    beats = s.beats(CTDB_3BFF_GRU)
+    below = [
+        f"{_CTDB_NAMES[k]} by {getattr(CTDB_3BFF_GRU, k) - getattr(s, k):.3f}"
+        for k in _CTDB_NAMES if not beats[k]
+    ]
+    return {
+        "has_ctdb": True, "ctdb_rate_r2": s.rate_r2, "ctdb_state_r2": s.state_r2,
+        "ctdb_co_bps": s.co_bps, "ctdb_cycle_consistency": s.cycle_consistency,
+        "ctdb_above": sum(beats.values()), "ctdb_below": ", ".join(below) or "none",
+    }
 
 
 def fit_run(
@@ -179,6 +257,7 @@ def fit_run(
         Continue an interrupted fit in ``out_dir``.
     """
     from ..analysis import (  # noqa: PLC0415
+        find_attractors_and_saddles,
         fixed_point_recovery,
         mechanism_graph,
         recovery_metrics,
@@ -215,8 +294,8 @@ def fit_run(
     on = {"test": "the test trials", "valid": "the validation trials",
           "train": "the training trials (no held-out trials)"}[held_split]
     states = fit.states(rec)
-    graph = mechanism_graph(fit.model, states, seed=fit_options.get("seed", 0))
-    fps = graph.fixed_points
+    seed = fit_options.get("seed", 0)
+    fps = find_attractors_and_saddles(fit.model, states, seed=seed)
     run.save_fixed_points(fps)
     fixed = fps.fixed
     index = fixed.saddle_index if len(fixed) else np.zeros(0, int)
@@ -237,8 +316,10 @@ def fit_run(
     sections = [_quality_section(fitted, figure), _fixed_point_section(fps)]
     if ref_model is not None:
         assert rec.latents is not None
+        graph = mechanism_graph(fit.model, states, seed=seed)
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0, fit_graph=graph)
-        found = fixed_point_recovery(m.true_graph.fixed_points, fps, rec.latents, states)
+        true_fps = find_attractors_and_saddles(ref_model, rec.latents, seed=seed)
+        found = fixed_point_recovery(true_fps, fps, rec.latents, states)
         r.update(
             ref_attractors=found.n_attractors, ref_attractors_found=found.attractors_recovered,
             ref_saddles=found.n_saddles, ref_saddles_found=found.saddles_recovered,
@@ -247,11 +328,19 @@ def fit_run(
             fp_recovered=m.fp_recovered, mechanism_distance=m.mechanism_distance,
         )
         sections.append(_reference_section(r, str(reference)))
+    r.update(_ctdb_numbers(rec, fitted))
+    if r["has_ctdb"]:
+        sections.append(_ctdb_section(r))
     verdicts = evaluate(_claims(), r)
     summary_text = verdicts.say(
         "fit_explains", "fit_explains_counts", "co_smoothing", "heldout_r2", "fixed_points",
         "reference_attractors",
     )
+    # the benchmark's two headline sentences, each on its own line of the CLI's output
+    truth_lines = [
+        text for text in (verdicts[n].text for n in ("ctdb_canonical", "reference_fixed_points"))
+        if text
+    ]
     summary: dict[str, float] = {
         f"{s}_{k}": float(v) for s, sc in scores.items() for k, v in sc.items()
     }
@@ -264,12 +353,15 @@ def fit_run(
                 "tau_log_error"):
         if ref_model is not None:
             summary[key] = float(r[key])
+    if r["has_ctdb"]:
+        summary.update({k: float(r[k]) for k in (
+            "ctdb_rate_r2", "ctdb_state_r2", "ctdb_co_bps", "ctdb_cycle_consistency")})
     summary = {k: v for k, v in summary.items() if not (isinstance(v, float) and math.isnan(v))}
     run.write_json(run.METRICS_SUMMARY, summary)
     run.write_json(run.REPORT, {
         "title": f"Fit of a {fitted.family} network to {Path(source).name}",
         "experiment": "fit",
-        "summary": summary_text,
+        "summary": " ".join(t for t in (summary_text, *truth_lines) if t),
         "sections": sections_to_json(sections),
         "metrics": summary,
         "claims": verdicts.to_json(),
@@ -290,9 +382,9 @@ def fit_run(
         lines.append(
             f"reference: {r['ref_attractors_found']}/{r['ref_attractors']} attractors, "
             f"{r['ref_saddles_found']}/{r['ref_saddles']} saddles recovered; state R² "
-            f"{_fmt(r['state_r2'])}"
+            f"{_fmt(r['state_r2'])} (maps fitted on half the trials)"
         )
-    lines += [summary_text, f"report: {run.report_html_path}"]
+    lines += [*truth_lines, summary_text, f"report: {run.report_html_path}"]
     return FitRunResult(fit, run.path, summary, lines)
 
 
@@ -466,6 +558,28 @@ def _fixed_point_section(fps: Any) -> Section:
     )
 
 
+def _ctdb_section(r: Mapping[str, Any]) -> Section:
+    from ._ctdb import CTDB_3BFF_GRU  # noqa: PLC0415
+
+    rows = tuple(
+        (label, _fmt(r[f"ctdb_{k}"]), f"{getattr(CTDB_3BFF_GRU, k):.3f}",
+         "yes" if r[f"ctdb_{k}"] >= getattr(CTDB_3BFF_GRU, k) else "no")
+        for k, label in _CTDB_NAMES.items()
+    )
+    text = (
+        "The recordings carry the true rates and latent states of their generator, so the fit "
+        "is scored as the Computation-through-Dynamics Benchmark scores its models, on the "
+        "validation trials (dynascope.recordings.ctdb_scores): rate R² against the true rates, "
+        "state R² of an affine map from the true to the fitted latents, co-smoothing bits per "
+        "spike of the held-out units, and cycle consistency. The canonical values are CtDB's "
+        "3-bit flip-flop GRU on CtDB's own dataset: a reference measured on other data."
+    )
+    return Section(
+        "CtDB scores", text, table=Table(("score", "this fit", "CtDB canonical", "at or above"),
+                                         rows),
+    )
+
+
 def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
     rows = (
         ("state R² (reference → fit)", _fmt(r["state_r2"])),
@@ -482,6 +596,8 @@ def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
         "affine maps between the two state spaces (held-out trials), and the reference's fixed "
         "attractors and index-1 saddles matched kind by kind to the fit's through the affine map "
         "between the latents (a match lies within half the distance from the reference point to "
-        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery)."
+        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery). "
+        "Both networks' fixed points are searched from visited states and from the midpoints "
+        "between their attractors (dynascope.analysis.find_attractors_and_saddles)."
     )
     return Section("Comparison with the reference model", text, table=Table(("", "value"), rows))

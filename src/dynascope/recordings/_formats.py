@@ -31,7 +31,8 @@ NWB (``.nwb``; :func:`read_nwb`, through pynwb)
     - **held-out units**: the units-table column ``heldout`` (NLB's convention), or for a
       series the column ``heldout`` of the table ``activity_columns`` in the processing
       module ``dynascope``.
-    - **latents** (synthetic data): the series ``latents`` in the processing module
+    - **latents** and **true rates** (synthetic data): the series ``latents`` and
+      ``true_rates`` (every unit's rate, counts per bin) in the processing module
       ``dynascope``.
     - **bin_size**: for spike times, the one-row table ``binning`` (column ``bin_size``) of
       the processing module ``dynascope``, which :func:`write_nwb` writes, is the default.
@@ -283,9 +284,10 @@ def _nwb_fields(
     if (n_bins != n_time).any():
         fields["mask"] = np.arange(n_time) < n_bins[:, None]
     fields["inputs"] = _nwb_inputs(nwb, inputs, edges_start, n_time, fields["dt"])
-    latents = _dynascope_latents(nwb, edges_start, n_time, fields["dt"])
-    if latents is not None:
-        fields["latents"] = latents
+    for name in ("latents", "true_rates"):
+        truth = _dynascope_series(nwb, name, edges_start, n_time, fields["dt"])
+        if truth is not None:
+            fields[name] = truth
     return fields
 
 
@@ -496,13 +498,13 @@ def _dynascope_table(nwb: Any, table: str, column: str) -> np.ndarray | None:
     return np.asarray(module[table][column].data[:])
 
 
-def _dynascope_latents(
-    nwb: Any, edges: list[np.ndarray], n_time: int, dt: float
+def _dynascope_series(
+    nwb: Any, name: str, edges: list[np.ndarray], n_time: int, dt: float
 ) -> np.ndarray | None:
     module = _dynascope_module(nwb)
-    if module is None or "latents" not in module.data_interfaces:
+    if module is None or name not in module.data_interfaces:
         return None
-    return _sample_at(module["latents"], edges, n_time, dt)
+    return _sample_at(module[name], edges, n_time, dt)
 
 
 # --------------------------------------------------------------------------- writer
@@ -523,7 +525,8 @@ def write_nwb(
     ``bin_size``); rates and ΔF/F become the acquisition series
     ``activity`` (unit ``dF/F`` for calcium). Inputs become the stimulus series ``inputs``;
     conditions and splits trials-table columns; held-out units a ``heldout`` column; latents
-    the series ``latents`` of the processing module ``dynascope``. The file is written to a
+    and true rates the series ``latents`` and ``true_rates`` of the processing module
+    ``dynascope``. The file is written to a
     temporary name and renamed, so a failure leaves nothing behind.
 
     Raises
@@ -599,8 +602,18 @@ def write_nwb(
     if rec.latents is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="latents", data=_recorded(rec, rec.latents), unit="a.u.", timestamps=times,
+                name="latents", data=_compact(_recorded(rec, rec.latents)), unit="a.u.",
+                timestamps=times,
                 description="true latent states of the generator (trials' frames)",
+            )
+        )
+    if rec.true_rates is not None:
+        extras.append(
+            pynwb.TimeSeries(
+                name="true_rates", data=_compact(_recorded(rec, rec.true_rates)),
+                unit="counts per bin",
+                timestamps=times,
+                description="true firing rates of every unit, held-out ones included",
             )
         )
     if extras:
@@ -622,6 +635,12 @@ def write_nwb(
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """``a`` as float32 when that loses nothing (half the file), else as it is."""
+    a32 = a.astype(np.float32)
+    return a32 if np.array_equal(a32, a) else a
 
 
 def _recorded(rec: Recordings, a: np.ndarray) -> np.ndarray:
@@ -786,7 +805,8 @@ def _nlb_fields(f: Any, eval_split: str | None) -> dict[str, Any]:
 
 
 def _plain_fields(f: Any) -> dict[str, Any]:
-    ndims = {"activity": 3, "mask": 2, "inputs": 3, "latents": 3, "conditions": 1,
+    ndims = {"activity": 3, "mask": 2, "inputs": 3, "latents": 3, "true_rates": 3,
+             "conditions": 1,
              "heldout": 1, "split": 1}  # fmt: skip
     fields: dict[str, Any] = {
         key: _dataset(f, key, ndims[key]) for key in ("activity", *_OPTIONAL) if key in f
