@@ -293,7 +293,6 @@ def fit_run(
     held_split = "test" if "test" in scores else ("valid" if "valid" in scores else "train")
     on = {"test": "the test trials", "valid": "the validation trials",
           "train": "the training trials (no held-out trials)"}[held_split]
-    states = fit.states(rec)
     seed = fit_options.get("seed", 0)
     fps = find_attractors_and_saddles(fit.model, states, seed=seed)
     run.save_fixed_points(fps)
