@@ -462,8 +462,44 @@ def test_lstm_training_outputs_run_the_kernel_alone_with_the_loops_numbers(
     (ref**2).sum().backward()
     for (name, a), b in zip(native.named_parameters(), loop.parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-11, msg=name)
-    with torch.no_grad():  # without autograd: forward's loop, same outputs
+    with torch.no_grad():  # without autograd (the trainer's evaluation): the kernel too
         torch.testing.assert_close(native._training_outputs(u), ref.detach(), rtol=0, atol=1e-12)
+    assert not calls
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_CASES))
+def test_outputs_without_autograd_run_the_native_kernel_with_forwards_numbers(case: str) -> None:
+    """The trainer's held-out evaluation (``_training_outputs`` under no_grad) of a model with a
+    native kernel never steps; its outputs equal forward's step loop without autograd
+    (float64, eval mode)."""
+    native = NATIVE_CASES[case]().double().eval()
+    u = torch.randn(6, 10, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    with torch.no_grad():
+        ref = native(u)[1]  # forward without autograd: the loop over step()
+        calls = []
+        step = native.step
+        native.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+        out = native._training_outputs(u)
+    assert not calls, "the native kernel path was not taken"
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+    with pytest.raises(ShapeError, match="n_in=3"):
+        with torch.no_grad():
+            native._training_outputs(torch.zeros(2, 4, 5, dtype=torch.float64))
+
+
+def test_outputs_without_autograd_of_models_without_a_kernel_are_forwards() -> None:
+    """Models that step in Python (low-rank, x-form) take forward's buffered loop without
+    autograd: the same numbers, and the same noise in training mode."""
+    for model in (
+        dynascope.VanillaRNN(3, 6, 2, form="x", seed=0),
+        RateRNN(3, 6, 2, noise_std=0.1, seed=0).train(),
+        dynascope.LowRankRNN(3, 20, 2, rank=2, seed=0),
+    ):
+        u = torch.randn(2, 4, 3, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            out = model._training_outputs(u, torch.Generator().manual_seed(1))
+            ref = model(u, generator=torch.Generator().manual_seed(1))[1]
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
 
 
 def test_training_outputs_default_is_forwards_outputs_with_the_same_noise() -> None:

@@ -480,3 +480,70 @@ def test_lstm_training_forms_no_cell_states_and_equals_the_step_loop(monkeypatch
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
     with pytest.raises(AssertionError, match="cell states were built"):
         train(LSTM(2, 8, 2, seed=0), TASK, cfg.replace(rate_reg=1.0))  # the penalty reads c
+
+
+# ------------------------------------------------------------------------ optimiser, evaluation
+def _loop_adam(params, config):
+    """torch's default Adam on the CPU (the for-loop variant): the trainer's before fused."""
+    return torch.optim.Adam(
+        params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay, foreach=False
+    )
+
+
+def test_adam_is_fused_and_equals_the_loop_variant_to_rounding(monkeypatch):
+    """The trainer's Adam runs torch's fused kernel on the CPU: the same update as the default
+    for-loop variant (float64: the weights after 12 steps agree to rounding; on this machine
+    to the last bit), deterministic."""
+    seen = []
+    real = trainer_module._adam
+    monkeypatch.setattr(trainer_module, "_adam", lambda p, c: seen.append(real(p, c)) or seen[-1])
+    cfg = BASE.replace(grad_clip=1.0, lr_schedule="cosine")
+    fused, again = _model().double(), _model().double()
+    train(fused, TASK, cfg)
+    train(again, TASK, cfg)
+    assert [opt.param_groups[0]["fused"] for opt in seen] == [True, True]
+    assert _same(_weights(fused), _weights(again))
+    monkeypatch.setattr(trainer_module, "_adam", _loop_adam)
+    loop = _model().double()
+    train(loop, TASK, cfg)
+    for a, b in zip(_weights(fused), _weights(loop), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fused_before", [True, False])
+def test_resume_keeps_the_checkpoints_adam_variant_and_state(tmp_path, monkeypatch, fused_before):
+    """The optimiser's state (moments, step, the fused flag) loads back from the checkpoint: a
+    run resumed from a fused-Adam checkpoint, or from one of the for-loop variant that the
+    trainer used before, ends at the uninterrupted run's weights exactly."""
+    if not fused_before:
+        monkeypatch.setattr(trainer_module, "_adam", _loop_adam)
+    cfg = BASE.replace(n_steps=20, checkpoint_every=5, eval_every=3)
+    full = train(_model(), TASK, cfg, out_dir=tmp_path / "full")
+    with pytest.raises(_Interrupt):
+        train(_model(), TASK, cfg, out_dir=tmp_path / "cut", callback=_stop_at(13))
+    ckpt = read_checkpoint(tmp_path / "cut" / "checkpoint.safetensors")
+    assert ckpt.step == 10
+    assert bool(ckpt.optimizer_state["param_groups"][0]["fused"]) is fused_before
+    assert {"exp_avg", "exp_avg_sq", "step"} <= set(ckpt.optimizer_state["state"][0])
+    monkeypatch.undo()  # the resuming trainer builds a fused Adam; the checkpoint decides
+    resumed = train(_model(seed=99), TASK, cfg, out_dir=tmp_path / "cut", resume=True)
+    assert _same(_weights(full.model), _weights(resumed.model))
+    assert full.history == resumed.history
+
+
+def test_evaluation_runs_the_native_kernel_with_forwards_numbers():
+    """Held-out evaluations run the model's native kernel (a GRU never steps in train()), and
+    give forward's loss and performance (float64, to rounding)."""
+    model = _model().double()
+    calls = []
+    step = model.step
+    model.step = lambda x, u: calls.append(1) or step(x, u)  # type: ignore[method-assign]
+    res = train(model, TASK, BASE)
+    assert not calls
+    batch = TASK.sample(BASE.eval_batch_size, trainer_module._seeds(BASE.seed)[2])
+    u, y, m = batch.to_torch(torch.float64)
+    with torch.no_grad():
+        out = model(u)[1]  # forward's step loop without autograd
+    assert calls
+    assert res.final_eval_loss == pytest.approx(float(masked_mse(out, y, m)), rel=1e-12)
+    assert res.final_performance == pytest.approx(float(TASK.performance(out, batch)), abs=1e-12)

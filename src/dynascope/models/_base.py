@@ -164,13 +164,23 @@ class RNNModel(nn.Module):
     def _training_outputs(
         self, u: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """``forward(u)``'s outputs (B, T, n_out) from the default initial state, for a training
-        loss that reads the outputs only (what :func:`dynascope.training.train` calls when it
-        has no rate penalty). A model may skip state components that no output depends on (an
-        LSTM's cell states) and the scan of ``u`` for NaN/Inf (the trainer stops on a
-        non-finite loss); the values are those of :meth:`forward`.
+        """``forward(u)``'s outputs (B, T, n_out) from the default initial state, for a loss
+        that reads the outputs only (what :func:`dynascope.training.train` calls for each step
+        when it has no rate penalty, and for its held-out evaluations). A model may skip state
+        components that no output depends on (an LSTM's cell states) and the scan of ``u`` for
+        NaN/Inf (the trainer stops on a non-finite loss); the values are those of
+        :meth:`forward`.
         """
-        return self(u, generator=generator)[1]
+        if torch.is_grad_enabled() or type(self)._trajectory is RNNModel._trajectory:
+            return self(u, generator=generator)[1]
+        # Without autograd forward loops over step() (for memory: see forward); a model whose
+        # _trajectory runs a native kernel (GRU, LSTM, h-form VanillaRNN) runs it here instead,
+        # one call for the whole sequence (same values to rounding).
+        check_tensor(u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})")
+        batch, n_steps, _ = u.shape
+        states = self._trajectory(u, self.initial_state(batch), generator)
+        outputs = self.readout(states.reshape(batch * n_steps, self.state_size))
+        return outputs.reshape(batch, n_steps, self.n_out)
 
     def forward(
         self,

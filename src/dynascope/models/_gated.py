@@ -173,11 +173,12 @@ class LSTM(_GatedRNN):
         # The readout sees h only, and the native kernel gives every h_t: a loss on the outputs
         # needs no cell states, so this path runs the kernel alone, at any size. The inputs are
         # the trainer's own: shapes are checked, NaN/Inf is not scanned for (a non-finite loss
-        # stops the trainer with its step).
+        # stops the trainer with its step). With or without autograd (a training step or a
+        # held-out evaluation).
         check_tensor(
             u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})", finite=False
         )
-        if not (torch.is_grad_enabled() and native_applies(self, LSTM, u)):
+        if not native_applies(self, LSTM, u):
             return super()._training_outputs(u, generator)
         x = self.initial_state(u.shape[0])
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
