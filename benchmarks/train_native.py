@@ -320,6 +320,28 @@ def full(cell: str, hidden: int, args: argparse.Namespace) -> None:
     )
 
 
+def evaluation_ms(cell: str, hidden: int, repeats: int = 9) -> dict[str, float]:
+    """Median CPU ms of one held-out evaluation's outputs (128 trials, no autograd), alternated:
+    ``forward`` (its step loop, what train() evaluated with before) and ``_training_outputs``
+    (the native kernel, what it evaluates with now) of the dynascope model, and ``nn`` (the
+    plain torch module's forward)."""
+    model, net = dynascope_model(cell, hidden).eval(), TorchNet(cell, hidden).eval()
+    u = FlipFlop().sample(BATCH, seed=1).to_torch(torch.float32)[0]
+    calls = {
+        "forward": lambda: model(u)[1],
+        "kernel": lambda: model._training_outputs(u),
+        "nn": lambda: net(u)[1],
+    }
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    with torch.no_grad():
+        for _ in range(repeats):
+            for name, call in calls.items():
+                c0 = time.process_time()
+                call()
+                times[name].append(time.process_time() - c0)
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
 def paired_main(args: argparse.Namespace) -> None:
     """``--paired``: train() against the plain loops, step against step."""
     print(
@@ -352,6 +374,13 @@ def paired_main(args: argparse.Namespace) -> None:
                 f"train()/torch+task {ratios('train()', 'torch+task')}, "
                 f"torch+fused/torch+task {ratios('torch+fused', 'torch+task')}, "
                 f"train()/torch+fused {ratios('train()', 'torch+fused')}",
+                flush=True,
+            )
+            ev = evaluation_ms(cell, hidden)
+            print(
+                f"{cell.upper():4s} H={hidden:4d}: one held-out evaluation (128 trials), median "
+                f"CPU ms: step loop {ev['forward']:.2f}, native kernel {ev['kernel']:.2f}, "
+                f"plain torch module {ev['nn']:.2f}",
                 flush=True,
             )
     print(f"load after {os.getloadavg()[0]:.1f}")
