@@ -510,6 +510,22 @@ def test_adam_is_fused_and_equals_the_loop_variant_to_rounding(monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_adam_falls_back_to_the_default_where_torch_has_no_fused_kernel(monkeypatch):
+    """torch < 2.4 refuses fused=True for CPU tensors; the trainer then builds the default Adam."""
+    real = torch.optim.Adam
+
+    def old_torch_adam(params, *args, fused=None, **kwargs):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be CUDA tensors")
+        return real(params, *args, fused=fused, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", old_torch_adam)
+    params = list(_model().parameters())
+    opt = trainer_module._adam(params, BASE)
+    assert isinstance(opt, real) and not opt.param_groups[0]["fused"]
+    assert opt.param_groups[0]["lr"] == BASE.lr and opt.param_groups[0]["betas"] == BASE.betas
+
+
 @pytest.mark.parametrize("fused_before", [True, False])
 def test_resume_keeps_the_checkpoints_adam_variant_and_state(tmp_path, monkeypatch, fused_before):
     """The optimiser's state (moments, step, the fused flag) loads back from the checkpoint: a

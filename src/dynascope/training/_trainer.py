@@ -122,18 +122,18 @@ def _adam(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.
 
     The fused kernel makes Adam's update one pass over each parameter; torch's default on the
     CPU is a loop of about ten elementwise operations per parameter (its multi-tensor variant
-    is for accelerators), 0.2-0.8 ms per step for the 6 tensors of a 16- to 256-unit GRU or
+    is for accelerators), 0.15-0.8 ms per step for the 6 tensors of a 16- to 256-unit GRU or
     LSTM (benchmarks/RESULTS.md). Same update to rounding. A resumed run keeps the variant its
     checkpoint recorded (the optimiser's ``fused`` flag is part of its saved state).
     """
-    fused = all(p.device.type in _FUSED_DEVICES and p.dtype in _FUSED_DTYPES for p in params)
-    return torch.optim.Adam(
-        params,
-        lr=config.lr,
-        betas=config.betas,
-        weight_decay=config.weight_decay,
-        fused=fused or None,
-    )
+    if all(p.device.type in _FUSED_DEVICES and p.dtype in _FUSED_DTYPES for p in params):
+        try:
+            return torch.optim.Adam(
+                params, config.lr, config.betas, weight_decay=config.weight_decay, fused=True
+            )
+        except RuntimeError:  # torch < 2.4 has no fused Adam on the CPU
+            pass
+    return torch.optim.Adam(params, config.lr, config.betas, weight_decay=config.weight_decay)
 
 
 def _seeds(seed: int) -> tuple[np.random.Generator, torch.Generator, int]:
