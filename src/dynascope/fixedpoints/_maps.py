@@ -64,6 +64,12 @@ class CellMap:
         """``∂F/∂x`` ``(B, S, S)`` and, if asked, ``∂F/∂u`` ``(B, S, n_in)``."""
         raise NotImplementedError
 
+    def root_box(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Per row of the drive ``d``, elementwise bounds ``lo, hi`` ``(B, S)`` (entries may be
+        infinite) with every root of ``F(x, u) = x`` in ``[lo, hi]``, derived from the cell's
+        equations; ``None`` when the cell bounds no coordinate."""
+        return None
+
 
 def _rows(k: torch.Tensor, w: torch.Tensor, n_gates: int) -> torch.Tensor:
     """``Σ_g diag(k_g) W_g`` for gate blocks: ``k`` ``(B, n_gates * H)``, ``w`` ``(n_gates * H,
@@ -128,6 +134,12 @@ class _GRUMap(CellMap):
         jx.diagonal(dim1=1, dim2=2).add_(z)
         ju = _rows(torch.cat([c_r, c_z, c_n], dim=1), self.w_ih, 3) if wrt_input else None
         return jx, ju
+
+    def root_box(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The cube ``[-1, 1]^H``: ``F(h) = z h + (1 - z) n`` with ``z = σ(·) < 1``, so a root
+        has ``(1 - z)(n - h) = 0``, i.e. ``h = n = tanh(·) ∈ (-1, 1)``, whatever the input."""
+        one = d.new_ones(d.shape[0], d.shape[1] // 3)
+        return -one, one
 
 
 class _LSTMMap(CellMap):
@@ -212,6 +224,19 @@ class _LSTMMap(CellMap):
         if wrt_input:
             ju = torch.cat([_rows(k_h, self.w_ih, 4), _rows(k_c, self.w_ih, 4)], dim=1)
         return jx, ju
+
+    def root_box(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``|h| <= 1`` and ``|c| <= σ(A_i) / σ(-A_f)``: a root has ``h = o tanh(c)``, so
+        ``|h| < 1``; then each gate's pre-activation is at most ``A = d + b_hh + Σ_j |W_hh|``
+        (row sums of its block), and ``c = f c + i g`` gives ``|c| = i |g| / (1 - f) <
+        σ(A_i) / (1 - σ(A_f))`` (an infinite bound where ``σ(-A_f)`` underflows)."""
+        nh = self.n_hidden
+        top = d + self.w_hh.abs().sum(dim=1)
+        if self.b_hh is not None:
+            top = top + self.b_hh
+        c_max = torch.sigmoid(top[:, :nh]) / torch.sigmoid(-top[:, nh : 2 * nh])
+        hi = torch.cat([torch.ones_like(c_max), c_max], dim=1)
+        return -hi, hi
 
 
 class _DenseMap(CellMap):
@@ -301,6 +326,28 @@ class _DenseMap(CellMap):
         jx.diagonal(dim1=1, dim2=2).add_(1.0 - self.alpha)
         ju = (self.alpha * self.w_in).expand(b, -1, -1).clone() if wrt_input else None
         return jx, ju
+
+    def root_box(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """h form: a root is ``x = φ(W x + d)``, in ``[-1, 1]`` for tanh and ``[0, ∞)`` for
+        relu and softplus. x form and Euler steps: a root is ``x = W φ(x) + b + d``; for tanh
+        (``|φ| <= 1``) ``|x - b - d| <= Σ_j |W_ij|`` (low rank: ``Σ_r |m_ir| Σ_j |n_jr| / N``,
+        an upper bound of the row sums of ``m nᵀ / N``). Other cases: ``None``."""
+        b, s = d.shape
+        if self.form == "h":
+            if self.name == "tanh":
+                one = d.new_ones(b, s)
+                return -one, one
+            if self.name in ("relu", "softplus"):
+                return d.new_zeros(b, s), d.new_full((b, s), float("inf"))
+            return None
+        if self.name != "tanh":
+            return None
+        if self.m is not None:
+            rows = self.m.abs() @ self.n.abs().sum(dim=0) / self.m.shape[0]
+        else:
+            rows = self.w.abs().sum(dim=1)
+        mid = d if self.b_rec is None else d + self.b_rec
+        return mid - rows, mid + rows
 
 
 def _standard_phi(model: Any) -> bool:

@@ -23,6 +23,7 @@ from ._jacobian import (
     single_threaded_lapack,
     step,
 )
+from ._maps import cell_map
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
@@ -70,6 +71,7 @@ class _Iterates:
     mu: torch.Tensor
     rejected: torch.Tensor
     checkpoint: torch.Tensor
+    outside: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,13 @@ class DenseNewton:
             mu=torch.full((n,), opt.damping, dtype=x0.dtype, device=dev),
             rejected=torch.zeros(n, dtype=torch.bool, device=dev),
             checkpoint=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
+            outside=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
         )
         leader = torch.arange(n, device=dev)
         active = torch.arange(n, device=dev)
         per_row = s * (s + u.shape[1])
         box = self._box()
+        roots = root_bounds(model, u)
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
@@ -121,7 +125,7 @@ class DenseNewton:
                 if active.numel() == 0:
                     break
             parts = [
-                self._iterate(model, u, active[sl], st, box)
+                self._iterate(model, u, active[sl], st, box, roots)
                 for sl in jacobian_chunks(active.numel(), per_row)
             ]
             active = torch.cat(parts)
@@ -144,6 +148,7 @@ class DenseNewton:
         active: torch.Tensor,
         st: _Iterates,
         box: tuple[torch.Tensor, torch.Tensor, float] | None,
+        roots: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One iteration of the points ``active`` (``st`` updated in place); returns those that
         go on."""
@@ -152,6 +157,8 @@ class DenseNewton:
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
         keep = self._keep(xa, a, rn, mu, st.rejected[active], ni, st.checkpoint, active, box)
+        if roots is not None:
+            keep &= _approaching(xa, roots[0][active], roots[1][active], st.outside, active)
         if not bool(keep.all()):  # (a copy of the Jacobians only when some points stop)
             sel = torch.where(keep)[0]
             active, xa, ua, r, a, rn, mu, ni = (
@@ -298,6 +305,32 @@ class DenseNewton:
         r_new[lm] = torch.where(ok3, r3, r_new[lm])
         accept_lm[lm] = ok3
         return accept_lm
+
+
+def root_bounds(model: RNNModel, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The cell's bounds on its roots (:meth:`CellMap.root_box`) for the inputs ``u``, in
+    ``u``'s dtype; ``None`` for cells without a closed form or bounds."""
+    cm = cell_map(model)
+    if cm is None:
+        return None
+    return cm.root_box(cm.drive(u))
+
+
+def _approaching(
+    xa: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, outside: torch.Tensor, active: torch.Tensor
+) -> torch.Tensor:
+    """Which points go on by the root-box rule (``outside`` updated in place).
+
+    Every root of the cell lies in ``[lo, hi]`` (:meth:`CellMap.root_box`), so a point's
+    distance to that box is a lower bound on its distance to every root. A point outside the
+    box whose distance to it did not shrink in its last iteration is moving away from every
+    root (typically towards the saturated "fixed points at infinity", where the residual
+    shrinks without end): it stops at once instead of crawling on until the stall rule.
+    """
+    dist = torch.linalg.vector_norm((lo - xa).clamp_(min=0) + (xa - hi).clamp_(min=0), dim=1)
+    go = ~((dist > 0) & (dist >= outside[active]))
+    outside[active] = dist
+    return go
 
 
 def _finite_rows(a: torch.Tensor) -> torch.Tensor:
