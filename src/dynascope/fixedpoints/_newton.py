@@ -83,12 +83,17 @@ class DenseNewton:
     Every :data:`LM_MERGE_EVERY` iterations, points within ``merge_radius`` of each other (in
     ``[x, u]``) are merged as in stage 1 (the one of lowest residual goes on), and points within
     it of a ``known`` row stop there.
+
+    With ``root_box`` (the default search, where only roots are reported), points outside the
+    box that holds every root of the cell (:meth:`~._maps.CellMap.root_box`) stop as soon as
+    an iteration fails to bring them closer to it (:func:`_approaching`).
     """
 
     opt: LevenbergMarquardt
     tol: float
     region: tuple[torch.Tensor, float] | None = None
     merge_radius: float = 0.0
+    root_box: bool = False
 
     def run(
         self, model: RNNModel, x0: torch.Tensor, u: torch.Tensor, known: torch.Tensor | None = None
@@ -116,7 +121,7 @@ class DenseNewton:
         active = torch.arange(n, device=dev)
         per_row = s * (s + u.shape[1])
         box = self._box()
-        roots = root_bounds(model, u)
+        roots = root_bounds(model, u) if self.root_box else None
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
@@ -419,6 +424,7 @@ class NewtonStage:
         fallback: bool,
         region: tuple[torch.Tensor, float] | None,
         merge_radius: float,
+        root_box: bool = False,
     ) -> None:
         s = model.state_size
         self.model = model
@@ -429,6 +435,7 @@ class NewtonStage:
         # the bounding box's two corners stand for the reference states (the same box)
         self.region = None if region is None else (box_corners(region[0]), region[1])
         self.merge_radius = merge_radius
+        self.root_box = root_box
         self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
 
     def distance(self, xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
@@ -444,7 +451,7 @@ class NewtonStage:
         opt = self.opt
         assert opt is not None, "stage 2 runs only with LevenbergMarquardt options"
         if not self.matrix_free:
-            dense = DenseNewton(opt, self.tol, self.region, self.merge_radius)
+            dense = DenseNewton(opt, self.tol, self.region, self.merge_radius, self.root_box)
             return dense.run(self.model, xs, us, known)
         same = torch.arange(xs.shape[0], device=xs.device)
         give_up = DENSE_FALLBACK_FRACTION if self.fallback else None
