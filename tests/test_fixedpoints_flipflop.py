@@ -12,12 +12,12 @@ import torch
 
 import dynascope
 from dynascope.exceptions import InvalidParameterError
-from dynascope.fixedpoints import _newton
 from dynascope.fixedpoints import (
     Adam,
     FixedPoints,
     LevenbergMarquardt,
     Status,
+    _newton,
     find_fixed_points,
     unstable_manifolds,
 )

@@ -322,7 +322,11 @@ def root_bounds(model: RNNModel, u: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 def _approaching(
-    xa: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, outside: torch.Tensor, active: torch.Tensor
+    xa: torch.Tensor,
+    lo: torch.Tensor,
+    hi: torch.Tensor,
+    outside: torch.Tensor,
+    active: torch.Tensor,
 ) -> torch.Tensor:
     """Which points go on by the root-box rule (``outside`` updated in place).
 
