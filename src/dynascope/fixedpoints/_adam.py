@@ -14,7 +14,8 @@ from ._seeding import merge_basins
 
 __all__ = ["MERGE_EVERY", "AdamStage"]
 
-#: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
+#: Stage 1 merges its active points every this many iterations (see ``merge_tol``; twice as
+#: many after a merge that merged nothing).
 MERGE_EVERY = 10
 #: Adam's moment decay rates and denominator offset.
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
@@ -24,7 +25,8 @@ _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 class AdamStage:
     """Stage 1 with options ``opt`` (see :class:`Adam`), merging basins within ``merge_radius``.
 
-    Every :data:`MERGE_EVERY` iterations (from the first), active points within
+    Every :data:`MERGE_EVERY` iterations (from the first; every ``2 * MERGE_EVERY`` after a
+    merge that merged nothing, as while the starts are still far apart), active points within
     ``merge_radius`` of each other (in ``[x, u]``) are merged into the one of lowest ``q``, and
     points within it of a ``known`` ``[x, u]`` row stop there. The pairs are found by grids
     (:func:`merge_basins` with ``join="coarse"``: linear in the points, no pairwise distances):
@@ -72,12 +74,16 @@ class AdamStage:
         # counter is ``it - last``)
         last = torch.full((n,), -1, dtype=torch.long, device=dev)
         q_tol2 = 2.0 * opt.q_tol  # q is kept doubled, ‖r‖² (exact: a factor of 2)
+        next_merge = 0 if self.merge_radius > 0 else opt.max_iter
         for it in range(opt.max_iter):
             r, grad = grad_of(x, d)
             q = (r * r).sum(dim=1)
-            if self.merge_radius > 0 and it % MERGE_EVERY == 0:
+            if it == next_merge:
                 stay = self._merge(x, grad_of.u, r, active, leader, best_x, known)
-                if not bool(stay.all()):
+                merged = not bool(stay.all())
+                # while the points are still far apart, merges find nothing: wait twice as long
+                next_merge = it + (MERGE_EVERY if merged else 2 * MERGE_EVERY)
+                if merged:
                     n_iter[active[~stay]] = it
                     active, x, d, r, q, grad = _rows(stay, active, x, d, r, q, grad)
                     bx, bq, m, v, lr, last = _rows(stay, bx, bq, m, v, lr, last)

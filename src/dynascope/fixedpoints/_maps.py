@@ -328,20 +328,17 @@ class _DenseMap(CellMap):
         return jx, ju
 
     def root_box(self, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """h form: a root is ``x = φ(W x + d)``, in ``[-1, 1]`` for tanh and ``[0, ∞)`` for
-        relu and softplus. x form and Euler steps: a root is ``x = W φ(x) + b + d``; for tanh
-        (``|φ| <= 1``) ``|x - b - d| <= Σ_j |W_ij|`` (low rank: ``Σ_r |m_ir| Σ_j |n_jr| / N``,
-        an upper bound of the row sums of ``m nᵀ / N``). Other cases: ``None``."""
+        """Bounded nonlinearity (tanh) only. h form: a root is ``x = tanh(W x + d) ∈ [-1, 1]``.
+        x form and Euler steps: a root is ``x = W tanh(x) + b + d``, so ``|x - b - d| <=
+        Σ_j |W_ij|`` (low rank: ``Σ_r |m_ir| Σ_j |n_jr| / N``, an upper bound of the row sums
+        of ``m nᵀ / N``). Other nonlinearities: ``None`` (relu and softplus bound the roots
+        from one side only, which gives no scale for the stopping rule's slack)."""
         b, s = d.shape
-        if self.form == "h":
-            if self.name == "tanh":
-                one = d.new_ones(b, s)
-                return -one, one
-            if self.name in ("relu", "softplus"):
-                return d.new_zeros(b, s), d.new_full((b, s), float("inf"))
-            return None
         if self.name != "tanh":
             return None
+        if self.form == "h":
+            one = d.new_ones(b, s)
+            return -one, one
         if self.m is not None:
             rows = self.m.abs() @ self.n.abs().sum(dim=0) / self.m.shape[0]
         else:
