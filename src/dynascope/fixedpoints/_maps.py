@@ -115,14 +115,15 @@ class _GRUMap(CellMap):
         rz = torch.sigmoid(d[:, : 2 * h] + gh[:, : 2 * h])
         r, z, h_n = rz[:, :h], rz[:, h:], gh[:, 2 * h :]
         n = torch.tanh(torch.addcmul(d[:, 2 * h :], r, h_n))
-        omz = 1.0 - z
+        # (torch.rsub(a, 1) is 1 - a without the Python-level wrapper of Tensor.__rsub__)
+        omz = torch.rsub(z, 1.0)
         e = n - x
         res = e * omz
         k = torch.empty_like(gh)
         k_r, k_z, k_n = k[:, :h], k[:, h : 2 * h], k[:, 2 * h :]
-        g_n = (res * omz).mul_(1.0 - n * n)  # c_n r
+        g_n = (res * omz).mul_(torch.rsub(n * n, 1.0))  # c_n r
         torch.mul(g_n, r, out=k_n)
-        torch.mul(k_n, h_n, out=k_r).mul_(1.0 - r)  # c_r r = c_n r h_n r (1 - r)
+        torch.mul(k_n, h_n, out=k_r).mul_(torch.rsub(r, 1.0))  # c_r r = c_n r h_n r (1 - r)
         torch.mul(e, res, out=k_z).mul_(z).mul_(omz).neg_()  # c_z r = -(n - x) z (1 - z) r
         return res, torch.addcmul(k @ self.w_hh, omz, res, value=-1.0)
 
