@@ -71,11 +71,25 @@ class CellMap:
         return None
 
 
+#: Above this many rows :func:`_rows` uses one einsum (faster for large batches), below it one
+#: broadcast product per gate (einsum's fixed cost dominates: 104 vs 30 µs at 10 rows of a
+#: 16-unit GRU, 130 vs 99 µs at 50 rows of a 32-unit LSTM; 410 vs 259 µs at 480 GRU rows but
+#: 819 vs 1384 µs at 480 LSTM rows).
+_EINSUM_MIN_ROWS = 128
+
+
 def _rows(k: torch.Tensor, w: torch.Tensor, n_gates: int) -> torch.Tensor:
     """``Σ_g diag(k_g) W_g`` for gate blocks: ``k`` ``(B, n_gates * H)``, ``w`` ``(n_gates * H,
     C)`` -> ``(B, H, C)``."""
     b, h = k.shape[0], k.shape[1] // n_gates
-    return torch.einsum("bgh,ghc->bhc", k.view(b, n_gates, h), w.view(n_gates, h, -1))
+    if b > _EINSUM_MIN_ROWS:
+        return torch.einsum("bgh,ghc->bhc", k.view(b, n_gates, h), w.view(n_gates, h, -1))
+    # few rows: einsum's fixed cost (~0.1 ms) exceeds the products; one broadcast per gate
+    kg, wg = k.view(b, n_gates, h, 1), w.view(n_gates, h, -1)
+    out = kg[:, 0] * wg[0]
+    for g in range(1, n_gates):
+        out.addcmul_(kg[:, g], wg[g])
+    return out
 
 
 class _GRUMap(CellMap):

@@ -303,22 +303,23 @@ class DenseNewton:
         Returns the mask of accepted LM steps.
         """
         accept_lm = torch.zeros(xa.shape[0], dtype=torch.bool, device=xa.device)
-        if not bool(lm.any()):
+        idx = torch.where(lm)[0]  # (one index for all the gathers below: cheaper than masks)
+        if idx.numel() == 0:
             return accept_lm
-        al, rl = (a, r) if bool(lm.all()) else (a[lm], r[lm])
+        al, rl = (a, r) if idx.numel() == lm.numel() else (a[idx], r[idx])
         at = al.transpose(1, 2)
         lhs = at @ al
         diag = lhs.diagonal(dim1=1, dim2=2)
         scale = diag.mean(dim=1).clamp_min(1e-300)
-        diag.add_((mu[lm] * scale)[:, None])  # AᵀA + μ·scale·I, in place
+        diag.add_((mu[idx] * scale)[:, None])  # AᵀA + μ·scale·I, in place
         with single_threaded_lapack():
             d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
-        trial = xa[lm] + d3.squeeze(2)
-        r3 = _norms(model, trial, ua[lm])
-        ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
-        x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
-        r_new[lm] = torch.where(ok3, r3, r_new[lm])
-        accept_lm[lm] = ok3
+        trial = xa[idx] + d3.squeeze(2)
+        r3 = _norms(model, trial, ua[idx])
+        ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[idx])
+        x_new[idx] = torch.where(ok3[:, None], trial, x_new[idx])
+        r_new[idx] = torch.where(ok3, r3, r_new[idx])
+        accept_lm[idx] = ok3
         return accept_lm
 
 
