@@ -244,14 +244,36 @@ class DenseNewton:
         they are in Newton's region) take Newton steps; undamped steps elsewhere can leap to
         saturated regions far from the visited states.
         """
+        # Only those points are factorised and stepped (the others keep their point: in the
+        # first iterations, where every point still takes LM steps, nothing is).
+        m = xa.shape[0]
+        rows = torch.where(mu <= NEWTON_DAMPING)[0]
+        if rows.numel() == m:
+            return self._newton_rows(model, xa, ua, r, a, rn)
+        x_new, r_new = xa.clone(), rn.clone()
+        newton_ok = torch.zeros(m, dtype=torch.bool, device=xa.device)
+        if rows.numel():
+            sub = (t.index_select(0, rows) for t in (xa, ua, r, a, rn))
+            x_new[rows], r_new[rows], newton_ok[rows] = self._newton_rows(model, *sub)
+        return x_new, r_new, newton_ok
+
+    def _newton_rows(
+        self,
+        model: RNNModel,
+        xa: torch.Tensor,
+        ua: torch.Tensor,
+        r: torch.Tensor,
+        a: torch.Tensor,
+        rn: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`_newton` on points that all may take Newton steps."""
         m, s = xa.shape
         alphas = torch.tensor(_ALPHAS, dtype=xa.dtype, device=xa.device)
         # (every Jacobian here is finite: _keep stopped the others before LAPACK sees them)
         with single_threaded_lapack():
             lu, piv, info = torch.linalg.lu_factor_ex(a)
             delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
-        lu_ok = (info == 0) & (mu <= NEWTON_DAMPING)
-        lu_ok &= torch.isfinite(delta).all(dim=1)
+        lu_ok = (info == 0) & torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
         # all step lengths evaluated in one batch (their residuals are kept: the chord steps
         # start from the accepted one's)
