@@ -192,7 +192,11 @@ class DenseNewton:
         st.mu[active] = torch.where(
             accepted, (mu / 10).clamp_min(1e-15), torch.where(lm, mu * 10, mu)
         )
-        return active
+        # Points that the next iteration's polished test (in _keep) would stop stop now: r_new
+        # is the residual norm of the new point, so that iteration would only evaluate it.
+        tol = self.tol
+        polished = (r_new <= 1e-3 * tol) | (~accepted & (r_new <= tol))
+        return active if not bool(polished.any()) else active[~polished]
 
     def _keep(
         self,
