@@ -18,6 +18,7 @@ from dynascope.fixedpoints._certify import (
     certify,
     merge_same_roots,
     sigma_min_lower,
+    sigma_min_lower_batch,
 )
 from dynascope.fixedpoints._finder import prepare_model
 from dynascope.fixedpoints._interval import Iv, cell_for
@@ -197,6 +198,30 @@ def test_sigma_min_lower_is_below_the_true_value_and_close() -> None:
         low = sigma_min_lower(p)
         assert 0.4 * true < low <= true
     assert sigma_min_lower(np.ones((4, 4))) == 0.0  # singular: nothing proven
+
+
+def test_sigma_min_lower_batch_is_a_bound_as_sharp_as_one_by_one() -> None:
+    """The batched bound is below the true value, as close as the per-matrix one, and proves
+    nothing for singular or non-finite matrices (which do not spoil the others)."""
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 16, 40):
+        p = rng.standard_normal((20, n, n))
+        p[3] = 0.0  # singular
+        p[7, 0, 0] = np.nan
+        true = np.linalg.svd(np.nan_to_num(p), compute_uv=False).min(axis=1)
+        low = sigma_min_lower_batch(p)
+        one = np.array([sigma_min_lower(m) for m in p])
+        assert low[3] == 0.0 and low[7] == 0.0 and one[3] == 0.0
+        rest = np.setdiff1d(np.arange(20), [3, 7])
+        assert np.all(low[rest] <= true[rest]) and np.all(low[rest] > 0.4 * true[rest])
+        assert np.all(low[rest] >= 0.99 * one[rest])
+    # ill-conditioned matrices (σ_min 1e-6, σ_min² far below float32 resolution): still proven
+    q = rng.standard_normal((4, 12, 12))
+    u, _, vt = np.linalg.svd(q)
+    sv = np.linspace(1.0, 1e-6, 12)
+    q = u * sv[None, None, :] @ vt
+    low = sigma_min_lower_batch(q)
+    assert np.all(low <= 1e-6) and np.all(low >= 0.4e-6)
 
 
 @pytest.mark.parametrize("smallest", [1e-3, 5e-5, 1e-5, 1e-6])
