@@ -153,9 +153,7 @@ def sigma_min_lower_batch(p: np.ndarray) -> np.ndarray:
     finite = np.isfinite(p).all(axis=(1, 2))
     absp = np.abs(np.where(finite[:, None, None], p, 0.0))
     gram_err = (
-        _gamma(n + 2)
-        * up(absp.sum(axis=1), n).max(axis=1)
-        * up(absp.sum(axis=2), n).max(axis=1)
+        _gamma(n + 2) * up(absp.sum(axis=1), n).max(axis=1) * up(absp.sum(axis=2), n).max(axis=1)
     )
     q = np.where(finite[:, None, None], p, 0.0)
     s = np.matmul(q.transpose(0, 2, 1), q)
