@@ -376,3 +376,31 @@ def test_batched_certificates_agree_with_per_point(name: str) -> None:
         assert status == batched.status[i] == "unique"
         assert radius == pytest.approx(batched.radius[i], rel=1e-6)
         assert max(err, batched.error[i]) <= 1e-9
+
+
+def test_merge_same_roots_matches_the_pairwise_definition() -> None:
+    """The vectorised merge keeps what the greedy pairwise rule keeps: in the order of
+    residuals, a kept point drops every later one at the same input whose existence ball lies
+    in its uniqueness ball or the other way round."""
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(2, 40))
+        x = rng.standard_normal((n, 3)) * 0.3
+        u = rng.integers(0, 2, (n, 1)).astype(float)
+        status = np.where(rng.random(n) < 0.8, "unique", "failed")
+        cert = Certificates(status, rng.random(n) * 0.5, rng.random(n) * 0.05)
+        residual = rng.random(n)
+        fixed = rng.random(n) < 0.9
+        keep = np.ones(n, dtype=bool)
+        ok = np.flatnonzero((status == "unique") & fixed)
+        order = ok[np.argsort(residual[ok], kind="stable")]
+        for a, i in enumerate(order):
+            if not keep[i]:
+                continue
+            for j in order[a + 1 :]:
+                if keep[j] and np.array_equal(u[i], u[j]):
+                    d = float(np.linalg.norm(x[i] - x[j]))
+                    if d + cert.error[j] <= cert.radius[i] or d + cert.error[i] <= cert.radius[j]:
+                        keep[j] = False
+        got = merge_same_roots(x, u, cert, residual, fixed)
+        assert got.tolist() == np.flatnonzero(keep).tolist(), trial

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..exceptions import InvalidParameterError
 from ._interval import TINY, Cell, Iv, U, cell_for, up
@@ -561,15 +562,20 @@ def merge_same_roots(
     keep = np.ones(n, dtype=bool)
     ok = np.flatnonzero((cert.status == "unique") & (True if fixed is None else fixed))
     order = ok[np.argsort(residual[ok], kind="stable")]
-    for a_pos, i in enumerate(order):
-        if not keep[i]:
-            continue
-        for j in order[a_pos + 1 :]:
-            if not keep[j] or not np.array_equal(u_star[i], u_star[j]):
-                continue
-            dist = float(np.linalg.norm(x_star[i] - x_star[j]))
-            if dist + cert.error[j] <= cert.radius[i] or dist + cert.error[i] <= cert.radius[j]:
-                keep[j] = False
+    if order.size < 2:
+        return np.flatnonzero(keep)
+    # every pair's test at once (in the order of residuals), then the greedy pass over rows
+    xs, us = x_star[order], u_star[order]
+    err, rad = cert.error[order], cert.radius[order]
+    t = torch.from_numpy(np.ascontiguousarray(xs, dtype=np.float64))
+    dist = torch.cdist(t, t, compute_mode="donot_use_mm_for_euclid_dist").numpy()
+    same = (us[:, None, :] == us[None, :, :]).all(axis=-1)
+    same &= (dist + err[None, :] <= rad[:, None]) | (dist + err[:, None] <= rad[None, :])
+    alive = np.ones(order.size, dtype=bool)
+    for a in range(order.size - 1):
+        if alive[a]:
+            alive[a + 1 :] &= ~same[a, a + 1 :]
+    keep[order[~alive]] = False
     return np.flatnonzero(keep)
 
 
