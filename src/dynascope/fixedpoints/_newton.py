@@ -414,7 +414,16 @@ def merge_active(
     """
     n = x.shape[0]
     pool = torch.where(leader == torch.arange(n, device=x.device))[0]
-    lead, hit = merge_basins(torch.cat([x[pool], u[pool]], dim=1), key[pool], radius, known)
+    joint = torch.cat([x[pool], u[pool]], dim=1)
+    if 4 * active.numel() < pool.numel():
+        # Few points still move: only rows near one of them can take part in its merge (its
+        # grid cell, diagonal radius √k, and two joins of one radius each), so the merge runs
+        # on those instead of on every ended row.
+        reach = radius * (math.sqrt(joint.shape[1]) + 2.0)
+        near = torch.cdist(joint, torch.cat([x[active], u[active]], dim=1)) <= reach
+        sub = torch.where(near.any(dim=1))[0]
+        pool, joint = pool[sub], joint[sub]
+    lead, hit = merge_basins(joint, key[pool], radius, known)
     is_active = torch.zeros(n, dtype=torch.bool, device=x.device)
     is_active[active] = True
     moving = is_active[pool]
