@@ -78,6 +78,17 @@ class CellMap:
 _EINSUM_MIN_ROWS = 128
 
 
+_ONES: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
+
+
+def _one(x: torch.Tensor) -> torch.Tensor:
+    """A 0-dim 1 of ``x``'s dtype and device (made once)."""
+    key = (x.dtype, x.device)
+    if key not in _ONES:
+        _ONES[key] = torch.ones((), dtype=x.dtype, device=x.device)
+    return _ONES[key]
+
+
 def _rows(k: torch.Tensor, w: torch.Tensor, n_gates: int) -> torch.Tensor:
     """``Σ_g diag(k_g) W_g`` for gate blocks: ``k`` ``(B, n_gates * H)``, ``w`` ``(n_gates * H,
     C)`` -> ``(B, H, C)``."""
@@ -129,15 +140,16 @@ class _GRUMap(CellMap):
         rz = torch.sigmoid(d[:, : 2 * h] + gh[:, : 2 * h])
         r, z, h_n = rz[:, :h], rz[:, h:], gh[:, 2 * h :]
         n = torch.tanh(torch.addcmul(d[:, 2 * h :], r, h_n))
-        # (torch.rsub(a, 1) is 1 - a without the Python-level wrapper of Tensor.__rsub__)
-        omz = torch.rsub(z, 1.0)
+        # (one - a with a 0-dim tensor: a Python 1.0 is wrapped into a tensor at every call)
+        one = _one(x)
+        omz = one - z
         e = n - x
         res = e * omz
         k = torch.empty_like(gh)
         k_r, k_z, k_n = k[:, :h], k[:, h : 2 * h], k[:, 2 * h :]
-        g_n = (res * omz).mul_(torch.rsub(n * n, 1.0))  # c_n r
+        g_n = (res * omz).mul_(one - n * n)  # c_n r
         torch.mul(g_n, r, out=k_n)
-        torch.mul(k_n, h_n, out=k_r).mul_(torch.rsub(r, 1.0))  # c_r r = c_n r h_n r (1 - r)
+        torch.mul(k_n, h_n, out=k_r).mul_(one - r)  # c_r r = c_n r h_n r (1 - r)
         torch.mul(e, res, out=k_z).mul_(z).mul_(omz).neg_()  # c_z r = -(n - x) z (1 - z) r
         return res, torch.addcmul(k @ self.w_hh, omz, res, value=-1.0)
 
@@ -199,11 +211,12 @@ class _LSTMMap(CellMap):
         tc = torch.tanh(c_next)
         r_h = torch.mul(o, tc).sub_(h)
         r_c = c_next.sub_(c)
-        gc = torch.addcmul(r_c, (1.0 - tc * tc).mul_(o), r_h)
+        one = _one(x)
+        gc = torch.addcmul(r_c, (one - tc * tc).mul_(o), r_h)
         ka = torch.empty_like(d)
         torch.addcmul(i, i, i, value=-1.0, out=pre[0]).mul_(g).mul_(gc)  # σ'(a_i) g gc
         torch.addcmul(f, f, f, value=-1.0, out=pre[1]).mul_(c).mul_(gc)  # σ'(a_f) c gc
-        torch.mul(g, g, out=pre[2]).neg_().add_(1.0).mul_(i).mul_(gc)  # tanh'(a_g) i gc
+        torch.mul(g, g, out=pre[2]).neg_().add_(one).mul_(i).mul_(gc)  # tanh'(a_g) i gc
         torch.addcmul(o, o, o, value=-1.0, out=pre[3]).mul_(tc).mul_(r_h)  # σ'(a_o) tanh c' r_h
         torch.cat(pre, dim=1, out=ka)
         res = torch.cat([r_h, r_c], dim=1)
