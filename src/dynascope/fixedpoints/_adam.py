@@ -78,9 +78,9 @@ class AdamStage:
         # A Python number in a binary tensor operation is wrapped into a tensor at every call
         # (~2 µs, as much as the operation on 1024 × 16 entries): the loop's constants are
         # 0-dim tensors made once (the same values in the same dtype: the same results).
-        c_improve, c_q_tol, c_min_lr, c_factor, c_step = (
+        c_improve, c_q_tol, c_min_lr, c_factor, c_b2, c_eps, c_step = (
             torch.tensor(c, dtype=x.dtype, device=dev)
-            for c in (1 - 1e-3, q_tol2, opt.min_lr, opt.lr_factor, 0.0)
+            for c in (1 - 1e-3, q_tol2, opt.min_lr, opt.lr_factor, b2, 0.0, 0.0)
         )
         c_stale = torch.zeros((), dtype=torch.long, device=dev)
         for it in range(opt.max_iter):
@@ -120,8 +120,8 @@ class AdamStage:
             t = it + 1
             root_c2 = math.sqrt(1 - b2**t)
             m = m.lerp_(grad, 1 - b1)
-            v = v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            denom = v.sqrt().add_(_EPS * root_c2)
+            v = v.mul_(c_b2).addcmul_(grad, grad, value=1 - b2)
+            denom = v.sqrt().add_(c_eps.fill_(_EPS * root_c2))
             step = (lr * c_step.fill_(root_c2 / (1 - b1**t))).unsqueeze(1)
             x = x.addcdiv_(m * step, denom, value=-1.0)
         n_iter[active] = opt.max_iter if active.numel() else 0
