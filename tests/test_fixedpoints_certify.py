@@ -18,6 +18,7 @@ from dynascope.fixedpoints._certify import (
     certify,
     merge_same_roots,
     sigma_min_lower,
+    sigma_min_lower_batch,
 )
 from dynascope.fixedpoints._finder import prepare_model
 from dynascope.fixedpoints._interval import Iv, cell_for
@@ -199,6 +200,30 @@ def test_sigma_min_lower_is_below_the_true_value_and_close() -> None:
     assert sigma_min_lower(np.ones((4, 4))) == 0.0  # singular: nothing proven
 
 
+def test_sigma_min_lower_batch_is_a_bound_as_sharp_as_one_by_one() -> None:
+    """The batched bound is below the true value, as close as the per-matrix one, and proves
+    nothing for singular or non-finite matrices (which do not spoil the others)."""
+    rng = np.random.default_rng(1)
+    for n in (1, 5, 16, 40):
+        p = rng.standard_normal((20, n, n))
+        p[3] = 0.0  # singular
+        p[7, 0, 0] = np.nan
+        true = np.linalg.svd(np.nan_to_num(p), compute_uv=False).min(axis=1)
+        low = sigma_min_lower_batch(p)
+        one = np.array([sigma_min_lower(m) for m in p])
+        assert low[3] == 0.0 and low[7] == 0.0 and one[3] == 0.0
+        rest = np.setdiff1d(np.arange(20), [3, 7])
+        assert np.all(low[rest] <= true[rest]) and np.all(low[rest] > 0.4 * true[rest])
+        assert np.all(low[rest] >= 0.99 * one[rest])
+    # ill-conditioned matrices (σ_min 1e-6, σ_min² far below float32 resolution): still proven
+    q = rng.standard_normal((4, 12, 12))
+    u, _, vt = np.linalg.svd(q)
+    sv = np.linspace(1.0, 1e-6, 12)
+    q = u * sv[None, None, :] @ vt
+    low = sigma_min_lower_batch(q)
+    assert np.all(low <= 1e-6) and np.all(low >= 0.4e-6)
+
+
 @pytest.mark.parametrize("smallest", [1e-3, 5e-5, 1e-5, 1e-6])
 def test_sigma_min_lower_past_float32_precision(smallest: float) -> None:
     """Singular values down to 1e-6 (σ² = 1e-12, far below float32's resolution of PᵀP, whose
@@ -351,3 +376,31 @@ def test_batched_certificates_agree_with_per_point(name: str) -> None:
         assert status == batched.status[i] == "unique"
         assert radius == pytest.approx(batched.radius[i], rel=1e-6)
         assert max(err, batched.error[i]) <= 1e-9
+
+
+def test_merge_same_roots_matches_the_pairwise_definition() -> None:
+    """The vectorised merge keeps what the greedy pairwise rule keeps: in the order of
+    residuals, a kept point drops every later one at the same input whose existence ball lies
+    in its uniqueness ball or the other way round."""
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(2, 40))
+        x = rng.standard_normal((n, 3)) * 0.3
+        u = rng.integers(0, 2, (n, 1)).astype(float)
+        status = np.where(rng.random(n) < 0.8, "unique", "failed")
+        cert = Certificates(status, rng.random(n) * 0.5, rng.random(n) * 0.05)
+        residual = rng.random(n)
+        fixed = rng.random(n) < 0.9
+        keep = np.ones(n, dtype=bool)
+        ok = np.flatnonzero((status == "unique") & fixed)
+        order = ok[np.argsort(residual[ok], kind="stable")]
+        for a, i in enumerate(order):
+            if not keep[i]:
+                continue
+            for j in order[a + 1 :]:
+                if keep[j] and np.array_equal(u[i], u[j]):
+                    d = float(np.linalg.norm(x[i] - x[j]))
+                    if d + cert.error[j] <= cert.radius[i] or d + cert.error[i] <= cert.radius[j]:
+                        keep[j] = False
+        got = merge_same_roots(x, u, cert, residual, fixed)
+        assert got.tolist() == np.flatnonzero(keep).tolist(), trial

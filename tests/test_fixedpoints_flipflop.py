@@ -17,6 +17,7 @@ from dynascope.fixedpoints import (
     FixedPoints,
     LevenbergMarquardt,
     Status,
+    _newton,
     find_fixed_points,
     unstable_manifolds,
 )
@@ -202,7 +203,7 @@ def test_cli_fixed_points_smoke(tmp_path: Path) -> None:
 
 
 def test_points_that_escape_the_visited_region_are_discarded(
-    model: dynascope.RNNModel, states: torch.Tensor
+    model: dynascope.RNNModel, states: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Noise 0.5 (the existing tool's example setting) sends some candidates into saturated
     # regions where the map is the identity to float64 precision along some units.
@@ -210,6 +211,18 @@ def test_points_that_escape_the_visited_region_are_discarded(
     # 2 carries them into those regions; the defaults now mostly merge them before.
     kw = {"initial_states": states, "n_init": 1024, "noise": 0.5, "seed": 1,
           "stage1": Adam(lr=0.01, max_iter=200)}  # fmt: skip
+    # The root-box rule of stage 2 stops those points before they get there: every root of a
+    # GRU lies in (-1, 1)^H, and points leaving that cube stop. With or without the region,
+    # exactly the 27 roots, none escaped.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for margin in (1.0, None):
+            boxed = find_fixed_points(model, region_margin=margin, **kw)
+            assert len(boxed) == 27 and boxed.n_escaped == 0
+            assert np.abs(boxed.x_star).max() < 1
+    # Without it (cells whose roots have no bound, here simulated), the visited region is what
+    # discards the "fixed points at infinity".
+    monkeypatch.setattr(_newton, "root_bounds", lambda m, u: None)
     with pytest.warns(UserWarning, match="far outside the range"):
         fps = find_fixed_points(model, **kw)
     with pytest.warns(UserWarning, match="far outside the range"):

@@ -115,3 +115,67 @@ def test_row_groups_partition_rows_as_unique_does(k: int, high: int) -> None:
     # one-to-one between the two numberings
     pairs = torch.unique(torch.stack([got, want], dim=1), dim=0)
     assert pairs.shape[0] == int(want.max()) + 1
+
+
+def _root_box_models() -> list[tuple[str, dynascope.RNNModel]]:
+    """Standard cells with strong weights (several roots, saturated regions)."""
+    out: list[tuple[str, dynascope.RNNModel]] = [
+        ("gru", dynascope.GRU(2, 6, 1, seed=1)),
+        ("lstm", dynascope.LSTM(2, 5, 1, seed=2)),
+        ("lowrank", dynascope.LowRankRNN(2, 9, 1, rank=2, bias=True, seed=3)),
+        ("wrapped-gru", dynascope.wrap(nn.GRU(2, 5, batch_first=True))),
+        ("wrapped-lstm", dynascope.wrap(nn.LSTM(2, 4, batch_first=True))),
+        ("wrapped-rnn-tanh", dynascope.wrap(nn.RNN(2, 6, batch_first=True))),
+        ("vanilla-h", dynascope.VanillaRNN(2, 8, 1, form="h", gain=2.5, seed=4)),
+        ("vanilla-x", dynascope.VanillaRNN(2, 8, 1, form="x", gain=2.5, seed=4)),
+        ("rate", dynascope.RateRNN(2, 8, 1, gain=2.5, seed=5)),
+    ]
+    with torch.no_grad():
+        for name, model in out:
+            if name in ("gru", "lstm") or name.startswith("wrapped"):
+                for p in model.parameters():
+                    p.mul_(3.0)
+    return out
+
+
+@pytest.mark.parametrize("name,model", _root_box_models(), ids=[n for n, _ in _root_box_models()])
+def test_root_box_holds_every_root(name: str, model: dynascope.RNNModel) -> None:
+    """Every root that an independent float64 Newton iteration finds from starts spread far
+    outside the box (at random inputs) lies in the cell's root box. Saturated "roots at
+    infinity" (where J - I is singular to rounding) are not roots and are left out."""
+    cm = cell_map(analysis_copy(model, torch.float64))
+    assert cm is not None
+    gen = torch.Generator().manual_seed(0)
+    n, s = 3000, model.state_size
+    u = torch.randn(n, model.n_in, generator=gen, dtype=torch.float64)
+    d = cm.drive(u)
+    box = cm.root_box(d)
+    assert box is not None
+    lo, hi = box
+    assert bool(torch.isfinite(lo).all() and torch.isfinite(hi).all() and (lo < hi).all())
+    # starts over twice the box in every coordinate (half-widths capped at 10)
+    mid, half = 0.5 * (hi + lo), (0.5 * (hi - lo)).clamp(max=10.0)
+    x = mid + 2 * half * (2 * torch.rand(n, s, generator=gen, dtype=torch.float64) - 1)
+    eye = torch.eye(s, dtype=torch.float64)
+    for _ in range(80):
+        a = cm.jacobians(x, u)[0] - eye
+        delta, _ = torch.linalg.solve_ex(a, -(cm.step(x, d) - x))
+        delta = torch.nan_to_num(delta).clamp(-1.0, 1.0)  # damped: no leaps to infinity
+        x = x + delta
+    res = torch.linalg.vector_norm(cm.step(x, d) - x, dim=1)
+    a = cm.jacobians(x, u)[0] - eye
+    sigma = torch.linalg.svdvals(a)[:, -1]
+    root = torch.isfinite(res) & (res < 1e-12) & (sigma > 1e-6)
+    assert int(root.sum()) >= 50, f"{name}: too few roots to test ({int(root.sum())})"
+    outside = ((lo - x).clamp(min=0) + (x - hi).clamp(min=0)).amax(dim=1)
+    assert float(outside[root].max()) <= 1e-9, f"{name}: a root lies outside its box"
+
+
+def test_root_box_none_where_roots_are_unbounded() -> None:
+    for model in (
+        dynascope.VanillaRNN(2, 4, 1, form="h", nonlinearity="relu", seed=0),
+        dynascope.VanillaRNN(2, 4, 1, form="x", nonlinearity="identity", seed=0),
+        dynascope.RateRNN(2, 4, 1, nonlinearity="softplus", seed=0),
+    ):
+        cm = cell_map(model)
+        assert cm is not None and cm.root_box(cm.drive(torch.zeros(3, 2))) is None

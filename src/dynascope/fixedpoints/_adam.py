@@ -14,7 +14,8 @@ from ._seeding import merge_basins
 
 __all__ = ["MERGE_EVERY", "AdamStage"]
 
-#: Stage 1 merges its active points every this many iterations (see ``merge_tol``).
+#: Stage 1 merges its active points every this many iterations (see ``merge_tol``; twice as
+#: many after a merge that merged nothing).
 MERGE_EVERY = 10
 #: Adam's moment decay rates and denominator offset.
 _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
@@ -24,7 +25,8 @@ _BETA1, _BETA2, _EPS = 0.9, 0.999, 1e-8
 class AdamStage:
     """Stage 1 with options ``opt`` (see :class:`Adam`), merging basins within ``merge_radius``.
 
-    Every :data:`MERGE_EVERY` iterations (from the first), active points within
+    Every :data:`MERGE_EVERY` iterations (from the first; every ``2 * MERGE_EVERY`` after a
+    merge that merged nothing, as while the starts are still far apart), active points within
     ``merge_radius`` of each other (in ``[x, u]``) are merged into the one of lowest ``q``, and
     points within it of a ``known`` ``[x, u]`` row stop there. The pairs are found by grids
     (:func:`merge_basins` with ``join="coarse"``: linear in the points, no pairwise distances):
@@ -72,27 +74,38 @@ class AdamStage:
         # counter is ``it - last``)
         last = torch.full((n,), -1, dtype=torch.long, device=dev)
         q_tol2 = 2.0 * opt.q_tol  # q is kept doubled, ‖r‖² (exact: a factor of 2)
+        next_merge = 0 if self.merge_radius > 0 else opt.max_iter
+        # A Python number in a binary tensor operation is wrapped into a tensor at every call
+        # (~2 µs, as much as the operation on 1024 × 16 entries): the loop's constants are
+        # 0-dim tensors made once (the same values in the same dtype: the same results).
+        c_improve, c_q_tol, c_min_lr, c_factor, c_b2, c_eps, c_step = (
+            torch.tensor(c, dtype=x.dtype, device=dev)
+            for c in (1 - 1e-3, q_tol2, opt.min_lr, opt.lr_factor, b2, 0.0, 0.0)
+        )
+        c_stale = torch.zeros((), dtype=torch.long, device=dev)
         for it in range(opt.max_iter):
             r, grad = grad_of(x, d)
             q = (r * r).sum(dim=1)
-            if self.merge_radius > 0 and it % MERGE_EVERY == 0:
+            if it == next_merge:
                 stay = self._merge(x, grad_of.u, r, active, leader, best_x, known)
-                if not bool(stay.all()):
+                merged = not bool(stay.all())
+                # while the points are still far apart, merges find nothing: wait twice as long
+                next_merge = it + (MERGE_EVERY if merged else 2 * MERGE_EVERY)
+                if merged:
                     n_iter[active[~stay]] = it
                     active, x, d, r, q, grad = _rows(stay, active, x, d, r, q, grad)
                     bx, bq, m, v, lr, last = _rows(stay, bx, bq, m, v, lr, last)
                 if active.numel() == 0:
                     break
-            ok = torch.isfinite(q)
-            improved = q < bq * (1 - 1e-3)
+            improved = q < bq * c_improve
             better = q < bq
             bq = torch.where(better, q, bq)
             bx = torch.where(better[:, None], x, bx)
-            last = torch.where(improved, it, last)
-            plateau = last <= it - opt.lr_patience
-            lr = torch.where(plateau, lr * opt.lr_factor, lr)
-            last = last.masked_fill_(plateau, it)
-            done = ~ok | (bq <= q_tol2) | (lr < opt.min_lr)
+            last.masked_fill_(improved, it)
+            plateau = last <= c_stale.fill_(it - opt.lr_patience)
+            lr = torch.where(plateau, lr * c_factor, lr)
+            last.masked_fill_(plateau, it)
+            done = torch.isfinite(q).logical_not_() | (bq <= c_q_tol) | (lr < c_min_lr)
             if bool(done.any()):
                 gone = active[done]
                 n_iter[gone] = it
@@ -107,9 +120,10 @@ class AdamStage:
             t = it + 1
             root_c2 = math.sqrt(1 - b2**t)
             m = m.lerp_(grad, 1 - b1)
-            v = v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
-            denom = v.sqrt().add_(_EPS * root_c2)
-            x = x.addcdiv_(m * (lr * (root_c2 / (1 - b1**t))).unsqueeze(1), denom, value=-1.0)
+            v = v.mul_(c_b2).addcmul_(grad, grad, value=1 - b2)
+            denom = v.sqrt().add_(c_eps.fill_(_EPS * root_c2))
+            step = (lr * c_step.fill_(root_c2 / (1 - b1**t))).unsqueeze(1)
+            x = x.addcdiv_(m * step, denom, value=-1.0)
         n_iter[active] = opt.max_iter if active.numel() else 0
         best_x[active] = bx.to(dt)
         return best_x, n_iter, leader

@@ -185,6 +185,8 @@ def find_fixed_points(
         fallback=auto and s <= DENSE_FALLBACK_MAX_SIZE,
         region=region,
         merge_radius=merge_radius,
+        # slow points (minima of q) may lie outside the box that holds every root
+        root_box=opts.slow_tol is None,
     )
     # Stage 1 in float32 unless slow points are kept (they are stage 1's best iterates).
     single = opts.slow_tol is None

@@ -33,7 +33,9 @@ _OPTIONS_DOC = r"""
         the candidates, if only ``extra_states`` are given) than ``region_margin`` times the
         box's diagonal (counted in ``n_discarded`` and ``n_escaped``). Saturating units have
         fixed points "at infinity" where the map equals the identity to float64 precision;
-        ``None`` keeps everything, and so does a single starting point (no region).
+        ``None`` keeps everything, and so does a single starting point (no region). For GRU,
+        LSTM and tanh networks stage 2 stops points that move away from the box holding every
+        root of the cell anyway (see :class:`LevenbergMarquardt`).
     dedup_tol : float
         Duplicate radius relative to the state scale.
     merge_tol : float

@@ -23,6 +23,7 @@ from ._jacobian import (
     single_threaded_lapack,
     step,
 )
+from ._maps import cell_map
 from ._matrix_free import lm_stage_matrix_free, newton_distance_mf
 from ._options import LevenbergMarquardt
 from ._seeding import merge_basins
@@ -33,6 +34,7 @@ __all__ = [
     "DENSE_FALLBACK_MAX_SIZE",
     "LM_MERGE_EVERY",
     "NEWTON_DAMPING",
+    "ROOT_BOX_SLACK",
     "STALL_ITER",
     "DenseNewton",
     "MatrixFreeNewton",
@@ -44,7 +46,11 @@ logger = logging.getLogger(__name__)
 NEWTON_DAMPING = 1e-6
 #: Stage 2 stops a point whose residual has not halved in this many iterations.
 STALL_ITER = 5
-#: Stage 2 merges its points every this many iterations (after the first).
+#: Stage 2 stops a point that is farther than this many times the smallest half-width of the
+#: cell's root box outside that box and moving away from it (:func:`_approaching`).
+ROOT_BOX_SLACK = 1.0
+#: Stage 2 merges its points every this many iterations (after the first; twice as many after
+#: a merge that merged nothing).
 LM_MERGE_EVERY = 1
 #: ``jacobian="auto"`` leaves the matrix-free path for dense Jacobians when a batch of
 #: Newton–GMRES solves needs more than this fraction of the state size in Krylov vectors...
@@ -70,6 +76,7 @@ class _Iterates:
     mu: torch.Tensor
     rejected: torch.Tensor
     checkpoint: torch.Tensor
+    outside: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,17 @@ class DenseNewton:
     Every :data:`LM_MERGE_EVERY` iterations, points within ``merge_radius`` of each other (in
     ``[x, u]``) are merged as in stage 1 (the one of lowest residual goes on), and points within
     it of a ``known`` row stop there.
+
+    With ``root_box`` (the default search, where only roots are reported), points outside the
+    box that holds every root of the cell (:meth:`~._maps.CellMap.root_box`) stop as soon as
+    an iteration fails to bring them closer to it (:func:`_approaching`).
     """
 
     opt: LevenbergMarquardt
     tol: float
     region: tuple[torch.Tensor, float] | None = None
     merge_radius: float = 0.0
+    root_box: bool = False
 
     def run(
         self, model: RNNModel, x0: torch.Tensor, u: torch.Tensor, known: torch.Tensor | None = None
@@ -108,20 +120,27 @@ class DenseNewton:
             mu=torch.full((n,), opt.damping, dtype=x0.dtype, device=dev),
             rejected=torch.zeros(n, dtype=torch.bool, device=dev),
             checkpoint=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
+            outside=torch.full((n,), math.inf, dtype=x0.dtype, device=dev),
         )
         leader = torch.arange(n, device=dev)
         active = torch.arange(n, device=dev)
         per_row = s * (s + u.shape[1])
         box = self._box()
+        roots = root_bounds(model, u) if self.root_box else None
+        next_merge = LM_MERGE_EVERY if self.merge_radius > 0 else opt.max_iter
         for it in range(opt.max_iter):
             if active.numel() == 0:
                 break
-            if self.merge_radius > 0 and it > 0 and it % LM_MERGE_EVERY == 0:
+            if it == next_merge:
+                n_before = active.numel()
                 active = merge_active(st.x, u, st.last_r, active, leader, self.merge_radius, known)
+                # a merge that found nothing: the next one waits twice as long
+                gap = LM_MERGE_EVERY if active.numel() < n_before else 2 * LM_MERGE_EVERY
+                next_merge = it + gap
                 if active.numel() == 0:
                     break
             parts = [
-                self._iterate(model, u, active[sl], st, box)
+                self._iterate(model, u, active[sl], st, box, roots)
                 for sl in jacobian_chunks(active.numel(), per_row)
             ]
             active = torch.cat(parts)
@@ -144,6 +163,7 @@ class DenseNewton:
         active: torch.Tensor,
         st: _Iterates,
         box: tuple[torch.Tensor, torch.Tensor, float] | None,
+        roots: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """One iteration of the points ``active`` (``st`` updated in place); returns those that
         go on."""
@@ -152,6 +172,8 @@ class DenseNewton:
         r, a = residual_and_jacobian(model, xa, ua)
         rn = torch.linalg.vector_norm(r, dim=1)
         keep = self._keep(xa, a, rn, mu, st.rejected[active], ni, st.checkpoint, active, box)
+        if roots is not None:
+            keep &= _approaching(xa, roots, st.outside, active)
         if not bool(keep.all()):  # (a copy of the Jacobians only when some points stop)
             sel = torch.where(keep)[0]
             active, xa, ua, r, a, rn, mu, ni = (
@@ -170,7 +192,11 @@ class DenseNewton:
         st.mu[active] = torch.where(
             accepted, (mu / 10).clamp_min(1e-15), torch.where(lm, mu * 10, mu)
         )
-        return active
+        # Points that the next iteration's polished test (in _keep) would stop stop now: r_new
+        # is the residual norm of the new point, so that iteration would only evaluate it.
+        tol = self.tol
+        polished = (r_new <= 1e-3 * tol) | (~accepted & (r_new <= tol))
+        return active if not bool(polished.any()) else active[~polished]
 
     def _keep(
         self,
@@ -222,14 +248,36 @@ class DenseNewton:
         they are in Newton's region) take Newton steps; undamped steps elsewhere can leap to
         saturated regions far from the visited states.
         """
+        # Only those points are factorised and stepped (the others keep their point: in the
+        # first iterations, where every point still takes LM steps, nothing is).
+        m = xa.shape[0]
+        rows = torch.where(mu <= NEWTON_DAMPING)[0]
+        if rows.numel() == m:
+            return self._newton_rows(model, xa, ua, r, a, rn)
+        x_new, r_new = xa.clone(), rn.clone()
+        newton_ok = torch.zeros(m, dtype=torch.bool, device=xa.device)
+        if rows.numel():
+            sub = (t.index_select(0, rows) for t in (xa, ua, r, a, rn))
+            x_new[rows], r_new[rows], newton_ok[rows] = self._newton_rows(model, *sub)
+        return x_new, r_new, newton_ok
+
+    def _newton_rows(
+        self,
+        model: RNNModel,
+        xa: torch.Tensor,
+        ua: torch.Tensor,
+        r: torch.Tensor,
+        a: torch.Tensor,
+        rn: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`_newton` on points that all may take Newton steps."""
         m, s = xa.shape
         alphas = torch.tensor(_ALPHAS, dtype=xa.dtype, device=xa.device)
         # (every Jacobian here is finite: _keep stopped the others before LAPACK sees them)
         with single_threaded_lapack():
             lu, piv, info = torch.linalg.lu_factor_ex(a)
             delta = torch.linalg.lu_solve(lu, piv, -r.unsqueeze(2)).squeeze(2)
-        lu_ok = (info == 0) & (mu <= NEWTON_DAMPING)
-        lu_ok &= torch.isfinite(delta).all(dim=1)
+        lu_ok = (info == 0) & torch.isfinite(delta).all(dim=1)
         delta = torch.where(lu_ok[:, None], delta, torch.zeros_like(delta))
         # all step lengths evaluated in one batch (their residuals are kept: the chord steps
         # start from the accepted one's)
@@ -281,23 +329,63 @@ class DenseNewton:
         Returns the mask of accepted LM steps.
         """
         accept_lm = torch.zeros(xa.shape[0], dtype=torch.bool, device=xa.device)
-        if not bool(lm.any()):
+        idx = torch.where(lm)[0]  # (one index for all the gathers below: cheaper than masks)
+        if idx.numel() == 0:
             return accept_lm
-        al, rl = (a, r) if bool(lm.all()) else (a[lm], r[lm])
+        al, rl = (a, r) if idx.numel() == lm.numel() else (a[idx], r[idx])
         at = al.transpose(1, 2)
         lhs = at @ al
         diag = lhs.diagonal(dim1=1, dim2=2)
         scale = diag.mean(dim=1).clamp_min(1e-300)
-        diag.add_((mu[lm] * scale)[:, None])  # AᵀA + μ·scale·I, in place
+        diag.add_((mu[idx] * scale)[:, None])  # AᵀA + μ·scale·I, in place
         with single_threaded_lapack():
             d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
-        trial = xa[lm] + d3.squeeze(2)
-        r3 = _norms(model, trial, ua[lm])
-        ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[lm])
-        x_new[lm] = torch.where(ok3[:, None], trial, x_new[lm])
-        r_new[lm] = torch.where(ok3, r3, r_new[lm])
-        accept_lm[lm] = ok3
+        trial = xa[idx] + d3.squeeze(2)
+        r3 = _norms(model, trial, ua[idx])
+        ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[idx])
+        x_new[idx] = torch.where(ok3[:, None], trial, x_new[idx])
+        r_new[idx] = torch.where(ok3, r3, r_new[idx])
+        accept_lm[idx] = ok3
         return accept_lm
+
+
+def root_bounds(
+    model: RNNModel, u: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The cell's bounds on its roots (:meth:`CellMap.root_box`) for the inputs ``u``, in
+    ``u``'s dtype, and each row's slack (:data:`ROOT_BOX_SLACK` times the box's smallest
+    half-width); ``None`` for cells without a closed form or bounds."""
+    cm = cell_map(model)
+    box = None if cm is None else cm.root_box(cm.drive(u))
+    if box is None:
+        return None
+    lo, hi = box
+    half = 0.5 * (hi - lo)
+    half = torch.where(torch.isfinite(half), half, torch.full_like(half, math.inf))
+    return lo, hi, ROOT_BOX_SLACK * half.amin(dim=1)
+
+
+def _approaching(
+    xa: torch.Tensor,
+    roots: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    outside: torch.Tensor,
+    active: torch.Tensor,
+) -> torch.Tensor:
+    """Which points go on by the root-box rule (``outside`` updated in place).
+
+    Every root of the cell lies in the box ``[lo, hi]`` (:meth:`CellMap.root_box`), so a
+    point's distance to that box is a lower bound on its distance to every root. A point
+    farther than its slack outside the box whose last iteration did not bring it closer is
+    moving away from every root (typically towards the saturated "fixed points at infinity",
+    where the residual shrinks without end): it stops at once instead of crawling on until the
+    stall rule. The slack spares Newton's overshoots: points that leave the box by a little
+    and come back to a root (measured up to 0.37 on tanh networks whose box has half-width 1).
+    """
+    lo, hi, slack = (t[active] for t in roots)
+    dist = torch.linalg.vector_norm((lo - xa).clamp_(min=0) + (xa - hi).clamp_(min=0), dim=1)
+    go = ~((dist > slack) & (dist >= outside[active]))
+    outside[active] = dist
+    return go
 
 
 def _finite_rows(a: torch.Tensor) -> torch.Tensor:
@@ -326,7 +414,16 @@ def merge_active(
     """
     n = x.shape[0]
     pool = torch.where(leader == torch.arange(n, device=x.device))[0]
-    lead, hit = merge_basins(torch.cat([x[pool], u[pool]], dim=1), key[pool], radius, known)
+    joint = torch.cat([x[pool], u[pool]], dim=1)
+    if 4 * active.numel() < pool.numel():
+        # Few points still move: only rows near one of them can take part in its merge (its
+        # grid cell, diagonal radius √k, and two joins of one radius each), so the merge runs
+        # on those instead of on every ended row.
+        reach = radius * (math.sqrt(joint.shape[1]) + 2.0)
+        near = torch.cdist(joint, torch.cat([x[active], u[active]], dim=1)) <= reach
+        sub = torch.where(near.any(dim=1))[0]
+        pool, joint = pool[sub], joint[sub]
+    lead, hit = merge_basins(joint, key[pool], radius, known)
     is_active = torch.zeros(n, dtype=torch.bool, device=x.device)
     is_active[active] = True
     moving = is_active[pool]
@@ -386,6 +483,7 @@ class NewtonStage:
         fallback: bool,
         region: tuple[torch.Tensor, float] | None,
         merge_radius: float,
+        root_box: bool = False,
     ) -> None:
         s = model.state_size
         self.model = model
@@ -396,6 +494,7 @@ class NewtonStage:
         # the bounding box's two corners stand for the reference states (the same box)
         self.region = None if region is None else (box_corners(region[0]), region[1])
         self.merge_radius = merge_radius
+        self.root_box = root_box
         self.krylov_dim = s if opt is None or opt.krylov_dim is None else min(opt.krylov_dim, s)
 
     def distance(self, xs: torch.Tensor, us: torch.Tensor) -> torch.Tensor:
@@ -411,7 +510,7 @@ class NewtonStage:
         opt = self.opt
         assert opt is not None, "stage 2 runs only with LevenbergMarquardt options"
         if not self.matrix_free:
-            dense = DenseNewton(opt, self.tol, self.region, self.merge_radius)
+            dense = DenseNewton(opt, self.tol, self.region, self.merge_radius, self.root_box)
             return dense.run(self.model, xs, us, known)
         same = torch.arange(xs.shape[0], device=xs.device)
         give_up = DENSE_FALLBACK_FRACTION if self.fallback else None

@@ -84,7 +84,10 @@ class LevenbergMarquardt:
     A point stops when ``‖r‖ <= tol`` of :func:`find_fixed_points` (after polishing further,
     down to ``1e-3 * tol`` or until no step improves it), when :math:`\mu_i` exceeds
     ``max_damping`` (no descent left: a slow point or a failure), when ``‖r‖`` has not halved
-    in 5 iterations (stalled), or after ``max_iter`` iterations.
+    in 5 iterations (stalled), or after ``max_iter`` iterations. With dense Jacobians, for
+    GRU, LSTM and tanh networks (not when ``slow_tol`` is given), a point also stops when it
+    lies farther than one half-width outside the box that holds every root of the cell (from
+    its equations: ``(-1, 1)^H`` for a GRU) and its last iteration did not bring it closer.
 
     With ``jacobian="matrix_free"`` (see :func:`find_fixed_points`) no Jacobian matrix is
     formed: Newton's step is solved by GMRES on Jacobian-vector products (forcing term

@@ -231,22 +231,29 @@ def seeds_from_points(
         i, j = i[close_first], j[close_first]
         mid_x, mid_u = 0.5 * (points[i] + points[j]), inputs[i]
     if eigvals is not None and eigvecs is not None and new.numel():
-        others = dist.clone().fill_diagonal_(float("inf"))
-        for p in new.tolist():
-            h = float(others[p].min()) if k > 1 else float(points[p].norm())
-            h = 0.5 * (h if h > 0 and h < float("inf") else 1.0)
-            lam = eigvals[p]
-            growth = lam.real if continuous_time else lam.abs()
-            edge = 0.0 if continuous_time else 1.0
-            unstable = torch.where(growth > edge)[0]
-            stable = torch.where(growth <= edge)[0][:N_STABLE_DIRECTIONS]
-            cols = torch.cat([unstable, stable])
-            if cols.numel() == 0:
-                continue
-            v = eigvecs[p][:, cols].real.T
-            v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-300)
-            xs.append(torch.cat([points[p] + h * v, points[p] - h * v]))
-            us.append(inputs[p].expand(2 * cols.numel(), -1))
+        # All new points at once. The eigenpairs come most unstable first (see
+        # SeedingRounds._eigen), so each point's unstable directions and its
+        # N_STABLE_DIRECTIONS slowest stable ones are the first ``n_cols`` columns; the seeds
+        # are, point by point, x* + h v over those columns, then x* - h v.
+        if k > 1:
+            others = dist.clone().fill_diagonal_(float("inf"))
+            h = others[new].min(dim=1).values
+        else:
+            h = points[new].norm(dim=1)
+        h = 0.5 * torch.where((h > 0) & (h < float("inf")), h, torch.ones_like(h))
+        lam = eigvals[new]
+        growth = lam.real if continuous_time else lam.abs()
+        n_unstable = (growth > (0.0 if continuous_time else 1.0)).sum(dim=1)
+        n_cols = n_unstable + (s - n_unstable).clamp(max=N_STABLE_DIRECTIONS)
+        v = eigvecs[new].real.transpose(1, 2)  # (new, direction, state)
+        v = v / v.norm(dim=2, keepdim=True).clamp_min(1e-300)
+        step = h[:, None, None] * v
+        base = points[new][:, None, :]
+        both = torch.stack([base + step, base - step], dim=1)  # (new, ±, direction, state)
+        take = torch.arange(s, device=points.device)[None, :] < n_cols[:, None]
+        take = take[:, None, :].expand(-1, 2, -1)
+        xs.append(both[take])
+        us.append(inputs[new][:, None, None, :].expand(-1, 2, s, -1)[take])
     if k >= 2 and new.numel():
         xs.append(mid_x)
         us.append(mid_u)
