@@ -95,6 +95,7 @@ def main() -> None:
         "train_accuracy": [round(x, 4) for x in hist.train_accuracy],
         "epochs_done": len(hist.loss),
         "stopped_early": hist.stopped_early,
+        "averaged_steps": hist.averaged_steps,
         "train_cpu_s": round(cpu, 1),
         "train_wall_s": round(wall, 1),
         "load_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],
