@@ -141,6 +141,12 @@ class SentimentOptions(ExperimentOptions):
     ``word_dropout`` 0.4, ``vocab_size`` 10000, ``max_len`` 800, 3 epochs; chosen on a
     validation split carved from the training split) gives 88.2–88.4 % (seeds 0, 1), above the
     bag of words (88.0 %), with its line attractor (92–94 % in 2 PCs, max |λ| 1.005).
+
+    ``average_last`` > 0 replaces the trained weights by their mean over that final fraction of
+    the training steps (tail averaging; still one network, which the analyses see);
+    ``recurrent_decay`` gives the recurrent layer's hidden-to-hidden matrix its own AdamW weight
+    decay (unset: ``weight_decay``, like every other weight). See
+    :class:`~dynascope.nlp.ClassifierConfig`.
     """
 
     owner = "sentiment"
