@@ -462,6 +462,7 @@ def test_beats_bow_preset_is_valid_sentiment_options():
     assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
     assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
     assert opts.class_counts == () and not opts.augmented_bow
+    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R2, see RESULTS.md
 
 
 def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_path, rng):
