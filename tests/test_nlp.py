@@ -653,3 +653,13 @@ def test_new_training_options_stay_out_of_the_resume_key_at_their_defaults():
     assert "average_last" not in key and "recurrent_decay" not in key
     key = ClassifierConfig(average_last=0.3, recurrent_decay=0.0).resume_key()
     assert key["average_last"] == 0.3 and key["recurrent_decay"] == 0.0
+
+
+def test_average_last_under_a_time_limit_averages_the_steps_it_had():
+    """Cut short by ``time_limit``, the averaged tail follows the CPU clock: the one step made
+    (past the limit) is averaged, so the weights are that step's."""
+    task, ids, lengths, labels = _evidence_data(n=200)
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+    cfg = ClassifierConfig(epochs=50, time_limit=1e-6, average_last=0.5)
+    hist = train_classifier(m, ids, lengths, labels, cfg)
+    assert hist.stopped_early and hist.steps == 1 and hist.averaged_steps == 1

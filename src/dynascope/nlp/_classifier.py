@@ -228,7 +228,8 @@ class ClassifierConfig:
         ``weight_decay``). Default None: ``weight_decay`` for every parameter.
     average_last : float
         Fraction of the planned steps, at the end of training, over which the weights are
-        averaged: after each of those steps the running mean of every parameter is updated,
+        averaged (with ``time_limit``, also every step once less than that fraction of the CPU
+        time is left): after each of those steps the running mean of every parameter is updated,
         and at the end the model's weights are replaced by that mean (tail averaging, as in
         stochastic weight averaging; the network stays one network, which the analyses then
         see). 0 (default): off, the weights of the last step. The running mean is kept in the
