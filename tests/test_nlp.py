@@ -663,3 +663,36 @@ def test_average_last_under_a_time_limit_averages_the_steps_it_had():
     cfg = ClassifierConfig(epochs=50, time_limit=1e-6, average_last=0.5)
     hist = train_classifier(m, ids, lengths, labels, cfg)
     assert hist.stopped_early and hist.steps == 1 and hist.averaged_steps == 1
+
+
+def test_a_time_limit_that_does_not_cut_leaves_the_schedule_to_the_steps(monkeypatch):
+    """The CPU time of the first steps varies with the machine's load; a time limit that the
+    training does not reach must not let it move the learning rate (it did: the same seed then
+    trained differently from run to run). A clock that jumps to 20 % of the limit at once
+    trains exactly like no limit; one past the limit stops the training."""
+    from dynascope.nlp import _fit
+
+    task, ids, lengths, labels = _evidence_data(n=200)
+    base = dict(epochs=3, batch_size=25, lr=1e-2, seed=3, threads=1)
+    ref = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0)
+    ref_hist = train_classifier(ref, ids, lengths, labels, ClassifierConfig(**base))
+
+    class Clock:
+        def __init__(self, jump: float) -> None:
+            self.calls, self.jump = 0, jump
+
+        def __call__(self) -> float:
+            self.calls += 1
+            return 0.0 if self.calls == 1 else self.jump  # the run's start, then the jump
+
+    cfg = ClassifierConfig(**base, time_limit=1000.0)
+    for jump, stops in ((200.0, False), (1200.0, True)):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0)
+        with monkeypatch.context() as p:
+            p.setattr(_fit.time, "process_time", Clock(jump))
+            hist = train_classifier(m, ids, lengths, labels, cfg)
+        assert hist.stopped_early == stops
+        if not stops:
+            assert hist.loss == ref_hist.loss
+            for a, b in zip(ref.parameters(), m.parameters(), strict=True):
+                assert torch.equal(a, b)

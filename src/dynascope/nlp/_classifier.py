@@ -239,8 +239,10 @@ class ClassifierConfig:
     time_limit : float, optional
         Stop after this many CPU seconds of training (the process's ``time.process_time``,
         checked after each step; CPU time rather than wall time, so that other jobs on the
-        machine do not cut the training short). The cosine schedule follows whichever runs
-        out first, the steps or this limit.
+        machine do not cut the training short). The cosine schedule follows the steps, or
+        this limit where it runs ahead of them once half of it is used; so a training that
+        the limit does not cut is reproducible bitwise (the CPU time of a step varies with
+        the machine's load), and one it cuts still ends at the schedule's low rate.
     threads : int, optional
         ``torch.set_num_threads`` during training (restored afterwards).
     seed : int

@@ -199,10 +199,17 @@ class _ClassifierRun:
         )
 
     def _progress(self, s: int) -> float:
-        # with a time limit, the schedule follows whichever runs out first: steps or CPU time
+        # with a time limit, the schedule follows the steps or, where it runs ahead of them in
+        # the second half of the limit, the CPU time
         done = s / self.total
         if self.config.time_limit is not None:
-            done = max(done, (time.process_time() - self.cpu_start) / self.config.time_limit)
+            used = (time.process_time() - self.cpu_start) / self.config.time_limit
+            # the CPU clock counts only in the second half of the budget: the first steps'
+            # CPU time varies with the machine's load (it ran ahead of the steps for the first
+            # ~8 steps of an IMDB run), and the schedule of a run the limit does not cut must
+            # not depend on it, or the same seed trains differently from run to run
+            if used >= 0.5:
+                done = max(done, used)
         return min(done, 1.0)
 
     def resume(self) -> None:
@@ -331,13 +338,15 @@ class _ClassifierRun:
 
     def _in_tail(self, s: int) -> bool:
         """Whether step ``s`` (1-based) lies in the averaged tail of the training: the last
-        ``n_average_steps`` planned steps or, with a time limit, the same fraction of it."""
+        ``n_average_steps`` planned steps or, with a time limit, the same fraction of it (in
+        the half of the limit where the schedule follows the CPU clock, see ``_progress``)."""
         if s > self.total - self.n_average_steps:
             return True
         limit = self.config.time_limit
         if limit is None:
             return False
-        return (time.process_time() - self.cpu_start) / limit > 1.0 - self.config.average_last
+        used = (time.process_time() - self.cpu_start) / limit
+        return used >= 0.5 and used > 1.0 - self.config.average_last
 
     @torch.no_grad()
     def update_average(self) -> None:
