@@ -12,6 +12,12 @@ Usage::
     python benchmarks/sentiment_recipes.py --name ev1 --set evidence_init=1.0 --set max_len=800
     python benchmarks/sentiment_recipes.py --name ev1 --set evidence_init=1.0 --final
 
+``--tails 0.1,0.25,0.5`` also evaluates, from the same training, the averages of the weights
+over those final fractions of the steps (what ``--set average_last=F`` would give: the running
+mean of :class:`~dynascope.nlp.ClassifierConfig`'s ``average_last``, recomputed here after every
+step), next to the weights of the last step: a paired comparison, free of the seed-to-seed
+spread, since averaging does not change the training's trajectory.
+
 Each run prints one JSON line: validation (or test) accuracy of the RNN and of the bag of words
 fitted on the same documents, training epochs, CPU seconds of the training (``process_time``,
 the process's own CPU time, so it does not depend on the machine's load), wall seconds, load
@@ -24,6 +30,10 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
 
 from dynascope.experiments.sentiment import SentimentOptions, train_options
 from dynascope.nlp import (
@@ -31,6 +41,7 @@ from dynascope.nlp import (
     Corpus,
     TextClassifier,
     Vocabulary,
+    _fit,
     classifier_accuracy,
     encode,
     load_movie_reviews,
@@ -40,6 +51,34 @@ from dynascope.nlp import (
 )
 
 
+@contextmanager
+def tail_averages(fractions: list[float]) -> Iterator[dict[float, dict[str, torch.Tensor]]]:
+    """Running means of the weights over the last ``round(f * steps)`` steps of the training
+    run inside the block, one per fraction ``f`` (the formula of ``average_last``)."""
+    means: dict[float, dict[str, torch.Tensor]] = {}
+    counts = dict.fromkeys(fractions, 0)
+    real = _fit._ClassifierRun.after_step
+
+    def after_step(self: _fit._ClassifierRun, item: _fit._Batch, loss_value: float) -> bool:
+        stop = real(self, item, loss_value)
+        state = self.model.state_dict()
+        for f in fractions:
+            if self.loop.step > self.total - max(round(f * self.total), 1):
+                counts[f] += 1
+                if f not in means:
+                    means[f] = {k: v.detach().clone() for k, v in state.items()}
+                else:
+                    for k, v in state.items():
+                        means[f][k].add_(v.detach() - means[f][k], alpha=1.0 / counts[f])
+        return stop
+
+    _fit._ClassifierRun.after_step = after_step  # type: ignore[method-assign]
+    try:
+        yield means
+    finally:
+        _fit._ClassifierRun.after_step = real  # type: ignore[method-assign]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True)
@@ -47,6 +86,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--final", action="store_true", help="train on all of train, report test")
+    p.add_argument("--tails", default="", help="comma-separated fractions: tail averages too")
     a = p.parse_args()
     values: dict[str, object] = {}
     for item in a.set:
@@ -80,9 +120,17 @@ def main() -> None:
     model_kw, config = train_options(opts, a.seed, bow)
     clf = TextClassifier(len(vocab), 2, seed=a.seed, **model_kw)
     load0, cpu0, wall0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
-    hist = train_classifier(clf, ids_f, len_f, y_fit, config)
+    fractions = [float(f) for f in a.tails.split(",") if f]
+    with tail_averages(fractions) as means:
+        hist = train_classifier(clf, ids_f, len_f, y_fit, config)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     acc = classifier_accuracy(clf, ids_e, len_e, y_eval)
+    tails = {}
+    last = {k: v.clone() for k, v in clf.state_dict().items()}
+    for f, mean in means.items():
+        clf.load_state_dict(mean)
+        tails[f"{f:g}"] = round(classifier_accuracy(clf, ids_e, len_e, y_eval), 4)
+    clf.load_state_dict(last)
     record = {
         "name": a.name,
         "set": a.set,
@@ -92,9 +140,11 @@ def main() -> None:
         "n_eval": int(eval_idx.size),
         "rnn_accuracy": round(acc, 4),
         "bow_accuracy": round(bow_acc, 4),
+        "tail_average_accuracy": tails,
         "train_accuracy": [round(x, 4) for x in hist.train_accuracy],
         "epochs_done": len(hist.loss),
         "stopped_early": hist.stopped_early,
+        "averaged_steps": hist.averaged_steps,
         "train_cpu_s": round(cpu, 1),
         "train_wall_s": round(wall, 1),
         "load_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)],

@@ -364,6 +364,10 @@ def test_config_options_raise():
         ("threads", 0),
         ("seed", -1),
         ("verbose", 1),
+        ("recurrent_decay", -0.1),
+        ("average_last", -0.1),
+        ("average_last", 1.5),
+        ("average_last", float("nan")),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of ClassifierConfig"):
             ClassifierConfig(**{name: bad})
@@ -575,3 +579,120 @@ def test_time_limit_counts_cpu_not_wall_seconds(monkeypatch):
     m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
     hist = train_classifier(m, ids, lengths, labels, cfg)
     assert hist.stopped_early and hist.steps == 1
+
+
+def test_average_last_is_the_mean_of_the_tail_weights(monkeypatch):
+    """``average_last``: the final weights are the mean of the weights after each of the last
+    ``round(f * steps)`` steps (computed here in float64 from an identical training without
+    the option), and the averaging does not change the trajectory (the loss history)."""
+    from dynascope.nlp import _fit
+
+    task, ids, lengths, labels = _evidence_data(n=200)
+    base = dict(epochs=3, batch_size=25, lr=1e-2, seed=3, threads=1)  # 8 steps per epoch
+    seen: list[dict[str, torch.Tensor]] = []
+    real = _fit._ClassifierRun.after_step
+
+    def record(self, item, loss_value):  # type: ignore[no-untyped-def]
+        stop = real(self, item, loss_value)
+        seen.append({k: v.detach().double().clone() for k, v in self.model.state_dict().items()})
+        return stop
+
+    plain = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0, word_dropout=0.2)
+    with monkeypatch.context() as m:
+        m.setattr(_fit._ClassifierRun, "after_step", record)
+        ref_hist = train_classifier(plain, ids, lengths, labels, ClassifierConfig(**base))
+    assert len(seen) == 24 and ref_hist.averaged_steps == 0
+    model = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0, word_dropout=0.2)
+    cfg = ClassifierConfig(**base, average_last=0.25)  # the last 6 of 24 steps
+    hist = train_classifier(model, ids, lengths, labels, cfg)
+    assert hist.averaged_steps == 6 and hist.loss == ref_hist.loss
+    for name, value in model.state_dict().items():
+        mean = torch.stack([s[name] for s in seen[-6:]]).mean(0)
+        assert torch.allclose(value.double(), mean, rtol=0, atol=1e-6), name
+        assert not torch.equal(value, plain.state_dict()[name]) or name == "embedding.weight"
+    assert float(model.embedding.weight.detach()[0].abs().sum()) == 0.0  # padding stays zero
+
+
+def test_averaging_constant_weights_is_the_identity():
+    """The running mean of one set of weights, seen n times, is that set exactly."""
+    from dynascope.nlp import _fit
+
+    task, ids, lengths, labels = _evidence_data(n=40)
+    model = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = ClassifierConfig(epochs=1, batch_size=10, average_last=1.0)
+    run = _fit._ClassifierRun(model, ids, lengths, labels, cfg, None)
+    assert run.n_average_steps == 4 and all(run._in_tail(s) for s in range(1, 5))
+    for _ in range(5):
+        run.update_average()
+    run.apply_average()
+    assert run.history.averaged_steps == 5
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_recurrent_decay_acts_on_the_recurrent_matrix():
+    """``recurrent_decay`` decays ``weight_hh`` alone: strong decay there (none elsewhere)
+    shrinks it; 0 there and 0 elsewhere trains like no decay at all."""
+    task, ids, lengths, labels = _evidence_data(n=200)
+    base = dict(epochs=2, batch_size=32, lr=1e-2, seed=0, threads=1, weight_decay=0.0)
+    models = []
+    for extra in ({}, {"recurrent_decay": 0.0}, {"recurrent_decay": 20.0}):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(**base, **extra))
+        models.append(m)
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+    norm = [float(m.rnn.weight_hh_l0.detach().norm()) for m in models]
+    assert norm[2] < 0.8 * norm[0]
+
+
+def test_new_training_options_stay_out_of_the_resume_key_at_their_defaults():
+    """Checkpoints written before ``recurrent_decay``/``average_last`` existed still resume."""
+    key = ClassifierConfig().resume_key()
+    assert "average_last" not in key and "recurrent_decay" not in key
+    key = ClassifierConfig(average_last=0.3, recurrent_decay=0.0).resume_key()
+    assert key["average_last"] == 0.3 and key["recurrent_decay"] == 0.0
+
+
+def test_average_last_under_a_time_limit_averages_the_steps_it_had():
+    """Cut short by ``time_limit``, the averaged tail follows the CPU clock: the one step made
+    (past the limit) is averaged, so the weights are that step's."""
+    task, ids, lengths, labels = _evidence_data(n=200)
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
+    cfg = ClassifierConfig(epochs=50, time_limit=1e-6, average_last=0.5)
+    hist = train_classifier(m, ids, lengths, labels, cfg)
+    assert hist.stopped_early and hist.steps == 1 and hist.averaged_steps == 1
+
+
+def test_a_time_limit_that_does_not_cut_leaves_the_schedule_to_the_steps(monkeypatch):
+    """The CPU time of the first steps varies with the machine's load; a time limit that the
+    training does not reach must not let it move the learning rate (it did: the same seed then
+    trained differently from run to run). A clock that jumps to 20 % of the limit at once
+    trains exactly like no limit; one past the limit stops the training."""
+    from dynascope.nlp import _fit
+
+    task, ids, lengths, labels = _evidence_data(n=200)
+    base = dict(epochs=3, batch_size=25, lr=1e-2, seed=3, threads=1)
+    ref = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0)
+    ref_hist = train_classifier(ref, ids, lengths, labels, ClassifierConfig(**base))
+
+    class Clock:
+        def __init__(self, jump: float) -> None:
+            self.calls, self.jump = 0, jump
+
+        def __call__(self) -> float:
+            self.calls += 1
+            return 0.0 if self.calls == 1 else self.jump  # the run's start, then the jump
+
+    cfg = ClassifierConfig(**base, time_limit=1000.0)
+    for jump, stops in ((200.0, False), (1200.0, True)):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=6, seed=0)
+        with monkeypatch.context() as p:
+            p.setattr(_fit.time, "process_time", Clock(jump))
+            hist = train_classifier(m, ids, lengths, labels, cfg)
+        assert hist.stopped_early == stops
+        if not stops:
+            assert hist.loss == ref_hist.loss
+            for a, b in zip(ref.parameters(), m.parameters(), strict=True):
+                assert torch.equal(a, b)

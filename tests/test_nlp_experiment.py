@@ -542,3 +542,26 @@ def test_beats_bow_preset_is_valid_sentiment_options():
     assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
     assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
     assert opts.class_counts == () and not opts.augmented_bow
+    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R2, see RESULTS.md
+
+
+def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_path, rng):
+    """``--set average_last=... --set recurrent_decay=...`` reach the trainer: the run records
+    how many steps were averaged into the analysed network, and the options are saved."""
+    from dynascope.report import RunDirectory
+
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    out = tmp_path / "run"
+    opts = {
+        **TINY,
+        "data_path": str(data),
+        "augmented_bow": False,
+        "average_last": 0.5,
+        "recurrent_decay": 0.5,
+    }
+    run_experiment("sentiment", out, quick=True, options=opts)
+    _, meta = RunDirectory(out, mode="resume").load_result("embedding")
+    assert meta["averaged_steps"] >= 1
+    saved = json.loads((out / "experiment.json").read_text())["options"]
+    assert (saved["average_last"], saved["recurrent_decay"]) == (0.5, 0.5)

@@ -72,6 +72,39 @@ def test_resume_after_interruption_is_bitwise_exact(tmp_path: Path, monkeypatch,
     assert hist2.steps == 24 and torch.equal(again.rnn.weight_hh_l0, ref.rnn.weight_hh_l0)
 
 
+@pytest.mark.parametrize("stop_at", [10, 19, 22])  # before the averaged tail, in it, late
+def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypatch, stop_at: int):
+    """The running mean of ``average_last`` travels in the checkpoint: a resumed training ends
+    with the same averaged weights (here with ``recurrent_decay``'s second parameter group)."""
+    task, ids, lengths, labels = _data()
+    cfg = ClassifierConfig(
+        epochs=3,
+        batch_size=25,
+        lr=1e-2,
+        seed=3,
+        threads=1,
+        checkpoint_every=2,
+        average_last=0.4,
+        recurrent_decay=0.5,
+    )
+    ref = _model(task)
+    ref_hist = train_classifier(ref, ids, lengths, labels, cfg)  # the last 10 of 24 steps
+    assert ref_hist.averaged_steps == 10
+    ckpt = tmp_path / "checkpoint.safetensors"
+    with monkeypatch.context() as m:
+        m.setattr(_fit, "_loss", _Interrupt(stop_at))
+        with pytest.raises(KeyboardInterrupt):
+            train_classifier(_model(task), ids, lengths, labels, cfg, checkpoint=ckpt)
+    resumed = _model(task)
+    hist = train_classifier(resumed, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True)
+    for (name, a), b in zip(ref.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert hist.loss == ref_hist.loss and hist.averaged_steps == 10
+    again = _model(task)  # a finished training resumes to the averaged weights
+    train_classifier(again, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True)
+    assert torch.equal(again.rnn.weight_hh_l0, ref.rnn.weight_hh_l0)
+
+
 def test_resume_refuses_another_config(tmp_path: Path):
     task, ids, lengths, labels = _data()
     ckpt = tmp_path / "c.safetensors"

@@ -220,15 +220,29 @@ class ClassifierConfig:
     lr : float
         Adam learning rate (decayed by a cosine to ``lr / 20`` over the planned steps).
     weight_decay : float
-        Decoupled (AdamW) weight decay on every parameter; with ``embed_init`` small it keeps
-        the dynamics low-dimensional.
+        Decoupled (AdamW) weight decay on every parameter (but see ``recurrent_decay``); with
+        ``embed_init`` small it keeps the dynamics low-dimensional.
+    recurrent_decay : float, optional
+        A separate AdamW weight decay for the recurrent layer's hidden-to-hidden matrix
+        (``weight_hh``, the weights that make the dynamics; its biases and input weights keep
+        ``weight_decay``). Default None: ``weight_decay`` for every parameter.
+    average_last : float
+        Fraction of the planned steps, at the end of training, over which the weights are
+        averaged (with ``time_limit``, also every step once less than that fraction of the CPU
+        time is left): after each of those steps the running mean of every parameter is updated,
+        and at the end the model's weights are replaced by that mean (tail averaging, as in
+        stochastic weight averaging; the network stays one network, which the analyses then
+        see). 0 (default): off, the weights of the last step. The running mean is kept in the
+        checkpoints, so a resumed training ends the same.
     clip : float
         Gradient-norm clip.
     time_limit : float, optional
         Stop after this many CPU seconds of training (the process's ``time.process_time``,
         checked after each step; CPU time rather than wall time, so that other jobs on the
-        machine do not cut the training short). The cosine schedule follows whichever runs
-        out first, the steps or this limit.
+        machine do not cut the training short). The cosine schedule follows the steps, or
+        this limit where it runs ahead of them once half of it is used; so a training that
+        the limit does not cut is reproducible bitwise (the CPU time of a step varies with
+        the machine's load), and one it cuts still ends at the schedule's low rate.
     threads : int, optional
         ``torch.set_num_threads`` during training (restored afterwards).
     seed : int
@@ -248,6 +262,8 @@ class ClassifierConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-2
     clip: float = 1.0
+    recurrent_decay: float | None = None
+    average_last: float = 0.0
     time_limit: float | None = None
     threads: int | None = None
     seed: int = 0
@@ -262,6 +278,9 @@ class ClassifierConfig:
         check_float(self.lr, "lr", owner, min_value=0.0, min_inclusive=False)
         check_float(self.weight_decay, "weight_decay", owner, min_value=0.0)
         check_float(self.clip, "clip", owner, min_value=0.0, min_inclusive=False)
+        if self.recurrent_decay is not None:
+            check_float(self.recurrent_decay, "recurrent_decay", owner, min_value=0.0)
+        check_float(self.average_last, "average_last", owner, min_value=0.0, max_value=1.0)
         if self.time_limit is not None:
             check_float(self.time_limit, "time_limit", owner, min_value=0.0, min_inclusive=False)
         if self.threads is not None:
@@ -274,11 +293,13 @@ class ClassifierConfig:
 
     def resume_key(self) -> dict[str, object]:
         """The options a resumed training must share with the checkpoint (all that change
-        the result; not ``verbose``, ``progress``, ``threads``)."""
+        the result; not ``verbose``, ``progress``, ``threads``). Options added later are left
+        out at their defaults, so that older checkpoints still resume."""
+        later = {"recurrent_decay": None, "average_last": 0.0}
         return {
             k: v
             for k, v in dataclasses.asdict(self).items()
-            if k not in ("verbose", "progress", "threads")
+            if k not in ("verbose", "progress", "threads") and not (k in later and v == later[k])
         }
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,8 +33,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TrainHistory:
-    """What happened in :func:`train_classifier`: per-epoch loss/accuracy, the wall time
-    (``seconds``) and the process's CPU time (``cpu_seconds``, what ``time_limit`` counts)."""
+    """What happened in :func:`train_classifier`: per-epoch loss/accuracy (of the weights
+    being trained, not their average), the wall time (``seconds``), the process's CPU time
+    (``cpu_seconds``, what ``time_limit`` counts) and the number of steps whose weights were
+    averaged into the final ones (``averaged_steps``; 0 without ``average_last``)."""
 
     loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
@@ -41,6 +44,7 @@ class TrainHistory:
     seconds: float = 0.0
     stopped_early: bool = False
     cpu_seconds: float = 0.0
+    averaged_steps: int = 0
 
 
 def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -154,7 +158,15 @@ class _ClassifierRun:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
         self.total = max(math.ceil(ids.shape[0] / config.batch_size) * config.epochs, 1)
-        opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        params: list[Any] = list(model.parameters())
+        if config.recurrent_decay is not None:
+            # two groups: the hidden-to-hidden matrix with its own decay, the rest
+            rec = model.rnn.weight_hh_l0
+            params = [
+                {"params": [p for p in model.parameters() if p is not rec]},
+                {"params": [rec], "weight_decay": config.recurrent_decay},
+            ]
+        opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
         self.start = time.perf_counter()
         # the time limit counts CPU seconds of this process, not wall seconds, so that a
         # loaded machine does not cut the training (and change its result)
@@ -180,12 +192,24 @@ class _ClassifierRun:
         self.path = None if checkpoint is None else Path(checkpoint)
         self.torch_state = torch.Generator().manual_seed(config.seed).get_state()
         self._logits = self._y = torch.empty(0)
+        # tail averaging (config.average_last): the running mean of the weights, its count
+        self.average: dict[str, torch.Tensor] | None = None
+        self.n_average_steps = (
+            max(round(config.average_last * self.total), 1) if config.average_last > 0 else 0
+        )
 
     def _progress(self, s: int) -> float:
-        # with a time limit, the schedule follows whichever runs out first: steps or CPU time
+        # with a time limit, the schedule follows the steps or, where it runs ahead of them in
+        # the second half of the limit, the CPU time
         done = s / self.total
         if self.config.time_limit is not None:
-            done = max(done, (time.process_time() - self.cpu_start) / self.config.time_limit)
+            used = (time.process_time() - self.cpu_start) / self.config.time_limit
+            # the CPU clock counts only in the second half of the budget: the first steps'
+            # CPU time varies with the machine's load (it ran ahead of the steps for the first
+            # ~8 steps of an IMDB run), and the schedule of a run the limit does not cut must
+            # not depend on it, or the same seed trains differently from run to run
+            if used >= 0.5:
+                done = max(done, used)
         return min(done, 1.0)
 
     def resume(self) -> None:
@@ -215,6 +239,10 @@ class _ClassifierRun:
         self.start -= float(t["seconds"])
         self.cpu_start -= float(t.get("cpu_seconds", t["seconds"]))
         self.finished = bool(t["finished"])
+        self.history.averaged_steps = int(t.get("averaged_steps", 0))
+        if self.history.averaged_steps:
+            assert ckpt.best_state is not None  # written with every averaged step count
+            self.average = {k: v.clone() for k, v in ckpt.best_state.items()}
 
     def save(self, epoch: int, batch: int, done: bool) -> None:
         if self.path is None:
@@ -239,6 +267,7 @@ class _ClassifierRun:
             "seconds": time.perf_counter() - self.start,
             "cpu_seconds": time.process_time() - self.cpu_start,
             "finished": done,
+            "averaged_steps": h.averaged_steps,
         }
         write_checkpoint(
             self.path,
@@ -250,6 +279,8 @@ class _ClassifierRun:
             torch_rng=torch_gen,
             trainer_state=trainer_state,
             config=dataclasses.asdict(self.config),
+            # the checkpoint's slot for a second set of weights holds the running average
+            best_state=self.average,
         )
 
     def batches(self) -> Iterator[_Batch]:
@@ -284,6 +315,8 @@ class _ClassifierRun:
         with torch.no_grad():
             self.model.embedding.weight[0].zero_()  # weight decay must not move padding
         self.history.steps = self.loop.step
+        if self.n_average_steps and self._in_tail(self.loop.step):
+            self.update_average()
         loss_sum, correct, seen = self.running
         loss_sum += loss_value * len(batch)
         correct += int((_predict(self._logits.detach()) == self._y).sum())
@@ -303,6 +336,37 @@ class _ClassifierRun:
             self.save(epoch, b_index + 1, False)
         return False
 
+    def _in_tail(self, s: int) -> bool:
+        """Whether step ``s`` (1-based) lies in the averaged tail of the training: the last
+        ``n_average_steps`` planned steps or, with a time limit, the same fraction of it (in
+        the half of the limit where the schedule follows the CPU clock, see ``_progress``)."""
+        if s > self.total - self.n_average_steps:
+            return True
+        limit = self.config.time_limit
+        if limit is None:
+            return False
+        used = (time.process_time() - self.cpu_start) / limit
+        return used >= 0.5 and used > 1.0 - self.config.average_last
+
+    @torch.no_grad()
+    def update_average(self) -> None:
+        """Add the current weights to the running mean (the first step copies them)."""
+        n = self.history.averaged_steps + 1
+        current = self.model.state_dict()
+        if self.average is None:
+            self.average = {k: v.detach().clone() for k, v in current.items()}
+        else:
+            for k, v in current.items():
+                # mean_n = mean_{n-1} + (w - mean_{n-1}) / n: exact for constant weights
+                self.average[k].add_(v - self.average[k], alpha=1.0 / n)
+        self.history.averaged_steps = n
+
+    @torch.no_grad()
+    def apply_average(self) -> None:
+        """Replace the model's weights by their running mean (at the end of training)."""
+        if self.average is not None:
+            self.model.load_state_dict(self.average)
+
     def end_epoch(self, epoch: int) -> None:
         """The epoch's mean loss and accuracy into the history; a checkpoint."""
         history, config = self.history, self.config
@@ -320,6 +384,8 @@ class _ClassifierRun:
                 time.perf_counter() - self.start,
             )
         done = history.stopped_early or epoch + 1 == config.epochs
+        if done:
+            self.apply_average()
         if config.checkpoint_every or done:
             self.save(epoch + 1, 0, done)
 
@@ -329,5 +395,3 @@ def _json_roundtrip(value: object) -> object:
     import json
 
     return json.loads(json.dumps(value))
-
-
