@@ -211,6 +211,7 @@ def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
+    assert "(reference → fit: affine map fitted on a random half of all trials" in result.output
     for name in ("weights.safetensors", "checkpoint.safetensors", "metrics.jsonl", "config.json",
                  "report.json", "report.html", "metrics_summary.json", "results/fixed_points.npz",
                  "results/fit_readout.npz"):
@@ -332,6 +333,10 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
                                  "ref_attractors_found": 8, "ref_saddles": 7,
                                  "ref_saddles_found": 7, "state_r2": 0.95})
     assert found["reference_attractors"].text.startswith("Every attractor")
+    # which state R² it is (CtDB's, on the validation trials, is another number)
+    assert "state R² 0.950, reference → fit, on a random half of the trials" in (
+        found["reference_attractors"].text
+    )
     gaussian = evaluate(_claims(), {**r, "likelihood": "gaussian", "r2": 0.3})
     assert gaussian["fit_explains"].holds is False
     assert gaussian["fit_explains_counts"].holds is None
