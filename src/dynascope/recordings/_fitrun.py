@@ -428,8 +428,14 @@ def _latent(
     rank = f" of rank {fit.model.config()['rank']}" if fit.family == "lowrank" else ""
     text = (
         f"A {fit.family} network{rank} of {fit.model.n_hidden} units, {fit.likelihood} "
-        f"likelihood, initial state encoded from the first {fit.encoder_frames} frame(s) of the "
-        f"held-in units. The weights kept are those of step {fit.best_step} "
+        f"likelihood, "
+        + (
+            f"initial state encoded from the first {fit.encoder_frames} frame(s) of the held-in "
+            "units"
+            if fit.encoder_frames
+            else "one learned initial state for every trial"
+        )
+        + f". The weights kept are those of step {fit.best_step} "
         f"({len(fit.losses)} steps run), lowest loss on the {fit.valid_on}."
     )
     numbers = {"best_step": float(fit.best_step), "best_valid_loss": fit.best_valid_loss}
