@@ -16,7 +16,8 @@ pretrained network its public code does not ship (module docstring of
 
 Run from the repository root::
 
-    python benchmarks/ctdb_flipflop.py [--fit-steps 3000] [--n-hidden 32] [--quick]
+    python benchmarks/ctdb_flipflop.py [--fit-steps 3000] [--n-hidden 32] [--batch-size 32] \\
+        [--encoder-frames 3] [--quick]
 
 The generator is cached under ``runs/ctdb/`` (``--no-cache`` retrains it). The same fit from
 the command line, on the NWB file this script writes::
@@ -60,6 +61,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=20)  # the CLI's
+    parser.add_argument(
+        "--encoder-frames", type=int, default=3,
+        help="frames of held-in counts the initial state is encoded from; 0: one learned "
+        "initial state for every trial",
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/ctdb")
@@ -120,10 +126,12 @@ def main() -> None:
         likelihood="poisson", link="exp", n_steps=args.fit_steps, lr=args.lr,
         batch_size=args.batch_size, eval_every=args.eval_every, dtype=args.dtype,
         seed=args.seed, checkpoint_every=100, progress=False,
+        encoder_frames=args.encoder_frames,
     )  # fmt: skip
     t_fit, c_fit = time.perf_counter() - t, _cpu() - c
     print(
-        f"dynascope fit: GRU({args.n_hidden}) {args.fit_steps} steps ({args.dtype}), best step "
+        f"dynascope fit: GRU({args.n_hidden}) {args.fit_steps} steps of {args.batch_size} "
+        f"trials ({args.dtype}, lr {args.lr:g}, encoder frames {args.encoder_frames}), best step "
         f"{result.fit.best_step}; {t_fit:.1f} s wall, {c_fit:.1f} s CPU (read, fit, fixed "
         "points of both networks, report)"
     )

@@ -211,6 +211,7 @@ def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
+    assert "(reference → fit: affine map fitted on a random half of all trials" in result.output
     for name in ("weights.safetensors", "checkpoint.safetensors", "metrics.jsonl", "config.json",
                  "report.json", "report.html", "metrics_summary.json", "results/fixed_points.npz",
                  "results/fit_readout.npz"):
@@ -332,6 +333,10 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
                                  "ref_attractors_found": 8, "ref_saddles": 7,
                                  "ref_saddles_found": 7, "state_r2": 0.95})
     assert found["reference_attractors"].text.startswith("Every attractor")
+    # which state R² it is (CtDB's, on the validation trials, is another number)
+    assert "state R² 0.950, reference → fit, on a random half of the trials" in (
+        found["reference_attractors"].text
+    )
     gaussian = evaluate(_claims(), {**r, "likelihood": "gaussian", "r2": 0.3})
     assert gaussian["fit_explains"].holds is False
     assert gaussian["fit_explains_counts"].holds is None
@@ -402,3 +407,60 @@ def test_ctdb_sentence_follows_the_four_scores(scores, above) -> None:
     assert fp.holds is True and fp.text.startswith("8/8 attractors, 12/12 saddles recovered")
     # without the truth in the recordings, nothing is said
     assert evaluate(_claims(), {**r, "has_ctdb": False})["ctdb_canonical"].text == ""
+
+
+def _one_start_counts(n_trials: int = 96, t: int = 40, seed: int = 0):
+    """Poisson counts of a GRU teacher driven by random pulses, every trial from one state."""
+    teacher = GRU(2, 8, 10, seed=5).double()
+    rng = np.random.default_rng(seed)
+    u = rng.normal(0, 1, (n_trials, t, 2)) * (rng.random((n_trials, t, 1)) < 0.15)
+    with torch.no_grad():
+        _, z = teacher(torch.as_tensor(u))  # from the zero state on every trial
+    z = z.numpy()
+    rates = np.exp(0.6 * (z - z.mean((0, 1))) / z.std((0, 1)) - 0.5)  # ~0.7 spikes per bin
+    counts = rng.poisson(rates).astype(float)
+    split = np.where(np.arange(n_trials) < n_trials * 3 // 4, "train", "valid")
+    rec = Recordings(counts, inputs=u, split=split, quantity="counts", true_rates=rates)
+    return rec, rates
+
+
+def test_encoder_frames_zero_is_one_learned_initial_state(tmp_path) -> None:
+    rec, _ = _one_start_counts(n_trials=16, t=12)
+    opts = {"n_hidden": 6, "n_steps": 20, "seed": 3, "link": "exp"}
+    fit = fit_to_recordings(rec, "gru", encoder_frames=0, **opts)
+    assert fit.encoder.weight.shape == (6, 0) and fit.encoder_frames == 0
+    states = fit.states(rec)
+    assert states.shape == (16, 12, 6)
+    # every trial starts at the same state, tanh of the learned bias, whatever its counts
+    np.testing.assert_allclose(states[:, 0], np.tanh(fit.encoder.bias.detach().numpy())[None]
+                               .repeat(16, 0), rtol=0, atol=1e-12)
+    # deterministic for a seed
+    again = fit_to_recordings(rec, "gru", encoder_frames=0, **opts)
+    np.testing.assert_array_equal(again.predict(rec), fit.predict(rec))
+    with pytest.raises(InvalidParameterError, match="encoder_frames"):
+        fit_to_recordings(rec, encoder_frames=-1, n_steps=1)
+    # the command line takes 0 and names the option for a negative value
+    path = save_recordings(rec, tmp_path / "r.npz")
+    args = ["fit", str(path), "--hidden", "4", "--steps", "2", "--link", "exp"]
+    ok = CliRunner().invoke(main, [*args, "--encoder-frames", "0", "--out", str(tmp_path / "a")])
+    assert ok.exit_code == 0, ok.output
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert "one learned initial state for every trial" in json.dumps(report["sections"])
+    bad = CliRunner().invoke(main, [*args, "--encoder-frames", "-1", "--out", str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "--encoder-frames" in bad.output
+
+
+def test_one_initial_state_beats_a_noisy_encoder_when_trials_start_at_one_state() -> None:
+    # every trial starts at one state; an encoder of the first 3 frames of low counts can only
+    # add noise to the initial state, which the held-out trials pay for
+    rec, rates = _one_start_counts()
+    va = rec.trials("valid")
+    err = {}
+    for k in (0, 3):
+        fit = fit_to_recordings(rec, "gru", n_hidden=12, n_steps=300, encoder_frames=k, seed=0,
+                                link="exp")
+        x0 = fit.states(rec)[va, 0]
+        err[k] = (float(np.abs(x0 - x0.mean(0)).max()),
+                  float(((fit.predict(rec)[va] - rates[va]) ** 2).mean()))
+    assert err[0][0] < 1e-12 < 1e-3 < err[3][0]  # one start vs a spread of encoded starts
+    assert err[0][1] < err[3][1]  # and closer to the true rates on the held-out trials

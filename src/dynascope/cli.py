@@ -480,7 +480,11 @@ def _first_choice(name: str, choices: tuple[str, ...], help: str) -> Any:
     1,
 )
 @_int_option(
-    "--encoder-frames", "Recorded frames the encoder of each trial's initial state reads.", 3
+    "--encoder-frames",
+    "Recorded frames the encoder of each trial's initial state reads; 0: one learned initial "
+    "state for every trial (trials that all start at one state, as CtDB's 3-bit flip-flop).",
+    3,
+    min=0,
 )
 @click.option(
     "--bin-size",

@@ -6,7 +6,9 @@ activity. The model of a trial:
 - **initial state** from an encoder of the first frames: ``x₀ = E vec(y_{0:k}) + e`` over the
   held-in units of the first ``k = encoder_frames`` recorded frames (passed through ``tanh``
   for the GRU and the vanilla cell, whose states are bounded; linear for the rate and low-rank
-  networks, whose states are pre-activations);
+  networks, whose states are pre-activations); with ``encoder_frames = 0`` the encoder reads
+  nothing and ``x₀ = e`` is one learned initial state for every trial (where trials start at
+  one state, the noise of a few frames of counts only adds error to x₀);
 - **dynamics**: ``x_t = F(x_{t-1}, u_t)`` with the recorded task inputs ``u_t``
   (:attr:`Recordings.inputs`; a zero input when there are none), for ``t = 1 … T-1``;
 - **readout** ``z_t = C φ(x_t) + d`` onto every unit, held-in and held-out (``φ``: the
@@ -37,6 +39,7 @@ import copy
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +96,10 @@ class _FitNet(nn.Module):
         self.network = network
         self.squash = squash
         n_feat = network.n_hidden
-        with torch.random.fork_rng():  # the layers' initial weights, without global state
+        with torch.random.fork_rng(), warnings.catch_warnings():
+            # the layers' initial weights, without global state; with no encoder input
+            # (encoder_frames = 0) its empty weight's initialisation warns that it does nothing
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
             torch.manual_seed(seed)
             self.encoder = nn.Linear(n_encode, network.state_size).to(network.dtype)
             self.readout = nn.Linear(n_feat, n_units).to(network.dtype)
@@ -200,7 +206,7 @@ def _prepare(
     yt = y[train][mask[train]]
     n_units = rec.n_units
     heldin = rec.heldin_units
-    y_enc = y[:, :k][:, :, heldin].reshape(rec.n_trials, -1)
+    y_enc = y[:, :k][:, :, heldin].reshape(rec.n_trials, k * heldin.size)
     enc_mean, enc_std = y_enc[train].mean(0), y_enc[train].std(0)
     enc_std = np.where(enc_std > 0, enc_std, 1.0)
     u = rec.inputs if rec.inputs is not None else np.zeros((*y.shape[:2], 1))
@@ -467,7 +473,10 @@ def fit_to_recordings(
         Adam's initial step size.
     encoder_frames : int
         Frames the encoder of the initial state reads (one leaves the initial latent state
-        unresolved when units are missing; ``docs/design/fitting-recordings.md``).
+        unresolved when units are missing; ``docs/design/fitting-recordings.md``); 0: no
+        encoder, one learned initial state for every trial (for trials that all start at one
+        state, such as CtDB's 3-bit flip-flop: the encoder of a few noisy frames of counts
+        then only adds error, ``benchmarks/RESULTS.md``).
     seed : int
         Seed of the weights, the mini-batches and the held-out frames.
     restarts : int
@@ -563,7 +572,7 @@ def fit_to_recordings(
             valid_fraction, "valid_fraction", _OWNER, min_value=0.0, max_value=0.9,
             min_inclusive=False,
         ),
-        "encoder_frames": check_int(encoder_frames, "encoder_frames", _OWNER, min_value=1),
+        "encoder_frames": check_int(encoder_frames, "encoder_frames", _OWNER, min_value=0),
         "weight_decay": check_float(weight_decay, "weight_decay", _OWNER, min_value=0.0),
         "model_options": dict(model_options or {}),
         "seed": check_int(seed, "seed", _OWNER),

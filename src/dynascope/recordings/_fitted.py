@@ -65,7 +65,8 @@ class FittedRecordingModel:
         The recurrent network (``n_out = 0``; its input is the recordings' task input, or one
         zero input when they have none). Reverse-engineer it like any other model.
     encoder : nn.Linear
-        ``encoder_frames × held-in units → state``; the initial state (module docstring).
+        ``encoder_frames × held-in units → state``; the initial state (module docstring;
+        with ``encoder_frames = 0`` its bias is the one initial state of every trial).
     readout : nn.Linear
         ``features → units`` (every unit, held-in and held-out).
     family : str
@@ -128,7 +129,9 @@ class FittedRecordingModel:
                 f"these recordings have {y.shape[2]} units; the fit was made on "
                 f"{self.readout.out_features}."
             )
-        y_enc = torch.as_tensor(y[:, :k][:, :, self.heldin].reshape(len(y), -1), dtype=dtype)
+        y_enc = torch.as_tensor(
+            y[:, :k][:, :, self.heldin].reshape(len(y), k * self.heldin.size), dtype=dtype
+        )
         n_in = self.model.n_in
         if rec.inputs is None:
             u = torch.zeros(y.shape[0], y.shape[1], n_in, dtype=dtype)
