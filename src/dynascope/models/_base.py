@@ -177,8 +177,11 @@ class RNNModel(nn.Module):
         # _trajectory runs a native kernel (GRU, LSTM, h-form VanillaRNN) runs it here instead,
         # one call for the whole sequence (same values to rounding).
         check_tensor(u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})")
-        batch, n_steps, _ = u.shape
-        states = self._trajectory(u, self.initial_state(batch), generator)
+        return self._readout_all(self._trajectory(u, self.initial_state(u.shape[0]), generator))
+
+    def _readout_all(self, states: torch.Tensor) -> torch.Tensor:
+        """``readout`` of every state of a (B, T, state) trajectory in one call: (B, T, n_out)."""
+        batch, n_steps, _ = states.shape
         outputs = self.readout(states.reshape(batch * n_steps, self.state_size))
         return outputs.reshape(batch, n_steps, self.n_out)
 
@@ -231,8 +234,7 @@ class RNNModel(nn.Module):
                 states_t[:, t] = x
                 outputs_t[:, t] = self.readout(x)
             return states_t, outputs_t
-        outputs = self.readout(states_t.reshape(batch * n_steps, self.state_size))
-        return states_t, outputs.reshape(batch, n_steps, self.n_out)
+        return states_t, self._readout_all(states_t)
 
     def vector_field(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """:math:`dx/dt = (F(x,u) - x) / dt` for continuous-time models.

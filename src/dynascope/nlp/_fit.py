@@ -198,19 +198,23 @@ class _ClassifierRun:
             max(round(config.average_last * self.total), 1) if config.average_last > 0 else 0
         )
 
+    def _clock_share(self) -> float:
+        """The share of ``time_limit`` used, once it is at least half (0 before, and without
+        a limit): the only way the CPU clock enters the schedule and the averaged tail.
+
+        The clock counts only in the second half of the budget: the first steps' CPU time
+        varies with the machine's load (it ran ahead of the steps for the first ~8 steps of an
+        IMDB run), and a run the limit does not cut must not depend on it, or the same seed
+        trains differently from run to run.
+        """
+        if self.config.time_limit is None:
+            return 0.0
+        used = (time.process_time() - self.cpu_start) / self.config.time_limit
+        return used if used >= 0.5 else 0.0
+
     def _progress(self, s: int) -> float:
-        # with a time limit, the schedule follows the steps or, where it runs ahead of them in
-        # the second half of the limit, the CPU time
-        done = s / self.total
-        if self.config.time_limit is not None:
-            used = (time.process_time() - self.cpu_start) / self.config.time_limit
-            # the CPU clock counts only in the second half of the budget: the first steps'
-            # CPU time varies with the machine's load (it ran ahead of the steps for the first
-            # ~8 steps of an IMDB run), and the schedule of a run the limit does not cut must
-            # not depend on it, or the same seed trains differently from run to run
-            if used >= 0.5:
-                done = max(done, used)
-        return min(done, 1.0)
+        # the steps or, where it runs ahead of them in the second half of the limit, the CPU
+        return min(max(s / self.total, self._clock_share()), 1.0)
 
     def resume(self) -> None:
         assert self.path is not None  # checked by the caller
@@ -342,11 +346,7 @@ class _ClassifierRun:
         the half of the limit where the schedule follows the CPU clock, see ``_progress``)."""
         if s > self.total - self.n_average_steps:
             return True
-        limit = self.config.time_limit
-        if limit is None:
-            return False
-        used = (time.process_time() - self.cpu_start) / limit
-        return used >= 0.5 and used > 1.0 - self.config.average_last
+        return self._clock_share() > 1.0 - self.config.average_last
 
     @torch.no_grad()
     def update_average(self) -> None:
