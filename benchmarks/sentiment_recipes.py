@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from dynascope.experiments.sentiment import SentimentOptions, train_options
@@ -42,6 +43,7 @@ from dynascope.nlp import (
     TextClassifier,
     Vocabulary,
     _fit,
+    bag_of_words_matrix,
     classifier_accuracy,
     encode,
     load_movie_reviews,
@@ -79,6 +81,54 @@ def tail_averages(fractions: list[float]) -> Iterator[dict[float, dict[str, torc
         _fit._ClassifierRun.after_step = real  # type: ignore[method-assign]
 
 
+class _Weights:
+    """Word weights in the place of a fitted bag of words (``train_options`` reads ``weights``)."""
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights
+
+
+def nb_ratios(documents: list[np.ndarray], labels: np.ndarray, n_words: int) -> np.ndarray:
+    """Naive-Bayes log-count ratios r = log(p / |p|_1) - log(q / |q|_1), p and q one plus the
+    number of positive / negative documents holding each word; ids 0 and 1 get 0."""
+    x = (bag_of_words_matrix(documents, n_words) > 0).astype(np.float64)
+    y = np.asarray(labels)
+    p = 1.0 + np.asarray(x[y == 1].sum(axis=0)).ravel()
+    q = 1.0 + np.asarray(x[y == 0].sum(axis=0)).ravel()
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    r[:2] = 0.0
+    return r
+
+
+def bigram_teacher(
+    tok_fit: list[list[str]], y_fit: np.ndarray, folds: int = 5, C: float = 0.1, seed: int = 0
+) -> np.ndarray:
+    """Out-of-fold P(class 1) of each fitting document under a naive-Bayes-weighted logistic
+    regression on binary unigram + bigram indicators (NBSVM-style, Wang & Manning 2012), each
+    document predicted by the model fitted on the other folds (so that the probabilities are
+    not those of a model that has seen the document)."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    def grams(d: list[str]) -> list[str]:
+        return d + [a + " " + b for a, b in zip(d, d[1:], strict=False)]
+
+    y = np.asarray(y_fit)
+    fold = np.random.default_rng(seed).permutation(y.size) % folds
+    out = np.zeros(y.size)
+    for k in range(folds):
+        tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        vec = CountVectorizer(analyzer=grams, min_df=2, binary=True)
+        x_tr = vec.fit_transform([tok_fit[i] for i in tr])
+        p = 1.0 + np.asarray(x_tr[y[tr] == 1].sum(axis=0)).ravel()
+        q = 1.0 + np.asarray(x_tr[y[tr] == 0].sum(axis=0)).ravel()
+        r = sp.diags(np.log(p / p.sum()) - np.log(q / q.sum()))
+        clf = LogisticRegression(C=C, solver="liblinear", max_iter=2000).fit(x_tr @ r, y[tr])
+        out[te] = clf.predict_proba(vec.transform([tok_fit[i] for i in te]) @ r)[:, 1]
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True)
@@ -86,6 +136,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--final", action="store_true", help="train on all of train, report test")
+    p.add_argument("--nb-evidence", action="store_true", help="evidence_init from NB ratios")
+    p.add_argument("--distill", type=float, default=0.0, help="weight of the teacher's loss")
     p.add_argument("--tails", default="", help="comma-separated fractions: tail averages too")
     a = p.parse_args()
     values: dict[str, object] = {}
@@ -117,10 +169,30 @@ def main() -> None:
     ids_e, len_e = encode(tok_eval, vocab, max_len=opts.max_len)
     bow = BagOfWords(C=opts.bow_C).fit([vocab.ids(t) for t in tok_fit], y_fit, vocab)
     bow_acc = bow.accuracy([vocab.ids(t) for t in tok_eval], y_eval)
-    model_kw, config = train_options(opts, a.seed, bow)
+    evidence_source = bow
+    if a.nb_evidence:
+        # screening only: naive-Bayes log-count ratios of the fitting documents (binarised
+        # counts, add-one smoothing; Wang & Manning 2012) instead of the bag of words' weights
+        evidence_source = _Weights(nb_ratios([vocab.ids(t) for t in tok_fit], y_fit, len(vocab)))
+    model_kw, config = train_options(opts, a.seed, evidence_source)  # type: ignore[arg-type]
     clf = TextClassifier(len(vocab), 2, seed=a.seed, **model_kw)
     load0, cpu0, wall0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
     fractions = [float(f) for f in a.tails.split(",") if f]
+    teacher_acc = None
+    if a.distill > 0:
+        # screening only: the loss mixes the label's with the teacher's out-of-fold probability
+        soft = torch.as_tensor(bigram_teacher(tok_fit, y_fit, seed=a.seed), dtype=torch.float32)
+        teacher_acc = float(np.mean((soft.numpy() > 0.5) == y_fit))
+        real_loss_of = _fit._ClassifierRun.loss_of
+
+        def loss_of(self: _fit._ClassifierRun, item: _fit._Batch) -> torch.Tensor:
+            hard = real_loss_of(self, item)
+            z = self._logits[:, 0]
+            t = soft[torch.as_tensor(item[3])]
+            soft_loss = torch.nn.functional.binary_cross_entropy_with_logits(z, t)
+            return (1 - a.distill) * hard + a.distill * soft_loss
+
+        _fit._ClassifierRun.loss_of = loss_of  # type: ignore[method-assign]
     with tail_averages(fractions) as means:
         hist = train_classifier(clf, ids_f, len_f, y_fit, config)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -133,7 +205,10 @@ def main() -> None:
     clf.load_state_dict(last)
     record = {
         "name": a.name,
-        "set": a.set,
+        "set": a.set
+        + (["nb_evidence"] if a.nb_evidence else [])
+        + ([f"distill={a.distill:g}"] if a.distill else []),
+        "teacher_oof_accuracy": teacher_acc,
         "seed": a.seed,
         "split": "test" if a.final else f"validation ({a.val_fraction:g} of train)",
         "n_fit": int(fit_idx.size),

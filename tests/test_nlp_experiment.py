@@ -559,9 +559,11 @@ def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_p
         "augmented_bow": False,
         "average_last": 0.5,
         "recurrent_decay": 0.5,
+        "target_replication": 0.5,
     }
     run_experiment("sentiment", out, quick=True, options=opts)
     _, meta = RunDirectory(out, mode="resume").load_result("embedding")
     assert meta["averaged_steps"] >= 1
     saved = json.loads((out / "experiment.json").read_text())["options"]
     assert (saved["average_last"], saved["recurrent_decay"]) == (0.5, 0.5)
+    assert saved["target_replication"] == 0.5

@@ -75,7 +75,8 @@ def test_resume_after_interruption_is_bitwise_exact(tmp_path: Path, monkeypatch,
 @pytest.mark.parametrize("stop_at", [10, 19, 22])  # before the averaged tail, in it, late
 def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypatch, stop_at: int):
     """The running mean of ``average_last`` travels in the checkpoint: a resumed training ends
-    with the same averaged weights (here with ``recurrent_decay``'s second parameter group)."""
+    with the same averaged weights (here with ``recurrent_decay``'s second parameter group and
+    ``target_replication``'s per-step loss)."""
     task, ids, lengths, labels = _data()
     cfg = ClassifierConfig(
         epochs=3,
@@ -86,6 +87,7 @@ def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypat
         checkpoint_every=2,
         average_last=0.4,
         recurrent_decay=0.5,
+        target_replication=0.3,
     )
     ref = _model(task)
     ref_hist = train_classifier(ref, ids, lengths, labels, cfg)  # the last 10 of 24 steps

@@ -145,7 +145,9 @@ class SentimentOptions(ExperimentOptions):
     ``average_last`` > 0 replaces the trained weights by their mean over that final fraction of
     the training steps (tail averaging; still one network, which the analyses see);
     ``recurrent_decay`` gives the recurrent layer's hidden-to-hidden matrix its own AdamW weight
-    decay (unset: ``weight_decay``, like every other weight). See
+    decay (unset: ``weight_decay``, like every other weight); ``target_replication`` = a adds
+    the loss of every step's readout against the document's label, weighted towards the end
+    (weight a; the final state's loss keeps 1 − a; Lipton et al. 2015). See
     :class:`~dynascope.nlp.ClassifierConfig`.
     """
 
@@ -167,6 +169,7 @@ class SentimentOptions(ExperimentOptions):
         "weight_decay": NON_NEGATIVE,
         "recurrent_decay": Maybe(NON_NEGATIVE),
         "average_last": Float(lo=0.0, hi=1.0),
+        "target_replication": _DROPOUT,  # a weight in [0, 1)
         "time_limit": POSITIVE,
         "threads": COUNT,
         "max_train_docs": Int(lo=0),
@@ -205,6 +208,7 @@ class SentimentOptions(ExperimentOptions):
     weight_decay: float = 0.05
     recurrent_decay: float | None = None
     average_last: float = 0.0
+    target_replication: float = 0.0
     time_limit: float = 600.0
     threads: int = 1
     max_train_docs: int = 0
@@ -285,7 +289,7 @@ _MODEL_OPTIONS = (
 )
 _TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "time_limit", "threads")
 #: Training options of ``run sentiment`` that ``run text-classes`` does not have.
-_SENTIMENT_TRAIN_OPTIONS = ("recurrent_decay", "average_last")
+_SENTIMENT_TRAIN_OPTIONS = ("recurrent_decay", "average_last", "target_replication")
 
 
 def _pick(opts: Any, names: tuple[str, ...]) -> dict[str, Any]:

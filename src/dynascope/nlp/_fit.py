@@ -62,6 +62,25 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y)
 
 
+def _step_loss(steps: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Target replication: the loss of every step's logits ``(B, T, K)`` against the document's
+    label, averaged over each document's steps with weights ``t / length`` (t = 1..length; the
+    padded steps after its end weigh 0), then over the documents."""
+    b, t_max, k = steps.shape
+    t = torch.arange(1, t_max + 1, dtype=steps.dtype)
+    n = lengths.to(steps.dtype).unsqueeze(1)
+    w = torch.where(t <= n, t / n, torch.zeros((), dtype=steps.dtype))  # (B, T)
+    w = w / w.sum(dim=1, keepdim=True)  # sum over a document's steps: (length + 1) / 2
+    if k == 1:
+        target = y.to(steps.dtype).unsqueeze(1).expand(b, t_max)
+        each = F.binary_cross_entropy_with_logits(steps[..., 0], target, reduction="none")
+    else:
+        each = F.cross_entropy(
+            steps.reshape(b * t_max, k), y.repeat_interleave(t_max), reduction="none"
+        ).reshape(b, t_max)
+    return (w * each).sum(dim=1).mean()
+
+
 def train_classifier(
     model: TextClassifier,
     ids: np.ndarray,
@@ -309,8 +328,13 @@ class _ClassifierRun:
         x = torch.as_tensor(self.ids[batch, :width])
         n = torch.as_tensor(self.lengths[batch])
         self._y = torch.as_tensor(self.labels[batch])
-        self._logits = self.model(x, n)
-        return _loss(self._logits, self._y)
+        a = self.config.target_replication
+        if a == 0.0:
+            self._logits = self.model(x, n)
+            return _loss(self._logits, self._y)
+        self._logits, steps = self.model._logits(x, n, steps=True)
+        assert steps is not None  # asked for
+        return (1.0 - a) * _loss(self._logits, self._y) + a * _step_loss(steps, n, self._y)
 
     def after_step(self, item: _Batch, loss_value: float) -> bool:
         """Padding embedding, running loss/accuracy, time limit, checkpoint; True to stop."""
