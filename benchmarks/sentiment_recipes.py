@@ -47,6 +47,7 @@ from dynascope.nlp import (
     classifier_accuracy,
     encode,
     load_movie_reviews,
+    ngram_teacher,
     split_corpus,
     tokenize,
     train_classifier,
@@ -100,35 +101,6 @@ def nb_ratios(documents: list[np.ndarray], labels: np.ndarray, n_words: int) -> 
     return r
 
 
-def bigram_teacher(
-    tok_fit: list[list[str]], y_fit: np.ndarray, folds: int = 5, C: float = 0.1, seed: int = 0
-) -> np.ndarray:
-    """Out-of-fold P(class 1) of each fitting document under a naive-Bayes-weighted logistic
-    regression on binary unigram + bigram indicators (NBSVM-style, Wang & Manning 2012), each
-    document predicted by the model fitted on the other folds (so that the probabilities are
-    not those of a model that has seen the document)."""
-    import scipy.sparse as sp
-    from sklearn.feature_extraction.text import CountVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    def grams(d: list[str]) -> list[str]:
-        return d + [a + " " + b for a, b in zip(d, d[1:], strict=False)]
-
-    y = np.asarray(y_fit)
-    fold = np.random.default_rng(seed).permutation(y.size) % folds
-    out = np.zeros(y.size)
-    for k in range(folds):
-        tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-        vec = CountVectorizer(analyzer=grams, min_df=2, binary=True)
-        x_tr = vec.fit_transform([tok_fit[i] for i in tr])
-        p = 1.0 + np.asarray(x_tr[y[tr] == 1].sum(axis=0)).ravel()
-        q = 1.0 + np.asarray(x_tr[y[tr] == 0].sum(axis=0)).ravel()
-        r = sp.diags(np.log(p / p.sum()) - np.log(q / q.sum()))
-        clf = LogisticRegression(C=C, solver="liblinear", max_iter=2000).fit(x_tr @ r, y[tr])
-        out[te] = clf.predict_proba(vec.transform([tok_fit[i] for i in te]) @ r)[:, 1]
-    return out
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True)
@@ -137,7 +109,6 @@ def main() -> None:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--final", action="store_true", help="train on all of train, report test")
     p.add_argument("--nb-evidence", action="store_true", help="evidence_init from NB ratios")
-    p.add_argument("--distill", type=float, default=0.0, help="weight of the teacher's loss")
     p.add_argument("--tails", default="", help="comma-separated fractions: tail averages too")
     a = p.parse_args()
     values: dict[str, object] = {}
@@ -178,23 +149,13 @@ def main() -> None:
     clf = TextClassifier(len(vocab), 2, seed=a.seed, **model_kw)
     load0, cpu0, wall0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
     fractions = [float(f) for f in a.tails.split(",") if f]
-    teacher_acc = None
-    if a.distill > 0:
-        # screening only: the loss mixes the label's with the teacher's out-of-fold probability
-        soft = torch.as_tensor(bigram_teacher(tok_fit, y_fit, seed=a.seed), dtype=torch.float32)
-        teacher_acc = float(np.mean((soft.numpy() > 0.5) == y_fit))
-        real_loss_of = _fit._ClassifierRun.loss_of
-
-        def loss_of(self: _fit._ClassifierRun, item: _fit._Batch) -> torch.Tensor:
-            hard = real_loss_of(self, item)
-            z = self._logits[:, 0]
-            t = soft[torch.as_tensor(item[3])]
-            soft_loss = torch.nn.functional.binary_cross_entropy_with_logits(z, t)
-            return (1 - a.distill) * hard + a.distill * soft_loss
-
-        _fit._ClassifierRun.loss_of = loss_of  # type: ignore[method-assign]
+    teacher, teacher_acc = None, None
+    if config.distill > 0:
+        # the teacher's out-of-fold probabilities (its CPU time counts as training time)
+        teacher = ngram_teacher(tok_fit, y_fit, seed=a.seed)
+        teacher_acc = float(np.mean((teacher > 0.5) == y_fit))
     with tail_averages(fractions) as means:
-        hist = train_classifier(clf, ids_f, len_f, y_fit, config)
+        hist = train_classifier(clf, ids_f, len_f, y_fit, config, teacher=teacher)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     acc = classifier_accuracy(clf, ids_e, len_e, y_eval)
     tails = {}
@@ -205,9 +166,7 @@ def main() -> None:
     clf.load_state_dict(last)
     record = {
         "name": a.name,
-        "set": a.set
-        + (["nb_evidence"] if a.nb_evidence else [])
-        + ([f"distill={a.distill:g}"] if a.distill else []),
+        "set": a.set + (["nb_evidence"] if a.nb_evidence else []),
         "teacher_oof_accuracy": teacher_acc,
         "seed": a.seed,
         "split": "test" if a.final else f"validation ({a.val_fraction:g} of train)",

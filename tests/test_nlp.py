@@ -371,6 +371,8 @@ def test_config_options_raise():
         ("target_replication", -0.1),
         ("target_replication", 1.0),
         ("target_replication", float("nan")),
+        ("distill", -0.1),
+        ("distill", 1.0),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of ClassifierConfig"):
             ClassifierConfig(**{name: bad})
@@ -777,3 +779,76 @@ def test_target_replication_trains_on_the_mixed_loss():
     cfg = ClassifierConfig(epochs=1, batch_size=25, lr=1e-30, seed=0, target_replication=0.25)
     hist = train_classifier(m, ids, lengths, labels, cfg)
     assert hist.loss[0] == pytest.approx(float(torch.stack(per_doc).mean()), rel=1e-5)
+
+
+def _negation_corpus(n=400, seed=0):
+    """Reviews whose class only word pairs tell: "good" and "not bad" are positive, "bad" and
+    "not good" negative (an XOR of "not" with the polar word: no unigram model separates it)."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "movie", "was", "a", "plot", "and", "it", "so"]
+    docs, labels = [], []
+    for i in range(n):
+        label, negated = i % 2, (i // 2) % 2
+        polar = ("good" if label else "bad") if not negated else ("bad" if label else "good")
+        words = list(rng.choice(filler, 8))
+        words.insert(int(rng.integers(0, 9)), "not " + polar if negated else polar)
+        docs.append(" ".join(words).split())
+        labels.append(label)
+    return docs, np.asarray(labels)
+
+
+def test_ngram_teacher_reads_word_pairs_out_of_fold():
+    """The bigram teacher separates a corpus that no bag of words separates, its probabilities
+    lie in [0, 1] and come out the same for the same seed; bad input raises."""
+    from dynascope.nlp import ngram_teacher
+
+    docs, y = _negation_corpus()
+    p = ngram_teacher(docs, y, folds=4, C=1.0, seed=0)
+    assert p.shape == (400,) and np.all((p >= 0) & (p <= 1))
+    assert np.mean((p > 0.5) == y) > 0.95
+    assert np.array_equal(p, ngram_teacher(docs, y, folds=4, C=1.0, seed=0))
+    vocab = Vocabulary.build(docs)
+    bow = BagOfWords(C=1.0).fit([vocab.ids(d) for d in docs], y, vocab)
+    assert bow.accuracy([vocab.ids(d) for d in docs], y) < 0.8  # in-sample, and still poor
+    with pytest.raises(InvalidParameterError, match="two classes labelled 0 and 1"):
+        ngram_teacher(docs, y + 1)
+    with pytest.raises(ShapeError, match="labels must have shape"):
+        ngram_teacher(docs, y[:-1])
+    with pytest.raises(InvalidParameterError, match="'folds' parameter of ngram_teacher"):
+        ngram_teacher(docs, y, folds=1)
+
+
+def test_distill_follows_the_teacher_and_checks_it():
+    """``distill``: with most of the weight on a teacher that says the opposite of every label,
+    the network learns the teacher's classes; the same seed trains bitwise the same; a
+    teacher missing, unasked for, of the wrong shape or outside [0, 1] raises."""
+    task, ids, lengths, labels = _evidence_data(n=600)
+    base = dict(epochs=8, batch_size=32, lr=1e-2, seed=3, threads=1)
+    flipped = 1.0 - labels.astype(np.float64)
+    models = []
+    for _ in range(2):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+        cfg = ClassifierConfig(**base, distill=0.9)
+        train_classifier(m, ids, lengths, labels, cfg, teacher=flipped)
+        models.append(m)
+    for x, y in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(x, y)
+    assert classifier_accuracy(models[0], ids, lengths, labels) < 0.15
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+    with pytest.raises(InvalidParameterError, match="needs a teacher exactly when"):
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(distill=0.5))
+    with pytest.raises(InvalidParameterError, match="needs a teacher exactly when"):
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(), teacher=flipped)
+    half = ClassifierConfig(distill=0.5)
+    with pytest.raises(InvalidParameterError, match="one probability in"):
+        train_classifier(m, ids, lengths, labels, half, teacher=flipped[1:])
+    with pytest.raises(InvalidParameterError, match="values such as 2.0"):
+        train_classifier(
+            m, ids, lengths, labels, ClassifierConfig(distill=0.5), teacher=flipped + 1.0
+        )
+    task3, ids3, lengths3, labels3 = _evidence_data(c=3, n=60)
+    m3 = TextClassifier(len(task3.vocabulary), 3, embed_dim=4, hidden=8, seed=0)
+    with pytest.raises(InvalidParameterError, match="two-class model"):
+        train_classifier(
+            m3, ids3, lengths3, labels3, ClassifierConfig(distill=0.5), teacher=np.zeros(60)
+        )

@@ -251,6 +251,13 @@ class ClassifierConfig:
         to keep its running evidence readable along the way (what a line attractor aligned with
         the readout does) and sends gradients to early words directly. Training only: the
         network and its predictions are still the final state's readout. 0 (default): off.
+    distill : float
+        Weight ``b`` in [0, 1) of a second target, a teacher's probability of class 1 for each
+        training document (the ``teacher`` argument of :func:`train_classifier`, e.g.
+        :func:`ngram_teacher`'s out-of-fold probabilities; knowledge distillation, Hinton et
+        al. 2015): the training loss is ``(1 - b)`` times the loss against the labels (with
+        ``target_replication``, that mixture) plus ``b`` times the cross-entropy of the final
+        logit against the teacher's probability. Two classes only. 0 (default): off.
     clip : float
         Gradient-norm clip.
     time_limit : float, optional
@@ -282,6 +289,7 @@ class ClassifierConfig:
     recurrent_decay: float | None = None
     average_last: float = 0.0
     target_replication: float = 0.0
+    distill: float = 0.0
     time_limit: float | None = None
     threads: int | None = None
     seed: int = 0
@@ -307,6 +315,9 @@ class ClassifierConfig:
             max_value=1.0,
             max_inclusive=False,
         )
+        check_float(
+            self.distill, "distill", owner, min_value=0.0, max_value=1.0, max_inclusive=False
+        )
         if self.time_limit is not None:
             check_float(self.time_limit, "time_limit", owner, min_value=0.0, min_inclusive=False)
         if self.threads is not None:
@@ -321,7 +332,12 @@ class ClassifierConfig:
         """The options a resumed training must share with the checkpoint (all that change
         the result; not ``verbose``, ``progress``, ``threads``). Options added later are left
         out at their defaults, so that older checkpoints still resume."""
-        later = {"recurrent_decay": None, "average_last": 0.0, "target_replication": 0.0}
+        later = {
+            "recurrent_decay": None,
+            "average_last": 0.0,
+            "target_replication": 0.0,
+            "distill": 0.0,
+        }
         return {
             k: v
             for k, v in dataclasses.asdict(self).items()
