@@ -18,6 +18,11 @@ mean of :class:`~dynascope.nlp.ClassifierConfig`'s ``average_last``, recomputed 
 step), next to the weights of the last step: a paired comparison, free of the seed-to-seed
 spread, since averaging does not change the training's trajectory.
 
+``--set distill=B`` fits :func:`dynascope.nlp.ngram_teacher` on the fitting reviews (its CPU
+time counted in the training's) and reports its out-of-fold accuracy; ``--nb-evidence`` (a
+screen, not an option of ``run sentiment``) starts the evidence coordinate at naive-Bayes
+log-count ratios instead of the bag of words' weights.
+
 Each run prints one JSON line: validation (or test) accuracy of the RNN and of the bag of words
 fitted on the same documents, training epochs, CPU seconds of the training (``process_time``,
 the process's own CPU time, so it does not depend on the machine's load), wall seconds, load
