@@ -18,6 +18,11 @@ mean of :class:`~dynascope.nlp.ClassifierConfig`'s ``average_last``, recomputed 
 step), next to the weights of the last step: a paired comparison, free of the seed-to-seed
 spread, since averaging does not change the training's trajectory.
 
+``--set distill=B`` fits :func:`dynascope.nlp.ngram_teacher` on the fitting reviews (its CPU
+time counted in the training's) and reports its out-of-fold accuracy; ``--nb-evidence`` (a
+screen, not an option of ``run sentiment``) starts the evidence coordinate at naive-Bayes
+log-count ratios instead of the bag of words' weights.
+
 Each run prints one JSON line: validation (or test) accuracy of the RNN and of the bag of words
 fitted on the same documents, training epochs, CPU seconds of the training (``process_time``,
 the process's own CPU time, so it does not depend on the machine's load), wall seconds, load
@@ -33,6 +38,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from dynascope.experiments.sentiment import SentimentOptions, train_options
@@ -42,9 +48,11 @@ from dynascope.nlp import (
     TextClassifier,
     Vocabulary,
     _fit,
+    bag_of_words_matrix,
     classifier_accuracy,
     encode,
     load_movie_reviews,
+    ngram_teacher,
     split_corpus,
     tokenize,
     train_classifier,
@@ -79,6 +87,25 @@ def tail_averages(fractions: list[float]) -> Iterator[dict[float, dict[str, torc
         _fit._ClassifierRun.after_step = real  # type: ignore[method-assign]
 
 
+class _Weights:
+    """Word weights in the place of a fitted bag of words (``train_options`` reads ``weights``)."""
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights
+
+
+def nb_ratios(documents: list[np.ndarray], labels: np.ndarray, n_words: int) -> np.ndarray:
+    """Naive-Bayes log-count ratios r = log(p / |p|_1) - log(q / |q|_1), p and q one plus the
+    number of positive / negative documents holding each word; ids 0 and 1 get 0."""
+    x = (bag_of_words_matrix(documents, n_words) > 0).astype(np.float64)
+    y = np.asarray(labels)
+    p = 1.0 + np.asarray(x[y == 1].sum(axis=0)).ravel()
+    q = 1.0 + np.asarray(x[y == 0].sum(axis=0)).ravel()
+    r = np.log(p / p.sum()) - np.log(q / q.sum())
+    r[:2] = 0.0
+    return r
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--name", required=True)
@@ -86,6 +113,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--final", action="store_true", help="train on all of train, report test")
+    p.add_argument("--nb-evidence", action="store_true", help="evidence_init from NB ratios")
     p.add_argument("--tails", default="", help="comma-separated fractions: tail averages too")
     a = p.parse_args()
     values: dict[str, object] = {}
@@ -117,12 +145,22 @@ def main() -> None:
     ids_e, len_e = encode(tok_eval, vocab, max_len=opts.max_len)
     bow = BagOfWords(C=opts.bow_C).fit([vocab.ids(t) for t in tok_fit], y_fit, vocab)
     bow_acc = bow.accuracy([vocab.ids(t) for t in tok_eval], y_eval)
-    model_kw, config = train_options(opts, a.seed, bow)
+    evidence_source = bow
+    if a.nb_evidence:
+        # screening only: naive-Bayes log-count ratios of the fitting documents (binarised
+        # counts, add-one smoothing; Wang & Manning 2012) instead of the bag of words' weights
+        evidence_source = _Weights(nb_ratios([vocab.ids(t) for t in tok_fit], y_fit, len(vocab)))
+    model_kw, config = train_options(opts, a.seed, evidence_source)  # type: ignore[arg-type]
     clf = TextClassifier(len(vocab), 2, seed=a.seed, **model_kw)
     load0, cpu0, wall0 = os.getloadavg()[0], time.process_time(), time.perf_counter()
     fractions = [float(f) for f in a.tails.split(",") if f]
+    teacher, teacher_acc = None, None
+    if config.distill > 0:
+        # the teacher's out-of-fold probabilities (its CPU time counts as training time)
+        teacher = ngram_teacher(tok_fit, y_fit, seed=a.seed)
+        teacher_acc = float(np.mean((teacher > 0.5) == y_fit))
     with tail_averages(fractions) as means:
-        hist = train_classifier(clf, ids_f, len_f, y_fit, config)
+        hist = train_classifier(clf, ids_f, len_f, y_fit, config, teacher=teacher)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     acc = classifier_accuracy(clf, ids_e, len_e, y_eval)
     tails = {}
@@ -133,7 +171,8 @@ def main() -> None:
     clf.load_state_dict(last)
     record = {
         "name": a.name,
-        "set": a.set,
+        "set": a.set + (["nb_evidence"] if a.nb_evidence else []),
+        "teacher_oof_accuracy": teacher_acc,
         "seed": a.seed,
         "split": "test" if a.final else f"validation ({a.val_fraction:g} of train)",
         "n_fit": int(fit_idx.size),

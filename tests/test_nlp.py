@@ -368,6 +368,11 @@ def test_config_options_raise():
         ("average_last", -0.1),
         ("average_last", 1.5),
         ("average_last", float("nan")),
+        ("target_replication", -0.1),
+        ("target_replication", 1.0),
+        ("target_replication", float("nan")),
+        ("distill", -0.1),
+        ("distill", 1.0),
     ]:
         with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of ClassifierConfig"):
             ClassifierConfig(**{name: bad})
@@ -651,8 +656,10 @@ def test_new_training_options_stay_out_of_the_resume_key_at_their_defaults():
     """Checkpoints written before ``recurrent_decay``/``average_last`` existed still resume."""
     key = ClassifierConfig().resume_key()
     assert "average_last" not in key and "recurrent_decay" not in key
+    assert "target_replication" not in key
     key = ClassifierConfig(average_last=0.3, recurrent_decay=0.0).resume_key()
     assert key["average_last"] == 0.3 and key["recurrent_decay"] == 0.0
+    assert ClassifierConfig(target_replication=0.5).resume_key()["target_replication"] == 0.5
 
 
 def test_average_last_under_a_time_limit_averages_the_steps_it_had():
@@ -696,3 +703,152 @@ def test_a_time_limit_that_does_not_cut_leaves_the_schedule_to_the_steps(monkeyp
             assert hist.loss == ref_hist.loss
             for a, b in zip(ref.parameters(), m.parameters(), strict=True):
                 assert torch.equal(a, b)
+
+
+def test_step_loss_is_the_ramp_weighted_mean_over_each_documents_steps():
+    """Target replication's loss, against a loop over documents and steps: the weights
+    ``t / length`` over a document's own steps, normalised; padded steps do not count."""
+    from dynascope.nlp._fit import _step_loss
+
+    gen = torch.Generator().manual_seed(0)
+    n = torch.tensor([5, 2, 3, 1])
+    for k, y in ((1, torch.tensor([1, 0, 1, 0])), (3, torch.tensor([2, 0, 1, 2]))):
+        steps = torch.randn(4, 5, k, generator=gen, dtype=torch.float64)
+        ref = 0.0
+        for b in range(4):
+            length = int(n[b])
+            for t in range(1, length + 1):
+                z = steps[b, t - 1]
+                if k == 1:
+                    p = torch.sigmoid(z[0])
+                    loss = -torch.log(p if y[b] == 1 else 1 - p)
+                else:
+                    loss = -torch.log_softmax(z, 0)[y[b]]
+                ref += float(loss) * t / length / ((length + 1) / 2)
+        got = _step_loss(steps, n, y)
+        assert got.item() == pytest.approx(ref / 4, rel=1e-12)
+        noisy = steps.clone()
+        noisy[1, 2:] = 1e3  # after the second document's end: ignored
+        assert _step_loss(noisy, n, y).item() == pytest.approx(ref / 4, rel=1e-12)
+
+
+def test_target_replication_is_seeded_and_makes_every_step_readable():
+    """``target_replication``: the same seed trains bitwise the same; the per-step loss that it
+    adds (the readout of each state part-way through a document against the label) ends lower
+    than after a training without it, and the final state still classifies the documents."""
+    from dynascope.nlp._fit import _step_loss
+
+    task, ids, lengths, labels = _evidence_data(n=600)
+    base = dict(epochs=8, batch_size=32, lr=1e-2, seed=3, threads=1)
+    models = {}
+    for a in (0.0, 0.8, 0.8):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(**base, target_replication=a))
+        if a in models:
+            for x, y in zip(models[a].parameters(), m.parameters(), strict=True):
+                assert torch.equal(x, y)
+        models[a] = m
+    step_loss = {}
+    x, n, y = torch.as_tensor(ids), torch.as_tensor(lengths), torch.as_tensor(labels)
+    for a, m in models.items():
+        assert classifier_accuracy(m, ids, lengths, labels) > 0.9
+        with torch.no_grad():
+            _, steps = m.eval()._logits(x, n, steps=True)
+            step_loss[a] = float(_step_loss(steps, n, y))
+    assert step_loss[0.8] < step_loss[0.0]
+
+
+def test_target_replication_trains_on_the_mixed_loss():
+    """The loss the trainer reports (and minimises) is ``(1 - a)`` x the final state's loss
+    plus ``a`` x the per-step loss, per document: checked on a step so small that the weights
+    do not move over the epoch."""
+    import torch.nn.functional as F
+
+    from dynascope.nlp._fit import _step_loss
+
+    task, ids, lengths, labels = _evidence_data(n=100)
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+    x, n, y = torch.as_tensor(ids), torch.as_tensor(lengths), torch.as_tensor(labels)
+    with torch.no_grad():
+        final, steps = m.eval()._logits(x, n, steps=True)
+        per_doc = [
+            0.75 * F.binary_cross_entropy_with_logits(final[i, 0], y[i].float())
+            + 0.25 * _step_loss(steps[i : i + 1], n[i : i + 1], y[i : i + 1])
+            for i in range(100)
+        ]
+    cfg = ClassifierConfig(epochs=1, batch_size=25, lr=1e-30, seed=0, target_replication=0.25)
+    hist = train_classifier(m, ids, lengths, labels, cfg)
+    assert hist.loss[0] == pytest.approx(float(torch.stack(per_doc).mean()), rel=1e-5)
+
+
+def _negation_corpus(n=400, seed=0):
+    """Reviews whose class only word pairs tell: "good" and "not bad" are positive, "bad" and
+    "not good" negative (an XOR of "not" with the polar word: no unigram model separates it)."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "movie", "was", "a", "plot", "and", "it", "so"]
+    docs, labels = [], []
+    for i in range(n):
+        label, negated = i % 2, (i // 2) % 2
+        polar = ("good" if label else "bad") if not negated else ("bad" if label else "good")
+        words = list(rng.choice(filler, 8))
+        words.insert(int(rng.integers(0, 9)), "not " + polar if negated else polar)
+        docs.append(" ".join(words).split())
+        labels.append(label)
+    return docs, np.asarray(labels)
+
+
+def test_ngram_teacher_reads_word_pairs_out_of_fold():
+    """The bigram teacher separates a corpus that no bag of words separates, its probabilities
+    lie in [0, 1] and come out the same for the same seed; bad input raises."""
+    from dynascope.nlp import ngram_teacher
+
+    docs, y = _negation_corpus()
+    p = ngram_teacher(docs, y, folds=4, C=1.0, seed=0)
+    assert p.shape == (400,) and np.all((p >= 0) & (p <= 1))
+    assert np.mean((p > 0.5) == y) > 0.95
+    assert np.array_equal(p, ngram_teacher(docs, y, folds=4, C=1.0, seed=0))
+    vocab = Vocabulary.build(docs)
+    bow = BagOfWords(C=1.0).fit([vocab.ids(d) for d in docs], y, vocab)
+    assert bow.accuracy([vocab.ids(d) for d in docs], y) < 0.8  # in-sample, and still poor
+    with pytest.raises(InvalidParameterError, match="two classes labelled 0 and 1"):
+        ngram_teacher(docs, y + 1)
+    with pytest.raises(ShapeError, match="labels must have shape"):
+        ngram_teacher(docs, y[:-1])
+    with pytest.raises(InvalidParameterError, match="'folds' parameter of ngram_teacher"):
+        ngram_teacher(docs, y, folds=1)
+
+
+def test_distill_follows_the_teacher_and_checks_it():
+    """``distill``: with most of the weight on a teacher that says the opposite of every label,
+    the network learns the teacher's classes; the same seed trains bitwise the same; a
+    teacher missing, unasked for, of the wrong shape or outside [0, 1] raises."""
+    task, ids, lengths, labels = _evidence_data(n=600)
+    base = dict(epochs=8, batch_size=32, lr=1e-2, seed=3, threads=1)
+    flipped = 1.0 - labels.astype(np.float64)
+    models = []
+    for _ in range(2):
+        m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+        cfg = ClassifierConfig(**base, distill=0.9)
+        train_classifier(m, ids, lengths, labels, cfg, teacher=flipped)
+        models.append(m)
+    for x, y in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(x, y)
+    assert classifier_accuracy(models[0], ids, lengths, labels) < 0.15
+    m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=8, seed=0)
+    with pytest.raises(InvalidParameterError, match="needs a teacher exactly when"):
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(distill=0.5))
+    with pytest.raises(InvalidParameterError, match="needs a teacher exactly when"):
+        train_classifier(m, ids, lengths, labels, ClassifierConfig(), teacher=flipped)
+    half = ClassifierConfig(distill=0.5)
+    with pytest.raises(InvalidParameterError, match="one probability in"):
+        train_classifier(m, ids, lengths, labels, half, teacher=flipped[1:])
+    with pytest.raises(InvalidParameterError, match="values such as 2.0"):
+        train_classifier(
+            m, ids, lengths, labels, ClassifierConfig(distill=0.5), teacher=flipped + 1.0
+        )
+    task3, ids3, lengths3, labels3 = _evidence_data(c=3, n=60)
+    m3 = TextClassifier(len(task3.vocabulary), 3, embed_dim=4, hidden=8, seed=0)
+    with pytest.raises(InvalidParameterError, match="two-class model"):
+        train_classifier(
+            m3, ids3, lengths3, labels3, ClassifierConfig(distill=0.5), teacher=np.zeros(60)
+        )

@@ -546,8 +546,9 @@ def test_beats_bow_preset_is_valid_sentiment_options():
 
 
 def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_path, rng):
-    """``--set average_last=... --set recurrent_decay=...`` reach the trainer: the run records
-    how many steps were averaged into the analysed network, and the options are saved."""
+    """``--set average_last=... --set recurrent_decay=...`` (and ``target_replication``,
+    ``distill``) reach the trainer: the run records how many steps were averaged into the
+    analysed network and the teacher's out-of-fold accuracy, and the options are saved."""
     from dynascope.report import RunDirectory
 
     data = tmp_path / "reviews.csv"
@@ -559,9 +560,13 @@ def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_p
         "augmented_bow": False,
         "average_last": 0.5,
         "recurrent_decay": 0.5,
+        "target_replication": 0.5,
+        "distill": 0.5,
     }
     run_experiment("sentiment", out, quick=True, options=opts)
     _, meta = RunDirectory(out, mode="resume").load_result("embedding")
     assert meta["averaged_steps"] >= 1
+    assert 0.5 < meta["teacher_oof_accuracy"] <= 1.0 and meta["teacher_cpu_seconds"] > 0
     saved = json.loads((out / "experiment.json").read_text())["options"]
     assert (saved["average_last"], saved["recurrent_decay"]) == (0.5, 0.5)
+    assert saved["target_replication"] == 0.5 and saved["distill"] == 0.5

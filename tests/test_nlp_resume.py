@@ -75,7 +75,8 @@ def test_resume_after_interruption_is_bitwise_exact(tmp_path: Path, monkeypatch,
 @pytest.mark.parametrize("stop_at", [10, 19, 22])  # before the averaged tail, in it, late
 def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypatch, stop_at: int):
     """The running mean of ``average_last`` travels in the checkpoint: a resumed training ends
-    with the same averaged weights (here with ``recurrent_decay``'s second parameter group)."""
+    with the same averaged weights (here with ``recurrent_decay``'s second parameter group and
+    ``target_replication``'s per-step loss)."""
     task, ids, lengths, labels = _data()
     cfg = ClassifierConfig(
         epochs=3,
@@ -86,6 +87,7 @@ def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypat
         checkpoint_every=2,
         average_last=0.4,
         recurrent_decay=0.5,
+        target_replication=0.3,
     )
     ref = _model(task)
     ref_hist = train_classifier(ref, ids, lengths, labels, cfg)  # the last 10 of 24 steps
@@ -103,6 +105,42 @@ def test_resume_with_weight_averaging_is_bitwise_exact(tmp_path: Path, monkeypat
     again = _model(task)  # a finished training resumes to the averaged weights
     train_classifier(again, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True)
     assert torch.equal(again.rnn.weight_hh_l0, ref.rnn.weight_hh_l0)
+
+
+def test_resume_with_a_teacher_is_exact_and_refuses_another_teacher(tmp_path: Path, monkeypatch):
+    """``distill``: a resumed training with the same teacher ends bitwise as an uninterrupted
+    one; the checkpoint holds a checksum of the teacher, so another teacher cannot resume."""
+    task, ids, lengths, labels = _data()
+    teacher = np.random.default_rng(0).random(labels.size)
+    cfg = ClassifierConfig(
+        epochs=2, batch_size=25, lr=1e-2, seed=3, checkpoint_every=2, distill=0.5
+    )
+    ref = _model(task)
+    train_classifier(ref, ids, lengths, labels, cfg, teacher=teacher)
+    ckpt = tmp_path / "checkpoint.safetensors"
+    with monkeypatch.context() as m:
+        m.setattr(_fit, "_loss", _Interrupt(7))
+        with pytest.raises(KeyboardInterrupt):
+            train_classifier(
+                _model(task), ids, lengths, labels, cfg, checkpoint=ckpt, teacher=teacher
+            )
+    with pytest.raises(InvalidParameterError, match="Cannot resume"):
+        train_classifier(
+            _model(task),
+            ids,
+            lengths,
+            labels,
+            cfg,
+            checkpoint=ckpt,
+            resume=True,
+            teacher=1 - teacher,
+        )
+    resumed = _model(task)
+    train_classifier(
+        resumed, ids, lengths, labels, cfg, checkpoint=ckpt, resume=True, teacher=teacher
+    )
+    for (name, a), b in zip(ref.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
 
 
 def test_resume_refuses_another_config(tmp_path: Path):

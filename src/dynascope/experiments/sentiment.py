@@ -48,6 +48,7 @@ from ..nlp import (
     load_texts,
     modifier_effects,
     modifier_ranking,
+    ngram_teacher,
     rank_modifiers,
     rnn_accuracy,
     split_corpus,
@@ -145,7 +146,14 @@ class SentimentOptions(ExperimentOptions):
     ``average_last`` > 0 replaces the trained weights by their mean over that final fraction of
     the training steps (tail averaging; still one network, which the analyses see);
     ``recurrent_decay`` gives the recurrent layer's hidden-to-hidden matrix its own AdamW weight
-    decay (unset: ``weight_decay``, like every other weight). See
+    decay (unset: ``weight_decay``, like every other weight); ``target_replication`` = a adds
+    the loss of every step's readout against the document's label, weighted towards the end
+    (weight a; the final state's loss keeps 1 − a; Lipton et al. 2015). ``distill`` = b
+    trains the final logit also towards a teacher's probability of each training review
+    (weight b, the labels keep 1 − b): :func:`~dynascope.nlp.ngram_teacher`, a naive-Bayes
+    logistic regression on the words and word pairs of the training split, each review scored
+    out of fold (no outside data; the teacher is fitted before training, its CPU time and
+    out-of-fold accuracy are recorded with the training's). See
     :class:`~dynascope.nlp.ClassifierConfig`.
     """
 
@@ -167,6 +175,8 @@ class SentimentOptions(ExperimentOptions):
         "weight_decay": NON_NEGATIVE,
         "recurrent_decay": Maybe(NON_NEGATIVE),
         "average_last": Float(lo=0.0, hi=1.0),
+        "target_replication": _DROPOUT,  # a weight in [0, 1)
+        "distill": _DROPOUT,
         "time_limit": POSITIVE,
         "threads": COUNT,
         "max_train_docs": Int(lo=0),
@@ -205,6 +215,8 @@ class SentimentOptions(ExperimentOptions):
     weight_decay: float = 0.05
     recurrent_decay: float | None = None
     average_last: float = 0.0
+    target_replication: float = 0.0
+    distill: float = 0.0
     time_limit: float = 600.0
     threads: int = 1
     max_train_docs: int = 0
@@ -269,6 +281,8 @@ def encode_corpus(corpus: Corpus, opts: Any, vocab: Vocabulary | None = None) ->
         "test": (ids_te, len_te, corpus.labels[test]),
         "bow_train": [vocab.ids(t) for t in tok_train],
         "bow_test": [vocab.ids(t) for t in tok_test],
+        # the teacher of ``distill`` reads every word of the training documents
+        "tokens_train": tok_train if getattr(opts, "distill", 0.0) > 0 else None,
     }
 
 
@@ -285,7 +299,7 @@ _MODEL_OPTIONS = (
 )
 _TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "weight_decay", "time_limit", "threads")
 #: Training options of ``run sentiment`` that ``run text-classes`` does not have.
-_SENTIMENT_TRAIN_OPTIONS = ("recurrent_decay", "average_last")
+_SENTIMENT_TRAIN_OPTIONS = ("recurrent_decay", "average_last", "target_replication", "distill")
 
 
 def _pick(opts: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -331,6 +345,17 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
     )
     clf = TextClassifier(len(d["vocab"]), n_classes, seed=ctx.seed, **model_kw)
     ids_train, len_train, y_train = d["train"]
+    teacher, teacher_cpu, teacher_acc = None, 0.0, float("nan")
+    if config.distill > 0:
+        if n_classes != 2:
+            raise InvalidParameterError(
+                f"The 'distill' option needs two classes (a teacher's P(class 1)); got "
+                f"{n_classes}. Set distill=0."
+            )
+        cpu0 = time.process_time()
+        teacher = ngram_teacher(d["tokens_train"], y_train, seed=ctx.seed)
+        teacher_cpu = time.process_time() - cpu0
+        teacher_acc = float(np.mean((teacher > 0.5) == y_train))
     hist = train_classifier(
         clf,
         ids_train,
@@ -339,6 +364,7 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
         config,
         checkpoint=ctx.run.checkpoint_path,
         resume=ctx.resume,
+        teacher=teacher,
     )
     acc = classifier_accuracy(clf, *d["test"])
     model = clf.rnn_model()
@@ -355,6 +381,8 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
             "train_seconds": hist.seconds,
             "train_cpu_seconds": hist.cpu_seconds,
             "averaged_steps": hist.averaged_steps,
+            "teacher_cpu_seconds": teacher_cpu,
+            "teacher_oof_accuracy": teacher_acc,
             "epochs_done": len(hist.loss),
             "stopped_early": hist.stopped_early,
             "train_loss": hist.loss,

@@ -4,7 +4,7 @@ Data (:func:`load_movie_reviews`, :func:`load_texts`, :func:`split_corpus`; more
 :func:`load_bbc_news`, :func:`load_imdb_ratings`), tokens
 (:func:`tokenize`, :class:`Vocabulary`, :func:`encode`), classifiers (:class:`TextClassifier`,
 :func:`train_classifier`), baselines (:class:`BagOfWords`, :class:`AugmentedBagOfWords`,
-:class:`ModifierBagOfWords`), the
+:class:`ModifierBagOfWords`; :func:`ngram_teacher`, the soft targets of distillation), the
 analyses (:func:`find_line_attractor`, :func:`word_valence`, :func:`modifier_effects`,
 :func:`rank_modifiers`, :func:`modifier_ranking`, :func:`valence_agreement`,
 :func:`document_states`, :func:`rnn_accuracy`, :func:`attractor_dimension`), the geometry of
@@ -20,6 +20,7 @@ from ._bow import FittedModifierBagOfWords as FittedModifierBagOfWords
 from ._bow import ModifierBagOfWords as ModifierBagOfWords
 from ._bow import bag_of_words_matrix as bag_of_words_matrix
 from ._bow import modified_counts_matrix as modified_counts_matrix
+from ._bow import ngram_teacher as ngram_teacher
 from ._classifier import ClassifierConfig as ClassifierConfig
 from ._classifier import TextClassifier as TextClassifier
 from ._classifier import classifier_accuracy as classifier_accuracy
@@ -94,6 +95,7 @@ __all__ = [
     "load_texts",
     "modifier_effects",
     "modified_counts_matrix",
+    "ngram_teacher",
     "modifier_ranking",
     "participation_ratio",
     "predict_logits",

@@ -31,6 +31,7 @@ __all__ = [
     "ModifierBagOfWords",
     "bag_of_words_matrix",
     "modified_counts_matrix",
+    "ngram_teacher",
 ]
 
 
@@ -62,6 +63,85 @@ def bag_of_words_matrix(
     if binary:
         mat.data[:] = 1.0
     return mat
+
+
+def ngram_teacher(
+    documents: Sequence[Sequence[str]],
+    labels: np.ndarray,
+    *,
+    folds: int = 5,
+    C: float = 0.1,
+    seed: int = 0,
+) -> np.ndarray:
+    """Out-of-fold probabilities of class 1 under a unigram + bigram naive-Bayes logistic
+    regression, the soft targets of :class:`ClassifierConfig`'s ``distill``.
+
+    The model is NBSVM's (Wang & Manning 2012, with a logistic loss): binary indicators of
+    every word and word pair seen in at least two training documents, each scaled by its
+    naive-Bayes log-count ratio ``r = log(p / sum(p)) - log(q / sum(q))`` (``p``, ``q``: one
+    plus the number of class-1 / class-0 documents holding it), then an L2 logistic regression
+    (``C``). The documents are dealt into ``folds`` folds (each class evenly, at random); each
+    document's probability comes from the model fitted on the other folds, so it is not that
+    of a model that has seen the document (in-sample, such a model fits its training documents
+    almost perfectly and its probabilities would be the labels again).
+
+    Parameters
+    ----------
+    documents : sequence of token lists
+        The training documents (:func:`tokenize`), all of their words (no vocabulary cut).
+    labels : array of int
+        0 or 1, one per document (two classes only).
+    folds : int
+        At least 2.
+    C : float
+        Inverse regularisation strength of the logistic regression.
+    seed : int
+        Seed of the fold assignment.
+
+    Returns
+    -------
+    ndarray, shape (n_docs,)
+        P(class 1) of each document.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    owner = "ngram_teacher"
+    folds = check_int(folds, "folds", owner, min_value=2)
+    C = check_float(C, "C", owner, min_value=0.0, min_inclusive=False)
+    seed = check_int(seed, "seed", owner, min_value=0)
+    y = np.asarray(labels)
+    if y.shape != (len(documents),):
+        raise ShapeError(f"labels must have shape (n_docs={len(documents)},); got {y.shape}.")
+    if not np.isin(y, (0, 1)).all() or np.bincount(y.astype(np.int64), minlength=2).min() < folds:
+        raise InvalidParameterError(
+            f"ngram_teacher needs two classes labelled 0 and 1 with at least folds={folds} "
+            f"documents each; got labels {np.unique(y).tolist()} with counts "
+            f"{np.unique(y, return_counts=True)[1].tolist()}."
+        )
+
+    def grams(doc: Sequence[str]) -> list[str]:
+        words = list(doc)
+        return words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]
+
+    # deal each class into the folds evenly, in a random order
+    fold = np.empty(y.size, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    for c in (0, 1):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        fold[idx] = np.arange(idx.size) % folds
+    out = np.zeros(y.size)
+    for k in range(folds):
+        fit, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        vec = CountVectorizer(analyzer=grams, min_df=2, binary=True)
+        x = vec.fit_transform([documents[int(i)] for i in fit])
+        p = 1.0 + np.asarray(x[y[fit] == 1].sum(axis=0)).ravel()
+        q = 1.0 + np.asarray(x[y[fit] == 0].sum(axis=0)).ravel()
+        r = sp.diags(np.log(p / p.sum()) - np.log(q / q.sum()))
+        clf = LogisticRegression(C=C, solver="liblinear", max_iter=2000, random_state=0)
+        clf.fit(x @ r, y[fit])
+        x_held = vec.transform([documents[int(i)] for i in held])
+        out[held] = clf.predict_proba(x_held @ r)[:, 1]
+    return out
 
 
 @dataclass(frozen=True)

@@ -181,11 +181,18 @@ class TextClassifier(nn.Module):
                 f"ids must have shape (batch, time) and lengths (batch,); got {tuple(ids.shape)} "
                 f"and {tuple(lengths.shape)}."
             )
+        return self._logits(ids, lengths, steps=False)[0]
+
+    def _logits(
+        self, ids: torch.Tensor, lengths: torch.Tensor, *, steps: bool
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The final logits and, with ``steps``, the readout of every step's state
+        ``(B, T, n_logits)`` (from the same pass, so with the same dropout masks)."""
         out = self.states(ids)
         last = out[torch.arange(ids.shape[0]), lengths.long() - 1]
         if self.state_dropout > 0:
             last = F.dropout(last, self.state_dropout, training=self.training)
-        return self.out(last)
+        return self.out(last), (self.out(out) if steps else None)
 
     def rnn_model(self) -> RNNModel:
         """The trained RNN and readout as a native dynascope model (a copy of the weights).
@@ -234,6 +241,23 @@ class ClassifierConfig:
         stochastic weight averaging; the network stays one network, which the analyses then
         see). 0 (default): off, the weights of the last step. The running mean is kept in the
         checkpoints, so a resumed training ends the same.
+    target_replication : float
+        Weight ``a`` in [0, 1) of a loss on every step's readout (target replication, Lipton et
+        al. 2015): the training loss is ``(1 - a)`` times that of the final state's logits plus
+        ``a`` times the mean over each document's steps of the loss of the readout of the state
+        after step ``t`` (the document's label as every step's target), weighted by ``t /
+        length`` (towards the end, where more of the document has been read). The readout of a
+        state part-way through a review then already predicts its label, which asks the network
+        to keep its running evidence readable along the way (what a line attractor aligned with
+        the readout does) and sends gradients to early words directly. Training only: the
+        network and its predictions are still the final state's readout. 0 (default): off.
+    distill : float
+        Weight ``b`` in [0, 1) of a second target, a teacher's probability of class 1 for each
+        training document (the ``teacher`` argument of :func:`train_classifier`, e.g.
+        :func:`ngram_teacher`'s out-of-fold probabilities; knowledge distillation, Hinton et
+        al. 2015): the training loss is ``(1 - b)`` times the loss against the labels (with
+        ``target_replication``, that mixture) plus ``b`` times the cross-entropy of the final
+        logit against the teacher's probability. Two classes only. 0 (default): off.
     clip : float
         Gradient-norm clip.
     time_limit : float, optional
@@ -264,6 +288,8 @@ class ClassifierConfig:
     clip: float = 1.0
     recurrent_decay: float | None = None
     average_last: float = 0.0
+    target_replication: float = 0.0
+    distill: float = 0.0
     time_limit: float | None = None
     threads: int | None = None
     seed: int = 0
@@ -281,6 +307,17 @@ class ClassifierConfig:
         if self.recurrent_decay is not None:
             check_float(self.recurrent_decay, "recurrent_decay", owner, min_value=0.0)
         check_float(self.average_last, "average_last", owner, min_value=0.0, max_value=1.0)
+        check_float(
+            self.target_replication,
+            "target_replication",
+            owner,
+            min_value=0.0,
+            max_value=1.0,
+            max_inclusive=False,
+        )
+        check_float(
+            self.distill, "distill", owner, min_value=0.0, max_value=1.0, max_inclusive=False
+        )
         if self.time_limit is not None:
             check_float(self.time_limit, "time_limit", owner, min_value=0.0, min_inclusive=False)
         if self.threads is not None:
@@ -295,7 +332,12 @@ class ClassifierConfig:
         """The options a resumed training must share with the checkpoint (all that change
         the result; not ``verbose``, ``progress``, ``threads``). Options added later are left
         out at their defaults, so that older checkpoints still resume."""
-        later = {"recurrent_decay": None, "average_last": 0.0}
+        later = {
+            "recurrent_decay": None,
+            "average_last": 0.0,
+            "target_replication": 0.0,
+            "distill": 0.0,
+        }
         return {
             k: v
             for k, v in dataclasses.asdict(self).items()

@@ -8,6 +8,7 @@ and writes a checkpoint that a later call resumes bitwise.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import os
@@ -62,6 +63,25 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y)
 
 
+def _step_loss(steps: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Target replication: the loss of every step's logits ``(B, T, K)`` against the document's
+    label, averaged over each document's steps with weights ``t / length`` (t = 1..length; the
+    padded steps after its end weigh 0), then over the documents."""
+    b, t_max, k = steps.shape
+    t = torch.arange(1, t_max + 1, dtype=steps.dtype)
+    n = lengths.to(steps.dtype).unsqueeze(1)
+    w = torch.where(t <= n, t / n, torch.zeros((), dtype=steps.dtype))  # (B, T)
+    w = w / w.sum(dim=1, keepdim=True)  # sum over a document's steps: (length + 1) / 2
+    if k == 1:
+        target = y.to(steps.dtype).unsqueeze(1).expand(b, t_max)
+        each = F.binary_cross_entropy_with_logits(steps[..., 0], target, reduction="none")
+    else:
+        each = F.cross_entropy(
+            steps.reshape(b * t_max, k), y.repeat_interleave(t_max), reduction="none"
+        ).reshape(b, t_max)
+    return (w * each).sum(dim=1).mean()
+
+
 def train_classifier(
     model: TextClassifier,
     ids: np.ndarray,
@@ -71,6 +91,7 @@ def train_classifier(
     *,
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
+    teacher: np.ndarray | None = None,
 ) -> TrainHistory:
     """Train ``model`` in place on padded token ids (see :func:`encode`).
 
@@ -85,6 +106,9 @@ def train_classifier(
         A checkpoint file (safetensors, written atomically; see
         :mod:`dynascope.training._checkpoint`) written every ``config.checkpoint_every`` steps
         and at the end.
+    teacher : ndarray of float, shape (n_docs,), optional
+        A teacher's probability of class 1 for each document, the second target of
+        ``config.distill`` (needed exactly when ``distill`` > 0; see :func:`ngram_teacher`).
     resume : bool
         Continue from ``checkpoint`` when it exists. The resumed training ends bitwise
         identical to an uninterrupted one (same weights, same history), provided the
@@ -97,7 +121,9 @@ def train_classifier(
     Raises
     ------
     InvalidParameterError
-        If ``resume`` finds a checkpoint of a different model or training config.
+        If ``resume`` finds a checkpoint of a different model, training config or teacher; if
+        ``teacher`` is given without ``config.distill`` (or missing with it), is not one
+        probability in [0, 1] per document, or the model has more than two classes.
     """
     ids = np.asarray(ids)
     lengths = np.asarray(lengths)
@@ -108,7 +134,27 @@ def train_classifier(
             f"labels must lie in [0, {model.n_classes - 1}] for a {model.n_classes}-class model; "
             f"got [{labels.min()}, {labels.max()}]."
         )
-    run = _ClassifierRun(model, ids, lengths, labels, config, checkpoint)
+    if (teacher is None) != (config.distill == 0.0):
+        raise InvalidParameterError(
+            "train_classifier needs a teacher exactly when config.distill > 0; got "
+            f"distill={config.distill} and teacher={'None' if teacher is None else 'an array'} "
+            "(pass teacher=ngram_teacher(...) with distill, or neither)."
+        )
+    if teacher is not None:
+        teacher = np.asarray(teacher, dtype=np.float64)
+        if model.n_classes != 2:
+            raise InvalidParameterError(
+                f"distill needs a two-class model (a teacher's P(class 1)); this one has "
+                f"{model.n_classes} classes."
+            )
+        if teacher.shape != labels.shape or not np.all((teacher >= 0) & (teacher <= 1)):
+            bad = teacher[~((teacher >= 0) & (teacher <= 1))]
+            raise InvalidParameterError(
+                f"teacher must hold one probability in [0, 1] per document, shape "
+                f"{labels.shape}; got shape {teacher.shape}"
+                + (f" with values such as {bad[0]}." if bad.size else ".")
+            )
+    run = _ClassifierRun(model, ids, lengths, labels, config, checkpoint, teacher)
     if resume and run.path is not None and run.path.exists():
         run.resume()
     threads = torch.get_num_threads()
@@ -153,8 +199,10 @@ class _ClassifierRun:
         labels: np.ndarray,
         config: ClassifierConfig,
         checkpoint: str | os.PathLike[str] | None,
+        teacher: np.ndarray | None = None,
     ) -> None:
         self.model, self.ids, self.lengths, self.labels = model, ids, lengths, labels
+        self.teacher = None if teacher is None else torch.as_tensor(teacher, dtype=torch.float32)
         self.config = config
         self.rng = np.random.default_rng(config.seed)
         self.total = max(math.ceil(ids.shape[0] / config.batch_size) * config.epochs, 1)
@@ -185,6 +233,10 @@ class _ClassifierRun:
             "hidden": model.hidden,
             "n_words": model.n_words,
         }
+        if teacher is not None:  # the soft targets change the result: a checksum of them
+            self.key["teacher"] = hashlib.sha256(
+                np.ascontiguousarray(teacher, dtype=np.float64).tobytes()
+            ).hexdigest()
         self.first_epoch, self.first_batch = 0, 0
         self.running = (0.0, 0, 0)
         self.epoch_rng_state = self.rng.bit_generator.state
@@ -309,8 +361,21 @@ class _ClassifierRun:
         x = torch.as_tensor(self.ids[batch, :width])
         n = torch.as_tensor(self.lengths[batch])
         self._y = torch.as_tensor(self.labels[batch])
-        self._logits = self.model(x, n)
-        return _loss(self._logits, self._y)
+        a, b = self.config.target_replication, self.config.distill
+        if a == 0.0:
+            self._logits = self.model(x, n)
+            loss = _loss(self._logits, self._y)
+        else:
+            self._logits, steps = self.model._logits(x, n, steps=True)
+            assert steps is not None  # asked for
+            loss = (1.0 - a) * _loss(self._logits, self._y) + a * _step_loss(steps, n, self._y)
+        if b == 0.0:
+            return loss
+        assert self.teacher is not None  # train_classifier checks it
+        soft = F.binary_cross_entropy_with_logits(
+            self._logits[:, 0], self.teacher[torch.as_tensor(batch)]
+        )
+        return (1.0 - b) * loss + b * soft
 
     def after_step(self, item: _Batch, loss_value: float) -> bool:
         """Padding embedding, running loss/accuracy, time limit, checkpoint; True to stop."""
