@@ -558,3 +558,82 @@ def test_gated_subclasses_construct_and_keep_the_step() -> None:
         assert sub.weight_hh.shape == (gates * 5, 5)
         x, u = torch.zeros(3, sub.state_size), torch.ones(3, 2)
         torch.testing.assert_close(sub.step(x, u), ref.step(x, u))
+
+
+@pytest.mark.parametrize("case", sorted(NATIVE_CASES))
+def test_readout_of_kernel_states_is_taken_in_their_time_major_layout(case: str) -> None:
+    """The native kernel's batch-first states are a transposed view of time-major memory; the
+    readout of all of them is taken in that layout without copying them: the outputs equal the
+    batch-first readout of the same states and the gradients of a loss on them equal its
+    (float64, to rounding: the weight gradient sums in another order)."""
+    model = NATIVE_CASES[case]().double()
+    u = torch.randn(5, 9, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    if isinstance(model, LSTM):  # the trainer reads out the kernel's h alone
+        from dynascope.models._native import native_states
+
+        zeros = torch.zeros(5, model.n_hidden, dtype=torch.float64)
+        weights = (model.weight_ih, model.weight_hh, model.bias_ih, model.bias_hh)
+        states = native_states("LSTM", u, zeros, *weights, c0=zeros)
+    else:
+        states = model._trajectory(u, model.initial_state(5), None)
+    width = states.shape[-1]
+    assert not states.is_contiguous() and states.transpose(0, 1).is_contiguous()
+    grads = []
+    for how in ("time-major view", "time-major contiguous", "batch-first"):
+        model.zero_grad()
+        if how == "batch-first":
+            out = model.readout(states.contiguous().view(45, width)).view(5, 9, -1)
+        else:
+            out = model._readout_all(states, contiguous=how == "time-major contiguous")
+            assert out.is_contiguous() == (how == "time-major contiguous")
+        (out.sin() * torch.arange(out.numel(), dtype=out.dtype).view(out.shape)).sum().backward(
+            retain_graph=True
+        )
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    for out, g in grads[:2]:
+        torch.testing.assert_close(out, grads[2][0], rtol=0, atol=1e-13)
+        for a, b in zip(g, grads[2][1], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-12)
+
+
+def test_readout_of_contiguous_states_is_the_batch_first_one() -> None:
+    """States that are not a time-major view (the step loop's stack) take the plain readout."""
+    model = dynascope.VanillaRNN(3, 6, 2, form="x", seed=0).double()
+    states = torch.randn(4, 7, 6, dtype=torch.float64)
+    out = model._readout_all(states, contiguous=False)
+    assert out.is_contiguous()
+    torch.testing.assert_close(out, model.readout(states), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", ["gru", "lstm", "vanilla-h-tanh"])
+def test_training_outputs_leave_nan_to_the_trainer_but_forward_refuses_it(case: str) -> None:
+    """The trainer's outputs-only call checks shapes but does not scan its own inputs for NaN
+    (a NaN reaches the loss, and the trainer stops on it with the step); forward refuses it."""
+    model = NATIVE_CASES[case]()
+    u = torch.zeros(2, 5, 3)
+    u[1, 2, 0] = math.nan
+    out = model._training_outputs(u)
+    assert bool(torch.isnan(out[1, 2:]).all()) and bool(torch.isfinite(out[0]).all())
+    with pytest.raises(InvalidParameterError, match="NaN or Inf"):
+        model(u)
+    with pytest.raises(ShapeError, match="n_in=3"):
+        model._training_outputs(torch.zeros(2, 5, 4))
+
+
+def test_training_outputs_go_through_forward_when_a_hook_is_registered() -> None:
+    """A forward hook (or a subclass's own forward) is honoured: the call then runs forward."""
+    model = dynascope.GRU(3, 6, 2, seed=0)
+    u = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))
+    seen = []
+    handle = model.register_forward_hook(lambda module, args, out: seen.append(out[1]))
+    out = model._training_outputs(u)
+    handle.remove()
+    assert len(seen) == 1 and seen[0] is out
+
+    class Doubled(dynascope.GRU):
+        def forward(self, u, x0=None, *, generator=None):
+            states, outputs = super().forward(u, x0, generator=generator)
+            return states, 2 * outputs
+
+    doubled = Doubled(3, 6, 2, seed=0)
+    torch.testing.assert_close(doubled._training_outputs(u), 2 * model(u)[1])

@@ -12,7 +12,7 @@ import torch
 import dynascope.training._trainer as trainer_module
 from dynascope.exceptions import InvalidParameterError, ModelFileError, TrainingDivergedError
 from dynascope.io import load
-from dynascope.models import GRU, RateRNN
+from dynascope.models import GRU, LSTM, RateRNN
 from dynascope.tasks import FlipFlop, PerceptualDecision, TaskBatch
 from dynascope.training import (
     TrainConfig,
@@ -450,6 +450,27 @@ def test_nan_loss_raises_with_step_and_keeps_last_checkpoint(tmp_path):
     ckpt = read_checkpoint(tmp_path / "checkpoint.safetensors")
     assert ckpt.step == 5
     assert all(bool(torch.isfinite(v).all()) for v in ckpt.model_state.values())
+
+
+class _NaNInputsAfter(_NaNAfter):
+    """The same with NaN in the inputs instead of the targets."""
+
+    def _sample(self, batch_size, rng):
+        b = FlipFlop._sample(self, batch_size, rng)
+        self.calls += 1
+        if self.calls > self.good + 1:
+            b.inputs[0, 3] = np.nan
+        return b
+
+
+@pytest.mark.parametrize("make", [_model, lambda: LSTM(2, 8, 2, seed=0)])
+def test_nan_inputs_stop_training_at_their_step(make):
+    """The trainer's outputs-only path does not scan its inputs for NaN: a NaN input reaches
+    the loss, and training stops at that step with the same error and fixes."""
+    task = _NaNInputsAfter(4, n_bits=2, n_steps=20)
+    with pytest.raises(TrainingDivergedError, match="diverged at step 5: the loss is nan") as info:
+        train(make(), task, BASE)
+    assert "check the task's inputs and targets for NaN" in str(info.value)
 
 
 def test_nan_without_checkpoint_says_so():

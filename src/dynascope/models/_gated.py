@@ -184,7 +184,7 @@ class LSTM(_GatedRNN):
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         h = native_states("LSTM", u, h0, *weights, c0=c0)
-        return F.linear(h, self.weight_out, self.bias_out)
+        return self._readout_all(h, contiguous=False)  # the readout sees h alone
 
 
 def _check_single_layer(module: nn.Module) -> None:
