@@ -58,9 +58,10 @@ def test_closed_form_matches_autograd(name: str, model: dynascope.RNNModel) -> N
     with torch.enable_grad():
         r = net.step(xg, u) - xg
         (g,) = torch.autograd.grad(0.5 * (r * r).sum(), xg)
-    res, grad = cm.residual_grad(x, d)
-    torch.testing.assert_close(res, f_model - x, rtol=0, atol=1e-15)
-    torch.testing.assert_close(grad, g, rtol=1e-12, atol=1e-13)
+    # (stage 1's layout: one state per column)
+    res, grad = cm.residual_grad_cols(x.T.contiguous(), cm.drive_cols(u))
+    torch.testing.assert_close(res.T, f_model - x, rtol=0, atol=1e-14)
+    torch.testing.assert_close(grad.T, g, rtol=1e-12, atol=1e-13)
 
 
 def test_overridden_step_falls_back_to_autograd() -> None:
