@@ -101,10 +101,11 @@ def test_search_finds_the_same_set_as_with_autograd(
     assert fast.counts() == slow.counts()
 
 
-@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6)])
+@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6), (4, 2**63 - 1)])
 def test_row_groups_partition_rows_as_unique_does(k: int, high: int) -> None:
-    """Packed (small ranges) and hashed (large ranges) grouping: the same partition as
-    ``torch.unique(dim=0)``, whatever the numbering."""
+    """Packed (small ranges) and hashed (large ranges, also ranges beyond int64's, as bit
+    patterns of floats have) grouping: the same partition as ``torch.unique(dim=0)``, whatever
+    the numbering."""
     from dynascope.fixedpoints._seeding import row_groups
 
     gen = torch.Generator().manual_seed(k)

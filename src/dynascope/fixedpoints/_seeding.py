@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 
 import torch
 
@@ -130,10 +132,13 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
         return torch.zeros(n, dtype=torch.long, device=cells.device)
     if k < 62:  # (62 columns or more rarely pack: straight to the hash)
         lo, hi = torch.aminmax(cells, dim=0)
-        span = hi - lo + 1
-        if float(torch.log2(span.double()).sum()) < 62:
-            radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
-            return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
+        spans = (hi - lo + 1).tolist()  # (wrapped around, i.e. <= 0, where the range is huge)
+        if min(spans) > 0 and math.prod(spans) < 2**62:
+            radix = torch.tensor(
+                list(itertools.accumulate([1] + spans[:-1], operator.mul)), device=cells.device
+            )
+            packed = torch.mv(cells - lo, radix) if cells.is_cpu else ((cells - lo) * radix).sum(1)
+            return torch.unique(packed, return_inverse=True)[1]
     mult = _hash_multipliers(k).to(cells.device)
     # (wraps around modulo 2^64; integer mat-vec products exist on the CPU only)
     key = torch.mv(cells, mult) if cells.is_cpu else (cells * mult).sum(dim=1)
