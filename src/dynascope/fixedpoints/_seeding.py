@@ -188,10 +188,14 @@ def _join_coarse(
 def _join_within(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
     """For each row, the index of the lowest-``key`` row within ``radius`` (itself included)."""
     out = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    # Columns in increasing key (stable: ties in index order), so that the first column within
+    # radius is the lowest key, the lowest index among equal keys (every row has itself).
+    order = torch.argsort(key, stable=True)
+    x_sorted = x[order]
     for start in range(0, x.shape[0], _JOIN_BLOCK):
         block = slice(start, start + _JOIN_BLOCK)
-        near = torch.cdist(x[block], x) <= radius
-        out[block] = torch.where(near, key[None, :], math.inf).argmin(dim=1)
+        near = (torch.cdist(x[block], x_sorted) <= radius).to(torch.uint8)
+        out[block] = order[near.argmax(dim=1)]  # (argmax: the first maximum)
     return out
 
 
