@@ -73,6 +73,14 @@ def merge_basins(
     # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
     x_rest = x if rest.numel() == n else x[rest]
     cells = torch.floor(x_rest / radius).to(torch.long)
+    coarse: list[torch.Tensor] = []
+    if join == "coarse":
+        # The two coarse grids of the join, labelled once for all points. Points that share a
+        # cell, or that the join can pair, share a coarse cell: when every coarse cell holds one
+        # point, nothing merges (as while the starts are still far apart).
+        coarse = [row_groups((cells + shift) >> COARSE_BITS) for shift in (0, COARSE // 2)]
+        if all(int(c.max()) + 1 == rest.numel() for c in coarse):
+            return leader, of_known
     cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
     first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
@@ -87,7 +95,8 @@ def merge_basins(
         if join == "coarse":
             pos = torch.empty(n, dtype=torch.long, device=x.device)
             pos[rest] = torch.arange(rest.numel(), device=x.device)
-            joined = _join_coarse(x[heads], cells[pos[heads]], key[heads], radius)
+            at = pos[heads]
+            joined = _join_coarse(x[heads], [c[at] for c in coarse], key[heads], radius)
         else:
             joined = _join_within(x[heads], key[heads], radius)
         head_of = torch.arange(n, device=x.device)
@@ -161,21 +170,20 @@ COARSE = 1 << COARSE_BITS
 
 
 def _join_coarse(
-    x: torch.Tensor, cells: torch.Tensor, key: torch.Tensor, radius: float
+    x: torch.Tensor, coarse: list[torch.Tensor], key: torch.Tensor, radius: float
 ) -> torch.Tensor:
     """For each row, a row of lower ``key`` within ``radius`` (itself if none is found): the
     lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell
-    (made from the rows' ``cells`` in the grid of side ``radius``), where it lies within
-    ``radius``. Linear in the rows (no pairwise distances); it misses pairs that straddle a
-    cell boundary of both grids or that do not involve a cell's lowest key, which only leaves
-    them unmerged."""
+    (``coarse``: the rows' cell labels in each, from their cells ``c`` in the grid of side
+    ``radius`` as ``floor((c + shift) / COARSE)``, an arithmetic shift, for shifts 0 and
+    ``COARSE / 2``), where it lies within ``radius``. Linear in the rows (no pairwise
+    distances); it misses pairs that straddle a cell boundary of both grids or that do not
+    involve a cell's lowest key, which only leaves them unmerged."""
     n = x.shape[0]
     out = torch.arange(n, device=x.device)
     order = torch.argsort(key, stable=True)
     rev = order.flip(0)
-    for shift in (0, COARSE // 2):
-        # floor((cells + shift) / COARSE) as an arithmetic shift (COARSE is a power of two)
-        cell = row_groups((cells + shift) >> COARSE_BITS)
+    for cell in coarse:
         first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
         first[cell[rev]] = rev  # the lowest key is written last and wins
         lead = first[cell]
