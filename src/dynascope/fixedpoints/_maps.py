@@ -143,50 +143,52 @@ class _GRUMap(CellMap):
 
     def drive_cols(self, u: torch.Tensor) -> torch.Tensor:
         d = self.drive(u)
+        h = self.w_hh.shape[1]
         if self.b_hh is not None:  # b_hh's r and z blocks enter as the drive does
-            h = self.w_hh.shape[1]
             d[:, : 2 * h] += self.b_hh[: 2 * h]
+        d[:, h : 2 * h].neg_()  # (the z block negated: see residual_grad_cols)
         return d.T.contiguous()
 
     def _cols_weights(self) -> tuple[torch.Tensor | None, ...]:
-        """``W_rz``, ``W_n``, ``b_n`` as a column (or ``None``) and the backward matrix
-        ``W'ᵀ`` (``W_hh`` with its z block negated, transposed), contiguous (cached)."""
+        """``W_rz`` with its z block negated, ``W_n``, ``b_n`` as a column (or ``None``) and the
+        backward matrix ``W'ᵀ`` (``W_hh`` with its z block negated, transposed), contiguous
+        (cached)."""
         if self._cols is None:
             h = self.w_hh.shape[1]
-            w_back = self.w_hh.clone()
-            w_back[h : 2 * h].neg_()
+            w_neg = self.w_hh.clone()
+            w_neg[h : 2 * h].neg_()
             b_n = None if self.b_hh is None else self.b_hh[2 * h :, None].contiguous()
             self._cols = (
-                self.w_hh[: 2 * h].contiguous(), self.w_hh[2 * h :].contiguous(), b_n,
-                w_back.T.contiguous(),
+                w_neg[: 2 * h].contiguous(), self.w_hh[2 * h :].contiguous(), b_n,
+                w_neg.T.contiguous(),
             )  # fmt: skip
         return self._cols
 
     def residual_grad_cols(
         self, x: torch.Tensor, d: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # _coefficients times r, with e = n - x and t = (1 - z) r where r = (1 - z) e:
-        # k_n = t (1 - n²) r_g, k_r = t (1 - n²) h_n r_g (1 - r_g) and -k_z = e t z (the sign
-        # sits in W'), written in place into one (3H, B) array (r_g: the reset gate).
+        # _coefficients times r, with w = 1 - z = σ(-a_z) (the z block of the pre-activations
+        # comes negated: no 1 - z), e = n - x and t = w r where r = w e: k_n = t (1 - n²) r_g,
+        # k_r = t (1 - n²) h_n r_g (1 - r_g) and -k_z = e t z = e t - e t w (the sign sits in
+        # W'), written in place into one (3H, B) array (r_g: the reset gate).
         h, b = x.shape
         w_rz, w_n, b_n, w_back = self._cols_weights()
         assert w_rz is not None and w_n is not None and w_back is not None
-        rz = torch.addmm(d[: 2 * h], w_rz, x).sigmoid_()
-        r, z = rz[:h], rz[h:]
+        rw = torch.addmm(d[: 2 * h], w_rz, x).sigmoid_()
+        r, w = rw[:h], rw[h:]
         h_n = torch.mm(w_n, x) if b_n is None else torch.addmm(b_n, w_n, x)
         n = torch.addcmul(d[2 * h :], r, h_n).tanh_()
         # (one - a with a 0-dim tensor: a Python 1.0 is wrapped into a tensor at every call)
         one = _one(x)
-        omz = one - z
         e = n - x
-        res = e * omz
-        t = res * omz
+        res = e * w
+        t = res * w
         k = torch.empty((3 * h, b), dtype=x.dtype, device=x.device)
         k_r, k_z, k_n = k[:h], k[h : 2 * h], k[2 * h :]
         torch.addcmul(one, n, n, value=-1.0, out=k_n).mul_(t)  # t (1 - n²)
         torch.mul(k_n, h_n, out=k_r).mul_(torch.addcmul(r, r, r, value=-1.0))  # σ' = r - r²
         k_n.mul_(r)
-        torch.mul(e, t, out=k_z).mul_(z)
+        torch.mul(e, t, out=k_z).addcmul_(k_z, w, value=-1.0)
         return res, torch.addmm(t, w_back, k, beta=-1.0)
 
     def jacobians(
