@@ -21,6 +21,8 @@ def _models() -> list[tuple[str, dynascope.RNNModel]]:
         ("wrapped-gru", dynascope.wrap(nn.GRU(3, 5, batch_first=True))),
         ("wrapped-lstm", dynascope.wrap(nn.LSTM(2, 4, batch_first=True))),
         ("wrapped-rnn-relu", dynascope.wrap(nn.RNN(2, 6, nonlinearity="relu", bias=False))),
+        ("wrapped-gru-nobias", dynascope.wrap(nn.GRU(3, 5, bias=False, batch_first=True))),
+        ("wrapped-lstm-nobias", dynascope.wrap(nn.LSTM(2, 4, bias=False, batch_first=True))),
     ]
     for phi in ("tanh", "relu", "softplus", "identity"):
         for form in ("x", "h"):
