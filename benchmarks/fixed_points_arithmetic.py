@@ -71,8 +71,8 @@ def _install(model: dynascope.RNNModel) -> None:
         return
     _INSTALLED.add("shared")
     for kind in (_maps._GRUMap, _maps._LSTMMap):
-        kind.residual_grad = _counting(  # type: ignore[method-assign]
-            "grad", kind.residual_grad, lambda self, x, d: x.shape[0]
+        kind.residual_grad_cols = _counting(  # type: ignore[method-assign]
+            "grad", kind.residual_grad_cols, lambda self, x, d: x.shape[1]  # (one per column)
         )
         kind.jacobians = _counting(  # type: ignore[method-assign]
             "jacobian", kind.jacobians, lambda self, x, u, w=False: x.shape[0]
@@ -81,6 +81,7 @@ def _install(model: dynascope.RNNModel) -> None:
     la.lu_factor_ex = _counting("lu", la.lu_factor_ex, lambda a, **k: a.shape[0])
     la.lu_solve = _counting("lu_solve", la.lu_solve, lambda lu, p, b, **k: lu.shape[0])
     la.solve_ex = _counting("solve", la.solve_ex, lambda a, b, **k: a.shape[0])
+    la.cholesky_ex = _counting("lm", la.cholesky_ex, lambda a, **k: a.shape[0])
 
 
 def _flops(model: dynascope.RNNModel) -> dict[str, float]:
@@ -95,7 +96,8 @@ def _flops(model: dynascope.RNNModel) -> dict[str, float]:
         "jacobian": step + 2 * gates * h + 12 * h,  # coefficients, then diag(k) W
         "lu": 2 * s**3 / 3,
         "lu_solve": 2 * s**2,
-        "solve": 2 * s**3 + 2 * s**3 / 3 + 2 * s**2,  # AᵀA, its LU, the solve (LM steps)
+        "solve": 2 * s**3 / 3 + 2 * s**2,  # LU and solve (Newton distances)
+        "lm": 2 * s**3 + s**3 / 3 + 4 * s**2,  # AᵀA, its Cholesky, two triangular solves
     }
 
 

@@ -757,3 +757,21 @@ def test_coarse_join_merges_straddling_clusters_only_within_the_radius() -> None
     moved = torch.where(leader != torch.arange(500))[0]
     assert moved.numel() > 0
     assert (key[leader[moved]] < key[moved]).all()
+
+
+@pytest.mark.parametrize("a,b", [(0.99, 1.01), (3.99, 4.01), (7.9, 8.05)])
+def test_merge_basins_coarse_pairs_only_the_join_finds(a: float, b: float) -> None:
+    """Two points within the radius in different fine cells (radius 1 here), among points far
+    apart: the first pair shares a cell of the unshifted coarse grid, the others one of the
+    shifted grid only (a boundary of the first). Each pair merges onto its lower key; the
+    far-apart points, whose coarse cells hold one point each, do not (the merge returns at
+    once when every coarse cell holds one point: the same result)."""
+    from dynascope.fixedpoints._seeding import merge_basins
+
+    far = 100.0 * torch.arange(1, 6, dtype=torch.float64)[:, None].repeat(1, 3)
+    pair = torch.tensor([[a, 0.5, 0.5], [b, 0.5, 0.5]], dtype=torch.float64)
+    key = torch.tensor([2.0, 1.0, 3.0, 4.0, 5.0, 6.0, 7.0], dtype=torch.float64)
+    leader, of_known = merge_basins(torch.cat([pair, far]), key, 1.0, join="coarse")
+    assert leader.tolist() == [1, 1, 2, 3, 4, 5, 6] and (of_known == -1).all()
+    leader, _ = merge_basins(far, key[2:], 1.0, join="coarse")
+    assert leader.tolist() == list(range(5))

@@ -21,6 +21,8 @@ def _models() -> list[tuple[str, dynascope.RNNModel]]:
         ("wrapped-gru", dynascope.wrap(nn.GRU(3, 5, batch_first=True))),
         ("wrapped-lstm", dynascope.wrap(nn.LSTM(2, 4, batch_first=True))),
         ("wrapped-rnn-relu", dynascope.wrap(nn.RNN(2, 6, nonlinearity="relu", bias=False))),
+        ("wrapped-gru-nobias", dynascope.wrap(nn.GRU(3, 5, bias=False, batch_first=True))),
+        ("wrapped-lstm-nobias", dynascope.wrap(nn.LSTM(2, 4, bias=False, batch_first=True))),
     ]
     for phi in ("tanh", "relu", "softplus", "identity"):
         for form in ("x", "h"):
@@ -58,9 +60,10 @@ def test_closed_form_matches_autograd(name: str, model: dynascope.RNNModel) -> N
     with torch.enable_grad():
         r = net.step(xg, u) - xg
         (g,) = torch.autograd.grad(0.5 * (r * r).sum(), xg)
-    res, grad = cm.residual_grad(x, d)
-    torch.testing.assert_close(res, f_model - x, rtol=0, atol=1e-15)
-    torch.testing.assert_close(grad, g, rtol=1e-12, atol=1e-13)
+    # (stage 1's layout: one state per column)
+    res, grad = cm.residual_grad_cols(x.T.contiguous(), cm.drive_cols(u))
+    torch.testing.assert_close(res.T, f_model - x, rtol=0, atol=1e-14)
+    torch.testing.assert_close(grad.T, g, rtol=1e-12, atol=1e-13)
 
 
 def test_overridden_step_falls_back_to_autograd() -> None:
@@ -100,10 +103,11 @@ def test_search_finds_the_same_set_as_with_autograd(
     assert fast.counts() == slow.counts()
 
 
-@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6)])
+@pytest.mark.parametrize("k,high", [(3, 5), (19, 100), (64, 10**6), (4, 2**63 - 1)])
 def test_row_groups_partition_rows_as_unique_does(k: int, high: int) -> None:
-    """Packed (small ranges) and hashed (large ranges) grouping: the same partition as
-    ``torch.unique(dim=0)``, whatever the numbering."""
+    """Packed (small ranges) and hashed (large ranges, also ranges beyond int64's, as bit
+    patterns of floats have) grouping: the same partition as ``torch.unique(dim=0)``, whatever
+    the numbering."""
     from dynascope.fixedpoints._seeding import row_groups
 
     gen = torch.Generator().manual_seed(k)

@@ -8,7 +8,8 @@ whole batch of states at once,
 - the map ``F(x, u)`` with the same tensor operations as the model's ``step`` (the same
   numbers), from an input drive computed once per input;
 - the gradient of :math:`q = \\tfrac12\\|F(x) - x\\|^2`, :math:`(J - I)^\\top r`, without an
-  autograd graph (stage 1 of the search);
+  autograd graph (stage 1 of the search, on points stored one per column: every gate block is
+  then a contiguous block of rows, and every elementwise operation runs on contiguous memory);
 - the Jacobians :math:`\\partial F/\\partial x` and :math:`\\partial F/\\partial u` as dense
   batches, without ``vmap(jacrev)`` (stage 2, Newton distances, linearisation).
 
@@ -54,8 +55,16 @@ class CellMap:
         """``F(x, u)`` from the drive ``d = drive(u)``."""
         raise NotImplementedError
 
-    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``r = F(x) - x`` and the gradient of ``q = ½‖r‖²``, ``(J - I)ᵀ r``."""
+    def drive_cols(self, u: torch.Tensor) -> torch.Tensor:
+        """Stage 1's per-point data from the inputs ``u`` ``(B, n_in)``, one column per point
+        ``(G, B)`` (the drive, with the recurrent biases that enter it alike folded in)."""
+        raise NotImplementedError
+
+    def residual_grad_cols(
+        self, x: torch.Tensor, d: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``r = F(x) - x`` and the gradient of ``q = ½‖r‖²``, ``(J - I)ᵀ r``, for states stored
+        one per column, ``x`` ``(S, B)``, with ``d = drive_cols(u)``; both ``(S, B)``."""
         raise NotImplementedError
 
     def jacobians(
@@ -108,6 +117,7 @@ class _GRUMap(CellMap):
 
     def __init__(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> None:
         self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
+        self._cols: tuple[torch.Tensor | None, ...] | None = None
 
     def drive(self, u: torch.Tensor) -> torch.Tensor:
         return F.linear(u, self.w_ih, self.b_ih)
@@ -131,27 +141,55 @@ class _GRUMap(CellMap):
         c_z = (x - n) * z * (1.0 - z)
         return c_r, c_z, c_n, r, z, f
 
-    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # The coefficients of _coefficients times r, with fewer intermediate arrays (this runs
-        # at every stage-1 iteration): r = (1 - z)(n - x), and the gate blocks of k are written
-        # in place.
-        h = x.shape[1]
-        gh = F.linear(x, self.w_hh, self.b_hh)
-        rz = torch.sigmoid(d[:, : 2 * h] + gh[:, : 2 * h])
-        r, z, h_n = rz[:, :h], rz[:, h:], gh[:, 2 * h :]
-        n = torch.tanh(torch.addcmul(d[:, 2 * h :], r, h_n))
+    def drive_cols(self, u: torch.Tensor) -> torch.Tensor:
+        d = self.drive(u)
+        h = self.w_hh.shape[1]
+        if self.b_hh is not None:  # b_hh's r and z blocks enter as the drive does
+            d[:, : 2 * h] += self.b_hh[: 2 * h]
+        d[:, h : 2 * h].neg_()  # (the z block negated: see residual_grad_cols)
+        return d.T.contiguous()
+
+    def _cols_weights(self) -> tuple[torch.Tensor | None, ...]:
+        """``W_rz`` with its z block negated, ``W_n``, ``b_n`` as a column (or ``None``) and the
+        backward matrix ``W'ᵀ`` (``W_hh`` with its z block negated, transposed), contiguous
+        (cached)."""
+        if self._cols is None:
+            h = self.w_hh.shape[1]
+            w_neg = self.w_hh.clone()
+            w_neg[h : 2 * h].neg_()
+            b_n = None if self.b_hh is None else self.b_hh[2 * h :, None].contiguous()
+            self._cols = (
+                w_neg[: 2 * h].contiguous(), self.w_hh[2 * h :].contiguous(), b_n,
+                w_neg.T.contiguous(),
+            )  # fmt: skip
+        return self._cols
+
+    def residual_grad_cols(
+        self, x: torch.Tensor, d: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # _coefficients times r, with w = 1 - z = σ(-a_z) (the z block of the pre-activations
+        # comes negated: no 1 - z), e = n - x and t = w r where r = w e: k_n = t (1 - n²) r_g,
+        # k_r = t (1 - n²) h_n r_g (1 - r_g) and -k_z = e t z = e t - e t w (the sign sits in
+        # W'), written in place into one (3H, B) array (r_g: the reset gate).
+        h, b = x.shape
+        w_rz, w_n, b_n, w_back = self._cols_weights()
+        assert w_rz is not None and w_n is not None and w_back is not None
+        rw = torch.addmm(d[: 2 * h], w_rz, x).sigmoid_()
+        r, w = rw[:h], rw[h:]
+        h_n = torch.mm(w_n, x) if b_n is None else torch.addmm(b_n, w_n, x)
+        n = torch.addcmul(d[2 * h :], r, h_n).tanh_()
         # (one - a with a 0-dim tensor: a Python 1.0 is wrapped into a tensor at every call)
         one = _one(x)
-        omz = one - z
         e = n - x
-        res = e * omz
-        k = torch.empty_like(gh)
-        k_r, k_z, k_n = k[:, :h], k[:, h : 2 * h], k[:, 2 * h :]
-        g_n = (res * omz).mul_(one - n * n)  # c_n r
-        torch.mul(g_n, r, out=k_n)
-        torch.mul(k_n, h_n, out=k_r).mul_(one - r)  # c_r r = c_n r h_n r (1 - r)
-        torch.mul(e, res, out=k_z).mul_(z).mul_(omz).neg_()  # c_z r = -(n - x) z (1 - z) r
-        return res, torch.addcmul(k @ self.w_hh, omz, res, value=-1.0)
+        res = e * w
+        t = res * w
+        k = torch.empty((3 * h, b), dtype=x.dtype, device=x.device)
+        k_r, k_z, k_n = k[:h], k[h : 2 * h], k[2 * h :]
+        torch.addcmul(one, n, n, value=-1.0, out=k_n).mul_(t)  # t (1 - n²)
+        torch.mul(k_n, h_n, out=k_r).mul_(torch.addcmul(r, r, r, value=-1.0))  # σ' = r - r²
+        k_n.mul_(r)
+        torch.mul(e, t, out=k_z).addcmul_(k_z, w, value=-1.0)
+        return res, torch.addmm(t, w_back, k, beta=-1.0)
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
@@ -175,7 +213,7 @@ class _LSTMMap(CellMap):
     def __init__(self, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, n_hidden: int) -> None:
         self.w_ih, self.w_hh, self.b_ih, self.b_hh = w_ih, w_hh, b_ih, b_hh
         self.n_hidden = n_hidden
-        self._gates_t: tuple[list[torch.Tensor], list[torch.Tensor] | None] | None = None
+        self._cols: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def drive(self, u: torch.Tensor) -> torch.Tensor:
         return F.linear(u, self.w_ih, self.b_ih)
@@ -193,44 +231,57 @@ class _LSTMMap(CellMap):
     def step(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         return self._gates(x, d)[-1]
 
-    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # The residual carried back to c' (through h' = o tanh c') is gc = r_c + o (1 - tanh²c')
-        # r_h. Each gate's pre-activation is its own contiguous (B, H) array (one product per
-        # gate): elementwise work on column slices of a (B, 4H) array runs row by row, about
-        # twice as slow at H = 32.
-        nh = self.n_hidden
-        h, c = x[:, :nh], x[:, nh:].contiguous()
-        w_t, bias = self._gate_weights()
-        pre = [torch.addmm(d[:, k * nh : (k + 1) * nh], h, w_t[k]) for k in range(4)]
-        if bias is not None:
-            for k in range(4):
-                pre[k].add_(bias[k])
-        i, f, o = torch.sigmoid(pre[0]), torch.sigmoid(pre[1]), torch.sigmoid(pre[3])
-        g = torch.tanh(pre[2])
-        c_next = torch.addcmul(f * c, i, g)
-        tc = torch.tanh(c_next)
-        r_h = torch.mul(o, tc).sub_(h)
-        r_c = c_next.sub_(c)
-        one = _one(x)
-        gc = torch.addcmul(r_c, (one - tc * tc).mul_(o), r_h)
-        ka = torch.empty_like(d)
-        torch.addcmul(i, i, i, value=-1.0, out=pre[0]).mul_(g).mul_(gc)  # σ'(a_i) g gc
-        torch.addcmul(f, f, f, value=-1.0, out=pre[1]).mul_(c).mul_(gc)  # σ'(a_f) c gc
-        torch.mul(g, g, out=pre[2]).neg_().add_(one).mul_(i).mul_(gc)  # tanh'(a_g) i gc
-        torch.addcmul(o, o, o, value=-1.0, out=pre[3]).mul_(tc).mul_(r_h)  # σ'(a_o) tanh c' r_h
-        torch.cat(pre, dim=1, out=ka)
-        res = torch.cat([r_h, r_c], dim=1)
-        grad = torch.cat([(ka @ self.w_hh).sub_(r_h), f.mul_(gc).sub_(r_c)], dim=1)
-        return res, grad
+    def drive_cols(self, u: torch.Tensor) -> torch.Tensor:
+        d = self.drive(u)
+        if self.b_hh is not None:
+            d = d + self.b_hh
+        return d[:, self._order()].T.contiguous()
 
-    def _gate_weights(self) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
-        """Per gate: ``W_hh`` block transposed (contiguous) and ``b_hh`` block (cached)."""
-        if self._gates_t is None:
-            nh = self.n_hidden
-            w_t = [self.w_hh[k * nh : (k + 1) * nh].T.contiguous() for k in range(4)]
-            b = None if self.b_hh is None else [self.b_hh[k * nh : (k + 1) * nh] for k in range(4)]
-            self._gates_t = (w_t, b)
-        return self._gates_t
+    def _order(self) -> torch.Tensor:
+        """Rows of the gate blocks in the order i, f, o, g (the three sigmoid gates together)."""
+        nh, dev = self.n_hidden, self.w_hh.device
+        return torch.cat([torch.arange(k * nh, (k + 1) * nh, device=dev) for k in (0, 1, 3, 2)])
+
+    def _cols_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``W_hh`` in gate order i, f, o, g and its transpose, contiguous (cached)."""
+        if self._cols is None:
+            w = self.w_hh[self._order()].contiguous()
+            self._cols = (w, w.T.contiguous())
+        return self._cols
+
+    def residual_grad_cols(
+        self, x: torch.Tensor, d: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # The residual carried back to c' (through h' = o tanh c') is gc = r_c + o (1 - tanh²c')
+        # r_h; the gate coefficients (order i, f, o, g) are σ'(a_i) g gc, σ'(a_f) c gc,
+        # σ'(a_o) tanh c' r_h and tanh'(a_g) i gc.
+        nh, b = self.n_hidden, x.shape[1]
+        h, c = x[:nh], x[nh:]
+        w, w_t = self._cols_weights()
+        act = torch.addmm(d, w, h)
+        act[: 3 * nh].sigmoid_()
+        act[3 * nh :].tanh_()
+        i, f, o, g = act.chunk(4)
+        c_next = torch.addcmul(f * c, i, g)
+        tc = c_next.tanh()
+        res, grad = torch.empty_like(x), torch.empty_like(x)
+        r_h = torch.mul(o, tc, out=res[:nh]).sub_(h)
+        r_c = torch.sub(c_next, c, out=res[nh:])
+        one = _one(x)
+        gc = torch.addcmul(one, tc, tc, value=-1.0).mul_(o).mul_(r_h).add_(r_c)
+        ka = torch.empty((4 * nh, b), dtype=x.dtype, device=x.device)
+        sig = act[: 3 * nh]
+        torch.addcmul(sig, sig, sig, value=-1.0, out=ka[: 3 * nh])  # σ (1 - σ)
+        torch.addcmul(one, g, g, value=-1.0, out=ka[3 * nh :])  # 1 - tanh²
+        ka_i, ka_f, ka_o, ka_g = ka.chunk(4)
+        ka[: 2 * nh].view(2, nh, b).mul_(gc)
+        ka_i.mul_(g)
+        ka_f.mul_(c)
+        ka_o.mul_(tc).mul_(r_h)
+        ka_g.mul_(i).mul_(gc)
+        torch.addmm(r_h, w_t, ka, beta=-1.0, out=grad[:nh])
+        torch.mul(f, gc, out=grad[nh:]).sub_(r_c)
+        return res, grad
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False
@@ -297,12 +348,6 @@ class _DenseMap(CellMap):
             return ((rates @ self.n) / self.m.shape[0]) @ self.m.T
         return F.linear(rates, self.w, self.b_rec)
 
-    def _recurrent_t(self, g: torch.Tensor) -> torch.Tensor:
-        """``gᵀ W`` (the transpose of :meth:`_recurrent`'s linear part)."""
-        if self.m is not None:
-            return ((g @ self.m) / self.m.shape[0]) @ self.n.T
-        return g @ self.w
-
     def _w_rows(self, k: torch.Tensor) -> torch.Tensor:
         """``diag(k) W`` as a batch ``(B, S, S)`` (the h form: full-rank ``W`` only)."""
         return k[:, :, None] * self.w
@@ -322,19 +367,39 @@ class _DenseMap(CellMap):
             return self._recurrent(self.phi(x)) + d
         return x + self.alpha * (self._recurrent(self.phi(x)) + d - x)
 
-    def residual_grad(self, x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def drive_cols(self, u: torch.Tensor) -> torch.Tensor:
+        d = self.drive(u)
+        if self.b_rec is not None:  # (it enters as the drive does, in every form)
+            d = d + self.b_rec
+        return d.T.contiguous()
+
+    def _rec_cols(self, rates: torch.Tensor) -> torch.Tensor:
+        """``W rates`` (no bias) for states stored one per column."""
+        if self.m is not None:
+            return self.m @ ((self.n.T @ rates) / self.m.shape[0])
+        return self.w @ rates
+
+    def _rec_t_cols(self, g: torch.Tensor) -> torch.Tensor:
+        """``Wᵀ g`` for states stored one per column."""
+        if self.m is not None:
+            return self.n @ ((self.m.T @ g) / self.m.shape[0])
+        return self.w.T @ g
+
+    def residual_grad_cols(
+        self, x: torch.Tensor, d: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.form == "h":
-            pre = self._recurrent(x) + d
+            pre = self._rec_cols(x).add_(d)
             out = self.phi(pre)
             res = out - x
-            return res, self._recurrent_t(_dphi(self.name, pre, out) * res) - res
+            return res, self._rec_t_cols(_dphi(self.name, pre, out) * res).sub_(res)
         rates = self.phi(x)
         slope = _dphi(self.name, x, rates)
+        res = self._rec_cols(rates).add_(d).sub_(x)
         if self.form == "x":
-            res = self._recurrent(rates) + d - x
-            return res, slope * self._recurrent_t(res) - res
-        res = x + self.alpha * (self._recurrent(rates) + d - x) - x
-        return res, self.alpha * (slope * self._recurrent_t(res) - res)
+            return res, (slope * self._rec_t_cols(res)).sub_(res)
+        res.mul_(self.alpha)
+        return res, (slope * self._rec_t_cols(res)).sub_(res).mul_(self.alpha)
 
     def jacobians(
         self, x: torch.Tensor, u: torch.Tensor, wrt_input: bool = False

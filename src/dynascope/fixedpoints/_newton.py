@@ -338,8 +338,11 @@ class DenseNewton:
         diag = lhs.diagonal(dim1=1, dim2=2)
         scale = diag.mean(dim=1).clamp_min(1e-300)
         diag.add_((mu[idx] * scale)[:, None])  # AᵀA + μ·scale·I, in place
+        # (symmetric positive definite: Cholesky, about half the time of a pivoted LU solve;
+        # where rounding makes it fail, info3 > 0 and the step is rejected)
         with single_threaded_lapack():
-            d3, info3 = torch.linalg.solve_ex(lhs, -(at @ rl.unsqueeze(2)))
+            chol, info3 = torch.linalg.cholesky_ex(lhs)
+            d3 = torch.cholesky_solve(-(at @ rl.unsqueeze(2)), chol)
         trial = xa[idx] + d3.squeeze(2)
         r3 = _norms(model, trial, ua[idx])
         ok3 = (info3 == 0) & torch.isfinite(r3) & (r3 < rn[idx])

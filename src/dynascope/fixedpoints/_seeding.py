@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 
 import torch
 
@@ -71,6 +73,14 @@ def merge_basins(
     # Cells of a grid of side ``radius``: the point of lowest key in each cell leads it.
     x_rest = x if rest.numel() == n else x[rest]
     cells = torch.floor(x_rest / radius).to(torch.long)
+    coarse: list[torch.Tensor] = []
+    if join == "coarse":
+        # The two coarse grids of the join, labelled once for all points. Points that share a
+        # cell, or that the join can pair, share a coarse cell: when every coarse cell holds one
+        # point, nothing merges (as while the starts are still far apart).
+        coarse = [row_groups((cells + shift) >> COARSE_BITS) for shift in (0, COARSE // 2)]
+        if all(int(c.max()) + 1 == rest.numel() for c in coarse):
+            return leader, of_known
     cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
     first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
@@ -85,7 +95,8 @@ def merge_basins(
         if join == "coarse":
             pos = torch.empty(n, dtype=torch.long, device=x.device)
             pos[rest] = torch.arange(rest.numel(), device=x.device)
-            joined = _join_coarse(x[heads], cells[pos[heads]], key[heads], radius)
+            at = pos[heads]
+            joined = _join_coarse(x[heads], [c[at] for c in coarse], key[heads], radius)
         else:
             joined = _join_within(x[heads], key[heads], radius)
         head_of = torch.arange(n, device=x.device)
@@ -130,10 +141,13 @@ def row_groups(cells: torch.Tensor) -> torch.Tensor:
         return torch.zeros(n, dtype=torch.long, device=cells.device)
     if k < 62:  # (62 columns or more rarely pack: straight to the hash)
         lo, hi = torch.aminmax(cells, dim=0)
-        span = hi - lo + 1
-        if float(torch.log2(span.double()).sum()) < 62:
-            radix = torch.cumprod(torch.cat([span.new_ones(1), span[:-1]]), dim=0)
-            return torch.unique(((cells - lo) * radix).sum(dim=1), return_inverse=True)[1]
+        spans = (hi - lo + 1).tolist()  # (wrapped around, i.e. <= 0, where the range is huge)
+        if min(spans) > 0 and math.prod(spans) < 2**62:
+            radix = torch.tensor(
+                list(itertools.accumulate([1] + spans[:-1], operator.mul)), device=cells.device
+            )
+            packed = torch.mv(cells - lo, radix) if cells.is_cpu else ((cells - lo) * radix).sum(1)
+            return torch.unique(packed, return_inverse=True)[1]
     mult = _hash_multipliers(k).to(cells.device)
     # (wraps around modulo 2^64; integer mat-vec products exist on the CPU only)
     key = torch.mv(cells, mult) if cells.is_cpu else (cells * mult).sum(dim=1)
@@ -156,21 +170,20 @@ COARSE = 1 << COARSE_BITS
 
 
 def _join_coarse(
-    x: torch.Tensor, cells: torch.Tensor, key: torch.Tensor, radius: float
+    x: torch.Tensor, coarse: list[torch.Tensor], key: torch.Tensor, radius: float
 ) -> torch.Tensor:
     """For each row, a row of lower ``key`` within ``radius`` (itself if none is found): the
     lowest-key row of its cell in two grids of side ``COARSE * radius`` offset by half a cell
-    (made from the rows' ``cells`` in the grid of side ``radius``), where it lies within
-    ``radius``. Linear in the rows (no pairwise distances); it misses pairs that straddle a
-    cell boundary of both grids or that do not involve a cell's lowest key, which only leaves
-    them unmerged."""
+    (``coarse``: the rows' cell labels in each, from their cells ``c`` in the grid of side
+    ``radius`` as ``floor((c + shift) / COARSE)``, an arithmetic shift, for shifts 0 and
+    ``COARSE / 2``), where it lies within ``radius``. Linear in the rows (no pairwise
+    distances); it misses pairs that straddle a cell boundary of both grids or that do not
+    involve a cell's lowest key, which only leaves them unmerged."""
     n = x.shape[0]
     out = torch.arange(n, device=x.device)
     order = torch.argsort(key, stable=True)
     rev = order.flip(0)
-    for shift in (0, COARSE // 2):
-        # floor((cells + shift) / COARSE) as an arithmetic shift (COARSE is a power of two)
-        cell = row_groups((cells + shift) >> COARSE_BITS)
+    for cell in coarse:
         first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
         first[cell[rev]] = rev  # the lowest key is written last and wins
         lead = first[cell]
@@ -183,10 +196,14 @@ def _join_coarse(
 def _join_within(x: torch.Tensor, key: torch.Tensor, radius: float) -> torch.Tensor:
     """For each row, the index of the lowest-``key`` row within ``radius`` (itself included)."""
     out = torch.empty(x.shape[0], dtype=torch.long, device=x.device)
+    # Columns in increasing key (stable: ties in index order), so that the first column within
+    # radius is the lowest key, the lowest index among equal keys (every row has itself).
+    order = torch.argsort(key, stable=True)
+    x_sorted = x[order]
     for start in range(0, x.shape[0], _JOIN_BLOCK):
         block = slice(start, start + _JOIN_BLOCK)
-        near = torch.cdist(x[block], x) <= radius
-        out[block] = torch.where(near, key[None, :], math.inf).argmin(dim=1)
+        near = (torch.cdist(x[block], x_sorted) <= radius).to(torch.uint8)
+        out[block] = order[near.argmax(dim=1)]  # (argmax: the first maximum)
     return out
 
 
