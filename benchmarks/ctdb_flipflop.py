@@ -36,6 +36,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from dynascope.recordings import (
@@ -47,6 +48,7 @@ from dynascope.recordings import (
     write_nwb,
 )
 from dynascope.recordings._fitrun import fit_run
+from dynascope.report import RunDirectory
 
 
 def _cpu() -> float:
@@ -67,9 +69,19 @@ def main() -> None:
         "initial state for every trial",
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generator and the fit")
+    parser.add_argument(
+        "--data-seed", type=int, default=None,
+        help="seed of the dataset (trials, which neurons read which latents and are held out, "
+        "spikes); default --seed",
+    )
     parser.add_argument("--out", default="runs/ctdb")
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument(
+        "--no-nwb", action="store_true",
+        help="fit the recordings in memory instead of through the NWB file (the same numbers: "
+        "the file reads back exactly; for sweeps over datasets)",
+    )
     parser.add_argument(
         "--quick", action="store_true",
         help="200 trials, a generator trained 150 steps, 60 fit steps (a smoke run)",
@@ -92,24 +104,33 @@ def main() -> None:
     cached = cache.exists()
     t = time.perf_counter()
     generator = ctdb_flipflop_generator(n_train_steps=gen_steps, seed=args.seed, cache=cache)
+    data_seed = args.seed if args.data_seed is None else args.data_seed
+    # one file and run directory per dataset when it is not the generator's seed
+    suffix = "" if data_seed == args.seed else f"_data{data_seed}"
     t_gen = time.perf_counter() - t
     print(f"generator: {'loaded from cache' if cached else 'trained'} in {t_gen:.1f} s")
 
     t = time.perf_counter()
-    data = make_ctdb_flipflop(generator, n_trials=n_trials, seed=args.seed)
+    data = make_ctdb_flipflop(generator, n_trials=n_trials, seed=data_seed)
     rec = data.recordings
-    nwb = write_nwb(rec, out / f"ctdb_3bff_{tag}.nwb", overwrite=True)
+    nwb = None if args.no_nwb else write_nwb(rec, out / f"ctdb_3bff_{tag}{suffix}.nwb",
+                                             overwrite=True)
     t_data = time.perf_counter() - t
     t = time.perf_counter()
-    back = load_recordings(nwb)
+    back = rec if nwb is None else load_recordings(nwb)
     t_load = time.perf_counter() - t
     assert back.latents is not None and back.true_rates is not None
     truth = ctdb_scores(back, back.true_rates, back.latents)
     print(
         f"data: {rec.activity.shape} counts, {len(rec.heldout_units)} held-out units, "
-        f"{len(rec.trials('train'))}/{len(rec.trials('valid'))} train/valid trials, "
-        f"mean {rec.activity.mean():.3f} spikes per bin; made and written to NWB "
-        f"({nwb.stat().st_size / 1e6:.0f} MB) in {t_data:.1f} s, read back in {t_load:.1f} s"
+        f"{len(rec.trials('train'))}/{len(rec.trials('valid'))} train/valid trials (data seed "
+        f"{data_seed}), "
+        f"mean {rec.activity.mean():.3f} spikes per bin; made "
+        + (
+            "(no NWB file: fitted in memory)" if nwb is None
+            else f"and written to NWB ({nwb.stat().st_size / 1e6:.0f} MB)"
+        )
+        + f" in {t_data:.1f} s, read back in {t_load:.1f} s"
     )
     print(
         "the generator's own rates and latents (the ceiling): "
@@ -118,11 +139,11 @@ def main() -> None:
         f"co-bps {CTDB_3BFF_GRU.co_bps:.3f}"
     )
 
-    run_dir = out / f"fit_{tag}"
+    run_dir = out / f"fit_{tag}{suffix}"
     shutil.rmtree(run_dir, ignore_errors=True)
     t, c = time.perf_counter(), _cpu()
     result = fit_run(
-        nwb, run_dir, model="gru", reference=cache, n_hidden=args.n_hidden,
+        back if nwb is None else nwb, run_dir, model="gru", reference=cache, n_hidden=args.n_hidden,
         likelihood="poisson", link="exp", n_steps=args.fit_steps, lr=args.lr,
         batch_size=args.batch_size, eval_every=args.eval_every, dtype=args.dtype,
         seed=args.seed, checkpoint_every=100, progress=False,
@@ -138,6 +159,14 @@ def main() -> None:
     for line in result.lines:
         print(f"  {line}")
     s = result.summary
+    pairs, _ = RunDirectory(run_dir, mode="resume").load_result("fixed_point_recovery")
+    saddle = pairs["saddle_index"] == 1
+    print(
+        f"matched saddles: {int(saddle.sum())}, within half the separation (the former rule) "
+        f"{int((pairs['distances'][saddle] <= 0.5).sum())}; distances "
+        f"{np.round(np.sort(pairs['distances'][saddle]), 3).tolist()}, margins max "
+        f"{pairs['margins'][saddle].max(initial=0.0):.3f}"
+    )
     print(
         "leading time constants at matched points: median |ln(τ_fit/τ_true)| = "
         f"{s.get('tau_log_error', float('nan')):.3f}"

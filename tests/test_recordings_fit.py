@@ -22,6 +22,7 @@ from dynascope.networks import planted_network
 from dynascope.recordings import Recordings, fit_to_recordings, save_recordings
 from dynascope.recordings._fit import bits_per_spike
 from dynascope.recordings._fitrun import fit_run
+from dynascope.report import RunDirectory
 
 
 def _decision(n_trials: int = 32, noise: float = 0.01, seed: int = 0):
@@ -229,6 +230,11 @@ def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
             assert c["text"] in report["summary"]
     summary = json.loads((out / "metrics_summary.json").read_text())
     assert summary["n_attractors"] == 2 and summary["ref_attractors_found"] == 2
+    # the matched pairs behind the counts: 2 attractors and 1 saddle, each unambiguous
+    pairs, _ = RunDirectory(out, mode="resume").load_result("fixed_point_recovery")
+    assert sorted(pairs["saddle_index"].tolist()) == [0, 0, 1]
+    assert pairs["pairs"].shape == (3, 2) and (pairs["margins"] < 1).all()
+    assert (pairs["distances"] <= 1).all()
     again = CliRunner().invoke(main, args)
     assert again.exit_code != 0 and "resume" in again.output
     resumed = CliRunner().invoke(main, [*args, "--resume"])

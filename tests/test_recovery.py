@@ -97,6 +97,67 @@ def test_missing_points_and_wrong_kinds_are_not_recovered(
     assert none.summary() == "0/8 attractors, 0/12 saddles recovered"
 
 
+def _saddles_moved(
+    fps: FixedPoints, fraction: float, toward_neighbour: bool, only_first: bool = False
+) -> FixedPoints:
+    """Each index-1 saddle (or the first) moved by ``fraction`` of the distance to its nearest
+    other saddle: toward that saddle, or along a direction orthogonal to every other saddle
+    within twice that distance (then, for fraction < 1, still nearer its own place than any
+    other saddle)."""
+    kind = np.flatnonzero(fps.is_fixed & (fps.saddle_index == 1))
+    x = fps.x_star.copy()
+    rng = np.random.default_rng(2)
+    for i in kind[:1] if only_first else kind:
+        others = fps.x_star[kind[kind != i]] - fps.x_star[i]
+        dist = np.linalg.norm(others, axis=1)
+        sep = dist.min()
+        if toward_neighbour:
+            step = others[np.argmin(dist)] / sep
+        else:
+            q, _ = np.linalg.qr(others[dist < 2 * sep].T)  # the near saddles' directions
+            step = rng.standard_normal(x.shape[1])
+            step -= q @ (q.T @ step)
+            step /= np.linalg.norm(step)
+        x[i] = fps.x_star[i] + fraction * sep * step
+    return replace(fps, x_star=x)
+
+
+def test_an_unambiguous_match_beyond_half_the_separation_is_recovered(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # 0.7 of the way to the nearest other saddle, but sideways: each mapped saddle is still
+    # nearer its partner than any other saddle, so it is recovered (not under the former ½ rule)
+    _, x, fps = system
+    moved = _saddles_moved(fps, 0.7, toward_neighbour=False)
+    r = fixed_point_recovery(fps, moved, x, x)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    saddles = r.pair_kinds == "saddle"
+    assert np.allclose(r.distances[saddles], 0.7, atol=1e-3)
+    assert (r.margins < 1.0).all() and r.margins[saddles].min() > 0.5
+    assert fixed_point_recovery(fps, moved, x, x, match_tol=0.5).summary() == (
+        "8/8 attractors, 0/12 saddles recovered"
+    )
+
+
+def test_an_ambiguous_match_is_not_recovered(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # one saddle moved 0.6 of the way toward the nearest other saddle: within the tolerance
+    # (1), but nearer another true saddle than its partner, so it is not recovered
+    _, x, fps = system
+    first = np.flatnonzero(fps.is_fixed & (fps.saddle_index == 1))[0]
+    moved = _saddles_moved(fps, 0.6, toward_neighbour=True, only_first=True)
+    r = fixed_point_recovery(fps, moved, x, x)
+    assert (r.attractors_recovered, r.saddles_recovered) == (8, 11)
+    assert first not in r.pairs[:, 0]
+    # moved 0.4 of the way: nearer its partner (margin 0.4 / 0.6), recovered
+    near = fixed_point_recovery(
+        fps, _saddles_moved(fps, 0.4, toward_neighbour=True, only_first=True), x, x
+    )
+    assert near.saddles_recovered == 12
+    assert near.margins[near.pairs[:, 0] == first] == pytest.approx(0.4 / 0.6, abs=2e-3)
+
+
 def test_time_constants_are_compared(
     system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
 ) -> None:

@@ -171,12 +171,16 @@ class FixedPointRecovery:
     the other one would also have to predict whatever else the fitted model holds), and paired
     with the true points of the same kind (attractors with attractors, index-1 saddles with
     index-1 saddles) by a minimum-total-distance assignment. A pair recovers its true point
-    when the mapped distance is at most ``match_tol`` times the distance from that true point
-    to the nearest other true point of its kind (at the default ½, the mapped point is nearer
-    its partner than any other point of that kind could be). The tolerance is relative to the
-    separation of the points, not to the spread of the states: an imperfect map (state R²
-    below 1) displaces every mapped point by a fraction of the spread, which says nothing
-    about whether the right point was found.
+    when the match is unambiguous and close: the mapped point is nearer its partner than any
+    other true point of that kind, and the mapped distance is at most ``match_tol`` times the
+    distance from the partner to the nearest other true point of its kind (at the default 1,
+    the mapped point is nearer its partner than that neighbour is; at ½ the first condition
+    always holds, since no other point of the kind can then be nearer). The tolerance is
+    relative to the separation of the points, not to the spread of the states: an imperfect
+    map (state R² below 1) displaces every mapped point by a fraction of the spread, which
+    says nothing about whether the right point was found. Points of another kind are not
+    competitors: a point's kind (its number of unstable modes) is known, so an index-1 saddle
+    cannot be mistaken for an attractor however near it is.
 
     Attributes
     ----------
@@ -191,6 +195,10 @@ class FixedPointRecovery:
     distances : ndarray, shape (n_matched,)
         Distance of each pair in the true state space, relative to the distance from the true
         point to its nearest other true point of its kind.
+    margins : ndarray, shape (n_matched,)
+        Distance of each pair over the distance from the mapped fitted point to the nearest
+        other true point of its kind (below 1 for every recovered pair: how unambiguous the
+        match is; 0 when the kind has one point).
     tau_true, tau_fit : ndarray, shape (n_matched,)
         Leading time constant of each pair (in ``dt`` units; the slowest decaying mode at an
         attractor, the unstable mode's e-folding time at a saddle), as a magnitude.
@@ -206,6 +214,7 @@ class FixedPointRecovery:
     pairs: np.ndarray
     pair_kinds: np.ndarray
     distances: np.ndarray
+    margins: np.ndarray
     tau_true: np.ndarray
     tau_fit: np.ndarray
     tau_log_error: float
@@ -231,7 +240,7 @@ def fixed_point_recovery(
     true_states: Any,
     fit_states: Any,
     *,
-    match_tol: float = 0.5,
+    match_tol: float = 1.0,
     ridge: float = 1e-6,
 ) -> FixedPointRecovery:
     """How many of the true system's attractors and index-1 saddles the fitted model has.
@@ -244,9 +253,11 @@ def fixed_point_recovery(
     true_states, fit_states : array, shape (trials, time, size_true) and (…, size_fit)
         Both systems' states on the same trials: the affine map between them is fitted here
         (ridge regression on all samples).
-    match_tol : float, default 0.5
+    match_tol : float, default 1.0
         Largest matched distance, relative to the distance from the true point to its nearest
-        other true point of its kind.
+        other true point of its kind; a match must also be unambiguous (the mapped point
+        nearer its partner than any other true point of the kind: implied when
+        ``match_tol <= 0.5``, the rule before this default).
     ridge : float, default 1e-6
         Ridge penalty of the map (relative to the mean variance of the fitted states).
 
@@ -274,7 +285,8 @@ def fixed_point_recovery(
         }
 
     kt, kf = kinds(true_points), kinds(fit_points)
-    rows_l, cols_l, ratio_l, kind_l = [], [], [], []
+    map_ft: tuple[np.ndarray, np.ndarray] | None = None
+    rows_l, cols_l, ratio_l, margin_l, kind_l = [], [], [], [], []
     for kind in ("attractor", "saddle"):
         it, jf = kt[kind], kf[kind]
         if not it.size or not jf.size:
@@ -291,10 +303,21 @@ def fixed_point_recovery(
         nearest = sep.min(1) / spread
         r, c = cmp.matches[:, 1], cmp.matches[:, 0]
         ratio = cmp.distance / nearest[r]
-        ok = ratio <= match_tol
+        if map_ft is None:  # the map compare_fixed_points (which checked the shapes) used
+            xf = np.asarray(fit_states, float).reshape(-1, fit_points.x_star.shape[1])
+            map_ft = _fit_map(xf, xt, ridge)
+        # unambiguous: the partner is the nearest true point of the kind to the mapped point
+        mapped = fit_points.x_star[jf[c]] @ map_ft[0] + map_ft[1]
+        d = np.linalg.norm(mapped[:, None] - true_points.x_star[it][None], axis=-1)
+        d_partner = d[np.arange(len(r)), r]
+        d[np.arange(len(r)), r] = np.inf
+        d_other = d.min(1) if len(it) > 1 else np.full(len(r), np.inf)
+        margin = d_partner / d_other
+        ok = (ratio <= match_tol) & (margin < 1.0)
         rows_l.append(it[r[ok]])
         cols_l.append(jf[c[ok]])
         ratio_l.append(ratio[ok])
+        margin_l.append(margin[ok])
         kind_l += [kind] * int(ok.sum())
     pairs = np.stack(
         [
@@ -317,6 +340,7 @@ def fixed_point_recovery(
         pairs=pairs,
         pair_kinds=kinds_arr,
         distances=np.concatenate(ratio_l or [np.zeros(0)]),
+        margins=np.concatenate(margin_l or [np.zeros(0)]),
         tau_true=tt,
         tau_fit=tf,
         tau_log_error=float(np.median(log_err[finite])) if finite.any() else float("nan"),

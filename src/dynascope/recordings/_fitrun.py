@@ -12,6 +12,9 @@ or a data-constrained one (:func:`fit_constrained`), and writes (names from
       results/fit_readout.npz  encoder and readout weights, with the fit's settings (for a
                                constrained fit: its units and the held-out readout)
       results/fixed_points.npz the fitted network's fixed points (zero input)
+      results/fixed_point_recovery.npz  with a reference: its matched attractors and index-1
+                               saddles (fixed_point_recovery's pairs, saddle_index 0 or 1,
+                               distances, margins, tau_true, tau_fit)
       metrics_summary.json     the headline numbers
       report.json, report.html fit quality, held-out scores, fixed points and their stability,
                                the comparison with a reference model when one is given
@@ -320,6 +323,11 @@ def fit_run(
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0, fit_graph=graph)
         true_fps = find_attractors_and_saddles(ref_model, rec.latents, seed=seed)
         found = fixed_point_recovery(true_fps, fps, rec.latents, states)
+        run.save_result("fixed_point_recovery", {
+            "pairs": found.pairs, "saddle_index": (found.pair_kinds == "saddle").astype(int),
+            "distances": found.distances, "margins": found.margins,
+            "tau_true": found.tau_true, "tau_fit": found.tau_fit,
+        })
         r.update(
             ref_attractors=found.n_attractors, ref_attractors_found=found.attractors_recovered,
             ref_saddles=found.n_saddles, ref_saddles_found=found.saddles_recovered,
@@ -604,8 +612,9 @@ def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
         f"The reference model {Path(reference).name} against the fit, on the recorded trials: "
         "affine maps between the two state spaces (held-out trials), and the reference's fixed "
         "attractors and index-1 saddles matched kind by kind to the fit's through the affine map "
-        "between the latents (a match lies within half the distance from the reference point to "
-        "its nearest other point of the same kind; dynascope.analysis.fixed_point_recovery). "
+        "between the latents (a match is nearer its partner than any other reference point of "
+        "the same kind, and no farther from it than the nearest of those; "
+        "dynascope.analysis.fixed_point_recovery). "
         "Both networks' fixed points are searched from visited states and from the midpoints "
         "between their attractors (dynascope.analysis.find_attractors_and_saddles)."
     )
