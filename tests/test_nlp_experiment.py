@@ -56,6 +56,8 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
         assert len(metrics["network_modifiers"]) == 2
         assert 0.0 <= metrics["modifier_bow_test_accuracy"] <= 1.0
     assert 0.0 <= metrics["rnn_test_accuracy"] <= 1.0
+    assert metrics["stopped_early"] is False
+    assert metrics["train_steps"][0] == metrics["train_steps"][1] > 0
     assert {"pca_variance_2pc", "augmented_bow_test_accuracy"} <= set(metrics)
     assert (out / "weights.safetensors").exists()
     assert (out / "results" / "embedding.npz").exists()
@@ -69,6 +71,28 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
     assert again.exists()
     metrics2 = json.loads((out / "metrics_summary.json").read_text())
     assert metrics2["rnn_test_accuracy"] == metrics["rnn_test_accuracy"]
+
+
+def test_sentiment_run_cut_by_its_time_limit_says_so_first(tmp_path, rng):
+    """A training that ``time_limit`` cuts (here after its first step) is recorded as cut,
+    and the report's summary opens with it (after the notice that the network failed, where
+    it did: the cut is then the first thing said about it)."""
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    out = tmp_path / "run"
+    opts = {**TINY, "data_path": str(data), "time_limit": 1e-9, "augmented_bow": False}
+    run_experiment("sentiment", out, quick=True, options=opts)
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["stopped_early"] is True
+    done, planned = metrics["train_steps"]
+    assert done == 1 and planned == 3 * 8  # 3 epochs of 128 training reviews in batches of 16
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    if "\n\n" in summary:  # the failing notice, then the rest
+        assert summary.startswith("This 8-unit GRU has not learned to classify")
+    assert summary.split("\n\n")[-1].startswith(
+        "The training was CUT SHORT by its time limit (0 CPU seconds) after 1 of 24 steps, "
+        "1 of 3 epochs begun"
+    )
 
 
 def test_sentiment_experiment_option_errors(tmp_path):

@@ -421,8 +421,28 @@ def _simplex(r: SentimentResults) -> bool | None:
     return all(d == c - 1 for c, _, d, _ in _class_rows(r))
 
 
+def _training_done(r: SentimentResults) -> str:
+    """How far a cut training went: steps and epochs done of those planned."""
+    if r.steps_done < 0:  # an older run's embedding file did not record its steps
+        return f"{r.epochs_done} of {r.epochs_planned} epochs begun"
+    return (
+        f"{r.steps_done} of {r.steps_planned} steps, {r.epochs_done} of {r.epochs_planned} "
+        "epochs begun"
+    )
+
+
 #: The sentiment report's claims (DESIGN §12): every sentence of its summary is one of these.
 CLAIMS = (
+    Claim(
+        "training_complete", lambda r: not r.stopped_early,
+        lambda r: {"time_limit": r.time_limit, "done": _training_done(r),
+                   "steps_done": r.steps_done},
+        "",
+        "The training was CUT SHORT by its time limit ({time_limit:.0f} CPU seconds) after "
+        "{done}: this is not the network its settings train, and what follows describes the "
+        "cut network (raise time_limit, or lower epochs).",
+        value="steps_done", relation="all planned steps done (time_limit not reached)",
+    ),
     at_least(
         SOLVED, "accuracy", SUCCESS_LEVEL, _cites,
         "A {n_hidden}-unit {cell} classifies {data} test documents with {accuracy:.1%} "
@@ -486,6 +506,7 @@ CLAIMS = (
 )  # fmt: skip
 
 _SUMMARY = (
+    "training_complete",  # a cut training is said first
     SOLVED,
     "rnn_beats_bag_of_words",
     "modifier_bow_closes_gap",
@@ -500,5 +521,11 @@ def summarize(r: SentimentResults) -> str:
     """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
     verdicts = evaluate(CLAIMS, r)
     if verdicts.holds("line_attractor") is None:  # nothing found: said in the sections
-        return verdicts.say(SOLVED, "rnn_beats_bag_of_words", "classes_learned", "classes_simplex")
+        return verdicts.say(
+            "training_complete",
+            SOLVED,
+            "rnn_beats_bag_of_words",
+            "classes_learned",
+            "classes_simplex",
+        )
     return verdicts.say(*_SUMMARY)

@@ -333,12 +333,10 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
     RNN (weights.safetensors) and the embedding/vocabulary (result ``embedding``)."""
     opts = ctx.options
     bow = None
+    # evidence_init and distill are options of ``run sentiment`` only, whose data has two
+    # classes (``_data`` checks it); ``run text-classes`` refuses them as unknown options, and
+    # the library checks the classes again (``ngram_teacher``, ``train_classifier``)
     if getattr(opts, "evidence_init", 0.0) > 0:
-        if n_classes != 2:
-            raise InvalidParameterError(
-                f"The 'evidence_init' option needs two classes (one evidence coordinate); got "
-                f"{n_classes}. Set evidence_init=0."
-            )
         bow = BagOfWords(C=opts.bow_C).fit(d["bow_train"], d["train"][2], d["vocab"])
     model_kw, config = train_options(
         opts, ctx.seed, bow, checkpoint_every=CHECKPOINT_EVERY, progress=ctx.progress
@@ -347,11 +345,6 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
     ids_train, len_train, y_train = d["train"]
     teacher, teacher_cpu, teacher_acc = None, 0.0, float("nan")
     if config.distill > 0:
-        if n_classes != 2:
-            raise InvalidParameterError(
-                f"The 'distill' option needs two classes (a teacher's P(class 1)); got "
-                f"{n_classes}. Set distill=0."
-            )
         cpu0 = time.process_time()
         teacher = ngram_teacher(d["tokens_train"], y_train, seed=ctx.seed)
         teacher_cpu = time.process_time() - cpu0
@@ -384,7 +377,11 @@ def train_text_classifier(ctx: RunContext, d: dict[str, Any], n_classes: int) ->
             "teacher_cpu_seconds": teacher_cpu,
             "teacher_oof_accuracy": teacher_acc,
             "epochs_done": len(hist.loss),
+            "epochs_planned": config.epochs,
+            "steps_done": hist.steps,
+            "steps_planned": hist.planned_steps,
             "stopped_early": hist.stopped_early,
+            "time_limit": config.time_limit,
             "train_loss": hist.loss,
             "train_accuracy": hist.train_accuracy,
             "threads": opts.threads,
@@ -677,6 +674,13 @@ def _corpus_fields(
         "max_len": opts.max_len,
         "n_test": len(d["test"][2]),
         "train_seconds": float(meta.get("train_seconds", float("nan"))),
+        # how far the training went (embedding files of older runs lack the steps: -1)
+        "stopped_early": bool(meta.get("stopped_early", False)),
+        "steps_done": int(meta.get("steps_done", -1)),
+        "steps_planned": int(meta.get("steps_planned", -1)),
+        "epochs_done": int(meta.get("epochs_done", -1)),
+        "epochs_planned": int(meta.get("epochs_planned", opts.epochs)),
+        "time_limit": float(meta.get("time_limit", opts.time_limit)),
         "n_init": opts.n_init,
         "modifier_threshold": opts.modifier_threshold,
     }
