@@ -33,9 +33,11 @@ run); the test split is never read. ``--fold I`` (repeatable) runs only those fo
 line per fold, then a pooled line (correct answers over all validated reviews); each fold's
 line carries its per-review correctness (``correct_hex``, packed bits), so that
 ``--compare A.jsonl B.jsonl`` (lines written with ``--out``) pairs two recipes per fold and
-per review: per-fold differences, their mean and standard error, and the reviews only one of
-the two gets right. ``--cache DIR`` keeps each fold's teacher probabilities (``distill``) in
-DIR, keyed by the fitting reviews and the seed, so recipes that share a teacher fit it once.
+per review: per-fold differences, their standard error over the folds, the pooled difference
+with its paired (McNemar) standard error, and the reviews only one of the two gets right.
+``--cache DIR`` keeps each fold's teacher probabilities (``distill``) in DIR, keyed by the
+fitting reviews and the seed, so recipes that share a teacher fit it once (its CPU time then
+counts in the first recipe's training only).
 
 Usage with folds::
 
@@ -282,6 +284,11 @@ def compare(path_a: str, path_b: str) -> None:
                 "b_minus_a_per_fold": [round(float(x), 4) for x in d],
                 "b_minus_a_pooled": round((only_b - only_a) / n, 5),
                 "se_over_folds": round(se, 5),
+                # the paired (McNemar) standard error of the pooled difference, from the
+                # reviews the two recipes answer differently
+                "se_reviews": round(
+                    float(np.sqrt(only_a + only_b - (only_b - only_a) ** 2 / n) / n), 5
+                ),
                 "reviews_only_a_right": only_a,
                 "reviews_only_b_right": only_b,
                 "n": n,
