@@ -563,10 +563,11 @@ def test_beats_bow_preset_is_valid_sentiment_options():
 
     path = Path(__file__).parents[1] / "examples" / "sentiment" / "beats-bow.toml"
     opts = SentimentOptions(**read_options_file(path))
-    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
-    assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
+    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.25)
+    assert (opts.max_len, opts.vocab_size, opts.epochs, opts.distill) == (800, 10000, 4, 0.8)
     assert opts.class_counts == () and not opts.augmented_bow
-    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R2, see RESULTS.md
+    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R6, see RESULTS.md
+    assert opts.target_replication == 0.0
 
 
 def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_path, rng):
