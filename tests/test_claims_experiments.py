@@ -607,6 +607,21 @@ def test_sentiment_learned_network_reads_as_a_line_attractor() -> None:
     assert "closing 86% of the gap between the RNN (87.00%) and the plain bag of words" in text
 
 
+def test_sentiment_modifier_bow_below_the_bag_of_words_closes_none_of_the_gap() -> None:
+    """A bag of words with the network's modifiers that falls below the plain one closes
+    none of the gap (its share is negative), and the words say so, not "only −3%"."""
+    from dynascope.experiments import sentiment
+
+    r = replace(sentiment_results(), modifier_bow_accuracy=0.79)  # RNN 0.87, BoW 0.80
+    assert r.gap_share == pytest.approx(-1 / 7)
+    assert _verdicts(sentiment, r)["modifier_bow_closes_gap"] is False
+    text = sentiment.summarize(r)
+    assert "reaches 79.00%, closing none (-14%) of the gap between the RNN (87.00%)" in text
+    assert "closing only" not in text
+    little = replace(sentiment_results(), modifier_bow_accuracy=0.81)
+    assert "reaches 81.00%, closing only 14% of the gap" in sentiment.summarize(little)
+
+
 def test_sentiment_training_cut_by_the_time_limit_is_said_first() -> None:
     """A training that ``time_limit`` cut says so before anything else, with the steps and
     epochs done of those planned; the same results uncut say nothing about it."""

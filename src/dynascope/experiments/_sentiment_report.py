@@ -357,6 +357,12 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
         "n_modifiers": len(r.network_modifiers),
         "modifiers": _n_modifiers(r),
         "gap_share": r.gap_share,
+        # a negative share (below the plain bag of words) closes none of the gap
+        "closing_only": (
+            f"closing none ({r.gap_share:.0%})"
+            if r.gap_share < 0
+            else f"closing only {r.gap_share:.0%}"
+        ),
         "no_gap": _no_gap(r),
         "pc2": float(r.pca_ratio[:2].sum()) if r.pca_ratio.size else float("nan"),
         "top_eig": top,
@@ -474,7 +480,7 @@ CLAIMS = (
         "RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the network's "
         "advantage is its modifier words, as Maheswaranathan & Sussillo (2020) found.",
         "The bag of words with the network's own {modifiers} and their measured "
-        "factors reaches {modifier_bow:.2%}, closing only {gap_share:.0%} of the gap between "
+        "factors reaches {modifier_bow:.2%}, {closing_only} of the gap between "
         "the RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the "
         "network's advantage is not explained by these modifiers.",
         "{no_gap}",
