@@ -1,7 +1,8 @@
 """The sentiment report: figures, sections and summary, every assertion from a claim.
 
-The claims (:data:`CLAIMS`, DESIGN §12) decide what the summary and the sections may say: that
-the classifier learned its task, how it compares with the bag of words, whether it integrates
+The claims (:data:`CLAIMS`, DESIGN §12) decide what the summary and the sections may say:
+whether the training ran to its end (a cut one is said first), that the classifier learned its
+task, how it compares with the bag of words, whether it integrates
 along a line attractor, whether word valences match the bag of words, and for the synthetic
 C-class tasks whether the network learned and what dimension its attractor measures.
 """
