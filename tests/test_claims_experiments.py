@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from dynascope.experiments._stages import summary_with_notice
 from dynascope.report import SOLVED, evaluate, failing_notice, sections_to_json
 
 # ----------------------------------------------------------------------------------- helpers
@@ -565,7 +566,8 @@ def sentiment_results(accuracy: float = 0.87, class_acc: float = 0.9, dim: int =
     return SentimentResults(
         cell="gru", n_hidden=h, data_name="imdb", n_documents=1000, n_duplicates=0,
         vocab_size=1000, max_len=60, n_test=200, rnn_accuracy=accuracy, train_seconds=3.0,
-        bow_accuracy=0.80, bow_seconds=1.0, window=3, augmented_accuracy=0.81,
+        stopped_early=False, steps_done=30, steps_planned=30, epochs_done=3, epochs_planned=3,
+        time_limit=600.0, bow_accuracy=0.80, bow_seconds=1.0, window=3, augmented_accuracy=0.81,
         augmented_seconds=1.0, augmented_factors={"not": -0.5}, n_analysis_docs=30,
         pca_ratio=np.r_[0.9, 0.05, np.full(h - 2, 0.05 / (h - 2))],
         final_logits=rng.normal(size=30), n_init=64, line_status="fixed points",
@@ -603,6 +605,53 @@ def test_sentiment_learned_network_reads_as_a_line_attractor() -> None:
     assert "where they stop is the network's verdict" in text
     # the network's own modifiers close (0.86 - 0.80) / (0.87 - 0.80) of the gap (#29)
     assert "closing 86% of the gap between the RNN (87.00%) and the plain bag of words" in text
+
+
+def test_sentiment_modifier_bow_below_the_bag_of_words_closes_none_of_the_gap() -> None:
+    """A bag of words with the network's modifiers that falls below the plain one closes
+    none of the gap (its share is negative), and the words say so, not "only −3%"."""
+    from dynascope.experiments import sentiment
+
+    r = replace(sentiment_results(), modifier_bow_accuracy=0.79)  # RNN 0.87, BoW 0.80
+    assert r.gap_share == pytest.approx(-1 / 7)
+    assert _verdicts(sentiment, r)["modifier_bow_closes_gap"] is False
+    text = sentiment.summarize(r)
+    assert "reaches 79.00%, closing none (-14%) of the gap between the RNN (87.00%)" in text
+    assert "closing only" not in text
+    little = replace(sentiment_results(), modifier_bow_accuracy=0.81)
+    assert "reaches 81.00%, closing only 14% of the gap" in sentiment.summarize(little)
+
+
+def test_sentiment_training_cut_by_the_time_limit_is_said_first() -> None:
+    """A training that ``time_limit`` cut says so before anything else, with the steps and
+    epochs done of those planned; the same results uncut say nothing about it."""
+    from dynascope.experiments import sentiment
+
+    whole = sentiment_results()
+    assert _verdicts(sentiment, whole)["training_complete"] is True
+    assert sentiment.summarize(whole).startswith("A 16-unit GRU classifies")
+    assert "CUT SHORT" not in _text(sentiment, whole)
+    cut = replace(whole, stopped_early=True, steps_done=250, steps_planned=468, epochs_done=2)
+    assert _verdicts(sentiment, cut) == {**_verdicts(sentiment, whole), "training_complete": False}
+    summary = sentiment.summarize(cut)
+    assert summary.startswith(
+        "The training was CUT SHORT by its time limit (600 CPU seconds) after 250 of 468 "
+        "steps, 2 of 3 epochs begun: this is not the network its settings train"
+    )
+    assert summary.endswith(sentiment.summarize(whole))  # the rest unchanged
+    # first even before a failure to learn, and without a line attractor
+    failed = replace(cut, rnn_accuracy=0.52, line_status="none")
+    text = sentiment.summarize(failed)
+    assert text.startswith("The training was CUT SHORT")
+    assert "This 16-unit GRU has not learned to classify imdb" in text
+    # the report's summary puts the failing notice first; the cut is what it says next
+    shown = summary_with_notice(sentiment.CLAIMS, text, failed)
+    notice, rest = shown.split("\n\n")
+    assert notice.startswith("This 16-unit GRU has not learned") and "CUT" not in notice
+    assert rest.startswith("The training was CUT SHORT")
+    # an older run whose embedding file did not record its steps
+    old = replace(cut, steps_done=-1, steps_planned=-1)
+    assert "after 2 of 3 epochs begun:" in sentiment.summarize(old)
 
 
 def test_sentiment_quick_three_class_run_that_does_not_learn_says_so() -> None:

@@ -393,6 +393,7 @@ def test_training_learns_evidence_task_deterministically():
         models.append(m)
     assert hist.loss[-1] < 0.5 * hist.loss[0]
     assert len(hist.loss) == 4 and hist.steps == 4 * 19 and not hist.stopped_early
+    assert hist.planned_steps == 4 * 19
     ti, tl, ty = task.sample(300, seed=2)
     assert classifier_accuracy(models[0], ti, tl, ty) > 0.85
     assert np.array_equal(predict_logits(models[0], ti, tl), predict_logits(models[1], ti, tl))
@@ -404,6 +405,7 @@ def test_training_time_limit_and_weight_decay():
     m = TextClassifier(len(task.vocabulary), 2, embed_dim=4, hidden=4, seed=0)
     hist = train_classifier(m, ids, lengths, labels, ClassifierConfig(epochs=50, time_limit=1e-6))
     assert hist.stopped_early and hist.steps == 1 and len(hist.loss) == 1
+    assert hist.planned_steps == 50 * 4  # 200 documents in batches of 64
     # strong decay shrinks the weights compared with none (weight_decay reaches AdamW)
     norms = []
     for wd in (0.0, 20.0):

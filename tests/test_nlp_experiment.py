@@ -56,6 +56,8 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
         assert len(metrics["network_modifiers"]) == 2
         assert 0.0 <= metrics["modifier_bow_test_accuracy"] <= 1.0
     assert 0.0 <= metrics["rnn_test_accuracy"] <= 1.0
+    assert metrics["stopped_early"] is False
+    assert metrics["train_steps"][0] == metrics["train_steps"][1] > 0
     assert {"pca_variance_2pc", "augmented_bow_test_accuracy"} <= set(metrics)
     assert (out / "weights.safetensors").exists()
     assert (out / "results" / "embedding.npz").exists()
@@ -69,6 +71,28 @@ def test_sentiment_experiment_on_users_csv(tmp_path, rng):
     assert again.exists()
     metrics2 = json.loads((out / "metrics_summary.json").read_text())
     assert metrics2["rnn_test_accuracy"] == metrics["rnn_test_accuracy"]
+
+
+def test_sentiment_run_cut_by_its_time_limit_says_so_first(tmp_path, rng):
+    """A training that ``time_limit`` cuts (here after its first step) is recorded as cut,
+    and the report's summary opens with it (after the notice that the network failed, where
+    it did: the cut is then the first thing said about it)."""
+    data = tmp_path / "reviews.csv"
+    _write_reviews(data, rng)
+    out = tmp_path / "run"
+    opts = {**TINY, "data_path": str(data), "time_limit": 1e-9, "augmented_bow": False}
+    run_experiment("sentiment", out, quick=True, options=opts)
+    metrics = json.loads((out / "metrics_summary.json").read_text())
+    assert metrics["stopped_early"] is True
+    done, planned = metrics["train_steps"]
+    assert done == 1 and planned == 3 * 8  # 3 epochs of 128 training reviews in batches of 16
+    summary = json.loads((out / "report.json").read_text())["summary"]
+    if "\n\n" in summary:  # the failing notice, then the rest
+        assert summary.startswith("This 8-unit GRU has not learned to classify")
+    assert summary.split("\n\n")[-1].startswith(
+        "The training was CUT SHORT by its time limit (0 CPU seconds) after 1 of 24 steps, "
+        "1 of 3 epochs begun"
+    )
 
 
 def test_sentiment_experiment_option_errors(tmp_path):
@@ -539,10 +563,11 @@ def test_beats_bow_preset_is_valid_sentiment_options():
 
     path = Path(__file__).parents[1] / "examples" / "sentiment" / "beats-bow.toml"
     opts = SentimentOptions(**read_options_file(path))
-    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.4)
-    assert (opts.max_len, opts.vocab_size, opts.epochs) == (800, 10000, 3)
+    assert (opts.evidence_init, opts.embed_dim, opts.word_dropout) == (3.0, 16, 0.25)
+    assert (opts.max_len, opts.vocab_size, opts.epochs, opts.distill) == (800, 10000, 4, 0.8)
     assert opts.class_counts == () and not opts.augmented_bow
-    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R2, see RESULTS.md
+    assert opts.average_last == 0.0 and opts.recurrent_decay is None  # R6, see RESULTS.md
+    assert opts.target_replication == 0.0
 
 
 def test_sentiment_weight_averaging_and_recurrent_decay_reach_the_training(tmp_path, rng):

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from dynascope.exceptions import InvalidParameterError
 from dynascope.experiments import run_experiment
 from dynascope.experiments import text_classes as tc
 from dynascope.experiments._text_classes_report import CLAIMS, learned_level, narrate, summarize
@@ -143,3 +144,13 @@ def test_text_classes_end_to_end_on_a_tiny_corpus(tmp_path, monkeypatch) -> None
     again = json.loads((out / "metrics_summary.json").read_text())
     assert again["rnn_accuracy"] == metrics["rnn_accuracy"]
     assert again["final_dim90"] == metrics["final_dim90"]
+
+
+@pytest.mark.parametrize("option", ["distill", "evidence_init"])
+def test_two_class_training_options_are_refused_by_name(tmp_path, option) -> None:
+    """``distill`` and ``evidence_init`` need two classes; ``run text-classes`` does not have
+    them, so asking for one fails before any data is read, naming the option (the only check
+    of the class count they need there)."""
+    with pytest.raises(InvalidParameterError, match=rf"Unknown option\(s\) \['{option}'\]"):
+        run_experiment("text-classes", tmp_path / "run", quick=True, options={option: 0.5})
+    assert not (tmp_path / "run").exists()

@@ -1,7 +1,8 @@
 """The sentiment report: figures, sections and summary, every assertion from a claim.
 
-The claims (:data:`CLAIMS`, DESIGN §12) decide what the summary and the sections may say: that
-the classifier learned its task, how it compares with the bag of words, whether it integrates
+The claims (:data:`CLAIMS`, DESIGN §12) decide what the summary and the sections may say:
+whether the training ran to its end (a cut one is said first), that the classifier learned its
+task, how it compares with the bag of words, whether it integrates
 along a line attractor, whether word valences match the bag of words, and for the synthetic
 C-class tasks whether the network learned and what dimension its attractor measures.
 """
@@ -357,6 +358,12 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
         "n_modifiers": len(r.network_modifiers),
         "modifiers": _n_modifiers(r),
         "gap_share": r.gap_share,
+        # a negative share (below the plain bag of words) closes none of the gap
+        "closing_only": (
+            f"closing none ({r.gap_share:.0%})"
+            if r.gap_share < 0
+            else f"closing only {r.gap_share:.0%}"
+        ),
         "no_gap": _no_gap(r),
         "pc2": float(r.pca_ratio[:2].sum()) if r.pca_ratio.size else float("nan"),
         "top_eig": top,
@@ -421,8 +428,28 @@ def _simplex(r: SentimentResults) -> bool | None:
     return all(d == c - 1 for c, _, d, _ in _class_rows(r))
 
 
+def _training_done(r: SentimentResults) -> str:
+    """How far a cut training went: steps and epochs done of those planned."""
+    if r.steps_done < 0:  # an older run's embedding file did not record its steps
+        return f"{r.epochs_done} of {r.epochs_planned} epochs begun"
+    return (
+        f"{r.steps_done} of {r.steps_planned} steps, {r.epochs_done} of {r.epochs_planned} "
+        "epochs begun"
+    )
+
+
 #: The sentiment report's claims (DESIGN §12): every sentence of its summary is one of these.
 CLAIMS = (
+    Claim(
+        "training_complete", lambda r: not r.stopped_early,
+        lambda r: {"time_limit": r.time_limit, "done": _training_done(r),
+                   "steps_done": r.steps_done},
+        "",
+        "The training was CUT SHORT by its time limit ({time_limit:.0f} CPU seconds) after "
+        "{done}: this is not the network its settings train, and what follows describes the "
+        "cut network (raise time_limit, or lower epochs).",
+        value="steps_done", relation="all planned steps done (time_limit not reached)",
+    ),
     at_least(
         SOLVED, "accuracy", SUCCESS_LEVEL, _cites,
         "A {n_hidden}-unit {cell} classifies {data} test documents with {accuracy:.1%} "
@@ -454,7 +481,7 @@ CLAIMS = (
         "RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the network's "
         "advantage is its modifier words, as Maheswaranathan & Sussillo (2020) found.",
         "The bag of words with the network's own {modifiers} and their measured "
-        "factors reaches {modifier_bow:.2%}, closing only {gap_share:.0%} of the gap between "
+        "factors reaches {modifier_bow:.2%}, {closing_only} of the gap between "
         "the RNN ({accuracy:.2%}) and the plain bag of words ({bow:.2%}): most of the "
         "network's advantage is not explained by these modifiers.",
         "{no_gap}",
@@ -486,6 +513,7 @@ CLAIMS = (
 )  # fmt: skip
 
 _SUMMARY = (
+    "training_complete",  # a cut training is said first
     SOLVED,
     "rnn_beats_bag_of_words",
     "modifier_bow_closes_gap",
@@ -500,5 +528,11 @@ def summarize(r: SentimentResults) -> str:
     """The report's summary: the sentences of its claims (see :data:`CLAIMS`)."""
     verdicts = evaluate(CLAIMS, r)
     if verdicts.holds("line_attractor") is None:  # nothing found: said in the sections
-        return verdicts.say(SOLVED, "rnn_beats_bag_of_words", "classes_learned", "classes_simplex")
+        return verdicts.say(
+            "training_complete",
+            SOLVED,
+            "rnn_beats_bag_of_words",
+            "classes_learned",
+            "classes_simplex",
+        )
     return verdicts.say(*_SUMMARY)

@@ -42,6 +42,12 @@ class SentimentResults(ExperimentResults):
         the augmented bag of words (NaN when no modifier word is in the vocabulary).
     train_seconds, bow_seconds, augmented_seconds : float
         Fit times.
+    stopped_early : bool
+        Whether ``time_limit`` (CPU seconds) cut the training before its planned steps.
+    steps_done, steps_planned, epochs_done, epochs_planned : int
+        Training steps and epochs (begun) done, and planned (-1: not recorded by the run).
+    time_limit : float
+        The training's limit in CPU seconds.
     window : int
         The augmented bag of words' window.
     augmented_factors : dict of str to float
@@ -129,6 +135,12 @@ class SentimentResults(ExperimentResults):
     n_test: int
     rnn_accuracy: float
     train_seconds: float
+    stopped_early: bool
+    steps_done: int
+    steps_planned: int
+    epochs_done: int
+    epochs_planned: int
+    time_limit: float
     bow_accuracy: float
     bow_seconds: float
     window: int
@@ -286,6 +298,8 @@ def metrics(r: SentimentResults) -> dict[str, Any]:
         "augmented_bow_test_accuracy": r.augmented_accuracy,
         "augmented_factors": r.augmented_factors,
         "train_seconds": r.train_seconds,
+        "stopped_early": r.stopped_early,
+        "train_steps": [r.steps_done, r.steps_planned],
         "pca_variance_2pc": float(r.pca_ratio[:2].sum()),
         "pca_variance_3pc": float(r.pca_ratio[:3].sum()),
     }

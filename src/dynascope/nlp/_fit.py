@@ -35,9 +35,11 @@ logger = logging.getLogger(__name__)
 @dataclass
 class TrainHistory:
     """What happened in :func:`train_classifier`: per-epoch loss/accuracy (of the weights
-    being trained, not their average), the wall time (``seconds``), the process's CPU time
-    (``cpu_seconds``, what ``time_limit`` counts) and the number of steps whose weights were
-    averaged into the final ones (``averaged_steps``; 0 without ``average_last``)."""
+    being trained, not their average), the steps done and planned (``steps``,
+    ``planned_steps``; fewer done when ``time_limit`` cut the training, ``stopped_early``), the
+    wall time (``seconds``), the process's CPU time (``cpu_seconds``, what ``time_limit``
+    counts) and the number of steps whose weights were averaged into the final ones
+    (``averaged_steps``; 0 without ``average_last``)."""
 
     loss: list[float] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
@@ -46,6 +48,7 @@ class TrainHistory:
     stopped_early: bool = False
     cpu_seconds: float = 0.0
     averaged_steps: int = 0
+    planned_steps: int = 0
 
 
 def _buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -178,6 +181,7 @@ def train_classifier(
         model.eval()
         torch.set_num_threads(threads)
         torch.random.set_rng_state(rng_state)
+    run.history.planned_steps = run.total
     run.history.seconds = time.perf_counter() - run.start
     run.history.cpu_seconds = time.process_time() - run.cpu_start
     return run.history
