@@ -362,3 +362,35 @@ def test_decision_options_are_validated(option: str, value: object) -> None:
 
     with pytest.raises(InvalidParameterError, match=option):
         make_options(get_experiment("decision"), True, {option: value})
+
+
+def test_task_sections_describe_training_only_when_the_run_trained(
+    decision_run: tuple[Path, dict[str, Any]], context_run: tuple[Path, dict[str, Any]]
+) -> None:
+    """A network given to the run (no training record, so no training curve) is described
+    without a training it did not have, its architecture kept; ``run --model`` then only
+    renames the section and says where the network came from (the text is not edited)."""
+    from dynascope.experiments import _context_report, decision
+    from dynascope.experiments._base import given_model_sections
+    from dynascope.experiments.context import ContextResults
+    from dynascope.experiments.decision import DecisionResults
+    from dynascope.report import FigureSpec
+
+    curve = (FigureSpec("training_curve", "Loss against step"),)
+    for (out, _), results_type, narrate in (
+        (decision_run, DecisionResults, decision.narrate),
+        (context_run, ContextResults, _context_report.narrate),
+    ):
+        r = results_type.load(out)
+        trained, given = narrate(r, curve)[0], narrate(r, ())[0]
+        assert trained.title == given.title == "Task and training"
+        assert "was trained with Adam" in trained.text
+        assert "Adam" not in given.text and "was analysed as given" in given.text
+        assert "tanh units" in trained.text and "tanh units" in given.text
+        assert ".A" not in given.text and "  " not in given.text  # sentences joined cleanly
+        (section,) = given_model_sections([given], "net.pt")
+        assert section.title == "Task" and section.text.startswith(given.text.strip())
+        assert section.text.endswith(
+            "(loaded from net.pt); this run trained nothing, and its "
+            "training options were not used."
+        )

@@ -305,8 +305,14 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
             "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
             "inputs A and B, two context inputs; the output must report the sign of the mean "
             "of the input the context selects. A rank-one network W = m nᵀ / N of "
-            f"{r.n_hidden} tanh units was trained with Adam (at most {r.steps} steps, stopped "
-            f"at {r.early_stop:.0%}). " + v.say(SOLVED),
+            f"{r.n_hidden} tanh units "
+            + (
+                f"was trained with Adam (at most {r.steps} steps, stopped at "
+                f"{r.early_stop:.0%}). "
+                if training
+                else "was analysed as given (no training curve in this run). "
+            )
+            + v.say(SOLVED),
             tuple(training),
         ),
         Section(
