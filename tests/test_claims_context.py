@@ -55,6 +55,8 @@ def context_results(**changes: Any) -> ContextResults:
     contrib[:, 0, 0], contrib[:, 1, 1] = 0.01, -0.02
     base: dict[str, Any] = dict(
         n_hidden=128, steps=600, n_populations=2, early_stop=0.95, accuracy=0.99,
+        nonlinearity="tanh", unit_tau=100.0, dt=20.0, max_steps=2000, stop_reason="solved",
+        stop_level=0.95, stop_performance=0.96,
         reduced_accuracy=0.74, latent_r2=0.76, times=np.arange(1, T + 1) * 20.0,
         kappa_network=rng.normal(size=(2, T, 1)), kappa_reduced=rng.normal(size=(2, T, 1)),
         flow_kappa=np.linspace(-1, 1, K), flow_velocity=np.zeros((6, K)), tau=100.0,

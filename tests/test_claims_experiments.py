@@ -293,6 +293,8 @@ def decision_results(accuracy: float = 0.99, attractor: float = 0.28, end: float
     loads = rng.normal(size=(64, 4))
     return DecisionResults(
         n_hidden=256, steps=200, n_populations=1, early_stop=0.99, accuracy=accuracy,
+        nonlinearity="tanh", unit_tau=100.0, dt=20.0, max_steps=200, stop_reason="completed",
+        stop_level=0.99, stop_performance=accuracy,
         reduced_accuracy=accuracy, latent_r2=0.96, times=t, kappa_network=kn,
         kappa_reduced=kn * 0.98, flow_kappa=k, flow_velocity=vel, tau=100.0,
         fixed_kappa=fixed, fixed_stable=np.array([True, False, True]),

@@ -24,7 +24,13 @@ from ._context_figures import (
     probe_legend,
 )
 from ._context_results import CONTEXTS, GATING_RATIO, SOURCES, SUCCESS_LEVEL, ContextResults
-from ._lowrank_common import certificate_text, fmt_accs, panel_certificate_rows, proven_words
+from ._lowrank_common import (
+    certificate_text,
+    fmt_accs,
+    network_sentence,
+    panel_certificate_rows,
+    proven_words,
+)
 
 __all__ = ["CLAIMS", "figures", "narrate", "summarize"]
 
@@ -304,14 +310,8 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
             "Task and training",
             "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
             "inputs A and B, two context inputs; the output must report the sign of the mean "
-            "of the input the context selects. A rank-one network W = m nᵀ / N of "
-            f"{r.n_hidden} tanh units "
-            + (
-                f"was trained with Adam (at most {r.steps} steps, stopped at "
-                f"{r.early_stop:.0%}). "
-                if training
-                else "was analysed as given (no training curve in this run). "
-            )
+            "of the input the context selects. "
+            + network_sentence(r, "m nᵀ / N")
             + v.say(SOLVED),
             tuple(training),
         ),

@@ -227,11 +227,9 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
         pops, task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
     )
     return DecisionResults(
-        n_hidden=int(net.n_hidden),
+        **shared.network_fields(ctx, net),
         rank=rank,
-        steps=opts.steps,
         n_populations=opts.n_populations,
-        early_stop=opts.early_stop,
         coherences=tuple(float(c) for c in task.coherences),
         accuracy=shared.accuracy(net, task, batch),
         reduced_accuracy=float(task.performance(sim.outputs, batch)),
@@ -483,20 +481,15 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
     sub = "₁" if r.rank > 1 else ""
     verdicts = evaluate(CLAIMS, r)
     landscape = verdicts.say("bistable_choice", "state_rests_at_attractors", "slow_integration")
-    trained = (
-        f"was trained with Adam (at most {r.steps} steps, stopped at {r.early_stop:.0%} "
-        "held-out accuracy)"
-        if training
-        else "was analysed as given (no training curve in this run)"
-    )
+    coupling = "m nᵀ / N" if r.rank == 1 else "Σₖ mₖ nₖᵀ / N"
     return [
         Section(
             "Task and training",
             "Perceptual decision (random dots): one input carries a coherence ±c "
             f"(c from {', '.join(f'{c:g}' for c in r.coherences)}) plus white noise for "
-            "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
-            f"{r.rank} network W = {'m nᵀ' if r.rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
-            f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) {trained}. " + verdicts.say(SOLVED),
+            "800 ms; after a 100 ms delay the output must report sign(c). "
+            + shared.network_sentence(r, coupling)
+            + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
