@@ -509,11 +509,17 @@ def test_hopfield_mirror_memory_reads_the_same_and_failure_is_said() -> None:
     assert "away from the theory's 0.138" in _text(h, far)
     never = replace(r, breakdown_load=float("nan"))
     assert "does not break down over the loads tried (up to P/N = 0.25" in _text(h, never)
-    fewer = replace(r, n_memories=6)
+    fewer = replace(r, n_memories=2)
     assert _verdicts(h, fewer)["memories_are_attractors"] is False
+    # retrieval of the cued pattern is all the first sentence says: with 2 of the 10 memories
+    # found as attractors it must not say the patterns are stored as point attractors
+    words = _text(h, fewer)
+    assert "built to store 5 random patterns, retrieves pattern 1" in words
+    assert "as point attractors" not in words
+    assert "only 2 of them stored memories (overlap > 0.9) where 10" in words
 
 
-def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyped-def]
+def line_results(n_levels: int = 21, top: float = 1.0, drift: float = 0.01):  # type: ignore[no-untyped-def]
     from dynascope.experiments.constructed import LineAttractorResults
 
     amps = np.linspace(-2, 2, 21)
@@ -525,9 +531,10 @@ def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyp
     eig[:, 0] = top
     return _with_view_fields(
         LineAttractorResults,
-        n_hidden=200, memory_n_hidden=200, tau=100.0, overlaps=np.array([0.0, 0.5, 0.9]),
-        memory_measured=np.array([99.5, 199.5, 999.5]),
+        n_hidden=200, nonlinearity="tanh", line_overlap=1.0, memory_n_hidden=200, tau=100.0,
+        overlaps=np.array([0.0, 0.5, 0.9]), memory_measured=np.array([99.5, 199.5, 999.5]),
         memory_theory=np.array([100.0, 200.0, 1000.0]), amplitudes=amps, kappa_held=held,
+        kappa_mid=held / (1.0 - drift),  # so that |held - mid| / |mid| = drift
         trajectories=np.zeros((21, 5, 2)), point_kinds=("slow-stable",) * 21,
         points=np.stack([kp, 0 * kp], 1), kappa_points=kp, eigvals=eig,
     )  # fmt: skip
@@ -537,13 +544,23 @@ def test_line_attractor_claims_follow_levels_eigenvalues_and_mirror() -> None:
     lm = _line()
     r = line_results()
     assert all(_verdicts(lm, r).values())
-    mirror = replace(r, kappa_held=-r.kappa_held, kappa_points=-r.kappa_points,
-                     points=-r.points, trajectories=-r.trajectories)  # fmt: skip
+    mirror = replace(r, kappa_held=-r.kappa_held, kappa_mid=-r.kappa_mid,
+                     kappa_points=-r.kappa_points, points=-r.points,
+                     trajectories=-r.trajectories)  # fmt: skip
     assert _verdicts(lm, mirror) == _verdicts(lm, r)
     few = line_results(n_levels=3)
     text = _text(lm, few)
-    assert text.startswith("This network FAILS to hold a continuum of values: 21 pulses")
+    assert text.startswith("This network (tanh units, overlap nᵀm/N = 1.000) FAILS to hold a")
+    assert "continuum of values: 21 pulses" in text
     assert "holds a continuum" not in text
+    assert "tanh units with overlap nᵀm/N = 1.000 holds a continuum" in _text(lm, r)
+    assert "each moving by at most 1.0% over the last 2 τ" in _text(lm, r)
+    # 21 distinct levels, but each still decaying (a leaky network, overlap 0.5): not held
+    leaky = replace(line_results(drift=0.4), line_overlap=0.5)
+    assert _verdicts(lm, leaky)[SOLVED] is False
+    words = _text(lm, leaky)
+    assert words.startswith("This network (tanh units, overlap nᵀm/N = 0.500) FAILS to hold")
+    assert "at 21 distinct levels" in words and "moving by up to 40.0% over the last 2 τ" in words
     stable = line_results(top=0.9)  # a contracting mode: no line
     assert _verdicts(lm, stable)["line_of_slow_points"] is False
     assert "not a line of slow points with a marginal mode" in _text(lm, stable)
