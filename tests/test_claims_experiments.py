@@ -335,6 +335,31 @@ def test_decision_good_network_reads_as_the_bistable_mechanism() -> None:
     assert "the state stays there through the delay" in text
 
 
+def test_decision_bistability_and_the_evidence_tilt_follow_the_flow() -> None:
+    from dynascope.experiments import decision
+
+    r = decision_results()
+    text = _text(decision, r)
+    assert "positive evidence moves dκ/dt by +0.002 per ms" in text
+    assert "pushing κ towards the side of its sign" in text
+    # the evidence rows swapped (⟨nI⟩ of the other sign): the sentence turns round
+    swapped = replace(r, flow_velocity=r.flow_velocity[::-1])
+    assert "pushing κ towards the side opposite its sign" in _text(decision, swapped)
+    # three stable points (several populations can make them): not "one of two attractors"
+    three = replace(
+        r, fixed_kappa=np.array([[-0.28], [-0.1], [0.0], [0.1], [0.28]]),
+        fixed_stable=np.array([True, False, True, False, True]), fixed_panel=np.ones(5, int),
+        fixed_certificate=np.full(5, "unique"),
+        fixed_certificate_bounds=np.tile([1e-13, 0.1], (5, 1)),
+    )  # fmt: skip
+    assert _verdicts(decision, three)["bistable_choice"] is False
+    words = _text(decision, three)
+    assert "has 5 fixed point(s) (3 stable)" in words and "one of two attractors" not in words
+    # two stable points with no unstable one between them: not bistable either
+    apart = replace(r, fixed_stable=np.array([True, True, False]))
+    assert _verdicts(decision, apart)["bistable_choice"] is False
+
+
 def test_decision_drifting_kappa_is_not_said_to_stay() -> None:
     """#23: "stays at κ = ±0.28" while the plotted κ drifts to ±1."""
     from dynascope.experiments import decision
