@@ -247,11 +247,30 @@ def test_working_memory_claims_follow_accuracy_decoding_and_time_scale() -> None
     assert _verdicts(wm, replace(good, tau=float("nan")))["slow_mode_holds_memory"] is None
 
 
+def test_working_memory_refuses_a_discrete_time_model() -> None:
+    from dynascope.exceptions import InvalidParameterError
+    from dynascope.experiments import EXPERIMENTS
+    from dynascope.models import GRU, RateRNN
+
+    accepts = EXPERIMENTS["working-memory"].accepts
+    assert accepts is not None
+    with pytest.raises(InvalidParameterError, match="continuous-time rate network.*got a "
+                       "discrete-time GRU"):  # fmt: skip
+        accepts(GRU(2, 8, 1, seed=0))
+    accepts(RateRNN(2, 8, 1, seed=0))  # accepted
+
+
 def test_working_memory_counts_follow_the_points() -> None:
     from dynascope.experiments import working_memory as wm
 
     r = working_memory_results()
-    assert "0 stable fixed point(s), 1 saddle(s) and 5 slow point(s)" in _text(wm, r)
+    assert "0 stable fixed point(s), 1 saddle(s) and 5 slow point(s)." in _text(wm, r)
+    # points of the kinds the sentence does not name are counted too, not dropped
+    marginal = replace(r, point_kinds=("marginal",) * 3 + ("unstable", "saddle", "slow-stable"))
+    assert (
+        "0 stable fixed point(s), 1 saddle(s) and 1 slow point(s); besides, 1 unstable and "
+        "3 marginal point(s)." in _text(wm, marginal)
+    )
     none = replace(
         r,
         point_kinds=(),
