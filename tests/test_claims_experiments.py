@@ -354,6 +354,21 @@ def test_decision_good_network_reads_as_the_bistable_mechanism() -> None:
     assert "the state stays there through the delay" in text
 
 
+def test_counts_in_captions_agree_in_number() -> None:
+    from dynascope.experiments import flipflop
+    from dynascope.experiments._context_report import narrate as narrate_context
+
+    from .test_claims_context import context_results
+
+    r = flipflop_results()
+    caption = flipflop.narrate(r)[1].figures[0].what
+    assert f"{len(r.connections)} red lines join a saddle" in caption
+    one = flipflop.narrate(replace(r, connections=r.connections[:1]))[1].figures[0].what
+    assert "; 1 red line joins a saddle" in one
+    text = " ".join(s.text for s in narrate_context(context_results(bic_populations=1)))
+    assert "BIC alone would pick 1 population; 2 are used." in text
+
+
 def test_decision_bistability_and_the_evidence_tilt_follow_the_flow() -> None:
     from dynascope.experiments import decision
 

@@ -376,7 +376,8 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
         Section(
             "Populations",
             v.say("network_carriers") + f" BIC alone would pick {r.bic_populations} "
-            f"populations; {r.n_populations} are used.",
+            f"population{'s' if r.bic_populations != 1 else ''}; {r.n_populations} "
+            f"{'are' if r.n_populations != 1 else 'is'} used.",
             (
                 FigureSpec(
                     "loadings",

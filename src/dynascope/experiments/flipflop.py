@@ -374,8 +374,9 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                     f"fixed points of the {r.n_hidden}-unit {r.model_kind} on the top three "
                     f"principal components ({r.explained_variance:.1%} of the variance)"
                     + (
-                        f"; {len(r.connections)} red lines join a saddle to an attractor its "
-                        "unstable manifold reaches"
+                        f"; {_count(len(r.connections), 'red line')} "
+                        f"join{'s' if len(r.connections) == 1 else ''} a saddle to an attractor "
+                        "its unstable manifold reaches"
                         if len(r.connections)
                         else ""
                     ),
