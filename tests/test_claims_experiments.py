@@ -369,6 +369,27 @@ def test_counts_in_captions_agree_in_number() -> None:
     assert "BIC alone would pick 1 population; 2 are used." in text
 
 
+def test_flipflop_linearisation_words_follow_the_time_base_and_the_kinds() -> None:
+    from dynascope.experiments import flipflop
+
+    r = flipflop_results()
+    text = flipflop.narrate(r)[2].text
+    assert text.startswith("Stable points have every eigenvalue inside the unit circle")
+    flow = flipflop.narrate(replace(r, continuous_time=True))[2].text
+    assert "unit circle" not in flow and "Re μ < 0" in flow and "Re λ < 1" in flow
+    explorer = flipflop.narrate(r)[3].interactive
+    assert explorer is not None and explorer.what.endswith("of the 12 saddles")
+    kinds = list(r.point_kinds)
+    kinds[-1] = "unstable"
+    index = r.saddle_index.copy()
+    index[-1] = 3
+    other = flipflop.narrate(replace(r, point_kinds=tuple(kinds), saddle_index=index))[3]
+    assert other.interactive is not None
+    assert other.interactive.what.endswith(
+        "of the 11 saddles and 1 other point with unstable modes"
+    )
+
+
 def test_decision_bistability_and_the_evidence_tilt_follow_the_flow() -> None:
     from dynascope.experiments import decision
 
