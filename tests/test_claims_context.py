@@ -55,6 +55,8 @@ def context_results(**changes: Any) -> ContextResults:
     contrib[:, 0, 0], contrib[:, 1, 1] = 0.01, -0.02
     base: dict[str, Any] = dict(
         n_hidden=128, steps=600, n_populations=2, early_stop=0.95, accuracy=0.99,
+        nonlinearity="tanh", unit_tau=100.0, dt=20.0, max_steps=2000, stop_reason="solved",
+        stop_level=0.95, stop_performance=0.96,
         reduced_accuracy=0.74, latent_r2=0.76, times=np.arange(1, T + 1) * 20.0,
         kappa_network=rng.normal(size=(2, T, 1)), kappa_reduced=rng.normal(size=(2, T, 1)),
         flow_kappa=np.linspace(-1, 1, K), flow_velocity=np.zeros((6, K)), tau=100.0,
@@ -198,6 +200,29 @@ def test_landscape_words_follow_the_fixed_points() -> None:
     r = context_results()  # refined mixture monostable, network bistable
     assert _verdicts(r)["refined_landscape"] is False
     assert "the optimisation found another solution" in _text(r)
+
+
+def test_bistable_needs_a_saddle_at_the_centre_and_carriers_need_a_switch() -> None:
+    # two attractors per context but a stable central point (its slow mode decays): no
+    # "saddle between them"
+    r = context_results()
+    stable_centre = replace(r, selection_eigval=np.array([-0.001, -0.002]))
+    assert _verdicts(r)["network_bistable"] is True
+    assert _verdicts(stable_centre)["network_bistable"] is False
+    words = _text(stable_centre)
+    assert "a saddle between them" not in words and "2/2 stable fixed point(s)" in words
+    mixed = replace(r, selection_eigval=np.array([0.001, -0.002]))
+    assert _verdicts(mixed)["network_bistable"] is False
+    assert "a saddle in one context, a stable point in the other" in _text(mixed)
+    # the irrelevant carrier's gain below the relevant one's in each context, but higher than
+    # in its own context (carrier of A: 0.90 in A, 0.95 in B): the context does not lower it
+    ra, rb = r.carriers
+    g = np.zeros((2, 2))
+    g[0, ra], g[0, rb], g[1, ra], g[1, rb] = 0.90, 0.50, 0.95, 0.96
+    raised = replace(r, refined_gains=g)
+    assert _verdicts(r)["refined_carriers"] is True
+    assert _verdicts(raised)["refined_carriers"] is False
+    assert "each context lowers the gain" not in _text(raised)
 
 
 def test_failed_task_opens_the_report_and_quick_refinement_is_not_called_gated() -> None:

@@ -248,11 +248,30 @@ def test_working_memory_claims_follow_accuracy_decoding_and_time_scale() -> None
     assert _verdicts(wm, replace(good, tau=float("nan")))["slow_mode_holds_memory"] is None
 
 
+def test_working_memory_refuses_a_discrete_time_model() -> None:
+    from dynascope.exceptions import InvalidParameterError
+    from dynascope.experiments import EXPERIMENTS
+    from dynascope.models import GRU, RateRNN
+
+    accepts = EXPERIMENTS["working-memory"].accepts
+    assert accepts is not None
+    with pytest.raises(InvalidParameterError, match="continuous-time rate network.*got a "
+                       "discrete-time GRU"):  # fmt: skip
+        accepts(GRU(2, 8, 1, seed=0))
+    accepts(RateRNN(2, 8, 1, seed=0))  # accepted
+
+
 def test_working_memory_counts_follow_the_points() -> None:
     from dynascope.experiments import working_memory as wm
 
     r = working_memory_results()
-    assert "0 stable fixed point(s), 1 saddle(s) and 5 slow point(s)" in _text(wm, r)
+    assert "0 stable fixed point(s), 1 saddle(s) and 5 slow point(s)." in _text(wm, r)
+    # points of the kinds the sentence does not name are counted too, not dropped
+    marginal = replace(r, point_kinds=("marginal",) * 3 + ("unstable", "saddle", "slow-stable"))
+    assert (
+        "0 stable fixed point(s), 1 saddle(s) and 1 slow point(s); besides, 1 unstable and "
+        "3 marginal point(s)." in _text(wm, marginal)
+    )
     none = replace(
         r,
         point_kinds=(),
@@ -294,6 +313,8 @@ def decision_results(accuracy: float = 0.99, attractor: float = 0.28, end: float
     loads = rng.normal(size=(64, 4))
     return DecisionResults(
         n_hidden=256, steps=200, n_populations=1, early_stop=0.99, accuracy=accuracy,
+        nonlinearity="tanh", unit_tau=100.0, dt=20.0, max_steps=200, stop_reason="completed",
+        stop_level=0.99, stop_performance=accuracy,
         reduced_accuracy=accuracy, latent_r2=0.96, times=t, kappa_network=kn,
         kappa_reduced=kn * 0.98, flow_kappa=k, flow_velocity=vel, tau=100.0,
         fixed_kappa=fixed, fixed_stable=np.array([True, False, True]),
@@ -332,6 +353,67 @@ def test_decision_good_network_reads_as_the_bistable_mechanism() -> None:
     assert text.startswith("The network integrates evidence along one latent variable κ")
     assert "2 stable fixed points (κ = -0.28, +0.28)" in text
     assert "the state stays there through the delay" in text
+
+
+def test_counts_in_captions_agree_in_number() -> None:
+    from dynascope.experiments import flipflop
+    from dynascope.experiments._context_report import narrate as narrate_context
+
+    from .test_claims_context import context_results
+
+    r = flipflop_results()
+    caption = flipflop.narrate(r)[1].figures[0].what
+    assert f"{len(r.connections)} red lines join a saddle" in caption
+    one = flipflop.narrate(replace(r, connections=r.connections[:1]))[1].figures[0].what
+    assert "; 1 red line joins a saddle" in one
+    text = " ".join(s.text for s in narrate_context(context_results(bic_populations=1)))
+    assert "BIC alone would pick 1 population; 2 are used." in text
+
+
+def test_flipflop_linearisation_words_follow_the_time_base_and_the_kinds() -> None:
+    from dynascope.experiments import flipflop
+
+    r = flipflop_results()
+    text = flipflop.narrate(r)[2].text
+    assert text.startswith("Stable points have every eigenvalue inside the unit circle")
+    flow = flipflop.narrate(replace(r, continuous_time=True))[2].text
+    assert "unit circle" not in flow and "Re μ < 0" in flow and "Re λ < 1" in flow
+    explorer = flipflop.narrate(r)[3].interactive
+    assert explorer is not None and explorer.what.endswith("of the 12 saddles")
+    kinds = list(r.point_kinds)
+    kinds[-1] = "unstable"
+    index = r.saddle_index.copy()
+    index[-1] = 3
+    other = flipflop.narrate(replace(r, point_kinds=tuple(kinds), saddle_index=index))[3]
+    assert other.interactive is not None
+    assert other.interactive.what.endswith(
+        "of the 11 saddles and 1 other point with unstable modes"
+    )
+
+
+def test_decision_bistability_and_the_evidence_tilt_follow_the_flow() -> None:
+    from dynascope.experiments import decision
+
+    r = decision_results()
+    text = _text(decision, r)
+    assert "positive evidence moves dκ/dt by +0.002 per ms" in text
+    assert "pushing κ towards the side of its sign" in text
+    # the evidence rows swapped (⟨nI⟩ of the other sign): the sentence turns round
+    swapped = replace(r, flow_velocity=r.flow_velocity[::-1])
+    assert "pushing κ towards the side opposite its sign" in _text(decision, swapped)
+    # three stable points (several populations can make them): not "one of two attractors"
+    three = replace(
+        r, fixed_kappa=np.array([[-0.28], [-0.1], [0.0], [0.1], [0.28]]),
+        fixed_stable=np.array([True, False, True, False, True]), fixed_panel=np.ones(5, int),
+        fixed_certificate=np.full(5, "unique"),
+        fixed_certificate_bounds=np.tile([1e-13, 0.1], (5, 1)),
+    )  # fmt: skip
+    assert _verdicts(decision, three)["bistable_choice"] is False
+    words = _text(decision, three)
+    assert "has 5 fixed point(s) (3 stable)" in words and "one of two attractors" not in words
+    # two stable points with no unstable one between them: not bistable either
+    apart = replace(r, fixed_stable=np.array([True, True, False]))
+    assert _verdicts(decision, apart)["bistable_choice"] is False
 
 
 def test_decision_drifting_kappa_is_not_said_to_stay() -> None:
@@ -451,6 +533,12 @@ def test_sine_network_that_has_not_learned_fails_first_and_explains_nothing() ->
 
     trained = json.dumps(sections_to_json(sine.narrate(bad, (FigureSpec("curve", "loss"),))))
     assert "Trained on even levels" in trained
+    assert "readout fixed at 30x its initial size" in sine.narrate(bad, (FigureSpec("c", "l"),))[
+        0
+    ].text
+    # readout_scale = 0 trains the readout: not "fixed at 0x"
+    free = sine.narrate(replace(bad, readout_scale=0.0), (FigureSpec("c", "l"),))[0].text
+    assert "readout trained, recurrent gain 0.8" in free and "fixed at" not in free
 
 
 # ------------------------------------------------------------------- hopfield, line attractor
@@ -508,11 +596,17 @@ def test_hopfield_mirror_memory_reads_the_same_and_failure_is_said() -> None:
     assert "away from the theory's 0.138" in _text(h, far)
     never = replace(r, breakdown_load=float("nan"))
     assert "does not break down over the loads tried (up to P/N = 0.25" in _text(h, never)
-    fewer = replace(r, n_memories=6)
+    fewer = replace(r, n_memories=2)
     assert _verdicts(h, fewer)["memories_are_attractors"] is False
+    # retrieval of the cued pattern is all the first sentence says: with 2 of the 10 memories
+    # found as attractors it must not say the patterns are stored as point attractors
+    words = _text(h, fewer)
+    assert "built to store 5 random patterns, retrieves pattern 1" in words
+    assert "as point attractors" not in words
+    assert "only 2 of them stored memories (overlap > 0.9) where 10" in words
 
 
-def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyped-def]
+def line_results(n_levels: int = 21, top: float = 1.0, drift: float = 0.01):  # type: ignore[no-untyped-def]
     from dynascope.experiments.constructed import LineAttractorResults
 
     amps = np.linspace(-2, 2, 21)
@@ -524,9 +618,10 @@ def line_results(n_levels: int = 21, top: float = 1.0):  # type: ignore[no-untyp
     eig[:, 0] = top
     return _with_view_fields(
         LineAttractorResults,
-        n_hidden=200, memory_n_hidden=200, tau=100.0, overlaps=np.array([0.0, 0.5, 0.9]),
-        memory_measured=np.array([99.5, 199.5, 999.5]),
+        n_hidden=200, nonlinearity="tanh", line_overlap=1.0, memory_n_hidden=200, tau=100.0,
+        overlaps=np.array([0.0, 0.5, 0.9]), memory_measured=np.array([99.5, 199.5, 999.5]),
         memory_theory=np.array([100.0, 200.0, 1000.0]), amplitudes=amps, kappa_held=held,
+        kappa_mid=held / (1.0 - drift),  # so that |held - mid| / |mid| = drift
         trajectories=np.zeros((21, 5, 2)), point_kinds=("slow-stable",) * 21,
         points=np.stack([kp, 0 * kp], 1), kappa_points=kp, eigvals=eig,
     )  # fmt: skip
@@ -536,13 +631,23 @@ def test_line_attractor_claims_follow_levels_eigenvalues_and_mirror() -> None:
     lm = _line()
     r = line_results()
     assert all(_verdicts(lm, r).values())
-    mirror = replace(r, kappa_held=-r.kappa_held, kappa_points=-r.kappa_points,
-                     points=-r.points, trajectories=-r.trajectories)  # fmt: skip
+    mirror = replace(r, kappa_held=-r.kappa_held, kappa_mid=-r.kappa_mid,
+                     kappa_points=-r.kappa_points, points=-r.points,
+                     trajectories=-r.trajectories)  # fmt: skip
     assert _verdicts(lm, mirror) == _verdicts(lm, r)
     few = line_results(n_levels=3)
     text = _text(lm, few)
-    assert text.startswith("This network FAILS to hold a continuum of values: 21 pulses")
+    assert text.startswith("This network (tanh units, overlap nᵀm/N = 1.000) FAILS to hold a")
+    assert "continuum of values: 21 pulses" in text
     assert "holds a continuum" not in text
+    assert "tanh units with overlap nᵀm/N = 1.000 holds a continuum" in _text(lm, r)
+    assert "each moving by at most 1.0% over the last 2 τ" in _text(lm, r)
+    # 21 distinct levels, but each still decaying (a leaky network, overlap 0.5): not held
+    leaky = replace(line_results(drift=0.4), line_overlap=0.5)
+    assert _verdicts(lm, leaky)[SOLVED] is False
+    words = _text(lm, leaky)
+    assert words.startswith("This network (tanh units, overlap nᵀm/N = 0.500) FAILS to hold")
+    assert "at 21 distinct levels" in words and "moving by up to 40.0% over the last 2 τ" in words
     stable = line_results(top=0.9)  # a contracting mode: no line
     assert _verdicts(lm, stable)["line_of_slow_points"] is False
     assert "not a line of slow points with a marginal mode" in _text(lm, stable)

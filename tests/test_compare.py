@@ -218,3 +218,21 @@ def test_compare_report_tables_are_well_formed_for_any_networks(tmp_path) -> Non
         # report.md is these lines, then where the interactive view is (compare.html)
         written = (out / "report.md").read_text()
         assert written.startswith(text) and "compare.html" in written[len(text) :]
+
+
+def test_capped_networks_count_links_as_well_as_points() -> None:
+    """Two attractors and two saddles (no kind above the cap of 2), each saddle linked to both
+    attractors: four links of one kind, which the mechanism distance caps, so the report
+    lists the network; one link per saddle is below the cap."""
+    from dynascope.analysis import MechanismGraph
+    from dynascope.experiments.compare import MECHANISM_CAP, CompareResult, capped_networks
+
+    assert MECHANISM_CAP == 2
+    labels = [("stable",), ("stable",), ("saddle",), ("saddle",)]
+    dense = MechanismGraph(None, labels, {(2, 0), (2, 1), (3, 0), (3, 1)})  # type: ignore[arg-type]
+    sparse = MechanismGraph(None, labels, {(2, 0), (3, 1)})  # type: ignore[arg-type]
+    many = MechanismGraph(None, [("stable",)] * 3, set())  # type: ignore[arg-type]
+    result = CompareResult(
+        names=["dense", "sparse", "many"], distances={}, graphs=[dense, sparse, many]
+    )
+    assert capped_networks(result) == ["dense", "many"]

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from dynascope.cli import main
+from dynascope.experiments._constructed_claims import _drift
 from dynascope.experiments.constructed import (
     HopfieldResults,
     LineAttractorResults,
@@ -48,14 +49,16 @@ LINE_BEFORE = {
 LINE_SUMMARY_BEFORE = (
     "A rank-one network W = m nᵀ/N with overlap λ = nᵀm/N holds inputs along n with memory time "
     "τ/(1 − λ): measured 99.5, 199.5, 999.5 ms for λ = 0, 0.5, 0.9 against theory 100.0, 200.0, "
-    "1000.0 ms (worst relative error 0.5%). With λ = 1 and tanh units the network holds a "
-    "continuum of values: pulses of different sizes leave κ at 21 distinct levels between -0.21 "
-    "and 0.21. The fixed-point finder returns 21 fixed and slow points along the line (κ from "
+    "1000.0 ms (worst relative error 0.5%). The network of tanh units with overlap nᵀm/N = "
+    "1.000 holds a continuum of values: pulses of different sizes leave κ at 21 distinct levels "
+    "between -0.21 and 0.21, each moving by at most 1.6% over the last 2 τ. The fixed-point "
+    "finder returns 21 fixed and slow points along the line (κ from "
     "-0.20 to 0.20; the largest |λ| of their Jacobians is 1.0000, one mode ≈ 1)."
 )
 HOPFIELD_SUMMARY_BEFORE = (
-    "A rate Hopfield network of 300 units stores 5 random patterns as point attractors: cued "
-    "with pattern 1 with 20% of its bits flipped, its overlap with the pattern rises to 0.994. "
+    "A rate Hopfield network of 300 units, built to store 5 random patterns, retrieves "
+    "pattern 1: cued with it with 20% of its bits flipped, its overlap with the pattern rises "
+    "to 0.994. "
     "The reduced one-dimensional overlap dynamics (eq. 6) follow the full network within RMS "
     "0.003. The fixed-point finder, started from the patterns and their mirror images, finds 10 "
     "stable points, 10 of them the stored memories (overlap > 0.9). The sign network's "
@@ -164,8 +167,10 @@ def test_line_attractor_results_round_trip_and_drive_the_report(
     assert _numbers(summarize_line(r)) == [
         "1", *(f"{v:.1f}" for v in r.memory_measured), *(f"{v:g}" for v in r.overlaps),
         *(f"{v:.1f}" for v in r.memory_theory), f"{r.relative_error.max() * 100:.1f}",
-        "1", str(len(np.unique(np.round(r.kappa_held, 3)))), f"{r.kappa_held.min():.2f}",
-        f"{r.kappa_held.max():.2f}", str(len(r.point_kinds)), f"{r.kappa_points.min():.2f}",
+        f"{r.line_overlap:.3f}", str(len(np.unique(np.round(r.kappa_held, 3)))),
+        f"{r.kappa_held.min():.2f}", f"{r.kappa_held.max():.2f}",
+        f"{_drift(r) * 100:.1f}", "2",
+        str(len(r.point_kinds)), f"{r.kappa_points.min():.2f}",
         f"{r.kappa_points.max():.2f}", f"{r.top_eigenvalue:.4f}", "1",
     ]  # fmt: skip
     sections = sections_to_json(narrate_line(r))

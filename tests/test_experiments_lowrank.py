@@ -362,3 +362,48 @@ def test_decision_options_are_validated(option: str, value: object) -> None:
 
     with pytest.raises(InvalidParameterError, match=option):
         make_options(get_experiment("decision"), True, {option: value})
+
+
+def test_task_sections_describe_training_only_when_the_run_trained(
+    decision_run: tuple[Path, dict[str, Any]], context_run: tuple[Path, dict[str, Any]]
+) -> None:
+    """The training sentence follows the recorded end of training (solved at its step, or
+    every step run below the level), a network given to the run (it trained nothing) is
+    described without a training, and the units, τ and dt are the analysed network's;
+    ``run --model`` then only renames the section and says where the network came from."""
+    from dataclasses import replace
+
+    from dynascope.experiments import _context_report, decision
+    from dynascope.experiments._base import given_model_sections
+    from dynascope.experiments.context import ContextResults
+    from dynascope.experiments.decision import DecisionResults
+
+    for (out, _), results_type, narrate in (
+        (decision_run, DecisionResults, decision.narrate),
+        (context_run, ContextResults, _context_report.narrate),
+    ):
+        r = results_type.load(out)
+        assert r.stop_reason in ("solved", "completed") and 0 < r.steps <= r.max_steps
+        text = narrate(r)[0].text
+        assert f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) was trained with Adam." in text
+        solved = replace(r, steps=120, max_steps=400, stop_reason="solved", stop_performance=0.995)
+        assert "Training stopped after 120 of at most 400 steps" in narrate(solved)[0].text
+        assert "(99.5%)" in narrate(solved)[0].text
+        failed = replace(r, steps=400, max_steps=400, stop_reason="completed",
+                         stop_performance=0.93)  # fmt: skip
+        words = narrate(failed)[0].text
+        assert "Training ran all 400 steps (held-out accuracy at the last evaluation 93.0%" in words
+        assert "stopped" not in words
+        other = replace(r, nonlinearity="softplus", unit_tau=50.0, dt=10.0)
+        assert "softplus units (τ = 50 ms, dt = 10 ms)" in narrate(other)[0].text
+        given = narrate(replace(r, steps=0, stop_reason="not trained"))[0]
+        assert given.title == "Task and training"
+        assert "Adam" not in given.text and "Training" not in given.text
+        assert "tanh units (τ = 100 ms, dt = 20 ms) was analysed as given" in given.text
+        assert ".A" not in given.text and "  " not in given.text  # sentences joined cleanly
+        (section,) = given_model_sections([given], "net.pt")
+        assert section.title == "Task" and section.text.startswith(given.text.strip())
+        assert section.text.endswith(
+            "(loaded from net.pt); this run trained nothing, and its training options were not "
+            "used."
+        )

@@ -732,6 +732,24 @@ def test_merge_basins_joins_clusters_that_straddle_grid_cells() -> None:
     assert (of_known[:50] == 0).all() and (leader[:50] == -1).all()
 
 
+def test_first_in_order_picks_each_groups_earliest_member() -> None:
+    """The lowest-key member of each grid cell, by a scatter-min of positions: against a loop,
+    with many repeated labels, labels that do not occur, and ties in the key (the lower index
+    first, as the stable sort gives)."""
+    from dynascope.fixedpoints._seeding import _first_in_order
+
+    gen = torch.Generator().manual_seed(4)
+    for n, n_groups in ((1, 1), (50, 3), (2000, 700)):
+        group = torch.randint(0, n_groups, (n,), generator=gen) * 2  # odd labels never occur
+        key = torch.randint(0, 5, (n,), generator=gen).double()  # many ties
+        order = torch.argsort(key, stable=True)
+        got = _first_in_order(group, order)
+        for g in torch.unique(group).tolist():
+            members = torch.where(group == g)[0]
+            best = min(members.tolist(), key=lambda i: (float(key[i]), i))
+            assert int(got[g]) == best
+
+
 def test_coarse_join_merges_straddling_clusters_only_within_the_radius() -> None:
     """join="coarse" (stage 1's merges): a tight cluster that straddles the fine grid's cell
     boundaries in every coordinate is merged onto its lowest-key member (it lies inside one

@@ -620,17 +620,31 @@ def test_training_outputs_leave_nan_to_the_trainer_but_forward_refuses_it(case: 
         model._training_outputs(torch.zeros(2, 5, 4))
 
 
-def test_training_outputs_go_through_forward_when_a_hook_is_registered() -> None:
-    """A forward hook (or a subclass's own forward) is honoured: the call then runs forward."""
-    model = dynascope.GRU(3, 6, 2, seed=0)
+@pytest.mark.parametrize("cls", [dynascope.GRU, dynascope.LSTM, dynascope.VanillaRNN])
+def test_training_outputs_go_through_forward_when_a_hook_is_registered(cls: type) -> None:
+    """A forward hook (the module's own or torch's global one) or a subclass's own forward is
+    honoured: the call then runs forward."""
+    from torch.nn.modules.module import register_module_forward_hook
+
+    model = cls(3, 6, 2, seed=0)
     u = torch.randn(2, 5, 3, generator=torch.Generator().manual_seed(1))
-    seen = []
+    seen: list[torch.Tensor] = []
     handle = model.register_forward_hook(lambda module, args, out: seen.append(out[1]))
     out = model._training_outputs(u)
     handle.remove()
     assert len(seen) == 1 and seen[0] is out
+    handle = register_module_forward_hook(
+        lambda module, args, out: seen.append(out[1]) if module is model else None
+    )
+    try:
+        out = model._training_outputs(u)
+    finally:
+        handle.remove()
+    assert len(seen) == 2 and seen[1] is out
+    model._training_outputs(u)  # hooks removed: the direct path, no call
+    assert len(seen) == 2
 
-    class Doubled(dynascope.GRU):
+    class Doubled(cls):  # type: ignore[valid-type,misc]
         def forward(self, u, x0=None, *, generator=None):
             states, outputs = super().forward(u, x0, generator=generator)
             return states, 2 * outputs

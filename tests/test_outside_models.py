@@ -481,24 +481,22 @@ def _check_policy_applies(monkeypatch):
     assert inside == [1] and torch.get_num_threads() == before
 
 
-def test_given_model_sections_never_describe_training_that_did_not_happen(tmp_path):
+def test_given_model_sections_rename_and_say_where_the_model_came_from(tmp_path):
     from dynascope.experiments._base import given_model_sections
     from dynascope.report import Section
 
     text = (
         "Perceptual decision: one input carries a coherence ±c (c from 0.032, 0.128) for "
         "800 ms; the output must report sign(c). A rank-1 network of 512 tanh units "
-        "(τ = 100 ms, dt = 20 ms) was trained with Adam (at most 2000 steps, stopped at 95% "
-        "held-out accuracy). Held-out accuracy: 97.5%."
+        "(τ = 100 ms, dt = 20 ms) was analysed as given (no training curve in this run). "
+        "Held-out accuracy: 97.5%."
     )
     other = Section("Latents", "Trained with nothing here.")
     out = given_model_sections([Section("Task and training", text), other], "net.pt")
     assert out[0].title == "Task" and out[1] is other
-    assert "Adam" not in out[0].text and "(c from 0.032, 0.128)" in out[0].text
-    assert "Held-out accuracy: 97.5%." in out[0].text
-    assert out[0].text.endswith(
-        "The network analysed was trained outside dynascope (loaded from net.pt); this run "
-        "trained nothing, and its training options were not used."
+    assert out[0].text == (
+        f"{text} The network analysed was trained outside dynascope (loaded from net.pt); this "
+        "run trained nothing, and its training options were not used."
     )
     own = given_model_sections([Section("Task and training", text)], "w.st", foreign=False)
     assert "was given to this run (loaded from w.st)" in own[0].text

@@ -470,3 +470,22 @@ def test_one_initial_state_beats_a_noisy_encoder_when_trials_start_at_one_state(
                   float(((fit.predict(rec)[va] - rates[va]) ** 2).mean()))
     assert err[0][0] < 1e-12 < 1e-3 < err[3][0]  # one start vs a spread of encoded starts
     assert err[0][1] < err[3][1]  # and closer to the true rates on the held-out trials
+
+
+@pytest.mark.parametrize("dt", [10.0, 1.0])
+def test_fit_report_time_constants_are_in_time_steps(dt: float) -> None:
+    """A leak-only rate network (τ = 100 in the units of dt): its one fixed point decays with
+    τ / dt steps, whatever the unit of dt (the column says time steps)."""
+    from dynascope.fixedpoints import find_fixed_points
+    from dynascope.models import RateRNN
+    from dynascope.recordings._fitrun import _fixed_point_rows
+
+    model = RateRNN(1, 4, 1, tau=100.0, dt=dt, seed=0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    start = 0.1 * torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    fps = find_fixed_points(model, initial_states=start, seed=0)
+    ((_, kind, lead, tau),) = _fixed_point_rows(fps)
+    assert kind == "attractor" and lead == "-0.010"
+    assert float(tau) == pytest.approx(100.0 / dt, rel=1e-3)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import dynascope
-from dynascope.analysis import fixed_point_recovery, recovery_metrics
+from dynascope.analysis import compare_fixed_points, fixed_point_recovery, recovery_metrics
 from dynascope.exceptions import InvalidParameterError, ShapeError
 from dynascope.fixedpoints import FixedPoints, find_fixed_points
 
@@ -158,6 +158,43 @@ def test_an_ambiguous_match_is_not_recovered(
     assert near.margins[near.pairs[:, 0] == first] == pytest.approx(0.4 / 0.6, abs=2e-3)
 
 
+def test_pairs_agree_with_compare_fixed_points_kind_by_kind(
+    system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
+) -> None:
+    # an independent path: compare_fixed_points on each kind's points, through the same affine
+    # map (here a change of coordinates with noisy states, so the map is not exact), pairs the
+    # same points at the same distances as fixed_point_recovery
+    _, x, fps = system
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((16, 16)) + 4.0 * np.eye(16)
+    c = rng.standard_normal(16)
+    x_fit = x @ a + c + 0.05 * rng.standard_normal(x.shape)
+    moved = _transformed(_saddles_moved(fps, 0.3, toward_neighbour=False), a, c)
+    r = fixed_point_recovery(fps, moved, x, x_fit)
+    assert r.summary() == "8/8 attractors, 12/12 saddles recovered"
+    for kind, mask in (
+        ("attractor", fps.is_fixed & fps.is_stable),
+        ("saddle", fps.is_fixed & (fps.saddle_index == 1)),
+    ):
+        idx = np.flatnonzero(mask)
+        cmp = compare_fixed_points(moved[idx], fps[idx], x_fit, x, max_distance=1e300)
+        spread = np.sqrt(((x.reshape(-1, 16) - x.reshape(-1, 16).mean(0)) ** 2).sum(1).mean())
+        sep = np.linalg.norm(fps.x_star[idx][:, None] - fps.x_star[idx][None], axis=-1)
+        np.fill_diagonal(sep, np.inf)
+        expected = {
+            (int(idx[t]), int(idx[f])): d * spread / sep.min(1)[t]
+            for (f, t), d in zip(cmp.matches, cmp.distance, strict=True)
+        }
+        got = {
+            (int(t), int(f)): d
+            for (t, f), d, k in zip(r.pairs, r.distances, r.pair_kinds, strict=True)
+            if k == kind
+        }
+        assert got.keys() == expected.keys()
+        for key, d in got.items():
+            assert d == pytest.approx(expected[key], rel=1e-9, abs=1e-12)
+
+
 def test_time_constants_are_compared(
     system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
 ) -> None:
@@ -179,8 +216,10 @@ def test_fixed_point_recovery_errors(
     _, x, fps = system
     with pytest.raises(InvalidParameterError, match="FixedPoints"):
         fixed_point_recovery(fps, "points", x, x)
-    with pytest.raises(ShapeError, match="same trials"):
+    with pytest.raises(ShapeError, match="fit_states and true_states .*same trials"):
         fixed_point_recovery(fps, fps, x, x[:3])
+    with pytest.raises(InvalidParameterError, match="fit_states contains NaN"):
+        fixed_point_recovery(fps, fps, x, np.where(x > 0.9, np.nan, x))
     with pytest.raises(ShapeError, match="state sizes"):
         fixed_point_recovery(fps, fps, x, x[..., :4])
     with pytest.raises(InvalidParameterError, match="match_tol"):

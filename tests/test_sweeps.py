@@ -34,6 +34,7 @@ from dynascope.sweeps import (
     POINT_FILE,
     Sweep,
     minimal_rank_table,
+    minimal_rank_words,
     point_status,
     read_sweep,
     sweep,
@@ -268,6 +269,25 @@ def test_minimal_rank_is_the_smallest_rank_with_a_majority_of_successes() -> Non
     # none reaches the target
     high = Sweep("decision", spec.grid, target=0.999)
     assert minimal_rank_table(rows, high)["all"]["minimal_rank"] is None
+    assert minimal_rank_words(minimal_rank_table(rows, high)["all"]) == "none of the ranks tried"
+
+
+def test_minimal_rank_waits_for_unfinished_lower_ranks() -> None:
+    """Rank 1 failed where it finished but two of its seeds have not run: with them rank 1
+    could still reach the majority, so the minimal rank is not yet known (not 2)."""
+    spec = Sweep("decision", {"rank": [1, 2], "seed": [0, 1, 2, 3]}, target=0.9)
+    rows = [_row(1, 0, 0.95), _row(1, 1, 0.5), _row(1, 2, None, status="pending"),
+            _row(1, 3, None, status="pending")] + [_row(2, s, 0.99) for s in range(4)]  # fmt: skip
+    m = minimal_rank_table(rows, spec)["all"]
+    assert m["minimal_rank"] is None and m["undetermined_at"] == 1 and m["pending"] == [2, 0]
+    assert minimal_rank_words(m) == (
+        "not yet known (rank 1 has 2 unfinished point(s) that could decide it)"
+    )
+    # one pending seed cannot give rank 1 its 3 successes: rank 2 is the minimal rank
+    rows[2] = _row(1, 2, 0.4)
+    m = minimal_rank_table(rows, spec)["all"]
+    assert m["minimal_rank"] == 2 and m["undetermined_at"] is None
+    assert minimal_rank_words(m) == "2"
 
 
 def test_minimal_rank_per_group_of_the_other_grid_keys() -> None:

@@ -87,6 +87,19 @@ def test_network_that_does_not_learn_says_so_first_and_describes_no_manifold() -
     assert "did not learn the task, so no manifold is described" in " ".join(
         f.how for s in narrate(r) for f in s.figures
     )
+    assert "below 60.5% (half way from the majority class's 24.0% to the bag of words' 97.0%)" in (
+        notice
+    )
+    # a bag of words that gains little over the majority class: the level is 5 points above
+    # the majority class, and the sentence says that rule, not "half way"
+    weak = results(majority=0.50, bow_accuracy=0.52, rnn_accuracy=0.53)
+    assert learned_level(weak) == pytest.approx(0.55)
+    words = failing_notice(evaluate(CLAIMS, weak))
+    assert words is not None and "half way" not in words
+    assert (
+        "below 55.0% (5% above the majority class's 50.0%, as the bag of words (52.0%) gains "
+        "less than 10% over it)" in words
+    )
 
 
 def test_ordinal_claims_expect_fewer_than_c_minus_1_dimensions_in_order() -> None:

@@ -315,6 +315,7 @@ def sweep(
     Running the same CONFIG into the same OUT again resumes: finished points are skipped.
     Each worker uses --threads torch threads.
     """
+    from .sweeps import minimal_rank_words
     from .sweeps import sweep as run_sweep
 
     threads = click.get_current_context().find_root().params.get("threads") or 1
@@ -333,8 +334,7 @@ def sweep(
         f"{result.n_failed} failed."
     )
     for group, m in result.minimal_rank.items():
-        found = m["minimal_rank"] if m["minimal_rank"] is not None else "none of the ranks tried"
-        click.echo(f"minimal rank ({group}): {found}")
+        click.echo(f"minimal rank ({group}): {minimal_rank_words(m)}")
     for table in ("summary.csv", "summary.parquet"):
         if table.split(".")[1] in (formats or ("csv", "parquet")):
             if (result.path / table).exists():

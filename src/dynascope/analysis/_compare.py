@@ -204,6 +204,50 @@ class FixedPointComparison:
         )
 
 
+def _paired_states(
+    a: FixedPoints,
+    b: FixedPoints,
+    states_a: Any,
+    states_b: Any,
+    names: tuple[str, str] = ("states_a", "states_b"),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both models' states as (samples, size) arrays, checked against the points' sizes and
+    against each other (the same trials); ``names`` are the caller's argument names."""
+    xa, xb = _as_array(states_a, names[0]), _as_array(states_b, names[1])
+    if xa.shape[-1] != a.x_star.shape[1] or xb.shape[-1] != b.x_star.shape[1]:
+        raise ShapeError(
+            f"states must match the fixed points' state sizes ({a.x_star.shape[1]} and "
+            f"{b.x_star.shape[1]}); got {xa.shape} and {xb.shape}."
+        )
+    if xa.shape[:-1] != xb.shape[:-1]:
+        raise ShapeError(
+            f"{names[0]} and {names[1]} must come from the same trials; got {xa.shape} and "
+            f"{xb.shape}."
+        )
+    return xa.reshape(-1, xa.shape[-1]), xb.reshape(-1, xb.shape[-1])
+
+
+def _spread(x: np.ndarray) -> float:
+    """RMS distance of the samples (rows) from their mean; 1 for a constant set."""
+    return float(np.sqrt(((x - x.mean(0)) ** 2).sum(1).mean())) or 1.0
+
+
+def _assign(
+    mapped_a: np.ndarray, points_b: np.ndarray, scale: float, max_distance: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum-total-distance pairs (rows of A, rows of B, distance / scale) between A's points
+    already mapped into B's space and B's points; pairs beyond ``max_distance`` dropped."""
+    if not len(mapped_a) or not len(points_b):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    cost = np.linalg.norm(mapped_a[:, None] - points_b[None], axis=-1) / scale
+    from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
+
+    rows, cols = linear_sum_assignment(cost)
+    keep = cost[rows, cols] <= max_distance
+    rows, cols = rows[keep], cols[keep]
+    return rows.astype(np.int64), cols.astype(np.int64), cost[rows, cols]
+
+
 def compare_fixed_points(
     fixed_points_a: FixedPoints,
     fixed_points_b: FixedPoints,
@@ -241,32 +285,12 @@ def compare_fixed_points(
         )
     max_distance = check_float(max_distance, "max_distance", "compare_fixed_points", min_value=0.0)
     a, b = fixed_points_a.fixed, fixed_points_b.fixed
-    xa, xb = _as_array(states_a, "states_a"), _as_array(states_b, "states_b")
-    if xa.shape[-1] != a.x_star.shape[1] or xb.shape[-1] != b.x_star.shape[1]:
-        raise ShapeError(
-            f"states must match the fixed points' state sizes ({a.x_star.shape[1]} and "
-            f"{b.x_star.shape[1]}); got {xa.shape} and {xb.shape}."
-        )
-    if xa.shape[:-1] != xb.shape[:-1]:
-        raise ShapeError(
-            f"states_a and states_b must come from the same trials; got {xa.shape} and {xb.shape}."
-        )
-    flat_a, flat_b = xa.reshape(-1, xa.shape[-1]), xb.reshape(-1, xb.shape[-1])
+    flat_a, flat_b = _paired_states(a, b, states_a, states_b)
     m, c = _fit_map(flat_a, flat_b, ridge)
-    scale = float(np.sqrt(((flat_b - flat_b.mean(0)) ** 2).sum(1).mean())) or 1.0
+    scale = _spread(flat_b)
     type_a, type_b = _types(a), _types(b)
     counts_a, counts_b = dict(Counter(type_a.tolist())), dict(Counter(type_b.tolist()))
-    if len(a) and len(b):
-        cost = np.linalg.norm((a.x_star @ m + c)[:, None] - b.x_star[None], axis=-1) / scale
-        from scipy.optimize import linear_sum_assignment  # lazy: keeps `import dynascope` fast
-
-        rows, cols = linear_sum_assignment(cost)
-        keep = cost[rows, cols] <= max_distance
-        rows, cols = rows[keep], cols[keep]
-        dist = cost[rows, cols]
-    else:
-        rows = cols = np.zeros(0, dtype=np.int64)
-        dist = np.zeros(0)
+    rows, cols, dist = _assign(a.x_star @ m + c, b.x_star, scale, max_distance)
     return FixedPointComparison(
         counts_a=dict(sorted(counts_a.items())),
         counts_b=dict(sorted(counts_b.items())),

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._validation import caller_stacklevel, check_float
 from ..exceptions import InvalidParameterError
-from ._compare import _fit_map, _r2, compare_fixed_points, compare_states
+from ._compare import _assign, _fit_map, _paired_states, _r2, compare_states
 from ._mechanism import MechanismGraph, mechanism_distance, mechanism_graph
 
 __all__ = [
@@ -165,7 +165,7 @@ def recovery_metrics(
 class FixedPointRecovery:
     """Which of a true system's attractors and index-1 saddles a fitted model has.
 
-    The two sets of fixed points are paired by :func:`compare_fixed_points`: the fitted points
+    The two sets of fixed points are paired as in :func:`compare_fixed_points`: the fitted points
     are mapped into the true state space by the affine map fitted from the fitted states to the
     true states (the direction that is exact when the fitted model holds all of the true state;
     the other one would also have to predict whatever else the fitted model holds), and paired
@@ -275,8 +275,11 @@ def fixed_point_recovery(
                 f"{type(pts).__name__}."
             )
     match_tol = check_float(match_tol, "match_tol", owner, min_value=0.0)
-    xt = np.asarray(true_states, float).reshape(-1, true_points.x_star.shape[1])
-    spread = float(np.sqrt(((xt - xt.mean(0)) ** 2).sum(1).mean())) or 1.0
+    # one affine map from the fitted states to the true ones, fitted on all samples
+    xf, xt = _paired_states(
+        fit_points, true_points, fit_states, true_states, ("fit_states", "true_states")
+    )
+    m, c = _fit_map(xf, xt, ridge)
 
     def kinds(p: Any) -> dict[str, np.ndarray]:
         return {
@@ -285,37 +288,27 @@ def fixed_point_recovery(
         }
 
     kt, kf = kinds(true_points), kinds(fit_points)
-    map_ft: tuple[np.ndarray, np.ndarray] | None = None
     rows_l, cols_l, ratio_l, margin_l, kind_l = [], [], [], [], []
     for kind in ("attractor", "saddle"):
         it, jf = kt[kind], kf[kind]
         if not it.size or not jf.size:
             continue
-        # compare_fixed_points gives distances relative to the true states' spread
-        cmp = compare_fixed_points(
-            fit_points[jf], true_points[it], fit_states, true_states, max_distance=1e300,
-            ridge=ridge,
-        )  # fmt: skip
-        sep = np.linalg.norm(
-            true_points.x_star[it][:, None] - true_points.x_star[it][None], axis=-1
-        )
+        true_x = true_points.x_star[it]
+        mapped = fit_points.x_star[jf] @ m + c
+        # pairs of least total distance within the kind (no distance cut: the rule is below)
+        c_idx, r_idx, dist = _assign(mapped, true_x, 1.0, np.inf)
+        sep = np.linalg.norm(true_x[:, None] - true_x[None], axis=-1)
         np.fill_diagonal(sep, np.inf)
-        nearest = sep.min(1) / spread
-        r, c = cmp.matches[:, 1], cmp.matches[:, 0]
-        ratio = cmp.distance / nearest[r]
-        if map_ft is None:  # the map compare_fixed_points (which checked the shapes) used
-            xf = np.asarray(fit_states, float).reshape(-1, fit_points.x_star.shape[1])
-            map_ft = _fit_map(xf, xt, ridge)
+        ratio = dist / sep.min(1)[r_idx]
         # unambiguous: the partner is the nearest true point of the kind to the mapped point
-        mapped = fit_points.x_star[jf[c]] @ map_ft[0] + map_ft[1]
-        d = np.linalg.norm(mapped[:, None] - true_points.x_star[it][None], axis=-1)
-        d_partner = d[np.arange(len(r)), r]
-        d[np.arange(len(r)), r] = np.inf
-        d_other = d.min(1) if len(it) > 1 else np.full(len(r), np.inf)
+        d = np.linalg.norm(mapped[c_idx][:, None] - true_x[None], axis=-1)
+        d_partner = d[np.arange(len(r_idx)), r_idx]
+        d[np.arange(len(r_idx)), r_idx] = np.inf
+        d_other = d.min(1) if len(it) > 1 else np.full(len(r_idx), np.inf)
         margin = d_partner / d_other
         ok = (ratio <= match_tol) & (margin < 1.0)
-        rows_l.append(it[r[ok]])
-        cols_l.append(jf[c[ok]])
+        rows_l.append(it[r_idx[ok]])
+        cols_l.append(jf[c_idx[ok]])
         ratio_l.append(ratio[ok])
         margin_l.append(margin[ok])
         kind_l += [kind] * int(ok.sum())

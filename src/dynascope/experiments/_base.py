@@ -177,18 +177,16 @@ def _analyze(ctx: RunContext, experiment: Experiment, model: RNNModel) -> Any:
     return report
 
 
-#: A sentence of a report that describes the run's own training.
-_TRAINING_SENTENCE = re.compile(r"[^.]*\b(?:[Tt]rained|[Tt]raining) (?:with|for)\b[^.]*\.\s*")
-
-
 def given_model_sections(
     sections: Sequence[Any], source: str, *, foreign: bool = True
 ) -> list[Any]:
     """The sections of a report on a model given to the run (``run --model``).
 
-    The run trained nothing: a sentence describing the training the run would have done is
-    replaced by one saying where the model came from (``foreign``: a file written outside
-    dynascope, so trained outside it), and "Task and training" becomes "Task".
+    The run trained nothing: "Task and training" becomes "Task", and a sentence saying where
+    the model came from (``foreign``: a file written outside dynascope, so trained outside
+    it) ends it. The experiments' own narration describes no training in that case (each
+    tells a given model from a trained one by its training record); the text is not edited
+    here.
     """
     where = "was trained outside dynascope" if foreign else "was given to this run"
     said = (
@@ -198,7 +196,7 @@ def given_model_sections(
     out = []
     for section in sections:
         if isinstance(section, Section) and section.title == "Task and training":
-            text = _TRAINING_SENTENCE.sub("", section.text).strip()
+            text = section.text.strip()
             section = dataclasses.replace(section, title="Task", text=f"{text} {said}".strip())
         out.append(section)
     return out

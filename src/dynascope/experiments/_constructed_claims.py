@@ -62,9 +62,9 @@ def _capacity(r: Any) -> bool | None:
 HOPFIELD_CLAIMS = (
     at_least(
         SOLVED, "overlap", RETRIEVAL_LEVEL, _hopfield_cites,
-        "A rate Hopfield network of {n_hidden} units stores {n_patterns} random patterns as "
-        "point attractors: cued with pattern 1 with {flip:.0%} of its bits flipped, its overlap "
-        "with the pattern rises to {overlap:.3f}.",
+        "A rate Hopfield network of {n_hidden} units, built to store {n_patterns} random "
+        "patterns, retrieves pattern 1: cued with it with {flip:.0%} of its bits flipped, its "
+        "overlap with the pattern rises to {overlap:.3f}.",
         "This rate Hopfield network of {n_hidden} units FAILS to retrieve its patterns: cued "
         "with pattern 1 with {flip:.0%} of its bits flipped, its overlap with the pattern ends "
         "at {overlap:.3f} (success level {threshold:g}). Check the gain (retrieval needs a "
@@ -106,6 +106,10 @@ HOPFIELD_CLAIMS = (
 MEMORY_TIME_LEVEL = 0.1
 #: Distinct held levels (of the pulses given) at or above which the network holds a continuum.
 CONTINUUM_FRACTION = 0.5
+#: Largest relative change of a held κ over the second half of the relaxation (2 τ) for a
+#: value to count as held (a leak of rate (1 − λ)/τ moves it by 1 − e^(−2(1 − λ)): 5 % at
+#: λ ≈ 0.974).
+HOLD_DRIFT = 0.05
 #: How close to 1 the largest |λ| at the slow points must be for a line (a marginal mode).
 MARGINAL_TOL = 0.01
 
@@ -118,6 +122,10 @@ def _line_cites(r: Any) -> dict[str, Any]:
         "theory": ", ".join(f"{v:.1f}" for v in r.memory_theory),
         "worst": float(r.relative_error.max()),
         "n_levels": len(np.unique(np.round(held, 3))),
+        "drift": _drift(r),
+        "overlap": r.line_overlap,
+        "nonlinearity": r.nonlinearity,
+        "hold": HOLD_DRIFT,
         "n_pulses": len(held),
         "held_lo": float(held.min()),
         "held_hi": float(held.max()),
@@ -129,8 +137,19 @@ def _line_cites(r: Any) -> dict[str, Any]:
     }
 
 
+def _drift(r: Any) -> float:
+    """Largest relative change of κ over the relaxation's second half, over the pulses that
+    moved κ (NaN if none did)."""
+    mid, end = r.kappa_mid, r.kappa_held
+    moved = np.abs(mid) > 1e-6 * max(float(np.abs(mid).max(initial=0.0)), 1e-300)
+    if not moved.any():
+        return float("nan")
+    return float(np.max(np.abs(end[moved] - mid[moved]) / np.abs(mid[moved])))
+
+
 def _continuum(r: Any) -> bool:
-    return len(np.unique(np.round(r.kappa_held, 3))) >= CONTINUUM_FRACTION * len(r.kappa_held)
+    levels = len(np.unique(np.round(r.kappa_held, 3))) >= CONTINUUM_FRACTION * len(r.kappa_held)
+    return levels and bool(_drift(r) <= HOLD_DRIFT)
 
 
 def _line(r: Any) -> bool | None:
@@ -152,14 +171,18 @@ LINE_CLAIMS = (
     ),
     Claim(
         SOLVED, _continuum, _line_cites,
-        "With λ = 1 and tanh units the network holds a continuum of values: pulses of "
-        "different sizes leave κ at {n_levels} distinct levels between {held_lo:.2f} and "
-        "{held_hi:.2f}.",
-        "This network FAILS to hold a continuum of values: {n_pulses} pulses of different "
-        "sizes leave κ at only {n_levels} distinct levels between {held_lo:.2f} and "
-        "{held_hi:.2f}. Check the overlap λ = nᵀm/N (a line attractor needs λ = 1), the time "
+        "The network of {nonlinearity} units with overlap nᵀm/N = {overlap:.3f} holds a "
+        "continuum of values: pulses of different sizes leave κ at {n_levels} distinct levels "
+        "between {held_lo:.2f} and {held_hi:.2f}, each moving by at most {drift:.1%} over the "
+        "last 2 τ.",
+        "This network ({nonlinearity} units, overlap nᵀm/N = {overlap:.3f}) FAILS to hold a "
+        "continuum of values: {n_pulses} pulses of different sizes leave κ at {n_levels} "
+        "distinct levels between {held_lo:.2f} and {held_hi:.2f}, moving by up to {drift:.1%} "
+        "over the last 2 τ (held: at least half the pulses distinct, each moving at most "
+        "{hold:.0%}). Check the overlap λ = nᵀm/N (a line attractor needs λ = 1), the time "
         "step and τ.",
-        value="n_levels", threshold=CONTINUUM_FRACTION, relation=">= fraction of the pulses",
+        value="n_levels", threshold=CONTINUUM_FRACTION,
+        relation=">= fraction of the pulses, drift <= HOLD_DRIFT",
     ),
     Claim(
         "line_of_slow_points", _line, _line_cites,

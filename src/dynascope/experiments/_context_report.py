@@ -24,7 +24,13 @@ from ._context_figures import (
     probe_legend,
 )
 from ._context_results import CONTEXTS, GATING_RATIO, SOURCES, SUCCESS_LEVEL, ContextResults
-from ._lowrank_common import certificate_text, fmt_accs, panel_certificate_rows, proven_words
+from ._lowrank_common import (
+    certificate_text,
+    fmt_accs,
+    network_sentence,
+    panel_certificate_rows,
+    proven_words,
+)
 
 __all__ = ["CLAIMS", "figures", "narrate", "summarize"]
 
@@ -71,7 +77,7 @@ def _cites(r: ContextResults) -> dict[str, Any]:
         "n_stable_a": net_stable[0], "n_stable_b": net_stable[1],
         "attractor": float(np.mean(attractor)) if attractor.size else float("nan"),
         "time_scale": 1.0 / max(abs(eig), 1e-12),
-        "point_kind": "a saddle" if eig > 0 else "a stable point",
+        "point_kind": _central_kind(r.selection_eigval),
         "n_stable_fit": "/".join(map(str, r.n_stable("fitted"))),
         "n_stable_ref": "/".join(map(str, r.n_stable("refined"))),
         "n_stable_net": "/".join(map(str, net_stable)),
@@ -95,6 +101,15 @@ def _cites(r: ContextResults) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _central_kind(eigval: np.ndarray) -> str:
+    """The central point's kind from its slow mode's growth rate in each context."""
+    if float(np.min(eigval)) > 0:
+        return "a saddle"
+    if float(np.max(eigval)) <= 0:
+        return "a stable point"
+    return "a saddle in one context, a stable point in the other"
+
+
 def _network_gated(r: ContextResults) -> bool:
     return bool(np.min(r.network_ratio) >= GATING_RATIO)
 
@@ -110,8 +125,16 @@ def _refined_carriers(r: ContextResults) -> bool | None:
     if not r.gated:
         return None
     c = _cites(r)
+    # within each context the relevant carrier's gain is the higher, and each carrier's gain
+    # is lower in the context where its input is irrelevant than where it is relevant
     return bool(c["pop_a_ref"] != c["pop_b_ref"] and c["rg_a_rel"] > c["rg_a_irr"]
-                and c["rg_b_rel"] > c["rg_b_irr"])  # fmt: skip
+                and c["rg_b_rel"] > c["rg_b_irr"] and c["rg_a_irr"] < c["rg_b_rel"]
+                and c["rg_b_irr"] < c["rg_a_rel"])  # fmt: skip
+
+
+def _network_bistable(r: ContextResults) -> bool:
+    """Two attractors in both contexts, with a saddle at the centre (unstable slow mode)."""
+    return r.n_stable("network") == (2, 2) and float(np.min(r.selection_eigval)) > 0
 
 
 def _same_landscape(source: str) -> Any:
@@ -163,15 +186,15 @@ CLAIMS = (
         relation="distinct carriers and gain switch >=",
     ),
     Claim(
-        "network_bistable", lambda r: r.n_stable("network") == (2, 2), _cites,
+        "network_bistable", _network_bistable, _cites,
         "Without evidence the trained network is bistable in both contexts: two stable fixed "
         "points at |κ| ≈ {attractor:.2f} and a saddle between them (exact fixed points of the "
         "N = {n_hidden} network). It is not a line attractor: the evidence decides towards "
         "which attractor κ leaves the saddle (unstable time scale {time_scale:.0f} ms).",
         "Without evidence the trained network has {n_stable_net} stable fixed point(s) in "
         "contexts A/B (exact fixed points of the N = {n_hidden} network; slowest time scale "
-        "at the central one {time_scale:.0f} ms).",
-        value="n_stable_net", relation="== 2/2",
+        "at the central one {time_scale:.0f} ms, {point_kind}).",
+        value="n_stable_net", relation="== 2/2, the central point a saddle in both contexts",
     ),
     at_least(
         "selection_vectors", "sel_ratio_min", GATING_RATIO, _cites,
@@ -221,8 +244,10 @@ CLAIMS = (
     Claim(
         "refined_carriers", _refined_carriers, _cites,
         "In it population {pop_a_ref} carries input A and population {pop_b_ref} input B, and "
-        "each context lowers the gain ⟨Φ'⟩ of the carrier of the irrelevant input (context A: "
-        "{rg_a_rel:.2f} vs {rg_a_irr:.2f}; context B: {rg_b_rel:.2f} vs {rg_b_irr:.2f}).",
+        "each context lowers the gain ⟨Φ'⟩ of the carrier of the irrelevant input, below the "
+        "relevant carrier's and below its own in the other context (relevant vs irrelevant "
+        "carrier: context A {rg_a_rel:.2f} vs {rg_a_irr:.2f}; context B {rg_b_rel:.2f} vs "
+        "{rg_b_irr:.2f}).",
         "In it the carriers of A and B (populations {pop_a_ref} and {pop_b_ref}) do not have "
         "gains the context switches (context A: {rg_a_rel:.2f} vs {rg_a_irr:.2f}; context B: "
         "{rg_b_rel:.2f} vs {rg_b_irr:.2f}).",
@@ -304,9 +329,9 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
             "Task and training",
             "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
             "inputs A and B, two context inputs; the output must report the sign of the mean "
-            "of the input the context selects. A rank-one network W = m nᵀ / N of "
-            f"{r.n_hidden} tanh units was trained with Adam (at most {r.steps} steps, stopped "
-            f"at {r.early_stop:.0%}). " + v.say(SOLVED),
+            "of the input the context selects. "
+            + network_sentence(r, "m nᵀ / N")
+            + v.say(SOLVED),
             tuple(training),
         ),
         Section(
@@ -351,7 +376,8 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
         Section(
             "Populations",
             v.say("network_carriers") + f" BIC alone would pick {r.bic_populations} "
-            f"populations; {r.n_populations} are used.",
+            f"population{'s' if r.bic_populations != 1 else ''}; {r.n_populations} "
+            f"{'are' if r.n_populations != 1 else 'is'} used.",
             (
                 FigureSpec(
                     "loadings",

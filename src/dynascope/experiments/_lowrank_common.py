@@ -18,6 +18,7 @@ from ..training import TrainConfig
 from ._base import RunContext, train_and_save
 from ._options import ExperimentOptions
 from ._results import ExperimentResults
+from ._stop import NOT_TRAINED, stop_fields, training_sentence
 
 __all__ = [
     "HELD_OUT_SEED_OFFSET",
@@ -86,10 +87,22 @@ class LowRankResults(ExperimentResults):
     ----------
     n_hidden : int
         Neurons of the analysed network (not of the options).
-    steps, n_populations : int
-        Training steps (at most) and mixture components (from the options).
+    nonlinearity : str
+        The analysed network's Φ.
+    unit_tau, dt : float
+        The analysed network's time constant and step (ms).
+    steps, max_steps : int
+        Training steps taken (0: the run trained nothing, its model was given) and the
+        option's most.
+    n_populations : int
+        Mixture components (from the options).
     early_stop : float
-        Held-out accuracy at which training stopped.
+        Held-out accuracy at which training stops (the option).
+    stop_reason : str
+        How training ended: ``"solved"`` (at the first evaluation at or above ``early_stop``),
+        ``"completed"`` (every step) or ``"not trained"``.
+    stop_level, stop_performance : float
+        The stop level (``early_stop``) and the held-out accuracy at the last evaluation.
     accuracy, reduced_accuracy, latent_r2 : float
         Held-out accuracy of the network and of its (fitted) reduced model; R² of its κ.
     times : ndarray (T,)
@@ -118,7 +131,14 @@ class LowRankResults(ExperimentResults):
     """
 
     n_hidden: int
+    nonlinearity: str
+    unit_tau: float
+    dt: float
     steps: int
+    max_steps: int
+    stop_reason: str
+    stop_level: float
+    stop_performance: float
     n_populations: int
     early_stop: float
     accuracy: float
@@ -215,6 +235,34 @@ def flow_panels(
         fixed_certificate=np.concatenate([c[0] for c in certs]),
         fixed_certificate_bounds=np.concatenate([c[1] for c in certs]),
     )
+
+
+def network_fields(ctx: RunContext, net: LowRankRNN) -> dict[str, Any]:
+    """The results fields on the analysed network and on how the run's training ended."""
+    opts: LowRankOptions = ctx.options
+    return {
+        "n_hidden": int(net.n_hidden),
+        "nonlinearity": str(net.nonlinearity),
+        "unit_tau": float(net.tau),
+        "dt": float(net.dt),
+        "early_stop": float(opts.early_stop),
+        **stop_fields(ctx, opts.early_stop),
+    }
+
+
+def network_sentence(r: LowRankResults, coupling: str) -> str:
+    """"A rank-… network W = ``coupling`` of N Φ units (τ, dt) was trained …" and how its
+    training ended, or that it was analysed as given: from the results alone."""
+    units = f"{r.n_hidden} {r.nonlinearity} units (τ = {r.unit_tau:g} ms, dt = {r.dt:g} ms)"
+    head = f"A rank-{_rank_word(r)} network W = {coupling} of {units} "
+    if r.stop_reason == NOT_TRAINED:
+        return head + "was analysed as given (this run trained nothing). "
+    return head + "was trained with Adam. " + training_sentence(r, "accuracy", ".1%")
+
+
+def _rank_word(r: LowRankResults) -> str:
+    rank = int(getattr(r, "rank", 1))
+    return "one" if rank == 1 else str(rank)
 
 
 def train_lowrank(ctx: RunContext, task: Task, *, rank: int = 1) -> RNNModel:

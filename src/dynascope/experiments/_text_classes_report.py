@@ -25,6 +25,9 @@ __all__ = ["CLAIMS", "figures", "learned_level", "narrate", "summarize"]
 #: learned its task (the tasks differ in difficulty: ordinal neighbours are hard even for the
 #: bag of words, so the level is relative to it, on the same split).
 LEARNED_SHARE = 0.5
+#: Smallest gain over the majority class the level is taken from: below it (a bag of words
+#: that gains little) the network must still beat the majority class by LEARNED_SHARE of it.
+MIN_GAIN = 0.1
 #: Smallest/largest centroid distance at or above which the centroids are evenly spread.
 SIMPLEX_SPACING = 0.5
 #: Spearman |ρ| of class index and centroid position at or above which the classes are ordered.
@@ -41,9 +44,22 @@ _CELL_WORDS = {"gru": "GRU", "lstm": "LSTM", "vanilla": "vanilla RNN"}
 
 def learned_level(r: TextClassesResults) -> float:
     """Accuracy at which the network has learned: the majority class plus half the bag of
-    words' gain over it (plus 5 points when the bag of words gains nothing)."""
-    gain = max(r.bow_accuracy - r.majority, 0.1)
+    words' gain over it (plus 5 points when the bag of words gains less than 10)."""
+    gain = max(r.bow_accuracy - r.majority, MIN_GAIN)
     return r.majority + LEARNED_SHARE * gain
+
+
+def _level_rule(r: TextClassesResults) -> str:
+    """How :func:`learned_level` was set, in words, for the failure sentence."""
+    if r.bow_accuracy - r.majority >= MIN_GAIN:
+        return (
+            f"half way from the majority class's {r.majority:.1%} to the bag of words' "
+            f"{r.bow_accuracy:.1%}"
+        )
+    return (
+        f"{LEARNED_SHARE * MIN_GAIN:.0%} above the majority class's {r.majority:.1%}, as the "
+        f"bag of words ({r.bow_accuracy:.1%}) gains less than {MIN_GAIN:.0%} over it"
+    )
 
 
 def _learned(r: TextClassesResults) -> bool:
@@ -61,6 +77,7 @@ def _cites(r: TextClassesResults) -> dict[str, Any]:
         "bow": r.bow_accuracy,
         "majority": r.majority,
         "level": learned_level(r),
+        "level_rule": _level_rule(r),
         "gap": r.rnn_accuracy - r.bow_accuracy,
         "cell": _CELL_WORDS.get(r.cell, r.cell),
         "n_hidden": r.n_hidden,
@@ -119,8 +136,8 @@ CLAIMS = (
         "with {accuracy:.1%} accuracy (bag of words {bow:.1%}, majority class {majority:.1%}; "
         "learned from {level:.1%}).",
         "This {n_hidden}-unit {cell} FAILS to learn the {task} task: {accuracy:.1%} test "
-        "accuracy, below {level:.1%} (half way from the majority class's {majority:.1%} to the "
-        "bag of words' {bow:.1%}), so its states describe no integration manifold. Check the "
+        "accuracy, below {level:.1%} ({level_rule}), so its states describe no integration "
+        "manifold. Check the "
         "training (epochs, time_limit; the quick settings are a smoke test) and the data.",
         value="accuracy", relation=">= majority + half the bag of words' gain over it",
     ),

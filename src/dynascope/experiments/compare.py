@@ -426,11 +426,13 @@ def matrix_lines(result: CompareResult, key: str) -> list[str]:
 
 
 def capped_networks(result: CompareResult) -> list[str]:
-    """Networks with more than :data:`MECHANISM_CAP` fixed points of one kind."""
+    """Networks with more than :data:`MECHANISM_CAP` fixed points of one kind or links of one
+    kind (the two counts the mechanism distance caps)."""
     names = short_names(result.names)
     out = []
     for name, g in zip(names, result.graphs, strict=False):
-        if any(count > MECHANISM_CAP for count in Counter(g.labels).values()):
+        counts = [*Counter(g.labels).values(), *g.edge_labels().values()]
+        if any(count > MECHANISM_CAP for count in counts):
             out.append(name)
     return out
 
@@ -459,7 +461,7 @@ def report_lines(result: CompareResult, title: str) -> list[str]:
             f"Mechanism distances are capped: they count at most {MECHANISM_CAP} fixed points "
             f"of one kind and {MECHANISM_CAP} links of one kind per network (so that the "
             "graph edit distance stays a fast bound), so networks that differ only in how many "
-            f"such points they have beyond {MECHANISM_CAP} read as alike. Capped here: "
+            f"such points or links they have beyond {MECHANISM_CAP} read as alike. Capped here: "
             + ", ".join(capped)
             + ".",
             "",

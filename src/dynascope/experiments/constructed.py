@@ -448,7 +448,11 @@ class LineAttractorResults(ExperimentResults):
     Attributes
     ----------
     n_hidden : int
-        Units of the analysed tanh network.
+        Units of the analysed network.
+    nonlinearity : str
+        Its Φ.
+    line_overlap : float
+        Its overlap nᵀm/N (1 tunes a line attractor).
     memory_n_hidden : int
         Units of the linear rank-one networks of the memory-time measurement (the option).
     tau : float
@@ -456,9 +460,12 @@ class LineAttractorResults(ExperimentResults):
     overlaps, memory_measured, memory_theory : ndarray (L,)
         The overlaps λ, the measured decay time of κ and the theory τ/(1 − λ) (ms).
     amplitudes : ndarray (n_pulses,)
-        Sizes of the pulses along n given to the tanh network.
+        Sizes of the pulses along n given to the analysed network.
     kappa_held : ndarray (n_pulses,)
-        κ = mᵀx/‖m‖² after each pulse and the relaxation.
+        κ = mᵀx/‖m‖² after each pulse and the relaxation (4 τ after the pulse).
+    kappa_mid : ndarray (n_pulses,)
+        κ 2 τ after the pulse (half way through the relaxation): a held value does not move
+        between the two.
     trajectories : ndarray (n_pulses, T, 2)
         The trajectories on the orthonormalised m and n directions.
     point_kinds : tuple of str
@@ -472,12 +479,14 @@ class LineAttractorResults(ExperimentResults):
     residual : ndarray (n_points,)
         ‖F(x*) − x*‖ of each point.
     continuous_time : bool
-        Whether the tanh network is continuous-time (how the explorer shows eigenvalues).
+        Whether the analysed network is continuous-time (how the explorer shows eigenvalues).
     dt : float
         Its time step (ms).
     """
 
     n_hidden: int
+    nonlinearity: str
+    line_overlap: float
     memory_n_hidden: int
     tau: float
     overlaps: np.ndarray
@@ -485,6 +494,7 @@ class LineAttractorResults(ExperimentResults):
     memory_theory: np.ndarray
     amplitudes: np.ndarray
     kappa_held: np.ndarray
+    kappa_mid: np.ndarray
     trajectories: np.ndarray
     point_kinds: tuple[str, ...]
     points: np.ndarray
@@ -580,6 +590,7 @@ def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
     with torch.no_grad():
         states, _ = net(u)
     m = net.m[:, 0]
+    kappa = states @ m / (m @ m)
     # The line is made of slow points (the only exact fixed point of the tanh network is the
     # origin), so the Newton polish, which would pull every candidate there, is skipped and the
     # slow-point tolerance is set from the speed of the held states themselves.
@@ -594,13 +605,16 @@ def compute_line(ctx: RunContext, model: RNNModel) -> LineAttractorResults:
     view = StateSpace.from_basis(torch.stack([m, net.n[:, 0]]).numpy())
     return LineAttractorResults(
         n_hidden=int(net.n_hidden),
+        nonlinearity=str(net.nonlinearity),
+        line_overlap=float(net.n[:, 0] @ m) / int(net.n_hidden),
         memory_n_hidden=opts.n_hidden,
         tau=opts.tau,
         overlaps=np.array(opts.overlaps),
         memory_measured=measured,
         memory_theory=theory,
         amplitudes=amplitudes.numpy(),
-        kappa_held=(held @ m / (m @ m)).numpy(),
+        kappa_held=kappa[:, -1].numpy(),
+        kappa_mid=kappa[:, min(3 * pulse, n_steps) - 1].numpy(),
         trajectories=view.transform(states.numpy()),
         point_kinds=tuple(str(k) for k in point_kinds(fps)),
         points=view.transform(fps.x_star).reshape(len(fps), 2),
@@ -669,7 +683,7 @@ def narrate_line(r: LineAttractorResults, training: Sequence[FigureSpec] = ()) -
             (
                 FigureSpec(
                     "line_of_fixed_points",
-                    f"Trajectories of the {r.n_hidden}-unit tanh network after "
+                    f"Trajectories of the {r.n_hidden}-unit {r.nonlinearity} network after "
                     f"{len(r.amplitudes)} pulses of different sizes (grey) on the "
                     "orthonormalised m and n directions, with the fixed and slow points found "
                     "from the held states",

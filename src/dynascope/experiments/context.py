@@ -417,9 +417,9 @@ def compute(ctx: RunContext, model: RNNModel) -> ContextResults:
         names = [f"loading {k}" for k in range(load.shape[1])]
     labels = np.asarray(mix["red"].labels_)
     return ContextResults(
-        n_hidden=int(net.n_hidden), steps=opts.steps, n_populations=opts.n_populations,
+        **shared.network_fields(ctx, net), n_populations=opts.n_populations,
         bic_populations=int(mix["bic"].n_populations_), refine_steps=opts.refine_steps,
-        finite_refine_steps=opts.finite_refine_steps, early_stop=opts.early_stop,
+        finite_refine_steps=opts.finite_refine_steps,
         accuracy=shared.accuracy(net, task, batch),
         accuracy_by_context=_per_context(_correct(out.numpy(), batch), batch),
         one_population_accuracy=float(

@@ -227,11 +227,9 @@ def compute(ctx: RunContext, model: RNNModel) -> DecisionResults:
         pops, task, batch, opts.resample_sizes, opts.resample_seeds, ctx.seed
     )
     return DecisionResults(
-        n_hidden=int(net.n_hidden),
+        **shared.network_fields(ctx, net),
         rank=rank,
-        steps=opts.steps,
         n_populations=opts.n_populations,
-        early_stop=opts.early_stop,
         coherences=tuple(float(c) for c in task.coherences),
         accuracy=shared.accuracy(net, task, batch),
         reduced_accuracy=float(task.performance(sim.outputs, batch)),
@@ -329,7 +327,30 @@ def _cites(r: DecisionResults) -> dict[str, Any]:
 
 
 def _bistable(r: DecisionResults) -> bool | None:
-    return None if r.rank != 1 else _cites(r)["n_stable"] >= 2
+    """Rank one: exactly two stable points at zero input with an unstable one between them."""
+    if r.rank != 1:
+        return None
+    stable = _zero_stable_kappa(r)
+    unstable = r.fixed_kappa[r.zero_input & ~r.fixed_stable, 0]
+    return bool(
+        stable.size == 2 and np.any((unstable > stable[0]) & (unstable < stable[1]))
+    )
+
+
+def _tilt(r: DecisionResults) -> str:
+    """What constant evidence does to the rank-one flow, from the flows it was measured with
+    (rows: u = −c, 0, +c): the sign of the shift of κ̇ (κ's sign is arbitrary)."""
+    if r.rank != 1 or r.flow_velocity.shape[0] < 3:
+        return ""
+    shift = float(np.mean(r.flow_velocity[2] - r.flow_velocity[0]))
+    if shift == 0 or not np.isfinite(shift):
+        return "Evidence leaves the curve where it is."
+    side = "towards the side of its sign" if shift > 0 else "towards the side opposite its sign"
+    return (
+        f"Evidence shifts the curve: positive evidence moves dκ/dt by {shift / 2:+.2g} per ms "
+        f"on average, negative evidence by {-shift / 2:+.2g}, pushing κ {side} (the sign of κ "
+        "is a convention: it goes with the sign of ⟨nI⟩)."
+    )
 
 
 def _rest_distance(r: DecisionResults) -> float:
@@ -378,14 +399,15 @@ CLAIMS = (
     ),
     Claim(
         "bistable_choice", _bistable, _cites,
-        "Without evidence the reduced flow has {n_stable} stable fixed points (κ = {stable_k}) "
+        "Without evidence the reduced flow has 2 stable fixed points (κ = {stable_k}) "
         "separated by an unstable one: evidence pushes κ towards one of two attractors, one "
         "per choice.",
         "Without evidence the reduced flow has {n_fixed} fixed point(s) ({n_stable} stable).",
         "Without evidence the {rank}-dimensional reduced system has {n_fixed} fixed point(s), "
         "{n_stable} of them stable (found by Newton's method from a grid; the flow is drawn "
         "for rank one only).",
-        value="n_stable", threshold=2, relation=">= stable points at zero input",
+        value="n_stable", threshold=2,
+        relation="== stable points at zero input, an unstable one between them",
     ),
     Claim(
         "state_rests_at_attractors", _rests, _cites,
@@ -483,20 +505,15 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
     sub = "₁" if r.rank > 1 else ""
     verdicts = evaluate(CLAIMS, r)
     landscape = verdicts.say("bistable_choice", "state_rests_at_attractors", "slow_integration")
-    trained = (
-        f"was trained with Adam (at most {r.steps} steps, stopped at {r.early_stop:.0%} "
-        "held-out accuracy)"
-        if training
-        else "was analysed as given (no training curve in this run)"
-    )
+    coupling = "m nᵀ / N" if r.rank == 1 else "Σₖ mₖ nₖᵀ / N"
     return [
         Section(
             "Task and training",
             "Perceptual decision (random dots): one input carries a coherence ±c "
             f"(c from {', '.join(f'{c:g}' for c in r.coherences)}) plus white noise for "
-            "800 ms; after a 100 ms delay the output must report sign(c). A rank-"
-            f"{r.rank} network W = {'m nᵀ' if r.rank == 1 else 'Σₖ mₖ nₖᵀ'} / N of "
-            f"{r.n_hidden} tanh units (τ = 100 ms, dt = 20 ms) {trained}. " + verdicts.say(SOLVED),
+            "800 ms; after a 100 ms delay the output must report sign(c). "
+            + shared.network_sentence(r, coupling)
+            + verdicts.say(SOLVED),
             tuple(training),
         ),
         Section(
@@ -515,9 +532,7 @@ def narrate(r: DecisionResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         ),
         Section(
             "Reduced flow",
-            f"{landscape} Evidence tilts the curve towards the side of its sign."
-            if r.rank == 1
-            else landscape,
+            f"{landscape} {_tilt(r)}" if r.rank == 1 else landscape,
             _flow_figure(r),
             _fixed_table(r),
         ),

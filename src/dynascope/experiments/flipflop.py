@@ -334,6 +334,18 @@ def summarize(r: FlipFlopResults) -> str:
     )
 
 
+def _unstable_points(r: FlipFlopResults) -> str:
+    """The points with unstable modes (whose branches are drawn): "12 saddles", or "12
+    saddles and 1 other point with unstable modes" (an unstable or marginal point)."""
+    has = np.asarray(r.saddle_index) > 0
+    saddle = has & (np.asarray(r.point_kinds) == "saddle")
+    words = _count(int(saddle.sum()), "saddle")
+    others = int((has & ~saddle).sum())
+    if others:
+        words += f" and {others} other point{'s' if others != 1 else ''} with unstable modes"
+    return words
+
+
 def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Section]:
     """The report's sections, every number and every legend from ``r``."""
     counts = r.counts()
@@ -374,8 +386,9 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                     f"fixed points of the {r.n_hidden}-unit {r.model_kind} on the top three "
                     f"principal components ({r.explained_variance:.1%} of the variance)"
                     + (
-                        f"; {len(r.connections)} red lines join a saddle to an attractor its "
-                        "unstable manifold reaches"
+                        f"; {_count(len(r.connections), 'red line')} "
+                        f"join{'s' if len(r.connections) == 1 else ''} a saddle to an attractor "
+                        "its unstable manifold reaches"
                         if len(r.connections)
                         else ""
                     ),
@@ -386,8 +399,16 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
         ),
         Section(
             "Linearisation",
-            "Stable points have every eigenvalue inside the unit circle; a saddle has one or "
-            f"more outside, {lead}. " + verdicts.say("saddles_bridge_memories"),
+            (
+                "The network is continuous-time: a point is stable when every eigenvalue μ of "
+                "its flow has Re μ < 0, that is when every eigenvalue λ = 1 + dt·μ of the "
+                "one-step map drawn has Re λ < 1; a saddle has one or more with Re λ > 1, "
+                if r.continuous_time
+                else "Stable points have every eigenvalue inside the unit circle; a saddle has "
+                "one or more outside, "
+            )
+            + f"{lead}. "
+            + verdicts.say("saddles_bridge_memories"),
             (
                 FigureSpec(
                     "eigenvalues",
@@ -409,7 +430,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                 f"The {len(r.point_kinds)} fixed points and {len(r.all_trajectories_pcs)} "
                 f"held-out trials on the top three principal components, with the "
                 f"{len(r.branch_saddle)} unstable-manifold branches of the "
-                f"{_count(int((r.saddle_index > 0).sum()), 'saddle')}",
+                + _unstable_points(r),
             ),
         ),
         Section(

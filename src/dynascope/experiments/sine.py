@@ -344,7 +344,7 @@ def _cites(r: SineResults) -> dict[str, Any]:
         "steps": r.steps,
         "trained": (
             f"{r.steps} training steps; the quick settings are a smoke test, the full run "
-            "trains up to 3000"
+            f"trains up to {SineOptions.steps}"
             if r.steps > 0
             else "it was given to this run, not trained in it"
         ),
@@ -416,9 +416,13 @@ def narrate(r: SineResults, training: Sequence[FigureSpec] = ()) -> list[Section
             "Task and training",
             "Sine-wave generator (the review's §5.1): input level j sets the frequency. "
             + (
-                "Trained on even levels only. The recipe keeps the oscillation small (readout "
-                f"fixed at {r.readout_scale:g}x its initial size, recurrent gain "
-                f"{r.gain:g}, input weights x{r.input_scale:g}, rate penalty "
+                "Trained on even levels only. The recipe keeps the oscillation small ("
+                + (
+                    f"readout fixed at {r.readout_scale:g}x its initial size"
+                    if r.readout_scale > 0
+                    else "readout trained"
+                )
+                + f", recurrent gain {r.gain:g}, input weights x{r.input_scale:g}, rate penalty "
                 f"{r.rate_reg:g}), aiming at a small limit cycle around a weakly unstable fixed "
                 "point, which the linearisation describes. "
                 + training_sentence(r, "correlation (trained levels)", ".3f")

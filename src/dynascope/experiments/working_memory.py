@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..analysis import fit_state_space
+from ..exceptions import InvalidParameterError
 from ..fixedpoints import find_fixed_points, kind_counts, point_kinds, unstable_manifolds
 from ..models import RateRNN, RNNModel, analysis_copy
 from ..plotting import describe_points, legend_labels
@@ -289,6 +290,13 @@ SLOW_FACTOR = 10.0
 DELAY_MS = 1000.0
 
 
+def _others(counts: dict[str, int]) -> str:
+    """", besides, n unstable and m marginal point(s)" for the kinds the sentence does not
+    name (empty without them)."""
+    named = [f"{counts[k]} {k}" for k in ("unstable", "marginal") if counts.get(k, 0)]
+    return f"; besides, {' and '.join(named)} point(s)" if named else ""
+
+
 def _cites(r: WorkingMemoryResults) -> dict[str, Any]:
     counts = r.counts()
     scale = 1 / abs(r.slowest_re_mu) if r.slowest_re_mu else float("inf")
@@ -301,6 +309,7 @@ def _cites(r: WorkingMemoryResults) -> dict[str, Any]:
         "n_saddles": counts.get("saddle", 0),
         "n_slow": counts.get("slow-stable", 0) + counts.get("slow-unstable", 0),
         "n_other": counts.get("unstable", 0) + counts.get("marginal", 0),
+        "others": _others(counts),
         "re_mu": r.slowest_re_mu,
         "time_scale": scale,
         "tau": r.tau,
@@ -342,7 +351,7 @@ CLAIMS = (
     Claim(
         "zero_input_points", lambda r: len(r.point_kinds) > 0, _cites,
         "At zero input the delay-period dynamics have {n_stable} stable fixed point(s), "
-        "{n_saddles} saddle(s) and {n_slow} slow point(s).",
+        "{n_saddles} saddle(s) and {n_slow} slow point(s){others}.",
         "No fixed or slow point of the delay-period dynamics was found at zero input.",
         value="n_slow", relation="points found",
     ),
@@ -445,6 +454,23 @@ def figures(r: WorkingMemoryResults) -> dict[str, Any]:
 
 #: ``analyze(ctx, model)``: compute, save, draw and narrate (see :func:`~._base.staged`).
 analyze = staged(compute, figures, summarize, narrate, CLAIMS, explore=explore)
+
+
+def _accepts(model: RNNModel) -> None:
+    """The report reads the growth rates μ of dx/dt (Re μ per ms, time scales against the
+    neurons' τ): a continuous-time network only."""
+    if not getattr(model, "continuous_time", False):
+        raise InvalidParameterError(
+            f"The 'working-memory' experiment analyses a continuous-time rate network (its "
+            f"report reads Re μ of dx/dt against the neurons' τ); got a discrete-time "
+            f"{type(model).__name__}. Analyse it with `dynascope fixed-points` and "
+            "`dynascope analyze`, or give a RateRNN, LowRankRNN or another model with dt and τ."
+        )
+
+
 EXPERIMENT = register(
-    Experiment("working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze)
+    Experiment(
+        "working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze,
+        accepts=_accepts,
+    )  # fmt: skip
 )

@@ -83,14 +83,11 @@ def merge_basins(
             return leader, of_known
     cell = row_groups(cells)
     order = torch.argsort(key[rest], stable=True)
-    first = torch.full((int(cell.max()) + 1,), -1, dtype=torch.long, device=x.device)
-    # scatter in reverse order so that the lowest key is written last and wins
-    rev = order.flip(0)
-    first[cell[rev]] = rest[rev]
+    first = rest[_first_in_order(cell, order)]  # each cell's lowest key (every label occurs)
     leader[rest] = first[cell]
     # In many dimensions a tight cluster often straddles a cell boundary in some coordinate:
     # the cells' leaders then join the lowest-key leader within ``radius`` of them.
-    heads = torch.unique(first[first >= 0])
+    heads = torch.unique(first)
     if join and heads.numel() > 1:
         if join == "coarse":
             pos = torch.empty(n, dtype=torch.long, device=x.device)
@@ -108,6 +105,20 @@ def merge_basins(
             head_of = nxt
         leader[rest] = head_of[leader[rest]]
     return leader, of_known
+
+
+def _first_in_order(group: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """For each label ``g`` in ``0..max(group)``, the index ``i`` with ``group[i] == g`` that
+    comes first in the permutation ``order`` (of ``0..len(group) - 1``); for a label that does
+    not occur, an arbitrary index (read it only through ``group``).
+
+    A scatter of the positions with ``amin``: defined for repeated labels, unlike an indexed
+    write, whose winner among repeated indices torch leaves unspecified."""
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=order.device)  # (order has no repeats)
+    best = torch.full((int(group.max()) + 1,), order.numel(), dtype=torch.long, device=order.device)
+    best = best.scatter_reduce(0, group, rank, "amin")
+    return order[best.clamp_(max=order.numel() - 1)]
 
 
 def _splitmix(n: int) -> torch.Tensor:
@@ -182,11 +193,8 @@ def _join_coarse(
     n = x.shape[0]
     out = torch.arange(n, device=x.device)
     order = torch.argsort(key, stable=True)
-    rev = order.flip(0)
     for cell in coarse:
-        first = torch.empty(int(cell.max()) + 1, dtype=torch.long, device=x.device)
-        first[cell[rev]] = rev  # the lowest key is written last and wins
-        lead = first[cell]
+        lead = _first_in_order(cell, order)[cell]  # each cell's lowest key
         near = torch.linalg.vector_norm(x - x[lead], dim=1) <= radius
         cand = torch.where(near, lead, out)
         out = torch.where(key[cand] < key[out], cand, out)

@@ -175,8 +175,7 @@ class RNNModel(nn.Module):
         if (
             cls._trajectory is RNNModel._trajectory
             or cls.forward is not RNNModel.forward
-            or self._forward_hooks
-            or self._forward_pre_hooks
+            or self._has_call_hooks()
         ):
             return self(u, generator=generator)[1]
         # A model whose _trajectory runs a native kernel (GRU, LSTM, h-form VanillaRNN): that
@@ -188,6 +187,23 @@ class RNNModel(nn.Module):
         )
         states = self._trajectory(u, self.initial_state(u.shape[0]), generator)
         return self._readout_all(states, contiguous=False)
+
+    def _has_call_hooks(self) -> bool:
+        """Whether calling the module would run hooks: its own forward/backward hooks or torch's
+        global module hooks (``torch.nn.modules.module.register_module_forward_hook`` and
+        kin), which :meth:`_training_outputs` must honour by going through ``__call__``."""
+        from torch.nn.modules import module as torch_module
+
+        own = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+        glob = (
+            "_global_forward_hooks",
+            "_global_forward_pre_hooks",
+            "_global_backward_hooks",
+            "_global_backward_pre_hooks",
+        )
+        return any(getattr(self, name, None) for name in own) or any(
+            getattr(torch_module, name, None) for name in glob
+        )
 
     def _readout_all(self, states: torch.Tensor, *, contiguous: bool = True) -> torch.Tensor:
         """``readout`` of every state of a (B, T, width) trajectory in one call: (B, T, n_out).

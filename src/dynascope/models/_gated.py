@@ -178,8 +178,12 @@ class LSTM(_GatedRNN):
         check_tensor(
             u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})", finite=False
         )
-        if not native_applies(self, LSTM, u):
-            return super()._training_outputs(u, generator)
+        if (
+            not native_applies(self, LSTM, u)
+            or type(self).forward is not RNNModel.forward
+            or self._has_call_hooks()
+        ):
+            return super()._training_outputs(u, generator)  # forward, hooks honoured
         x = self.initial_state(u.shape[0])
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]
         weights = (self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

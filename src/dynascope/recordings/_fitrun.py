@@ -65,13 +65,14 @@ class FitRunResult:
 
 
 def _fixed_point_rows(fps: Any) -> list[tuple[str, ...]]:
-    """One row per fixed point, attractors first: kind, leading eigenvalue, slowest decay."""
+    """One row per fixed point, attractors first: kind, leading eigenvalue, slowest decay (in
+    time steps)."""
     fixed = fps.fixed
     if not len(fixed):
         return []
     index = fixed.saddle_index
     lead = fixed.stability_eigvals[:, 0]
-    tc = fixed.time_constants
+    tc = fixed.time_constants / float(fixed.dt)  # in time steps (time_constants: units of dt)
     rows: list[tuple[str, ...]] = []
     for i in np.argsort(index, kind="stable"):
         decaying = tc[i][np.isfinite(tc[i]) & (tc[i] > 0)]

@@ -20,6 +20,7 @@ from ._spec import Sweep as Sweep
 from ._spec import SweepPoint as SweepPoint
 from ._spec import read_sweep as read_sweep
 from ._summary import minimal_rank_table as minimal_rank_table
+from ._summary import minimal_rank_words as minimal_rank_words
 from ._summary import summarize as summarize
 from ._summary import summary_rows as summary_rows
 
@@ -30,6 +31,7 @@ __all__ = [
     "SweepPoint",
     "SweepResult",
     "minimal_rank_table",
+    "minimal_rank_words",
     "point_status",
     "read_sweep",
     "run_point",

@@ -15,7 +15,8 @@ from ..report._rundir import write_json
 from ._point import POINTS_DIR, SUMMARY_FILE, SUMMARY_KIND, point_status
 from ._spec import SEED_KEY, Sweep, SweepPoint
 
-__all__ = ["check_formats", "minimal_rank_table", "summarize", "summary_rows"]
+__all__ = ["check_formats", "minimal_rank_table", "minimal_rank_words", "summarize",
+           "summary_rows"]  # fmt: skip
 
 #: Summary table formats.
 FORMATS = ("csv", "parquet")
@@ -144,9 +145,12 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
     """The minimal rank per group of the other grid values (empty without a rank grid key).
 
     For each group and rank, ``successes`` counts the seeds whose ``spec.metric`` reached
-    ``spec.target`` (failed or unfinished points count as unsuccessful). The minimal rank is
-    the smallest rank with at least ``spec.min_successes`` successes (default: a majority of
-    the grid's seeds) — the rule of :func:`dynascope.lowrank.minimal_rank` — or ``None``.
+    ``spec.target`` (a failed point counts as unsuccessful). The minimal rank is the smallest
+    rank with at least ``spec.min_successes`` successes (default: a majority of the grid's
+    seeds) — the rule of :func:`dynascope.lowrank.minimal_rank` — or ``None``. It is only
+    stated when known: if a lower rank still has unfinished points that could give it enough
+    successes, ``minimal_rank`` is ``None`` and ``undetermined_at`` names that rank (else
+    ``undetermined_at`` is ``None``); ``pending`` counts each rank's unfinished points.
     """
     if RANK_KEY not in spec.grid:
         return {}
@@ -154,11 +158,17 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
     need = spec.min_successes if spec.min_successes is not None else n_seeds // 2 + 1
     exclude = {RANK_KEY, SEED_KEY}
     groups: dict[str, dict[int, list[Any]]] = {}
+    unfinished: dict[str, dict[int, int]] = {}
     for row in rows:
         params = {k: row[k] for k in spec.grid}
-        group = groups.setdefault(_group_key(params, exclude), {})
+        name = _group_key(params, exclude)
+        group = groups.setdefault(name, {})
         value = row.get(spec.metric) if row.get("status") == "done" else None
         group.setdefault(int(row[RANK_KEY]), []).append(value)
+        waiting = unfinished.setdefault(name, {})
+        waiting[int(row[RANK_KEY])] = waiting.get(int(row[RANK_KEY]), 0) + (
+            row.get("status") not in ("done", "failed")
+        )
     out: dict[str, dict[str, Any]] = {}
     for name, by_rank in groups.items():
         ranks = sorted(by_rank)
@@ -167,9 +177,19 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
             for r in ranks
         }
         reported = {r: sum(1 for v in by_rank[r] if is_finite_number(v)) for r in ranks}
-        minimal = next((r for r in ranks if successes[r] >= need), None)
+        pending = {r: unfinished[name].get(r, 0) for r in ranks}
+        minimal = undetermined = None
+        for r in ranks:
+            if successes[r] >= need:
+                minimal = r
+                break
+            if successes[r] + pending[r] >= need:  # its unfinished points could decide it
+                undetermined = r
+                break
         out[name] = {
             "minimal_rank": minimal,
+            "undetermined_at": undetermined,
+            "pending": [pending[r] for r in ranks],
             "ranks": ranks,
             "successes": [successes[r] for r in ranks],
             "reported": [reported[r] for r in ranks],
@@ -179,6 +199,17 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
             "target": spec.target,
         }
     return out
+
+
+def minimal_rank_words(m: Mapping[str, Any]) -> str:
+    """One group's minimal rank from :func:`minimal_rank_table`, in words."""
+    if m["minimal_rank"] is not None:
+        return str(m["minimal_rank"])
+    if m.get("undetermined_at") is not None:
+        r = m["undetermined_at"]
+        waiting = m["pending"][m["ranks"].index(r)]
+        return f"not yet known (rank {r} has {waiting} unfinished point(s) that could decide it)"
+    return "none of the ranks tried"
 
 
 def summarize(
@@ -238,10 +269,7 @@ def summarize(
         f"{n_done} finished, {n_failed} failed."
     )
     if minimal:
-        found = "; ".join(
-            f"{g}: {m['minimal_rank'] if m['minimal_rank'] is not None else 'none of the ranks'}"
-            for g, m in minimal.items()
-        )
+        found = "; ".join(f"{g}: {minimal_rank_words(m)}" for g, m in minimal.items())
         summary += (
             f" Minimal rank (smallest rank with ≥ {next(iter(minimal.values()))['min_successes']}"
             f" of {next(iter(minimal.values()))['n_seeds']} seeds reaching {spec.metric} ≥ "
@@ -301,7 +329,7 @@ def _sections(
                     "rows": [
                         [
                             g,
-                            "none" if m["minimal_rank"] is None else m["minimal_rank"],
+                            minimal_rank_words(m),
                             ", ".join(
                                 f"rank {r}: {s}/{m['n_seeds']}"
                                 for r, s in zip(m["ranks"], m["successes"], strict=True)
