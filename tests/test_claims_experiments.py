@@ -712,6 +712,40 @@ def test_sentiment_learned_network_reads_as_a_line_attractor() -> None:
     assert "closing 86% of the gap between the RNN (87.00%) and the plain bag of words" in text
 
 
+def test_sentiment_line_words_follow_the_variance_and_the_slow_modes() -> None:
+    from dynascope.experiments import _sentiment_report as report
+
+    r = sentiment_results()  # 95% of the variance in two PCs, one slow mode per point
+    assert _verdicts(report, r)["line_attractor"] is True
+    text = _text(report, r)
+    assert "Each point has one slow mode (|λ| within 0.05 of 1): max |λ| = 0.9950" in text
+    assert "of the next 2.0 tokens" in text
+    # spread states (30% in two PCs): not "low-dimensional", not a line attractor
+    spread = replace(r, pca_ratio=np.r_[0.2, 0.1, np.full(14, 0.05)])
+    assert _verdicts(report, spread)["line_attractor"] is False
+    words = _text(report, spread)
+    assert "Its states are low-dimensional" not in words
+    assert "(30% of the variance in two PCs" in words and "at least 90% of the variance" in words
+    sections = sections_to_json(report.narrate(spread))
+    captions = json.dumps(sections, ensure_ascii=False)
+    assert "slow points of the line attractor" not in captions
+    assert "fixed and slow points and the token-by-token states" in captions
+    import matplotlib.pyplot as plt
+
+    for res, title in ((r, "Approximate line attractor"),
+                       (spread, "Fixed and slow points (no clean line attractor)")):  # fmt: skip
+        figs = report.figures(res)
+        assert figs["line_attractor"].axes[0].get_title() == title
+        for fig in figs.values():
+            plt.close(fig)
+    # a second slow mode at half the points: counted, not "one slow mode"
+    eig = r.line_eigvals.copy()
+    eig[:6, 1] = 0.98
+    two = replace(r, line_eigvals=eig)
+    assert "Slow modes (|λ| within 0.05 of 1) per point: 6 with 1, 6 with 2" in _text(report, two)
+    assert "Each point has one slow mode" not in _text(report, two)
+
+
 def test_sentiment_modifier_bow_below_the_bag_of_words_closes_none_of_the_gap() -> None:
     """A bag of words with the network's modifiers that falls below the plain one closes
     none of the gap (its share is negative), and the words say so, not "only −3%"."""

@@ -38,6 +38,9 @@ def figures(r: SentimentResults) -> dict[str, Any]:
             r.shown_logits,
             [r.positive_review_pcs, r.negative_review_pcs],
             ("positive review", "negative review"),
+            title="Approximate line attractor"
+            if _line(r)
+            else "Fixed and slow points (no clean line attractor)",
         )
         figs["line_spectra"] = plot_line_spectra(r.line_position, r.line_eigvals)
         figs["valence"] = plot_valence(
@@ -89,6 +92,27 @@ def _data_section(r: SentimentResults) -> Section:
     )
 
 
+def _slow_modes_sentence(r: SentimentResults) -> str:
+    """How many slow modes (|λ| within LINE_EIG_TOL of 1) each point has, from its
+    eigenvalues, with the slowest two modes' median time constants."""
+    eig = np.abs(np.asarray(r.line_eigvals))
+    top = f"max |λ| = {r.line_top_abs_eigval.max():.4f}"
+    taus = (
+        f"median time constant of the slowest mode {np.median(r.line_time_constants[:, 0]):.0f} "
+        f"tokens, of the next {np.median(r.line_time_constants[:, 1]):.1f} tokens"
+    )
+    if eig.ndim != 2 or not eig.shape[1]:
+        return f"At the points, {top} ({taus})."
+    n_slow = (np.abs(eig - 1.0) <= LINE_EIG_TOL).sum(axis=1)
+    within = f"|λ| within {LINE_EIG_TOL:g} of 1"
+    if (n_slow == 1).all():
+        return f"Each point has one slow mode ({within}): {top} ({taus})."
+    counts = ", ".join(
+        f"{int((n_slow == k).sum())} with {k}" for k in np.unique(n_slow).tolist()
+    )
+    return f"Slow modes ({within}) per point: {counts}; {top} ({taus})."
+
+
 def _line_section(r: SentimentResults) -> Section:
     ratio, logits, shown = r.pca_ratio, r.line_logits, r.shown_logits
     return Section(
@@ -101,18 +125,16 @@ def _line_section(r: SentimentResults) -> Section:
         f"spans logits {logits.min():.2f} to {logits.max():.2f} (reviews "
         f"end between {r.final_logits.min():.2f} and {r.final_logits.max():.2f}; the "
         f"{len(shown)} unpolished slow points drawn span {shown.min():.2f} to "
-        f"{shown.max():.2f}). Each "
-        f"point has one slow mode: max |λ| = {r.line_top_abs_eigval.max():.4f} "
-        f"(median time constant {np.median(r.line_time_constants[:, 0]):.0f} tokens), "
-        f"the next mode decays in {np.median(r.line_time_constants[:, 1]):.1f} tokens. "
+        f"{shown.max():.2f}). " + _slow_modes_sentence(r) + " "
         f"The linearisation about the nearest point predicts one step with median "
         f"relative error {np.median(r.linearization_errors):.2f}. "
         + evaluate(CLAIMS, r).say("line_attractor"),
         (
             FigureSpec(
                 "line_attractor",
-                f"The {len(logits)} slow points of the line attractor and the "
-                "token-by-token states of the most positive and the most negative test "
+                f"The {len(logits)} "
+                + ("slow points of the line attractor" if _line(r) else "fixed and slow points")
+                + " and the token-by-token states of the most positive and the most negative test "
                 "review, in the first two principal components of the visited states",
                 "Dots are coloured by the readout logit at the point (colour bar); each "
                 "review's line ends at a star on its final state"
@@ -128,8 +150,8 @@ def _line_section(r: SentimentResults) -> Section:
                 "the point's position along the line",
                 "One line per mode; the dashed line is |λ| = 1"
                 + (
-                    ". Mode 1 near 1 is the integrating direction, the others decay within "
-                    "a few tokens"
+                    ". Mode 1 near 1 is the integrating direction; the next decays in "
+                    f"{np.median(r.line_time_constants[:, 1]):.1f} tokens (median)"
                     if _line(r)
                     else ""
                 ),
@@ -302,6 +324,8 @@ def narrate(r: SentimentResults, training: Sequence[FigureSpec] = ()) -> list[Se
 SUCCESS_LEVEL = 0.7
 #: How close to 1 the slowest |λ| on the line must be, and how aligned the line and readout.
 LINE_EIG_TOL = 0.05
+#: Share of the states' variance in two PCs at or above which they are low-dimensional.
+LINE_PC2 = 0.9
 LINE_READOUT_COS = 0.7
 #: Correlation of RNN valences with bag-of-words weights at or above which they agree.
 VALENCE_R = 0.5
@@ -366,6 +390,9 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
         ),
         "no_gap": _no_gap(r),
         "pc2": float(r.pca_ratio[:2].sum()) if r.pca_ratio.size else float("nan"),
+        "pc2_min": LINE_PC2,
+        "eig_tol": LINE_EIG_TOL,
+        "cos_min": LINE_READOUT_COS,
         "top_eig": top,
         "cos": r.cos_line_readout,
         "r_frequent": r.r_frequent,
@@ -411,6 +438,7 @@ def _line(r: SentimentResults) -> bool | None:
     top = float(r.line_top_abs_eigval.max())
     return bool(
         r.rnn_accuracy >= SUCCESS_LEVEL
+        and float(r.pca_ratio[:2].sum()) >= LINE_PC2
         and abs(top - 1.0) <= LINE_EIG_TOL
         and r.cos_line_readout >= LINE_READOUT_COS
     )
@@ -468,11 +496,13 @@ CLAIMS = (
         "|cos(line, readout)| = {cos:.2f}).",
         "The analysis does not show a clean line attractor for this network ({pc2:.0%} of the "
         "variance in two PCs, max |λ| = {top_eig:.3f}, |cos(line, readout)| = {cos:.2f}; a "
-        "line needs a learned task, max |λ| within 0.05 of 1 and |cos| ≥ 0.7); a network "
+        "line needs a learned task, at least {pc2_min:.0%} of the variance in two PCs, max "
+        "|λ| within {eig_tol:g} of 1 and |cos| ≥ {cos_min:g}); a network "
         "trained longer (the default, non-quick settings) is needed before its dynamics can "
         "be read this way.",
         "No line of fixed or slow points was found.",
-        value="top_eig", threshold=1.0, relation="|·−1| <= 0.05, |cos| >= 0.7, task learned",
+        value="top_eig", threshold=1.0,
+        relation="|·−1| <= 0.05, |cos| >= 0.7, 2 PCs >= 90%, task learned",
     ),
     at_least(
         "modifier_bow_closes_gap", "gap_share", GAP_SHARE, _cites,

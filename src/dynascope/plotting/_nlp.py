@@ -27,6 +27,7 @@ def plot_line_attractor(
     *,
     ax: Any = None,
     axis_labels: Sequence[str] = ("PC1", "PC2"),
+    title: str = "Approximate line attractor",
 ) -> Any:
     """Fixed points of the line attractor and review trajectories in two PCs (Fig. 5a).
 
@@ -41,6 +42,9 @@ def plot_line_attractor(
     trajectory_labels : sequence of str
         Legend label of each trajectory.
     ax : matplotlib Axes, optional
+    axis_labels : pair of str
+    title : str
+        The axes' title (a caller that has not found a line attractor says so).
 
     Returns
     -------
@@ -61,7 +65,7 @@ def plot_line_attractor(
     ax.set_ylabel(axis_labels[1])
     if len(trajectory_labels):
         ax.legend(loc="best", fontsize=8)
-    ax.set_title("Approximate line attractor")
+    ax.set_title(title)
     return fig
 
 
