@@ -299,7 +299,8 @@ def make_ctdb_flipflop(
     Parameters
     ----------
     model : GRU, optional
-        The generator, a network with 3 inputs; default :func:`ctdb_flipflop_generator()`.
+        The generator, a network with 3 inputs; default :func:`ctdb_flipflop_generator()`
+        trained afresh by CtDB's budget (about 22 minutes on one core; pass a trained one).
     n_trials : int, default 1000
     n_heldin, n_heldout : int, default 50 and 10
     fr_scaling : float, default 2.0
