@@ -396,16 +396,23 @@ def test_ctdb_sentence_follows_the_four_scores(scores, above) -> None:
          "ctdb_above": above,
          "ctdb_below": ", ".join(
              f"{labels[n]} by {getattr(CTDB_3BFF_GRU, n) - value[n]:.3f}"
-             for n in below) or "none"}
+             for n in below) or "none",
+         "ctdb_above_by": ", ".join(
+             f"{labels[n]} by {value[n] - getattr(CTDB_3BFF_GRU, n):.3f}"
+             for n in names if n not in below) or "none"}
     v = evaluate(_claims(), r)["ctdb_canonical"]
     assert v.holds is (above == 4)
     assert f"rate R² {scores[0]:.3f}, state R² {scores[1]:.3f}, co-bps {scores[2]:.3f}" in v.text
     assert "CtDB canonical 3BFF GRU: rate R² 0.969, state R² 0.962, co-bps 0.136" in v.text
+    # which scores beat the canonical ones, and by how much, in both cases
+    margins = {n: abs(value[n] - getattr(CTDB_3BFF_GRU, n)) for n in names}
+    assert all(f"{labels[n]} by {margins[n]:.3f}" in v.text for n in names)
     if above == 4:
-        assert v.text.endswith("all four at or above the canonical values.")
+        assert "all four at or above the canonical values; above: rate R² by 0.001" in v.text
     else:
         assert f"{above} of four at or above" in v.text
-        assert all(labels[n] + " by" in v.text for n in below)
+        assert ("above: none;" in v.text) is (above == 0)
+        assert v.text.endswith("below: " + r["ctdb_below"] + ".")
     # the recovery sentence: 11 of 12 saddles is not every saddle
     fp = evaluate(_claims(), r)["reference_fixed_points"]
     assert fp.holds is False and fp.text.startswith("8/8 attractors, 11/12 saddles recovered")

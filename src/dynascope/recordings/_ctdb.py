@@ -10,8 +10,8 @@ follows the recipe with a network dynascope trains (recipe-equal, not data-equal
    3-bit flip-flop as CtDB trains its ``NoisyGRU``: Gaussian noise of standard deviation
    0.01 added to the state after every step, input noise 0.15, {0, 1} targets, the loss
    blind for 4 steps after each flip and over the first 5 steps, a learned initial state
-   plus noise 0.05, Adam (step size 1e-3, weight decay 1e-8), gradients clipped at norm 1
-   (:func:`ctdb_flipflop_generator`; shorter, denser training trials, see there).
+   plus noise 0.05, Adam (step size 1e-3, weight decay 1e-8), gradients clipped at norm 1,
+   2000 steps of 256 trials of 500 steps (:func:`ctdb_flipflop_generator`).
 2. **Latents.** The generator's noisy states (the same state noise, as CtDB's latents are)
    on 1000 fresh trials with CtDB's statistics (:meth:`FlipFlop.preset("sparse500")
    <dynascope.tasks.FlipFlop>`: 500 steps, up and down pulses with probability 0.01 per step
@@ -133,16 +133,14 @@ IC_NOISE = 0.05
 INPUT_NOISE = 0.15
 
 
-def _train_task() -> Any:
+def _train_task(trial_steps: int, pulse_prob: float) -> Any:
     from ..tasks import FlipFlop
 
-    # CtDB's task (up and down pulses, input noise 0.15, {0, 1} targets, a 4-step blind mask
-    # after each flip) on 100-step trials with pulse probability 0.02 per step, bit and sign
-    # instead of 500 steps and 0.01: about the same flips per trial-step budget, learned in two
-    # minutes on one core (CtDB: 2000 batches of 256 trials of 500 steps).
+    # CtDB's task: up and down pulses (each with probability ``pulse_prob`` per step and bit),
+    # input noise 0.15, {0, 1} targets, a 4-step blind mask after each flip, no pulse at t = 0
     return FlipFlop(
-        3, 100, p_up=0.02, p_down=0.02, input_noise=INPUT_NOISE, targets="binary",
-        blind_steps=4, initial_pulse=False,
+        3, trial_steps, p_up=pulse_prob, p_down=pulse_prob, input_noise=INPUT_NOISE,
+        targets="binary", blind_steps=4, initial_pulse=False,
     )  # fmt: skip
 
 
@@ -173,7 +171,10 @@ def _down_state(model: GRU) -> torch.Tensor:
 def ctdb_flipflop_generator(
     n_hidden: int = 64,
     *,
-    n_train_steps: int = 1500,
+    n_train_steps: int = 2000,
+    batch_size: int = 256,
+    trial_steps: int = 500,
+    pulse_prob: float = 0.01,
     lr: float = 1e-3,
     latent_noise: float = LATENT_NOISE,
     seed: int = 0,
@@ -186,13 +187,27 @@ def ctdb_flipflop_generator(
     state plus noise 0.05, {0, 1} targets, the squared error masked for 4 steps after each flip
     and over the first 5 steps, Adam (weight decay 1e-8) with gradients clipped at norm 1.
 
+    The default budget is CtDB's: 2000 Adam steps (its 500 epochs of 4 batches) of 256 trials
+    of 500 steps, pulse probability 0.01 per step, bit and sign (CtDB draws 1000 trials once
+    and repeats them every epoch; here every step draws fresh trials). It takes about 22
+    minutes on one CPU core (``benchmarks/RESULTS.md``); pass a ``cache`` to train it once.
+    A generator trained on long trials with rare pulses holds its bits against the input noise
+    for hundreds of steps; smaller budgets (for tests and smoke runs) give a network that
+    follows the input noise more (``benchmarks/RESULTS.md`` measures both).
+
     Parameters
     ----------
     n_hidden : int, default 64
         Units (CtDB's 3-bit flip-flop network has 64).
-    n_train_steps : int, default 1500
-        Adam steps, each on a batch of 128 trials of 100 steps (pulse probability 0.02 per
-        step, bit and sign; CtDB: 500 epochs of 4 batches of 256 trials of 500 steps, 0.01).
+    n_train_steps : int, default 2000
+        Adam steps, each on ``batch_size`` fresh trials.
+    batch_size : int, default 256
+        Trials per step (CtDB's batch size).
+    trial_steps : int, default 500
+        Steps per training trial (CtDB's 500), more than the 5 the loss ignores.
+    pulse_prob : float, default 0.01
+        Probability of an up pulse, and of a down pulse, per step and bit (CtDB's
+        ``switch_prob``), in (0, 0.5].
     lr : float, default 1e-3
         Adam's step size (constant, as CtDB's).
     latent_noise : float, default 0.01
@@ -200,7 +215,8 @@ def ctdb_flipflop_generator(
     seed : int, default 0
         Seed of the initial weights, the training batches and the noise.
     cache : path, optional
-        A ``.safetensors`` file: loaded when it exists, else written after training.
+        A ``.safetensors`` file: loaded when it exists (it does not record the recipe: one
+        file per recipe), else written after training.
 
     Returns
     -------
@@ -211,6 +227,11 @@ def ctdb_flipflop_generator(
     owner = "ctdb_flipflop_generator"
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=3)
     n_train_steps = check_int(n_train_steps, "n_train_steps", owner, min_value=0)
+    batch_size = check_int(batch_size, "batch_size", owner, min_value=1)
+    trial_steps = check_int(trial_steps, "trial_steps", owner, min_value=6)
+    pulse_prob = check_float(
+        pulse_prob, "pulse_prob", owner, min_value=0.0, max_value=0.5, min_inclusive=False
+    )
     lr = check_float(lr, "lr", owner, min_value=0.0, min_inclusive=False)
     latent_noise = check_float(latent_noise, "latent_noise", owner, min_value=0.0)
     seed = check_int(seed, "seed", owner)
@@ -225,15 +246,17 @@ def ctdb_flipflop_generator(
             )
         return model.eval()
     model = GRU(3, n_hidden, 3, seed=seed)
-    _train_generator(model, n_train_steps, lr, latent_noise, seed)
+    task = _train_task(trial_steps, pulse_prob)
+    _train_generator(model, task, n_train_steps, batch_size, lr, latent_noise, seed)
     model.eval()
     if cache is not None:
         io.save(model, cache)
     return model
 
 
-def _train_generator(model: GRU, n_steps: int, lr: float, noise: float, seed: int) -> None:
-    task, batch_size = _train_task(), 128
+def _train_generator(
+    model: GRU, task: Any, n_steps: int, batch_size: int, lr: float, noise: float, seed: int
+) -> None:
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3]))
     gen = torch.Generator().manual_seed(seed)
     h0 = nn.Parameter(torch.zeros(1, model.state_size, dtype=model.dtype))
@@ -276,7 +299,8 @@ def make_ctdb_flipflop(
     Parameters
     ----------
     model : GRU, optional
-        The generator, a network with 3 inputs; default :func:`ctdb_flipflop_generator()`.
+        The generator, a network with 3 inputs; default :func:`ctdb_flipflop_generator()`
+        trained afresh by CtDB's budget (about 22 minutes on one core; pass a trained one).
     n_trials : int, default 1000
     n_heldin, n_heldout : int, default 50 and 10
     fr_scaling : float, default 2.0

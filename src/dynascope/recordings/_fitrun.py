@@ -177,15 +177,16 @@ def _claims() -> tuple[Claim, ...]:
                 "co_bps": r.get("ctdb_co_bps", math.nan),
                 "cycle": r.get("ctdb_cycle_consistency", math.nan),
                 "canonical": _canonical_text(), "above": r.get("ctdb_above", 0),
-                "below": r.get("ctdb_below", ""),
+                "below": r.get("ctdb_below", ""), "above_by": r.get("ctdb_above_by", ""),
             },
             "CtDB scores on the validation trials: rate R² {rate_r2:.3f}, state R² "
             "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
-            "canonical 3BFF GRU: {canonical}): all four at or above the canonical values.",
+            "canonical 3BFF GRU: {canonical}): all four at or above the canonical values; "
+            "above: {above_by}.",
             "CtDB scores on the validation trials: rate R² {rate_r2:.3f}, state R² "
             "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
             "canonical 3BFF GRU: {canonical}): {above} of four at or above the canonical "
-            "values; below: {below}.",
+            "values; above: {above_by}; below: {below}.",
             value="above", threshold=4.0, relation=">= canonical, of four",
         ),
     )
@@ -222,10 +223,15 @@ def _ctdb_numbers(rec: Recordings, fitted: _Fitted) -> dict[str, Any]:
         f"{_CTDB_NAMES[k]} by {getattr(CTDB_3BFF_GRU, k) - getattr(s, k):.3f}"
         for k in _CTDB_NAMES if not beats[k]
     ]
+    above = [
+        f"{_CTDB_NAMES[k]} by {getattr(s, k) - getattr(CTDB_3BFF_GRU, k):.3f}"
+        for k in _CTDB_NAMES if beats[k]
+    ]
     return {
         "has_ctdb": True, "ctdb_rate_r2": s.rate_r2, "ctdb_state_r2": s.state_r2,
         "ctdb_co_bps": s.co_bps, "ctdb_cycle_consistency": s.cycle_consistency,
         "ctdb_above": sum(beats.values()), "ctdb_below": ", ".join(below) or "none",
+        "ctdb_above_by": ", ".join(above) or "none",
     }
 
 
