@@ -145,9 +145,10 @@ def _claims() -> tuple[Claim, ...]:
                 "ks": r["ref_saddles_found"], "ns": r["ref_saddles"],
                 "state_r2": r["state_r2"],
             },
-            "Every attractor of the reference model is recovered ({k}/{n} attractors, {ks}/{ns} "
-            "saddles; state R² {state_r2:.3f}, reference → fit, on a random half of the trials).",
-            "Not every attractor of the reference model is recovered ({k}/{n} attractors, "
+            "Every attractor found in the reference model is recovered ({k}/{n} attractors, "
+            "{ks}/{ns} saddles; state R² {state_r2:.3f}, reference → fit, on a random half of "
+            "the trials).",
+            "Not every attractor found in the reference model is recovered ({k}/{n} attractors, "
             "{ks}/{ns} saddles; state R² {state_r2:.3f}, reference → fit, on a random half of "
             "the trials).",
             when=lambda r: r["has_reference"] and r["ref_attractors"] > 0,
@@ -163,9 +164,11 @@ def _claims() -> tuple[Claim, ...]:
                 "ks": r["ref_saddles_found"], "ns": r["ref_saddles"],
             },
             "{k}/{n} attractors, {ks}/{ns} saddles recovered: every attractor and index-1 saddle "
-            "of the reference model has its counterpart in the fit.",
+            "that the search (find_attractors_and_saddles) finds in the reference model has its "
+            "counterpart in the fit.",
             "{k}/{n} attractors, {ks}/{ns} saddles recovered: not every attractor and index-1 "
-            "saddle of the reference model has its counterpart in the fit.",
+            "saddle that the search (find_attractors_and_saddles) finds in the reference model "
+            "has its counterpart in the fit.",
             value="k", relation="every reference attractor and index-1 saddle matched",
         ),
         Claim(
