@@ -163,20 +163,22 @@ def main() -> None:
         f"Newton subset {args.baseline_starts} starts (seeded)"
     )
 
-    kw = dict(
-        seed=0, slow_tol=args.slow_tol, certify=not args.no_certify, jacobian=args.jacobian
-    )
+    kw = dict(seed=0, slow_tol=args.slow_tol, certify=not args.no_certify, jacobian=args.jacobian)
     fps = None
     if not args.baseline_only and not args.no_full:
         fps, cpu, wall = timed(lambda: find_fixed_points(net, initial_states=starts, **kw))
-        print(f"1. dynascope, all {args.starts} starts: wall {wall:.1f} s, CPU {cpu:.1f} s; "
-              f"{summary(fps)}; met ≤ 120 s: {wall <= 120}; peak RSS {peak_mib():.0f} MiB")
+        print(
+            f"1. dynascope, all {args.starts} starts: wall {wall:.1f} s, CPU {cpu:.1f} s; "
+            f"{summary(fps)}; met ≤ 120 s: {wall <= 120}; peak RSS {peak_mib():.0f} MiB"
+        )
     if not args.baseline_only:
         fps_sub, cpu_s, wall_s = timed(
             lambda: find_fixed_points(net, initial_states=starts[sub], **kw)
         )
-        print(f"2. dynascope, {len(sub)}-start subset: wall {wall_s:.1f} s, CPU {cpu_s:.1f} s; "
-              f"{summary(fps_sub)}")
+        print(
+            f"2. dynascope, {len(sub)}-start subset: wall {wall_s:.1f} s, CPU {cpu_s:.1f} s; "
+            f"{summary(fps_sub)}"
+        )
 
     w = net.weight_rec.detach().double()
     b = net.bias.detach().double() if net.bias is not None else torch.zeros(n, dtype=w.dtype)

@@ -47,8 +47,11 @@ def main() -> None:
     total = time.perf_counter() - t0
     write_compare_run(res, args.out, title="Planted mechanisms", options=opts)
     print(f"{len(names)} networks; torch threads 1; load {os.getloadavg()[0]:.2f}")
-    print(f"build + simulate {t_build:.1f} s; " + ", ".join(
-        f"{k} {v:.1f} s" for k, v in res.seconds.items()) + f"; total {total:.1f} s")
+    print(
+        f"build + simulate {t_build:.1f} s; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items())
+        + f"; total {total:.1f} s"
+    )
     for key, s in res.silhouettes.items():
         print(f"{key:10s} silhouette by mechanism {s['mechanism']:.3f}   by cell {s['cell']:.3f}")
     print(f"written to {args.out}")

@@ -73,35 +73,48 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=20)  # the CLI's
     parser.add_argument(
-        "--encoder-frames", type=int, default=0,
+        "--encoder-frames",
+        type=int,
+        default=0,
         help="frames of held-in counts the initial state is encoded from; 0 (default): one "
         "learned initial state for every trial (they all start near one state)",
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator and the fit")
     parser.add_argument(
-        "--data-seed", type=int, default=None,
+        "--data-seed",
+        type=int,
+        default=None,
         help="seed of the dataset (trials, which neurons read which latents and are held out, "
         "spikes); default --seed",
     )
     parser.add_argument(
-        "--gen-steps", type=int, default=2000,
+        "--gen-steps",
+        type=int,
+        default=2000,
         help="the generator's Adam steps (CtDB's recipe: 2000, its 500 epochs of 4 batches)",
     )
     parser.add_argument("--gen-batch", type=int, default=256, help="trials per generator step")
-    parser.add_argument("--gen-trial-steps", type=int, default=500,
-                        help="steps per generator training trial")
-    parser.add_argument("--gen-pulse-prob", type=float, default=0.01,
-                        help="probability of an up and of a down pulse per step and bit")
+    parser.add_argument(
+        "--gen-trial-steps", type=int, default=500, help="steps per generator training trial"
+    )
+    parser.add_argument(
+        "--gen-pulse-prob",
+        type=float,
+        default=0.01,
+        help="probability of an up and of a down pulse per step and bit",
+    )
     parser.add_argument("--out", default="runs/ctdb")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument(
-        "--no-nwb", action="store_true",
+        "--no-nwb",
+        action="store_true",
         help="fit the recordings in memory instead of through the NWB file (the same numbers: "
         "the file reads back exactly; for sweeps over datasets)",
     )
     parser.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="200 trials, a generator trained 150 steps of 128 trials of 100 steps at pulse "
         "probability 0.02, 60 fit steps (a smoke run)",
     )
@@ -146,8 +159,11 @@ def main() -> None:
     t = time.perf_counter()
     data = make_ctdb_flipflop(generator, n_trials=n_trials, seed=data_seed)
     rec = data.recordings
-    nwb = None if args.no_nwb else write_nwb(rec, out / f"ctdb_3bff_{tag}{suffix}.nwb",
-                                             overwrite=True)
+    nwb = (
+        None
+        if args.no_nwb
+        else write_nwb(rec, out / f"ctdb_3bff_{tag}{suffix}.nwb", overwrite=True)
+    )
     t_data = time.perf_counter() - t
     t = time.perf_counter()
     back = rec if nwb is None else load_recordings(nwb)
@@ -160,7 +176,8 @@ def main() -> None:
         f"{data_seed}), "
         f"mean {rec.activity.mean():.3f} spikes per bin; made "
         + (
-            "(no NWB file: fitted in memory)" if nwb is None
+            "(no NWB file: fitted in memory)"
+            if nwb is None
             else f"and written to NWB ({nwb.stat().st_size / 1e6:.0f} MB)"
         )
         + f" in {t_data:.1f} s, read back in {t_load:.1f} s"
@@ -207,18 +224,25 @@ def main() -> None:
     fit_scores = CtdbScores(**{k: s[f"ctdb_{k}"] for k in CtdbScores.__dataclass_fields__})
     beats = fit_scores.beats(CTDB_3BFF_GRU)
     margin = {k: getattr(fit_scores, k) - getattr(CTDB_3BFF_GRU, k) for k in beats}
-    found = (f"{s['ref_attractors_found']:.0f}/{s['ref_attractors']:.0f} attractors, "
-             f"{s['ref_saddles_found']:.0f}/{s['ref_saddles']:.0f} saddles")
-    met = all(beats.values()) and s["ref_attractors_found"] == s["ref_attractors"] and (
-        s["ref_saddles_found"] == s["ref_saddles"]
+    found = (
+        f"{s['ref_attractors_found']:.0f}/{s['ref_attractors']:.0f} attractors, "
+        f"{s['ref_saddles_found']:.0f}/{s['ref_saddles']:.0f} saddles"
+    )
+    met = (
+        all(beats.values())
+        and s["ref_attractors_found"] == s["ref_attractors"]
+        and (s["ref_saddles_found"] == s["ref_saddles"])
     )
     print(
         f"verdict (data seed {data_seed}): {sum(beats.values())} of four CtDB scores at or above "
         "the canonical values ("
         + ", ".join(f"{_LABELS[k]} {margin[k]:+.3f}" for k in beats)
         + f"); {found} recovered: "
-        + ("the bar is met (all four scores and every attractor and index-1 saddle)" if met
-           else "the bar is not met")
+        + (
+            "the bar is met (all four scores and every attractor and index-1 saddle)"
+            if met
+            else "the bar is not met"
+        )
     )
     total, cpu = time.perf_counter() - t_all, _cpu() - c_all
     print(

@@ -28,8 +28,7 @@ from dynascope.models import RNNModel
 
 torch.set_num_threads(1)
 SIGMA, BETA, H, SUB = 10.0, 8.0 / 3.0, 0.005, 4
-FAMILIES = {"foci": (8.0, 10.0, 12.0), "chaos": (26.0, 28.0, 30.0),
-            "cycle": (150.0, 156.0, 162.0)}
+FAMILIES = {"foci": (8.0, 10.0, 12.0), "chaos": (26.0, 28.0, 30.0), "cycle": (150.0, 156.0, 162.0)}
 
 
 def lorenz_rk4(x: torch.Tensor, rho: float) -> torch.Tensor:
@@ -80,7 +79,8 @@ class Lorenz(RNNModel):
 def trajectories(model: Lorenz, seed: int, n_trials: int = 8, n_steps: int = 400) -> np.ndarray:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n_trials, 3, generator=gen, dtype=torch.float64) * 5 + torch.tensor(
-        [0.0, 0.0, model.rho * 0.8], dtype=torch.float64)
+        [0.0, 0.0, model.rho * 0.8], dtype=torch.float64
+    )
     u = torch.zeros(n_trials, 1, dtype=torch.float64)
     with torch.no_grad():
         x = model.phi(x)
@@ -112,8 +112,10 @@ def main() -> None:
     t0 = time.perf_counter()
     # One map step is 0.02 time units: |λ| = exp(0.02 Re μ) is within 0.2 % of 1 for the
     # chaotic regime's weakly unstable foci (Re μ ≈ 0.09), so slow_tol is 0.001 here.
-    graphs = [mechanism_graph(m, x, n_init=128, slow_tol=0.001, seed=0)
-              for m, x in zip(models, trajs, strict=True)]
+    graphs = [
+        mechanism_graph(m, x, n_init=128, slow_tol=0.001, seed=0)
+        for m, x in zip(models, trajs, strict=True)
+    ]
     n = len(graphs)
     mech = np.zeros((n, n))
     for i in range(n):
@@ -122,16 +124,22 @@ def main() -> None:
     t_mech = time.perf_counter() - t0
     off = ~np.eye(n, dtype=bool)
     comb = (dsa / max(np.median(dsa[off]), 1e-12) + mech / max(np.median(mech[off]), 1e-12)) / 2
-    print(f"{n} systems; torch threads 1; load {os.getloadavg()[0]:.2f}; "
-          f"dsa {t_dsa:.0f} s, mechanism {t_mech:.0f} s")
+    print(
+        f"{n} systems; torch threads 1; load {os.getloadavg()[0]:.2f}; "
+        f"dsa {t_dsa:.0f} s, mechanism {t_mech:.0f} s"
+    )
     for i in range(0, n, 2):  # each system (its reparametrised copy: distance 0 below)
-        print(f"  {names[i]}: {sorted(graphs[i].counts.items())}; cycle periods "
-              f"{[c.period for c in graphs[i].cycles]}")
+        print(
+            f"  {names[i]}: {sorted(graphs[i].counts.items())}; cycle periods "
+            f"{[c.period for c in graphs[i].cycles]}"
+        )
     for key, d in (("dsa", dsa), ("mechanism", mech), ("combined", comb)):
         sil = silhouette_score(d, family, metric="precomputed")
         pairs = d[np.arange(0, n, 2), np.arange(1, n, 2)]
-        print(f"{key:10s} silhouette by family {sil:.3f}; system vs its reparametrisation: "
-              f"median {np.median(pairs):.1e}, max {pairs.max():.1e}")
+        print(
+            f"{key:10s} silhouette by family {sil:.3f}; system vs its reparametrisation: "
+            f"median {np.median(pairs):.1e}, max {pairs.max():.1e}"
+        )
 
 
 if __name__ == "__main__":

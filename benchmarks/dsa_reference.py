@@ -52,16 +52,24 @@ def reference(path: str | None, mirror: str | None) -> Iterator[tuple[object, ob
         if path is None:
             if mirror is None:
                 sys.exit("Give --reference-path (a checkout) or --reference-mirror (a bare clone).")
-            archive = subprocess.run(["git", "--git-dir", mirror, "archive", "HEAD"],
-                                     check=True, capture_output=True).stdout
+            archive = subprocess.run(
+                ["git", "--git-dir", mirror, "archive", "HEAD"], check=True, capture_output=True
+            ).stdout
             subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            commit = subprocess.run(["git", "--git-dir", mirror, "rev-parse", "HEAD"],
-                                    check=True, capture_output=True, text=True).stdout.strip()
+            commit = subprocess.run(
+                ["git", "--git-dir", mirror, "rev-parse", "HEAD"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
             path = tmp
         sys.path.insert(0, os.path.join(path, "DSA"))
         try:
-            yield (importlib.import_module("dmd").DMD,
-                   importlib.import_module("simdist").SimilarityTransformDist, commit)
+            yield (
+                importlib.import_module("dmd").DMD,
+                importlib.import_module("simdist").SimilarityTransformDist,
+                commit,
+            )
         finally:
             sys.path.pop(0)
 
@@ -74,8 +82,14 @@ def ref_angle(dist_cls: object, a: np.ndarray, b: np.ndarray, iters: int, seed: 
         return float(sd.fit_score(torch.tensor(a).float(), torch.tensor(b).float()))
 
 
-def linear(a: np.ndarray, rng: np.random.Generator, n_trials: int = 20, n_steps: int = 60,
-           noise: float = 0.05, tanh: bool = False) -> np.ndarray:
+def linear(
+    a: np.ndarray,
+    rng: np.random.Generator,
+    n_trials: int = 20,
+    n_steps: int = 60,
+    noise: float = 0.05,
+    tanh: bool = False,
+) -> np.ndarray:
     x = np.zeros((n_trials, n_steps, a.shape[0]))
     x[:, 0] = rng.standard_normal((n_trials, a.shape[0]))
     for t in range(1, n_steps):
@@ -105,34 +119,58 @@ def pair_set(rng: np.random.Generator) -> Iterator[tuple[str, np.ndarray, np.nda
     for n in (4, 8, 12, 16):
         a = rng.standard_normal((n, n)) / np.sqrt(n)
         q = orth(n, rng, bool(n % 8))
-        yield f"rotated + 5% noise n={n}", a, q @ a @ q.T + 0.05 * rng.standard_normal((n, n)) \
-            / np.sqrt(n)
+        yield (
+            f"rotated + 5% noise n={n}",
+            a,
+            q @ a @ q.T + 0.05 * rng.standard_normal((n, n)) / np.sqrt(n),
+        )
     for n in (4, 6, 8, 10, 12, 15):
         yield f"independent Gaussian n={n}", *rng.standard_normal((2, n, n))
     for rank in (6, 10, 15):
         w1, w2 = (1.3 * rng.standard_normal((16, 16)) / 4 for _ in range(2))
         x1, x2 = linear(w1, rng, tanh=True), linear(w2, rng, tanh=True)
-        yield (f"DMD tanh nets rank={rank}", dmd(x1, rank=rank).operator.numpy(),
-               dmd(x2, rank=rank).operator.numpy())
-        osc = np.block([[rot(0.3, 0.98), np.zeros((2, 6))],
-                        [np.zeros((6, 2)), np.diag(np.linspace(0.95, 0.3, 6))]])
+        yield (
+            f"DMD tanh nets rank={rank}",
+            dmd(x1, rank=rank).operator.numpy(),
+            dmd(x2, rank=rank).operator.numpy(),
+        )
+        osc = np.block(
+            [
+                [rot(0.3, 0.98), np.zeros((2, 6))],
+                [np.zeros((6, 2)), np.diag(np.linspace(0.95, 0.3, 6))],
+            ]
+        )
         e1, e2 = rng.standard_normal((2, 16, 8))
         y1 = linear(osc, rng) @ e1.T
         y2 = linear(w1, rng, tanh=True)
-        yield (f"DMD oscillator vs tanh net rank={rank}", dmd(y1, rank=rank).operator.numpy(),
-               dmd(y2, rank=rank).operator.numpy())
+        yield (
+            f"DMD oscillator vs tanh net rank={rank}",
+            dmd(y1, rank=rank).operator.numpy(),
+            dmd(y2, rank=rank).operator.numpy(),
+        )
 
 
 def section_agreement(ref_dmd: object, ref_dist: object) -> None:
     rng = np.random.default_rng(0)
-    osc = np.block([[rot(0.3, 0.98), np.zeros((2, 2))], [np.zeros((2, 2)),
-                    np.diag([0.9, 0.7])]])
+    osc = np.block([[rot(0.3, 0.98), np.zeros((2, 2))], [np.zeros((2, 2)), np.diag([0.9, 0.7])]])
     cases = [
-        ("oscillator vs saddle, 4-d", linear(osc, rng), linear(np.diag([1.02, 0.95, 0.8, 0.6]),
-                                                               rng), dict(n_delays=1, rank=4)),
-        ("oscillator vs slower oscillator, delays 3, rank 6", linear(osc, rng),
-         linear(np.block([[rot(0.15, 0.99), np.zeros((2, 2))], [np.zeros((2, 2)),
-                          np.diag([0.9, 0.7])]]), rng), dict(n_delays=3, rank=6)),
+        (
+            "oscillator vs saddle, 4-d",
+            linear(osc, rng),
+            linear(np.diag([1.02, 0.95, 0.8, 0.6]), rng),
+            dict(n_delays=1, rank=4),
+        ),
+        (
+            "oscillator vs slower oscillator, delays 3, rank 6",
+            linear(osc, rng),
+            linear(
+                np.block(
+                    [[rot(0.15, 0.99), np.zeros((2, 2))], [np.zeros((2, 2)), np.diag([0.9, 0.7])]]
+                ),
+                rng,
+            ),
+            dict(n_delays=3, rank=6),
+        ),
     ]
     for name, x, y, opts in cases:
         ours = [dmd(d, **opts) for d in (x, y)]
@@ -141,23 +179,35 @@ def section_agreement(ref_dmd: object, ref_dist: object) -> None:
             m = ref_dmd(d, **opts)  # type: ignore[operator]
             m.fit()
             refs.append(m.A_v.double().numpy())
-        eig = max(float(np.max(np.abs(np.sort_complex(o.eigenvalues)
-                                      - np.sort_complex(np.linalg.eigvals(r)))))
-                  for o, r in zip(ours, refs, strict=True))
+        eig = max(
+            float(
+                np.max(
+                    np.abs(np.sort_complex(o.eigenvalues) - np.sort_complex(np.linalg.eigvals(r)))
+                )
+            )
+            for o, r in zip(ours, refs, strict=True)
+        )
         ang = DynamicalSimilarity(**opts).fit_score(x, y)
         was = DynamicalSimilarity(**opts, score_method="wasserstein").fit_score(x, y)
         r_ang = ref_angle(ref_dist, refs[0], refs[1], 1500, 0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            r_was = float(ref_dist(score_method="wasserstein").fit_score(  # type: ignore[operator]
-                torch.tensor(refs[0]).float(), torch.tensor(refs[1]).float()))
-        print(f"{name}: max |eig diff| {eig:.1e}; angular ours {ang:.6f} ref {r_ang:.6f}; "
-              f"wasserstein ours {was:.6f} ref {r_was:.6f}")
+            r_was = float(
+                ref_dist(score_method="wasserstein").fit_score(  # type: ignore[operator]
+                    torch.tensor(refs[0]).float(), torch.tensor(refs[1]).float()
+                )
+            )
+        print(
+            f"{name}: max |eig diff| {eig:.1e}; angular ours {ang:.6f} ref {r_ang:.6f}; "
+            f"wasserstein ours {was:.6f} ref {r_was:.6f}"
+        )
 
 
 def section_pairs(ref_dist: object) -> None:
-    print(f"{'pair':38s} {'ours':>9s} {'bound':>9s} {'ref':>9s} {'ref-ours':>9s} starts  s/ours"
-          "  s/ref")
+    print(
+        f"{'pair':38s} {'ours':>9s} {'bound':>9s} {'ref':>9s} {'ref-ours':>9s} starts  s/ours"
+        "  s/ref"
+    )
     lower, diffs = 0, []
     for k, (name, a, b) in enumerate(pair_set(np.random.default_rng(1))):
         t0 = time.perf_counter()
@@ -168,11 +218,16 @@ def section_pairs(ref_dist: object) -> None:
         t_ref = time.perf_counter() - t0
         diffs.append(r - res.angle)
         lower += r < res.angle - TOL
-        print(f"{name:38s} {res.angle:9.2e} {res.lower_bound:9.2e} {r:9.2e} {r - res.angle:+9.1e}"
-              f" {res.n_starts:6d} {t_ours:6.2f} {t_ref:6.2f}", flush=True)
+        print(
+            f"{name:38s} {res.angle:9.2e} {res.lower_bound:9.2e} {r:9.2e} {r - res.angle:+9.1e}"
+            f" {res.n_starts:6d} {t_ours:6.2f} {t_ref:6.2f}",
+            flush=True,
+        )
     d = np.array(diffs)
-    print(f"{len(d)} pairs: the reference's angle is lower in {lower} (by > {TOL:g}); "
-          f"ref - ours: median {np.median(d):.1e}, max {d.max():.1e}, min {d.min():.1e}")
+    print(
+        f"{len(d)} pairs: the reference's angle is lower in {lower} (by > {TOL:g}); "
+        f"ref - ours: median {np.median(d):.1e}, max {d.max():.1e}, min {d.min():.1e}"
+    )
 
 
 def section_speed(ref_dist: object) -> None:
@@ -180,9 +235,13 @@ def section_speed(ref_dist: object) -> None:
     pairs = [("independent Gaussian n=6", *rng.standard_normal((2, 6, 6)))]
     for rank in (10, 15):
         w1, w2 = (1.3 * rng.standard_normal((16, 16)) / 4 for _ in range(2))
-        pairs.append((f"DMD tanh nets rank={rank}",
-                      dmd(linear(w1, rng, tanh=True), rank=rank).operator.numpy(),
-                      dmd(linear(w2, rng, tanh=True), rank=rank).operator.numpy()))
+        pairs.append(
+            (
+                f"DMD tanh nets rank={rank}",
+                dmd(linear(w1, rng, tanh=True), rank=rank).operator.numpy(),
+                dmd(linear(w2, rng, tanh=True), rank=rank).operator.numpy(),
+            )
+        )
     ours_settings = (0, 2, 8)  # n_starts; 8 is the default
     ref_settings = (200, 1500, 4000)  # Adam steps per run; 1500 is the DSA class default
     for name, a, b in pairs:
@@ -204,13 +263,20 @@ def section_speed(ref_dist: object) -> None:
             return "not reached"
 
         print(f"{name}: best {best:.5f}")
-        print("  ours  n_starts " + "  ".join(f"{s}: {v[0]:.5f} in {v[1]:.2f} s"
-                                             for s, v in ours.items()))
-        print("  ref   steps    " + "  ".join(f"{s}: {v[0]:.5f} in {v[1]:.2f} s"
-                                             for s, v in refs.items()))
-        print(f"  defaults: ours {ours[8][1]:.2f} s, ref {refs[1500][1]:.2f} s "
-              f"(ratio {refs[1500][1] / ours[8][1]:.1f}x); matched accuracy (within 1e-4 of "
-              f"best): ours {matched(ours)}, ref {matched(refs)}", flush=True)
+        print(
+            "  ours  n_starts "
+            + "  ".join(f"{s}: {v[0]:.5f} in {v[1]:.2f} s" for s, v in ours.items())
+        )
+        print(
+            "  ref   steps    "
+            + "  ".join(f"{s}: {v[0]:.5f} in {v[1]:.2f} s" for s, v in refs.items())
+        )
+        print(
+            f"  defaults: ours {ours[8][1]:.2f} s, ref {refs[1500][1]:.2f} s "
+            f"(ratio {refs[1500][1] / ours[8][1]:.1f}x); matched accuracy (within 1e-4 of "
+            f"best): ours {matched(ours)}, ref {matched(refs)}",
+            flush=True,
+        )
 
 
 def section_wasserstein(ref_dmd: object, ref_dist: object) -> None:
@@ -235,19 +301,24 @@ def section_wasserstein(ref_dmd: object, ref_dist: object) -> None:
         for j in range(i + 1, 100):
             ref[i, j] = ref[j, i] = float(sd.fit_score(ops[i].clone(), ops[j].clone()))
     t_ref = time.perf_counter() - t0
-    print(f"4950 pairs, rank 10, DMD fits included: ours {t_ours:.2f} s, ref {t_ref:.2f} s "
-          f"(ratio {t_ref / t_ours:.1f}x); max |difference| {np.abs(ours - ref).max():.1e}")
+    print(
+        f"4950 pairs, rank 10, DMD fits included: ours {t_ours:.2f} s, ref {t_ref:.2f} s "
+        f"(ratio {t_ref / t_ours:.1f}x); max |difference| {np.abs(ours - ref).max():.1e}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference-path", default=os.environ.get("DYNASCOPE_DSA_PATH"))
     parser.add_argument("--reference-mirror", default=None)
-    parser.add_argument("--sections", nargs="+", default=["agreement", "pairs", "speed",
-                                                          "wasserstein"])
+    parser.add_argument(
+        "--sections", nargs="+", default=["agreement", "pairs", "speed", "wasserstein"]
+    )
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"load {os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"load {os.getloadavg()[0]:.2f}"
+    )
     with reference(args.reference_path, args.reference_mirror) as (ref_dmd, ref_dist, commit):
         print(f"reference commit {commit}")
         for section in args.sections:

@@ -125,14 +125,20 @@ def run_case(
     g_fit = mechanism_graph(fit.model, states, seed=0)
     found = fixed_point_recovery(m.true_graph.fixed_points, g_fit.fixed_points, x, states)
     return {
-        "case": name, "settings": "old" if old else "new", "model": model, "seed": seed,
+        "case": name,
+        "settings": "old" if old else "new",
+        "model": model,
+        "seed": seed,
         "restarts": 1 if old else restarts,
         "steps": steps,
-        "best_step": fit.best_step, "r2_valid": round(fit.r2(valid), 4),
-        "ceiling": round(noise_ceiling(clean, noise), 4), "r2_clean": round(float(r2_clean), 4),
+        "best_step": fit.best_step,
+        "r2_valid": round(fit.r2(valid), 4),
+        "ceiling": round(noise_ceiling(clean, noise), 4),
+        "r2_clean": round(float(r2_clean), 4),
         "attractors": f"{found.attractors_recovered}/{found.n_attractors}",
         "saddles": f"{found.saddles_recovered}/{found.n_saddles}",
-        "fit_points_by_index": _by_index(g_fit), "true_points_by_index": _by_index(m.true_graph),
+        "fit_points_by_index": _by_index(g_fit),
+        "true_points_by_index": _by_index(m.true_graph),
         "state_r2": round(m.r2_true_to_fit, 4),
         "wall_s": round(wall, 1),
     }

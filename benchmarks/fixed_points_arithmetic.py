@@ -72,7 +72,9 @@ def _install(model: dynascope.RNNModel) -> None:
     _INSTALLED.add("shared")
     for kind in (_maps._GRUMap, _maps._LSTMMap):
         kind.residual_grad_cols = _counting(  # type: ignore[method-assign]
-            "grad", kind.residual_grad_cols, lambda self, x, d: x.shape[1]  # (one per column)
+            "grad",
+            kind.residual_grad_cols,
+            lambda self, x, d: x.shape[1],  # (one per column)
         )
         kind.jacobians = _counting(  # type: ignore[method-assign]
             "jacobian", kind.jacobians, lambda self, x, u, w=False: x.shape[0]

@@ -132,8 +132,16 @@ def main() -> None:
 
     t0 = time.perf_counter()
     net, acc = teacher(args.neurons, args.teacher_steps, args.seed)
-    print(json.dumps({"stage": "teacher", "accuracy": round(acc, 3),
-                      "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "teacher",
+                "accuracy": round(acc, 3),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        ),
+        flush=True,
+    )
     task = ContextDependentIntegration.preset("lowrank")
     batch = task.sample(args.trials, seed=args.seed + 1)
     x = run_teacher(net, batch, noise=True, seed=args.seed + 2)
@@ -150,8 +158,16 @@ def main() -> None:
     ceiling = r2(np.tanh(x_clean.numpy()), np.tanh(x[test, 1:]))
     with torch.no_grad():
         z_probe = net.readout(torch.as_tensor(x_probe)).numpy()
-    print(json.dumps({"stage": "noise ceiling", "r2_test": round(ceiling, 4),
-                      "teacher_selectivity": selectivity(z_probe, probe)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "noise ceiling",
+                "r2_test": round(ceiling, 4),
+                "teacher_selectivity": selectivity(z_probe, probe),
+            }
+        ),
+        flush=True,
+    )
     # how low-rank the teacher is: its recurrent matrix truncated (SVD), run from the same
     # first frames without noise, against the teacher without noise (LINT's "truncated")
     u_svd, s_svd, vh_svd = torch.linalg.svd(net.weight_rec.detach())
@@ -177,20 +193,34 @@ def main() -> None:
                     "seconds": round(seconds, 1), "alpha": round(fit.alpha, 4)}  # fmt: skip
             if rank is None:
                 acc, behaviour, _ = evaluate(fit.model, units, w, probe, x_probe)
-                line.update(r2_test=round(fit.r2["test"], 4), task_accuracy=round(acc, 3),
-                            selectivity=behaviour)
+                line.update(
+                    r2_test=round(fit.r2["test"], 4),
+                    task_accuracy=round(acc, 3),
+                    selectivity=behaviour,
+                )
             else:
-                line.update(selected=fit.rank, rank_r2_valid={k: round(v, 4)
-                                                              for k, v in fit.rank_r2.items()})
+                line.update(
+                    selected=fit.rank,
+                    rank_r2_valid={k: round(v, 4) for k, v in fit.rank_r2.items()},
+                )
             print(json.dumps(line), flush=True)
         for k, model in fit.rank_models.items():
             pred = ConstrainedFit(model, fit.units, k, fit.alpha, {}).rates(rec, test)[:, 1:]
             acc, behaviour, ratio = evaluate(model, units, w, probe, x_probe)
-            print(json.dumps({
-                "fraction": frac, "units": int(units.size), "rank": k,
-                "r2_test": round(r2(pred, rec.activity[test][:, 1:]), 4),
-                "task_accuracy": round(acc, 3), "selectivity": behaviour, "gating_ratio": ratio,
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "fraction": frac,
+                        "units": int(units.size),
+                        "rank": k,
+                        "r2_test": round(r2(pred, rec.activity[test][:, 1:]), 4),
+                        "task_accuracy": round(acc, 3),
+                        "selectivity": behaviour,
+                        "gating_ratio": ratio,
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -81,15 +81,19 @@ def main() -> None:
         f"; the kernel is serial), steps = {STEPS}, median of {args.repeats} interleaved calls, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'case':28s} {'batch':>5s} {'reference ms':>12s} {'current ms':>11s} "
-          f"{'current/ref':>11s} {'max |diff|':>10s}")
+    print(
+        f"{'case':28s} {'batch':>5s} {'reference ms':>12s} {'current ms':>11s} "
+        f"{'current/ref':>11s} {'max |diff|':>10s}"
+    )
     ratios = []
     for name, pops in cases.items():
         for batch in (int(b) for b in args.batches.split(",")):
             u, k0, v0 = trials(batch)
             ft = FastTensors(pops, 64)
-            runs = {"ref": lambda: ref.compiled_simulate(ft, u, k0, v0),  # noqa: B023
-                    "new": lambda: compiled_simulate(ft, u, k0, v0)}  # noqa: B023
+            runs = {
+                "ref": lambda: ref.compiled_simulate(ft, u, k0, v0),  # noqa: B023
+                "new": lambda: compiled_simulate(ft, u, k0, v0),  # noqa: B023
+            }
             out = {k: f() for k, f in runs.items()}  # warm-up: compilation or cache load
             diff = max(float(np.abs(a - b).max()) for a, b in zip(*out.values(), strict=True))
             times: dict[str, list[float]] = {"ref": [], "new": []}
@@ -100,10 +104,14 @@ def main() -> None:
                     times[key].append(time.perf_counter() - t0)
             t_ref, t_new = (statistics.median(times[k]) * 1e3 for k in ("ref", "new"))
             ratios.append(t_new / t_ref)
-            print(f"{name:28s} {batch:5d} {t_ref:12.3f} {t_new:11.3f} {t_new / t_ref:11.3f} "
-                  f"{diff:10.1e}")
-    print(f"median ratio current/reference over the cases: {statistics.median(ratios):.3f}; "
-          f"load average now {os.getloadavg()[0]:.2f}")
+            print(
+                f"{name:28s} {batch:5d} {t_ref:12.3f} {t_new:11.3f} {t_new / t_ref:11.3f} "
+                f"{diff:10.1e}"
+            )
+    print(
+        f"median ratio current/reference over the cases: {statistics.median(ratios):.3f}; "
+        f"load average now {os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

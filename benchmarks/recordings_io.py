@@ -46,19 +46,27 @@ def write_file(path: Path, args: argparse.Namespace) -> int:
     period = args.trial_s + 0.5
     session = args.trials * period
     nwb = pynwb.NWBFile(
-        session_description="benchmark", identifier="recordings-io",
+        session_description="benchmark",
+        identifier="recordings-io",
         session_start_time=datetime(2024, 1, 1, tzinfo=UTC),
     )
     for i in range(args.trials):
         nwb.add_trial(start_time=i * period, stop_time=i * period + args.trial_s)
-    times = [np.sort(rng.uniform(0.0, session, rng.poisson(args.rate * session)))
-             for _ in range(args.units)]
+    times = [
+        np.sort(rng.uniform(0.0, session, rng.poisson(args.rate * session)))
+        for _ in range(args.units)
+    ]
     # the ragged column built from arrays (add_unit per unit converts element by element)
     spikes = VectorData(name="spike_times", description="s", data=np.concatenate(times))
-    index = VectorIndex(name="spike_times_index", target=spikes,
-                        data=np.cumsum([len(t) for t in times]))
-    nwb.units = Units(name="units", description="units", columns=[spikes, index],
-                      id=ElementIdentifiers(name="id", data=np.arange(args.units)))
+    index = VectorIndex(
+        name="spike_times_index", target=spikes, data=np.cumsum([len(t) for t in times])
+    )
+    nwb.units = Units(
+        name="units",
+        description="units",
+        columns=[spikes, index],
+        id=ElementIdentifiers(name="id", data=np.arange(args.units)),
+    )
     n_spikes = len(spikes.data)
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
@@ -91,15 +99,19 @@ def main() -> None:
     from dynascope.recordings import load_recordings, write_nwb
 
     threads = {i["internal_api"]: i["num_threads"] for i in threadpool_info()}
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, BLAS/OpenMP threads "
-          f"{threads}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, BLAS/OpenMP threads "
+        f"{threads}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.nwb"
         t0 = time.perf_counter()
         n_spikes = write_file(path, args)
-        print(f"wrote {path.stat().st_size / 1e6:.1f} MB: {args.units} units, {args.trials} "
-              f"trials of {args.trial_s:g} s, {n_spikes:,} spikes in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {path.stat().st_size / 1e6:.1f} MB: {args.units} units, {args.trials} "
+            f"trials of {args.trial_s:g} s, {n_spikes:,} spikes in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         raw_s, load_s, raw_cpu, load_cpu = [], [], [], []
         for _ in range(args.repeats):
             t0, c0 = time.perf_counter(), time.process_time()
@@ -118,26 +130,38 @@ def main() -> None:
             for i in rng.choice(args.trials, 5, replace=False):
                 want = np.histogram(s - start[i], edges)[0]
                 assert (rec.activity[i, :, u] == want).all(), (u, i)
-        print(f"activity {rec.activity.shape}, {int(rec.activity.sum()):,} spikes inside "
-              "trials; 25 (unit, trial) pairs match np.histogram")
+        print(
+            f"activity {rec.activity.shape}, {int(rec.activity.sum()):,} spikes inside "
+            "trials; 25 (unit, trial) pairs match np.histogram"
+        )
         # the writer on the same recording (once): write_nwb, then read back exactly
         t0 = time.perf_counter()
         copy = write_nwb(rec, Path(tmp) / "copy.nwb")
         write_s = time.perf_counter() - t0
         back = load_recordings(copy, bin_size=args.bin_size)
         assert np.array_equal(back.activity, rec.activity)
-        print(f"write_nwb of that recording: {write_s:.2f} s ({copy.stat().st_size / 1e6:.1f} MB),"
-              " read back exactly")
+        print(
+            f"write_nwb of that recording: {write_s:.2f} s ({copy.stat().st_size / 1e6:.1f} MB),"
+            " read back exactly"
+        )
     raw, load = statistics.median(raw_s), statistics.median(load_s)
-    print(f"median of {args.repeats}: raw pynwb read {raw:.2f} s, load_recordings {load:.2f} s "
-          f"(ratio {load / raw:.2f}); target <= 10 s: {'met' if load <= 10 else 'NOT met'}")
-    print(f"CPU time (steadier on a shared machine), median: raw {statistics.median(raw_cpu):.2f}"
-          f" s, load_recordings {statistics.median(load_cpu):.2f} s")
-    print(f"load_recordings samples: {', '.join(f'{x:.2f}' for x in load_s)}; raw: "
-          f"{', '.join(f'{x:.2f}' for x in raw_s)}")
+    print(
+        f"median of {args.repeats}: raw pynwb read {raw:.2f} s, load_recordings {load:.2f} s "
+        f"(ratio {load / raw:.2f}); target <= 10 s: {'met' if load <= 10 else 'NOT met'}"
+    )
+    print(
+        f"CPU time (steadier on a shared machine), median: raw {statistics.median(raw_cpu):.2f}"
+        f" s, load_recordings {statistics.median(load_cpu):.2f} s"
+    )
+    print(
+        f"load_recordings samples: {', '.join(f'{x:.2f}' for x in load_s)}; raw: "
+        f"{', '.join(f'{x:.2f}' for x in raw_s)}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process (writing, reading, checks): {peak:.0f} MiB; the activity "
-          f"array alone is {rec.activity.nbytes / 2**20:.0f} MiB")
+    print(
+        f"peak RSS of this process (writing, reading, checks): {peak:.0f} MiB; the activity "
+        f"array alone is {rec.activity.nbytes / 2**20:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -59,22 +59,49 @@ def main() -> None:
                      + ["test"] * n_test)  # fmt: skip
     rec = Recordings(np.tanh(xs[:, :, observed]), split=split)
     full = Recordings(np.tanh(xs), split=split)
-    print(json.dumps({"stage": "generate", "seconds": round(time.perf_counter() - t0, 2),
-                      "shape": list(xs.shape), "observed": int(observed.size)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "generate",
+                "seconds": round(time.perf_counter() - t0, 2),
+                "shape": list(xs.shape),
+                "observed": int(observed.size),
+            }
+        ),
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     fit = fit_constrained(rec)
-    print(json.dumps({"stage": "fit observed", "units": int(observed.size),
-                      "seconds": round(time.perf_counter() - t0, 2),
-                      "peak_rss_mb": round(peak_mb()), "alpha": round(fit.alpha, 4),
-                      "r2": {k: round(v, 4) for k, v in fit.r2.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "fit observed",
+                "units": int(observed.size),
+                "seconds": round(time.perf_counter() - t0, 2),
+                "peak_rss_mb": round(peak_mb()),
+                "alpha": round(fit.alpha, 4),
+                "r2": {k: round(v, 4) for k, v in fit.r2.items()},
+            }
+        ),
+        flush=True,
+    )
 
     t0 = time.perf_counter()
     fit_all = fit_constrained(full)
-    print(json.dumps({"stage": "fit all", "units": args.neurons,
-                      "seconds": round(time.perf_counter() - t0, 2),
-                      "peak_rss_mb": round(peak_mb()), "alpha": round(fit_all.alpha, 4),
-                      "r2": {k: round(v, 4) for k, v in fit_all.r2.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "fit all",
+                "units": args.neurons,
+                "seconds": round(time.perf_counter() - t0, 2),
+                "peak_rss_mb": round(peak_mb()),
+                "alpha": round(fit_all.alpha, 4),
+                "r2": {k: round(v, 4) for k, v in fit_all.r2.items()},
+            }
+        ),
+        flush=True,
+    )
     del fit_all
 
     # The origin (a saddle of index 3 in the generator) is where the data say least about the
@@ -84,8 +111,10 @@ def main() -> None:
         f = fit if ridge == 1e-3 else fit_constrained(rec, ridge=ridge)
         w = f.model.weight_rec.detach().numpy()
         jac = (1 - f.alpha) * np.eye(w.shape[0]) + f.alpha * w
-        origin[f"{ridge:g}"] = {"unstable": int((np.abs(np.linalg.eigvals(jac)) > 1).sum()),
-                                "r2_valid": round(f.r2["valid"], 5)}
+        origin[f"{ridge:g}"] = {
+            "unstable": int((np.abs(np.linalg.eigvals(jac)) > 1).sum()),
+            "r2_valid": round(f.r2["valid"], 5),
+        }
     print(json.dumps({"stage": "ridge vs origin", "origin": origin}), flush=True)
 
     # Noise-free runs of both networks from the same first frames.
@@ -105,21 +134,30 @@ def main() -> None:
     rows, cols = cmp.matches[:, 0], cmp.matches[:, 1]
     found = {kind: int(((t_true[rows] == kind) & (t_fit[cols] == kind)).sum())
              for kind in ("stable", "saddle")}  # fmt: skip
-    print(json.dumps({
-        "stage": "recovery", "seconds": round(time.perf_counter() - t0, 1),
-        "peak_rss_mb": round(peak_mb()),
-        "true_counts": cmp.counts_a, "fit_counts": cmp.counts_b,
-        "attractors_recovered": f"{found['stable']}/{int((t_true == 'stable').sum())}",
-        "saddles_recovered": f"{found['saddle']}/{int((t_true == 'saddle').sum())}",
-        "same_index": f"{int(cmp.same_type.sum())}/{len(fps_true)}",
-        "max_match_distance": round(float(cmp.distance.max()), 4) if len(cmp.distance) else None,
-        "fp_recovered": round(rm.fp_recovered, 3),
-        "state_r2_true_to_fit": round(rm.r2_true_to_fit, 4),
-        "state_r2_fit_to_true": round(rm.r2_fit_to_true, 4),
-        "round_trip_r2": round(rm.round_trip_r2, 4),
-        "fp_eig_error": round(rm.fp_eig_error, 4),
-        "mechanism_distance": round(rm.mechanism_distance, 4),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "stage": "recovery",
+                "seconds": round(time.perf_counter() - t0, 1),
+                "peak_rss_mb": round(peak_mb()),
+                "true_counts": cmp.counts_a,
+                "fit_counts": cmp.counts_b,
+                "attractors_recovered": f"{found['stable']}/{int((t_true == 'stable').sum())}",
+                "saddles_recovered": f"{found['saddle']}/{int((t_true == 'saddle').sum())}",
+                "same_index": f"{int(cmp.same_type.sum())}/{len(fps_true)}",
+                "max_match_distance": round(float(cmp.distance.max()), 4)
+                if len(cmp.distance)
+                else None,
+                "fp_recovered": round(rm.fp_recovered, 3),
+                "state_r2_true_to_fit": round(rm.r2_true_to_fit, 4),
+                "state_r2_fit_to_true": round(rm.r2_fit_to_true, 4),
+                "round_trip_r2": round(rm.round_trip_r2, 4),
+                "fp_eig_error": round(rm.fp_eig_error, 4),
+                "mechanism_distance": round(rm.mechanism_distance, 4),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,8 @@ def test_dmd_recovers_linear_spectrum(rng: np.random.Generator) -> None:
         y[:, t] = 1.5 * y[:, t - 1] - 0.7 * y[:, t - 2]
     np.testing.assert_allclose(
         np.sort_complex(dmd(y, n_delays=2).eigenvalues),
-        np.sort_complex(np.roots([1, -1.5, 0.7])), atol=1e-8,
+        np.sort_complex(np.roots([1, -1.5, 0.7])),
+        atol=1e-8,
     )
     with pytest.raises(InvalidParameterError, match="rank"):
         dmd(x, rank=4)
@@ -120,8 +121,9 @@ def test_dynamical_similarity_options_reach_the_code(rng: np.random.Generator) -
     est = DynamicalSimilarity(n_iter=0, n_starts=0).fit([x, y])
     a, b = (r.operator.numpy() for r in est.dmds_)
     r = np.diag([-1.0] + [1.0] * (len(b) - 1))
-    plain = min(np.arccos((a * c).sum() / np.linalg.norm(a) / np.linalg.norm(c))
-                for c in (b, r @ b @ r))
+    plain = min(
+        np.arccos((a * c).sum() / np.linalg.norm(a) / np.linalg.norm(c)) for c in (b, r @ b @ r)
+    )
     assert est.distances_[0, 1] <= plain + 1e-12
     assert base <= est.distances_[0, 1] + 1e-12
     res = est.alignments_[(0, 1)]
@@ -132,14 +134,23 @@ def test_dynamical_similarity_options_reach_the_code(rng: np.random.Generator) -
     mq = q @ m @ q.T
     # No L-BFGS iterations: the structured starts alone (exact for an exactly rotated pair).
     assert procrustes_vector_field(m, mq, n_iter=0, n_starts=0) < 1e-8
-    assert procrustes_align(m, mq, n_starts=0).n_starts < procrustes_align(
-        m, m + 0.3 * np.random.default_rng(3).standard_normal((5, 5)), n_starts=3).n_starts
+    assert (
+        procrustes_align(m, mq, n_starts=0).n_starts
+        < procrustes_align(
+            m, m + 0.3 * np.random.default_rng(3).standard_normal((5, 5)), n_starts=3
+        ).n_starts
+    )
     assert DynamicalSimilarity(n_delays=3).fit([x, y]).dmds_[0].operator.shape == (6, 6)
     assert DynamicalSimilarity(n_delays=3, delay_interval=2).fit([x, y]).dmds_[0].n_delays == 3
     assert DynamicalSimilarity(rank=1).fit([x, y]).dmds_[0].rank == 1
     assert DynamicalSimilarity(ridge=1e3).fit_score(x, y) != pytest.approx(base, abs=1e-6)
-    for bad in (dict(score_method="cosine"), dict(rank=0), dict(n_iter=-1), dict(n_starts=-1),
-                dict(unequal_ranks="crop")):
+    for bad in (
+        dict(score_method="cosine"),
+        dict(rank=0),
+        dict(n_iter=-1),
+        dict(n_starts=-1),
+        dict(unequal_ranks="crop"),
+    ):
         with pytest.raises(InvalidParameterError):
             DynamicalSimilarity(**bad).fit([x, y])
     with pytest.raises(InvalidParameterError, match="at least two"):
@@ -183,8 +194,13 @@ def _reference():
 
 def test_matches_reference_dsa(rng: np.random.Generator) -> None:
     ref_dmd, ref_dist = _reference()
-    x = _linear(np.block([[_rot(0.3, 0.98), np.zeros((2, 2))],
-                          [np.zeros((2, 2)), np.diag([0.9, 0.7])]]), rng, 20, 60, 0.05)
+    x = _linear(
+        np.block([[_rot(0.3, 0.98), np.zeros((2, 2))], [np.zeros((2, 2)), np.diag([0.9, 0.7])]]),
+        rng,
+        20,
+        60,
+        0.05,
+    )
     y = _linear(np.diag([1.02, 0.95, 0.8, 0.6]), rng, 20, 60, 0.05)
     ops = []
     for d in (x, y):
@@ -192,10 +208,12 @@ def test_matches_reference_dsa(rng: np.random.Generator) -> None:
         m.fit()
         ops.append(m.A_v.float())
     torch.manual_seed(0)
-    ref_ang = float(ref_dist(iters=1500, lr=5e-3, score_method="angular").fit_score(
-        ops[0].clone(), ops[1].clone()))
-    ref_was = float(ref_dist(score_method="wasserstein").fit_score(ops[0].clone(),
-                                                                    ops[1].clone()))
+    ref_ang = float(
+        ref_dist(iters=1500, lr=5e-3, score_method="angular").fit_score(
+            ops[0].clone(), ops[1].clone()
+        )
+    )
+    ref_was = float(ref_dist(score_method="wasserstein").fit_score(ops[0].clone(), ops[1].clone()))
     ours = DynamicalSimilarity(n_delays=2, rank=4)
     # Never above the reference (both angles are attained by an orthogonal C; the 1e-5 is its
     # float32 rounding), and on this well-conditioned pair both find the same minimum.
@@ -240,8 +258,9 @@ def test_certificate_brackets_the_minimum(rng: np.random.Generator) -> None:
         x, y = rng.standard_normal((2, 8, 8))
         res = procrustes_align(x, y, n_starts=2)
         c = res.transform
-        got = np.arccos(np.clip(np.sum(x * (c @ y @ c.T)) / np.linalg.norm(x)
-                                / np.linalg.norm(y), -1, 1))
+        got = np.arccos(
+            np.clip(np.sum(x * (c @ y @ c.T)) / np.linalg.norm(x) / np.linalg.norm(y), -1, 1)
+        )
         assert got == pytest.approx(res.angle, abs=1e-9)
         assert 0.0 <= res.lower_bound <= res.angle
     with pytest.raises(ShapeError, match="one size"):
@@ -252,18 +271,23 @@ def test_unequal_ranks_options(rng: np.random.Generator) -> None:
     """pad (default) zero-pads; truncate refits at the common rank; wasserstein scores
     unequal-size pairs by eigenvalues, like the reference implementation."""
     osc = _linear(_rot(0.3, 0.98), rng, noise=0.05)
-    big = _linear(np.block([[_rot(0.3, 0.98), np.zeros((2, 1))],
-                            [np.zeros((1, 2)), np.array([[0.5]])]]), rng, noise=0.05)
+    big = _linear(
+        np.block([[_rot(0.3, 0.98), np.zeros((2, 1))], [np.zeros((1, 2)), np.array([[0.5]])]]),
+        rng,
+        noise=0.05,
+    )
     pad = DynamicalSimilarity(rank=3).fit([osc, big])
     assert [d.rank for d in pad.dmds_] == [2, 3]
     a = pad.dmds_[0].operator.numpy()
     padded = np.zeros((3, 3))
     padded[:2, :2] = a
     assert pad.distances_[0, 1] == pytest.approx(
-        procrustes_vector_field(padded, pad.dmds_[1].operator.numpy()), abs=1e-9)
+        procrustes_vector_field(padded, pad.dmds_[1].operator.numpy()), abs=1e-9
+    )
     trunc = DynamicalSimilarity(rank=3, unequal_ranks="truncate").fit([osc, big])
     assert [d.rank for d in trunc.dmds_] == [2, 2]
     was = DynamicalSimilarity(rank=3, unequal_ranks="wasserstein").fit([osc, big])
     assert was.distances_[0, 1] == pytest.approx(
-        eigenvalue_wasserstein(was.dmds_[0], was.dmds_[1]), abs=1e-12)
+        eigenvalue_wasserstein(was.dmds_[0], was.dmds_[1]), abs=1e-12
+    )
     assert not was.alignments_

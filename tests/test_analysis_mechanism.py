@@ -33,8 +33,9 @@ class PlaneMap(RNNModel):
         # Euler map of the Hopf normal form: a stable invariant circle around an unstable focus.
         dt, w = p["dt"], p["omega"]
         r2 = x1**2 + x2**2
-        return torch.stack([x1 + dt * ((1 - r2) * x1 - w * x2),
-                            x2 + dt * ((1 - r2) * x2 + w * x1)], 1)
+        return torch.stack(
+            [x1 + dt * ((1 - r2) * x1 - w * x2), x2 + dt * ((1 - r2) * x2 + w * x1)], 1
+        )
 
     def readout(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, :1]
@@ -43,8 +44,9 @@ class PlaneMap(RNNModel):
         return {"kind": self.kind, **self.params}
 
 
-def _states(model: PlaneMap, seed: int = 0, n: int = 64, steps: int = 40,
-            scale: float = 1.5) -> np.ndarray:
+def _states(
+    model: PlaneMap, seed: int = 0, n: int = 64, steps: int = 40, scale: float = 1.5
+) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = torch.as_tensor(rng.uniform(-scale, scale, (n, 2)))
     out = [x]
@@ -63,8 +65,10 @@ def test_damped_oscillation_is_not_a_relaxation() -> None:
     spiral = PlaneMap("linear", m=_rot(0.5, 0.8))
     spiral2 = PlaneMap("linear", m=_rot(0.3, 0.7))
     relax = PlaneMap("linear", m=[[0.8, 0.0], [0.0, 0.6]])
-    gs, gs2, gr = (mechanism_graph(m, _states(m), n_init=32, n_cycle_starts=0)
-                   for m in (spiral, spiral2, relax))
+    gs, gs2, gr = (
+        mechanism_graph(m, _states(m), n_init=32, n_cycle_starts=0)
+        for m in (spiral, spiral2, relax)
+    )
     assert gs.labels == [("point", 0, False, 0, True)]
     assert gr.labels == [("point", 0, False, 0, False)]
     assert mechanism_distance(gs, gr) == pytest.approx(1.0)  # one node, relabelled
@@ -94,7 +98,8 @@ def test_line_attractor_is_one_object_however_many_points() -> None:
     # Two separate stable points are not joined: the chord between them jumps.
     two = PlaneMap("linear", m=[[0.5, 0.0], [0.0, 0.5]])
     assert mechanism_graph(two, _states(two), n_init=16, n_cycle_starts=0).labels == [
-        ("point", 0, False, 0, False)]
+        ("point", 0, False, 0, False)
+    ]
 
 
 def test_limit_cycle_found_with_period_and_multipliers() -> None:

@@ -161,8 +161,10 @@ def test_the_architecture_page_shows_these_layers():
 
 @pytest.mark.parametrize(
     ("graph", "expected"),
-    [({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
-     ({"a": {"b"}, "b": set()}, [])],
+    [
+        ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+        ({"a": {"b"}, "b": set()}, []),
+    ],
 )
 def test_the_circle_finder_finds_circles(graph, expected):
     assert _cycles(graph) == expected

@@ -533,9 +533,10 @@ def test_sine_network_that_has_not_learned_fails_first_and_explains_nothing() ->
 
     trained = json.dumps(sections_to_json(sine.narrate(bad, (FigureSpec("curve", "loss"),))))
     assert "Trained on even levels" in trained
-    assert "readout fixed at 30x its initial size" in sine.narrate(bad, (FigureSpec("c", "l"),))[
-        0
-    ].text
+    assert (
+        "readout fixed at 30x its initial size"
+        in sine.narrate(bad, (FigureSpec("c", "l"),))[0].text
+    )
     # readout_scale = 0 trains the readout: not "fixed at 0x"
     free = sine.narrate(replace(bad, readout_scale=0.0), (FigureSpec("c", "l"),))[0].text
     assert "readout trained, recurrent gain 0.8" in free and "fixed at" not in free

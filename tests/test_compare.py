@@ -56,15 +56,17 @@ def test_planted_decision_and_cycle_graphs() -> None:
     assert gc.counts == {("point", 2, True, 0, False): 1, ("cycle", 0, False, 1, False): 1}
     (cycle,) = gc.cycles
     assert np.abs(cycle.multipliers[0]) == pytest.approx(1.0, abs=0.05)
-    np.testing.assert_allclose(np.linalg.norm(cycle.states @ cyc.loadings / 20, axis=1),
-                               radius[:, -1].mean(), rtol=0.05)
+    np.testing.assert_allclose(
+        np.linalg.norm(cycle.states @ cyc.loadings / 20, axis=1), radius[:, -1].mean(), rtol=0.05
+    )
 
 
 def test_mechanism_distance_label_bound() -> None:
     fp = planted_network("decision", "vanilla", n_hidden=12, noise_gain=0.0, seed=0)
     g = mechanism_graph(fp.model, fp.trajectories(n_trials=8, n_steps=30, seed=0), n_init=32)
-    a = MechanismGraph(g.fixed_points, [(0, False, 0), (0, False, 0), (1, False, 0)],
-                       {(2, 0), (2, 1)})
+    a = MechanismGraph(
+        g.fixed_points, [(0, False, 0), (0, False, 0), (1, False, 0)], {(2, 0), (2, 1)}
+    )
     b = MechanismGraph(g.fixed_points, [(0, False, 1)], set())
     assert mechanism_distance(a, a) == 0.0
     # b → a: relabel 1 node, insert 2 nodes and 2 edges: 5 edits over |V|+|E| = 5.
@@ -142,7 +144,8 @@ def test_recovery_metrics_self_and_mismatch() -> None:
     reused = recovery_metrics(true.model, x, other.model, y, fit_graph=given)
     assert reused.fit_graph is given
     assert (reused.fp_recovered, reused.mechanism_distance) == (
-        bad.fp_recovered, bad.mechanism_distance
+        bad.fp_recovered,
+        bad.mechanism_distance,
     )
 
 

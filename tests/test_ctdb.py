@@ -348,16 +348,25 @@ def test_generator_recipe_is_seeded_and_each_option_is_used() -> None:
 
     base = weights()
     assert torch.equal(base, weights())  # seeded: the same recipe gives the same network
-    for change in ({"batch_size": 9}, {"trial_steps": 41}, {"pulse_prob": 0.2},
-                   {"n_train_steps": 4}):
+    for change in (
+        {"batch_size": 9},
+        {"trial_steps": 41},
+        {"pulse_prob": 0.2},
+        {"n_train_steps": 4},
+    ):
         assert not torch.equal(base, weights(**change)), change
     assert torch.equal(weights(n_train_steps=0), GRU(3, 8, 3, seed=0).weight_hh)
 
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("batch_size", 0), ("trial_steps", 5), ("pulse_prob", 0.0), ("pulse_prob", 0.6),
-     ("n_train_steps", -1)],
+    [
+        ("batch_size", 0),
+        ("trial_steps", 5),
+        ("pulse_prob", 0.0),
+        ("pulse_prob", 0.6),
+        ("n_train_steps", -1),
+    ],
 )
 def test_generator_recipe_rejects_bad_values(option: str, value: float) -> None:
     with pytest.raises(InvalidParameterError, match=option):
@@ -370,8 +379,9 @@ def test_generator_state_noise_and_quiet_start(small: GRU) -> None:
     # first 3 steps (only the input noise, σ 0.15)
     from dynascope.recordings._ctdb import _down_state
 
-    quiet = make_ctdb_flipflop(small, n_trials=6, n_heldin=4, n_heldout=1, seed=2,
-                               ic_noise=0.0, latent_noise=0.0)
+    quiet = make_ctdb_flipflop(
+        small, n_trials=6, n_heldin=4, n_heldout=1, seed=2, ic_noise=0.0, latent_noise=0.0
+    )
     rec = quiet.recordings
     assert rec.inputs is not None and rec.latents is not None
     assert np.abs(rec.inputs[:, :3]).max() < 5 * 0.15
@@ -385,8 +395,10 @@ def test_generator_state_noise_and_quiet_start(small: GRU) -> None:
     # one step from the same state: the difference is the noise alone (σ = 0.01)
     z = noisy.recordings.latents
     with torch.no_grad():
-        nxt = small.step(torch.as_tensor(z[:, :-1].reshape(-1, 8), dtype=small.dtype),
-                         torch.as_tensor(rec.inputs[:, 1:].reshape(-1, 3), dtype=small.dtype))
+        nxt = small.step(
+            torch.as_tensor(z[:, :-1].reshape(-1, 8), dtype=small.dtype),
+            torch.as_tensor(rec.inputs[:, 1:].reshape(-1, 3), dtype=small.dtype),
+        )
     xi = (z[:, 1:].reshape(-1, 8) - nxt.double().numpy()) / 0.01
     assert abs(xi.std() - 1.0) < 0.05 and abs(xi.mean()) < 0.05
     # the recordings carry the true rates of every unit
@@ -421,8 +433,16 @@ def test_generator_recipe_training_learns_the_task() -> None:
     model = ctdb_flipflop_generator(
         16, n_train_steps=150, batch_size=128, trial_steps=100, pulse_prob=0.02, lr=1e-2, seed=0
     )
-    batch = FlipFlop(3, 100, p_up=0.02, p_down=0.02, input_noise=0.15, targets="binary",
-                     blind_steps=4, initial_pulse=False).sample(64, seed=1)
+    batch = FlipFlop(
+        3,
+        100,
+        p_up=0.02,
+        p_down=0.02,
+        input_noise=0.15,
+        targets="binary",
+        blind_steps=4,
+        initial_pulse=False,
+    ).sample(64, seed=1)
     u = torch.as_tensor(batch.inputs, dtype=model.dtype)
     with torch.no_grad():
         _, out = _noisy_rollout(model, u, torch.zeros(64, 16, dtype=model.dtype), 0.0, None)

@@ -42,9 +42,11 @@ def network_g(net: LowRankRNN, u: float):  # type: ignore[no-untyped-def]
     w = net.weight_in.detach().double().numpy()[:, 0]
     h = [mpmath.mpf(float(wi)) * mpmath.mpf(u) for wi in w]
     big = len(m)
-    return lambda k: -k + mpmath.fsum(
-        ni * mpmath.tanh(mi * k + hi) for mi, ni, hi in zip(m, n, h, strict=True)
-    ) / big
+    return lambda k: (
+        -k
+        + mpmath.fsum(ni * mpmath.tanh(mi * k + hi) for mi, ni, hi in zip(m, n, h, strict=True))
+        / big
+    )
 
 
 def quadrature_g(ft: FastTensors, v: np.ndarray):  # type: ignore[no-untyped-def]

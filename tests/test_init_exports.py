@@ -19,8 +19,13 @@ def test_every_name_in_all_exists_and_all_is_one_plain_list():
     checked = 0
     for init, name in _packages():
         tree = ast.parse(init.read_text())
-        augmented = [n for n in ast.walk(tree) if isinstance(n, ast.AugAssign)
-                     and isinstance(n.target, ast.Name) and n.target.id == "__all__"]
+        augmented = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.AugAssign)
+            and isinstance(n.target, ast.Name)
+            and n.target.id == "__all__"
+        ]
         assert not augmented, f"{init}: uses `__all__ +=`; write one plain list"
         module = importlib.import_module(name)
         exported = getattr(module, "__all__", None)

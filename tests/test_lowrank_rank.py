@@ -88,7 +88,12 @@ def test_minimal_rank_trains_with_the_trainer_it_is_given() -> None:
         calls.append((model.rank, model.n_hidden, seed))
 
     result = minimal_rank(
-        short_decision(), ranks=(1, 2), n_seeds=2, target=2.0, n_hidden=8, n_test=10,
+        short_decision(),
+        ranks=(1, 2),
+        n_seeds=2,
+        target=2.0,
+        n_hidden=8,
+        n_test=10,
         trainer=trainer,
     )
     assert sorted(calls) == [(1, 8, 0), (1, 8, 1), (2, 8, 0), (2, 8, 1)]

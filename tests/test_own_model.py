@@ -381,11 +381,10 @@ def test_run_warnings_name_the_run_option_and_options_follow_the_model(tmp_path:
 
     torch.manual_seed(0)
     model = GRU(3, 12, 3)
-    record_opts = dataclasses.asdict(
-        _base.make_options(_base.get_experiment("flipflop"), True, {})
-    )
+    record_opts = dataclasses.asdict(_base.make_options(_base.get_experiment("flipflop"), True, {}))
     assert record_opts["hidden"] != 12
     with pytest.raises(KeyboardInterrupt):  # stop after the record is written
+
         def stop(*a, **k):
             raise KeyboardInterrupt
 

@@ -42,8 +42,10 @@ def test_fit_recovers_hidden_decision_mechanism() -> None:
     assert fit.r2(y) > 0.98
     m = recovery_metrics(hidden.model, x, fit.model, fit.states(y))
     assert m.r2_true_to_fit > 0.95 and m.r2_fit_to_true > 0.95
-    assert m.true_graph.counts == {("point", 0, False, 0, False): 2,
-                                   ("point", 1, False, 0, False): 1}
+    assert m.true_graph.counts == {
+        ("point", 0, False, 0, False): 2,
+        ("point", 1, False, 0, False): 1,
+    }
     assert m.fp_recovered == 1.0
     # Same fixed points, kinds and connections; the fit's leading stable modes rotate where
     # the hidden network's relax (directions the 25-step recordings do not constrain), which
@@ -60,9 +62,15 @@ def test_recordings_fields_roundtrip_and_views(tmp_path) -> None:
     mask = np.arange(6) < np.array([6, 4, 2, 5])[:, None]
     counts[~mask] = 0
     rec = Recordings(
-        counts, np.array([0, 1, 0, 1]), 0.02, mask=mask, inputs=rng.standard_normal((4, 6, 2)),
-        heldout=np.array([False, True, False]), split=np.array(["train", "valid", "train", "test"]),
-        quantity="counts", latents=rng.standard_normal((4, 6, 2)),
+        counts,
+        np.array([0, 1, 0, 1]),
+        0.02,
+        mask=mask,
+        inputs=rng.standard_normal((4, 6, 2)),
+        heldout=np.array([False, True, False]),
+        split=np.array(["train", "valid", "train", "test"]),
+        quantity="counts",
+        latents=rng.standard_normal((4, 6, 2)),
     )
     back = load_recordings(save_recordings(rec, tmp_path / "r.npz"))
     for key in ("activity", "mask", "inputs", "conditions", "heldout", "split", "latents"):

@@ -89,14 +89,18 @@ def test_poisson_heldout_units_inputs_and_mask() -> None:
     counts = rng.poisson(rates) * mask[..., None]
     held = np.arange(12) >= 8
     split = np.where(np.arange(n) % 4 == 3, "valid", "train")
-    rec = Recordings(counts.astype(float), mask=mask, inputs=u, heldout=held, split=split,
-                     quantity="counts")
+    rec = Recordings(
+        counts.astype(float), mask=mask, inputs=u, heldout=held, split=split, quantity="counts"
+    )
     fit = fit_to_recordings(rec, "gru", n_hidden=16, n_steps=250, seed=0, link="exp")
     assert fit.likelihood == "poisson" and fit.model.n_in == 2
     assert fit.encoder.in_features == fit.encoder_frames * 8  # held-in units only
     s = fit.score(rec, "valid")
-    truth = bits_per_spike(rates[split == "valid"][..., held], counts[split == "valid"][..., held],
-                           mask[split == "valid"])
+    truth = bits_per_spike(
+        rates[split == "valid"][..., held],
+        counts[split == "valid"][..., held],
+        mask[split == "valid"],
+    )
     assert 0.3 * truth < s["co_bps"] <= truth + 0.05
     assert s["heldin_bps"] > 0
     # padded frames are never fitted: changing them changes nothing
@@ -167,7 +171,12 @@ def test_rank_auto_picks_the_generator_rank(mechanism: str, rank: int) -> None:
     y = x[:, :, rng.choice(16, 12, replace=False)] + 0.02 * rng.standard_normal((32, 25, 12))
     split = np.where(np.arange(32) % 4 == 3, "valid", "train")
     fit = fit_to_recordings(
-        Recordings(y, split=split), "lowrank", n_hidden=16, rank="auto", n_steps=150, seed=0,
+        Recordings(y, split=split),
+        "lowrank",
+        n_hidden=16,
+        rank="auto",
+        n_steps=150,
+        seed=0,
         model_options={"tau": 2.0, "dt": 1.0},
     )
     assert sorted(fit.rank_scores) == [1, 2, 3, 4]
@@ -195,7 +204,9 @@ def test_acceptance_case_small() -> None:
     states = fit.states(rec)
     found = fixed_point_recovery(
         mechanism_graph(hidden, x, seed=0).fixed_points,
-        mechanism_graph(fit.model, states, seed=0).fixed_points, x, states,
+        mechanism_graph(fit.model, states, seed=0).fixed_points,
+        x,
+        states,
     )
     assert (found.attractors_recovered, found.n_attractors) == (4, 4)
 
@@ -207,15 +218,35 @@ def test_fit_command_writes_a_run_and_resumes(tmp_path) -> None:
     path = save_recordings(Recordings(y, split=split, latents=x, heldout=held), tmp_path / "r.npz")
     ref = save(hidden.model, tmp_path / "ref.safetensors")
     out = tmp_path / "run"
-    args = ["fit", str(path), "--model", "vanilla", "--hidden", "16", "--steps", "300",
-            "--out", str(out), "--reference", str(ref)]
+    args = [
+        "fit",
+        str(path),
+        "--model",
+        "vanilla",
+        "--hidden",
+        "16",
+        "--steps",
+        "300",
+        "--out",
+        str(out),
+        "--reference",
+        str(ref),
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
     assert "(reference → fit: affine map fitted on a random half of all trials" in result.output
-    for name in ("weights.safetensors", "checkpoint.safetensors", "metrics.jsonl", "config.json",
-                 "report.json", "report.html", "metrics_summary.json", "results/fixed_points.npz",
-                 "results/fit_readout.npz"):
+    for name in (
+        "weights.safetensors",
+        "checkpoint.safetensors",
+        "metrics.jsonl",
+        "config.json",
+        "report.json",
+        "report.html",
+        "metrics_summary.json",
+        "results/fixed_points.npz",
+        "results/fit_readout.npz",
+    ):
         assert (out / name).exists(), name
     report = json.loads((out / "report.json").read_text())
     claims = {c["name"]: c for c in report["claims"]}
@@ -257,8 +288,9 @@ def test_fit_command_constrained_recovers_a_fully_recorded_network(tmp_path) -> 
     x = hidden.trajectories(n_trials=32, n_steps=25, noise=0.0, seed=1)
     split = np.where(np.arange(32) % 4 == 3, "valid", "train")
     held = np.arange(16) < 3
-    path = save_recordings(Recordings(0.999 * x, split=split, latents=x, heldout=held),
-                           tmp_path / "r.npz")
+    path = save_recordings(
+        Recordings(0.999 * x, split=split, latents=x, heldout=held), tmp_path / "r.npz"
+    )
     ref = save(hidden.model, tmp_path / "ref.safetensors")
     out = tmp_path / "run"
     args = ["fit", str(path), "--model", "constrained", "--out", str(out), "--reference", str(ref)]
@@ -267,8 +299,9 @@ def test_fit_command_constrained_recovers_a_fully_recorded_network(tmp_path) -> 
     assert "reference: 2/2 attractors, 1/1 saddles recovered" in result.output
     summary = json.loads((out / "metrics_summary.json").read_text())
     assert summary["valid_r2"] > 0.999 and summary["valid_heldout_r2"] > 0.99
-    bad = CliRunner().invoke(main, [*args[:4], "--likelihood", "poisson", "--out",
-                                    str(tmp_path / "b")])
+    bad = CliRunner().invoke(
+        main, [*args[:4], "--likelihood", "poisson", "--out", str(tmp_path / "b")]
+    )
     assert bad.exit_code != 0 and "--likelihood" in bad.output
 
 
@@ -317,11 +350,26 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
     from dynascope.recordings._fitrun import _claims
     from dynascope.report import evaluate
 
-    r = {"r2": r2, "on": "the test trials", "likelihood": "poisson", "ceiling": ceiling,
-         "ceiling_share": r2 / ceiling, "co_bps": 0.1, "n_heldout": 0, "heldout_r2": math.nan,
-         "n_fixed": 3, "n_attractors": 2, "n_saddles": 1, "n_other": 0, "has_reference": False,
-         "ref_attractors": 0, "ref_attractors_found": 0, "ref_saddles": 0,
-         "ref_saddles_found": 0, "state_r2": math.nan}
+    r = {
+        "r2": r2,
+        "on": "the test trials",
+        "likelihood": "poisson",
+        "ceiling": ceiling,
+        "ceiling_share": r2 / ceiling,
+        "co_bps": 0.1,
+        "n_heldout": 0,
+        "heldout_r2": math.nan,
+        "n_fixed": 3,
+        "n_attractors": 2,
+        "n_saddles": 1,
+        "n_other": 0,
+        "has_reference": False,
+        "ref_attractors": 0,
+        "ref_attractors_found": 0,
+        "ref_saddles": 0,
+        "ref_saddles_found": 0,
+        "state_r2": math.nan,
+    }
     v = evaluate(_claims(), r)
     assert v["fit_explains"].holds is None  # R² of counts is not judged on the absolute scale
     assert v["fit_explains_counts"].holds is (not poor)
@@ -329,15 +377,35 @@ def test_count_fit_is_judged_against_its_noise_ceiling(r2, ceiling, poor) -> Non
     assert f"{r2:.1%}" in v["fit_explains_counts"].text
     assert "2 attractors, 1 index-1 saddle and 0 other fixed points" in v["fixed_points"].text
     # held-out units and the reference: the sentences follow co-bps and the counts recovered
-    held = evaluate(_claims(), {**r, "n_heldout": 5, "co_bps": -0.02, "has_reference": True,
-                                "ref_attractors": 8, "ref_attractors_found": 7,
-                                "ref_saddles": 7, "ref_saddles_found": 5, "state_r2": 0.95})
+    held = evaluate(
+        _claims(),
+        {
+            **r,
+            "n_heldout": 5,
+            "co_bps": -0.02,
+            "has_reference": True,
+            "ref_attractors": 8,
+            "ref_attractors_found": 7,
+            "ref_saddles": 7,
+            "ref_saddles_found": 5,
+            "state_r2": 0.95,
+        },
+    )
     assert held["co_smoothing"].holds is False and "no better than" in held["co_smoothing"].text
     assert held["reference_attractors"].holds is False
     assert "(7/8 attractors, 5/7 saddles" in held["reference_attractors"].text
-    found = evaluate(_claims(), {**r, "has_reference": True, "ref_attractors": 8,
-                                 "ref_attractors_found": 8, "ref_saddles": 7,
-                                 "ref_saddles_found": 7, "state_r2": 0.95})
+    found = evaluate(
+        _claims(),
+        {
+            **r,
+            "has_reference": True,
+            "ref_attractors": 8,
+            "ref_attractors_found": 8,
+            "ref_saddles": 7,
+            "ref_saddles_found": 7,
+            "state_r2": 0.95,
+        },
+    )
     assert found["reference_attractors"].text.startswith("Every attractor")
     # which state R² it is (CtDB's, on the validation trials, is another number)
     assert "state R² 0.950, reference → fit, on a random half of the trials" in (
@@ -369,8 +437,9 @@ def test_a_model_file_whose_header_length_starts_with_0x80_loads(tmp_path) -> No
             break
     assert path.read_bytes()[0] == 0x80
     back = dynascope.load(path)
-    assert all(torch.equal(a, b) for a, b in zip(back.parameters(), model.parameters(),
-                                                 strict=True))
+    assert all(
+        torch.equal(a, b) for a, b in zip(back.parameters(), model.parameters(), strict=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -385,21 +454,45 @@ def test_ctdb_sentence_follows_the_four_scores(scores, above) -> None:
     names = ("rate_r2", "state_r2", "co_bps", "cycle_consistency")
     value = dict(zip(names, scores, strict=True))
     below = [n for n in names if value[n] < getattr(CTDB_3BFF_GRU, n)]
-    labels = {"rate_r2": "rate R²", "state_r2": "state R²", "co_bps": "co-bps",
-              "cycle_consistency": "cycle consistency"}
-    r = {"r2": 0.2, "on": "the validation trials", "likelihood": "poisson", "ceiling": 0.3,
-         "ceiling_share": 0.7, "co_bps": 0.1, "n_heldout": 10, "heldout_r2": math.nan,
-         "n_fixed": 3, "n_attractors": 2, "n_saddles": 1, "n_other": 0, "has_reference": True,
-         "ref_attractors": 8, "ref_attractors_found": 8, "ref_saddles": 12,
-         "ref_saddles_found": 11, "state_r2": 0.95, "has_ctdb": True,
-         **{f"ctdb_{n}": v for n, v in zip(names, scores, strict=True)},
-         "ctdb_above": above,
-         "ctdb_below": ", ".join(
-             f"{labels[n]} by {getattr(CTDB_3BFF_GRU, n) - value[n]:.3f}"
-             for n in below) or "none",
-         "ctdb_above_by": ", ".join(
-             f"{labels[n]} by {value[n] - getattr(CTDB_3BFF_GRU, n):.3f}"
-             for n in names if n not in below) or "none"}
+    labels = {
+        "rate_r2": "rate R²",
+        "state_r2": "state R²",
+        "co_bps": "co-bps",
+        "cycle_consistency": "cycle consistency",
+    }
+    r = {
+        "r2": 0.2,
+        "on": "the validation trials",
+        "likelihood": "poisson",
+        "ceiling": 0.3,
+        "ceiling_share": 0.7,
+        "co_bps": 0.1,
+        "n_heldout": 10,
+        "heldout_r2": math.nan,
+        "n_fixed": 3,
+        "n_attractors": 2,
+        "n_saddles": 1,
+        "n_other": 0,
+        "has_reference": True,
+        "ref_attractors": 8,
+        "ref_attractors_found": 8,
+        "ref_saddles": 12,
+        "ref_saddles_found": 11,
+        "state_r2": 0.95,
+        "has_ctdb": True,
+        **{f"ctdb_{n}": v for n, v in zip(names, scores, strict=True)},
+        "ctdb_above": above,
+        "ctdb_below": ", ".join(
+            f"{labels[n]} by {getattr(CTDB_3BFF_GRU, n) - value[n]:.3f}" for n in below
+        )
+        or "none",
+        "ctdb_above_by": ", ".join(
+            f"{labels[n]} by {value[n] - getattr(CTDB_3BFF_GRU, n):.3f}"
+            for n in names
+            if n not in below
+        )
+        or "none",
+    }
     v = evaluate(_claims(), r)["ctdb_canonical"]
     assert v.holds is (above == 4)
     assert f"rate R² {scores[0]:.3f}, state R² {scores[1]:.3f}, co-bps {scores[2]:.3f}" in v.text
@@ -445,8 +538,12 @@ def test_encoder_frames_zero_is_one_learned_initial_state(tmp_path) -> None:
     states = fit.states(rec)
     assert states.shape == (16, 12, 6)
     # every trial starts at the same state, tanh of the learned bias, whatever its counts
-    np.testing.assert_allclose(states[:, 0], np.tanh(fit.encoder.bias.detach().numpy())[None]
-                               .repeat(16, 0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        states[:, 0],
+        np.tanh(fit.encoder.bias.detach().numpy())[None].repeat(16, 0),
+        rtol=0,
+        atol=1e-12,
+    )
     # deterministic for a seed
     again = fit_to_recordings(rec, "gru", encoder_frames=0, **opts)
     np.testing.assert_array_equal(again.predict(rec), fit.predict(rec))
@@ -470,11 +567,14 @@ def test_one_initial_state_beats_a_noisy_encoder_when_trials_start_at_one_state(
     va = rec.trials("valid")
     err = {}
     for k in (0, 3):
-        fit = fit_to_recordings(rec, "gru", n_hidden=12, n_steps=300, encoder_frames=k, seed=0,
-                                link="exp")
+        fit = fit_to_recordings(
+            rec, "gru", n_hidden=12, n_steps=300, encoder_frames=k, seed=0, link="exp"
+        )
         x0 = fit.states(rec)[va, 0]
-        err[k] = (float(np.abs(x0 - x0.mean(0)).max()),
-                  float(((fit.predict(rec)[va] - rates[va]) ** 2).mean()))
+        err[k] = (
+            float(np.abs(x0 - x0.mean(0)).max()),
+            float(((fit.predict(rec)[va] - rates[va]) ** 2).mean()),
+        )
     assert err[0][0] < 1e-12 < 1e-3 < err[3][0]  # one start vs a spread of encoded starts
     assert err[0][1] < err[3][1]  # and closer to the true rates on the held-out trials
 

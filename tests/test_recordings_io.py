@@ -61,8 +61,13 @@ def _spiking_file(path: Path, spikes: list[list[float]] | None = None) -> Path:
     # a step input: 0 before 0.5 s, 1 from 0.5 s, 2 from 2.5 s (sampled every 0.05 s)
     k = np.arange(80)
     nwb.add_stimulus(
-        pynwb.TimeSeries(name="cue", data=np.select([k >= 50, k >= 10], [2.0, 1.0], 0.0),
-                         unit="a.u.", rate=20.0, starting_time=0.0)
+        pynwb.TimeSeries(
+            name="cue",
+            data=np.select([k >= 50, k >= 10], [2.0, 1.0], 0.0),
+            unit="a.u.",
+            rate=20.0,
+            starting_time=0.0,
+        )
     )
     return _write(nwb, path)
 
@@ -99,9 +104,14 @@ def _recordings(quantity: str, seed: int = 0) -> Recordings:
         activity = rng.standard_normal((4, 6, 3))
     frames = mask[:, :, None]
     return Recordings(
-        activity * frames, np.array([0, 1, 0, 2]), 0.02, mask=mask,
-        inputs=rng.standard_normal((4, 6, 2)) * frames, heldout=np.array([False, True, False]),
-        split=np.array(["train", "valid", "train", "test"]), quantity=quantity,
+        activity * frames,
+        np.array([0, 1, 0, 2]),
+        0.02,
+        mask=mask,
+        inputs=rng.standard_normal((4, 6, 2)) * frames,
+        heldout=np.array([False, True, False]),
+        split=np.array(["train", "valid", "train", "test"]),
+        quantity=quantity,
         latents=rng.standard_normal((4, 6, 2)) * frames,
     )
 
@@ -121,8 +131,9 @@ def test_write_nwb_reads_back_exactly(tmp_path, quantity) -> None:
     # the file records its bins: no bin_size needed, and another one re-bins the spikes
     np.testing.assert_array_equal(load_recordings(path).activity, rec.activity)
     if quantity == "counts":  # trials 0, 1, 3 (6, 4, 5 frames) in bins of 2 frames
-        coarse = load_recordings(write_nwb(rec.subset([0, 1, 3]), tmp_path / "s.nwb"),
-                                 bin_size=0.04)
+        coarse = load_recordings(
+            write_nwb(rec.subset([0, 1, 3]), tmp_path / "s.nwb"), bin_size=0.04
+        )
         np.testing.assert_array_equal(coarse.lengths, [3, 2, 2])
         pairs = rec.activity[[0, 3]].reshape(2, 3, 2, 3).sum(2)  # frames 2k and 2k + 1
         np.testing.assert_array_equal(coarse.activity[0], pairs[0])
@@ -155,8 +166,13 @@ def test_nwb_roi_response_series_is_calcium_and_bins_average(tmp_path) -> None:
     device = nwb.create_device(name="scope")
     channel = OpticalChannel(name="ch", description="green", emission_lambda=510.0)
     plane = nwb.create_imaging_plane(
-        name="plane", optical_channel=channel, description="p",
-        device=device, excitation_lambda=920.0, indicator="GCaMP6f", location="cortex",
+        name="plane",
+        optical_channel=channel,
+        description="p",
+        device=device,
+        excitation_lambda=920.0,
+        indicator="GCaMP6f",
+        location="cortex",
         imaging_rate=10.0,
     )
     seg = ImageSegmentation()
@@ -203,10 +219,12 @@ def test_nlb_hdf5_held_out_units_and_splits(tmp_path) -> None:
         for key, value in parts.items():
             f[key] = value
     rec = load_recordings(path, bin_size=0.005)
-    want = np.concatenate([
-        np.concatenate([parts["train_spikes_heldin"], parts["train_spikes_heldout"]], 2),
-        np.concatenate([parts["eval_spikes_heldin"], parts["eval_spikes_heldout"]], 2),
-    ])
+    want = np.concatenate(
+        [
+            np.concatenate([parts["train_spikes_heldin"], parts["train_spikes_heldout"]], 2),
+            np.concatenate([parts["eval_spikes_heldin"], parts["eval_spikes_heldout"]], 2),
+        ]
+    )
     np.testing.assert_array_equal(rec.activity, want)
     np.testing.assert_array_equal(rec.heldout, [False] * 4 + [True] * 2)
     assert rec.split.tolist() == ["train"] * 5 + ["valid"] * 3
@@ -278,7 +296,7 @@ def test_from_trials_pads_and_masks() -> None:
     for i, (y, u) in enumerate(zip(trials, inputs, strict=True)):
         np.testing.assert_array_equal(rec.activity[i, : len(y)], y)
         np.testing.assert_array_equal(rec.inputs[i, : len(u)], u)
-        assert (rec.activity[i, len(y):] == 0).all()
+        assert (rec.activity[i, len(y) :] == 0).all()
     assert Recordings.from_trials([np.ones((3, 2))] * 2).mask is None
     with pytest.raises(ShapeError, match="inputs\\[1\\] has 2 frames"):
         Recordings.from_trials(trials, inputs=[inputs[0], inputs[1][:2], inputs[2]])
@@ -345,8 +363,9 @@ def _series_backwards(path: Path) -> Path:
     nwb = _nwbfile()
     nwb.add_trial(start_time=0.0, stop_time=1.0)
     nwb.add_acquisition(
-        pynwb.TimeSeries(name="activity", data=np.ones((3, 1)), unit="a.u.",
-                         timestamps=[0.0, 0.2, 0.1])
+        pynwb.TimeSeries(
+            name="activity", data=np.ones((3, 1)), unit="a.u.", timestamps=[0.0, 0.2, 0.1]
+        )
     )
     return _write(nwb, path)
 
@@ -450,8 +469,14 @@ def test_cli_recordings_prints_a_summary(tmp_path) -> None:
     path = write_nwb(_recordings("counts"), tmp_path / "r.nwb")
     result = CliRunner().invoke(main, ["recordings", str(path)])  # its bins are recorded
     assert result.exit_code == 0, result.output
-    for line in ("format: nwb", "trials: 4 (2-6 frames", "units: 3 (2 held in, 1 held out)",
-                 "splits: 2 train, 1 valid, 1 test", "quantity: counts", "inputs: 2 channels"):
+    for line in (
+        "format: nwb",
+        "trials: 4 (2-6 frames",
+        "units: 3 (2 held in, 1 held out)",
+        "splits: 2 train, 1 valid, 1 test",
+        "quantity: counts",
+        "inputs: 2 channels",
+    ):
         assert line in result.output, line
     bad = CliRunner().invoke(main, ["recordings", str(_spiking_file(tmp_path / "s.nwb"))])
     assert bad.exit_code != 0 and "error:" in bad.output and "pass bin_size" in bad.output

@@ -35,7 +35,11 @@ def test_recordings_tutorial_runs_and_prints_what_it_shows(tmp_path: Path) -> No
                 head = [sys.executable] if argv[0] == "python" else [sys.executable, "-m"]
                 proc = subprocess.run(
                     [*head, *argv] if argv[0] == "dynascope" else [*head, *argv[1:]],
-                    cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
                 )
                 assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
                 ran.append(line)

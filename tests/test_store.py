@@ -104,7 +104,10 @@ def test_exact_fixed_points_keep_method_exhaustive_regions(tmp_path: Path) -> No
     back = run.load_fixed_points()
     assert isinstance(back, ExactFixedPoints)
     assert (back.method, back.exhaustive, back.regions_visited, back.n_singular) == (
-        fps.method, fps.exhaustive, fps.regions_visited, fps.n_singular
+        fps.method,
+        fps.exhaustive,
+        fps.regions_visited,
+        fps.n_singular,
     )
     full = exact_fixed_points(model, [0.3])
     full.save(tmp_path / "full.npz")
@@ -124,8 +127,12 @@ def test_hostile_and_broken_files_give_one_line_errors(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(good.read_bytes()[:-40])
     future = tmp_path / "future.npz"
-    np.savez(future, __header__=np.array(json.dumps(
-        {"format": "dynascope", "kind": "result", "version": STORE_VERSION + 1})))
+    np.savez(
+        future,
+        __header__=np.array(
+            json.dumps({"format": "dynascope", "kind": "result", "version": STORE_VERSION + 1})
+        ),
+    )
     hostile = tmp_path / "hostile.npz"  # an object array (a pickle) inside a valid zip
     buf = _io.BytesIO()
     np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)

@@ -111,7 +111,11 @@ def from_field_layout(
     n = int(state["h0"].shape[0])
     n_in, n_out = int(state["wi"].shape[0]), int(state["wo"].shape[1])
     for key, shape in (
-        ("wi", (n_in, n)), ("si", (n_in,)), ("b", (n,)), ("wo", (n, n_out)), ("so", (n_out,))
+        ("wi", (n_in, n)),
+        ("si", (n_in,)),
+        ("b", (n,)),
+        ("wo", (n, n_out)),
+        ("so", (n_out,)),
     ):
         _shape(where, state, key, shape)
     if kind == "lowrank":

@@ -260,8 +260,7 @@ def read_json(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
     obj = parse_json(path, kind)
     if not isinstance(obj, dict):
         raise ModelFileError(
-            f"{path}: holds a JSON {type(obj).__name__}, not the object of a dynascope {kind} "
-            "file."
+            f"{path}: holds a JSON {type(obj).__name__}, not the object of a dynascope {kind} file."
         )
     if "format" not in obj:
         return obj  # written before JSON files carried the header

@@ -186,4 +186,3 @@ def caller_stacklevel() -> int:
             return level
         frame, level = frame.f_back, level + 1
     return level
-

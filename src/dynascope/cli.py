@@ -461,7 +461,8 @@ def _first_choice(name: str, choices: tuple[str, ...], help: str) -> Any:
     "rates and calcium.",
 )
 @_first_choice(
-    "--link", ("softplus", "exp"),
+    "--link",
+    ("softplus", "exp"),
     "Poisson rate of the readout z: softplus(z) or exp(z) (log-rates, as LFADS and CtDB).",
 )
 @_first_choice("--dtype", ("float64", "float32"), "Precision of a latent fit and the network.")
@@ -540,7 +541,11 @@ def fit_command(
     from .recordings._fitrun import fit_run
 
     options: dict[str, Any] = {
-        "n_steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed, "progress": None
+        "n_steps": steps,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "progress": None,
     }
     if rank is not None:
         options["rank"] = rank if rank == "auto" else _rank_int(rank)
@@ -552,8 +557,13 @@ def fit_command(
         )
     if model_type != "constrained":
         options.update(
-            n_hidden=hidden, likelihood=likelihood, link=link, dtype=dtype,
-            encoder_frames=encoder_frames, checkpoint_every=100, restarts=restarts,
+            n_hidden=hidden,
+            likelihood=likelihood,
+            link=link,
+            dtype=dtype,
+            encoder_frames=encoder_frames,
+            checkpoint_every=100,
+            restarts=restarts,
         )
     result = fit_run(
         recordings,

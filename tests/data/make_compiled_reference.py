@@ -40,8 +40,14 @@ def mixture(nonlinearity: str, *, bias: bool, centred: bool, seed: int = 1):
         cov *= 0.1
     means = np.zeros((p, f)) if centred else 0.5 * rng.normal(size=(p, f))
     return Populations(
-        np.array([0.3, 0.3, 0.4]), means, cov, rank=d, n_in=n_in, n_out=n_out,
-        has_bias=bias, nonlinearity=nonlinearity,
+        np.array([0.3, 0.3, 0.4]),
+        means,
+        cov,
+        rank=d,
+        n_in=n_in,
+        n_out=n_out,
+        has_bias=bias,
+        nonlinearity=nonlinearity,
     )
 
 
@@ -58,7 +64,11 @@ def simulate(case: tuple) -> dict[str, np.ndarray]:
     name, nonlinearity, centred, bias, n_q, scale = case
     u, k0, v0 = inputs(bias, scale)
     tr = simulate_reduced(
-        mixture(nonlinearity, bias=bias, centred=centred), u, k0, v0, n_quadrature=n_q,
+        mixture(nonlinearity, bias=bias, centred=centred),
+        u,
+        k0,
+        v0,
+        n_quadrature=n_q,
         engine="numba",
     )
     return {f"{name}/kappa": tr.kappa, f"{name}/v": tr.v, f"{name}/outputs": tr.outputs}

@@ -198,8 +198,7 @@ def _attractor_states(attractors: Any, state_size: int) -> np.ndarray:
         states = np.asarray(raw, dtype=np.float64)
     if states.ndim != 2 or states.shape[1] != state_size:
         raise ShapeError(
-            f"attractors must have shape (n_states, state_size={state_size}); "
-            f"got {states.shape}."
+            f"attractors must have shape (n_states, state_size={state_size}); got {states.shape}."
         )
     if states.shape[0] == 0:
         raise InvalidParameterError(

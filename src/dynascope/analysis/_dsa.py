@@ -102,8 +102,10 @@ def delay_embed(data: Any, n_delays: int, delay_interval: int = 1) -> torch.Tens
             f"The delay embedding needs more time steps than (n_delays - 1) * delay_interval + 1 "
             f"= {span + 1}; the data have {x.shape[1]}. Use fewer delays or longer trials."
         )
-    blocks = [x[:, span - d * delay_interval : span - d * delay_interval + n_rows] for d in
-              range(n_delays)]
+    blocks = [
+        x[:, span - d * delay_interval : span - d * delay_interval + n_rows]
+        for d in range(n_delays)
+    ]
     return torch.cat(blocks, dim=-1)
 
 
@@ -187,7 +189,7 @@ def dmd(
 def _operator(a: Any, name: str, device: torch.device) -> torch.Tensor:
     if isinstance(a, DMDResult):
         a = a.operator
-    t = (a.detach() if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, float)))
+    t = a.detach() if isinstance(a, torch.Tensor) else torch.as_tensor(np.asarray(a, float))
     t = t.to(device=device, dtype=torch.float64)
     if t.ndim != 2 or t.shape[0] != t.shape[1]:
         raise ShapeError(f"{name} must be a square matrix (n, n); got {tuple(t.shape)}.")
@@ -251,8 +253,7 @@ def procrustes_align(
         )
     for t in (ta, tb):
         _check_nonzero(t)
-    return align_orthogonal(ta.numpy(), tb.numpy(), n_starts=n_starts, max_iter=n_iter,
-                            seed=seed)
+    return align_orthogonal(ta.numpy(), tb.numpy(), n_starts=n_starts, max_iter=n_iter, seed=seed)
 
 
 def _check_nonzero(t: torch.Tensor) -> None:
@@ -414,15 +415,20 @@ class DynamicalSimilarity:
 
     def _fit_one(self, x: torch.Tensor, rank: int | None) -> DMDResult:
         return dmd(
-            x, n_delays=self.n_delays, delay_interval=self.delay_interval, rank=rank,
-            ridge=self.ridge, device=self.device,
+            x,
+            n_delays=self.n_delays,
+            delay_interval=self.delay_interval,
+            rank=rank,
+            ridge=self.ridge,
+            device=self.device,
         )
 
     def _rank_of(self, x: torch.Tensor) -> int:
         """The rank a system's DMD gets: ``rank``, capped at what its Hankel matrix allows."""
         n_delays = check_int(self.n_delays, "n_delays", "DynamicalSimilarity", min_value=1)
-        interval = check_int(self.delay_interval, "delay_interval", "DynamicalSimilarity",
-                             min_value=1)
+        interval = check_int(
+            self.delay_interval, "delay_interval", "DynamicalSimilarity", min_value=1
+        )
         n_rows = x.shape[1] - (n_delays - 1) * interval
         bound = min(x.shape[2] * n_delays, x.shape[0] * max(n_rows, 0))
         return bound if self.rank is None else min(int(self.rank), bound)
@@ -471,10 +477,10 @@ class DynamicalSimilarity:
             ):
                 dist[i, j] = lower[i, j] = _wasserstein_eigs(eigs[i], eigs[j])
                 continue
-            a, b = (ops[i], ops[j]) if same else (_pad([ops[i]], size)[0],
-                                                  _pad([ops[j]], size)[0])
-            res = align_orthogonal(a.numpy(), b.numpy(), n_starts=n_starts, max_iter=n_iter,
-                                   seed=self.seed)
+            a, b = (ops[i], ops[j]) if same else (_pad([ops[i]], size)[0], _pad([ops[j]], size)[0])
+            res = align_orthogonal(
+                a.numpy(), b.numpy(), n_starts=n_starts, max_iter=n_iter, seed=self.seed
+            )
             self.alignments_[(i, j)] = res
             if self.score_method == "angular":
                 dist[i, j], lower[i, j] = res.angle, res.lower_bound

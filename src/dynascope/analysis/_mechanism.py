@@ -153,8 +153,9 @@ def _step_fn(net: Any) -> Any:
     return step
 
 
-def _point_label(lam: np.ndarray, slow_tol: float, rotation_tol: float) -> tuple[int, bool, int,
-                                                                                 bool, float]:
+def _point_label(
+    lam: np.ndarray, slow_tol: float, rotation_tol: float
+) -> tuple[int, bool, int, bool, float]:
     """(unstable, rotating, n_slow uncapped, spiral, time constant) of one point's spectrum."""
     mag = np.abs(lam)
     # Modes within slow_tol of the unit circle count as slow (marginal), whichever side they
@@ -176,8 +177,9 @@ def _point_label(lam: np.ndarray, slow_tol: float, rotation_tol: float) -> tuple
     return int(unstable.sum()), rotating, n_slow, spiral, tc
 
 
-def _joined(step: Any, xa: np.ndarray, xb: np.ndarray, slow_thr: float, relax_steps: int,
-            n_chord: int = 7) -> np.ndarray:
+def _joined(
+    step: Any, xa: np.ndarray, xb: np.ndarray, slow_thr: float, relax_steps: int, n_chord: int = 7
+) -> np.ndarray:
     """For each pair ``(xa[k], xb[k])``: are they joined by a connected set of slow states?"""
     t = np.linspace(0.0, 1.0, n_chord + 2)[1:-1]
     chord = xa[:, None] + t[None, :, None] * (xb - xa)[:, None]  # (pairs, n_chord, state)
@@ -285,8 +287,9 @@ def _shoot_cycles(
         proj = np.eye(len(nrm)) - np.outer(vp, nrm) / float(nrm @ vp)
         basis = np.linalg.svd(np.eye(len(nrm)) - np.outer(nrm, nrm))[0][:, : len(nrm) - 1]
         trans = np.linalg.eigvals(basis.T @ proj @ prod @ basis)
-        mult = np.concatenate([[np.linalg.norm(vp) / np.linalg.norm(v0)],
-                               trans[np.argsort(-np.abs(trans))]])
+        mult = np.concatenate(
+            [[np.linalg.norm(vp) / np.linalg.norm(v0)], trans[np.argsort(-np.abs(trans))]]
+        )
         cycles.append(LimitCycle(states, period, mult))
     return cycles
 
@@ -361,34 +364,44 @@ def mechanism_graph(
     scale = float((states_np**2).sum(1).mean())
     slow_thr = (1e-6 if slow_q is None else slow_q) * scale
     fps = find_fixed_points(
-        model, None, states_np, n_init=min(n_init, len(states_np)), seed=seed, tol=tol,
+        model,
+        None,
+        states_np,
+        n_init=min(n_init, len(states_np)),
+        seed=seed,
+        tol=tol,
         slow_tol=None if slow_q is None else slow_q * scale,
         extra_states=centre + 0.1 * (states_np[:: max(1, len(states_np) // 16)] - centre),
     )
     net = prepare_model(model)
     cycles: list[LimitCycle] = []
     if n_cycle_starts:
-        pick = np.random.default_rng(seed).choice(len(states_np), min(n_cycle_starts,
-                                                                       len(states_np)),
-                                                  replace=False)
-        cycles = _shoot_cycles(net, states_np[pick], n_steps=cycle_steps,
-                                   slow_thr=slow_thr, max_period=max_period)
+        pick = np.random.default_rng(seed).choice(
+            len(states_np), min(n_cycle_starts, len(states_np)), replace=False
+        )
+        cycles = _shoot_cycles(
+            net, states_np[pick], n_steps=cycle_steps, slow_thr=slow_thr, max_period=max_period
+        )
     point_info = []
     if len(fps):
         assert fps.eigvals is not None  # find_fixed_points linearises every point
-        point_info = [_point_label(fps.eigvals[i], slow_tol, rotation_tol)
-                      for i in range(len(fps))]
+        point_info = [_point_label(fps.eigvals[i], slow_tol, rotation_tol) for i in range(len(fps))]
     # Continuous attractors: marginal points joined through slow states form one node.
     marginal = [i for i, inf in enumerate(point_info) if inf[2] > 0]
     links: list[tuple[int, int]] = []
     if relax_steps and len(marginal) > 1:
-        pairs = [(i, j) for a, i in enumerate(marginal) for j in marginal[a + 1:]]
+        pairs = [(i, j) for a, i in enumerate(marginal) for j in marginal[a + 1 :]]
         # Relax for five time constants of the slowest transverse mode: long enough to fall
         # back onto the manifold, short enough not to drift along it to its stable points.
         tcs = [point_info[i][4] for i in marginal if np.isfinite(point_info[i][4])]
         n_relax = int(min(relax_steps, max(1, np.ceil(5 * max(tcs, default=1.0)))))
-        ok = _joined(_step_fn(net), fps.x_star[[p[0] for p in pairs]],
-                     fps.x_star[[p[1] for p in pairs]], join_q * scale, n_relax)
+        ok = _joined(
+            _step_fn(net),
+            fps.x_star[[p[0] for p in pairs]],
+            fps.x_star[[p[1] for p in pairs]],
+            join_q * scale,
+            n_relax,
+        )
         links = [p for p, good in zip(pairs, ok, strict=True) if good]
     groups = _components(len(fps), links)
     labels: list[tuple] = []
@@ -408,8 +421,11 @@ def mechanism_graph(
         for i in grp:
             node_of[i] = len(members)
         members.append(tuple(grp))
-        timescales.append(float(np.nanmax([inf[4] for inf in info]))
-                          if any(np.isfinite(inf[4]) for inf in info) else float("nan"))
+        timescales.append(
+            float(np.nanmax([inf[4] for inf in info]))
+            if any(np.isfinite(inf[4]) for inf in info)
+            else float("nan")
+        )
     for c in cycles:
         rest = np.abs(c.multipliers[1:])  # the first is the tangent one
         labels.append(("cycle", int(np.sum(rest >= 1 + slow_tol)), False, 1, False))
@@ -418,15 +434,22 @@ def mechanism_graph(
         timescales.append(float(-c.period / np.log(lead)) if 0 < lead < 1 else float("nan"))
     edges: set[tuple[int, int]] = set()
     n_points = len(members) - len(cycles)
-    if any(inf[0] > 0 for inf in point_info) and (
-            any(inf[0] == 0 for inf in point_info) or cycles):
+    if any(inf[0] > 0 for inf in point_info) and (any(inf[0] == 0 for inf in point_info) or cycles):
         conn = unstable_manifolds(model, fps, max_steps=max_steps, return_trajectories=True)
         step = _step_fn(net)
         for b in range(len(conn)):
             s, t = int(conn.saddle[b]), int(conn.target[b])
             if t < 0 and conn.trajectories is not None:
-                t = _landing(step, conn.trajectories[b, -1], fps.x_star, node_of, labels,
-                             cycles, n_points, join_q * scale)
+                t = _landing(
+                    step,
+                    conn.trajectories[b, -1],
+                    fps.x_star,
+                    node_of,
+                    labels,
+                    cycles,
+                    n_points,
+                    join_q * scale,
+                )
             elif t >= 0:
                 t = node_of[t]
             if t >= 0 and node_of[s] != t:
@@ -434,9 +457,16 @@ def mechanism_graph(
     return MechanismGraph(fps, labels, edges, members, timescales, cycles)
 
 
-def _landing(step: Any, x: np.ndarray, x_star: np.ndarray, node_of: dict[int, int],
-             labels: list[tuple], cycles: list[LimitCycle], n_points: int,
-             slow_thr: float) -> int:
+def _landing(
+    step: Any,
+    x: np.ndarray,
+    x_star: np.ndarray,
+    node_of: dict[int, int],
+    labels: list[tuple],
+    cycles: list[LimitCycle],
+    n_points: int,
+    slow_thr: float,
+) -> int:
     """The node a branch that matched no fixed point ends on: a manifold (it ends slow, next
     to one of the manifold's points) or a cycle (it ends on the orbit); -1 otherwise."""
     if 0.5 * float(np.sum((step(x[None])[0] - x) ** 2)) <= slow_thr and len(x_star):
@@ -495,12 +525,16 @@ def mechanism_distance(
         import networkx as nx  # noqa: PLC0415 (optional dependency)
 
         ged = nx.graph_edit_distance(
-            a.to_networkx(), b.to_networkx(),
+            a.to_networkx(),
+            b.to_networkx(),
             node_match=lambda x, y: x["label"] == y["label"],
         )
         return float(ged) / size
-    cap = None if max_count is None else check_int(max_count, "max_count", "mechanism_distance",
-                                                    min_value=1)
+    cap = (
+        None
+        if max_count is None
+        else check_int(max_count, "max_count", "mechanism_distance", min_value=1)
+    )
 
     def capped(c: Counter) -> Counter:
         return c if cap is None else Counter({k: min(v, cap) for k, v in c.items()})

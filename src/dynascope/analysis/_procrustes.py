@@ -132,8 +132,9 @@ def _lbfgs(
             q *= np.sum(s_hist[-1] * y_hist[-1]) / np.sum(y_hist[-1] * y_hist[-1])
         else:
             q *= min(1.0, 1.0 / np.linalg.norm(g))  # first step: at most a unit rotation
-        for (s, y), (rho, alpha) in zip(zip(s_hist, y_hist, strict=True), reversed(alphas),
-                                        strict=True):
+        for (s, y), (rho, alpha) in zip(
+            zip(s_hist, y_hist, strict=True), reversed(alphas), strict=True
+        ):
             q += s * (alpha - rho * np.sum(y * q))
         d = -q
         slope = float(np.sum(g * d))

@@ -329,9 +329,7 @@ def narrate(r: ContextResults, training: Sequence[FigureSpec] = ()) -> list[Sect
             "Task and training",
             "Context-dependent integration (Mante et al. 2013; Fig. 4a–b): two noisy sensory "
             "inputs A and B, two context inputs; the output must report the sign of the mean "
-            "of the input the context selects. "
-            + network_sentence(r, "m nᵀ / N")
-            + v.say(SOLVED),
+            "of the input the context selects. " + network_sentence(r, "m nᵀ / N") + v.say(SOLVED),
             tuple(training),
         ),
         Section(

@@ -251,7 +251,7 @@ def network_fields(ctx: RunContext, net: LowRankRNN) -> dict[str, Any]:
 
 
 def network_sentence(r: LowRankResults, coupling: str) -> str:
-    """"A rank-… network W = ``coupling`` of N Φ units (τ, dt) was trained …" and how its
+    """ "A rank-… network W = ``coupling`` of N Φ units (τ, dt) was trained …" and how its
     training ended, or that it was analysed as given: from the results alone."""
     units = f"{r.n_hidden} {r.nonlinearity} units (τ = {r.unit_tau:g} ms, dt = {r.dt:g} ms)"
     head = f"A rank-{_rank_word(r)} network W = {coupling} of {units} "

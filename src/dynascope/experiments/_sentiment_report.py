@@ -107,9 +107,7 @@ def _slow_modes_sentence(r: SentimentResults) -> str:
     within = f"|λ| within {LINE_EIG_TOL:g} of 1"
     if (n_slow == 1).all():
         return f"Each point has one slow mode ({within}): {top} ({taus})."
-    counts = ", ".join(
-        f"{int((n_slow == k).sum())} with {k}" for k in np.unique(n_slow).tolist()
-    )
+    counts = ", ".join(f"{int((n_slow == k).sum())} with {k}" for k in np.unique(n_slow).tolist())
     return f"Slow modes ({within}) per point: {counts}; {top} ({taus})."
 
 
@@ -352,10 +350,14 @@ def beats_bag_of_words(cites: Any) -> Claim:
     """The claim that the RNN's test accuracy beats the bag of words' on the same split
     (``cites`` must give ``gap``, RNN minus bag of words); text-classes states it too."""
     return Claim(
-        "rnn_beats_bag_of_words", lambda r: r.rnn_accuracy > r.bow_accuracy, cites,
+        "rnn_beats_bag_of_words",
+        lambda r: r.rnn_accuracy > r.bow_accuracy,
+        cites,
         "It beats the bag of words by {gap:+.1%}.",
         "It does not beat the bag of words ({gap:+.1%}).",
-        value="gap", threshold=0.0, relation=">",
+        value="gap",
+        threshold=0.0,
+        relation=">",
     )
 
 
@@ -410,7 +412,7 @@ def _cites(r: SentimentResults) -> dict[str, Any]:
 
 
 def _n_modifiers(r: SentimentResults) -> str:
-    """"1 modifier", "5 modifiers"."""
+    """ "1 modifier", "5 modifiers"."""
     n = len(r.network_modifiers)
     return f"{n} modifier" + ("" if n == 1 else "s")
 

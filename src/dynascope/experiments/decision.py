@@ -332,9 +332,7 @@ def _bistable(r: DecisionResults) -> bool | None:
         return None
     stable = _zero_stable_kappa(r)
     unstable = r.fixed_kappa[r.zero_input & ~r.fixed_stable, 0]
-    return bool(
-        stable.size == 2 and np.any((unstable > stable[0]) & (unstable < stable[1]))
-    )
+    return bool(stable.size == 2 and np.any((unstable > stable[0]) & (unstable < stable[1])))
 
 
 def _tilt(r: DecisionResults) -> str:
@@ -490,9 +488,7 @@ def _flow_figure(r: DecisionResults) -> tuple[FigureSpec, ...]:
 
 def _fixed_table(r: DecisionResults) -> Table:
     """Every reduced fixed point with its certificate (the points the flow figure draws)."""
-    names = (
-        [f"evidence u = {u:+g}" for u in r.held_inputs] if r.rank == 1 else ["", "no evidence"]
-    )
+    names = [f"evidence u = {u:+g}" for u in r.held_inputs] if r.rank == 1 else ["", "no evidence"]
     return Table(
         ("input", "‖κ‖", "stability", "certificate (root of the reduced map)"),
         shared.panel_certificate_rows(r, names),

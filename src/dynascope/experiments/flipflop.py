@@ -429,8 +429,7 @@ def narrate(r: FlipFlopResults, training: Sequence[FigureSpec] = ()) -> list[Sec
                 "explorer",
                 f"The {len(r.point_kinds)} fixed points and {len(r.all_trajectories_pcs)} "
                 f"held-out trials on the top three principal components, with the "
-                f"{len(r.branch_saddle)} unstable-manifold branches of the "
-                + _unstable_points(r),
+                f"{len(r.branch_saddle)} unstable-manifold branches of the " + _unstable_points(r),
             ),
         ),
         Section(

@@ -291,7 +291,7 @@ DELAY_MS = 1000.0
 
 
 def _others(counts: dict[str, int]) -> str:
-    """", besides, n unstable and m marginal point(s)" for the kinds the sentence does not
+    """ ", besides, n unstable and m marginal point(s)" for the kinds the sentence does not
     name (empty without them)."""
     named = [f"{counts[k]} {k}" for k in ("unstable", "marginal") if counts.get(k, 0)]
     return f"; besides, {' and '.join(named)} point(s)" if named else ""
@@ -470,7 +470,12 @@ def _accepts(model: RNNModel) -> None:
 
 EXPERIMENT = register(
     Experiment(
-        "working-memory", DESCRIPTION, WorkingMemoryOptions, QUICK, build, analyze,
+        "working-memory",
+        DESCRIPTION,
+        WorkingMemoryOptions,
+        QUICK,
+        build,
+        analyze,
         accepts=_accepts,
     )  # fmt: skip
 )

@@ -253,9 +253,7 @@ def _factored_lipschitz(cell: Cell, xs: np.ndarray, us: np.ndarray, fac: Any) ->
     return lip, p
 
 
-def _existence_radius(
-    beta: float, rho: float, lip: Callable[[float], float], cap: float
-) -> float:
+def _existence_radius(beta: float, rho: float, lip: Callable[[float], float], cap: float) -> float:
     """The smallest r = 2 β ρ 4^k (a few tries, r <= cap) with β (ρ + L(r) r) < r, rounded
     upward: a ball of radius r about the point holds a root. NaN when none passes."""
     r = max(2.0 * beta * rho, 1e-290)

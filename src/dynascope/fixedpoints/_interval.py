@@ -617,9 +617,10 @@ class Quadrature(Cell):
         return y, mean, var, cy, covn
 
     def _args(self, mean: Iv, s: Iv) -> Iv:
-        return Iv(mean.mid[..., None], mean.rad[..., None]) + Iv(
-            s.mid[..., None], s.rad[..., None]
-        ) * self.z
+        return (
+            Iv(mean.mid[..., None], mean.rad[..., None])
+            + Iv(s.mid[..., None], s.rad[..., None]) * self.z
+        )
 
     def residual(self, x: Iv, u: np.ndarray) -> Iv:
         _, mean, var, _, covn = self._stats(x)

@@ -60,9 +60,7 @@ def all_regions(n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
     return (idx[:, None] & (1 << np.arange(n))) > 0
 
 
-def search_starts(
-    f: PWLMap, initial_states: Any, n_init: int, seed: int | None
-) -> np.ndarray:
+def search_starts(f: PWLMap, initial_states: Any, n_init: int, seed: int | None) -> np.ndarray:
     """Reduced starting points of a region search: the given states and ``n_init`` random ones
     (Gaussian, scaled like the inputs' drive)."""
     starts = []

@@ -59,7 +59,11 @@ def population_sum(
 
 @_inline
 def moments(
-    p: int, y: np.ndarray, mu_x: np.ndarray, cov_xx: np.ndarray, mean: np.ndarray,
+    p: int,
+    y: np.ndarray,
+    mu_x: np.ndarray,
+    cov_xx: np.ndarray,
+    mean: np.ndarray,
     sd: np.ndarray,
 ) -> None:
     """Mean and standard deviation of population ``p``'s current, per trial."""
@@ -80,8 +84,13 @@ def moments(
 
 @_jit
 def tanh_table(
-    p: int, sd: np.ndarray, nodes: np.ndarray, weights: np.ndarray, table_val: np.ndarray,
-    table_der: np.ndarray, adphi: np.ndarray,
+    p: int,
+    sd: np.ndarray,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    table_val: np.ndarray,
+    table_der: np.ndarray,
+    adphi: np.ndarray,
 ) -> None:
     """<tanh'> of a zero-mean current: the tabulated g(s), cubic Hermite interpolation."""
     h = 1.0 / _INV_H
@@ -110,8 +119,15 @@ def tanh_table(
 
 @_jit
 def tanh_pairs(
-    p: int, mean: np.ndarray, sd: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
-    zero_weight: float, z_max: float, aphi: np.ndarray, adphi: np.ndarray,
+    p: int,
+    mean: np.ndarray,
+    sd: np.ndarray,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    zero_weight: float,
+    z_max: float,
+    aphi: np.ndarray,
+    adphi: np.ndarray,
 ) -> None:
     """<tanh> and <tanh'> by the Gauss–Hermite sum over the node pairs ±z_q.
 
@@ -148,8 +164,13 @@ def tanh_pairs(
 
 @_jit
 def softplus(
-    p: int, mean: np.ndarray, sd: np.ndarray, nodes: np.ndarray, weights: np.ndarray,
-    aphi: np.ndarray, adphi: np.ndarray,
+    p: int,
+    mean: np.ndarray,
+    sd: np.ndarray,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    aphi: np.ndarray,
+    adphi: np.ndarray,
 ) -> None:
     """<softplus> and <sigmoid> by the Gauss–Hermite sum (torch's softplus threshold 20)."""
     aphi[p, :] = 0.0
@@ -177,9 +198,19 @@ def relu(p: int, mean: np.ndarray, sd: np.ndarray, aphi: np.ndarray, adphi: np.n
 
 @_inline
 def euler_step(
-    t: int, y: np.ndarray, u: np.ndarray, dt_tau: float, alpha: np.ndarray,
-    mu_n: np.ndarray, cov_nx: np.ndarray, aphi: np.ndarray, adphi: np.ndarray,
-    need_phi: bool, cov: np.ndarray, acc: np.ndarray, new: np.ndarray,
+    t: int,
+    y: np.ndarray,
+    u: np.ndarray,
+    dt_tau: float,
+    alpha: np.ndarray,
+    mu_n: np.ndarray,
+    cov_nx: np.ndarray,
+    aphi: np.ndarray,
+    adphi: np.ndarray,
+    need_phi: bool,
+    cov: np.ndarray,
+    acc: np.ndarray,
+    new: np.ndarray,
 ) -> None:
     """y ← y + dt/τ (F(y) - y) for the latents, y + dt/τ (u_t - y) for the filtered inputs."""
     n_d = mu_n.shape[1]
@@ -251,7 +282,14 @@ def run(
         if t > 0:
             for o in range(n_o):
                 population_sum(
-                    cov_wx[:, o, :], mu_w[:, o], y, aphi, adphi, alpha, need_phi, cov,
+                    cov_wx[:, o, :],
+                    mu_w[:, o],
+                    y,
+                    aphi,
+                    adphi,
+                    alpha,
+                    need_phi,
+                    cov,
                     outputs[t - 1, o, :],
                 )
         if t == n_t:

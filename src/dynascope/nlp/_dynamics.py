@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 
-
 def _readout_vector(model: RNNModel) -> np.ndarray:
     """The readout's weight vector in state coordinates (one-logit models only)."""
     if model.n_out != 1:
@@ -359,5 +358,3 @@ def rnn_accuracy(
         pred = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else z.argmax(axis=1)
         correct += int((pred == labels[b]).sum())
     return correct / max(order.size, 1)
-
-

@@ -129,11 +129,11 @@ class _Data:
     def of(recordings: Recordings, units: np.ndarray) -> _Data:
         a = recordings.activity[:, :, units]
         r = np.clip(a, -1 + _CLIP, 1 - _CLIP)
-        u = (
-            np.zeros((*a.shape[:2], 0)) if recordings.inputs is None else recordings.inputs
-        )
+        u = np.zeros((*a.shape[:2], 0)) if recordings.inputs is None else recordings.inputs
         return _Data(
-            torch.as_tensor(r), torch.as_tensor(np.arctanh(r)), torch.as_tensor(u),
+            torch.as_tensor(r),
+            torch.as_tensor(np.arctanh(r)),
+            torch.as_tensor(u),
             torch.as_tensor(recordings.frame_mask),
         )
 
@@ -187,9 +187,9 @@ def _r2(pred: torch.Tensor, data: _Data, idx: np.ndarray) -> float:
     return float("nan") if ss == 0 else 1.0 - float(((p - y) ** 2).sum()) / ss
 
 
-def _scores(model: RateRNN | LowRankRNN, data: _Data, splits: dict[str, np.ndarray]) -> dict[
-    str, float
-]:
+def _scores(
+    model: RateRNN | LowRankRNN, data: _Data, splits: dict[str, np.ndarray]
+) -> dict[str, float]:
     with torch.no_grad():
         return {
             name: _r2(torch.tanh(_simulate(model, data, idx)), data, idx)
@@ -251,9 +251,7 @@ def _full_rank_weights(
     return theta[:n].T, theta[n : n + n_in].T, theta[-1], alpha
 
 
-def _rate_model(
-    w: np.ndarray, w_in: np.ndarray, b: np.ndarray, alpha: float, dt: float
-) -> RateRNN:
+def _rate_model(w: np.ndarray, w_in: np.ndarray, b: np.ndarray, alpha: float, dt: float) -> RateRNN:
     n, n_in = w_in.shape
     model = RateRNN(n_in, n, 0, tau=dt / alpha, dt=dt, seed=0).double()
     with torch.no_grad():
@@ -358,8 +356,11 @@ def select_rank(rank_r2: dict[int, float], rank_tol: float) -> int:
 
 # --------------------------------------------------------------------------- held-out units
 def _heldout_readout(
-    recordings: Recordings, data: _Data, model: RateRNN | LowRankRNN,
-    splits: dict[str, np.ndarray], ridge: float,
+    recordings: Recordings,
+    data: _Data,
+    model: RateRNN | LowRankRNN,
+    splits: dict[str, np.ndarray],
+    ridge: float,
 ) -> tuple[np.ndarray | None, float | None]:
     out = recordings.heldout_units
     if out.size == 0:
@@ -464,8 +465,7 @@ def fit_constrained(
     recordings = _check_recordings(recordings, owner)
     if isinstance(rank, str) and rank != "auto":
         raise InvalidParameterError(
-            f"The 'rank' parameter of {owner} must be None, an int or 'auto'. Got {rank!r} "
-            "instead."
+            f"The 'rank' parameter of {owner} must be None, an int or 'auto'. Got {rank!r} instead."
         )
     if rank is not None and rank != "auto":
         rank = check_int(rank, "rank", owner, min_value=1, max_value=recordings.heldin_units.size)
@@ -494,16 +494,21 @@ def fit_constrained(
         rank_r2: dict[int, float] = {}
         losses: list[float] = []
     else:
-        ranks = (
-            list(range(1, min(max_rank, units.size) + 1)) if isinstance(rank, str) else [rank]
-        )
+        ranks = list(range(1, min(max_rank, units.size) + 1)) if isinstance(rank, str) else [rank]
         rank_r2 = {}
         check = splits["valid"] if splits["valid"].size else splits["train"]
         for k in ranks:
             start = _low_rank_start(data, splits["train"], alpha_fit, ridge, k, full)
             net, trace = _descend(
-                start, data, splits, n_steps=n_steps, lr=lr, batch_size=batch_size,
-                grad_clip=grad_clip, seed=seed + k, progress=progress,
+                start,
+                data,
+                splits,
+                n_steps=n_steps,
+                lr=lr,
+                batch_size=batch_size,
+                grad_clip=grad_clip,
+                seed=seed + k,
+                progress=progress,
             )
             fits[k] = (net, trace)
             with torch.no_grad():
@@ -513,7 +518,14 @@ def fit_constrained(
         rank = chosen
     heldout_w, r2_out = _heldout_readout(recordings, data, model, splits, ridge)
     return ConstrainedFit(
-        model=model, units=units, rank=rank, alpha=alpha_fit, r2=_scores(model, data, splits),
-        rank_r2=rank_r2, rank_models={k: v[0] for k, v in fits.items()},
-        heldout_weight=heldout_w, r2_heldout=r2_out, losses=losses,
+        model=model,
+        units=units,
+        rank=rank,
+        alpha=alpha_fit,
+        r2=_scores(model, data, splits),
+        rank_r2=rank_r2,
+        rank_models={k: v[0] for k, v in fits.items()},
+        heldout_weight=heldout_w,
+        r2_heldout=r2_out,
+        losses=losses,
     )

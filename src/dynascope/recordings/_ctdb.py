@@ -364,8 +364,9 @@ def make_ctdb_flipflop(
         return torch.as_tensor(rng.standard_normal(tuple(shape)), dtype=dtype)
 
     with torch.no_grad():
-        states, _ = _noisy_rollout(model, torch.as_tensor(inputs, dtype=dtype), x0,
-                                   latent_noise, draw)
+        states, _ = _noisy_rollout(
+            model, torch.as_tensor(inputs, dtype=dtype), x0, latent_noise, draw
+        )
     model.train(was_training)
     latents = states.double().cpu().numpy()
     n_units, n_lat = n_heldin + n_heldout, latents.shape[-1]

@@ -277,16 +277,13 @@ class Recordings:
         lines = [
             f"trials: {self.n_trials} ({frames}; {dt})",
             f"units: {self.n_units} ({self.n_units - held} held in, {held} held out)",
-            "splits: "
-            + ", ".join(f"{len(self.trials(s))} {s}" for s in SPLITS),
+            "splits: " + ", ".join(f"{len(self.trials(s))} {s}" for s in SPLITS),
             f"quantity: {self.quantity}",
             "inputs: "
             + ("none" if self.inputs is None else _plural(self.inputs.shape[2], "channel")),
             "conditions: "
             + (
-                "none"
-                if self.conditions is None
-                else f"{np.unique(self.conditions).size} distinct"
+                "none" if self.conditions is None else f"{np.unique(self.conditions).size} distinct"
             ),
         ]
         if self.dt is not None:
@@ -352,9 +349,14 @@ class Recordings:
             return None if a is None else a[idx]
 
         return replace(
-            self, activity=self.activity[idx], conditions=take(self.conditions),
-            mask=take(self.mask), inputs=take(self.inputs), split=take(self.split),
-            latents=take(self.latents), true_rates=take(self.true_rates),
+            self,
+            activity=self.activity[idx],
+            conditions=take(self.conditions),
+            mask=take(self.mask),
+            inputs=take(self.inputs),
+            split=take(self.split),
+            latents=take(self.latents),
+            true_rates=take(self.true_rates),
         )
 
 

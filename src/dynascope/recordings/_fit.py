@@ -114,7 +114,6 @@ class _FitNet(nn.Module):
         return self.readout(_features(self.network, states))  # type: ignore[no-any-return]
 
 
-
 def _loss(
     z: torch.Tensor,
     y: torch.Tensor,
@@ -167,7 +166,12 @@ class _Data:
 
 
 def _prepare(
-    rec: Recordings, k: int, valid_fraction: float, likelihood: str, link: str, seed: int,
+    rec: Recordings,
+    k: int,
+    valid_fraction: float,
+    likelihood: str,
+    link: str,
+    seed: int,
     dtype: torch.dtype = torch.float64,
 ) -> _Data:
     if int(rec.lengths.min()) < k + 1:
@@ -236,9 +240,20 @@ def _prepare(
     return _Data(
         torch.as_tensor(y_fit, dtype=dtype),
         torch.as_tensor((y_enc - enc_mean) / enc_std, dtype=dtype),
-        torch.as_tensor(u, dtype=dtype), torch.as_tensor(w_train, dtype=dtype),
-        torch.as_tensor(w_valid, dtype=dtype), rec.lengths, train, valid, valid_on, uw, null,
-        enc_mean, enc_std, y_mean, y_std, bias0,
+        torch.as_tensor(u, dtype=dtype),
+        torch.as_tensor(w_train, dtype=dtype),
+        torch.as_tensor(w_valid, dtype=dtype),
+        rec.lengths,
+        train,
+        valid,
+        valid_on,
+        uw,
+        null,
+        enc_mean,
+        enc_std,
+        y_mean,
+        y_std,
+        bias0,
     )
 
 
@@ -267,13 +282,11 @@ class _FitRun:
         if family == "lowrank":
             model_opts.setdefault("rank", opts["rank"])
             model_opts.setdefault("bias", True)
-        network = build_model(
-            family, n_in, 0, opts["n_hidden"], seed=seed, options=model_opts
-        ).to(_DTYPES[opts["dtype"]])
-        self.squash = family in ("gru", "vanilla")
-        self.net = _FitNet(
-            network, data.y_enc.shape[1], data.y.shape[2], self.squash, seed
+        network = build_model(family, n_in, 0, opts["n_hidden"], seed=seed, options=model_opts).to(
+            _DTYPES[opts["dtype"]]
         )
+        self.squash = family in ("gru", "vanilla")
+        self.net = _FitNet(network, data.y_enc.shape[1], data.y.shape[2], self.squash, seed)
         with torch.no_grad():  # start from each unit's mean
             self.net.readout.bias.copy_(torch.as_tensor(data.bias0))
         params = [p for p in self.net.parameters() if p.requires_grad]
@@ -282,10 +295,14 @@ class _FitRun:
             torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, T_max=max(opts["n_steps"], 1), eta_min=opts["lr"] * opts["lr_min_ratio"]
             )
-            if opts["lr_schedule"] == "cosine" else None
+            if opts["lr_schedule"] == "cosine"
+            else None
         )
         self.loop = TrainingLoop(
-            params, optimizer, scheduler=scheduler, grad_clip=opts["grad_clip"],
+            params,
+            optimizer,
+            scheduler=scheduler,
+            grad_clip=opts["grad_clip"],
             on_nonfinite=self._diverged,
         )
         streams = np.random.SeedSequence(seed).spawn(2)
@@ -325,9 +342,16 @@ class _FitRun:
         if self.ckpt_path is None:
             return
         write_checkpoint(
-            self.ckpt_path, step=self.loop.step, model=self.net, optimizer=self.loop.optimizer,
-            scheduler=self.loop.scheduler, numpy_rng=self.np_rng, torch_rng=self.torch_rng,
-            trainer_state=self.state, config=self.opts, best_state=self.best_state,
+            self.ckpt_path,
+            step=self.loop.step,
+            model=self.net,
+            optimizer=self.loop.optimizer,
+            scheduler=self.loop.scheduler,
+            numpy_rng=self.np_rng,
+            torch_rng=self.torch_rng,
+            trainer_state=self.state,
+            config=self.opts,
+            best_state=self.best_state,
         )
 
     # -------------------------------------------------------------- steps
@@ -343,7 +367,11 @@ class _FitRun:
         x = self.net.states(d.y_enc[idx], d.u[idx, :t_max], generator)
         z = self.net.predict(x)
         return _loss(
-            z, d.y[idx, :t_max], w[idx, :t_max], self.opts["likelihood"], self.opts["link"],
+            z,
+            d.y[idx, :t_max],
+            w[idx, :t_max],
+            self.opts["likelihood"],
+            self.opts["link"],
             d.unit_weight,
         )
 
@@ -398,11 +426,14 @@ class _FitRun:
         opts = self.opts
         self.net.train()
         self.loop.run(
-            range(self.loop.step, opts["n_steps"]), self.loss_of, self.after_step,
-            total=opts["n_steps"], progress=opts["progress"], unit="step",
-            desc=f"fit {opts['model']}" + (
-                f" rank {opts['rank']}" if opts["model"] == "lowrank" else ""
-            ),
+            range(self.loop.step, opts["n_steps"]),
+            self.loss_of,
+            self.after_step,
+            total=opts["n_steps"],
+            progress=opts["progress"],
+            unit="step",
+            desc=f"fit {opts['model']}"
+            + (f" rank {opts['rank']}" if opts["model"] == "lowrank" else ""),
         )
         if self.loop.step == 0:  # n_steps = 0: the initial weights, evaluated once
             self.state["best_valid_loss"] = self.evaluate()
@@ -411,12 +442,20 @@ class _FitRun:
         self.net.eval()
         encoder, readout = self._folded()
         return FittedRecordingModel(
-            self.net.network, encoder, readout, family=opts["model"],
-            likelihood=opts["likelihood"], link=opts["link"],
-            encoder_frames=opts["encoder_frames"], heldin=np.asarray(opts["heldin"]),
-            squash=self.squash, losses=list(self.state["losses"]), history=self.history,
+            self.net.network,
+            encoder,
+            readout,
+            family=opts["model"],
+            likelihood=opts["likelihood"],
+            link=opts["link"],
+            encoder_frames=opts["encoder_frames"],
+            heldin=np.asarray(opts["heldin"]),
+            squash=self.squash,
+            losses=list(self.state["losses"]),
+            history=self.history,
             best_step=int(self.state["best_step"]),
-            best_valid_loss=float(self.state["best_valid_loss"]), valid_on=self.data.valid_on,
+            best_valid_loss=float(self.state["best_valid_loss"]),
+            valid_on=self.data.valid_on,
         )
 
 
@@ -563,22 +602,26 @@ def fit_to_recordings(
         "lr": check_float(lr, "lr", _OWNER, min_value=0.0, min_inclusive=False),
         "lr_schedule": check_option(lr_schedule, "lr_schedule", _OWNER, ("cosine", "constant")),
         "lr_min_ratio": 0.01,
-        "grad_clip": None if grad_clip is None else check_float(
-            grad_clip, "grad_clip", _OWNER, min_value=0.0, min_inclusive=False
-        ),
+        "grad_clip": None
+        if grad_clip is None
+        else check_float(grad_clip, "grad_clip", _OWNER, min_value=0.0, min_inclusive=False),
         "batch_size": check_int(batch_size, "batch_size", _OWNER, min_value=1),
         "eval_every": check_int(eval_every, "eval_every", _OWNER, min_value=1),
         "valid_fraction": check_float(
-            valid_fraction, "valid_fraction", _OWNER, min_value=0.0, max_value=0.9,
+            valid_fraction,
+            "valid_fraction",
+            _OWNER,
+            min_value=0.0,
+            max_value=0.9,
             min_inclusive=False,
         ),
         "encoder_frames": check_int(encoder_frames, "encoder_frames", _OWNER, min_value=0),
         "weight_decay": check_float(weight_decay, "weight_decay", _OWNER, min_value=0.0),
         "model_options": dict(model_options or {}),
         "seed": check_int(seed, "seed", _OWNER),
-        "checkpoint_every": None if checkpoint_every is None else check_int(
-            checkpoint_every, "checkpoint_every", _OWNER, min_value=1
-        ),
+        "checkpoint_every": None
+        if checkpoint_every is None
+        else check_int(checkpoint_every, "checkpoint_every", _OWNER, min_value=1),
         "dtype": check_option(dtype, "dtype", _OWNER, tuple(_DTYPES)),
         "progress": progress,
         "heldin": recordings.heldin_units.tolist(),
@@ -592,8 +635,13 @@ def fit_to_recordings(
     if resume and out_dir is None:
         raise InvalidParameterError("resume=True needs the fit's directory: pass out_dir=....")
     data = _prepare(
-        recordings, opts["encoder_frames"], opts["valid_fraction"], likelihood, opts["link"],
-        opts["seed"], _DTYPES[opts["dtype"]],
+        recordings,
+        opts["encoder_frames"],
+        opts["valid_fraction"],
+        likelihood,
+        opts["link"],
+        opts["seed"],
+        _DTYPES[opts["dtype"]],
     )
     root = None if out_dir is None else Path(out_dir)
     ranks = [k for k in AUTO_RANKS if k <= opts["n_hidden"]] if auto_rank else [opts["rank"]]

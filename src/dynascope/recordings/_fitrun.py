@@ -76,12 +76,15 @@ def _fixed_point_rows(fps: Any) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for i in np.argsort(index, kind="stable"):
         decaying = tc[i][np.isfinite(tc[i]) & (tc[i] > 0)]
-        rows.append((
-            str(len(rows) + 1),
-            "attractor" if index[i] == 0 else f"saddle (index {int(index[i])})",
-            f"{lead[i].real:.3f}" + (f"{lead[i].imag:+.3f}i" if abs(lead[i].imag) > 1e-9 else ""),
-            f"{decaying.max():.3g}" if decaying.size else "–",
-        ))
+        rows.append(
+            (
+                str(len(rows) + 1),
+                "attractor" if index[i] == 0 else f"saddle (index {int(index[i])})",
+                f"{lead[i].real:.3f}"
+                + (f"{lead[i].imag:+.3f}i" if abs(lead[i].imag) > 1e-9 else ""),
+                f"{decaying.max():.3g}" if decaying.size else "–",
+            )
+        )
     return rows
 
 
@@ -91,7 +94,10 @@ def _claims() -> tuple[Claim, ...]:
 
     return (
         at_least(
-            "fit_explains", "r2", 0.5, cite("r2", "on"),
+            "fit_explains",
+            "r2",
+            0.5,
+            cite("r2", "on"),
             "The fitted network's readout explains {r2:.1%} of the recorded activity's variance "
             "on {on}.",
             "The fit is poor: its readout explains only {r2:.1%} of the variance on {on}, so its "
@@ -101,7 +107,9 @@ def _claims() -> tuple[Claim, ...]:
         # Spike counts: Poisson noise alone keeps R² well below 1, so the fit is judged
         # against the share of the variance the counts' own statistics say is explainable.
         at_least(
-            "fit_explains_counts", "ceiling_share", 0.5,
+            "fit_explains_counts",
+            "ceiling_share",
+            0.5,
             cite("r2", "on", "ceiling", "ceiling_share"),
             "The fitted network's rates explain {r2:.1%} of the spike counts' variance on {on}: "
             "{ceiling_share:.0%} of the {ceiling:.1%} that Poisson noise leaves explainable "
@@ -112,7 +120,10 @@ def _claims() -> tuple[Claim, ...]:
             when=lambda r: r["likelihood"] == "poisson" and r["ceiling"] > 0,
         ),
         at_least(
-            "co_smoothing", "co_bps", 0.0, cite("co_bps", "n_heldout"),
+            "co_smoothing",
+            "co_bps",
+            0.0,
+            cite("co_bps", "n_heldout"),
             "The {n_heldout} held-out units are predicted from the held-in ones at {co_bps:.3f} "
             "bits per spike over their mean rates (co-smoothing).",
             "The {n_heldout} held-out units are predicted no better than by their mean rates "
@@ -120,7 +131,10 @@ def _claims() -> tuple[Claim, ...]:
             when=lambda r: r["n_heldout"] > 0 and r["likelihood"] == "poisson",
         ),
         at_least(
-            "heldout_r2", "heldout_r2", 0.0, cite("heldout_r2", "n_heldout"),
+            "heldout_r2",
+            "heldout_r2",
+            0.0,
+            cite("heldout_r2", "n_heldout"),
             "The {n_heldout} held-out units are predicted from the held-in ones with R² "
             "{heldout_r2:.3f}.",
             "The {n_heldout} held-out units are predicted worse than by their means (R² "
@@ -128,7 +142,8 @@ def _claims() -> tuple[Claim, ...]:
             when=lambda r: r["n_heldout"] > 0 and r["likelihood"] == "gaussian",
         ),
         Claim(
-            "fixed_points", lambda r: r["n_fixed"] > 0,
+            "fixed_points",
+            lambda r: r["n_fixed"] > 0,
             lambda r: {
                 "attractors": _plural(r["n_attractors"], "attractor"),
                 "saddles": _plural(r["n_saddles"], "index-1 saddle"),
@@ -138,11 +153,15 @@ def _claims() -> tuple[Claim, ...]:
             "The search found no fixed point of the fitted network at zero input.",
         ),
         at_least(
-            "reference_attractors", "attractors_found", 1.0,
+            "reference_attractors",
+            "attractors_found",
+            1.0,
             lambda r: {
                 "attractors_found": r["ref_attractors_found"] / max(r["ref_attractors"], 1),
-                "k": r["ref_attractors_found"], "n": r["ref_attractors"],
-                "ks": r["ref_saddles_found"], "ns": r["ref_saddles"],
+                "k": r["ref_attractors_found"],
+                "n": r["ref_attractors"],
+                "ks": r["ref_saddles_found"],
+                "ns": r["ref_saddles"],
                 "state_r2": r["state_r2"],
             },
             "Every attractor found in the reference model is recovered ({k}/{n} attractors, "
@@ -155,13 +174,19 @@ def _claims() -> tuple[Claim, ...]:
         ),
         Claim(
             "reference_fixed_points",
-            lambda r: None if not (r["has_reference"] and r["ref_attractors"] > 0) else (
-                r["ref_attractors_found"] == r["ref_attractors"]
-                and r["ref_saddles_found"] == r["ref_saddles"]
+            lambda r: (
+                None
+                if not (r["has_reference"] and r["ref_attractors"] > 0)
+                else (
+                    r["ref_attractors_found"] == r["ref_attractors"]
+                    and r["ref_saddles_found"] == r["ref_saddles"]
+                )
             ),
             lambda r: {
-                "k": r["ref_attractors_found"], "n": r["ref_attractors"],
-                "ks": r["ref_saddles_found"], "ns": r["ref_saddles"],
+                "k": r["ref_attractors_found"],
+                "n": r["ref_attractors"],
+                "ks": r["ref_saddles_found"],
+                "ns": r["ref_saddles"],
             },
             "{k}/{n} attractors, {ks}/{ns} saddles recovered: every attractor and index-1 saddle "
             "that the search (find_attractors_and_saddles) finds in the reference model has its "
@@ -169,7 +194,8 @@ def _claims() -> tuple[Claim, ...]:
             "{k}/{n} attractors, {ks}/{ns} saddles recovered: not every attractor and index-1 "
             "saddle that the search (find_attractors_and_saddles) finds in the reference model "
             "has its counterpart in the fit.",
-            value="k", relation="every reference attractor and index-1 saddle matched",
+            value="k",
+            relation="every reference attractor and index-1 saddle matched",
         ),
         Claim(
             "ctdb_canonical",
@@ -179,8 +205,10 @@ def _claims() -> tuple[Claim, ...]:
                 "state_r2": r.get("ctdb_state_r2", math.nan),
                 "co_bps": r.get("ctdb_co_bps", math.nan),
                 "cycle": r.get("ctdb_cycle_consistency", math.nan),
-                "canonical": _canonical_text(), "above": r.get("ctdb_above", 0),
-                "below": r.get("ctdb_below", ""), "above_by": r.get("ctdb_above_by", ""),
+                "canonical": _canonical_text(),
+                "above": r.get("ctdb_above", 0),
+                "below": r.get("ctdb_below", ""),
+                "above_by": r.get("ctdb_above_by", ""),
             },
             "CtDB scores on the validation trials: rate R² {rate_r2:.3f}, state R² "
             "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
@@ -190,13 +218,17 @@ def _claims() -> tuple[Claim, ...]:
             "{state_r2:.3f}, co-bps {co_bps:.3f}, cycle consistency {cycle:.3f} (CtDB "
             "canonical 3BFF GRU: {canonical}): {above} of four at or above the canonical "
             "values; above: {above_by}; below: {below}.",
-            value="above", threshold=4.0, relation=">= canonical, of four",
+            value="above",
+            threshold=4.0,
+            relation=">= canonical, of four",
         ),
     )
 
 
 _CTDB_NAMES = {
-    "rate_r2": "rate R²", "state_r2": "state R²", "co_bps": "co-bps",
+    "rate_r2": "rate R²",
+    "state_r2": "state R²",
+    "co_bps": "co-bps",
     "cycle_consistency": "cycle consistency",
 }
 
@@ -204,9 +236,7 @@ _CTDB_NAMES = {
 def _canonical_text() -> str:
     from ._ctdb import CTDB_3BFF_GRU  # noqa: PLC0415
 
-    return ", ".join(
-        f"{label} {getattr(CTDB_3BFF_GRU, k):.3f}" for k, label in _CTDB_NAMES.items()
-    )
+    return ", ".join(f"{label} {getattr(CTDB_3BFF_GRU, k):.3f}" for k, label in _CTDB_NAMES.items())
 
 
 def _ctdb_numbers(rec: Recordings, fitted: _Fitted) -> dict[str, Any]:
@@ -215,25 +245,35 @@ def _ctdb_numbers(rec: Recordings, fitted: _Fitted) -> dict[str, Any]:
     from ._ctdb import CTDB_3BFF_GRU, ctdb_scores  # noqa: PLC0415
 
     if (
-        rec.true_rates is None or rec.latents is None or fitted.likelihood != "poisson"
-        or rec.heldout_units.size == 0 or not rec.trials("train").size
-        or not rec.trials("valid").size or rec.mask is not None
+        rec.true_rates is None
+        or rec.latents is None
+        or fitted.likelihood != "poisson"
+        or rec.heldout_units.size == 0
+        or not rec.trials("train").size
+        or not rec.trials("valid").size
+        or rec.mask is not None
     ):
         return {"has_ctdb": False}
     s = ctdb_scores(rec, fitted.prediction, fitted.states)
     beats = s.beats(CTDB_3BFF_GRU)
     below = [
         f"{_CTDB_NAMES[k]} by {getattr(CTDB_3BFF_GRU, k) - getattr(s, k):.3f}"
-        for k in _CTDB_NAMES if not beats[k]
+        for k in _CTDB_NAMES
+        if not beats[k]
     ]
     above = [
         f"{_CTDB_NAMES[k]} by {getattr(s, k) - getattr(CTDB_3BFF_GRU, k):.3f}"
-        for k in _CTDB_NAMES if beats[k]
+        for k in _CTDB_NAMES
+        if beats[k]
     ]
     return {
-        "has_ctdb": True, "ctdb_rate_r2": s.rate_r2, "ctdb_state_r2": s.state_r2,
-        "ctdb_co_bps": s.co_bps, "ctdb_cycle_consistency": s.cycle_consistency,
-        "ctdb_above": sum(beats.values()), "ctdb_below": ", ".join(below) or "none",
+        "has_ctdb": True,
+        "ctdb_rate_r2": s.rate_r2,
+        "ctdb_state_r2": s.state_r2,
+        "ctdb_co_bps": s.co_bps,
+        "ctdb_cycle_consistency": s.cycle_consistency,
+        "ctdb_above": sum(beats.values()),
+        "ctdb_below": ", ".join(below) or "none",
         "ctdb_above_by": ", ".join(above) or "none",
     }
 
@@ -278,7 +318,8 @@ def fit_run(
     )
 
     rec = (
-        recordings if isinstance(recordings, Recordings)
+        recordings
+        if isinstance(recordings, Recordings)
         else load_recordings(recordings, **dict(load_options or {}))
     )
     ref_model = None
@@ -293,11 +334,16 @@ def fit_run(
             )
     run = RunDirectory(out_dir, mode="resume" if resume else "new")
     source = str(recordings) if not isinstance(recordings, Recordings) else "(in memory)"
-    run.write_json(run.CONFIG, {
-        "dynascope_version": __version__, "command": "fit", "recordings": source,
-        "fit": {"model": model, **{k: v for k, v in fit_options.items() if k != "progress"}},
-        "reference": None if reference is None else str(reference),
-    })
+    run.write_json(
+        run.CONFIG,
+        {
+            "dynascope_version": __version__,
+            "command": "fit",
+            "recordings": source,
+            "fit": {"model": model, **{k: v for k, v in fit_options.items() if k != "progress"}},
+            "reference": None if reference is None else str(reference),
+        },
+    )
     splits = [s for s in ("train", "valid", "test") if rec.trials(s).size]
     if model == "constrained":
         fitted = _constrained(rec, run, splits, fit_options)
@@ -305,8 +351,11 @@ def fit_run(
         fitted = _latent(rec, run, model, resume, splits, fit_options)
     fit, scores, states = fitted.fit, fitted.scores, fitted.states
     held_split = "test" if "test" in scores else ("valid" if "valid" in scores else "train")
-    on = {"test": "the test trials", "valid": "the validation trials",
-          "train": "the training trials (no held-out trials)"}[held_split]
+    on = {
+        "test": "the test trials",
+        "valid": "the validation trials",
+        "train": "the training trials (no held-out trials)",
+    }[held_split]
     seed = fit_options.get("seed", 0)
     fps = find_attractors_and_saddles(fit.model, states, seed=seed)
     run.save_fixed_points(fps)
@@ -314,16 +363,26 @@ def fit_run(
     index = fixed.saddle_index if len(fixed) else np.zeros(0, int)
     held = scores[held_split]
     r: dict[str, Any] = {
-        "r2": held["r2"], "on": on, "co_bps": held.get("co_bps", math.nan),
+        "r2": held["r2"],
+        "on": on,
+        "co_bps": held.get("co_bps", math.nan),
         "ceiling": held.get("r2_ceiling", math.nan),
         "ceiling_share": held["r2"] / held["r2_ceiling"]
-        if held.get("r2_ceiling", 0.0) > 0 else math.nan,
-        "heldout_r2": held["heldout_r2"], "n_heldout": int(rec.heldout_units.size),
-        "likelihood": fitted.likelihood, "n_fixed": len(fixed),
-        "n_attractors": int((index == 0).sum()), "n_saddles": int((index == 1).sum()),
-        "n_other": int((index > 1).sum()), "has_reference": ref_model is not None,
-        "ref_attractors": 0, "ref_attractors_found": 0, "ref_saddles": 0,
-        "ref_saddles_found": 0, "state_r2": math.nan,
+        if held.get("r2_ceiling", 0.0) > 0
+        else math.nan,
+        "heldout_r2": held["heldout_r2"],
+        "n_heldout": int(rec.heldout_units.size),
+        "likelihood": fitted.likelihood,
+        "n_fixed": len(fixed),
+        "n_attractors": int((index == 0).sum()),
+        "n_saddles": int((index == 1).sum()),
+        "n_other": int((index > 1).sum()),
+        "has_reference": ref_model is not None,
+        "ref_attractors": 0,
+        "ref_attractors_found": 0,
+        "ref_saddles": 0,
+        "ref_saddles_found": 0,
+        "state_r2": math.nan,
     }
     figure = _traces_figure(run, rec, fitted.prediction, held_split)
     sections = [_quality_section(fitted, figure), _fixed_point_section(fps)]
@@ -333,17 +392,28 @@ def fit_run(
         m = recovery_metrics(ref_model, rec.latents, fit.model, states, seed=0, fit_graph=graph)
         true_fps = find_attractors_and_saddles(ref_model, rec.latents, seed=seed)
         found = fixed_point_recovery(true_fps, fps, rec.latents, states)
-        run.save_result("fixed_point_recovery", {
-            "pairs": found.pairs, "saddle_index": (found.pair_kinds == "saddle").astype(int),
-            "distances": found.distances, "margins": found.margins,
-            "tau_true": found.tau_true, "tau_fit": found.tau_fit,
-        })
+        run.save_result(
+            "fixed_point_recovery",
+            {
+                "pairs": found.pairs,
+                "saddle_index": (found.pair_kinds == "saddle").astype(int),
+                "distances": found.distances,
+                "margins": found.margins,
+                "tau_true": found.tau_true,
+                "tau_fit": found.tau_fit,
+            },
+        )
         r.update(
-            ref_attractors=found.n_attractors, ref_attractors_found=found.attractors_recovered,
-            ref_saddles=found.n_saddles, ref_saddles_found=found.saddles_recovered,
-            tau_log_error=found.tau_log_error, state_r2=m.r2_true_to_fit,
-            fit_to_true_r2=m.r2_fit_to_true, round_trip_r2=m.round_trip_r2,
-            fp_recovered=m.fp_recovered, mechanism_distance=m.mechanism_distance,
+            ref_attractors=found.n_attractors,
+            ref_attractors_found=found.attractors_recovered,
+            ref_saddles=found.n_saddles,
+            ref_saddles_found=found.saddles_recovered,
+            tau_log_error=found.tau_log_error,
+            state_r2=m.r2_true_to_fit,
+            fit_to_true_r2=m.r2_fit_to_true,
+            round_trip_r2=m.round_trip_r2,
+            fp_recovered=m.fp_recovered,
+            mechanism_distance=m.mechanism_distance,
         )
         sections.append(_reference_section(r, str(reference)))
     r.update(_ctdb_numbers(rec, fitted))
@@ -351,12 +421,17 @@ def fit_run(
         sections.append(_ctdb_section(r))
     verdicts = evaluate(_claims(), r)
     summary_text = verdicts.say(
-        "fit_explains", "fit_explains_counts", "co_smoothing", "heldout_r2", "fixed_points",
+        "fit_explains",
+        "fit_explains_counts",
+        "co_smoothing",
+        "heldout_r2",
+        "fixed_points",
         "reference_attractors",
     )
     # the benchmark's two headline sentences, each on its own line of the CLI's output
     truth_lines = [
-        text for text in (verdicts[n].text for n in ("ctdb_canonical", "reference_fixed_points"))
+        text
+        for text in (verdicts[n].text for n in ("ctdb_canonical", "reference_fixed_points"))
         if text
     ]
     summary: dict[str, float] = {
@@ -364,27 +439,45 @@ def fit_run(
     }
     summary.update(fitted.numbers)
     summary.update(
-        n_attractors=r["n_attractors"], n_saddles=r["n_saddles"], n_fixed_points=r["n_fixed"],
+        n_attractors=r["n_attractors"],
+        n_saddles=r["n_saddles"],
+        n_fixed_points=r["n_fixed"],
     )
-    for key in ("ref_attractors", "ref_attractors_found", "ref_saddles", "ref_saddles_found",
-                "state_r2", "fit_to_true_r2", "round_trip_r2", "fp_recovered", "mechanism_distance",
-                "tau_log_error"):
+    for key in (
+        "ref_attractors",
+        "ref_attractors_found",
+        "ref_saddles",
+        "ref_saddles_found",
+        "state_r2",
+        "fit_to_true_r2",
+        "round_trip_r2",
+        "fp_recovered",
+        "mechanism_distance",
+        "tau_log_error",
+    ):
         if ref_model is not None:
             summary[key] = float(r[key])
     if r["has_ctdb"]:
-        summary.update({k: float(r[k]) for k in (
-            "ctdb_rate_r2", "ctdb_state_r2", "ctdb_co_bps", "ctdb_cycle_consistency")})
+        summary.update(
+            {
+                k: float(r[k])
+                for k in ("ctdb_rate_r2", "ctdb_state_r2", "ctdb_co_bps", "ctdb_cycle_consistency")
+            }
+        )
     summary = {k: v for k, v in summary.items() if not (isinstance(v, float) and math.isnan(v))}
     run.write_json(run.METRICS_SUMMARY, summary)
-    run.write_json(run.REPORT, {
-        "title": f"Fit of a {fitted.family} network to {Path(source).name}",
-        "experiment": "fit",
-        "summary": " ".join(t for t in (summary_text, *truth_lines) if t),
-        "sections": sections_to_json(sections),
-        "metrics": summary,
-        "claims": verdicts.to_json(),
-        "failing_notice": None,
-    })
+    run.write_json(
+        run.REPORT,
+        {
+            "title": f"Fit of a {fitted.family} network to {Path(source).name}",
+            "experiment": "fit",
+            "summary": " ".join(t for t in (summary_text, *truth_lines) if t),
+            "sections": sections_to_json(sections),
+            "metrics": summary,
+            "claims": verdicts.to_json(),
+            "failing_notice": None,
+        },
+    )
     build_report(run.path)
     lines = [
         f"{name}: {int(sc['trials'])} trials, R² {_fmt(sc['r2'])}"
@@ -402,8 +495,11 @@ def fit_run(
             f"{r['ref_saddles_found']}/{r['ref_saddles']} saddles recovered; state R² "
             f"{_fmt(r['state_r2'])} (reference → fit: affine map fitted on a random half of all "
             "trials, scored on the other half"
-            + ("; CtDB's state R² below maps the training onto the validation trials)"
-               if r.get("has_ctdb") else ")")
+            + (
+                "; CtDB's state R² below maps the training onto the validation trials)"
+                if r.get("has_ctdb")
+                else ")"
+            )
         )
     lines += [*truth_lines, summary_text, f"report: {run.report_html_path}"]
     return FitRunResult(fit, run.path, summary, lines)
@@ -424,7 +520,11 @@ class _Fitted:
 
 
 def _latent(
-    rec: Recordings, run: RunDirectory, model: str, resume: bool, splits: list[str],
+    rec: Recordings,
+    run: RunDirectory,
+    model: str,
+    resume: bool,
+    splits: list[str],
     options: Mapping[str, Any],
 ) -> _Fitted:
     fit = fit_to_recordings(rec, model, out_dir=run.path, resume=resume, **options)
@@ -439,8 +539,11 @@ def _latent(
             "heldin": np.asarray(fit.heldin),
         },
         {
-            "family": fit.family, "likelihood": fit.likelihood, "link": fit.link,
-            "encoder_frames": fit.encoder_frames, "squash": fit.squash,
+            "family": fit.family,
+            "likelihood": fit.likelihood,
+            "link": fit.link,
+            "encoder_frames": fit.encoder_frames,
+            "squash": fit.squash,
         },
     )
     rank = f" of rank {fit.model.config()['rank']}" if fit.family == "lowrank" else ""
@@ -460,16 +563,25 @@ def _latent(
     if fit.restart_scores:
         text += (
             f" Best of {len(fit.restart_scores)} restarts (held-out loss by seed: "
-            + ", ".join(f"{k}: {v:.4g}" for k, v in fit.restart_scores.items()) + ")."
+            + ", ".join(f"{k}: {v:.4g}" for k, v in fit.restart_scores.items())
+            + ")."
         )
     if fit.rank_scores:
-        text += " Held-out loss by rank: " + ", ".join(
-            f"{k}: {v:.4g}" for k, v in fit.rank_scores.items()
-        ) + "."
+        text += (
+            " Held-out loss by rank: "
+            + ", ".join(f"{k}: {v:.4g}" for k, v in fit.rank_scores.items())
+            + "."
+        )
         numbers["rank"] = float(fit.model.config()["rank"])
     return _Fitted(
-        fit, {s: fit.score(rec, s) for s in splits}, fit.states(rec), fit.likelihood,
-        fit.family, text, numbers, fit.predict(rec),
+        fit,
+        {s: fit.score(rec, s) for s in splits},
+        fit.states(rec),
+        fit.likelihood,
+        fit.family,
+        text,
+        numbers,
+        fit.predict(rec),
     )
 
 
@@ -495,9 +607,11 @@ def _constrained(
     )
     numbers = {"alpha": float(fit.alpha)}
     if fit.rank_r2:
-        text += " Validation R² by rank: " + ", ".join(
-            f"{k}: {v:.4g}" for k, v in fit.rank_r2.items()
-        ) + "."
+        text += (
+            " Validation R² by rank: "
+            + ", ".join(f"{k}: {v:.4g}" for k, v in fit.rank_r2.items())
+            + "."
+        )
     if fit.rank is not None:
         numbers["rank"] = float(fit.rank)
     scores = {s: score_prediction(pred[rec.trials(s)], rec.subset(s), "gaussian") for s in splits}
@@ -545,10 +659,12 @@ def _traces_figure(
     what = (
         f"Recorded and fitted activity of {len(units)} units (the held-in units of largest "
         f"variance{' and one held-out unit' if len(held) else ''}) on {len(trials)} of the "
-        f"{ {'test': 'test', 'valid': 'validation', 'train': 'training'}[split]} trials"
+        f"{ {'test': 'test', 'valid': 'validation', 'train': 'training'}[split] } trials"
     )
     return FigureSpec(
-        "fit_traces", what, "Grey dots: recorded; blue line: the fit's prediction",
+        "fit_traces",
+        what,
+        "Grey dots: recorded; blue line: the fit's prediction",
         ("recorded", "fitted"),
     )
 
@@ -559,13 +675,14 @@ def _quality_section(fitted: _Fitted, figure: FigureSpec | None = None) -> Secti
         ("held-in bits/spike", "co-bps") if bps else ()
     )
     rows = tuple(
-        (s, str(int(sc["trials"])), _fmt(sc["r2"]), _fmt(sc["heldin_r2"]),
-         _fmt(sc["heldout_r2"]))
+        (s, str(int(sc["trials"])), _fmt(sc["r2"]), _fmt(sc["heldin_r2"]), _fmt(sc["heldout_r2"]))
         + ((_fmt(sc["heldin_bps"]), _fmt(sc["co_bps"])) if bps else ())
         for s, sc in fitted.scores.items()
     )
     return Section(
-        "Fit quality", fitted.text, figures=() if figure is None else (figure,),
+        "Fit quality",
+        fitted.text,
+        figures=() if figure is None else (figure,),
         table=Table(columns, rows),
     )
 
@@ -578,7 +695,8 @@ def _fixed_point_section(fps: Any) -> Section:
         "constant (in time steps)."
     )
     return Section(
-        "Fixed points of the fitted network", text,
+        "Fixed points of the fitted network",
+        text,
         table=Table(
             ("#", "kind", "leading eigenvalue", "slowest decay τ"), tuple(_fixed_point_rows(fps))
         ),
@@ -589,8 +707,12 @@ def _ctdb_section(r: Mapping[str, Any]) -> Section:
     from ._ctdb import CTDB_3BFF_GRU  # noqa: PLC0415
 
     rows = tuple(
-        (label, _fmt(r[f"ctdb_{k}"]), f"{getattr(CTDB_3BFF_GRU, k):.3f}",
-         "yes" if r[f"ctdb_{k}"] >= getattr(CTDB_3BFF_GRU, k) else "no")
+        (
+            label,
+            _fmt(r[f"ctdb_{k}"]),
+            f"{getattr(CTDB_3BFF_GRU, k):.3f}",
+            "yes" if r[f"ctdb_{k}"] >= getattr(CTDB_3BFF_GRU, k) else "no",
+        )
         for k, label in _CTDB_NAMES.items()
     )
     text = (
@@ -602,8 +724,9 @@ def _ctdb_section(r: Mapping[str, Any]) -> Section:
         "3-bit flip-flop GRU on CtDB's own dataset: a reference measured on other data."
     )
     return Section(
-        "CtDB scores", text, table=Table(("score", "this fit", "CtDB canonical", "at or above"),
-                                         rows),
+        "CtDB scores",
+        text,
+        table=Table(("score", "this fit", "CtDB canonical", "at or above"), rows),
     )
 
 

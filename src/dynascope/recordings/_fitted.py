@@ -137,8 +137,7 @@ class FittedRecordingModel:
             u = torch.zeros(y.shape[0], y.shape[1], n_in, dtype=dtype)
         elif rec.inputs.shape[2] != n_in:
             raise InvalidParameterError(
-                f"these recordings have {rec.inputs.shape[2]} inputs; the fit was made with "
-                f"{n_in}."
+                f"these recordings have {rec.inputs.shape[2]} inputs; the fit was made with {n_in}."
             )
         else:
             u = torch.as_tensor(rec.inputs, dtype=dtype)

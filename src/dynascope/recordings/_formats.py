@@ -578,7 +578,10 @@ def write_nwb(
         unit = "dF/F" if rec.quantity == "calcium" else "a.u."
         nwb.add_acquisition(
             pynwb.TimeSeries(
-                name="activity", data=_recorded(rec, rec.activity), unit=unit, timestamps=times,
+                name="activity",
+                data=_recorded(rec, rec.activity),
+                unit=unit,
+                timestamps=times,
                 description=f"recorded {rec.quantity} (time, units)",
             )
         )
@@ -587,7 +590,8 @@ def write_nwb(
         column = VectorData(name="bin_size", description="seconds per bin", data=[dt])
         extras.append(
             DynamicTable(
-                name="binning", description="the bins the spike times were counted in",
+                name="binning",
+                description="the bins the spike times were counted in",
                 columns=[column],
             )
         )
@@ -595,14 +599,17 @@ def write_nwb(
         column = VectorData(name="heldout", description="held out", data=rec.heldout.tolist())
         extras.append(
             DynamicTable(
-                name="activity_columns", description="per column of the activity series",
+                name="activity_columns",
+                description="per column of the activity series",
                 columns=[column],
             )
         )
     if rec.latents is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="latents", data=_compact(_recorded(rec, rec.latents)), unit="a.u.",
+                name="latents",
+                data=_compact(_recorded(rec, rec.latents)),
+                unit="a.u.",
                 timestamps=times,
                 description="true latent states of the generator (trials' frames)",
             )
@@ -610,7 +617,8 @@ def write_nwb(
     if rec.true_rates is not None:
         extras.append(
             pynwb.TimeSeries(
-                name="true_rates", data=_compact(_recorded(rec, rec.true_rates)),
+                name="true_rates",
+                data=_compact(_recorded(rec, rec.true_rates)),
                 unit="counts per bin",
                 timestamps=times,
                 description="true firing rates of every unit, held-out ones included",
@@ -623,7 +631,10 @@ def write_nwb(
     if rec.inputs is not None:
         nwb.add_stimulus(
             pynwb.TimeSeries(
-                name="inputs", data=_recorded(rec, rec.inputs), unit="a.u.", timestamps=times,
+                name="inputs",
+                data=_recorded(rec, rec.inputs),
+                unit="a.u.",
+                timestamps=times,
                 description="task inputs (time, n_in)",
             )
         )
@@ -676,7 +687,9 @@ def _units_table(
     columns = [
         spikes,
         VectorIndex(
-            name="spike_times_index", target=spikes, data=np.cumsum(np.concatenate(per_unit)),
+            name="spike_times_index",
+            target=spikes,
+            data=np.cumsum(np.concatenate(per_unit)),
         ),
     ]
     if heldout is not None:
@@ -684,8 +697,10 @@ def _units_table(
             VectorData(name="heldout", description="held out for co-smoothing", data=heldout)
         )
     return Units(
-        name="units", description="spike times of the recorded units",
-        id=ElementIdentifiers(name="id", data=np.arange(counts.shape[1])), columns=columns,
+        name="units",
+        description="spike times of the recorded units",
+        id=ElementIdentifiers(name="id", data=np.arange(counts.shape[1])),
+        columns=columns,
     )
 
 
@@ -947,4 +962,3 @@ def _nan_padding(values: np.ndarray) -> np.ndarray | None:
     if (mask != (np.arange(values.shape[1]) < lengths[:, None])).any():
         return None  # NaN frames inside a trial: Recordings names the problem
     return mask
-

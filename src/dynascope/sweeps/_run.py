@@ -389,7 +389,10 @@ def _sweep_locked(
     n_failed = 0
 
     bar = progress_bar(
-        len(points), initial=len(finished), progress=progress, desc=f"sweep {spec.experiment}",
+        len(points),
+        initial=len(finished),
+        progress=progress,
+        desc=f"sweep {spec.experiment}",
         unit="point",
     )
 

@@ -44,7 +44,13 @@ def tiny_populations():
         weights=np.array([0.25, 0.75]),
         means=np.arange(2 * 4, dtype=float).reshape(2, 4) / 10,
         covariances=np.stack([np.eye(4), 2 * np.eye(4)]),
-        rank=1, n_in=1, n_out=1, has_bias=False, tau=1.0, dt=1.0, nonlinearity="tanh",
+        rank=1,
+        n_in=1,
+        n_out=1,
+        has_bias=False,
+        tau=1.0,
+        dt=1.0,
+        nonlinearity="tanh",
     )
 
 
@@ -73,18 +79,29 @@ def main() -> None:
     loss.backward()
     opt.step()
     write_checkpoint(
-        HERE / "checkpoint.safetensors", step=7, model=model, optimizer=opt, scheduler=None,
-        numpy_rng=np.random.default_rng(1), torch_rng=torch.Generator().manual_seed(2),
-        trainer_state={"epoch": 1}, config={"lr": 1e-3}, best_state=None,
+        HERE / "checkpoint.safetensors",
+        step=7,
+        model=model,
+        optimizer=opt,
+        scheduler=None,
+        numpy_rng=np.random.default_rng(1),
+        torch_rng=torch.Generator().manual_seed(2),
+        trainer_state={"epoch": 1},
+        config={"lr": 1e-3},
+        best_state=None,
     )
 
     run = RunDirectory(HERE / "run", mode="overwrite")
-    run.save_result("arrays", {"a": np.arange(6.0).reshape(2, 3), "b": np.array([1, 2])},
-                    {"note": "legacy", "n": 3})
+    run.save_result(
+        "arrays",
+        {"a": np.arange(6.0).reshape(2, 3), "b": np.array([1, 2])},
+        {"note": "legacy", "n": 3},
+    )
     save_results(run, LegacyResults(np.array([1.5, -2.0]), "x", (1, 2)), "legacy_results")
     (run.path / "experiment.json").write_text(json.dumps({"experiment": "legacy", "seed": 0}))
-    (run.path / "report.json").write_text(json.dumps(
-        {"format_version": 2, "title": "legacy", "sections": []}))
+    (run.path / "report.json").write_text(
+        json.dumps({"format_version": 2, "title": "legacy", "sections": []})
+    )
 
 
 if __name__ == "__main__":
