@@ -427,22 +427,12 @@ def test_generator_recipe_training_learns_the_task() -> None:
     # 150 steps of 128 trials of 100 steps with pulses twice as frequent as CtDB's (state
     # noise, {0, 1} targets, blind mask) already hold the bits better than chance; CtDB's
     # budget (2000 steps of 256 trials of 500 steps) is the benchmark's
-    from dynascope.recordings._ctdb import _noisy_rollout
-    from dynascope.tasks import FlipFlop
+    from dynascope.recordings._ctdb import _noisy_rollout, _train_task
 
     model = ctdb_flipflop_generator(
         16, n_train_steps=150, batch_size=128, trial_steps=100, pulse_prob=0.02, lr=1e-2, seed=0
     )
-    batch = FlipFlop(
-        3,
-        100,
-        p_up=0.02,
-        p_down=0.02,
-        input_noise=0.15,
-        targets="binary",
-        blind_steps=4,
-        initial_pulse=False,
-    ).sample(64, seed=1)
+    batch = _train_task(100, 0.02).sample(64, seed=1)  # the task it was trained on
     u = torch.as_tensor(batch.inputs, dtype=model.dtype)
     with torch.no_grad():
         _, out = _noisy_rollout(model, u, torch.zeros(64, 16, dtype=model.dtype), 0.0, None)

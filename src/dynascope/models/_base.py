@@ -171,12 +171,7 @@ class RNNModel(nn.Module):
         NaN/Inf (the trainer stops on a non-finite loss); the values are those of
         :meth:`forward`. The outputs may be a non-contiguous view (see :meth:`_readout_all`).
         """
-        cls = type(self)
-        if (
-            cls._trajectory is RNNModel._trajectory
-            or cls.forward is not RNNModel.forward
-            or self._has_call_hooks()
-        ):
+        if type(self)._trajectory is RNNModel._trajectory or self._needs_call():
             return self(u, generator=generator)[1]
         # A model whose _trajectory runs a native kernel (GRU, LSTM, h-form VanillaRNN): that
         # kernel, one call for the whole sequence, with or without autograd (without, forward
@@ -188,10 +183,12 @@ class RNNModel(nn.Module):
         states = self._trajectory(u, self.initial_state(u.shape[0]), generator)
         return self._readout_all(states, contiguous=False)
 
-    def _has_call_hooks(self) -> bool:
-        """Whether calling the module would run hooks: its own forward/backward hooks or torch's
-        global module hooks (``torch.nn.modules.module.register_module_forward_hook`` and
-        kin), which :meth:`_training_outputs` must honour by going through ``__call__``."""
+    def _needs_call(self) -> bool:
+        """Whether :meth:`_training_outputs` must go through ``__call__``: a subclass's own
+        ``forward``, the module's own forward/backward hooks, or torch's global module hooks
+        (``torch.nn.modules.module.register_module_forward_hook`` and kin)."""
+        if type(self).forward is not RNNModel.forward:
+            return True
         from torch.nn.modules import module as torch_module
 
         own = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")

@@ -178,11 +178,7 @@ class LSTM(_GatedRNN):
         check_tensor(
             u, "u", (None, None, self.n_in), dims=f"(batch, time, n_in={self.n_in})", finite=False
         )
-        if (
-            not native_applies(self, LSTM, u)
-            or type(self).forward is not RNNModel.forward
-            or self._has_call_hooks()
-        ):
+        if not native_applies(self, LSTM, u) or self._needs_call():
             return super()._training_outputs(u, generator)  # forward, hooks honoured
         x = self.initial_state(u.shape[0])
         h0, c0 = x[..., : self.n_hidden], x[..., self.n_hidden :]

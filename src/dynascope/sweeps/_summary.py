@@ -157,27 +157,22 @@ def minimal_rank_table(rows: Sequence[Mapping[str, Any]], spec: Sweep) -> dict[s
     n_seeds = len(spec.grid.get(SEED_KEY, [0]))
     need = spec.min_successes if spec.min_successes is not None else n_seeds // 2 + 1
     exclude = {RANK_KEY, SEED_KEY}
-    groups: dict[str, dict[int, list[Any]]] = {}
-    unfinished: dict[str, dict[int, int]] = {}
+    # per group and rank: (status, metric value of a finished point) of each seed
+    groups: dict[str, dict[int, list[tuple[Any, Any]]]] = {}
     for row in rows:
-        params = {k: row[k] for k in spec.grid}
-        name = _group_key(params, exclude)
-        group = groups.setdefault(name, {})
-        value = row.get(spec.metric) if row.get("status") == "done" else None
-        group.setdefault(int(row[RANK_KEY]), []).append(value)
-        waiting = unfinished.setdefault(name, {})
-        waiting[int(row[RANK_KEY])] = waiting.get(int(row[RANK_KEY]), 0) + (
-            row.get("status") not in ("done", "failed")
-        )
+        group = groups.setdefault(_group_key({k: row[k] for k in spec.grid}, exclude), {})
+        status = row.get("status")
+        value = row.get(spec.metric) if status == "done" else None
+        group.setdefault(int(row[RANK_KEY]), []).append((status, value))
     out: dict[str, dict[str, Any]] = {}
     for name, by_rank in groups.items():
         ranks = sorted(by_rank)
         successes = {
-            r: sum(1 for v in by_rank[r] if is_finite_number(v) and float(v) >= spec.target)
+            r: sum(1 for _, v in by_rank[r] if is_finite_number(v) and float(v) >= spec.target)
             for r in ranks
         }
-        reported = {r: sum(1 for v in by_rank[r] if is_finite_number(v)) for r in ranks}
-        pending = {r: unfinished[name].get(r, 0) for r in ranks}
+        reported = {r: sum(1 for _, v in by_rank[r] if is_finite_number(v)) for r in ranks}
+        pending = {r: sum(1 for st, _ in by_rank[r] if st not in ("done", "failed")) for r in ranks}
         minimal = undetermined = None
         for r in ranks:
             if successes[r] >= need:
