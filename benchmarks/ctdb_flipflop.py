@@ -20,14 +20,17 @@ Run from the repository root::
         [--encoder-frames 0] [--data-seed 0] [--gen-steps 2000] [--gen-batch 256] \\
         [--gen-trial-steps 500] [--gen-pulse-prob 0.01] [--quick]
 
-The generator is trained by CtDB's budget by default (2000 Adam steps of 256 trials of 500
-steps, pulse probability 0.01: about 22 minutes on one core) and cached under ``runs/ctdb/``,
-one file per recipe (``--no-cache`` retrains it). The same fit from the command line, on the
-NWB file this script writes::
+The generator is the one dynascope ships (``ctdb_flipflop_generator(pretrained=True)``:
+trained by that function with CtDB's budget, 2000 Adam steps of 256 trials of 500 steps at
+pulse probability 0.01, and seed 0). ``--train-generator`` trains it afresh by that recipe
+instead (about 23 minutes on one core) and prints how far its weights lie from the shipped
+ones; another recipe (``--gen-*``) or ``--seed`` trains one, cached under ``runs/ctdb/`` one file
+per recipe (``--no-cache`` retrains it). The same fit from the command line, on the NWB file
+this script writes (``generator.safetensors``: the generator, saved beside it)::
 
     dynascope fit runs/ctdb/ctdb_3bff_ctdb.nwb --model gru --hidden 32 --link exp --dtype float32 \\
         --steps 3000 --lr 0.01 --batch-size 32 --encoder-frames 0 \\
-        --reference runs/ctdb/generator_gru64_2000x256x500_p0.01_seed0.safetensors --out RUN_DIR
+        --reference runs/ctdb/generator.safetensors --out RUN_DIR
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import dynascope
 from dynascope.recordings import (
     CTDB_3BFF_GRU,
     CtdbScores,
@@ -69,6 +73,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fit-steps", type=int, default=3000)
     parser.add_argument("--n-hidden", type=int, default=32)
+    parser.add_argument(
+        "--readout-l2", type=float, default=0.0, help="L2 penalty on the fit's readout weights"
+    )
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=20)  # the CLI's
@@ -105,7 +112,16 @@ def main() -> None:
         help="probability of an up and of a down pulse per step and bit",
     )
     parser.add_argument("--out", default="runs/ctdb")
-    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="retrain a trained generator's cached file"
+    )
+    parser.add_argument(
+        "--train-generator",
+        action="store_true",
+        help="train the generator afresh by the recipe (about 23 minutes on one core with "
+        "CtDB's budget) instead of loading the shipped one; with the default recipe and seed, "
+        "prints how far its weights lie from the shipped ones",
+    )
     parser.add_argument(
         "--no-nwb",
         action="store_true",
@@ -135,25 +151,43 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = "quick" if args.quick else "ctdb"
+    default_recipe = recipe == dict(
+        n_train_steps=2000, batch_size=256, trial_steps=500, pulse_prob=0.01
+    ) and (args.seed == 0)
+    pretrained = default_recipe and not args.train_generator
     # one cache file per recipe (the file does not record how it was trained)
     cache = out / (
         f"generator_gru64_{args.gen_steps}x{args.gen_batch}x{args.gen_trial_steps}"
         f"_p{args.gen_pulse_prob:g}_seed{args.seed}.safetensors"
     )
-    if args.no_cache:
+    if args.no_cache or args.train_generator:
         cache.unlink(missing_ok=True)
-    cached = cache.exists()
+    cached = not pretrained and cache.exists()
     t, c = time.perf_counter(), _cpu()
-    generator = ctdb_flipflop_generator(**recipe, seed=args.seed, cache=cache)
+    if pretrained:
+        generator = ctdb_flipflop_generator(pretrained=True)
+        how = "the shipped one (ctdb_flipflop_generator(pretrained=True))"
+    else:
+        generator = ctdb_flipflop_generator(**recipe, seed=args.seed, cache=cache)
+        how = f"{'loaded from cache' if cached else 'trained'}; {cache}"
     c_gen = _cpu() - c
+    reference = out / "generator.safetensors"
+    dynascope.save(generator, reference)
+    if args.train_generator and default_recipe:
+        shipped = ctdb_flipflop_generator(pretrained=True)
+        diff = max(
+            float((a - b).abs().max())
+            for a, b in zip(generator.parameters(), shipped.parameters(), strict=True)
+        )
+        print(f"generator trained afresh: max |w - w_shipped| = {diff:.3g}")
     data_seed = args.seed if args.data_seed is None else args.data_seed
     # one file and run directory per dataset when it is not the generator's seed
     suffix = "" if data_seed == args.seed else f"_data{data_seed}"
     t_gen = time.perf_counter() - t
     print(
-        f"generator: {'loaded from cache' if cached else 'trained'} in {t_gen:.1f} s wall, "
-        f"{c_gen:.1f} s CPU ({args.gen_steps} Adam steps of {args.gen_batch} trials of "
-        f"{args.gen_trial_steps} steps, pulse probability {args.gen_pulse_prob:g}; {cache})"
+        f"generator: {how}, in {t_gen:.1f} s wall, {c_gen:.1f} s CPU ({args.gen_steps} Adam "
+        f"steps of {args.gen_batch} trials of {args.gen_trial_steps} steps, pulse probability "
+        f"{args.gen_pulse_prob:g})"
     )
 
     t = time.perf_counter()
@@ -193,16 +227,18 @@ def main() -> None:
     shutil.rmtree(run_dir, ignore_errors=True)
     t, c = time.perf_counter(), _cpu()
     result = fit_run(
-        back if nwb is None else nwb, run_dir, model="gru", reference=cache, n_hidden=args.n_hidden,
+        back if nwb is None else nwb, run_dir, model="gru", reference=reference,
+        n_hidden=args.n_hidden,
         likelihood="poisson", link="exp", n_steps=args.fit_steps, lr=args.lr,
         batch_size=args.batch_size, eval_every=args.eval_every, dtype=args.dtype,
         seed=args.seed, checkpoint_every=100, progress=False,
-        encoder_frames=args.encoder_frames,
+        encoder_frames=args.encoder_frames, readout_l2=args.readout_l2,
     )  # fmt: skip
     t_fit, c_fit = time.perf_counter() - t, _cpu() - c
     print(
         f"dynascope fit: GRU({args.n_hidden}) {args.fit_steps} steps of {args.batch_size} "
-        f"trials ({args.dtype}, lr {args.lr:g}, encoder frames {args.encoder_frames}), best step "
+        f"trials ({args.dtype}, lr {args.lr:g}, encoder frames {args.encoder_frames}, readout L2 "
+        f"{args.readout_l2:g}), best step "
         f"{result.fit.best_step}; {t_fit:.1f} s wall, {c_fit:.1f} s CPU (read, fit, fixed "
         "points of both networks, report)"
     )
@@ -246,8 +282,9 @@ def main() -> None:
     )
     total, cpu = time.perf_counter() - t_all, _cpu() - c_all
     print(
-        f"whole pipeline {total:.1f} s wall, {cpu:.1f} s CPU (generator {t_gen:.1f}"
-        f"{' cached' if cached else ''}, data + NWB {t_data:.1f}, read {t_load:.1f}, "
+        f"whole pipeline {total:.1f} s wall, {cpu:.1f} s CPU (generator {t_gen:.1f} "
+        f"{'shipped' if pretrained else 'cached' if cached else 'trained'}, data + NWB "
+        f"{t_data:.1f}, read {t_load:.1f}, "
         f"fit run {t_fit:.1f}); load now {os.getloadavg()}"
     )
 

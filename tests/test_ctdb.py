@@ -439,3 +439,59 @@ def test_generator_recipe_training_learns_the_task() -> None:
     keep = (batch.mask > 0) & (np.arange(100)[None, :, None] >= 5)
     accuracy = ((out.numpy() > 0.5) == (batch.targets > 0.5))[keep].mean()
     assert accuracy > 0.8
+
+
+def test_pretrained_generator_holds_three_bits_at_eight_attractors() -> None:
+    # the shipped generator: ctdb_flipflop_generator's defaults (CtDB's budget) and seed 0
+    from dynascope.analysis import find_attractors_and_saddles
+    from dynascope.recordings._ctdb import (
+        IC_NOISE,
+        LATENT_NOISE,
+        _down_state,
+        _noisy_rollout,
+        _train_task,
+    )
+
+    model = ctdb_flipflop_generator(pretrained=True)
+    assert isinstance(model, GRU) and (model.n_in, model.n_hidden, model.n_out) == (3, 64, 3)
+    assert not model.training
+    # CtDB's trials (500 steps, pulses at 0.01, input noise 0.15) with its state noise
+    batch = _train_task(500, 0.01).sample(32, seed=7)
+    gen = torch.Generator().manual_seed(7)
+
+    def draw(shape: torch.Size) -> torch.Tensor:
+        return torch.randn(shape, generator=gen, dtype=model.dtype)
+
+    x0 = _down_state(model)[None] + IC_NOISE * draw(torch.Size((32, 64)))
+    u = torch.as_tensor(batch.inputs, dtype=model.dtype)
+    with torch.no_grad():
+        states, out = _noisy_rollout(model, u, x0, LATENT_NOISE, draw)
+    keep = (batch.mask > 0) & (np.arange(500)[None, :, None] >= 5)
+    accuracy = ((out.numpy() > 0.5) == (batch.targets > 0.5))[keep].mean()
+    assert accuracy > 0.98
+    # one attractor per corner of the cube: the eight 3-bit memories
+    fps = find_attractors_and_saddles(model, states.numpy(), n_init=512, seed=0)
+    attractors = fps.fixed.saddle_index == 0
+    assert attractors.sum() == 8
+    with torch.no_grad():
+        bits = model.readout(torch.as_tensor(fps.fixed.x_star[attractors], dtype=model.dtype))
+    corners = {tuple(int(b > 0.5) for b in row) for row in bits.numpy()}
+    assert len(corners) == 8
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"n_hidden": 32},
+        {"n_train_steps": 100},
+        {"pulse_prob": 0.02},
+        {"seed": 1},
+        {"cache": "gen.safetensors"},
+    ],
+)
+def test_pretrained_generator_refuses_another_recipe(option: dict[str, Any]) -> None:
+    name = next(iter(option))
+    with pytest.raises(InvalidParameterError, match=f"pretrained=True.*drop {name}="):
+        ctdb_flipflop_generator(**option, pretrained=True)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="pretrained must be True or False"):
+        ctdb_flipflop_generator(pretrained="yes")  # type: ignore[arg-type]

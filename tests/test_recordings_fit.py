@@ -596,3 +596,47 @@ def test_fit_report_time_constants_are_in_time_steps(dt: float) -> None:
     ((_, kind, lead, tau),) = _fixed_point_rows(fps)
     assert kind == "attractor" and lead == "-0.010"
     assert float(tau) == pytest.approx(100.0 / dt, rel=1e-3)
+
+
+def test_readout_l2_adds_its_penalty_to_the_training_loss_only(tmp_path) -> None:
+    rec, _ = _one_start_counts(n_trials=16, t=12)
+    opts = {"n_hidden": 6, "seed": 3, "link": "exp", "encoder_frames": 0, "eval_every": 1}
+    plain = fit_to_recordings(rec, "gru", n_steps=1, **opts)
+    lam = 0.05
+    penalised = fit_to_recordings(rec, "gru", n_steps=1, readout_l2=lam, **opts)
+    # the first step's loss: the same batch under the same initial weights, plus λ‖C₀‖²
+    c0 = fit_to_recordings(rec, "gru", n_steps=0, **opts).readout.weight.detach()
+    assert penalised.losses[0] == pytest.approx(plain.losses[0] + lam * float((c0**2).sum()))
+    # the held-out loss that picks the weights is the likelihood alone: at step 0 (no step
+    # taken yet the weights agree) both fits evaluate the same
+    zero = fit_to_recordings(rec, "gru", n_steps=0, readout_l2=lam, **opts)
+    assert zero.best_valid_loss == pytest.approx(
+        fit_to_recordings(rec, "gru", n_steps=0, **opts).best_valid_loss, rel=1e-12
+    )
+    # over a longer fit the penalty shrinks the readout
+    long = {**opts, "n_steps": 60}
+    small = fit_to_recordings(rec, "gru", readout_l2=1.0, **long).readout.weight.detach()
+    free = fit_to_recordings(rec, "gru", **long).readout.weight.detach()
+    assert float((small**2).sum()) < 0.5 * float((free**2).sum())
+    with pytest.raises(InvalidParameterError, match="readout_l2"):
+        fit_to_recordings(rec, readout_l2=-1.0, n_steps=1)
+    # the command line passes it on, and refuses it for a constrained fit
+    path = save_recordings(rec, tmp_path / "r.npz")
+    args = ["fit", str(path), "--hidden", "4", "--steps", "2", "--link", "exp"]
+    ok = CliRunner().invoke(main, [*args, "--readout-l2", "0.01", "--out", str(tmp_path / "a")])
+    assert ok.exit_code == 0, ok.output
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert "0.01" in json.dumps(config)
+    bad = CliRunner().invoke(
+        main, [*args, "--model", "constrained", "--readout-l2", "0.1", "--out", str(tmp_path / "b")]
+    )
+    assert bad.exit_code != 0 and "--readout-l2" in bad.output
+
+
+def test_a_checkpoint_older_than_readout_l2_resumes_at_its_default(tmp_path) -> None:
+    from dynascope.recordings._fit import _check_resume_config
+
+    old = {"n_steps": 10, "lr": 0.01}  # written before the option existed
+    _check_resume_config(tmp_path, old, {**old, "readout_l2": 0.0})
+    with pytest.raises(InvalidParameterError, match="readout_l2"):
+        _check_resume_config(tmp_path, old, {**old, "readout_l2": 0.1})

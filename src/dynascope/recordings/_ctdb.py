@@ -132,6 +132,11 @@ LATENT_NOISE = 0.01
 IC_NOISE = 0.05
 INPUT_NOISE = 0.15
 
+#: The generator dynascope ships: :func:`ctdb_flipflop_generator` with its defaults (CtDB's
+#: training budget) and seed 0, trained once by that function (about 23 minutes of CPU) and
+#: stored as safetensors; ``ctdb_flipflop_generator(pretrained=True)`` loads it.
+PRETRAINED_GENERATOR = Path(__file__).with_name("ctdb_3bff_generator.safetensors")
+
 
 def _train_task(trial_steps: int, pulse_prob: float) -> Any:
     from ..tasks import FlipFlop
@@ -179,6 +184,7 @@ def ctdb_flipflop_generator(
     latent_noise: float = LATENT_NOISE,
     seed: int = 0,
     cache: str | os.PathLike[str] | None = None,
+    pretrained: bool = False,
 ) -> GRU:
     """A GRU trained by dynascope on the 3-bit flip-flop by CtDB's recipe (module docstring).
 
@@ -189,8 +195,11 @@ def ctdb_flipflop_generator(
 
     The default budget is CtDB's: 2000 Adam steps (its 500 epochs of 4 batches) of 256 trials
     of 500 steps, pulse probability 0.01 per step, bit and sign (CtDB draws 1000 trials once
-    and repeats them every epoch; here every step draws fresh trials). It takes about 22
-    minutes on one CPU core (``benchmarks/RESULTS.md``); pass a ``cache`` to train it once.
+    and repeats them every epoch; here every step draws fresh trials). It takes about 23
+    minutes on one CPU core (``benchmarks/RESULTS.md``); pass a ``cache`` to train it once,
+    or ``pretrained=True`` to load the network this function trained with its defaults and
+    seed 0, which dynascope ships (as CtDB distributes its datasets rather than have every
+    user train its task networks).
     A generator trained on long trials with rare pulses holds its bits against the input noise
     for hundreds of steps; smaller budgets (for tests and smoke runs) give a network that
     follows the input noise more (``benchmarks/RESULTS.md`` measures both).
@@ -217,6 +226,9 @@ def ctdb_flipflop_generator(
     cache : path, optional
         A ``.safetensors`` file: loaded when it exists (it does not record the recipe: one
         file per recipe), else written after training.
+    pretrained : bool, default False
+        Load the shipped generator (:data:`PRETRAINED_GENERATOR`: this function's defaults,
+        seed 0) instead of training; every other option must then keep its default.
 
     Returns
     -------
@@ -225,6 +237,38 @@ def ctdb_flipflop_generator(
         starts trials at the state that holds every bit at 0, where CtDB's learned one leads).
     """
     owner = "ctdb_flipflop_generator"
+    if not isinstance(pretrained, bool):
+        raise InvalidParameterError(f"pretrained must be True or False; got {pretrained!r}.")
+    if pretrained:
+        given = {
+            name: value
+            for name, value, default in (
+                ("n_hidden", n_hidden, 64),
+                ("n_train_steps", n_train_steps, 2000),
+                ("batch_size", batch_size, 256),
+                ("trial_steps", trial_steps, 500),
+                ("pulse_prob", pulse_prob, 0.01),
+                ("lr", lr, 1e-3),
+                ("latent_noise", latent_noise, LATENT_NOISE),
+                ("seed", seed, 0),
+                ("cache", cache, None),
+            )
+            if value != default
+        }
+        if given:
+            raise InvalidParameterError(
+                "pretrained=True loads the generator trained with the defaults and seed 0; "
+                f"drop {', '.join(f'{k}={v!r}' for k, v in given.items())}, or pass "
+                "pretrained=False to train one by that recipe."
+            )
+        from .. import io
+
+        model = io.load(PRETRAINED_GENERATOR)
+        if not isinstance(model, GRU) or (model.n_in, model.n_hidden) != (3, 64):
+            raise InvalidParameterError(
+                f"{PRETRAINED_GENERATOR} does not hold a GRU(3, 64, 3); reinstall dynascope."
+            )
+        return model.eval()
     n_hidden = check_int(n_hidden, "n_hidden", owner, min_value=3)
     n_train_steps = check_int(n_train_steps, "n_train_steps", owner, min_value=0)
     batch_size = check_int(batch_size, "batch_size", owner, min_value=1)

@@ -84,6 +84,8 @@ _OWNER = "fit_to_recordings"
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 # options that may differ between a run and its resumption (they change nothing computed)
 _RESUMABLE = {"progress"}
+#: options added after checkpoints were first written, with the value those fits ran at
+_ADDED_OPTIONS = {"readout_l2": 0.0}
 
 
 class _FitNet(nn.Module):
@@ -258,6 +260,7 @@ def _prepare(
 
 
 def _check_resume_config(path: Path, saved: Mapping[str, Any], now: Mapping[str, Any]) -> None:
+    saved = {**_ADDED_OPTIONS, **saved}  # a checkpoint older than an option ran at its default
     differ = sorted(
         k for k in set(saved) | set(now) if saved.get(k) != now.get(k) and k not in _RESUMABLE
     )
@@ -376,7 +379,10 @@ class _FitRun:
         )
 
     def loss_of(self, _: int) -> torch.Tensor:
-        return self.loss_on(self.batch(), self.data.w_train, self.torch_rng)
+        loss = self.loss_on(self.batch(), self.data.w_train, self.torch_rng)
+        if self.opts["readout_l2"]:
+            loss = loss + self.opts["readout_l2"] * self.net.readout.weight.pow(2).sum()
+        return loss
 
     def evaluate(self) -> float:
         self.net.eval()
@@ -476,6 +482,7 @@ def fit_to_recordings(
     valid_fraction: float = 0.1,
     encoder_frames: int = 3,
     weight_decay: float = 0.0,
+    readout_l2: float = 0.0,
     model_options: Mapping[str, Any] | None = None,
     seed: int = 0,
     restarts: int = 1,
@@ -548,6 +555,11 @@ def fit_to_recordings(
         out of the loss for that evaluation.
     weight_decay : float
         Adam's L2 penalty.
+    readout_l2 : float
+        ``readout_l2 * ‖C‖²`` (``C``: the readout's weights) added to the training loss (not
+        to the held-out loss that picks the weights kept). It makes the readout's strong
+        directions follow the latents' variance: on CtDB's 3-bit flip-flop it raises cycle
+        consistency and lowers state R² (``benchmarks/RESULTS.md``).
     model_options : mapping, optional
         More constructor arguments of the network (e.g. ``{"tau": 50.0}`` for ``"rate"``).
     checkpoint_every : int, optional
@@ -617,6 +629,7 @@ def fit_to_recordings(
         ),
         "encoder_frames": check_int(encoder_frames, "encoder_frames", _OWNER, min_value=0),
         "weight_decay": check_float(weight_decay, "weight_decay", _OWNER, min_value=0.0),
+        "readout_l2": check_float(readout_l2, "readout_l2", _OWNER, min_value=0.0),
         "model_options": dict(model_options or {}),
         "seed": check_int(seed, "seed", _OWNER),
         "checkpoint_every": None
