@@ -46,6 +46,7 @@ is fitted on the training trials):
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,20 +241,13 @@ def ctdb_flipflop_generator(
     if not isinstance(pretrained, bool):
         raise InvalidParameterError(f"pretrained must be True or False; got {pretrained!r}.")
     if pretrained:
+        # every recipe option at its default (the signature's, written once there)
+        recipe = inspect.signature(ctdb_flipflop_generator).parameters
+        passed = locals()
         given = {
-            name: value
-            for name, value, default in (
-                ("n_hidden", n_hidden, 64),
-                ("n_train_steps", n_train_steps, 2000),
-                ("batch_size", batch_size, 256),
-                ("trial_steps", trial_steps, 500),
-                ("pulse_prob", pulse_prob, 0.01),
-                ("lr", lr, 1e-3),
-                ("latent_noise", latent_noise, LATENT_NOISE),
-                ("seed", seed, 0),
-                ("cache", cache, None),
-            )
-            if value != default
+            name: passed[name]
+            for name, par in recipe.items()
+            if name != "pretrained" and passed[name] != par.default
         }
         if given:
             raise InvalidParameterError(
