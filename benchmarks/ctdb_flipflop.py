@@ -26,7 +26,7 @@ pulse probability 0.01, and seed 0). ``--train-generator`` trains it afresh by t
 instead (about 23 minutes on one core) and prints how far its weights lie from the shipped
 ones; another recipe (``--gen-*``) or ``--seed`` trains one, cached under ``runs/ctdb/`` one file
 per recipe (``--no-cache`` retrains it). The same fit from the command line, on the NWB file
-this script writes (``generator.safetensors``: the generator, saved beside it)::
+this script writes (``generator.safetensors``: the shipped generator, saved beside it)::
 
     dynascope fit runs/ctdb/ctdb_3bff_ctdb.nwb --model gru --hidden 32 --link exp --dtype float32 \\
         --steps 3000 --lr 0.01 --batch-size 32 --encoder-frames 0 \\
@@ -36,6 +36,7 @@ this script writes (``generator.safetensors``: the generator, saved beside it)::
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import resource
 import shutil
@@ -151,9 +152,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tag = "quick" if args.quick else "ctdb"
-    default_recipe = recipe == dict(
-        n_train_steps=2000, batch_size=256, trial_steps=500, pulse_prob=0.01
-    ) and (args.seed == 0)
+    defaults = inspect.signature(ctdb_flipflop_generator).parameters
+    default_recipe = all(v == defaults[k].default for k, v in recipe.items()) and (
+        args.seed == defaults["seed"].default
+    )
     pretrained = default_recipe and not args.train_generator
     # one cache file per recipe (the file does not record how it was trained)
     cache = out / (
@@ -171,8 +173,10 @@ def main() -> None:
         generator = ctdb_flipflop_generator(**recipe, seed=args.seed, cache=cache)
         how = f"{'loaded from cache' if cached else 'trained'}; {cache}"
     c_gen = _cpu() - c
-    reference = out / "generator.safetensors"
-    dynascope.save(generator, reference)
+    # the reference file of the fit: the trained generator's cache, or the shipped one saved
+    reference = out / "generator.safetensors" if pretrained else cache
+    if pretrained:  # the same file on every run
+        dynascope.save(generator, reference)
     if args.train_generator and default_recipe:
         shipped = ctdb_flipflop_generator(pretrained=True)
         diff = max(
