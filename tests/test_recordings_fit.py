@@ -530,6 +530,17 @@ def _one_start_counts(n_trials: int = 96, t: int = 40, seed: int = 0):
     return rec, rates
 
 
+def _small_fit_cli(rec: Recordings, tmp_path: Path):
+    """``dynascope fit`` on ``rec`` (4 units, 2 steps, exp link) into ``tmp_path / name``."""
+    path = save_recordings(rec, tmp_path / "r.npz")
+    args = ["fit", str(path), "--hidden", "4", "--steps", "2", "--link", "exp"]
+
+    def invoke(name: str, *extra: str):
+        return CliRunner().invoke(main, [*args, *extra, "--out", str(tmp_path / name)])
+
+    return invoke
+
+
 def test_encoder_frames_zero_is_one_learned_initial_state(tmp_path) -> None:
     rec, _ = _one_start_counts(n_trials=16, t=12)
     opts = {"n_hidden": 6, "n_steps": 20, "seed": 3, "link": "exp"}
@@ -550,13 +561,12 @@ def test_encoder_frames_zero_is_one_learned_initial_state(tmp_path) -> None:
     with pytest.raises(InvalidParameterError, match="encoder_frames"):
         fit_to_recordings(rec, encoder_frames=-1, n_steps=1)
     # the command line takes 0 and names the option for a negative value
-    path = save_recordings(rec, tmp_path / "r.npz")
-    args = ["fit", str(path), "--hidden", "4", "--steps", "2", "--link", "exp"]
-    ok = CliRunner().invoke(main, [*args, "--encoder-frames", "0", "--out", str(tmp_path / "a")])
+    fit_cli = _small_fit_cli(rec, tmp_path)
+    ok = fit_cli("a", "--encoder-frames", "0")
     assert ok.exit_code == 0, ok.output
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     assert "one learned initial state for every trial" in json.dumps(report["sections"])
-    bad = CliRunner().invoke(main, [*args, "--encoder-frames", "-1", "--out", str(tmp_path / "b")])
+    bad = fit_cli("b", "--encoder-frames", "-1")
     assert bad.exit_code != 0 and "--encoder-frames" in bad.output
 
 
@@ -621,15 +631,12 @@ def test_readout_l2_adds_its_penalty_to_the_training_loss_only(tmp_path) -> None
     with pytest.raises(InvalidParameterError, match="readout_l2"):
         fit_to_recordings(rec, readout_l2=-1.0, n_steps=1)
     # the command line passes it on, and refuses it for a constrained fit
-    path = save_recordings(rec, tmp_path / "r.npz")
-    args = ["fit", str(path), "--hidden", "4", "--steps", "2", "--link", "exp"]
-    ok = CliRunner().invoke(main, [*args, "--readout-l2", "0.01", "--out", str(tmp_path / "a")])
+    fit_cli = _small_fit_cli(rec, tmp_path)
+    ok = fit_cli("a", "--readout-l2", "0.03")
     assert ok.exit_code == 0, ok.output
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert "0.01" in json.dumps(config)
-    bad = CliRunner().invoke(
-        main, [*args, "--model", "constrained", "--readout-l2", "0.1", "--out", str(tmp_path / "b")]
-    )
+    assert config["fit"]["readout_l2"] == 0.03
+    bad = fit_cli("b", "--model", "constrained", "--readout-l2", "0.1")
     assert bad.exit_code != 0 and "--readout-l2" in bad.output
 
 
