@@ -470,7 +470,8 @@ def test_pretrained_generator_holds_three_bits_at_eight_attractors() -> None:
     accuracy = ((out.numpy() > 0.5) == (batch.targets > 0.5))[keep].mean()
     assert accuracy > 0.98
     # one attractor per corner of the cube: the eight 3-bit memories
-    fps = find_attractors_and_saddles(model, states.numpy(), n_init=512, seed=0)
+    # the default search (2048 starts): 8 on every seed tried; 512 starts found 6-8
+    fps = find_attractors_and_saddles(model, states.numpy(), seed=0)
     attractors = fps.fixed.saddle_index == 0
     assert attractors.sum() == 8
     with torch.no_grad():
