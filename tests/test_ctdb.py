@@ -476,8 +476,15 @@ def test_pretrained_generator_holds_three_bits_at_eight_attractors() -> None:
     assert attractors.sum() == 8
     with torch.no_grad():
         bits = model.readout(torch.as_tensor(fps.fixed.x_star[attractors], dtype=model.dtype))
-    corners = {tuple(int(b > 0.5) for b in row) for row in bits.numpy()}
-    assert len(corners) == 8
+    corners = [tuple(int(b > 0.5) for b in row) for row in bits.numpy()]
+    assert len(set(corners)) == 8
+    # one index-1 saddle per edge of the cube: its two nearest attractors differ in one bit,
+    # and the twelve pairs are the twelve edges (the midpoints alone found 7 of them)
+    saddles = fps.fixed.x_star[fps.fixed.saddle_index == 1]
+    near = np.linalg.norm(saddles[:, None] - fps.fixed.x_star[attractors][None], axis=-1)
+    edges = {frozenset(corners[k] for k in row[:2]) for row in np.argsort(near, axis=1)}
+    assert len(saddles) == len(edges) == 12
+    assert all(sum(a != b for a, b in zip(*sorted(e), strict=True)) == 1 for e in edges)
 
 
 @pytest.mark.parametrize(

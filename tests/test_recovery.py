@@ -236,12 +236,13 @@ def test_round_trip_r2_and_deprecated_name(
         assert m.cycle_r2 == m.round_trip_r2
 
 
-def test_saddles_found_from_attractor_midpoints(
+def test_saddles_found_from_attractor_midpoints_and_boundaries(
     system: tuple[dynascope.RNNModel, np.ndarray, FixedPoints],
 ) -> None:
     # CtDB-like trials: pulses are rare (0.01 per step and bit), so the visited states sit at
     # the attractors and the saddles between them are crossed in a step or two; the search
-    # from visited states and the midpoints between attractors finds every point of the cube
+    # from visited states, the midpoints between attractors and the boundaries between their
+    # basins finds every point of the cube
     from dynascope.analysis import find_attractors_and_saddles
 
     model, _, fps = system
@@ -259,3 +260,70 @@ def test_saddles_found_from_attractor_midpoints(
     assert r.distances.max() < 1e-3
     with pytest.raises(InvalidParameterError, match="n_init"):
         find_attractors_and_saddles(model, x, n_init=0)
+
+
+class Wells(dynascope.RNNModel):
+    """Euler map of x' = -(x+1)(x+0.7)x(x-0.9)(x-1.2), y' = x² - y: attractors at x = -1, 0,
+    1.2 and index-1 saddles at x = -0.7 and 0.9 (y = x² at each), far from the midpoints of
+    the attractors (-0.5, 0.6, 0.1)."""
+
+    roots = (-1.0, -0.7, 0.0, 0.9, 1.2)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_in, self.n_hidden, self.state_size, self.n_out = 1, 2, 2, 1
+        self.anchor = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))  # sets the dtype
+
+    def step(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x[:, 0], x[:, 1]
+        f = -torch.ones_like(x1)
+        for r in self.roots:
+            f = f * (x1 - r)
+        return torch.stack([x1 + 0.5 * f, x2 + 0.5 * (x1**2 - x2)], 1)
+
+    def readout(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :1]
+
+    def config(self) -> dict:
+        return {}
+
+
+def test_boundary_seeds_track_to_saddles_far_from_the_midpoints() -> None:
+    from dynascope.analysis._edges import N_ROUNDS, boundary_seeds
+
+    model = Wells()
+    attractors = np.array([[r, r * r] for r in (-1.0, 0.0, 1.2)])
+    seeds = boundary_seeds(model, attractors)
+    # pairs (-1, 0), (0, 1.2) and (-1, 1.2): four basin boundaries crossed, each tracked
+    # N_ROUNDS times; the last round of each lies on a saddle (the edge state)
+    assert seeds.shape == (4 * N_ROUNDS, 2)
+    last = seeds[-4:]
+    saddles = np.array([[-0.7, 0.49], [0.9, 0.81]])
+    d = np.linalg.norm(last[:, None] - saddles[None], axis=-1)
+    assert d.min(1).max() < 1e-4
+    assert set(d.argmin(1)) == {0, 1}
+    # two copies of one attractor: every point of the segment is in its basin, no seeds
+    assert boundary_seeds(model, attractors[:1].repeat(2, 0)).shape == (0, 2)
+
+
+def test_find_attractors_and_saddles_finds_asymmetric_saddles() -> None:
+    from dynascope.analysis import find_attractors_and_saddles
+
+    model = Wells()
+    rng = np.random.default_rng(0)
+    # trials that start in the basins and settle: few visited states near the saddles
+    x = torch.as_tensor(
+        np.c_[rng.choice([-1.0, 0.0, 1.2], 64) + 0.05 * rng.standard_normal(64), np.ones(64)]
+    )
+    states = [x]
+    with torch.no_grad():
+        for _ in range(30):
+            states.append(model.step(states[-1], torch.zeros(64, 1)))
+    found = find_attractors_and_saddles(model, torch.stack(states, 1).numpy(), seed=0)
+    fixed = found.fixed
+    x_star = fixed.x_star[np.argsort(fixed.x_star[:, 0])]
+    truth = np.array([[r, r * r] for r in Wells.roots])
+    np.testing.assert_allclose(x_star, truth, atol=1e-8)
+    np.testing.assert_array_equal(
+        fixed.saddle_index[np.argsort(fixed.x_star[:, 0])], [0, 1, 0, 1, 0]
+    )

@@ -748,7 +748,8 @@ def _reference_section(r: Mapping[str, Any], reference: str) -> Section:
         "between the latents (a match is nearer its partner than any other reference point of "
         "the same kind, and no farther from it than the nearest of those; "
         "dynascope.analysis.fixed_point_recovery). "
-        "Both networks' fixed points are searched from visited states and from the midpoints "
-        "between their attractors (dynascope.analysis.find_attractors_and_saddles)."
+        "Both networks' fixed points are searched from visited states, from the midpoints "
+        "between their attractors and from the boundaries between the attractors' basins, "
+        "tracked toward the saddles on them (dynascope.analysis.find_attractors_and_saddles)."
     )
     return Section("Comparison with the reference model", text, table=Table(("", "value"), rows))
