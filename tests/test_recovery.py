@@ -288,6 +288,20 @@ class Wells(dynascope.RNNModel):
         return {}
 
 
+def _wells_states(model: Wells) -> np.ndarray:
+    """64 trials of 31 steps that start in the three basins and settle (few visited states
+    lie near the saddles)."""
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(
+        np.c_[rng.choice([-1.0, 0.0, 1.2], 64) + 0.05 * rng.standard_normal(64), np.ones(64)]
+    )
+    states = [x]
+    with torch.no_grad():
+        for _ in range(30):
+            states.append(model.step(states[-1], torch.zeros(64, 1)))
+    return torch.stack(states, 1).numpy()
+
+
 def test_boundary_seeds_track_to_saddles_far_from_the_midpoints() -> None:
     from dynascope.analysis._edges import N_ROUNDS, boundary_seeds
 
@@ -310,16 +324,7 @@ def test_find_attractors_and_saddles_finds_asymmetric_saddles() -> None:
     from dynascope.analysis import find_attractors_and_saddles
 
     model = Wells()
-    rng = np.random.default_rng(0)
-    # trials that start in the basins and settle: few visited states near the saddles
-    x = torch.as_tensor(
-        np.c_[rng.choice([-1.0, 0.0, 1.2], 64) + 0.05 * rng.standard_normal(64), np.ones(64)]
-    )
-    states = [x]
-    with torch.no_grad():
-        for _ in range(30):
-            states.append(model.step(states[-1], torch.zeros(64, 1)))
-    found = find_attractors_and_saddles(model, torch.stack(states, 1).numpy(), seed=0)
+    found = find_attractors_and_saddles(model, _wells_states(model), seed=0)
     fixed = found.fixed
     x_star = fixed.x_star[np.argsort(fixed.x_star[:, 0])]
     truth = np.array([[r, r * r] for r in Wells.roots])
@@ -327,3 +332,27 @@ def test_find_attractors_and_saddles_finds_asymmetric_saddles() -> None:
     np.testing.assert_array_equal(
         fixed.saddle_index[np.argsort(fixed.x_star[:, 0])], [0, 1, 0, 1, 0]
     )
+
+
+def test_a_search_that_finds_new_attractors_seeds_their_boundaries_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # With n_init=8 the first search has two starts and finds two of the three attractors;
+    # the second (eight starts) finds the third, so the boundaries are seeded again for all
+    # three and the saddle between 0 and 1.2 is found.
+    import dynascope.analysis._edges as edges
+    from dynascope.analysis import find_attractors_and_saddles
+
+    model = Wells()
+    calls: list[int] = []
+    seeds = edges.boundary_seeds
+
+    def counted(m: dynascope.RNNModel, a: np.ndarray) -> np.ndarray:
+        calls.append(len(a))
+        return seeds(m, a)
+
+    monkeypatch.setattr(edges, "boundary_seeds", counted)
+    found = find_attractors_and_saddles(model, _wells_states(model), n_init=8, seed=1)
+    assert calls == [2, 3]
+    x_star = np.sort(found.fixed.x_star[:, 0])
+    np.testing.assert_allclose(x_star, Wells.roots, atol=1e-8)

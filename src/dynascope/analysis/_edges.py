@@ -98,9 +98,9 @@ def boundary_seeds(model: Any, attractors: np.ndarray) -> np.ndarray:
         for r in range(N_ROUNDS):
             if r:
                 lo, hi = run(lo, ADVANCE), run(hi, ADVANCE)
+                # if both ends now reach one basin the pair has left the boundary; bisecting
+                # it then keeps it where it is, near the saddle's unstable manifold: a seed still
                 lab_lo, lab_hi = basin(lo), basin(hi)
-                # both ends fell into one basin: the pair left the boundary; keep it (a seed
-                # near the saddle's unstable manifold is still a seed) but bisect no more
             for _ in range(FIRST_BISECTIONS if r == 0 else BISECTIONS):
                 mid = 0.5 * (lo + hi)
                 lab_mid = basin(mid)
