@@ -127,3 +127,23 @@ def test_limit_cycle_found_with_period_and_multipliers() -> None:
     centre = g.labels.index(("point", 2, True, 0, False))
     assert g.edges == {(centre, g.labels.index(("cycle", 0, False, 1, False)))}
     assert mechanism_distance(g, blind) == pytest.approx(2 / 3)  # a node and an edge missing
+
+
+def test_line_attractor_joined_the_same_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The chord states are relaxed _JOIN_BLOCK rows at a time: blocks that split the chords of
+    # one pair (5 rows against 7 chord states per pair) give the same links, graph and points.
+    import dynascope.analysis._mechanism as mech
+
+    three = PlaneMap("line", zeros=[-1.0, 0.0, 1.0])
+    whole = mechanism_graph(three, _states(three), n_init=128, n_cycle_starts=0)
+    monkeypatch.setattr(mech, "_JOIN_BLOCK", 5)
+    split = mechanism_graph(three, _states(three), n_init=128, n_cycle_starts=0)
+    assert split.labels == whole.labels == [("manifold", 0, False, 1, False)]
+    assert split.members == whole.members and split.edges == whole.edges
+    # the relaxed chords themselves, block by block and at once
+    rng = np.random.default_rng(0)
+    xa, xb = rng.uniform(-1.5, 1.5, (6, 2)), rng.uniform(-1.5, 1.5, (6, 2))
+    step = mech._step_fn(three)
+    blocked = mech._joined(step, xa, xb, 1e-4, 50)
+    monkeypatch.setattr(mech, "_JOIN_BLOCK", 10**6)
+    np.testing.assert_array_equal(mech._joined(step, xa, xb, 1e-4, 50), blocked)
